@@ -1,0 +1,20 @@
+"""Model files: the Brian2 equation strings in ``equations/`` that both simulators use."""
+
+from bioclf.equations.loader import (
+    check_synapse_partners,
+    load_model,
+    load_neuron,
+    load_synapse,
+)
+from bioclf.equations.spec import EXTERNALS, NeuronExtension, NeuronModel, SynapseModel
+
+__all__ = [
+    "EXTERNALS",
+    "NeuronExtension",
+    "NeuronModel",
+    "SynapseModel",
+    "check_synapse_partners",
+    "load_model",
+    "load_neuron",
+    "load_synapse",
+]

@@ -1,0 +1,133 @@
+"""Static checks of Brian2 model strings, without building any Brian2 object.
+
+Building a `NeuronGroup` to find a typo would register arrays with whatever device is active
+(a standalone project, say). Instead these checks reproduce what Brian2 checks before a run --
+identifiers resolve, units agree, thresholds are conditions, the integration method applies --
+using Brian2's own parsing and unit-checking functions on a dictionary of `Variable` objects.
+"""
+
+from __future__ import annotations
+
+from brian2 import Equations
+from brian2.codegen.translation import analyse_identifiers
+from brian2.core.functions import DEFAULT_CONSTANTS, DEFAULT_FUNCTIONS
+from brian2.core.namespace import DEFAULT_UNITS
+from brian2.core.variables import Constant, Variable
+from brian2.equations.equations import BOOLEAN, DIFFERENTIAL_EQUATION, INTEGER, SUBEXPRESSION
+from brian2.equations.unitcheck import check_dimensions, check_units_statements
+from brian2.parsing.expressions import is_boolean_expression, parse_expression_dimensions
+from brian2.stateupdaters.base import StateUpdateMethod
+from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
+from brian2.units.allunits import second
+from brian2.utils.stringtools import get_identifiers
+
+_KEYWORDS = {"and", "or", "not", "True", "False"}
+
+
+def _constant(name, value):
+    return Constant(name, float(value), dimensions=get_dimensions(value))
+
+
+def base_variables() -> dict:
+    """Units, functions and constants every Brian2 model may use."""
+    variables = {name: _constant(name, unit) for name, unit in DEFAULT_UNITS.items()}
+    variables.update(DEFAULT_FUNCTIONS)
+    variables.update(DEFAULT_CONSTANTS)
+    return variables
+
+
+def equation_variables(eqs: Equations, owner_suffix: str = "") -> dict:
+    """`Variable` objects for the variables an `Equations` object defines."""
+    variables = {}
+    for name in eqs.names:
+        eq = eqs[name]
+        dtype = {INTEGER: "int32", BOOLEAN: bool}.get(eq.var_type, "float64")
+        variables[name + owner_suffix] = Variable(
+            name + owner_suffix, dimensions=eqs.dimensions[name], dtype=dtype
+        )
+    for name in eqs.stochastic_variables:
+        variables[name] = Variable(name, dimensions=(second**-0.5).dim)
+    return variables
+
+
+def parameter_variables(parameters: dict, suffix: str = "") -> dict:
+    return {name + suffix: _constant(name + suffix, v) for name, v in parameters.items()}
+
+
+def neuron_specials(refractory: bool) -> dict:
+    specials = {
+        "t": Variable("t", dimensions=second.dim),
+        "dt": Variable("dt", dimensions=second.dim),
+        "t_in_timesteps": Variable("t_in_timesteps", dtype="int64"),
+        "i": Variable("i", dtype="int32"),
+        "N": Variable("N", dtype="int32"),
+    }
+    if refractory:
+        specials["lastspike"] = Variable("lastspike", dimensions=second.dim)
+        specials["not_refractory"] = Variable("not_refractory", dtype=bool)
+    return specials
+
+
+def synapse_specials() -> dict:
+    specials = neuron_specials(refractory=False)
+    for name in ("j", "N_incoming", "N_outgoing", "N_pre", "N_post"):
+        specials[name] = Variable(name, dtype="int32")
+    specials["lastupdate"] = Variable("lastupdate", dimensions=second.dim)
+    specials["delay"] = Variable("delay", dimensions=second.dim)
+    return specials
+
+
+def unknown_identifiers(code: str, variables: dict, statements: bool = False) -> list[str]:
+    """Identifiers in `code` that `variables` does not define."""
+    if statements:
+        _, _, unknown = analyse_identifiers(code, variables)
+        return sorted(set(unknown) - _KEYWORDS)
+    return sorted(get_identifiers(code) - set(variables) - _KEYWORDS)
+
+
+def check_equations(eqs: Equations, variables: dict) -> None:
+    """Raise if an equation's right-hand side has the wrong unit."""
+    for eq in eqs.ordered:
+        if eq.type == DIFFERENTIAL_EQUATION:
+            expected = get_dimensions(eqs.dimensions[eq.varname] / second.dim)
+        elif eq.type == SUBEXPRESSION:
+            expected = eqs.dimensions[eq.varname]
+        else:
+            continue
+        check_dimensions(str(eq.expr), expected, variables)
+
+
+def check_condition(expr: str, variables: dict) -> None:
+    """Raise unless `expr` is a unit-consistent boolean condition."""
+    parse_expression_dimensions(expr, variables)
+    if not is_boolean_expression(expr, variables):
+        raise TypeError(f"'{expr}' is not a condition (use a comparison such as 'v > v_th')")
+
+
+def check_statements(code: str, variables: dict, writable: set[str]) -> None:
+    """Raise if statements write to something other than `writable` or mix units."""
+    from brian2.parsing.statements import parse_statement
+
+    for line in code.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        var, op, _expr, _comment = parse_statement(line)
+        if var in variables and var not in writable:
+            raise TypeError(f"'{line}' assigns to '{var}', which is not a state variable")
+    check_units_statements(code, variables)
+
+
+def check_expression_dimensions(expr: str, variables: dict, expected) -> None:
+    check_dimensions(expr, get_dimensions(expected), variables)
+
+
+def check_method(eqs: Equations, variables: dict, method: str) -> None:
+    """Raise if Brian2 cannot integrate `eqs` with `method`."""
+    # 'dt' is left out: the exact updater would try to read its value to simplify.
+    variables = {k: v for k, v in variables.items() if k != "dt"}
+    StateUpdateMethod.apply_stateupdater(eqs, variables, method)
+
+
+def is_dimensionless_dim(dim) -> bool:
+    return dim is DIMENSIONLESS

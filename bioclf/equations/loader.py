@@ -1,0 +1,405 @@
+"""Read and validate the YAML model files in ``equations/``.
+
+The format is documented in ``equations/README.md``. Every problem is reported as one
+`EquationFileError` naming the file, the field and the reason (Brian2's own message included
+where Brian2 has one), before anything is built or computed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from brian2 import Equations
+from brian2.units.allunits import second
+from brian2.units.fundamentalunits import DimensionMismatchError, Quantity, get_dimensions
+
+from bioclf.equations import checks
+from bioclf.equations.quantities import evaluate_quantity
+from bioclf.equations.spec import EXTERNALS, NeuronExtension, NeuronModel, SynapseModel
+from bioclf.errors import EquationFileError
+
+NEURON_FIELDS = {
+    "required": {"kind", "equations", "threshold", "reset", "refractory", "method", "parameters"},
+    "optional": {"description", "initial", "input"},
+}
+SYNAPSE_FIELDS = {
+    "required": {"kind", "model", "on_pre", "parameters"},
+    "optional": {
+        "description",
+        "on_post",
+        "pre_neuron",
+        "post_neuron",
+        "connect",
+        "delay",
+        "initial",
+        "normalize",
+    },
+}
+METHODS = {"exact", "linear", "euler", "rk2", "rk4", "heun", "exponential_euler", "milstein"}
+
+
+def _message(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
+
+
+class _Reader:
+    """Holds the file path so every check can raise an error that names it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, field: str, reason: str):
+        raise EquationFileError(self.path, field, reason)
+
+    def read(self) -> dict:
+        try:
+            text = self.path.read_text()
+        except OSError as exc:
+            self.fail("(file)", f"cannot be read: {exc.strerror or exc}")
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            self.fail("(YAML syntax)", f"not valid YAML{where}: {problem}")
+        if not isinstance(data, dict):
+            self.fail("(top level)", "must be a mapping of fields such as 'kind: neuron'")
+        return data
+
+    def check_fields(self, data: dict, spec: dict) -> None:
+        missing = sorted(spec["required"] - set(data))
+        unknown = sorted(set(data) - spec["required"] - spec["optional"])
+        if missing:
+            hint = f" (the file has an unknown field '{unknown[0]}': a typo?)" if unknown else ""
+            self.fail(missing[0], "required field is missing" + hint)
+        if unknown:
+            allowed = ", ".join(sorted(spec["required"] | spec["optional"]))
+            self.fail(unknown[0], f"unknown field (allowed: {allowed})")
+
+    def string(self, data: dict, field: str, default: str | None = None) -> str:
+        value = data.get(field, default)
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            self.fail(field, f"must be a string of Brian2 code, got {type(value).__name__}")
+        return value.strip()
+
+    def mapping(self, data: dict, field: str) -> dict:
+        value = data.get(field) or {}
+        if not isinstance(value, dict):
+            self.fail(field, "must be a mapping of 'name: value' lines")
+        return value
+
+    def parameters(self, data: dict) -> dict[str, Quantity]:
+        params: dict[str, Quantity] = {}
+        for name, text in self.mapping(data, "parameters").items():
+            if not str(name).isidentifier():
+                self.fail(f"parameters.{name}", "is not a valid identifier")
+            try:
+                params[name] = evaluate_quantity(text, known=params)
+            except ValueError as exc:
+                self.fail(f"parameters.{name}", str(exc))
+        return params
+
+    def equations(self, field: str, text: str) -> Equations:
+        try:
+            return Equations(text)
+        except Exception as exc:
+            self.fail(field, _message(exc))
+
+    def no_clash(self, field: str, eqs: Equations, params: dict, variables: dict) -> None:
+        for name in eqs.names:
+            if name in params:
+                self.fail(f"parameters.{name}", f"'{name}' is also a variable in '{field}'")
+            if name in variables and name not in params:
+                self.fail(field, f"variable '{name}' shadows a Brian2 unit, function or name")
+
+    def known(self, field: str, code: str, variables: dict, statements: bool = False) -> None:
+        unknown = checks.unknown_identifiers(code, variables, statements=statements)
+        if unknown:
+            self.fail(field, f"unknown identifier(s): {', '.join(unknown)}")
+
+    def guard(self, field: str, check, *args) -> None:
+        try:
+            check(*args)
+        except (DimensionMismatchError, SyntaxError, TypeError, ValueError, KeyError) as exc:
+            self.fail(field, _message(exc))
+        except Exception as exc:  # Brian2 raises a variety of errors from its parsers
+            self.fail(field, _message(exc))
+
+    def initial(self, data: dict, variables: dict) -> dict[str, str]:
+        initial = {}
+        for name, text in self.mapping(data, "initial").items():
+            field = f"initial.{name}"
+            if name not in variables or not isinstance(variables[name], checks.Variable):
+                self.fail(field, f"'{name}' is not a state variable of this model")
+            text = str(text)
+            self.known(field, text, variables)
+            self.guard(
+                field,
+                checks.check_expression_dimensions,
+                text,
+                variables,
+                variables[name].dim,
+            )
+            initial[name] = text
+        return initial
+
+
+def _externals() -> dict:
+    return {
+        name: checks.Variable(name, dimensions=dim, scalar=True) for name, dim in EXTERNALS.items()
+    }
+
+
+def load_neuron(path: str | Path) -> NeuronModel:
+    """Load and validate a neuron model file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A YAML file with ``kind: neuron``.
+
+    Raises
+    ------
+    EquationFileError
+        Naming the file, the field and the reason.
+    """
+    reader = _Reader(Path(path))
+    data = reader.read()
+    if data.get("kind") != "neuron":
+        reader.fail("kind", f"must be 'neuron' for this use, got {data.get('kind')!r}")
+    reader.check_fields(data, NEURON_FIELDS)
+    params = reader.parameters(data)
+    eqs = reader.equations("equations", reader.string(data, "equations"))
+
+    refractory_text = data["refractory"]
+    refractory: Quantity | str
+    has_refractory = True
+    if isinstance(refractory_text, str) and refractory_text.strip() in params:
+        refractory = refractory_text.strip()
+        value = params[refractory]
+        if get_dimensions(value) is not second.dim:
+            reader.fail("refractory", f"parameter '{refractory}' is {value!r}, not a time")
+        if float(value) < 0:
+            reader.fail("refractory", f"must not be negative, got {value!r}")
+    else:
+        try:
+            refractory = evaluate_quantity(refractory_text, known=params)
+        except ValueError:
+            refractory = str(refractory_text).strip()  # a condition, checked below
+        else:
+            if get_dimensions(refractory) is not second.dim:
+                reader.fail("refractory", f"must be a time such as '5*ms', got {refractory!r}")
+            if float(refractory) < 0:
+                reader.fail("refractory", f"must not be negative, got {refractory!r}")
+            has_refractory = float(refractory) > 0
+
+    variables = checks.base_variables()
+    variables.update(_externals())
+    variables.update(checks.parameter_variables(params))
+    variables.update(checks.neuron_specials(refractory=True))
+    reader.no_clash("equations", eqs, params, variables)
+    variables.update(checks.equation_variables(eqs))
+    if any("unless refractory" in str(f) for eq in eqs.ordered for f in eq.flags):
+        if not has_refractory:
+            reader.fail("refractory", "equations use '(unless refractory)' but the period is 0")
+
+    for eq in eqs.ordered:
+        if eq.expr is not None:
+            reader.known("equations", str(eq.expr), variables)
+    reader.guard("equations", checks.check_equations, eqs, variables)
+
+    threshold = reader.string(data, "threshold")
+    if not threshold:
+        reader.fail("threshold", "must be a condition such as 'v > v_th'")
+    reader.known("threshold", threshold, variables)
+    reader.guard("threshold", checks.check_condition, threshold, variables)
+
+    reset = reader.string(data, "reset")
+    writable = set(eqs.diff_eq_names) | set(eqs.parameter_names)
+    reader.known("reset", reset, variables, statements=True)
+    reader.guard("reset", checks.check_statements, reset, variables, writable)
+
+    if isinstance(refractory, str):
+        reader.known("refractory", refractory, variables)
+        if refractory not in params:
+            reader.guard("refractory", checks.check_condition, refractory, variables)
+
+    method = reader.string(data, "method")
+    if method not in METHODS:
+        reader.fail("method", f"unknown integration method '{method}' (use one of {sorted(METHODS)})")
+    reader.guard("method", checks.check_method, eqs, variables, method)
+
+    input_name = data.get("input")
+    if input_name is not None and input_name not in eqs.names:
+        reader.fail("input", f"'{input_name}' is not a variable of the equations")
+
+    initial = reader.initial(data, {k: v for k, v in variables.items()})
+    return NeuronModel(
+        path=reader.path,
+        name=reader.path.stem,
+        description=reader.string(data, "description"),
+        equations=reader.string(data, "equations"),
+        threshold=threshold,
+        reset=reset,
+        refractory=refractory,
+        method=method,
+        parameters=params,
+        initial=initial,
+        input=input_name,
+    )
+
+
+def load_synapse(path: str | Path) -> SynapseModel:
+    """Load and validate a synapse model file.
+
+    Identifiers of the pre- and postsynaptic neurons (``ge_post``, ``x_pre``, or an unsuffixed
+    postsynaptic name) are checked when the synapse is connected to two neuron models, by
+    `check_synapse_partners`.
+    """
+    reader = _Reader(Path(path))
+    data = reader.read()
+    if data.get("kind") != "synapse":
+        reader.fail("kind", f"must be 'synapse' for this use, got {data.get('kind')!r}")
+    reader.check_fields(data, SYNAPSE_FIELDS)
+    params = reader.parameters(data)
+    eqs = reader.equations("model", reader.string(data, "model"))
+    for name in eqs.diff_eq_names:
+        flags = eqs[name].flags
+        if "event-driven" not in flags:
+            reader.fail("model", f"'{name}' must be (event-driven); put continuous traces "
+                        "in pre_neuron/post_neuron instead")
+
+    extensions = {}
+    for side in ("pre_neuron", "post_neuron"):
+        block = reader.mapping(data, side)
+        unknown = sorted(set(block) - {"equations", "on_spike"})
+        if unknown:
+            reader.fail(f"{side}.{unknown[0]}", "unknown field (allowed: equations, on_spike)")
+        ext = NeuronExtension(
+            equations=reader.string(block, "equations"),
+            on_spike=reader.string(block, "on_spike"),
+        )
+        reader.equations(f"{side}.equations", ext.equations)
+        extensions[side] = ext
+
+    connect = data.get("connect", True)
+    if not isinstance(connect, bool | str):
+        reader.fail("connect", "must be true or a condition such as 'i != j'")
+
+    normalize = data.get("normalize")
+    if normalize is not None:
+        if not isinstance(normalize, dict) or set(normalize) != {"variable", "total"}:
+            reader.fail("normalize", "must be a mapping with 'variable' and 'total'")
+        if normalize["variable"] not in eqs.names:
+            reader.fail("normalize.variable", f"'{normalize['variable']}' is not in 'model'")
+        if normalize["total"] not in params:
+            reader.fail("normalize.total", f"'{normalize['total']}' is not a parameter")
+        normalize = (normalize["variable"], normalize["total"])
+
+    delay = data.get("delay")
+    syn = SynapseModel(
+        path=reader.path,
+        name=reader.path.stem,
+        description=reader.string(data, "description"),
+        model=reader.string(data, "model"),
+        on_pre=reader.string(data, "on_pre"),
+        on_post=reader.string(data, "on_post"),
+        parameters=params,
+        pre_neuron=extensions["pre_neuron"],
+        post_neuron=extensions["post_neuron"],
+        connect=connect,
+        delay=None if delay is None else str(delay),
+        initial={k: str(v) for k, v in reader.mapping(data, "initial").items()},
+        normalize=normalize,
+    )
+    return syn
+
+
+def load_model(path: str | Path) -> NeuronModel | SynapseModel:
+    """Load a neuron or synapse file, whichever its ``kind`` says."""
+    reader = _Reader(Path(path))
+    kind = reader.read().get("kind")
+    if kind == "neuron":
+        return load_neuron(path)
+    if kind == "synapse":
+        return load_synapse(path)
+    reader.fail("kind", f"must be 'neuron' or 'synapse', got {kind!r}")
+
+
+def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronModel) -> None:
+    """Check a synapse's code against the neurons it connects.
+
+    Resolves ``_pre``/``_post`` names (and unsuffixed postsynaptic names, as Brian2 does),
+    checks units and that statements only write state variables. Raises `EquationFileError`
+    naming the synapse file.
+    """
+    reader = _Reader(syn.path)
+    variables = checks.base_variables()
+    variables.update(_externals())
+    variables.update(checks.synapse_specials())
+
+    pre_eqs = pre.eqs + Equations(syn.pre_neuron.equations)
+    post_eqs = post.eqs + Equations(syn.post_neuron.equations)
+    post_vars = checks.equation_variables(post_eqs)
+    post_params = checks.parameter_variables(post.parameters)
+    variables.update(post_params)
+    variables.update(post_vars)  # unsuffixed names refer to the postsynaptic group
+    variables.update(checks.equation_variables(post_eqs, "_post"))
+    variables.update(checks.parameter_variables(post.parameters, "_post"))
+    variables.update(checks.equation_variables(pre_eqs, "_pre"))
+    variables.update(checks.parameter_variables(pre.parameters, "_pre"))
+    variables.update(checks.parameter_variables(syn.parameters))
+    syn_eqs = syn.eqs
+    variables.update(checks.equation_variables(syn_eqs))
+    for name in syn_eqs.names:
+        if name in syn.parameters:
+            reader.fail(f"parameters.{name}", f"'{name}' is also a variable in 'model'")
+
+    for eq in syn_eqs.ordered:
+        if eq.expr is not None:
+            reader.known("model", str(eq.expr), variables)
+    reader.guard("model", checks.check_equations, syn_eqs, variables)
+
+    writable = (
+        set(syn_eqs.diff_eq_names)
+        | set(syn_eqs.parameter_names)
+        | {n + "_post" for n in set(post_eqs.diff_eq_names) | set(post_eqs.parameter_names)}
+        | {n + "_pre" for n in set(pre_eqs.diff_eq_names) | set(pre_eqs.parameter_names)}
+        | set(post_eqs.diff_eq_names)
+        | set(post_eqs.parameter_names)
+    )
+    for field in ("on_pre", "on_post"):
+        code = getattr(syn, field)
+        reader.known(field, code, variables, statements=True)
+        reader.guard(field, checks.check_statements, code, variables, writable)
+
+    for side, model, ext in (("pre_neuron", pre, syn.pre_neuron), ("post_neuron", post, syn.post_neuron)):
+        own = checks.base_variables()
+        own.update(_externals())
+        own.update(checks.neuron_specials(refractory=True))
+        own.update(checks.parameter_variables(model.parameters))
+        own.update(checks.parameter_variables(syn.parameters))
+        both = model.eqs + Equations(ext.equations)
+        own.update(checks.equation_variables(both))
+        reader.guard(f"{side}.equations", checks.check_equations, Equations(ext.equations), own)
+        reader.known(f"{side}.on_spike", ext.on_spike, own, statements=True)
+        reader.guard(
+            f"{side}.on_spike",
+            checks.check_statements,
+            ext.on_spike,
+            own,
+            set(both.diff_eq_names) | set(both.parameter_names),
+        )
+
+    if isinstance(syn.connect, str):
+        reader.known("connect", syn.connect, variables)
+        reader.guard("connect", checks.check_condition, syn.connect, variables)
+    if syn.delay is not None:
+        reader.known("delay", syn.delay, variables)
+        reader.guard("delay", checks.check_expression_dimensions, syn.delay, variables, second)
+    reader.initial({"initial": syn.initial}, variables)

@@ -1,0 +1,97 @@
+"""Evaluation of parameter values such as ``-65*mV`` or ``1e-4``.
+
+Parameter values in equation files are Brian2 quantity expressions: numbers combined with
+Brian2's unit names (and the constants ``pi``, ``e``, ``inf``). They are evaluated in a namespace
+that holds nothing else, so a file cannot run arbitrary code through a parameter value.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+
+import numpy as np
+from brian2.core.namespace import DEFAULT_UNITS
+from brian2.units.fundamentalunits import DIMENSIONLESS, Quantity, get_dimensions
+
+_ALLOWED_NODES = (
+    ast.Expression,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Constant,
+    ast.Name,
+    ast.Load,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Pow,
+    ast.USub,
+    ast.UAdd,
+)
+
+_NAMESPACE = dict(DEFAULT_UNITS)
+_NAMESPACE.update({"pi": math.pi, "e": math.e, "inf": math.inf})
+
+
+def evaluate_quantity(text: str | int | float, known: dict[str, Quantity] | None = None):
+    """Evaluate a quantity expression.
+
+    Parameters
+    ----------
+    text : str or number
+        The expression, e.g. ``"-65*mV"``, ``"0.3"`` or ``"2*tau_m"``.
+    known : dict, optional
+        Names (e.g. parameters defined earlier in the same file) that may appear in `text`.
+
+    Returns
+    -------
+    Quantity
+        The value (a dimensionless `Quantity` for plain numbers).
+
+    Raises
+    ------
+    ValueError
+        With a message saying what is wrong (unknown name, syntax, not finite...).
+    """
+    if isinstance(text, bool):
+        raise ValueError(f"expected a number or a quantity such as '10*ms', got {text!r}")
+    if isinstance(text, int | float):
+        value = Quantity(float(text))
+    elif isinstance(text, str):
+        try:
+            tree = ast.parse(text.strip(), mode="eval")
+        except SyntaxError as exc:
+            raise ValueError(f"cannot parse {text!r}: {exc.msg}") from None
+        for node in ast.walk(tree):
+            if not isinstance(node, _ALLOWED_NODES):
+                raise ValueError(
+                    f"{text!r} is not a quantity expression (only numbers, units and "
+                    "+ - * / ** are allowed)"
+                )
+        names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        namespace = dict(_NAMESPACE)
+        if known:
+            namespace.update(known)
+        unknown = sorted(names - set(namespace))
+        if unknown:
+            raise ValueError(f"unknown name(s) {', '.join(unknown)} in {text!r}")
+        try:
+            value = eval(compile(tree, "<quantity>", "eval"), {"__builtins__": {}}, namespace)
+        except Exception as exc:  # unit mismatch in e.g. 'mV + ms'
+            raise ValueError(f"cannot evaluate {text!r}: {exc}") from None
+        value = Quantity(value)
+    else:
+        raise ValueError(f"expected a number or a quantity such as '10*ms', got {text!r}")
+    if value.shape != () or not np.isfinite(float(np.asarray(value))):
+        raise ValueError(f"{text!r} must be a single finite value")
+    return value
+
+
+def is_dimensionless(value) -> bool:
+    return get_dimensions(value) is DIMENSIONLESS
+
+
+def format_quantity(value) -> str:
+    """Render a quantity the way Brian2 prints it (``100. * msecond``)."""
+    return repr(value) if not is_dimensionless(value) else repr(float(value))

@@ -1,0 +1,133 @@
+"""In-memory form of the models described by the files in ``equations/``.
+
+A `NeuronModel` or `SynapseModel` holds the Brian2 strings of one file and its parameters as
+Brian2 quantities. It is the single source of truth for both simulators: `bioclf.brian` turns it
+into Brian2 groups, `bioclf.surrogate.compile` into a PyTorch module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from brian2 import Equations
+from brian2.units.fundamentalunits import Quantity, get_dimensions
+
+#: Names the network provides to every model file (documented in equations/README.md).
+#: ``plastic`` is 1 while learning and 0 during label assignment and testing.
+EXTERNALS = {"plastic": get_dimensions(1)}
+
+
+@dataclass(frozen=True)
+class NeuronExtension:
+    """Equations and spike code a synapse model adds to its pre- or postsynaptic neurons.
+
+    This is how STDP traces are held on neurons (as in the original Brian 1 ``STDP`` object)
+    rather than on each of the 784 x N synapses.
+    """
+
+    equations: str = ""
+    on_spike: str = ""
+
+
+@dataclass(frozen=True)
+class NeuronModel:
+    """A neuron model read from an equation file."""
+
+    path: Path
+    name: str
+    description: str
+    equations: str
+    threshold: str
+    reset: str
+    refractory: Quantity | str
+    method: str
+    parameters: dict[str, Quantity]
+    initial: dict[str, str] = field(default_factory=dict)
+    input: str | None = None
+
+    kind = "neuron"
+
+    @property
+    def eqs(self) -> Equations:
+        return Equations(self.equations)
+
+    def namespace(self) -> dict[str, Quantity]:
+        """Parameters as a Brian2 namespace."""
+        return dict(self.parameters)
+
+    def uses(self, name: str) -> bool:
+        """Whether the model's code refers to ``name``."""
+        from brian2.utils.stringtools import get_identifiers
+
+        code = " ".join([self.equations, self.threshold, self.reset, str(self.refractory)])
+        return name in get_identifiers(code)
+
+    def with_parameters(self, **values) -> NeuronModel:
+        """A copy with some parameter values replaced (for tests and sweeps)."""
+        unknown = set(values) - set(self.parameters)
+        if unknown:
+            raise KeyError(f"{self.path}: no parameter(s) {sorted(unknown)}")
+        params = dict(self.parameters)
+        params.update(values)
+        return replace(self, parameters=params)
+
+    def refractory_time(self) -> Quantity | None:
+        """The refractory period as a time, or None when it is a condition."""
+        if isinstance(self.refractory, str):
+            if self.refractory in self.parameters:
+                return self.parameters[self.refractory]
+            return None
+        return self.refractory
+
+
+@dataclass(frozen=True)
+class SynapseModel:
+    """A synapse model read from an equation file."""
+
+    path: Path
+    name: str
+    description: str
+    model: str
+    on_pre: str
+    on_post: str
+    parameters: dict[str, Quantity]
+    pre_neuron: NeuronExtension = NeuronExtension()
+    post_neuron: NeuronExtension = NeuronExtension()
+    connect: str | bool = True
+    delay: str | None = None
+    initial: dict[str, str] = field(default_factory=dict)
+    normalize: tuple[str, str] | None = None  # (variable, parameter holding the column total)
+
+    kind = "synapse"
+
+    @property
+    def eqs(self) -> Equations:
+        return Equations(self.model)
+
+    def namespace(self) -> dict[str, Quantity]:
+        return dict(self.parameters)
+
+    def uses(self, name: str) -> bool:
+        from brian2.utils.stringtools import get_identifiers
+
+        code = " ".join(
+            [
+                self.model,
+                self.on_pre,
+                self.on_post,
+                self.pre_neuron.equations,
+                self.pre_neuron.on_spike,
+                self.post_neuron.equations,
+                self.post_neuron.on_spike,
+            ]
+        )
+        return name in get_identifiers(code)
+
+    def with_parameters(self, **values) -> SynapseModel:
+        unknown = set(values) - set(self.parameters)
+        if unknown:
+            raise KeyError(f"{self.path}: no parameter(s) {sorted(unknown)}")
+        params = dict(self.parameters)
+        params.update(values)
+        return replace(self, parameters=params)
