@@ -231,7 +231,9 @@ def load_neuron(path: str | Path) -> NeuronModel:
 
     method = reader.string(data, "method")
     if method not in METHODS:
-        reader.fail("method", f"unknown integration method '{method}' (use one of {sorted(METHODS)})")
+        reader.fail(
+            "method", f"unknown integration method '{method}' (use one of {sorted(METHODS)})"
+        )
     reader.guard("method", checks.check_method, eqs, variables, method)
 
     input_name = data.get("input")
@@ -271,8 +273,11 @@ def load_synapse(path: str | Path) -> SynapseModel:
     for name in eqs.diff_eq_names:
         flags = eqs[name].flags
         if "event-driven" not in flags:
-            reader.fail("model", f"'{name}' must be (event-driven); put continuous traces "
-                        "in pre_neuron/post_neuron instead")
+            reader.fail(
+                "model",
+                f"'{name}' must be (event-driven); put continuous traces "
+                "in pre_neuron/post_neuron instead",
+            )
 
     extensions = {}
     for side in ("pre_neuron", "post_neuron"):
@@ -378,7 +383,10 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
         reader.known(field, code, variables, statements=True)
         reader.guard(field, checks.check_statements, code, variables, writable)
 
-    for side, model, ext in (("pre_neuron", pre, syn.pre_neuron), ("post_neuron", post, syn.post_neuron)):
+    for side, model, ext in (
+        ("pre_neuron", pre, syn.pre_neuron),
+        ("post_neuron", post, syn.post_neuron),
+    ):
         own = checks.base_variables()
         own.update(_externals())
         own.update(checks.neuron_specials(refractory=True))

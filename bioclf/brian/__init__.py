@@ -1,0 +1,1 @@
+"""Brian2 side: backend selection, group construction from model files, simulations."""

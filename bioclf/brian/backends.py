@@ -1,0 +1,259 @@
+"""The one place where the Brian2 backend is chosen.
+
+Three backends run the same model code:
+
+``runtime``
+    Brian2's runtime mode, code generated to numpy (default) or Cython. For small debugging runs.
+``cpp``
+    ``cpp_standalone``: the whole simulation compiled to one C++ program, optionally with
+    OpenMP threads. Each build lives in its own directory, so several can coexist.
+``cuda``
+    brian2cuda's ``cuda_standalone``. On a machine with nvcc but without a GPU the project is
+    generated and compiled, not run.
+
+Use `activate` before building any Brian2 object and `Runner` to run a network repeatedly with
+new initial values (one compiled binary reused, ``device.run(run_args=...)``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import brian2
+from brian2 import Network, defaultclock, device, get_device, prefs, set_device
+from brian2.input.timedarray import TimedArray
+
+from bioclf.errors import ConfigError
+
+BACKENDS = ("runtime", "cpp", "cuda")
+RUNTIME_TARGETS = ("numpy", "cython")
+
+# gcc flags: Brian2's defaults with C++17 (CUDA 13's headers need it) and without
+# -march=native, so a build directory can move between machines of a cluster.
+_GCC_FLAGS = ["-w", "-O3", "-ffast-math", "-fno-finite-math-only", "-std=c++17"]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where and how Brian2 runs.
+
+    Parameters
+    ----------
+    name : {'runtime', 'cpp', 'cuda'}
+    runtime_target : {'numpy', 'cython'}
+        Code generation target of the runtime backend.
+    threads : int
+        OpenMP threads of the ``cpp`` backend (1 = no OpenMP).
+    build_dir : Path
+        Parent directory of standalone projects; each network builds in ``build_dir / name``.
+    compute_capability : float
+        GPU architecture to compile for when no GPU can be queried (9.0 = Hopper).
+    """
+
+    name: str = "runtime"
+    runtime_target: str = "numpy"
+    threads: int = 1
+    build_dir: Path = Path("build/brian2")
+    compute_capability: float = 9.0
+
+    def __post_init__(self):
+        if self.name not in BACKENDS:
+            raise ConfigError(
+                "(backend)", "backend", f"unknown backend {self.name!r}; use one of {BACKENDS}"
+            )
+        if self.runtime_target not in RUNTIME_TARGETS:
+            raise ConfigError(
+                "(backend)",
+                "runtime_target",
+                f"must be one of {RUNTIME_TARGETS}, got {self.runtime_target!r}",
+            )
+        if not isinstance(self.threads, int) or self.threads < 1:
+            raise ConfigError(
+                "(backend)", "threads", f"must be a positive integer, got {self.threads!r}"
+            )
+
+    @property
+    def standalone(self) -> bool:
+        return self.name != "runtime"
+
+
+def gpu_available() -> bool:
+    """Whether a CUDA GPU can be used (nvidia-smi lists one)."""
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return False
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0 and "GPU" in out.stdout
+
+
+def nvcc_available() -> bool:
+    return shutil.which("nvcc") is not None
+
+
+def _nvidia_wheel_dirs() -> tuple[Path, Path] | None:
+    """Include and library directories of the CUDA runtime wheels torch installs."""
+    for entry in sys.path:
+        base = Path(entry) / "nvidia" / "cu13"
+        if (base / "include" / "curand.h").exists():
+            return base / "include", base / "lib"
+    return None
+
+
+def _curand_link_dir(build_dir: Path) -> list[str]:
+    """Compiler/linker flags that find curand: the system CUDA, else the pip wheels.
+
+    The wheel ships only ``libcurand.so.10``; the linker's ``-lcurand`` needs ``libcurand.so``,
+    so a link to the versioned file is made in the build directory.
+    """
+    cuda_home = Path(os.environ.get("CUDA_PATH", "/usr/local/cuda"))
+    if (cuda_home / "include" / "curand.h").exists():
+        return []
+    dirs = _nvidia_wheel_dirs()
+    if dirs is None:
+        return []
+    include, lib = dirs
+    versioned = sorted(lib.glob("libcurand.so.*"))
+    link_dir = build_dir / "_curand"
+    link_dir.mkdir(parents=True, exist_ok=True)
+    if versioned and not (link_dir / "libcurand.so").exists():
+        (link_dir / "libcurand.so").symlink_to(versioned[0])
+    return [f"-I{include}", f"-L{link_dir.resolve()}", f"-Xlinker -rpath={lib}"]
+
+
+def activate(backend: Backend, project: str, dt=None) -> Path | None:
+    """Reset Brian2 and select `backend` for the network about to be built.
+
+    Parameters
+    ----------
+    backend : Backend
+    project : str
+        Name of the standalone project directory (under ``backend.build_dir``).
+    dt : Quantity, optional
+        The default clock's time step.
+
+    Returns
+    -------
+    Path or None
+        The standalone project directory, or None for the runtime backend.
+    """
+    current = get_device()
+    if hasattr(current, "reinit"):
+        current.reinit()
+    brian2.core.magic.collect()  # drop objects of a previous network
+    prefs.reset_to_defaults()
+    prefs.codegen.cpp.extra_compile_args_gcc = list(_GCC_FLAGS)
+    prefs.logging.std_redirection = False
+    if dt is not None:
+        defaultclock.dt = dt
+    if backend.name == "runtime":
+        set_device("runtime")
+        prefs.codegen.target = backend.runtime_target
+        return None
+    directory = (backend.build_dir / project).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    if backend.name == "cpp":
+        set_device("cpp_standalone", directory=str(directory), build_on_run=False)
+        prefs.devices.cpp_standalone.openmp_threads = backend.threads if backend.threads > 1 else 0
+    else:
+        import brian2cuda  # noqa: F401  (registers the cuda_standalone device)
+
+        set_device("cuda_standalone", directory=str(directory), build_on_run=False)
+        cuda = prefs.devices.cuda_standalone.cuda_backend
+        if not gpu_available():
+            cuda.detect_gpus = False
+            cuda.gpu_id = 0
+            cuda.compute_capability = float(backend.compute_capability)
+        cuda.extra_compile_args_nvcc = ["-w", "-use_fast_math"] + _curand_link_dir(directory)
+    if dt is not None:
+        defaultclock.dt = dt
+    return directory
+
+
+def _fix_cuda_makefile(directory: Path) -> None:
+    """brian2cuda 1.0b1 hard-codes -std=c++11 for nvcc; CUDA 13 needs C++17."""
+    makefile = directory / "makefile"
+    text = makefile.read_text()
+    makefile.write_text(text.replace("-std=c++11", "-std=c++17"))
+
+
+def build(backend: Backend, directory: Path | None, run: bool = False) -> None:
+    """Generate and compile the standalone project of the current network.
+
+    For ``cuda``, the project is generated, its makefile made CUDA 13-compatible, then
+    compiled; it is run only where a GPU is present.
+    """
+    if directory is None:
+        return
+    if backend.name == "cpp":
+        device.build(directory=str(directory), compile=True, run=run, with_output=False)
+        return
+    device.build(directory=str(directory), compile=False, run=False, with_output=False)
+    _fix_cuda_makefile(directory)
+    compiler, _ = brian2.codegen.cpp_prefs.get_compiler_and_args()
+    device.compile_source(str(directory), compiler, False, False)
+    if run:
+        device.run(str(directory), with_output=False)
+
+
+class Runner:
+    """Run one network many times with new initial values, on any backend.
+
+    On standalone backends the network is compiled once; every `run` executes the same binary
+    with the given values as ``run_args``. On the runtime backend the values are assigned and
+    ``Network.run`` is called. Either way, read results from the groups afterwards
+    (``group.v[:]``).
+
+    Parameters
+    ----------
+    backend : Backend
+    net : Network
+    duration : Quantity
+        Simulated time of each run.
+    directory : Path or None
+        The standalone project directory returned by `activate`.
+    """
+
+    def __init__(self, backend: Backend, net: Network, duration, directory: Path | None):
+        self.backend = backend
+        self.net = net
+        self.duration = duration
+        self.directory = directory
+        self._n_runs = 0
+        if backend.standalone:
+            net.run(duration, namespace={})
+            build(backend, directory, run=False)
+
+    def run(self, values: dict | None = None) -> None:
+        """Run once. `values` maps ``group.variable`` views or `TimedArray` objects to arrays."""
+        values = values or {}
+        if not self.backend.standalone:
+            for key, value in values.items():
+                if isinstance(key, TimedArray):
+                    key.values[...] = value  # the generated numpy code reads this array
+                else:
+                    key[:] = value
+            self.net.run(self.duration, namespace={})
+            self._n_runs += 1
+            return
+        if self.backend.name == "cuda" and not gpu_available():
+            raise RuntimeError("the CUDA project is compiled, but no GPU is available to run it")
+        self._n_runs += 1
+        device.run(
+            directory=str(self.directory),
+            results_directory=f"results_{self._n_runs % 2}",
+            with_output=False,
+            run_args=values,
+        )
+
+    def cleanup(self) -> None:
+        """Delete per-run argument files (one set per chunk accumulates otherwise)."""
+        if self.backend.standalone:
+            device.delete(code=False, data=False, directory=False, force=True, run_args=True)

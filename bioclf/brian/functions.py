@@ -1,0 +1,100 @@
+"""Brian2 functions for the counter-based random numbers of `bioclf.encoding.hashrng`.
+
+``bioclf_hash(a, b)``
+    Combine two 32-bit keys (held in float64 variables, exact below 2**53).
+``bioclf_uniform(key, i)``
+    A uniform number in [0, 1) for neuron ``i`` at a step key.
+
+Each has numpy, Cython, C++ and CUDA implementations computing the same bits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from brian2 import Function
+
+from bioclf.encoding import hashrng
+
+# Each function carries its own copy of the mixer (suffix _h / _u), so that a code object
+# using both does not define the same helper twice.
+_MIX = """
+{qual} uint32_t _bioclf_mix32{sfx}(uint32_t x)
+{{
+    x ^= x >> 16;
+    x *= 0x7feb352dU;
+    x ^= x >> 15;
+    x *= 0x846ca68bU;
+    x ^= x >> 16;
+    return x;
+}}
+"""
+_CPP_BODY = {
+    "bioclf_hash": """
+{qual} double bioclf_hash(double a, double b)
+{{
+    return (double)_bioclf_mix32_h(((uint32_t)a) ^ _bioclf_mix32_h((uint32_t)b));
+}}
+""",
+    "bioclf_uniform": """
+{qual} double bioclf_uniform(double key, int32_t i)
+{{
+    return (double)_bioclf_mix32_u(((uint32_t)key) ^ (uint32_t)i) * 2.3283064365386963e-10;
+}}
+""",
+}
+_CYTHON_MIX = """
+cdef inline unsigned int _bioclf_mix32{sfx}(unsigned int x):
+    x ^= x >> 16
+    x *= 0x7feb352d
+    x ^= x >> 15
+    x *= 0x846ca68b
+    x ^= x >> 16
+    return x
+"""
+_CYTHON_BODY = {
+    "bioclf_hash": """
+cdef inline double bioclf_hash(double a, double b):
+    return <double>_bioclf_mix32_h((<unsigned int>a) ^ _bioclf_mix32_h(<unsigned int>b))
+""",
+    "bioclf_uniform": """
+cdef inline double bioclf_uniform(double key, int i):
+    return <double>_bioclf_mix32_u((<unsigned int>key) ^ (<unsigned int>i)) * 2.3283064365386963e-10
+""",
+}
+
+
+def _hash_numpy(a, b):
+    return hashrng.hash2(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)).astype(
+        np.float64
+    )
+
+
+def _uniform_numpy(key, i):
+    return hashrng.uniform(np.asarray(key, dtype=np.float64), i)
+
+
+def _make(pyfunc, name, arg_types):
+    func = Function(
+        pyfunc,
+        arg_units=[1, 1],
+        return_unit=1,
+        arg_types=arg_types,
+        return_type="float",
+        stateless=True,
+    )
+    sfx = "_h" if name == "bioclf_hash" else "_u"
+    for target, qual in (("cpp", "static inline"), ("cuda", "__host__ __device__ static inline")):
+        code = (_MIX + _CPP_BODY[name]).format(qual=qual, sfx=sfx)
+        func.implementations.add_implementation(
+            target, code={"support_code": code, "hashdefine_code": ""}, name=name
+        )
+    cython = (_CYTHON_MIX + _CYTHON_BODY[name]).format(sfx=sfx)
+    func.implementations.add_implementation("cython", code=cython, name=name)
+    return func
+
+
+bioclf_hash = _make(_hash_numpy, "bioclf_hash", ["float", "float"])
+bioclf_uniform = _make(_uniform_numpy, "bioclf_uniform", ["float", "integer"])
+
+#: Namespace entries to add to any group that uses these functions.
+NAMESPACE = {"bioclf_hash": bioclf_hash, "bioclf_uniform": bioclf_uniform}

@@ -1,0 +1,182 @@
+"""Brian2 groups built from model files.
+
+Initial values, connectivity and delays are evaluated here in numpy from a seeded generator and
+handed to Brian2 as arrays, so that every backend starts from bit-identical states (a
+``rand()`` executed inside a standalone program would draw from a different generator).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from brian2 import Equations, NeuronGroup, Synapses
+from brian2.core.namespace import DEFAULT_UNITS
+from brian2.parsing.rendering import NumpyNodeRenderer
+from brian2.units.fundamentalunits import Quantity, fail_for_dimension_mismatch, get_dimensions
+
+from bioclf.brian.functions import NAMESPACE as HASH_FUNCTIONS
+from bioclf.equations.spec import EXTERNALS, NeuronExtension, NeuronModel, SynapseModel
+from bioclf.errors import EquationFileError
+
+_NUMPY_FUNCS = {
+    name: getattr(np, name)
+    for name in ("exp", "log", "sqrt", "sin", "cos", "tanh", "abs", "floor", "ceil", "clip")
+}
+_NUMPY_FUNCS.update(logical_not=np.logical_not, int=lambda x: np.asarray(x).astype(int))
+
+
+def evaluate_array(expr: str, n: int, namespace: dict, rng: np.random.Generator, extra=None):
+    """Evaluate a Brian2 expression for ``n`` elements in numpy.
+
+    ``rand()``/``randn()`` draw from `rng`; ``i`` is the element index. Returns a Quantity or a
+    numpy array of length ``n``.
+    """
+    code = NumpyNodeRenderer().render_expr(expr)
+    ns = dict(DEFAULT_UNITS)
+    ns.update(_NUMPY_FUNCS)
+    ns.update(namespace)
+    ns.update(
+        rand=lambda: rng.random(n),
+        randn=lambda: rng.standard_normal(n),
+        i=np.arange(n),
+        N=n,
+        inf=np.inf,
+        pi=np.pi,
+    )
+    if extra:
+        ns.update(extra)
+    value = eval(code, {"__builtins__": {}}, ns)  # code rendered from a validated expression
+    if np.ndim(value) == 0:
+        value = value * np.ones(n)
+    return value
+
+
+def merge_namespaces(*models) -> dict:
+    """Union of the models' parameters; the same name with two values is an error."""
+    merged: dict[str, Quantity] = {}
+    origin: dict[str, str] = {}
+    for model in models:
+        for name, value in model.parameters.items():
+            if name in merged and not np.all(np.asarray(merged[name]) == np.asarray(value)):
+                raise EquationFileError(
+                    model.path,
+                    f"parameters.{name}",
+                    f"{value!r} conflicts with {merged[name]!r} in {origin[name]}; models that "
+                    "act on the same neurons must agree on shared parameter names",
+                )
+            merged[name] = value
+            origin[name] = str(model.path)
+    return merged
+
+
+def _externals_code(codes: list[str]) -> str:
+    """Declarations of the network-provided names (``plastic``) a group's code uses."""
+    from brian2.utils.stringtools import get_identifiers
+
+    used = set()
+    for code in codes:
+        used |= get_identifiers(code)
+    lines = [f"{name} : 1 (shared, constant)" for name in EXTERNALS if name in used]
+    return "\n".join(lines)
+
+
+def neuron_group(
+    model: NeuronModel,
+    n: int,
+    name: str,
+    rng: np.random.Generator,
+    extensions: list[tuple[SynapseModel, NeuronExtension]] = (),
+    extra_equations: str = "",
+    dt=None,
+) -> NeuronGroup:
+    """A `NeuronGroup` of ``n`` neurons of `model`.
+
+    Parameters
+    ----------
+    extensions : list of (SynapseModel, NeuronExtension)
+        Trace equations and spike code that synapse models put on these neurons.
+    extra_equations : str
+        Further variables the network needs (counters, bookkeeping).
+    """
+    eq_text = [model.equations] + [ext.equations for _, ext in extensions] + [extra_equations]
+    reset = "\n".join([model.reset] + [ext.on_spike for _, ext in extensions if ext.on_spike])
+    externals = _externals_code(eq_text + [model.threshold, reset])
+    eqs = Equations("\n".join(t for t in eq_text + [externals] if t.strip()))
+    namespace = merge_namespaces(model, *[syn for syn, _ in extensions])
+    namespace.update(HASH_FUNCTIONS)
+    refractory = model.refractory
+    group = NeuronGroup(
+        n,
+        eqs,
+        threshold=model.threshold,
+        reset=reset,
+        refractory=refractory,
+        method=model.method,
+        namespace=namespace,
+        name=name,
+        dt=dt,
+    )
+    for var, expr in model.initial.items():
+        value = evaluate_array(expr, n, namespace, rng)
+        fail_for_dimension_mismatch(value, get_dimensions(getattr(group, var)))
+        setattr(group, var, value)
+    if "plastic" in eqs.names:
+        group.plastic = 1
+    return group
+
+
+def connect_indices(syn: SynapseModel, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
+    """Presynaptic and postsynaptic indices of the synapses `syn.connect` asks for."""
+    i = np.repeat(np.arange(n_pre), n_post)
+    j = np.tile(np.arange(n_post), n_pre)
+    if syn.connect is True:
+        return i, j
+    if syn.connect is False:
+        return i[:0], j[:0]
+    keep = evaluate_array(
+        syn.connect, len(i), syn.namespace(), np.random.default_rng(0), {"j": j, "i": i}
+    )
+    keep = np.asarray(keep, dtype=bool)
+    return i[keep], j[keep]
+
+
+def synapses(
+    syn: SynapseModel,
+    source,
+    target,
+    name: str,
+    rng: np.random.Generator,
+    on_pre: str | None = None,
+    on_post: str | None = None,
+    extra_model: str = "",
+    delay: bool = True,
+) -> Synapses:
+    """A `Synapses` object of model `syn` from `source` to `target`.
+
+    `on_pre`/`on_post` replace the file's code (used to wrap it with bookkeeping).
+    """
+    on_pre = syn.on_pre if on_pre is None else on_pre
+    on_post = syn.on_post if on_post is None else on_post
+    model_text = "\n".join(t for t in (syn.model, extra_model) if t.strip())
+    externals = _externals_code([model_text, on_pre, on_post])
+    model = Equations("\n".join(t for t in (model_text, externals) if t.strip()))
+    namespace = syn.namespace()
+    namespace.update(HASH_FUNCTIONS)
+    S = Synapses(
+        source,
+        target,
+        model=model,
+        on_pre=on_pre,
+        on_post=on_post or None,
+        namespace=namespace,
+        name=name,
+    )
+    i, j = connect_indices(syn, len(source), len(target))
+    S.connect(i=i, j=j)
+    n_syn = len(i)
+    if delay and syn.delay is not None and n_syn:
+        S.delay = evaluate_array(syn.delay, n_syn, namespace, rng)
+    for var, expr in syn.initial.items():
+        setattr(S, var, evaluate_array(expr, n_syn, namespace, rng))
+    if "plastic" in model.names:
+        S.plastic = 1
+    return S

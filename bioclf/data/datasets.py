@@ -1,0 +1,298 @@
+"""Load MNIST-layout image data sets (MNIST, Fashion-MNIST, KMNIST) and take subsets.
+
+A data set directory holds the four standard IDX files, gzip-compressed (``.gz``, preferred
+when both exist) or raw::
+
+    train-images-idx3-ubyte[.gz]  train-labels-idx1-ubyte[.gz]
+    t10k-images-idx3-ubyte[.gz]   t10k-labels-idx1-ubyte[.gz]
+
+Checksums are MD5 digests of the *uncompressed* files, so a raw and a gzip copy verify alike.
+MNIST's are built in (`KNOWN_CHECKSUMS`); for other data sets the caller supplies them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bioclf.data.download import fetch
+from bioclf.data.idx import parse_idx, read_idx_bytes
+from bioclf.errors import DataError
+
+N_CLASSES = 10
+
+#: split -> (images file, labels file), base names without ``.gz``.
+SPLIT_FILES: dict[str, tuple[str, str]] = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+MNIST_CHECKSUMS: dict[str, str] = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+
+#: data set name -> built-in checksums, used when `load_split` is given none.
+KNOWN_CHECKSUMS: dict[str, dict[str, str]] = {"mnist": MNIST_CHECKSUMS}
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Images and labels of one split of a data set.
+
+    Attributes
+    ----------
+    images : numpy.ndarray
+        uint8 grey levels, shape (n, h, w).
+    labels : numpy.ndarray
+        uint8 class labels in 0..9, shape (n,).
+    name : str
+        Data set name, e.g. ``"mnist"``.
+    split : str
+        ``"train"`` or ``"test"`` (or a caller's own label).
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    name: str
+    split: str
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != np.uint8 or self.images.ndim != 3:
+            raise ValueError(
+                f"images must be a uint8 array (n, h, w), got {self.images.dtype} "
+                f"{self.images.shape}"
+            )
+        if self.labels.dtype != np.uint8 or self.labels.ndim != 1:
+            raise ValueError(
+                f"labels must be a uint8 array (n,), got {self.labels.dtype} {self.labels.shape}"
+            )
+        if len(self.images) != len(self.labels):
+            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """(h, w) of one image."""
+        return self.images.shape[1], self.images.shape[2]
+
+    def class_counts(self) -> np.ndarray:
+        """Number of samples of each class 0..9, shape (10,)."""
+        return np.bincount(self.labels, minlength=N_CLASSES)
+
+
+def _locate(root: Path, base: str) -> Path | None:
+    for candidate in (root / f"{base}.gz", root / base):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read(path: Path, expected_md5: str | None) -> np.ndarray:
+    buf = read_idx_bytes(path)
+    # Parse before checking the checksum: "truncated, expected X bytes" says more than an MD5.
+    array = parse_idx(buf, path)
+    if expected_md5 is not None:
+        actual = hashlib.md5(buf, usedforsecurity=False).hexdigest()
+        if actual != expected_md5.lower():
+            raise DataError(
+                path,
+                f"checksum mismatch: expected md5 {expected_md5}, found {actual} "
+                "(md5 of the uncompressed content)",
+            )
+    return array
+
+
+def load_split(
+    root: str | os.PathLike,
+    split: str,
+    name: str = "mnist",
+    verify: bool = True,
+    checksums: Mapping[str, str] | None = None,
+    url: str | None = None,
+) -> Dataset:
+    """Load the train or test split of an MNIST-layout data set.
+
+    Parameters
+    ----------
+    root : str or PathLike
+        Directory holding the IDX files.
+    split : {"train", "test"}
+        Which split.
+    name : str, optional
+        Data set name, stored in the result and used to find built-in checksums.
+    verify : bool, optional
+        Check MD5 checksums. With `checksums` None, the built-in ones for `name` are used if
+        there are any (MNIST); otherwise nothing is checked.
+    checksums : mapping of str to str, optional
+        MD5 of the uncompressed content, keyed by base file name (without ``.gz``). Files not
+        in the mapping are not checked.
+    url : str, optional
+        URL of a directory serving the ``.gz`` files; missing files are downloaded from it
+        (and verified before being saved).
+
+    Returns
+    -------
+    Dataset
+        The images (n, h, w) and labels (n,), both uint8.
+
+    Raises
+    ------
+    DataError
+        If a file is missing (and no `url` is given), unreadable, corrupt, fails its checksum,
+        or images and labels disagree in number, or a label is outside 0..9.
+    ValueError
+        If `split` is not ``"train"`` or ``"test"``.
+    """
+    if split not in SPLIT_FILES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    root = Path(root)
+    if not verify:
+        checksums = None
+    elif checksums is None:
+        checksums = KNOWN_CHECKSUMS.get(name.lower())
+    bases = SPLIT_FILES[split]
+
+    missing = [base for base in bases if _locate(root, base) is None]
+    if missing:
+        if url is None:
+            listed = ", ".join(str(root / f"{base}[.gz]") for base in missing)
+            raise DataError(
+                root,
+                f"missing {name} {split} file(s): {listed}; put them there, or configure a "
+                "download URL (load_split(..., url=...)) to fetch them",
+            )
+        fetch(url, root, [f"{base}.gz" for base in missing], checksums)
+
+    images_path, labels_path = (_locate(root, base) for base in bases)
+    assert images_path is not None and labels_path is not None  # present or fetched above
+    expected = checksums or {}
+    images = _read(images_path, expected.get(bases[0]))
+    labels = _read(labels_path, expected.get(bases[1]))
+
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise DataError(
+            images_path,
+            f"expected uint8 images of shape (n, h, w), found {images.dtype} {images.shape}",
+        )
+    if labels.ndim != 1 or labels.dtype != np.uint8:
+        raise DataError(
+            labels_path, f"expected uint8 labels of shape (n,), found {labels.dtype} {labels.shape}"
+        )
+    if len(images) != len(labels):
+        raise DataError(
+            labels_path,
+            f"{len(labels)} labels but {images_path.name} holds {len(images)} images",
+        )
+    if len(labels) and labels.max() >= N_CLASSES:
+        bad = int(np.argmax(labels >= N_CLASSES))
+        raise DataError(
+            labels_path,
+            f"labels must be in 0..{N_CLASSES - 1}; label {bad} is {labels[bad]}",
+        )
+    return Dataset(images=images, labels=labels, name=name, split=split)
+
+
+def _stratified_quota(counts: np.ndarray, n: int, rng: np.random.Generator | None) -> np.ndarray:
+    """Samples to take per class: as equal as possible, never more than a class holds."""
+    # The largest level L with sum(min(counts, L)) <= n; every class gets min(count, L) ...
+    lo, hi = 0, int(counts.max())
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if np.minimum(counts, mid).sum() <= n:
+            lo = mid
+        else:
+            hi = mid - 1
+    quota = np.minimum(counts, lo)
+    # ... and the remainder (fewer than the classes with samples left) goes one each to
+    # classes that have more: the lowest labels without a seed, random ones with.
+    remainder = n - int(quota.sum())
+    open_classes = np.flatnonzero(counts > lo)
+    if rng is not None:
+        open_classes = rng.permutation(open_classes)
+    quota[open_classes[:remainder]] += 1
+    return quota
+
+
+def subset(dataset: Dataset, n: int, seed: int | None = None, stratified: bool = False) -> Dataset:
+    """Take `n` samples of `dataset`, deterministically.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The data set.
+    n : int
+        Number of samples, 1 to ``len(dataset)``.
+    seed : int, optional
+        None: the first samples in file order. An integer: a reproducible random choice, in
+        random order (``numpy.random.default_rng(seed)``).
+    stratified : bool, optional
+        Take as nearly as possible the same number of samples of each class (classes with too
+        few samples give all they have, and the others make up the difference). Without a
+        seed, the first samples of each class, kept in file order.
+
+    Returns
+    -------
+    Dataset
+        The subset, with the same name and split.
+
+    Raises
+    ------
+    ValueError
+        If `n` is not between 1 and ``len(dataset)``.
+    """
+    total = len(dataset)
+    if isinstance(n, bool) or not isinstance(n, int | np.integer):
+        raise ValueError(f"subset size must be an integer, got {n!r}")
+    if not 1 <= n <= total:
+        raise ValueError(
+            f"cannot take {n} samples from {dataset.name} {dataset.split}, which has {total}"
+        )
+    rng = None if seed is None else np.random.default_rng(seed)
+    if not stratified:
+        index = np.arange(n) if rng is None else rng.permutation(total)[:n]
+    else:
+        counts = np.bincount(dataset.labels, minlength=N_CLASSES)
+        quota = _stratified_quota(counts, n, rng)
+        parts = []
+        for label in np.flatnonzero(quota):
+            members = np.flatnonzero(dataset.labels == label)
+            if rng is not None:
+                members = rng.permutation(members)
+            parts.append(members[: quota[label]])
+        index = np.concatenate(parts)
+        # Without a seed keep file order; with one, interleave the classes randomly.
+        index = np.sort(index) if rng is None else rng.permutation(index)
+    return Dataset(
+        images=dataset.images[index],
+        labels=dataset.labels[index],
+        name=dataset.name,
+        split=dataset.split,
+    )
+
+
+def images_as_float(dataset: Dataset) -> np.ndarray:
+    """Return the images as float32 in [0, 1], one flattened image per row.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The data set (uint8 images).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, shape (n, h * w).
+    """
+    flat = dataset.images.reshape(len(dataset), -1).astype(np.float32)
+    flat /= 255.0  # division, not multiplication by 1/255, so that 255 maps to exactly 1.0
+    return flat

@@ -1,0 +1,369 @@
+"""Tests of bioclf.data: IDX reading, data set loading and checksums, subsets, downloads.
+
+All local: the committed MNIST in data/mnist, tiny IDX files written to tmp_path, and HTTP
+servers on 127.0.0.1 for the download tests.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import http.server
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bioclf.data import (
+    MNIST_CHECKSUMS,
+    SPLIT_FILES,
+    Dataset,
+    encode_idx,
+    fetch,
+    images_as_float,
+    load_split,
+    read_idx,
+    subset,
+    write_idx,
+)
+from bioclf.errors import DataError
+
+MNIST = Path(__file__).resolve().parent.parent / "data" / "mnist"
+TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+@pytest.fixture(scope="module")
+def mnist_test() -> Dataset:
+    return load_split(MNIST, "test")
+
+
+def make_tiny(root: Path, n: int = 20, seed: int = 0, compress: bool = True) -> dict[str, str]:
+    """Write a Fashion-MNIST-like data set of `n` random samples per split to `root`.
+
+    Returns the md5 (of the uncompressed content) of each file, keyed by base name.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    checksums = {}
+    for images_base, labels_base in SPLIT_FILES.values():
+        arrays = {
+            images_base: rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8),
+            labels_base: rng.integers(0, 10, size=n, dtype=np.uint8),
+        }
+        for base, array in arrays.items():
+            write_idx(root / (base + ".gz" if compress else base), array)
+            checksums[base] = hashlib.md5(encode_idx(array)).hexdigest()
+    return checksums
+
+
+def raw_copy(tmp_path: Path, base: str) -> Path:
+    """Decompress the committed MNIST file `base` into `tmp_path`."""
+    dest = tmp_path / base
+    dest.write_bytes(gzip.decompress((MNIST / f"{base}.gz").read_bytes()))
+    return dest
+
+
+def assert_data_error(path: Path, *fragments: str) -> pytest.ExceptionInfo:
+    """Return the DataError raised by read_idx(path), checking its message."""
+    with pytest.raises(DataError) as info:
+        read_idx(path)
+    message = str(info.value)
+    assert str(path) in message
+    for fragment in fragments:
+        assert fragment in message
+    return info
+
+
+# --- the committed MNIST -------------------------------------------------------------------
+
+
+def test_mnist_test_split(mnist_test: Dataset) -> None:
+    assert mnist_test.images.shape == (10000, 28, 28)
+    assert mnist_test.images.dtype == np.uint8
+    assert mnist_test.labels.shape == (10000,)
+    assert mnist_test.labels.dtype == np.uint8
+    assert mnist_test.class_counts().tolist() == TEST_COUNTS
+    assert mnist_test.labels[:5].tolist() == [7, 2, 1, 0, 4]
+    assert (mnist_test.name, mnist_test.split, len(mnist_test)) == ("mnist", "test", 10000)
+
+
+def test_mnist_train_split() -> None:
+    train = load_split(str(MNIST), "train")  # str root, built-in checksums verified
+    assert train.images.shape == (60000, 28, 28)
+    assert train.labels.shape == (60000,)
+    assert train.class_counts().sum() == 60000
+    assert train.labels[:5].tolist() == [5, 0, 4, 1, 9]
+
+
+def test_raw_and_gzip_give_same_arrays(tmp_path: Path, mnist_test: Dataset) -> None:
+    for base in SPLIT_FILES["test"]:
+        raw_copy(tmp_path, base)
+    raw = load_split(tmp_path, "test")  # raw files, still checked against the MNIST md5s
+    np.testing.assert_array_equal(raw.images, mnist_test.images)
+    np.testing.assert_array_equal(raw.labels, mnist_test.labels)
+
+
+def test_gzip_detected_by_content_not_name(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.idx"  # gzip content, no .gz suffix
+    shutil.copy(MNIST / "t10k-labels-idx1-ubyte.gz", labels)
+    np.testing.assert_array_equal(
+        read_idx(labels), read_idx(raw_copy(tmp_path, "t10k-labels-idx1-ubyte"))
+    )
+
+
+def test_gz_preferred_over_raw(tmp_path: Path, mnist_test: Dataset) -> None:
+    for base in SPLIT_FILES["test"]:
+        shutil.copy(MNIST / f"{base}.gz", tmp_path)
+        (tmp_path / base).write_bytes(b"not an idx file")
+    np.testing.assert_array_equal(load_split(tmp_path, "test").labels, mnist_test.labels)
+
+
+@pytest.mark.parametrize("dtype", ["u1", "i1", ">i2", "<i4", "f4", "f8"])
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_idx_round_trip(tmp_path: Path, dtype: str, suffix: str) -> None:
+    array = (np.arange(24) - 7).astype(dtype).reshape(2, 3, 4)
+    back = read_idx(write_idx(tmp_path / f"a{suffix}", array))
+    assert back.dtype == array.dtype.newbyteorder("=") and back.shape == (2, 3, 4)
+    np.testing.assert_array_equal(back, array)
+
+
+# --- damaged files ------------------------------------------------------------------------
+
+
+def test_truncated_raw_file(tmp_path: Path) -> None:
+    path = raw_copy(tmp_path, "t10k-labels-idx1-ubyte")
+    path.write_bytes(path.read_bytes()[:5000])
+    assert_data_error(path, "truncated", "10008", "5000")
+
+
+def test_truncated_header(tmp_path: Path) -> None:
+    path = tmp_path / "short"
+    path.write_bytes(b"\x00\x00\x08\x03\x00\x00")
+    assert_data_error(path, "truncated", "16", "6")
+
+
+def test_truncated_gzip_stream(tmp_path: Path) -> None:
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    data = (MNIST / path.name).read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    assert_data_error(path, "truncated")
+
+
+def test_corrupt_gzip_stream(tmp_path: Path) -> None:
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    data = bytearray((MNIST / path.name).read_bytes())
+    data[100:140] = bytes(40)  # clobber the deflate data; the header still says gzip
+    path.write_bytes(bytes(data))
+    assert_data_error(path, "corrupt gzip stream")
+
+
+def test_trailing_bytes(tmp_path: Path) -> None:
+    path = raw_copy(tmp_path, "t10k-labels-idx1-ubyte")
+    path.write_bytes(path.read_bytes() + b"\x00\x01\x02")
+    assert_data_error(path, "3 unexpected bytes")
+
+
+def test_bad_magic(tmp_path: Path) -> None:
+    path = tmp_path / "t10k-labels-idx1-ubyte"
+    path.write_bytes(b"PK\x03\x04" + bytes(20))  # a zip file, say
+    assert_data_error(path, "bad magic number")
+
+
+def test_unknown_dtype_code(tmp_path: Path) -> None:
+    path = tmp_path / "odd"
+    path.write_bytes(b"\x00\x00\x0a\x01\x00\x00\x00\x01\x00")
+    assert_data_error(path, "unknown IDX element-type code 0x0A")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert_data_error(tmp_path / "nowhere.gz", "not found")
+
+
+def test_checksum_mismatch(tmp_path: Path) -> None:
+    shutil.copy(MNIST / "t10k-images-idx3-ubyte.gz", tmp_path)
+    labels = raw_copy(tmp_path, "t10k-labels-idx1-ubyte")
+    data = bytearray(labels.read_bytes())
+    data[8] = 3  # first label 7 -> 3: still a well-formed file, but not MNIST's
+    labels.write_bytes(bytes(data))
+    actual = hashlib.md5(data).hexdigest()
+    with pytest.raises(DataError) as info:
+        load_split(tmp_path, "test")
+    message = str(info.value)
+    assert str(labels) in message
+    assert MNIST_CHECKSUMS["t10k-labels-idx1-ubyte"] in message and actual in message
+    # verify=False loads it regardless
+    assert load_split(tmp_path, "test", verify=False).labels[0] == 3
+
+
+def test_missing_files_without_url(tmp_path: Path) -> None:
+    shutil.copy(MNIST / "t10k-labels-idx1-ubyte.gz", tmp_path)
+    with pytest.raises(DataError) as info:
+        load_split(tmp_path, "test")
+    message = str(info.value)
+    assert str(tmp_path / "t10k-images-idx3-ubyte") in message
+    assert "t10k-labels" not in message
+    assert "url" in message.lower()
+
+
+def test_count_mismatch_and_bad_labels(tmp_path: Path) -> None:
+    make_tiny(tmp_path, n=20)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(19, np.uint8))
+    with pytest.raises(DataError, match="19 labels but .* 20 images"):
+        load_split(tmp_path, "test", name="tiny")
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.full(20, 10, np.uint8))
+    with pytest.raises(DataError, match=r"0\.\.9"):
+        load_split(tmp_path, "test", name="tiny")
+
+
+def test_invalid_split() -> None:
+    with pytest.raises(ValueError, match="train"):
+        load_split(MNIST, "validation")
+
+
+# --- other data sets ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_fashion_like_dataset(tmp_path: Path, compress: bool) -> None:
+    root = tmp_path / "fashion"
+    checksums = make_tiny(root, n=20, compress=compress)
+    train = load_split(root, "train", name="fashion-mnist", checksums=None)
+    assert train.images.shape == (20, 28, 28) and train.labels.shape == (20,)
+    assert (train.name, train.split) == ("fashion-mnist", "train")
+    test = load_split(str(root), "test", name="fashion-mnist", checksums=checksums)
+    assert len(test) == 20
+    wrong = dict(checksums, **{"t10k-images-idx3-ubyte": "0" * 32})
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.*checksum mismatch"):
+        load_split(root, "test", name="fashion-mnist", checksums=wrong)
+
+
+# --- subsets ------------------------------------------------------------------------------
+
+
+def test_subset_without_seed_is_file_order(mnist_test: Dataset) -> None:
+    small = subset(mnist_test, 50)
+    np.testing.assert_array_equal(small.labels, mnist_test.labels[:50])
+    np.testing.assert_array_equal(small.images, mnist_test.images[:50])
+    assert (small.name, small.split) == ("mnist", "test")
+
+
+def test_subset_seeded_is_reproducible(mnist_test: Dataset) -> None:
+    a, b = subset(mnist_test, 200, seed=3), subset(mnist_test, 200, seed=3)
+    c = subset(mnist_test, 200, seed=4)
+    np.testing.assert_array_equal(a.images, b.images)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert not np.array_equal(a.images, c.images)
+    assert not np.array_equal(a.labels, mnist_test.labels[:200])
+
+
+@pytest.mark.parametrize("seed", [None, 0])
+def test_subset_stratified_is_balanced(mnist_test: Dataset, seed: int | None) -> None:
+    assert subset(mnist_test, 100, seed=seed, stratified=True).class_counts().tolist() == [10] * 10
+    counts = subset(mnist_test, 1003, seed=seed, stratified=True).class_counts()
+    assert counts.sum() == 1003 and counts.max() - counts.min() == 1
+    a = subset(mnist_test, 300, seed=seed, stratified=True)
+    b = subset(mnist_test, 300, seed=seed, stratified=True)
+    np.testing.assert_array_equal(a.images, b.images)
+
+
+def test_subset_stratified_seeds_differ(mnist_test: Dataset) -> None:
+    a = subset(mnist_test, 300, seed=1, stratified=True)
+    b = subset(mnist_test, 300, seed=2, stratified=True)
+    assert not np.array_equal(a.images, b.images)
+
+
+def test_subset_stratified_with_a_small_class() -> None:
+    labels = np.array([0] * 2 + [1] * 10 + [2] * 10, dtype=np.uint8)
+    images = np.arange(22 * 4, dtype=np.uint8).reshape(22, 2, 2)
+    data = Dataset(images=images, labels=labels, name="toy", split="train")
+    counts = subset(data, 12, stratified=True).class_counts()
+    assert counts[:3].tolist() == [2, 5, 5]  # class 0 gives all it has
+    unseeded = subset(data, 12, stratified=True)
+    assert np.all(np.diff(unseeded.images[:, 0, 0].astype(int)) > 0)  # file order kept
+
+
+def test_subset_too_large(mnist_test: Dataset) -> None:
+    with pytest.raises(ValueError, match="10001.*10000"):
+        subset(mnist_test, 10001)
+    with pytest.raises(ValueError):
+        subset(mnist_test, 0)
+
+
+def test_images_as_float(mnist_test: Dataset) -> None:
+    x = images_as_float(subset(mnist_test, 10))
+    assert x.dtype == np.float32 and x.shape == (10, 784)
+    assert x.min() == 0.0 and x.max() == 1.0
+    np.testing.assert_allclose(x[0] * 255, mnist_test.images[0].ravel())
+
+
+# --- downloads ----------------------------------------------------------------------------
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """Factory: serve a directory over HTTP on 127.0.0.1 and return its URL."""
+    for var in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("no_proxy", "*")
+    servers = []
+
+    def start(directory: Path) -> str:
+        handler = functools.partial(_QuietHandler, directory=str(directory))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        # A short poll interval so that shutdown() at teardown returns promptly.
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        thread.start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_download_fetches_and_verifies(
+    tmp_path: Path, serve, capsys: pytest.CaptureFixture
+) -> None:
+    checksums = make_tiny(tmp_path / "remote", n=20, seed=5)
+    url = serve(tmp_path / "remote")
+    local = tmp_path / "local" / "tiny"  # created by the download
+    data = load_split(local, "test", name="tiny", checksums=checksums, url=url)
+    assert len(data) == 20
+    assert sorted(p.name for p in local.iterdir()) == sorted(
+        f"{base}.gz" for base in SPLIT_FILES["test"]
+    )
+    expected = read_idx(tmp_path / "remote" / "t10k-images-idx3-ubyte.gz")
+    np.testing.assert_array_equal(data.images, expected)
+    assert "100%" in capsys.readouterr().err
+    # Present files are not fetched again.
+    assert fetch(url, local, ["t10k-images-idx3-ubyte.gz"], checksums, progress=False) == []
+
+
+def test_download_checksum_mismatch_leaves_nothing(tmp_path: Path, serve) -> None:
+    checksums = make_tiny(tmp_path / "good", n=20, seed=1)
+    make_tiny(tmp_path / "bad", n=20, seed=2)  # same names, other content
+    url = serve(tmp_path / "bad")
+    local = tmp_path / "local"
+    with pytest.raises(DataError) as info:
+        load_split(local, "test", name="tiny", checksums=checksums, url=url)
+    message = str(info.value)
+    assert str(local / "t10k-images-idx3-ubyte.gz") in message
+    assert "checksum mismatch" in message and checksums["t10k-images-idx3-ubyte"] in message
+    assert list(local.iterdir()) == []  # neither the file nor its temporary copy
+
+
+def test_download_http_error(tmp_path: Path, serve) -> None:
+    url = serve(tmp_path)  # serves an empty directory
+    with pytest.raises(DataError, match="HTTP 404"):
+        fetch(url, tmp_path / "local", ["t10k-labels-idx1-ubyte.gz"], None, progress=False)
+    assert list((tmp_path / "local").iterdir()) == []
