@@ -17,8 +17,8 @@ from brian2.equations.equations import BOOLEAN, DIFFERENTIAL_EQUATION, INTEGER, 
 from brian2.equations.unitcheck import check_dimensions, check_units_statements
 from brian2.parsing.expressions import is_boolean_expression, parse_expression_dimensions
 from brian2.stateupdaters.base import StateUpdateMethod
-from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
 from brian2.units.allunits import second
+from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
 from brian2.utils.stringtools import get_identifiers
 
 _KEYWORDS = {"and", "or", "not", "True", "False"}
