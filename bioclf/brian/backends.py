@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import brian2
+import numpy as np
 from brian2 import Network, defaultclock, device, get_device, prefs, set_device
 from brian2.input.timedarray import TimedArray
 
@@ -33,9 +34,8 @@ from bioclf.errors import ConfigError
 BACKENDS = ("runtime", "cpp", "cuda")
 RUNTIME_TARGETS = ("numpy", "cython")
 
-# gcc flags: Brian2's defaults with C++17 (CUDA 13's headers need it) and without
-# -march=native, so a build directory can move between machines of a cluster.
-_GCC_FLAGS = ["-w", "-O3", "-ffast-math", "-fno-finite-math-only", "-std=c++17"]
+# gcc flags: Brian2's defaults, with C++17 (CUDA 13's headers need it).
+_GCC_FLAGS = ["-w", "-O3", "-ffast-math", "-fno-finite-math-only", "-march=native", "-std=c++17"]
 
 
 @dataclass(frozen=True)
@@ -237,7 +237,10 @@ class Runner:
         if not self.backend.standalone:
             for key, value in values.items():
                 if isinstance(key, TimedArray):
-                    key.values[...] = value  # the generated numpy code reads this array
+                    # The generated numpy code reads this very array.
+                    key.values[...] = np.asarray(value)
+                elif np.size(value) == 1:
+                    key[:] = np.ravel(value)[0] if np.ndim(value) else value
                 else:
                     key[:] = value
             self.net.run(self.duration, namespace={})

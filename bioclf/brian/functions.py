@@ -4,6 +4,8 @@
     Combine two 32-bit keys (held in float64 variables, exact below 2**53).
 ``bioclf_uniform(key, i)``
     A uniform number in [0, 1) for neuron ``i`` at a step key.
+``bioclf_stop(x)``
+    Ends the current run after this time step (C++, numpy, Cython; a no-op in CUDA).
 
 Each has numpy, Cython, C++ and CUDA implementations computing the same bits.
 """
@@ -93,8 +95,61 @@ def _make(pyfunc, name, arg_types):
     return func
 
 
-bioclf_hash = _make(_hash_numpy, "bioclf_hash", ["float", "float"])
-bioclf_uniform = _make(_uniform_numpy, "bioclf_uniform", ["float", "integer"])
+def _stop_numpy(x):
+    from brian2.core.network import Network
+
+    Network._globally_stopped = True
+    return np.asarray(x, dtype=np.float64)
+
+
+_STOP_CPP = """
+#include "network.h"
+static inline double bioclf_stop(double x)
+{
+    Network::_globally_stopped = true;
+    return x;
+}
+"""
+# In CUDA the event code runs on the device, which cannot end the host's loop: there the
+# network simply idles until the end of the run.
+_STOP_CUDA = """
+__host__ __device__ static inline double bioclf_stop(double x)
+{
+    return x;
+}
+"""
+_STOP_CYTHON = """
+cdef double bioclf_stop(double x):
+    from brian2.core.network import Network
+    Network._globally_stopped = True
+    return x
+"""
+
+
+def _make_stop():
+    """``bioclf_stop(x)``: end the current run after this time step (returns x)."""
+    func = Function(
+        _stop_numpy,
+        arg_units=[1],
+        return_unit=1,
+        arg_types=["any"],
+        return_type="float",
+        stateless=False,
+    )
+    func.implementations.add_implementation(
+        "cpp", code={"support_code": _STOP_CPP, "hashdefine_code": ""}, name="bioclf_stop"
+    )
+    func.implementations.add_implementation(
+        "cuda", code={"support_code": _STOP_CUDA, "hashdefine_code": ""}, name="bioclf_stop"
+    )
+    func.implementations.add_implementation("cython", code=_STOP_CYTHON, name="bioclf_stop")
+    return func
+
+
+bioclf_stop = _make_stop()
+bioclf_hash = _make(_hash_numpy, "bioclf_hash", ["any", "any"])
+bioclf_uniform = _make(_uniform_numpy, "bioclf_uniform", ["any", "integer"])
 
 #: Namespace entries to add to any group that uses these functions.
 NAMESPACE = {"bioclf_hash": bioclf_hash, "bioclf_uniform": bioclf_uniform}
+CONTROL = {"bioclf_stop": bioclf_stop}

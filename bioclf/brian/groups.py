@@ -68,14 +68,17 @@ def merge_namespaces(*models) -> dict:
     return merged
 
 
-def _externals_code(codes: list[str]) -> str:
+def _externals_code(codes: list[str], declared: str = "") -> str:
     """Declarations of the network-provided names (``plastic``) a group's code uses."""
     from brian2.utils.stringtools import get_identifiers
 
     used = set()
     for code in codes:
         used |= get_identifiers(code)
-    lines = [f"{name} : 1 (shared, constant)" for name in EXTERNALS if name in used]
+    have = Equations(declared).names if declared.strip() else set()
+    lines = [
+        f"{name} : 1 (shared, constant)" for name in EXTERNALS if name in used and name not in have
+    ]
     return "\n".join(lines)
 
 
@@ -86,6 +89,7 @@ def neuron_group(
     rng: np.random.Generator,
     extensions: list[tuple[SynapseModel, NeuronExtension]] = (),
     extra_equations: str = "",
+    initial: dict | None = None,
     dt=None,
 ) -> NeuronGroup:
     """A `NeuronGroup` of ``n`` neurons of `model`.
@@ -96,10 +100,12 @@ def neuron_group(
         Trace equations and spike code that synapse models put on these neurons.
     extra_equations : str
         Further variables the network needs (counters, bookkeeping).
+    initial : dict, optional
+        Initial values (arrays) to use instead of evaluating the model's ``initial`` block.
     """
     eq_text = [model.equations] + [ext.equations for _, ext in extensions] + [extra_equations]
     reset = "\n".join([model.reset] + [ext.on_spike for _, ext in extensions if ext.on_spike])
-    externals = _externals_code(eq_text + [model.threshold, reset])
+    externals = _externals_code(eq_text + [model.threshold, reset], extra_equations)
     eqs = Equations("\n".join(t for t in eq_text + [externals] if t.strip()))
     namespace = merge_namespaces(model, *[syn for syn, _ in extensions])
     namespace.update(HASH_FUNCTIONS)
@@ -115,13 +121,19 @@ def neuron_group(
         name=name,
         dt=dt,
     )
-    for var, expr in model.initial.items():
-        value = evaluate_array(expr, n, namespace, rng)
+    if initial is None:
+        initial = initial_values(model, n, namespace, rng)
+    for var, value in initial.items():
         fail_for_dimension_mismatch(value, get_dimensions(getattr(group, var)))
         setattr(group, var, value)
     if "plastic" in eqs.names:
         group.plastic = 1
     return group
+
+
+def initial_values(model, n: int, namespace: dict, rng: np.random.Generator) -> dict:
+    """Arrays of the initial values a model file's ``initial`` block asks for."""
+    return {var: evaluate_array(expr, n, namespace, rng) for var, expr in model.initial.items()}
 
 
 def connect_indices(syn: SynapseModel, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,6 +151,16 @@ def connect_indices(syn: SynapseModel, n_pre: int, n_post: int) -> tuple[np.ndar
     return i[keep], j[keep]
 
 
+def synapse_initial_values(syn: SynapseModel, n_syn: int, rng: np.random.Generator) -> dict:
+    """Delays and initial values of `n_syn` synapses, drawn in numpy from `rng`."""
+    values = {}
+    if syn.delay is not None and n_syn:
+        values["delay"] = evaluate_array(syn.delay, n_syn, syn.namespace(), rng)
+    for var, expr in syn.initial.items():
+        values[var] = evaluate_array(expr, n_syn, syn.namespace(), rng)
+    return values
+
+
 def synapses(
     syn: SynapseModel,
     source,
@@ -148,16 +170,21 @@ def synapses(
     on_pre: str | None = None,
     on_post: str | None = None,
     extra_model: str = "",
-    delay: bool = True,
+    initial: dict | None = None,
 ) -> Synapses:
     """A `Synapses` object of model `syn` from `source` to `target`.
 
-    `on_pre`/`on_post` replace the file's code (used to wrap it with bookkeeping).
+    `on_pre`/`on_post` replace the file's code (used to wrap it with bookkeeping). `initial`
+    gives arrays for the initial values (``delay`` included) instead of evaluating the file's.
     """
     on_pre = syn.on_pre if on_pre is None else on_pre
     on_post = syn.on_post if on_post is None else on_post
     model_text = "\n".join(t for t in (syn.model, extra_model) if t.strip())
-    externals = _externals_code([model_text, on_pre, on_post])
+    # A name the postsynaptic group already has (plastic) resolves to it, as Brian2 requires.
+    declared = "\n".join(
+        t for t in [extra_model] + [f"{n} : 1" for n in EXTERNALS if n in target.variables] if t
+    )
+    externals = _externals_code([model_text, on_pre, on_post], declared)
     model = Equations("\n".join(t for t in (model_text, externals) if t.strip()))
     namespace = syn.namespace()
     namespace.update(HASH_FUNCTIONS)
@@ -172,11 +199,10 @@ def synapses(
     )
     i, j = connect_indices(syn, len(source), len(target))
     S.connect(i=i, j=j)
-    n_syn = len(i)
-    if delay and syn.delay is not None and n_syn:
-        S.delay = evaluate_array(syn.delay, n_syn, namespace, rng)
-    for var, expr in syn.initial.items():
-        setattr(S, var, evaluate_array(expr, n_syn, namespace, rng))
+    if initial is None:
+        initial = synapse_initial_values(syn, len(i), rng)
+    for var, value in initial.items():
+        setattr(S, var, value)
     if "plastic" in model.names:
         S.plastic = 1
     return S

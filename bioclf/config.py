@@ -1,0 +1,96 @@
+"""Loading and validating ``config/config.yaml``.
+
+The same check runs in the Snakefile (before any job starts) and in every ``python -m`` task,
+so a bad value is refused up front with the key named.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from bioclf.equations.quantities import evaluate_quantity
+from bioclf.errors import ConfigError
+
+SCHEMA = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
+
+#: Keys holding Brian2 quantities, with the unit they must have.
+QUANTITIES = {
+    ("stdp", "protocol", "dt"): "second",
+    ("stdp", "protocol", "present"): "second",
+    ("stdp", "protocol", "rest"): "second",
+    ("stdp", "protocol", "max_rate"): "hertz",
+    ("surrogate", "dt"): "second",
+    ("surrogate", "max_rate"): "hertz",
+    ("neuron_check", "dt"): "second",
+    ("neuron_check", "duration"): "second",
+}
+
+
+def _schema() -> dict:
+    path = SCHEMA
+    if not path.exists():  # installed without the repository around it
+        path = Path(str(resources.files("bioclf"))) / "schema.yaml"
+    return yaml.safe_load(path.read_text())
+
+
+def _get(config: dict, keys: tuple[str, ...]):
+    node = config
+    for key in keys:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def validate(config: dict, path: str | Path = "config") -> dict:
+    """Validate a configuration dict; raise `ConfigError` naming the offending key."""
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise ConfigError(path, key, err.message)
+    from brian2 import units
+
+    for keys, unit in QUANTITIES.items():
+        text = _get(config, keys)
+        if text is None:
+            continue
+        key = ".".join(keys)
+        try:
+            value = evaluate_quantity(text)
+        except ValueError as exc:
+            raise ConfigError(path, key, str(exc)) from None
+        if value.dim is not getattr(units, unit).dim or float(value) <= 0:
+            raise ConfigError(path, key, f"must be a positive quantity in {unit}, got {text!r}")
+    for name, model in (_get(config, ("stdp", "models")) or {}).items():
+        if not Path(model).exists():
+            raise ConfigError(path, f"stdp.models.{name}", f"file {model} does not exist")
+    for keys in (("surrogate", "neuron"), ("neuron_check", "model")):
+        model = _get(config, keys)
+        if model is not None and not Path(model).exists():
+            raise ConfigError(path, ".".join(keys), f"file {model} does not exist")
+    return config
+
+
+def load(path: str | Path) -> dict:
+    """Read and validate a configuration file."""
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(path, "(file)", f"cannot be read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, "(YAML syntax)", str(exc)) from None
+    if not isinstance(config, dict):
+        raise ConfigError(path, "(top level)", "must be a mapping")
+    return validate(config, path)
+
+
+def quantity(config: dict, *keys: str):
+    """A validated quantity value of the configuration."""
+    return evaluate_quantity(_get(config, keys))

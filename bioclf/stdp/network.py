@@ -1,0 +1,344 @@
+"""The Diehl & Cook (2015) network, with the whole presentation protocol inside the simulation.
+
+Public ports run ``net.run()`` once per sample from Python and normalise weights in numpy in
+between. Here the per-sample logic runs inside the network, so that thousands of samples are
+one run of one compiled program:
+
+* ``stim`` -- a 2-D `TimedArray` holding the pixel rates of the chunk's samples, read at the
+  controller's sample counter (``stim(sample*ms, i)``), not at ``t``.
+* ``ctrl`` -- a one-neuron controller group. Every step it computes whether a sample is being
+  shown and the key of the counter-based random numbers; at the end of each 350 ms presentation
+  its ``accept``/``retry`` events either advance to the next sample or show the same one again at
+  intensity + 1 (when fewer than ``min_spikes`` excitatory spikes occurred, up to a cap).
+  Excitatory spikes are counted by synapses onto the controller (O(spikes), no summed variable).
+* Normalisation -- every incoming-weight column is rescaled to ``w_total`` once per sample
+  (``run_regularly`` with the slot period, O(synapses) per sample, never per step). The column
+  sums it needs are kept up to date incrementally by the STDP code (``+= w - w_prev``), so no
+  per-step summation over synapses is needed.
+* ``plastic`` -- a constant set per run: 1 for training, 0 for label assignment and testing
+  (freezes theta and the weights, as the model files say).
+
+Every input spike is drawn by ``bioclf_uniform(step_key, i) < rate * dt`` with the same
+keys as `bioclf.encoding.bernoulli_spikes`, so spike trains do not depend on the backend or on
+how a run is split into chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from brian2 import (
+    EventMonitor,
+    Hz,
+    Network,
+    NeuronGroup,
+    SpikeMonitor,
+    Synapses,
+    TimedArray,
+    linked_var,
+    ms,
+)
+
+from bioclf.brian.functions import CONTROL
+from bioclf.brian.functions import NAMESPACE as HASH_FUNCTIONS
+from bioclf.brian.groups import (
+    connect_indices,
+    initial_values,
+    merge_namespaces,
+    neuron_group,
+    synapse_initial_values,
+    synapses,
+)
+from bioclf.errors import ConfigError
+from bioclf.stdp.protocol import Models, Protocol
+
+N_INPUT = 784
+
+#: Controller variables carried from one chunk to the next.
+CTRL_STATE = ("sample", "rep", "intensity", "count")
+
+
+def sum_variable(models: Models) -> str:
+    """Name of the per-neuron column sum of the normalised synaptic variable."""
+    return f"{models.input_exc.normalize[0]}_colsum"
+
+
+def _wrap_with_sum(code: str, var: str, sumvar: str) -> str:
+    """Make STDP code keep the postsynaptic column sum of `var` up to date."""
+    if not code.strip():
+        return code
+    return f"{var}_prev = {var}\n{code}\n{sumvar}_post += {var} - {var}_prev"
+
+
+@dataclass
+class STDPNetwork:
+    """Handles on the Brian2 objects of one built network."""
+
+    net: Network
+    inp: NeuronGroup
+    exc: NeuronGroup
+    inh: NeuronGroup
+    ctrl: NeuronGroup
+    s_in: Synapses
+    stim: TimedArray
+    exc_spikes: SpikeMonitor
+    accepts: EventMonitor
+    protocol: Protocol
+    n_exc: int
+    slots: int
+    initial_state: dict = field(default_factory=dict)
+
+    def state_views(self) -> dict:
+        """``'group.var'`` -> variable view of everything carried between chunks."""
+        views = {}
+        for group in (self.inp, self.exc, self.inh):
+            for name in _carried(group):
+                views[f"{group.name}.{name}"] = getattr(group, name)
+        for name in _carried(self.s_in):
+            views[f"s_in.{name}"] = getattr(self.s_in, name)
+        for name in CTRL_STATE:
+            views[f"ctrl.{name}"] = getattr(self.ctrl, name)
+        return views
+
+
+def _carried(group) -> list[str]:
+    """State variables of a group that persist over time (not linked, not constants)."""
+    eqs = group.equations
+    names = []
+    for name in sorted(eqs.diff_eq_names | eqs.parameter_names):
+        flags = eqs[name].flags
+        # lastspike/not_refractory are left out: each standalone run restarts t at 0, and a
+        # chunk ends after a rest longer than any refractory period.
+        if (
+            "linked" in flags
+            or "constant" in flags
+            or name in ("plastic", "lastspike", "not_refractory")
+        ):
+            continue
+        names.append(name)
+    return names
+
+
+def check_protocol(models: Models, protocol: Protocol) -> None:
+    """The rest period must let refractoriness and delayed spikes end before a chunk boundary."""
+    longest = max(
+        float(models.exc.refractory_time() or 0),
+        float(models.inh.refractory_time() or 0),
+        float(models.input_exc.parameters.get("delay_max", 0)),
+    )
+    if float(protocol.rest) <= longest:
+        raise ConfigError(
+            "(stdp)", "rest", "must be longer than the refractory periods and input delays"
+        )
+
+
+def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int) -> STDPNetwork:
+    """Build the network for chunks of `slots` presentation slots.
+
+    Call `bioclf.brian.backends.activate` first. Initial values are drawn in numpy from `seed`
+    and kept in ``initial_state`` (SI floats), ready to be passed to the first run.
+    """
+    if n_exc <= 0:
+        raise ConfigError("(stdp)", "n_exc", f"must be a positive number of neurons, got {n_exc}")
+    check_protocol(models, protocol)
+    rng = np.random.default_rng(seed)
+    p = protocol
+    var, total = models.input_exc.normalize
+    sumvar = sum_variable(models)
+
+    # --- controller -------------------------------------------------------------------------
+    ctrl_ns = {
+        "slot_steps": p.slot_steps,
+        "present_steps": p.present_steps,
+        "min_spikes": p.min_spikes,
+        "max_intensity": p.max_intensity,
+        "base_intensity": p.base_intensity,
+        **HASH_FUNCTIONS,
+        **CONTROL,
+    }
+    ok = "count >= min_spikes or intensity >= max_intensity"
+    decide = "t_in_timesteps % slot_steps == present_steps and sample < n_avail"
+    ctrl = NeuronGroup(
+        1,
+        """
+        sample : 1          # index (in this chunk) of the sample being shown
+        rep : 1             # how many times it has been shown already
+        intensity : 1       # current input intensity
+        count : 1           # excitatory spikes in the current presentation
+        n_spikes_inp : 1    # spikes of each population in this chunk (for cost estimates)
+        n_spikes_exc : 1
+        n_spikes_inh : 1
+        stopped : 1         # set when all samples are done: the run ends at the slot's end
+        n_avail : 1 (shared, constant)   # samples in this chunk's stimulus
+        offset : 1 (shared, constant)    # position of the chunk's first sample in the epoch
+        base_key : 1 (shared, constant)  # hash of (seed, split, epoch)
+        """,
+        events={
+            "accept": f"({decide}) and ({ok})",
+            "retry": f"({decide}) and not ({ok})",
+            "finish": "t_in_timesteps % slot_steps == slot_steps - 1 and sample >= n_avail",
+        },
+        namespace=ctrl_ns,
+        name="ctrl",
+    )
+    ctrl.run_on_event("accept", "sample += 1\nrep = 0\nintensity = base_intensity\ncount = 0")
+    ctrl.run_on_event("retry", "rep += 1\nintensity += 1\ncount = 0")
+    ctrl.run_on_event("finish", "stopped = bioclf_stop(1.0)")
+    ctrl.intensity = p.base_intensity
+
+    # --- Poisson input ----------------------------------------------------------------------
+    # Per-step work is kept to one pass over the pixels with two local loads: each pixel's
+    # firing probability and the presentation's stream key are set once per slot (the
+    # controller has decided on the sample and intensity by then), and the step key is
+    # hashed only for pixels that can fire.
+    stim = TimedArray(np.zeros((slots, N_INPUT)) * Hz, dt=1 * ms, name="stim")
+    pre_ext = models.input_exc.pre_neuron
+    inp_ns = merge_namespaces(models.input_exc)
+    inp_ns.update(HASH_FUNCTIONS)
+    inp_ns.update(stim=stim, slot_steps=p.slot_steps, present_steps=p.present_steps)
+    inp = NeuronGroup(
+        N_INPUT,
+        "\n".join(
+            [
+                pre_ext.equations,
+                "p_fire : 1         # firing probability per step in this presentation",
+                "stream : 1         # random-number key of this presentation",
+                "sample : 1 (linked)",
+                "rep : 1 (linked)",
+                "intensity : 1 (linked)",
+                "n_avail : 1 (linked)",
+                "offset : 1 (linked)",
+                "base_key : 1 (linked)",
+            ]
+        ),
+        threshold="t_in_timesteps % slot_steps < present_steps and p_fire > 0 and "
+        "bioclf_uniform(bioclf_hash(stream, t_in_timesteps % slot_steps), i) < p_fire",
+        reset=pre_ext.on_spike,
+        method="exact",
+        namespace=inp_ns,
+        name="inp",
+    )
+    zeros = np.zeros(N_INPUT, dtype=int)
+    for name in ("sample", "rep", "intensity"):
+        setattr(inp, name, linked_var(ctrl, name, index=zeros))
+    for name in ("n_avail", "offset", "base_key"):
+        setattr(inp, name, linked_var(ctrl, name))
+    inp.run_regularly(
+        "p_fire = int(sample < n_avail) * stim(sample*ms, i) * intensity * dt\n"
+        "stream = bioclf_hash(bioclf_hash(base_key, offset + sample), rep)",
+        dt=p.slot,
+        when="start",
+        order=2,
+        name="inp_new_slot",
+    )
+
+    # --- excitatory and inhibitory layers ---------------------------------------------------
+    exc_ns = merge_namespaces(models.exc, models.input_exc)
+    exc_init = initial_values(models.exc, n_exc, exc_ns, rng)
+    exc = neuron_group(
+        models.exc,
+        n_exc,
+        "exc",
+        rng,
+        extensions=[(models.input_exc, models.input_exc.post_neuron)],
+        extra_equations=f"{sumvar} : 1\nplastic : 1 (shared, constant)",
+        initial=exc_init,
+    )
+    inh_init = initial_values(models.inh, n_exc, models.inh.namespace(), rng)
+    inh = neuron_group(models.inh, n_exc, "inh", rng, initial=inh_init)
+
+    # --- synapses ---------------------------------------------------------------------------
+    n_syn = N_INPUT * n_exc
+    in_init = synapse_initial_values(models.input_exc, n_syn, rng)
+    s_in = synapses(
+        models.input_exc,
+        inp,
+        exc,
+        "s_in",
+        rng,
+        on_pre=_wrap_with_sum(models.input_exc.on_pre, var, sumvar),
+        on_post=_wrap_with_sum(models.input_exc.on_post, var, sumvar),
+        initial=in_init,
+    )
+    # Column sums of the initial weights, then kept current by the wrapped STDP code.
+    _, post_idx = connect_indices(models.input_exc, N_INPUT, n_exc)
+    w0 = np.asarray(in_init[var], dtype=float)
+    colsum0 = np.bincount(post_idx, weights=w0, minlength=n_exc)
+    exc_init[sumvar] = colsum0
+    setattr(exc, sumvar, colsum0)
+    # Rescale every column to `total` before each presentation; with plastic = 0 the factor is
+    # exactly 1, so labelling and testing leave the weights untouched.
+    s_in.run_regularly(
+        f"norm_factor = 1 - plastic + plastic * {total} / {sumvar}_post\n"
+        f"{var} = {var} * norm_factor",
+        dt=p.slot,
+        when="start",
+        order=0,
+        name="s_in_normalize",
+    )
+    exc.run_regularly(
+        f"{sumvar} = {sumvar} * (1 - plastic) + plastic * {total}",
+        dt=p.slot,
+        when="start",
+        order=1,
+        name="exc_colsum_reset",
+    )
+    s_ei = synapses(models.exc_inh, exc, inh, "s_ei", rng)
+    s_ie = synapses(models.inh_exc, inh, exc, "s_ie", rng)
+    s_count = Synapses(
+        exc,
+        ctrl,
+        on_pre="count_post += int(t_in_timesteps % slot_steps < present_steps)\n"
+        "n_spikes_exc_post += 1",
+        namespace={"slot_steps": p.slot_steps, "present_steps": p.present_steps},
+        name="s_count",
+    )
+    s_count.connect(i=np.arange(n_exc), j=np.zeros(n_exc, dtype=int))
+    counters = []
+    for source, name in ((inp, "inp"), (inh, "inh")):
+        counter = Synapses(
+            source, ctrl, on_pre=f"n_spikes_{name}_post += 1", name=f"s_count_{name}"
+        )
+        counter.connect(i=np.arange(len(source)), j=np.zeros(len(source), dtype=int))
+        counters.append(counter)
+
+    exc_spikes = SpikeMonitor(exc, name="exc_spikes")
+    accepts = EventMonitor(ctrl, "accept", variables=["sample", "rep", "intensity"], name="accepts")
+    net = Network(inp, exc, inh, ctrl, s_in, s_ei, s_ie, s_count, *counters, exc_spikes, accepts)
+
+    initial = {}
+    for name, value in exc_init.items():
+        initial[f"exc.{name}"] = _si(value)
+    for name, value in inh_init.items():
+        initial[f"inh.{name}"] = _si(value)
+    initial[f"s_in.{var}"] = w0
+    initial["ctrl.sample"] = np.zeros(1)
+    initial["ctrl.rep"] = np.zeros(1)
+    initial["ctrl.intensity"] = np.full(1, p.base_intensity)
+    initial["ctrl.count"] = np.zeros(1)
+    built = STDPNetwork(
+        net=net,
+        inp=inp,
+        exc=exc,
+        inh=inh,
+        ctrl=ctrl,
+        s_in=s_in,
+        stim=stim,
+        exc_spikes=exc_spikes,
+        accepts=accepts,
+        protocol=p,
+        n_exc=n_exc,
+        slots=slots,
+    )
+    sizes = {"inp": N_INPUT, "exc": n_exc, "inh": n_exc, "s_in": n_syn, "ctrl": 1}
+    built.initial_state = {
+        key: np.broadcast_to(initial.get(key, 0.0), (sizes[key.split(".")[0]],)).astype(float)
+        for key in built.state_views()
+    }
+    return built
+
+
+def _si(value) -> np.ndarray:
+    """SI floats of a quantity (numpy drops the units)."""
+    return np.asarray(value, dtype=float)

@@ -1,0 +1,160 @@
+"""The presentation protocol of Diehl & Cook (2015) and the model files of the network.
+
+Neuron and synapse values live in ``equations/``; this holds what the experiment does with
+them (how long a sample is shown, how fast pixels fire, when a sample is repeated), read from
+the ``stdp`` section of ``config/config.yaml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from brian2 import Hz, ms
+from brian2.units.fundamentalunits import Quantity
+
+from bioclf.equations import (
+    NeuronModel,
+    SynapseModel,
+    check_synapse_partners,
+    load_neuron,
+    load_synapse,
+)
+from bioclf.errors import ConfigError, EquationFileError
+
+#: Variables the network code itself reads or writes on the excitatory neurons.
+EXC_NEEDS = ("v", "theta", "ge", "gi")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Timing and input statistics of one sample presentation.
+
+    Parameters
+    ----------
+    dt : Quantity
+        Simulation time step (0.5 ms in the original).
+    present : Quantity
+        Time a sample is shown (350 ms).
+    rest : Quantity
+        Input-free time after each presentation (150 ms).
+    max_rate : Quantity
+        Rate of a white pixel (255) at the base intensity (63.75 Hz).
+    base_intensity : float
+        Starting intensity (2); the rate of a pixel is ``x * max_rate / base_intensity *
+        intensity`` for x in [0, 1].
+    min_spikes : int
+        A presentation with fewer excitatory spikes is repeated at intensity + 1 (5).
+    max_intensity : float
+        Cap: a presentation at this intensity is accepted whatever its spike count.
+    """
+
+    dt: Quantity = field(default_factory=lambda: 0.5 * ms)
+    present: Quantity = field(default_factory=lambda: 350 * ms)
+    rest: Quantity = field(default_factory=lambda: 150 * ms)
+    max_rate: Quantity = field(default_factory=lambda: 63.75 * Hz)
+    base_intensity: float = 2.0
+    min_spikes: int = 5
+    max_intensity: float = 32.0
+
+    def __post_init__(self):
+        if self.present_steps < 1 or self.rest_steps < 0:
+            raise ConfigError("(stdp)", "present/rest", "presentation time must be > 0")
+        if abs(float(self.present / self.dt) - self.present_steps) > 1e-9:
+            raise ConfigError("(stdp)", "present", "must be a whole number of time steps")
+        if self.max_intensity < self.base_intensity:
+            raise ConfigError("(stdp)", "max_intensity", "must be at least base_intensity")
+        if float(self.max_rate / self.base_intensity * self.max_intensity * self.dt) > 1:
+            raise ConfigError(
+                "(stdp)",
+                "max_intensity",
+                "the rate at this intensity would exceed one spike per time step",
+            )
+
+    @property
+    def present_steps(self) -> int:
+        return int(round(float(self.present / self.dt)))
+
+    @property
+    def rest_steps(self) -> int:
+        return int(round(float(self.rest / self.dt)))
+
+    @property
+    def slot_steps(self) -> int:
+        return self.present_steps + self.rest_steps
+
+    @property
+    def slot(self) -> Quantity:
+        return self.slot_steps * self.dt
+
+    @property
+    def rate_per_intensity(self) -> Quantity:
+        return self.max_rate / self.base_intensity
+
+
+@dataclass(frozen=True)
+class Models:
+    """The five model files of the Diehl & Cook network."""
+
+    exc: NeuronModel
+    inh: NeuronModel
+    input_exc: SynapseModel
+    exc_inh: SynapseModel
+    inh_exc: SynapseModel
+
+    @classmethod
+    def load(cls, paths: dict[str, str | Path]) -> Models:
+        """Load and cross-check the files named in the ``stdp.models`` configuration."""
+        missing = [k for k in ("exc", "inh", "input_exc", "exc_inh", "inh_exc") if k not in paths]
+        if missing:
+            raise ConfigError("config", f"stdp.models.{missing[0]}", "model file not given")
+        models = cls(
+            exc=load_neuron(paths["exc"]),
+            inh=load_neuron(paths["inh"]),
+            input_exc=load_synapse(paths["input_exc"]),
+            exc_inh=load_synapse(paths["exc_inh"]),
+            inh_exc=load_synapse(paths["inh_exc"]),
+        )
+        models.check()
+        return models
+
+    def check(self) -> None:
+        """Refuse models that lack what the network relies on."""
+        names = set(self.exc.eqs.names)
+        for var in EXC_NEEDS:
+            if var not in names:
+                raise EquationFileError(
+                    self.exc.path,
+                    "equations",
+                    f"the STDP network needs a variable '{var}' on the excitatory neurons",
+                )
+        if self.input_exc.normalize is None:
+            raise EquationFileError(
+                self.input_exc.path,
+                "normalize",
+                "the plastic input synapse must say which variable is normalised "
+                "(normalize: {variable: w, total: ...})",
+            )
+        input_model = input_neuron_model(self.input_exc)
+        check_synapse_partners(self.input_exc, input_model, self.exc)
+        check_synapse_partners(self.exc_inh, self.exc, self.inh)
+        check_synapse_partners(self.inh_exc, self.inh, self.exc)
+
+    @property
+    def paths(self) -> list[Path]:
+        return [m.path for m in (self.exc, self.inh, self.input_exc, self.exc_inh, self.inh_exc)]
+
+
+def input_neuron_model(syn: SynapseModel) -> NeuronModel:
+    """The Poisson input neurons as a (trivial) neuron model, to check the synapse against."""
+    return NeuronModel(
+        path=Path("(Poisson input)"),
+        name="input",
+        description="rate-coded pixels",
+        equations="",
+        threshold="False",
+        reset="",
+        refractory=0 * ms,
+        method="exact",
+        parameters={},
+    )

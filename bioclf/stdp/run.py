@@ -1,0 +1,145 @@
+"""Chunked, resumable runs of the STDP network over a sequence of samples.
+
+Training and evaluation are the same loop: present samples chunk by chunk, collect each
+accepted presentation's spike counts, and after every chunk atomically save a checkpoint
+(network state, position, and the spike counts so far). Killing the process loses at most the
+chunk in progress; running the same command again continues from the checkpoint, and the result
+equals that of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bioclf.brian import backends
+from bioclf.encoding import SPLIT_TAGS, hashrng
+from bioclf.io import save_npz
+from bioclf.stdp import labels as labelling
+from bioclf.stdp.protocol import Models, Protocol
+from bioclf.stdp.simulate import Simulator
+
+#: Samples of the preceding training stream used for the running accuracy estimate.
+RUNNING_WINDOW = 10000
+
+
+@dataclass
+class Pass:
+    """One pass of samples through the network (a training epoch or an evaluation set)."""
+
+    split: str  # 'train', 'assign' or 'test': keys the input spike trains
+    epoch: int
+    images: np.ndarray  # (n, 784) in [0, 1]
+    labels: np.ndarray  # (n,)
+    plastic: bool
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_passes(
+    sim: Simulator,
+    passes: list[Pass],
+    seed: int,
+    checkpoint: Path,
+    initial_state: dict[str, np.ndarray],
+    label: str,
+) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
+    """Run `passes` in order, resuming from `checkpoint` if it exists.
+
+    Returns the final network state and, per pass, the per-sample records: ``counts``
+    (n, n_exc), ``reps``, ``intensities`` and the running-accuracy trace (training passes).
+    """
+    chunk = sim.chunk
+    n_exc = sim.net.n_exc
+    records = [
+        {
+            "counts": np.zeros((len(p.images), n_exc), dtype=np.uint16),
+            "reps": np.zeros(len(p.images), dtype=np.int32),
+            "intensities": np.zeros(len(p.images), dtype=np.float32),
+        }
+        for p in passes
+    ]
+    trace = []  # (samples seen, running accuracy) of training passes
+    spikes = np.zeros((len(passes), 3), dtype=np.int64)  # per pass: inp, exc, inh totals
+    state, k, pos = initial_state, 0, 0
+    if checkpoint.exists():
+        saved = np.load(checkpoint)
+        state = {key[6:]: saved[key] for key in saved.files if key.startswith("state/")}
+        k, pos = int(saved["pass_index"]), int(saved["position"])
+        for j, rec in enumerate(records):
+            for name in rec:
+                rec[name][:] = saved[f"rec{j}/{name}"]
+        trace = [tuple(row) for row in saved["trace"]]
+        spikes = saved["spikes"]
+        log(f"[{label}] resuming from {checkpoint}: pass {k}, sample {pos}")
+
+    while k < len(passes):
+        p = passes[k]
+        base_key = hashrng.key(seed, SPLIT_TAGS[p.split], p.epoch)
+        start = time.perf_counter()
+        n = min(chunk, len(p.images) - pos)
+        state, result = sim.run_chunk(state, p.images[pos : pos + n], pos, base_key, p.plastic)
+        m = len(result.samples)
+        spikes[k] += [result.spikes[pop] for pop in ("inp", "exc", "inh")]
+        rec = records[k]
+        rec["counts"][pos : pos + m] = result.counts
+        rec["reps"][pos : pos + m] = result.reps
+        rec["intensities"][pos : pos + m] = result.intensities
+        elapsed = time.perf_counter() - start
+        message = (
+            f"[{label}] {p.split} pass {k + 1}/{len(passes)}: {pos + m}/{len(p.images)} samples, "
+            f"{m / elapsed:.0f} samples/s, {elapsed / max(m, 1) * 1e3:.2f} ms/sample, "
+            f"{int(result.reps.sum())} repeats"
+        )
+        if p.split == "train" and pos >= 1000 and m:
+            # Running estimate as in the original code: labels from the preceding training
+            # samples, predictions for this chunk's (training) samples.
+            lo = max(0, pos - RUNNING_WINDOW)
+            assignment = labelling.assign_labels(rec["counts"][lo:pos], p.labels[lo:pos])
+            pred = labelling.predict(result.counts, assignment)
+            acc = float(np.mean(pred == p.labels[pos : pos + m]))
+            seen = sum(len(q.images) for q in passes[:k]) + pos + m
+            trace.append((seen, acc))
+            message += f", running training accuracy {acc:.1%}"
+        log(message)
+        pos += m
+        if pos >= len(p.images):
+            k, pos = k + 1, 0
+        arrays = {f"state/{key}": value for key, value in state.items()}
+        for j, r in enumerate(records):
+            arrays.update({f"rec{j}/{name}": value for name, value in r.items()})
+        save_npz(
+            checkpoint,
+            pass_index=np.array(k),
+            position=np.array(pos),
+            trace=np.array(trace, dtype=float).reshape(-1, 2),
+            spikes=spikes,
+            **arrays,
+        )
+        sim.cleanup()
+    for j, rec in enumerate(records):
+        rec["trace"] = np.array(trace, dtype=float).reshape(-1, 2)
+        rec["spikes"] = spikes[j]
+    return state, records
+
+
+def make_simulator(
+    models: Models,
+    protocol: Protocol,
+    n_exc: int,
+    chunk: int,
+    seed: int,
+    backend: backends.Backend,
+    project: str,
+) -> Simulator:
+    start = time.perf_counter()
+    log(f"building the network (N={n_exc}, backend {backend.name}) ...")
+    sim = Simulator(models, protocol, n_exc, chunk, seed, backend, project)
+    log(f"built in {time.perf_counter() - start:.1f} s")
+    return sim

@@ -1,0 +1,55 @@
+"""STDP run settings from the validated configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bioclf import config as cfgmod
+from bioclf.brian.backends import Backend
+from bioclf.data import images_as_float, load_split
+from bioclf.stdp.protocol import Models, Protocol
+
+
+def protocol(cfg: dict) -> Protocol:
+    proto = cfg["stdp"]["protocol"]
+    kwargs = {}
+    for key in ("dt", "present", "rest", "max_rate"):
+        if key in proto:
+            kwargs[key] = cfgmod.quantity(cfg, "stdp", "protocol", key)
+    for key in ("base_intensity", "max_intensity"):
+        if key in proto:
+            kwargs[key] = float(proto[key])
+    if "min_spikes" in proto:
+        kwargs["min_spikes"] = int(proto["min_spikes"])
+    return Protocol(**kwargs)
+
+
+def models(cfg: dict) -> Models:
+    return Models.load(cfg["stdp"]["models"])
+
+
+def backend(cfg: dict, name: str | None, n_exc: int, seed: int) -> Backend:
+    name = name or cfg["stdp"]["backend"]
+    build = Path(cfg.get("build", "build")) / "stdp" / name / f"n{n_exc}_seed{seed}"
+    return Backend(name=name, threads=int(cfg["stdp"].get("threads", 1)), build_dir=build)
+
+
+def data(cfg: dict, split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first `n` samples of a split (file order, as in the original), as floats."""
+    d = cfg["data"]
+    ds = load_split(
+        d["root"],
+        split,
+        name=d.get("name", "mnist"),
+        checksums=d.get("checksums"),
+        url=d.get("url"),
+    )
+    if n > len(ds):
+        from bioclf.errors import ConfigError
+
+        raise ConfigError(
+            "config", "stdp", f"asks for {n} {split} samples; the data set has {len(ds)}"
+        )
+    return images_as_float(ds)[:n], np.asarray(ds.labels[:n])

@@ -1,0 +1,165 @@
+"""Running the STDP network chunk by chunk, with all state passed explicitly.
+
+A chunk is a fixed number of 500 ms presentation slots: one run of the compiled program (or one
+``Network.run`` on the runtime backend). The state at a chunk boundary -- weights, theta,
+membrane and trace variables, the controller's position, repeat count and intensity -- is a
+plain dict of numpy arrays, saved as the checkpoint and passed to the next run as ``run_args``.
+Chunks end after a rest period, when no spike is in flight and no neuron is refractory, so this
+state is complete and a resumed run continues exactly where an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from brian2 import Hz, second
+from brian2.units.fundamentalunits import Quantity
+
+from bioclf.brian import backends
+from bioclf.stdp import network
+from bioclf.stdp.protocol import Models, Protocol
+
+POPULATIONS = ("inp", "exc", "inh")
+
+
+@dataclass
+class ChunkResult:
+    """What one chunk produced.
+
+    Attributes
+    ----------
+    samples : (m,) int
+        Chunk-local indices of the samples whose presentation was accepted, in order.
+    counts : (m, n_exc) int
+        Excitatory spikes of each neuron during each accepted presentation.
+    reps : (m,) int
+        How many presentations were rejected (too few spikes) before acceptance.
+    intensities : (m,) float
+        Input intensity of the accepted presentation.
+    spikes : dict
+        Spikes of each population ('inp', 'exc', 'inh') over the whole chunk, repeated
+        presentations and rest included.
+    """
+
+    samples: np.ndarray
+    counts: np.ndarray
+    reps: np.ndarray
+    intensities: np.ndarray
+    spikes: dict
+
+
+class Simulator:
+    """Builds the network once (compiling it on standalone backends) and runs chunks.
+
+    Parameters
+    ----------
+    models, protocol : see `bioclf.stdp.protocol`
+    n_exc : int
+        Number of excitatory (and inhibitory) neurons.
+    chunk : int
+        Samples per chunk. A chunk has 25% more presentation slots, for repeated
+        presentations; the run stops as soon as its samples are done (on C++ and runtime), and
+        samples a chunk could not finish move on to the next.
+    seed : int
+        Seed of the initial weights, delays and the input spike trains.
+    backend : Backend
+    project : str
+        Name of the standalone project directory under the backend's build directory.
+    """
+
+    def __init__(
+        self,
+        models: Models,
+        protocol: Protocol,
+        n_exc: int,
+        chunk: int,
+        seed: int,
+        backend: backends.Backend,
+        project: str,
+    ):
+        self.protocol = protocol
+        self.backend = backend
+        directory = backends.activate(backend, project, dt=protocol.dt)
+        self.chunk = chunk
+        slots = int(np.ceil(chunk * 1.25))
+        self.net = network.build(models, protocol, n_exc, slots, seed)
+        self.views = self.net.state_views()
+        self.runner = backends.Runner(backend, self.net.net, slots * protocol.slot, directory)
+        # Groups that own a 'plastic' flag (synapses see their target's).
+        self._plastic = [
+            g
+            for g in (self.net.exc, self.net.inh, self.net.inp, self.net.s_in)
+            if "plastic" in g.variables and g.variables["plastic"].owner is g
+        ]
+
+    @property
+    def initial_state(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self.net.initial_state.items()}
+
+    def run_chunk(
+        self,
+        state: dict[str, np.ndarray],
+        images: np.ndarray,
+        offset: int,
+        base_key: int,
+        plastic: bool,
+    ) -> tuple[dict[str, np.ndarray], ChunkResult]:
+        """Present `images` (``(n, 784)`` in [0, 1], n <= chunk) starting from `state`.
+
+        Returns the state after the chunk (with the controller's sample counter made relative
+        to the next chunk) and what the chunk produced.
+        """
+        net, p = self.net, self.protocol
+        n = len(images)
+        if n > self.chunk:
+            raise ValueError(f"{n} images do not fit in a chunk of {self.chunk} samples")
+        stim = np.zeros((net.slots, network.N_INPUT))
+        stim[:n] = images * float(p.rate_per_intensity)
+        values = {
+            view: Quantity(state[key], dim=view.dim) if view.dim is not None else state[key]
+            for key, view in self.views.items()
+        }
+        values[net.stim] = stim * Hz
+        values[net.ctrl.n_avail] = float(n)
+        values[net.ctrl.offset] = float(offset)
+        values[net.ctrl.base_key] = float(base_key)
+        for group in self._plastic:
+            values[group.plastic] = float(plastic)
+        for pop in POPULATIONS:
+            values[getattr(net.ctrl, f"n_spikes_{pop}")] = np.zeros(1)
+
+        runtime = not self.backend.standalone
+        n_spikes0 = len(net.exc_spikes.t) if runtime and self.runner._n_runs else 0
+        n_acc0 = len(net.accepts.t) if runtime and self.runner._n_runs else 0
+        t0 = float(net.net.t) if runtime else 0.0
+        self.runner.run(values)
+
+        new_state = {
+            key: np.asarray(view[:], dtype=float).copy() for key, view in self.views.items()
+        }
+        steps = lambda t: np.rint((np.asarray(t / second)[...] - t0) / float(p.dt)).astype(np.int64)  # noqa: E731
+        acc_steps = steps(net.accepts.t[n_acc0:])
+        samples = np.asarray(net.accepts.sample[n_acc0:], dtype=np.int64)
+        reps = np.asarray(net.accepts.rep[n_acc0:], dtype=np.int64)
+        intensities = np.asarray(net.accepts.intensity[n_acc0:], dtype=float)
+        spike_steps = steps(net.exc_spikes.t[n_spikes0:])
+        spike_i = np.asarray(net.exc_spikes.i[n_spikes0:], dtype=np.int64)
+
+        # Spikes count for the sample accepted in their slot, during its presentation only.
+        row_of_slot = np.full(net.slots, -1, dtype=np.int64)
+        row_of_slot[acc_steps // p.slot_steps] = np.arange(len(acc_steps))
+        shown = spike_steps % p.slot_steps < p.present_steps
+        rows = row_of_slot[spike_steps // p.slot_steps]
+        keep = shown & (rows >= 0)
+        counts = np.zeros((len(acc_steps), net.n_exc), dtype=np.int64)
+        np.add.at(counts, (rows[keep], spike_i[keep]), 1)
+
+        if len(samples) and not np.array_equal(samples, np.arange(len(samples))):
+            raise RuntimeError(f"controller accepted samples out of order: {samples[:10]}")
+        new_state["ctrl.sample"] = np.zeros(1)  # the next chunk's stimulus starts at this sample
+        spikes = {pop: int(getattr(net.ctrl, f"n_spikes_{pop}")[0]) for pop in POPULATIONS}
+        return new_state, ChunkResult(samples, counts, reps, intensities, spikes)
+
+    def cleanup(self) -> None:
+        self.runner.cleanup()

@@ -1,0 +1,527 @@
+"""Compile a neuron equation file (Brian2 strings) into a PyTorch update.
+
+The discrete update is not written by hand: it is the abstract code that Brian2's own state
+updater produces for the file's equations and integration method
+(``StateUpdateMethod.apply_stateupdater``, e.g. the analytic solution for ``method: exact``),
+turned into sympy expressions with Brian2's parser, with the parameters (SI floats), ``dt`` and
+the network-provided ``plastic`` substituted, and turned into torch code with ``sympy.lambdify``.
+The threshold becomes a Heaviside step with a surrogate gradient, the reset a masked assignment,
+and the refractory period a per-neuron step counter that reproduces Brian2's rule
+``not_refractory = timestep(t - lastspike, dt) >= timestep(refractory, dt)`` exactly.
+
+One time step of a `CompiledNeuron` (see `bioclf.surrogate.functional.neuron.step`) is, as in
+Brian2's schedule for a neuron driven from the ``start`` slot:
+
+1. input: the input variable is set (a non-differential variable such as ``I : amp``) or
+   incremented (a differential variable such as a conductance ``ge``) by ``x * input_scale``;
+2. state update of every differential variable; those flagged ``(unless refractory)`` keep their
+   value while the neuron is refractory (Brian2's conditional write);
+3. threshold, only where not refractory;
+4. reset statements where a spike occurred, and the refractory counter restarts.
+
+``plastic`` (1 while an STDP network learns, e.g. the adaptive threshold of ``dc_exc.yaml``) is
+the constant 0 here: a surrogate-gradient network trains its weights, never the homeostatic
+threshold, which therefore stays frozen at its initial value, as in the STDP test phase.
+
+Units: the state is held in SI units (volts, amperes, ...). Two scales make the network's
+numbers O(1): ``input_scale`` (SI input per unit of network input; by default the input that
+takes the neuron from its post-reset state to threshold in one step) and ``threshold_scale``
+(the distance from the post-reset state to threshold, which normalises the surrogate's
+argument). Neither changes the dynamics; both follow the parameters of the file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import sympy
+import torch
+from brian2.core.namespace import DEFAULT_UNITS
+from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER, SUBEXPRESSION
+from brian2.parsing.statements import parse_statement
+from brian2.parsing.sympytools import str_to_sympy
+from brian2.stateupdaters.base import StateUpdateMethod
+from brian2.utils.stringtools import get_identifiers
+
+from bioclf.equations import checks, load_neuron
+from bioclf.equations.loader import _externals
+from bioclf.equations.spec import EXTERNALS, NeuronModel
+from bioclf.errors import UnsupportedConstructError
+
+#: Value of each network-provided name in the PyTorch model (see module docstring).
+EXTERNAL_VALUES = {"plastic": 0.0}
+
+
+def _tensor_fn(fn):
+    """Wrap a torch function so it also accepts Python numbers."""
+
+    def wrapped(*args):
+        return fn(*[a if torch.is_tensor(a) else torch.as_tensor(a) for a in args])
+
+    return wrapped
+
+
+def _exprel(x):
+    x = x if torch.is_tensor(x) else torch.as_tensor(x)
+    safe = torch.where(x == 0, torch.ones_like(x), x)
+    return torch.where(x == 0, torch.ones_like(x), torch.expm1(safe) / safe)
+
+
+#: sympy function name -> torch implementation. Anything else is refused.
+TORCH_FUNCTIONS: dict[str, Callable] = {
+    "exp": _tensor_fn(torch.exp),
+    "log": _tensor_fn(torch.log),
+    "log10": _tensor_fn(torch.log10),
+    "sqrt": _tensor_fn(torch.sqrt),
+    "sin": _tensor_fn(torch.sin),
+    "cos": _tensor_fn(torch.cos),
+    "tan": _tensor_fn(torch.tan),
+    "sinh": _tensor_fn(torch.sinh),
+    "cosh": _tensor_fn(torch.cosh),
+    "tanh": _tensor_fn(torch.tanh),
+    "asin": _tensor_fn(torch.asin),
+    "acos": _tensor_fn(torch.acos),
+    "atan": _tensor_fn(torch.atan),
+    "abs": _tensor_fn(torch.abs),
+    "floor": _tensor_fn(torch.floor),
+    "ceiling": _tensor_fn(torch.ceil),
+    "sign": _tensor_fn(torch.sign),
+    "clip": _tensor_fn(lambda x, lo, hi: torch.minimum(torch.maximum(x, lo), hi)),
+    "exprel": _exprel,
+    "int_": _tensor_fn(torch.trunc),
+}
+# sympy class names of the functions above (Abs prints as abs, ceiling as ceil...).
+_SYMPY_NAMES = {"Abs": "abs", "ceiling": "ceiling", "asin": "asin", "acos": "acos", "atan": "atan"}
+_RANDOM = {"rand", "randn", "poisson"}
+_COMPARISONS = {">": (1, True), ">=": (1, False), "<": (-1, True), "<=": (-1, False)}
+
+
+@dataclass(frozen=True)
+class CompiledNeuron:
+    """A neuron model compiled to torch functions (see the module docstring).
+
+    Attributes
+    ----------
+    model : NeuronModel
+        The model it was compiled from.
+    dt : float
+        Time step in seconds.
+    state_names : tuple of str
+        Variables held per neuron: the differential variables, then the equations' parameters
+        (the input among them when it is a parameter).
+    diff_names : tuple of str
+        The differential variables, in the order `update` returns them.
+    input_name : str
+        The variable the network drives.
+    input_mode : {'set', 'increment'}
+        'set' for a non-differential input (``I = x``), 'increment' for a differential one
+        (``ge += x``).
+    input_scale, threshold_scale : float
+        See the module docstring.
+    refractory_steps : int
+        ``timestep(refractory, dt)``: a neuron spiking at step s is refractory at steps
+        s+1 .. s+refractory_steps-1.
+    unless_refractory : frozenset of str
+        Variables frozen while refractory.
+    initial : dict of str to float
+        Initial (and per-sample reset) value of each state variable, SI.
+    strict : bool
+        The threshold comparison is strict (``>``, ``<``).
+    update_code, margin_code, reset_code : str
+        The generated expressions (SI, numbers substituted), for inspection.
+    """
+
+    model: NeuronModel
+    dt: float
+    state_names: tuple[str, ...]
+    diff_names: tuple[str, ...]
+    input_name: str
+    input_mode: str
+    input_scale: float
+    threshold_scale: float
+    refractory_steps: int
+    unless_refractory: frozenset[str]
+    initial: dict[str, float]
+    strict: bool
+    update: Callable = field(repr=False)
+    margin: Callable = field(repr=False)
+    resets: tuple[tuple[str, Callable], ...] = field(repr=False)
+    update_code: str = ""
+    margin_code: str = ""
+    reset_code: str = ""
+    # Symbolic partial derivatives for the fused backward pass (None where sympy cannot
+    # differentiate the model; the autograd path is used then): (pairs, fn) with
+    # fn(*state) -> [d expr_k / d state_j for (k, j) in pairs].
+    update_jacobian: tuple | None = field(default=None, repr=False)
+    margin_jacobian: tuple | None = field(default=None, repr=False)
+    reset_jacobians: tuple | None = field(default=None, repr=False)
+    # The sympy expressions behind the functions above (for the C kernel generator).
+    symbolic: dict = field(default_factory=dict, repr=False)
+
+    def initial_state(self, shape, dtype=torch.float32, device=None) -> dict[str, torch.Tensor]:
+        """A fresh state: every variable at its initial value, nothing refractory."""
+        state = {
+            name: torch.full(shape, self.initial[name], dtype=dtype, device=device)
+            for name in self.state_names
+        }
+        if self.refractory_steps > 1:
+            state["_refractory"] = torch.zeros(shape, dtype=dtype, device=device)
+        return state
+
+    def physical_input(self, x):
+        """Network input (units of `input_scale`) to the SI value of the input variable."""
+        return x * self.input_scale
+
+
+# --- parsing helpers -----------------------------------------------------------------------
+
+
+class _Compiler:
+    def __init__(self, model: NeuronModel, dt: float):
+        self.model = model
+        self.path = model.path
+        self.dt = float(dt)
+        self.eqs = model.eqs
+        self.numbers: dict[str, float] = {name: float(v) for name, v in DEFAULT_UNITS.items()}
+        self.numbers.update({name: float(v) for name, v in model.parameters.items()})
+        self.numbers.update(EXTERNAL_VALUES)
+        self.numbers["dt"] = self.dt
+
+    def fail(self, field: str, reason: str):
+        raise UnsupportedConstructError(self.path, field, reason)
+
+    def check_identifiers(self, field: str, code: str) -> None:
+        names = get_identifiers(code)
+        for bad, why in (
+            ("xi", "stochastic term 'xi' (white noise) has no deterministic torch update"),
+            ("t", "explicit time 't' is not supported (the update must not depend on t)"),
+            ("i", "the neuron index 'i' is not supported"),
+            ("N", "the group size 'N' is not supported"),
+            ("lastspike", "'lastspike' is not supported (use a refractory time)"),
+            ("not_refractory", "'not_refractory' is not supported in model code"),
+        ):
+            if bad in names or (bad == "xi" and any(n.startswith("xi_") for n in names)):
+                self.fail(field, why)
+        for name in names & _RANDOM:
+            self.fail(field, f"random function '{name}()' is not supported (not deterministic)")
+
+    def sympify(self, field: str, code: str) -> sympy.Expr:
+        self.check_identifiers(field, code)
+        try:
+            expr = str_to_sympy(code)
+        except Exception as exc:  # Brian2's parser raises several types
+            self.fail(field, f"cannot parse {code!r}: {exc}")
+        for fn in expr.atoms(sympy.Function):
+            name = _SYMPY_NAMES.get(type(fn).__name__, type(fn).__name__)
+            if name in _RANDOM:
+                self.fail(field, f"random function '{name}()' is not supported")
+            if name not in TORCH_FUNCTIONS:
+                self.fail(field, f"function '{name}' has no torch mapping")
+        return expr
+
+    def numeric(self, expr: sympy.Expr, keep: set[str]) -> sympy.Expr:
+        """Substitute every known number, keep the symbols in `keep`."""
+        subs = {}
+        for sym in expr.free_symbols:
+            if sym.name in keep:
+                continue
+            if sym.name not in self.numbers:
+                self.fail("equations", f"unknown name '{sym.name}'")
+            subs[sym] = sympy.Float(self.numbers[sym.name], 17)
+        return expr.xreplace(subs) if subs else expr
+
+
+def _by_name(expr: sympy.Expr, mapping: dict[str, sympy.Expr]) -> sympy.Expr:
+    """Substitute symbols by name (Brian2's parser gives its symbols assumptions)."""
+    subs = {s: mapping[s.name] for s in expr.free_symbols if s.name in mapping}
+    return expr.xreplace(subs) if subs else expr
+
+
+def _lambdify(args: list[str], exprs: list[sympy.Expr]):
+    """A function of the named arguments returning the list of `exprs` (torch ops)."""
+    exprs = [sympy.sympify(e) for e in exprs]
+    found = {s.name: s for e in exprs for s in e.free_symbols}
+    symbols = [found.get(a, sympy.Symbol(a)) for a in args]
+    return sympy.lambdify(symbols, exprs, modules=[TORCH_FUNCTIONS])
+
+
+def _jacobian(exprs: list[sympy.Expr], names: tuple[str, ...]):
+    """Nonzero partial derivatives of `exprs` with respect to `names`, as (pairs, fn)."""
+    pairs, derivatives = [], []
+    for k, expr in enumerate(exprs):
+        symbols = {s.name: s for s in expr.free_symbols}
+        for j, name in enumerate(names):
+            if name not in symbols:
+                continue
+            d = sympy.diff(expr, symbols[name])
+            if d.has(sympy.Derivative, sympy.Subs):
+                raise ValueError(f"cannot differentiate {expr}")
+            if d != 0:
+                pairs.append((k, j))
+                derivatives.append(d)
+    if not derivatives:
+        return ((), None, ())
+    return (tuple(pairs), _lambdify(list(names), derivatives), tuple(derivatives))
+
+
+def compile_neuron(
+    model: NeuronModel | str | Path,
+    dt: float,
+    input_scale: float | None = None,
+    threshold_scale: float | None = None,
+) -> CompiledNeuron:
+    """Compile a neuron model for PyTorch.
+
+    Parameters
+    ----------
+    model : NeuronModel or path
+        A model from ``equations/`` (loaded and validated if a path is given).
+    dt : float or Quantity
+        Time step (seconds if a float).
+    input_scale, threshold_scale : float, optional
+        Override the default scales (see the module docstring).
+
+    Returns
+    -------
+    CompiledNeuron
+
+    Raises
+    ------
+    UnsupportedConstructError
+        Naming the file, the field and the construct (noise ``xi``, ``rand()``, a function
+        without a torch mapping, a threshold that is not one comparison, a refractory
+        condition, ...).
+    """
+    if not isinstance(model, NeuronModel):
+        model = load_neuron(model)
+    c = _Compiler(model, float(dt))
+    eqs = model.eqs
+    if c.dt <= 0:
+        raise ValueError(f"dt must be positive, got {dt}")
+
+    # -- equations ----------------------------------------------------------------------
+    if eqs.stochastic_variables:
+        c.fail(
+            "equations",
+            f"stochastic term(s) {sorted(eqs.stochastic_variables)} (white noise 'xi') have no "
+            "deterministic torch update",
+        )
+    subexpressions: dict[str, sympy.Expr] = {}
+    unless: set[str] = set()
+    for eq in eqs.ordered:
+        flags = set(eq.flags)
+        if eq.type == DIFFERENTIAL_EQUATION:
+            if flags - {"unless refractory"}:
+                c.fail("equations", f"flag(s) {sorted(flags)} of '{eq.varname}' not supported")
+            if "unless refractory" in flags:
+                unless.add(eq.varname)
+            c.sympify("equations", str(eq.expr))
+        elif eq.type == SUBEXPRESSION:
+            if flags:
+                c.fail("equations", f"flag(s) {sorted(flags)} of '{eq.varname}' not supported")
+            expr = c.sympify("equations", str(eq.expr))
+            subexpressions[eq.varname] = _by_name(expr, subexpressions)
+        elif eq.type == PARAMETER and "linked" in flags:
+            c.fail("equations", f"linked variable '{eq.varname}' not supported")
+    diff_names = tuple(sorted(eqs.diff_eq_names))
+    param_names = tuple(sorted(eqs.parameter_names))
+    state_names = diff_names + param_names
+    if not diff_names:
+        c.fail("equations", "no differential equation to integrate")
+
+    # -- refractoriness -------------------------------------------------------------------
+    t_ref = model.refractory_time()
+    if t_ref is None:
+        c.fail(
+            "refractory",
+            f"refractoriness given as a condition ({model.refractory!r}); only a time "
+            "(or the name of a time parameter) is supported",
+        )
+    # Brian2: timestep(x, dt) = int((x + 1e-3*dt)/dt)
+    refractory_steps = int((float(t_ref) + 1e-3 * c.dt) / c.dt)
+    if unless and refractory_steps == 0:
+        unless = set()
+
+    # -- state update: Brian2's own state updater ------------------------------------------
+    variables = checks.base_variables()
+    variables.update(_externals())
+    variables.update(checks.parameter_variables(model.parameters))
+    variables.update(checks.neuron_specials(refractory=True))
+    variables.update(checks.equation_variables(eqs))
+    variables.pop("dt")  # kept symbolic by the exact updater, substituted below
+    try:
+        abstract = StateUpdateMethod.apply_stateupdater(eqs, variables, model.method)
+    except Exception as exc:
+        c.fail("method", f"Brian2 cannot integrate the equations with '{model.method}': {exc}")
+    if not isinstance(abstract, str):
+        c.fail("method", f"'{model.method}' does not produce abstract code")
+    keep = set(state_names)
+    env: dict[str, sympy.Expr] = {}
+    for line in abstract.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        var, op, expr_code, _ = parse_statement(line)
+        if op != "=":
+            c.fail("method", f"unexpected statement in the state update: {line!r}")
+        expr = _by_name(_by_name(c.sympify("equations", expr_code), subexpressions), env)
+        env[var] = c.numeric(expr, keep)
+    new_exprs = [env[name] for name in diff_names]
+    update = _lambdify(list(state_names), new_exprs)
+    update_code = "\n".join(f"{n} <- {e}" for n, e in zip(diff_names, new_exprs, strict=True))
+
+    # -- threshold: a single comparison -------------------------------------------------------
+    thr = _by_name(c.sympify("threshold", model.threshold), subexpressions)
+    if not isinstance(thr, sympy.core.relational.Relational) or thr.rel_op not in _COMPARISONS:
+        c.fail(
+            "threshold",
+            f"'{model.threshold}' is not a single comparison (<, <=, >, >=) of two expressions",
+        )
+    sign, strict = _COMPARISONS[thr.rel_op]
+    margin_expr = c.numeric(sign * (thr.lhs - thr.rhs), keep)
+    margin = _lambdify(list(state_names), [margin_expr])
+
+    # -- reset ----------------------------------------------------------------------------
+    resets = []
+    reset_lines = []
+    for line in model.reset.splitlines():
+        line = line.split("#")[0].strip()
+        if not line:
+            continue
+        var, op, expr_code, _ = parse_statement(line)
+        if var == model.input:
+            c.fail(
+                "reset",
+                f"'{line}' writes the input variable '{var}'; Brian2 applies synaptic input "
+                "before resets, an order the layer-wise PyTorch network cannot reproduce",
+            )
+        if var not in state_names:
+            c.fail("reset", f"'{line}' assigns to '{var}', which is not a state variable")
+        rhs = _by_name(c.sympify("reset", expr_code), subexpressions)
+        target = str_to_sympy(var)
+        combined = {
+            "=": rhs,
+            "+=": target + rhs,
+            "-=": target - rhs,
+            "*=": target * rhs,
+            "/=": target / rhs,
+        }.get(op)
+        if combined is None:
+            c.fail("reset", f"operator '{op}' in '{line}' is not supported")
+        combined = c.numeric(combined, keep)
+        reset_lines.append(f"{var} <- {combined}")
+        if combined == target:
+            continue  # a no-op, e.g. 'theta += plastic*theta_plus' with plastic = 0
+        fn = _lambdify(list(state_names), [combined])
+        resets.append((var, fn, combined))
+
+    # -- input ------------------------------------------------------------------------------
+    if model.input is None:
+        c.fail("input", "the file names no input variable ('input: I')")
+    input_mode = "increment" if model.input in diff_names else "set"
+
+    # -- initial values --------------------------------------------------------------------
+    try:
+        jacobians = {
+            "update_jacobian": _jacobian(new_exprs, state_names),
+            "margin_jacobian": _jacobian([margin_expr], state_names),
+            "reset_jacobians": tuple(_jacobian([e], state_names) for _, _, e in resets),
+        }
+    except (ValueError, TypeError, NotImplementedError):
+        jacobians = {}
+
+    initial: dict[str, float] = {}
+    for name in state_names:
+        text = model.initial.get(name)
+        if text is None:
+            initial[name] = 0.0
+            continue
+        c.check_identifiers(f"initial.{name}", text)
+        expr = c.numeric(c.sympify(f"initial.{name}", text), set())
+        try:
+            initial[name] = float(expr)
+        except TypeError:
+            c.fail(f"initial.{name}", f"'{text}' does not evaluate to a number")
+
+    neuron = CompiledNeuron(
+        model=model,
+        dt=c.dt,
+        state_names=state_names,
+        diff_names=diff_names,
+        input_name=model.input,
+        input_mode=input_mode,
+        input_scale=1.0,
+        threshold_scale=1.0,
+        refractory_steps=refractory_steps,
+        unless_refractory=frozenset(unless),
+        initial=initial,
+        strict=strict,
+        update=update,
+        margin=margin,
+        resets=tuple((var, fn) for var, fn, _ in resets),
+        **jacobians,
+        symbolic={
+            "update": tuple(new_exprs),
+            "margin": margin_expr,
+            "resets": tuple((var, e) for var, _, e in resets),
+        },
+        update_code=update_code,
+        margin_code=str(margin_expr),
+        reset_code="\n".join(reset_lines),
+    )
+    t_scale, i_scale = _default_scales(neuron)
+    scales = {
+        "threshold_scale": float(threshold_scale) if threshold_scale else t_scale,
+        "input_scale": float(input_scale) if input_scale else i_scale,
+    }
+    for name, value in scales.items():
+        if not (math.isfinite(value) and value > 0):
+            c.fail(
+                "parameters",
+                f"cannot derive a {name} from the file ({value!r}); pass {name}= explicitly",
+            )
+    from dataclasses import replace
+
+    return replace(neuron, **scales)
+
+
+def _default_scales(neuron: CompiledNeuron) -> tuple[float, float]:
+    """Distance from the post-reset state to threshold, and the input crossing it in one step.
+
+    The post-reset state is the initial state with the reset statements applied. The input
+    scale comes from the derivative (autograd, float64) of the margin after one step with
+    respect to the SI input.
+    """
+    from bioclf.surrogate.functional.neuron import apply_reset, integrate
+
+    state = neuron.initial_state((1,), dtype=torch.float64)
+    state = apply_reset(neuron, state, torch.ones(1, dtype=torch.bool))
+    state.pop("_refractory", None)
+    m0 = neuron.margin(*[state[n] for n in neuron.state_names])[0]
+    t_scale = abs(float(m0))
+    x = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    stepped = dict(state)
+    if neuron.input_mode == "set":
+        stepped[neuron.input_name] = x
+    else:
+        stepped[neuron.input_name] = state[neuron.input_name] + x
+    stepped = integrate(neuron, stepped, active=None)
+    m1 = neuron.margin(*[stepped[n] for n in neuron.state_names])[0]
+    (grad,) = torch.autograd.grad(m1.sum(), x, allow_unused=True)
+    slope = 0.0 if grad is None else float(grad)
+    i_scale = t_scale / slope if slope > 0 else float("nan")
+    return t_scale, i_scale
+
+
+def uses_external(model: NeuronModel) -> list[str]:
+    """Network-provided names (see `EXTERNALS`) the model uses."""
+    return [name for name in EXTERNALS if model.uses(name)]
+
+
+def brian_timestep(t: float, dt: float) -> int:
+    """Brian2's ``timestep(t, dt)``."""
+    return int(np.int64((t + 1e-3 * dt) / dt))

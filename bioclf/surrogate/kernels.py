@@ -1,0 +1,355 @@
+"""C kernels generated from a compiled neuron: one pass over time per neuron, forward and backward.
+
+`functional.neuron.run_fused` spends most of its time in per-step tensor-operation overhead.
+Here the same sympy expressions (state update, threshold margin, resets and their partial
+derivatives) are printed as C (``sympy.ccode``) into a loop over time that keeps each neuron's
+state in registers; the file is compiled once with the system C compiler (cached by content
+hash) and called through ctypes on slices of the neurons from a few Python threads (ctypes
+releases the GIL). Arithmetic is in double precision for both float32 and float64 tensors, so
+the spikes equal those of the reference path up to the last bit of the float32 rounding.
+
+Falls back (``kernel_for`` returns None) when no compiler is found or an expression has no C
+form; `bioclf.surrogate.modules.SpikingNeurons` then uses the PyTorch path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import sympy
+import torch
+
+from bioclf.surrogate.compile import CompiledNeuron
+
+_CACHE: dict[str, object] = {}
+_LOCK = threading.Lock()
+_POOL: ThreadPoolExecutor | None = None
+_BY_ID: dict[int, tuple] = {}  # id(neuron) -> (neuron, kernel): source generation is slow
+
+
+def _cname(name: str) -> str:
+    return f"s_{name}"
+
+
+def _c(expr, names, prefix="s_") -> str:
+    """C code of a sympy expression whose state symbols are renamed ``prefix + name``."""
+    expr = sympy.sympify(expr)
+    subs = {s: sympy.Symbol(prefix + s.name) for s in expr.free_symbols if s.name in names}
+    return sympy.ccode(expr.xreplace(subs), standard="c99", strict=True)
+
+
+def generate_source(neuron: CompiledNeuron) -> str:
+    """C source of ``forward_<T>`` and ``backward_<T>`` for T in (float, double)."""
+    sym = neuron.symbolic
+    names = list(neuron.state_names)
+    diff = list(neuron.diff_names)
+    inp = neuron.input_name
+    # saved per step: the state after the input (a 'set' input is recomputed from x instead);
+    # the refractory counter goes to its own int16 array, the spikes are the output
+    saved_names = [n for n in names if not (n == inp and neuron.input_mode == "set")]
+    ns = max(len(saved_names), 1)
+    has_ref = neuron.refractory_steps > 1
+    k1 = int(neuron.refractory_steps - 1)
+    cmp_ = ">" if neuron.strict else ">="
+
+    def load():
+        lines = [f"double s_{n} = saved[(t*{ns} + {j})*M + m];" for j, n in enumerate(saved_names)]
+        if neuron.input_mode == "set":
+            lines.append(f"double s_{inp} = (double)x[t*M + m] * {neuron.input_scale!r};")
+        lines.append("int ref = refs[t*M + m];")
+        lines.append("int spk = spikes[t*M + m] != 0;")
+        return "\n".join(lines)
+
+    def update_block(src="s_", dst="b_"):
+        lines = []
+        for k, n in enumerate(diff):
+            expr = _c(sym["update"][k], names, src)
+            if n in neuron.unless_refractory:
+                lines.append(f"double {dst}{n} = active ? ({expr}) : {src}{n};")
+            else:
+                lines.append(f"double {dst}{n} = {expr};")
+        for n in names:
+            if n not in diff:
+                lines.append(f"double {dst}{n} = {src}{n};")
+        return "\n".join(lines)
+
+    margin_b = _c(sym["margin"], names, "b_")
+    resets = sym["resets"]
+
+    def reset_chain():
+        """c0_* = b_*, c{i+1}_* = c{i}_* with statement i applied where spiked."""
+        lines = [f"double c0_{n} = b_{n};" for n in names]
+        for i, (var, expr) in enumerate(resets):
+            for n in names:
+                if n == var:
+                    code = _c(expr, names, f"c{i}_")
+                    lines.append(f"double c{i + 1}_{n} = spk ? ({code}) : c{i}_{n};")
+                else:
+                    lines.append(f"double c{i + 1}_{n} = c{i}_{n};")
+        return "\n".join(lines)
+
+    last = f"c{len(resets)}_"
+
+    def jac_terms(jacobian, src):
+        pairs, _, exprs = jacobian
+        return [(k, j, _c(e, names, src)) for (k, j), e in zip(pairs, exprs, strict=True)]
+
+    # backward pieces
+    reset_back = []
+    for i in range(len(resets) - 1, -1, -1):
+        var = resets[i][0]
+        reset_back.append(f"{{ double g = l_{var}; l_{var} = spk ? 0.0 : g; if (spk) {{")
+        for _, j, code in jac_terms(neuron.reset_jacobians[i], f"c{i}_"):
+            reset_back.append(f"l_{names[j]} += g * ({code});")
+        reset_back.append("} }")
+    margin_back = [
+        f"l_{names[j]} += gm * ({code});" for _, j, code in jac_terms(neuron.margin_jacobian, "b_")
+    ]
+    upd_back = []
+    for n in names:
+        if n not in diff:
+            upd_back.append(f"double n_{n} = l_{n};")
+        elif n in neuron.unless_refractory:
+            upd_back.append(f"double n_{n} = active ? 0.0 : l_{n};")
+            upd_back.append(f"double u_{n} = active ? l_{n} : 0.0;")
+        else:
+            upd_back.append(f"double n_{n} = 0.0;")
+            upd_back.append(f"double u_{n} = l_{n};")
+    for k, j, code in jac_terms(neuron.update_jacobian, "s_"):
+        upd_back.append(f"n_{names[j]} += u_{diff[k]} * ({code});")
+    upd_back += [f"l_{n} = n_{n};" for n in names]
+
+    if neuron.input_mode == "set":
+        apply_input = f"s_{inp} = x[t*M + m] * {neuron.input_scale!r};"
+        clear_input = f"l_{inp} = 0.0;"
+    else:
+        apply_input = f"s_{inp} = s_{inp} + x[t*M + m] * {neuron.input_scale!r};"
+        clear_input = ""
+    store = "\n".join(
+        f"saved[(t*{ns} + {j})*M + m] = (REAL)s_{n};" for j, n in enumerate(saved_names)
+    )
+    carry = "\n".join(f"s_{n} = {last}{n};" for n in names)
+    ref_update = f"ref = spk ? {k1} : (ref > 0 ? ref - 1 : 0);" if has_ref else "ref = 0;"
+
+    # Neurons are processed in blocks of BLK, time outermost within a block, so that the
+    # innermost loop runs over neighbouring neurons (contiguous memory, vectorisable).
+    state_arrays = " ".join(f"double A_{n}[BLK];" for n in names)
+    load_block = " ".join(f"double s_{n} = A_{n}[i];" for n in names)
+    store_block = " ".join(f"A_{n}[i] = s_{n};" for n in names)
+    init_block = " ".join(f"A_{n}[i] = {neuron.initial[n]!r};" for n in names)
+    lam_arrays = " ".join(f"double L_{n}[BLK];" for n in names)
+    lam_init = " ".join(f"L_{n}[i] = 0.0;" for n in names)
+    lam_load = " ".join(f"double l_{n} = L_{n}[i];" for n in names)
+    lam_store = " ".join(f"L_{n}[i] = l_{n};" for n in names)
+    body = f"""
+void forward_REAL(const REAL* restrict x, REAL* restrict spikes, REAL* restrict saved,
+                  int16_t* restrict refs, int64_t T, int64_t M, int64_t m0, int64_t m1)
+{{
+    for (int64_t b0 = m0; b0 < m1; b0 += BLK) {{
+        const int64_t nb = (m1 - b0 < BLK) ? (m1 - b0) : BLK;
+        {state_arrays}
+        int R[BLK];
+        for (int64_t i = 0; i < nb; i++) {{ {init_block} R[i] = 0; }}
+        for (int64_t t = 0; t < T; t++) {{
+            for (int64_t i = 0; i < nb; i++) {{
+                const int64_t m = b0 + i;
+                {load_block}
+                int ref = R[i];
+                {apply_input}
+                {store}
+                refs[t*M + m] = (int16_t)ref;
+                int active = ref <= 0;
+                {update_block()}
+                double margin = ({margin_b}) / {neuron.threshold_scale!r};
+                int spk = (margin {cmp_} 0.0) && active;
+                spikes[t*M + m] = (REAL)spk;
+                {reset_chain()}
+                {carry}
+                {ref_update}
+                {store_block}
+                R[i] = ref;
+            }}
+        }}
+    }}
+}}
+
+void backward_REAL(const REAL* restrict gspk, const REAL* restrict x,
+                   const REAL* restrict spikes, const REAL* restrict saved,
+                   const int16_t* restrict refs, REAL* restrict gx,
+                   int64_t T, int64_t M, int64_t m0, int64_t m1, int kind, double slope)
+{{
+    for (int64_t b0 = m0; b0 < m1; b0 += BLK) {{
+        const int64_t nb = (m1 - b0 < BLK) ? (m1 - b0) : BLK;
+        {lam_arrays}
+        for (int64_t i = 0; i < nb; i++) {{ {lam_init} }}
+        for (int64_t t = T - 1; t >= 0; t--) {{
+            for (int64_t i = 0; i < nb; i++) {{
+                const int64_t m = b0 + i;
+                {lam_load}
+                {load()}
+                int active = ref <= 0;
+                {update_block()}
+                double margin = ({margin_b}) / {neuron.threshold_scale!r};
+                {reset_chain()}
+                {" ".join(reset_back)}
+                double sg;
+                if (kind == 0) {{ double a = slope * fabs(margin) + 1.0; sg = 1.0 / (a * a); }}
+                else {{ double a = 1.5707963267948966 * slope * margin;
+                        sg = 0.5 * slope / (1.0 + a * a); }}
+                double gm = active ? (double)gspk[t*M + m] * sg / {neuron.threshold_scale!r}
+                                   : 0.0;
+                {" ".join(margin_back)}
+                {" ".join(upd_back)}
+                gx[t*M + m] = (REAL)(l_{inp} * {neuron.input_scale!r});
+                {clear_input}
+                {lam_store}
+            }}
+        }}
+    }}
+}}
+"""
+    head = "#include <math.h>\n#include <stdint.h>\n#define BLK 64\n"
+    return head + body.replace("REAL", "float") + body.replace("REAL", "double")
+
+
+class Kernel:
+    """A compiled forward/backward pair (see the module docstring)."""
+
+    def __init__(self, neuron: CompiledNeuron, lib: ctypes.CDLL):
+        self.neuron = neuron
+        self.lib = lib
+        set_input = neuron.input_mode == "set"
+        self.n_saved = max(1, len(neuron.state_names) - int(set_input))
+        if neuron.refractory_steps > 32768:
+            raise ValueError("refractory period longer than 32768 steps")
+
+    def _parallel(self, fn, args, M: int, extra=()):
+        global _POOL
+        threads = max(1, min(torch.get_num_threads(), M // 256 or 1))
+        if threads == 1:
+            fn(*args, ctypes.c_int64(0), ctypes.c_int64(M), *extra)
+            return
+        if _POOL is None or _POOL._max_workers < threads:
+            _POOL = ThreadPoolExecutor(max_workers=threads)
+        bounds = [M * i // threads for i in range(threads + 1)]
+        futures = [
+            _POOL.submit(fn, *args, ctypes.c_int64(a), ctypes.c_int64(b), *extra)
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+        for f in futures:
+            f.result()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = x.contiguous()
+        T = x.shape[0]
+        M = x[0].numel()
+        spikes = torch.empty_like(x)
+        saved = torch.empty((T, self.n_saved, M), dtype=x.dtype)
+        refs = torch.empty((T, M), dtype=torch.int16)
+        fn = getattr(self.lib, f"forward_{_suffix(x)}")
+        args = (
+            ctypes.c_void_p(x.data_ptr()),
+            ctypes.c_void_p(spikes.data_ptr()),
+            ctypes.c_void_p(saved.data_ptr()),
+            ctypes.c_void_p(refs.data_ptr()),
+            ctypes.c_int64(T),
+            ctypes.c_int64(M),
+        )
+        self._parallel(fn, args, M)
+        return spikes, (x, spikes, saved, refs)
+
+    def backward(self, grad: torch.Tensor, saved: tuple, surrogate: str, slope: float):
+        x, spikes, states, refs = saved
+        grad = grad.contiguous().to(x.dtype)
+        T = grad.shape[0]
+        M = grad[0].numel()
+        gx = torch.empty_like(grad)
+        fn = getattr(self.lib, f"backward_{_suffix(x)}")
+        args = (
+            ctypes.c_void_p(grad.data_ptr()),
+            ctypes.c_void_p(x.data_ptr()),
+            ctypes.c_void_p(spikes.data_ptr()),
+            ctypes.c_void_p(states.data_ptr()),
+            ctypes.c_void_p(refs.data_ptr()),
+            ctypes.c_void_p(gx.data_ptr()),
+            ctypes.c_int64(T),
+            ctypes.c_int64(M),
+        )
+        kind = 0 if surrogate == "fast_sigmoid" else 1
+        self._parallel(fn, args, M, (ctypes.c_int(kind), ctypes.c_double(slope)))
+        return gx
+
+
+def _suffix(x: torch.Tensor) -> str:
+    if x.dtype == torch.float32:
+        return "float"
+    if x.dtype == torch.float64:
+        return "double"
+    raise TypeError(f"the neuron kernel needs float32 or float64 tensors, got {x.dtype}")
+
+
+def _compiler() -> str | None:
+    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def kernel_dir() -> Path:
+    """Where compiled kernels are cached ($BIOCLF_KERNEL_DIR or a temp directory)."""
+    base = os.environ.get("BIOCLF_KERNEL_DIR")
+    return Path(base) if base else Path(tempfile.gettempdir()) / "bioclf_kernels"
+
+
+def kernel_for(neuron: CompiledNeuron) -> Kernel | None:
+    """The C kernel of `neuron`, compiled on first use; None if it cannot be built."""
+    if neuron.update_jacobian is None or not neuron.symbolic:
+        return None
+    cached = _BY_ID.get(id(neuron))
+    if cached is not None and cached[0] is neuron:
+        return cached[1]
+    kernel = _kernel_for(neuron)
+    _BY_ID[id(neuron)] = (neuron, kernel)
+    return kernel
+
+
+def _kernel_for(neuron: CompiledNeuron) -> Kernel | None:
+    try:
+        source = generate_source(neuron)
+    except Exception:  # an expression without a C form (sympy raises various errors)
+        return None
+    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    with _LOCK:
+        if digest in _CACHE:
+            lib = _CACHE[digest]
+            return Kernel(neuron, lib) if lib is not None else None
+        lib = _build(source, digest)
+        _CACHE[digest] = lib
+    return Kernel(neuron, lib) if lib is not None else None
+
+
+def _build(source: str, digest: str):
+    cc = _compiler()
+    if cc is None:
+        return None
+    directory = kernel_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"neuron_{digest}.so"
+    if not target.exists():
+        src = directory / f"neuron_{digest}.c"
+        src.write_text(source)
+        tmp = directory / f".neuron_{digest}.{os.getpid()}.so"
+        cmd = [cc, "-O3", "-fPIC", "-shared", "-o", str(tmp), str(src), "-lm"]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0:
+            return None
+        os.replace(tmp, target)  # atomic: concurrent processes never load a partial file
+    return ctypes.CDLL(str(target))

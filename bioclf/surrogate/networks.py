@@ -1,0 +1,139 @@
+"""Spiking classifiers built from one compiled neuron model.
+
+Every layer is processed over the whole time window before the next one (a layer's output at
+step t depends only on its input up to step t, so this equals a step-by-step loop over the
+network), which lets the synaptic layers run as one matrix product over all T*B samples.
+
+Layer timing in Brian2 terms (used by `bioclf.surrogate.export_brian`): the spikes of layer l
+at PyTorch step t are the spikes Brian2 emits at step t + l (input layer l = 0), because a
+spike emitted at step n reaches its target's state update at step n + 1.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from bioclf.surrogate.compile import CompiledNeuron
+from bioclf.surrogate.modules import SpikingNeurons
+
+ARCHS = ("fc", "conv")
+
+
+class SpikingFC(nn.Module):
+    """Fully connected ``784-N-10``: Linear, neurons, Linear, neurons.
+
+    The output is the spike trains of the 10 output neurons, (T, B, 10); the class score is the
+    spike count ``outputs.sum(0)``.
+    """
+
+    def __init__(
+        self,
+        neuron: CompiledNeuron,
+        hidden: int = 100,
+        n_in: int = 784,
+        n_out: int = 10,
+        surrogate: str = "fast_sigmoid",
+        slope: float | None = None,
+        bias: bool = True,
+    ):
+        super().__init__()
+        self.fc1 = nn.Linear(n_in, hidden, bias=bias)
+        self.lif1 = SpikingNeurons(neuron, surrogate=surrogate, slope=slope)
+        self.fc2 = nn.Linear(hidden, n_out, bias=bias)
+        self.lif2 = SpikingNeurons(neuron, surrogate=surrogate, slope=slope)
+        self.hidden = hidden
+
+    def forward(self, x: torch.Tensor, record: bool = False):
+        """Output spikes (T, B, 10) for input spikes (T, B, 784).
+
+        With `record`, also returns the spikes of every population (dict, input first) and the
+        presynaptic spikes of each of `synapse_layers` (list)."""
+        h = self.lif1(self.fc1(x))
+        out = self.lif2(self.fc2(h))
+        if record:
+            return out, {"input": x, "hidden": h, "output": out}, [x, h]
+        return out
+
+    def synapse_layers(self) -> list[nn.Module]:
+        return [self.fc1, self.fc2]
+
+
+class SpikingConv(nn.Module):
+    """Convolutional: conv(1->c1,5)-neurons-pool2-conv(c1->c2,5)-neurons-pool2-FC-neurons.
+
+    Max pooling of binary spike maps is an OR over each 2x2 window. With ``stride1=2`` the
+    first convolution is strided instead of followed by pooling (28 -> 12 either way), which
+    cuts its cost and its neurons fourfold.
+    """
+
+    def __init__(
+        self,
+        neuron: CompiledNeuron,
+        channels: tuple[int, int] = (16, 32),
+        hidden: int = 0,
+        n_out: int = 10,
+        surrogate: str = "fast_sigmoid",
+        slope: float | None = None,
+        stride1: int = 1,
+    ):
+        super().__init__()
+        if stride1 not in (1, 2):
+            raise ValueError(f"stride1 must be 1 or 2, got {stride1}")
+        c1, c2 = channels
+        self.conv1 = nn.Conv2d(1, c1, 5, stride=stride1)
+        self.stride1 = stride1
+        self.lif1 = SpikingNeurons(neuron, surrogate=surrogate, slope=slope)
+        self.conv2 = nn.Conv2d(c1, c2, 5)
+        self.lif2 = SpikingNeurons(neuron, surrogate=surrogate, slope=slope)
+        self.pool = nn.MaxPool2d(2)
+        n_flat = c2 * 4 * 4
+        if hidden:
+            self.fc_h = nn.Linear(n_flat, hidden)
+            self.lif_h = SpikingNeurons(neuron, surrogate=surrogate, slope=slope)
+            n_flat = hidden
+        else:
+            self.fc_h = None
+        self.fc = nn.Linear(n_flat, n_out)
+        self.lif3 = SpikingNeurons(neuron, surrogate=surrogate, slope=slope)
+        self.channels = channels
+        self.hidden = hidden
+
+    def _map(self, module, x: torch.Tensor) -> torch.Tensor:
+        """Apply a per-sample module to (T, B, ...) by folding time into the batch."""
+        t, b = x.shape[:2]
+        y = module(x.reshape(t * b, *x.shape[2:]))
+        return y.reshape(t, b, *y.shape[1:])
+
+    def forward(self, x: torch.Tensor, record: bool = False):
+        """Output spikes (T, B, 10) for input spikes (T, B, 784) or (T, B, 1, 28, 28); with
+        `record` as `SpikingFC.forward`."""
+        t, b = x.shape[:2]
+        x = x.reshape(t, b, 1, 28, 28)
+        s1 = self.lif1(self._map(self.conv1, x))
+        p1 = self._map(self.pool, s1) if self.stride1 == 1 else s1
+        s2 = self.lif2(self._map(self.conv2, p1))
+        p2 = self._map(self.pool, s2).flatten(2)
+        spikes = {"input": x, "conv1": s1, "conv2": s2}
+        pre = [x, p1, p2]
+        if self.fc_h is not None:
+            p2 = self.lif_h(self.fc_h(p2))
+            spikes["hidden"] = p2
+            pre.append(p2)
+        out = self.lif3(self.fc(p2))
+        spikes["output"] = out
+        if record:
+            return out, spikes, pre
+        return out
+
+    def synapse_layers(self) -> list[nn.Module]:
+        return [m for m in (self.conv1, self.conv2, self.fc_h, self.fc) if m is not None]
+
+
+def build_network(arch: str, neuron: CompiledNeuron, **kwargs) -> nn.Module:
+    """`SpikingFC` (arch 'fc') or `SpikingConv` (arch 'conv')."""
+    if arch == "fc":
+        return SpikingFC(neuron, **kwargs)
+    if arch == "conv":
+        return SpikingConv(neuron, **kwargs)
+    raise ValueError(f"unknown architecture {arch!r}; use one of {ARCHS}")

@@ -1,0 +1,381 @@
+"""Train a surrogate-gradient spiking classifier on MNIST, resumably.
+
+Usage::
+
+    python -m bioclf.surrogate.train --arch fc --hidden 100 --epochs 10 --out results/sg_fc100
+    python -m bioclf.surrogate.train --config config/surrogate_fc100.yaml --out DIR
+
+Every option can come from a YAML file (``--config``, keys as the option names with
+underscores) and be overridden on the command line. A checkpoint is written atomically after
+every epoch (``DIR/checkpoint.pt``); rerunning the same command after an interruption continues
+from the last completed epoch and gives the same final weights as an uninterrupted run: batch
+order, input spikes (counter-based, `bioclf.encoding`) and the learning-rate schedule are all
+functions of (seed, epoch), and the optimiser state is checkpointed. (Bit-identical with the
+same number of threads: the thread count changes the summation order of matrix products.)
+
+Outputs in DIR: ``model.pt`` (weights and configuration), ``metrics.json`` (test metrics, see
+`bioclf.surrogate.evaluate`, plus training history and wall time), ``confusion.npy``,
+``confusion.csv`` and ``train.log`` (the progress lines, also printed on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+
+from bioclf.data import images_as_float, load_split
+from bioclf.errors import BioclfError, ConfigError
+from bioclf.surrogate.compile import compile_neuron
+from bioclf.surrogate.evaluate import evaluate, predict, spike_input
+from bioclf.surrogate.networks import ARCHS, build_network
+
+# Options that may change between an interrupted run and its resumption.
+_RESUMABLE = {"threads", "log_every", "out", "eval_batch_size"}
+
+
+@dataclass
+class TrainConfig:
+    """Options of a training run (see ``--help``)."""
+
+    arch: str = "fc"
+    hidden: int = 100
+    channels: tuple[int, int] = (16, 32)
+    stride1: int = 1
+    epochs: int = 10
+    T: int = 25
+    batch_size: int = 128
+    lr: float = 2e-3
+    lr_schedule: str = "cosine"
+    weight_decay: float = 0.0
+    seed: int = 0
+    dt: float = 1e-3
+    max_rate: float = 1000.0
+    neuron: str = "equations/lif.yaml"
+    surrogate: str = "fast_sigmoid"
+    slope: float | None = None
+    data: str = "data/mnist"
+    train_subset: int = 0
+    test_subset: int = 0
+    threads: int = 2
+    log_every: int = 50
+    eval_batch_size: int = 500
+    out: str = ""
+
+    def check(self, source: str = "(command line)") -> None:
+        def bad(name, reason):
+            raise ConfigError(source, name, reason)
+
+        if self.arch not in ARCHS:
+            bad("arch", f"must be one of {ARCHS}, got {self.arch!r}")
+        for name in ("hidden", "epochs", "T", "batch_size", "threads", "log_every"):
+            if int(getattr(self, name)) < 1:
+                bad(name, f"must be a positive integer, got {getattr(self, name)!r}")
+        if self.lr <= 0:
+            bad("lr", f"must be positive, got {self.lr}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            bad("lr_schedule", f"must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+        if self.dt <= 0:
+            bad("dt", f"must be a positive time in seconds, got {self.dt}")
+        if not 0 < self.max_rate * self.dt <= 1:
+            bad("max_rate", f"max_rate * dt = {self.max_rate * self.dt:g} must lie in (0, 1]")
+        if self.stride1 not in (1, 2):
+            bad("stride1", f"must be 1 or 2, got {self.stride1}")
+        if len(self.channels) != 2 or min(self.channels) < 1:
+            bad("channels", f"must be two positive integers, got {self.channels!r}")
+        if not Path(self.neuron).is_file():
+            bad("neuron", f"no such equation file: {self.neuron}")
+
+    def network_kwargs(self) -> dict:
+        kw = {"surrogate": self.surrogate, "slope": self.slope}
+        if self.arch == "fc":
+            kw["hidden"] = self.hidden
+        else:
+            kw["channels"] = tuple(self.channels)
+            kw["stride1"] = self.stride1
+        return kw
+
+
+def build(cfg: TrainConfig) -> nn.Module:
+    """The network of `cfg`, initialised from ``cfg.seed``."""
+    neuron = compile_neuron(cfg.neuron, cfg.dt)
+    torch.manual_seed(cfg.seed)
+    return build_network(cfg.arch, neuron, **cfg.network_kwargs())
+
+
+def lr_at(cfg: TrainConfig, epoch: int) -> float:
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * epoch / cfg.epochs))
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Log:
+    """Progress lines on stderr and in ``DIR/train.log``."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+
+    def __call__(self, line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+        if self.path is not None:
+            with open(self.path, "a") as f:
+                f.write(line + "\n")
+
+
+def load_data(cfg: TrainConfig):
+    train = load_split(cfg.data, "train")
+    test = load_split(cfg.data, "test")
+    train_idx = np.arange(len(train))
+    test_idx = np.arange(len(test))
+    if cfg.train_subset:
+        train_idx = _subset_indices(train, cfg.train_subset, cfg.seed)
+    if cfg.test_subset:
+        test_idx = _subset_indices(test, cfg.test_subset, cfg.seed)
+    return (
+        images_as_float(train)[train_idx],
+        train.labels[train_idx],
+        train_idx,
+        images_as_float(test)[test_idx],
+        test.labels[test_idx],
+        test_idx,
+    )
+
+
+def _subset_indices(ds, n: int, seed: int) -> np.ndarray:
+    """Sorted indices (in the split) of a class-stratified random subset of about `n` samples."""
+    n = min(n, len(ds))
+    rng = np.random.default_rng(seed)
+    per_class = [np.flatnonzero(ds.labels == c) for c in range(10)]
+    take = [rng.permutation(idx)[: round(n * len(idx) / len(ds))] for idx in per_class]
+    return np.sort(np.concatenate(take))
+
+
+def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = None) -> dict:
+    """Train (resuming from ``cfg.out/checkpoint.pt`` if present) and evaluate.
+
+    Parameters
+    ----------
+    stop_after : int, optional
+        Return after this many epochs of this call without finishing (simulates an
+        interruption, for tests).
+
+    Returns
+    -------
+    dict
+        The metrics written to ``metrics.json`` (or ``{'interrupted': epoch}``).
+    """
+    cfg.check()
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = log or Log(out / "train.log")
+    net = build(cfg)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ckpt_path = out / "checkpoint.pt"
+    start_epoch, history, wall = 0, [], 0.0
+    config_dict = asdict(cfg)
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        saved = {k: v for k, v in ckpt["config"].items() if k not in _RESUMABLE}
+        now = {k: v for k, v in config_dict.items() if k not in _RESUMABLE}
+        if saved != now:
+            diff = sorted(k for k in now if saved.get(k) != now[k])
+            raise ConfigError(
+                ckpt_path,
+                diff[0] if diff else "(config)",
+                f"the checkpoint was written with different options ({diff}); use another "
+                "--out directory or delete the checkpoint",
+            )
+        net.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        start_epoch, history, wall = ckpt["epoch"], ckpt["history"], ckpt["wall_seconds"]
+        log(f"resuming from {ckpt_path} after epoch {start_epoch}")
+
+    x_train, y_train, idx_train, x_test, y_test, idx_test = load_data(cfg)
+    n = len(y_train)
+    n_batches = math.ceil(n / cfg.batch_size)
+    log(
+        f"training {cfg.arch} ({sum(p.numel() for p in net.parameters())} parameters) on {n} "
+        f"samples, T={cfg.T}, dt={cfg.dt * 1e3:g} ms, neuron {cfg.neuron}, "
+        f"{cfg.threads} threads"
+    )
+    loss_fn = nn.CrossEntropyLoss()
+    done_now = 0
+    for epoch in range(start_epoch, cfg.epochs):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(cfg, epoch)
+        net.train()
+        order = np.random.default_rng([cfg.seed, epoch]).permutation(n)
+        t0 = time.perf_counter()
+        loss_sum = correct = seen = 0
+        for b in range(n_batches):
+            sel = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            x = spike_input(x_train[sel], idx_train[sel], config_dict, "train", epoch=epoch)
+            y = torch.from_numpy(y_train[sel].astype(np.int64))
+            counts = net(x).sum(0)
+            loss = loss_fn(counts, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += float(loss.detach()) * len(sel)
+            correct += int((predict(counts.detach()) == y).sum())
+            seen += len(sel)
+            if (b + 1) % cfg.log_every == 0 or b + 1 == n_batches:
+                rate = seen / (time.perf_counter() - t0)
+                log(
+                    f"epoch {epoch + 1}/{cfg.epochs} batch {b + 1}/{n_batches} "
+                    f"loss {loss_sum / seen:.4f} acc {correct / seen:.4f} "
+                    f"{rate:.0f} samples/s"
+                )
+        epoch_seconds = time.perf_counter() - t0
+        wall += epoch_seconds
+        record = {
+            "epoch": epoch + 1,
+            "lr": lr_at(cfg, epoch),
+            "train_loss": loss_sum / seen,
+            "train_accuracy": correct / seen,
+            "samples_per_second": seen / epoch_seconds,
+            "seconds": epoch_seconds,
+        }
+        history.append(record)
+        _atomic_save(
+            {
+                "config": config_dict,
+                "model": net.state_dict(),
+                "optimizer": opt.state_dict(),
+                "epoch": epoch + 1,
+                "history": history,
+                "wall_seconds": wall,
+            },
+            ckpt_path,
+        )
+        log(f"epoch {epoch + 1} done in {epoch_seconds:.0f} s; checkpoint {ckpt_path}")
+        done_now += 1
+        if stop_after is not None and done_now >= stop_after and epoch + 1 < cfg.epochs:
+            return {"interrupted": epoch + 1}
+
+    log(f"evaluating on {len(y_test)} test samples")
+    metrics = evaluate(
+        net,
+        x_test,
+        y_test,
+        config_dict,
+        indices=idx_test,
+        split="test",
+        batch_size=cfg.eval_batch_size,
+    )
+    confusion = np.asarray(metrics["confusion"], dtype=np.int64)
+    metrics.update(
+        {
+            "simulator": "pytorch",
+            "config": config_dict,
+            "history": history,
+            "training_wall_seconds": wall,
+            "neuron_file": str(cfg.neuron),
+            "neuron_file_text": Path(cfg.neuron).read_text(),
+        }
+    )
+    np.save(out / "confusion.npy", confusion)
+    np.savetxt(out / "confusion.csv", confusion, fmt="%d", delimiter=",")
+    _atomic_save(
+        {"config": config_dict, "model": net.state_dict(), "metrics_accuracy": metrics["accuracy"]},
+        out / "model.pt",
+    )
+    slim = {k: v for k, v in metrics.items() if k != "predictions"}
+    (out / "metrics.json").write_text(json.dumps(slim, indent=2))
+    np.save(out / "predictions.npy", np.asarray(metrics["predictions"], dtype=np.int64))
+    log(
+        f"test accuracy {metrics['accuracy']:.4f} on {metrics['n_samples']} samples; "
+        f"training wall time {wall:.0f} s"
+    )
+    return slim
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, TrainConfig]:
+    """The network and configuration saved in ``model.pt``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(path, "model", "no such model file")
+    saved = torch.load(path, weights_only=False)
+    cfg = config_from_dict(saved["config"], str(path))
+    net = build(cfg)
+    net.load_state_dict(saved["model"])
+    net.eval()
+    return net, cfg
+
+
+def config_from_dict(values: dict, source: str) -> TrainConfig:
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(source, unknown[0], f"unknown option (known: {sorted(known)})")
+    values = dict(values)
+    if "channels" in values and values["channels"] is not None:
+        values["channels"] = tuple(values["channels"])
+    return TrainConfig(**values)
+
+
+def parse_args(argv=None) -> TrainConfig:
+    parser = argparse.ArgumentParser(
+        prog="python -m bioclf.surrogate.train", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--config", help="YAML file of options (keys as below)")
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        if f.name == "channels":
+            parser.add_argument(flag, type=int, nargs=2, default=None, help=f"default {default}")
+        elif isinstance(default, bool):
+            parser.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"))
+        else:
+            kind = type(default) if default is not None else float
+            parser.add_argument(flag, type=kind, default=None, help=f"default {default!r}")
+    args = parser.parse_args(argv)
+    values: dict = {}
+    if args.config:
+        try:
+            loaded = yaml.safe_load(Path(args.config).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(args.config, "(file)", str(exc)) from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(args.config, "(top level)", "must be a mapping of options")
+        values.update(loaded)
+    for f in fields(TrainConfig):
+        value = getattr(args, f.name)
+        if value is not None:
+            values[f.name] = value
+    cfg = config_from_dict(values, args.config or "(command line)")
+    if not cfg.out:
+        raise ConfigError(args.config or "(command line)", "out", "an output directory is needed")
+    return cfg
+
+
+def main(argv=None) -> int:
+    try:
+        cfg = parse_args(argv)
+        train(cfg)
+    except BioclfError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Shared plumbing of the ``python -m bioclf.<task>`` entry points."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path  # noqa: F401  (re-exported for the tasks)
+
+from bioclf.errors import BioclfError
+
+
+def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
+    """Call `main`; a `BioclfError` is printed (no traceback) and gives exit status 2."""
+    try:
+        return int(main(argv) or 0)
+    except BioclfError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--config", default="config/config.yaml", help="configuration file")
+    p.add_argument("--out", required=True, type=Path, help="output directory")
+    return p
+
+
+def peak_memory_mb() -> dict[str, float]:
+    """Peak resident memory of this process and of its finished children (the binaries)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"python_mb": round(own, 1), "children_mb": round(children, 1)}
+
+
+def provenance() -> dict:
+    """Where a result came from: versions, machine, date."""
+    import brian2
+    import numpy
+
+    info = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
+        f"{_cpu_count()} cores, {platform.system()} {platform.release()}",
+        "brian2": brian2.__version__,
+        "numpy": numpy.__version__,
+    }
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    return info
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

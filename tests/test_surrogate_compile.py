@@ -1,0 +1,227 @@
+"""The PyTorch neuron compiled from an equation file against Brian2, and its gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from brian2 import Network, SpikeMonitor, StateMonitor, TimedArray, ms, mV, second
+from brian2.units.fundamentalunits import Quantity
+
+from bioclf.brian import backends
+from bioclf.brian.groups import neuron_group
+from bioclf.equations import load_neuron
+from bioclf.errors import UnsupportedConstructError
+from bioclf.surrogate.compile import compile_neuron
+from bioclf.surrogate.functional import neuron as F
+from bioclf.surrogate.functional.surrogate import heaviside, surrogate_grad
+from bioclf.surrogate.kernels import kernel_for
+from bioclf.surrogate.modules import SpikingNeurons
+
+LIF = "equations/lif.yaml"
+DC_EXC = "equations/dc_exc.yaml"
+
+
+def brian_trace(model, drive: np.ndarray, dt: float, op: str, backend=None, tmp=None):
+    """Brian2 neurons driven from the ``start`` slot: ``input op drive[step, i]``.
+
+    Returns the membrane potential after each step (T, n) and the spike raster (T, n).
+    """
+    backend = backend or backends.Backend()
+    directory = backends.activate(backend, f"sg_equiv_{model.name}", dt=dt * second)
+    n = drive.shape[1]
+    g = neuron_group(model, n, "nrn", np.random.default_rng(0))
+    if "plastic" in g.variables:
+        g.plastic = 0  # the PyTorch side freezes the adaptive threshold
+    unit = Quantity(1, dim=getattr(g, model.input).dim)
+    g.namespace["drive"] = TimedArray(drive * unit, dt=dt * second, name="drive")
+    g.run_regularly(f"{model.input} {op} drive(t, i)", when="start", name="drv")
+    state = StateMonitor(g, "v", record=True, when="end", name="st")
+    spikes = SpikeMonitor(g, name="sp")
+    net = Network(g, state, spikes)
+    backends.Runner(backend, net, drive.shape[0] * dt * second, directory).run()
+    raster = np.zeros(drive.shape, dtype=bool)
+    steps = np.round(np.asarray(spikes.t / second) / dt).astype(int)
+    raster[steps, np.asarray(spikes.i)] = True
+    return np.asarray(state.v).T.astype(float), raster
+
+
+def torch_trace(model, drive: np.ndarray, dt: float):
+    neuron = compile_neuron(model, dt, input_scale=1.0)  # drive given in SI units
+    z, _, rec = F.run(neuron, torch.tensor(drive, dtype=torch.float64), record=("v",))
+    return rec["v"].numpy(), z.numpy() > 0, neuron
+
+
+def lif_drive(rng, steps=1500, n=6):
+    """Piecewise-constant currents up to twice the one-step threshold current, plus noise."""
+    level = np.repeat(rng.uniform(0, 1, (steps // 50, n)), 50, axis=0)
+    return (level + rng.normal(0, 0.1, (steps, n))) * 2.6e-8
+
+
+def dc_drive(rng, steps=2000, n=6):
+    """Conductance kicks (ge += w) at random steps."""
+    return (rng.random((steps, n)) < 0.3) * rng.uniform(0, 80, (steps, n))
+
+
+def check_equal(bv, bs, tv, ts, k_ref):
+    assert bs.sum() > 20, "the drive must make the neurons spike"
+    np.testing.assert_array_equal(bs, ts)
+    np.testing.assert_allclose(tv, bv, rtol=1e-4, atol=0)
+    isi = np.concatenate([np.diff(np.flatnonzero(bs[:, j])) for j in range(bs.shape[1])])
+    assert isi.min() == k_ref, "some spikes must be limited by the refractory period"
+
+
+def test_lif_matches_brian2_runtime():
+    model = load_neuron(LIF)
+    drive = lif_drive(np.random.default_rng(1))
+    bv, bs = brian_trace(model, drive, 1e-3, "=")
+    tv, ts, neuron = torch_trace(model, drive, 1e-3)
+    assert neuron.refractory_steps == 5 and neuron.input_mode == "set"
+    check_equal(bv, bs, tv, ts, neuron.refractory_steps)
+
+
+def test_dc_exc_membrane_matches_brian2_runtime():
+    model = load_neuron(DC_EXC)
+    drive = dc_drive(np.random.default_rng(2))
+    bv, bs = brian_trace(model, drive, 0.5e-3, "+=")
+    tv, ts, neuron = torch_trace(model, drive, 0.5e-3)
+    assert neuron.input_mode == "increment" and neuron.refractory_steps == 10
+    check_equal(bv, bs, tv, ts, neuron.refractory_steps)
+
+
+@pytest.mark.standalone
+def test_lif_matches_brian2_cpp(tmp_path):
+    model = load_neuron(LIF)
+    drive = lif_drive(np.random.default_rng(3), steps=1000)
+    backend = backends.Backend("cpp", build_dir=tmp_path)
+    bv, bs = brian_trace(model, drive, 1e-3, "=", backend=backend)
+    tv, ts, neuron = torch_trace(model, drive, 1e-3)
+    check_equal(bv, bs, tv, ts, neuron.refractory_steps)
+
+
+def test_compiled_update_comes_from_the_file():
+    neuron = compile_neuron(LIF, 1e-3)
+    # exact solution: v' = v_rest + R I (1 - a) + (v - v_rest) a, a = exp(-dt/tau_m)
+    a = np.exp(-1e-3 / 0.1)
+    v = torch.tensor([-0.06], dtype=torch.float64)
+    current = torch.tensor([2e-10], dtype=torch.float64)
+    (new,) = neuron.update(v, current)
+    expected = -0.065 + 1e8 * 2e-10 * (1 - a) + (-0.06 + 0.065) * a
+    assert float(new) == pytest.approx(expected, rel=1e-12)
+    assert neuron.threshold_scale == pytest.approx(13e-3)
+    assert neuron.input_scale == pytest.approx(13e-3 / (1e8 * (1 - a)))
+
+
+def test_editing_the_file_changes_the_torch_module(tmp_path):
+    text = open(LIF).read()
+    edited = tmp_path / "lif_edited.yaml"
+    edited.write_text(
+        text.replace("v_th: -52*mV", "v_th: -50*mV")
+        .replace("t_ref: 5*ms", "t_ref: 2*ms")
+        .replace("tau_m: 100*ms", "tau_m: 20*ms")
+    )
+    a, b = compile_neuron(LIF, 1e-3), compile_neuron(edited, 1e-3)
+    assert (a.refractory_steps, b.refractory_steps) == (5, 2)
+    assert b.threshold_scale == pytest.approx(15e-3)
+    v = torch.tensor([-0.06], dtype=torch.float64)
+    zero = torch.zeros(1, dtype=torch.float64)
+    assert float(a.update(v, zero)[0]) != float(b.update(v, zero)[0])
+    # and Brian2 follows the same edited file
+    model = load_neuron(edited)
+    drive = lif_drive(np.random.default_rng(4), steps=1000, n=4)
+    bv, bs = brian_trace(model, drive, 1e-3, "=")
+    tv, ts, _ = torch_trace(model, drive, 1e-3)
+    check_equal(bv, bs, tv, ts, 2)
+    # with_parameters gives the same result as editing the file
+    c = compile_neuron(load_neuron(LIF).with_parameters(t_ref=2 * ms, v_th=-50 * mV), 1e-3)
+    assert c.refractory_steps == 2 and c.threshold_scale == pytest.approx(b.threshold_scale)
+
+
+def _variant(tmp_path, **replace):
+    text = open(LIF).read()
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    path = tmp_path / "variant.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "replace, field, words",
+    [
+        (
+            {
+                "dv/dt = (v_rest - v + R*I)/tau_m : volt (unless refractory)": (
+                    "dv/dt = (v_rest - v + R*I)/tau_m + sigma*xi/sqrt(tau_m) : volt "
+                    "(unless refractory)"
+                ),
+                "method: exact": "method: euler",
+                "R: 100*Mohm": "R: 100*Mohm\n  sigma: 1*mV",
+            },
+            "equations",
+            "xi",
+        ),
+        ({"threshold: v > v_th": "threshold: v > v_th + rand()*mV"}, "threshold", "rand"),
+        (
+            {"threshold: v > v_th": "threshold: v > v_th*timestep(t_ref, 0.1*ms)/50"},
+            "threshold",
+            "timestep",
+        ),
+        ({"threshold: v > v_th": "threshold: v > v_th and v > v_rest"}, "threshold", "single"),
+        ({"refractory: t_ref": "refractory: v > v_th"}, "refractory", "condition"),
+        ({"reset: v = v_reset": "reset: |\n  v = v_reset\n  I = 0*amp"}, "reset", "input"),
+    ],
+)
+def test_unsupported_constructs_are_refused(tmp_path, replace, field, words):
+    path = _variant(tmp_path, **replace)
+    with pytest.raises(UnsupportedConstructError) as info:
+        compile_neuron(path, 1e-3)
+    err = info.value
+    assert err.field == field
+    assert words in str(err)
+    assert str(path) in str(err)
+
+
+def test_heaviside_forward_and_surrogate_backward():
+    x = torch.tensor([-0.5, -0.01, 0.0, 0.01, 0.5], dtype=torch.float64, requires_grad=True)
+    for kind, slope in (("fast_sigmoid", 25.0), ("fast_sigmoid", 5.0), ("atan", 2.0)):
+        z = heaviside(x, kind, slope)
+        assert z.tolist() == [0, 0, 0, 1, 1]
+        (g,) = torch.autograd.grad(z.sum(), x)
+        assert g.shape == x.shape
+        torch.testing.assert_close(g, surrogate_grad(x.detach(), kind, slope))
+    assert heaviside(x, strict=False).tolist() == [0, 0, 1, 1, 1]
+    g = surrogate_grad(torch.tensor([0.0, 0.2]), "fast_sigmoid", 25.0)
+    torch.testing.assert_close(g, torch.tensor([1.0, 1.0 / 36.0]))
+    g = surrogate_grad(torch.tensor([0.0]), "atan", 2.0)
+    torch.testing.assert_close(g, torch.tensor([1.0]))
+
+
+@pytest.mark.parametrize("path, dt", [(LIF, 1e-3), (DC_EXC, 0.5e-3)])
+@pytest.mark.parametrize("surrogate", ["fast_sigmoid", "atan"])
+def test_fused_and_kernel_gradients_equal_autograd(path, dt, surrogate):
+    neuron = compile_neuron(path, dt)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(30, 3, 40, generator=gen, dtype=torch.float64) * 0.8
+    weights = torch.randn(30, 3, 40, generator=gen, dtype=torch.float64)
+    results = []
+    for impl in ("autograd", "fused", "kernel"):
+        xi = x.clone().requires_grad_()
+        z = SpikingNeurons(neuron, surrogate=surrogate, impl=impl)(xi)
+        (g,) = torch.autograd.grad((z * weights).sum(), xi)
+        results.append((z, g))
+    (z0, g0), *others = results
+    assert z0.sum() > 50 and g0.abs().sum() > 0
+    for z, g in others:
+        torch.testing.assert_close(z, z0)
+        torch.testing.assert_close(g, g0, rtol=1e-9, atol=1e-12)
+    if kernel_for(neuron) is None:
+        pytest.skip("no C compiler: the kernel fell back to the fused path")
+
+
+def test_float32_kernel_matches_float64_reference():
+    neuron = compile_neuron(LIF, 1e-3)
+    x = torch.rand(25, 8, 50, generator=torch.Generator().manual_seed(1)) * 0.6
+    z32 = SpikingNeurons(neuron)(x)
+    z64 = SpikingNeurons(neuron, impl="autograd")(x.double())
+    assert (z32.double() != z64).float().mean() < 1e-3

@@ -1,0 +1,130 @@
+"""Training of the surrogate-gradient networks: learning, checkpoint/resume, metrics, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bioclf.encoding import bernoulli_spikes, spike_probability, stream_keys
+from bioclf.surrogate import train as tr
+from bioclf.surrogate.compile import compile_neuron
+from bioclf.surrogate.encode import encode
+from bioclf.surrogate.networks import SpikingConv
+
+
+def tiny(tmp_path, name="run", **kw) -> tr.TrainConfig:
+    values = dict(
+        arch="fc",
+        hidden=32,
+        epochs=2,
+        T=10,
+        batch_size=50,
+        lr=5e-3,
+        dt=5e-3,
+        max_rate=200.0,
+        train_subset=500,
+        test_subset=200,
+        threads=1,
+        log_every=100,
+        out=str(tmp_path / name),
+    )
+    values.update(kw)
+    return tr.TrainConfig(**values)
+
+
+def test_fast_encoder_equals_shared_encoder():
+    rng = np.random.default_rng(0)
+    images = rng.random((7, 784)) * (rng.random((7, 784)) < 0.3)
+    p = spike_probability(images.astype(np.float32), 1000.0, 1e-3)
+    keys = stream_keys(3, "train", np.arange(100, 107), epoch=2)
+    np.testing.assert_array_equal(encode(p, keys, 25), bernoulli_spikes(p, keys, 25))
+
+
+def test_tiny_training_learns_and_writes_metrics(tmp_path):
+    metrics = tr.train(tiny(tmp_path))
+    assert metrics["accuracy"] > 0.25  # chance is 0.1; 2 epochs of 500 samples
+    out = tmp_path / "run"
+    saved = json.loads((out / "metrics.json").read_text())
+    for key in (
+        "accuracy",
+        "confusion",
+        "spikes_per_inference",
+        "synops_per_inference",
+        "energy",
+        "latency",
+        "training_wall_seconds",
+        "history",
+        "config",
+    ):
+        assert key in saved
+    confusion = np.load(out / "confusion.npy")
+    assert confusion.shape == (10, 10) and confusion.sum() == saved["n_samples"]
+    assert np.trace(confusion) / confusion.sum() == pytest.approx(saved["accuracy"])
+    assert set(saved["spikes_per_inference"]) == {"input", "hidden", "output"}
+    syn = saved["synops_per_inference"]
+    # SynOps = input spikes * 32 + hidden spikes * 10
+    spikes = saved["spikes_per_inference"]
+    assert syn["total"] == pytest.approx(spikes["input"] * 32 + spikes["hidden"] * 10)
+    energy = saved["energy"]
+    assert energy["snn_nj_per_inference"] == pytest.approx(syn["total"] * 0.9e-3)
+    assert energy["ann_equivalent_macs"] == 784 * 32 + 32 * 10
+    assert saved["latency"]["time_steps"] == 10
+    assert (out / "model.pt").exists() and (out / "confusion.csv").exists()
+    assert "samples/s" in (out / "train.log").read_text()
+
+
+def test_resume_after_interruption_gives_identical_weights(tmp_path):
+    full = tr.train(tiny(tmp_path, "full"))
+    interrupted = tr.train(tiny(tmp_path, "resumed"), stop_after=1)
+    assert interrupted == {"interrupted": 1}
+    resumed = tr.train(tiny(tmp_path, "resumed"))
+    a = torch.load(tmp_path / "full" / "model.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "resumed" / "model.pt", weights_only=False)["model"]
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert full["accuracy"] == resumed["accuracy"]
+    assert "resuming" in (tmp_path / "resumed" / "train.log").read_text()
+
+
+def test_resume_with_other_options_is_refused(tmp_path):
+    tr.train(tiny(tmp_path, epochs=2), stop_after=1)
+    with pytest.raises(tr.ConfigError, match="lr"):
+        tr.train(tiny(tmp_path, epochs=2, lr=1e-2))
+
+
+def test_cli_errors_exit_2(tmp_path, capsys):
+    assert tr.main(["--arch", "rnn", "--out", str(tmp_path / "x")]) == 2
+    assert "arch" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hiden: 100\n")
+    assert tr.main(["--config", str(bad), "--out", str(tmp_path / "y")]) == 2
+    assert "hiden" in capsys.readouterr().err
+
+
+def test_config_file_and_load_model(tmp_path):
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("arch: fc\nhidden: 16\nepochs: 1\nT: 5\ntrain_subset: 100\n")
+    cfg = tr.parse_args(
+        ["--config", str(cfg_file), "--out", str(tmp_path / "m"), "--test-subset", "50"]
+    )
+    assert (cfg.hidden, cfg.T, cfg.test_subset) == (16, 5, 50)
+    cfg.threads = 1
+    tr.train(cfg)
+    net, loaded = tr.load_model(tmp_path / "m" / "model.pt")
+    assert loaded.hidden == 16 and net.fc1.out_features == 16
+
+
+def test_conv_network_forward_backward_and_synops():
+    neuron = compile_neuron("equations/lif.yaml", 5e-3)
+    torch.manual_seed(0)
+    net = SpikingConv(neuron, channels=(4, 8))
+    x = (torch.rand(6, 3, 784) < 0.3).float()
+    out, spikes, pre = net(x, record=True)
+    assert out.shape == (6, 3, 10)
+    assert set(spikes) == {"input", "conv1", "conv2", "output"}
+    assert [p.shape[2:] for p in pre] == [(1, 28, 28), (4, 12, 12), (8 * 4 * 4,)]
+    out.sum().backward()
+    assert net.conv1.weight.grad is not None
