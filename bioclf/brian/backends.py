@@ -26,7 +26,7 @@ from pathlib import Path
 
 import brian2
 import numpy as np
-from brian2 import Network, defaultclock, device, get_device, prefs, set_device
+from brian2 import Network, defaultclock, device, prefs, set_device
 from brian2.input.timedarray import TimedArray
 
 from bioclf.errors import ConfigError
@@ -144,9 +144,12 @@ def activate(backend: Backend, project: str, dt=None) -> Path | None:
     Path or None
         The standalone project directory, or None for the runtime backend.
     """
-    current = get_device()
-    if hasattr(current, "reinit"):
-        current.reinit()
+    from brian2.devices.device import all_devices
+
+    # Standalone devices are singletons: forget any project built earlier in this process.
+    for name in ("cpp_standalone", "cuda_standalone"):
+        if name in all_devices:
+            all_devices[name].reinit()
     brian2.core.magic.collect()  # drop objects of a previous network
     prefs.reset_to_defaults()
     prefs.codegen.cpp.extra_compile_args_gcc = list(_GCC_FLAGS)

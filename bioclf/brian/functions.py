@@ -98,7 +98,9 @@ def _make(pyfunc, name, arg_types):
 def _stop_numpy(x):
     from brian2.core.network import Network
 
-    Network._globally_stopped = True
+    # numpy code calls this once with the (possibly empty) array of event indices.
+    if np.size(x):
+        Network._globally_stopped = True
     return np.asarray(x, dtype=np.float64)
 
 
@@ -127,7 +129,10 @@ cdef double bioclf_stop(double x):
 
 
 def _make_stop():
-    """``bioclf_stop(x)``: end the current run after this time step (returns x)."""
+    """``bioclf_stop(i)``: end the current run after this time step (returns i).
+
+    Pass a per-neuron value such as ``i``, so that the call happens only for actual events.
+    """
     func = Function(
         _stop_numpy,
         arg_units=[1],

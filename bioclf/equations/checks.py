@@ -80,6 +80,17 @@ def synapse_specials() -> dict:
 def unknown_identifiers(code: str, variables: dict, statements: bool = False) -> list[str]:
     """Identifiers in `code` that `variables` does not define."""
     if statements:
+        from brian2.parsing.statements import parse_statement
+
+        missing = set()
+        for line in code.splitlines():
+            line = line.split("#")[0].strip()
+            if line:
+                var, op, _, _ = parse_statement(line)
+                if op != "=" and var not in variables:  # 'x += ...' needs an existing x
+                    missing.add(var)
+        if missing:
+            return sorted(missing)
         _, _, unknown = analyse_identifiers(code, variables)
         return sorted(set(unknown) - _KEYWORDS)
     return sorted(get_identifiers(code) - set(variables) - _KEYWORDS)

@@ -56,7 +56,7 @@ from bioclf.stdp.protocol import Models, Protocol
 N_INPUT = 784
 
 #: Controller variables carried from one chunk to the next.
-CTRL_STATE = ("sample", "rep", "intensity", "count")
+CTRL_STATE = ("sample", "rep", "intensity", "spike_count")
 
 
 def sum_variable(models: Models) -> str:
@@ -84,6 +84,7 @@ class STDPNetwork:
     stim: TimedArray
     exc_spikes: SpikeMonitor
     accepts: EventMonitor
+    retries: EventMonitor
     protocol: Protocol
     n_exc: int
     slots: int
@@ -157,7 +158,7 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         **HASH_FUNCTIONS,
         **CONTROL,
     }
-    ok = "count >= min_spikes or intensity >= max_intensity"
+    ok = "spike_count >= min_spikes or intensity >= max_intensity"
     decide = "t_in_timesteps % slot_steps == present_steps and sample < n_avail"
     ctrl = NeuronGroup(
         1,
@@ -165,7 +166,7 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         sample : 1          # index (in this chunk) of the sample being shown
         rep : 1             # how many times it has been shown already
         intensity : 1       # current input intensity
-        count : 1           # excitatory spikes in the current presentation
+        spike_count : 1     # excitatory spikes in the current presentation
         n_spikes_inp : 1    # spikes of each population in this chunk (for cost estimates)
         n_spikes_exc : 1
         n_spikes_inh : 1
@@ -182,9 +183,9 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         namespace=ctrl_ns,
         name="ctrl",
     )
-    ctrl.run_on_event("accept", "sample += 1\nrep = 0\nintensity = base_intensity\ncount = 0")
-    ctrl.run_on_event("retry", "rep += 1\nintensity += 1\ncount = 0")
-    ctrl.run_on_event("finish", "stopped = bioclf_stop(1.0)")
+    ctrl.run_on_event("accept", "sample += 1\nrep = 0\nintensity = base_intensity\nspike_count = 0")
+    ctrl.run_on_event("retry", "rep += 1\nintensity += 1\nspike_count = 0")
+    ctrl.run_on_event("finish", "stopped = bioclf_stop(i)")
     ctrl.intensity = p.base_intensity
 
     # --- Poisson input ----------------------------------------------------------------------
@@ -289,7 +290,7 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
     s_count = Synapses(
         exc,
         ctrl,
-        on_pre="count_post += int(t_in_timesteps % slot_steps < present_steps)\n"
+        on_pre="spike_count_post += int(t_in_timesteps % slot_steps < present_steps)\n"
         "n_spikes_exc_post += 1",
         namespace={"slot_steps": p.slot_steps, "present_steps": p.present_steps},
         name="s_count",
@@ -304,8 +305,12 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         counters.append(counter)
 
     exc_spikes = SpikeMonitor(exc, name="exc_spikes")
-    accepts = EventMonitor(ctrl, "accept", variables=["sample", "rep", "intensity"], name="accepts")
-    net = Network(inp, exc, inh, ctrl, s_in, s_ei, s_ie, s_count, *counters, exc_spikes, accepts)
+    watched = ["sample", "rep", "intensity", "spike_count"]
+    accepts = EventMonitor(ctrl, "accept", variables=watched, name="accepts")
+    retries = EventMonitor(ctrl, "retry", variables=watched, name="retries")
+    net = Network(
+        inp, exc, inh, ctrl, s_in, s_ei, s_ie, s_count, *counters, exc_spikes, accepts, retries
+    )
 
     initial = {}
     for name, value in exc_init.items():
@@ -316,7 +321,7 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
     initial["ctrl.sample"] = np.zeros(1)
     initial["ctrl.rep"] = np.zeros(1)
     initial["ctrl.intensity"] = np.full(1, p.base_intensity)
-    initial["ctrl.count"] = np.zeros(1)
+    initial["ctrl.spike_count"] = np.zeros(1)
     built = STDPNetwork(
         net=net,
         inp=inp,
@@ -327,6 +332,7 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         stim=stim,
         exc_spikes=exc_spikes,
         accepts=accepts,
+        retries=retries,
         protocol=p,
         n_exc=n_exc,
         slots=slots,

@@ -40,6 +40,9 @@ class ChunkResult:
     spikes : dict
         Spikes of each population ('inp', 'exc', 'inh') over the whole chunk, repeated
         presentations and rest included.
+    accepted_counts, retried_counts : (m,), (r,)
+        Excitatory spike total of each accepted and each rejected presentation, with
+        ``retried_intensities``: the controller's view, for checking its rule.
     """
 
     samples: np.ndarray
@@ -47,6 +50,9 @@ class ChunkResult:
     reps: np.ndarray
     intensities: np.ndarray
     spikes: dict
+    accepted_counts: np.ndarray
+    retried_counts: np.ndarray
+    retried_intensities: np.ndarray
 
 
 class Simulator:
@@ -132,6 +138,7 @@ class Simulator:
         runtime = not self.backend.standalone
         n_spikes0 = len(net.exc_spikes.t) if runtime and self.runner._n_runs else 0
         n_acc0 = len(net.accepts.t) if runtime and self.runner._n_runs else 0
+        n_ret0 = len(net.retries.t) if runtime and self.runner._n_runs else 0
         t0 = float(net.net.t) if runtime else 0.0
         self.runner.run(values)
 
@@ -159,7 +166,16 @@ class Simulator:
             raise RuntimeError(f"controller accepted samples out of order: {samples[:10]}")
         new_state["ctrl.sample"] = np.zeros(1)  # the next chunk's stimulus starts at this sample
         spikes = {pop: int(getattr(net.ctrl, f"n_spikes_{pop}")[0]) for pop in POPULATIONS}
-        return new_state, ChunkResult(samples, counts, reps, intensities, spikes)
+        return new_state, ChunkResult(
+            samples,
+            counts,
+            reps,
+            intensities,
+            spikes,
+            accepted_counts=np.asarray(net.accepts.spike_count[n_acc0:], dtype=float),
+            retried_counts=np.asarray(net.retries.spike_count[n_ret0:], dtype=float),
+            retried_intensities=np.asarray(net.retries.intensity[n_ret0:], dtype=float),
+        )
 
     def cleanup(self) -> None:
         self.runner.cleanup()

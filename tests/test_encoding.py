@@ -1,0 +1,97 @@
+"""Rate encoding: one implementation, identical bits in numpy, PyTorch and Brian2."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from brian2 import Network, NeuronGroup, ms
+
+from bioclf.brian import backends
+from bioclf.brian.functions import NAMESPACE
+from bioclf.encoding import (
+    bernoulli_spikes,
+    bernoulli_spikes_torch,
+    hashrng,
+    spike_probability,
+    stream_keys,
+)
+
+
+def test_hash_numpy_and_torch_agree_bitwise():
+    x = np.arange(0, 2**32, 7919, dtype=np.uint64)[:200_000]
+    tx = torch.tensor(x.astype(np.int64))
+    assert np.array_equal(hashrng.mix32(x), hashrng.mix32_torch(tx).numpy().astype(np.uint64))
+    y = x[::-1].copy()
+    assert np.array_equal(
+        hashrng.hash2(x, y),
+        hashrng.hash2_torch(tx, torch.tensor(y.astype(np.int64))).numpy().astype(np.uint64),
+    )
+
+
+def test_spike_trains_identical_numpy_torch():
+    rng = np.random.default_rng(0)
+    images = rng.random((8, 784)).astype(np.float32)
+    p = spike_probability(images, 1000.0, 1e-3)
+    keys = stream_keys(3, "train", np.arange(8))
+    a = bernoulli_spikes(p, keys, 25)
+    b = bernoulli_spikes_torch(torch.tensor(p), torch.tensor(keys.astype(np.int64)), 25).numpy()
+    assert a.shape == (25, 8, 784)
+    assert np.array_equal(a, b.astype(bool))
+
+
+@pytest.mark.parametrize("rate_hz,dt_s", [(63.75, 5e-4), (1000.0, 1e-3), (200.0, 1e-3)])
+def test_mean_rates_match_intended(rate_hz, dt_s):
+    """Over many steps, each intensity fires at intensity * max_rate (binomial tolerance)."""
+    levels = np.linspace(0, 1, 11)
+    images = np.repeat(levels[None, :], 64, axis=0).reshape(64, 11)
+    p = spike_probability(images, rate_hz, dt_s)
+    n_steps = 2000
+    spikes = bernoulli_spikes(p, stream_keys(1, "test", np.arange(64)), n_steps)
+    measured = spikes.mean(axis=(0, 1)) / dt_s
+    intended = levels * rate_hz
+    n = n_steps * 64
+    sd = np.sqrt(np.clip(p[0] * (1 - p[0]), 1e-12, None) / n) / dt_s
+    assert np.all(np.abs(measured - intended) <= 5 * sd + 1e-9)
+    ts = bernoulli_spikes_torch(
+        torch.tensor(p, dtype=torch.float32),
+        torch.tensor(stream_keys(1, "test", np.arange(64)).astype(np.int64)),
+        n_steps,
+    )
+    assert np.array_equal(ts.numpy().astype(bool), spikes)
+
+
+def test_streams_are_independent():
+    p = np.full((1, 784), 0.5)
+    a = bernoulli_spikes(p, stream_keys(0, "train", [0]), 200)
+    b = bernoulli_spikes(p, stream_keys(0, "train", [1]), 200)
+    c = bernoulli_spikes(p, stream_keys(0, "test", [0]), 200)
+    for x, y in ((a, b), (a, c)):
+        agreement = np.mean(x == y)
+        assert 0.47 < agreement < 0.53  # independent fair coins agree half the time
+
+
+def test_probability_above_one_refused():
+    with pytest.raises(ValueError, match="max_rate"):
+        spike_probability(np.ones(3), 2000.0, 1e-3)
+
+
+def _brian_uniforms(backend):
+    directory = backends.activate(backend, "hash_parity", dt=0.5 * ms)
+    g = NeuronGroup(784, "u : 1\nkey : 1 (shared)", namespace=dict(NAMESPACE), name="hashes")
+    g.key = 123456789.0
+    g.run_regularly("u = bioclf_uniform(bioclf_hash(key, 17), i)", when="start", name="draw")
+    backends.Runner(backend, Network(g), 0.5 * ms, directory).run()
+    return np.asarray(g.u[:])
+
+
+def test_brian2_runtime_function_matches_numpy():
+    expected = hashrng.uniform(hashrng.hash2(123456789, 17), np.arange(784))
+    assert np.array_equal(_brian_uniforms(backends.Backend("runtime")), expected)
+
+
+@pytest.mark.standalone
+def test_brian2_cpp_function_matches_numpy(build_root):
+    expected = hashrng.uniform(hashrng.hash2(123456789, 17), np.arange(784))
+    got = _brian_uniforms(backends.Backend("cpp", build_dir=build_root))
+    assert np.array_equal(got, expected)

@@ -1,0 +1,123 @@
+"""Equation files: the shipped ones load; every kind of mistake is refused clearly."""
+
+from __future__ import annotations
+
+import pytest
+from brian2 import ms, mV
+from conftest import EQUATIONS
+
+from bioclf.equations import check_synapse_partners, load_model, load_neuron, load_synapse
+from bioclf.errors import EquationFileError
+
+LIF = (EQUATIONS / "lif.yaml").read_text()
+
+
+def test_shipped_files_load_with_original_values():
+    exc = load_neuron(EQUATIONS / "dc_exc.yaml")
+    assert exc.parameters["v_rest"] == -65 * mV
+    assert exc.parameters["v_th"] == -52 * mV
+    assert exc.parameters["tau_m"] == 100 * ms
+    assert exc.refractory_time() == 5 * ms
+    assert exc.parameters["theta_plus"] == 0.05 * mV
+    assert exc.parameters["tau_theta"] == 1e7 * ms
+    assert exc.parameters["theta_offset"] == 20 * mV
+    inh = load_neuron(EQUATIONS / "dc_inh.yaml")
+    assert (inh.parameters["v_reset"], inh.parameters["v_th"]) == (-45 * mV, -40 * mV)
+    assert inh.refractory_time() == 2 * ms
+    assert inh.parameters["E_inh"] == -85 * mV
+    stdp = load_synapse(EQUATIONS / "dc_stdp.yaml")
+    assert float(stdp.parameters["nu_pre"]) == 1e-4
+    assert float(stdp.parameters["nu_post"]) == 1e-2
+    assert stdp.parameters["tau_post2"] == 40 * ms
+    assert stdp.normalize == ("w", "w_total")
+    check_synapse_partners(stdp, load_neuron(EQUATIONS / "lif.yaml"), exc)
+    for name in ("lif", "dc_exc", "dc_inh", "dc_stdp", "dc_exc_inh", "dc_inh_exc"):
+        assert load_model(EQUATIONS / f"{name}.yaml").name == name
+
+
+BAD = {
+    "syntax error": (
+        ("(v_rest - v + R*I)/tau_m", "(v_rest - v + R*I/tau_m"),
+        "equations",
+        "never closed",
+    ),
+    "unknown identifier": (("R*I)/tau_m", "R*I)/tau_mm"), "equations", "tau_mm"),
+    "inconsistent units": (("R*I)/tau_m", "I)/tau_m"), "equations", "inconsistent units"),
+    "missing field": (("threshold: v > v_th\n", ""), "threshold", "required field is missing"),
+    "negative refractory": (("t_ref: 5*ms", "t_ref: -5*ms"), "refractory", "negative"),
+    "threshold not a condition": (
+        ("threshold: v > v_th", "threshold: v - v_th"),
+        "threshold",
+        "not a condition",
+    ),
+    "threshold unit mismatch": (
+        ("threshold: v > v_th", "threshold: v > tau_m"),
+        "threshold",
+        "different units",
+    ),
+    "bad parameter unit name": (("100*ms", "100*msec2"), "parameters.tau_m", "msec2"),
+    "reset with wrong unit": (("reset: v = v_reset", "reset: v = 3*ms"), "reset", "unit"),
+    "unknown method": (("method: exact", "method: exakt"), "method", "exakt"),
+    "typo in a field name": (("threshold:", "treshold:"), "threshold", "treshold"),
+    "YAML syntax": (("kind: neuron", "kind: [neuron"), "(YAML syntax)", "line"),
+    "exact on a nonlinear equation": (
+        ("dv/dt = (v_rest - v + R*I)/tau_m", "dv/dt = (v_rest - v + R*I)/tau_m*(v/v_th)"),
+        "method",
+        "",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_neuron_file_is_refused_naming_file_and_field(tmp_path, case):
+    (old, new), field, needle = BAD[case]
+    assert old in LIF
+    path = tmp_path / "broken.yaml"
+    path.write_text(LIF.replace(old, new, 1))
+    with pytest.raises(EquationFileError) as err:
+        load_neuron(path)
+    message = str(err.value)
+    assert str(path) in message
+    assert err.value.field == field
+    assert f"field '{field}'" in message
+    assert needle in message
+
+
+def test_refractory_condition_and_parameter_forms(tmp_path):
+    path = tmp_path / "lif_ref.yaml"
+    path.write_text(LIF.replace("refractory: t_ref", "refractory: 2*ms"))
+    assert load_neuron(path).refractory_time() == 2 * ms
+    path.write_text(LIF.replace("refractory: t_ref", "refractory: v > v_th"))
+    assert load_neuron(path).refractory_time() is None
+
+
+def test_synapse_partner_check_names_the_synapse_file(tmp_path):
+    text = (EQUATIONS / "dc_stdp.yaml").read_text().replace("ge_post += w", "gx_post += w")
+    path = tmp_path / "stdp_typo.yaml"
+    path.write_text(text)
+    syn = load_synapse(path)
+    with pytest.raises(EquationFileError) as err:
+        check_synapse_partners(
+            syn, load_neuron(EQUATIONS / "lif.yaml"), load_neuron(EQUATIONS / "dc_exc.yaml")
+        )
+    assert str(path) in str(err.value) and "gx_post" in str(err.value)
+    assert err.value.field == "on_pre"
+
+
+def test_synapse_unit_mismatch_refused(tmp_path):
+    text = (EQUATIONS / "dc_stdp.yaml").read_text().replace("ge_post += w", "ge_post += tau_pre")
+    path = tmp_path / "stdp_units.yaml"
+    path.write_text(text)
+    with pytest.raises(EquationFileError, match="on_pre"):
+        check_synapse_partners(
+            load_synapse(path),
+            load_neuron(EQUATIONS / "lif.yaml"),
+            load_neuron(EQUATIONS / "dc_exc.yaml"),
+        )
+
+
+def test_wrong_kind_refused(tmp_path):
+    path = tmp_path / "k.yaml"
+    path.write_text(LIF.replace("kind: neuron", "kind: synapse"))
+    with pytest.raises(EquationFileError, match="kind"):
+        load_neuron(path)

@@ -1,0 +1,218 @@
+"""The in-network protocol: normalisation, repeat rule, backend parity, learning, resume."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+from brian2 import ms
+from conftest import DC_MODELS, ROOT
+
+from bioclf.brian import backends
+from bioclf.data import images_as_float, load_split
+from bioclf.encoding import hashrng
+from bioclf.errors import ConfigError, EquationFileError
+from bioclf.stdp import labels as labelling
+from bioclf.stdp.protocol import Models, Protocol
+from bioclf.stdp.simulate import Simulator
+
+# A shortened presentation keeps the runtime (numpy) backend fast enough for tests.
+SHORT = Protocol(present=40 * ms, rest=20 * ms, max_intensity=4)
+
+
+@pytest.fixture(scope="module")
+def models():
+    return Models.load(DC_MODELS)
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    ds = load_split(ROOT / "data" / "mnist", "train")
+    return images_as_float(ds)[:2000], np.asarray(ds.labels[:2000])
+
+
+def _key(epoch=0):
+    return hashrng.key(0, 1, epoch)
+
+
+def test_normalisation_sets_every_column_to_total(models):
+    """With no input (no learning), a chunk leaves each column summing to w_total exactly."""
+    sim = Simulator(models, SHORT, 6, 2, 0, backends.Backend("runtime"), "norm")
+    state = sim.initial_state
+    w0 = state["s_in.w"].reshape(784, 6)
+    assert not np.allclose(w0.sum(0), 78)
+    new, _ = sim.run_chunk(state, np.zeros((2, 784)), 0, _key(), plastic=True)
+    w = new["s_in.w"].reshape(784, 6)
+    np.testing.assert_allclose(w.sum(0), 78.0, rtol=1e-12)
+    np.testing.assert_allclose(w, w0 * 78.0 / w0.sum(0), rtol=1e-12)  # a pure rescaling
+    np.testing.assert_allclose(new["exc.w_colsum"], w.sum(0), rtol=1e-12)
+
+
+def test_repeat_rule_and_cap(models, mnist):
+    """Repeat (intensity + 1) when and only when < min_spikes spikes, and stop at the cap."""
+    x, _ = mnist
+    sim = Simulator(models, SHORT, 10, 8, 0, backends.Backend("runtime"), "rule")
+    state = sim.initial_state
+    _, res = sim.run_chunk(state, x[:8], 0, _key(), plastic=True)
+    p = SHORT
+    assert len(res.retried_counts) > 0  # the short presentation makes repeats common
+    assert np.all(res.retried_counts < p.min_spikes)
+    assert np.all(res.retried_intensities < p.max_intensity)
+    ok = (res.accepted_counts >= p.min_spikes) | (res.intensities >= p.max_intensity)
+    assert np.all(ok)
+    assert np.all(res.intensities == p.base_intensity + res.reps)
+    assert np.all(res.intensities <= p.max_intensity)
+    # Accepted spike totals equal the per-neuron counts taken from the spike monitor.
+    np.testing.assert_array_equal(res.counts.sum(1), res.accepted_counts)
+    # A silent input is shown at every intensity up to the cap, then accepted.
+    sim2 = Simulator(models, SHORT, 4, 1, 0, backends.Backend("runtime"), "cap")
+    st, first = sim2.run_chunk(sim2.initial_state, np.zeros((1, 784)), 0, _key(), True)
+    assert list(first.retried_intensities) == [2.0, 3.0] and len(first.samples) == 0
+    _, second = sim2.run_chunk(st, np.zeros((1, 784)), 0, _key(), True)  # carried over
+    assert list(second.intensities) == [4.0] and list(second.reps) == [2]
+    assert list(second.accepted_counts) == [0.0]
+
+
+def _parity_run(models, backend, x):
+    sim = Simulator(models, SHORT, 10, 6, 0, backend, "parity")
+    state, res = sim.run_chunk(sim.initial_state, x[:6], 0, _key(), plastic=True)
+    state, res2 = sim.run_chunk(
+        state, x[len(res.samples) : len(res.samples) + 6], len(res.samples), _key(), plastic=True
+    )
+    return state, [res, res2]
+
+
+@pytest.mark.standalone
+def test_runtime_and_cpp_agree_given_the_same_input(models, mnist, build_root):
+    x, _ = mnist
+    s_rt, r_rt = _parity_run(models, backends.Backend("runtime"), x)
+    s_cpp, r_cpp = _parity_run(models, backends.Backend("cpp", build_dir=build_root), x)
+    for a, b in zip(r_rt, r_cpp, strict=True):
+        np.testing.assert_array_equal(a.samples, b.samples)
+        np.testing.assert_array_equal(a.counts, b.counts)
+        np.testing.assert_array_equal(a.reps, b.reps)
+        assert a.spikes == b.spikes
+    for key in ("s_in.w", "exc.theta", "exc.v", "inh.v"):
+        np.testing.assert_allclose(s_rt[key], s_cpp[key], rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.standalone
+def test_small_network_learns_above_chance_cpp(models, mnist, build_root):
+    x, y = mnist
+    backend = backends.Backend("cpp", build_dir=build_root)
+    sim = Simulator(models, Protocol(), 20, 200, 0, backend, "learn")
+    state, pos = sim.initial_state, 0
+    while pos < 600:  # training
+        state, res = sim.run_chunk(state, x[pos : pos + 200], pos, _key(), plastic=True)
+        pos += len(res.samples)
+    trained = state
+
+    def responses(images, split):
+        st, out, p = dict(trained), [], 0
+        while p < len(images):
+            st, r = sim.run_chunk(st, images[p : p + 200], p, hashrng.key(0, split, 0), False)
+            out.append(r.counts)
+            p += len(r.samples)
+        return np.concatenate(out)
+
+    assign = responses(x[:400], 3)
+    test = responses(x[1000:1400], 2)  # never used for training or labelling
+    assignment = labelling.assign_labels(assign, y[:400])
+    acc = np.mean(labelling.predict(test, assignment) == y[1000:1400])
+    assert acc > 0.35, acc  # chance is 0.10
+    np.testing.assert_array_equal(trained["s_in.w"], state["s_in.w"])  # plastic=0 froze w
+
+
+def test_bad_network_configuration_refused(models, tmp_path):
+    from bioclf.stdp import network
+
+    with pytest.raises(ConfigError, match="n_exc"):
+        network.build(models, SHORT, 0, 2, 0)
+    with pytest.raises(ConfigError, match="backend"):
+        backends.Backend("gpu")
+    text = (
+        DC_MODELS["exc"]
+        .read_text()
+        .replace(
+            "dtheta/dt = -plastic*theta/tau_theta : volt",
+            "dthetax/dt = -plastic*thetax/tau_theta : volt",
+        )
+    )
+    text = text.replace("theta -", "thetax -").replace("theta +=", "thetax +=")
+    text = text.replace("theta: theta_init", "thetax: theta_init")
+    bad = tmp_path / "exc_no_theta.yaml"
+    bad.write_text(text)
+    with pytest.raises(EquationFileError, match="theta"):
+        Models.load({**DC_MODELS, "exc": bad})
+
+
+def _config(tmp_path, **stdp):
+    cfg = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    cfg["build"] = str(tmp_path / "build")
+    cfg["stdp"].update(stdp)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _train(cfg, out, n_exc=10):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bioclf.stdp.train",
+            "--config",
+            str(cfg),
+            "--n-exc",
+            str(n_exc),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.standalone
+@pytest.mark.slow
+def test_killed_training_resumes_bit_identical(tmp_path):
+    cfg = _config(tmp_path, n_train=90, chunk=30, backend="cpp")
+    full = tmp_path / "full"
+    proc = _train(cfg, full)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()
+    killed = tmp_path / "killed"
+    proc = _train(cfg, killed)
+    deadline = time.time() + 600
+    while not (killed / "checkpoint.npz").exists():
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # a hard kill, no cleanup
+    proc.wait()
+    assert not (killed / "weights.npy").exists()
+    proc = _train(cfg, killed)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert "resuming" in err
+    np.testing.assert_array_equal(np.load(full / "weights.npy"), np.load(killed / "weights.npy"))
+    np.testing.assert_array_equal(np.load(full / "theta.npy"), np.load(killed / "theta.npy"))
+
+
+def test_cli_refuses_bad_values_with_exit_2(tmp_path):
+    cfg = _config(tmp_path)
+    proc = _train(cfg, tmp_path / "o", n_exc=0)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "n_exc" in err
+    bad = yaml.safe_load(cfg.read_text())
+    bad["stdp"]["backend"] = "tpu"
+    cfg.write_text(yaml.safe_dump(bad))
+    proc = _train(cfg, tmp_path / "o")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "stdp.backend" in err
+    assert not (tmp_path / "o" / "weights.npy").exists()

@@ -1,0 +1,98 @@
+"""One pre/post pairing changes a weight by exactly what the STDP file's rule says."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from brian2 import Network, NeuronGroup, ms
+from conftest import EQUATIONS
+
+from bioclf.brian import backends
+from bioclf.brian.groups import synapses
+from bioclf.equations import load_synapse
+
+DT = 0.1 * ms
+
+
+@pytest.fixture(scope="module")
+def stdp():
+    return load_synapse(EQUATIONS / "dc_stdp.yaml")
+
+
+def _pair(stdp, pre_steps, post_steps, w0=0.5, plastic=1.0):
+    """Final weight of one synapse driven by forced pre and post spikes (step indices)."""
+    backends.activate(backends.Backend("runtime"), "pairing", dt=DT)
+    ns = stdp.namespace()
+
+    def forced(steps):
+        return " or ".join(f"t_in_timesteps == {k}" for k in steps) or "False"
+
+    pre = NeuronGroup(
+        1,
+        stdp.pre_neuron.equations,
+        threshold=forced(pre_steps),
+        reset=stdp.pre_neuron.on_spike,
+        method="exact",
+        namespace=ns,
+        name="pre",
+    )
+    post = NeuronGroup(
+        1,
+        stdp.post_neuron.equations + "\nge : 1\nplastic : 1 (shared, constant)",
+        threshold=forced(post_steps),
+        reset=stdp.post_neuron.on_spike,
+        method="exact",
+        namespace=ns,
+        name="post",
+    )
+    post.plastic = plastic
+    s = synapses(
+        stdp,
+        pre,
+        post,
+        "syn",
+        np.random.default_rng(0),
+        initial={"w": np.array([w0]), "delay": np.array([0.0]) * ms},
+    )
+    net = Network(pre, post, s)
+    net.run((max(pre_steps + post_steps) + 2) * DT, namespace={})
+    return float(s.w[0]), float(post.ge[0])
+
+
+def test_post_then_pre_depresses_by_nu_pre_times_post1(stdp):
+    p = stdp.parameters
+    w, _ = _pair(stdp, pre_steps=[150], post_steps=[100])
+    expected = 0.5 - float(p["nu_pre"]) * np.exp(-50 * float(DT) / float(p["tau_post1"]))
+    assert w == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    assert w < 0.5
+
+
+def test_pre_then_post_potentiates_by_nu_post_pre_post2_before(stdp):
+    """Potentiation needs an earlier postsynaptic spike (post2 "before"): post, pre, post."""
+    p = stdp.parameters
+    w, _ = _pair(stdp, pre_steps=[150], post_steps=[100, 200])
+    dep = float(p["nu_pre"]) * np.exp(-50 * float(DT) / float(p["tau_post1"]))
+    pot = (
+        float(p["nu_post"])
+        * np.exp(-50 * float(DT) / float(p["tau_pre"]))
+        * np.exp(-100 * float(DT) / float(p["tau_post2"]))
+    )
+    assert w == pytest.approx(0.5 - dep + pot, rel=1e-12)
+    assert w > 0.5
+
+
+def test_first_post_spike_alone_does_not_potentiate(stdp):
+    w, _ = _pair(stdp, pre_steps=[100], post_steps=[150])
+    assert w == 0.5  # post2 was 0 before the first postsynaptic spike
+
+
+def test_weights_clipped_and_transmission(stdp):
+    w, ge = _pair(stdp, pre_steps=[150], post_steps=[100], w0=0.0)
+    assert w == 0.0  # clipped at the lower bound
+    w, ge = _pair(stdp, pre_steps=[50], post_steps=[], w0=0.7)
+    assert w == 0.7 and ge == pytest.approx(0.7)  # ge_post += w, no post spike: no change
+
+
+def test_plastic_zero_freezes(stdp):
+    w, _ = _pair(stdp, pre_steps=[150], post_steps=[100, 200], plastic=0.0)
+    assert w == 0.5
