@@ -107,11 +107,12 @@ def _nvidia_wheel_dirs() -> tuple[Path, Path] | None:
     return None
 
 
-def _curand_link_dir(build_dir: Path) -> list[str]:
-    """Compiler/linker flags that find curand: the system CUDA, else the pip wheels.
+def _use_wheel_curand(build_dir: Path) -> list[str]:
+    """Make curand findable: the system CUDA toolkit's, else the one of the pip wheels.
 
-    The wheel ships only ``libcurand.so.10``; the linker's ``-lcurand`` needs ``libcurand.so``,
-    so a link to the versioned file is made in the build directory.
+    Returns the nvcc include flags and sets Brian2's library preferences. The wheel ships only
+    ``libcurand.so.10``; the linker's ``-lcurand`` needs ``libcurand.so``, so a link to the
+    versioned file is made in the build directory.
     """
     cuda_home = Path(os.environ.get("CUDA_PATH", "/usr/local/cuda"))
     if (cuda_home / "include" / "curand.h").exists():
@@ -121,11 +122,13 @@ def _curand_link_dir(build_dir: Path) -> list[str]:
         return []
     include, lib = dirs
     versioned = sorted(lib.glob("libcurand.so.*"))
-    link_dir = build_dir / "_curand"
+    link_dir = (build_dir / "_curand").resolve()
     link_dir.mkdir(parents=True, exist_ok=True)
     if versioned and not (link_dir / "libcurand.so").exists():
         (link_dir / "libcurand.so").symlink_to(versioned[0])
-    return [f"-I{include}", f"-L{link_dir.resolve()}", f"-Xlinker -rpath={lib}"]
+    prefs.codegen.cpp.library_dirs = [str(link_dir)]
+    prefs.codegen.cpp.runtime_library_dirs = [str(lib)]
+    return [f"-I{include}"]
 
 
 def activate(backend: Backend, project: str, dt=None) -> Path | None:
@@ -174,7 +177,7 @@ def activate(backend: Backend, project: str, dt=None) -> Path | None:
             cuda.detect_gpus = False
             cuda.gpu_id = 0
             cuda.compute_capability = float(backend.compute_capability)
-        cuda.extra_compile_args_nvcc = ["-w", "-use_fast_math"] + _curand_link_dir(directory)
+        cuda.extra_compile_args_nvcc = ["-w", "-use_fast_math"] + _use_wheel_curand(directory)
     if dt is not None:
         defaultclock.dt = dt
     return directory

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +49,7 @@ from brian2.utils.stringtools import get_identifiers
 
 from bioclf.equations import checks, load_neuron
 from bioclf.equations.loader import _externals
-from bioclf.equations.spec import EXTERNALS, NeuronModel
+from bioclf.equations.spec import NeuronModel
 from bioclf.errors import UnsupportedConstructError
 
 #: Value of each network-provided name in the PyTorch model (see module docstring).
@@ -341,8 +341,7 @@ def compile_neuron(
             f"refractoriness given as a condition ({model.refractory!r}); only a time "
             "(or the name of a time parameter) is supported",
         )
-    # Brian2: timestep(x, dt) = int((x + 1e-3*dt)/dt)
-    refractory_steps = int((float(t_ref) + 1e-3 * c.dt) / c.dt)
+    refractory_steps = brian_timestep(float(t_ref), c.dt)
     if unless and refractory_steps == 0:
         unless = set()
 
@@ -484,8 +483,6 @@ def compile_neuron(
                 "parameters",
                 f"cannot derive a {name} from the file ({value!r}); pass {name}= explicitly",
             )
-    from dataclasses import replace
-
     return replace(neuron, **scales)
 
 
@@ -517,11 +514,6 @@ def _default_scales(neuron: CompiledNeuron) -> tuple[float, float]:
     return t_scale, i_scale
 
 
-def uses_external(model: NeuronModel) -> list[str]:
-    """Network-provided names (see `EXTERNALS`) the model uses."""
-    return [name for name in EXTERNALS if model.uses(name)]
-
-
 def brian_timestep(t: float, dt: float) -> int:
-    """Brian2's ``timestep(t, dt)``."""
+    """Brian2's ``timestep(t, dt) = int((t + 1e-3*dt)/dt)`` (brian2.core.functions)."""
     return int(np.int64((t + 1e-3 * dt) / dt))

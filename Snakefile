@@ -1,0 +1,28 @@
+# bioclf: STDP (Brian2) versus surrogate gradients (PyTorch) on one LIF neuron model.
+#
+#   snakemake --cores 8                                  # default comparison, N=100
+#   snakemake --cores 2 --configfile config/smoke.yaml   # a few minutes
+#   snakemake --profile profiles/slurm                   # on a SLURM cluster
+#   snakemake --report results/report.html               # after a run
+#
+# Rules are grouped in workflow/rules/*.smk; every model value lives in equations/.
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/neuron.smk"
+include: "workflow/rules/stdp.smk"
+include: "workflow/rules/surrogate.smk"
+include: "workflow/rules/report.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+rule all:
+    input:
+        "results/report.md",
+        "results/metrics.csv",
+    default_target: True

@@ -1,0 +1,340 @@
+"""The comparison report: ``results/report.md``, ``results/metrics.csv`` and figures.
+
+    python -m bioclf.report --config config/config.yaml --out results
+
+Reads the metrics every pipeline branch wrote and sets STDP and the surrogate-gradient network
+side by side, with the Diehl & Cook (2015) figures as anchors. Every number in the report comes
+from a file the pipeline produced; missing runs are listed, never invented.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from bioclf import config as cfgmod
+from bioclf import plots, tasks
+from bioclf.io import load_json
+
+#: Diehl & Cook (2015), test accuracy (%) by number of excitatory neurons.
+DIEHL_COOK = {100: 82.9, 400: 87.0, 1600: 91.9, 6400: 95.0}
+
+COLUMNS = [
+    "method",
+    "network",
+    "n",
+    "seed",
+    "backend",
+    "accuracy",
+    "anchor_accuracy",
+    "training_wall_time_s",
+    "training_samples_per_s",
+    "inference_ms_per_sample",
+    "spikes_per_inference",
+    "synops_per_inference",
+    "energy_nj_per_inference",
+    "time_steps",
+    "dt_ms",
+    "encoding",
+    "brian2_accuracy",
+]
+
+
+def stdp_rows(cfg: dict, root: Path) -> list[dict]:
+    rows = []
+    for size in cfg["stdp"]["sizes"]:
+        for seed in cfg["seeds"]:
+            d = root / "stdp" / cfg["stdp"]["backend"] / f"n{size['n']}" / f"seed{seed}"
+            path = d / "test" / "metrics.json"
+            if not path.exists():
+                continue
+            m = load_json(path)
+            t = m["training"]
+            spikes = m["spikes_per_inference"]
+            rows.append(
+                {
+                    "method": "stdp",
+                    "network": f"Diehl&Cook N={m['n_exc']}",
+                    "n": m["n_exc"],
+                    "seed": seed,
+                    "backend": m["backend"],
+                    "accuracy": m["accuracy"],
+                    "anchor_accuracy": DIEHL_COOK.get(m["n_exc"], np.nan) / 100,
+                    "training_wall_time_s": t["training_wall_time_s"],
+                    "training_samples_per_s": t["training_samples_per_s"],
+                    "inference_ms_per_sample": m["inference_ms_per_sample"],
+                    "spikes_per_inference": sum(spikes.values()),
+                    "synops_per_inference": m["synops_per_inference"],
+                    "energy_nj_per_inference": m["energy_per_inference_nj"],
+                    "time_steps": m["time_steps_per_presentation"]
+                    * m["presentations_per_inference"],
+                    "dt_ms": cfgmod.quantity(cfg, "stdp", "protocol", "dt") / 1e-3,
+                    "encoding": m["encoding"],
+                    "brian2_accuracy": m["accuracy"],
+                    "_dir": d,
+                }
+            )
+    return rows
+
+
+def surrogate_rows(cfg: dict, root: Path) -> list[dict]:
+    rows = []
+    for run in cfg["surrogate"]["runs"]:
+        net = f"{run['arch']}{run.get('hidden', '')}"
+        for seed in cfg["seeds"]:
+            d = root / "surrogate" / net / f"seed{seed}"
+            path = d / "metrics.json"
+            if not path.exists():
+                continue
+            m = load_json(path)
+            brian = d / "brian" / "brian2_export.json"
+            b = load_json(brian) if brian.exists() else {}
+            spikes = m.get("spikes_per_inference", {})
+            n = run.get("hidden", 0)
+            rows.append(
+                {
+                    "method": "surrogate",
+                    "network": f"{run['arch'].upper()}" + (f" 784-{n}-10" if n else ""),
+                    "n": n,
+                    "seed": seed,
+                    "backend": "torch-cpu",
+                    "accuracy": m["accuracy"],
+                    "anchor_accuracy": np.nan,
+                    "training_wall_time_s": m.get("training_wall_time_s", np.nan),
+                    "training_samples_per_s": m.get("training_samples_per_s", np.nan),
+                    "inference_ms_per_sample": m.get("inference_ms_per_sample", np.nan),
+                    "spikes_per_inference": float(sum(v for v in spikes.values()))
+                    if spikes
+                    else np.nan,
+                    "synops_per_inference": m.get("synops_per_inference", {}).get("total", np.nan),
+                    "energy_nj_per_inference": m.get("energy", {}).get(
+                        "snn_nj_per_inference", np.nan
+                    ),
+                    "time_steps": m.get("latency", {}).get("time_steps", np.nan),
+                    "dt_ms": cfgmod.quantity(cfg, "surrogate", "dt") / 1e-3,
+                    "encoding": m.get(
+                        "encoding",
+                        f"Bernoulli rate code, max {cfgmod.quantity(cfg, 'surrogate', 'max_rate')}",
+                    ),
+                    "brian2_accuracy": b.get("brian2_accuracy", np.nan),
+                    "_dir": d,
+                }
+            )
+    return rows
+
+
+def _fmt(x, pct=False, digits=1):
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return "–"
+    return f"{100 * x:.{digits}f}%" if pct else f"{x:,.{digits}f}"
+
+
+def summary_table(df: pd.DataFrame) -> str:
+    """Mean ± std over seeds per (method, network)."""
+    lines = [
+        "| method | network | seeds | test accuracy | Diehl & Cook 2015 | Brian2 accuracy | "
+        "training time (s) | train samples/s | inference ms/sample | spikes/inference | "
+        "SynOps/inference | energy/inference (nJ) | time steps | dt (ms) |",
+        "|" + "---|" * 14,
+    ]
+    for (method, network), g in df.groupby(["method", "network"], sort=False):
+        acc = g["accuracy"]
+        acc_txt = _fmt(acc.mean(), pct=True, digits=2)
+        if len(g) > 1:
+            acc_txt += f" ± {100 * acc.std(ddof=1):.2f}"
+        lines.append(
+            f"| {method} | {network} | {len(g)} | {acc_txt} | "
+            f"{_fmt(g['anchor_accuracy'].mean(), pct=True)} | "
+            f"{_fmt(g['brian2_accuracy'].mean(), pct=True, digits=2)} | "
+            f"{_fmt(g['training_wall_time_s'].mean())} | "
+            f"{_fmt(g['training_samples_per_s'].mean())} | "
+            f"{_fmt(g['inference_ms_per_sample'].mean(), digits=2)} | "
+            f"{_fmt(g['spikes_per_inference'].mean(), digits=0)} | "
+            f"{_fmt(g['synops_per_inference'].mean(), digits=0)} | "
+            f"{_fmt(g['energy_nj_per_inference'].mean(), digits=1)} | "
+            f"{_fmt(g['time_steps'].mean(), digits=0)} | {_fmt(g['dt_ms'].mean(), digits=2)} |"
+        )
+    return "\n".join(lines)
+
+
+def make_figures(df: pd.DataFrame, root: Path, figdir: Path) -> dict[str, str]:
+    figs: dict[str, str] = {}
+    figdir.mkdir(parents=True, exist_ok=True)
+
+    def copy(src: Path, name: str, caption: str):
+        if src.exists():
+            shutil.copyfile(src, figdir / name)
+            figs[caption] = f"figures/{name}"
+
+    copy(
+        root / "neuron" / "membrane.png",
+        "membrane.png",
+        "Membrane potential of one LIF neuron (threshold dashed, spikes, reset, refractory)",
+    )
+    copy(root / "neuron" / "rates.png", "lif_rates.png", "LIF f-I curve against theory")
+    for _, row in df.iterrows():
+        tag = f"{row['method']}_{row['network'].replace(' ', '_').replace('&', '')}_s{row['seed']}"
+        if row["seed"] != df["seed"].min():
+            continue
+        d = row["_dir"]
+        if row["method"] == "stdp":
+            copy(
+                d / "receptive_fields.png",
+                f"{tag}_fields.png",
+                f"Learned receptive fields, {row['network']}",
+            )
+            copy(
+                d / "test" / "confusion.png",
+                f"{tag}_confusion.png",
+                f"Confusion matrix, STDP {row['network']}",
+            )
+            copy(
+                d / "raster.png",
+                f"{tag}_raster.png",
+                f"Input and excitatory spike rasters for one test sample, {row['network']}",
+            )
+        else:
+            copy(
+                d / "confusion.png",
+                f"{tag}_confusion.png",
+                f"Confusion matrix, surrogate {row['network']}",
+            )
+
+    # Accuracy over training samples, both methods.
+    series = {}
+    for _, row in df[df["seed"] == df["seed"].min()].iterrows():
+        d = row["_dir"]
+        if row["method"] == "stdp" and (d / "train_records.npz").exists():
+            trace = np.load(d / "train_records.npz")["trace"]
+            if len(trace):
+                series[f"STDP {row['network']} (running, training stream)"] = (
+                    trace[:, 0],
+                    trace[:, 1],
+                )
+        elif row["method"] == "surrogate" and (d / "history.json").exists():
+            hist = load_json(d / "history.json")
+            x = [h["samples_seen"] for h in hist if "test_accuracy" in h]
+            y = [h["test_accuracy"] for h in hist if "test_accuracy" in h]
+            if x:
+                series[f"surrogate {row['network']} (test set)"] = (x, y)
+    if series:
+        plots.curves(
+            series,
+            figdir / "accuracy_over_training.png",
+            "training samples seen",
+            "accuracy",
+            "Accuracy over training",
+            logx=True,
+        )
+        figs["Accuracy over training samples, both methods"] = "figures/accuracy_over_training.png"
+
+    # Accuracy against N.
+    agg = df.groupby(["method", "n"], sort=True)["accuracy"].mean().reset_index()
+    series = {}
+    for method, g in agg.groupby("method"):
+        g = g[g["n"] > 0]
+        if len(g):
+            series[method] = (g["n"].to_numpy(), g["accuracy"].to_numpy())
+    if series:
+        ns = sorted(DIEHL_COOK)
+        series["Diehl & Cook 2015"] = (ns, [DIEHL_COOK[n] / 100 for n in ns])
+        plots.curves(
+            series,
+            figdir / "accuracy_vs_n.png",
+            "neurons (excitatory / hidden)",
+            "test accuracy",
+            "Accuracy against network size",
+            logx=True,
+        )
+        figs["Accuracy against N"] = "figures/accuracy_vs_n.png"
+
+    # Surrogate network: PyTorch vs Brian2 accuracy.
+    sur = df[(df["method"] == "surrogate") & df["brian2_accuracy"].notna()]
+    if len(sur):
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        x = np.arange(len(sur))
+        ax.bar(x - 0.2, sur["accuracy"], 0.4, label="PyTorch")
+        ax.bar(x + 0.2, sur["brian2_accuracy"], 0.4, label="Brian2 (same neuron file)")
+        ax.set_xticks(
+            x, [f"{n}\nseed {s}" for n, s in zip(sur["network"], sur["seed"], strict=True)]
+        )
+        lo = min(sur["accuracy"].min(), sur["brian2_accuracy"].min())
+        ax.set_ylim(max(0, lo - 0.05), 1)
+        ax.set_ylabel("test accuracy")
+        ax.set_title("Surrogate-trained network in both simulators")
+        ax.legend()
+        plots._save(fig, figdir / "torch_vs_brian2.png")
+        figs["Surrogate network: PyTorch accuracy beside its Brian2 accuracy"] = (
+            "figures/torch_vs_brian2.png"
+        )
+    return figs
+
+
+def main(argv=None) -> int:
+    p = tasks.parser(__doc__.splitlines()[0])
+    args = p.parse_args(argv)
+    cfg = cfgmod.load(args.config)
+    root = args.out
+    rows = stdp_rows(cfg, root) + surrogate_rows(cfg, root)
+    df = pd.DataFrame(rows, columns=COLUMNS + ["_dir"])
+    df[COLUMNS].to_csv(root / "metrics.csv.tmp", index=False)
+    (root / "metrics.csv.tmp").replace(root / "metrics.csv")
+    figs = make_figures(df, root, root / "figures")
+    neuron = root / "neuron" / "lif_check.json"
+    lines = [
+        "# bioclf comparison report",
+        "",
+        "Unsupervised STDP (Diehl & Cook 2015 network, Brian2) against a surrogate-gradient "
+        "spiking network (PyTorch), both built from the neuron files in `equations/`.",
+        "",
+        "## Results",
+        "",
+        summary_table(df) if len(df) else "_No finished runs._",
+        "",
+        "Accuracy is on the test set (never used for training or label assignment). "
+        "STDP labels come from responses to training samples. Energy: 0.9 pJ per synaptic "
+        "operation (accumulate), 45 nm (Horowitz 2014). STDP time steps include repeated "
+        "presentations and the 150 ms rest. Per-seed rows are in `metrics.csv`.",
+        "",
+    ]
+    if neuron.exists():
+        nc = load_json(neuron)
+        lines += ["## Neuron verification", ""]
+        for name, r in nc["backends"].items():
+            lines.append(
+                f"- `{name}`: {'PASS' if r['passed'] else 'FAIL'} -- {r['levels_above_rheobase']} "
+                f"current levels above rheobase, max relative rate error "
+                f"{r['max_relative_rate_error']:.2e} (limit 1e-2), silent below rheobase: "
+                f"{r['silent_below_rheobase']}, min ISI {1e3 * r['min_isi_s']:.3f} ms"
+            )
+        lines.append("")
+    lines += ["## Figures", ""]
+    for caption, rel in figs.items():
+        lines += [f"### {caption}", "", f"![{caption}]({rel})", ""]
+    expected = [f"stdp N={s['n']}" for s in cfg["stdp"]["sizes"]] + [
+        f"surrogate {r['arch']}{r.get('hidden', '')}" for r in cfg["surrogate"]["runs"]
+    ]
+    lines += [
+        "## Provenance",
+        "",
+        f"- configuration: `{args.config}` (below); seeds: {cfg['seeds']}",
+        f"- runs expected: {', '.join(expected)}; rows found: {len(df)}",
+    ]
+    info = tasks.provenance()
+    lines += [f"- {k}: {v}" for k, v in info.items()]
+    lines += ["", "```yaml", yaml.safe_dump(cfg, sort_keys=False).strip(), "```", ""]
+    out = root / "report.md"
+    (root / "report.md.tmp").write_text("\n".join(lines))
+    (root / "report.md.tmp").replace(out)
+    print(f"wrote {out} and {root / 'metrics.csv'} ({len(df)} rows)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(tasks.run(main))

@@ -1,0 +1,114 @@
+"""The Snakemake workflow: configuration checks, file dependencies and the smoke run."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import ROOT
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+
+
+def _workdir(tmp: Path) -> Path:
+    """A copy of what the workflow reads, so results land in `tmp`."""
+    for name in ("equations", "config"):
+        shutil.copytree(ROOT / name, tmp / name)
+    (tmp / "data").mkdir()
+    (tmp / "data" / "mnist").symlink_to(ROOT / "data" / "mnist")
+    return tmp
+
+
+def _snakemake(cwd: Path, *args, timeout=900) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*SNAKEMAKE, "--configfile", "config/smoke.yaml", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _planned_jobs(out: str) -> set[str]:
+    """Rule names in a dry run's job table."""
+    jobs = set()
+    table = out.split("Job stats:")[1] if "Job stats:" in out else ""
+    for line in table.splitlines():
+        m = re.match(r"^(\w+)\s+\d+\s*$", line.strip())
+        if m and m.group(1) not in ("job", "total"):
+            jobs.add(m.group(1))
+    return jobs
+
+
+def test_lint_is_clean():
+    res = subprocess.run(
+        [*SNAKEMAKE, "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Congratulations" in res.stdout + res.stderr or not res.stdout.strip()
+
+
+def test_bad_config_value_refused_before_any_job(tmp_path):
+    wd = _workdir(tmp_path)
+    cfg = yaml.safe_load((wd / "config" / "smoke.yaml").read_text())
+    cfg["stdp"]["chunk"] = -5
+    (wd / "config" / "smoke.yaml").write_text(yaml.safe_dump(cfg))
+    res = _snakemake(wd, "-n")
+    assert res.returncode != 0
+    assert "stdp.chunk" in res.stderr + res.stdout
+    assert not (wd / "results").exists()
+
+
+@pytest.mark.pipeline
+@pytest.mark.standalone
+@pytest.mark.slow
+def test_smoke_pipeline_end_to_end_and_reruns(tmp_path):
+    wd = _workdir(tmp_path)
+    res = _snakemake(wd, "--cores", "2", timeout=1500)
+    assert res.returncode == 0, res.stderr[-5000:]
+    report = (wd / "results" / "report.md").read_text()
+    assert "| stdp |" in report and "| surrogate |" in report
+    df = pd.read_csv(wd / "results" / "metrics.csv")
+    assert set(df["method"]) == {"stdp", "surrogate"}
+    for col in (
+        "accuracy",
+        "training_wall_time_s",
+        "spikes_per_inference",
+        "synops_per_inference",
+        "energy_nj_per_inference",
+        "time_steps",
+        "encoding",
+    ):
+        assert col in df.columns and df[col].notna().all(), col
+    assert df["accuracy"].between(0, 1).all()
+    assert df.loc[df["method"] == "surrogate", "brian2_accuracy"].notna().all()
+    for fig in ("membrane.png", "accuracy_vs_n.png", "torch_vs_brian2.png"):
+        assert (wd / "results" / "figures" / fig).exists(), fig
+    # Every rule left a log and a benchmark.
+    assert len(list((wd / "results" / "logs").glob("*.log"))) >= 9
+    assert len(list((wd / "results" / "benchmarks").glob("*.tsv"))) >= 9
+
+    # Nothing to do afterwards ...
+    assert _planned_jobs(_snakemake(wd, "-n").stdout) == set()
+    # ... editing the STDP rule re-runs the STDP branch only ...
+    stdp = wd / "equations" / "dc_stdp.yaml"
+    stdp.write_text(stdp.read_text().replace("nu_post: 1e-2", "nu_post: 2e-2"))
+    jobs = _planned_jobs(_snakemake(wd, "-n").stdout)
+    assert {"stdp_train", "stdp_assign", "stdp_evaluate", "report"} <= jobs
+    assert not jobs & {"data", "neuron_check", "surrogate_train", "surrogate_brian"}
+    # ... and editing the LIF neuron re-runs its users, not STDP.
+    (wd / "equations" / "dc_stdp.yaml").write_text(
+        (ROOT / "equations" / "dc_stdp.yaml").read_text()
+    )
+    subprocess.run(["touch", "-d", "2000-01-01", str(stdp)], check=True)
+    lif = wd / "equations" / "lif.yaml"
+    lif.write_text(lif.read_text().replace("tau_m: 100*ms", "tau_m: 90*ms"))
+    jobs = _planned_jobs(_snakemake(wd, "-n").stdout)
+    assert {"neuron_check", "surrogate_train", "surrogate_brian"} <= jobs
+    assert not jobs & {"data", "stdp_train"}

@@ -1,0 +1,98 @@
+# Configuration check and the lists of runs. The configuration is validated against
+# config/schema.yaml before any job starts: a bad value stops the workflow with the key named.
+
+import sys
+from pathlib import Path
+
+from bioclf import config as _bioclf_config
+from bioclf.errors import BioclfError
+
+try:
+    _bioclf_config.validate(config, workflow.overwrite_configfiles or "config/config.yaml")
+except BioclfError as _exc:
+    sys.exit(f"error: {_exc}")
+
+PY = sys.executable  # the interpreter running Snakemake (the project's environment)
+CFG = (workflow.overwrite_configfiles or ["config/config.yaml"])[-1]
+SEEDS = config["seeds"]
+STDP = config["stdp"]
+SUR = config["surrogate"]
+STDP_BACKEND = STDP["backend"]
+STDP_SIZES = [s["n"] for s in STDP["sizes"]]
+STDP_MODELS = list(STDP["models"].values())
+SUR_NETS = [
+    f"{r['arch']}{r.get('hidden', '')}" for r in SUR["runs"]
+]
+SUR_FC = [n for n in SUR_NETS if n.startswith("fc")]
+EXPORT = SUR.get("export", {})
+EXPORT_BACKEND = EXPORT.get("backend", "cpp")
+
+
+def stdp_dir(w):
+    return f"results/stdp/{w.backend}/n{w.n}/seed{w.seed}"
+
+
+def sur_run(net):
+    for r in SUR["runs"]:
+        if f"{r['arch']}{r.get('hidden', '')}" == net:
+            return r
+    raise ValueError(f"no surrogate run {net}")
+
+
+def stdp_threads(w=None):
+    return int(STDP.get("threads", 1))
+
+
+def stdp_gpu(w):
+    return 1 if w.backend == "cuda" else 0
+
+
+def stdp_mem_mb(w):
+    return 2000 + int(w.n) * 30
+
+
+def sur_flags(w):
+    run = sur_run(w.net)
+    flags = [f"--arch {run['arch']}"]
+    if "hidden" in run:
+        flags.append(f"--hidden {run['hidden']}")
+    flags += [
+        f"--epochs {SUR['epochs']}",
+        f"--T {SUR['time_steps']}",
+        f"--dt {_bioclf_config.quantity(config, 'surrogate', 'dt')}",
+        f"--max-rate {float(_bioclf_config.quantity(config, 'surrogate', 'max_rate'))}",
+        f"--batch-size {SUR.get('batch_size', 128)}",
+        f"--lr {SUR.get('lr', 0.002)}",
+        f"--threads {SUR.get('threads', 2)}",
+        f"--data {config['data']['root']}",
+    ]
+    if "n_train" in SUR:
+        flags.append(f"--train-subset {SUR['n_train']}")
+    if "n_test" in SUR:
+        flags.append(f"--test-subset {SUR['n_test']}")
+    return " ".join(flags)
+
+
+def stdp_targets():
+    return expand(
+        "results/stdp/{backend}/n{n}/seed{seed}/{f}",
+        backend=STDP_BACKEND,
+        n=STDP_SIZES,
+        seed=SEEDS,
+        f=["test/metrics.json", "test/confusion.png", "receptive_fields.png", "raster.png"],
+    )
+
+
+def surrogate_targets():
+    out = expand("results/surrogate/{net}/seed{seed}/{f}", net=SUR_NETS, seed=SEEDS,
+                 f=["metrics.json", "confusion.png"])
+    out += expand("results/surrogate/{net}/seed{seed}/brian/brian2_export.json", net=SUR_FC,
+                  seed=SEEDS)
+    return out
+
+
+wildcard_constraints:
+    n=r"\d+",
+    seed=r"\d+",
+    backend="runtime|cpp|cuda",
+    net=r"(fc\d+|conv)",

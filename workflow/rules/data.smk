@@ -1,0 +1,18 @@
+rule data:
+    """Verify the data set (checksums, counts) and draw a few samples."""
+    output:
+        summary="results/data/summary.json",
+        samples=report("results/data/samples.png", category="Data", caption="../report/data.rst"),
+    conda:
+        "../envs/bioclf.yaml"
+    log:
+        "results/logs/data.log",
+    benchmark:
+        "results/benchmarks/data.tsv"
+    resources:
+        mem_mb=2000,
+    params:
+        py=PY,
+        cfg=CFG,
+    shell:
+        "{params.py} -m bioclf.data.check --config {params.cfg} --out results/data > {log} 2>&1"
