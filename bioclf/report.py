@@ -41,6 +41,8 @@ COLUMNS = [
     "dt_ms",
     "encoding",
     "brian2_accuracy",
+    "brian2_pytorch_same_samples",
+    "brian2_n_samples",
 ]
 
 
@@ -72,7 +74,7 @@ def stdp_rows(cfg: dict, root: Path) -> list[dict]:
                     "energy_nj_per_inference": m["energy_per_inference_nj"],
                     "time_steps": m["time_steps_per_presentation"]
                     * m["presentations_per_inference"],
-                    "dt_ms": cfgmod.quantity(cfg, "stdp", "protocol", "dt") / 1e-3,
+                    "dt_ms": float(cfgmod.quantity(cfg, "stdp", "protocol", "dt")) * 1e3,
                     "encoding": m["encoding"],
                     "brian2_accuracy": m["accuracy"],
                     "_dir": d,
@@ -95,6 +97,9 @@ def surrogate_rows(cfg: dict, root: Path) -> list[dict]:
             b = load_json(brian) if brian.exists() else {}
             spikes = m.get("spikes_per_inference", {})
             n = run.get("hidden", 0)
+            c = m.get("config", {})
+            n_train = (c.get("train_subset") or 60000) * c.get("epochs", 1)
+            wall = m.get("training_wall_seconds", np.nan)
             rows.append(
                 {
                     "method": "surrogate",
@@ -104,23 +109,22 @@ def surrogate_rows(cfg: dict, root: Path) -> list[dict]:
                     "backend": "torch-cpu",
                     "accuracy": m["accuracy"],
                     "anchor_accuracy": np.nan,
-                    "training_wall_time_s": m.get("training_wall_time_s", np.nan),
-                    "training_samples_per_s": m.get("training_samples_per_s", np.nan),
-                    "inference_ms_per_sample": m.get("inference_ms_per_sample", np.nan),
-                    "spikes_per_inference": float(sum(v for v in spikes.values()))
-                    if spikes
-                    else np.nan,
+                    "training_wall_time_s": wall,
+                    "training_samples_per_s": n_train / wall,
+                    "inference_ms_per_sample": m.get("eval_seconds", np.nan) / m["n_samples"] * 1e3,
+                    "spikes_per_inference": float(sum(spikes.values())) if spikes else np.nan,
                     "synops_per_inference": m.get("synops_per_inference", {}).get("total", np.nan),
                     "energy_nj_per_inference": m.get("energy", {}).get(
                         "snn_nj_per_inference", np.nan
                     ),
                     "time_steps": m.get("latency", {}).get("time_steps", np.nan),
-                    "dt_ms": cfgmod.quantity(cfg, "surrogate", "dt") / 1e-3,
-                    "encoding": m.get(
-                        "encoding",
-                        f"Bernoulli rate code, max {cfgmod.quantity(cfg, 'surrogate', 'max_rate')}",
-                    ),
-                    "brian2_accuracy": b.get("brian2_accuracy", np.nan),
+                    "dt_ms": c.get("dt", np.nan) * 1e3,
+                    "encoding": f"Bernoulli (Poisson per step) rate code, max "
+                    f"{c.get('max_rate', np.nan):g} Hz, dt {c.get('dt', np.nan) * 1e3:g} ms, "
+                    f"{c.get('T')} steps",
+                    "brian2_accuracy": b.get("accuracy_brian2", np.nan),
+                    "brian2_pytorch_same_samples": b.get("accuracy_pytorch", np.nan),
+                    "brian2_n_samples": b.get("n_samples", np.nan),
                     "_dir": d,
                 }
             )
@@ -215,12 +219,14 @@ def make_figures(df: pd.DataFrame, root: Path, figdir: Path) -> dict[str, str]:
                     trace[:, 0],
                     trace[:, 1],
                 )
-        elif row["method"] == "surrogate" and (d / "history.json").exists():
-            hist = load_json(d / "history.json")
-            x = [h["samples_seen"] for h in hist if "test_accuracy" in h]
-            y = [h["test_accuracy"] for h in hist if "test_accuracy" in h]
+        elif row["method"] == "surrogate":
+            m = load_json(d / "metrics.json")
+            per_epoch = m.get("config", {}).get("train_subset") or 60000
+            hist = m.get("history", [])
+            x = [h["epoch"] * per_epoch for h in hist]
+            y = [h["train_accuracy"] for h in hist]
             if x:
-                series[f"surrogate {row['network']} (test set)"] = (x, y)
+                series[f"surrogate {row['network']} (training batches)"] = (x, y)
     if series:
         plots.curves(
             series,
@@ -259,15 +265,18 @@ def make_figures(df: pd.DataFrame, root: Path, figdir: Path) -> dict[str, str]:
 
         fig, ax = plt.subplots(figsize=(5, 3.5))
         x = np.arange(len(sur))
-        ax.bar(x - 0.2, sur["accuracy"], 0.4, label="PyTorch")
+        ax.bar(x - 0.2, sur["brian2_pytorch_same_samples"], 0.4, label="PyTorch")
         ax.bar(x + 0.2, sur["brian2_accuracy"], 0.4, label="Brian2 (same neuron file)")
         ax.set_xticks(
             x, [f"{n}\nseed {s}" for n, s in zip(sur["network"], sur["seed"], strict=True)]
         )
-        lo = min(sur["accuracy"].min(), sur["brian2_accuracy"].min())
+        lo = min(sur["brian2_pytorch_same_samples"].min(), sur["brian2_accuracy"].min())
         ax.set_ylim(max(0, lo - 0.05), 1)
         ax.set_ylabel("test accuracy")
-        ax.set_title("Surrogate-trained network in both simulators")
+        ax.set_title(
+            f"Surrogate-trained network in both simulators "
+            f"({int(sur['brian2_n_samples'].iloc[0])} test samples)"
+        )
         ax.legend()
         plots._save(fig, figdir / "torch_vs_brian2.png")
         figs["Surrogate network: PyTorch accuracy beside its Brian2 accuracy"] = (

@@ -149,7 +149,9 @@ def activate(backend: Backend, project: str, dt=None) -> Path | None:
     """
     from brian2.devices.device import all_devices
 
-    # Standalone devices are singletons: forget any project built earlier in this process.
+    # Standalone devices are singletons: leave the active one, then forget any project built
+    # earlier in this process.
+    set_device("runtime")
     for name in ("cpp_standalone", "cuda_standalone"):
         if name in all_devices:
             all_devices[name].reinit()

@@ -59,7 +59,7 @@ def sur_flags(w):
     flags += [
         f"--epochs {SUR['epochs']}",
         f"--T {SUR['time_steps']}",
-        f"--dt {_bioclf_config.quantity(config, 'surrogate', 'dt')}",
+        f"--dt {float(_bioclf_config.quantity(config, 'surrogate', 'dt'))}",
         f"--max-rate {float(_bioclf_config.quantity(config, 'surrogate', 'max_rate'))}",
         f"--batch-size {SUR.get('batch_size', 128)}",
         f"--lr {SUR.get('lr', 0.002)}",
