@@ -1,0 +1,130 @@
+"""Speed of STDP training: one compiled run per chunk versus one net.run() per sample.
+
+    python bench/bench_stdp.py                       # N=100 and N=400, 2000 samples each
+    python bench/bench_stdp.py --sizes 100 --samples 1000 --conventional-samples 10
+
+For each N it reports, on the `cpp` backend with 1 OpenMP thread: compile time, training time
+per sample excluding compilation (and per presentation, repeats included), peak memory of the
+compiled program; then the same with 2 OpenMP threads; then the conventional design (runtime
+backend, one ``net.run()`` per sample, normalisation in Python) on the same model and the first
+samples of the same data, and the speed ratio. Results are printed and written as JSON.
+Run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bioclf.brian import backends  # noqa: E402
+from bioclf.data import images_as_float, load_split  # noqa: E402
+from bioclf.encoding import hashrng  # noqa: E402
+from bioclf.stdp.conventional import ConventionalNetwork  # noqa: E402
+from bioclf.stdp.protocol import Models, Protocol  # noqa: E402
+from bioclf.stdp.simulate import Simulator  # noqa: E402
+
+MODELS = {
+    "exc": ROOT / "equations/dc_exc.yaml",
+    "inh": ROOT / "equations/dc_inh.yaml",
+    "input_exc": ROOT / "equations/dc_stdp.yaml",
+    "exc_inh": ROOT / "equations/dc_exc_inh.yaml",
+    "inh_exc": ROOT / "equations/dc_inh_exc.yaml",
+}
+
+
+def children_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def compiled(n, images, threads, chunk, build):
+    backend = backends.Backend("cpp", threads=threads, build_dir=build)
+    start = time.perf_counter()
+    sim = Simulator(Models.load(MODELS), Protocol(), n, chunk, 0, backend, f"bench_n{n}_t{threads}")
+    compile_s = time.perf_counter() - start
+    state, pos, slots = sim.initial_state, 0, 0
+    start = time.perf_counter()
+    while pos < len(images):
+        state, res = sim.run_chunk(
+            state, images[pos : pos + chunk], pos, hashrng.key(0, 1, 0), True
+        )
+        pos += len(res.samples)
+        slots += len(res.samples) + len(res.retried_counts)
+    train_s = time.perf_counter() - start
+    sim.cleanup()
+    return {
+        "compile_s": round(compile_s, 1),
+        "samples": len(images),
+        "presentations": slots,
+        "train_s": round(train_s, 2),
+        "ms_per_sample": round(train_s / len(images) * 1e3, 3),
+        "ms_per_presentation": round(train_s / slots * 1e3, 3),
+    }
+
+
+def conventional(n, images):
+    net = ConventionalNetwork(Models.load(MODELS), Protocol(), n, 0)
+    net.present(images[0])  # the first run generates the numpy code: not timed
+    start = time.perf_counter()
+    slots = 0
+    for image in images[1:]:
+        _, reps = net.present(image)
+        slots += 1 + reps
+    elapsed = time.perf_counter() - start
+    k = len(images) - 1
+    return {
+        "samples": k,
+        "presentations": slots,
+        "train_s": round(elapsed, 2),
+        "ms_per_sample": round(elapsed / k * 1e3, 1),
+        "ms_per_presentation": round(elapsed / slots * 1e3, 1),
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[100, 400])
+    p.add_argument("--samples", type=int, default=2000)
+    p.add_argument("--chunk", type=int, default=1000)
+    p.add_argument("--conventional-samples", type=int, default=11)
+    p.add_argument("--build", type=Path, default=ROOT / "build" / "bench")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "bench_stdp.json")
+    args = p.parse_args()
+    ds = load_split(ROOT / "data" / "mnist", "train")
+    images = images_as_float(ds)[: args.samples]
+    results = {}
+    for n in args.sizes:
+        r = {"cpp_1_thread": compiled(n, images, 1, args.chunk, args.build)}
+        r["peak_memory_mb"] = round(children_peak_mb(), 1)
+        print(f"N={n} cpp 1 thread: {r['cpp_1_thread']}", flush=True)
+        r["cpp_2_threads"] = compiled(n, images, 2, args.chunk, args.build)
+        print(f"N={n} cpp 2 threads: {r['cpp_2_threads']}", flush=True)
+        r["conventional_runtime"] = conventional(n, images[: args.conventional_samples])
+        print(
+            f"N={n} conventional (runtime, net.run per sample): {r['conventional_runtime']}",
+            flush=True,
+        )
+        r["speedup_per_presentation"] = round(
+            r["conventional_runtime"]["ms_per_presentation"]
+            / r["cpp_1_thread"]["ms_per_presentation"],
+            1,
+        )
+        print(
+            f"N={n} speed-up (per presentation, 1 thread): {r['speedup_per_presentation']}x",
+            flush=True,
+        )
+        results[f"N={n}"] = r
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

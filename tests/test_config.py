@@ -1,0 +1,60 @@
+"""Configuration files validate; a bad value is refused with its key named."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+from conftest import ROOT
+
+from bioclf import config
+from bioclf.errors import ConfigError
+
+
+@pytest.mark.parametrize("name", ["config", "smoke", "paper"])
+def test_shipped_configurations_validate(name):
+    config.load(ROOT / "config" / f"{name}.yaml")
+
+
+BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize(
+    "path,value,key",
+    [
+        (("stdp", "backend"), "tpu", "stdp.backend"),
+        (("stdp", "sizes"), [{"n": 0, "epochs": 1}], "stdp.sizes.0.n"),
+        (("stdp", "chunk"), 0, "stdp.chunk"),
+        (("stdp", "protocol", "dt"), "0.5*mV", "stdp.protocol.dt"),
+        (("stdp", "protocol", "max_rate"), "fast", "stdp.protocol.max_rate"),
+        (("surrogate", "runs"), [{"arch": "rnn"}], "surrogate.runs.0.arch"),
+        (("stdp", "models", "exc"), "equations/missing.yaml", "stdp.models.exc"),
+        (("seeds",), [], "seeds"),
+        (("surrogate", "epochs"), "ten", "surrogate.epochs"),
+    ],
+)
+def test_bad_value_names_the_key(path, value, key):
+    cfg = copy.deepcopy(BASE)
+    node = cfg
+    for k in path[:-1]:
+        node = node[k]
+    node[path[-1]] = value
+    with pytest.raises(ConfigError) as err:
+        config.validate(cfg, "config.yaml")
+    assert err.value.field == key
+    assert key in str(err.value)
+
+
+def test_unknown_key_refused():
+    cfg = copy.deepcopy(BASE)
+    cfg["stdp"]["n_exc"] = 100  # a plausible typo for 'sizes'
+    with pytest.raises(ConfigError, match="n_exc"):
+        config.validate(cfg, "config.yaml")
+
+
+def test_unreadable_yaml(tmp_path):
+    bad = tmp_path / "c.yaml"
+    bad.write_text("stdp: [unclosed")
+    with pytest.raises(ConfigError, match="YAML"):
+        config.load(bad)
