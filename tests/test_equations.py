@@ -31,7 +31,15 @@ def test_shipped_files_load_with_original_values():
     assert stdp.parameters["tau_post2"] == 40 * ms
     assert stdp.normalize == ("w", "w_total")
     check_synapse_partners(stdp, load_neuron(EQUATIONS / "lif.yaml"), exc)
-    for name in ("lif", "dc_exc", "dc_inh", "dc_stdp", "dc_exc_inh", "dc_inh_exc"):
+    for name in (
+        "lif",
+        "dc_exc",
+        "dc_inh",
+        "dc_stdp",
+        "dc_stdp_synaptic_traces",
+        "dc_exc_inh",
+        "dc_inh_exc",
+    ):
         assert load_model(EQUATIONS / f"{name}.yaml").name == name
 
 

@@ -41,7 +41,7 @@ def test_rates_runtime(lif):
 @pytest.mark.standalone
 def test_rates_cpp_standalone(lif, build_root):
     currents = lif_check.current_levels(lif, n_above=12, n_below=3)
-    backend = backends.Backend("cpp", build_dir=build_root)
+    backend = backends.Backend("cpp", build_dir=build_root / "neuron")
     _check(
         lif_check.simulate_rates(lif, currents, duration=2 * second, dt=0.01 * ms, backend=backend)
     )

@@ -16,10 +16,13 @@ from conftest import ROOT
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
 
 
-def _workdir(tmp: Path) -> Path:
+def _workdir(tmp: Path, build: Path | None = None) -> Path:
     """A copy of what the workflow reads, so results land in `tmp`."""
     for name in ("equations", "config"):
         shutil.copytree(ROOT / name, tmp / name)
+    if build is not None:  # share compiled projects with the other tests
+        smoke = tmp / "config" / "smoke.yaml"
+        smoke.write_text(smoke.read_text().replace("build: build", f"build: {build}"))
     (tmp / "data").mkdir()
     (tmp / "data" / "mnist").symlink_to(ROOT / "data" / "mnist")
     return tmp
@@ -68,8 +71,8 @@ def test_bad_config_value_refused_before_any_job(tmp_path):
 @pytest.mark.pipeline
 @pytest.mark.standalone
 @pytest.mark.slow
-def test_smoke_pipeline_end_to_end_and_reruns(tmp_path):
-    wd = _workdir(tmp_path)
+def test_smoke_pipeline_end_to_end_and_reruns(tmp_path, build_root):
+    wd = _workdir(tmp_path, build_root)
     res = _snakemake(wd, "--cores", "2", timeout=1500)
     assert res.returncode == 0, res.stderr[-5000:]
     report = (wd / "results" / "report.md").read_text()

@@ -91,7 +91,7 @@ def _parity_run(models, backend, x):
 def test_runtime_and_cpp_agree_given_the_same_input(models, mnist, build_root):
     x, _ = mnist
     s_rt, r_rt = _parity_run(models, backends.Backend("runtime"), x)
-    s_cpp, r_cpp = _parity_run(models, backends.Backend("cpp", build_dir=build_root), x)
+    s_cpp, r_cpp = _parity_run(models, cpp_backend(build_root), x)
     for a, b in zip(r_rt, r_cpp, strict=True):
         np.testing.assert_array_equal(a.samples, b.samples)
         np.testing.assert_array_equal(a.counts, b.counts)
@@ -104,8 +104,7 @@ def test_runtime_and_cpp_agree_given_the_same_input(models, mnist, build_root):
 @pytest.mark.standalone
 def test_small_network_learns_above_chance_cpp(models, mnist, build_root):
     x, y = mnist
-    backend = backends.Backend("cpp", build_dir=build_root)
-    sim = Simulator(models, Protocol(), 20, 200, 0, backend, "learn")
+    sim = Simulator(models, Protocol(), N_TEST, CHUNK, 0, cpp_backend(build_root), "network")
     state, pos = sim.initial_state, 0
     while pos < 600:  # training
         state, res = sim.run_chunk(state, x[pos : pos + 200], pos, _key(), plastic=True)
@@ -151,16 +150,16 @@ def test_bad_network_configuration_refused(models, tmp_path):
         Models.load({**DC_MODELS, "exc": bad})
 
 
-def _config(tmp_path, **stdp):
+def _config(tmp_path, build, **stdp):
     cfg = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
-    cfg["build"] = str(tmp_path / "build")
+    cfg["build"] = str(build)
     cfg["stdp"].update(stdp)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
-def _train(cfg, out, n_exc=10):
+def _train(cfg, out, n_exc=N_TEST):
     return subprocess.Popen(
         [
             sys.executable,
@@ -182,8 +181,8 @@ def _train(cfg, out, n_exc=10):
 
 @pytest.mark.standalone
 @pytest.mark.slow
-def test_killed_training_resumes_bit_identical(tmp_path):
-    cfg = _config(tmp_path, n_train=90, chunk=30, backend="cpp")
+def test_killed_training_resumes_bit_identical(tmp_path, build_root):
+    cfg = _config(tmp_path, build_root, n_train=2 * CHUNK, chunk=CHUNK, backend="cpp")
     full = tmp_path / "full"
     proc = _train(cfg, full)
     assert proc.wait(timeout=600) == 0, proc.stderr.read()
@@ -205,7 +204,7 @@ def test_killed_training_resumes_bit_identical(tmp_path):
 
 
 def test_cli_refuses_bad_values_with_exit_2(tmp_path):
-    cfg = _config(tmp_path)
+    cfg = _config(tmp_path, tmp_path / "build")
     proc = _train(cfg, tmp_path / "o", n_exc=0)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and "n_exc" in err

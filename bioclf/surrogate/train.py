@@ -55,12 +55,12 @@ class TrainConfig:
     epochs: int = 10
     T: int = 25
     batch_size: int = 128
-    lr: float = 2e-3
+    lr: float = 1e-3
     lr_schedule: str = "cosine"
     weight_decay: float = 0.0
     seed: int = 0
-    dt: float = 1e-3
-    max_rate: float = 1000.0
+    dt: float = 5e-3  # s; with lif.yaml: membrane decay exp(-dt/tau_m) = 0.951 per step
+    max_rate: float = 200.0  # Hz; max_rate * dt = 1: a pixel of intensity x fires with p = x
     neuron: str = "equations/lif.yaml"
     surrogate: str = "fast_sigmoid"
     slope: float | None = None
