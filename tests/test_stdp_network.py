@@ -78,12 +78,19 @@ def test_repeat_rule_and_cap(models, mnist):
     assert list(second.accepted_counts) == [0.0]
 
 
+# The cpp tests share one compiled project (same N, chunk and protocol as the CLI tests and the
+# smoke pipeline use), so the suite compiles the STDP network once.
+N_TEST, CHUNK = 20, 200
+
+
+def cpp_backend(build_root):
+    return backends.Backend("cpp", build_dir=build_root / "stdp" / "cpp" / f"n{N_TEST}_seed0")
+
+
 def _parity_run(models, backend, x):
-    sim = Simulator(models, SHORT, 10, 6, 0, backend, "parity")
-    state, res = sim.run_chunk(sim.initial_state, x[:6], 0, _key(), plastic=True)
-    state, res2 = sim.run_chunk(
-        state, x[len(res.samples) : len(res.samples) + 6], len(res.samples), _key(), plastic=True
-    )
+    sim = Simulator(models, Protocol(), N_TEST, CHUNK, 0, backend, "network")
+    state, res = sim.run_chunk(sim.initial_state, x[:2], 0, _key(), plastic=True)
+    state, res2 = sim.run_chunk(state, x[2:4], 2, _key(), plastic=True)
     return state, [res, res2]
 
 
