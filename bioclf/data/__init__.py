@@ -17,6 +17,7 @@ from bioclf.data.datasets import (
     SPLIT_FILES,
     Dataset,
     images_as_float,
+    load_configured,
     load_split,
     subset,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "encode_idx",
     "fetch",
     "images_as_float",
+    "load_configured",
     "load_split",
     "parse_idx",
     "read_idx",

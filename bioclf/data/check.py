@@ -9,7 +9,7 @@ import numpy as np
 
 from bioclf import config as cfgmod
 from bioclf import tasks
-from bioclf.data import load_split
+from bioclf.data import load_configured
 from bioclf.io import write_json
 
 
@@ -21,13 +21,7 @@ def main(argv=None) -> int:
     summary = {"root": d["root"], "name": d.get("name", "mnist")}
     splits = {}
     for split in ("train", "test"):
-        ds = load_split(
-            d["root"],
-            split,
-            name=d.get("name", "mnist"),
-            checksums=d.get("checksums"),
-            url=d.get("url"),
-        )
+        ds = load_configured(d, split)
         splits[split] = ds
         summary[split] = {
             "n": len(ds),

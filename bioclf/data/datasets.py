@@ -296,3 +296,14 @@ def images_as_float(dataset: Dataset) -> np.ndarray:
     flat = dataset.images.reshape(len(dataset), -1).astype(np.float32)
     flat /= 255.0  # division, not multiplication by 1/255, so that 255 maps to exactly 1.0
     return flat
+
+
+def load_configured(data_cfg: dict, split: str) -> Dataset:
+    """`load_split` with the ``data`` section of the configuration."""
+    return load_split(
+        data_cfg["root"],
+        split,
+        name=data_cfg.get("name", "mnist"),
+        checksums=data_cfg.get("checksums"),
+        url=data_cfg.get("url"),
+    )

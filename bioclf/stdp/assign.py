@@ -35,28 +35,27 @@ def frozen_simulator(cfg: dict, trained: dict):
     )
 
 
+def run_frozen(cfg: dict, trained_dir, split: str, images, labels, out):
+    """Show `images` to the trained network (plastic = 0), resumably; return its responses."""
+    trained = load_json(trained_dir / "train_metrics.json")
+    state = dict(np.load(trained_dir / "state.npz"))
+    out.mkdir(parents=True, exist_ok=True)
+    sim = frozen_simulator(cfg, trained)
+    start = time.perf_counter()
+    passes = [Pass(split, 0, images, labels, plastic=False)]
+    _, (rec,) = run_passes(sim, passes, trained["seed"], out / "checkpoint.npz", state, split)
+    return trained, rec, time.perf_counter() - start
+
+
 def main(argv=None) -> int:
     p = tasks.parser(__doc__.splitlines()[0])
     p.add_argument("--trained", required=True, type=tasks.Path, help="training output directory")
     p.add_argument("--n-assign", type=int, help="training samples used (default: config)")
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)
-    trained = load_json(args.trained / "train_metrics.json")
-    state = dict(np.load(args.trained / "state.npz"))
     n_assign = args.n_assign or cfg["stdp"]["n_assign"]
     images, labels = setup.data(cfg, "train", n_assign)
-    args.out.mkdir(parents=True, exist_ok=True)
-    sim = frozen_simulator(cfg, trained)
-    start = time.perf_counter()
-    _, (rec,) = run_passes(
-        sim,
-        [Pass("assign", 0, images, labels, plastic=False)],
-        trained["seed"],
-        args.out / "checkpoint.npz",
-        state,
-        "assign",
-    )
-    wall = time.perf_counter() - start
+    trained, rec, wall = run_frozen(cfg, args.trained, "assign", images, labels, args.out)
     assignment = labelling.assign_labels(rec["counts"], labels)
     save_npz(args.out / "assign_records.npz", counts=rec["counts"], reps=rec["reps"], labels=labels)
     save_npy(args.out / "assignment.npy", assignment)

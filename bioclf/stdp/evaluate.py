@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from bioclf import config as cfgmod
@@ -15,8 +13,7 @@ from bioclf import plots, tasks
 from bioclf.io import load_json, save_npz, write_json
 from bioclf.stdp import labels as labelling
 from bioclf.stdp import setup
-from bioclf.stdp.assign import frozen_simulator
-from bioclf.stdp.run import Pass, run_passes
+from bioclf.stdp.assign import run_frozen
 
 PJ_PER_SYNOP = 0.9  # 45 nm accumulate (Horowitz 2014)
 
@@ -28,25 +25,12 @@ def main(argv=None) -> int:
     p.add_argument("--n-test", type=int, help="test samples (default: config)")
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)
-    trained = load_json(args.trained / "train_metrics.json")
-    state = dict(np.load(args.trained / "state.npz"))
     assignment = np.load(args.assignment)
     assign_info = load_json(args.assignment.parent / "assign_metrics.json")
-    n_exc = trained["n_exc"]
     n_test = args.n_test or cfg["stdp"]["n_test"]
     images, labels = setup.data(cfg, "test", n_test)
-    args.out.mkdir(parents=True, exist_ok=True)
-    sim = frozen_simulator(cfg, trained)
-    start = time.perf_counter()
-    _, (rec,) = run_passes(
-        sim,
-        [Pass("test", 0, images, labels, plastic=False)],
-        trained["seed"],
-        args.out / "checkpoint.npz",
-        state,
-        "test",
-    )
-    wall = time.perf_counter() - start
+    trained, rec, wall = run_frozen(cfg, args.trained, "test", images, labels, args.out)
+    n_exc = trained["n_exc"]
     pred = labelling.predict(rec["counts"], assignment)
     confusion = labelling.confusion_matrix(labels, pred)
     save_npz(

@@ -8,7 +8,7 @@ import numpy as np
 
 from bioclf import config as cfgmod
 from bioclf.brian.backends import Backend
-from bioclf.data import images_as_float, load_split
+from bioclf.data import images_as_float, load_configured
 from bioclf.stdp.protocol import Models, Protocol
 
 
@@ -38,14 +38,7 @@ def backend(cfg: dict, name: str | None, n_exc: int, seed: int) -> Backend:
 
 def data(cfg: dict, split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The first `n` samples of a split (file order, as in the original), as floats."""
-    d = cfg["data"]
-    ds = load_split(
-        d["root"],
-        split,
-        name=d.get("name", "mnist"),
-        checksums=d.get("checksums"),
-        url=d.get("url"),
-    )
+    ds = load_configured(cfg["data"], split)
     if n > len(ds):
         from bioclf.errors import ConfigError
 
