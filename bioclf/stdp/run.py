@@ -74,9 +74,10 @@ def run_passes(
         k, pos = int(saved["pass_index"]), int(saved["position"])
         for j, rec in enumerate(records):
             for name in rec:
-                rec[name][:] = saved[f"rec{j}/{name}"]
+                if f"rec{j}/{name}" in saved.files:  # a run extended by more passes
+                    rec[name][:] = saved[f"rec{j}/{name}"]
         trace = [tuple(row) for row in saved["trace"]]
-        spikes = saved["spikes"]
+        spikes[: len(saved["spikes"])] = saved["spikes"][: len(passes)]
         log(f"[{label}] resuming from {checkpoint}: pass {k}, sample {pos}")
 
     while k < len(passes):
