@@ -93,6 +93,7 @@ def main() -> int:
     p.add_argument("--samples", type=int, default=2000)
     p.add_argument("--chunk", type=int, default=1000)
     p.add_argument("--conventional-samples", type=int, default=11)
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="OpenMP threads to try")
     p.add_argument("--build", type=Path, default=ROOT / "build" / "bench")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "bench_stdp.json")
     args = p.parse_args()
@@ -100,25 +101,26 @@ def main() -> int:
     images = images_as_float(ds)[: args.samples]
     results = {}
     for n in args.sizes:
-        r = {"cpp_1_thread": compiled(n, images, 1, args.chunk, args.build)}
-        r["peak_memory_mb"] = round(children_peak_mb(), 1)
-        print(f"N={n} cpp 1 thread: {r['cpp_1_thread']}", flush=True)
-        r["cpp_2_threads"] = compiled(n, images, 2, args.chunk, args.build)
-        print(f"N={n} cpp 2 threads: {r['cpp_2_threads']}", flush=True)
-        r["conventional_runtime"] = conventional(n, images[: args.conventional_samples])
-        print(
-            f"N={n} conventional (runtime, net.run per sample): {r['conventional_runtime']}",
-            flush=True,
-        )
-        r["speedup_per_presentation"] = round(
-            r["conventional_runtime"]["ms_per_presentation"]
-            / r["cpp_1_thread"]["ms_per_presentation"],
-            1,
-        )
-        print(
-            f"N={n} speed-up (per presentation, 1 thread): {r['speedup_per_presentation']}x",
-            flush=True,
-        )
+        r = {}
+        for threads in args.threads:
+            key = f"cpp_{threads}_thread" + ("s" if threads > 1 else "")
+            r[key] = compiled(n, images, threads, args.chunk, args.build)
+            r[f"{key}_peak_memory_mb"] = round(children_peak_mb(), 1)
+            print(f"N={n} cpp {threads} thread(s): {r[key]}", flush=True)
+        if args.conventional_samples > 1:
+            r["conventional_runtime"] = conventional(n, images[: args.conventional_samples])
+            print(
+                f"N={n} conventional (runtime, net.run per sample): {r['conventional_runtime']}",
+                flush=True,
+            )
+            if "cpp_1_thread" in r:
+                for unit in ("sample", "presentation"):
+                    ratio = (
+                        r["conventional_runtime"][f"ms_per_{unit}"]
+                        / r["cpp_1_thread"][f"ms_per_{unit}"]
+                    )
+                    r[f"speedup_per_{unit}"] = round(ratio, 1)
+                    print(f"N={n} speed-up per {unit} (1 thread): {ratio:.1f}x", flush=True)
         results[f"N={n}"] = r
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
