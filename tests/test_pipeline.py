@@ -68,6 +68,27 @@ def test_bad_config_value_refused_before_any_job(tmp_path):
     assert not (wd / "results").exists()
 
 
+def test_paper_config_per_network_settings(tmp_path):
+    """A network's own optimiser settings override the surrogate section's."""
+    wd = _workdir(tmp_path)
+    res = subprocess.run(
+        [*SNAKEMAKE, "--configfile", "config/paper.yaml", "-n", "-p"],
+        cwd=wd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    commands = [line for line in res.stdout.splitlines() if "bioclf.surrogate.train" in line]
+    fc400 = [c for c in commands if "--hidden 400 " in c and "--seed 0 " in c]
+    fc100 = [c for c in commands if "--hidden 100 " in c and "--seed 0 " in c]
+    conv = [c for c in commands if "--arch conv" in c and "--seed 0 " in c]
+    assert len(fc400) == len(fc100) == len(conv) == 1, commands
+    assert "--lr 0.0005 " in fc400[0] and "--weight-decay 0.0001 " in fc400[0]
+    assert "--lr 0.001 " in fc100[0] and "--weight-decay 0" in fc100[0]
+    assert "--channels 12 32 --stride1 2 " in conv[0] and "--lr 0.002 " in conv[0]
+
+
 @pytest.mark.pipeline
 @pytest.mark.standalone
 @pytest.mark.slow

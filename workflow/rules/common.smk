@@ -53,16 +53,26 @@ def stdp_mem_mb(w):
 
 def sur_flags(w):
     run = sur_run(w.net)
+
+    def setting(key, default):
+        # a network's own value overrides the surrogate section's
+        return run.get(key, SUR.get(key, default))
+
     flags = [f"--arch {run['arch']}"]
     if "hidden" in run:
         flags.append(f"--hidden {run['hidden']}")
+    if "channels" in run:
+        flags.append(f"--channels {run['channels'][0]} {run['channels'][1]}")
+    if "stride1" in run:
+        flags.append(f"--stride1 {run['stride1']}")
     flags += [
         f"--epochs {SUR['epochs']}",
         f"--T {SUR['time_steps']}",
         f"--dt {float(_bioclf_config.quantity(config, 'surrogate', 'dt'))}",
         f"--max-rate {float(_bioclf_config.quantity(config, 'surrogate', 'max_rate'))}",
-        f"--batch-size {SUR.get('batch_size', 128)}",
-        f"--lr {SUR.get('lr', 0.002)}",
+        f"--batch-size {setting('batch_size', 128)}",
+        f"--lr {setting('lr', 0.001)}",
+        f"--weight-decay {setting('weight_decay', 0.0)}",
         f"--threads {SUR.get('threads', 2)}",
         f"--data {config['data']['root']}",
     ]
