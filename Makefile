@@ -20,4 +20,4 @@ lint: env
 	$(VENV)/bin/ruff format --check bioclf tests bench
 
 test: lint
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q --durations=10
