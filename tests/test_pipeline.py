@@ -115,8 +115,8 @@ def test_smoke_pipeline_end_to_end_and_reruns(tmp_path, build_root):
     for fig in ("membrane.png", "accuracy_vs_n.png", "torch_vs_brian2.png"):
         assert (wd / "results" / "figures" / fig).exists(), fig
     # Every rule left a log and a benchmark.
-    assert len(list((wd / "results" / "logs").glob("*.log"))) >= 9
-    assert len(list((wd / "results" / "benchmarks").glob("*.tsv"))) >= 9
+    assert len(list((wd / "results" / "logs").glob("*.log"))) >= 10
+    assert len(list((wd / "results" / "benchmarks").glob("*.tsv"))) >= 10
 
     # Nothing to do afterwards ...
     assert _planned_jobs(_snakemake(wd, "-n").stdout) == set()
@@ -125,7 +125,13 @@ def test_smoke_pipeline_end_to_end_and_reruns(tmp_path, build_root):
     stdp.write_text(stdp.read_text().replace("nu_post: 1e-2", "nu_post: 2e-2"))
     jobs = _planned_jobs(_snakemake(wd, "-n").stdout)
     assert {"stdp_train", "stdp_assign", "stdp_evaluate", "report"} <= jobs
-    assert not jobs & {"data", "neuron_check", "surrogate_train", "surrogate_brian"}
+    assert not jobs & {
+        "data",
+        "neuron_check",
+        "surrogate_train",
+        "surrogate_evaluate",
+        "surrogate_brian",
+    }
     # ... and editing the LIF neuron re-runs its users, not STDP.
     (wd / "equations" / "dc_stdp.yaml").write_text(
         (ROOT / "equations" / "dc_stdp.yaml").read_text()
@@ -134,5 +140,5 @@ def test_smoke_pipeline_end_to_end_and_reruns(tmp_path, build_root):
     lif = wd / "equations" / "lif.yaml"
     lif.write_text(lif.read_text().replace("tau_m: 100*ms", "tau_m: 90*ms"))
     jobs = _planned_jobs(_snakemake(wd, "-n").stdout)
-    assert {"neuron_check", "surrogate_train", "surrogate_brian"} <= jobs
+    assert {"neuron_check", "surrogate_train", "surrogate_evaluate", "surrogate_brian"} <= jobs
     assert not jobs & {"data", "stdp_train"}

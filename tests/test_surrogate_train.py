@@ -76,6 +76,22 @@ def test_tiny_training_learns_and_writes_metrics(tmp_path):
     assert "samples/s" in (out / "train.log").read_text()
 
 
+def test_separate_evaluation_matches_training_run(tmp_path):
+    """`--test false` leaves the test set to `python -m bioclf.surrogate.evaluate`."""
+    from bioclf.surrogate import evaluate as ev
+
+    assert tr.train(tiny(tmp_path, "split", test=False)) == {"trained": 2}
+    out = tmp_path / "split"
+    assert (out / "model.pt").exists() and not (out / "metrics.json").exists()
+    assert ev.main(["--model", str(out / "model.pt"), "--out", str(out)]) == 0
+    split = json.loads((out / "metrics.json").read_text())
+    whole = tr.train(tiny(tmp_path, "whole"))
+    assert split["accuracy"] == whole["accuracy"]
+    assert split["confusion"] == whole["confusion"]
+    assert len(split["history"]) == 2 and split["training_wall_seconds"] > 0
+    assert ev.main(["--model", str(tmp_path / "missing.pt"), "--out", str(out)]) == 2
+
+
 def test_resume_after_interruption_gives_identical_weights(tmp_path):
     full = tr.train(tiny(tmp_path, "full"))
     interrupted = tr.train(tiny(tmp_path, "resumed"), stop_after=1)

@@ -155,3 +155,30 @@ def evaluate(
         },
         "eval_seconds": time.perf_counter() - start,
     }
+
+
+def main(argv=None) -> int:
+    """``python -m bioclf.surrogate.evaluate --model DIR/model.pt --out DIR``."""
+    import argparse
+    import sys
+
+    from bioclf.errors import BioclfError
+    from bioclf.surrogate.train import test_model  # train imports this module
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bioclf.surrogate.evaluate",
+        description="Test-set metrics of a trained surrogate-gradient network.",
+    )
+    parser.add_argument("--model", required=True, help="model.pt written by the training")
+    parser.add_argument("--out", required=True, help="directory for metrics.json and confusion")
+    args = parser.parse_args(argv)
+    try:
+        test_model(args.model, args.out)
+    except BioclfError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

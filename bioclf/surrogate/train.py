@@ -41,7 +41,7 @@ from bioclf.surrogate.evaluate import evaluate, predict, spike_input
 from bioclf.surrogate.networks import ARCHS, build_network
 
 # Options that may change between an interrupted run and its resumption.
-_RESUMABLE = {"threads", "log_every", "out", "eval_batch_size"}
+_RESUMABLE = {"threads", "log_every", "out", "eval_batch_size", "test"}
 
 
 @dataclass
@@ -70,6 +70,7 @@ class TrainConfig:
     threads: int = 2
     log_every: int = 50
     eval_batch_size: int = 500
+    test: bool = True  # evaluate on the test set after training (false: leave it to `evaluate`)
     out: str = ""
 
     def check(self, source: str = "(command line)") -> None:
@@ -270,7 +271,35 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         if stop_after is not None and done_now >= stop_after and epoch + 1 < cfg.epochs:
             return {"interrupted": epoch + 1}
 
-    log(f"evaluating on {len(y_test)} test samples")
+    _atomic_save(
+        {
+            "config": config_dict,
+            "model": net.state_dict(),
+            "history": history,
+            "wall_seconds": wall,
+        },
+        out / "model.pt",
+    )
+    if not cfg.test:
+        log(f"trained; model in {out / 'model.pt'}")
+        return {"trained": cfg.epochs}
+    return test_model(out / "model.pt", out, log=log)
+
+
+def test_model(model_path: str | Path, out: str | Path, log: Log | None = None) -> dict:
+    """Evaluate a saved model on the test set; write ``metrics.json``, confusion and predictions.
+
+    The metrics carry the training history and wall time saved with the model, so they hold
+    everything the comparison report needs.
+    """
+    model_path, out = Path(model_path), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = log or Log(out / "test.log")
+    net, cfg, saved = _load_saved(model_path)
+    torch.set_num_threads(cfg.threads)
+    config_dict = asdict(cfg)
+    _, _, _, x_test, y_test, idx_test = load_data(cfg)
+    log(f"evaluating {model_path} on {len(y_test)} test samples")
     metrics = evaluate(
         net,
         x_test,
@@ -281,11 +310,12 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         batch_size=cfg.eval_batch_size,
     )
     confusion = np.asarray(metrics["confusion"], dtype=np.int64)
+    wall = saved.get("wall_seconds", float("nan"))
     metrics.update(
         {
             "simulator": "pytorch",
             "config": config_dict,
-            "history": history,
+            "history": saved.get("history", []),
             "training_wall_seconds": wall,
             "neuron_file": str(cfg.neuron),
             "neuron_file_text": Path(cfg.neuron).read_text(),
@@ -293,10 +323,6 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     )
     np.save(out / "confusion.npy", confusion)
     np.savetxt(out / "confusion.csv", confusion, fmt="%d", delimiter=",")
-    _atomic_save(
-        {"config": config_dict, "model": net.state_dict(), "metrics_accuracy": metrics["accuracy"]},
-        out / "model.pt",
-    )
     slim = {k: v for k, v in metrics.items() if k != "predictions"}
     (out / "metrics.json").write_text(json.dumps(slim, indent=2))
     np.save(out / "predictions.npy", np.asarray(metrics["predictions"], dtype=np.int64))
@@ -309,6 +335,11 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
 
 def load_model(path: str | Path) -> tuple[nn.Module, TrainConfig]:
     """The network and configuration saved in ``model.pt``."""
+    net, cfg, _ = _load_saved(path)
+    return net, cfg
+
+
+def _load_saved(path: str | Path) -> tuple[nn.Module, TrainConfig, dict]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(path, "model", "no such model file")
@@ -317,7 +348,7 @@ def load_model(path: str | Path) -> tuple[nn.Module, TrainConfig]:
     net = build(cfg)
     net.load_state_dict(saved["model"])
     net.eval()
-    return net, cfg
+    return net, cfg, saved
 
 
 def config_from_dict(values: dict, source: str) -> TrainConfig:

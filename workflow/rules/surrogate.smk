@@ -7,8 +7,6 @@ rule surrogate_train:
         neuron=SUR["neuron"],
     output:
         model="results/surrogate/{net}/seed{seed}/model.pt",
-        metrics="results/surrogate/{net}/seed{seed}/metrics.json",
-        confusion="results/surrogate/{net}/seed{seed}/confusion.npy",
     conda:
         "../envs/bioclf.yaml"
     log:
@@ -24,7 +22,31 @@ rule surrogate_train:
         out="results/surrogate/{net}/seed{seed}",
     shell:
         "{params.py} -m bioclf.surrogate.train {params.flags} --neuron {input.neuron} "
-        "--seed {wildcards.seed} --out {params.out} > {log} 2>&1"
+        "--seed {wildcards.seed} --test false --out {params.out} > {log} 2>&1"
+
+
+rule surrogate_evaluate:
+    """Test-set accuracy, confusion, spikes, synaptic operations and energy of the network."""
+    input:
+        model="results/surrogate/{net}/seed{seed}/model.pt",
+    output:
+        metrics="results/surrogate/{net}/seed{seed}/metrics.json",
+        confusion="results/surrogate/{net}/seed{seed}/confusion.npy",
+    conda:
+        "../envs/bioclf.yaml"
+    log:
+        "results/logs/surrogate_evaluate_{net}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/surrogate_evaluate_{net}_seed{seed}.tsv"
+    threads: SUR.get("threads", 2)
+    resources:
+        mem_mb=4000,
+    params:
+        py=PY,
+        out=lambda w, output: str(Path(output.metrics).parent),
+    shell:
+        "{params.py} -m bioclf.surrogate.evaluate --model {input.model} --out {params.out} "
+        "> {log} 2>&1"
 
 
 rule surrogate_confusion:
