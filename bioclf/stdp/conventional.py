@@ -14,6 +14,7 @@ from brian2 import Hz, Network, NeuronGroup, SpikeMonitor
 
 from bioclf.brian import backends
 from bioclf.brian.groups import neuron_group, synapses
+from bioclf.stdp.network import N_INPUT
 from bioclf.stdp.protocol import Models, Protocol
 
 
@@ -30,7 +31,7 @@ class ConventionalNetwork:
         self.var = var
         # A Poisson group that also carries the presynaptic STDP trace of the model file.
         self.inp = NeuronGroup(
-            784,
+            N_INPUT,
             syn.pre_neuron.equations + "\nrates : Hz",
             threshold="rand() < rates*dt",
             reset=syn.pre_neuron.on_spike,
@@ -55,7 +56,7 @@ class ConventionalNetwork:
         self.n_exc = n_exc
 
     def normalise(self) -> None:
-        w = np.asarray(getattr(self.s_in, self.var)[:]).reshape(784, self.n_exc)
+        w = np.asarray(getattr(self.s_in, self.var)[:]).reshape(N_INPUT, self.n_exc)
         w *= self.total / w.sum(axis=0)
         getattr(self.s_in, self.var)[:] = w.ravel()
 

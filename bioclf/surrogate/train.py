@@ -139,23 +139,12 @@ class Log:
                 f.write(line + "\n")
 
 
-def load_data(cfg: TrainConfig):
-    train = load_split(cfg.data, "train")
-    test = load_split(cfg.data, "test")
-    train_idx = np.arange(len(train))
-    test_idx = np.arange(len(test))
-    if cfg.train_subset:
-        train_idx = _subset_indices(train, cfg.train_subset, cfg.seed)
-    if cfg.test_subset:
-        test_idx = _subset_indices(test, cfg.test_subset, cfg.seed)
-    return (
-        images_as_float(train)[train_idx],
-        train.labels[train_idx],
-        train_idx,
-        images_as_float(test)[test_idx],
-        test.labels[test_idx],
-        test_idx,
-    )
+def load_data(cfg: TrainConfig, split: str):
+    """Images (float, in [0, 1]), labels and their indices in the split, subset if configured."""
+    ds = load_split(cfg.data, split)
+    n = cfg.train_subset if split == "train" else cfg.test_subset
+    idx = _subset_indices(ds, n, cfg.seed) if n else np.arange(len(ds))
+    return images_as_float(ds)[idx], ds.labels[idx], idx
 
 
 def _subset_indices(ds, n: int, seed: int) -> np.ndarray:
@@ -208,7 +197,7 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         start_epoch, history, wall = ckpt["epoch"], ckpt["history"], ckpt["wall_seconds"]
         log(f"resuming from {ckpt_path} after epoch {start_epoch}")
 
-    x_train, y_train, idx_train, x_test, y_test, idx_test = load_data(cfg)
+    x_train, y_train, idx_train = load_data(cfg, "train")
     n = len(y_train)
     n_batches = math.ceil(n / cfg.batch_size)
     log(
@@ -298,7 +287,7 @@ def test_model(model_path: str | Path, out: str | Path, log: Log | None = None) 
     net, cfg, saved = _load_saved(model_path)
     torch.set_num_threads(cfg.threads)
     config_dict = asdict(cfg)
-    _, _, _, x_test, y_test, idx_test = load_data(cfg)
+    x_test, y_test, idx_test = load_data(cfg, "test")
     log(f"evaluating {model_path} on {len(y_test)} test samples")
     metrics = evaluate(
         net,
