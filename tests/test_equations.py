@@ -34,6 +34,7 @@ def test_shipped_files_load_with_original_values():
     for name in (
         "lif",
         "dc_exc",
+        "dc_exc_unclamped",
         "dc_inh",
         "dc_stdp",
         "dc_stdp_synaptic_traces",

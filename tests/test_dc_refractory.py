@@ -1,0 +1,56 @@
+"""The two refractory forms of the Diehl & Cook excitatory neuron (dc_exc vs dc_exc_unclamped)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from brian2 import Network, SpikeMonitor, StateMonitor, ms, mV, start_scope
+from conftest import EQUATIONS
+
+from bioclf.brian import backends
+from bioclf.brian.groups import neuron_group
+from bioclf.equations import load_neuron
+
+DT = 0.5 * ms
+
+
+def _drive(name: str):
+    """One neuron under a constant strong conductance: its v trace and spike steps."""
+    model = load_neuron(EQUATIONS / f"{name}.yaml")
+    backends.activate(backends.Backend("runtime"), "refractory", dt=DT)
+    start_scope()
+    g = neuron_group(model, 1, "exc", np.random.default_rng(0))
+    g.v = -65 * mV
+    # ge held constant by re-setting it every step (tau_ge = 1 ms would let it decay).
+    g.run_regularly("ge = 2", when="before_groups")
+    mon = StateMonitor(g, "v", record=0, when="after_resets")
+    sm = SpikeMonitor(g)
+    net = Network(g, mon, sm)
+    net.run(60 * ms)
+    v = np.asarray(mon.v[0])
+    spikes = np.round(np.asarray(sm.t) / float(DT)).astype(int).tolist()
+    return model, v, spikes
+
+
+@pytest.mark.parametrize("name", ["dc_exc", "dc_exc_unclamped"])
+def test_no_spike_within_refractory_period(name):
+    model, _, spikes = _drive(name)
+    assert len(spikes) >= 3
+    ref_steps = int(round(float(model.refractory_time()) / float(DT)))
+    assert np.diff(spikes).min() >= ref_steps
+
+
+def test_clamped_holds_v_unclamped_integrates():
+    model, v_c, sp_c = _drive("dc_exc")
+    _, v_u, sp_u = _drive("dc_exc_unclamped")
+    ref_steps = int(round(float(model.refractory_time()) / float(DT)))
+    reset = float(model.parameters["v_reset"])
+    k = sp_c[0]
+    # Clamped: v sits at v_reset for the steps after the spike inside the refractory period.
+    assert np.allclose(v_c[k : k + ref_steps], reset)
+    k = sp_u[0]
+    # Unclamped: v leaves v_reset at the very next step and keeps rising while spikes are blocked.
+    assert v_u[k] == pytest.approx(reset)
+    assert np.all(np.diff(v_u[k : k + ref_steps]) > 0)
+    # So the unclamped neuron fires again sooner: shorter inter-spike intervals.
+    assert np.diff(sp_u).mean() < np.diff(sp_c).mean()
