@@ -118,13 +118,41 @@ def test_smoke_pipeline_end_to_end_and_reruns(tmp_path, build_root):
     assert len(list((wd / "results" / "logs").glob("*.log"))) >= 10
     assert len(list((wd / "results" / "benchmarks").glob("*.tsv"))) >= 10
 
+    # Scoring responses simulated by a separate job (as the pipeline does) gives exactly what
+    # simulating the test set inside `evaluate` gives.
+    trained = next((wd / "results" / "stdp").glob("*/n*/seed*"))
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bioclf.stdp.evaluate",
+            "--config",
+            "config/smoke.yaml",
+            "--trained",
+            str(trained),
+            "--assignment",
+            str(trained / "assign" / "assignment.npy"),
+            "--out",
+            str(tmp_path / "direct"),
+        ],
+        cwd=wd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    direct = pd.read_json(tmp_path / "direct" / "metrics.json", typ="series")
+    piped = pd.read_json(trained / "test" / "metrics.json", typ="series")
+    assert direct["accuracy"] == piped["accuracy"]
+    assert direct["confusion"] == piped["confusion"]
+
     # Nothing to do afterwards ...
     assert _planned_jobs(_snakemake(wd, "-n").stdout) == set()
     # ... editing the STDP rule re-runs the STDP branch only ...
     stdp = wd / "equations" / "dc_stdp.yaml"
     stdp.write_text(stdp.read_text().replace("nu_post: 1e-2", "nu_post: 2e-2"))
     jobs = _planned_jobs(_snakemake(wd, "-n").stdout)
-    assert {"stdp_train", "stdp_assign", "stdp_evaluate", "report"} <= jobs
+    assert {"stdp_train", "stdp_assign", "stdp_respond", "stdp_evaluate", "report"} <= jobs
     assert not jobs & {
         "data",
         "neuron_check",

@@ -144,3 +144,16 @@ def test_conv_network_forward_backward_and_synops():
     assert [p.shape[2:] for p in pre] == [(1, 28, 28), (4, 12, 12), (8 * 4 * 4,)]
     out.sum().backward()
     assert net.conv1.weight.grad is not None
+
+
+def test_shift_augmentation_moves_digits_within_bounds():
+    x = np.zeros((200, 784))
+    x[:, 14 * 28 + 10] = 1.0  # one lit pixel, far from the border
+    y = tr.shift_images(x, 2, np.random.default_rng(3))
+    rows, cols = np.divmod(y.argmax(1), 28)
+    assert np.all(y.sum(1) == 1)  # moved, not lost or duplicated
+    assert set(rows - 14) == {-2, -1, 0, 1, 2} and set(cols - 10) == {-2, -1, 0, 1, 2}
+    assert np.array_equal(y, tr.shift_images(x, 2, np.random.default_rng(3)))  # seeded
+    assert tr.shift_images(x, 0, np.random.default_rng(3)) is x
+    with pytest.raises(tr.ConfigError, match="augment_shift"):
+        tr.TrainConfig(augment_shift=-1, out="x").check()

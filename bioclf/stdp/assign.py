@@ -21,8 +21,13 @@ from bioclf.stdp import setup
 from bioclf.stdp.run import Pass, make_simulator, run_passes
 
 
-def frozen_simulator(cfg: dict, trained: dict):
-    """The trained network's simulator (same build directory as training)."""
+def frozen_simulator(cfg: dict, trained: dict, project: str = "network"):
+    """The trained network's simulator, in the training build directory.
+
+    The default `project` reuses the binary compiled for training; a job that runs at the same
+    time as another one on the same network (the test responses while labels are assigned)
+    passes its own project name and compiles its own copy.
+    """
     backend = setup.backend(cfg, trained["backend"], trained["n_exc"], trained["seed"])
     return make_simulator(
         setup.models(cfg),
@@ -31,16 +36,16 @@ def frozen_simulator(cfg: dict, trained: dict):
         cfg["stdp"]["chunk"],
         trained["seed"],
         backend,
-        "network",
+        project,
     )
 
 
-def run_frozen(cfg: dict, trained_dir, split: str, images, labels, out):
+def run_frozen(cfg: dict, trained_dir, split: str, images, labels, out, project: str = "network"):
     """Show `images` to the trained network (plastic = 0), resumably; return its responses."""
     trained = load_json(trained_dir / "train_metrics.json")
     state = dict(np.load(trained_dir / "state.npz"))
     out.mkdir(parents=True, exist_ok=True)
-    sim = frozen_simulator(cfg, trained)
+    sim = frozen_simulator(cfg, trained, project)
     start = time.perf_counter()
     passes = [Pass(split, 0, images, labels, plastic=False)]
     _, (rec,) = run_passes(sim, passes, trained["seed"], out / "checkpoint.npz", state, split)

@@ -2,6 +2,9 @@
 
     python -m bioclf.stdp.evaluate --config config/config.yaml --trained DIR \
         --assignment DIR/assign/assignment.npy --out DIR/test
+
+The test set is simulated here unless ``--responses`` gives the file that
+`bioclf.stdp.respond` wrote (the pipeline does that, in parallel with label assignment).
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ import numpy as np
 
 from bioclf import config as cfgmod
 from bioclf import plots, tasks
+from bioclf.errors import ConfigError
 from bioclf.io import load_json, save_npz, write_json
 from bioclf.stdp import labels as labelling
 from bioclf.stdp import setup
-from bioclf.stdp.assign import run_frozen
+from bioclf.stdp.respond import respond
 
 PJ_PER_SYNOP = 0.9  # 45 nm accumulate (Horowitz 2014)
 
@@ -23,13 +27,26 @@ def main(argv=None) -> int:
     p.add_argument("--trained", required=True, type=tasks.Path, help="training output directory")
     p.add_argument("--assignment", required=True, type=tasks.Path, help="assignment.npy")
     p.add_argument("--n-test", type=int, help="test samples (default: config)")
+    p.add_argument(
+        "--responses", type=tasks.Path, help="responses.npz of `bioclf.stdp.respond` (optional)"
+    )
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)
     assignment = np.load(args.assignment)
     assign_info = load_json(args.assignment.parent / "assign_metrics.json")
+    trained = load_json(args.trained / "train_metrics.json")
     n_test = args.n_test or cfg["stdp"]["n_test"]
-    images, labels = setup.data(cfg, "test", n_test)
-    trained, rec, wall = run_frozen(cfg, args.trained, "test", images, labels, args.out)
+    if args.responses is None:
+        rec = respond(cfg, args.trained, args.out, n_test, "network")
+    else:
+        rec = dict(np.load(args.responses))
+        if len(rec["labels"]) != n_test:
+            raise ConfigError(
+                args.responses,
+                "counts",
+                f"holds responses to {len(rec['labels'])} test images; n_test is {n_test}",
+            )
+    labels, wall = rec["labels"], float(rec["wall_time_s"])
     n_exc = trained["n_exc"]
     pred = labelling.predict(rec["counts"], assignment)
     confusion = labelling.confusion_matrix(labels, pred)

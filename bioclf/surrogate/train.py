@@ -58,6 +58,7 @@ class TrainConfig:
     lr: float = 1e-3
     lr_schedule: str = "cosine"
     weight_decay: float = 0.0
+    augment_shift: int = 0  # training images shifted by up to this many pixels (0: off)
     seed: int = 0
     dt: float = 5e-3  # s; with lif.yaml: membrane decay exp(-dt/tau_m) = 0.951 per step
     max_rate: float = 200.0  # Hz; max_rate * dt = 1: a pixel of intensity x fires with p = x
@@ -90,6 +91,8 @@ class TrainConfig:
             bad("dt", f"must be a positive time in seconds, got {self.dt}")
         if not 0 < self.max_rate * self.dt <= 1:
             bad("max_rate", f"max_rate * dt = {self.max_rate * self.dt:g} must lie in (0, 1]")
+        if not 0 <= int(self.augment_shift) <= 8:
+            bad("augment_shift", f"must be an integer in [0, 8], got {self.augment_shift!r}")
         if self.stride1 not in (1, 2):
             bad("stride1", f"must be 1 or 2, got {self.stride1}")
         if len(self.channels) != 2 or min(self.channels) < 1:
@@ -118,6 +121,21 @@ def lr_at(cfg: TrainConfig, epoch: int) -> float:
     if cfg.lr_schedule == "constant":
         return cfg.lr
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * epoch / cfg.epochs))
+
+
+def shift_images(x01: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
+    """Translate each 28x28 image by a random whole number of pixels in [-max_shift, max_shift]
+    along each axis, filling with 0 (data augmentation; the labels stay valid)."""
+    if max_shift <= 0:
+        return x01
+    n = len(x01)
+    side = int(round(np.sqrt(x01.shape[1])))
+    padded = np.pad(x01.reshape(n, side, side), ((0, 0), (max_shift, max_shift), (max_shift,) * 2))
+    dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, n))
+    rows = dy[:, None] + np.arange(side)[None, :]
+    cols = dx[:, None] + np.arange(side)[None, :]
+    out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    return out.reshape(n, side * side)
 
 
 def _atomic_save(obj, path: Path) -> None:
@@ -182,7 +200,9 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     config_dict = asdict(cfg)
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, weights_only=False)
-        saved = {k: v for k, v in ckpt["config"].items() if k not in _RESUMABLE}
+        # Options added after a checkpoint was written take their defaults.
+        saved = {**asdict(TrainConfig()), **ckpt["config"]}
+        saved = {k: v for k, v in saved.items() if k not in _RESUMABLE}
         now = {k: v for k, v in config_dict.items() if k not in _RESUMABLE}
         if saved != now:
             diff = sorted(k for k in now if saved.get(k) != now[k])
@@ -216,7 +236,10 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         loss_sum = correct = seen = 0
         for b in range(n_batches):
             sel = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            x = spike_input(x_train[sel], idx_train[sel], config_dict, "train", epoch=epoch)
+            images = shift_images(
+                x_train[sel], cfg.augment_shift, np.random.default_rng([cfg.seed, epoch, b])
+            )
+            x = spike_input(images, idx_train[sel], config_dict, "train", epoch=epoch)
             y = torch.from_numpy(y_train[sel].astype(np.int64))
             counts = net(x).sum(0)
             loss = loss_fn(counts, y)

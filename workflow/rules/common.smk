@@ -76,6 +76,8 @@ def sur_flags(w):
         f"--threads {SUR.get('threads', 2)}",
         f"--data {config['data']['root']}",
     ]
+    if setting("augment_shift", 0):  # only when asked, so existing results stay current
+        flags.append(f"--augment-shift {setting('augment_shift', 0)}")
     if "n_train" in SUR:
         flags.append(f"--train-subset {SUR['n_train']}")
     if "n_test" in SUR:

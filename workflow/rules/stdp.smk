@@ -1,4 +1,5 @@
-# Unsupervised STDP (Diehl & Cook 2015): train (chunked, resumable) -> assign labels -> test.
+# Unsupervised STDP (Diehl & Cook 2015): train (chunked, resumable) -> assign labels and,
+# in parallel, simulate the test set -> vote and score.
 # The STDP model files are inputs of these rules only: editing one re-runs this branch.
 
 
@@ -57,11 +58,38 @@ rule stdp_assign:
         "--out {params.out}/assign > {log} 2>&1"
 
 
+rule stdp_respond:
+    """Test-set responses; needs no labels, so it runs alongside stdp_assign."""
+    input:
+        models=STDP_MODELS,
+        state=rules.stdp_train.output.state,
+    output:
+        responses="results/stdp/{backend}/n{n}/seed{seed}/test/responses.npz",
+    conda:
+        "../envs/bioclf.yaml"
+    log:
+        "results/logs/stdp_respond_{backend}_n{n}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/stdp_respond_{backend}_n{n}_seed{seed}.tsv"
+    threads: stdp_threads()
+    resources:
+        mem_mb=stdp_mem_mb,
+        gpu=stdp_gpu,
+    params:
+        py=PY,
+        cfg=CFG,
+        out=stdp_dir,
+    shell:
+        "{params.py} -m bioclf.stdp.respond --config {params.cfg} --trained {params.out} "
+        "--out {params.out}/test > {log} 2>&1"
+
+
 rule stdp_evaluate:
     input:
         models=STDP_MODELS,
         state=rules.stdp_train.output.state,
         assignment=rules.stdp_assign.output.assignment,
+        responses=rules.stdp_respond.output.responses,
     output:
         metrics="results/stdp/{backend}/n{n}/seed{seed}/test/metrics.json",
         confusion=report("results/stdp/{backend}/n{n}/seed{seed}/test/confusion.png",
@@ -83,4 +111,5 @@ rule stdp_evaluate:
         out=stdp_dir,
     shell:
         "{params.py} -m bioclf.stdp.evaluate --config {params.cfg} --trained {params.out} "
-        "--assignment {input.assignment} --out {params.out}/test > {log} 2>&1"
+        "--assignment {input.assignment} --responses {input.responses} "
+        "--out {params.out}/test > {log} 2>&1"
