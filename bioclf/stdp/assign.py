@@ -26,7 +26,7 @@ def frozen_simulator(cfg: dict, trained: dict, project: str = "network"):
 
     The default `project` reuses the binary compiled for training; a job that runs at the same
     time as another one on the same network (the test responses while labels are assigned)
-    passes its own project name and compiles its own copy.
+    passes its own project name (`bioclf.stdp.respond.seed_project` starts it as a copy).
     """
     backend = setup.backend(cfg, trained["backend"], trained["n_exc"], trained["seed"])
     return make_simulator(
