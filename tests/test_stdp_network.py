@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -183,6 +184,7 @@ def _train(cfg, out, n_exc=N_TEST):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group, so that a kill takes its children too
     )
 
 
@@ -199,7 +201,10 @@ def test_killed_training_resumes_bit_identical(tmp_path, build_root):
     while not (killed / "checkpoint.npz").exists():
         assert time.time() < deadline and proc.poll() is None
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)  # a hard kill, no cleanup
+    # A hard kill, no cleanup, of the whole job -- the Python process and the compiled binary it
+    # may be running -- as Ctrl-C, a scheduler or a cluster job limit would do. (Killing only
+    # the Python parent leaves the binary running in the same project directory.)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (killed / "weights.npy").exists()
     proc = _train(cfg, killed)
