@@ -157,3 +157,16 @@ def test_shift_augmentation_moves_digits_within_bounds():
     assert tr.shift_images(x, 0, np.random.default_rng(3)) is x
     with pytest.raises(tr.ConfigError, match="augment_shift"):
         tr.TrainConfig(augment_shift=-1, out="x").check()
+
+
+def test_conv_hidden_layer_from_config():
+    cfg = tr.TrainConfig(arch="conv", channels=(4, 8), stride1=2, conv_hidden=16, out="x")
+    cfg.check()
+    net = tr.build(cfg)
+    out, spikes, pre = net((torch.rand(6, 3, 784) < 0.3).float(), record=True)
+    assert out.shape == (6, 3, 10) and spikes["hidden"].shape == (6, 3, 16)
+    assert [p.shape[2:] for p in pre][2:] == [(8 * 4 * 4,), (16,)]
+    assert net.fc.in_features == 16 and net.fc_h in net.synapse_layers()
+    assert tr.build(tr.TrainConfig(arch="conv", channels=(4, 8), out="x")).fc_h is None
+    with pytest.raises(tr.ConfigError, match="conv_hidden"):
+        tr.TrainConfig(arch="conv", conv_hidden=-1, out="x").check()

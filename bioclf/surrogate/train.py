@@ -52,6 +52,7 @@ class TrainConfig:
     hidden: int = 100
     channels: tuple[int, int] = (16, 32)
     stride1: int = 1
+    conv_hidden: int = 0  # conv: spiking FC layer between the conv stack and the output (0: none)
     epochs: int = 10
     T: int = 25
     batch_size: int = 128
@@ -91,6 +92,8 @@ class TrainConfig:
             bad("dt", f"must be a positive time in seconds, got {self.dt}")
         if not 0 < self.max_rate * self.dt <= 1:
             bad("max_rate", f"max_rate * dt = {self.max_rate * self.dt:g} must lie in (0, 1]")
+        if int(self.conv_hidden) < 0:
+            bad("conv_hidden", f"must be a non-negative integer, got {self.conv_hidden!r}")
         if not 0 <= int(self.augment_shift) <= 8:
             bad("augment_shift", f"must be an integer in [0, 8], got {self.augment_shift!r}")
         if self.stride1 not in (1, 2):
@@ -107,6 +110,7 @@ class TrainConfig:
         else:
             kw["channels"] = tuple(self.channels)
             kw["stride1"] = self.stride1
+            kw["hidden"] = self.conv_hidden
         return kw
 
 

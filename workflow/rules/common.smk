@@ -65,6 +65,8 @@ def sur_flags(w):
         flags.append(f"--channels {run['channels'][0]} {run['channels'][1]}")
     if "stride1" in run:
         flags.append(f"--stride1 {run['stride1']}")
+    if "conv_hidden" in run:
+        flags.append(f"--conv-hidden {run['conv_hidden']}")
     flags += [
         f"--epochs {SUR['epochs']}",
         f"--T {SUR['time_steps']}",
