@@ -201,14 +201,18 @@ def test_killed_training_resumes_bit_identical(tmp_path, build_root):
     while not (killed / "checkpoint.npz").exists():
         assert time.time() < deadline and proc.poll() is None
         time.sleep(0.05)
-    # A hard kill, no cleanup, of the whole job -- the Python process and the compiled binary it
-    # may be running -- as Ctrl-C, a scheduler or a cluster job limit would do. (Killing only
-    # the Python parent leaves the binary running in the same project directory.)
-    os.killpg(proc.pid, signal.SIGKILL)
+    # A hard kill, no cleanup, of the Python process alone: the compiled binary of the chunk
+    # it was running lives on in the same project directory, and the resumed run's binary must
+    # wait for it (the project lock) rather than share its files.
+    os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (killed / "weights.npy").exists()
     proc = _train(cfg, killed)
-    _, err = proc.communicate(timeout=600)
+    try:
+        _, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 0, err
     assert "resuming" in err
     np.testing.assert_array_equal(np.load(full / "weights.npy"), np.load(killed / "weights.npy"))

@@ -32,6 +32,7 @@ from brian2.input.timedarray import TimedArray
 from bioclf.errors import ConfigError
 
 BACKENDS = ("runtime", "cpp", "cuda")
+LOCKED_RUN = Path(__file__).with_name("locked_run.py")
 RUNTIME_TARGETS = ("numpy", "cython")
 
 # gcc flags: Brian2's defaults, with C++17 (CUDA 13's headers need it).
@@ -167,6 +168,9 @@ def activate(backend: Backend, project: str, dt=None) -> Path | None:
         return None
     directory = (backend.build_dir / project).resolve()
     directory.mkdir(parents=True, exist_ok=True)
+    if os.name == "posix":
+        # The binary holds the project's lock while it runs, even if this process is killed.
+        prefs.devices.cpp_standalone.run_cmd_unix = [sys.executable, str(LOCKED_RUN), "./main"]
     if backend.name == "cpp":
         set_device("cpp_standalone", directory=str(directory), build_on_run=False)
         prefs.devices.cpp_standalone.openmp_threads = backend.threads if backend.threads > 1 else 0

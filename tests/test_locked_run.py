@@ -1,0 +1,48 @@
+"""The lock that keeps two runs of one standalone project apart (`bioclf.brian.locked_run`)."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bioclf.brian.backends import LOCKED_RUN
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="flock is POSIX only")
+
+
+def _locked(cwd, script, **kw):
+    return [sys.executable, str(LOCKED_RUN), "sh", "-c", script], dict(cwd=cwd, **kw)
+
+
+def test_a_second_program_waits_for_the_first(tmp_path):
+    log = tmp_path / "log"
+    cmd, kw = _locked(tmp_path, "echo a-start >> log; sleep 1; echo a-end >> log")
+    # The first program's parent is gone at once (as when the Python process is killed):
+    # the lock must stay with the program itself.
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess; subprocess.Popen({cmd!r}, cwd={str(tmp_path)!r})",
+        ]
+    )
+    parent.wait()
+    deadline = time.time() + 30
+    while not (log.exists() and "a-start" in log.read_text()):
+        assert time.time() < deadline
+        time.sleep(0.01)
+    cmd, kw = _locked(tmp_path, "echo b >> log")
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=60, **kw)
+    assert second.returncode == 0
+    assert log.read_text().split() == ["a-start", "a-end", "b"]
+    assert "waiting for an earlier run" in second.stderr
+
+
+def test_exit_status_and_free_lock_pass_through(tmp_path):
+    cmd, kw = _locked(tmp_path, "exit 3")
+    assert subprocess.run(cmd, timeout=60, **kw).returncode == 3
+    cmd, kw = _locked(tmp_path, "true")
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, **kw)
+    assert done.returncode == 0 and done.stderr == ""  # nobody held the lock: no message
