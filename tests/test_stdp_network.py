@@ -54,6 +54,22 @@ def test_normalisation_sets_every_column_to_total(models):
     np.testing.assert_allclose(new["exc.w_colsum"], w.sum(0), rtol=1e-12)
 
 
+def test_input_synapses_created_sorted_by_delay(models):
+    """Synapses are created by input, delay step, target; states stay in input-major order."""
+    n = 6
+    sim = Simulator(models, SHORT, n, 2, 0, backends.Backend("runtime"), "order")
+    s_in, order = sim.net.s_in, sim.net.s_in_order
+    i, j = np.asarray(s_in.i[:]), np.asarray(s_in.j[:])
+    steps = np.rint(np.asarray(s_in.delay[:]) / float(SHORT.dt))
+    assert len(np.unique(steps)) > 10  # delays 0-10 ms at 0.5 ms
+    assert np.all(np.diff(i * 10**6 + steps * 10**3 + j) > 0)
+    np.testing.assert_array_equal(i, order // n)
+    np.testing.assert_array_equal(j, order % n)
+    w = sim.initial_state["s_in.w"]
+    np.testing.assert_array_equal(np.asarray(s_in.w[:]), sim.net.to_network("s_in.w", w))
+    np.testing.assert_array_equal(sim.net.from_network("s_in.w", np.asarray(s_in.w[:])), w)
+
+
 def test_repeat_rule_and_cap(models, mnist):
     """Repeat (intensity + 1) when and only when < min_spikes spikes, and stop at the cap."""
     x, _ = mnist
@@ -100,6 +116,9 @@ def test_runtime_and_cpp_agree_given_the_same_input(models, mnist, build_root):
     x, _ = mnist
     s_rt, r_rt = _parity_run(models, backends.Backend("runtime"), x)
     s_cpp, r_cpp = _parity_run(models, cpp_backend(build_root), x)
+    # The cpp project runs with bioclf's spike queue push (runs of equal delays as blocks).
+    queue = cpp_backend(build_root).build_dir / "network" / "brianlib" / "spikequeue.h"
+    assert "bioclf: runs of equal delays" in queue.read_text()
     for a, b in zip(r_rt, r_cpp, strict=True):
         np.testing.assert_array_equal(a.samples, b.samples)
         np.testing.assert_array_equal(a.counts, b.counts)

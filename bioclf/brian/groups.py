@@ -171,11 +171,14 @@ def synapses(
     on_post: str | None = None,
     extra_model: str = "",
     initial: dict | None = None,
+    indices: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Synapses:
     """A `Synapses` object of model `syn` from `source` to `target`.
 
     `on_pre`/`on_post` replace the file's code (used to wrap it with bookkeeping). `initial`
     gives arrays for the initial values (``delay`` included) instead of evaluating the file's.
+    `indices` gives the presynaptic and postsynaptic index of each synapse, in the order they
+    are to be created, instead of `connect_indices`.
     """
     on_pre = syn.on_pre if on_pre is None else on_pre
     on_post = syn.on_post if on_post is None else on_post
@@ -197,7 +200,7 @@ def synapses(
         namespace=namespace,
         name=name,
     )
-    i, j = connect_indices(syn, len(source), len(target))
+    i, j = connect_indices(syn, len(source), len(target)) if indices is None else indices
     S.connect(i=i, j=j)
     if initial is None:
         initial = synapse_initial_values(syn, len(i), rng)

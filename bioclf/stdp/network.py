@@ -88,7 +88,24 @@ class STDPNetwork:
     protocol: Protocol
     n_exc: int
     slots: int
+    #: Synapse ``k`` of ``s_in`` is synapse ``s_in_order[k]`` of the canonical (input-major)
+    #: order in which states and checkpoints hold ``s_in`` variables.
+    s_in_order: np.ndarray | None = None
     initial_state: dict = field(default_factory=dict)
+
+    def to_network(self, key: str, values: np.ndarray) -> np.ndarray:
+        """A state array in the network's synapse order (``s_in`` variables are permuted)."""
+        if key.startswith("s_in.") and self.s_in_order is not None:
+            return np.asarray(values)[self.s_in_order]
+        return values
+
+    def from_network(self, key: str, values: np.ndarray) -> np.ndarray:
+        """The inverse of `to_network`."""
+        if key.startswith("s_in.") and self.s_in_order is not None:
+            out = np.empty_like(values)
+            out[self.s_in_order] = values
+            return out
+        return values
 
     def state_views(self) -> dict:
         """``'group.var'`` -> variable view of everything carried between chunks."""
@@ -252,6 +269,8 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
     # --- synapses ---------------------------------------------------------------------------
     n_syn = N_INPUT * n_exc
     in_init = synapse_initial_values(models.input_exc, n_syn, rng)
+    pre_idx, post_idx = connect_indices(models.input_exc, N_INPUT, n_exc)
+    order = delay_order(pre_idx, post_idx, in_init.get("delay"), p.dt)
     s_in = synapses(
         models.input_exc,
         inp,
@@ -260,10 +279,10 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         rng,
         on_pre=_wrap_with_sum(models.input_exc.on_pre, var, sumvar),
         on_post=_wrap_with_sum(models.input_exc.on_post, var, sumvar),
-        initial=in_init,
+        initial={name: value[order] for name, value in in_init.items()},
+        indices=(pre_idx[order], post_idx[order]),
     )
     # Column sums of the initial weights, then kept current by the wrapped STDP code.
-    _, post_idx = connect_indices(models.input_exc, N_INPUT, n_exc)
     w0 = np.asarray(in_init[var], dtype=float)
     colsum0 = np.bincount(post_idx, weights=w0, minlength=n_exc)
     exc_init[sumvar] = colsum0
@@ -336,6 +355,7 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         protocol=p,
         n_exc=n_exc,
         slots=slots,
+        s_in_order=order,
     )
     sizes = {"inp": N_INPUT, "exc": n_exc, "inh": n_exc, "s_in": n_syn, "ctrl": 1}
     built.initial_state = {
@@ -343,6 +363,21 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         for key in built.state_views()
     }
     return built
+
+
+def delay_order(pre: np.ndarray, post: np.ndarray, delay, dt) -> np.ndarray:
+    """Creation order of the input synapses: by input neuron, then delay in steps, then target.
+
+    Brian2 queues each delayed synapse separately, in creation order. With the synapses of an
+    input neuron sorted by delay, a spike's synapses due at the same step are consecutive in
+    memory, so both queueing them and running their ``on_pre`` code walk the arrays in order
+    (about a third faster at N=400). The model is unchanged; only the summation order of
+    simultaneous inputs differs.
+    """
+    if delay is None:
+        return np.lexsort((post, pre))
+    steps = np.floor(np.asarray(delay, dtype=float) / float(dt) + 0.5)
+    return np.lexsort((post, steps, pre))
 
 
 def _si(value) -> np.ndarray:

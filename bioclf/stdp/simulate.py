@@ -122,10 +122,10 @@ class Simulator:
             raise ValueError(f"{n} images do not fit in a chunk of {self.chunk} samples")
         stim = np.zeros((net.slots, network.N_INPUT))
         stim[:n] = images * float(p.rate_per_intensity)
-        values = {
-            view: Quantity(state[key], dim=view.dim) if view.dim is not None else state[key]
-            for key, view in self.views.items()
-        }
+        values = {}
+        for key, view in self.views.items():
+            value = net.to_network(key, state[key])
+            values[view] = Quantity(value, dim=view.dim) if view.dim is not None else value
         values[net.stim] = stim * Hz
         values[net.ctrl.n_avail] = float(n)
         values[net.ctrl.offset] = float(offset)
@@ -143,7 +143,8 @@ class Simulator:
         self.runner.run(values)
 
         new_state = {
-            key: np.asarray(view[:], dtype=float).copy() for key, view in self.views.items()
+            key: net.from_network(key, np.asarray(view[:], dtype=float).copy())
+            for key, view in self.views.items()
         }
         steps = lambda t: np.rint((np.asarray(t / second)[...] - t0) / float(p.dt)).astype(np.int64)  # noqa: E731
         acc_steps = steps(net.accepts.t[n_acc0:])
