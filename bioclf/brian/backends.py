@@ -224,15 +224,16 @@ _PUSH_RUNS = """                // bioclf: runs of equal delays pushed as blocks
                 }"""
 
 
-def _speed_up_spike_queue(directory: Path) -> bool:
+def _speed_up_spike_queue(directory: Path) -> None:
     """Replace the heterogeneous-delay push loop of the project's spike queue.
 
-    Returns False (and leaves the file alone) if this Brian2 version's loop differs.
+    The file is left alone if this Brian2 version's loop differs (the queue then works as
+    Brian2 wrote it, only slower).
     """
     path = directory / "brianlib" / "spikequeue.h"
     text = path.read_text()
     if _PUSH_LOOP not in text:
-        return "bioclf: runs of equal delays" in text
+        return
     path.write_text(text.replace(_PUSH_LOOP, _PUSH_RUNS))
     # Brian2's make.deps names objects without their directory, so make does not rebuild
     # them when a header changes: objects compiled before the queue was first replaced in
@@ -242,7 +243,6 @@ def _speed_up_spike_queue(directory: Path) -> bool:
         for obj in directory.rglob("*.o"):
             obj.unlink()
         stamp.touch()
-    return True
 
 
 def build(backend: Backend, directory: Path | None, run: bool = False) -> None:
