@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -236,6 +237,12 @@ def test_killed_training_resumes_bit_identical(tmp_path, build_root):
     assert "resuming" in err
     np.testing.assert_array_equal(np.load(full / "weights.npy"), np.load(killed / "weights.npy"))
     np.testing.assert_array_equal(np.load(full / "theta.npy"), np.load(killed / "theta.npy"))
+    # Running a finished command again changes nothing, its timing figures included.
+    before = json.loads((full / "train_metrics.json").read_text())
+    proc = _train(cfg, full)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()
+    after = json.loads((full / "train_metrics.json").read_text())
+    assert after["training_wall_time_s"] == before["training_wall_time_s"] > 0
 
 
 def test_cli_refuses_bad_values_with_exit_2(tmp_path):

@@ -53,7 +53,10 @@ def run_passes(
     """Run `passes` in order, resuming from `checkpoint` if it exists.
 
     Returns the final network state and, per pass, the per-sample records: ``counts``
-    (n, n_exc), ``reps``, ``intensities`` and the running-accuracy trace (training passes).
+    (n, n_exc), ``reps``, ``intensities``, the running-accuracy trace (training passes), the
+    spike totals and ``wall_time_s``: the seconds spent on the pass, summed over the chunks of
+    every run that contributed to it (a resumed run keeps the time spent before the interruption;
+    a run that finds its checkpoint complete reports the original time).
     """
     chunk = sim.chunk
     n_exc = sim.net.n_exc
@@ -67,6 +70,7 @@ def run_passes(
     ]
     trace = []  # (samples seen, running accuracy) of training passes
     spikes = np.zeros((len(passes), 3), dtype=np.int64)  # per pass: inp, exc, inh totals
+    wall = np.zeros(len(passes))  # per pass: seconds, summed over chunks (and resumptions)
     state, k, pos = initial_state, 0, 0
     if checkpoint.exists():
         saved = np.load(checkpoint)
@@ -78,6 +82,8 @@ def run_passes(
                     rec[name][:] = saved[f"rec{j}/{name}"]
         trace = [tuple(row) for row in saved["trace"]]
         spikes[: len(saved["spikes"])] = saved["spikes"][: len(passes)]
+        if "wall" in saved.files:  # absent from checkpoints written before it was recorded
+            wall[: len(saved["wall"])] = saved["wall"][: len(passes)]
         log(f"[{label}] resuming from {checkpoint}: pass {k}, sample {pos}")
 
     while k < len(passes):
@@ -109,6 +115,7 @@ def run_passes(
             trace.append((seen, acc))
             message += f", running training accuracy {acc:.1%}"
         log(message)
+        wall[k] += time.perf_counter() - start
         pos += m
         if pos >= len(p.images):
             k, pos = k + 1, 0
@@ -121,12 +128,14 @@ def run_passes(
             position=np.array(pos),
             trace=np.array(trace, dtype=float).reshape(-1, 2),
             spikes=spikes,
+            wall=wall,
             **arrays,
         )
         sim.cleanup()
     for j, rec in enumerate(records):
         rec["trace"] = np.array(trace, dtype=float).reshape(-1, 2)
         rec["spikes"] = spikes[j]
+        rec["wall_time_s"] = float(wall[j])
     return state, records
 
 
