@@ -1,7 +1,8 @@
-"""Atomic file writes: a killed run never leaves a half-written output behind."""
+"""Atomic file writes (a killed run never leaves a half-written output behind) and digests."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -43,3 +44,16 @@ def _default(obj):
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def digest(*parts) -> str:
+    """SHA-256 of strings and arrays (by dtype, shape and bytes), for telling runs apart."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            h.update(f"{part.dtype.str}{part.shape}".encode())
+            h.update(np.ascontiguousarray(part).tobytes())
+        else:
+            h.update(str(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()

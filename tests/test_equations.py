@@ -38,6 +38,7 @@ def test_shipped_files_load_with_original_values():
         "dc_inh",
         "dc_stdp",
         "dc_stdp_synaptic_traces",
+        "dc_stdp_fast",
         "dc_exc_inh",
         "dc_inh_exc",
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ from bioclf.encoding import hashrng
 from bioclf.errors import ConfigError, EquationFileError
 from bioclf.stdp import labels as labelling
 from bioclf.stdp.protocol import Models, Protocol
+from bioclf.stdp.run import Pass, run_passes
 from bioclf.stdp.simulate import Simulator
 
 # A shortened presentation keeps the runtime (numpy) backend fast enough for tests.
@@ -69,6 +71,28 @@ def test_input_synapses_created_sorted_by_delay(models):
     w = sim.initial_state["s_in.w"]
     np.testing.assert_array_equal(np.asarray(s_in.w[:]), sim.net.to_network("s_in.w", w))
     np.testing.assert_array_equal(sim.net.from_network("s_in.w", np.asarray(s_in.w[:])), w)
+
+
+def test_checkpoint_of_another_run_is_set_aside(models, mnist, tmp_path):
+    """A finished run rerun resumes nothing; after an equation edit it trains anew."""
+    images, labels = mnist[0][:4], mnist[1][:4]
+    passes = [Pass("train", 0, images, labels, plastic=True)]
+    ckpt = tmp_path / "checkpoint.npz"
+    sim = Simulator(models, SHORT, 4, 2, 0, backends.Backend("runtime"), "ckpt")
+    state, (rec,) = run_passes(sim, passes, 0, ckpt, sim.initial_state, "first")
+    again, (rec_again,) = run_passes(sim, passes, 0, ckpt, sim.initial_state, "again")
+    np.testing.assert_array_equal(again["s_in.w"], state["s_in.w"])
+    assert rec_again["wall_time_s"] == rec["wall_time_s"] > 0
+    # The STDP file now says nu_post is 8 times larger.
+    syn = models.input_exc
+    faster = {**syn.parameters, "nu_post": syn.parameters["nu_post"] * 8}
+    edited = dataclasses.replace(models, input_exc=dataclasses.replace(syn, parameters=faster))
+    sim = Simulator(edited, SHORT, 4, 2, 0, backends.Backend("runtime"), "ckpt")
+    new, _ = run_passes(sim, passes, 0, ckpt, sim.initial_state, "edited")
+    assert (tmp_path / "checkpoint.stale.npz").exists()
+    assert not np.array_equal(new["s_in.w"], state["s_in.w"])
+    fresh, _ = run_passes(sim, passes, 0, tmp_path / "fresh.npz", sim.initial_state, "fresh")
+    np.testing.assert_array_equal(new["s_in.w"], fresh["s_in.w"])
 
 
 def test_repeat_rule_and_cap(models, mnist):

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import EQUATIONS
 
 from bioclf.encoding import bernoulli_spikes, spike_probability, stream_keys
 from bioclf.surrogate import train as tr
@@ -109,6 +110,22 @@ def test_resume_with_other_options_is_refused(tmp_path):
     tr.train(tiny(tmp_path, epochs=2), stop_after=1)
     with pytest.raises(tr.ConfigError, match="lr"):
         tr.train(tiny(tmp_path, epochs=2, lr=1e-2))
+
+
+def test_checkpoint_written_for_an_edited_neuron_file_is_set_aside(tmp_path):
+    """The pipeline reruns a finished job after its equation file changed: train anew."""
+    neuron = tmp_path / "lif.yaml"
+    neuron.write_text((EQUATIONS / "lif.yaml").read_text())
+    tr.train(tiny(tmp_path, epochs=1, neuron=str(neuron)))
+    neuron.write_text(neuron.read_text().replace("tau_m: 100*ms", "tau_m: 20*ms"))
+    edited = tr.train(tiny(tmp_path, epochs=1, neuron=str(neuron)))
+    assert (tmp_path / "run" / "checkpoint.stale.pt").exists()
+    assert "another neuron model" in (tmp_path / "run" / "train.log").read_text()
+    fresh = tr.train(tiny(tmp_path, "fresh", epochs=1, neuron=str(neuron)))
+    a = torch.load(tmp_path / "run" / "model.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "fresh" / "model.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[key], b[key]) for key in a)
+    assert edited["accuracy"] == fresh["accuracy"]
 
 
 def test_cli_errors_exit_2(tmp_path, capsys):

@@ -9,6 +9,7 @@ equals that of an uninterrupted run.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import numpy as np
 
 from bioclf.brian import backends
 from bioclf.encoding import SPLIT_TAGS, hashrng
-from bioclf.io import save_npz
+from bioclf.io import digest, save_npz
 from bioclf.stdp import labels as labelling
 from bioclf.stdp.protocol import Models, Protocol
 from bioclf.stdp.simulate import Simulator
@@ -72,6 +73,18 @@ def run_passes(
     spikes = np.zeros((len(passes), 3), dtype=np.int64)  # per pass: inp, exc, inh totals
     wall = np.zeros(len(passes))  # per pass: seconds, summed over chunks (and resumptions)
     state, k, pos = initial_state, 0, 0
+    # A checkpoint is resumed only by the run that wrote it: same models, protocol, network,
+    # seed, starting state and samples. One left by a run of something else (an equation file
+    # edited since, as when the pipeline reruns a finished job) is moved aside, not used.
+    run_id = digest(sim.definition, *(initial_state[key] for key in sorted(initial_state)))
+    pass_ids = [digest(p.split, p.epoch, p.plastic, p.images, p.labels) for p in passes]
+    if checkpoint.exists() and not _matches(checkpoint, run_id, pass_ids):
+        stale = checkpoint.with_name(checkpoint.stem + ".stale.npz")
+        os.replace(checkpoint, stale)
+        log(
+            f"[{label}] {checkpoint} was written by a run of another model, configuration or "
+            f"data; moved to {stale.name}, starting over"
+        )
     if checkpoint.exists():
         saved = np.load(checkpoint)
         state = {key[6:]: saved[key] for key in saved.files if key.startswith("state/")}
@@ -129,6 +142,8 @@ def run_passes(
             trace=np.array(trace, dtype=float).reshape(-1, 2),
             spikes=spikes,
             wall=wall,
+            run_id=np.array(run_id),
+            pass_ids=np.array(pass_ids),
             **arrays,
         )
         sim.cleanup()
@@ -137,6 +152,16 @@ def run_passes(
         rec["spikes"] = spikes[j]
         rec["wall_time_s"] = float(wall[j])
     return state, records
+
+
+def _matches(checkpoint: Path, run_id: str, pass_ids: list[str]) -> bool:
+    """Whether `checkpoint` was written by this run (possibly with fewer or more passes)."""
+    with np.load(checkpoint) as saved:
+        if "run_id" not in saved.files:  # written before runs were identified: unknown origin
+            return False
+        saved_ids = [str(x) for x in saved["pass_ids"]]
+        n = min(len(saved_ids), len(pass_ids))
+        return str(saved["run_id"]) == run_id and saved_ids[:n] == pass_ids[:n]
 
 
 def make_simulator(

@@ -10,7 +10,9 @@ state is complete and a resumed run continues exactly where an uninterrupted one
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from brian2 import Hz, second
@@ -86,6 +88,11 @@ class Simulator:
     ):
         self.protocol = protocol
         self.backend = backend
+        # What determines the results, for checkpoints to be matched against (file locations
+        # and comments left out; OpenMP threads too, as with the surrogate's options).
+        files = [getattr(models, f.name) for f in dataclasses.fields(models)]
+        files = [dataclasses.replace(m, path=Path(m.path.name)) for m in files]
+        self.definition = repr((*files, protocol, n_exc, chunk, seed, backend.name))
         directory = backends.activate(backend, project, dt=protocol.dt)
         self.chunk = chunk
         slots = int(np.ceil(chunk * 1.25))

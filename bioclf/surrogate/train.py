@@ -26,7 +26,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,7 @@ from torch import nn
 
 from bioclf.data import images_as_float, load_split
 from bioclf.errors import BioclfError, ConfigError
+from bioclf.io import digest
 from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.evaluate import evaluate, predict, spike_input
 from bioclf.surrogate.networks import ARCHS, build_network
@@ -202,8 +203,18 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     ckpt_path = out / "checkpoint.pt"
     start_epoch, history, wall = 0, [], 0.0
     config_dict = asdict(cfg)
+    # The neuron file's content (its location and comments aside): a checkpoint of a run with
+    # another model (the file edited since, as when the pipeline reruns a finished job) is
+    # moved aside and training starts over. Options that differ are refused below instead.
+    model = compile_neuron(cfg.neuron, cfg.dt).model
+    model_id = digest(repr(replace(model, path=Path(model.path.name))))
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, weights_only=False)
+        if ckpt.get("model_id") != model_id:
+            stale = ckpt_path.with_name("checkpoint.stale.pt")
+            os.replace(ckpt_path, stale)
+            log(f"{ckpt_path} was written for another neuron model; moved to {stale.name}")
+    if ckpt_path.exists():
         # Options added after a checkpoint was written take their defaults.
         saved = {**asdict(TrainConfig()), **ckpt["config"]}
         saved = {k: v for k, v in saved.items() if k not in _RESUMABLE}
@@ -274,6 +285,7 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         _atomic_save(
             {
                 "config": config_dict,
+                "model_id": model_id,
                 "model": net.state_dict(),
                 "optimizer": opt.state_dict(),
                 "epoch": epoch + 1,
