@@ -1,0 +1,131 @@
+"""Score a variant of the STDP network on held-out training images (for choosing parameters).
+
+    python bench/stdp_validate.py NAME [--seed S] [--n-exc N] [--test] [OVERRIDE ...]
+
+OVERRIDE is ``FILE:PARAMETER=VALUE`` (an equation file's stem or its role in ``stdp.models``:
+``dc_stdp:nu_post=0.08``) or ``cfg:KEY.SUB=VALUE`` (a configuration value:
+``cfg:stdp.models.exc=equations/dc_exc_unclamped.yaml``). The variant starts from
+``config/config.yaml``; edited copies of the equation files and the configuration go to
+``bench/out/validate/NAME/``.
+
+The network is trained for one epoch on all 60,000 training images, labels are assigned from
+training images 0-9,999 (as in the pipeline), and the score is the accuracy on training images
+50,000-59,999: seen without labels during training, never used for labels, and not the test
+set, so that choosing among variants by it leaves the test accuracy an honest figure. ``--test``
+adds the test-set evaluation. One line of JSON per run is appended to
+``bench/out/validate/results.jsonl``. Each run resumes where an earlier one stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bioclf import config as cfgmod  # noqa: E402
+from bioclf.stdp import labels as labelling  # noqa: E402
+from bioclf.stdp import setup  # noqa: E402
+from bioclf.stdp.assign import run_frozen  # noqa: E402
+
+OUT = ROOT / "bench" / "out" / "validate"
+N_VAL = 10000  # the last training images
+
+
+def variant_config(name: str, overrides: list[str]) -> Path:
+    """Write the variant's configuration (and edited equation files); return its path."""
+    d = OUT / name
+    d.mkdir(parents=True, exist_ok=True)
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["build"] = str(d / "build")
+    params: dict[str, dict[str, str]] = {}
+    for item in overrides:
+        target, _, assignment = item.partition(":")
+        key, sep, value = assignment.partition("=")
+        if not sep:
+            raise SystemExit(f"override {item!r}: expected FILE:PARAMETER=VALUE or cfg:KEY=VALUE")
+        if target == "cfg":
+            node = cfg
+            *path, last = key.split(".")
+            for part in path:
+                node = node[part]
+            node[last] = yaml.safe_load(value)
+        else:
+            params.setdefault(target, {})[key] = value
+    models = cfg["stdp"]["models"]
+    for role, path in models.items():
+        stem = Path(path).stem
+        edits = params.pop(stem, {}) | params.pop(role, {})
+        if edits:
+            spec = yaml.safe_load((ROOT / path).read_text())
+            for key, value in edits.items():
+                if key not in spec["parameters"]:
+                    raise SystemExit(f"{path} has no parameter {key!r}")
+                spec["parameters"][key] = value
+            models[role] = str(d / f"{stem}.yaml")
+            Path(models[role]).write_text(yaml.safe_dump(spec, sort_keys=False))
+    if params:
+        raise SystemExit(f"no model file or role named {sorted(params)} in stdp.models")
+    path = d / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def module(*args) -> None:
+    print("+ python -m", " ".join(map(str, args)), flush=True)
+    subprocess.run([sys.executable, "-m", *map(str, args)], check=True, cwd=ROOT)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("name")
+    p.add_argument("overrides", nargs="*")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-exc", type=int, default=100)
+    p.add_argument("--test", action="store_true", help="evaluate on the test set as well")
+    args = p.parse_args()
+    os.chdir(ROOT)  # relative paths in the configuration
+    config = variant_config(args.name, args.overrides)
+    trained = OUT / args.name / "trained"
+    common = ("--config", config, "--trained", trained)
+    module("bioclf.stdp.train", "--config", config, "--n-exc", args.n_exc, "--epochs", 1,
+           "--seed", args.seed, "--out", trained)  # fmt: skip
+    module("bioclf.stdp.assign", *common, "--out", trained / "assign")
+    cfg = cfgmod.load(config)
+    images, labels = setup.data(cfg, "train", cfg["stdp"]["n_train"])
+    if cfg["stdp"]["n_assign"] > len(images) - N_VAL:
+        raise SystemExit("stdp.n_assign overlaps the validation images")
+    # Keyed as 'test' so that the spike trains differ from those the images had in training.
+    _, rec, _ = run_frozen(cfg, trained, "test", images[-N_VAL:], labels[-N_VAL:], trained / "val")
+    assignment = trained / "assign" / "assignment.npy"
+    pred = labelling.predict(rec["counts"], np.load(assignment))
+    result = {
+        "name": args.name,
+        "seed": args.seed,
+        "n_exc": args.n_exc,
+        "overrides": args.overrides,
+        "val_accuracy": float(np.mean(pred == labels[-N_VAL:])),
+    }
+    if args.test:
+        module(
+            "bioclf.stdp.evaluate", *common, "--assignment", assignment, "--out", trained / "test"
+        )
+        result["test_accuracy"] = json.loads((trained / "test" / "metrics.json").read_text())[
+            "accuracy"
+        ]
+    print(json.dumps(result), flush=True)
+    with open(OUT / "results.jsonl", "a") as f:
+        f.write(json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
