@@ -34,6 +34,18 @@ def write_json(path: str | Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def set_aside(path: str | Path) -> Path:
+    """Rename `path` to ``NAME.stale.SUFFIX`` (``NAME.stale2.SUFFIX``, ... if taken); return it."""
+    path = Path(path)
+    n = 1
+    while (
+        target := path.with_name(f"{path.stem}.stale{n if n > 1 else ''}{path.suffix}")
+    ).exists():
+        n += 1
+    os.replace(path, target)
+    return target
+
+
 def load_json(path: str | Path) -> dict:
     return json.loads(Path(path).read_text())
 

@@ -106,10 +106,14 @@ def test_resume_after_interruption_gives_identical_weights(tmp_path):
     assert "resuming" in (tmp_path / "resumed" / "train.log").read_text()
 
 
-def test_resume_with_other_options_is_refused(tmp_path):
+def test_checkpoint_written_with_other_options_is_set_aside(tmp_path):
     tr.train(tiny(tmp_path, epochs=2), stop_after=1)
-    with pytest.raises(tr.ConfigError, match="lr"):
-        tr.train(tiny(tmp_path, epochs=2, lr=1e-2))
+    changed = tr.train(tiny(tmp_path, epochs=2, lr=1e-2), stop_after=1)
+    assert changed == {"interrupted": 1}  # one epoch of this run: it started over
+    assert "lr differ" in (tmp_path / "run" / "train.log").read_text()
+    tr.train(tiny(tmp_path, epochs=2), stop_after=1)  # and back: nothing is overwritten
+    assert (tmp_path / "run" / "checkpoint.stale.pt").exists()
+    assert (tmp_path / "run" / "checkpoint.stale2.pt").exists()
 
 
 def test_checkpoint_written_for_an_edited_neuron_file_is_set_aside(tmp_path):
@@ -120,7 +124,7 @@ def test_checkpoint_written_for_an_edited_neuron_file_is_set_aside(tmp_path):
     neuron.write_text(neuron.read_text().replace("tau_m: 100*ms", "tau_m: 20*ms"))
     edited = tr.train(tiny(tmp_path, epochs=1, neuron=str(neuron)))
     assert (tmp_path / "run" / "checkpoint.stale.pt").exists()
-    assert "another neuron model" in (tmp_path / "run" / "train.log").read_text()
+    assert "the model in" in (tmp_path / "run" / "train.log").read_text()
     fresh = tr.train(tiny(tmp_path, "fresh", epochs=1, neuron=str(neuron)))
     a = torch.load(tmp_path / "run" / "model.pt", weights_only=False)["model"]
     b = torch.load(tmp_path / "fresh" / "model.pt", weights_only=False)["model"]

@@ -9,7 +9,6 @@ equals that of an uninterrupted run.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import numpy as np
 
 from bioclf.brian import backends
 from bioclf.encoding import SPLIT_TAGS, hashrng
-from bioclf.io import digest, save_npz
+from bioclf.io import digest, save_npz, set_aside
 from bioclf.stdp import labels as labelling
 from bioclf.stdp.protocol import Models, Protocol
 from bioclf.stdp.simulate import Simulator
@@ -79,8 +78,7 @@ def run_passes(
     run_id = digest(sim.definition, *(initial_state[key] for key in sorted(initial_state)))
     pass_ids = [digest(p.split, p.epoch, p.plastic, p.images, p.labels) for p in passes]
     if checkpoint.exists() and not _matches(checkpoint, run_id, pass_ids):
-        stale = checkpoint.with_name(checkpoint.stem + ".stale.npz")
-        os.replace(checkpoint, stale)
+        stale = set_aside(checkpoint)
         log(
             f"[{label}] {checkpoint} was written by a run of another model, configuration or "
             f"data; moved to {stale.name}, starting over"

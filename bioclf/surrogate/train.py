@@ -36,7 +36,7 @@ from torch import nn
 
 from bioclf.data import images_as_float, load_split
 from bioclf.errors import BioclfError, ConfigError
-from bioclf.io import digest
+from bioclf.io import digest, set_aside
 from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.evaluate import evaluate, predict, spike_input
 from bioclf.surrogate.networks import ARCHS, build_network
@@ -203,30 +203,28 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     ckpt_path = out / "checkpoint.pt"
     start_epoch, history, wall = 0, [], 0.0
     config_dict = asdict(cfg)
-    # The neuron file's content (its location and comments aside): a checkpoint of a run with
-    # another model (the file edited since, as when the pipeline reruns a finished job) is
-    # moved aside and training starts over. Options that differ are refused below instead.
+    # A checkpoint is resumed only by the run that wrote it: same options (those in _RESUMABLE
+    # aside) and the same neuron model (its file's location and comments aside). One written by
+    # another run -- an equation file edited or an option changed since, as when the pipeline
+    # reruns a finished job -- is moved aside, and training starts over.
     model = compile_neuron(cfg.neuron, cfg.dt).model
     model_id = digest(repr(replace(model, path=Path(model.path.name))))
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, weights_only=False)
-        if ckpt.get("model_id") != model_id:
-            stale = ckpt_path.with_name("checkpoint.stale.pt")
-            os.replace(ckpt_path, stale)
-            log(f"{ckpt_path} was written for another neuron model; moved to {stale.name}")
-    if ckpt_path.exists():
         # Options added after a checkpoint was written take their defaults.
         saved = {**asdict(TrainConfig()), **ckpt["config"]}
         saved = {k: v for k, v in saved.items() if k not in _RESUMABLE}
         now = {k: v for k, v in config_dict.items() if k not in _RESUMABLE}
-        if saved != now:
-            diff = sorted(k for k in now if saved.get(k) != now[k])
-            raise ConfigError(
-                ckpt_path,
-                diff[0] if diff else "(config)",
-                f"the checkpoint was written with different options ({diff}); use another "
-                "--out directory or delete the checkpoint",
+        changed = sorted(k for k in now if saved.get(k) != now[k])
+        if ckpt.get("model_id") != model_id:
+            changed.append(f"the model in {cfg.neuron}")
+        if changed:
+            stale = set_aside(ckpt_path)
+            log(
+                f"{ckpt_path} was written by another run ({', '.join(changed)} differ); "
+                f"moved to {stale.name}, starting over"
             )
+    if ckpt_path.exists():
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         start_epoch, history, wall = ckpt["epoch"], ckpt["history"], ckpt["wall_seconds"]
