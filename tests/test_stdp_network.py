@@ -73,7 +73,7 @@ def test_input_synapses_created_sorted_by_delay(models):
     np.testing.assert_array_equal(sim.net.from_network("s_in.w", np.asarray(s_in.w[:])), w)
 
 
-def test_checkpoint_of_another_run_is_set_aside(models, mnist, tmp_path):
+def test_checkpoint_of_another_run_is_set_aside(models, mnist, tmp_path, capsys):
     """A finished run rerun resumes nothing; after an equation edit it trains anew."""
     images, labels = mnist[0][:4], mnist[1][:4]
     passes = [Pass("train", 0, images, labels, plastic=True)]
@@ -90,6 +90,7 @@ def test_checkpoint_of_another_run_is_set_aside(models, mnist, tmp_path):
     sim = Simulator(edited, SHORT, 4, 2, 0, backends.Backend("runtime"), "ckpt")
     new, _ = run_passes(sim, passes, 0, ckpt, sim.initial_state, "edited")
     assert (tmp_path / "checkpoint.stale.npz").exists()
+    assert "(changed: stdp.models.input_exc)" in capsys.readouterr().err
     assert not np.array_equal(new["s_in.w"], state["s_in.w"])
     fresh, _ = run_passes(sim, passes, 0, tmp_path / "fresh.npz", sim.initial_state, "fresh")
     np.testing.assert_array_equal(new["s_in.w"], fresh["s_in.w"])

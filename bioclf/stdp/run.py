@@ -9,6 +9,7 @@ equals that of an uninterrupted run.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -75,13 +76,14 @@ def run_passes(
     # A checkpoint is resumed only by the run that wrote it: same models, protocol, network,
     # seed, starting state and samples. One left by a run of something else (an equation file
     # edited since, as when the pipeline reruns a finished job) is moved aside, not used.
-    run_id = digest(sim.definition, *(initial_state[key] for key in sorted(initial_state)))
+    run_id = {key: digest(value) for key, value in sim.definition.items()}
+    run_id["starting state"] = digest(*(initial_state[key] for key in sorted(initial_state)))
     pass_ids = [digest(p.split, p.epoch, p.plastic, p.images, p.labels) for p in passes]
-    if checkpoint.exists() and not _matches(checkpoint, run_id, pass_ids):
+    if checkpoint.exists() and (changed := _changes(checkpoint, run_id, pass_ids)):
         stale = set_aside(checkpoint)
         log(
-            f"[{label}] {checkpoint} was written by a run of another model, configuration or "
-            f"data; moved to {stale.name}, starting over"
+            f"[{label}] {checkpoint} was written by another run (changed: {', '.join(changed)}); "
+            f"moved to {stale.name}, starting over"
         )
     if checkpoint.exists():
         saved = np.load(checkpoint)
@@ -140,7 +142,7 @@ def run_passes(
             trace=np.array(trace, dtype=float).reshape(-1, 2),
             spikes=spikes,
             wall=wall,
-            run_id=np.array(run_id),
+            run_id=np.array(json.dumps(run_id, sort_keys=True)),
             pass_ids=np.array(pass_ids),
             **arrays,
         )
@@ -152,14 +154,21 @@ def run_passes(
     return state, records
 
 
-def _matches(checkpoint: Path, run_id: str, pass_ids: list[str]) -> bool:
-    """Whether `checkpoint` was written by this run (possibly with fewer or more passes)."""
+def _changes(checkpoint: Path, run_id: dict[str, str], pass_ids: list[str]) -> list[str]:
+    """What differs between this run and the one that wrote `checkpoint` (nothing: resume).
+
+    A run may have fewer or more passes than the checkpoint's (more epochs extend a run).
+    """
     with np.load(checkpoint) as saved:
         if "run_id" not in saved.files:  # written before runs were identified: unknown origin
-            return False
-        saved_ids = [str(x) for x in saved["pass_ids"]]
-        n = min(len(saved_ids), len(pass_ids))
-        return str(saved["run_id"]) == run_id and saved_ids[:n] == pass_ids[:n]
+            return ["unknown, an older checkpoint"]
+        saved_id = json.loads(str(saved["run_id"]))
+        saved_passes = [str(x) for x in saved["pass_ids"]]
+    changed = [key for key in run_id if saved_id.get(key) != run_id[key]]
+    n = min(len(saved_passes), len(pass_ids))
+    if saved_passes[:n] != pass_ids[:n]:
+        changed.append("samples")
+    return changed
 
 
 def make_simulator(

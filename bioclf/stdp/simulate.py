@@ -90,9 +90,16 @@ class Simulator:
         self.backend = backend
         # What determines the results, for checkpoints to be matched against (file locations
         # and comments left out; OpenMP threads too, as with the surrogate's options).
-        files = [getattr(models, f.name) for f in dataclasses.fields(models)]
-        files = [dataclasses.replace(m, path=Path(m.path.name)) for m in files]
-        self.definition = repr((*files, protocol, n_exc, chunk, seed, backend.name))
+        files = {f.name: getattr(models, f.name) for f in dataclasses.fields(models)}
+        self.definition = {
+            **{f"stdp.models.{k}": repr(dataclasses.replace(m, path=Path(m.path.name)))
+               for k, m in files.items()},
+            "stdp.protocol": repr(protocol),
+            "n_exc": str(n_exc),
+            "stdp.chunk": str(chunk),
+            "seed": str(seed),
+            "backend": backend.name,
+        }  # fmt: skip
         directory = backends.activate(backend, project, dt=protocol.dt)
         self.chunk = chunk
         slots = int(np.ceil(chunk * 1.25))
