@@ -37,11 +37,10 @@ def write_json(path: str | Path, data: dict) -> None:
 def set_aside(path: str | Path) -> Path:
     """Rename `path` to ``NAME.stale.SUFFIX`` (``NAME.stale2.SUFFIX``, ... if taken); return it."""
     path = Path(path)
-    n = 1
-    while (
-        target := path.with_name(f"{path.stem}.stale{n if n > 1 else ''}{path.suffix}")
-    ).exists():
+    target, n = path.with_name(f"{path.stem}.stale{path.suffix}"), 1
+    while target.exists():
         n += 1
+        target = path.with_name(f"{path.stem}.stale{n}{path.suffix}")
     os.replace(path, target)
     return target
 

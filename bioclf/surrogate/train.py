@@ -35,6 +35,7 @@ import yaml
 from torch import nn
 
 from bioclf.data import images_as_float, load_split
+from bioclf.equations import load_neuron
 from bioclf.errors import BioclfError, ConfigError
 from bioclf.io import digest, set_aside
 from bioclf.surrogate.compile import compile_neuron
@@ -207,7 +208,7 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     # aside) and the same neuron model (its file's location and comments aside). One written by
     # another run -- an equation file edited or an option changed since, as when the pipeline
     # reruns a finished job -- is moved aside, and training starts over.
-    model = compile_neuron(cfg.neuron, cfg.dt).model
+    model = load_neuron(cfg.neuron)  # (build() compiled it; only its content is needed here)
     model_id = digest(repr(replace(model, path=Path(model.path.name))))
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, weights_only=False)
