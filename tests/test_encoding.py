@@ -13,6 +13,7 @@ from bioclf.encoding import (
     bernoulli_spikes,
     bernoulli_spikes_torch,
     hashrng,
+    skip_spikes,
     spike_probability,
     stream_keys,
 )
@@ -59,6 +60,32 @@ def test_mean_rates_match_intended(rate_hz, dt_s):
         n_steps,
     )
     assert np.array_equal(ts.numpy().astype(bool), spikes)
+
+
+def test_skip_spikes_are_the_same_bernoulli_process():
+    """Geometric waits give P(spike) = p in every step, independently, like one draw per step."""
+    p = np.repeat([0.0, 0.004, 0.03, 0.2, 0.7, 1.0], 400)
+    keys = stream_keys(5, "train", np.arange(60))
+    trains = np.stack([skip_spikes(p, int(k), 50) for k in keys])  # (60, 50, n)
+    assert not trains[:, :, p == 0].any() and trains[:, :, p == 1].all()
+    for value in (0.004, 0.03, 0.2, 0.7):
+        x = trains[:, :, p == value]  # (60 keys, 50 steps, 400 pixels)
+        n = x[:, 0].size
+        tol = 4 * np.sqrt(value * (1 - value) / n)
+        # The rate is p in the first step, in the last, and in every step on average.
+        for frac in (x[:, 0].mean(), x[:, -1].mean(), x.mean()):
+            assert abs(frac - value) < tol, (value, frac)
+        # Successive steps are independent: P(spike at s+1 | spike at s) = p.
+        both, first = (x[:, 1:] & x[:, :-1]).sum(), x[:, :-1].sum()
+        assert abs(both / first - value) < 4 * np.sqrt(value * (1 - value) / first) + 1e-3
+    # Same distribution as the per-step draws of `bernoulli_spikes` (different numbers).
+    b = bernoulli_spikes(np.tile(p, (60, 1)), keys, 50)  # (50, 60, n)
+    s = trains.transpose(1, 0, 2)
+    assert not np.array_equal(s, b)
+    for value in (0.03, 0.2):
+        assert abs(s[:, :, p == value].mean() - b[:, :, p == value].mean()) < 0.01
+    # Deterministic in the key.
+    np.testing.assert_array_equal(skip_spikes(p, int(keys[0]), 50), trains[0])
 
 
 def test_streams_are_independent():

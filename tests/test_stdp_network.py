@@ -13,12 +13,12 @@ import time
 import numpy as np
 import pytest
 import yaml
-from brian2 import ms
+from brian2 import SpikeMonitor, ms, second
 from conftest import DC_MODELS, ROOT
 
 from bioclf.brian import backends
 from bioclf.data import images_as_float, load_split
-from bioclf.encoding import hashrng
+from bioclf.encoding import hashrng, skip_spikes, stream_keys
 from bioclf.errors import ConfigError, EquationFileError
 from bioclf.stdp import labels as labelling
 from bioclf.stdp.protocol import Models, Protocol
@@ -94,6 +94,28 @@ def test_checkpoint_of_another_run_is_set_aside(models, mnist, tmp_path, capsys)
     assert not np.array_equal(new["s_in.w"], state["s_in.w"])
     fresh, _ = run_passes(sim, passes, 0, tmp_path / "fresh.npz", sim.initial_state, "fresh")
     np.testing.assert_array_equal(new["s_in.w"], fresh["s_in.w"])
+
+
+def test_input_spikes_are_those_of_the_numpy_encoder(models, mnist):
+    """The in-network input draws exactly the spikes of `bioclf.encoding.skip_spikes`."""
+    x, _ = mnist
+    sim = Simulator(models, SHORT, 4, 1, 0, backends.Backend("runtime"), "input")
+    mon = SpikeMonitor(sim.net.inp, name="input_spikes")
+    sim.net.net.add(mon)
+    _, res = sim.run_chunk(sim.initial_state, x[3:4], 3, _key(), plastic=True)
+    steps = np.rint(np.asarray(mon.t / second) / float(SHORT.dt)).astype(int)
+    i = np.asarray(mon.i)
+    assert len(res.retried_counts) >= 1  # the second presentation uses its own stream
+    for rep in range(2):
+        p = x[3] * float(SHORT.rate_per_intensity) * (SHORT.base_intensity + rep) * float(SHORT.dt)
+        key = int(stream_keys(0, "train", [3], 0, rep)[0])
+        expected = skip_spikes(p, key, SHORT.present_steps)
+        in_slot = (steps // SHORT.slot_steps) == rep
+        got = np.zeros_like(expected)
+        got[steps[in_slot] % SHORT.slot_steps, i[in_slot]] = True
+        assert expected.sum() > 50
+        np.testing.assert_array_equal(got, expected)
+    assert res.spikes["inp"] == len(i)
 
 
 def test_repeat_rule_and_cap(models, mnist):

@@ -91,6 +91,7 @@ def neuron_group(
     extra_equations: str = "",
     initial: dict | None = None,
     dt=None,
+    extra_reset: str = "",
 ) -> NeuronGroup:
     """A `NeuronGroup` of ``n`` neurons of `model`.
 
@@ -100,11 +101,15 @@ def neuron_group(
         Trace equations and spike code that synapse models put on these neurons.
     extra_equations : str
         Further variables the network needs (counters, bookkeeping).
+    extra_reset : str
+        Further statements run at each spike (bookkeeping, e.g. counting spikes).
     initial : dict, optional
         Initial values (arrays) to use instead of evaluating the model's ``initial`` block.
     """
     eq_text = [model.equations] + [ext.equations for _, ext in extensions] + [extra_equations]
-    reset = "\n".join([model.reset] + [ext.on_spike for _, ext in extensions if ext.on_spike])
+    reset = "\n".join(
+        [model.reset] + [ext.on_spike for _, ext in extensions if ext.on_spike] + [extra_reset]
+    ).strip()
     externals = _externals_code(eq_text + [model.threshold, reset], extra_equations)
     eqs = Equations("\n".join(t for t in eq_text + [externals] if t.strip()))
     namespace = merge_namespaces(model, *[syn for syn, _ in extensions])

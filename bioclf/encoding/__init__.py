@@ -4,6 +4,7 @@ from bioclf.encoding.rate import (
     SPLIT_TAGS,
     bernoulli_spikes,
     bernoulli_spikes_torch,
+    skip_spikes,
     spike_probability,
     stream_keys,
 )
@@ -12,6 +13,7 @@ __all__ = [
     "SPLIT_TAGS",
     "bernoulli_spikes",
     "bernoulli_spikes_torch",
+    "skip_spikes",
     "spike_probability",
     "stream_keys",
 ]

@@ -18,9 +18,10 @@ one run of one compiled program:
 * ``plastic`` -- a constant set per run: 1 for training, 0 for label assignment and testing
   (freezes theta and the weights, as the model files say).
 
-Every input spike is drawn by ``bioclf_uniform(step_key, i) < rate * dt`` with the same
-keys as `bioclf.encoding.bernoulli_spikes`, so spike trains do not depend on the backend or on
-how a run is split into chunks.
+Input spikes are a Bernoulli process per pixel and step, simulated by drawing geometric waits
+from counter-based random numbers keyed on the presentation (`bioclf.encoding.skip_spikes`
+gives the same spikes in numpy), so spike trains do not depend on the backend or on how a run
+is split into chunks.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def _carried(group) -> list[str]:
         if (
             "linked" in flags
             or "constant" in flags
-            or name in ("plastic", "lastspike", "not_refractory")
+            or name in ("plastic", "lastspike", "not_refractory", "n_fired")
         ):
             continue
         names.append(name)
@@ -184,9 +185,7 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         rep : 1             # how many times it has been shown already
         intensity : 1       # current input intensity
         spike_count : 1     # excitatory spikes in the current presentation
-        n_spikes_inp : 1    # spikes of each population in this chunk (for cost estimates)
-        n_spikes_exc : 1
-        n_spikes_inh : 1
+        n_spikes_exc : 1    # excitatory spikes in this chunk (for cost estimates)
         stopped : 1         # set when all samples are done: the run ends at the slot's end
         n_avail : 1 (shared, constant)   # samples in this chunk's stimulus
         offset : 1 (shared, constant)    # position of the chunk's first sample in the epoch
@@ -206,10 +205,13 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
     ctrl.intensity = p.base_intensity
 
     # --- Poisson input ----------------------------------------------------------------------
-    # Per-step work is kept to one pass over the pixels with two local loads: each pixel's
-    # firing probability and the presentation's stream key are set once per slot (the
-    # controller has decided on the sample and intensity by then), and the step key is
-    # hashed only for pixels that can fire.
+    # Each pixel fires in a step with probability p_fire (a Bernoulli process, as before), but
+    # the steps are drawn by skipping ahead: the wait until the next spike is geometric,
+    # ceil(log(1 - u) / log(1 - p)) steps, drawn at the start of the presentation and after
+    # each spike (`bioclf.encoding.skip_spikes` is the numpy twin). The per-step work is then
+    # one integer comparison per pixel, skipped in the rest period, instead of a hash per
+    # pixel that can fire; the random numbers stay counter-based (stream key, step of the
+    # draw, pixel), so the spikes do not depend on the backend or on the chunking.
     stim = TimedArray(np.zeros((slots, N_INPUT)) * Hz, dt=1 * ms, name="stim")
     pre_ext = models.input_exc.pre_neuron
     inp_ns = merge_namespaces(models.input_exc)
@@ -222,6 +224,9 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
                 pre_ext.equations,
                 "p_fire : 1         # firing probability per step in this presentation",
                 "stream : 1         # random-number key of this presentation",
+                "log1mp : 1         # log(1 - p_fire), or -1 where p_fire = 0",
+                "next_step : integer  # step of the slot at which the pixel fires next",
+                "n_fired : 1        # spikes in this chunk (for cost estimates)",
                 "sample : 1 (linked)",
                 "rep : 1 (linked)",
                 "intensity : 1 (linked)",
@@ -230,9 +235,11 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
                 "base_key : 1 (linked)",
             ]
         ),
-        threshold="t_in_timesteps % slot_steps < present_steps and p_fire > 0 and "
-        "bioclf_uniform(bioclf_hash(stream, t_in_timesteps % slot_steps), i) < p_fire",
-        reset=pre_ext.on_spike,
+        threshold="t_in_timesteps % slot_steps < present_steps and "
+        "t_in_timesteps % slot_steps == next_step",
+        reset="\n".join(
+            [pre_ext.on_spike, _draw_next("t_in_timesteps % slot_steps + 1"), "n_fired += 1"]
+        ),
         method="exact",
         namespace=inp_ns,
         name="inp",
@@ -244,7 +251,8 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         setattr(inp, name, linked_var(ctrl, name))
     inp.run_regularly(
         "p_fire = int(sample < n_avail) * stim(sample*ms, i) * intensity * dt\n"
-        "stream = bioclf_hash(bioclf_hash(base_key, offset + sample), rep)",
+        "stream = bioclf_hash(bioclf_hash(base_key, offset + sample), rep)\n"
+        "log1mp = log(1 - p_fire) - int(p_fire == 0)\n" + _draw_next("0"),
         dt=p.slot,
         when="start",
         order=2,
@@ -264,7 +272,15 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         initial=exc_init,
     )
     inh_init = initial_values(models.inh, n_exc, models.inh.namespace(), rng)
-    inh = neuron_group(models.inh, n_exc, "inh", rng, initial=inh_init)
+    inh = neuron_group(
+        models.inh,
+        n_exc,
+        "inh",
+        rng,
+        extra_equations="n_fired : 1  # spikes in this chunk (for cost estimates)",
+        extra_reset="n_fired += 1",
+        initial=inh_init,
+    )
 
     # --- synapses ---------------------------------------------------------------------------
     n_syn = N_INPUT * n_exc
@@ -315,21 +331,11 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         name="s_count",
     )
     s_count.connect(i=np.arange(n_exc), j=np.zeros(n_exc, dtype=int))
-    counters = []
-    for source, name in ((inp, "inp"), (inh, "inh")):
-        counter = Synapses(
-            source, ctrl, on_pre=f"n_spikes_{name}_post += 1", name=f"s_count_{name}"
-        )
-        counter.connect(i=np.arange(len(source)), j=np.zeros(len(source), dtype=int))
-        counters.append(counter)
-
     exc_spikes = SpikeMonitor(exc, name="exc_spikes")
     watched = ["sample", "rep", "intensity", "spike_count"]
     accepts = EventMonitor(ctrl, "accept", variables=watched, name="accepts")
     retries = EventMonitor(ctrl, "retry", variables=watched, name="retries")
-    net = Network(
-        inp, exc, inh, ctrl, s_in, s_ei, s_ie, s_count, *counters, exc_spikes, accepts, retries
-    )
+    net = Network(inp, exc, inh, ctrl, s_in, s_ei, s_ie, s_count, exc_spikes, accepts, retries)
 
     initial = {}
     for name, value in exc_init.items():
@@ -363,6 +369,22 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         for key in built.state_views()
     }
     return built
+
+
+def _draw_next(counter: str) -> str:
+    """Statements that set ``next_step``, the next step at which a pixel fires.
+
+    A geometric wait is drawn with the random number of (stream, `counter`, pixel); `counter`
+    is 0 at the start of a presentation and the spike's step + 1 after a spike, so the first
+    spike falls on step ``wait - 1`` and later ones ``wait`` steps after the previous one.
+    Steps outside the presentation (or a pixel that cannot fire) become unreachable.
+    """
+    u = f"bioclf_uniform(bioclf_hash(stream, {counter}), i)"
+    wait = f"clip(ceil(log(1 - {u}) / log1mp), 1, 2 * slot_steps)"
+    return (
+        f"next_step = int(({counter}) - 1 + {wait})\n"
+        "next_step += int(next_step >= present_steps or p_fire == 0) * 2 * slot_steps"
+    )
 
 
 def delay_order(pre: np.ndarray, post: np.ndarray, delay, dt) -> np.ndarray:

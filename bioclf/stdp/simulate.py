@@ -22,8 +22,6 @@ from bioclf.brian import backends
 from bioclf.stdp import network
 from bioclf.stdp.protocol import Models, Protocol
 
-POPULATIONS = ("inp", "exc", "inh")
-
 
 @dataclass
 class ChunkResult:
@@ -146,8 +144,9 @@ class Simulator:
         values[net.ctrl.base_key] = float(base_key)
         for group in self._plastic:
             values[group.plastic] = float(plastic)
-        for pop in POPULATIONS:
-            values[getattr(net.ctrl, f"n_spikes_{pop}")] = np.zeros(1)
+        values[net.ctrl.n_spikes_exc] = np.zeros(1)
+        values[net.inp.n_fired] = np.zeros(len(net.inp))
+        values[net.inh.n_fired] = np.zeros(len(net.inh))
 
         runtime = not self.backend.standalone
         n_spikes0 = len(net.exc_spikes.t) if runtime and self.runner._n_runs else 0
@@ -180,7 +179,11 @@ class Simulator:
         if len(samples) and not np.array_equal(samples, np.arange(len(samples))):
             raise RuntimeError(f"controller accepted samples out of order: {samples[:10]}")
         new_state["ctrl.sample"] = np.zeros(1)  # the next chunk's stimulus starts at this sample
-        spikes = {pop: int(getattr(net.ctrl, f"n_spikes_{pop}")[0]) for pop in POPULATIONS}
+        spikes = {
+            "inp": int(np.sum(net.inp.n_fired[:])),
+            "exc": int(net.ctrl.n_spikes_exc[0]),
+            "inh": int(np.sum(net.inh.n_fired[:])),
+        }
         return new_state, ChunkResult(
             samples,
             counts,
