@@ -198,47 +198,78 @@ def _fix_cuda_makefile(directory: Path) -> None:
 
 # Brian2 2.10's C++ spike queue files each delayed synapse with an integer modulo. The
 # replacement appends runs of synapses with equal delays as blocks (the STDP network creates
-# each input's synapses sorted by delay) and wraps the ring index with one subtraction. The
-# queue's contents and order are unchanged, so results are identical.
-_PUSH_LOOP = """                for(int idx_indices=0; idx_indices<num_indices; idx_indices++)
+# each input's synapses sorted by delay), with the runs found once per run in `prepare` rather
+# than at every spike, and wraps the ring index with one subtraction. The queue's contents and
+# order are unchanged, so results are identical.
+_PATCHES = (
+    (  # where the runs are kept: [delay, first, end) triples per source neuron
+        "    vector< vector<int> > synapses;\n",
+        "    vector< vector<int> > synapses;\n    vector< vector<int> > bioclf_runs;\n",
+    ),
+    (  # found once the delays and synapses are known
+        "        scalar_delay = (min_delay == max_delay);\n",
+        """        scalar_delay = (min_delay == max_delay);
+        // bioclf: runs of consecutive synapses with equal delays, per source neuron
+        bioclf_runs.assign(synapses.size(), vector<int>());
+        for(size_t src=0; src<synapses.size(); src++)
+        {
+            const vector<int> &syn = synapses[src];
+            size_t first = 0;
+            while(first < syn.size())
+            {
+                const int delay = delays[syn[first] - openmp_padding];
+                size_t end = first + 1;
+                while(end < syn.size() && delays[syn[end] - openmp_padding] == delay)
+                    end++;
+                bioclf_runs[src].push_back(delay);
+                bioclf_runs[src].push_back(static_cast<int>(first));
+                bioclf_runs[src].push_back(static_cast<int>(end));
+                first = end;
+            }
+        }
+""",
+    ),
+    (  # pushed as blocks
+        """                for(int idx_indices=0; idx_indices<num_indices; idx_indices++)
                 {
                     const int synaptic_index = cur_indices[idx_indices];
                     int delay = rdelays[synaptic_index];
                     queue[(offset+delay)%queue.size()].push_back(synaptic_index);
-                }"""
-_PUSH_RUNS = """                // bioclf: runs of equal delays pushed as blocks, no modulo
+                }""",
+        """                // bioclf: runs of equal delays pushed as blocks, no modulo
                 const int n_queue = static_cast<int>(queue.size());
-                int idx_indices = 0;
-                while(idx_indices < num_indices)
+                const vector<int> &runs = bioclf_runs[idx_neuron];
+                for(size_t r=0; r<runs.size(); r+=3)
                 {
-                    const int delay = rdelays[cur_indices[idx_indices]];
-                    int end = idx_indices + 1;
-                    while(end < num_indices && rdelays[cur_indices[end]] == delay)
-                        end++;
-                    int slot = offset + delay;  // offset < n_queue and delay < n_queue
+                    int slot = offset + runs[r];  // offset < n_queue and delay < n_queue
                     if(slot >= n_queue)
                         slot -= n_queue;
                     vector<int32_t> &target = queue[slot];
-                    target.insert(target.end(), cur_indices + idx_indices, cur_indices + end);
-                    idx_indices = end;
-                }"""
+                    target.insert(target.end(),
+                                  cur_indices + runs[r + 1], cur_indices + runs[r + 2]);
+                }""",
+    ),
+)
+_PATCH_STAMP = ".bioclf_spikequeue_2"
 
 
 def _speed_up_spike_queue(directory: Path) -> None:
-    """Replace the heterogeneous-delay push loop of the project's spike queue.
+    """Patch the project's spike queue to push runs of equal delays as blocks (see above).
 
-    The file is left alone if this Brian2 version's loop differs (the queue then works as
+    The file is left alone if this Brian2 version's code differs (the queue then works as
     Brian2 wrote it, only slower).
     """
     path = directory / "brianlib" / "spikequeue.h"
     text = path.read_text()
-    if _PUSH_LOOP not in text:
+    if not all(text.count(old) == 1 for old, _ in _PATCHES):
         return
-    path.write_text(text.replace(_PUSH_LOOP, _PUSH_RUNS))
+    for old, new in _PATCHES:
+        text = text.replace(old, new)
+    path.write_text(text)
     # Brian2's make.deps names objects without their directory, so make does not rebuild
-    # them when a header changes: objects compiled before the queue was first replaced in
-    # this project are deleted once.
-    stamp = directory / ".bioclf_spikequeue"
+    # them when a header changes: objects compiled before this version of the patch was first
+    # applied in this project are deleted once.
+    stamp = directory / _PATCH_STAMP
     if not stamp.exists():
         for obj in directory.rglob("*.o"):
             obj.unlink()

@@ -132,7 +132,7 @@ def _carried(group) -> list[str]:
         if (
             "linked" in flags
             or "constant" in flags
-            or name in ("plastic", "lastspike", "not_refractory", "n_fired")
+            or name in ("plastic", "lastspike", "not_refractory", "n_fired", "norm_factor")
         ):
             continue
         names.append(name)
@@ -268,7 +268,7 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         "exc",
         rng,
         extensions=[(models.input_exc, models.input_exc.post_neuron)],
-        extra_equations=f"{sumvar} : 1\nplastic : 1 (shared, constant)",
+        extra_equations=f"{sumvar} : 1\nnorm_factor : 1\nplastic : 1 (shared, constant)",
         initial=exc_init,
     )
     inh_init = initial_values(models.inh, n_exc, models.inh.namespace(), rng)
@@ -304,21 +304,22 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
     exc_init[sumvar] = colsum0
     setattr(exc, sumvar, colsum0)
     # Rescale every column to `total` before each presentation; with plastic = 0 the factor is
-    # exactly 1, so labelling and testing leave the weights untouched.
-    s_in.run_regularly(
-        f"norm_factor = 1 - plastic + plastic * {total} / {sumvar}_post\n"
-        f"{var} = {var} * norm_factor",
-        dt=p.slot,
-        when="start",
-        order=0,
-        name="s_in_normalize",
-    )
+    # exactly 1, so labelling and testing leave the weights untouched. The factor is computed
+    # once per neuron, then applied to its synapses.
     exc.run_regularly(
+        f"norm_factor = 1 - plastic + plastic * {total} / {sumvar}\n"
         f"{sumvar} = {sumvar} * (1 - plastic) + plastic * {total}",
         dt=p.slot,
         when="start",
+        order=0,
+        name="exc_norm_factor",
+    )
+    s_in.run_regularly(
+        f"{var} = {var} * norm_factor_post",
+        dt=p.slot,
+        when="start",
         order=1,
-        name="exc_colsum_reset",
+        name="s_in_normalize",
     )
     s_ei = synapses(models.exc_inh, exc, inh, "s_ei", rng)
     s_ie = synapses(models.inh_exc, inh, exc, "s_ie", rng)
