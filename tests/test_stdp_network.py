@@ -94,6 +94,11 @@ def test_checkpoint_of_another_run_is_set_aside(models, mnist, tmp_path, capsys)
     assert not np.array_equal(new["s_in.w"], state["s_in.w"])
     fresh, _ = run_passes(sim, passes, 0, tmp_path / "fresh.npz", sim.initial_state, "fresh")
     np.testing.assert_array_equal(new["s_in.w"], fresh["s_in.w"])
+    # The same files simulated by other code (`network.VERSION`) are another run as well.
+    sim.definition["stdp network code version"] = "1"
+    run_passes(sim, passes, 0, ckpt, sim.initial_state, "older code")
+    assert (tmp_path / "checkpoint.stale2.npz").exists()
+    assert "(changed: stdp network code version)" in capsys.readouterr().err
 
 
 def test_input_spikes_are_those_of_the_numpy_encoder(models, mnist):

@@ -56,6 +56,11 @@ from bioclf.stdp.protocol import Models, Protocol
 
 N_INPUT = 784
 
+#: How this module simulates the models. Bumped whenever a change here alters the results of
+#: the same files, seed and data, so that checkpoints written by older code are not resumed
+#: (`bioclf.stdp.run`). 2: input spikes drawn by geometric waits (1: a hash per pixel and step).
+VERSION = 2
+
 #: Controller variables carried from one chunk to the next.
 CTRL_STATE = ("sample", "rep", "intensity", "spike_count")
 

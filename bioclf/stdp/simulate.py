@@ -97,6 +97,7 @@ class Simulator:
             "stdp.chunk": str(chunk),
             "seed": str(seed),
             "backend": backend.name,
+            "stdp network code version": str(network.VERSION),
         }  # fmt: skip
         directory = backends.activate(backend, project, dt=protocol.dt)
         self.chunk = chunk
