@@ -90,12 +90,11 @@ def skip_spikes(p: np.ndarray, key: int, n_steps: int) -> np.ndarray:
     """
     p = np.asarray(p, dtype=float)
     n = p.shape[0]
-    with np.errstate(divide="ignore"):  # p = 1: log(0) = -inf, and every wait is 1
-        log1mp = np.log(1 - p) - (p == 0)  # -1 where p = 0: finite; such pixels never fire
     spikes = np.zeros((n_steps, n), dtype=bool)
     counter = np.zeros(n, dtype=np.int64)
     active = np.flatnonzero(p > 0)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore"):  # p = 1: log(0) = -inf, and every wait is 1
+        log1mp = np.log(1 - p) - (p == 0)  # -1 where p = 0: finite; such pixels never fire
         while active.size:
             u = hashrng.uniform(hashrng.hash2(key, counter[active]), active)
             wait = np.clip(np.ceil(np.log(1 - u) / log1mp[active]), 1, 2 * n_steps)
