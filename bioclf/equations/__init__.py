@@ -6,7 +6,13 @@ from bioclf.equations.loader import (
     load_neuron,
     load_synapse,
 )
-from bioclf.equations.spec import EXTERNALS, NeuronExtension, NeuronModel, SynapseModel
+from bioclf.equations.spec import (
+    EXTERNALS,
+    NeuronExtension,
+    NeuronModel,
+    SynapseModel,
+    model_content,
+)
 
 __all__ = [
     "EXTERNALS",
@@ -17,4 +23,5 @@ __all__ = [
     "load_model",
     "load_neuron",
     "load_synapse",
+    "model_content",
 ]

@@ -131,3 +131,12 @@ class SynapseModel:
         params = dict(self.parameters)
         params.update(values)
         return replace(self, parameters=params)
+
+
+def model_content(model: NeuronModel | SynapseModel) -> str:
+    """A model's content as text, without the directory of its file (comments are not kept).
+
+    Two runs whose models have the same content simulate the same thing; checkpoints record it
+    so that a run resumes only a checkpoint of the same models.
+    """
+    return repr(replace(model, path=Path(model.path.name)))

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from brian2 import Hz, second
 from brian2.units.fundamentalunits import Quantity
 
 from bioclf.brian import backends
+from bioclf.equations import model_content
 from bioclf.stdp import network
 from bioclf.stdp.protocol import Models, Protocol
 
@@ -90,8 +90,7 @@ class Simulator:
         # and comments left out; OpenMP threads too, as with the surrogate's options).
         files = {f.name: getattr(models, f.name) for f in dataclasses.fields(models)}
         self.definition = {
-            **{f"stdp.models.{k}": repr(dataclasses.replace(m, path=Path(m.path.name)))
-               for k, m in files.items()},
+            **{f"stdp.models.{k}": model_content(m) for k, m in files.items()},
             "stdp.protocol": repr(protocol),
             "n_exc": str(n_exc),
             "stdp.chunk": str(chunk),

@@ -26,7 +26,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,7 @@ import yaml
 from torch import nn
 
 from bioclf.data import images_as_float, load_split
-from bioclf.equations import load_neuron
+from bioclf.equations import load_neuron, model_content
 from bioclf.errors import BioclfError, ConfigError
 from bioclf.io import digest, set_aside
 from bioclf.surrogate.compile import compile_neuron
@@ -209,7 +209,7 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     # another run -- an equation file edited or an option changed since, as when the pipeline
     # reruns a finished job -- is moved aside, and training starts over.
     model = load_neuron(cfg.neuron)  # (build() compiled it; only its content is needed here)
-    model_id = digest(repr(replace(model, path=Path(model.path.name))))
+    model_id = digest(model_content(model))
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, weights_only=False)
         # Options added after a checkpoint was written take their defaults.
