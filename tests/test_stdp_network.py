@@ -121,6 +121,8 @@ def test_input_spikes_are_those_of_the_numpy_encoder(models, mnist):
         assert expected.sum() > 50
         np.testing.assert_array_equal(got, expected)
     assert res.spikes["inp"] == len(i)
+    # chunk totals include the rest periods: at least what the controller counted while shown
+    assert res.spikes["exc"] >= res.accepted_counts.sum() + res.retried_counts.sum()
 
 
 def test_repeat_rule_and_cap(models, mnist):

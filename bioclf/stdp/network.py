@@ -190,7 +190,6 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         rep : 1             # how many times it has been shown already
         intensity : 1       # current input intensity
         spike_count : 1     # excitatory spikes in the current presentation
-        n_spikes_exc : 1    # excitatory spikes in this chunk (for cost estimates)
         stopped : 1         # set when all samples are done: the run ends at the slot's end
         n_avail : 1 (shared, constant)   # samples in this chunk's stimulus
         offset : 1 (shared, constant)    # position of the chunk's first sample in the epoch
@@ -331,8 +330,7 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
     s_count = Synapses(
         exc,
         ctrl,
-        on_pre="spike_count_post += int(t_in_timesteps % slot_steps < present_steps)\n"
-        "n_spikes_exc_post += 1",
+        on_pre="spike_count_post += int(t_in_timesteps % slot_steps < present_steps)",
         namespace={"slot_steps": p.slot_steps, "present_steps": p.present_steps},
         name="s_count",
     )

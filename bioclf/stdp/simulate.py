@@ -144,7 +144,6 @@ class Simulator:
         values[net.ctrl.base_key] = float(base_key)
         for group in self._plastic:
             values[group.plastic] = float(plastic)
-        values[net.ctrl.n_spikes_exc] = np.zeros(1)
         values[net.inp.n_fired] = np.zeros(len(net.inp))
         values[net.inh.n_fired] = np.zeros(len(net.inh))
 
@@ -181,7 +180,7 @@ class Simulator:
         new_state["ctrl.sample"] = np.zeros(1)  # the next chunk's stimulus starts at this sample
         spikes = {
             "inp": int(np.sum(net.inp.n_fired[:])),
-            "exc": int(net.ctrl.n_spikes_exc[0]),
+            "exc": len(spike_i),  # the monitor's spikes of this chunk
             "inh": int(np.sum(net.inh.n_fired[:])),
         }
         return new_state, ChunkResult(
