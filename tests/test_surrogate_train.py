@@ -132,6 +132,14 @@ def test_checkpoint_written_for_an_edited_neuron_file_is_set_aside(tmp_path):
     assert edited["accuracy"] == fresh["accuracy"]
 
 
+def test_checkpoint_of_older_training_code_is_set_aside(tmp_path, monkeypatch):
+    tr.train(tiny(tmp_path, epochs=2), stop_after=1)
+    monkeypatch.setattr(tr, "VERSION", tr.VERSION + 1)
+    assert tr.train(tiny(tmp_path, epochs=2), stop_after=1) == {"interrupted": 1}
+    assert "the training code version differ" in (tmp_path / "run" / "train.log").read_text()
+    assert (tmp_path / "run" / "checkpoint.stale.pt").exists()
+
+
 def test_cli_errors_exit_2(tmp_path, capsys):
     assert tr.main(["--arch", "rnn", "--out", str(tmp_path / "x")]) == 2
     assert "arch" in capsys.readouterr().err

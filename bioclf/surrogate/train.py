@@ -42,6 +42,11 @@ from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.evaluate import evaluate, predict, spike_input
 from bioclf.surrogate.networks import ARCHS, build_network
 
+#: How this module trains. Bumped whenever a change to the code alters the results of the same
+#: options, neuron file, seed and data, so that checkpoints written by older code are set aside
+#: rather than resumed. Checkpoints written before the key existed count as version 1.
+VERSION = 1
+
 # Options that may change between an interrupted run and its resumption.
 _RESUMABLE = {"threads", "log_every", "out", "eval_batch_size", "test"}
 
@@ -219,6 +224,8 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         changed = sorted(k for k in now if saved.get(k) != now[k])
         if ckpt.get("model_id") != model_id:
             changed.append(f"the model in {cfg.neuron}")
+        if ckpt.get("code_version", 1) != VERSION:
+            changed.append("the training code version")
         if changed:
             stale = set_aside(ckpt_path)
             log(
@@ -285,6 +292,7 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
             {
                 "config": config_dict,
                 "model_id": model_id,
+                "code_version": VERSION,
                 "model": net.state_dict(),
                 "optimizer": opt.state_dict(),
                 "epoch": epoch + 1,
