@@ -6,7 +6,13 @@ import pytest
 from brian2 import ms, mV
 from conftest import EQUATIONS
 
-from bioclf.equations import check_synapse_partners, load_model, load_neuron, load_synapse
+from bioclf.equations import (
+    check_synapse_partners,
+    load_model,
+    load_neuron,
+    load_synapse,
+    model_files,
+)
 from bioclf.errors import EquationFileError
 
 LIF = (EQUATIONS / "lif.yaml").read_text()
@@ -131,3 +137,65 @@ def test_wrong_kind_refused(tmp_path):
     path.write_text(LIF.replace("kind: neuron", "kind: synapse"))
     with pytest.raises(EquationFileError, match="kind"):
         load_neuron(path)
+
+
+def test_extending_file_overrides_parameters_and_inherits_the_rest(tmp_path):
+    fast = load_synapse(EQUATIONS / "dc_stdp_fast.yaml")
+    base = load_synapse(EQUATIONS / "dc_stdp.yaml")
+    assert (float(fast.parameters["nu_pre"]), float(fast.parameters["nu_post"])) == (8e-4, 8e-2)
+    assert fast.on_pre == base.on_pre and fast.normalize == base.normalize
+    assert fast.parameters["tau_post2"] == base.parameters["tau_post2"]
+    assert model_files(EQUATIONS / "dc_stdp_fast.yaml") == [
+        EQUATIONS / "dc_stdp_fast.yaml",
+        EQUATIONS / "dc_stdp.yaml",
+    ]
+    # Editing the base changes the extension: the rule has one home.
+    (tmp_path / "base.yaml").write_text(
+        (EQUATIONS / "dc_stdp.yaml").read_text().replace("tau_pre: 20*ms", "tau_pre: 7*ms")
+    )
+    (tmp_path / "child.yaml").write_text("extends: base.yaml\nparameters:\n  nu_pre: 2e-4\n")
+    child = load_synapse(tmp_path / "child.yaml")
+    assert child.parameters["tau_pre"] == 7 * ms
+    assert float(child.parameters["nu_pre"]) == 2e-4
+    # The unclamped neuron differs from dc_exc.yaml in its equations only.
+    exc, unclamped = (
+        load_neuron(EQUATIONS / "dc_exc.yaml"),
+        load_neuron(EQUATIONS / "dc_exc_unclamped.yaml"),
+    )
+    assert unclamped.parameters == exc.parameters and unclamped.reset == exc.reset
+    assert "unless refractory" in exc.equations and "unless refractory" not in unclamped.equations
+
+
+@pytest.mark.parametrize(
+    "child, field, needle",
+    [
+        ("extends: base.yaml\nparameters:\n  nu_pree: 1e-3\n", "parameters.nu_pree", "typo"),
+        ("extends: nowhere.yaml\n", "extends", "nowhere.yaml"),
+        ("extends: child.yaml\n", "extends", "cycle"),
+        ("extends: base.yaml\nkind: neuron\n", "kind", "synapse"),
+        ("extends: base.yaml\nparameters:\n  nu_pre: 1e-3*ms\n", "on_pre", "Dimension"),
+    ],
+)
+def test_bad_extension_is_refused_naming_the_extending_file(tmp_path, child, field, needle):
+    (tmp_path / "base.yaml").write_text((EQUATIONS / "dc_stdp.yaml").read_text())
+    path = tmp_path / "child.yaml"
+    path.write_text(child)
+    with pytest.raises(EquationFileError) as err:
+        load_model(path)
+        check_synapse_partners(
+            load_synapse(path),
+            load_neuron(EQUATIONS / "lif.yaml"),
+            load_neuron(EQUATIONS / "dc_exc.yaml"),
+        )
+    assert err.value.field == field
+    assert str(path) in str(err.value) and needle in str(err.value)
+
+
+def test_error_in_an_inherited_field_names_the_base_file(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text(LIF.replace("threshold: v > v_th", "threshold: v > v_thh"))
+    (tmp_path / "child.yaml").write_text("extends: base.yaml\nparameters:\n  tau_m: 20*ms\n")
+    with pytest.raises(EquationFileError) as err:
+        load_neuron(tmp_path / "child.yaml")
+    assert err.value.field == "threshold" and str(base) in str(err.value)
+    assert "child.yaml, which extends" in str(err.value)

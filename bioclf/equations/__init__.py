@@ -5,6 +5,7 @@ from bioclf.equations.loader import (
     load_model,
     load_neuron,
     load_synapse,
+    model_files,
 )
 from bioclf.equations.spec import (
     EXTERNALS,
@@ -24,4 +25,5 @@ __all__ = [
     "load_neuron",
     "load_synapse",
     "model_content",
+    "model_files",
 ]

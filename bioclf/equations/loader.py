@@ -45,29 +45,87 @@ def _message(exc: Exception) -> str:
 
 
 class _Reader:
-    """Holds the file path so every check can raise an error that names it."""
+    """Holds the file path so every check can raise an error that names it.
+
+    A file may extend another (``extends: base.yaml``, relative to its own directory); `read`
+    returns the merged fields, and an error names the file the faulty field came from.
+    """
 
     def __init__(self, path: Path):
         self.path = path
+        self.origin: dict[str, Path] = {}  # field (or 'parameters.NAME') -> file it came from
+        self.files: list[Path] = []  # this file and those it extends
 
     def fail(self, field: str, reason: str):
-        raise EquationFileError(self.path, field, reason)
+        where = self.origin.get(field) or self.origin.get(field.split(".")[0]) or self.path
+        if where != self.path:
+            reason += f" (loading {self.path}, which extends this file)"
+        raise EquationFileError(where, field, reason)
 
     def read(self) -> dict:
+        return self._read(self.path, ())
+
+    def _read(self, path: Path, children: tuple[Path, ...]) -> dict:
+        self.files.append(path)
         try:
-            text = self.path.read_text()
+            text = path.read_text()
         except OSError as exc:
-            self.fail("(file)", f"cannot be read: {exc.strerror or exc}")
+            raise EquationFileError(
+                path, "(file)", f"cannot be read: {exc.strerror or exc}"
+            ) from None
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             problem = getattr(exc, "problem", None) or str(exc)
-            self.fail("(YAML syntax)", f"not valid YAML{where}: {problem}")
+            raise EquationFileError(
+                path, "(YAML syntax)", f"not valid YAML{where}: {problem}"
+            ) from None
         if not isinstance(data, dict):
-            self.fail("(top level)", "must be a mapping of fields such as 'kind: neuron'")
-        return data
+            raise EquationFileError(
+                path, "(top level)", "must be a mapping of fields such as 'kind: neuron'"
+            )
+        base_name = data.pop("extends", None)
+        if base_name is None:
+            self.origin.update({field: path for field in data})
+            self.origin.update(
+                {f"parameters.{name}": path for name in data.get("parameters") or {}}
+            )
+            return data
+        return self._extend(path, data, base_name, children)
+
+    def _extend(self, path: Path, data: dict, base_name, children: tuple[Path, ...]) -> dict:
+        """`data` (of `path`) laid over the fields of the file it extends."""
+        if not isinstance(base_name, str) or not base_name.strip():
+            raise EquationFileError(path, "extends", "must be the name of another model file")
+        base_path = path.parent / base_name.strip()
+        if base_path.resolve() in (path.resolve(), *children):
+            raise EquationFileError(path, "extends", f"'{base_name}' extends this file: a cycle")
+        if not base_path.exists():
+            raise EquationFileError(path, "extends", f"no file '{base_name}' next to this one")
+        base = self._read(base_path, (*children, path.resolve()))
+        if "kind" in data and data["kind"] != base.get("kind"):
+            raise EquationFileError(
+                path, "kind", f"is {data['kind']!r} but '{base_name}' is {base.get('kind')!r}"
+            )
+        merged = {**base, **{k: v for k, v in data.items() if k != "parameters"}}
+        self.origin.update({field: path for field in data if field != "parameters"})
+        params = data.get("parameters") or {}
+        if not isinstance(params, dict):
+            raise EquationFileError(path, "parameters", "must be a mapping of 'name: value' lines")
+        base_params = base.get("parameters") or {}
+        for name in params:
+            if name not in base_params:
+                raise EquationFileError(
+                    path,
+                    f"parameters.{name}",
+                    f"'{base_name}' has no such parameter to override (a typo?)",
+                )
+            self.origin[f"parameters.{name}"] = path
+        # The base's order is kept: a parameter may use the ones before it.
+        merged["parameters"] = {**base_params, **params}
+        return merged
 
     def check_fields(self, data: dict, spec: dict) -> None:
         missing = sorted(spec["required"] - set(data))
@@ -336,14 +394,25 @@ def load_model(path: str | Path) -> NeuronModel | SynapseModel:
     reader.fail("kind", f"must be 'neuron' or 'synapse', got {kind!r}")
 
 
+def model_files(path: str | Path) -> list[Path]:
+    """The file and the files it extends (what a model loaded from `path` depends on)."""
+    reader = _Reader(Path(path))
+    reader.read()
+    return reader.files
+
+
 def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronModel) -> None:
     """Check a synapse's code against the neurons it connects.
 
     Resolves ``_pre``/``_post`` names (and unsuffixed postsynaptic names, as Brian2 does),
     checks units and that statements only write state variables. Raises `EquationFileError`
-    naming the synapse file.
+    naming the synapse file (the file it extends, for a field that came from there).
     """
     reader = _Reader(syn.path)
+    try:
+        reader.read()  # only to learn which file each field came from
+    except EquationFileError:
+        pass
     variables = checks.base_variables()
     variables.update(_externals())
     variables.update(checks.synapse_specials())

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from bioclf import config as _bioclf_config
+from bioclf.equations import model_files as _model_files
 from bioclf.errors import BioclfError
 
 try:
@@ -19,7 +20,12 @@ STDP = config["stdp"]
 SUR = config["surrogate"]
 STDP_BACKEND = STDP["backend"]
 STDP_SIZES = [s["n"] for s in STDP["sizes"]]
-STDP_MODELS = list(STDP["models"].values())
+try:
+    # A model file and the files it extends: editing any of them re-runs the rules using it.
+    STDP_MODELS = sorted({str(f) for m in STDP["models"].values() for f in _model_files(m)})
+    SUR_NEURON_FILES = [str(f) for f in _model_files(SUR["neuron"])]
+except BioclfError as _exc:
+    sys.exit(f"error: {_exc}")
 SUR_NETS = [
     f"{r['arch']}{r.get('hidden', '')}" for r in SUR["runs"]
 ]

@@ -5,6 +5,7 @@
 rule surrogate_train:
     input:
         neuron=SUR["neuron"],
+        neuron_files=SUR_NEURON_FILES,
     output:
         model="results/surrogate/{net}/seed{seed}/model.pt",
     conda:
@@ -76,6 +77,7 @@ rule surrogate_brian:
     """The trained network exported to Brian2 (same neuron file, dt and input spikes)."""
     input:
         neuron=SUR["neuron"],
+        neuron_files=SUR_NEURON_FILES,
         model="results/surrogate/{net}/seed{seed}/model.pt",
     output:
         metrics="results/surrogate/{net}/seed{seed}/brian/brian2_export.json",
