@@ -89,7 +89,7 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-exc", type=int, default=100)
     p.add_argument("--test", action="store_true", help="evaluate on the test set as well")
-    args = p.parse_args()
+    args = p.parse_intermixed_args()  # overrides may come before or after the options
     os.chdir(ROOT)  # relative paths in the configuration
     config = variant_config(args.name, args.overrides)
     trained = OUT / args.name / "trained"
