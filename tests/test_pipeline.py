@@ -89,6 +89,10 @@ def test_paper_config_per_network_settings(tmp_path):
     assert "--channels 16 48 --stride1 2 --conv-hidden 128 " in conv[0]
     assert "--lr 0.002 " in conv[0] and "--augment-shift 1" in conv[0]
     assert "--augment-shift" not in fc100[0]
+    # dc_exc_unclamped.yaml extends dc_exc.yaml: editing either re-runs STDP training.
+    train = res.stdout.split("rule stdp_train:")[1].split("output:")[0]
+    inputs = train.split("input:")[1].strip().split(", ")
+    assert {"equations/dc_exc_unclamped.yaml", "equations/dc_exc.yaml"} <= set(inputs), inputs
 
 
 @pytest.mark.pipeline
