@@ -379,6 +379,7 @@ def load_synapse(path: str | Path) -> SynapseModel:
         delay=None if delay is None else str(delay),
         initial={k: str(v) for k, v in reader.mapping(data, "initial").items()},
         normalize=normalize,
+        origins=reader.origin,
     )
     return syn
 
@@ -409,10 +410,7 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
     naming the synapse file (the file it extends, for a field that came from there).
     """
     reader = _Reader(syn.path)
-    try:
-        reader.read()  # only to learn which file each field came from
-    except EquationFileError:
-        pass
+    reader.origin = syn.origins
     variables = checks.base_variables()
     variables.update(_externals())
     variables.update(checks.synapse_specials())

@@ -98,6 +98,9 @@ class SynapseModel:
     delay: str | None = None
     initial: dict[str, str] = field(default_factory=dict)
     normalize: tuple[str, str] | None = None  # (variable, parameter holding the column total)
+    #: Field -> file it came from, where the file extends another (for error messages only;
+    #: not part of the model's content).
+    origins: dict[str, Path] = field(default_factory=dict, repr=False, compare=False)
 
     kind = "synapse"
 
