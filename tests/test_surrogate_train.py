@@ -10,6 +10,7 @@ import torch
 from conftest import EQUATIONS
 
 from bioclf.encoding import bernoulli_spikes, spike_probability, stream_keys
+from bioclf.errors import ConfigError
 from bioclf.surrogate import train as tr
 from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.encode import encode
@@ -121,7 +122,13 @@ def test_checkpoint_written_for_an_edited_neuron_file_is_set_aside(tmp_path):
     neuron = tmp_path / "lif.yaml"
     neuron.write_text((EQUATIONS / "lif.yaml").read_text())
     tr.train(tiny(tmp_path, epochs=1, neuron=str(neuron)))
-    neuron.write_text(neuron.read_text().replace("tau_m: 100*ms", "tau_m: 20*ms"))
+    trained_text = neuron.read_text()
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["neuron_files"] == {str(neuron): trained_text}
+    neuron.write_text(trained_text.replace("tau_m: 100*ms", "tau_m: 20*ms"))
+    # The trained weights are not run on the edited neuron (evaluation, export to Brian2).
+    with pytest.raises(ConfigError, match="neuron.*has changed since this network was trained"):
+        tr.load_model(tmp_path / "run" / "model.pt")
     edited = tr.train(tiny(tmp_path, epochs=1, neuron=str(neuron)))
     assert (tmp_path / "run" / "checkpoint.stale.pt").exists()
     assert "the model in" in (tmp_path / "run" / "train.log").read_text()

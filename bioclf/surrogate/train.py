@@ -13,9 +13,11 @@ order, input spikes (counter-based, `bioclf.encoding`) and the learning-rate sch
 functions of (seed, epoch), and the optimiser state is checkpointed. (Bit-identical with the
 same number of threads: the thread count changes the summation order of matrix products.)
 
-Outputs in DIR: ``model.pt`` (weights and configuration), ``metrics.json`` (test metrics, see
-`bioclf.surrogate.evaluate`, plus training history and wall time), ``confusion.npy``,
-``confusion.csv`` and ``train.log`` (the progress lines, also printed on stderr).
+Outputs in DIR: ``model.pt`` (weights, configuration and the neuron files as trained; a
+model whose neuron file has changed since is refused by evaluation and export),
+``metrics.json`` (test metrics, see `bioclf.surrogate.evaluate`, plus training history and
+wall time), ``confusion.npy``, ``confusion.csv`` and ``train.log`` (the progress lines, also
+printed on stderr).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import yaml
 from torch import nn
 
 from bioclf.data import images_as_float, load_split
-from bioclf.equations import load_neuron, model_content
+from bioclf.equations import load_neuron, model_content, model_files
 from bioclf.errors import BioclfError, ConfigError
 from bioclf.io import digest, set_aside
 from bioclf.surrogate.compile import compile_neuron
@@ -310,6 +312,9 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         {
             "config": config_dict,
             "model": net.state_dict(),
+            "model_id": model_id,
+            # The neuron files as trained (the file and those it extends), for the record.
+            "neuron_files": {str(f): f.read_text() for f in model_files(cfg.neuron)},
             "history": history,
             "wall_seconds": wall,
         },
@@ -353,7 +358,7 @@ def test_model(model_path: str | Path, out: str | Path, log: Log | None = None) 
             "history": saved.get("history", []),
             "training_wall_seconds": wall,
             "neuron_file": str(cfg.neuron),
-            "neuron_file_text": Path(cfg.neuron).read_text(),
+            "neuron_files": saved.get("neuron_files", {}),
         }
     )
     np.save(out / "confusion.npy", confusion)
@@ -380,6 +385,17 @@ def _load_saved(path: str | Path) -> tuple[nn.Module, TrainConfig, dict]:
         raise ConfigError(path, "model", "no such model file")
     saved = torch.load(path, weights_only=False)
     cfg = config_from_dict(saved["config"], str(path))
+    # The weights were trained on one neuron model: refuse to run them on another (the neuron
+    # file edited since training). Model files written before model_id was saved are not checked.
+    trained_id = saved.get("model_id")
+    if trained_id is not None and digest(model_content(load_neuron(cfg.neuron))) != trained_id:
+        raise ConfigError(
+            path,
+            "neuron",
+            f"the model in {cfg.neuron} has changed since this network was trained on it; "
+            "retrain, or restore the file (the trained text is saved under 'neuron_files' "
+            "in this model file)",
+        )
     net = build(cfg)
     net.load_state_dict(saved["model"])
     net.eval()
