@@ -86,7 +86,7 @@ def test_paper_config_per_network_settings(tmp_path):
     assert len(fc400) == len(fc100) == len(conv) == 1, commands
     assert "--lr 0.0005 " in fc400[0] and "--weight-decay 0.0001 " in fc400[0]
     assert "--lr 0.001 " in fc100[0] and "--weight-decay 0" in fc100[0]
-    assert "--channels 16 48 --stride1 2 --conv-hidden 128 " in conv[0]
+    assert "--channels 16 48 --stride1 1 --conv-hidden 128 " in conv[0]
     assert "--lr 0.002 " in conv[0] and "--augment-shift 1" in conv[0]
     assert "--augment-shift" not in fc100[0]
     # dc_exc_unclamped.yaml extends dc_exc.yaml: editing either re-runs STDP training.
