@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from brian2 import Hz, Network, NeuronGroup, SpikeMonitor
+from brian2 import seed as brian_seed
 
 from bioclf.brian import backends
 from bioclf.brian.groups import neuron_group, synapses
@@ -23,6 +24,7 @@ class ConventionalNetwork:
 
     def __init__(self, models: Models, protocol: Protocol, n_exc: int, seed: int):
         backends.activate(backends.Backend("runtime"), "conventional", dt=protocol.dt)
+        brian_seed(seed)  # the input's rand(): the same spikes, so the same repeats, every run
         rng = np.random.default_rng(seed)
         self.protocol = protocol
         self.models = models
