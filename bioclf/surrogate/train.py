@@ -123,6 +123,11 @@ class TrainConfig:
         return kw
 
 
+def neuron_id(path: str | Path) -> str:
+    """Digest of the neuron model in `path` (content only: not its location or comments)."""
+    return digest(model_content(load_neuron(path)))
+
+
 def build(cfg: TrainConfig) -> nn.Module:
     """The network of `cfg`, initialised from ``cfg.seed``."""
     neuron = compile_neuron(cfg.neuron, cfg.dt)
@@ -215,8 +220,7 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     # aside) and the same neuron model (its file's location and comments aside). One written by
     # another run -- an equation file edited or an option changed since, as when the pipeline
     # reruns a finished job -- is moved aside, and training starts over.
-    model = load_neuron(cfg.neuron)  # (build() compiled it; only its content is needed here)
-    model_id = digest(model_content(model))
+    model_id = neuron_id(cfg.neuron)  # (build() compiled it; only its content is needed here)
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, weights_only=False)
         # Options added after a checkpoint was written take their defaults.
@@ -388,7 +392,7 @@ def _load_saved(path: str | Path) -> tuple[nn.Module, TrainConfig, dict]:
     # The weights were trained on one neuron model: refuse to run them on another (the neuron
     # file edited since training). Model files written before model_id was saved are not checked.
     trained_id = saved.get("model_id")
-    if trained_id is not None and digest(model_content(load_neuron(cfg.neuron))) != trained_id:
+    if trained_id is not None and neuron_id(cfg.neuron) != trained_id:
         raise ConfigError(
             path,
             "neuron",
