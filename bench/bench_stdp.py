@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bioclf import tasks  # noqa: E402
 from bioclf.brian import backends  # noqa: E402
 from bioclf.data import images_as_float, load_split  # noqa: E402
 from bioclf.encoding import hashrng  # noqa: E402
@@ -103,7 +104,8 @@ def main() -> int:
     args = p.parse_args()
     ds = load_split(ROOT / "data" / "mnist", "train")
     images = images_as_float(ds)[: args.samples]
-    results = {}
+    results = {"provenance": tasks.provenance()}
+    print(f"machine: {results['provenance']['machine']}", flush=True)
     for n in args.sizes:
         r = {}
         for threads in args.threads:

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bioclf import tasks
 from bioclf.data import images_as_float, load_split
 from bioclf.encoding import spike_probability, stream_keys
 from bioclf.surrogate.compile import compile_neuron
@@ -124,7 +125,8 @@ def main(argv=None) -> int:
         f"training samples/s, FC 784-N-10, T={args.T}, batch {args.batch}, "
         f"{args.threads} threads, {args.rounds} rounds of {args.batches} batches (median)"
     )
-    results = {}
+    results = {"provenance": tasks.provenance()}
+    print(f"machine: {results['provenance']['machine']}", flush=True)
     for n_hidden in args.hidden:
         ours_net = SpikingFC(neuron, n_hidden)
         theirs_net = snntorch_net(n_hidden, beta, 25.0) if have_snntorch else None

@@ -47,7 +47,7 @@ def provenance() -> dict:
     info = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
+        "machine": f"{platform.machine()}, {cpu_model()}, "
         f"{_cpu_count()} cores, {platform.system()} {platform.release()}",
         "brian2": brian2.__version__,
         "numpy": numpy.__version__,
@@ -59,6 +59,28 @@ def provenance() -> dict:
     except ImportError:  # pragma: no cover
         pass
     return info
+
+
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The processor's name, with its family and model numbers where Linux gives them.
+
+    Timings are only comparable on the same processor: virtual machines often report a bare
+    name ("AMD EPYC") that covers generations three times apart in speed.
+    """
+    fields = {}
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first processor is enough
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    name = fields.get("model name") or platform.processor() or "cpu"
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return name
 
 
 def _cpu_count() -> int:
