@@ -33,10 +33,18 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 
 def peak_memory_mb() -> dict[str, float]:
-    """Peak resident memory of this process and of its finished children (the binaries)."""
+    """Peak resident memory of this process and of the compiled programs it ran.
+
+    Not ``RUSAGE_CHILDREN``: on Linux a child forked from this process starts its accounting
+    at this process's peak, so that figure is never below Python's own.
+    """
+    from bioclf.brian import backends
+
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"python_mb": round(own, 1), "children_mb": round(children, 1)}
+    peaks = {"python_mb": round(own, 1)}
+    if backends.program_peak_mb():  # only where a compiled program ran
+        peaks["program_mb"] = backends.program_peak_mb()
+    return peaks
 
 
 def provenance() -> dict:

@@ -46,3 +46,18 @@ def test_exit_status_and_free_lock_pass_through(tmp_path):
     cmd, kw = _locked(tmp_path, "true")
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, **kw)
     assert done.returncode == 0 and done.stderr == ""  # nobody held the lock: no message
+
+
+def test_peak_memory_is_the_programs_own(tmp_path):
+    # The parent holds ~400 MB, the program touches ~100 MB: the recorded peak must be the
+    # program's (a program exec'd from a fork of the parent would report the parent's 400 MB).
+    program = "x = bytearray(100 * 2**20)"
+    parent = (
+        "import subprocess, sys\n"
+        "ballast = bytearray(400 * 2**20)\n"
+        f"cmd = [sys.executable, {str(LOCKED_RUN)!r}, sys.executable, '-c', {program!r}]\n"
+        f"sys.exit(subprocess.run(cmd, cwd={str(tmp_path)!r}).returncode)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", parent], timeout=60).returncode == 0
+    peak_mb = int((tmp_path / ".bioclf.peak_rss_kb").read_text()) / 1024
+    assert 100 <= peak_mb < 300

@@ -29,10 +29,23 @@ import numpy as np
 from brian2 import Network, defaultclock, device, prefs, set_device
 from brian2.input.timedarray import TimedArray
 
+from bioclf.brian.locked_run import PEAK_NAME
 from bioclf.errors import ConfigError
 
 BACKENDS = ("runtime", "cpp", "cuda")
 LOCKED_RUN = Path(__file__).with_name("locked_run.py")
+_program_peak_kb = 0  # largest peak memory of a standalone program run by this process
+
+
+def program_peak_mb() -> float:
+    """Peak resident memory (MB) of the largest standalone program this process has run.
+
+    Measured by `locked_run` for each program on its own; 0 if none ran (runtime backend, or
+    a platform without the measurement).
+    """
+    return round(_program_peak_kb / 1024, 1)
+
+
 RUNTIME_TARGETS = ("numpy", "cython")
 
 # gcc flags: Brian2's defaults, with C++17 (CUDA 13's headers need it).
@@ -357,8 +370,17 @@ class Runner:
             with_output=False,
             run_args=values,
         )
+        _record_program_peak(self.directory / PEAK_NAME)
 
     def cleanup(self) -> None:
         """Delete per-run argument files (one set per chunk accumulates otherwise)."""
         if self.backend.standalone:
             device.delete(code=False, data=False, directory=False, force=True, run_args=True)
+
+
+def _record_program_peak(path: Path) -> None:
+    global _program_peak_kb
+    try:
+        _program_peak_kb = max(_program_peak_kb, int(path.read_text()))
+    except (OSError, ValueError):
+        pass  # a measurement only

@@ -4,8 +4,15 @@ Brian2 starts the compiled program as a child process. If the Python process tha
 is killed on its own, the child runs on, and a resumed run that started the same project's
 binary meanwhile would share its input and result files. This wrapper takes an exclusive
 ``flock`` on ``.bioclf.lock`` in the working directory (the project), waiting -- with a
-message -- while another program of the project holds it, and then *replaces itself* with the
-command (``exec``): the program itself holds the lock until it exits, however its parent ends.
+message -- while another program of the project holds it, and then runs the command as its
+child, which inherits the lock: the program holds the lock until it exits, however its parents
+end.
+
+The program is a child rather than this process's replacement (``exec``) so that its peak
+memory can be measured: a process forked from the large Python process that started the run
+carries that process's peak in its own accounting (Linux keeps the larger of the two), so
+``RUSAGE_CHILDREN`` there reports Python's memory, not the program's. Here the program is forked
+from this small process, and its peak resident memory (kB) is written to ``.bioclf.peak_rss_kb``.
 
 Standard library only: Brian2 runs this with the project directory as working directory.
 """
@@ -14,10 +21,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import resource
+import signal
 import sys
 import time
 
 LOCK_NAME = ".bioclf.lock"
+PEAK_NAME = ".bioclf.peak_rss_kb"
 
 
 def main(argv: list[str]) -> int:
@@ -38,10 +48,26 @@ def main(argv: list[str]) -> int:
         t0 = time.monotonic()
         fcntl.flock(fd, fcntl.LOCK_EX)
         print(f"bioclf: lock acquired after {time.monotonic() - t0:.1f} s", file=sys.stderr)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # exec keeps the pid: the program's own
     os.set_inheritable(fd, True)  # the lock travels with the open file into the program
-    os.execvp(argv[0], argv)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.execvp(argv[0], argv)
+        finally:
+            os._exit(127)  # exec failed (the error is printed above)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{pid}\n".encode(), 0)
+    # Ctrl-C reaches the program too (same process group): wait for it to end, then report.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _, status = os.waitpid(pid, 0)
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    try:
+        with open(PEAK_NAME, "w") as f:
+            f.write(f"{peak_kb}\n")
+    except OSError:
+        pass  # a measurement only
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code  # killed by a signal: as a shell reports it
 
 
 if __name__ == "__main__":
