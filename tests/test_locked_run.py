@@ -61,3 +61,10 @@ def test_peak_memory_is_the_programs_own(tmp_path):
     assert subprocess.run([sys.executable, "-c", parent], timeout=60).returncode == 0
     peak_mb = int((tmp_path / ".bioclf.peak_rss_kb").read_text()) / 1024
     assert 100 <= peak_mb < 300
+
+
+def test_missing_program_is_reported(tmp_path):
+    cmd, kw = _locked(tmp_path, "true")
+    cmd[2:] = ["no-such-program-bioclf"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, **kw)
+    assert done.returncode == 127 and "cannot run no-such-program-bioclf" in done.stderr

@@ -34,18 +34,6 @@ from bioclf.errors import ConfigError
 
 BACKENDS = ("runtime", "cpp", "cuda")
 LOCKED_RUN = Path(__file__).with_name("locked_run.py")
-_program_peak_kb = 0  # largest peak memory of a standalone program run by this process
-
-
-def program_peak_mb() -> float:
-    """Peak resident memory (MB) of the largest standalone program this process has run.
-
-    Measured by `locked_run` for each program on its own; 0 if none ran (runtime backend, or
-    a platform without the measurement).
-    """
-    return round(_program_peak_kb / 1024, 1)
-
-
 RUNTIME_TARGETS = ("numpy", "cython")
 
 # gcc flags: Brian2's defaults, with C++17 (CUDA 13's headers need it).
@@ -376,6 +364,18 @@ class Runner:
         """Delete per-run argument files (one set per chunk accumulates otherwise)."""
         if self.backend.standalone:
             device.delete(code=False, data=False, directory=False, force=True, run_args=True)
+
+
+_program_peak_kb = 0  # largest peak memory of a standalone program run by this process
+
+
+def program_peak_mb() -> float:
+    """Peak resident memory (MB) of the largest standalone program this process has run.
+
+    Measured by `locked_run` for each program on its own; 0 if none ran (runtime backend, or
+    a platform without the measurement).
+    """
+    return round(_program_peak_kb / 1024, 1)
 
 
 def _record_program_peak(path: Path) -> None:

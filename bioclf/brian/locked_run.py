@@ -53,8 +53,9 @@ def main(argv: list[str]) -> int:
     if pid == 0:
         try:
             os.execvp(argv[0], argv)
-        finally:
-            os._exit(127)  # exec failed (the error is printed above)
+        except OSError as exc:
+            print(f"bioclf: cannot run {argv[0]}: {exc}", file=sys.stderr, flush=True)
+        os._exit(127)
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{pid}\n".encode(), 0)
     # Ctrl-C reaches the program too (same process group): wait for it to end, then report.
