@@ -98,7 +98,7 @@ def surrogate_rows(cfg: dict, root: Path) -> list[dict]:
             spikes = m.get("spikes_per_inference", {})
             n = run.get("hidden", 0)
             c = m.get("config", {})
-            n_train = (c.get("train_subset") or 60000) * c.get("epochs", 1)
+            n_train = _surrogate_samples_per_epoch(c) * c.get("epochs", 1)
             wall = m.get("training_wall_seconds", np.nan)
             rows.append(
                 {
@@ -129,6 +129,13 @@ def surrogate_rows(cfg: dict, root: Path) -> list[dict]:
                 }
             )
     return rows
+
+
+def _surrogate_samples_per_epoch(config: dict) -> int:
+    """Training images per epoch of a surrogate run (60,000 MNIST images less those held out
+    for validation, or the configured subset of them)."""
+    pool = 60000 - (config.get("validation") or 0)
+    return min(config.get("train_subset") or pool, pool)
 
 
 def _fmt(x, pct=False, digits=1):
@@ -221,7 +228,7 @@ def make_figures(df: pd.DataFrame, root: Path, figdir: Path) -> dict[str, str]:
                 )
         elif row["method"] == "surrogate":
             m = load_json(d / "metrics.json")
-            per_epoch = m.get("config", {}).get("train_subset") or 60000
+            per_epoch = _surrogate_samples_per_epoch(m.get("config", {}))
             hist = m.get("history", [])
             x = [h["epoch"] * per_epoch for h in hist]
             y = [h["train_accuracy"] for h in hist]

@@ -94,6 +94,25 @@ def test_separate_evaluation_matches_training_run(tmp_path):
     assert ev.main(["--model", str(tmp_path / "missing.pt"), "--out", str(out)]) == 2
 
 
+def test_validation_images_are_held_out_of_training(tmp_path):
+    cfg = tiny(tmp_path, validation=1000)
+    _, _, idx_train = tr.load_data(cfg, "train")
+    _, _, idx_val = tr.load_data(cfg, "validation")
+    np.testing.assert_array_equal(idx_val, np.arange(59000, 60000))
+    assert idx_train.max() < 59000 and len(idx_train) == pytest.approx(500, abs=5)
+    metrics = tr.train(tiny(tmp_path, epochs=1, validation=1000))
+    (record,) = metrics["history"]
+    assert 0.2 < record["val_accuracy"] <= 1  # learned something; scored on 1,000 images
+    assert metrics["validation_accuracy"] == record["val_accuracy"]
+    assert "validation accuracy" in (tmp_path / "run" / "train.log").read_text()
+
+
+@pytest.mark.parametrize("held", [-1, 60000])
+def test_bad_validation_size_is_refused(tmp_path, held):
+    with pytest.raises(ConfigError, match="validation"):
+        tr.train(tiny(tmp_path, validation=held))
+
+
 def test_resume_after_interruption_gives_identical_weights(tmp_path):
     full = tr.train(tiny(tmp_path, "full"))
     interrupted = tr.train(tiny(tmp_path, "resumed"), stop_after=1)

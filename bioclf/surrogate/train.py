@@ -78,6 +78,10 @@ class TrainConfig:
     data: str = "data/mnist"
     train_subset: int = 0
     test_subset: int = 0
+    # Training images held out for choosing options without the test set: the last `validation`
+    # of the training split (10000: images 50,000-59,999, as bench/stdp_validate.py), scored
+    # after every epoch and never trained on.
+    validation: int = 0
     threads: int = 2
     log_every: int = 50
     eval_batch_size: int = 500
@@ -101,6 +105,8 @@ class TrainConfig:
             bad("dt", f"must be a positive time in seconds, got {self.dt}")
         if not 0 < self.max_rate * self.dt <= 1:
             bad("max_rate", f"max_rate * dt = {self.max_rate * self.dt:g} must lie in (0, 1]")
+        if int(self.validation) < 0:
+            bad("validation", f"must be a non-negative integer, got {self.validation!r}")
         if int(self.conv_hidden) < 0:
             bad("conv_hidden", f"must be a non-negative integer, got {self.conv_hidden!r}")
         if not 0 <= int(self.augment_shift) <= 8:
@@ -176,19 +182,35 @@ class Log:
 
 
 def load_data(cfg: TrainConfig, split: str):
-    """Images (float, in [0, 1]), labels and their indices in the split, subset if configured."""
-    ds = load_split(cfg.data, split)
-    n = cfg.train_subset if split == "train" else cfg.test_subset
-    idx = _subset_indices(ds, n, cfg.seed) if n else np.arange(len(ds))
+    """Images (float, in [0, 1]), labels and their indices in the split, subset if configured.
+
+    `split` is ``"train"`` (the training images less the validation ones), ``"validation"``
+    (the last ``cfg.validation`` training images) or ``"test"``.
+    """
+    ds = load_split(cfg.data, "test" if split == "test" else "train")
+    pool = np.arange(len(ds))
+    if split != "test" and cfg.validation:
+        if cfg.validation >= len(ds):
+            raise ConfigError(
+                "(command line)",
+                "validation",
+                f"holds out {cfg.validation} of the {len(ds)} training images: none left to "
+                "train on",
+            )
+        cut = len(ds) - cfg.validation
+        pool = pool[cut:] if split == "validation" else pool[:cut]
+    n = {"train": cfg.train_subset, "test": cfg.test_subset}.get(split, 0)
+    idx = _subset_indices(ds.labels[pool], n, cfg.seed, pool) if n else pool
     return images_as_float(ds)[idx], ds.labels[idx], idx
 
 
-def _subset_indices(ds, n: int, seed: int) -> np.ndarray:
-    """Sorted indices (in the split) of a class-stratified random subset of about `n` samples."""
-    n = min(n, len(ds))
+def _subset_indices(labels: np.ndarray, n: int, seed: int, pool: np.ndarray) -> np.ndarray:
+    """Sorted indices (from `pool`) of a class-stratified random subset of about `n` samples;
+    `labels` are those of `pool`."""
+    n = min(n, len(pool))
     rng = np.random.default_rng(seed)
-    per_class = [np.flatnonzero(ds.labels == c) for c in range(10)]
-    take = [rng.permutation(idx)[: round(n * len(idx) / len(ds))] for idx in per_class]
+    per_class = [pool[labels == c] for c in range(10)]
+    take = [rng.permutation(idx)[: round(n * len(idx) / len(pool))] for idx in per_class]
     return np.sort(np.concatenate(take))
 
 
@@ -252,6 +274,9 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         f"samples, T={cfg.T}, dt={cfg.dt * 1e3:g} ms, neuron {cfg.neuron}, "
         f"{cfg.threads} threads"
     )
+    if cfg.validation:
+        x_val, y_val, idx_val = load_data(cfg, "validation")
+        log(f"validation: training images {idx_val[0]}-{idx_val[-1]}, not trained on")
     loss_fn = nn.CrossEntropyLoss()
     done_now = 0
     for epoch in range(start_epoch, cfg.epochs):
@@ -293,6 +318,19 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
             "samples_per_second": seen / epoch_seconds,
             "seconds": epoch_seconds,
         }
+        if cfg.validation:
+            # Spike streams keyed as training presentations of these images (never made).
+            val = evaluate(
+                net,
+                x_val,
+                y_val,
+                config_dict,
+                indices=idx_val,
+                split="train",
+                batch_size=cfg.eval_batch_size,
+            )
+            record["val_accuracy"] = val["accuracy"]
+            log(f"epoch {epoch + 1} validation accuracy {val['accuracy']:.4f} on {len(y_val)}")
         history.append(record)
         _atomic_save(
             {
@@ -361,6 +399,7 @@ def test_model(model_path: str | Path, out: str | Path, log: Log | None = None) 
             "config": config_dict,
             "history": saved.get("history", []),
             "training_wall_seconds": wall,
+            "validation_accuracy": (saved.get("history") or [{}])[-1].get("val_accuracy"),
             "neuron_file": str(cfg.neuron),
             "neuron_files": saved.get("neuron_files", {}),
         }
