@@ -82,13 +82,15 @@ def test_paper_config_per_network_settings(tmp_path):
     commands = [line for line in res.stdout.splitlines() if "bioclf.surrogate.train" in line]
     fc400 = [c for c in commands if "--hidden 400 " in c and "--seed 0 " in c]
     fc100 = [c for c in commands if "--hidden 100 " in c and "--seed 0 " in c]
+    fc1600 = [c for c in commands if "--hidden 1600 " in c and "--seed 0 " in c]
     conv = [c for c in commands if "--arch conv" in c and "--seed 0 " in c]
-    assert len(fc400) == len(fc100) == len(conv) == 1, commands
-    assert "--lr 0.0005 " in fc400[0] and "--weight-decay 0.0001 " in fc400[0]
+    assert len(fc400) == len(fc100) == len(fc1600) == len(conv) == 1, commands
+    assert "--lr 0.001 " in fc400[0] and "--augment-shift 1" in fc400[0]
     assert "--lr 0.001 " in fc100[0] and "--weight-decay 0" in fc100[0]
     assert "--channels 16 48 --stride1 1 --conv-hidden 128 " in conv[0]
     assert "--lr 0.002 " in conv[0] and "--augment-shift 1" in conv[0]
-    assert "--augment-shift" not in fc100[0]
+    assert "--augment-shift 1" in fc100[0]
+    assert "--augment-shift" not in fc1600[0]  # one network's settings stay its own
     # dc_exc_unclamped.yaml extends dc_exc.yaml: editing either re-runs STDP training.
     train = res.stdout.split("rule stdp_train:")[1].split("output:")[0]
     inputs = train.split("input:")[1].strip().split(", ")
