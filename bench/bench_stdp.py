@@ -25,7 +25,6 @@ sys.path.insert(0, str(ROOT))
 
 from bioclf import tasks  # noqa: E402
 from bioclf.brian import backends  # noqa: E402
-from bioclf.brian.locked_run import PEAK_NAME  # noqa: E402
 from bioclf.data import images_as_float, load_split  # noqa: E402
 from bioclf.encoding import hashrng  # noqa: E402
 from bioclf.stdp.conventional import ConventionalNetwork  # noqa: E402
@@ -48,7 +47,7 @@ def compiled(n, images, threads, chunk, build):
     start = time.perf_counter()
     sim = Simulator(Models.load(MODELS), Protocol(), n, chunk, 0, backend, project)
     compile_s = time.perf_counter() - start
-    state, pos, slots, peak_kb = sim.initial_state, 0, 0, 0
+    state, pos, slots = sim.initial_state, 0, 0
     start = time.perf_counter()
     while pos < len(images):
         state, res = sim.run_chunk(
@@ -56,8 +55,6 @@ def compiled(n, images, threads, chunk, build):
         )
         pos += len(res.samples)
         slots += len(res.samples) + len(res.retried_counts)
-        # the compiled program's own peak, as measured by the wrapper that runs it
-        peak_kb = max(peak_kb, int((build / project / PEAK_NAME).read_text()))
     train_s = time.perf_counter() - start
     sim.cleanup()
     return {
@@ -67,7 +64,8 @@ def compiled(n, images, threads, chunk, build):
         "train_s": round(train_s, 2),
         "ms_per_sample": round(train_s / len(images) * 1e3, 3),
         "ms_per_presentation": round(train_s / slots * 1e3, 3),
-        "program_peak_memory_mb": round(peak_kb / 1024, 1),
+        # the compiled program's own peak, as measured by the wrapper that runs it
+        "program_peak_memory_mb": round(sim.runner.program_peak_kb / 1024, 1),
     }
 
 

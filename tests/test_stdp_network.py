@@ -207,6 +207,9 @@ def test_small_network_learns_above_chance_cpp(models, mnist, build_root):
     acc = np.mean(labelling.predict(test, assignment) == y[1000:1400])
     assert acc > 0.35, acc  # chance is 0.10
     np.testing.assert_array_equal(trained["s_in.w"], state["s_in.w"])  # plastic=0 froze w
+    # The compiled program's own peak memory, from the wrapper that ran it: a few MB, far below
+    # the Python process that holds the images.
+    assert 1000 < sim.runner.program_peak_kb < 200_000, sim.runner.program_peak_kb
 
 
 def test_bad_network_configuration_refused(models, tmp_path):

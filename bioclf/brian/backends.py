@@ -330,6 +330,7 @@ class Runner:
         self.duration = duration
         self.directory = directory
         self._n_runs = 0
+        self.program_peak_kb = 0  # largest peak memory (kB) of this runner's program runs
         if backend.standalone:
             net.run(duration, namespace={})
             build(backend, directory, run=False)
@@ -358,7 +359,8 @@ class Runner:
             with_output=False,
             run_args=values,
         )
-        _record_program_peak(self.directory / PEAK_NAME)
+        peak = _record_program_peak(self.directory / PEAK_NAME)
+        self.program_peak_kb = max(self.program_peak_kb, peak)
 
     def cleanup(self) -> None:
         """Delete per-run argument files (one set per chunk accumulates otherwise)."""
@@ -378,9 +380,13 @@ def program_peak_mb() -> float:
     return round(_program_peak_kb / 1024, 1)
 
 
-def _record_program_peak(path: Path) -> None:
+def _record_program_peak(path: Path) -> int:
+    """The peak (kB) `locked_run` wrote for the program that just ran (0 if none), also kept
+    as this process's maximum."""
     global _program_peak_kb
     try:
-        _program_peak_kb = max(_program_peak_kb, int(path.read_text()))
+        peak = int(path.read_text())
     except (OSError, ValueError):
-        pass  # a measurement only
+        return 0  # a measurement only
+    _program_peak_kb = max(_program_peak_kb, peak)
+    return peak
