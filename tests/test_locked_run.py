@@ -68,3 +68,12 @@ def test_missing_program_is_reported(tmp_path):
     cmd[2:] = ["no-such-program-bioclf"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, **kw)
     assert done.returncode == 127 and "cannot run no-such-program-bioclf" in done.stderr
+
+
+def test_peak_file_can_be_named(tmp_path):
+    # How the build runs make: its peak goes to its own file, the program's is left alone.
+    program = "x = bytearray(50 * 2**20)"
+    cmd = [sys.executable, str(LOCKED_RUN), "--peak-file", "make.kb", sys.executable, "-c"]
+    assert subprocess.run([*cmd, program], cwd=tmp_path, timeout=60).returncode == 0
+    assert 50 <= int((tmp_path / "make.kb").read_text()) / 1024 < 200
+    assert not (tmp_path / ".bioclf.peak_rss_kb").exists()

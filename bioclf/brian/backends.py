@@ -18,6 +18,7 @@ new initial values (one compiled binary reused, ``device.run(run_args=...)``).
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,7 @@ import numpy as np
 from brian2 import Network, defaultclock, device, prefs, set_device
 from brian2.input.timedarray import TimedArray
 
-from bioclf.brian.locked_run import PEAK_NAME
+from bioclf.brian.locked_run import COMPILE_PEAK_NAME, PEAK_NAME
 from bioclf.errors import ConfigError
 
 BACKENDS = ("runtime", "cpp", "cuda")
@@ -180,6 +181,10 @@ def activate(backend: Backend, project: str, dt=None) -> Path | None:
     if os.name == "posix":
         # The binary holds the project's lock while it runs, even if this process is killed.
         prefs.devices.cpp_standalone.run_cmd_unix = [sys.executable, str(LOCKED_RUN), "./main"]
+        # make too (a shell command here), to measure the compiler's peak memory
+        prefs.devices.cpp_standalone.make_cmd_unix = shlex.join(
+            [sys.executable, str(LOCKED_RUN), "--peak-file", COMPILE_PEAK_NAME, "make"]
+        )
     if backend.name == "cpp":
         set_device("cpp_standalone", directory=str(directory), build_on_run=False)
         prefs.devices.cpp_standalone.openmp_threads = backend.threads if backend.threads > 1 else 0
@@ -331,9 +336,11 @@ class Runner:
         self.directory = directory
         self._n_runs = 0
         self.program_peak_kb = 0  # largest peak memory (kB) of this runner's program runs
+        self.compile_peak_kb = 0  # peak memory (kB) of the largest process of the build
         if backend.standalone:
             net.run(duration, namespace={})
             build(backend, directory, run=False)
+            self.compile_peak_kb = _read_peak(directory / COMPILE_PEAK_NAME)
 
     def run(self, values: dict | None = None) -> None:
         """Run once. `values` maps ``group.variable`` views or `TimedArray` objects to arrays."""
@@ -380,13 +387,18 @@ def program_peak_mb() -> float:
     return round(_program_peak_kb / 1024, 1)
 
 
+def _read_peak(path: Path) -> int:
+    """The peak (kB) `locked_run` wrote to `path` (0 if none: a measurement only)."""
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        return 0
+
+
 def _record_program_peak(path: Path) -> int:
     """The peak (kB) `locked_run` wrote for the program that just ran (0 if none), also kept
     as this process's maximum."""
     global _program_peak_kb
-    try:
-        peak = int(path.read_text())
-    except (OSError, ValueError):
-        return 0  # a measurement only
+    peak = _read_peak(path)
     _program_peak_kb = max(_program_peak_kb, peak)
     return peak

@@ -1,4 +1,6 @@
-"""Run a standalone binary while holding its project's lock (``python locked_run.py CMD...``).
+"""Run a standalone binary while holding its project's lock.
+
+    python locked_run.py [--peak-file NAME] COMMAND [ARG...]
 
 Brian2 starts the compiled program as a child process. If the Python process that started it
 is killed on its own, the child runs on, and a resumed run that started the same project's
@@ -12,7 +14,9 @@ The program is a child rather than this process's replacement (``exec``) so that
 memory can be measured: a process forked from the large Python process that started the run
 carries that process's peak in its own accounting (Linux keeps the larger of the two), so
 ``RUSAGE_CHILDREN`` there reports Python's memory, not the program's. Here the program is forked
-from this small process, and its peak resident memory (kB) is written to ``.bioclf.peak_rss_kb``.
+from this small process, and its peak resident memory (kB) is written to ``.bioclf.peak_rss_kb``,
+or to the file named by a leading ``--peak-file NAME`` (the compiler's build runs this way too:
+its peak is that of the largest process make started).
 
 Standard library only: Brian2 runs this with the project directory as working directory.
 """
@@ -28,11 +32,15 @@ import time
 
 LOCK_NAME = ".bioclf.lock"
 PEAK_NAME = ".bioclf.peak_rss_kb"
+COMPILE_PEAK_NAME = ".bioclf.compile_peak_rss_kb"
 
 
 def main(argv: list[str]) -> int:
+    peak_file = PEAK_NAME
+    if argv[:1] == ["--peak-file"] and len(argv) >= 2:
+        peak_file, argv = argv[1], argv[2:]
     if not argv:
-        print("usage: locked_run.py COMMAND [ARG...]", file=sys.stderr)
+        print("usage: locked_run.py [--peak-file NAME] COMMAND [ARG...]", file=sys.stderr)
         return 2
     fd = os.open(LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -63,7 +71,7 @@ def main(argv: list[str]) -> int:
     _, status = os.waitpid(pid, 0)
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     try:
-        with open(PEAK_NAME, "w") as f:
+        with open(peak_file, "w") as f:
             f.write(f"{peak_kb}\n")
     except OSError:
         pass  # a measurement only
