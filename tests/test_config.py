@@ -32,6 +32,12 @@ BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
         (("stdp", "models", "exc"), "equations/missing.yaml", "stdp.models.exc"),
         (("seeds",), [], "seeds"),
         (("surrogate", "epochs"), "ten", "surrogate.epochs"),
+        (
+            ("surrogate", "runs"),
+            [{"arch": "fc", "surrogate_gradient": "sigmoid"}],
+            "surrogate.runs.0.surrogate_gradient",
+        ),
+        (("surrogate", "slope"), 0, "surrogate.slope"),
     ],
 )
 def test_bad_value_names_the_key(path, value, key):

@@ -84,8 +84,13 @@ def sur_flags(w):
         f"--threads {SUR.get('threads', 2)}",
         f"--data {config['data']['root']}",
     ]
-    if setting("augment_shift", 0):  # only when asked, so existing results stay current
+    # only when asked, so that existing results stay current
+    if setting("augment_shift", 0):
         flags.append(f"--augment-shift {setting('augment_shift', 0)}")
+    if setting("surrogate_gradient", None):
+        flags.append(f"--surrogate {setting('surrogate_gradient', None)}")
+    if setting("slope", None):
+        flags.append(f"--slope {setting('slope', None)}")
     if "n_train" in SUR:
         flags.append(f"--train-subset {SUR['n_train']}")
     if "n_test" in SUR:
