@@ -4,16 +4,18 @@ Measures training samples/s (forward, cross-entropy on output spike counts, back
 step) of the fully connected 784-N-10 network at T steps, batch B, on the CPU with a fixed
 number of threads, for our network (the neuron compiled from ``equations/lif.yaml``) and, in
 the same run, the same network built with snnTorch (``snn.Leaky`` with the same membrane decay
-``beta = exp(-dt/tau_m)``, threshold, reset to zero and fast-sigmoid surrogate, stepped in a
-Python loop as in the snnTorch tutorials). Both get the same pre-encoded input spikes (the
-shared rate encoder), so encoding is not timed. The two are measured alternately, several
-rounds, and the median round is reported, which evens out load from other processes.
+``beta = exp(-dt/tau_m)``, threshold, reset to zero and surrogate (fast sigmoid, or arctangent
+with ``--surrogate atan``), stepped in a Python loop as in the snnTorch tutorials). Both get the
+same pre-encoded input spikes (the shared rate encoder), so encoding is not timed. The two are
+measured alternately, several rounds, and the median round is reported, which evens out load
+from other processes.
 
 snnTorch is not a dependency of bioclf: without it, only our figures are printed.
 
 Usage::
 
     python bench/bench_surrogate.py [--hidden 100 400] [--T 25] [--batch 128] [--threads 2]
+                                    [--surrogate fast_sigmoid|atan]
 """
 
 from __future__ import annotations
@@ -35,14 +37,18 @@ from bioclf.data import images_as_float, load_split
 from bioclf.encoding import spike_probability, stream_keys
 from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.encode import encode_torch
+from bioclf.surrogate.functional.surrogate import DEFAULT_SLOPE
 from bioclf.surrogate.networks import SpikingFC
 
 
-def snntorch_net(n_hidden: int, beta: float, slope: float):
+def snntorch_net(n_hidden: int, beta: float, kind: str, slope: float):
     import snntorch as snn
     from snntorch import surrogate
 
-    spike_grad = surrogate.fast_sigmoid(slope=slope)
+    if kind == "atan":
+        spike_grad = surrogate.atan(alpha=slope)
+    else:
+        spike_grad = surrogate.fast_sigmoid(slope=slope)
 
     class Net(nn.Module):
         def __init__(self):
@@ -94,6 +100,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--dt", type=float, default=1e-3, help="time step (s)")
     parser.add_argument("--neuron", default="equations/lif.yaml")
+    parser.add_argument("--surrogate", choices=sorted(DEFAULT_SLOPE), default="fast_sigmoid")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -123,13 +130,15 @@ def main(argv=None) -> int:
 
     print(
         f"training samples/s, FC 784-N-10, T={args.T}, batch {args.batch}, "
-        f"{args.threads} threads, {args.rounds} rounds of {args.batches} batches (median)"
+        f"{args.threads} threads, {args.surrogate} surrogate, "
+        f"{args.rounds} rounds of {args.batches} batches (median)"
     )
     results = {"provenance": tasks.provenance()}
     print(f"machine: {results['provenance']['machine']}", flush=True)
     for n_hidden in args.hidden:
-        ours_net = SpikingFC(neuron, n_hidden)
-        theirs_net = snntorch_net(n_hidden, beta, 25.0) if have_snntorch else None
+        slope = DEFAULT_SLOPE[args.surrogate]
+        ours_net = SpikingFC(neuron, n_hidden, surrogate=args.surrogate)
+        theirs_net = snntorch_net(n_hidden, beta, args.surrogate, slope) if have_snntorch else None
         ours, theirs = [], []
         for _ in range(args.rounds):
             ours.append(time_training(ours_net, batches, labels))
