@@ -135,8 +135,8 @@ def main(argv=None) -> int:
     )
     results = {"provenance": tasks.provenance()}
     print(f"machine: {results['provenance']['machine']}", flush=True)
+    slope = DEFAULT_SLOPE[args.surrogate]  # the same steepness on both sides
     for n_hidden in args.hidden:
-        slope = DEFAULT_SLOPE[args.surrogate]
         ours_net = SpikingFC(neuron, n_hidden, surrogate=args.surrogate)
         theirs_net = snntorch_net(n_hidden, beta, args.surrogate, slope) if have_snntorch else None
         ours, theirs = [], []
