@@ -85,12 +85,13 @@ def sur_flags(w):
         f"--data {config['data']['root']}",
     ]
     # only when asked, so that existing results stay current
-    if setting("augment_shift", 0):
-        flags.append(f"--augment-shift {setting('augment_shift', 0)}")
-    if setting("surrogate_gradient", None):
-        flags.append(f"--surrogate {setting('surrogate_gradient', None)}")
-    if setting("slope", None):
-        flags.append(f"--slope {setting('slope', None)}")
+    for key, flag in (
+        ("augment_shift", "--augment-shift"),
+        ("surrogate_gradient", "--surrogate"),
+        ("slope", "--slope"),
+    ):
+        if setting(key, None):
+            flags.append(f"{flag} {setting(key, None)}")
     if "n_train" in SUR:
         flags.append(f"--train-subset {SUR['n_train']}")
     if "n_test" in SUR:
