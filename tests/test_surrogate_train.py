@@ -173,6 +173,10 @@ def test_cli_errors_exit_2(tmp_path, capsys):
     bad.write_text("hiden: 100\n")
     assert tr.main(["--config", str(bad), "--out", str(tmp_path / "y")]) == 2
     assert "hiden" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse's usage error (exit status 2)
+        tr.parse_args(["--test", "flase", "--out", str(tmp_path / "z")])
+    assert "--test: expected true or false, got 'flase'" in capsys.readouterr().err
+    assert tr.parse_args(["--test", "False", "--out", str(tmp_path / "z")]).test is False
 
 
 def test_config_file_and_load_model(tmp_path):

@@ -3,10 +3,11 @@
 Usage::
 
     python -m bioclf.surrogate.train --arch fc --hidden 100 --epochs 10 --out results/sg_fc100
-    python -m bioclf.surrogate.train --config config/surrogate_fc100.yaml --out DIR
+    python -m bioclf.surrogate.train --config my_options.yaml --out DIR
 
-Every option can come from a YAML file (``--config``, keys as the option names with
-underscores) and be overridden on the command line. A checkpoint is written atomically after
+Every option can come from a YAML file (``--config``: a flat mapping whose keys are the option
+names with underscores, e.g. ``hidden: 400``; not the pipeline's ``config/config.yaml``) and be
+overridden on the command line. A checkpoint is written atomically after
 every epoch (``DIR/checkpoint.pt``); rerunning the same command after an interruption continues
 from the last completed epoch and gives the same final weights as an uninterrupted run: batch
 order, input spikes (counter-based, `bioclf.encoding`) and the learning-rate schedule are all
@@ -456,6 +457,14 @@ def config_from_dict(values: dict, source: str) -> TrainConfig:
     return TrainConfig(**values)
 
 
+def _boolean(text: str) -> bool:
+    # A typo ("--test flase") must not silently mean False.
+    value = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+    if text.lower() not in value:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value[text.lower()]
+
+
 def parse_args(argv=None) -> TrainConfig:
     parser = argparse.ArgumentParser(
         prog="python -m bioclf.surrogate.train", description=__doc__.split("\n\n")[0]
@@ -468,7 +477,7 @@ def parse_args(argv=None) -> TrainConfig:
         if f.name == "channels":
             parser.add_argument(flag, type=int, nargs=2, default=None, help=f"default {default}")
         elif isinstance(default, bool):
-            parser.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"))
+            parser.add_argument(flag, type=_boolean, metavar="{true,false}")
         else:
             kind = type(default) if default is not None else float
             parser.add_argument(flag, type=kind, default=None, help=f"default {default!r}")
