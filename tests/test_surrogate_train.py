@@ -179,6 +179,35 @@ def test_cli_errors_exit_2(tmp_path, capsys):
     assert tr.parse_args(["--test", "False", "--out", str(tmp_path / "z")]).test is False
 
 
+@pytest.mark.parametrize(
+    "line, field, reason",
+    [
+        ("lr: abc", "lr", "expected float"),
+        ("hidden: 10.5", "hidden", "expected int"),
+        ("test: flase", "test", "expected bool"),
+        ("channels: [8, x]", "channels", "expected int"),
+        ("surrogate: foo", "surrogate", "must be one of"),
+        ("slope: -2", "slope", "must be positive"),
+    ],
+)
+def test_bad_option_file_values_are_refused_naming_file_and_field(tmp_path, line, field, reason):
+    options = tmp_path / "options.yaml"
+    options.write_text(line + "\n")
+    with pytest.raises(tr.ConfigError, match=reason) as err:
+        tr.parse_args(["--config", str(options), "--out", str(tmp_path / "o")])
+    assert str(options) in str(err.value) and f"'{field}'" in str(err.value)
+
+
+def test_option_file_values_are_typed_and_the_command_line_is_named(tmp_path):
+    options = tmp_path / "options.yaml"
+    options.write_text("lr: 1e-3\nhidden: 400\n")  # PyYAML reads 1e-3 as a string
+    cfg = tr.parse_args(["--config", str(options), "--out", str(tmp_path / "o")])
+    assert cfg.lr == 1e-3 and isinstance(cfg.lr, float) and cfg.hidden == 400
+    with pytest.raises(tr.ConfigError, match="slope") as err:
+        tr.parse_args(["--config", str(options), "--slope", "-1", "--out", str(tmp_path / "o")])
+    assert "(command line)" in str(err.value)
+
+
 def test_config_file_and_load_model(tmp_path):
     cfg_file = tmp_path / "c.yaml"
     cfg_file.write_text("arch: fc\nhidden: 16\nepochs: 1\nT: 5\ntrain_subset: 100\n")

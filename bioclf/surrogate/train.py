@@ -43,6 +43,7 @@ from bioclf.errors import BioclfError, ConfigError
 from bioclf.io import digest, set_aside
 from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.evaluate import evaluate, predict, spike_input
+from bioclf.surrogate.functional.surrogate import SURROGATES
 from bioclf.surrogate.networks import ARCHS, build_network
 
 #: How this module trains. Bumped whenever a change to the code alters the results of the same
@@ -89,9 +90,12 @@ class TrainConfig:
     test: bool = True  # evaluate on the test set after training (false: leave it to `evaluate`)
     out: str = ""
 
-    def check(self, source: str = "(command line)") -> None:
+    def check(self, source: str = "(command line)", sources: dict | None = None) -> None:
+        """Refuse bad values, naming the option and where it came from (``sources[name]``,
+        else ``source``)."""
+
         def bad(name, reason):
-            raise ConfigError(source, name, reason)
+            raise ConfigError((sources or {}).get(name, source), name, reason)
 
         if self.arch not in ARCHS:
             bad("arch", f"must be one of {ARCHS}, got {self.arch!r}")
@@ -112,6 +116,10 @@ class TrainConfig:
             bad("conv_hidden", f"must be a non-negative integer, got {self.conv_hidden!r}")
         if not 0 <= int(self.augment_shift) <= 8:
             bad("augment_shift", f"must be an integer in [0, 8], got {self.augment_shift!r}")
+        if self.surrogate not in SURROGATES:
+            bad("surrogate", f"must be one of {SURROGATES}, got {self.surrogate!r}")
+        if self.slope is not None and not self.slope > 0:
+            bad("slope", f"must be positive (the surrogate's steepness), got {self.slope}")
         if self.stride1 not in (1, 2):
             bad("stride1", f"must be 1 or 2, got {self.stride1}")
         if len(self.channels) != 2 or min(self.channels) < 1:
@@ -451,10 +459,39 @@ def config_from_dict(values: dict, source: str) -> TrainConfig:
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(source, unknown[0], f"unknown option (known: {sorted(known)})")
-    values = dict(values)
-    if "channels" in values and values["channels"] is not None:
-        values["channels"] = tuple(values["channels"])
+    defaults = TrainConfig()
+    values = {
+        name: _typed(name, value, getattr(defaults, name), source) for name, value in values.items()
+    }
     return TrainConfig(**values)
+
+
+def _typed(name: str, value, default, source: str):
+    """``value`` as the type of the option's default, or a `ConfigError` naming the option.
+
+    YAML files need this: PyYAML reads ``lr: 1e-3`` as a string (no decimal point).
+    """
+    try:
+        if isinstance(default, bool):
+            return value if isinstance(value, bool) else _boolean(str(value))
+        if isinstance(default, int):
+            if isinstance(value, bool) or float(value) != int(float(value)):
+                raise ValueError
+            return int(float(value))
+        if isinstance(default, float) or name == "slope":  # slope: float, None for the default
+            if value is None:
+                return None
+            if not math.isfinite(float(value)):
+                raise ValueError
+            return float(value)
+        if isinstance(default, tuple):
+            return tuple(_typed(name, v, default[0], source) for v in value)
+        if not isinstance(value, str):
+            raise ValueError
+        return value
+    except (TypeError, ValueError, argparse.ArgumentTypeError):
+        kind = type(default).__name__ if default is not None else "float"
+        raise ConfigError(source, name, f"expected {kind}, got {value!r}") from None
 
 
 def _boolean(text: str) -> bool:
@@ -483,6 +520,7 @@ def parse_args(argv=None) -> TrainConfig:
             parser.add_argument(flag, type=kind, default=None, help=f"default {default!r}")
     args = parser.parse_args(argv)
     values: dict = {}
+    sources: dict = {}  # where each option's value came from, for error messages
     if args.config:
         try:
             loaded = yaml.safe_load(Path(args.config).read_text()) or {}
@@ -491,11 +529,14 @@ def parse_args(argv=None) -> TrainConfig:
         if not isinstance(loaded, dict):
             raise ConfigError(args.config, "(top level)", "must be a mapping of options")
         values.update(loaded)
+        sources.update(dict.fromkeys(loaded, args.config))
     for f in fields(TrainConfig):
         value = getattr(args, f.name)
         if value is not None:
             values[f.name] = value
+            sources[f.name] = "(command line)"
     cfg = config_from_dict(values, args.config or "(command line)")
+    cfg.check(sources=sources)
     if not cfg.out:
         raise ConfigError(args.config or "(command line)", "out", "an output directory is needed")
     return cfg
