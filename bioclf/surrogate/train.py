@@ -475,9 +475,9 @@ def _typed(name: str, value, default, source: str):
         if isinstance(default, bool):
             return value if isinstance(value, bool) else _boolean(str(value))
         if isinstance(default, int):
-            if isinstance(value, bool) or float(value) != int(float(value)):
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
-            return int(float(value))
+            return int(value)  # exact for large ints (seeds); "12" from a file too
         if isinstance(default, float) or name == "slope":  # slope: float, None for the default
             if value is None:
                 return None
