@@ -33,6 +33,9 @@ _CACHE: dict[str, object] = {}
 _LOCK = threading.Lock()
 _POOL: ThreadPoolExecutor | None = None
 _BY_ID: dict[int, tuple] = {}  # id(neuron) -> (neuron, kernel): source generation is slow
+# -fno-trapping-math lets the compiler vectorise the selects of the loop body; unlike
+# -ffast-math it changes no value, only whether floating-point exception flags may be raised.
+_CFLAGS = ("-O3", "-fno-trapping-math", "-fPIC", "-shared")
 
 
 def _cname(name: str) -> str:
@@ -64,7 +67,7 @@ def generate_source(neuron: CompiledNeuron) -> str:
         lines = [f"double s_{n} = saved[(t*{ns} + {j})*M + m];" for j, n in enumerate(saved_names)]
         if neuron.input_mode == "set":
             lines.append(f"double s_{inp} = (double)x[t*M + m] * {neuron.input_scale!r};")
-        lines.append("int ref = refs[t*M + m];")
+        lines.append("int ref = refs[t*M + m];" if has_ref else "int ref = 0;")
         lines.append("int spk = spikes[t*M + m] != 0;")
         return "\n".join(lines)
 
@@ -106,10 +109,10 @@ def generate_source(neuron: CompiledNeuron) -> str:
     reset_back = []
     for i in range(len(resets) - 1, -1, -1):
         var = resets[i][0]
-        reset_back.append(f"{{ double g = l_{var}; l_{var} = spk ? 0.0 : g; if (spk) {{")
+        reset_back.append(f"{{ double g = l_{var}; l_{var} = spk ? 0.0 : g;")
         for _, j, code in jac_terms(neuron.reset_jacobians[i], f"c{i}_"):
-            reset_back.append(f"l_{names[j]} += g * ({code});")
-        reset_back.append("} }")
+            reset_back.append(f"l_{names[j]} += spk ? g * ({code}) : 0.0;")
+        reset_back.append("}")
     margin_back = [
         f"l_{names[j]} += gm * ({code});" for _, j, code in jac_terms(neuron.margin_jacobian, "b_")
     ]
@@ -138,6 +141,12 @@ def generate_source(neuron: CompiledNeuron) -> str:
     )
     carry = "\n".join(f"s_{n} = {last}{n};" for n in names)
     ref_update = f"ref = spk ? {k1} : (ref > 0 ? ref - 1 : 0);" if has_ref else "ref = 0;"
+    # Without a refractory period every neuron is always active: saying so as a constant lets
+    # the compiler vectorise the loop (a counter known to stay 0 defeated its if-conversion).
+    active = "int active = ref <= 0;" if has_ref else "const int active = 1;"
+    ref_load = "R[i]" if has_ref else "0"
+    ref_store = "R[i] = ref;" if has_ref else ""
+    ref_save = "refs[t*M + m] = (int16_t)ref;" if has_ref else ""  # without: refs is not read
 
     # Neurons are processed in blocks of BLK, time outermost within a block, so that the
     # innermost loop runs over neighbouring neurons (contiguous memory, vectorisable).
@@ -162,20 +171,20 @@ void forward_REAL(const REAL* restrict x, REAL* restrict spikes, REAL* restrict 
             for (int64_t i = 0; i < nb; i++) {{
                 const int64_t m = b0 + i;
                 {load_block}
-                int ref = R[i];
+                int ref = {ref_load};
                 {apply_input}
                 {store}
-                refs[t*M + m] = (int16_t)ref;
-                int active = ref <= 0;
+                {ref_save}
+                {active}
                 {update_block()}
                 double margin = ({margin_b}) / {neuron.threshold_scale!r};
-                int spk = (margin {cmp_} 0.0) && active;
+                int spk = (margin {cmp_} 0.0) & active;
                 spikes[t*M + m] = (REAL)spk;
                 {reset_chain()}
                 {carry}
                 {ref_update}
                 {store_block}
-                R[i] = ref;
+                {ref_store}
             }}
         }}
     }}
@@ -195,17 +204,16 @@ void backward_REAL(const REAL* restrict gspk, const REAL* restrict x,
                 const int64_t m = b0 + i;
                 {lam_load}
                 {load()}
-                int active = ref <= 0;
+                {active}
                 {update_block()}
                 double margin = ({margin_b}) / {neuron.threshold_scale!r};
                 {reset_chain()}
                 {" ".join(reset_back)}
-                double sg;
-                if (kind == 0) {{ double a = slope * fabs(margin) + 1.0; sg = 1.0 / (a * a); }}
-                else {{ double a = 1.5707963267948966 * slope * margin;
-                        sg = 0.5 * slope / (1.0 + a * a); }}
-                double gm = active ? (double)gspk[t*M + m] * sg / {neuron.threshold_scale!r}
-                                   : 0.0;
+                const double a0 = slope * fabs(margin) + 1.0;
+                const double a1 = 1.5707963267948966 * slope * margin;
+                double sg = kind == 0 ? 1.0 / (a0 * a0) : 0.5 * slope / (1.0 + a1 * a1);
+                const double gin = (double)gspk[t*M + m];  /* loaded unconditionally: vectorises */
+                double gm = active ? gin * sg / {neuron.threshold_scale!r} : 0.0;
                 {" ".join(margin_back)}
                 {" ".join(upd_back)}
                 gx[t*M + m] = (REAL)(l_{inp} * {neuron.input_scale!r});
@@ -228,6 +236,7 @@ class Kernel:
         self.lib = lib
         set_input = neuron.input_mode == "set"
         self.n_saved = max(1, len(neuron.state_names) - int(set_input))
+        self.has_ref = neuron.refractory_steps > 1
         if neuron.refractory_steps > 32768:
             raise ValueError("refractory period longer than 32768 steps")
 
@@ -253,7 +262,8 @@ class Kernel:
         M = x[0].numel()
         spikes = torch.empty_like(x)
         saved = torch.empty((T, self.n_saved, M), dtype=x.dtype)
-        refs = torch.empty((T, M), dtype=torch.int16)
+        # the refractory counters, saved for the backward pass only where there is one
+        refs = torch.empty((T, M) if self.has_ref else (1,), dtype=torch.int16)
         fn = getattr(self.lib, f"forward_{_suffix(x)}")
         args = (
             ctypes.c_void_p(x.data_ptr()),
@@ -326,7 +336,7 @@ def _kernel_for(neuron: CompiledNeuron) -> Kernel | None:
         source = generate_source(neuron)
     except Exception:  # an expression without a C form (sympy raises various errors)
         return None
-    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    digest = hashlib.sha256(" ".join([*_CFLAGS, source]).encode()).hexdigest()[:20]
     with _LOCK:
         if digest in _CACHE:
             lib = _CACHE[digest]
@@ -347,7 +357,7 @@ def _build(source: str, digest: str):
         src = directory / f"neuron_{digest}.c"
         src.write_text(source)
         tmp = directory / f".neuron_{digest}.{os.getpid()}.so"
-        cmd = [cc, "-O3", "-fPIC", "-shared", "-o", str(tmp), str(src), "-lm"]
+        cmd = [cc, *_CFLAGS, "-o", str(tmp), str(src), "-lm"]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             return None
