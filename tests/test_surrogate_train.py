@@ -234,6 +234,51 @@ def test_conv_network_forward_backward_and_synops():
     assert net.conv1.weight.grad is not None
 
 
+@pytest.mark.parametrize("stride1, hidden", [(1, 16), (2, 0)])
+def test_conv_network_equals_a_step_by_step_loop(stride1, hidden):
+    """The network (time folded into the batch, channels-last maps, the C neuron kernel) gives
+    the spikes and gradients of the plain loop: one time step at a time through every layer,
+    NCHW convolutions, the neuron's PyTorch step function."""
+    from bioclf.surrogate.functional import neuron as F
+
+    neuron = compile_neuron("equations/lif.yaml", 5e-3)
+    torch.manual_seed(0)
+    net = SpikingConv(neuron, channels=(4, 8), hidden=hidden, stride1=stride1).double()
+    with torch.no_grad():  # stronger weights, so that every layer spikes
+        for p in net.parameters():
+            p.mul_(3.0)
+    x = (torch.rand(8, 3, 784, generator=torch.Generator().manual_seed(1)) < 0.4).double()
+    weights = torch.randn(8, 3, 10, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    out = net(x)
+    grads = torch.autograd.grad((out * weights).sum(), list(net.parameters()))
+
+    pool = torch.nn.functional.max_pool2d
+    layers = [m for m in (net.conv1, net.conv2, net.fc_h, net.fc) if m is not None]
+    states = [None] * len(layers)
+    ref = []
+    for t in range(x.shape[0]):
+        h = x[t].reshape(3, 1, 28, 28)
+        for k, layer in enumerate(layers):
+            if k == 2:  # flatten in (C, H, W) order
+                h = h.reshape(3, -1)
+            w = layer.weight.contiguous()  # plain NCHW weights for the convolutions
+            if isinstance(layer, torch.nn.Conv2d):
+                z = torch.nn.functional.conv2d(h, w, layer.bias, stride=layer.stride)
+            else:
+                z = torch.nn.functional.linear(h, w, layer.bias)
+            if states[k] is None:
+                states[k] = neuron.initial_state(z.shape, dtype=z.dtype)
+            h, states[k] = F.step(neuron, states[k], z, "fast_sigmoid")
+            if k == 1 or (k == 0 and stride1 == 1):
+                h = pool(h, 2)
+        ref.append(h)
+    ref = torch.stack(ref)
+    assert out.sum() > 0 and torch.equal(out, ref)
+    ref_grads = torch.autograd.grad((ref * weights).sum(), list(net.parameters()))
+    for g, r in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(g, r, rtol=1e-9, atol=1e-12)
+
+
 def test_shift_augmentation_moves_digits_within_bounds():
     x = np.zeros((200, 784))
     x[:, 14 * 28 + 10] = 1.0  # one lit pixel, far from the border
