@@ -49,17 +49,31 @@ def _c(expr, names, prefix="s_") -> str:
     return sympy.ccode(expr.xreplace(subs), standard="c99", strict=True)
 
 
+def _saved_names(neuron: CompiledNeuron) -> list[str]:
+    """State variables saved per step for the backward pass.
+
+    A 'set' input is recomputed from x instead of being saved.
+    """
+    inp = neuron.input_name
+    return [n for n in neuron.state_names if not (n == inp and neuron.input_mode == "set")]
+
+
+def _counts_refractory_steps(neuron: CompiledNeuron) -> bool:
+    """Whether refractory counters are kept: a one-step period ends before the next step."""
+    return neuron.refractory_steps > 1
+
+
 def generate_source(neuron: CompiledNeuron) -> str:
     """C source of ``forward_<T>`` and ``backward_<T>`` for T in (float, double)."""
     sym = neuron.symbolic
     names = list(neuron.state_names)
     diff = list(neuron.diff_names)
     inp = neuron.input_name
-    # saved per step: the state after the input (a 'set' input is recomputed from x instead);
-    # the refractory counter goes to its own int16 array, the spikes are the output
-    saved_names = [n for n in names if not (n == inp and neuron.input_mode == "set")]
+    # saved per step: the state after the input; the refractory counter goes to its own int16
+    # array, the spikes are the output
+    saved_names = _saved_names(neuron)
     ns = max(len(saved_names), 1)
-    has_ref = neuron.refractory_steps > 1
+    has_ref = _counts_refractory_steps(neuron)
     k1 = int(neuron.refractory_steps - 1)
     cmp_ = ">" if neuron.strict else ">="
 
@@ -234,9 +248,8 @@ class Kernel:
     def __init__(self, neuron: CompiledNeuron, lib: ctypes.CDLL):
         self.neuron = neuron
         self.lib = lib
-        set_input = neuron.input_mode == "set"
-        self.n_saved = max(1, len(neuron.state_names) - int(set_input))
-        self.has_ref = neuron.refractory_steps > 1
+        self.n_saved = max(1, len(_saved_names(neuron)))
+        self.has_ref = _counts_refractory_steps(neuron)
         if neuron.refractory_steps > 32768:
             raise ValueError("refractory period longer than 32768 steps")
 
