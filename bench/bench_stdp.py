@@ -2,13 +2,16 @@
 
     python bench/bench_stdp.py                       # N=100 and N=400, 2000 samples each
     python bench/bench_stdp.py --sizes 100 --samples 1000 --conventional-samples 10
+    python bench/bench_stdp.py --backend cuda --sizes 400 1600   # on a machine with a GPU
 
 For each N it reports, on the `cpp` backend with 1 OpenMP thread: compile time, training time
 per sample excluding compilation (and per presentation, repeats included), peak memory of the
 compiled program and of the largest compiler process; then the same with 2 OpenMP threads;
 then the conventional design (runtime backend, one ``net.run()`` per sample, normalisation in
 Python) on the same model and the first samples of the same data, and the speed ratio.
-Results are printed and written as JSON. Run it on an otherwise idle machine.
+With ``--backend cuda`` it times the brian2cuda program instead (compile time, time per sample,
+samples per second) and skips the thread and conventional comparisons. Results are printed and
+written as JSON. Run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -40,9 +43,9 @@ MODELS = {
 }
 
 
-def compiled(n, images, threads, chunk, build):
-    backend = backends.Backend("cpp", threads=threads, build_dir=build)
-    project = f"bench_n{n}_t{threads}"
+def compiled(n, images, threads, chunk, build, backend_name="cpp"):
+    backend = backends.Backend(backend_name, threads=threads, build_dir=build)
+    project = f"bench_n{n}_t{threads}" if backend_name == "cpp" else f"bench_n{n}_{backend_name}"
     shutil.rmtree(build / project, ignore_errors=True)  # time a full compile, not a re-make
     start = time.perf_counter()
     sim = Simulator(Models.load(MODELS), Protocol(), n, chunk, 0, backend, project)
@@ -64,6 +67,7 @@ def compiled(n, images, threads, chunk, build):
         "train_s": round(train_s, 2),
         "ms_per_sample": round(train_s / len(images) * 1e3, 3),
         "ms_per_presentation": round(train_s / slots * 1e3, 3),
+        "samples_per_s": round(len(images) / train_s, 1),
         # the compiled program's own peak, as measured by the wrapper that runs it
         "program_peak_memory_mb": round(sim.runner.program_peak_kb / 1024, 1),
         # the largest process of the build (make runs up to one compiler per core at once)
@@ -92,6 +96,7 @@ def conventional(n, images):
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--backend", choices=("cpp", "cuda"), default="cpp")
     p.add_argument("--sizes", type=int, nargs="+", default=[100, 400])
     p.add_argument("--samples", type=int, default=2000)
     p.add_argument("--chunk", type=int, default=1000)
@@ -99,14 +104,26 @@ def main() -> int:
     p.add_argument("--conventional-samples", type=int, default=51)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="OpenMP threads to try")
     p.add_argument("--build", type=Path, default=ROOT / "build" / "bench")
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "bench_stdp.json")
+    p.add_argument("--out", type=Path, help="JSON file (default bench/out/bench_stdp[_cuda].json)")
     args = p.parse_args()
+    if args.backend == "cuda" and not backends.gpu_available():
+        p.error(
+            "--backend cuda needs a GPU (nvidia-smi lists none); tests/test_cuda.py checks the "
+            "compile"
+        )
+    suffix = "_cuda" if args.backend == "cuda" else ""
+    args.out = args.out or ROOT / "bench" / "out" / f"bench_stdp{suffix}.json"
     ds = load_split(ROOT / "data" / "mnist", "train")
     images = images_as_float(ds)[: args.samples]
     results = {"provenance": tasks.provenance()}
     print(f"machine: {results['provenance']['machine']}", flush=True)
     for n in args.sizes:
         r = {}
+        if args.backend == "cuda":
+            r["cuda"] = compiled(n, images, 1, args.chunk, args.build, "cuda")
+            print(f"N={n} cuda: {r['cuda']}", flush=True)
+            results[f"N={n}"] = r
+            continue
         for threads in args.threads:
             key = f"cpp_{threads}_thread" + ("s" if threads > 1 else "")
             r[key] = compiled(n, images, threads, args.chunk, args.build)

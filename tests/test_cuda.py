@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import DC_MODELS
+from conftest import DC_MODELS, ROOT
 
 from bioclf.brian import backends
 from bioclf.stdp.protocol import Models, Protocol
@@ -26,3 +26,34 @@ def test_stdp_network_compiles_with_brian2cuda(build_root):
     else:
         with pytest.raises(RuntimeError, match="no GPU"):
             sim.run_chunk(sim.initial_state, np.zeros((10, 784)), 0, 1, True)
+
+
+@pytest.mark.cuda
+@pytest.mark.standalone
+@pytest.mark.skipif(not backends.gpu_available(), reason="no GPU: the CUDA program cannot run")
+def test_cuda_and_cpp_agree_given_the_same_input(build_root):
+    """Same seed, same input spikes (counter-based random numbers): the same spikes and weights.
+
+    Summation order on the GPU differs (atomic adds), so weights agree to rounding only.
+    """
+    from bioclf.data import images_as_float, load_split
+    from bioclf.encoding import hashrng
+
+    x = images_as_float(load_split(ROOT / "data" / "mnist", "train"))[:20]
+    models, runs = Models.load(DC_MODELS), {}
+    for name in ("cuda", "cpp"):
+        backend = backends.Backend(name, build_dir=build_root)
+        sim = Simulator(models, Protocol(), 10, 10, 0, backend, f"stdp_{name}")
+        state, results, pos = sim.initial_state, [], 0
+        while pos < len(x):
+            state, res = sim.run_chunk(state, x[pos : pos + 10], pos, hashrng.key(0, 1, 0), True)
+            results.append(res)
+            pos += len(res.samples)
+        runs[name] = state, results
+    (s_gpu, r_gpu), (s_cpu, r_cpu) = runs["cuda"], runs["cpp"]
+    for a, b in zip(r_gpu, r_cpu, strict=True):
+        np.testing.assert_array_equal(a.samples, b.samples)
+        np.testing.assert_array_equal(a.counts, b.counts)
+        np.testing.assert_array_equal(a.reps, b.reps)
+    for key in ("s_in.w", "exc.theta"):
+        np.testing.assert_allclose(s_gpu[key], s_cpu[key], rtol=1e-9, atol=1e-12)
