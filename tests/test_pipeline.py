@@ -92,7 +92,7 @@ def test_paper_config_per_network_settings(tmp_path):
     assert "--augment-shift 1" in fc100[0]
     assert "--surrogate atan" in fc100[0] and "--surrogate atan" in fc400[0]
     assert "--augment-shift" not in fc1600[0]  # one network's settings stay its own
-    assert "--surrogate" not in fc1600[0] and "--surrogate" not in conv[0]
+    assert "--surrogate" not in fc1600[0] and "--surrogate atan" in conv[0]
     # dc_exc_unclamped.yaml extends dc_exc.yaml: editing either re-runs STDP training.
     train = res.stdout.split("rule stdp_train:")[1].split("output:")[0]
     inputs = train.split("input:")[1].strip().split(", ")
