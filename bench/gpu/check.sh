@@ -4,7 +4,8 @@
 # bench/gpu/fetch_wheels.sh here and carry .whl; there, with a 540 s limit:
 #   bash bench/gpu/check.sh $OUT
 # 1. the CUDA tests: the project compiles, runs, and agrees with cpp on the same input;
-# 2. STDP training speed on CUDA at N=400 and N=1600 (500 samples each: the GPU time per sample is mostly kernel launches), as JSON.
+# 2. STDP training speed on CUDA at N=400 and N=1600, as JSON (500 samples each: the GPU time
+#    per sample is mostly kernel launches, so more samples add little).
 # Each step writes its log to OUTDIR as it goes, so a step cut off by the limit loses only itself.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
