@@ -30,6 +30,7 @@ import numpy as np
 from brian2 import Network, defaultclock, device, prefs, set_device
 from brian2.input.timedarray import TimedArray
 
+from bioclf.brian import spikequeue
 from bioclf.brian.locked_run import COMPILE_PEAK_NAME, PEAK_NAME
 from bioclf.errors import ConfigError
 
@@ -211,98 +212,19 @@ def _fix_cuda_makefile(directory: Path) -> None:
     makefile.write_text(text.replace("-std=c++11", "-std=c++17"))
 
 
-# Brian2 2.10's C++ spike queue files each delayed synapse with an integer modulo. The
-# replacement appends runs of synapses with equal delays as blocks (the STDP network creates
-# each input's synapses sorted by delay), with the runs found once per run in `prepare` rather
-# than at every spike, and wraps the ring index with one subtraction. The queue's contents and
-# order are unchanged, so results are identical.
-_PATCHES = (
-    (  # where the runs are kept: [delay, first, end) triples per source neuron
-        "    vector< vector<int> > synapses;\n",
-        "    vector< vector<int> > synapses;\n    vector< vector<int> > bioclf_runs;\n",
-    ),
-    (  # found once the delays and synapses are known
-        "        scalar_delay = (min_delay == max_delay);\n",
-        """        scalar_delay = (min_delay == max_delay);
-        // bioclf: runs of consecutive synapses with equal delays, per source neuron
-        bioclf_runs.assign(synapses.size(), vector<int>());
-        for(size_t src=0; src<synapses.size(); src++)
-        {
-            const vector<int> &syn = synapses[src];
-            size_t first = 0;
-            while(first < syn.size())
-            {
-                const int delay = delays[syn[first] - openmp_padding];
-                size_t end = first + 1;
-                while(end < syn.size() && delays[syn[end] - openmp_padding] == delay)
-                    end++;
-                bioclf_runs[src].push_back(delay);
-                bioclf_runs[src].push_back(static_cast<int>(first));
-                bioclf_runs[src].push_back(static_cast<int>(end));
-                first = end;
-            }
-        }
-""",
-    ),
-    (  # pushed as blocks
-        """                for(int idx_indices=0; idx_indices<num_indices; idx_indices++)
-                {
-                    const int synaptic_index = cur_indices[idx_indices];
-                    int delay = rdelays[synaptic_index];
-                    queue[(offset+delay)%queue.size()].push_back(synaptic_index);
-                }""",
-        """                // bioclf: runs of equal delays pushed as blocks, no modulo
-                const int n_queue = static_cast<int>(queue.size());
-                const vector<int> &runs = bioclf_runs[idx_neuron];
-                for(size_t r=0; r<runs.size(); r+=3)
-                {
-                    int slot = offset + runs[r];  // offset < n_queue and delay < n_queue
-                    if(slot >= n_queue)
-                        slot -= n_queue;
-                    vector<int32_t> &target = queue[slot];
-                    target.insert(target.end(),
-                                  cur_indices + runs[r + 1], cur_indices + runs[r + 2]);
-                }""",
-    ),
-)
-_PATCH_STAMP = ".bioclf_spikequeue_2"
-
-
-def _speed_up_spike_queue(directory: Path) -> None:
-    """Patch the project's spike queue to push runs of equal delays as blocks (see above).
-
-    The file is left alone if this Brian2 version's code differs (the queue then works as
-    Brian2 wrote it, only slower).
-    """
-    path = directory / "brianlib" / "spikequeue.h"
-    text = path.read_text()
-    if not all(text.count(old) == 1 for old, _ in _PATCHES):
-        return
-    for old, new in _PATCHES:
-        text = text.replace(old, new)
-    path.write_text(text)
-    # Brian2's make.deps names objects without their directory, so make does not rebuild
-    # them when a header changes: objects compiled before this version of the patch was first
-    # applied in this project are deleted once.
-    stamp = directory / _PATCH_STAMP
-    if not stamp.exists():
-        for obj in directory.rglob("*.o"):
-            obj.unlink()
-        stamp.touch()
-
-
 def build(backend: Backend, directory: Path | None, run: bool = False) -> None:
     """Generate and compile the standalone project of the current network.
 
-    For ``cpp``, the spike queue of the generated project is made faster (see
-    `_speed_up_spike_queue`). For ``cuda``, the makefile is made CUDA 13-compatible; the
-    project is run only where a GPU is present.
+    For ``cpp``, the generated project's spike queue files ranges of synapses instead of single
+    synapses (`bioclf.brian.spikequeue`). For ``cuda``, the makefile is made CUDA
+    13-compatible; the project is run only where a GPU is present.
     """
     if directory is None:
         return
+    before = spikequeue.snapshot(directory)
     device.build(directory=str(directory), compile=False, run=False, with_output=False)
     if backend.name == "cpp":
-        _speed_up_spike_queue(directory)
+        spikequeue.patch_project(directory, before)
     else:
         _fix_cuda_makefile(directory)
     compiler, _ = brian2.codegen.cpp_prefs.get_compiler_and_args()

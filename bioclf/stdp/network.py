@@ -395,9 +395,9 @@ def delay_order(pre: np.ndarray, post: np.ndarray, delay, dt) -> np.ndarray:
     """Creation order of the input synapses: by input neuron, then delay in steps, then target.
 
     Brian2 queues each delayed synapse separately. With the synapses of an input neuron sorted
-    by delay, those due at the same step are consecutive in memory, so the queue takes them as
-    one block (`bioclf.brian.backends`) and their ``on_pre`` code walks the arrays in order
-    (about a fifth faster at N=400). Within an input and a delay the targets stay in order, so
+    by delay, those due at the same step have consecutive indices, so on ``cpp`` the patched
+    spike queue files them as one range (`bioclf.brian.spikequeue`) and their ``on_pre`` code
+    walks the arrays in order. Within an input and a delay the targets stay in order, so
     every step's queue, and thus every result, is the same as with input-major creation.
     """
     if delay is None:

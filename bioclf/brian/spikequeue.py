@@ -1,0 +1,259 @@
+"""A faster spike queue for Brian2's C++ standalone projects, patched into the generated code.
+
+Brian2 2.10's C++ spike queue files every delayed synapse separately: at each presynaptic
+spike it appends the synapse's index, with an integer modulo, to the list of the step when it
+is due; every step the synaptic pathway copies that list (``SynapticPathway::peek``) and the
+synaptic code reads the synapse indices from the copy. In the STDP network, with 784 x N input
+synapses and ~2,200 input spikes per sample, that is ~0.9 million indices written, copied and
+read back per sample at N=400.
+
+The patched queue keeps, for each step, ``[first, end)`` *ranges* of synapse indices instead:
+a source neuron's synapses that share a delay and have consecutive indices are one range (the
+STDP network creates each input's synapses sorted by delay, so one input spike makes about as
+many ranges as there are distinct delays). The runs are found once per run in ``prepare``. The
+synaptic code objects are patched to loop over the ranges directly; they process a step's
+synapses in the same order as before (indices filed one by one first, then the ranges in the
+order they were pushed), so results are bit-identical. Code that still calls ``peek()`` gets
+the ranges expanded into the plain list, as before.
+
+Only the one-thread project is patched (with OpenMP, Brian2 splits each pathway's queue
+between threads and its synaptic code has another form). If this Brian2 version's generated
+code differs from what the patches expect, the project is left as Brian2 wrote it: it then
+works as before, only slower.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+#: Bumped whenever the patches change: objects compiled with older headers are then rebuilt.
+PATCH_STAMP = ".bioclf_spikequeue_3"
+MARK = "bioclf: ranges of synapses"
+
+_QUEUE_PATCHES = (
+    (  # the runs per source neuron and the ranges per queue slot
+        "    vector< vector<int> > synapses;\n",
+        """    vector< vector<int> > synapses;
+    // bioclf: ranges of synapses. Per source neuron, [delay, first, end) triples of synapse
+    // indices that share a delay and are consecutive; per queue slot, [first, end) pairs
+    // of the synapses due then, filed after the slot's single indices (`queue`).
+    vector< vector<int> > bioclf_runs;
+    vector< vector<int32_t> > bioclf_ranges;
+    vector<int32_t> bioclf_no_ranges;
+
+    // Append a slot's ranges to its list of single indices (for code that expects the list).
+    void bioclf_expand(size_t slot)
+    {
+        if(slot >= bioclf_ranges.size() || bioclf_ranges[slot].empty())
+            return;
+        vector<int32_t> &single = queue[slot];
+        const vector<int32_t> &ranges = bioclf_ranges[slot];
+        for(size_t r=0; r<ranges.size(); r+=2)
+            for(int32_t s=ranges[r]; s<ranges[r + 1]; s++)
+                single.push_back(s);
+        bioclf_ranges[slot].clear();
+    }
+
+    inline vector<int32_t>* bioclf_peek_single() { return &queue[offset]; }
+
+    inline vector<int32_t>* bioclf_peek_ranges()
+    {
+        return offset < (int)bioclf_ranges.size() ? &bioclf_ranges[offset] : &bioclf_no_ranges;
+    }
+""",
+    ),
+    (  # pending ranges become single indices before the queue is rebuilt
+        "        assert(n_delays == 1 || n_delays == n_synapses);\n",
+        """        assert(n_delays == 1 || n_delays == n_synapses);
+        for(size_t slot=0; slot<bioclf_ranges.size(); slot++)
+            bioclf_expand(slot);
+""",
+    ),
+    (  # the runs, found once the delays and synapses are known
+        "        scalar_delay = (min_delay == max_delay);\n",
+        """        scalar_delay = (min_delay == max_delay);
+        bioclf_ranges.assign(queue.size(), vector<int32_t>());
+        bioclf_runs.assign(synapses.size(), vector<int>());
+        for(size_t src=0; src<synapses.size(); src++)
+        {
+            const vector<int> &syn = synapses[src];
+            size_t first = 0;
+            while(first < syn.size())
+            {
+                const int delay = delays[syn[first] - openmp_padding];
+                size_t end = first + 1;
+                while(end < syn.size() && syn[end] == syn[end - 1] + 1
+                      && delays[syn[end] - openmp_padding] == delay)
+                    end++;
+                bioclf_runs[src].push_back(delay);
+                bioclf_runs[src].push_back(syn[first]);
+                bioclf_runs[src].push_back(syn[first] + static_cast<int>(end - first));
+                first = end;
+            }
+        }
+""",
+    ),
+    (  # a spike files one range per run, without a modulo
+        """                for(int idx_indices=0; idx_indices<num_indices; idx_indices++)
+                {
+                    const int synaptic_index = cur_indices[idx_indices];
+                    int delay = rdelays[synaptic_index];
+                    queue[(offset+delay)%queue.size()].push_back(synaptic_index);
+                }""",
+        """                const int n_queue = static_cast<int>(queue.size());
+                const vector<int> &runs = bioclf_runs[idx_neuron];
+                for(size_t r=0; r<runs.size(); r+=3)
+                {
+                    int slot = offset + runs[r];  // offset < n_queue and delay < n_queue
+                    if(slot >= n_queue)
+                        slot -= n_queue;
+                    vector<int32_t> &target = bioclf_ranges[slot];
+                    target.push_back(runs[r + 1]);
+                    target.push_back(runs[r + 2]);
+                }""",
+    ),
+    (  # code that reads the plain list gets every synapse due
+        """    inline vector<int32_t>* peek()
+    {
+        return &queue[offset];""",
+        """    inline vector<int32_t>* peek()
+    {
+        bioclf_expand(offset);
+        return &queue[offset];""",
+    ),
+    (
+        "        queue[offset].clear();\n",
+        """        queue[offset].clear();
+        if(offset < (int)bioclf_ranges.size())
+            bioclf_ranges[offset].clear();
+""",
+    ),
+    (  # a queue grown while it holds ranges keeps them in step with the slots
+        """        rotate(queue.begin(), queue.begin()+offset, queue.end());""",
+        """        if(bioclf_ranges.size() == n)
+        {
+            rotate(bioclf_ranges.begin(), bioclf_ranges.begin()+offset, bioclf_ranges.end());
+            bioclf_ranges.resize(newsize);
+        }
+        rotate(queue.begin(), queue.begin()+offset, queue.end());""",
+    ),
+)
+
+# The one-thread synaptic pathway hands the queue's lists out without the copy of ``peek``.
+_PATHWAY_ONE_THREAD = "\t   _nb_threads = 1;\n"
+_PATHWAY_PATCH = (
+    "\tvector<int32_t>* peek()\n",
+    """\t// bioclf: ranges of synapses (one thread): the lists, without peek's copy
+\tvector<int32_t>* bioclf_peek_single() { return queue[0]->bioclf_peek_single(); }
+\tvector<int32_t>* bioclf_peek_ranges() { return queue[0]->bioclf_peek_ranges(); }
+\tvector<int32_t>* peek()
+""",
+)
+
+# The loop of Brian2's synaptic code template (synapses.cpp), for one pathway.
+_LOOP = re.compile(
+    r"""    std::vector<int> \*_spiking_synapses = (?P<path>\w+)\.peek\(\);
+    const int _num_spiking_synapses = _spiking_synapses->size\(\);
+(?P<gap>[ \n]*)    \{
+        for\(int _spiking_synapse_idx=0;
+            _spiking_synapse_idx<_num_spiking_synapses;
+            _spiking_synapse_idx\+\+\)
+        \{
+            const size_t _idx = \(\*_spiking_synapses\)\[_spiking_synapse_idx\];
+"""
+)
+# Range -1 stands for the single indices; the inner loop is unswitched on it by the compiler.
+_RANGE_LOOP = r"""    // bioclf: ranges of synapses
+    std::vector<int> *_spiking_synapses = \g<path>.bioclf_peek_single();
+    const std::vector<int32_t> &_bioclf_ranges = *\g<path>.bioclf_peek_ranges();
+    const int _num_spiking_synapses = _spiking_synapses->size();
+    const int _bioclf_num_ranges = static_cast<int>(_bioclf_ranges.size()) / 2;
+\g<gap>    for(int _bioclf_r=-1; _bioclf_r<_bioclf_num_ranges; _bioclf_r++)
+    {
+        const bool _bioclf_single = _bioclf_r < 0;
+        const int _bioclf_first = _bioclf_single ? 0 : _bioclf_ranges[2*_bioclf_r];
+        const int _bioclf_end = _bioclf_single ? _num_spiking_synapses
+                                               : _bioclf_ranges[2*_bioclf_r + 1];
+        for(int _spiking_synapse_idx=_bioclf_first;
+            _spiking_synapse_idx<_bioclf_end;
+            _spiking_synapse_idx++)
+        {
+            const size_t _idx = _bioclf_single ? (*_spiking_synapses)[_spiking_synapse_idx]
+                                               : _spiking_synapse_idx;
+"""
+
+
+def _targets(directory: Path) -> list[Path]:
+    """The generated files that the patches change."""
+    files = [directory / "brianlib" / "spikequeue.h", directory / "synapses_classes.h"]
+    return files + sorted((directory / "code_objects").glob("*.cpp"))
+
+
+def snapshot(directory: Path) -> dict[Path, tuple[str, int]]:
+    """Text and modification time of the patched files, taken before Brian2 regenerates them.
+
+    Brian2 rewrites every generated file whose text differs from the one on disk, so each
+    build rewrites the patched files unpatched; `patch_project` then gives back the old
+    modification time to a file it patches to the same text, and ``make`` does not
+    recompile it.
+    """
+    return {
+        path: (path.read_text(), path.stat().st_mtime_ns)
+        for path in _targets(directory)
+        if path.exists() and MARK in path.read_text()
+    }
+
+
+def patch_project(directory: Path, before: dict | None = None) -> bool:
+    """Patch a generated one-thread ``cpp_standalone`` project to queue ranges of synapses.
+
+    Parameters
+    ----------
+    directory : Path
+        The project, just generated by Brian2.
+    before : dict, optional
+        `snapshot` of the project taken before it was generated.
+
+    Returns
+    -------
+    bool
+        Whether the project runs with the patches (False: left as Brian2 generated it).
+    """
+    queue_h, pathway_h = directory / "brianlib" / "spikequeue.h", directory / "synapses_classes.h"
+    texts = {path: path.read_text() for path in _targets(directory)}
+    patched = {}
+    for path, text in texts.items():
+        if MARK in text:
+            continue  # already patched
+        if path == queue_h:
+            if not all(text.count(old) == 1 for old, _ in _QUEUE_PATCHES):
+                return False
+            for old, new in _QUEUE_PATCHES:
+                text = text.replace(old, new)
+        elif path == pathway_h:
+            if _PATHWAY_ONE_THREAD not in text or text.count(_PATHWAY_PATCH[0]) != 1:
+                return False
+            text = text.replace(*_PATHWAY_PATCH)
+        elif ".peek()" in text:
+            text, count = _LOOP.subn(_RANGE_LOOP, text)
+            if count != 1:
+                return False  # a synaptic code object of another form
+        else:
+            continue
+        patched[path] = text
+    # Brian2's make.deps names objects without their directory, so make does not rebuild
+    # them when a header changes: objects compiled before this version of the patches was
+    # first applied in this project are deleted once.
+    stamp = directory / PATCH_STAMP
+    if not stamp.exists():
+        for obj in directory.rglob("*.o"):
+            obj.unlink()
+    for path, text in patched.items():
+        path.write_text(text)
+        old = (before or {}).get(path)
+        if old is not None and old[0] == text:
+            os.utime(path, ns=(old[1], old[1]))
+    stamp.touch()
+    return True
