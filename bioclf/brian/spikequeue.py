@@ -24,12 +24,11 @@ works as before, only slower.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
 
-#: Bumped whenever the patches change: objects compiled with older headers are then rebuilt.
-PATCH_STAMP = ".bioclf_spikequeue_3"
 MARK = "bioclf: ranges of synapses"
 
 _QUEUE_PATCHES = (
@@ -75,8 +74,9 @@ _QUEUE_PATCHES = (
         "        scalar_delay = (min_delay == max_delay);\n",
         """        scalar_delay = (min_delay == max_delay);
         bioclf_ranges.assign(queue.size(), vector<int32_t>());
-        bioclf_runs.assign(synapses.size(), vector<int>());
-        for(size_t src=0; src<synapses.size(); src++)
+        // (only delayed pathways use runs: a scalar delay files single indices)
+        bioclf_runs.assign(scalar_delay ? 0 : synapses.size(), vector<int>());
+        for(size_t src=0; src<bioclf_runs.size(); src++)
         {
             const vector<int> &syn = synapses[src];
             size_t first = 0;
@@ -184,6 +184,12 @@ _RANGE_LOOP = r"""    // bioclf: ranges of synapses
                                                : _spiking_synapse_idx;
 """
 
+#: Names the patches' version (their hash): objects compiled with other headers are rebuilt.
+PATCH_STAMP = (
+    ".bioclf_spikequeue_"
+    + hashlib.sha1(repr((_QUEUE_PATCHES, _PATHWAY_PATCH, _RANGE_LOOP)).encode()).hexdigest()[:12]
+)
+
 
 def _targets(directory: Path) -> list[Path]:
     """The generated files that the patches change."""
@@ -250,6 +256,8 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
     if not stamp.exists():
         for obj in directory.rglob("*.o"):
             obj.unlink()
+        for old in directory.glob(".bioclf_spikequeue_*"):
+            old.unlink()
     for path, text in patched.items():
         path.write_text(text)
         old = (before or {}).get(path)
