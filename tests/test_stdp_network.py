@@ -16,7 +16,7 @@ import yaml
 from brian2 import SpikeMonitor, ms, second
 from conftest import DC_MODELS, ROOT
 
-from bioclf.brian import backends, spikequeue
+from bioclf.brian import backends, cpp_patches
 from bioclf.data import images_as_float, load_split
 from bioclf.encoding import hashrng, skip_spikes, stream_keys
 from bioclf.errors import ConfigError, EquationFileError
@@ -171,10 +171,12 @@ def test_runtime_and_cpp_agree_given_the_same_input(models, mnist, build_root):
     x, _ = mnist
     s_rt, r_rt = _parity_run(models, backends.Backend("runtime"), x)
     s_cpp, r_cpp = _parity_run(models, cpp_backend(build_root), x)
-    # The cpp project runs with bioclf's spike queue (ranges of synapses).
+    # The cpp project runs with bioclf's patches (bioclf.brian.cpp_patches).
     project = cpp_backend(build_root).build_dir / "network"
-    assert spikequeue.MARK in (project / "brianlib" / "spikequeue.h").read_text()
-    assert spikequeue.MARK in (project / "code_objects" / "s_in_pre_codeobject.cpp").read_text()
+    assert cpp_patches.QUEUE_MARK in (project / "brianlib" / "spikequeue.h").read_text()
+    code = project / "code_objects"
+    assert cpp_patches.QUEUE_MARK in (code / "s_in_pre_codeobject.cpp").read_text()
+    assert cpp_patches.REFRACTORY_MARK in (code / "exc_stateupdater_codeobject.cpp").read_text()
     for a, b in zip(r_rt, r_cpp, strict=True):
         np.testing.assert_array_equal(a.samples, b.samples)
         np.testing.assert_array_equal(a.counts, b.counts)

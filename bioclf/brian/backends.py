@@ -30,7 +30,7 @@ import numpy as np
 from brian2 import Network, defaultclock, device, prefs, set_device
 from brian2.input.timedarray import TimedArray
 
-from bioclf.brian import spikequeue
+from bioclf.brian import cpp_patches
 from bioclf.brian.locked_run import COMPILE_PEAK_NAME, PEAK_NAME
 from bioclf.errors import ConfigError
 
@@ -216,15 +216,15 @@ def build(backend: Backend, directory: Path | None, run: bool = False) -> None:
     """Generate and compile the standalone project of the current network.
 
     For ``cpp``, the generated project's spike queue files ranges of synapses instead of single
-    synapses (`bioclf.brian.spikequeue`). For ``cuda``, the makefile is made CUDA
+    synapses (`bioclf.brian.cpp_patches`). For ``cuda``, the makefile is made CUDA
     13-compatible; the project is run only where a GPU is present.
     """
     if directory is None:
         return
-    before = spikequeue.snapshot(directory)
+    before = cpp_patches.snapshot(directory)
     device.build(directory=str(directory), compile=False, run=False, with_output=False)
     if backend.name == "cpp":
-        spikequeue.patch_project(directory, before)
+        cpp_patches.patch_project(directory, before)
     else:
         _fix_cuda_makefile(directory)
     compiler, _ = brian2.codegen.cpp_prefs.get_compiler_and_args()

@@ -396,7 +396,7 @@ def delay_order(pre: np.ndarray, post: np.ndarray, delay, dt) -> np.ndarray:
 
     Brian2 queues each delayed synapse separately. With the synapses of an input neuron sorted
     by delay, those due at the same step have consecutive indices, so on ``cpp`` the patched
-    spike queue files them as one range (`bioclf.brian.spikequeue`) and their ``on_pre`` code
+    spike queue files them as one range (`bioclf.brian.cpp_patches`) and their ``on_pre`` code
     walks the arrays in order. Within an input and a delay the targets stay in order, so
     every step's queue, and thus every result, is the same as with input-major creation.
     """

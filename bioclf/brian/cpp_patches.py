@@ -1,25 +1,36 @@
-"""A faster spike queue for Brian2's C++ standalone projects, patched into the generated code.
+"""Patches to Brian2's generated C++ standalone projects that make them faster, not different.
 
-Brian2 2.10's C++ spike queue files every delayed synapse separately: at each presynaptic
-spike it appends the synapse's index, with an integer modulo, to the list of the step when it
-is due; every step the synaptic pathway copies that list (``SynapticPathway::peek``) and the
-synaptic code reads the synapse indices from the copy. In the STDP network, with 784 x N input
-synapses and ~2,200 input spikes per sample, that is ~0.9 million indices written, copied and
-read back per sample at N=400.
+Two patches, applied to one-thread ``cpp_standalone`` projects after Brian2 generates them
+(`bioclf.brian.backends.build`). Both leave every result bit-identical.
 
-The patched queue keeps, for each step, ``[first, end)`` *ranges* of synapse indices instead:
-a source neuron's synapses that share a delay and have consecutive indices are one range (the
-STDP network creates each input's synapses sorted by delay, so one input spike makes about as
-many ranges as there are distinct delays). The runs are found once per run in ``prepare``. The
-synaptic code objects are patched to loop over the ranges directly; they process a step's
-synapses in the same order as before (indices filed one by one first, then the ranges in the
-order they were pushed), so results are bit-identical. Code that still calls ``peek()`` gets
-the ranges expanded into the plain list, as before.
+Ranges of synapses in the spike queue
+    Brian2 2.10's C++ spike queue files every delayed synapse separately: at each presynaptic
+    spike it appends the synapse's index, with an integer modulo, to the list of the step when
+    it is due; every step the synaptic pathway copies that list (``SynapticPathway::peek``)
+    and the synaptic code reads the synapse indices from the copy. In the STDP network, with
+    784 x N input synapses and ~2,200 input spikes per sample, that is ~0.9 million indices
+    written, copied and read back per sample at N=400. The patched queue keeps, for each step,
+    ``[first, end)`` *ranges* of synapse indices instead: a source neuron's synapses that share
+    a delay and have consecutive indices are one range (the STDP network creates each input's
+    synapses sorted by delay, so one input spike makes about as many ranges as there are
+    distinct delays). The runs are found once per run in ``prepare``. The synaptic code objects
+    loop over the ranges directly, processing a step's synapses in the same order as before
+    (indices filed one by one first, then the ranges in the order they were pushed). Code that
+    still calls ``peek()`` gets the ranges expanded into the plain list, as before.
 
-Only the one-thread project is patched (with OpenMP, Brian2 splits each pathway's queue
-between threads and its synaptic code has another form). If this Brian2 version's generated
-code differs from what the patches expect, the project is left as Brian2 wrote it: it then
-works as before, only slower.
+Vectorisable refractoriness
+    Brian2's state updater tests ``_timestep(t - lastspike, dt) >= _timestep(refractory, dt)``
+    for every neuron and step; ``_timestep`` converts a double to a 64-bit integer, which x86
+    has no vector instruction for before AVX-512, so the whole update loop stays scalar. The
+    test is rewritten as the same comparison of the same double quotient with the (integer)
+    number of refractory steps, which is equivalent (truncation of a quotient ``q`` gives
+    ``>= k`` exactly when ``q >= k``, for ``k >= 1``; for ``k <= 0`` the neuron is never
+    refractory, as ``q`` is then positive), and the loop is marked free of aliasing (a group's
+    state arrays never overlap), so the compiler vectorises it.
+
+With OpenMP, Brian2 splits each pathway's queue between threads and its code has other forms,
+so those projects are left alone. If this Brian2 version's generated code differs from what the
+patches expect, the project is left as Brian2 wrote it: it then works as before, only slower.
 """
 
 from __future__ import annotations
@@ -29,7 +40,14 @@ import os
 import re
 from pathlib import Path
 
-MARK = "bioclf: ranges of synapses"
+QUEUE_MARK = "bioclf: ranges of synapses"
+REFRACTORY_MARK = "bioclf: vectorisable refractoriness"
+_MARKS = (QUEUE_MARK, REFRACTORY_MARK)
+
+
+def _patched(text: str) -> bool:
+    return any(mark in text for mark in _MARKS)
+
 
 _QUEUE_PATCHES = (
     (  # the runs per source neuron and the ranges per queue slot
@@ -184,10 +202,21 @@ _RANGE_LOOP = r"""    // bioclf: ranges of synapses
                                                : _spiking_synapse_idx;
 """
 
+# Brian2's refractoriness test in state updaters, and the equivalent vectorisable test.
+_REFRACTORY = re.compile(r"( *)not_refractory = _timestep\(t - lastspike, dt\) >= (\w+);")
+_REFRACTORY_NEW = (
+    r"\1// bioclf: vectorisable refractoriness (bioclf.brian.cpp_patches)"
+    "\n"
+    r"\1not_refractory = (\2 <= 0) || ((t - lastspike + 1e-3*dt)/dt >= \2);"
+)
+_UPDATE_LOOP = "    for(int _idx=0; _idx<_N; _idx++)\n"
+
 #: Names the patches' version (their hash): objects compiled with other headers are rebuilt.
 PATCH_STAMP = (
-    ".bioclf_spikequeue_"
-    + hashlib.sha1(repr((_QUEUE_PATCHES, _PATHWAY_PATCH, _RANGE_LOOP)).encode()).hexdigest()[:12]
+    ".bioclf_cpp_patches_"
+    + hashlib.sha1(
+        repr((_QUEUE_PATCHES, _PATHWAY_PATCH, _RANGE_LOOP, _REFRACTORY_NEW)).encode()
+    ).hexdigest()[:12]
 )
 
 
@@ -208,12 +237,12 @@ def snapshot(directory: Path) -> dict[Path, tuple[str, int]]:
     return {
         path: (path.read_text(), path.stat().st_mtime_ns)
         for path in _targets(directory)
-        if path.exists() and MARK in path.read_text()
+        if path.exists() and _patched(path.read_text())
     }
 
 
 def patch_project(directory: Path, before: dict | None = None) -> bool:
-    """Patch a generated one-thread ``cpp_standalone`` project to queue ranges of synapses.
+    """Apply both patches to a generated one-thread ``cpp_standalone`` project.
 
     Parameters
     ----------
@@ -231,7 +260,7 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
     texts = {path: path.read_text() for path in _targets(directory)}
     patched = {}
     for path, text in texts.items():
-        if MARK in text:
+        if _patched(text):
             continue  # already patched
         if path == queue_h:
             if not all(text.count(old) == 1 for old, _ in _QUEUE_PATCHES):
@@ -246,6 +275,11 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
             text, count = _LOOP.subn(_RANGE_LOOP, text)
             if count != 1:
                 return False  # a synaptic code object of another form
+        elif _REFRACTORY.search(text):
+            text, count = _REFRACTORY.subn(_REFRACTORY_NEW, text)
+            if count != 1 or text.count(_UPDATE_LOOP) != 1:
+                return False  # a state updater of another form
+            text = text.replace(_UPDATE_LOOP, "    #pragma GCC ivdep\n" + _UPDATE_LOOP)
         else:
             continue
         patched[path] = text
@@ -256,7 +290,10 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
     if not stamp.exists():
         for obj in directory.rglob("*.o"):
             obj.unlink()
-        for old in directory.glob(".bioclf_spikequeue_*"):
+        for old in [
+            *directory.glob(".bioclf_spikequeue_*"),
+            *directory.glob(".bioclf_cpp_patches_*"),
+        ]:
             old.unlink()
     for path, text in patched.items():
         path.write_text(text)

@@ -1,0 +1,145 @@
+"""The patches of generated C++ projects (`bioclf.brian.cpp_patches`).
+
+Their effect on results (none: bit-identical) is tested by the runtime/cpp parity test in
+test_stdp_network.py and by the LIF tests on cpp; these tests check what they change and that
+they refuse code they do not know.
+"""
+
+import shutil
+from pathlib import Path
+
+import brian2
+import numpy as np
+import pytest
+
+from bioclf.brian import cpp_patches
+
+BRIAN_QUEUE = Path(brian2.__file__).parent / "synapses" / "spikequeue.h"
+
+PATHWAY = """class SynapticPathway
+{
+\tSynapticPathway(std::vector<int> &_sources, int _spikes_start, int _spikes_stop)
+\t{
+\t   _nb_threads = 1;
+\t}
+\tvector<int32_t>* peek()
+    {
+    }
+};
+"""
+
+CONSUMER = """void _run_s_pre_codeobject()
+{
+    {
+    std::vector<int> *_spiking_synapses = s_pre.peek();
+    const int _num_spiking_synapses = _spiking_synapses->size();
+
+
+    {
+        for(int _spiking_synapse_idx=0;
+            _spiking_synapse_idx<_num_spiking_synapses;
+            _spiking_synapse_idx++)
+        {
+            const size_t _idx = (*_spiking_synapses)[_spiking_synapse_idx];
+            ge_post += w;
+        }
+    }
+    }
+}
+"""
+
+UPDATER = """void _run_exc_stateupdater_codeobject()
+{
+    const int64_t _lio_1 = _timestep(t_ref, dt);
+    const int _N = N;
+    for(int _idx=0; _idx<_N; _idx++)
+    {
+        const double lastspike = _ptr_array_exc_lastspike[_idx];
+        char not_refractory = _ptr_array_exc_not_refractory[_idx];
+        not_refractory = _timestep(t - lastspike, dt) >= _lio_1;
+    }
+}
+"""
+
+
+def _project(tmp_path, pathway=PATHWAY, consumer=CONSUMER, updater=UPDATER):
+    (tmp_path / "brianlib").mkdir()
+    (tmp_path / "code_objects").mkdir()
+    shutil.copy(BRIAN_QUEUE, tmp_path / "brianlib" / "spikequeue.h")
+    (tmp_path / "synapses_classes.h").write_text(pathway)
+    (tmp_path / "code_objects" / "s_pre_codeobject.cpp").write_text(consumer)
+    (tmp_path / "code_objects" / "exc_stateupdater_codeobject.cpp").write_text(updater)
+    return tmp_path
+
+
+def _texts(directory):
+    return {p: p.read_text() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_patches_the_queue_the_synaptic_loop_and_the_state_updater(tmp_path):
+    project = _project(tmp_path)
+    assert cpp_patches.patch_project(project)
+    patched = ("brianlib/spikequeue.h", "synapses_classes.h", "code_objects/s_pre_codeobject.cpp")
+    for name in patched:
+        assert cpp_patches.QUEUE_MARK in (project / name).read_text(), name
+    loop = (project / "code_objects" / "s_pre_codeobject.cpp").read_text()
+    assert "s_pre.bioclf_peek_ranges()" in loop and ".peek()" not in loop
+    assert loop.count("{") == loop.count("}")
+    updater = (project / "code_objects" / "exc_stateupdater_codeobject.cpp").read_text()
+    assert cpp_patches.REFRACTORY_MARK in updater and "_timestep(t - lastspike" not in updater
+    assert "#pragma GCC ivdep\n    for(int _idx=0;" in updater
+    # Patching again changes nothing.
+    before = _texts(project)
+    assert cpp_patches.patch_project(project)
+    assert _texts(project) == before
+
+
+@pytest.mark.parametrize("steps", [-1, 0, 1, 2, 3, 10])
+def test_refractory_test_is_unchanged(steps):
+    """The rewritten test gives Brian2's answer, also next to the step boundaries."""
+    dt = 0.5e-3
+
+    def brian(x):  # _timestep(x, dt) >= steps
+        return int((x + 1e-3 * dt) / dt) >= steps
+
+    def patched(x):
+        return steps <= 0 or (x + 1e-3 * dt) / dt >= steps
+
+    for k in range(13):
+        for x in (k * dt, k * dt - 1e-9, k * dt + 1e-9, np.nextafter(k * dt, 0.0)):
+            if x >= 0:  # t - lastspike is never negative
+                assert brian(x) == patched(x), (steps, x)
+
+
+@pytest.mark.parametrize(
+    "pathway, consumer, updater",
+    [
+        # OpenMP projects split the queue between threads: left alone.
+        (PATHWAY.replace("_nb_threads = 1;", "_nb_threads = 2;"), CONSUMER, None),
+        # A synaptic loop of another form (another Brian2 version): left alone.
+        (PATHWAY, CONSUMER.replace("_spiking_synapse_idx++)", "++_spiking_synapse_idx)"), None),
+        # A state-update loop of another form: left alone.
+        (PATHWAY, CONSUMER, UPDATER.replace("_idx<_N; _idx++", "_idx<_N; ++_idx")),
+    ],
+)
+def test_leaves_unknown_code_alone(tmp_path, pathway, consumer, updater):
+    project = _project(tmp_path, pathway, consumer, updater or UPDATER)
+    before = _texts(project)
+    assert not cpp_patches.patch_project(project)
+    assert _texts(project) == before
+
+
+def test_rewritten_files_keep_their_modification_time(tmp_path):
+    """Brian2 rewrites the patched files at every build; make must not recompile them."""
+    project = _project(tmp_path)
+    cpp_patches.patch_project(project)
+    consumer = project / "code_objects" / "s_pre_codeobject.cpp"
+    snap = cpp_patches.snapshot(project)
+    assert consumer in snap
+    # What Brian2 does at the next build: the unpatched text again, with a new time.
+    consumer.write_text(CONSUMER)
+    shutil.copy(BRIAN_QUEUE, project / "brianlib" / "spikequeue.h")
+    (project / "synapses_classes.h").write_text(PATHWAY)
+    assert cpp_patches.patch_project(project, snap)
+    assert consumer.read_text() == snap[consumer][0]
+    assert consumer.stat().st_mtime_ns == snap[consumer][1]
