@@ -215,9 +215,10 @@ def _fix_cuda_makefile(directory: Path) -> None:
 def build(backend: Backend, directory: Path | None, run: bool = False) -> None:
     """Generate and compile the standalone project of the current network.
 
-    For ``cpp``, the generated project's spike queue files ranges of synapses instead of single
-    synapses (`bioclf.brian.cpp_patches`). For ``cuda``, the makefile is made CUDA
-    13-compatible; the project is run only where a GPU is present.
+    For ``cpp``, the generated project is patched to run faster with the same results
+    (`bioclf.brian.cpp_patches`: ranges of synapses in the spike queue, a vectorisable
+    refractoriness test). For ``cuda``, the makefile is made CUDA 13-compatible; the project
+    is run only where a GPU is present.
     """
     if directory is None:
         return

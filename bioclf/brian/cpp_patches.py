@@ -257,6 +257,8 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
         Whether the project runs with the patches (False: left as Brian2 generated it).
     """
     queue_h, pathway_h = directory / "brianlib" / "spikequeue.h", directory / "synapses_classes.h"
+    if not (queue_h.exists() and pathway_h.exists()):
+        return False
     texts = {path: path.read_text() for path in _targets(directory)}
     patched = {}
     for path, text in texts.items():
