@@ -234,11 +234,8 @@ def snapshot(directory: Path) -> dict[Path, tuple[str, int]]:
     modification time to a file it patches to the same text, and ``make`` does not
     recompile it.
     """
-    return {
-        path: (path.read_text(), path.stat().st_mtime_ns)
-        for path in _targets(directory)
-        if path.exists() and _patched(path.read_text())
-    }
+    texts = {path: path.read_text() for path in _targets(directory) if path.exists()}
+    return {path: (text, path.stat().st_mtime_ns) for path, text in texts.items() if _patched(text)}
 
 
 def patch_project(directory: Path, before: dict | None = None) -> bool:
