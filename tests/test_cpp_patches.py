@@ -143,3 +143,16 @@ def test_rewritten_files_keep_their_modification_time(tmp_path):
     assert cpp_patches.patch_project(project, snap)
     assert consumer.read_text() == snap[consumer][0]
     assert consumer.stat().st_mtime_ns == snap[consumer][1]
+
+
+def test_objects_of_a_patched_build_go_when_the_project_is_left_alone(tmp_path):
+    """E.g. one thread, then OpenMP in the same project: no object may keep the patched queue."""
+    project = _project(tmp_path)
+    assert cpp_patches.patch_project(project)
+    obj = project / "code_objects" / "s_pre_codeobject.o"
+    obj.write_bytes(b"compiled against the patched queue")
+    shutil.copy(BRIAN_QUEUE, project / "brianlib" / "spikequeue.h")
+    (project / "synapses_classes.h").write_text(PATHWAY.replace("= 1;", "= 2;"))
+    assert not cpp_patches.patch_project(project)
+    assert not obj.exists()
+    assert not list(project.glob(".bioclf_*"))

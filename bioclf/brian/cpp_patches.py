@@ -255,7 +255,7 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
     """
     queue_h, pathway_h = directory / "brianlib" / "spikequeue.h", directory / "synapses_classes.h"
     if not (queue_h.exists() and pathway_h.exists()):
-        return False
+        return _left_alone(directory)
     texts = {path: path.read_text() for path in _targets(directory)}
     patched = {}
     for path, text in texts.items():
@@ -263,21 +263,21 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
             continue  # already patched
         if path == queue_h:
             if not all(text.count(old) == 1 for old, _ in _QUEUE_PATCHES):
-                return False
+                return _left_alone(directory)
             for old, new in _QUEUE_PATCHES:
                 text = text.replace(old, new)
         elif path == pathway_h:
             if _PATHWAY_ONE_THREAD not in text or text.count(_PATHWAY_PATCH[0]) != 1:
-                return False
+                return _left_alone(directory)
             text = text.replace(*_PATHWAY_PATCH)
         elif ".peek()" in text:
             text, count = _LOOP.subn(_RANGE_LOOP, text)
             if count != 1:
-                return False  # a synaptic code object of another form
+                return _left_alone(directory)  # a synaptic code object of another form
         elif _REFRACTORY.search(text):
             text, count = _REFRACTORY.subn(_REFRACTORY_NEW, text)
             if count != 1 or text.count(_UPDATE_LOOP) != 1:
-                return False  # a state updater of another form
+                return _left_alone(directory)  # a state updater of another form
             text = text.replace(_UPDATE_LOOP, "    #pragma GCC ivdep\n" + _UPDATE_LOOP)
         else:
             continue
@@ -287,13 +287,7 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
     # first applied in this project are deleted once.
     stamp = directory / PATCH_STAMP
     if not stamp.exists():
-        for obj in directory.rglob("*.o"):
-            obj.unlink()
-        for old in [
-            *directory.glob(".bioclf_spikequeue_*"),
-            *directory.glob(".bioclf_cpp_patches_*"),
-        ]:
-            old.unlink()
+        _forget_objects(directory)
     for path, text in patched.items():
         path.write_text(text)
         old = (before or {}).get(path)
@@ -301,3 +295,26 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
             os.utime(path, ns=(old[1], old[1]))
     stamp.touch()
     return True
+
+
+def _stamps(directory: Path) -> list[Path]:
+    return [*directory.glob(".bioclf_spikequeue_*"), *directory.glob(".bioclf_cpp_patches_*")]
+
+
+def _forget_objects(directory: Path) -> None:
+    """Delete the compiled objects and the stamps of any earlier version of the patches."""
+    for obj in directory.rglob("*.o"):
+        obj.unlink()
+    for stamp in _stamps(directory):
+        stamp.unlink()
+
+
+def _left_alone(directory: Path) -> bool:
+    """The project stays as Brian2 generated it; returns False.
+
+    Objects compiled while it was patched (e.g. with one thread, before OpenMP was switched on)
+    hold the patched queue's layout; make would not recompile them (see above), so they go.
+    """
+    if _stamps(directory):
+        _forget_objects(directory)
+    return False
