@@ -57,9 +57,12 @@ UPDATER = """void _run_exc_stateupdater_codeobject()
         const double lastspike = _ptr_array_exc_lastspike[_idx];
         char not_refractory = _ptr_array_exc_not_refractory[_idx];
         not_refractory = _timestep(t - lastspike, dt) >= _lio_1;
+        _ptr_array_exc_not_refractory[_idx] = not_refractory;
     }
 }
 """
+
+WRITES_LASTSPIKE = "        _ptr_array_exc_lastspike[_idx] = t;\n"
 
 
 def _project(tmp_path, pathway=PATHWAY, consumer=CONSUMER, updater=UPDATER):
@@ -88,6 +91,12 @@ def test_patches_the_queue_the_synaptic_loop_and_the_state_updater(tmp_path):
     updater = (project / "code_objects" / "exc_stateupdater_codeobject.cpp").read_text()
     assert cpp_patches.REFRACTORY_MARK in updater and "_timestep(t - lastspike" not in updater
     assert "#pragma GCC ivdep\n    for(int _idx=0;" in updater
+    # The flags are stored after the update loop, in a loop of their own.
+    update_loop, flag_loop = updater.split("the flags, in a loop of their own")
+    assert "_ptr_array_exc_not_refractory[_idx] =" not in update_loop
+    assert "_ptr_array_exc_not_refractory[_idx] = (_lio_1 <= 0) ||" in flag_loop
+    assert "(t - _ptr_array_exc_lastspike[_idx] + 1e-3*dt)/dt >= _lio_1);" in flag_loop
+    assert updater.count("{") == updater.count("}")
     # Patching again changes nothing.
     before = _texts(project)
     assert cpp_patches.patch_project(project)
@@ -120,6 +129,9 @@ def test_refractory_test_is_unchanged(steps):
         (PATHWAY, CONSUMER.replace("_spiking_synapse_idx++)", "++_spiking_synapse_idx)"), None),
         # A state-update loop of another form: left alone.
         (PATHWAY, CONSUMER, UPDATER.replace("_idx<_N; _idx++", "_idx<_N; ++_idx")),
+        # A state updater that does not store the flags, or that changes lastspike.
+        (PATHWAY, CONSUMER, UPDATER.replace("_ptr_array_exc_not_refractory[_idx] = not", "x = ")),
+        (PATHWAY, CONSUMER, UPDATER.replace("    }\n}", f"{WRITES_LASTSPIKE}    }}\n}}")),
     ],
 )
 def test_leaves_unknown_code_alone(tmp_path, pathway, consumer, updater):
