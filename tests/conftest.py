@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +31,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="no C++ compiler for cpp_standalone"))
         if no_nvcc and "cuda" in item.keywords:
             item.add_marker(pytest.mark.skip(reason="nvcc not found: brian2cuda cannot compile"))
+    # The CUDA tests go last: their project compiles in the background meanwhile.
+    items.sort(key=lambda item: "cuda" in item.keywords)
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +49,29 @@ def _reset_brian():
 
     set_device("runtime")
     prefs.reset_to_defaults()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cuda_prebuild(request, build_root):
+    """Start compiling the CUDA project (`cuda_project.py`) when the session begins.
+
+    nvcc needs ~10 minutes for it; in another process it overlaps the other tests, which run
+    first. Yields the process (None when no CUDA test is to run or nvcc is absent).
+    """
+    wanted = any("cuda" in item.keywords for item in request.session.items)
+    if not (wanted and shutil.which("nvcc")):
+        yield None
+        return
+    log = (build_root / "cuda_prebuild.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "cuda_project.py"), str(build_root)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        start_new_session=True,  # make and nvcc go with it if the session stops early
+    )
+    yield proc
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    log.close()
