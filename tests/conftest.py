@@ -58,7 +58,7 @@ def cuda_prebuild(request, build_root):
     nvcc needs ~10 minutes for it; in another process it overlaps the other tests, which run
     first. Yields the process (None when no CUDA test is to run or nvcc is absent).
     """
-    wanted = any("cuda" in item.keywords for item in request.session.items)
+    wanted = any("cuda" in item.keywords and not _skipped(item) for item in request.session.items)
     if not (wanted and shutil.which("nvcc")):
         yield None
         return
@@ -75,3 +75,10 @@ def cuda_prebuild(request, build_root):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     log.close()
+
+
+def _skipped(item) -> bool:
+    """Whether a collected test is marked to be skipped (skip, or skipif with a true condition)."""
+    if item.get_closest_marker("skip"):
+        return True
+    return any(mark.args and mark.args[0] is True for mark in item.iter_markers("skipif"))
