@@ -6,6 +6,7 @@ import pytest
 from brian2 import ms, mV
 from conftest import EQUATIONS
 
+from bioclf import tasks
 from bioclf.equations import (
     check_synapse_partners,
     load_model,
@@ -76,6 +77,22 @@ BAD = {
     "unknown method": (("method: exact", "method: exakt"), "method", "exakt"),
     "typo in a field name": (("threshold:", "treshold:"), "threshold", "treshold"),
     "YAML syntax": (("kind: neuron", "kind: [neuron"), "(YAML syntax)", "line"),
+    "reset of a variable the model lacks": (
+        ("reset: v = v_reset", "reset: u = v_reset"),
+        "reset",
+        "assigns to 'u', which this model does not have",
+    ),
+    "time constant of zero": (("tau_m: 100*ms", "tau_m: 0*ms"), "parameters.tau_m", "divides"),
+    "parameter given twice": (
+        ("  R: 100*Mohm", "  R: 100*Mohm\n  v_th: -50*mV"),
+        "parameters.v_th",
+        "given twice (lines 32 and 36)",
+    ),
+    "parameter with the wrong unit": (
+        ("tau_m: 100*ms", "tau_m: 15*mV"),
+        "parameters.tau_m",
+        "15. mV has units of volt; expected second",
+    ),
     "exact on a nonlinear equation": (
         ("dv/dt = (v_rest - v + R*I)/tau_m", "dv/dt = (v_rest - v + R*I)/tau_m*(v/v_th)"),
         "method",
@@ -97,6 +114,42 @@ def test_bad_neuron_file_is_refused_naming_file_and_field(tmp_path, case):
     assert err.value.field == field
     assert f"field '{field}'" in message
     assert needle in message
+
+
+def test_equation_file_that_is_not_text_is_refused_with_status_2(tmp_path, capsys):
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(bytes(range(128, 256)) * 4)
+    with pytest.raises(EquationFileError) as err:
+        load_neuron(path)
+    assert err.value.field == "(file)" and "not a text file" in str(err.value)
+    assert tasks.run(lambda argv: load_neuron(path), []) == 2
+    assert str(path) in capsys.readouterr().err
+
+
+def test_zero_refractory_period_and_unused_zero_parameters_are_allowed(tmp_path):
+    path = tmp_path / "no_ref.yaml"
+    text = LIF.replace(" (unless refractory)", "").replace("t_ref: 5*ms", "t_ref: 0*ms")
+    path.write_text(text)
+    assert load_neuron(path).refractory_time() == 0 * ms
+    path.write_text(text.replace("refractory: t_ref", "refractory: 0*ms"))
+    assert load_neuron(path).refractory_time() == 0 * ms
+
+
+@pytest.mark.parametrize(
+    "old, new, field, needle",
+    [
+        ("tau_pre: 20*ms", "tau_pre: 0*ms", "parameters.tau_pre", "'pre_neuron.equations' divides"),
+        ("nu_pre: 1e-4", "nu_pre: 1e-4\n  nu_pre: 2e-4", "parameters.nu_pre", "given twice"),
+    ],
+)
+def test_bad_synapse_file_is_refused_at_load(tmp_path, old, new, field, needle):
+    text = (EQUATIONS / "dc_stdp.yaml").read_text()
+    assert old in text
+    path = tmp_path / "stdp.yaml"
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(EquationFileError) as err:
+        load_synapse(path)
+    assert err.value.field == field and str(path) in str(err.value) and needle in str(err.value)
 
 
 def test_refractory_condition_and_parameter_forms(tmp_path):
@@ -173,7 +226,11 @@ def test_extending_file_overrides_parameters_and_inherits_the_rest(tmp_path):
         ("extends: nowhere.yaml\n", "extends", "nowhere.yaml"),
         ("extends: child.yaml\n", "extends", "cycle"),
         ("extends: base.yaml\nkind: neuron\n", "kind", "synapse"),
-        ("extends: base.yaml\nparameters:\n  nu_pre: 1e-3*ms\n", "on_pre", "Dimension"),
+        (
+            "extends: base.yaml\nparameters:\n  nu_pre: 1e-3*ms\n",
+            "parameters.nu_pre",
+            "units of second; expected 1 (dimensionless)",
+        ),
     ],
 )
 def test_bad_extension_is_refused_naming_the_extending_file(tmp_path, child, field, needle):

@@ -119,13 +119,20 @@ def check_statements(code: str, variables: dict, writable: set[str]) -> None:
     """Raise if statements write to something other than `writable` or mix units."""
     from brian2.parsing.statements import parse_statement
 
-    for line in code.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
+    lines = [line.split("#")[0].strip() for line in code.splitlines()]
+    lines = [line for line in lines if line]
+    for number, line in enumerate(lines):
+        later = lines[number + 1 :]
         var, op, _expr, _comment = parse_statement(line)
         if var in variables and var not in writable:
             raise TypeError(f"'{line}' assigns to '{var}', which is not a state variable")
+        if var not in variables and var not in get_identifiers(" ".join(later)):
+            # A new name is a temporary only if a later line reads it; otherwise it is a
+            # variable the model does not have (a typo, or one removed from the equations).
+            raise TypeError(
+                f"'{line}' assigns to '{var}', which this model does not have "
+                f"(variables: {', '.join(sorted(writable))})"
+            )
     check_units_statements(code, variables)
 
 
@@ -142,3 +149,57 @@ def check_method(eqs: Equations, variables: dict, method: str) -> None:
 
 def is_dimensionless_dim(dim) -> bool:
     return dim is DIMENSIONLESS
+
+
+def divisors(code: str) -> set[str]:
+    """Names that `code` (an expression, or the right-hand side of ``dx/dt = ...``) divides by.
+
+    A name counts when it appears in the base of a negative power of Brian2's sympy form of
+    the expression: ``a/tau``, ``exp(-t/tau)`` and ``1/(tau1 - tau2)`` all divide by their
+    time constants.
+    """
+    import sympy
+    from brian2.parsing.sympytools import str_to_sympy
+
+    names: set[str] = set()
+    for part in sympy.preorder_traversal(str_to_sympy(code)):
+        if isinstance(part, sympy.Pow) and part.exp.is_negative:
+            names |= {str(symbol) for symbol in part.base.free_symbols}
+    return names
+
+
+def needed_dimension(name: str, variables: dict, run_checks, candidates) -> object | None:
+    """The dimension `name` would need for `run_checks(variables)` to pass, or None.
+
+    `run_checks` raises `DimensionMismatchError` while the units are inconsistent. Each of the
+    `candidates` (dimensions) is tried in place of `name`'s own; exactly one must pass.
+    """
+    from brian2.units.fundamentalunits import DimensionMismatchError
+
+    passing = []
+    for dim in candidates:
+        trial = dict(variables)
+        trial[name] = Constant(name, 1.0, dimensions=dim)
+        try:
+            run_checks(trial)
+        except DimensionMismatchError:
+            continue
+        except Exception:  # another problem, reported by the field's own check
+            return None
+        passing.append(dim)
+    return passing[0] if len(passing) == 1 else None
+
+
+def candidate_dimensions(variables: dict) -> list:
+    """Dimensions to try for a parameter: those of the model's names, and their ratios."""
+    from brian2.units.allunits import amp, farad, metre, ohm, siemens, volt
+
+    dims = {get_dimensions(v.dim) for v in variables.values() if isinstance(v, Variable)}
+    dims |= {get_dimensions(u) for u in (second, volt, amp, siemens, ohm, farad, metre)}
+    dims.add(DIMENSIONLESS)
+    found = set(dims)
+    for a in dims:
+        for b in dims:
+            found.add(get_dimensions(a / b))
+            found.add(get_dimensions(a * b))
+    return sorted(found, key=str)

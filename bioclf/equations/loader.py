@@ -12,7 +12,13 @@ from pathlib import Path
 import yaml
 from brian2 import Equations
 from brian2.units.allunits import second
-from brian2.units.fundamentalunits import DimensionMismatchError, Quantity, get_dimensions
+from brian2.units.fundamentalunits import (
+    DIMENSIONLESS,
+    DimensionMismatchError,
+    Quantity,
+    get_dimensions,
+    get_unit,
+)
 
 from bioclf.equations import checks
 from bioclf.equations.quantities import evaluate_quantity
@@ -44,6 +50,33 @@ def _message(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def _unit_name(dim) -> str:
+    """A dimension as a unit name: ``second``, ``volt / second``, ``1 (dimensionless)``."""
+    return "1 (dimensionless)" if dim is DIMENSIONLESS else repr(get_unit(dim))
+
+
+def _duplicate_keys(path: Path, node, prefix: str = "") -> None:
+    """Refuse a key given twice in a mapping: YAML would keep the last value silently."""
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _duplicate_keys(path, item, prefix)
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: dict[str, int] = {}
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+            line = key.start_mark.line + 1
+            if key.value in seen:
+                raise EquationFileError(
+                    path,
+                    prefix + key.value,
+                    f"given twice (lines {seen[key.value]} and {line}); YAML would silently "
+                    "keep the second",
+                )
+            seen[key.value] = line
+            _duplicate_keys(path, value, f"{prefix}{key.value}.")
+
+
 class _Reader:
     """Holds the file path so every check can raise an error that names it.
 
@@ -68,13 +101,20 @@ class _Reader:
     def _read(self, path: Path, children: tuple[Path, ...]) -> dict:
         self.files.append(path)
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise EquationFileError(
                 path, "(file)", f"cannot be read: {exc.strerror or exc}"
             ) from None
+        except UnicodeDecodeError as exc:
+            raise EquationFileError(
+                path, "(file)", f"is not a text file (byte {exc.start} is not UTF-8)"
+            ) from None
+        loader = yaml.SafeLoader(text)
         try:
-            data = yaml.safe_load(text)
+            node = loader.get_single_node()
+            _duplicate_keys(path, node)
+            data = None if node is None else loader.construct_document(node)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -82,6 +122,8 @@ class _Reader:
             raise EquationFileError(
                 path, "(YAML syntax)", f"not valid YAML{where}: {problem}"
             ) from None
+        finally:
+            loader.dispose()
         if not isinstance(data, dict):
             raise EquationFileError(
                 path, "(top level)", "must be a mapping of fields such as 'kind: neuron'"
@@ -188,6 +230,57 @@ class _Reader:
         except Exception as exc:  # Brian2 raises a variety of errors from its parsers
             self.fail(field, _message(exc))
 
+    def parameter_units(self, params: dict, variables: dict, own: dict, run_checks) -> None:
+        """Name the parameter whose unit makes `run_checks` fail, and the unit it needs.
+
+        Brian2's message speaks of a whole expression in SI base units; when exactly one
+        parameter, given another unit, would make every unit check of the model pass, that
+        parameter is the mistake. Otherwise the field's own check reports the expression.
+        """
+        try:
+            run_checks(variables)
+        except DimensionMismatchError:
+            pass
+        except Exception:  # not a unit problem: the field's own check reports it
+            return
+        else:
+            return
+        candidates = checks.candidate_dimensions(own)
+        blamed = []
+        for name, value in params.items():
+            have = get_dimensions(value)
+            dim = checks.needed_dimension(
+                name, variables, run_checks, [d for d in candidates if d is not have]
+            )
+            if dim is not None:
+                blamed.append((name, value, dim))
+        if len(blamed) == 1:
+            name, value, dim = blamed[0]
+            self.fail(
+                f"parameters.{name}",
+                f"{value} has units of {_unit_name(get_dimensions(value))}; "
+                f"expected {_unit_name(dim)} (from how the model uses '{name}')",
+            )
+
+    def no_zero_divisor(self, params: dict, codes: dict[str, list[str]]) -> None:
+        """Refuse a parameter of value 0 that a field divides by (a time constant of 0)."""
+        zero = {name for name, value in params.items() if float(value) == 0}
+        if not zero:
+            return
+        for field, texts in codes.items():
+            for text in texts:
+                try:
+                    divisors = checks.divisors(text)
+                except Exception:  # unparsable code is reported by the field's own check
+                    continue
+                for name in params:  # file order: the first such parameter is named
+                    if name in zero and name in divisors:
+                        self.fail(
+                            f"parameters.{name}",
+                            f"is {params[name]}, but '{field}' divides by it "
+                            f"('{text}'): a division by zero",
+                        )
+
     def initial(self, data: dict, variables: dict) -> dict[str, str]:
         initial = {}
         for name, text in self.mapping(data, "initial").items():
@@ -269,16 +362,27 @@ def load_neuron(path: str | Path) -> NeuronModel:
     for eq in eqs.ordered:
         if eq.expr is not None:
             reader.known("equations", str(eq.expr), variables)
-    reader.guard("equations", checks.check_equations, eqs, variables)
-
     threshold = reader.string(data, "threshold")
+    reset = reader.string(data, "reset")
+    writable = set(eqs.diff_eq_names) | set(eqs.parameter_names)
+
+    def unit_checks(names: dict) -> None:
+        checks.check_equations(eqs, names)
+        checks.check_condition(threshold, names)
+        checks.check_statements(reset, names, writable)
+
+    own = {**checks.neuron_specials(refractory=True), **checks.equation_variables(eqs)}
+    own.update(checks.parameter_variables(params))
+    reader.parameter_units(params, variables, own, unit_checks)
+    reader.guard("equations", checks.check_equations, eqs, variables)
+    expressions = [str(eq.expr) for eq in eqs.ordered if eq.expr is not None]
+    reader.no_zero_divisor(params, {"equations": expressions, "threshold": [threshold]})
+
     if not threshold:
         reader.fail("threshold", "must be a condition such as 'v > v_th'")
     reader.known("threshold", threshold, variables)
     reader.guard("threshold", checks.check_condition, threshold, variables)
 
-    reset = reader.string(data, "reset")
-    writable = set(eqs.diff_eq_names) | set(eqs.parameter_names)
     reader.known("reset", reset, variables, statements=True)
     reader.guard("reset", checks.check_statements, reset, variables, writable)
 
@@ -337,6 +441,7 @@ def load_synapse(path: str | Path) -> SynapseModel:
                 "in pre_neuron/post_neuron instead",
             )
 
+    codes = {"model": [str(eq.expr) for eq in eqs.ordered if eq.expr is not None]}
     extensions = {}
     for side in ("pre_neuron", "post_neuron"):
         block = reader.mapping(data, side)
@@ -347,8 +452,12 @@ def load_synapse(path: str | Path) -> SynapseModel:
             equations=reader.string(block, "equations"),
             on_spike=reader.string(block, "on_spike"),
         )
-        reader.equations(f"{side}.equations", ext.equations)
+        side_eqs = reader.equations(f"{side}.equations", ext.equations)
+        codes[f"{side}.equations"] = [
+            str(eq.expr) for eq in side_eqs.ordered if eq.expr is not None
+        ]
         extensions[side] = ext
+    reader.no_zero_divisor(params, codes)
 
     connect = data.get("connect", True)
     if not isinstance(connect, bool | str):
@@ -435,7 +544,6 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
     for eq in syn_eqs.ordered:
         if eq.expr is not None:
             reader.known("model", str(eq.expr), variables)
-    reader.guard("model", checks.check_equations, syn_eqs, variables)
 
     writable = (
         set(syn_eqs.diff_eq_names)
@@ -445,11 +553,8 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
         | set(post_eqs.diff_eq_names)
         | set(post_eqs.parameter_names)
     )
-    for field in ("on_pre", "on_post"):
-        code = getattr(syn, field)
-        reader.known(field, code, variables, statements=True)
-        reader.guard(field, checks.check_statements, code, variables, writable)
 
+    sides = {}  # the neurons' names and the synapse's, as the extensions see them
     for side, model, ext in (
         ("pre_neuron", pre, syn.pre_neuron),
         ("post_neuron", post, syn.post_neuron),
@@ -461,15 +566,31 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
         own.update(checks.parameter_variables(syn.parameters))
         both = model.eqs + Equations(ext.equations)
         own.update(checks.equation_variables(both))
+        writes = set(both.diff_eq_names) | set(both.parameter_names)
+        sides[side] = (ext, own, writes)
+
+    def unit_checks(names: dict) -> None:
+        checks.check_equations(syn_eqs, names)
+        for field in ("on_pre", "on_post"):
+            checks.check_statements(getattr(syn, field), names, writable)
+        for ext, own, writes in sides.values():
+            own = {**own, **{name: names[name] for name in syn.parameters}}
+            checks.check_equations(Equations(ext.equations), own)
+            checks.check_statements(ext.on_spike, own, writes)
+
+    base = checks.base_variables()
+    own = {name: v for name, v in variables.items() if name not in base}
+    reader.parameter_units(syn.parameters, variables, own, unit_checks)
+    reader.guard("model", checks.check_equations, syn_eqs, variables)
+    for field in ("on_pre", "on_post"):
+        code = getattr(syn, field)
+        reader.known(field, code, variables, statements=True)
+        reader.guard(field, checks.check_statements, code, variables, writable)
+
+    for side, (ext, own, writes) in sides.items():
         reader.guard(f"{side}.equations", checks.check_equations, Equations(ext.equations), own)
         reader.known(f"{side}.on_spike", ext.on_spike, own, statements=True)
-        reader.guard(
-            f"{side}.on_spike",
-            checks.check_statements,
-            ext.on_spike,
-            own,
-            set(both.diff_eq_names) | set(both.parameter_names),
-        )
+        reader.guard(f"{side}.on_spike", checks.check_statements, ext.on_spike, own, writes)
 
     if isinstance(syn.connect, str):
         reader.known("connect", syn.connect, variables)
