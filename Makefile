@@ -1,16 +1,29 @@
 # Two commands do everything on a fresh machine (Python 3.12 needed; see README.md):
-#   make run    creates .venv if needed, then runs the pipeline (snakemake --cores 8)
-#   make test   creates .venv if needed, then lint + the test suite
+#   make run        creates .venv if needed, then runs the pipeline (snakemake --cores 8);
+#                   with the committed results/ this only re-renders the report
+#   make test       creates .venv if needed, then lint + the test suite
+# and
+#   make reproduce  recomputes every result from scratch (snakemake --forceall)
+#   make smoke      the whole pipeline on a tiny configuration (a few minutes)
+#   make readme     rewrites the results table in README.md from results/*.csv
 VENV ?= .venv
 CORES ?= 8
 
-.PHONY: env run test lint smoke
+.PHONY: env run reproduce readme test lint smoke
 
 env:
 	@scripts/setup-env.sh
 
 run: env
 	$(VENV)/bin/snakemake --cores $(CORES)
+	$(VENV)/bin/python -m bioclf.readme_table
+
+reproduce: env
+	$(VENV)/bin/snakemake --cores $(CORES) --forceall
+	$(VENV)/bin/python -m bioclf.readme_table
+
+readme: env
+	$(VENV)/bin/python -m bioclf.readme_table
 
 smoke: env
 	$(VENV)/bin/snakemake --cores 2 --configfile config/smoke.yaml

@@ -1,0 +1,156 @@
+"""The README's table of results, generated so that it cannot drift from the results.
+
+The table has one row per (method, network) of ``results/metrics.csv`` -- the best test
+accuracy over its seeds, the issue's target from ``results/targets.csv`` and the paper's anchor
+-- followed by the rows of ``results/other_runs.csv``: runs outside the default configuration,
+each with the command that reproduces it. ``python -m bioclf.readme_table`` rewrites the block
+between the markers in ``README.md``; ``--check`` only says whether it is current.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+from pathlib import Path
+
+from bioclf import tasks
+from bioclf.errors import ConfigError
+
+START = "<!-- results-table:start -->"
+END = "<!-- results-table:end -->"
+HEADER = (
+    "| result | test accuracy | target | paper | reproduce with |",
+    "|---|---|---|---|---|",
+)
+METHODS = {"stdp": "STDP", "surrogate": "surrogate gradient", "ann": "ANN"}
+DEFAULT_COMMAND = "`make reproduce`"
+OTHER_COLUMNS = ("what", "figure", "target", "anchor", "command")
+
+
+def _read(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for number, row in enumerate(rows, start=2):
+        missing = [c for c in required if c not in row or row[c] is None]
+        if missing:
+            raise ConfigError(path, missing[0], f"column missing (line {number})")
+    return rows
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def _percent(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{100 * value:.2f}".rstrip("0").rstrip(".") + "%"  # 86.31%, 82.9%, 85%
+
+
+def _cell(text: str | None) -> str:
+    text = (text or "").strip().replace("|", "\\|")
+    return text or "—"
+
+
+def default_rows(metrics: Path, targets: Path) -> list[tuple[str, ...]]:
+    """One row per (method, network) of `metrics`: best accuracy over seeds, target, anchor."""
+    goal = {
+        (t["method"], t["network"]): _number(t["target"])
+        for t in _read(targets, ("method", "network", "target"))
+    }
+    groups: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for row in _read(metrics, ("method", "network", "accuracy")):
+        if _number(row["accuracy"]) is not None:
+            groups.setdefault((row["method"], row["network"]), []).append(row)
+    rows = []
+    for (method, network), runs in groups.items():
+        best = max(runs, key=lambda r: _number(r["accuracy"]))
+        seeds = sorted({r.get("seed", "") for r in runs})
+        label = f"{METHODS.get(method, method)}, {network}"
+        if best.get("backend"):
+            label += f" ({best['backend']})"
+        figure = f"**{_percent(_number(best['accuracy']))}**"
+        if len(runs) > 1:
+            figure += f", best of {len(runs)} runs (seeds {', '.join(seeds)})"
+        else:
+            figure += f" (seed {best.get('seed', '?')})"
+        target = goal.get((method, network))
+        rows.append(
+            (
+                label + ", default run",
+                figure,
+                "—" if target is None else f"≥ {_percent(target)}",
+                _percent(_number(best.get("anchor_accuracy"))),
+                DEFAULT_COMMAND,
+            )
+        )
+        brian2 = _number(best.get("brian2_accuracy"))
+        if method != "stdp" and brian2 is not None:  # STDP runs in Brian2 already
+            rows.append(
+                (
+                    f"the same trained network run in Brian2 ({network})",
+                    f"**{_percent(brian2)}**",
+                    f"within 1 point of {_percent(_number(best['accuracy']))}",
+                    "—",
+                    DEFAULT_COMMAND,
+                )
+            )
+    return rows
+
+
+def table(metrics: Path, targets: Path, others: Path) -> str:
+    """The markdown table for `metrics`, `targets` and `others` (see the module docstring)."""
+    rows = default_rows(metrics, targets)
+    rows += [tuple(r[c] for c in OTHER_COLUMNS) for r in _read(others, OTHER_COLUMNS)]
+    lines = list(HEADER)
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def replace_block(text: str, block: str, path: Path) -> str:
+    """`text` with the part between the markers replaced by `block`."""
+    if START not in text or END not in text or text.index(START) > text.index(END):
+        raise ConfigError(path, START, f"markers '{START}' ... '{END}' not found")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{block}\n{END}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        description="Rewrite the results table in README.md from results/metrics.csv, "
+        "results/targets.csv and results/other_runs.csv."
+    )
+    p.add_argument("--readme", type=Path, default=Path("README.md"), help="file to update")
+    p.add_argument("--results", type=Path, default=Path("results"), help="results directory")
+    p.add_argument(
+        "--check", action="store_true", help="only check; exit 1 if the table is out of date"
+    )
+    args = p.parse_args(argv)
+    block = table(
+        args.results / "metrics.csv",
+        args.results / "targets.csv",
+        args.results / "other_runs.csv",
+    )
+    text = args.readme.read_text()
+    updated = replace_block(text, block, args.readme)
+    if args.check:
+        if updated != text:
+            print(f"{args.readme}: results table out of date (run make readme)")
+            return 1
+        return 0
+    if updated != text:
+        args.readme.write_text(updated)
+        print(f"updated the results table in {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(tasks.run(main))

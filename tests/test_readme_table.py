@@ -1,0 +1,57 @@
+"""The README's results table is generated from the committed results and cannot drift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bioclf import readme_table
+from bioclf.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = "method,network,n,seed,backend,accuracy,anchor_accuracy,brian2_accuracy\n"
+
+
+def test_readme_table_matches_the_committed_results():
+    results = ROOT / "results"
+    block = readme_table.table(
+        results / "metrics.csv", results / "targets.csv", results / "other_runs.csv"
+    )
+    readme = (ROOT / "README.md").read_text()
+    assert readme_table.replace_block(readme, block, ROOT / "README.md") == readme, (
+        "README.md's results table is out of date: run `make readme`"
+    )
+    assert readme_table.main(["--readme", str(ROOT / "README.md"), "--check"]) == 0
+
+
+def test_best_seed_per_network_new_methods_and_rows_without_accuracy(tmp_path):
+    metrics = tmp_path / "metrics.csv"
+    metrics.write_text(
+        COLUMNS
+        + "stdp,Diehl&Cook N=100,100,0,cpp,0.8631,0.829,0.8631\n"
+        + "stdp,Diehl&Cook N=100,100,1,cpp,0.8564,0.829,0.8564\n"
+        + "ann,MLP 784-100-10,100,0,torch-cpu,0.981,,\n"
+        + "latency,sweep,100,0,cpp,,,\n"
+    )
+    targets = tmp_path / "targets.csv"
+    targets.write_text("method,network,target\nstdp,Diehl&Cook N=100,0.85\n")
+    others = tmp_path / "other_runs.csv"
+    others.write_text('what,figure,target,anchor,command\n"a, b",**1%**,,,`cmd | x`\n')
+    lines = readme_table.table(metrics, targets, others).splitlines()
+    assert len(lines) == 2 + 3
+    assert "**86.31%**, best of 2 runs (seeds 0, 1)" in lines[2]
+    assert "≥ 85%" in lines[2] and "82.9%" in lines[2]
+    assert lines[3].startswith("| ANN, MLP 784-100-10") and "**98.1%**" in lines[3]
+    assert lines[4] == "| a, b | **1%** | — | — | `cmd \\| x` |"
+
+
+def test_readme_without_markers_is_refused(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# no table here\n")
+    with pytest.raises(ConfigError, match="results-table:start"):
+        readme_table.replace_block(readme.read_text(), "| x |", readme)
+    block = readme_table.replace_block(
+        f"a\n{readme_table.START}\nold\n{readme_table.END}\nb\n", "new", readme
+    )
+    assert block == f"a\n{readme_table.START}\nnew\n{readme_table.END}\nb\n"
