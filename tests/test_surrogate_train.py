@@ -392,3 +392,4 @@ def test_device_option(tmp_path, capsys):
         resolve_device("cuda")
     assert tr.main(["--device", "cuda", "--out", str(tmp_path / "o"), "--epochs", "1"]) == 2
     assert "device" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # refused before anything was written

@@ -9,7 +9,9 @@ releases the GIL). Arithmetic is in double precision for both float32 and float6
 the spikes equal those of the reference path up to the last bit of the float32 rounding.
 
 Falls back (``kernel_for`` returns None) when no compiler is found or an expression has no C
-form; `bioclf.surrogate.modules.SpikingNeurons` then uses the PyTorch path.
+form; `bioclf.surrogate.modules.SpikingNeurons` then uses the PyTorch path, as it always does
+for tensors on a GPU. The surrogate derivative of the backward pass is generated from
+`bioclf.surrogate.functional.surrogate.REGISTRY` (one branch per registered surrogate).
 """
 
 from __future__ import annotations

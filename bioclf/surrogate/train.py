@@ -123,11 +123,11 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         The metrics written to ``metrics.json`` (or ``{'interrupted': epoch}``).
     """
     cfg.check()
+    device = resolve_device(cfg.device)  # before any file is written
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     log = log or Log(out / "train.log")
-    device = resolve_device(cfg.device)
     net = build(cfg).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ckpt_path = out / "checkpoint.pt"
