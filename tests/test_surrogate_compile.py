@@ -227,3 +227,80 @@ def test_float32_kernel_matches_float64_reference():
     z32 = SpikingNeurons(neuron)(x)
     z64 = SpikingNeurons(neuron, impl="autograd")(x.double())
     assert (z32.double() != z64).float().mean() < 1e-3
+
+
+def test_every_registered_surrogate_has_all_its_forms():
+    from bioclf.surrogate.functional import surrogate as surrogates
+    from bioclf.surrogate.kernels import generate_source
+
+    x = torch.linspace(-1, 1, 11, dtype=torch.float64)
+    source = generate_source(compile_neuron(LIF, 5e-3))
+    for k, (name, s) in enumerate(surrogates.REGISTRY.items()):
+        assert s.name == name and s.default_slope > 0
+        g = s.derivative(x, s.default_slope)
+        assert g.shape == x.shape and (g > 0).all() and g.argmax() == 5  # peaked at threshold
+        assert s.c_setup in source and s.c_expr in source
+        if k < len(surrogates.REGISTRY) - 1:  # the last one is the kernel's final else
+            assert f"kind == {k} ? {s.c_expr}" in source
+    for call in (
+        lambda: surrogates.heaviside(x, "sigmoid"),
+        lambda: surrogates.surrogate_grad(x, "sigmoid"),
+        lambda: SpikingNeurons(compile_neuron(LIF, 5e-3), surrogate="sigmoid"),
+    ):
+        with pytest.raises(ValueError, match="unknown surrogate 'sigmoid'"):
+            call()
+
+
+def test_kernel_refuses_an_unknown_surrogate():
+    neuron = compile_neuron(LIF, 5e-3)
+    kernel = kernel_for(neuron)
+    if kernel is None:
+        pytest.skip("no C compiler")
+    x = torch.rand(5, 2, 3, dtype=torch.float64)
+    spikes, saved = kernel.forward(x)
+    with pytest.raises(ValueError, match="unknown surrogate"):
+        kernel.backward(torch.ones_like(spikes), saved, "sigmoid", 1.0)
+
+
+def test_refactoring_keeps_kernels_and_training_numbers():
+    """Pins the generated C source and a short seeded training (both surrogates) to the values
+    of the code before the module restructuring (commit a2d9d5f). A deliberate change of the
+    kernels or the training maths updates these numbers; a refactoring must not."""
+    import hashlib
+
+    from bioclf.surrogate.kernels import generate_source
+    from bioclf.surrogate.networks import build_network
+
+    sources = {
+        (LIF, 5e-3): "a8c9f96219e45385e1acd94e92569186e4d89b84b921413b1181bf5e88b5fb95",
+        (LIF, 1e-3): "90dc5137a6ab498a7aa121b202e8da147250cdec34efbc4eddf6356006e81af4",
+        (DC_EXC, 0.5e-3): "8dd977b3914b71677e8ad854768c11f1b4dea016fb41a1e635c9a54e18947288",
+    }
+    for (path, dt), digest in sources.items():
+        text = generate_source(compile_neuron(path, dt))
+        assert hashlib.sha256(text.encode()).hexdigest() == digest, (path, dt)
+    expected = {
+        "fast_sigmoid": ([2.3567159175872803, 2.589019775390625, 2.7898108959198], [83, 1148]),
+        "atan": ([2.3567159175872803, 2.4572794437408447, 2.5258002281188965], [83, 679]),
+    }
+    neuron = compile_neuron(LIF, 5e-3)
+    for surrogate, (losses, counts) in expected.items():
+        torch.manual_seed(0)
+        net = build_network("fc", neuron, hidden=16, surrogate=surrogate)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+        gen = torch.Generator().manual_seed(1)
+        got_losses, got_counts = [], []
+        for _ in range(3):
+            x = (torch.rand(8, 20, 784, generator=gen) < 0.2).float()
+            y = torch.randint(0, 10, (20,), generator=gen)
+            out, spikes, _ = net(x, record=True)
+            loss = torch.nn.functional.cross_entropy(out.sum(0), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            got_losses.append(float(loss.detach()))
+            got_counts.append(int(spikes["hidden"].sum()))
+        # float32 matrix products may round differently on other processors: losses to 1e-5,
+        # the hidden spike counts of the first two steps exactly
+        assert got_losses == pytest.approx(losses, rel=1e-5), surrogate
+        assert got_counts[:2] == counts, surrogate

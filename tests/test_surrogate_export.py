@@ -8,14 +8,15 @@ import torch
 
 from bioclf.brian.backends import Backend
 from bioclf.data import images_as_float, load_split
-from bioclf.surrogate import train as tr
 from bioclf.surrogate.export_brian import run_brian, run_torch
+from bioclf.surrogate.options import TrainConfig
+from bioclf.surrogate.saved import build
 
 
 def small_net(dt=5e-3, max_rate=200.0, neuron="equations/lif.yaml"):
     """A random 784-20-10 network, scaled so that every layer spikes."""
-    cfg = tr.TrainConfig(arch="fc", hidden=20, T=8, dt=dt, max_rate=max_rate, neuron=neuron)
-    net = tr.build(cfg)
+    cfg = TrainConfig(arch="fc", hidden=20, T=8, dt=dt, max_rate=max_rate, neuron=neuron)
+    net = build(cfg)
     with torch.no_grad():
         net.fc1.weight.mul_(6.0)
         net.fc2.weight.mul_(2.0)

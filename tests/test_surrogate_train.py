@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from dataclasses import fields
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from bioclf.surrogate import train as tr
 from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.encode import encode
 from bioclf.surrogate.networks import SpikingConv
+from bioclf.surrogate.saved import build, load_model
 
 
 def tiny(tmp_path, name="run", **kw) -> tr.TrainConfig:
@@ -76,6 +79,9 @@ def test_tiny_training_learns_and_writes_metrics(tmp_path):
     assert saved["latency"]["time_steps"] == 10
     assert (out / "model.pt").exists() and (out / "confusion.csv").exists()
     assert "samples/s" in (out / "train.log").read_text()
+    where = "cuda" if torch.cuda.is_available() else "cpu"  # device 'auto'
+    assert saved["device"].split()[0] == saved["training_device"].split()[0] == where
+    assert saved["config"]["device"] == "auto"
 
 
 def test_separate_evaluation_matches_training_run(tmp_path):
@@ -147,7 +153,7 @@ def test_checkpoint_written_for_an_edited_neuron_file_is_set_aside(tmp_path):
     neuron.write_text(trained_text.replace("tau_m: 100*ms", "tau_m: 20*ms"))
     # The trained weights are not run on the edited neuron (evaluation, export to Brian2).
     with pytest.raises(ConfigError, match="neuron.*has changed since this network was trained"):
-        tr.load_model(tmp_path / "run" / "model.pt")
+        load_model(tmp_path / "run" / "model.pt")
     edited = tr.train(tiny(tmp_path, epochs=1, neuron=str(neuron)))
     assert (tmp_path / "run" / "checkpoint.stale.pt").exists()
     assert "the model in" in (tmp_path / "run" / "train.log").read_text()
@@ -217,7 +223,7 @@ def test_config_file_and_load_model(tmp_path):
     assert (cfg.hidden, cfg.T, cfg.test_subset) == (16, 5, 50)
     cfg.threads = 1
     tr.train(cfg)
-    net, loaded = tr.load_model(tmp_path / "m" / "model.pt")
+    net, loaded = load_model(tmp_path / "m" / "model.pt")
     assert loaded.hidden == 16 and net.fc1.out_features == 16
 
 
@@ -295,11 +301,95 @@ def test_shift_augmentation_moves_digits_within_bounds():
 def test_conv_hidden_layer_from_config():
     cfg = tr.TrainConfig(arch="conv", channels=(4, 8), stride1=2, conv_hidden=16, out="x")
     cfg.check()
-    net = tr.build(cfg)
+    net = build(cfg)
     out, spikes, pre = net((torch.rand(6, 3, 784) < 0.3).float(), record=True)
     assert out.shape == (6, 3, 10) and spikes["hidden"].shape == (6, 3, 16)
     assert [p.shape[2:] for p in pre][2:] == [(8 * 4 * 4,), (16,)]
     assert net.fc.in_features == 16 and net.fc_h in net.synapse_layers()
-    assert tr.build(tr.TrainConfig(arch="conv", channels=(4, 8), out="x")).fc_h is None
+    assert build(tr.TrainConfig(arch="conv", channels=(4, 8), out="x")).fc_h is None
     with pytest.raises(tr.ConfigError, match="conv_hidden"):
         tr.TrainConfig(arch="conv", conv_hidden=-1, out="x").check()
+
+
+@pytest.mark.parametrize("module", ["train", "evaluate", "export_brian"])
+def test_every_command_line_option_says_what_it_does(module):
+    import importlib
+
+    parser = importlib.import_module(f"bioclf.surrogate.{module}").build_parser()
+    options = [a for a in parser._actions if a.option_strings and a.dest != "help"]
+    assert options
+    for action in options:
+        assert action.help and action.help.strip(), action.option_strings
+
+
+def test_every_training_option_has_help_and_a_default():
+    from bioclf.surrogate.options import HELP, TrainConfig
+
+    names = [f.name for f in fields(TrainConfig)]
+    assert sorted(HELP) == sorted(names)
+    assert "seconds" in HELP["dt"] and "Hz" in HELP["max_rate"]
+
+
+def _network_pair(device: str, impl: str):
+    """A float64 784-24-10 network and its copy on `device`, the copy's neurons run by `impl`."""
+    cfg = tr.TrainConfig(arch="fc", hidden=24, T=12, out="x")
+    net = build(cfg).double()
+    with torch.no_grad():
+        net.fc1.weight.mul_(4.0)  # every layer spikes
+        net.fc2.weight.mul_(4.0)
+    other = copy.deepcopy(net).to(device)
+    for layer in (other.lif1, other.lif2):
+        layer.impl = impl
+    return net, other
+
+
+def _compare_paths(device: str, impl: str) -> None:
+    net, other = _network_pair(device, impl)
+    gen = torch.Generator().manual_seed(3)
+    x = (torch.rand(12, 6, 784, generator=gen) < 0.3).double()
+    y = torch.randint(0, 10, (6,), generator=gen)
+    results = []
+    for model in (net, other):
+        xd = x.to(device) if model is other else x
+        out, spikes, _ = model(xd, record=True)
+        loss = torch.nn.functional.cross_entropy(out.sum(0), y.to(xd.device))
+        loss.backward()
+        results.append(
+            ({k: v.cpu() for k, v in spikes.items()}, [p.grad.cpu() for p in model.parameters()])
+        )
+    (spikes0, grads0), (spikes1, grads1) = results
+    assert spikes0["hidden"].sum() > 50 and spikes0["output"].sum() > 5
+    for name in spikes0:
+        torch.testing.assert_close(spikes1[name], spikes0[name], rtol=0, atol=0)
+    assert any(g.abs().sum() > 0 for g in grads0)
+    for g0, g1 in zip(grads0, grads1, strict=True):
+        torch.testing.assert_close(g1, g0, rtol=1e-7, atol=1e-10)
+
+
+def test_pytorch_step_functions_equal_the_compiled_kernel_on_cpu():
+    """The comparison of the CUDA test below, run here: the compiled C kernel against the
+    PyTorch step functions that run on CUDA ('fused'), both on the CPU."""
+    _compare_paths("cpu", "fused")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (PyTorch finds none)")
+def test_cuda_path_equals_cpu_path():
+    """The network on CUDA (PyTorch step functions) gives the spikes of the compiled C kernel
+    on the CPU, and the same gradients to float64 rounding."""
+    _compare_paths("cuda", "kernel")  # 'kernel' falls back to the step functions on CUDA
+
+
+def test_device_option(tmp_path, capsys):
+    from bioclf.surrogate.options import resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ConfigError, match="'device'"):
+        tr.TrainConfig(device="tpu", out="x").check()
+    if torch.cuda.is_available():
+        pytest.skip("the refusal of 'cuda' needs a machine without a GPU")
+    with pytest.raises(ConfigError, match="'device'.*no CUDA GPU"):
+        resolve_device("cuda")
+    assert tr.main(["--device", "cuda", "--out", str(tmp_path / "o"), "--epochs", "1"]) == 2
+    assert "device" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # refused before anything was written

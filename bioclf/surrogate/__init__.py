@@ -14,17 +14,23 @@ Training: ``python -m bioclf.surrogate.train``; Brian2 cross-check:
 ``python -m bioclf.surrogate.export_brian``.
 """
 
-from bioclf.surrogate.compile import CompiledNeuron, compile_neuron
-from bioclf.surrogate.functional.surrogate import heaviside
-from bioclf.surrogate.modules import SpikingNeurons
-from bioclf.surrogate.networks import SpikingConv, SpikingFC, build_network
+import importlib
 
-__all__ = [
-    "CompiledNeuron",
-    "SpikingConv",
-    "SpikingFC",
-    "SpikingNeurons",
-    "build_network",
-    "compile_neuron",
-    "heaviside",
-]
+# Loaded on first use (PEP 562), so that light modules such as `bioclf.surrogate.options`
+# (read by the workflow) do not import torch.
+_EXPORTS = {
+    "CompiledNeuron": "bioclf.surrogate.compiled",
+    "SpikingConv": "bioclf.surrogate.networks",
+    "SpikingFC": "bioclf.surrogate.networks",
+    "SpikingNeurons": "bioclf.surrogate.modules",
+    "build_network": "bioclf.surrogate.networks",
+    "compile_neuron": "bioclf.surrogate.compile",
+    "heaviside": "bioclf.surrogate.functional.surrogate",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'bioclf.surrogate' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

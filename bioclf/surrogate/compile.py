@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +51,8 @@ from bioclf.equations import checks, load_neuron
 from bioclf.equations.loader import _externals
 from bioclf.equations.spec import NeuronModel
 from bioclf.errors import UnsupportedConstructError
+from bioclf.surrogate.compiled import CompiledNeuron
+from bioclf.surrogate.functional.neuron import apply_reset, integrate
 
 #: Value of each network-provided name in the PyTorch model (see module docstring).
 EXTERNAL_VALUES = {"plastic": 0.0}
@@ -98,83 +100,6 @@ TORCH_FUNCTIONS: dict[str, Callable] = {
 _SYMPY_NAMES = {"Abs": "abs", "ceiling": "ceiling", "asin": "asin", "acos": "acos", "atan": "atan"}
 _RANDOM = {"rand", "randn", "poisson"}
 _COMPARISONS = {">": (1, True), ">=": (1, False), "<": (-1, True), "<=": (-1, False)}
-
-
-@dataclass(frozen=True)
-class CompiledNeuron:
-    """A neuron model compiled to torch functions (see the module docstring).
-
-    Attributes
-    ----------
-    model : NeuronModel
-        The model it was compiled from.
-    dt : float
-        Time step in seconds.
-    state_names : tuple of str
-        Variables held per neuron: the differential variables, then the equations' parameters
-        (the input among them when it is a parameter).
-    diff_names : tuple of str
-        The differential variables, in the order `update` returns them.
-    input_name : str
-        The variable the network drives.
-    input_mode : {'set', 'increment'}
-        'set' for a non-differential input (``I = x``), 'increment' for a differential one
-        (``ge += x``).
-    input_scale, threshold_scale : float
-        See the module docstring.
-    refractory_steps : int
-        ``timestep(refractory, dt)``: a neuron spiking at step s is refractory at steps
-        s+1 .. s+refractory_steps-1.
-    unless_refractory : frozenset of str
-        Variables frozen while refractory.
-    initial : dict of str to float
-        Initial (and per-sample reset) value of each state variable, SI.
-    strict : bool
-        The threshold comparison is strict (``>``, ``<``).
-    update_code, margin_code, reset_code : str
-        The generated expressions (SI, numbers substituted), for inspection.
-    """
-
-    model: NeuronModel
-    dt: float
-    state_names: tuple[str, ...]
-    diff_names: tuple[str, ...]
-    input_name: str
-    input_mode: str
-    input_scale: float
-    threshold_scale: float
-    refractory_steps: int
-    unless_refractory: frozenset[str]
-    initial: dict[str, float]
-    strict: bool
-    update: Callable = field(repr=False)
-    margin: Callable = field(repr=False)
-    resets: tuple[tuple[str, Callable], ...] = field(repr=False)
-    update_code: str = ""
-    margin_code: str = ""
-    reset_code: str = ""
-    # Symbolic partial derivatives for the fused backward pass (None where sympy cannot
-    # differentiate the model; the autograd path is used then): (pairs, fn) with
-    # fn(*state) -> [d expr_k / d state_j for (k, j) in pairs].
-    update_jacobian: tuple | None = field(default=None, repr=False)
-    margin_jacobian: tuple | None = field(default=None, repr=False)
-    reset_jacobians: tuple | None = field(default=None, repr=False)
-    # The sympy expressions behind the functions above (for the C kernel generator).
-    symbolic: dict = field(default_factory=dict, repr=False)
-
-    def initial_state(self, shape, dtype=torch.float32, device=None) -> dict[str, torch.Tensor]:
-        """A fresh state: every variable at its initial value, nothing refractory."""
-        state = {
-            name: torch.full(shape, self.initial[name], dtype=dtype, device=device)
-            for name in self.state_names
-        }
-        if self.refractory_steps > 1:
-            state["_refractory"] = torch.zeros(shape, dtype=dtype, device=device)
-        return state
-
-    def physical_input(self, x):
-        """Network input (units of `input_scale`) to the SI value of the input variable."""
-        return x * self.input_scale
 
 
 # --- parsing helpers -----------------------------------------------------------------------
@@ -299,11 +224,50 @@ def compile_neuron(
     if not isinstance(model, NeuronModel):
         model = load_neuron(model)
     c = _Compiler(model, float(dt))
-    eqs = model.eqs
     if c.dt <= 0:
         raise ValueError(f"dt must be positive, got {dt}")
+    subexpressions, unless = _equations(c)
+    diff_names = tuple(sorted(model.eqs.diff_eq_names))
+    state_names = diff_names + tuple(sorted(model.eqs.parameter_names))
+    if not diff_names:
+        c.fail("equations", "no differential equation to integrate")
+    refractory_steps = _refractory_steps(c)
+    if refractory_steps == 0:
+        unless = set()
+    keep = set(state_names)
+    new_exprs = _state_update(c, subexpressions, keep, diff_names)
+    margin_expr, strict = _threshold(c, subexpressions, keep)
+    resets, reset_lines = _resets(c, subexpressions, keep, state_names)
+    if model.input is None:
+        c.fail("input", "the file names no input variable ('input: I')")
+    neuron = CompiledNeuron(
+        model=model,
+        dt=c.dt,
+        state_names=state_names,
+        diff_names=diff_names,
+        input_name=model.input,
+        input_mode="increment" if model.input in diff_names else "set",
+        input_scale=1.0,
+        threshold_scale=1.0,
+        refractory_steps=refractory_steps,
+        unless_refractory=frozenset(unless),
+        initial=_initial_values(c, state_names),
+        strict=strict,
+        update=_lambdify(list(state_names), new_exprs),
+        margin=_lambdify(list(state_names), [margin_expr]),
+        resets=tuple((var, _lambdify(list(state_names), [e])) for var, e in resets),
+        **_jacobians(new_exprs, margin_expr, resets, state_names),
+        symbolic={"update": tuple(new_exprs), "margin": margin_expr, "resets": tuple(resets)},
+        update_code="\n".join(f"{n} <- {e}" for n, e in zip(diff_names, new_exprs, strict=True)),
+        margin_code=str(margin_expr),
+        reset_code="\n".join(reset_lines),
+    )
+    return replace(neuron, **_scales(c, neuron, input_scale, threshold_scale))
 
-    # -- equations ----------------------------------------------------------------------
+
+def _equations(c: _Compiler) -> tuple[dict[str, sympy.Expr], set[str]]:
+    """Check the equations; their subexpressions (sympy) and the '(unless refractory)' names."""
+    eqs = c.eqs
     if eqs.stochastic_variables:
         c.fail(
             "equations",
@@ -327,38 +291,39 @@ def compile_neuron(
             subexpressions[eq.varname] = _by_name(expr, subexpressions)
         elif eq.type == PARAMETER and "linked" in flags:
             c.fail("equations", f"linked variable '{eq.varname}' not supported")
-    diff_names = tuple(sorted(eqs.diff_eq_names))
-    param_names = tuple(sorted(eqs.parameter_names))
-    state_names = diff_names + param_names
-    if not diff_names:
-        c.fail("equations", "no differential equation to integrate")
+    return subexpressions, unless
 
-    # -- refractoriness -------------------------------------------------------------------
-    t_ref = model.refractory_time()
+
+def _refractory_steps(c: _Compiler) -> int:
+    """The refractory period in steps (Brian2's ``timestep``); a condition is refused."""
+    t_ref = c.model.refractory_time()
     if t_ref is None:
         c.fail(
             "refractory",
-            f"refractoriness given as a condition ({model.refractory!r}); only a time "
+            f"refractoriness given as a condition ({c.model.refractory!r}); only a time "
             "(or the name of a time parameter) is supported",
         )
-    refractory_steps = brian_timestep(float(t_ref), c.dt)
-    if unless and refractory_steps == 0:
-        unless = set()
+    return brian_timestep(float(t_ref), c.dt)
 
-    # -- state update: Brian2's own state updater ------------------------------------------
+
+def _state_update(
+    c: _Compiler, subexpressions: dict, keep: set[str], diff_names: tuple[str, ...]
+) -> list[sympy.Expr]:
+    """The new value of each differential variable: Brian2's own state updater's abstract code,
+    with every number substituted."""
+    model = c.model
     variables = checks.base_variables()
     variables.update(_externals())
     variables.update(checks.parameter_variables(model.parameters))
     variables.update(checks.neuron_specials(refractory=True))
-    variables.update(checks.equation_variables(eqs))
+    variables.update(checks.equation_variables(c.eqs))
     variables.pop("dt")  # kept symbolic by the exact updater, substituted below
     try:
-        abstract = StateUpdateMethod.apply_stateupdater(eqs, variables, model.method)
+        abstract = StateUpdateMethod.apply_stateupdater(c.eqs, variables, model.method)
     except Exception as exc:
         c.fail("method", f"Brian2 cannot integrate the equations with '{model.method}': {exc}")
     if not isinstance(abstract, str):
         c.fail("method", f"'{model.method}' does not produce abstract code")
-    keep = set(state_names)
     env: dict[str, sympy.Expr] = {}
     for line in abstract.splitlines():
         line = line.strip()
@@ -369,24 +334,27 @@ def compile_neuron(
             c.fail("method", f"unexpected statement in the state update: {line!r}")
         expr = _by_name(_by_name(c.sympify("equations", expr_code), subexpressions), env)
         env[var] = c.numeric(expr, keep)
-    new_exprs = [env[name] for name in diff_names]
-    update = _lambdify(list(state_names), new_exprs)
-    update_code = "\n".join(f"{n} <- {e}" for n, e in zip(diff_names, new_exprs, strict=True))
+    return [env[name] for name in diff_names]
 
-    # -- threshold: a single comparison -------------------------------------------------------
-    thr = _by_name(c.sympify("threshold", model.threshold), subexpressions)
+
+def _threshold(c: _Compiler, subexpressions: dict, keep: set[str]) -> tuple[sympy.Expr, bool]:
+    """The threshold as a margin (positive above threshold) and whether it is strict."""
+    thr = _by_name(c.sympify("threshold", c.model.threshold), subexpressions)
     if not isinstance(thr, sympy.core.relational.Relational) or thr.rel_op not in _COMPARISONS:
         c.fail(
             "threshold",
-            f"'{model.threshold}' is not a single comparison (<, <=, >, >=) of two expressions",
+            f"'{c.model.threshold}' is not a single comparison (<, <=, >, >=) of two expressions",
         )
     sign, strict = _COMPARISONS[thr.rel_op]
-    margin_expr = c.numeric(sign * (thr.lhs - thr.rhs), keep)
-    margin = _lambdify(list(state_names), [margin_expr])
+    return c.numeric(sign * (thr.lhs - thr.rhs), keep), strict
 
-    # -- reset ----------------------------------------------------------------------------
-    resets = []
-    reset_lines = []
+
+def _resets(
+    c: _Compiler, subexpressions: dict, keep: set[str], state_names: tuple[str, ...]
+) -> tuple[list[tuple[str, sympy.Expr]], list[str]]:
+    """The reset statements as (variable, new value) pairs, no-ops left out, and their text."""
+    model = c.model
+    resets, reset_lines = [], []
     for line in model.reset.splitlines():
         line = line.split("#")[0].strip()
         if not line:
@@ -415,27 +383,28 @@ def compile_neuron(
         reset_lines.append(f"{var} <- {combined}")
         if combined == target:
             continue  # a no-op, e.g. 'theta += plastic*theta_plus' with plastic = 0
-        fn = _lambdify(list(state_names), [combined])
-        resets.append((var, fn, combined))
+        resets.append((var, combined))
+    return resets, reset_lines
 
-    # -- input ------------------------------------------------------------------------------
-    if model.input is None:
-        c.fail("input", "the file names no input variable ('input: I')")
-    input_mode = "increment" if model.input in diff_names else "set"
 
-    # -- initial values --------------------------------------------------------------------
+def _jacobians(new_exprs, margin_expr, resets, state_names) -> dict:
+    """The symbolic partial derivatives of the fused backward pass; empty (the autograd path
+    then) where sympy cannot differentiate the model."""
     try:
-        jacobians = {
+        return {
             "update_jacobian": _jacobian(new_exprs, state_names),
             "margin_jacobian": _jacobian([margin_expr], state_names),
-            "reset_jacobians": tuple(_jacobian([e], state_names) for _, _, e in resets),
+            "reset_jacobians": tuple(_jacobian([e], state_names) for _, e in resets),
         }
     except (ValueError, TypeError, NotImplementedError):
-        jacobians = {}
+        return {}
 
+
+def _initial_values(c: _Compiler, state_names: tuple[str, ...]) -> dict[str, float]:
+    """Initial value of each state variable (SI; 0 unless the file gives one)."""
     initial: dict[str, float] = {}
     for name in state_names:
-        text = model.initial.get(name)
+        text = c.model.initial.get(name)
         if text is None:
             initial[name] = 0.0
             continue
@@ -445,33 +414,11 @@ def compile_neuron(
             initial[name] = float(expr)
         except TypeError:
             c.fail(f"initial.{name}", f"'{text}' does not evaluate to a number")
+    return initial
 
-    neuron = CompiledNeuron(
-        model=model,
-        dt=c.dt,
-        state_names=state_names,
-        diff_names=diff_names,
-        input_name=model.input,
-        input_mode=input_mode,
-        input_scale=1.0,
-        threshold_scale=1.0,
-        refractory_steps=refractory_steps,
-        unless_refractory=frozenset(unless),
-        initial=initial,
-        strict=strict,
-        update=update,
-        margin=margin,
-        resets=tuple((var, fn) for var, fn, _ in resets),
-        **jacobians,
-        symbolic={
-            "update": tuple(new_exprs),
-            "margin": margin_expr,
-            "resets": tuple((var, e) for var, _, e in resets),
-        },
-        update_code=update_code,
-        margin_code=str(margin_expr),
-        reset_code="\n".join(reset_lines),
-    )
+
+def _scales(c: _Compiler, neuron: CompiledNeuron, input_scale, threshold_scale) -> dict:
+    """The given scales, else those derived from the file (module docstring)."""
     t_scale, i_scale = _default_scales(neuron)
     scales = {
         "threshold_scale": float(threshold_scale) if threshold_scale else t_scale,
@@ -483,7 +430,7 @@ def compile_neuron(
                 "parameters",
                 f"cannot derive a {name} from the file ({value!r}); pass {name}= explicitly",
             )
-    return replace(neuron, **scales)
+    return scales
 
 
 def _default_scales(neuron: CompiledNeuron) -> tuple[float, float]:
@@ -493,8 +440,6 @@ def _default_scales(neuron: CompiledNeuron) -> tuple[float, float]:
     scale comes from the derivative (autograd, float64) of the margin after one step with
     respect to the SI input.
     """
-    from bioclf.surrogate.functional.neuron import apply_reset, integrate
-
     state = neuron.initial_state((1,), dtype=torch.float64)
     state = apply_reset(neuron, state, torch.ones(1, dtype=torch.bool))
     state.pop("_refractory", None)

@@ -13,14 +13,24 @@ the MAC figure is given for an ANN of the same architecture (one pass, every syn
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 import time
+from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from bioclf import tasks
 from bioclf.encoding import spike_probability, stream_keys
+from bioclf.errors import BioclfError
+from bioclf.surrogate.data import load_data
 from bioclf.surrogate.encode import encode_torch
+from bioclf.surrogate.options import DEVICES, HELP, describe_device
+from bioclf.surrogate.saved import Log, load_saved
 
 E_AC_PJ = 0.9
 E_MAC_PJ = 4.6
@@ -102,6 +112,7 @@ def evaluate(
         layer and total), ``energy`` and ``latency`` blocks, ``n_samples``, ``eval_seconds``.
     """
     net.eval()
+    device = next(net.parameters()).device  # inputs go where the network is
     n = len(labels)
     indices = np.arange(n) if indices is None else np.asarray(indices)
     confusion = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
@@ -114,16 +125,19 @@ def evaluate(
     start = time.perf_counter()
     for b0 in range(0, n, batch_size):
         sl = slice(b0, min(n, b0 + batch_size))
-        x = spike_input(images01[sl], indices[sl], cfg, split)
+        x = spike_input(images01[sl], indices[sl], cfg, split).to(device)
         out, spikes, pre = net(x, record=True)
-        pred = predict(out.sum(0)).numpy()
+        pred = predict(out.sum(0)).cpu().numpy()
         predictions[sl] = pred
         np.add.at(confusion, (labels[sl].astype(np.int64), pred), 1)
         for name, s in spikes.items():
             spike_sums[name] = spike_sums.get(name, 0.0) + float(s.sum())
         if fanouts is None:
             shapes = [tuple(p.shape[2:]) for p in pre]
-            fanouts = [fan_out(layer, shape) for layer, shape in zip(layers, shapes, strict=True)]
+            fanouts = [
+                fan_out(layer, shape).to(device)
+                for layer, shape in zip(layers, shapes, strict=True)
+            ]
             ann_macs = sum(macs(layer, shape) for layer, shape in zip(layers, shapes, strict=True))
         for k, (p, f) in enumerate(zip(pre, fanouts, strict=True)):
             synops[k] += float((p.sum(dim=(0, 1)) * f).sum())
@@ -157,23 +171,92 @@ def evaluate(
     }
 
 
-def main(argv=None) -> int:
-    """``python -m bioclf.surrogate.evaluate --model DIR/model.pt --out DIR``."""
-    import argparse
-    import sys
+def test_model(
+    model_path: str | Path, out: str | Path, log: Log | None = None, device: str | None = None
+) -> dict:
+    """Evaluate a saved model on the test set; write ``metrics.json``, confusion and predictions.
 
-    from bioclf.errors import BioclfError
-    from bioclf.surrogate.train import test_model  # train imports this module
+    The metrics carry the training history and wall time saved with the model, so they hold
+    everything the comparison report needs.
 
+    Parameters
+    ----------
+    device : {'auto', 'cpu', 'cuda'}, optional
+        Where to run (`bioclf.surrogate.options.resolve_device`); default: the ``device``
+        option the model was trained with.
+    """
+    model_path, out = Path(model_path), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = log or Log(out / "test.log")
+    net, cfg, saved = load_saved(model_path, device)
+    where = next(net.parameters()).device
+    torch.set_num_threads(cfg.threads)
+    config_dict = asdict(cfg)
+    x_test, y_test, idx_test = load_data(cfg, "test")
+    log(f"evaluating {model_path} on {len(y_test)} test samples")
+    metrics = evaluate(
+        net,
+        x_test,
+        y_test,
+        config_dict,
+        indices=idx_test,
+        split="test",
+        batch_size=cfg.eval_batch_size,
+    )
+    confusion = np.asarray(metrics["confusion"], dtype=np.int64)
+    wall = saved.get("wall_seconds", float("nan"))
+    metrics.update(
+        {
+            "simulator": "pytorch",
+            "config": config_dict,
+            "history": saved.get("history", []),
+            "training_wall_seconds": wall,
+            "validation_accuracy": (saved.get("history") or [{}])[-1].get("val_accuracy"),
+            "neuron_file": str(cfg.neuron),
+            "neuron_files": saved.get("neuron_files", {}),
+            "device": describe_device(where),
+            "training_device": saved.get("device"),
+            "provenance": {**tasks.provenance(), "device": describe_device(where)},
+        }
+    )
+    np.save(out / "confusion.npy", confusion)
+    np.savetxt(out / "confusion.csv", confusion, fmt="%d", delimiter=",")
+    slim = {k: v for k, v in metrics.items() if k != "predictions"}
+    (out / "metrics.json").write_text(json.dumps(slim, indent=2))
+    np.save(out / "predictions.npy", np.asarray(metrics["predictions"], dtype=np.int64))
+    log(
+        f"test accuracy {metrics['accuracy']:.4f} on {metrics['n_samples']} samples; "
+        f"training wall time {wall:.0f} s"
+    )
+    return slim
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m bioclf.surrogate.evaluate``."""
     parser = argparse.ArgumentParser(
         prog="python -m bioclf.surrogate.evaluate",
         description="Test-set metrics of a trained surrogate-gradient network.",
     )
-    parser.add_argument("--model", required=True, help="model.pt written by the training")
-    parser.add_argument("--out", required=True, help="directory for metrics.json and confusion")
-    args = parser.parse_args(argv)
+    parser.add_argument("--model", required=True, help="model.pt written by the training (path)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="directory for metrics.json, confusion.npy/.csv, predictions.npy and test.log",
+    )
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default=None,
+        help=HELP["device"] + " (default: the option the model was trained with)",
+    )
+    return parser
+
+
+def main(argv=None) -> int:
+    """``python -m bioclf.surrogate.evaluate --model DIR/model.pt --out DIR``."""
+    args = build_parser().parse_args(argv)
     try:
-        test_model(args.model, args.out)
+        test_model(args.model, args.out, device=args.device)
     except BioclfError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -227,9 +227,10 @@ def compare(
     """Accuracy of the model in PyTorch and in Brian2 on the first `n_test` test images."""
     from bioclf.brian.backends import Backend
     from bioclf.data import images_as_float, load_split
-    from bioclf.surrogate.train import load_model
+    from bioclf.surrogate.saved import load_model
 
-    net, cfg = load_model(model_path)
+    # On the CPU: the reference is the compiled C kernel, whatever device trained the model.
+    net, cfg = load_model(model_path, device="cpu")
     test = load_split(data or cfg.data, "test")
     n = min(n_test, len(test))
     idx = np.arange(n)
@@ -263,18 +264,47 @@ def compare(
     }
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m bioclf.surrogate.export_brian``."""
     parser = argparse.ArgumentParser(
         prog="python -m bioclf.surrogate.export_brian", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--model", required=True, help="model.pt written by the training")
+    parser.add_argument(
+        "--model", required=True, help="model.pt written by the training (fc networks only)"
+    )
     parser.add_argument("--out", required=True, help="directory for brian2_export.json")
-    parser.add_argument("--backend", default="cpp", choices=("runtime", "cpp", "cuda"))
-    parser.add_argument("--n-test", type=int, default=10000)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--build-dir", default="build/brian2")
-    parser.add_argument("--data", default=None, help="MNIST directory (default: the model's)")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--backend",
+        default="cpp",
+        choices=("runtime", "cpp", "cuda"),
+        help="Brian2 code generation: runtime = numpy in Python; cpp = one compiled C++ "
+        "binary (cpp_standalone); cuda = brian2cuda on a GPU (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-test",
+        type=int,
+        default=10000,
+        help="number of test images, the first ones of the test split (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="OpenMP threads of the cpp backend (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--build-dir",
+        default="build/brian2",
+        help="directory for the generated Brian2 project (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--data", default=None, help="directory of the MNIST IDX files (default: the model's)"
+    )
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         result = compare(
             args.model, args.n_test, args.backend, args.threads, args.build_dir, args.data

@@ -9,7 +9,9 @@ releases the GIL). Arithmetic is in double precision for both float32 and float6
 the spikes equal those of the reference path up to the last bit of the float32 rounding.
 
 Falls back (``kernel_for`` returns None) when no compiler is found or an expression has no C
-form; `bioclf.surrogate.modules.SpikingNeurons` then uses the PyTorch path.
+form; `bioclf.surrogate.modules.SpikingNeurons` then uses the PyTorch path, as it always does
+for tensors on a GPU. The surrogate derivative of the backward pass is generated from
+`bioclf.surrogate.functional.surrogate.REGISTRY` (one branch per registered surrogate).
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from pathlib import Path
 import sympy
 import torch
 
-from bioclf.surrogate.compile import CompiledNeuron
+from bioclf.surrogate.compiled import CompiledNeuron
+from bioclf.surrogate.functional.surrogate import REGISTRY, SURROGATES
+from bioclf.surrogate.functional.surrogate import get as get_surrogate
 
 _CACHE: dict[str, object] = {}
 _LOCK = threading.Lock()
@@ -97,6 +101,16 @@ def generate_source(neuron: CompiledNeuron) -> str:
             if n not in diff:
                 lines.append(f"double {dst}{n} = {src}{n};")
         return "\n".join(lines)
+
+    def surrogate_code():
+        """``sg``: the derivative of the surrogate with index ``kind`` in `REGISTRY`
+        (`Kernel.backward` refuses any name not registered)."""
+        entries = list(REGISTRY.values())
+        setup = [s.c_setup for s in entries]
+        choice = entries[-1].c_expr
+        for k in range(len(entries) - 2, -1, -1):
+            choice = f"kind == {k} ? {entries[k].c_expr} : {choice}"
+        return "\n                ".join([*setup, f"double sg = {choice};"])
 
     margin_b = _c(sym["margin"], names, "b_")
     resets = sym["resets"]
@@ -223,9 +237,7 @@ void backward_REAL(const REAL* restrict gspk, const REAL* restrict x,
                 double margin = ({margin_b}) / {neuron.threshold_scale!r};
                 {reset_chain()}
                 {" ".join(reset_back)}
-                const double a0 = slope * fabs(margin) + 1.0;
-                const double a1 = 1.5707963267948966 * slope * margin;
-                double sg = kind == 0 ? 1.0 / (a0 * a0) : 0.5 * slope / (1.0 + a1 * a1);
+                {surrogate_code()}
                 const double gin = (double)gspk[t*M + m];  /* loaded unconditionally: vectorises */
                 double gm = active ? gin * sg / {neuron.threshold_scale!r} : 0.0;
                 {" ".join(margin_back)}
@@ -306,7 +318,7 @@ class Kernel:
             ctypes.c_int64(T),
             ctypes.c_int64(M),
         )
-        kind = 0 if surrogate == "fast_sigmoid" else 1
+        kind = SURROGATES.index(get_surrogate(surrogate).name)  # unknown names are refused
         self._parallel(fn, args, M, (ctypes.c_int(kind), ctypes.c_double(slope)))
         return gx
 

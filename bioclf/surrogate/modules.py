@@ -8,9 +8,10 @@ import torch
 from torch import nn
 
 from bioclf.equations.spec import NeuronModel
-from bioclf.surrogate.compile import CompiledNeuron, compile_neuron
+from bioclf.surrogate.compile import compile_neuron
+from bioclf.surrogate.compiled import CompiledNeuron
 from bioclf.surrogate.functional import neuron as F
-from bioclf.surrogate.functional.surrogate import DEFAULT_SLOPE, SURROGATES
+from bioclf.surrogate.functional import surrogate as surrogates
 
 IMPLS = ("kernel", "fused", "autograd")
 
@@ -27,14 +28,16 @@ class SpikingNeurons(nn.Module):
         The model (compiled with `dt` if it is not compiled yet).
     dt : float, optional
         Time step in seconds, needed unless `neuron` is already compiled.
-    surrogate : {'fast_sigmoid', 'atan'}
+    surrogate : str
+        A name in `functional.surrogate.REGISTRY` ('fast_sigmoid', 'atan').
     slope : float, optional
         Steepness of the surrogate (default 25 for fast_sigmoid, 2 for atan).
     impl : {'kernel', 'fused', 'autograd'}
         How the time loop runs; all give the same spikes and gradients (to float rounding).
-        'kernel': C code generated from the model (`bioclf.surrogate.kernels`; falls back to
-        'fused' without a C compiler); 'fused': PyTorch ops with the hand-written backward pass
-        (`functional.neuron.run_fused`); 'autograd': autograd through `functional.neuron.step`.
+        'kernel': C code generated from the model (`bioclf.surrogate.kernels`) on CPU tensors;
+        'fused' on other devices (CUDA) or without a C compiler; 'fused': PyTorch ops with the
+        hand-written backward pass (`functional.neuron.run_fused`); 'autograd': autograd through
+        `functional.neuron.step`.
     """
 
     def __init__(
@@ -50,11 +53,10 @@ class SpikingNeurons(nn.Module):
             if dt is None:
                 raise ValueError("dt is needed to compile a neuron model")
             neuron = compile_neuron(neuron, dt)
-        if surrogate not in SURROGATES:
-            raise ValueError(f"unknown surrogate {surrogate!r}; use one of {SURROGATES}")
+        default_slope = surrogates.get(surrogate).default_slope  # refuses unknown names
         self.neuron = neuron
         self.surrogate = surrogate
-        self.slope = DEFAULT_SLOPE[surrogate] if slope is None else float(slope)
+        self.slope = default_slope if slope is None else float(slope)
         if impl not in IMPLS:
             raise ValueError(f"unknown impl {impl!r}; use one of {IMPLS}")
         self.impl = impl

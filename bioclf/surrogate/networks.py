@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bioclf.surrogate.compile import CompiledNeuron
+from bioclf.surrogate.compiled import CompiledNeuron
 from bioclf.surrogate.modules import SpikingNeurons
 
 ARCHS = ("fc", "conv")

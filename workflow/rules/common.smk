@@ -7,6 +7,7 @@ from pathlib import Path
 from bioclf import config as _bioclf_config
 from bioclf.equations import model_files as _model_files
 from bioclf.errors import BioclfError
+from bioclf.surrogate.options import TrainConfig as _TrainConfig
 
 try:
     _bioclf_config.validate(config, workflow.overwrite_configfiles or "config/config.yaml")
@@ -57,13 +58,34 @@ def stdp_mem_mb(w):
     return 2000 + int(w.n) * 30
 
 
+# Surrogate-training options the configuration may set: (config key, command-line flag), in
+# the order of the command line. Only keys that are set are passed; every other option takes
+# its default from bioclf/surrogate/options.py (TrainConfig), the one place defaults live.
+# A network's own value (under 'runs') overrides the surrogate section's.
+SUR_OPTIONS = [
+    ("epochs", "--epochs"),
+    ("time_steps", "--T"),
+    ("dt", "--dt"),
+    ("max_rate", "--max-rate"),
+    ("batch_size", "--batch-size"),
+    ("lr", "--lr"),
+    ("weight_decay", "--weight-decay"),
+    ("threads", "--threads"),
+    ("data", "--data"),  # always: the data section's root
+    ("augment_shift", "--augment-shift"),
+    ("surrogate_gradient", "--surrogate"),
+    ("slope", "--slope"),
+    ("n_train", "--train-subset"),
+    ("n_test", "--test-subset"),
+    ("device", "--device"),
+]
+SUR_QUANTITIES = {"dt", "max_rate"}  # Brian2 quantities in the configuration, SI floats here
+SUR_THREADS = SUR.get("threads", _TrainConfig.threads)
+SUR_DEVICE = SUR.get("device", _TrainConfig.device)
+
+
 def sur_flags(w):
     run = sur_run(w.net)
-
-    def setting(key, default):
-        # a network's own value overrides the surrogate section's
-        return run.get(key, SUR.get(key, default))
-
     flags = [f"--arch {run['arch']}"]
     if "hidden" in run:
         flags.append(f"--hidden {run['hidden']}")
@@ -73,30 +95,21 @@ def sur_flags(w):
         flags.append(f"--stride1 {run['stride1']}")
     if "conv_hidden" in run:
         flags.append(f"--conv-hidden {run['conv_hidden']}")
-    flags += [
-        f"--epochs {SUR['epochs']}",
-        f"--T {SUR['time_steps']}",
-        f"--dt {float(_bioclf_config.quantity(config, 'surrogate', 'dt'))}",
-        f"--max-rate {float(_bioclf_config.quantity(config, 'surrogate', 'max_rate'))}",
-        f"--batch-size {setting('batch_size', 128)}",
-        f"--lr {setting('lr', 0.001)}",
-        f"--weight-decay {setting('weight_decay', 0.0)}",
-        f"--threads {SUR.get('threads', 2)}",
-        f"--data {config['data']['root']}",
-    ]
-    # only when asked, so that existing results stay current
-    for key, flag in (
-        ("augment_shift", "--augment-shift"),
-        ("surrogate_gradient", "--surrogate"),
-        ("slope", "--slope"),
-    ):
-        if setting(key, None):
-            flags.append(f"{flag} {setting(key, None)}")
-    if "n_train" in SUR:
-        flags.append(f"--train-subset {SUR['n_train']}")
-    if "n_test" in SUR:
-        flags.append(f"--test-subset {SUR['n_test']}")
+    for key, flag in SUR_OPTIONS:
+        value = config["data"]["root"] if key == "data" else run.get(key, SUR.get(key))
+        if value is None:
+            continue
+        if key in SUR_QUANTITIES:
+            value = float(_bioclf_config.quantity(config, "surrogate", key))
+        flags.append(f"{flag} {value}")
     return " ".join(flags)
+
+
+def sur_gpu(w=None):
+    """GPUs a surrogate job claims: one where the configuration asks for device 'cuda' (the GPU
+    profile does); 'auto' uses a GPU that the job happens to see but claims none, so that a
+    CPU-only cluster is never asked for one."""
+    return 1 if SUR_DEVICE == "cuda" else 0
 
 
 def stdp_targets():

@@ -14,9 +14,10 @@ rule surrogate_train:
         "results/logs/surrogate_train_{net}_seed{seed}.log",
     benchmark:
         "results/benchmarks/surrogate_train_{net}_seed{seed}.tsv"
-    threads: SUR.get("threads", 2)
+    threads: SUR_THREADS
     resources:
         mem_mb=6000,
+        gpu=sur_gpu,
     params:
         py=PY,
         flags=sur_flags,
@@ -39,12 +40,14 @@ rule surrogate_evaluate:
         "results/logs/surrogate_evaluate_{net}_seed{seed}.log",
     benchmark:
         "results/benchmarks/surrogate_evaluate_{net}_seed{seed}.tsv"
-    threads: SUR.get("threads", 2)
+    threads: SUR_THREADS
     resources:
         mem_mb=4000,
+        gpu=sur_gpu,
     params:
         py=PY,
         out=lambda w, output: str(Path(output.metrics).parent),
+    # (on the device option the model was trained with: the configuration's 'device')
     shell:
         "{params.py} -m bioclf.surrogate.evaluate --model {input.model} --out {params.out} "
         "> {log} 2>&1"

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import torch
 
-from bioclf.surrogate.compile import CompiledNeuron
-from bioclf.surrogate.functional.surrogate import heaviside
+from bioclf.surrogate import kernels
+from bioclf.surrogate.compiled import CompiledNeuron
+from bioclf.surrogate.functional import surrogate as surrogates
+from bioclf.surrogate.functional.surrogate import heaviside, surrogate_grad
 
 State = dict[str, torch.Tensor]
 
@@ -28,7 +30,9 @@ def integrate(neuron: CompiledNeuron, state: State, active: torch.Tensor | None)
     out = dict(state)
     for name, value in zip(neuron.diff_names, new, strict=True):
         if not torch.is_tensor(value) or value.shape != state[name].shape:
-            value = torch.as_tensor(value, dtype=state[name].dtype).expand_as(state[name])
+            value = torch.as_tensor(
+                value, dtype=state[name].dtype, device=state[name].device
+            ).expand_as(state[name])
         if active is not None and name in neuron.unless_refractory:
             value = torch.where(active, value, state[name])
         out[name] = value
@@ -41,7 +45,7 @@ def apply_reset(neuron: CompiledNeuron, state: State, spiked: torch.Tensor) -> S
     for name, fn in neuron.resets:
         (value,) = fn(*_args(neuron, out))
         if not torch.is_tensor(value):
-            value = torch.as_tensor(value, dtype=out[name].dtype)
+            value = torch.as_tensor(value, dtype=out[name].dtype, device=out[name].device)
         out[name] = torch.where(spiked, value, out[name])
     return out
 
@@ -189,8 +193,6 @@ class _Window(torch.autograd.Function):
         before, after, actives, margins, spiked_all = ctx.saved
         names = neuron.state_names
         diff = set(neuron.diff_names)
-        from bioclf.surrogate.functional.surrogate import surrogate_grad
-
         grad_x = torch.empty_like(grad_spikes)
         lam: dict[str, torch.Tensor | None] = dict.fromkeys(names)
         for t in range(grad_spikes.shape[0] - 1, -1, -1):
@@ -249,7 +251,7 @@ def apply_reset_one(neuron: CompiledNeuron, state: State, name: str, fn, spiked)
     out = dict(state)
     (value,) = fn(*_args(neuron, out))
     if not torch.is_tensor(value):
-        value = torch.as_tensor(value, dtype=out[name].dtype)
+        value = torch.as_tensor(value, dtype=out[name].dtype, device=out[name].device)
     out[name] = torch.where(spiked, value, out[name])
     return out
 
@@ -266,11 +268,9 @@ def run_fused(
     slope: float | None = None,
 ) -> torch.Tensor:
     """Spikes (T, ...) of `run` from the initial state, with the fused backward pass."""
-    from bioclf.surrogate.functional.surrogate import DEFAULT_SLOPE
-
     if not fused_available(neuron):
         return run(neuron, inputs, surrogate=surrogate, slope=slope)[0]
-    slope = DEFAULT_SLOPE[surrogate] if slope is None else float(slope)
+    slope = surrogates.get(surrogate).default_slope if slope is None else float(slope)
     return _Window.apply(inputs, neuron, surrogate, slope)
 
 
@@ -298,12 +298,10 @@ def run_kernel(
     surrogate: str = "fast_sigmoid",
     slope: float | None = None,
 ) -> torch.Tensor:
-    """Spikes (T, ...) of `run_fused` computed by the C kernel; `run_fused` if none builds."""
-    from bioclf.surrogate.functional.surrogate import DEFAULT_SLOPE
-    from bioclf.surrogate.kernels import kernel_for
-
-    kernel = kernel_for(neuron) if inputs.device.type == "cpu" else None
+    """Spikes (T, ...) of `run_fused` computed by the C kernel on CPU tensors; `run_fused`
+    itself on other devices (CUDA) or where no kernel builds."""
+    kernel = kernels.kernel_for(neuron) if inputs.device.type == "cpu" else None
     if kernel is None:
         return run_fused(neuron, inputs, surrogate, slope)
-    slope = DEFAULT_SLOPE[surrogate] if slope is None else float(slope)
+    slope = surrogates.get(surrogate).default_slope if slope is None else float(slope)
     return _KernelWindow.apply(inputs, kernel, surrogate, slope)

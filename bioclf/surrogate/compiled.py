@@ -1,0 +1,92 @@
+"""A neuron model compiled to torch functions: the data that every surrogate module shares.
+
+`bioclf.surrogate.compile` builds it; the step functions (`bioclf.surrogate.functional`), the
+C kernels (`bioclf.surrogate.kernels`) and the networks read it. This module imports nothing
+else of `bioclf.surrogate`, so that each of them can import it without a cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from bioclf.equations.spec import NeuronModel
+
+
+@dataclass(frozen=True)
+class CompiledNeuron:
+    """A neuron model compiled to torch functions (see `bioclf.surrogate.compile`).
+
+    Attributes
+    ----------
+    model : NeuronModel
+        The model it was compiled from.
+    dt : float
+        Time step in seconds.
+    state_names : tuple of str
+        Variables held per neuron: the differential variables, then the equations' parameters
+        (the input among them when it is a parameter).
+    diff_names : tuple of str
+        The differential variables, in the order `update` returns them.
+    input_name : str
+        The variable the network drives.
+    input_mode : {'set', 'increment'}
+        'set' for a non-differential input (``I = x``), 'increment' for a differential one
+        (``ge += x``).
+    input_scale, threshold_scale : float
+        See `bioclf.surrogate.compile` (units).
+    refractory_steps : int
+        ``timestep(refractory, dt)``: a neuron spiking at step s is refractory at steps
+        s+1 .. s+refractory_steps-1.
+    unless_refractory : frozenset of str
+        Variables frozen while refractory.
+    initial : dict of str to float
+        Initial (and per-sample reset) value of each state variable, SI.
+    strict : bool
+        The threshold comparison is strict (``>``, ``<``).
+    update_code, margin_code, reset_code : str
+        The generated expressions (SI, numbers substituted), for inspection.
+    """
+
+    model: NeuronModel
+    dt: float
+    state_names: tuple[str, ...]
+    diff_names: tuple[str, ...]
+    input_name: str
+    input_mode: str
+    input_scale: float
+    threshold_scale: float
+    refractory_steps: int
+    unless_refractory: frozenset[str]
+    initial: dict[str, float]
+    strict: bool
+    update: Callable = field(repr=False)
+    margin: Callable = field(repr=False)
+    resets: tuple[tuple[str, Callable], ...] = field(repr=False)
+    update_code: str = ""
+    margin_code: str = ""
+    reset_code: str = ""
+    # Symbolic partial derivatives for the fused backward pass (None where sympy cannot
+    # differentiate the model; the autograd path is used then): (pairs, fn) with
+    # fn(*state) -> [d expr_k / d state_j for (k, j) in pairs].
+    update_jacobian: tuple | None = field(default=None, repr=False)
+    margin_jacobian: tuple | None = field(default=None, repr=False)
+    reset_jacobians: tuple | None = field(default=None, repr=False)
+    # The sympy expressions behind the functions above (for the C kernel generator).
+    symbolic: dict = field(default_factory=dict, repr=False)
+
+    def initial_state(self, shape, dtype=torch.float32, device=None) -> dict[str, torch.Tensor]:
+        """A fresh state: every variable at its initial value, nothing refractory."""
+        state = {
+            name: torch.full(shape, self.initial[name], dtype=dtype, device=device)
+            for name in self.state_names
+        }
+        if self.refractory_steps > 1:
+            state["_refractory"] = torch.zeros(shape, dtype=dtype, device=device)
+        return state
+
+    def physical_input(self, x):
+        """Network input (units of `input_scale`) to the SI value of the input variable."""
+        return x * self.input_scale

@@ -1,0 +1,274 @@
+"""Options of a surrogate-gradient training run: their defaults, meaning, checks and parsing.
+
+`TrainConfig` is the one place where the defaults live: the command line
+(``python -m bioclf.surrogate.train --help``), YAML option files, saved models and the
+workflow (which passes only the options its configuration sets) all take them from here. This
+module imports no torch at import time, so the workflow can read it cheaply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from bioclf.errors import ConfigError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+#: What each option does, with its unit and choices (the ``--help`` text).
+HELP = {
+    "arch": "network: fc = 784-H-10 fully connected (H = --hidden); conv = "
+    "conv(1->C1,5x5)-pool2-conv(C1->C2,5x5)-pool2[-FC H']-10 (C1 C2 = --channels, "
+    "H' = --conv-hidden)",
+    "hidden": "fc: number of hidden spiking neurons",
+    "channels": "conv: output channels C1 C2 of the two convolutional layers",
+    "stride1": "conv: stride of the first convolution (1: followed by 2x2 pooling; 2: strided, "
+    "no pooling; 28 -> 12 pixels either way)",
+    "conv_hidden": "conv: spiking fully connected layer between the convolutions and the "
+    "output, in neurons (0: none)",
+    "epochs": "passes over the training images",
+    "T": "time steps per image (presentation time T * dt)",
+    "batch_size": "training images per gradient step",
+    "lr": "Adam learning rate (at epoch 0 with the cosine schedule)",
+    "lr_schedule": "cosine: lr * (1 + cos(pi * epoch / epochs)) / 2 per epoch; constant: lr",
+    "weight_decay": "L2 penalty coefficient of Adam (dimensionless; 0: none)",
+    "augment_shift": "training images shifted at random by up to this many pixels along each "
+    "axis (0: off; at most 8)",
+    "seed": "random seed of the weights, batch order, input spikes and subsets",
+    "dt": "time step in seconds (e.g. 0.005 for 5 ms)",
+    "max_rate": "input firing rate of a white pixel in Hz (max_rate * dt must lie in (0, 1])",
+    "neuron": "neuron equation file (equations/*.yaml) of every spiking layer",
+    "surrogate": "pseudo-derivative of the spike in the backward pass: fast_sigmoid = "
+    "1/(slope|x|+1)^2 (SuperSpike); atan = (slope/2)/(1+(pi/2 slope x)^2)",
+    "slope": "steepness of the surrogate (unset: 25 for fast_sigmoid, 2 for atan)",
+    "data": "directory of the MNIST IDX files",
+    "train_subset": "train on a class-stratified subset of this many images (0: all)",
+    "test_subset": "test on a class-stratified subset of this many images (0: all)",
+    "validation": "hold out the last N training images, scored after every epoch and never "
+    "trained on (0: none)",
+    "threads": "CPU threads of PyTorch and the C kernels",
+    "device": "auto: CUDA when a GPU is available, else the CPU; cpu: the CPU with the "
+    "compiled C neuron kernels; cuda: the GPU (PyTorch step functions), an error without one",
+    "log_every": "progress line every this many batches",
+    "eval_batch_size": "images per batch in evaluation",
+    "test": "evaluate on the test set after training (false: leave it to "
+    "python -m bioclf.surrogate.evaluate)",
+    "out": "output directory (checkpoint, model.pt, metrics.json, train.log)",
+}
+
+
+@dataclass
+class TrainConfig:
+    """Options of a training run (see ``--help``)."""
+
+    arch: str = "fc"
+    hidden: int = 100
+    channels: tuple[int, int] = (16, 32)
+    stride1: int = 1
+    conv_hidden: int = 0  # conv: spiking FC layer between the conv stack and the output (0: none)
+    epochs: int = 10
+    T: int = 25
+    batch_size: int = 128
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"
+    weight_decay: float = 0.0
+    augment_shift: int = 0  # training images shifted by up to this many pixels (0: off)
+    seed: int = 0
+    dt: float = 5e-3  # s; with lif.yaml: membrane decay exp(-dt/tau_m) = 0.951 per step
+    max_rate: float = 200.0  # Hz; max_rate * dt = 1: a pixel of intensity x fires with p = x
+    neuron: str = "equations/lif.yaml"
+    surrogate: str = "fast_sigmoid"
+    slope: float | None = None
+    data: str = "data/mnist"
+    train_subset: int = 0
+    test_subset: int = 0
+    # Training images held out for choosing options without the test set: the last `validation`
+    # of the training split (10000: images 50,000-59,999, as bench/stdp_validate.py), scored
+    # after every epoch and never trained on.
+    validation: int = 0
+    threads: int = 2
+    device: str = "auto"  # auto: CUDA when available, else the CPU (with the C kernels)
+    log_every: int = 50
+    eval_batch_size: int = 500
+    test: bool = True  # evaluate on the test set after training (false: leave it to `evaluate`)
+    out: str = ""
+
+    def check(self, source: str = "(command line)", sources: dict | None = None) -> None:
+        """Refuse bad values, naming the option and where it came from (``sources[name]``,
+        else ``source``)."""
+
+        def bad(name, reason):
+            raise ConfigError((sources or {}).get(name, source), name, reason)
+
+        # imported here: the workflow reads the defaults without importing torch
+        from bioclf.surrogate.functional.surrogate import SURROGATES
+        from bioclf.surrogate.networks import ARCHS
+
+        if self.arch not in ARCHS:
+            bad("arch", f"must be one of {ARCHS}, got {self.arch!r}")
+        for name in ("hidden", "epochs", "T", "batch_size", "threads", "log_every"):
+            if int(getattr(self, name)) < 1:
+                bad(name, f"must be a positive integer, got {getattr(self, name)!r}")
+        if self.lr <= 0:
+            bad("lr", f"must be positive, got {self.lr}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            bad("lr_schedule", f"must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+        if self.dt <= 0:
+            bad("dt", f"must be a positive time in seconds, got {self.dt}")
+        if not 0 < self.max_rate * self.dt <= 1:
+            bad("max_rate", f"max_rate * dt = {self.max_rate * self.dt:g} must lie in (0, 1]")
+        if int(self.validation) < 0:
+            bad("validation", f"must be a non-negative integer, got {self.validation!r}")
+        if int(self.conv_hidden) < 0:
+            bad("conv_hidden", f"must be a non-negative integer, got {self.conv_hidden!r}")
+        if not 0 <= int(self.augment_shift) <= 8:
+            bad("augment_shift", f"must be an integer in [0, 8], got {self.augment_shift!r}")
+        if self.surrogate not in SURROGATES:
+            bad("surrogate", f"must be one of {SURROGATES}, got {self.surrogate!r}")
+        if self.slope is not None and not self.slope > 0:
+            bad("slope", f"must be positive (the surrogate's steepness), got {self.slope}")
+        if self.stride1 not in (1, 2):
+            bad("stride1", f"must be 1 or 2, got {self.stride1}")
+        if len(self.channels) != 2 or min(self.channels) < 1:
+            bad("channels", f"must be two positive integers, got {self.channels!r}")
+        if self.device not in DEVICES:
+            bad("device", f"must be one of {DEVICES}, got {self.device!r}")
+        if not Path(self.neuron).is_file():
+            bad("neuron", f"no such equation file: {self.neuron}")
+
+    def network_kwargs(self) -> dict:
+        kw = {"surrogate": self.surrogate, "slope": self.slope}
+        if self.arch == "fc":
+            kw["hidden"] = self.hidden
+        else:
+            kw["channels"] = tuple(self.channels)
+            kw["stride1"] = self.stride1
+            kw["hidden"] = self.conv_hidden
+        return kw
+
+
+def config_from_dict(values: dict, source: str) -> TrainConfig:
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(source, unknown[0], f"unknown option (known: {sorted(known)})")
+    defaults = TrainConfig()
+    values = {
+        name: _typed(name, value, getattr(defaults, name), source) for name, value in values.items()
+    }
+    return TrainConfig(**values)
+
+
+def _typed(name: str, value, default, source: str):
+    """``value`` as the type of the option's default, or a `ConfigError` naming the option.
+
+    YAML files need this: PyYAML reads ``lr: 1e-3`` as a string (no decimal point).
+    """
+    try:
+        if isinstance(default, bool):
+            return value if isinstance(value, bool) else _boolean(str(value))
+        if isinstance(default, int):
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)  # exact for large ints (seeds); "12" from a file too
+        if isinstance(default, float) or name == "slope":  # slope: float, None for the default
+            if value is None:
+                return None
+            if not math.isfinite(float(value)):
+                raise ValueError
+            return float(value)
+        if isinstance(default, tuple):
+            return tuple(_typed(name, v, default[0], source) for v in value)
+        if not isinstance(value, str):
+            raise ValueError
+        return value
+    except (TypeError, ValueError, argparse.ArgumentTypeError):
+        kind = type(default).__name__ if default is not None else "float"
+        raise ConfigError(source, name, f"expected {kind}, got {value!r}") from None
+
+
+def _boolean(text: str) -> bool:
+    # A typo ("--test flase") must not silently mean False.
+    value = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+    if text.lower() not in value:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value[text.lower()]
+
+
+def resolve_device(name: str, source: str = "(command line)"):
+    """The torch device of the ``device`` option.
+
+    Raises
+    ------
+    ConfigError
+        For 'cuda' without a usable GPU, or an unknown name.
+    """
+    import torch
+
+    if name not in DEVICES:
+        raise ConfigError(source, "device", f"must be one of {DEVICES}, got {name!r}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            source,
+            "device",
+            "'cuda' was asked for but PyTorch finds no CUDA GPU; use 'auto' or 'cpu'",
+        )
+    return torch.device(name)
+
+
+def describe_device(device) -> str:
+    """The device and how the neurons run on it, for metrics.json."""
+    import torch
+
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)}; PyTorch step functions)"
+    return "cpu (compiled C neuron kernels)"
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """One ``--name`` per `TrainConfig` field, with `HELP`'s text and the default.
+
+    Every default is None, so that only the options given override a YAML file's values.
+    """
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        text = f"{HELP[f.name]} (default: {default!r})"
+        if f.name == "channels":
+            parser.add_argument(flag, type=int, nargs=2, metavar=("C1", "C2"), help=text)
+        elif isinstance(default, bool):
+            parser.add_argument(flag, type=_boolean, metavar="{true,false}", help=text)
+        else:
+            kind = type(default) if default is not None else float
+            # choices shown, not enforced by argparse: `TrainConfig.check` refuses a bad value
+            # with the option named, for the command line and YAML files alike
+            choices = CHOICES.get(f.name)
+            metavar = "{" + ",".join(map(str, choices())) + "}" if choices else None
+            parser.add_argument(flag, type=kind, metavar=metavar, help=text)
+
+
+def _choices_arch():
+    from bioclf.surrogate.networks import ARCHS
+
+    return ARCHS
+
+
+def _choices_surrogate():
+    from bioclf.surrogate.functional.surrogate import SURROGATES
+
+    return SURROGATES
+
+
+#: Options with a fixed set of values, shown as {a,b} in ``--help`` (lazily: torch).
+CHOICES = {
+    "arch": _choices_arch,
+    "surrogate": _choices_surrogate,
+    "lr_schedule": lambda: ("cosine", "constant"),
+    "device": lambda: DEVICES,
+    "stride1": lambda: (1, 2),
+}

@@ -1,0 +1,98 @@
+"""Saved surrogate-gradient networks: building a network from its options, ``model.pt``
+files, and the files of a run directory (atomic writes, the progress log).
+
+Training (`bioclf.surrogate.train`) writes what this module reads; evaluation and the Brian2
+export load through it. It imports neither of them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from bioclf.equations import load_neuron, model_content
+from bioclf.errors import ConfigError
+from bioclf.io import digest
+from bioclf.surrogate.compile import compile_neuron
+from bioclf.surrogate.networks import build_network
+from bioclf.surrogate.options import TrainConfig, config_from_dict, resolve_device
+
+
+def neuron_id(path: str | Path) -> str:
+    """Digest of the neuron model in `path` (content only: not its location or comments)."""
+    return digest(model_content(load_neuron(path)))
+
+
+def build(cfg: TrainConfig) -> nn.Module:
+    """The network of `cfg`, initialised from ``cfg.seed``."""
+    neuron = compile_neuron(cfg.neuron, cfg.dt)
+    torch.manual_seed(cfg.seed)
+    return build_network(cfg.arch, neuron, **cfg.network_kwargs())
+
+
+def atomic_save(obj, path: Path) -> None:
+    """``torch.save`` to a temporary file renamed over `path`: never a partial file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Log:
+    """Progress lines on stderr and in ``DIR/train.log``."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+
+    def __call__(self, line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+        if self.path is not None:
+            with open(self.path, "a") as f:
+                f.write(line + "\n")
+
+
+def load_model(path: str | Path, device: str | None = None) -> tuple[nn.Module, TrainConfig]:
+    """The network (in eval mode) and configuration saved in ``model.pt``.
+
+    `device` ('auto', 'cpu' or 'cuda'; `bioclf.surrogate.options.resolve_device`) overrides
+    the ``device`` option saved with the model, which says where the network goes.
+    """
+    net, cfg, _ = load_saved(path, device)
+    return net, cfg
+
+
+def load_saved(path: str | Path, device: str | None = None) -> tuple[nn.Module, TrainConfig, dict]:
+    """`load_model`, plus the whole saved dict (history, wall time, neuron files).
+
+    Raises
+    ------
+    ConfigError
+        No such file, or the neuron file changed since training.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(path, "model", "no such model file")
+    saved = torch.load(path, weights_only=False, map_location="cpu")
+    cfg = config_from_dict(saved["config"], str(path))
+    if device is not None:
+        cfg.device = device
+    where = resolve_device(cfg.device, "(command line)" if device is not None else str(path))
+    # The weights were trained on one neuron model: refuse to run them on another (the neuron
+    # file edited since training). Model files written before model_id was saved are not checked.
+    trained_id = saved.get("model_id")
+    if trained_id is not None and neuron_id(cfg.neuron) != trained_id:
+        raise ConfigError(
+            path,
+            "neuron",
+            f"the model in {cfg.neuron} has changed since this network was trained on it; "
+            "retrain, or restore the file (the trained text is saved under 'neuron_files' "
+            "in this model file)",
+        )
+    net = build(cfg)
+    net.load_state_dict(saved["model"])
+    net.to(where)
+    net.eval()
+    return net, cfg, saved
