@@ -37,10 +37,11 @@ import torch
 import yaml
 from torch import nn
 
+from bioclf import checkpoint
 from bioclf.data import images_as_float, load_split
 from bioclf.equations import load_neuron, model_content, model_files
 from bioclf.errors import BioclfError, ConfigError
-from bioclf.io import digest, set_aside
+from bioclf.io import digest
 from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.evaluate import evaluate, predict, spike_input
 from bioclf.surrogate.functional.surrogate import SURROGATES
@@ -254,21 +255,18 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     model_id = neuron_id(cfg.neuron)  # (build() compiled it; only its content is needed here)
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, weights_only=False)
-        # Options added after a checkpoint was written take their defaults.
-        saved = {**asdict(TrainConfig()), **ckpt["config"]}
-        saved = {k: v for k, v in saved.items() if k not in _RESUMABLE}
-        now = {k: v for k, v in config_dict.items() if k not in _RESUMABLE}
-        changed = sorted(k for k in now if saved.get(k) != now[k])
-        if ckpt.get("model_id") != model_id:
-            changed.append(f"the model in {cfg.neuron}")
-        if ckpt.get("code_version", 1) != VERSION:
-            changed.append("the training code version")
-        if changed:
-            stale = set_aside(ckpt_path)
-            log(
-                f"{ckpt_path} was written by another run ({', '.join(changed)} differ); "
-                f"moved to {stale.name}, starting over"
-            )
+        saved = {**asdict(TrainConfig()), **ckpt["config"]}  # options added since: defaults
+        identity = lambda options, model, version: {  # noqa: E731
+            **{k: options[k] for k in sorted(options) if k not in _RESUMABLE},
+            f"the model in {cfg.neuron}": model,
+            "the training code version": version,
+        }
+        checkpoint.resumable(
+            ckpt_path,
+            identity(saved, ckpt.get("model_id"), ckpt.get("code_version", 1)),
+            identity(config_dict, model_id, VERSION),
+            log,
+        )
     if ckpt_path.exists():
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
