@@ -18,7 +18,7 @@ from brian2.equations.unitcheck import check_dimensions, check_units_statements
 from brian2.parsing.expressions import is_boolean_expression, parse_expression_dimensions
 from brian2.stateupdaters.base import StateUpdateMethod
 from brian2.units.allunits import second
-from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
+from brian2.units.fundamentalunits import get_dimensions
 from brian2.utils.stringtools import get_identifiers
 
 _KEYWORDS = {"and", "or", "not", "True", "False"}
@@ -138,7 +138,3 @@ def check_method(eqs: Equations, variables: dict, method: str) -> None:
     # 'dt' is left out: the exact updater would try to read its value to simplify.
     variables = {k: v for k, v in variables.items() if k != "dt"}
     StateUpdateMethod.apply_stateupdater(eqs, variables, method)
-
-
-def is_dimensionless_dim(dim) -> bool:
-    return dim is DIMENSIONLESS
