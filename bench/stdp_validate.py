@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from bioclf import config as cfgmod  # noqa: E402
 from bioclf.stdp import labels as labelling  # noqa: E402
 from bioclf.stdp import setup  # noqa: E402
-from bioclf.stdp.assign import run_frozen  # noqa: E402
+from bioclf.stdp.frozen import run_frozen  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "validate"
 N_VAL = 10000  # the last training images

@@ -111,15 +111,26 @@ def rate_check(result, path, title: str = "") -> None:
     _save(fig, path)
 
 
-def raster(times_ms, indices, path, title: str, ylabel: str, n: int, xmax=None) -> None:
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    ax.plot(times_ms, indices, "|", color="black", ms=3)
-    ax.set_ylim(-1, n)
-    if xmax:
-        ax.set_xlim(0, xmax)
-    ax.set_xlabel("time (ms)")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
+def sample_raster(spikes: dict, path, title: str) -> None:
+    """Input (top) and excitatory (bottom) spikes of one sample, presentations shaded.
+
+    `spikes`: ``inp_ms``, ``inp_i``, ``exc_ms``, ``exc_i`` (spike times and indices),
+    ``n_exc``, and ``shown_ms``: (start, end) of each presentation.
+    """
+    fig, (a1, a2) = plt.subplots(
+        2, 1, figsize=(8, 6), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
+    )
+    a1.plot(spikes["inp_ms"], spikes["inp_i"], "|", ms=2, color="black")
+    a1.set_ylabel("input pixel")
+    a1.set_ylim(-1, 784)
+    a2.plot(spikes["exc_ms"], spikes["exc_i"], "|", ms=4, color="tab:red")
+    a2.set_ylabel("excitatory neuron")
+    a2.set_ylim(-1, spikes["n_exc"])
+    a2.set_xlabel("time (ms)")
+    for ax in (a1, a2):
+        for start, end in spikes["shown_ms"]:
+            ax.axvspan(start, end, color="tab:blue", alpha=0.07, lw=0)
+    a1.set_title(title)
     _save(fig, path)
 
 

@@ -46,89 +46,109 @@ COLUMNS = [
 ]
 
 
-def stdp_rows(cfg: dict, root: Path) -> list[dict]:
+def expected_inputs(cfg: dict, root: Path) -> list[Path]:
+    """The metrics files of the configured runs under `root` (as the pipeline writes them), for
+    a report made without ``--inputs``.
+    """
+    stdp = [
+        root / "stdp" / cfg["stdp"]["backend"] / f"n{size['n']}" / f"seed{seed}" / "test"
+        for size in cfg["stdp"]["sizes"]
+        for seed in cfg["seeds"]
+    ]
+    surrogate = [
+        root / "surrogate" / f"{run['arch']}{run.get('hidden', '')}" / f"seed{seed}"
+        for run in cfg["surrogate"]["runs"]
+        for seed in cfg["seeds"]
+    ]
+    return [d / "metrics.json" for d in stdp + surrogate]
+
+
+def _metrics(files: list[Path], method: str) -> list[tuple[Path, dict]]:
+    """The ``metrics.json`` files among `files` that exist and are of `method`, read."""
+    found = [(p, load_json(p)) for p in files if p.name == "metrics.json" and p.exists()]
+    return [(p, m) for p, m in found if m.get("method", "surrogate") == method]
+
+
+def stdp_rows(cfg: dict, files: list[Path]) -> list[dict]:
     rows = []
-    for size in cfg["stdp"]["sizes"]:
-        for seed in cfg["seeds"]:
-            d = root / "stdp" / cfg["stdp"]["backend"] / f"n{size['n']}" / f"seed{seed}"
-            path = d / "test" / "metrics.json"
-            if not path.exists():
-                continue
-            m = load_json(path)
-            t = m["training"]
-            spikes = m["spikes_per_inference"]
-            rows.append(
-                {
-                    "method": "stdp",
-                    "network": f"Diehl&Cook N={m['n_exc']}",
-                    "n": m["n_exc"],
-                    "seed": seed,
-                    "backend": m["backend"],
-                    "accuracy": m["accuracy"],
-                    "anchor_accuracy": DIEHL_COOK.get(m["n_exc"], np.nan) / 100,
-                    "training_wall_time_s": t["training_wall_time_s"],
-                    "training_samples_per_s": t["training_samples_per_s"],
-                    "inference_ms_per_sample": m["inference_ms_per_sample"],
-                    "spikes_per_inference": sum(spikes.values()),
-                    "synops_per_inference": m["synops_per_inference"],
-                    "energy_nj_per_inference": m["energy_per_inference_nj"],
-                    "time_steps": m["time_steps_per_presentation"]
-                    * m["presentations_per_inference"],
-                    "dt_ms": float(cfgmod.quantity(cfg, "stdp", "protocol", "dt")) * 1e3,
-                    "encoding": m["encoding"],
-                    "brian2_accuracy": m["accuracy"],
-                    "_dir": d,
-                }
-            )
+    for path, m in _metrics(files, "stdp"):
+        d, seed = path.parent.parent, m["seed"]
+        t = m["training"]
+        spikes = m["spikes_per_inference"]
+        rows.append(
+            {
+                "method": "stdp",
+                "network": f"Diehl&Cook N={m['n_exc']}",
+                "n": m["n_exc"],
+                "seed": seed,
+                "backend": m["backend"],
+                "accuracy": m["accuracy"],
+                "anchor_accuracy": DIEHL_COOK.get(m["n_exc"], np.nan) / 100,
+                "training_wall_time_s": t["training_wall_time_s"],
+                "training_samples_per_s": t["training_samples_per_s"],
+                "inference_ms_per_sample": m["inference_ms_per_sample"],
+                "spikes_per_inference": sum(spikes.values()),
+                "synops_per_inference": m["synops_per_inference"],
+                "energy_nj_per_inference": m["energy_per_inference_nj"],
+                "time_steps": m["time_steps_per_presentation"] * m["presentations_per_inference"],
+                "dt_ms": float(cfgmod.quantity(cfg, "stdp", "protocol", "dt")) * 1e3,
+                "encoding": m["encoding"],
+                "brian2_accuracy": m["accuracy"],
+                "_dir": d,
+            }
+        )
     return rows
 
 
-def surrogate_rows(cfg: dict, root: Path) -> list[dict]:
+def surrogate_rows(cfg: dict, files: list[Path]) -> list[dict]:
     rows = []
+    for path, m in _metrics(files, "surrogate"):
+        d, seed = path.parent, m["config"]["seed"]
+        run = _surrogate_run(cfg, m["config"])
+        brian = d / "brian" / "brian2_export.json"
+        b = load_json(brian) if brian.exists() else {}
+        spikes = m.get("spikes_per_inference", {})
+        n = run.get("hidden", 0)
+        c = m.get("config", {})
+        n_train = _surrogate_samples_per_epoch(c) * c.get("epochs", 1)
+        wall = m.get("training_wall_seconds", np.nan)
+        rows.append(
+            {
+                "method": "surrogate",
+                "network": f"{run['arch'].upper()}" + (f" 784-{n}-10" if n else ""),
+                "n": n,
+                "seed": seed,
+                "backend": "torch-cpu",
+                "accuracy": m["accuracy"],
+                "anchor_accuracy": np.nan,
+                "training_wall_time_s": wall,
+                "training_samples_per_s": n_train / wall,
+                "inference_ms_per_sample": m.get("eval_seconds", np.nan) / m["n_samples"] * 1e3,
+                "spikes_per_inference": float(sum(spikes.values())) if spikes else np.nan,
+                "synops_per_inference": m.get("synops_per_inference", {}).get("total", np.nan),
+                "energy_nj_per_inference": m.get("energy", {}).get("snn_nj_per_inference", np.nan),
+                "time_steps": m.get("latency", {}).get("time_steps", np.nan),
+                "dt_ms": c.get("dt", np.nan) * 1e3,
+                "encoding": f"Bernoulli (Poisson per step) rate code, max "
+                f"{c.get('max_rate', np.nan):g} Hz, dt {c.get('dt', np.nan) * 1e3:g} ms, "
+                f"{c.get('T')} steps",
+                "brian2_accuracy": b.get("accuracy_brian2", np.nan),
+                "brian2_pytorch_same_samples": b.get("accuracy_pytorch", np.nan),
+                "brian2_n_samples": b.get("n_samples", np.nan),
+                "_dir": d,
+            }
+        )
+    return rows
+
+
+def _surrogate_run(cfg: dict, options: dict) -> dict:
+    """The configured surrogate run that trained with `options` (its settings and name)."""
     for run in cfg["surrogate"]["runs"]:
-        net = f"{run['arch']}{run.get('hidden', '')}"
-        for seed in cfg["seeds"]:
-            d = root / "surrogate" / net / f"seed{seed}"
-            path = d / "metrics.json"
-            if not path.exists():
-                continue
-            m = load_json(path)
-            brian = d / "brian" / "brian2_export.json"
-            b = load_json(brian) if brian.exists() else {}
-            spikes = m.get("spikes_per_inference", {})
-            n = run.get("hidden", 0)
-            c = m.get("config", {})
-            n_train = _surrogate_samples_per_epoch(c) * c.get("epochs", 1)
-            wall = m.get("training_wall_seconds", np.nan)
-            rows.append(
-                {
-                    "method": "surrogate",
-                    "network": f"{run['arch'].upper()}" + (f" 784-{n}-10" if n else ""),
-                    "n": n,
-                    "seed": seed,
-                    "backend": "torch-cpu",
-                    "accuracy": m["accuracy"],
-                    "anchor_accuracy": np.nan,
-                    "training_wall_time_s": wall,
-                    "training_samples_per_s": n_train / wall,
-                    "inference_ms_per_sample": m.get("eval_seconds", np.nan) / m["n_samples"] * 1e3,
-                    "spikes_per_inference": float(sum(spikes.values())) if spikes else np.nan,
-                    "synops_per_inference": m.get("synops_per_inference", {}).get("total", np.nan),
-                    "energy_nj_per_inference": m.get("energy", {}).get(
-                        "snn_nj_per_inference", np.nan
-                    ),
-                    "time_steps": m.get("latency", {}).get("time_steps", np.nan),
-                    "dt_ms": c.get("dt", np.nan) * 1e3,
-                    "encoding": f"Bernoulli (Poisson per step) rate code, max "
-                    f"{c.get('max_rate', np.nan):g} Hz, dt {c.get('dt', np.nan) * 1e3:g} ms, "
-                    f"{c.get('T')} steps",
-                    "brian2_accuracy": b.get("accuracy_brian2", np.nan),
-                    "brian2_pytorch_same_samples": b.get("accuracy_pytorch", np.nan),
-                    "brian2_n_samples": b.get("n_samples", np.nan),
-                    "_dir": d,
-                }
-            )
-    return rows
+        if run["arch"] == options["arch"] and run.get(
+            "hidden", options.get("hidden")
+        ) == options.get("hidden"):
+            return run
+    return {"arch": options["arch"]}
 
 
 def _surrogate_samples_per_epoch(config: dict) -> int:
@@ -293,11 +313,21 @@ def make_figures(df: pd.DataFrame, root: Path, figdir: Path) -> dict[str, str]:
 
 
 def main(argv=None) -> int:
-    p = tasks.parser(__doc__.splitlines()[0])
+    p = tasks.parser(
+        __doc__.splitlines()[0], out_help="results directory: the report is written there"
+    )
+    p.add_argument(
+        "--inputs",
+        nargs="*",
+        type=Path,
+        help="the runs' metrics.json files (and lif_check.json) to report on "
+        "(default: those of the configured runs under --out)",
+    )
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)
     root = args.out
-    rows = stdp_rows(cfg, root) + surrogate_rows(cfg, root)
+    inputs = expected_inputs(cfg, root) if args.inputs is None else args.inputs
+    rows = stdp_rows(cfg, inputs) + surrogate_rows(cfg, inputs)
     df = pd.DataFrame(rows, columns=COLUMNS + ["_dir"])
     df[COLUMNS].to_csv(root / "metrics.csv.tmp", index=False)
     (root / "metrics.csv.tmp").replace(root / "metrics.csv")

@@ -25,10 +25,19 @@ def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None =
         return 130
 
 
-def parser(description: str) -> argparse.ArgumentParser:
+def parser(
+    description: str, out_help: str = "output directory (created if absent)", config: bool = True
+) -> argparse.ArgumentParser:
+    """The parser of a task with the options tasks share: ``--out`` and (`config`) ``--config``."""
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--config", default="config/config.yaml", help="configuration file")
-    p.add_argument("--out", required=True, type=Path, help="output directory")
+    if config:
+        p.add_argument(
+            "--config",
+            default="config/config.yaml",
+            help="configuration file, YAML, checked against config/schema.yaml "
+            "(default: config/config.yaml)",
+        )
+    p.add_argument("--out", required=True, type=Path, help=out_help)
     return p
 
 

@@ -53,8 +53,13 @@ def test_lint_is_clean():
     res = subprocess.run(
         [*SNAKEMAKE, "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert "Congratulations" in res.stdout + res.stderr or not res.stdout.strip()
+    out = res.stdout + res.stderr
+    # Rules run in the environment that runs Snakemake (the project's .venv), not in per-rule
+    # conda environments, so the lint asking for one is the only one allowed (exit status 1:
+    # lints were found).
+    lints = set(re.findall(r"^    \* (.+?):?$", out, flags=re.M))
+    assert lints <= {"Specify a conda environment or container for each rule."}, out
+    assert res.returncode == 0 or (res.returncode == 1 and lints), out
 
 
 def test_bad_config_value_refused_before_any_job(tmp_path):

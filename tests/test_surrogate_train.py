@@ -136,7 +136,7 @@ def test_checkpoint_written_with_other_options_is_set_aside(tmp_path):
     tr.train(tiny(tmp_path, epochs=2), stop_after=1)
     changed = tr.train(tiny(tmp_path, epochs=2, lr=1e-2), stop_after=1)
     assert changed == {"interrupted": 1}  # one epoch of this run: it started over
-    assert "lr differ" in (tmp_path / "run" / "train.log").read_text()
+    assert "(changed: lr)" in (tmp_path / "run" / "train.log").read_text()
     tr.train(tiny(tmp_path, epochs=2), stop_after=1)  # and back: nothing is overwritten
     assert (tmp_path / "run" / "checkpoint.stale.pt").exists()
     assert (tmp_path / "run" / "checkpoint.stale2.pt").exists()
@@ -168,7 +168,7 @@ def test_checkpoint_of_older_training_code_is_set_aside(tmp_path, monkeypatch):
     tr.train(tiny(tmp_path, epochs=2), stop_after=1)
     monkeypatch.setattr(tr, "VERSION", tr.VERSION + 1)
     assert tr.train(tiny(tmp_path, epochs=2), stop_after=1) == {"interrupted": 1}
-    assert "the training code version differ" in (tmp_path / "run" / "train.log").read_text()
+    assert "(changed: the training code version)" in (tmp_path / "run" / "train.log").read_text()
     assert (tmp_path / "run" / "checkpoint.stale.pt").exists()
 
 

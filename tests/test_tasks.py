@@ -1,6 +1,11 @@
 """The entry points' shared plumbing: exit statuses and the machine named in results."""
 
-from bioclf import tasks
+import argparse
+import importlib
+
+import pytest
+
+from bioclf import cli, tasks
 from bioclf.errors import InputFileError
 
 ZEN1 = """processor\t: 0
@@ -33,3 +38,43 @@ def test_bad_input_exits_with_status_2(capsys):
     assert tasks.run(main, []) == 2
     err = capsys.readouterr().err
     assert "config/x.yaml" in err and "stdp.n" in err
+
+
+class _Parsed(Exception):
+    """Raised instead of parsing, carrying the task's parser."""
+
+
+def _task_parser(module, monkeypatch) -> argparse.ArgumentParser:
+    """The parser a task's ``main`` builds (caught at its ``parse_args``; nothing runs)."""
+
+    def catch(self, *args, **kwargs):
+        raise _Parsed(self)
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", catch)
+    with pytest.raises(_Parsed) as caught:
+        importlib.import_module(module).main([])
+    return caught.value.args[0]
+
+
+@pytest.mark.parametrize("task", list(cli.TASKS))
+def test_every_option_of_every_task_says_what_it_does(task, monkeypatch):
+    parser = _task_parser(cli.TASKS[task], monkeypatch)
+    assert parser.description
+    options = [a for a in parser._actions if not isinstance(a, argparse._HelpAction)]
+    assert options
+    undocumented = [a.option_strings or a.dest for a in options if not (a.help or "").strip()]
+    assert not undocumented, f"{task}: options without help: {undocumented}"
+
+
+def test_cli_lists_every_task_and_runs_one(capsys):
+    assert cli.main([]) == 0
+    listing = capsys.readouterr().out
+    for task, module in cli.TASKS.items():
+        assert task in listing and f"python -m {module}" in listing
+    assert "Train the Diehl & Cook network by unsupervised STDP." in listing
+    assert cli.main(["no-such-task"]) == 2
+    assert "unknown task 'no-such-task'" in capsys.readouterr().err
+    # A task's bad option value is reported and exits 2 (here before anything is loaded).
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["stdp-train", "--out", "x", "--n-exc", "ten"])
+    assert exit_.value.code == 2

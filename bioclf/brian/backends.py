@@ -106,10 +106,6 @@ def gpu_available() -> bool:
     return out.returncode == 0 and "GPU" in out.stdout
 
 
-def nvcc_available() -> bool:
-    return shutil.which("nvcc") is not None
-
-
 def _nvidia_wheel_dirs() -> tuple[Path, Path] | None:
     """Include and library directories of the CUDA runtime wheels torch installs."""
     for entry in sys.path:

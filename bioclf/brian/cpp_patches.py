@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from importlib import resources
 from pathlib import Path
 
 QUEUE_MARK = "bioclf: ranges of synapses"
@@ -52,125 +53,31 @@ def _patched(text: str) -> bool:
     return any(mark in text for mark in _MARKS)
 
 
-_QUEUE_PATCHES = (
-    (  # the runs per source neuron and the ranges per queue slot
-        "    vector< vector<int> > synapses;\n",
-        """    vector< vector<int> > synapses;
-    // bioclf: ranges of synapses. Per source neuron, [delay, first, end) triples of synapse
-    // indices that share a delay and are consecutive; per queue slot, [first, end) pairs
-    // of the synapses due then, filed after the slot's single indices (`queue`).
-    vector< vector<int> > bioclf_runs;
-    vector< vector<int32_t> > bioclf_ranges;
-    vector<int32_t> bioclf_no_ranges;
+def _blocks(name: str) -> list[tuple[str, str]]:
+    """``(kind, text)`` of each block of the C++ file `name` in ``bioclf/brian/patches``.
 
-    // Append a slot's ranges to its list of single indices (for code that expects the list).
-    void bioclf_expand(size_t slot)
-    {
-        if(slot >= bioclf_ranges.size() || bioclf_ranges[slot].empty())
-            return;
-        vector<int32_t> &single = queue[slot];
-        const vector<int32_t> &ranges = bioclf_ranges[slot];
-        for(size_t r=0; r<ranges.size(); r+=2)
-            for(int32_t s=ranges[r]; s<ranges[r + 1]; s++)
-                single.push_back(s);
-        bioclf_ranges[slot].clear();
-    }
+    A block starts after a line ``//// <kind>[: comment]`` and ends before the next such line;
+    the newline just before that line is not part of it. Lines before the first are comments.
+    """
+    text = resources.files("bioclf.brian").joinpath("patches", name).read_text()
+    parts = re.split(r"^//// ([a-z]+)(?::[^\n]*)?\n", text, flags=re.M)
+    return [(kind, body[:-1]) for kind, body in zip(parts[1::2], parts[2::2], strict=True)]
 
-    inline vector<int32_t>* bioclf_peek_single() { return &queue[offset]; }
 
-    inline vector<int32_t>* bioclf_peek_ranges()
-    {
-        return offset < (int)bioclf_ranges.size() ? &bioclf_ranges[offset] : &bioclf_no_ranges;
-    }
-""",
-    ),
-    (  # pending ranges become single indices before the queue is rebuilt
-        "        assert(n_delays == 1 || n_delays == n_synapses);\n",
-        """        assert(n_delays == 1 || n_delays == n_synapses);
-        for(size_t slot=0; slot<bioclf_ranges.size(); slot++)
-            bioclf_expand(slot);
-""",
-    ),
-    (  # the runs, found once the delays and synapses are known
-        "        scalar_delay = (min_delay == max_delay);\n",
-        """        scalar_delay = (min_delay == max_delay);
-        bioclf_ranges.assign(queue.size(), vector<int32_t>());
-        // (only delayed pathways use runs: a scalar delay files single indices)
-        bioclf_runs.assign(scalar_delay ? 0 : synapses.size(), vector<int>());
-        for(size_t src=0; src<bioclf_runs.size(); src++)
-        {
-            const vector<int> &syn = synapses[src];
-            size_t first = 0;
-            while(first < syn.size())
-            {
-                const int delay = delays[syn[first] - openmp_padding];
-                size_t end = first + 1;
-                while(end < syn.size() && syn[end] == syn[end - 1] + 1
-                      && delays[syn[end] - openmp_padding] == delay)
-                    end++;
-                bioclf_runs[src].push_back(delay);
-                bioclf_runs[src].push_back(syn[first]);
-                bioclf_runs[src].push_back(syn[first] + static_cast<int>(end - first));
-                first = end;
-            }
-        }
-""",
-    ),
-    (  # a spike files one range per run, without a modulo
-        """                for(int idx_indices=0; idx_indices<num_indices; idx_indices++)
-                {
-                    const int synaptic_index = cur_indices[idx_indices];
-                    int delay = rdelays[synaptic_index];
-                    queue[(offset+delay)%queue.size()].push_back(synaptic_index);
-                }""",
-        """                const int n_queue = static_cast<int>(queue.size());
-                const vector<int> &runs = bioclf_runs[idx_neuron];
-                for(size_t r=0; r<runs.size(); r+=3)
-                {
-                    int slot = offset + runs[r];  // offset < n_queue and delay < n_queue
-                    if(slot >= n_queue)
-                        slot -= n_queue;
-                    vector<int32_t> &target = bioclf_ranges[slot];
-                    target.push_back(runs[r + 1]);
-                    target.push_back(runs[r + 2]);
-                }""",
-    ),
-    (  # code that reads the plain list gets every synapse due
-        """    inline vector<int32_t>* peek()
-    {
-        return &queue[offset];""",
-        """    inline vector<int32_t>* peek()
-    {
-        bioclf_expand(offset);
-        return &queue[offset];""",
-    ),
-    (
-        "        queue[offset].clear();\n",
-        """        queue[offset].clear();
-        if(offset < (int)bioclf_ranges.size())
-            bioclf_ranges[offset].clear();
-""",
-    ),
-    (  # a queue grown while it holds ranges keeps them in step with the slots
-        """        rotate(queue.begin(), queue.begin()+offset, queue.end());""",
-        """        if(bioclf_ranges.size() == n)
-        {
-            rotate(bioclf_ranges.begin(), bioclf_ranges.begin()+offset, bioclf_ranges.end());
-            bioclf_ranges.resize(newsize);
-        }
-        rotate(queue.begin(), queue.begin()+offset, queue.end());""",
-    ),
+def _texts(name: str, kind: str) -> list[str]:
+    return [text for k, text in _blocks(name) if k == kind]
+
+
+#: (Brian2's text, its replacement) in ``brianlib/spikequeue.h``, each found exactly once.
+_QUEUE_PATCHES = tuple(
+    zip(_texts("spikequeue.h", "find"), _texts("spikequeue.h", "replace"), strict=True)
 )
 
 # The one-thread synaptic pathway hands the queue's lists out without the copy of ``peek``.
-_PATHWAY_ONE_THREAD = "\t   _nb_threads = 1;\n"
+(_PATHWAY_ONE_THREAD,) = _texts("synapses_classes.h", "when")
 _PATHWAY_PATCH = (
-    "\tvector<int32_t>* peek()\n",
-    """\t// bioclf: ranges of synapses (one thread): the lists, without peek's copy
-\tvector<int32_t>* bioclf_peek_single() { return queue[0]->bioclf_peek_single(); }
-\tvector<int32_t>* bioclf_peek_ranges() { return queue[0]->bioclf_peek_ranges(); }
-\tvector<int32_t>* peek()
-""",
+    _texts("synapses_classes.h", "find")[0],
+    _texts("synapses_classes.h", "replace")[0],
 )
 
 # The loop of Brian2's synaptic code template (synapses.cpp), for one pathway.
@@ -186,40 +93,14 @@ _LOOP = re.compile(
 """
 )
 # Range -1 stands for the single indices; the inner loop is unswitched on it by the compiler.
-_RANGE_LOOP = r"""    // bioclf: ranges of synapses
-    std::vector<int> *_spiking_synapses = \g<path>.bioclf_peek_single();
-    const std::vector<int32_t> &_bioclf_ranges = *\g<path>.bioclf_peek_ranges();
-    const int _num_spiking_synapses = _spiking_synapses->size();
-    const int _bioclf_num_ranges = static_cast<int>(_bioclf_ranges.size()) / 2;
-\g<gap>    for(int _bioclf_r=-1; _bioclf_r<_bioclf_num_ranges; _bioclf_r++)
-    {
-        const bool _bioclf_single = _bioclf_r < 0;
-        const int _bioclf_first = _bioclf_single ? 0 : _bioclf_ranges[2*_bioclf_r];
-        const int _bioclf_end = _bioclf_single ? _num_spiking_synapses
-                                               : _bioclf_ranges[2*_bioclf_r + 1];
-        for(int _spiking_synapse_idx=_bioclf_first;
-            _spiking_synapse_idx<_bioclf_end;
-            _spiking_synapse_idx++)
-        {
-            const size_t _idx = _bioclf_single ? (*_spiking_synapses)[_spiking_synapse_idx]
-                                               : _spiking_synapse_idx;
-"""
+(_RANGE_LOOP,) = _texts("synapses_loop.cpp", "replace")
 
 # Brian2's refractoriness test in state updaters, and the equivalent vectorisable test.
 _REFRACTORY = re.compile(r"( *)not_refractory = _timestep\(t - lastspike, dt\) >= (\w+);")
-_REFRACTORY_NEW = (
-    r"\1// bioclf: vectorisable refractoriness (bioclf.brian.cpp_patches)"
-    "\n"
-    r"\1not_refractory = (\2 <= 0) || ((t - lastspike + 1e-3*dt)/dt >= \2);"
-)
+(_REFRACTORY_NEW,) = _texts("refractory.cpp", "replace")
 _UPDATE_LOOP = "    for(int _idx=0; _idx<_N; _idx++)\n"
 _FLAG_STORE = re.compile(r"\n *_ptr_array_(\w+)_not_refractory\[_idx\] = not_refractory;\n")
-_FLAG_LOOP = """    // bioclf: vectorisable refractoriness -- the flags, in a loop of their own
-    #pragma GCC ivdep
-    for(int _idx=0; _idx<_N; _idx++)
-        _ptr_array_{group}_not_refractory[_idx] = ({steps} <= 0) ||
-            ((t - _ptr_array_{group}_lastspike[_idx] + 1e-3*dt)/dt >= {steps});
-"""
+(_FLAG_LOOP,) = _texts("refractory.cpp", "flags")
 
 
 def _patch_state_updater(text: str) -> str | None:

@@ -147,10 +147,6 @@ def check_method(eqs: Equations, variables: dict, method: str) -> None:
     StateUpdateMethod.apply_stateupdater(eqs, variables, method)
 
 
-def is_dimensionless_dim(dim) -> bool:
-    return dim is DIMENSIONLESS
-
-
 def divisors(code: str) -> set[str]:
     """Names that `code` (an expression, or the right-hand side of ``dx/dt = ...``) divides by.
 

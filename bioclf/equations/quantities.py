@@ -90,8 +90,3 @@ def evaluate_quantity(text: str | int | float, known: dict[str, Quantity] | None
 
 def is_dimensionless(value) -> bool:
     return get_dimensions(value) is DIMENSIONLESS
-
-
-def format_quantity(value) -> str:
-    """Render a quantity the way Brian2 prints it (``100. * msecond``)."""
-    return repr(value) if not is_dimensionless(value) else repr(float(value))

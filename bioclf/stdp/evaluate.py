@@ -4,7 +4,8 @@
         --assignment DIR/assign/assignment.npy --out DIR/test
 
 The test set is simulated here unless ``--responses`` gives the file that
-`bioclf.stdp.respond` wrote (the pipeline does that, in parallel with label assignment).
+`bioclf.stdp.respond` wrote (the pipeline does that, in parallel with label assignment). The
+work is done by `bioclf.stdp.frozen` and `bioclf.stdp.scoring`.
 """
 
 from __future__ import annotations
@@ -12,32 +13,44 @@ from __future__ import annotations
 import numpy as np
 
 from bioclf import config as cfgmod
-from bioclf import plots, tasks
+from bioclf import tasks
 from bioclf.errors import ConfigError
-from bioclf.io import load_json, save_npz, write_json
-from bioclf.stdp import labels as labelling
-from bioclf.stdp import setup
-from bioclf.stdp.respond import respond
-
-PJ_PER_SYNOP = 0.9  # 45 nm accumulate (Horowitz 2014)
+from bioclf.io import load_json
+from bioclf.stdp import frozen, scoring
 
 
 def main(argv=None) -> int:
     p = tasks.parser(__doc__.splitlines()[0])
-    p.add_argument("--trained", required=True, type=tasks.Path, help="training output directory")
-    p.add_argument("--assignment", required=True, type=tasks.Path, help="assignment.npy")
-    p.add_argument("--n-test", type=int, help="test samples (default: config)")
     p.add_argument(
-        "--responses", type=tasks.Path, help="responses.npz of `bioclf.stdp.respond` (optional)"
+        "--trained",
+        required=True,
+        type=tasks.Path,
+        help="directory of the trained network (the --out of bioclf.stdp.train)",
+    )
+    p.add_argument(
+        "--assignment",
+        required=True,
+        type=tasks.Path,
+        help="assignment.npy written by bioclf.stdp.assign (assign_metrics.json beside it)",
+    )
+    p.add_argument(
+        "--n-test",
+        type=int,
+        help="test samples, the first of the test set (default: stdp.n_test)",
+    )
+    p.add_argument(
+        "--responses",
+        type=tasks.Path,
+        help="responses.npz written by bioclf.stdp.respond (default: simulate the test set here)",
     )
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)
+    n_test = args.n_test or cfg["stdp"]["n_test"]
+    trained = load_json(args.trained / "train_metrics.json")
     assignment = np.load(args.assignment)
     assign_info = load_json(args.assignment.parent / "assign_metrics.json")
-    trained = load_json(args.trained / "train_metrics.json")
-    n_test = args.n_test or cfg["stdp"]["n_test"]
     if args.responses is None:
-        rec = respond(cfg, args.trained, args.out, n_test, "network")
+        rec = frozen.respond(cfg, args.trained, args.out, n_test, "network")
     else:
         rec = dict(np.load(args.responses))
         if len(rec["labels"]) != n_test:
@@ -46,49 +59,7 @@ def main(argv=None) -> int:
                 "counts",
                 f"holds responses to {len(rec['labels'])} test images; n_test is {n_test}",
             )
-    labels, wall = rec["labels"], float(rec["wall_time_s"])
-    n_exc = trained["n_exc"]
-    pred = labelling.predict(rec["counts"], assignment)
-    confusion = labelling.confusion_matrix(labels, pred)
-    save_npz(
-        args.out / "test_records.npz",
-        counts=rec["counts"],
-        reps=rec["reps"],
-        labels=labels,
-        predictions=pred,
-    )
-
-    spikes = rec["spikes"] / n_test  # per inference, repeated presentations and rest included
-    synops = spikes[0] * n_exc + spikes[1] * 1 + spikes[2] * (n_exc - 1)
-    protocol = setup.protocol(cfg)
-    write_json(
-        args.out / "metrics.json",
-        {
-            "method": "stdp",
-            "n_exc": n_exc,
-            "seed": trained["seed"],
-            "backend": trained["backend"],
-            "accuracy": float(np.mean(pred == labels)),
-            "n_test": n_test,
-            "n_assign": assign_info["n_assign"],
-            "confusion": confusion.tolist(),
-            "neurons_per_class": assign_info["neurons_per_class"],
-            "spikes_per_inference": {"input": spikes[0], "exc": spikes[1], "inh": spikes[2]},
-            "synops_per_inference": float(synops),
-            "energy_per_inference_nj": float(synops * PJ_PER_SYNOP / 1e3),
-            "presentations_per_inference": float(1 + rec["reps"].mean()),
-            "time_steps_per_presentation": protocol.slot_steps,
-            "latency_time_steps": protocol.present_steps,
-            "encoding": f"Poisson (Bernoulli per step) rate code, {float(protocol.max_rate):g} Hz "
-            f"max at intensity {protocol.base_intensity:g}, dt {float(protocol.dt) * 1e3:g} ms, "
-            f"{float(protocol.present) * 1e3:g} ms shown + {float(protocol.rest) * 1e3:g} ms rest",
-            "test_wall_time_s": round(wall, 2),
-            "inference_ms_per_sample": round(wall / n_test * 1e3, 3),
-            "training": trained,
-            "provenance": tasks.provenance(),
-        },
-    )
-    plots.confusion(confusion, args.out / "confusion.png", title=f"STDP N={n_exc}")
+    scoring.score(cfg, trained, assignment, assign_info, rec, args.out)
     return 0
 
 

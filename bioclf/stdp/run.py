@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bioclf import checkpoint as checkpoint_run
 from bioclf.brian import backends
 from bioclf.encoding import SPLIT_TAGS, hashrng
-from bioclf.io import digest, save_npz, set_aside
+from bioclf.io import digest, save_npz
 from bioclf.stdp import labels as labelling
 from bioclf.stdp.protocol import Models, Protocol
 from bioclf.stdp.simulate import Simulator
@@ -79,11 +80,9 @@ def run_passes(
     run_id = {key: digest(value) for key, value in sim.definition.items()}
     run_id["starting state"] = digest(*(initial_state[key] for key in sorted(initial_state)))
     pass_ids = [digest(p.split, p.epoch, p.plastic, p.images, p.labels) for p in passes]
-    if checkpoint.exists() and (changed := _changes(checkpoint, run_id, pass_ids)):
-        stale = set_aside(checkpoint)
-        log(
-            f"[{label}] {checkpoint} was written by another run (changed: {', '.join(changed)}); "
-            f"moved to {stale.name}, starting over"
+    if checkpoint.exists():
+        checkpoint_run.resumable(
+            checkpoint, *_identities(checkpoint, run_id, pass_ids), log, f"[{label}] "
         )
     if checkpoint.exists():
         saved = np.load(checkpoint)
@@ -154,21 +153,19 @@ def run_passes(
     return state, records
 
 
-def _changes(checkpoint: Path, run_id: dict[str, str], pass_ids: list[str]) -> list[str]:
-    """What differs between this run and the one that wrote `checkpoint` (nothing: resume).
+def _identities(checkpoint: Path, run_id: dict[str, str], pass_ids: list[str]):
+    """The identities (`bioclf.checkpoint`) of the run that wrote `checkpoint` and of this one.
 
-    A run may have fewer or more passes than the checkpoint's (more epochs extend a run).
+    A run may have fewer or more passes than the checkpoint's (more epochs extend a run): the
+    passes both have must be the same.
     """
     with np.load(checkpoint) as saved:
-        if "run_id" not in saved.files:  # written before runs were identified: unknown origin
-            return ["unknown, an older checkpoint"]
+        if "run_id" not in saved.files:  # written before runs were identified
+            return None, run_id
         saved_id = json.loads(str(saved["run_id"]))
         saved_passes = [str(x) for x in saved["pass_ids"]]
-    changed = [key for key in run_id if saved_id.get(key) != run_id[key]]
     n = min(len(saved_passes), len(pass_ids))
-    if saved_passes[:n] != pass_ids[:n]:
-        changed.append("samples")
-    return changed
+    return {**saved_id, "samples": saved_passes[:n]}, {**run_id, "samples": pass_ids[:n]}
 
 
 def make_simulator(

@@ -43,9 +43,9 @@ import torch
 import yaml
 from torch import nn
 
+from bioclf import checkpoint
 from bioclf.equations import model_files
 from bioclf.errors import BioclfError, ConfigError
-from bioclf.io import set_aside
 from bioclf.surrogate.data import load_data
 from bioclf.surrogate.evaluate import evaluate, predict, spike_input, test_model
 from bioclf.surrogate.options import (
@@ -88,24 +88,20 @@ def shift_images(x01: np.ndarray, max_shift: int, rng: np.random.Generator) -> n
     return out.reshape(n, side * side)
 
 
-def checkpoint_mismatch(ckpt: dict, config: dict, model_id: str, neuron: str) -> list[str]:
-    """What differs between the run that wrote `ckpt` and this one (empty: resume it).
+def run_identity(options: dict, model_id: str | None, version: int, neuron: str) -> dict:
+    """What identifies a training run, for `bioclf.checkpoint.resumable`.
 
     A checkpoint is resumed only by the run that wrote it: same options (those in _RESUMABLE
     aside), the same neuron model (its file's location and comments aside) and the same
-    training code `VERSION`. One written by another run -- an equation file edited or an option
-    changed since, as when the pipeline reruns a finished job -- is to be set aside.
+    training code `VERSION`.
     """
     # Options added after a checkpoint was written take their defaults.
-    saved = {**asdict(TrainConfig()), **ckpt["config"]}
-    saved = {k: v for k, v in saved.items() if k not in _RESUMABLE}
-    now = {k: v for k, v in config.items() if k not in _RESUMABLE}
-    changed = sorted(k for k in now if saved.get(k) != now[k])
-    if ckpt.get("model_id") != model_id:
-        changed.append(f"the model in {neuron}")
-    if ckpt.get("code_version", 1) != VERSION:
-        changed.append("the training code version")
-    return changed
+    options = {**asdict(TrainConfig()), **options}
+    return {
+        **{k: options[k] for k in sorted(options) if k not in _RESUMABLE},
+        f"the model in {neuron}": model_id,
+        "the training code version": version,
+    }
 
 
 def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = None) -> dict:
@@ -136,13 +132,14 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     model_id = neuron_id(cfg.neuron)  # (build() compiled it; only its content is needed here)
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, weights_only=False, map_location=device)
-        changed = checkpoint_mismatch(ckpt, config_dict, model_id, cfg.neuron)
-        if changed:
-            stale = set_aside(ckpt_path)
-            log(
-                f"{ckpt_path} was written by another run ({', '.join(changed)} differ); "
-                f"moved to {stale.name}, starting over"
-            )
+        checkpoint.resumable(
+            ckpt_path,
+            run_identity(
+                ckpt["config"], ckpt.get("model_id"), ckpt.get("code_version", 1), cfg.neuron
+            ),
+            run_identity(config_dict, model_id, VERSION, cfg.neuron),
+            log,
+        )
     if ckpt_path.exists():
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])

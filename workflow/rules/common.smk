@@ -35,8 +35,26 @@ EXPORT = SUR.get("export", {})
 EXPORT_BACKEND = EXPORT.get("backend", "cpp")
 
 
-def stdp_dir(w):
-    return f"results/stdp/{w.backend}/n{w.n}/seed{w.seed}"
+# Where each run's results go, written out once: rules, targets and the report use these.
+STDP_RUN = "results/stdp/{backend}/n{n}/seed{seed}"
+SUR_RUN = "results/surrogate/{net}/seed{seed}"
+# Per-job names of logs and benchmarks.
+STDP_JOB = "{backend}_n{n}_seed{seed}"
+SUR_JOB = "{net}_seed{seed}"
+
+
+def run_dir(template):
+    """A params function: the directory `template` of the job's wildcards (not hardcoded, as
+    Snakemake's lint asks of a prefix of the outputs)."""
+    return lambda w: template.format(**dict(w.items()))
+
+
+def logfile(rule, job=None):
+    return f"results/logs/{rule}_{job}.log" if job else f"results/logs/{rule}.log"
+
+
+def benchfile(rule, job=None):
+    return f"results/benchmarks/{rule}_{job}.tsv" if job else f"results/benchmarks/{rule}.tsv"
 
 
 def sur_run(net):
@@ -114,7 +132,7 @@ def sur_gpu(w=None):
 
 def stdp_targets():
     return expand(
-        "results/stdp/{backend}/n{n}/seed{seed}/{f}",
+        f"{STDP_RUN}/{{f}}",
         backend=STDP_BACKEND,
         n=STDP_SIZES,
         seed=SEEDS,
@@ -123,10 +141,8 @@ def stdp_targets():
 
 
 def surrogate_targets():
-    out = expand("results/surrogate/{net}/seed{seed}/{f}", net=SUR_NETS, seed=SEEDS,
-                 f=["metrics.json", "confusion.png"])
-    out += expand("results/surrogate/{net}/seed{seed}/brian/brian2_export.json", net=SUR_FC,
-                  seed=SEEDS)
+    out = expand(f"{SUR_RUN}/{{f}}", net=SUR_NETS, seed=SEEDS, f=["metrics.json", "confusion.png"])
+    out += expand(f"{SUR_RUN}/brian/brian2_export.json", net=SUR_FC, seed=SEEDS)
     return out
 
 

@@ -3,12 +3,10 @@ rule data:
     output:
         summary="results/data/summary.json",
         samples=report("results/data/samples.png", category="Data", caption="../report/data.rst"),
-    conda:
-        "../envs/bioclf.yaml"
     log:
-        "results/logs/data.log",
+        logfile("data"),
     benchmark:
-        "results/benchmarks/data.tsv"
+        benchfile("data")
     resources:
         mem_mb=2000,
     params:

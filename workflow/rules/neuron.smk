@@ -8,12 +8,10 @@ rule neuron_check:
                      caption="../report/membrane.rst"),
         rates=report("results/neuron/rates.png", category="Neuron",
                      caption="../report/rates.rst"),
-    conda:
-        "../envs/bioclf.yaml"
     log:
-        "results/logs/neuron_check.log",
+        logfile("neuron_check"),
     benchmark:
-        "results/benchmarks/neuron_check.tsv"
+        benchfile("neuron_check")
     threads: 1
     resources:
         mem_mb=2000,

@@ -4,20 +4,18 @@ rule stdp_raster:
         models=STDP_MODELS,
         state=rules.stdp_train.output.state,
     output:
-        figure=report("results/stdp/{backend}/n{n}/seed{seed}/raster.png", category="STDP",
+        figure=report(f"{STDP_RUN}/raster.png", category="STDP",
                       subcategory="N={n}", caption="../report/raster.rst"),
-    conda:
-        "../envs/bioclf.yaml"
     log:
-        "results/logs/stdp_raster_{backend}_n{n}_seed{seed}.log",
+        logfile("stdp_raster", STDP_JOB),
     benchmark:
-        "results/benchmarks/stdp_raster_{backend}_n{n}_seed{seed}.tsv"
+        benchfile("stdp_raster", STDP_JOB)
     resources:
         mem_mb=2000,
     params:
         py=PY,
         cfg=CFG,
-        out=stdp_dir,
+        out=run_dir(STDP_RUN),
     shell:
         "{params.py} -m bioclf.stdp.raster --config {params.cfg} --trained {params.out} "
         "--out {output.figure} > {log} 2>&1"
@@ -34,16 +32,15 @@ rule report:
         report="results/report.md",
         metrics=report("results/metrics.csv", category="Comparison",
                        caption="../report/metrics.rst"),
-    conda:
-        "../envs/bioclf.yaml"
     log:
-        "results/logs/report.log",
+        logfile("report"),
     benchmark:
-        "results/benchmarks/report.tsv"
+        benchfile("report")
     resources:
         mem_mb=2000,
     params:
         py=PY,
         cfg=CFG,
     shell:
-        "{params.py} -m bioclf.report --config {params.cfg} --out results > {log} 2>&1"
+        "{params.py} -m bioclf.report --config {params.cfg} --out results --inputs {input} "
+        "> {log} 2>&1"

@@ -7,18 +7,16 @@ rule stdp_train:
     input:
         models=STDP_MODELS,
     output:
-        state="results/stdp/{backend}/n{n}/seed{seed}/state.npz",
-        weights="results/stdp/{backend}/n{n}/seed{seed}/weights.npy",
-        metrics="results/stdp/{backend}/n{n}/seed{seed}/train_metrics.json",
-        records="results/stdp/{backend}/n{n}/seed{seed}/train_records.npz",
-        fields=report("results/stdp/{backend}/n{n}/seed{seed}/receptive_fields.png",
+        state=f"{STDP_RUN}/state.npz",
+        weights=f"{STDP_RUN}/weights.npy",
+        metrics=f"{STDP_RUN}/train_metrics.json",
+        records=f"{STDP_RUN}/train_records.npz",
+        fields=report(f"{STDP_RUN}/receptive_fields.png",
                       category="STDP", subcategory="N={n}", caption="../report/fields.rst"),
-    conda:
-        "../envs/bioclf.yaml"
     log:
-        "results/logs/stdp_train_{backend}_n{n}_seed{seed}.log",
+        logfile("stdp_train", STDP_JOB),
     benchmark:
-        "results/benchmarks/stdp_train_{backend}_n{n}_seed{seed}.tsv"
+        benchfile("stdp_train", STDP_JOB)
     threads: stdp_threads()
     resources:
         mem_mb=stdp_mem_mb,
@@ -26,7 +24,7 @@ rule stdp_train:
     params:
         py=PY,
         cfg=CFG,
-        out=stdp_dir,
+        out=run_dir(STDP_RUN),
     shell:
         "{params.py} -m bioclf.stdp.train --config {params.cfg} --n-exc {wildcards.n} "
         "--seed {wildcards.seed} --backend {wildcards.backend} --out {params.out} > {log} 2>&1"
@@ -37,14 +35,12 @@ rule stdp_assign:
         models=STDP_MODELS,
         state=rules.stdp_train.output.state,
     output:
-        assignment="results/stdp/{backend}/n{n}/seed{seed}/assign/assignment.npy",
-        metrics="results/stdp/{backend}/n{n}/seed{seed}/assign/assign_metrics.json",
-    conda:
-        "../envs/bioclf.yaml"
+        assignment=f"{STDP_RUN}/assign/assignment.npy",
+        metrics=f"{STDP_RUN}/assign/assign_metrics.json",
     log:
-        "results/logs/stdp_assign_{backend}_n{n}_seed{seed}.log",
+        logfile("stdp_assign", STDP_JOB),
     benchmark:
-        "results/benchmarks/stdp_assign_{backend}_n{n}_seed{seed}.tsv"
+        benchfile("stdp_assign", STDP_JOB)
     threads: stdp_threads()
     resources:
         mem_mb=stdp_mem_mb,
@@ -52,7 +48,7 @@ rule stdp_assign:
     params:
         py=PY,
         cfg=CFG,
-        out=stdp_dir,
+        out=run_dir(STDP_RUN),
     shell:
         "{params.py} -m bioclf.stdp.assign --config {params.cfg} --trained {params.out} "
         "--out {params.out}/assign > {log} 2>&1"
@@ -64,13 +60,11 @@ rule stdp_respond:
         models=STDP_MODELS,
         state=rules.stdp_train.output.state,
     output:
-        responses="results/stdp/{backend}/n{n}/seed{seed}/test/responses.npz",
-    conda:
-        "../envs/bioclf.yaml"
+        responses=f"{STDP_RUN}/test/responses.npz",
     log:
-        "results/logs/stdp_respond_{backend}_n{n}_seed{seed}.log",
+        logfile("stdp_respond", STDP_JOB),
     benchmark:
-        "results/benchmarks/stdp_respond_{backend}_n{n}_seed{seed}.tsv"
+        benchfile("stdp_respond", STDP_JOB)
     threads: stdp_threads()
     resources:
         mem_mb=stdp_mem_mb,
@@ -78,7 +72,7 @@ rule stdp_respond:
     params:
         py=PY,
         cfg=CFG,
-        out=stdp_dir,
+        out=run_dir(STDP_RUN),
     shell:
         "{params.py} -m bioclf.stdp.respond --config {params.cfg} --trained {params.out} "
         "--out {params.out}/test > {log} 2>&1"
@@ -91,16 +85,14 @@ rule stdp_evaluate:
         assignment=rules.stdp_assign.output.assignment,
         responses=rules.stdp_respond.output.responses,
     output:
-        metrics="results/stdp/{backend}/n{n}/seed{seed}/test/metrics.json",
-        confusion=report("results/stdp/{backend}/n{n}/seed{seed}/test/confusion.png",
+        metrics=f"{STDP_RUN}/test/metrics.json",
+        confusion=report(f"{STDP_RUN}/test/confusion.png",
                          category="STDP", subcategory="N={n}",
                          caption="../report/confusion.rst"),
-    conda:
-        "../envs/bioclf.yaml"
     log:
-        "results/logs/stdp_evaluate_{backend}_n{n}_seed{seed}.log",
+        logfile("stdp_evaluate", STDP_JOB),
     benchmark:
-        "results/benchmarks/stdp_evaluate_{backend}_n{n}_seed{seed}.tsv"
+        benchfile("stdp_evaluate", STDP_JOB)
     threads: stdp_threads()
     resources:
         mem_mb=stdp_mem_mb,
@@ -108,7 +100,7 @@ rule stdp_evaluate:
     params:
         py=PY,
         cfg=CFG,
-        out=stdp_dir,
+        out=run_dir(STDP_RUN),
     shell:
         "{params.py} -m bioclf.stdp.evaluate --config {params.cfg} --trained {params.out} "
         "--assignment {input.assignment} --responses {input.responses} "

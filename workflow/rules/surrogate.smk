@@ -7,13 +7,11 @@ rule surrogate_train:
         neuron=SUR["neuron"],
         neuron_files=SUR_NEURON_FILES,
     output:
-        model="results/surrogate/{net}/seed{seed}/model.pt",
-    conda:
-        "../envs/bioclf.yaml"
+        model=f"{SUR_RUN}/model.pt",
     log:
-        "results/logs/surrogate_train_{net}_seed{seed}.log",
+        logfile("surrogate_train", SUR_JOB),
     benchmark:
-        "results/benchmarks/surrogate_train_{net}_seed{seed}.tsv"
+        benchfile("surrogate_train", SUR_JOB)
     threads: SUR_THREADS
     resources:
         mem_mb=6000,
@@ -21,7 +19,7 @@ rule surrogate_train:
     params:
         py=PY,
         flags=sur_flags,
-        out="results/surrogate/{net}/seed{seed}",
+        out=run_dir(SUR_RUN),
     shell:
         "{params.py} -m bioclf.surrogate.train {params.flags} --neuron {input.neuron} "
         "--seed {wildcards.seed} --test false --out {params.out} > {log} 2>&1"
@@ -30,16 +28,14 @@ rule surrogate_train:
 rule surrogate_evaluate:
     """Test-set accuracy, confusion, spikes, synaptic operations and energy of the network."""
     input:
-        model="results/surrogate/{net}/seed{seed}/model.pt",
+        model=f"{SUR_RUN}/model.pt",
     output:
-        metrics="results/surrogate/{net}/seed{seed}/metrics.json",
-        confusion="results/surrogate/{net}/seed{seed}/confusion.npy",
-    conda:
-        "../envs/bioclf.yaml"
+        metrics=f"{SUR_RUN}/metrics.json",
+        confusion=f"{SUR_RUN}/confusion.npy",
     log:
-        "results/logs/surrogate_evaluate_{net}_seed{seed}.log",
+        logfile("surrogate_evaluate", SUR_JOB),
     benchmark:
-        "results/benchmarks/surrogate_evaluate_{net}_seed{seed}.tsv"
+        benchfile("surrogate_evaluate", SUR_JOB)
     threads: SUR_THREADS
     resources:
         mem_mb=4000,
@@ -56,24 +52,21 @@ rule surrogate_evaluate:
 rule surrogate_confusion:
     """Figure of the surrogate network's test confusion matrix."""
     input:
-        confusion="results/surrogate/{net}/seed{seed}/confusion.npy",
+        confusion=f"{SUR_RUN}/confusion.npy",
     output:
-        figure=report("results/surrogate/{net}/seed{seed}/confusion.png", category="Surrogate",
+        figure=report(f"{SUR_RUN}/confusion.png", category="Surrogate",
                       subcategory="{net}", caption="../report/confusion.rst"),
-    conda:
-        "../envs/bioclf.yaml"
     log:
-        "results/logs/surrogate_confusion_{net}_seed{seed}.log",
+        logfile("surrogate_confusion", SUR_JOB),
     benchmark:
-        "results/benchmarks/surrogate_confusion_{net}_seed{seed}.tsv"
+        benchfile("surrogate_confusion", SUR_JOB)
     resources:
         mem_mb=1000,
     params:
         py=PY,
     shell:
-        "{params.py} -c \"import numpy as np; from bioclf import plots; "
-        "plots.confusion(np.load('{input.confusion}'), '{output.figure}', "
-        "title='surrogate {wildcards.net}')\" > {log} 2>&1"
+        "{params.py} -m bioclf.confusion_figure --confusion {input.confusion} "
+        "--title 'surrogate {wildcards.net}' --out {output.figure} > {log} 2>&1"
 
 
 rule surrogate_brian:
@@ -81,22 +74,20 @@ rule surrogate_brian:
     input:
         neuron=SUR["neuron"],
         neuron_files=SUR_NEURON_FILES,
-        model="results/surrogate/{net}/seed{seed}/model.pt",
+        model=f"{SUR_RUN}/model.pt",
     output:
-        metrics="results/surrogate/{net}/seed{seed}/brian/brian2_export.json",
-    conda:
-        "../envs/bioclf.yaml"
+        metrics=f"{SUR_RUN}/brian/brian2_export.json",
     log:
-        "results/logs/surrogate_brian_{net}_seed{seed}.log",
+        logfile("surrogate_brian", SUR_JOB),
     benchmark:
-        "results/benchmarks/surrogate_brian_{net}_seed{seed}.tsv"
+        benchfile("surrogate_brian", SUR_JOB)
     threads: 1
     resources:
         mem_mb=4000,
         gpu=1 if EXPORT_BACKEND == "cuda" else 0,
     params:
         py=PY,
-        out="results/surrogate/{net}/seed{seed}/brian",
+        out=run_dir(f"{SUR_RUN}/brian"),
         backend=EXPORT_BACKEND,
         n_test=EXPORT.get("n_test", 10000),
         data=config["data"]["root"],

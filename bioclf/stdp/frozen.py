@@ -1,0 +1,146 @@
+"""The trained STDP network run frozen (theta and weights fixed, ``plastic = 0``).
+
+Label assignment shows it training samples, testing shows it test samples; both only record
+its responses, chunk by chunk and resumably (`bioclf.stdp.run`). Input spike trains are keyed
+on the split, so those of label assignment are independent of those of training.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+from brian2 import SpikeMonitor, second
+
+from bioclf.brian import backends
+from bioclf.encoding import SPLIT_TAGS, hashrng
+from bioclf.io import load_json, save_npy, save_npz, write_json
+from bioclf.stdp import labels as labelling
+from bioclf.stdp import setup
+from bioclf.stdp.run import Pass, make_simulator, run_passes
+from bioclf.stdp.simulate import Simulator
+
+#: File of the test responses (`respond`) in its output directory.
+RESPONSES = "responses.npz"
+
+
+def frozen_simulator(cfg: dict, trained: dict, project: str = "network"):
+    """The trained network's simulator, in the training build directory.
+
+    The default `project` reuses the binary compiled for training; a job that runs at the same
+    time as another one on the same network (the test responses while labels are assigned)
+    passes its own project name (`seed_project` starts it as a copy).
+    """
+    backend = setup.backend(cfg, trained["backend"], trained["n_exc"], trained["seed"])
+    return make_simulator(
+        setup.models(cfg),
+        setup.protocol(cfg),
+        trained["n_exc"],
+        cfg["stdp"]["chunk"],
+        trained["seed"],
+        backend,
+        project,
+    )
+
+
+def run_frozen(cfg: dict, trained_dir, split: str, images, labels, out, project: str = "network"):
+    """Show `images` to the trained network (plastic = 0), resumably; return its responses."""
+    trained = load_json(trained_dir / "train_metrics.json")
+    state = dict(np.load(trained_dir / "state.npz"))
+    out.mkdir(parents=True, exist_ok=True)
+    sim = frozen_simulator(cfg, trained, project)
+    passes = [Pass(split, 0, images, labels, plastic=False)]
+    _, (rec,) = run_passes(sim, passes, trained["seed"], out / "checkpoint.npz", state, split)
+    return trained, rec, rec["wall_time_s"]
+
+
+def seed_project(cfg: dict, trained_dir: Path, project: str) -> None:
+    """Start `project` as a copy of the training project, so that it need not be compiled.
+
+    Brian2 rewrites only the generated files whose text changed and make rebuilds only what is
+    out of date, so a copy (modification times kept) of the identical network builds in seconds.
+    """
+    trained = load_json(trained_dir / "train_metrics.json")
+    build = setup.backend(cfg, trained["backend"], trained["n_exc"], trained["seed"]).build_dir
+    source, target = build / "network", build / project
+    if target.exists() or not (source / "main").exists():
+        return
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(source, tmp, symlinks=True, ignore=shutil.ignore_patterns("results*"))
+    tmp.rename(target)
+
+
+def assign(cfg: dict, trained_dir: Path, out: Path, n_assign: int) -> np.ndarray:
+    """Assign each neuron the class it responds to most over the first `n_assign` training
+    samples; write ``assignment.npy``, the responses and ``assign_metrics.json`` to `out`.
+    """
+    images, labels = setup.data(cfg, "train", n_assign)
+    _, rec, wall = run_frozen(cfg, trained_dir, "assign", images, labels, out)
+    assignment = labelling.assign_labels(rec["counts"], labels)
+    save_npz(out / "assign_records.npz", counts=rec["counts"], reps=rec["reps"], labels=labels)
+    save_npy(out / "assignment.npy", assignment)
+    write_json(
+        out / "assign_metrics.json",
+        {
+            "n_assign": n_assign,
+            "wall_time_s": round(wall, 2),
+            "neurons_per_class": np.bincount(assignment[assignment >= 0], minlength=10).tolist(),
+            "silent_neurons": int(np.sum(assignment < 0)),
+        },
+    )
+    return assignment
+
+
+def respond(cfg: dict, trained_dir: Path, out: Path, n_test: int, project: str) -> dict:
+    """Simulate the first `n_test` test images; save (``RESPONSES``) and return the responses."""
+    images, labels = setup.data(cfg, "test", n_test)
+    _, rec, wall = run_frozen(cfg, trained_dir, "test", images, labels, out, project)
+    responses = {
+        "counts": rec["counts"],
+        "reps": rec["reps"],
+        "labels": labels,
+        "spikes": rec["spikes"],
+        "wall_time_s": np.float64(wall),
+    }
+    save_npz(out / RESPONSES, **responses)
+    return responses
+
+
+def sample_spikes(cfg: dict, trained_dir: Path, sample: int) -> dict:
+    """The spikes of the trained network shown test sample `sample` (runtime backend).
+
+    Returns the input and excitatory spike times (ms) and indices, ``n_exc``, ``shown_ms``
+    (start and end of each presentation, repeats included), ``label`` and ``presentations``.
+    """
+    trained = load_json(trained_dir / "train_metrics.json")
+    state = dict(np.load(trained_dir / "state.npz"))
+    images, labels = setup.data(cfg, "test", sample + 1)
+    protocol = setup.protocol(cfg)
+    sim = Simulator(
+        setup.models(cfg),
+        protocol,
+        trained["n_exc"],
+        1,
+        trained["seed"],
+        backends.Backend("runtime"),
+        "raster",
+    )
+    inp_mon = SpikeMonitor(sim.net.inp, name="raster_inp")
+    exc_mon = SpikeMonitor(sim.net.exc, name="raster_exc")
+    sim.net.net.add(inp_mon, exc_mon)
+    key = hashrng.key(trained["seed"], SPLIT_TAGS["test"], 0)
+    _, res = sim.run_chunk(state, images[sample : sample + 1], sample, key, False)
+    slot, present = float(protocol.slot) * 1e3, float(protocol.present) * 1e3
+    n_slots = int(np.ceil(float(sim.net.net.t / protocol.slot)))
+    return {
+        "inp_ms": np.asarray(inp_mon.t / second) * 1e3,
+        "inp_i": np.asarray(inp_mon.i),
+        "exc_ms": np.asarray(exc_mon.t / second) * 1e3,
+        "exc_i": np.asarray(exc_mon.i),
+        "n_exc": trained["n_exc"],
+        "shown_ms": [(k * slot, k * slot + present) for k in range(n_slots)],
+        "label": int(labels[sample]),
+        "presentations": 1 + int(res.reps[0]) if len(res.reps) else None,
+    }

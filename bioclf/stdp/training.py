@@ -1,0 +1,92 @@
+"""Training the Diehl & Cook network by unsupervised STDP, and its outputs.
+
+Resumable: interrupted, the same call continues from the last checkpoint (one chunk of samples
+lost at most) and gives the same final weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bioclf import plots, tasks
+from bioclf.io import save_npy, save_npz, write_json
+from bioclf.stdp import setup
+from bioclf.stdp.run import Pass, make_simulator, run_passes
+
+
+def train(
+    cfg: dict,
+    n_exc: int,
+    seed: int,
+    out: Path,
+    backend_name: str | None = None,
+    epochs: int | None = None,
+    n_train: int | None = None,
+) -> dict:
+    """Train `n_exc` excitatory neurons; write the state, weights, records and metrics to `out`.
+
+    `backend_name`, `epochs` and `n_train` default to the configuration's (epochs: those of
+    the size `n_exc` in ``stdp.sizes``, else 1). Returns the metrics (``train_metrics.json``).
+    """
+    epochs = epochs or next((s["epochs"] for s in cfg["stdp"]["sizes"] if s["n"] == n_exc), 1)
+    n_train = n_train or cfg["stdp"]["n_train"]
+    models = setup.models(cfg)
+    protocol = setup.protocol(cfg)
+    backend = setup.backend(cfg, backend_name, n_exc, seed)
+    images, labels = setup.data(cfg, "train", n_train)
+    out.mkdir(parents=True, exist_ok=True)
+
+    start = time.perf_counter()
+    sim = make_simulator(models, protocol, n_exc, cfg["stdp"]["chunk"], seed, backend, "network")
+    build_time = time.perf_counter() - start
+    passes = [Pass("train", e, images, labels, plastic=True) for e in range(epochs)]
+    state, records = run_passes(
+        sim, passes, seed, out / "checkpoint.npz", sim.initial_state, f"stdp N={n_exc}"
+    )
+    wall = sum(r["wall_time_s"] for r in records)
+
+    weights = state["s_in.w"].reshape(784, n_exc)
+    save_npz(out / "state.npz", **state)
+    save_npy(out / "weights.npy", weights)
+    save_npy(out / "theta.npy", state["exc.theta"])
+    counts = np.concatenate([r["counts"] for r in records])
+    reps = np.concatenate([r["reps"] for r in records])
+    spikes = np.sum([r["spikes"] for r in records], axis=0)
+    save_npz(
+        out / "train_records.npz",
+        counts=counts,
+        reps=reps,
+        labels=np.concatenate([labels] * epochs),
+        trace=records[-1]["trace"],
+    )
+    n_samples = n_train * epochs
+    metrics = {
+        "method": "stdp",
+        "n_exc": n_exc,
+        "seed": seed,
+        "backend": backend.name,
+        "threads": backend.threads,
+        "epochs": epochs,
+        "training_samples": n_samples,
+        "repeated_presentations": int(reps.sum()),
+        "build_time_s": round(build_time, 2),
+        "training_wall_time_s": round(wall, 2),
+        "training_ms_per_sample": round(wall / n_samples * 1e3, 3),
+        "training_samples_per_s": round(n_samples / wall, 2),
+        "spikes_per_sample": {
+            k: float(v) / n_samples for k, v in zip(("inp", "exc", "inh"), spikes, strict=True)
+        },
+        "peak_memory": tasks.peak_memory_mb(),
+        "provenance": tasks.provenance(),
+        "note": "wall time summed over the chunks, including those run before a resumption",
+    }
+    write_json(out / "train_metrics.json", metrics)
+    plots.receptive_fields(
+        weights,
+        out / "receptive_fields.png",
+        title=f"STDP receptive fields, N={n_exc}, {epochs} epoch(s)",
+    )
+    return metrics
