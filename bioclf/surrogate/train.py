@@ -42,7 +42,7 @@ from bioclf.equations import load_neuron, model_content, model_files
 from bioclf.errors import BioclfError, ConfigError
 from bioclf.io import digest, set_aside
 from bioclf.surrogate.compile import compile_neuron
-from bioclf.surrogate.evaluate import evaluate, predict, spike_input
+from bioclf.surrogate.evaluate import evaluate, network_input, predict
 from bioclf.surrogate.functional.surrogate import SURROGATES
 from bioclf.surrogate.networks import ARCHS, build_network
 
@@ -60,6 +60,7 @@ class TrainConfig:
     """Options of a training run (see ``--help``)."""
 
     arch: str = "fc"
+    spiking: bool = True  # false: the same layer shapes with ReLU on analog images (an ANN)
     hidden: int = 100
     channels: tuple[int, int] = (16, 32)
     stride1: int = 1
@@ -145,9 +146,9 @@ def neuron_id(path: str | Path) -> str:
 
 def build(cfg: TrainConfig) -> nn.Module:
     """The network of `cfg`, initialised from ``cfg.seed``."""
-    neuron = compile_neuron(cfg.neuron, cfg.dt)
+    neuron = compile_neuron(cfg.neuron, cfg.dt) if cfg.spiking else None
     torch.manual_seed(cfg.seed)
-    return build_network(cfg.arch, neuron, **cfg.network_kwargs())
+    return build_network(cfg.arch, neuron, spiking=cfg.spiking, **cfg.network_kwargs())
 
 
 def lr_at(cfg: TrainConfig, epoch: int) -> float:
@@ -251,7 +252,8 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     # aside) and the same neuron model (its file's location and comments aside). One written by
     # another run -- an equation file edited or an option changed since, as when the pipeline
     # reruns a finished job -- is moved aside, and training starts over.
-    model_id = neuron_id(cfg.neuron)  # (build() compiled it; only its content is needed here)
+    # (build() compiled it; only its content is needed here; an ANN has no neuron model)
+    model_id = neuron_id(cfg.neuron) if cfg.spiking else None
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, weights_only=False)
         # Options added after a checkpoint was written take their defaults.
@@ -300,7 +302,7 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
             images = shift_images(
                 x_train[sel], cfg.augment_shift, np.random.default_rng([cfg.seed, epoch, b])
             )
-            x = spike_input(images, idx_train[sel], config_dict, "train", epoch=epoch)
+            x = network_input(images, idx_train[sel], config_dict, "train", epoch=epoch)
             y = torch.from_numpy(y_train[sel].astype(np.int64))
             counts = net(x).sum(0)
             loss = loss_fn(counts, y)
