@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from bioclf import config as cfgmod
-from bioclf import plots, tasks
+from bioclf import plots, report_energy, tasks
 from bioclf.io import load_json
 
 #: Diehl & Cook (2015), test accuracy (%) by number of excitatory neurons.
@@ -297,7 +297,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)
     root = args.out
-    rows = stdp_rows(cfg, root) + surrogate_rows(cfg, root)
+    rows = stdp_rows(cfg, root) + surrogate_rows(cfg, root) + report_energy.ann_rows(cfg, root)
     df = pd.DataFrame(rows, columns=COLUMNS + ["_dir"])
     df[COLUMNS].to_csv(root / "metrics.csv.tmp", index=False)
     (root / "metrics.csv.tmp").replace(root / "metrics.csv")
@@ -330,6 +330,7 @@ def main(argv=None) -> int:
                 f"{r['silent_below_rheobase']}, min ISI {1e3 * r['min_isi_s']:.3f} ms"
             )
         lines.append("")
+    lines += report_energy.section(df, root)
     lines += ["## Figures", ""]
     for caption, rel in figs.items():
         lines += [f"### {caption}", "", f"![{caption}]({rel})", ""]

@@ -125,7 +125,7 @@ class TrainConfig:
             bad("stride1", f"must be 1 or 2, got {self.stride1}")
         if len(self.channels) != 2 or min(self.channels) < 1:
             bad("channels", f"must be two positive integers, got {self.channels!r}")
-        if not Path(self.neuron).is_file():
+        if self.spiking and not Path(self.neuron).is_file():  # (an ANN needs no neuron)
             bad("neuron", f"no such equation file: {self.neuron}")
 
     def network_kwargs(self) -> dict:
