@@ -2,9 +2,6 @@
 # (ReLU, analog images), trained by the same trainer with the same options (--spiking false),
 # for the ANN-vs-SNN energy comparison of the report. Off with `ann: {enabled: false}`.
 
-ANN = config.get("ann", {})
-ANN_ENABLED = ANN.get("enabled", True)
-
 
 rule ann_train:
     output:
@@ -49,9 +46,3 @@ rule ann_evaluate:
     shell:
         "{params.py} -m bioclf.surrogate.evaluate --model {input.model} --out {params.out} "
         "> {log} 2>&1"
-
-
-def ann_targets():
-    if not ANN_ENABLED:
-        return []
-    return expand("results/ann/{net}/seed{seed}/metrics.json", net=SUR_NETS, seed=SEEDS)

@@ -117,6 +117,13 @@ def surrogate_targets():
     return out
 
 
+def ann_targets():
+    """The ANN twins of the surrogate networks (workflow/rules/ann.smk), unless switched off."""
+    if not config.get("ann", {}).get("enabled", True):
+        return []
+    return expand("results/ann/{net}/seed{seed}/metrics.json", net=SUR_NETS, seed=SEEDS)
+
+
 wildcard_constraints:
     n=r"\d+",
     seed=r"\d+",
