@@ -230,6 +230,8 @@ def compare(
     from bioclf.surrogate.train import load_model
 
     net, cfg = load_model(model_path)
+    if not cfg.spiking:
+        raise ConfigError(model_path, "spiking", "a non-spiking twin has no Brian2 network")
     test = load_split(data or cfg.data, "test")
     n = min(n_test, len(test))
     idx = np.arange(n)
