@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from bioclf import config as cfgmod
-from bioclf import plots, tasks
+from bioclf import plots, report_energy, tasks
 from bioclf.io import load_json
 
 #: Diehl & Cook (2015), test accuracy (%) by number of excitatory neurons.
@@ -66,7 +66,14 @@ def expected_inputs(cfg: dict, root: Path) -> list[Path]:
 def _metrics(files: list[Path], method: str) -> list[tuple[Path, dict]]:
     """The ``metrics.json`` files among `files` that exist and are of `method`, read."""
     found = [(p, load_json(p)) for p in files if p.name == "metrics.json" and p.exists()]
-    return [(p, m) for p, m in found if m.get("method", "surrogate") == method]
+    return [(p, m) for p, m in found if _method(m) == method]
+
+
+def _method(metrics: dict) -> str:
+    """'stdp', 'surrogate' or 'ann' (a surrogate trainer's non-spiking twin)."""
+    if "method" in metrics:
+        return metrics["method"]
+    return "surrogate" if metrics.get("config", {}).get("spiking", True) else "ann"
 
 
 def stdp_rows(cfg: dict, files: list[Path]) -> list[dict]:
@@ -327,7 +334,7 @@ def main(argv=None) -> int:
     cfg = cfgmod.load(args.config)
     root = args.out
     inputs = expected_inputs(cfg, root) if args.inputs is None else args.inputs
-    rows = stdp_rows(cfg, inputs) + surrogate_rows(cfg, inputs)
+    rows = stdp_rows(cfg, inputs) + surrogate_rows(cfg, inputs) + report_energy.ann_rows(cfg, root)
     df = pd.DataFrame(rows, columns=COLUMNS + ["_dir"])
     df[COLUMNS].to_csv(root / "metrics.csv.tmp", index=False)
     (root / "metrics.csv.tmp").replace(root / "metrics.csv")
@@ -360,6 +367,7 @@ def main(argv=None) -> int:
                 f"{r['silent_below_rheobase']}, min ISI {1e3 * r['min_isi_s']:.3f} ms"
             )
         lines.append("")
+    lines += report_energy.section(df, root)
     lines += ["## Figures", ""]
     for caption, rel in figs.items():
         lines += [f"### {caption}", "", f"![{caption}]({rel})", ""]

@@ -84,7 +84,23 @@ def test_paper_config_per_network_settings(tmp_path):
         timeout=300,
     )
     assert res.returncode == 0, res.stderr[-3000:]
-    commands = [line for line in res.stdout.splitlines() if "bioclf.surrogate.train" in line]
+    lines = [line for line in res.stdout.splitlines() if "bioclf.surrogate.train" in line]
+    commands = [c for c in lines if "--spiking false" not in c]
+    # every network's ANN twin: the same options, not spiking, in results/ann/; FC-100's twin
+    # has a learning rate of its own (ann_lr), the others the network's
+    twins = [c for c in lines if "--spiking false" in c]
+
+    def options(command):
+        flags = [f for f in command.split(" --") if not f.startswith(("neuron ", "spiking "))]
+        flags = [f.replace("results/ann/", "results/surrogate/") for f in flags]
+        return sorted(f.replace("ann_train", "surrogate_train") for f in flags)
+
+    fc100_twin = [c for c in twins if "--hidden 100 " in c]
+    assert fc100_twin and all("--lr 0.004 " in c for c in fc100_twin)
+    assert sorted(options(c.replace("--lr 0.004 ", "")) for c in twins) == sorted(
+        options(c.replace("--lr 0.001 ", "")) if "--hidden 100 " in c else options(c)
+        for c in commands
+    )
     fc400 = [c for c in commands if "--hidden 400 " in c and "--seed 0 " in c]
     fc100 = [c for c in commands if "--hidden 100 " in c and "--seed 0 " in c]
     fc1600 = [c for c in commands if "--hidden 1600 " in c and "--seed 0 " in c]
@@ -114,7 +130,8 @@ def test_smoke_pipeline_end_to_end_and_reruns(tmp_path, build_root):
     report = (wd / "results" / "report.md").read_text()
     assert "| stdp |" in report and "| surrogate |" in report
     df = pd.read_csv(wd / "results" / "metrics.csv")
-    assert set(df["method"]) == {"stdp", "surrogate"}
+    assert set(df["method"]) == {"stdp", "surrogate", "ann"}
+    spiking = df[df["method"] != "ann"]
     for col in (
         "accuracy",
         "training_wall_time_s",
@@ -124,10 +141,19 @@ def test_smoke_pipeline_end_to_end_and_reruns(tmp_path, build_root):
         "time_steps",
         "encoding",
     ):
-        assert col in df.columns and df[col].notna().all(), col
+        assert col in df.columns and spiking[col].notna().all(), col
+    ann = df[df["method"] == "ann"]
+    assert ann["accuracy"].notna().all() and (ann["energy_nj_per_inference"] > 0).all()
+    assert "## Is the spiking network worth it?" in report
+    assert (wd / "results" / "energy.csv").exists()
     assert df["accuracy"].between(0, 1).all()
     assert df.loc[df["method"] == "surrogate", "brian2_accuracy"].notna().all()
-    for fig in ("membrane.png", "accuracy_vs_n.png", "torch_vs_brian2.png"):
+    for fig in (
+        "membrane.png",
+        "accuracy_vs_n.png",
+        "torch_vs_brian2.png",
+        "accuracy_vs_energy.png",
+    ):
         assert (wd / "results" / "figures" / fig).exists(), fig
     # Every rule left a log and a benchmark.
     assert len(list((wd / "results" / "logs").glob("*.log"))) >= 10
@@ -184,4 +210,4 @@ def test_smoke_pipeline_end_to_end_and_reruns(tmp_path, build_root):
     lif.write_text(lif.read_text().replace("tau_m: 100*ms", "tau_m: 90*ms"))
     jobs = _planned_jobs(_snakemake(wd, "-n").stdout)
     assert {"neuron_check", "surrogate_train", "surrogate_evaluate", "surrogate_brian"} <= jobs
-    assert not jobs & {"data", "stdp_train"}
+    assert not jobs & {"data", "stdp_train", "ann_train"}

@@ -24,9 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from bioclf import tasks
+from bioclf import energy, tasks
 from bioclf.encoding import spike_probability, stream_keys
 from bioclf.errors import BioclfError
+from bioclf.surrogate.ann import analog_input
 from bioclf.surrogate.data import load_data
 from bioclf.surrogate.encode import encode_torch
 from bioclf.surrogate.options import DEVICES, HELP, describe_device
@@ -80,6 +81,14 @@ def spike_input(x01: np.ndarray, indices, cfg: dict, split: str, epoch: int = 0)
     return encode_torch(p, keys, cfg["T"])
 
 
+def network_input(x01: np.ndarray, indices, cfg: dict, split: str, epoch: int = 0):
+    """`spike_input`, or for a non-spiking twin (``cfg["spiking"]`` false) the images
+    (1, B, 784)."""
+    if cfg.get("spiking", True):
+        return spike_input(x01, indices, cfg, split, epoch=epoch)
+    return analog_input(x01)
+
+
 @torch.no_grad()
 def evaluate(
     net: nn.Module,
@@ -95,7 +104,7 @@ def evaluate(
 
     Parameters
     ----------
-    net : SpikingFC or SpikingConv
+    net : SpikingFC or SpikingConv, or a non-spiking twin (`bioclf.surrogate.ann`)
     images01 : ndarray (n, 784)
         Images in [0, 1].
     labels : ndarray (n,)
@@ -109,7 +118,9 @@ def evaluate(
     dict
         ``accuracy``, ``confusion`` (10x10 list, rows = true class), ``predictions``,
         ``spikes_per_inference`` (per population), ``synops_per_inference`` (per synapse
-        layer and total), ``energy`` and ``latency`` blocks, ``n_samples``, ``eval_seconds``.
+        layer and total), ``energy`` and ``latency`` blocks, ``n_samples``, ``eval_seconds``;
+        ``operations``: counts and energy per component (`bioclf.energy`). A twin
+        (``cfg['spiking']`` false) has no spike, synops, ``energy`` or ``latency`` entries.
     """
     net.eval()
     device = next(net.parameters()).device  # inputs go where the network is
@@ -122,16 +133,15 @@ def evaluate(
     synops = np.zeros(len(layers))
     ann_macs = 0
     fanouts = None
+    spiking = cfg.get("spiking", True)
     start = time.perf_counter()
     for b0 in range(0, n, batch_size):
         sl = slice(b0, min(n, b0 + batch_size))
-        x = spike_input(images01[sl], indices[sl], cfg, split).to(device)
+        x = network_input(images01[sl], indices[sl], cfg, split).to(device)
         out, spikes, pre = net(x, record=True)
         pred = predict(out.sum(0)).cpu().numpy()
         predictions[sl] = pred
         np.add.at(confusion, (labels[sl].astype(np.int64), pred), 1)
-        for name, s in spikes.items():
-            spike_sums[name] = spike_sums.get(name, 0.0) + float(s.sum())
         if fanouts is None:
             shapes = [tuple(p.shape[2:]) for p in pre]
             fanouts = [
@@ -139,18 +149,32 @@ def evaluate(
                 for layer, shape in zip(layers, shapes, strict=True)
             ]
             ann_macs = sum(macs(layer, shape) for layer, shape in zip(layers, shapes, strict=True))
-        for k, (p, f) in enumerate(zip(pre, fanouts, strict=True)):
-            synops[k] += float((p.sum(dim=(0, 1)) * f).sum())
+            # every population but the input, per sample
+            n_neurons = sum(s[0, 0].numel() for name, s in spikes.items() if name != "input")
+        if spiking:  # (a non-spiking twin's "spikes" are its activations)
+            for name, s in spikes.items():
+                spike_sums[name] = spike_sums.get(name, 0.0) + float(s.sum())
+            for k, (p, f) in enumerate(zip(pre, fanouts, strict=True)):
+                synops[k] += float((p.sum(dim=(0, 1)) * f).sum())
         if progress is not None:
             progress(sl.stop, n)
     names = [type(layer).__name__.lower() + str(k) for k, layer in enumerate(layers)]
     synops_per = {name: synops[k] / n for k, name in enumerate(names)}
     total_synops = float(synops.sum() / n)
-    return {
+    common = {
         "accuracy": float(np.trace(confusion) / n),
         "n_samples": int(n),
         "confusion": confusion.tolist(),
         "predictions": predictions.tolist(),
+    }
+    if not spiking:
+        ops = energy.ann_operations(ann_macs, n_neurons)
+        return common | {
+            "operations": energy.block(ops, ("fp32", "int8"), ann_macs),
+            "eval_seconds": time.perf_counter() - start,
+        }
+    ops = energy.snn_operations(total_synops, n_neurons, int(cfg["T"]))
+    return common | {
         "spikes_per_inference": {k: v / n for k, v in spike_sums.items()},
         "synops_per_inference": {"layers": synops_per, "total": total_synops},
         "energy": {
@@ -167,6 +191,7 @@ def evaluate(
             "ms": float(cfg["T"] * cfg["dt"] * 1e3),
             "pipeline_delay_steps": len(layers),
         },
+        "operations": energy.block(ops, ("fp32",), ann_macs),
         "eval_seconds": time.perf_counter() - start,
     }
 

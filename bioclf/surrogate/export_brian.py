@@ -231,6 +231,8 @@ def compare(
 
     # On the CPU: the reference is the compiled C kernel, whatever device trained the model.
     net, cfg = load_model(model_path, device="cpu")
+    if not cfg.spiking:
+        raise ConfigError(model_path, "spiking", "a non-spiking twin has no Brian2 network")
     test = load_split(data or cfg.data, "test")
     n = min(n_test, len(test))
     idx = np.arange(n)

@@ -143,8 +143,15 @@ class SpikingConv(nn.Module):
         return [m for m in (self.conv1, self.conv2, self.fc_h, self.fc) if m is not None]
 
 
-def build_network(arch: str, neuron: CompiledNeuron, **kwargs) -> nn.Module:
-    """`SpikingFC` (arch 'fc') or `SpikingConv` (arch 'conv')."""
+def build_network(
+    arch: str, neuron: CompiledNeuron | None, spiking: bool = True, **kwargs
+) -> nn.Module:
+    """`SpikingFC` (arch 'fc') or `SpikingConv` (arch 'conv'); with ``spiking=False`` their
+    non-spiking twin of the same layer shapes (`bioclf.surrogate.ann`, no neuron needed)."""
+    if not spiking:
+        from bioclf.surrogate.ann import build_ann
+
+        return build_ann(arch, **kwargs)
     if arch == "fc":
         return SpikingFC(neuron, **kwargs)
     if arch == "conv":

@@ -22,6 +22,8 @@ HELP = {
     "arch": "network: fc = 784-H-10 fully connected (H = --hidden); conv = "
     "conv(1->C1,5x5)-pool2-conv(C1->C2,5x5)-pool2[-FC H']-10 (C1 C2 = --channels, "
     "H' = --conv-hidden)",
+    "spiking": "true: the spiking network; false: its non-spiking twin (same layer shapes, "
+    "ReLU, analog pixels in one pass, no neuron file)",
     "hidden": "fc: number of hidden spiking neurons",
     "channels": "conv: output channels C1 C2 of the two convolutional layers",
     "stride1": "conv: stride of the first convolution (1: followed by 2x2 pooling; 2: strided, "
@@ -64,6 +66,7 @@ class TrainConfig:
     """Options of a training run (see ``--help``)."""
 
     arch: str = "fc"
+    spiking: bool = True  # false: the same layer shapes with ReLU on analog images (an ANN)
     hidden: int = 100
     channels: tuple[int, int] = (16, 32)
     stride1: int = 1
@@ -135,7 +138,7 @@ class TrainConfig:
             bad("channels", f"must be two positive integers, got {self.channels!r}")
         if self.device not in DEVICES:
             bad("device", f"must be one of {DEVICES}, got {self.device!r}")
-        if not Path(self.neuron).is_file():
+        if self.spiking and not Path(self.neuron).is_file():  # (an ANN needs no neuron)
             bad("neuron", f"no such equation file: {self.neuron}")
 
     def network_kwargs(self) -> dict:

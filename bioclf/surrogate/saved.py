@@ -29,9 +29,9 @@ def neuron_id(path: str | Path) -> str:
 
 def build(cfg: TrainConfig) -> nn.Module:
     """The network of `cfg`, initialised from ``cfg.seed``."""
-    neuron = compile_neuron(cfg.neuron, cfg.dt)
+    neuron = compile_neuron(cfg.neuron, cfg.dt) if cfg.spiking else None
     torch.manual_seed(cfg.seed)
-    return build_network(cfg.arch, neuron, **cfg.network_kwargs())
+    return build_network(cfg.arch, neuron, spiking=cfg.spiking, **cfg.network_kwargs())
 
 
 def atomic_save(obj, path: Path) -> None:

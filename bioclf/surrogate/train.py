@@ -47,7 +47,7 @@ from bioclf import checkpoint
 from bioclf.equations import model_files
 from bioclf.errors import BioclfError, ConfigError
 from bioclf.surrogate.data import load_data
-from bioclf.surrogate.evaluate import evaluate, predict, spike_input, test_model
+from bioclf.surrogate.evaluate import evaluate, network_input, predict, test_model
 from bioclf.surrogate.options import (
     TrainConfig,
     add_options,
@@ -129,7 +129,8 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     ckpt_path = out / "checkpoint.pt"
     start_epoch, history, wall = 0, [], 0.0
     config_dict = asdict(cfg)
-    model_id = neuron_id(cfg.neuron)  # (build() compiled it; only its content is needed here)
+    # (build() compiled it; only its content is needed here; an ANN has no neuron model)
+    model_id = neuron_id(cfg.neuron) if cfg.spiking else None
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, weights_only=False, map_location=device)
         checkpoint.resumable(
@@ -171,7 +172,7 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
             images = shift_images(
                 x_train[sel], cfg.augment_shift, np.random.default_rng([cfg.seed, epoch, b])
             )
-            x = spike_input(images, idx_train[sel], config_dict, "train", epoch=epoch).to(device)
+            x = network_input(images, idx_train[sel], config_dict, "train", epoch=epoch).to(device)
             y = torch.from_numpy(y_train[sel].astype(np.int64)).to(device)
             counts = net(x).sum(0)
             loss = loss_fn(counts, y)

@@ -38,6 +38,7 @@ EXPORT_BACKEND = EXPORT.get("backend", "cpp")
 # Where each run's results go, written out once: rules, targets and the report use these.
 STDP_RUN = "results/stdp/{backend}/n{n}/seed{seed}"
 SUR_RUN = "results/surrogate/{net}/seed{seed}"
+ANN_RUN = "results/ann/{net}/seed{seed}"  # the non-spiking twin of SUR_RUN (workflow/rules/ann.smk)
 # Per-job names of logs and benchmarks.
 STDP_JOB = "{backend}_n{n}_seed{seed}"
 SUR_JOB = "{net}_seed{seed}"
@@ -123,6 +124,16 @@ def sur_flags(w):
     return " ".join(flags)
 
 
+def ann_flags(w):
+    """The twin's options: its network's, but a learning rate of its own where the run sets
+    `ann_lr` (chosen on validation images, as the spiking network's was)."""
+    flags = sur_flags(w).split(" --")
+    lr = sur_run(w.net).get("ann_lr")
+    if lr is not None:
+        flags = [f for f in flags if not f.startswith("lr ")] + [f"lr {lr}"]
+    return " --".join(flags)
+
+
 def sur_gpu(w=None):
     """GPUs a surrogate job claims: one where the configuration asks for device 'cuda' (the GPU
     profile does); 'auto' uses a GPU that the job happens to see but claims none, so that a
@@ -144,6 +155,13 @@ def surrogate_targets():
     out = expand(f"{SUR_RUN}/{{f}}", net=SUR_NETS, seed=SEEDS, f=["metrics.json", "confusion.png"])
     out += expand(f"{SUR_RUN}/brian/brian2_export.json", net=SUR_FC, seed=SEEDS)
     return out
+
+
+def ann_targets():
+    """The ANN twins of the surrogate networks (workflow/rules/ann.smk), unless switched off."""
+    if not config.get("ann", {}).get("enabled", True):
+        return []
+    return expand(f"{ANN_RUN}/metrics.json", net=SUR_NETS, seed=SEEDS)
 
 
 wildcard_constraints:

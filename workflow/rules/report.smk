@@ -28,6 +28,7 @@ rule report:
         "results/neuron/lif_check.json",
         stdp_targets(),
         surrogate_targets(),
+        ann_targets(),
     output:
         report="results/report.md",
         metrics=report("results/metrics.csv", category="Comparison",

@@ -1,0 +1,112 @@
+"""Conventional (non-spiking) twins of the spiking classifiers, for the ANN-vs-SNN comparison.
+
+Each twin has the layers of its spiking network under the same names and shapes (so the two
+state dicts hold the same tensors), ReLU in place of every hidden spiking population and
+max pooling where the spiking network pools; the output layer gives logits. It takes the
+analog image (pixel intensities in [0, 1]) in one pass instead of T steps of spikes.
+
+To share the trainer and the evaluation with the spiking networks, a twin follows their calling
+convention with a time axis of length one: input (1, B, 784), output (1, B, 10), whose sum over
+time is the logits; ``record=True`` also returns the activations of every population and the
+input of every synaptic layer, as `SpikingFC.forward` does with spikes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class AnnFC(nn.Module):
+    """``784-N-10``: Linear, ReLU, Linear (the twin of `SpikingFC`)."""
+
+    def __init__(self, hidden: int = 100, n_in: int = 784, n_out: int = 10, bias: bool = True):
+        super().__init__()
+        self.fc1 = nn.Linear(n_in, hidden, bias=bias)
+        self.fc2 = nn.Linear(hidden, n_out, bias=bias)
+        self.hidden = hidden
+
+    def forward(self, x: torch.Tensor, record: bool = False):
+        """Logits (1, B, 10) for images (1, B, 784)."""
+        h = torch.relu(self.fc1(x))
+        out = self.fc2(h)
+        if record:
+            return out, {"input": x, "hidden": h, "output": out}, [x, h]
+        return out
+
+    def synapse_layers(self) -> list[nn.Module]:
+        return [self.fc1, self.fc2]
+
+
+class AnnConv(nn.Module):
+    """conv(1->c1,5)-ReLU-pool2-conv(c1->c2,5)-ReLU-pool2-[FC-ReLU]-FC (twin of `SpikingConv`,
+    ``stride1=2`` likewise replacing the first pooling by a strided convolution)."""
+
+    def __init__(
+        self,
+        channels: tuple[int, int] = (16, 32),
+        hidden: int = 0,
+        n_out: int = 10,
+        stride1: int = 1,
+    ):
+        super().__init__()
+        if stride1 not in (1, 2):
+            raise ValueError(f"stride1 must be 1 or 2, got {stride1}")
+        c1, c2 = channels
+        self.conv1 = nn.Conv2d(1, c1, 5, stride=stride1)
+        self.stride1 = stride1
+        self.conv2 = nn.Conv2d(c1, c2, 5)
+        self.pool = nn.MaxPool2d(2)
+        n_flat = c2 * 4 * 4
+        if hidden:
+            self.fc_h = nn.Linear(n_flat, hidden)
+            n_flat = hidden
+        else:
+            self.fc_h = None
+        self.fc = nn.Linear(n_flat, n_out)
+        self.channels = channels
+        self.hidden = hidden
+
+    def forward(self, x: torch.Tensor, record: bool = False):
+        """Logits (1, B, 10) for images (1, B, 784) or (1, B, 1, 28, 28)."""
+        t, b = x.shape[:2]
+        x = x.reshape(t, b, 1, 28, 28)
+        a1 = torch.relu(self.conv1(x.reshape(t * b, 1, 28, 28)))
+        p1 = self.pool(a1) if self.stride1 == 1 else a1
+        a2 = torch.relu(self.conv2(p1))
+        p2 = self.pool(a2).reshape(t, b, -1)
+
+        def unfold(maps):  # (N, C, H, W) -> (T, B, C, H, W)
+            return maps.reshape(t, b, *maps.shape[1:])
+
+        acts = {"input": x, "conv1": unfold(a1), "conv2": unfold(a2)}
+        pre = [x, unfold(p1), p2]
+        if self.fc_h is not None:
+            p2 = torch.relu(self.fc_h(p2))
+            acts["hidden"] = p2
+            pre.append(p2)
+        out = self.fc(p2)
+        acts["output"] = out
+        if record:
+            return out, acts, pre
+        return out
+
+    def synapse_layers(self) -> list[nn.Module]:
+        return [m for m in (self.conv1, self.conv2, self.fc_h, self.fc) if m is not None]
+
+
+def build_ann(arch: str, **kwargs) -> nn.Module:
+    """The twin of ``build_network(arch, neuron, **kwargs)``; the spiking-only options
+    (``surrogate``, ``slope``) are accepted and ignored."""
+    kwargs = {k: v for k, v in kwargs.items() if k not in ("surrogate", "slope")}
+    if arch == "fc":
+        return AnnFC(**kwargs)
+    if arch == "conv":
+        return AnnConv(**kwargs)
+    raise ValueError(f"unknown architecture {arch!r}")
+
+
+def analog_input(x01: np.ndarray, dtype=torch.float32) -> torch.Tensor:
+    """Images in [0, 1] (B, 784) as a twin's input (1, B, 784)."""
+    return torch.from_numpy(np.ascontiguousarray(x01)).to(dtype)[None]

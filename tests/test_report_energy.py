@@ -1,0 +1,75 @@
+"""The report's ANN-versus-SNN section: energy table, verdicts, Pareto front."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from bioclf import energy, report_energy
+
+
+def test_pareto_front_by_hand():
+    points = [(10.0, 0.90), (5.0, 0.80), (20.0, 0.95), (30.0, 0.93), (5.0, 0.70), (12, 0.9)]
+    assert report_energy.pareto(points) == [(5.0, 0.80), (10.0, 0.90), (20.0, 0.95)]
+
+
+@pytest.mark.parametrize(
+    "config, neurons",
+    [
+        ({"arch": "fc", "hidden": 100}, 110),
+        ({"arch": "conv", "channels": [16, 48], "conv_hidden": 128}, 16 * 576 + 48 * 64 + 138),
+    ],
+)
+def test_neuron_count_of_a_training_configuration(config, neurons):
+    assert report_energy._neurons(config) == neurons
+
+
+def _metrics(d, accuracy, ops, precisions, dense):
+    d.mkdir(parents=True)
+    block = energy.block(ops, precisions, dense)
+    (d / "metrics.json").write_text(json.dumps({"accuracy": accuracy, "operations": block}))
+
+
+def test_section_table_and_verdict_by_hand(tmp_path):
+    dense = 784 * 3 + 3 * 10
+    snn, ann = tmp_path / "surrogate", tmp_path / "ann"
+    _metrics(snn, 0.95, energy.snn_operations(1000, 13, 4), ("fp32",), dense)
+    _metrics(ann, 0.96, energy.ann_operations(dense, 13), ("fp32", "int8"), dense)
+    common = {"network": "FC 784-3-10", "seed": 0, "n": 3}
+    df = pd.DataFrame(
+        [
+            {**common, "method": "surrogate", "accuracy": 0.95, "_dir": snn},
+            {**common, "method": "ann", "accuracy": 0.96, "_dir": ann},
+            {
+                "method": "stdp",
+                "network": "Diehl&Cook N=5",
+                "n": 5,
+                "seed": 0,
+                "accuracy": 0.5,
+                "synops_per_inference": 200.0,
+                "time_steps": 10.0,
+            },
+        ]
+    )
+    (tmp_path / "figures").mkdir()
+    lines = report_energy.section(df, tmp_path)
+    table = pd.read_csv(tmp_path / "energy.csv")
+    assert list(table["precision"]) == ["fp32", "fp32", "int8", "fp32"]
+    stdp = table[table["method"] == "stdp"].iloc[0]
+    assert stdp["neuron_updates"] == 2 * 5 * 10 and stdp["accumulates"] == 200
+    # SNN: 1000 ACs and reads, 13 neurons x 4 steps; ANN: 2382 MACs and reads, 13 ReLUs
+    e_snn = 1000 * (0.9 + 5.0) + 52 * 6.4
+    e_ann32 = dense * (4.6 + 5.0) + 13 * 1.8
+    e_ann8 = dense * (0.23 + 1.25) + 13 * 0.06
+    assert table["total_nj"].tolist()[:3] == pytest.approx(
+        [e_snn / 1e3, e_ann32 / 1e3, e_ann8 / 1e3]
+    )
+    verdict = next(line for line in lines if line.startswith("- **FC 784-3-10"))
+    assert f"{e_ann32 / e_snn:.2f}x cheaper than its fp32 ANN twin" in verdict
+    assert f"{e_snn / e_ann8:.2f}x dearer than its int8 ANN twin" in verdict
+    assert "1.00 points less accurate" in verdict
+    assert f"{1000 / dense:.2f} spikes per presynaptic neuron" in verdict
+    assert "below the fp32 break-even of 5.11 and above the int8 break-even of 0.26" in verdict
+    assert (tmp_path / "figures" / "accuracy_vs_energy.png").exists()
