@@ -15,6 +15,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/neuron.smk"
 include: "workflow/rules/stdp.smk"
 include: "workflow/rules/surrogate.smk"
+include: "workflow/rules/sweeps.smk"
 include: "workflow/rules/report.smk"
 
 

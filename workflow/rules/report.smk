@@ -30,6 +30,7 @@ rule report:
         "results/neuron/lif_check.json",
         stdp_targets(),
         surrogate_targets(),
+        sweep_targets(),
     output:
         report="results/report.md",
         metrics=report("results/metrics.csv", category="Comparison",
