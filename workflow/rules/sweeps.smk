@@ -4,61 +4,7 @@
 # Each point is an ordinary job, so a cluster runs the points in parallel. The swept file and the
 # files it extends are inputs: editing them re-runs the sweep points, and only those.
 
-from bioclf import sweeps as _sweeps
-
-try:
-    SWEEP_POINTS = _sweeps.plan(config, CFG)
-except BioclfError as _exc:
-    sys.exit(f"error: {_exc}")
-SWEEP_STDP = _sweeps.budget(config)
-SWEEP_SUR = _sweeps.surrogate_budget(config)
-SWEEP_DIR = "results/sweeps/{sfile}/{sparam}/{svalue}"
-
-
-def sweep_point(w, method):
-    for p in SWEEP_POINTS:
-        if (p.file.stem, p.parameter, _sweeps.slug(p.value), p.method) == (
-            w.sfile, w.sparam, w.svalue, method
-        ):
-            return p
-    raise ValueError(f"no {method} sweep point {w.sfile}/{w.sparam}/{w.svalue}")
-
-
-def sweep_model_files(w, method):
-    """The derived files of a point and every file they extend."""
-    p = sweep_point(w, method)
-    files = {str(f) for m in p.models.values() for f in _model_files(m)}
-    if method == "stdp":
-        files |= set(STDP_MODELS) | {str(p.config)}
-    return sorted(files)
-
-
-def sweep_sur_flags(w):
-    """The main run's flags for this network, then the sweep budget (argparse: last one wins)."""
-    flags = [sur_flags(w)]
-    for key, flag in (("epochs", "--epochs"), ("n_train", "--train-subset"),
-                      ("n_test", "--test-subset")):
-        if key in SWEEP_SUR:
-            flags.append(f"{flag} {SWEEP_SUR[key]}")
-    return " ".join(flags)
-
-
-def sweep_targets():
-    out = []
-    for p in SWEEP_POINTS:
-        if p.method == "surrogate":
-            out += expand(f"{p.directory}/{{net}}/seed{{seed}}/metrics.json", net=SUR_NETS,
-                          seed=SEEDS)
-        else:
-            out += expand(f"{p.directory}/n{SWEEP_STDP['n']}/seed{{seed}}/test/metrics.json",
-                          seed=SEEDS)
-    return out
-
-
-wildcard_constraints:
-    sfile=r"[^/]+",
-    sparam=r"[^/]+",
-    svalue=r"[^/]+",
+include: "sweeps_common.smk"
 
 
 rule sweeps:
@@ -72,7 +18,7 @@ rule sweep_surrogate_train:
         neuron=lambda w: str(sweep_point(w, "surrogate").models["neuron"]),
         files=lambda w: sweep_model_files(w, "surrogate"),
     output:
-        model=SWEEP_DIR + "/surrogate/{net}/seed{seed}/model.pt",
+        model="results/sweeps/{sfile}/{sparam}/{svalue}/surrogate/{net}/seed{seed}/model.pt",
     conda:
         "../envs/bioclf.yaml"
     log:
@@ -93,9 +39,9 @@ rule sweep_surrogate_train:
 
 rule sweep_surrogate_evaluate:
     input:
-        model=SWEEP_DIR + "/surrogate/{net}/seed{seed}/model.pt",
+        model="results/sweeps/{sfile}/{sparam}/{svalue}/surrogate/{net}/seed{seed}/model.pt",
     output:
-        metrics=SWEEP_DIR + "/surrogate/{net}/seed{seed}/metrics.json",
+        metrics="results/sweeps/{sfile}/{sparam}/{svalue}/surrogate/{net}/seed{seed}/metrics.json",
     conda:
         "../envs/bioclf.yaml"
     log:
@@ -113,15 +59,11 @@ rule sweep_surrogate_evaluate:
         "> {log} 2>&1"
 
 
-def _sweep_stdp_cfg(w):
-    return str(sweep_point(w, "stdp").config)
-
-
 rule sweep_stdp_train:
     input:
         models=lambda w: sweep_model_files(w, "stdp"),
     output:
-        state=SWEEP_DIR + "/stdp/n{n}/seed{seed}/state.npz",
+        state="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/state.npz",
     conda:
         "../envs/bioclf.yaml"
     log:
@@ -134,7 +76,7 @@ rule sweep_stdp_train:
         gpu=1 if STDP_BACKEND == "cuda" else 0,
     params:
         py=PY,
-        cfg=_sweep_stdp_cfg,
+        cfg=sweep_stdp_cfg,
         out=lambda w, output: str(Path(output.state).parent),
         backend=STDP_BACKEND,
     shell:
@@ -145,9 +87,9 @@ rule sweep_stdp_train:
 rule sweep_stdp_assign:
     input:
         models=lambda w: sweep_model_files(w, "stdp"),
-        state=SWEEP_DIR + "/stdp/n{n}/seed{seed}/state.npz",
+        state="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/state.npz",
     output:
-        assignment=SWEEP_DIR + "/stdp/n{n}/seed{seed}/assign/assignment.npy",
+        assignment="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/assign/assignment.npy",
     conda:
         "../envs/bioclf.yaml"
     log:
@@ -160,7 +102,7 @@ rule sweep_stdp_assign:
         gpu=1 if STDP_BACKEND == "cuda" else 0,
     params:
         py=PY,
-        cfg=_sweep_stdp_cfg,
+        cfg=sweep_stdp_cfg,
         out=lambda w, input: str(Path(input.state).parent),
     shell:
         "{params.py} -m bioclf.stdp.assign --config {params.cfg} --trained {params.out} "
@@ -170,9 +112,9 @@ rule sweep_stdp_assign:
 rule sweep_stdp_respond:
     input:
         models=lambda w: sweep_model_files(w, "stdp"),
-        state=SWEEP_DIR + "/stdp/n{n}/seed{seed}/state.npz",
+        state="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/state.npz",
     output:
-        responses=SWEEP_DIR + "/stdp/n{n}/seed{seed}/test/responses.npz",
+        responses="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/test/responses.npz",
     conda:
         "../envs/bioclf.yaml"
     log:
@@ -185,7 +127,7 @@ rule sweep_stdp_respond:
         gpu=1 if STDP_BACKEND == "cuda" else 0,
     params:
         py=PY,
-        cfg=_sweep_stdp_cfg,
+        cfg=sweep_stdp_cfg,
         out=lambda w, input: str(Path(input.state).parent),
     shell:
         "{params.py} -m bioclf.stdp.respond --config {params.cfg} --trained {params.out} "
@@ -195,11 +137,11 @@ rule sweep_stdp_respond:
 rule sweep_stdp_evaluate:
     input:
         models=lambda w: sweep_model_files(w, "stdp"),
-        state=SWEEP_DIR + "/stdp/n{n}/seed{seed}/state.npz",
-        assignment=SWEEP_DIR + "/stdp/n{n}/seed{seed}/assign/assignment.npy",
-        responses=SWEEP_DIR + "/stdp/n{n}/seed{seed}/test/responses.npz",
+        state="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/state.npz",
+        assignment="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/assign/assignment.npy",
+        responses="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/test/responses.npz",
     output:
-        metrics=SWEEP_DIR + "/stdp/n{n}/seed{seed}/test/metrics.json",
+        metrics="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/test/metrics.json",
     conda:
         "../envs/bioclf.yaml"
     log:
@@ -212,7 +154,7 @@ rule sweep_stdp_evaluate:
         gpu=1 if STDP_BACKEND == "cuda" else 0,
     params:
         py=PY,
-        cfg=_sweep_stdp_cfg,
+        cfg=sweep_stdp_cfg,
         out=lambda w, input: str(Path(input.state).parent),
     shell:
         "{params.py} -m bioclf.stdp.evaluate --config {params.cfg} --trained {params.out} "
