@@ -133,11 +133,19 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
         message.
     """
     points: list[Point] = []
+    stems: dict[str, Path] = {}
     for k, sweep in enumerate(config.get("sweeps") or []):
         key = f"sweeps.{k}"
         swept, name = Path(sweep["file"]), sweep["parameter"]
         if not swept.exists():
             raise ConfigError(path, f"{key}.file", f"file {swept} does not exist")
+        if not _same(stems.setdefault(swept.stem, swept), swept):
+            raise ConfigError(
+                path,
+                f"{key}.file",
+                f"{swept} and {stems[swept.stem]} have the same name: their sweeps would share "
+                f"results/sweeps/{swept.stem}/ (rename one)",
+            )
         try:
             base = load_model(swept)
             users = _users(config, swept)
