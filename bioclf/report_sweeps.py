@@ -20,7 +20,8 @@ from bioclf import sweeps  # noqa: E402
 from bioclf.io import load_json  # noqa: E402
 
 COLUMNS = ["file", "parameter", "value", "x", "unit", "method", "network", "seed"]
-COLUMNS += ["accuracy", "n_test", "spikes_per_inference", "baseline"]
+COLUMNS += ["accuracy", "n_test", "spikes_per_inference", "network_spikes_per_inference"]
+COLUMNS += ["baseline"]
 
 
 def _unit(values) -> tuple[object, str]:
@@ -73,6 +74,9 @@ def rows(cfg: dict, root: Path) -> pd.DataFrame:
                             "accuracy": m["accuracy"],
                             "n_test": m.get("n_samples", m.get("n_test")),
                             "spikes_per_inference": float(sum(spikes.values())),
+                            "network_spikes_per_inference": float(
+                                sum(v for k, v in spikes.items() if k != "input")
+                            ),
                             "baseline": float(base / unit),
                         }
                     )
@@ -82,12 +86,13 @@ def rows(cfg: dict, root: Path) -> pd.DataFrame:
 def figure(df: pd.DataFrame, path: Path, title: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     for (method, net), g in df.groupby(["method", "network"]):
-        g = g.groupby("x", as_index=False)[["accuracy", "spikes_per_inference"]].mean()
+        g = g.groupby("x", as_index=False)[["accuracy", "network_spikes_per_inference"]].mean()
         label = f"{method} {net}"
         axes[0].plot(g["x"], 100 * g["accuracy"], "o-", label=label)
-        axes[1].plot(g["x"], g["spikes_per_inference"], "o-", label=label)
+        axes[1].plot(g["x"], g["network_spikes_per_inference"], "o-", label=label)
     unit = df["unit"].iloc[0]
-    for ax, name in zip(axes, ["test accuracy (%)", "spikes per inference"], strict=True):
+    names = ["test accuracy (%)", "spikes per inference (input excluded)"]
+    for ax, name in zip(axes, names, strict=True):
         ax.axvline(df["baseline"].iloc[0], color="grey", ls="--", lw=1, label="baseline")
         ax.set_xlabel(f"{df['parameter'].iloc[0]}" + (f" ({unit})" if unit else ""))
         ax.set_ylabel(name)
@@ -116,22 +121,27 @@ def section(cfg: dict, root: Path) -> list[str]:
         "",
         "Each value is a derived equation file (`results/sweeps/`) differing from the model in "
         "use by that one parameter; everything else as configured (`sweep_budget` for the run "
-        "sizes). Test accuracy; spikes per inference of all layers, input included (as in the "
-        "table above). Dashed: the value of the configured model. Table: `sweeps.csv`.",
+        "sizes). Test accuracy; spikes per inference of the network's neurons (figure) and with "
+        "the input spikes as well (as in the table above). Dashed: the value of the configured "
+        "model. Table: `sweeps.csv`.",
         "",
     ]
     for (file, parameter), g in df.groupby(["file", "parameter"], sort=False):
         name = f"sweep_{Path(file).stem}_{parameter}.png"
         figure(g, root / "figures" / name, f"{file}: {parameter}")
         lines += [f"### `{parameter}` of `{file}`", ""]
-        lines += ["| value | method | accuracy | spikes per inference |", "|---|---|---|---|"]
+        lines += [
+            "| value | method | accuracy | spikes per inference (network / with input) |",
+            "|---|---|---|---|",
+        ]
         for _, r in g.sort_values(["method", "x"]).iterrows():
             mark = (
                 " (baseline)" if abs(r["x"] - r["baseline"]) <= 1e-9 * max(1, abs(r["x"])) else ""
             )
             lines.append(
                 f"| {r['value']}{mark} | {r['method']} {r['network']} seed {r['seed']} | "
-                f"{100 * r['accuracy']:.2f}% | {r['spikes_per_inference']:.1f} |"
+                f"{100 * r['accuracy']:.2f}% | {r['network_spikes_per_inference']:.1f} / "
+                f"{r['spikes_per_inference']:.1f} |"
             )
         lines += ["", f"![{parameter} of {file}](figures/{name})", ""]
     return lines

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from brian2 import ms
 from conftest import ROOT
 
 from bioclf import config as cfgmod
-from bioclf import sweeps
+from bioclf import report_sweeps, sweeps
 from bioclf.equations import load_model
 from bioclf.errors import ConfigError
 
@@ -164,3 +166,25 @@ def test_editing_a_swept_file_reruns_its_sweep_jobs_only(workdir):
     jobs = _dry_run("sweeps")
     assert {"sweep_stdp_train", "sweep_stdp_assign", "sweep_stdp_evaluate"} <= jobs
     assert not {j for j in jobs if j.startswith("sweep_surrogate")}
+
+
+def test_report_section_plots_finished_points_and_marks_the_baseline(workdir):
+    cfg = _config()
+    assert report_sweeps.section(cfg, Path("results")) == []  # nothing finished yet
+    for k, p in enumerate(sweeps.plan(cfg, "config/sweep.yaml")):
+        if p.method == "surrogate":
+            path = p.directory / "fc20" / "seed0" / "metrics.json"
+            spikes = {"input": 2600.0, "hidden": 700.0 + k, "output": 20.0}
+        else:
+            path = p.directory / "n20" / "seed0" / "test" / "metrics.json"
+            spikes = {"input": 4400.0, "exc": 9.0 + k, "inh": 9.0}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"accuracy": 0.5 + k / 100, "spikes_per_inference": spikes}))
+    lines = report_sweeps.section(cfg, Path("results"))
+    text = "\n".join(lines)
+    assert "## Parameter sensitivity" in text
+    assert "| 100*ms (baseline) | surrogate fc20 seed 0 | 51.00% | 721.0 / 3321.0 |" in text
+    for name in ("sweep_lif_tau_m.png", "sweep_dc_stdp_nu_post.png"):
+        assert (Path("results/figures") / name).stat().st_size > 1000
+    table = pd.read_csv("results/sweeps.csv")
+    assert len(table) == 4 and set(table["method"]) == {"surrogate", "stdp"}
