@@ -66,7 +66,7 @@ def slug(value: str) -> str:
 
 def _unit_name(q: Quantity) -> str:
     dim = get_dimensions(q)
-    return "dimensionless (a plain number)" if dim.is_dimensionless else f"'{dim}'"
+    return "a plain number" if dim.is_dimensionless else f"a quantity in {dim}"
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -177,7 +177,7 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
                     path,
                     field,
                     f"{value!r} is not in the unit of {name} in {swept}: expected "
-                    f"{_unit_name(expected)} like {expected!r}",
+                    f"{_unit_name(expected)} (the file has {name} = {expected})",
                 )
             for method, used in sorted(users.items()):
                 point = Point(swept, name, str(value), q, method, {})
