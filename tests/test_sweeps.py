@@ -95,7 +95,7 @@ def test_files_are_rewritten_only_when_their_text_changes(workdir):
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        ({"values": ["10*mV"]}, ["sweeps.0.values.0", "tau_m", "equations/lif.yaml", "second"]),
+        ({"values": ["10*mV"]}, ["sweeps.0.values.0", "tau_m", "lif.yaml", "a quantity in s"]),
         ({"parameter": "tau_x"}, ["sweeps.0.parameter", "no parameter 'tau_x'"]),
         ({"file": "equations/nope.yaml"}, ["sweeps.0.file", "does not exist"]),
         ({"file": "equations/dc_inh_exc.yaml", "parameter": "w_ie"}, ["used by no method"]),
