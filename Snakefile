@@ -16,6 +16,7 @@ include: "workflow/rules/neuron.smk"
 include: "workflow/rules/stdp.smk"
 include: "workflow/rules/surrogate.smk"
 include: "workflow/rules/ann.smk"
+include: "workflow/rules/sweeps.smk"
 include: "workflow/rules/report.smk"
 
 

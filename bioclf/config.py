@@ -74,6 +74,10 @@ def validate(config: dict, path: str | Path = "config") -> dict:
         model = _get(config, keys)
         if model is not None and not Path(model).exists():
             raise ConfigError(path, ".".join(keys), f"file {model} does not exist")
+    if config.get("sweeps"):
+        from bioclf import sweeps  # imports the equation loader, needed only here
+
+        sweeps.plan(config, path, write=False)
     return config
 
 

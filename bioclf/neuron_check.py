@@ -1,11 +1,15 @@
-"""Verify a LIF model file against theory and draw its membrane potential.
+"""Verify a neuron model file against theory, or the simulators against each other.
 
     python -m bioclf.neuron_check --config config/config.yaml --out results/neuron
 
-For >= 10 constant currents above rheobase the simulated rate must match the analytic LIF rate
-within 1 % (at the configured fine dt), be zero below rheobase, and no interspike interval may
-be shorter than the refractory period -- on every configured backend. Exits with status 1 when
-a check fails, so the pipeline stops on a broken neuron.
+Where the membrane equation is linear in v and in the input current (`lif_check.analyse`), for
+>= 10 constant currents above rheobase the simulated rate must match the analytic rate within
+1 % (at the configured fine dt), be zero below rheobase, and no interspike interval may be
+shorter than the refractory period -- on every configured backend. Where no closed form exists
+(e.g. an adaptation current), the check is that every configured backend and the PyTorch neuron
+compiled from the same file produce the same spikes, step for step, for the same currents; the
+report says which check was done and why. Exits with status 1 when a check fails, so the
+pipeline stops on a broken neuron.
 """
 
 from __future__ import annotations
@@ -17,7 +21,41 @@ from bioclf import config as cfgmod
 from bioclf import plots, tasks
 from bioclf.brian import backends, lif_check
 from bioclf.equations import load_neuron
+from bioclf.errors import UnsupportedConstructError
 from bioclf.io import write_json
+
+
+def _analytic_checks(res) -> tuple[dict, bool]:
+    above = res.analytic > 0
+    rel = np.abs(res.simulated[above] - res.analytic[above]) / res.analytic[above]
+    checks = {
+        "levels_above_rheobase": int(above.sum()),
+        "max_relative_rate_error": float(rel.max()),
+        "silent_below_rheobase": bool(np.all(res.n_spikes[~above] == 0)),
+        "min_isi_s": float(res.min_isi[above].min()),
+        "refractory_respected": bool(np.all(res.min_isi[above] >= res.t_ref - 1e-12)),
+    }
+    passed = (
+        checks["levels_above_rheobase"] >= 10
+        and checks["max_relative_rate_error"] < 0.01
+        and checks["silent_below_rheobase"]
+        and checks["refractory_respected"]
+    )
+    return checks, passed
+
+
+def _agreement_checks(res, reference) -> tuple[dict, bool]:
+    """This backend against the first one (itself for the first), spike for spike."""
+    same = lif_check.compare_steps(reference.steps, res.steps)
+    checks = {
+        "levels_firing": int((res.n_spikes >= 2).sum()),
+        "min_isi_s": float(res.min_isi.min()),
+        "refractory_respected": bool(np.all(res.min_isi >= res.t_ref - 1e-12)),
+        f"same_spikes_as_{reference.backend}": same["identical"],
+        "neurons_differing": same["neurons_differing"],
+    }
+    passed = checks["levels_firing"] >= 5 and same["identical"] and checks["refractory_respected"]
+    return checks, passed
 
 
 def main(argv=None) -> int:
@@ -30,39 +68,48 @@ def main(argv=None) -> int:
     duration = cfgmod.quantity(cfg, "neuron_check", "duration") if "duration" in nc else 2 * second
     currents = lif_check.current_levels(model, n_above=nc.get("levels", 12))
     build = cfg.get("build", "build")
-    results, ok = {}, True
+    theory, reason = lif_check.analyse(model)
+    kind = "analytic" if theory else "agreement"
+    if theory is None:
+        print(
+            f"{model.path}: no closed-form f-I curve ({reason}); checking that the simulators "
+            "agree spike for spike instead"
+        )
+    results, ok, reference = {}, True, None
     for name in nc.get("backends", ["runtime"]):
         backend = backends.Backend(name, build_dir=tasks.Path(build) / "neuron")
         if name == "cuda" and not backends.gpu_available():
             print("cuda: no GPU here, skipped (the CUDA build is tested by the test suite)")
             continue
         res = lif_check.simulate_rates(model, currents, duration=duration, dt=dt, backend=backend)
-        above = res.analytic > 0
-        rel = np.abs(res.simulated[above] - res.analytic[above]) / res.analytic[above]
-        checks = {
-            "levels_above_rheobase": int(above.sum()),
-            "max_relative_rate_error": float(rel.max()),
-            "silent_below_rheobase": bool(np.all(res.n_spikes[~above] == 0)),
-            "min_isi_s": float(res.min_isi[above].min()),
-            "refractory_respected": bool(np.all(res.min_isi[above] >= res.t_ref - 1e-12)),
-        }
-        passed = (
-            checks["levels_above_rheobase"] >= 10
-            and checks["max_relative_rate_error"] < 0.01
-            and checks["silent_below_rheobase"]
-            and checks["refractory_respected"]
-        )
+        reference = reference or res
+        if theory is not None:
+            checks, passed = _analytic_checks(res)
+        else:
+            checks, passed = _agreement_checks(res, reference)
         ok &= passed
         results[name] = {
             **checks,
             "passed": passed,
             "current_nA": (res.current * 1e9).tolist(),
-            "analytic_hz": res.analytic.tolist(),
+            "analytic_hz": res.analytic.tolist() if theory else None,
             "simulated_hz": res.simulated.tolist(),
         }
         print(f"{name}: {'PASS' if passed else 'FAIL'} {checks}")
-        if name == nc.get("backends", ["runtime"])[0]:
-            plots.rate_check(res, args.out / "rates.png", title=f"{model.name}: f-I curve")
+        if res is reference:
+            title = f"{model.name}: f-I curve" + ("" if theory else " (no closed form)")
+            plots.rate_check(res, args.out / "rates.png", title=title)
+    torch = None
+    if theory is None and reference is not None:
+        try:
+            steps = lif_check.torch_steps(model, currents, duration=duration, dt=dt)
+        except UnsupportedConstructError as exc:
+            torch = {"compared": False, "against": reference.backend, "reason": str(exc)}
+        else:
+            same = lif_check.compare_steps(reference.steps, steps)
+            torch = {"compared": True, "against": reference.backend, **same}
+            ok &= same["identical"]
+        print(f"pytorch: {torch}")
     trace = lif_check.membrane_trace(model)
     plots.membrane_trace(
         trace,
@@ -75,7 +122,21 @@ def main(argv=None) -> int:
             "model": str(model.path),
             "dt_s": float(dt),
             "duration_s": float(duration),
+            "check": kind,
+            "no_closed_form": reason or None,
+            "theory": None
+            if theory is None
+            else {
+                "membrane": theory.membrane,
+                "input": theory.input,
+                "tau_s": theory.tau,
+                "v_th": theory.v_th,
+                "v_reset": theory.v_reset,
+                "t_ref_s": theory.t_ref,
+                "rheobase_A": theory.rheobase,
+            },
             "backends": results,
+            "pytorch": torch,
             "passed": ok,
             "provenance": tasks.provenance(),
         },

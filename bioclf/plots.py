@@ -95,7 +95,8 @@ def membrane_trace(trace, path, title: str = "") -> None:
 def rate_check(result, path, title: str = "") -> None:
     """Simulated vs analytic firing rate against input current."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    ax.plot(result.current * 1e9, result.analytic, "-", color="black", label="analytic")
+    if np.isfinite(result.analytic).any():  # NaN where the model has no closed form
+        ax.plot(result.current * 1e9, result.analytic, "-", color="black", label="analytic")
     ax.plot(
         result.current * 1e9,
         result.simulated,

@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from bioclf import config as cfgmod
-from bioclf import plots, report_energy, tasks
+from bioclf import plots, report_energy, report_sweeps, tasks
 from bioclf.io import load_json
 
 #: Diehl & Cook (2015), test accuracy (%) by number of excitatory neurons.
@@ -359,15 +359,40 @@ def main(argv=None) -> int:
     if neuron.exists():
         nc = load_json(neuron)
         lines += ["## Neuron verification", ""]
+        if nc.get("check") == "agreement":
+            lines += [
+                f"No closed-form f-I curve for `{nc['model']}` ({nc['no_closed_form']}): checked "
+                "instead that the simulators agree spike for spike on the same constant currents.",
+                "",
+            ]
         for name, r in nc["backends"].items():
+            if "max_relative_rate_error" not in r:
+                same = [k for k in r if k.startswith("same_spikes_as_")]
+                lines.append(
+                    f"- `{name}`: {'PASS' if r['passed'] else 'FAIL'} -- {r['levels_firing']} "
+                    f"current levels firing, {same[0].replace('_', ' ')}: {r[same[0]]}, "
+                    f"min ISI {1e3 * r['min_isi_s']:.3f} ms"
+                )
+                continue
             lines.append(
                 f"- `{name}`: {'PASS' if r['passed'] else 'FAIL'} -- {r['levels_above_rheobase']} "
                 f"current levels above rheobase, max relative rate error "
                 f"{r['max_relative_rate_error']:.2e} (limit 1e-2), silent below rheobase: "
                 f"{r['silent_below_rheobase']}, min ISI {1e3 * r['min_isi_s']:.3f} ms"
             )
+        torch = nc.get("pytorch")
+        if torch:
+            lines.append(
+                f"- PyTorch (compiled from the same file) against `{torch['against']}`: "
+                + (
+                    f"identical spikes: {torch['identical']} ({torch['spikes']} spikes)"
+                    if torch["compared"]
+                    else f"not compared ({torch['reason']})"
+                )
+            )
         lines.append("")
     lines += report_energy.section(df, root)
+    lines += report_sweeps.section(cfg, root)
     lines += ["## Figures", ""]
     for caption, rel in figs.items():
         lines += [f"### {caption}", "", f"![{caption}]({rel})", ""]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
-from brian2 import ms, second
-from conftest import EQUATIONS
+import yaml
+from brian2 import ms, nA, second
+from conftest import EQUATIONS, ROOT
 
+from bioclf import neuron_check
 from bioclf.brian import backends, lif_check
 from bioclf.equations import load_neuron
 
@@ -72,3 +76,95 @@ def test_membrane_trace_shows_every_feature(lif):
     # The threshold is crossed just before each spike.
     k = int(round(trace.spikes[0] / dt))
     assert trace.v[k - 1] < trace.v_th
+
+
+RENAMED = """kind: neuron
+equations: |
+  dU/dt = (E_L - U)/tau + Iin/C_m : volt (unless refractory)
+  Iin : amp
+threshold: U > theta
+reset: U = U_r
+refractory: dead
+method: exact
+initial:
+  U: E_L
+input: Iin
+parameters:
+  E_L: -70*mV
+  U_r: -75*mV
+  theta: -50*mV
+  tau: 20*ms
+  dead: 2*ms
+  C_m: 200*pF
+"""
+
+ADAPTING = """kind: neuron
+equations: |
+  dv/dt = (v_rest - v + R*(I - w))/tau_m : volt (unless refractory)
+  dw/dt = -w/tau_w : amp
+  I : amp
+threshold: v > v_th
+reset: |
+  v = v_reset
+  w += b
+refractory: t_ref
+method: exact
+initial:
+  v: v_rest
+input: I
+parameters:
+  v_rest: -65*mV
+  v_reset: -65*mV
+  v_th: -52*mV
+  tau_m: 100*ms
+  t_ref: 5*ms
+  R: 100*Mohm
+  tau_w: 200*ms
+  b: 0.02*nA
+"""
+
+
+def test_closed_form_is_derived_whatever_the_names(tmp_path):
+    """dU/dt = (E_L - U)/tau + Iin/C_m: the same LIF with none of lif.yaml's names."""
+    path = tmp_path / "renamed.yaml"
+    path.write_text(RENAMED)
+    model = load_neuron(path)
+    theory, reason = lif_check.analyse(model)
+    assert reason == "" and theory.membrane == "U" and theory.input == "Iin"
+    # rheobase (theta - E_L) * C_m / tau = 20 mV * 200 pF / 20 ms = 0.2 nA
+    assert theory.rheobase == pytest.approx(0.2e-9)
+    assert (theory.tau, theory.v_th, theory.v_reset, theory.t_ref) == pytest.approx(
+        (20e-3, -50e-3, -75e-3, 2e-3)
+    )
+    currents = lif_check.current_levels(model, n_above=10, n_below=3)
+    _check(lif_check.simulate_rates(model, currents, duration=0.5 * second, dt=0.01 * ms))
+
+
+def test_adaptation_neuron_gets_the_agreement_check(tmp_path):
+    """No closed form: the check runs (and passes) on runtime against PyTorch, spike for spike."""
+    path = tmp_path / "adapting.yaml"
+    path.write_text(ADAPTING)
+    cfg = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    cfg["neuron_check"] = {
+        "model": str(path),
+        "backends": ["runtime"],
+        "dt": "0.01*ms",
+        "duration": "0.3*second",
+        "levels": 10,
+    }
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "out"
+    assert neuron_check.main(["--config", str(tmp_path / "cfg.yaml"), "--out", str(out)]) == 0
+    result = json.loads((out / "lif_check.json").read_text())
+    assert result["check"] == "agreement" and "w" in result["no_closed_form"]
+    assert result["pytorch"]["compared"] and result["pytorch"]["identical"]
+    assert result["pytorch"]["spikes"] > 20
+    assert result["passed"] and result["backends"]["runtime"]["levels_firing"] >= 5
+    # ... and a PyTorch neuron that differs by one parameter is caught.
+    model = load_neuron(path)
+    currents = lif_check.current_levels(model, n_above=4, n_below=1)
+    brian = lif_check.simulate_rates(model, currents, duration=0.2 * second, dt=0.01 * ms)
+    other = lif_check.torch_steps(
+        model.with_parameters(b=0.03 * nA), currents, duration=0.2 * second, dt=0.01 * ms
+    )
+    assert not lif_check.compare_steps(brian.steps, other)["identical"]

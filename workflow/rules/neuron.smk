@@ -1,5 +1,6 @@
 rule neuron_check:
-    """The LIF file against the analytic firing rate, on each configured backend."""
+    """The neuron file against its analytic f-I curve (or, without one, the backends and PyTorch
+    against each other, spike for spike), on each configured backend."""
     input:
         model=config["neuron_check"]["model"],
     output:

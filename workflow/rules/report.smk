@@ -29,6 +29,7 @@ rule report:
         stdp_targets(),
         surrogate_targets(),
         ann_targets(),
+        sweep_targets(),
     output:
         report="results/report.md",
         metrics=report("results/metrics.csv", category="Comparison",

@@ -1,0 +1,229 @@
+"""Parameter sweeps: one derived model file per value of one parameter of one equation file.
+
+A sweep in the configuration (``sweeps:``) names an equation file, one of its parameters and a
+list of values::
+
+    sweeps:
+      - {file: equations/lif.yaml, parameter: tau_m, values: [10*ms, 20*ms, 50*ms]}
+
+Each value becomes a file under ``results/sweeps/<file stem>/<parameter>/<value>/<method>/``
+holding only ``extends: <the model file in use>`` and the one parameter, so the ordinary loader
+validates it and equations/ is never touched. The methods a file affects are derived from the
+configuration: the surrogate network when the file is ``surrogate.neuron`` or a file it extends,
+STDP when it is one of ``stdp.models`` (or a file one of them extends). STDP sweep runs get a
+derived configuration too (the derived model files, a build directory of their own and the
+reduced budget of ``sweep_budget.stdp``).
+
+Files are written only when their text changes, so their modification times (which Snakemake
+compares) move only when the base file's path, the value, or the run configuration changes.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from brian2.units.fundamentalunits import Quantity, get_dimensions
+
+from bioclf.equations import load_model, model_files
+from bioclf.equations.quantities import evaluate_quantity
+from bioclf.errors import BioclfError, ConfigError
+
+ROOT = Path("results") / "sweeps"
+METHODS = ("surrogate", "stdp")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One value of one sweep, for one method."""
+
+    file: Path  # the swept equation file
+    parameter: str
+    value: str  # as written in the configuration
+    quantity: Quantity
+    method: str  # 'surrogate' or 'stdp'
+    models: dict[str, Path]  # role ('neuron', or an stdp.models role) -> derived model file
+
+    @property
+    def directory(self) -> Path:
+        return ROOT / self.file.stem / self.parameter / slug(self.value) / self.method
+
+    @property
+    def config(self) -> Path:
+        """The derived run configuration (STDP points only)."""
+        return self.directory / "config.yaml"
+
+
+def slug(value: str) -> str:
+    """A directory name for a value: ``10*ms`` -> ``10ms``, ``1/ms`` -> ``1_per_ms``."""
+    text = str(value).replace(" ", "").replace("**", "^").replace("*", "").replace("/", "_per_")
+    return re.sub(r"[^A-Za-z0-9._+^-]", "_", text)
+
+
+def _unit_name(q: Quantity) -> str:
+    dim = get_dimensions(q)
+    return "a plain number" if dim.is_dimensionless else f"a quantity in {dim}"
+
+
+def _same(a: Path, b: Path) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def budget(config: dict) -> dict:
+    """STDP sweep budget: ``sweep_budget.stdp``, unset keys from the ``stdp`` section."""
+    stdp = config["stdp"]
+    given = (config.get("sweep_budget") or {}).get("stdp") or {}
+    return {
+        "n": given.get("n", stdp["sizes"][0]["n"]),
+        "epochs": given.get("epochs", stdp["sizes"][0]["epochs"]),
+        "n_train": given.get("n_train", stdp["n_train"]),
+        "n_assign": given.get("n_assign", stdp["n_assign"]),
+        "n_test": given.get("n_test", stdp["n_test"]),
+    }
+
+
+def surrogate_budget(config: dict) -> dict:
+    """Surrogate sweep budget: ``sweep_budget.surrogate`` (epochs, n_train, n_test)."""
+    return dict((config.get("sweep_budget") or {}).get("surrogate") or {})
+
+
+def _write(path: Path, text: str) -> None:
+    """Write `text` unless the file already holds it (its mtime then stays as it is)."""
+    if path.exists() and path.read_text() == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def derived_text(base: Path, directory: Path, parameter: str, value: str) -> str:
+    """The text of a derived model file placed in `directory`."""
+    rel = os.path.relpath(Path(base).resolve(), Path(directory).resolve())
+    return (
+        f"# Written by bioclf.sweeps: {base} with {parameter} = {value}. Do not edit.\n"
+        + yaml.safe_dump({"extends": rel, "parameters": {parameter: str(value)}}, sort_keys=False)
+    )
+
+
+def _users(config: dict, swept: Path) -> dict[str, dict[str, Path]]:
+    """Method -> {role: model file in use} for the configured models that `swept` feeds."""
+    users: dict[str, dict[str, Path]] = {}
+    neuron = Path(config["surrogate"]["neuron"])
+    if any(_same(f, swept) for f in model_files(neuron)):
+        users["surrogate"] = {"neuron": neuron}
+    for role, path in config["stdp"]["models"].items():
+        if any(_same(f, swept) for f in model_files(path)):
+            users.setdefault("stdp", {})[role] = Path(path)
+    return users
+
+
+def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[Point]:
+    """Check the configuration's sweeps and (with `write`) write their derived files.
+
+    Raises
+    ------
+    ConfigError
+        Naming the sweep, for a missing file or parameter, a value of the wrong unit, or a file
+        that no method uses. A derived file the loader refuses is reported with the loader's
+        message.
+    """
+    points: list[Point] = []
+    stems: dict[str, Path] = {}
+    for k, sweep in enumerate(config.get("sweeps") or []):
+        key = f"sweeps.{k}"
+        swept, name = Path(sweep["file"]), sweep["parameter"]
+        if not swept.exists():
+            raise ConfigError(path, f"{key}.file", f"file {swept} does not exist")
+        if not _same(stems.setdefault(swept.stem, swept), swept):
+            raise ConfigError(
+                path,
+                f"{key}.file",
+                f"{swept} and {stems[swept.stem]} have the same name: their sweeps would share "
+                f"results/sweeps/{swept.stem}/ (rename one)",
+            )
+        try:
+            base = load_model(swept)
+            users = _users(config, swept)
+        except BioclfError as exc:
+            raise ConfigError(path, f"{key}.file", str(exc)) from None
+        if name not in base.parameters:
+            raise ConfigError(
+                path,
+                f"{key}.parameter",
+                f"{swept} (and the files it extends) has no parameter '{name}' "
+                f"(it has {', '.join(base.parameters)})",
+            )
+        if not users:
+            raise ConfigError(
+                path,
+                f"{key}.file",
+                f"{swept} is used by no method: it is neither surrogate.neuron (or a file it "
+                "extends) nor one of stdp.models (or a file they extend)",
+            )
+        expected = base.parameters[name]
+        for j, value in enumerate(sweep["values"]):
+            field = f"{key}.values.{j}"
+            try:
+                q = evaluate_quantity(value)
+            except ValueError as exc:
+                raise ConfigError(path, field, f"{swept} {name}: {exc}") from None
+            if get_dimensions(q) is not get_dimensions(expected):
+                raise ConfigError(
+                    path,
+                    field,
+                    f"{value!r} is not in the unit of {name} in {swept}: expected "
+                    f"{_unit_name(expected)} (the file has {name} = {expected})",
+                )
+            for method, used in sorted(users.items()):
+                point = Point(swept, name, str(value), q, method, {})
+                models = {role: point.directory / Path(model).name for role, model in used.items()}
+                point = Point(swept, name, str(value), q, method, models)
+                if write:
+                    _write_point(config, point, used, path, field)
+                points.append(point)
+    return points
+
+
+def _write_point(config: dict, point: Point, used: dict, path, field: str) -> None:
+    for role, derived in point.models.items():
+        _write(derived, derived_text(used[role], derived.parent, point.parameter, point.value))
+        try:
+            load_model(derived)
+        except BioclfError as exc:
+            raise ConfigError(path, field, f"the derived model file is refused: {exc}") from None
+    if point.method == "stdp":
+        _write(point.config, derived_config(config, point))
+
+
+def derived_config(config: dict, point: Point) -> str:
+    """The run configuration of an STDP sweep point, as YAML text."""
+    cfg = copy.deepcopy(config)
+    cfg.pop("sweeps", None)
+    cfg.pop("sweep_budget", None)
+    b = budget(config)
+    stdp = cfg["stdp"]
+    for role, derived in point.models.items():
+        stdp["models"][role] = str(derived)
+    stdp["sizes"] = [{"n": b["n"], "epochs": b["epochs"]}]
+    stdp.update({k: b[k] for k in ("n_train", "n_assign", "n_test")})
+    stdp["chunk"] = min(stdp["chunk"], b["n_train"])
+    # a compiled project of its own, so that the points of a sweep can run in parallel
+    cfg["build"] = str(Path(config.get("build", "build")) / point.directory.relative_to("results"))
+    return "# Written by bioclf.sweeps for one sweep point. Do not edit.\n" + yaml.safe_dump(
+        cfg, sort_keys=False
+    )
+
+
+def baseline(config: dict, swept: str | Path, parameter: str, method: str) -> Quantity:
+    """The parameter's value in the model the method uses without the sweep."""
+    if method == "surrogate":
+        return load_model(config["surrogate"]["neuron"]).parameters[parameter]
+    for path in config["stdp"]["models"].values():
+        if any(_same(f, swept) for f in model_files(path)):
+            return load_model(path).parameters[parameter]
+    return load_model(swept).parameters[parameter]

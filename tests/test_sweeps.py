@@ -1,0 +1,190 @@
+"""Parameter sweeps: derived equation files, their checks, and the jobs an edit re-runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from brian2 import ms
+from conftest import ROOT
+
+from bioclf import config as cfgmod
+from bioclf import report_sweeps, sweeps
+from bioclf.equations import load_model
+from bioclf.errors import ConfigError
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+SWEEPS = [
+    {"file": "equations/lif.yaml", "parameter": "tau_m", "values": ["50*ms", "100*ms"]},
+    {"file": "equations/dc_stdp.yaml", "parameter": "nu_post", "values": ["2e-2", "4e-2"]},
+]
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A copy of what the workflow reads, with the smoke configuration and two sweeps."""
+    for name in ("equations", "config"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "mnist").symlink_to(ROOT / "data" / "mnist")
+    cfg = yaml.safe_load((tmp_path / "config" / "smoke.yaml").read_text())
+    cfg["sweeps"] = SWEEPS
+    cfg["sweep_budget"] = {"stdp": {"n_train": 100, "n_assign": 50, "n_test": 50}}
+    (tmp_path / "config" / "sweep.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _config() -> dict:
+    return yaml.safe_load(Path("config/sweep.yaml").read_text())
+
+
+def test_derived_file_differs_from_the_base_by_one_value(workdir):
+    points = sweeps.plan(_config(), "config/sweep.yaml")
+    assert {(p.parameter, p.method) for p in points} == {
+        ("tau_m", "surrogate"),
+        ("nu_post", "stdp"),
+    }
+    point = next(p for p in points if p.parameter == "tau_m" and p.value == "50*ms")
+    derived = point.models["neuron"]
+    assert derived == Path("results/sweeps/lif/tau_m/50ms/surrogate/lif.yaml")
+    base, new = load_model("equations/lif.yaml"), load_model(derived)
+    assert new.parameters["tau_m"] == 50 * ms
+    assert {k: v for k, v in new.parameters.items() if k != "tau_m"} == {
+        k: v for k, v in base.parameters.items() if k != "tau_m"
+    }
+    assert (new.equations, new.threshold, new.reset, new.refractory, new.method) == (
+        base.equations,
+        base.threshold,
+        base.reset,
+        base.refractory,
+        base.method,
+    )
+    assert "extends:" in derived.read_text()
+    assert Path("equations/lif.yaml").read_text() == (ROOT / "equations/lif.yaml").read_text()
+
+
+def test_stdp_point_gets_a_config_with_the_derived_model_and_the_budget(workdir):
+    point = next(p for p in sweeps.plan(_config(), "config/sweep.yaml") if p.method == "stdp")
+    cfg = cfgmod.load(point.config)
+    assert cfg["stdp"]["models"]["input_exc"] == str(point.models["input_exc"])
+    assert (cfg["stdp"]["n_train"], cfg["stdp"]["n_assign"], cfg["stdp"]["n_test"]) == (
+        100,
+        50,
+        50,
+    )
+    assert "sweeps" not in cfg and cfg["build"].startswith("build/sweeps/dc_stdp/nu_post/")
+    assert float(load_model(point.models["input_exc"]).parameters["nu_post"]) == 0.02
+
+
+def test_files_are_rewritten_only_when_their_text_changes(workdir):
+    point = sweeps.plan(_config(), "config/sweep.yaml")[0]
+    derived = point.models["neuron"]
+    os.utime(derived, (1e9, 1e9))
+    sweeps.plan(_config(), "config/sweep.yaml")
+    assert derived.stat().st_mtime == 1e9
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"values": ["10*mV"]}, ["sweeps.0.values.0", "tau_m", "lif.yaml", "a quantity in s"]),
+        ({"parameter": "tau_x"}, ["sweeps.0.parameter", "no parameter 'tau_x'"]),
+        ({"file": "equations/nope.yaml"}, ["sweeps.0.file", "does not exist"]),
+        ({"file": "equations/dc_inh_exc.yaml", "parameter": "w_ie"}, ["used by no method"]),
+    ],
+)
+def test_bad_sweeps_are_refused_naming_the_key(workdir, change, words):
+    cfg = _config()
+    cfg["sweeps"] = [{**SWEEPS[0], **change}]
+    if change.get("file") == "equations/dc_inh_exc.yaml":
+        cfg["stdp"]["models"]["inh_exc"] = "equations/dc_exc_inh.yaml"  # nothing uses it then
+        cfg["stdp"]["models"]["exc_inh"] = "equations/dc_exc_inh.yaml"
+    with pytest.raises(ConfigError) as err:
+        cfgmod.validate(cfg, "config/sweep.yaml")
+    for word in words:
+        assert word in str(err.value)
+    assert not Path("results").exists()
+
+
+def _dry_run(*args) -> set[str]:
+    res = subprocess.run(
+        [*SNAKEMAKE, "--configfile", "config/sweep.yaml", "-n", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    jobs = set()
+    table = res.stdout.split("Job stats:")[1] if "Job stats:" in res.stdout else ""
+    for line in table.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("job", "total"):
+            jobs.add(parts[0])
+    return jobs
+
+
+def test_editing_a_swept_file_reruns_its_sweep_jobs_only(workdir):
+    cfg = _config()
+    points = sweeps.plan(cfg, "config/sweep.yaml")  # the derived files, as the Snakefile does
+    # Pretend every sweep job ran: outputs newer than their inputs, in job order.
+    stamp = 2e9
+    for p in points:
+        if p.method == "surrogate":
+            run = p.directory / "fc20" / "seed0"
+            files = [run / "model.pt", run / "metrics.json"]
+        else:
+            run = p.directory / "n20" / "seed0"
+            files = [run / "state.npz", run / "assign" / "assignment.npy"]
+            files += [run / "test" / "responses.npz", run / "test" / "metrics.json"]
+        for f in files:
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text("x")
+            stamp += 10
+            os.utime(f, (stamp, stamp))
+    assert _dry_run("sweeps") == set()
+
+    lif = Path("equations/lif.yaml")
+    lif.write_text(lif.read_text().replace("v_th: -52*mV", "v_th: -51*mV"))
+    os.utime(lif, (stamp + 100, stamp + 100))
+    jobs = _dry_run("sweeps")
+    assert {"sweep_surrogate_train", "sweep_surrogate_evaluate"} <= jobs
+    assert not {j for j in jobs if j.startswith("sweep_stdp")}
+
+    lif.write_text((ROOT / "equations/lif.yaml").read_text())
+    os.utime(lif, (1e9, 1e9))
+    stdp = Path("equations/dc_stdp.yaml")
+    stdp.write_text(stdp.read_text().replace("nu_pre: 1e-4", "nu_pre: 2e-4"))
+    os.utime(stdp, (stamp + 100, stamp + 100))
+    jobs = _dry_run("sweeps")
+    assert {"sweep_stdp_train", "sweep_stdp_assign", "sweep_stdp_evaluate"} <= jobs
+    assert not {j for j in jobs if j.startswith("sweep_surrogate")}
+
+
+def test_report_section_plots_finished_points_and_marks_the_baseline(workdir):
+    cfg = _config()
+    assert report_sweeps.section(cfg, Path("results")) == []  # nothing finished yet
+    for k, p in enumerate(sweeps.plan(cfg, "config/sweep.yaml")):
+        if p.method == "surrogate":
+            path = p.directory / "fc20" / "seed0" / "metrics.json"
+            spikes = {"input": 2600.0, "hidden": 700.0 + k, "output": 20.0}
+        else:
+            path = p.directory / "n20" / "seed0" / "test" / "metrics.json"
+            spikes = {"input": 4400.0, "exc": 9.0 + k, "inh": 9.0}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"accuracy": 0.5 + k / 100, "spikes_per_inference": spikes}))
+    lines = report_sweeps.section(cfg, Path("results"))
+    text = "\n".join(lines)
+    assert "## Parameter sensitivity" in text
+    assert "| 100*ms (baseline) | surrogate fc20 seed 0 | 51.00% | 721.0 / 3321.0 |" in text
+    for name in ("sweep_lif_tau_m.png", "sweep_dc_stdp_nu_post.png"):
+        assert (Path("results/figures") / name).stat().st_size > 1000
+    table = pd.read_csv("results/sweeps.csv")
+    assert len(table) == 4 and set(table["method"]) == {"surrogate", "stdp"}

@@ -1,0 +1,150 @@
+# Parameter sweeps (config key 'sweeps', bioclf/sweeps.py): every value of a swept parameter is a
+# derived equation file under results/sweeps/<file>/<parameter>/<value>/<method>/ (written when
+# the Snakefile is parsed, only if its text changes), run by the same CLIs as the main runs.
+# Each point is an ordinary job, so a cluster runs the points in parallel. The swept file and the
+# files it extends are inputs: editing them re-runs the sweep points, and only those.
+
+include: "sweeps_common.smk"
+
+
+rule sweeps:
+    """Every sweep point (config 'sweeps'); the report plots them."""
+    input:
+        sweep_targets(),
+
+
+rule sweep_surrogate_train:
+    input:
+        neuron=lambda w: str(sweep_point(w, "surrogate").models["neuron"]),
+        files=lambda w: sweep_model_files(w, "surrogate"),
+    output:
+        model="results/sweeps/{sfile}/{sparam}/{svalue}/surrogate/{net}/seed{seed}/model.pt",
+    log:
+        "results/logs/sweeps/{sfile}_{sparam}_{svalue}_surrogate_train_{net}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/sweeps/{sfile}_{sparam}_{svalue}_surrogate_train_{net}_seed{seed}.tsv"
+    threads: SUR.get("threads", 2)
+    resources:
+        mem_mb=6000,
+    params:
+        py=PY,
+        flags=sweep_sur_flags,
+        out=lambda w, output: str(Path(output.model).parent),
+    shell:
+        "{params.py} -m bioclf.surrogate.train {params.flags} --neuron {input.neuron} "
+        "--seed {wildcards.seed} --test false --out {params.out} > {log} 2>&1"
+
+
+rule sweep_surrogate_evaluate:
+    input:
+        model="results/sweeps/{sfile}/{sparam}/{svalue}/surrogate/{net}/seed{seed}/model.pt",
+    output:
+        metrics="results/sweeps/{sfile}/{sparam}/{svalue}/surrogate/{net}/seed{seed}/metrics.json",
+    log:
+        "results/logs/sweeps/{sfile}_{sparam}_{svalue}_surrogate_evaluate_{net}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/sweeps/{sfile}_{sparam}_{svalue}_surrogate_evaluate_{net}_seed{seed}.tsv"
+    threads: SUR.get("threads", 2)
+    resources:
+        mem_mb=4000,
+    params:
+        py=PY,
+        out=lambda w, output: str(Path(output.metrics).parent),
+    shell:
+        "{params.py} -m bioclf.surrogate.evaluate --model {input.model} --out {params.out} "
+        "> {log} 2>&1"
+
+
+rule sweep_stdp_train:
+    input:
+        models=lambda w: sweep_model_files(w, "stdp"),
+    output:
+        state="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/state.npz",
+    log:
+        "results/logs/sweeps/{sfile}_{sparam}_{svalue}_stdp_train_n{n}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/sweeps/{sfile}_{sparam}_{svalue}_stdp_train_n{n}_seed{seed}.tsv"
+    threads: stdp_threads()
+    resources:
+        mem_mb=lambda w: 2000 + int(w.n) * 30,
+        gpu=1 if STDP_BACKEND == "cuda" else 0,
+    params:
+        py=PY,
+        cfg=sweep_stdp_cfg,
+        out=lambda w, output: str(Path(output.state).parent),
+        backend=STDP_BACKEND,
+    shell:
+        "{params.py} -m bioclf.stdp.train --config {params.cfg} --n-exc {wildcards.n} "
+        "--seed {wildcards.seed} --backend {params.backend} --out {params.out} > {log} 2>&1"
+
+
+rule sweep_stdp_assign:
+    input:
+        models=lambda w: sweep_model_files(w, "stdp"),
+        state="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/state.npz",
+    output:
+        assignment="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/assign/assignment.npy",
+    log:
+        "results/logs/sweeps/{sfile}_{sparam}_{svalue}_stdp_assign_n{n}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/sweeps/{sfile}_{sparam}_{svalue}_stdp_assign_n{n}_seed{seed}.tsv"
+    threads: stdp_threads()
+    resources:
+        mem_mb=lambda w: 2000 + int(w.n) * 30,
+        gpu=1 if STDP_BACKEND == "cuda" else 0,
+    params:
+        py=PY,
+        cfg=sweep_stdp_cfg,
+        out=lambda w, input: str(Path(input.state).parent),
+    shell:
+        "{params.py} -m bioclf.stdp.assign --config {params.cfg} --trained {params.out} "
+        "--out {params.out}/assign > {log} 2>&1"
+
+
+rule sweep_stdp_respond:
+    input:
+        models=lambda w: sweep_model_files(w, "stdp"),
+        state="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/state.npz",
+    output:
+        responses="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/test/responses.npz",
+    log:
+        "results/logs/sweeps/{sfile}_{sparam}_{svalue}_stdp_respond_n{n}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/sweeps/{sfile}_{sparam}_{svalue}_stdp_respond_n{n}_seed{seed}.tsv"
+    threads: stdp_threads()
+    resources:
+        mem_mb=lambda w: 2000 + int(w.n) * 30,
+        gpu=1 if STDP_BACKEND == "cuda" else 0,
+    params:
+        py=PY,
+        cfg=sweep_stdp_cfg,
+        out=lambda w, input: str(Path(input.state).parent),
+    shell:
+        "{params.py} -m bioclf.stdp.respond --config {params.cfg} --trained {params.out} "
+        "--out {params.out}/test > {log} 2>&1"
+
+
+rule sweep_stdp_evaluate:
+    input:
+        models=lambda w: sweep_model_files(w, "stdp"),
+        state="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/state.npz",
+        assignment="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/assign/assignment.npy",
+        responses="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/test/responses.npz",
+    output:
+        metrics="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/test/metrics.json",
+    log:
+        "results/logs/sweeps/{sfile}_{sparam}_{svalue}_stdp_evaluate_n{n}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/sweeps/{sfile}_{sparam}_{svalue}_stdp_evaluate_n{n}_seed{seed}.tsv"
+    threads: stdp_threads()
+    resources:
+        mem_mb=lambda w: 2000 + int(w.n) * 30,
+        gpu=1 if STDP_BACKEND == "cuda" else 0,
+    params:
+        py=PY,
+        cfg=sweep_stdp_cfg,
+        out=lambda w, input: str(Path(input.state).parent),
+    shell:
+        "{params.py} -m bioclf.stdp.evaluate --config {params.cfg} --trained {params.out} "
+        "--assignment {input.assignment} --responses {input.responses} "
+        "--out {params.out}/test > {log} 2>&1"
