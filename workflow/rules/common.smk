@@ -57,6 +57,19 @@ def stdp_mem_mb(w):
     return 2000 + int(w.n) * 30
 
 
+def retry_scaled(base):
+    """A memory request (MB, or a function of the wildcards) times the attempt number.
+
+    A job killed for running out of memory is retried (``retries`` in profiles/slurm) with
+    twice as much rather than the same amount again.
+    """
+
+    def value(wildcards, attempt):
+        return (base(wildcards) if callable(base) else base) * attempt
+
+    return value
+
+
 def sur_flags(w):
     run = sur_run(w.net)
 

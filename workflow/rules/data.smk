@@ -10,7 +10,7 @@ rule data:
     benchmark:
         "results/benchmarks/data.tsv"
     resources:
-        mem_mb=2000,
+        mem_mb=retry_scaled(2000),
     params:
         py=PY,
         cfg=CFG,

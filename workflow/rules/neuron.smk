@@ -16,7 +16,7 @@ rule neuron_check:
         "results/benchmarks/neuron_check.tsv"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=retry_scaled(2000),
     params:
         py=PY,
         cfg=CFG,

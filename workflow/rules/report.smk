@@ -13,7 +13,7 @@ rule stdp_raster:
     benchmark:
         "results/benchmarks/stdp_raster_{backend}_n{n}_seed{seed}.tsv"
     resources:
-        mem_mb=2000,
+        mem_mb=retry_scaled(2000),
     params:
         py=PY,
         cfg=CFG,
@@ -41,7 +41,7 @@ rule report:
     benchmark:
         "results/benchmarks/report.tsv"
     resources:
-        mem_mb=2000,
+        mem_mb=retry_scaled(2000),
     params:
         py=PY,
         cfg=CFG,

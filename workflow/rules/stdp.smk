@@ -21,7 +21,7 @@ rule stdp_train:
         "results/benchmarks/stdp_train_{backend}_n{n}_seed{seed}.tsv"
     threads: stdp_threads()
     resources:
-        mem_mb=stdp_mem_mb,
+        mem_mb=retry_scaled(stdp_mem_mb),
         gpu=stdp_gpu,
     params:
         py=PY,
@@ -47,7 +47,7 @@ rule stdp_assign:
         "results/benchmarks/stdp_assign_{backend}_n{n}_seed{seed}.tsv"
     threads: stdp_threads()
     resources:
-        mem_mb=stdp_mem_mb,
+        mem_mb=retry_scaled(stdp_mem_mb),
         gpu=stdp_gpu,
     params:
         py=PY,
@@ -73,7 +73,7 @@ rule stdp_respond:
         "results/benchmarks/stdp_respond_{backend}_n{n}_seed{seed}.tsv"
     threads: stdp_threads()
     resources:
-        mem_mb=stdp_mem_mb,
+        mem_mb=retry_scaled(stdp_mem_mb),
         gpu=stdp_gpu,
     params:
         py=PY,
@@ -103,7 +103,7 @@ rule stdp_evaluate:
         "results/benchmarks/stdp_evaluate_{backend}_n{n}_seed{seed}.tsv"
     threads: stdp_threads()
     resources:
-        mem_mb=stdp_mem_mb,
+        mem_mb=retry_scaled(stdp_mem_mb),
         gpu=stdp_gpu,
     params:
         py=PY,

@@ -16,7 +16,7 @@ rule surrogate_train:
         "results/benchmarks/surrogate_train_{net}_seed{seed}.tsv"
     threads: SUR.get("threads", 2)
     resources:
-        mem_mb=6000,
+        mem_mb=retry_scaled(6000),
     params:
         py=PY,
         flags=sur_flags,
@@ -41,7 +41,7 @@ rule surrogate_evaluate:
         "results/benchmarks/surrogate_evaluate_{net}_seed{seed}.tsv"
     threads: SUR.get("threads", 2)
     resources:
-        mem_mb=4000,
+        mem_mb=retry_scaled(4000),
     params:
         py=PY,
         out=lambda w, output: str(Path(output.metrics).parent),
@@ -64,7 +64,7 @@ rule surrogate_confusion:
     benchmark:
         "results/benchmarks/surrogate_confusion_{net}_seed{seed}.tsv"
     resources:
-        mem_mb=1000,
+        mem_mb=retry_scaled(1000),
     params:
         py=PY,
     shell:
@@ -89,7 +89,7 @@ rule surrogate_brian:
         "results/benchmarks/surrogate_brian_{net}_seed{seed}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=retry_scaled(4000),
         gpu=1 if EXPORT_BACKEND == "cuda" else 0,
     params:
         py=PY,
