@@ -179,6 +179,7 @@ def main() -> int:
     long_run = max(args.epoch_samples, args.samples)
     images = images_as_float(ds)[:long_run]
     results = {"provenance": tasks.provenance(), "load_average_before": load_average()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     print(f"machine: {results['provenance']['machine']}", flush=True)
     print(f"load average (1, 5, 15 min): {results['load_average_before']}", flush=True)
     for n in args.sizes:
@@ -188,9 +189,7 @@ def main() -> int:
                 n, images, 1, args.chunk, args.build, "cuda", args.samples, args.late_samples
             )
             print(f"N={n} cuda: {r['cuda']}", flush=True)
-            results[f"N={n}"] = r
-            continue
-        for threads in args.threads:
+        for threads in args.threads if args.backend == "cpp" else ():
             key = f"cpp_{threads}_thread" + ("s" if threads > 1 else "")
             # the whole run with one thread only: the thread comparison needs no full epoch
             part = images if threads == 1 else images[: args.samples]
@@ -198,7 +197,7 @@ def main() -> int:
                 n, part, threads, args.chunk, args.build, "cpp", args.samples, args.late_samples
             )
             print(f"N={n} cpp {threads} thread(s): {r[key]}", flush=True)
-        if args.conventional_samples > 1:
+        if args.backend == "cpp" and args.conventional_samples > 1:
             r["conventional_runtime"] = conventional(n, images[: args.conventional_samples])
             print(
                 f"N={n} conventional (runtime, net.run per sample): {r['conventional_runtime']}",
@@ -212,9 +211,9 @@ def main() -> int:
                     r[f"speedup_per_{unit}"] = round(ratio, 1)
                     print(f"N={n} speed-up per {unit} (1 thread): {ratio:.1f}x", flush=True)
         results[f"N={n}"] = r
-    results["load_average_after"] = load_average()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+        results["load_average_after"] = load_average()
+        # written after each N: a long run stopped early keeps what it measured
+        args.out.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     return 0
 
