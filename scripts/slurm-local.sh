@@ -86,6 +86,8 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 # jobs stay visible to squeue for 5 min after they end (the profile polls with squeue)
 MinJobAge=300
+# bind to the address the host name resolves to (127.0.0.1 here), not to every interface
+CommunicationParameters=NoInAddrAny
 $node NodeAddr=127.0.0.1 State=UNKNOWN
 PartitionName=cpu Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
