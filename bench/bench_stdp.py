@@ -98,6 +98,13 @@ def compiled(n, images, threads, chunk, build, backend_name="cpp", first=None, l
         wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
         pos += len(res.samples)
         chunks.append((len(res.samples), len(res.samples) + len(res.retried_counts), wall, cpu))
+        # one line per chunk: a long run stopped early still shows its speed so far
+        print(
+            f"  N={n} {threads} thread(s): {pos}/{len(images)} samples, chunk {wall:.2f} s "
+            f"wall, {cpu:.2f} s CPU, {chunks[-1][1]} presentations",
+            file=sys.stderr,
+            flush=True,
+        )
     sim.cleanup()
     out = {"compile_s": round(compile_s, 1)}
     out.update(window(chunks, 0, len(chunks), "all"))
