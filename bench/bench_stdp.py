@@ -217,6 +217,10 @@ def main() -> int:
                     ratio = r["conventional_runtime"][f"ms_per_{unit}"] / early[f"ms_per_{unit}"]
                     r[f"speedup_per_{unit}"] = round(ratio, 1)
                     print(f"N={n} speed-up per {unit} (1 thread): {ratio:.1f}x", flush=True)
+                # the same from CPU time, less affected by other load on the machine
+                ratio = r["conventional_runtime"]["cpu_ms_per_sample"] / early["cpu_ms_per_sample"]
+                r["speedup_per_sample_cpu"] = round(ratio, 1)
+                print(f"N={n} speed-up per sample, CPU time (1 thread): {ratio:.1f}x", flush=True)
         results[f"N={n}"] = r
         results["load_average_after"] = load_average()
         # written after each N: a long run stopped early keeps what it measured
