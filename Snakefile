@@ -22,6 +22,9 @@ include: "workflow/rules/report.smk"
 
 report: "workflow/report/workflow.rst"
 
+# Seconds-long jobs run where Snakemake runs, not through a cluster queue ('data' may download).
+localrules: all, data, stdp_raster, surrogate_confusion, report
+
 
 rule all:
     input:

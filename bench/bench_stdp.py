@@ -1,27 +1,37 @@
 """Speed of STDP training: one compiled run per chunk versus one net.run() per sample.
 
-    python bench/bench_stdp.py                       # N=100 and N=400, 2000 samples each
-    python bench/bench_stdp.py --sizes 100 --samples 1000 --conventional-samples 10
+    python bench/bench_stdp.py                       # N=100 and N=400, a whole epoch each
+    python bench/bench_stdp.py --sizes 100 --epoch-samples 0 --conventional-samples 10
     python bench/bench_stdp.py --backend cuda --sizes 400 1600   # on a machine with a GPU
 
-For each N it reports, on the `cpp` backend with 1 OpenMP thread: compile time, training time
-per sample excluding compilation (and per presentation, repeats included), peak memory of the
-compiled program and of the largest compiler process; then the same with 2 OpenMP threads;
-then the conventional design (runtime backend, one ``net.run()`` per sample, normalisation in
-Python) on the same model and the first samples of the same data, and the speed ratio.
-With ``--backend cuda`` it times the brian2cuda program instead (compile time, time per sample,
-samples per second) and skips the thread and conventional comparisons. Results are printed and
-written as JSON. Run it on an otherwise idle machine.
+For each N it reports, on the `cpp` backend with 1 OpenMP thread: compile time, then training
+time per sample excluding compilation (and per presentation, repeats included) over three
+windows of one run through ``--epoch-samples`` samples (a whole epoch by default): the first
+``--samples``, the whole run and the last ``--late-samples``. Per-sample cost grows during
+training (the adaptive thresholds rise, so more samples are shown again), so the whole-run
+figure is the one that holds for a training run. Beside each wall-clock figure it gives the CPU
+time of the bench and the programs it ran (less affected by other load on the machine) and the
+peak memory of the compiled program and of the largest compiler process. Then the first
+``--samples`` with 2 OpenMP threads, then the conventional design (runtime backend, one
+``net.run()`` per sample, normalisation in Python) on the same model and the first samples of
+the same data, and the speed ratio. With ``--backend cuda`` it times the brian2cuda program
+instead and skips the thread and conventional comparisons. Results are printed and written as
+JSON, with the processor and the load average before and after. Run it on an otherwise idle
+machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,62 +53,121 @@ MODELS = {
 }
 
 
-def compiled(n, images, threads, chunk, build, backend_name="cpp"):
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its finished children (the programs)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def window(chunks, first, last, label):
+    """Speed over chunks[first:last]; each chunk is (samples, presentations, wall s, CPU s)."""
+    part = chunks[first:last]
+    samples = sum(c[0] for c in part)
+    slots = sum(c[1] for c in part)
+    wall = sum(c[2] for c in part)
+    cpu = sum(c[3] for c in part)
+    return {
+        "window": label,
+        "samples": samples,
+        "presentations": slots,
+        "train_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "ms_per_sample": round(wall / samples * 1e3, 3),
+        "cpu_ms_per_sample": round(cpu / samples * 1e3, 3),
+        "ms_per_presentation": round(wall / slots * 1e3, 3),
+        "samples_per_s": round(samples / wall, 1),
+    }
+
+
+def compiled(n, images, threads, chunk, build, backend_name="cpp", first=None, late=None):
+    """Compile and train through `images`; time the first `first` samples, the whole run and
+    the last `late` samples (windows rounded to whole chunks)."""
     backend = backends.Backend(backend_name, threads=threads, build_dir=build)
     project = f"bench_n{n}_t{threads}" if backend_name == "cpp" else f"bench_n{n}_{backend_name}"
     shutil.rmtree(build / project, ignore_errors=True)  # time a full compile, not a re-make
     start = time.perf_counter()
     sim = Simulator(Models.load(MODELS), Protocol(), n, chunk, 0, backend, project)
     compile_s = time.perf_counter() - start
-    state, pos, slots = sim.initial_state, 0, 0
-    start = time.perf_counter()
+    state, pos, chunks = sim.initial_state, 0, []
     while pos < len(images):
+        wall0, cpu0 = time.perf_counter(), cpu_seconds()
         state, res = sim.run_chunk(
             state, images[pos : pos + chunk], pos, hashrng.key(0, 1, 0), True
         )
+        wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
         pos += len(res.samples)
-        slots += len(res.samples) + len(res.retried_counts)
-    train_s = time.perf_counter() - start
+        chunks.append((len(res.samples), len(res.samples) + len(res.retried_counts), wall, cpu))
+        # one line per chunk: a long run stopped early still shows its speed so far
+        print(
+            f"  N={n} {threads} thread(s): {pos}/{len(images)} samples, chunk {wall:.2f} s "
+            f"wall, {cpu:.2f} s CPU, {chunks[-1][1]} presentations",
+            file=sys.stderr,
+            flush=True,
+        )
     sim.cleanup()
-    return {
-        "compile_s": round(compile_s, 1),
-        "samples": len(images),
-        "presentations": slots,
-        "train_s": round(train_s, 2),
-        "ms_per_sample": round(train_s / len(images) * 1e3, 3),
-        "ms_per_presentation": round(train_s / slots * 1e3, 3),
-        "samples_per_s": round(len(images) / train_s, 1),
-        # the compiled program's own peak, as measured by the wrapper that runs it
-        "program_peak_memory_mb": round(sim.runner.program_peak_kb / 1024, 1),
-        # the largest process of the build (make runs up to one compiler per core at once)
-        "compiler_peak_memory_mb": round(sim.runner.compile_peak_kb / 1024, 1),
-    }
+    out = {"compile_s": round(compile_s, 1)}
+    out.update(window(chunks, 0, len(chunks), "all"))
+    # A chunk holds fewer samples than slots when samples are shown again: windows are whole
+    # chunks chosen by the samples they start at.
+    starts = np.cumsum([0] + [c[0] for c in chunks])
+    n_first = int(np.searchsorted(starts, first or len(images), side="left"))
+    if n_first < len(chunks):
+        out["first"] = window(chunks, 0, n_first, f"samples 0-{starts[n_first]}")
+    late_start = int(np.searchsorted(starts, len(images) - (late or len(images)), side="left"))
+    if 0 < late_start < len(chunks):
+        out["late"] = window(
+            chunks, late_start, len(chunks), f"samples {starts[late_start]}-{len(images)}"
+        )
+    # the compiled program's own peak, as measured by the wrapper that runs it
+    out["program_peak_memory_mb"] = round(sim.runner.program_peak_kb / 1024, 1)
+    # the largest process of the build (make runs up to one compiler per core at once)
+    out["compiler_peak_memory_mb"] = round(sim.runner.compile_peak_kb / 1024, 1)
+    return out
 
 
 def conventional(n, images):
     net = ConventionalNetwork(Models.load(MODELS), Protocol(), n, 0)
     net.present(images[0])  # the first run generates the numpy code: not timed
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), cpu_seconds()
     slots = 0
     for image in images[1:]:
         _, reps = net.present(image)
         slots += 1 + reps
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
     k = len(images) - 1
     return {
         "samples": k,
         "presentations": slots,
         "train_s": round(elapsed, 2),
+        "cpu_s": round(cpu, 2),
         "ms_per_sample": round(elapsed / k * 1e3, 1),
+        "cpu_ms_per_sample": round(cpu / k * 1e3, 1),
         "ms_per_presentation": round(elapsed / slots * 1e3, 1),
+        # the bench process's peak so far: the conventional design runs inside it
+        "process_peak_memory_mb": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+        ),
     }
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (other work on the machine slows the timings)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", choices=("cpp", "cuda"), default="cpp")
     p.add_argument("--sizes", type=int, nargs="+", default=[100, 400])
-    p.add_argument("--samples", type=int, default=2000)
+    p.add_argument("--samples", type=int, default=1000, help="first window (all thread counts)")
+    p.add_argument(
+        "--epoch-samples",
+        type=int,
+        default=60000,
+        help="samples of the 1-thread (and cuda) run: a whole epoch by default; 0: --samples",
+    )
+    p.add_argument("--late-samples", type=int, default=10000, help="last window of that run")
     p.add_argument("--chunk", type=int, default=1000)
     # 50 timed samples (~25 s at N=400): fewer made the ratio swing with a few repeats.
     p.add_argument("--conventional-samples", type=int, default=51)
@@ -114,37 +183,48 @@ def main() -> int:
     suffix = "_cuda" if args.backend == "cuda" else ""
     args.out = args.out or ROOT / "bench" / "out" / f"bench_stdp{suffix}.json"
     ds = load_split(ROOT / "data" / "mnist", "train")
-    images = images_as_float(ds)[: args.samples]
-    results = {"provenance": tasks.provenance()}
+    long_run = max(args.epoch_samples, args.samples)
+    images = images_as_float(ds)[:long_run]
+    results = {"provenance": tasks.provenance(), "load_average_before": load_average()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     print(f"machine: {results['provenance']['machine']}", flush=True)
+    print(f"load average (1, 5, 15 min): {results['load_average_before']}", flush=True)
     for n in args.sizes:
         r = {}
         if args.backend == "cuda":
-            r["cuda"] = compiled(n, images, 1, args.chunk, args.build, "cuda")
+            r["cuda"] = compiled(
+                n, images, 1, args.chunk, args.build, "cuda", args.samples, args.late_samples
+            )
             print(f"N={n} cuda: {r['cuda']}", flush=True)
-            results[f"N={n}"] = r
-            continue
-        for threads in args.threads:
+        for threads in args.threads if args.backend == "cpp" else ():
             key = f"cpp_{threads}_thread" + ("s" if threads > 1 else "")
-            r[key] = compiled(n, images, threads, args.chunk, args.build)
+            # the whole run with one thread only: the thread comparison needs no full epoch
+            part = images if threads == 1 else images[: args.samples]
+            r[key] = compiled(
+                n, part, threads, args.chunk, args.build, "cpp", args.samples, args.late_samples
+            )
             print(f"N={n} cpp {threads} thread(s): {r[key]}", flush=True)
-        if args.conventional_samples > 1:
+        if args.backend == "cpp" and args.conventional_samples > 1:
             r["conventional_runtime"] = conventional(n, images[: args.conventional_samples])
             print(
                 f"N={n} conventional (runtime, net.run per sample): {r['conventional_runtime']}",
                 flush=True,
             )
             if "cpp_1_thread" in r:
+                # both timed from the start of training, where per-sample cost is lowest
+                early = r["cpp_1_thread"].get("first", r["cpp_1_thread"])
                 for unit in ("sample", "presentation"):
-                    ratio = (
-                        r["conventional_runtime"][f"ms_per_{unit}"]
-                        / r["cpp_1_thread"][f"ms_per_{unit}"]
-                    )
+                    ratio = r["conventional_runtime"][f"ms_per_{unit}"] / early[f"ms_per_{unit}"]
                     r[f"speedup_per_{unit}"] = round(ratio, 1)
                     print(f"N={n} speed-up per {unit} (1 thread): {ratio:.1f}x", flush=True)
+                # the same from CPU time, less affected by other load on the machine
+                ratio = r["conventional_runtime"]["cpu_ms_per_sample"] / early["cpu_ms_per_sample"]
+                r["speedup_per_sample_cpu"] = round(ratio, 1)
+                print(f"N={n} speed-up per sample, CPU time (1 thread): {ratio:.1f}x", flush=True)
         results[f"N={n}"] = r
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+        results["load_average_after"] = load_average()
+        # written after each N: a long run stopped early keeps what it measured
+        args.out.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     return 0
 

@@ -12,7 +12,8 @@ rule ann_train:
         benchfile("ann_train", SUR_JOB)
     threads: SUR_THREADS
     resources:
-        mem_mb=3000,
+        mem_mb=retry_scaled(3000),
+        gpu=sur_gpu,
     params:
         py=PY,
         flags=ann_flags,
@@ -35,7 +36,8 @@ rule ann_evaluate:
         benchfile("ann_evaluate", SUR_JOB)
     threads: SUR_THREADS
     resources:
-        mem_mb=2000,
+        mem_mb=retry_scaled(2000),
+        gpu=sur_gpu,
     params:
         py=PY,
         out=lambda w, output: str(Path(output.metrics).parent),

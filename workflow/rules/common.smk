@@ -77,6 +77,19 @@ def stdp_mem_mb(w):
     return 2000 + int(w.n) * 30
 
 
+def retry_scaled(base):
+    """A memory request (MB, or a function of the wildcards) times the attempt number.
+
+    A job killed for running out of memory is retried (``retries`` in profiles/slurm) with
+    twice as much rather than the same amount again.
+    """
+
+    def value(wildcards, attempt):
+        return (base(wildcards) if callable(base) else base) * attempt
+
+    return value
+
+
 # Surrogate-training options the configuration may set: (config key, command-line flag), in
 # the order of the command line. Only keys that are set are passed; every other option takes
 # its default from bioclf/surrogate/options.py (TrainConfig), the one place defaults live.

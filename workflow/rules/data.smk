@@ -8,7 +8,7 @@ rule data:
     benchmark:
         benchfile("data")
     resources:
-        mem_mb=2000,
+        mem_mb=retry_scaled(2000),
     params:
         py=PY,
         cfg=CFG,

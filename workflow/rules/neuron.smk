@@ -15,7 +15,7 @@ rule neuron_check:
         benchfile("neuron_check")
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=retry_scaled(2000),
     params:
         py=PY,
         cfg=CFG,

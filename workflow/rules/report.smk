@@ -11,7 +11,7 @@ rule stdp_raster:
     benchmark:
         benchfile("stdp_raster", STDP_JOB)
     resources:
-        mem_mb=2000,
+        mem_mb=retry_scaled(2000),
     params:
         py=PY,
         cfg=CFG,
@@ -39,7 +39,7 @@ rule report:
     benchmark:
         benchfile("report")
     resources:
-        mem_mb=2000,
+        mem_mb=retry_scaled(2000),
     params:
         py=PY,
         cfg=CFG,

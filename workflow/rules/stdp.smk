@@ -19,7 +19,7 @@ rule stdp_train:
         benchfile("stdp_train", STDP_JOB)
     threads: stdp_threads()
     resources:
-        mem_mb=stdp_mem_mb,
+        mem_mb=retry_scaled(stdp_mem_mb),
         gpu=stdp_gpu,
     params:
         py=PY,
@@ -43,7 +43,7 @@ rule stdp_assign:
         benchfile("stdp_assign", STDP_JOB)
     threads: stdp_threads()
     resources:
-        mem_mb=stdp_mem_mb,
+        mem_mb=retry_scaled(stdp_mem_mb),
         gpu=stdp_gpu,
     params:
         py=PY,
@@ -67,7 +67,7 @@ rule stdp_respond:
         benchfile("stdp_respond", STDP_JOB)
     threads: stdp_threads()
     resources:
-        mem_mb=stdp_mem_mb,
+        mem_mb=retry_scaled(stdp_mem_mb),
         gpu=stdp_gpu,
     params:
         py=PY,
@@ -95,7 +95,7 @@ rule stdp_evaluate:
         benchfile("stdp_evaluate", STDP_JOB)
     threads: stdp_threads()
     resources:
-        mem_mb=stdp_mem_mb,
+        mem_mb=retry_scaled(stdp_mem_mb),
         gpu=stdp_gpu,
     params:
         py=PY,

@@ -14,7 +14,7 @@ rule surrogate_train:
         benchfile("surrogate_train", SUR_JOB)
     threads: SUR_THREADS
     resources:
-        mem_mb=6000,
+        mem_mb=retry_scaled(6000),
         gpu=sur_gpu,
     params:
         py=PY,
@@ -38,7 +38,7 @@ rule surrogate_evaluate:
         benchfile("surrogate_evaluate", SUR_JOB)
     threads: SUR_THREADS
     resources:
-        mem_mb=4000,
+        mem_mb=retry_scaled(4000),
         gpu=sur_gpu,
     params:
         py=PY,
@@ -61,7 +61,7 @@ rule surrogate_confusion:
     benchmark:
         benchfile("surrogate_confusion", SUR_JOB)
     resources:
-        mem_mb=1000,
+        mem_mb=retry_scaled(1000),
     params:
         py=PY,
     shell:
@@ -83,7 +83,7 @@ rule surrogate_brian:
         benchfile("surrogate_brian", SUR_JOB)
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=retry_scaled(4000),
         gpu=1 if EXPORT_BACKEND == "cuda" else 0,
     params:
         py=PY,

@@ -25,7 +25,7 @@ rule sweep_surrogate_train:
         "results/benchmarks/sweeps/{sfile}_{sparam}_{svalue}_surrogate_train_{net}_seed{seed}.tsv"
     threads: SUR.get("threads", 2)
     resources:
-        mem_mb=6000,
+        mem_mb=retry_scaled(6000),
     params:
         py=PY,
         flags=sweep_sur_flags,
@@ -46,7 +46,7 @@ rule sweep_surrogate_evaluate:
         "results/benchmarks/sweeps/{sfile}_{sparam}_{svalue}_surrogate_evaluate_{net}_seed{seed}.tsv"
     threads: SUR.get("threads", 2)
     resources:
-        mem_mb=4000,
+        mem_mb=retry_scaled(4000),
     params:
         py=PY,
         out=lambda w, output: str(Path(output.metrics).parent),
@@ -66,7 +66,7 @@ rule sweep_stdp_train:
         "results/benchmarks/sweeps/{sfile}_{sparam}_{svalue}_stdp_train_n{n}_seed{seed}.tsv"
     threads: stdp_threads()
     resources:
-        mem_mb=lambda w: 2000 + int(w.n) * 30,
+        mem_mb=retry_scaled(stdp_mem_mb),
         gpu=1 if STDP_BACKEND == "cuda" else 0,
     params:
         py=PY,
@@ -90,7 +90,7 @@ rule sweep_stdp_assign:
         "results/benchmarks/sweeps/{sfile}_{sparam}_{svalue}_stdp_assign_n{n}_seed{seed}.tsv"
     threads: stdp_threads()
     resources:
-        mem_mb=lambda w: 2000 + int(w.n) * 30,
+        mem_mb=retry_scaled(stdp_mem_mb),
         gpu=1 if STDP_BACKEND == "cuda" else 0,
     params:
         py=PY,
@@ -113,7 +113,7 @@ rule sweep_stdp_respond:
         "results/benchmarks/sweeps/{sfile}_{sparam}_{svalue}_stdp_respond_n{n}_seed{seed}.tsv"
     threads: stdp_threads()
     resources:
-        mem_mb=lambda w: 2000 + int(w.n) * 30,
+        mem_mb=retry_scaled(stdp_mem_mb),
         gpu=1 if STDP_BACKEND == "cuda" else 0,
     params:
         py=PY,
@@ -138,7 +138,7 @@ rule sweep_stdp_evaluate:
         "results/benchmarks/sweeps/{sfile}_{sparam}_{svalue}_stdp_evaluate_n{n}_seed{seed}.tsv"
     threads: stdp_threads()
     resources:
-        mem_mb=lambda w: 2000 + int(w.n) * 30,
+        mem_mb=retry_scaled(stdp_mem_mb),
         gpu=1 if STDP_BACKEND == "cuda" else 0,
     params:
         py=PY,
