@@ -59,7 +59,9 @@ N_INPUT = 784
 #: How this module simulates the models. Bumped whenever a change here alters the results of
 #: the same files, seed and data, so that checkpoints written by older code are not resumed
 #: (`bioclf.stdp.run`). 2: input spikes drawn by geometric waits (1: a hash per pixel and step).
-VERSION = 2
+#: 3: runs with plastic = 0 are frozen (before, the flag never reached the network: label
+#: assignment and testing went on learning).
+VERSION = 3
 
 #: Controller variables carried from one chunk to the next.
 CTRL_STATE = ("sample", "rep", "intensity", "spike_count")
