@@ -98,6 +98,8 @@ class Simulator:
             "backend": backend.name,
             "stdp network code version": str(network.VERSION),
         }  # fmt: skip
+        if protocol.reset_between_samples:
+            self.definition["stdp.protocol.reset_between_samples"] = "True"
         directory = backends.activate(backend, project, dt=protocol.dt)
         self.chunk = chunk
         slots = int(np.ceil(chunk * 1.25))
