@@ -46,7 +46,7 @@ STDP_ASSIGN_SHARD = f"{STDP_RUN}/assign/shard{{k}}of{STDP_SHARDS}"
 STDP_TEST_SHARD = f"{STDP_RUN}/test/shard{{k}}of{STDP_SHARDS}"
 # Per-job names of logs and benchmarks.
 STDP_JOB = "{backend}_n{n}_seed{seed}"
-STDP_SHARD_JOB = STDP_JOB + "_shard{k}"
+STDP_SHARD_JOB = "{backend}_n{n}_seed{seed}_shard{k}"
 SUR_JOB = "{net}_seed{seed}"
 
 
