@@ -114,8 +114,9 @@ def test_reset_changes_nothing_in_training(tmp_path):
     x = setup.data(_config(tmp_path), "train", 2)[0]
     results = []
     for reset in (False, True):
-        proto = Protocol(present=40 * ms, rest=20 * ms, max_intensity=4)
-        proto = Protocol(**{**proto.__dict__, "reset_between_samples": reset})
+        proto = Protocol(
+            present=40 * ms, rest=20 * ms, max_intensity=4, reset_between_samples=reset
+        )
         sim = Simulator(models, proto, 4, 2, 0, backends.Backend("runtime"), f"train{reset}")
         results.append(sim.run_chunk(sim.initial_state, x, 0, hashrng.key(0, 1, 0), True))
     (s0, r0), (s1, r1) = results
