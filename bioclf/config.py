@@ -70,6 +70,9 @@ def validate(config: dict, path: str | Path = "config") -> dict:
     for name, model in (_get(config, ("stdp", "models")) or {}).items():
         if not Path(model).exists():
             raise ConfigError(path, f"stdp.models.{name}", f"file {model} does not exist")
+    from bioclf.stdp import shards
+
+    shards.check_config(config, path)
     for keys in (("surrogate", "neuron"), ("neuron_check", "model")):
         model = _get(config, keys)
         if model is not None and not Path(model).exists():

@@ -41,6 +41,29 @@ def parser(
     return p
 
 
+def shard_arguments(p: argparse.ArgumentParser) -> None:
+    """``--shard k --shards K``: the options of a task that can run one shard of its samples."""
+    p.add_argument(
+        "--shard",
+        type=int,
+        help="simulate only shard k (0-based) of --shards K equal parts of the samples, in a "
+        "project of its own; needs stdp.protocol.reset_between_samples: true. The shards' "
+        "--out directories are joined by python -m bioclf.stdp.merge",
+    )
+    p.add_argument("--shards", type=int, help="number of shards K (with --shard)")
+
+
+def shard(p: argparse.ArgumentParser, args) -> tuple[int, int] | None:
+    """(k, K) of ``--shard k --shards K``, or None; refuses one without the other (exit 2)."""
+    if (args.shard is None) != (args.shards is None):
+        p.error("--shard and --shards go together")
+    if args.shard is None:
+        return None
+    if args.shards < 1 or not 0 <= args.shard < args.shards:
+        p.error(f"--shard must be in [0, --shards), got {args.shard} of {args.shards}")
+    return args.shard, args.shards
+
+
 def peak_memory_mb() -> dict[str, float]:
     """Peak resident memory of this process and of the compiled programs it ran.
 

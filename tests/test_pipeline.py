@@ -73,6 +73,31 @@ def test_bad_config_value_refused_before_any_job(tmp_path):
     assert not (wd / "results").exists()
 
 
+def test_stdp_shards_are_jobs_of_their_own(tmp_path):
+    """stdp.shards: 2 plans two shard jobs each for label assignment and the test responses,
+    merged by the rules whose files the evaluation reads; without the reset it is refused."""
+    wd = _workdir(tmp_path)
+    smoke = wd / "config" / "smoke.yaml"
+    cfg = yaml.safe_load(smoke.read_text())
+    cfg["stdp"]["shards"] = 2
+    smoke.write_text(yaml.safe_dump(cfg))
+    res = _snakemake(wd, "-n")
+    assert res.returncode != 0 and "stdp.shards" in res.stderr + res.stdout
+    cfg["stdp"]["protocol"]["reset_between_samples"] = True
+    smoke.write_text(yaml.safe_dump(cfg))
+    res = _snakemake(wd, "-n", "-p")
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = dict(re.findall(r"^(stdp_\w+)\s+(\d+)\s*$", res.stdout.split("Job stats:")[1], re.M))
+    assert jobs["stdp_assign_shard"] == jobs["stdp_respond_shard"] == "2", jobs
+    assert jobs["stdp_assign"] == jobs["stdp_respond"] == jobs["stdp_evaluate"] == "1", jobs
+    run = "results/stdp/cpp/n20/seed0"
+    for k in range(2):
+        assert f"--shard {k} --shards 2 --out {run}/test/shard{k}of2 " in res.stdout
+        assert f"--shard {k} --shards 2 --out {run}/assign/shard{k}of2 " in res.stdout
+    merge = f"-m bioclf.stdp.merge --what respond --out {run}/test {run}/test/shard0of2 "
+    assert merge + f"{run}/test/shard1of2 " in res.stdout
+
+
 def test_paper_config_per_network_settings(tmp_path):
     """A network's own optimiser settings override the surrogate section's."""
     wd = _workdir(tmp_path)

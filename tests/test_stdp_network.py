@@ -57,6 +57,21 @@ def test_normalisation_sets_every_column_to_total(models):
     np.testing.assert_allclose(new["exc.w_colsum"], w.sum(0), rtol=1e-12)
 
 
+def test_frozen_run_changes_neither_weights_nor_theta(models, mnist):
+    """plastic = 0 reaches the network: a frozen chunk that spikes leaves weights and theta as
+    they were, while the same chunk trained changes both."""
+    x, _ = mnist
+    sim = Simulator(models, SHORT, 4, 2, 0, backends.Backend("runtime"), "frozen")
+    state = sim.initial_state
+    frozen, res = sim.run_chunk(state, x[:2], 0, _key(), plastic=False)
+    assert res.counts.sum() > 0
+    for key in ("s_in.w", "exc.theta", "exc.w_colsum"):
+        np.testing.assert_array_equal(frozen[key], state[key], err_msg=key)
+    trained, _ = sim.run_chunk(state, x[:2], 0, _key(), plastic=True)
+    assert not np.array_equal(trained["s_in.w"], state["s_in.w"])
+    assert not np.array_equal(trained["exc.theta"], state["exc.theta"])
+
+
 def test_input_synapses_created_sorted_by_delay(models):
     """Synapses are created by input, delay step, target; states stay in input-major order."""
     n = 6

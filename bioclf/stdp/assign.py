@@ -4,7 +4,9 @@
 
 The network (theta and weights frozen, ``plastic = 0``) is shown the first ``n_assign``
 training samples, with input spike trains independent of those of training; each neuron takes
-the class it responds to most on average. Test data are never used here. The work is done by
+the class it responds to most on average. Test data are never used here. With ``--shard k
+--shards K`` only shard k of the samples is simulated (`bioclf.stdp.shards`) and
+`bioclf.stdp.merge` assigns the labels from all shards. The work is done by
 `bioclf.stdp.frozen`.
 """
 
@@ -28,9 +30,11 @@ def main(argv=None) -> int:
         type=int,
         help="training samples shown, the first of the training set (default: stdp.n_assign)",
     )
+    tasks.shard_arguments(p)
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)
-    frozen.assign(cfg, args.trained, args.out, args.n_assign or cfg["stdp"]["n_assign"])
+    n = args.n_assign or cfg["stdp"]["n_assign"]
+    frozen.assign(cfg, args.trained, args.out, n, tasks.shard(p, args))
     return 0
 
 

@@ -17,7 +17,7 @@ from bioclf.brian import backends
 from bioclf.encoding import SPLIT_TAGS, hashrng
 from bioclf.io import load_json, save_npy, save_npz, write_json
 from bioclf.stdp import labels as labelling
-from bioclf.stdp import setup
+from bioclf.stdp import setup, shards
 from bioclf.stdp.run import Pass, make_simulator, run_passes
 from bioclf.stdp.simulate import Simulator
 
@@ -44,13 +44,26 @@ def frozen_simulator(cfg: dict, trained: dict, project: str = "network"):
     )
 
 
-def run_frozen(cfg: dict, trained_dir, split: str, images, labels, out, project: str = "network"):
-    """Show `images` to the trained network (plastic = 0), resumably; return its responses."""
+def run_frozen(
+    cfg: dict,
+    trained_dir,
+    split: str,
+    images,
+    labels,
+    out,
+    project: str = "network",
+    start: int = 0,
+):
+    """Show `images` to the trained network (plastic = 0), resumably; return its responses.
+
+    `start` is the position in the split of the first image (a shard's), which keys its input
+    spike trains.
+    """
     trained = load_json(trained_dir / "train_metrics.json")
     state = dict(np.load(trained_dir / "state.npz"))
     out.mkdir(parents=True, exist_ok=True)
     sim = frozen_simulator(cfg, trained, project)
-    passes = [Pass(split, 0, images, labels, plastic=False)]
+    passes = [Pass(split, 0, images, labels, plastic=False, start=start)]
     _, (rec,) = run_passes(sim, passes, trained["seed"], out / "checkpoint.npz", state, split)
     return trained, rec, rec["wall_time_s"]
 
@@ -72,20 +85,49 @@ def seed_project(cfg: dict, trained_dir: Path, project: str) -> None:
     tmp.rename(target)
 
 
-def assign(cfg: dict, trained_dir: Path, out: Path, n_assign: int) -> np.ndarray:
+def assign(
+    cfg: dict, trained_dir: Path, out: Path, n_assign: int, shard: tuple[int, int] | None = None
+) -> np.ndarray | None:
     """Assign each neuron the class it responds to most over the first `n_assign` training
     samples; write ``assignment.npy``, the responses and ``assign_metrics.json`` to `out`.
+
+    With `shard` = (k, K), simulate only shard k of K (`bioclf.stdp.shards`) in a project of
+    its own, write its responses to `out` and return None: `merge_assign` assigns the labels.
     """
     images, labels = setup.data(cfg, "train", n_assign)
-    _, rec, wall = run_frozen(cfg, trained_dir, "assign", images, labels, out)
-    assignment = labelling.assign_labels(rec["counts"], labels)
-    save_npz(out / "assign_records.npz", counts=rec["counts"], reps=rec["reps"], labels=labels)
+    if shard is None:
+        _, rec, wall = run_frozen(cfg, trained_dir, "assign", images, labels, out)
+        return write_assignment(out, rec["counts"], rec["reps"], labels, wall)
+    shards.check_config(cfg, "config", shard[1])
+    lo, hi = shards.bounds(n_assign, *shard)
+    project = f"network_assign{shard[0]}"
+    seed_project(cfg, trained_dir, project)
+    _, rec, wall = run_frozen(
+        cfg, trained_dir, "assign", images[lo:hi], labels[lo:hi], out, project, lo
+    )
+    save_npz(
+        out / shards.ASSIGN_RECORDS,
+        counts=rec["counts"],
+        reps=rec["reps"],
+        labels=labels[lo:hi],
+        wall_time_s=np.float64(wall),
+        start=np.array(lo),
+        stop=np.array(hi),
+    )
+    return None
+
+
+def write_assignment(out: Path, counts, reps, labels, wall: float) -> np.ndarray:
+    """Assign the labels from the responses to label-assignment samples; write them
+    (``assignment.npy``), the responses and ``assign_metrics.json`` to `out`."""
+    assignment = labelling.assign_labels(counts, labels)
+    save_npz(out / shards.ASSIGN_RECORDS, counts=counts, reps=reps, labels=labels)
     save_npy(out / "assignment.npy", assignment)
     write_json(
         out / "assign_metrics.json",
         {
-            "n_assign": n_assign,
-            "wall_time_s": round(wall, 2),
+            "n_assign": len(labels),
+            "wall_time_s": round(float(wall), 2),
             "neurons_per_class": np.bincount(assignment[assignment >= 0], minlength=10).tolist(),
             "silent_neurons": int(np.sum(assignment < 0)),
         },
@@ -93,17 +135,51 @@ def assign(cfg: dict, trained_dir: Path, out: Path, n_assign: int) -> np.ndarray
     return assignment
 
 
-def respond(cfg: dict, trained_dir: Path, out: Path, n_test: int, project: str) -> dict:
-    """Simulate the first `n_test` test images; save (``RESPONSES``) and return the responses."""
+def merge_assign(parts: list[Path], out: Path) -> np.ndarray:
+    """Assign the labels from the label-assignment shards `parts` (in order), writing what
+    `assign` writes for the whole run."""
+    rec = shards.concatenate(parts, shards.ASSIGN_RECORDS)
+    return write_assignment(out, rec["counts"], rec["reps"], rec["labels"], rec["wall_time_s"])
+
+
+def respond(
+    cfg: dict,
+    trained_dir: Path,
+    out: Path,
+    n_test: int,
+    project: str,
+    shard: tuple[int, int] | None = None,
+) -> dict:
+    """Simulate the first `n_test` test images; save (``RESPONSES``) and return the responses.
+
+    With `shard` = (k, K), only shard k of K (`bioclf.stdp.shards`), in a project of its own
+    (`project` + k), with its sample range saved alongside (``start``, ``stop``) for
+    `merge_responses`.
+    """
     images, labels = setup.data(cfg, "test", n_test)
-    _, rec, wall = run_frozen(cfg, trained_dir, "test", images, labels, out, project)
+    lo, hi = (0, n_test) if shard is None else shards.bounds(n_test, *shard)
+    if shard is not None:
+        shards.check_config(cfg, "config", shard[1])
+        project = f"{project}{shard[0]}"
+    seed_project(cfg, trained_dir, project)
+    _, rec, wall = run_frozen(
+        cfg, trained_dir, "test", images[lo:hi], labels[lo:hi], out, project, lo
+    )
     responses = {
         "counts": rec["counts"],
         "reps": rec["reps"],
-        "labels": labels,
+        "labels": labels[lo:hi],
         "spikes": rec["spikes"],
         "wall_time_s": np.float64(wall),
     }
+    extra = {} if shard is None else {"start": np.array(lo), "stop": np.array(hi)}
+    save_npz(out / RESPONSES, **responses, **extra)
+    return responses
+
+
+def merge_responses(parts: list[Path], out: Path) -> dict:
+    """Join the test-response shards `parts` (in order) into the file `respond` writes."""
+    responses = shards.concatenate(parts, RESPONSES)
     save_npz(out / RESPONSES, **responses)
     return responses
 

@@ -17,6 +17,9 @@ one run of one compiled program:
   per-step summation over synapses is needed.
 * ``plastic`` -- a constant set per run: 1 for training, 0 for label assignment and testing
   (freezes theta and the weights, as the model files say).
+* Reset between samples (``stdp.protocol.reset_between_samples``, off by default) -- in frozen
+  runs, every presentation starts from the neurons' initial values (`reset_code`), so that a
+  sample's response does not depend on the samples shown before it.
 
 Input spikes are a Bernoulli process per pixel and step, simulated by drawing geometric waits
 from counter-based random numbers keyed on the presentation (`bioclf.encoding.skip_spikes`
@@ -59,7 +62,9 @@ N_INPUT = 784
 #: How this module simulates the models. Bumped whenever a change here alters the results of
 #: the same files, seed and data, so that checkpoints written by older code are not resumed
 #: (`bioclf.stdp.run`). 2: input spikes drawn by geometric waits (1: a hash per pixel and step).
-VERSION = 2
+#: 3: runs with plastic = 0 are frozen (before, the flag never reached the network: label
+#: assignment and testing went on learning).
+VERSION = 3
 
 #: Controller variables carried from one chunk to the next.
 CTRL_STATE = ("sample", "rep", "intensity", "spike_count")
@@ -142,6 +147,49 @@ def _carried(group) -> list[str]:
             continue
         names.append(name)
     return names
+
+
+def reset_variables(model) -> list[str]:
+    """Variables of a neuron model that a reset between samples sets back: those of its
+    differential equations that go on changing in frozen runs (the ones whose derivative
+    involves ``plastic``, theta, are frozen there and keep their trained values)."""
+    eqs = model.eqs
+    return [
+        name for name in sorted(eqs.diff_eq_names) if "plastic" not in eqs[name].expr.identifiers
+    ]
+
+
+def reset_code(model, initial: dict) -> tuple[str, str]:
+    """Equations and code of the reset between samples of a group of `model` neurons.
+
+    Each variable of `reset_variables` goes back to its initial value (`initial`: the model
+    file's ``initial`` block, kept per neuron in a constant ``<var>_start``) or to 0 where the
+    file gives none, but only where ``plastic`` is 0: ``plastic * x + (1 - plastic) * x0`` is
+    exactly x when training and exactly x0 when frozen, so training runs are unchanged.
+    """
+    from brian2.units.fundamentalunits import DIMENSIONLESS, get_unit
+
+    equations, code = [], []
+    for name in reset_variables(model):
+        dim = model.eqs[name].dim
+        if name in initial:
+            unit = "1" if dim is DIMENSIONLESS else repr(get_unit(dim))
+            equations.append(f"{name}_start : {unit} (constant)")
+            start = f"{name}_start"
+        else:
+            start = "0" if dim is DIMENSIONLESS else f"0 * {get_unit(dim)!r}"
+        code.append(f"{name} = plastic * {name} + (1 - plastic) * {start}")
+    return "\n".join(equations), "\n".join(code)
+
+
+def _add_reset(group, model, initial: dict, protocol: Protocol) -> None:
+    """Set `group` back to its initial values at the start of every presentation slot (before
+    any other start-of-slot operation) in frozen runs."""
+    _, code = reset_code(model, initial)
+    for name in reset_variables(model):
+        if name in initial:
+            setattr(group, f"{name}_start", initial[name])
+    group.run_regularly(code, dt=protocol.slot, when="start", order=-1, name=f"{group.name}_reset")
 
 
 def check_protocol(models: Models, protocol: Protocol) -> None:
@@ -266,13 +314,17 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
     # --- excitatory and inhibitory layers ---------------------------------------------------
     exc_ns = merge_namespaces(models.exc, models.input_exc)
     exc_init = initial_values(models.exc, n_exc, exc_ns, rng)
+    reset = p.reset_between_samples
     exc = neuron_group(
         models.exc,
         n_exc,
         "exc",
         rng,
         extensions=[(models.input_exc, models.input_exc.post_neuron)],
-        extra_equations=f"{sumvar} : 1\nnorm_factor : 1\nplastic : 1 (shared, constant)",
+        extra_equations="\n".join(
+            [f"{sumvar} : 1\nnorm_factor : 1\nplastic : 1 (shared, constant)"]
+            + ([reset_code(models.exc, exc_init)[0]] if reset else [])
+        ),
         initial=exc_init,
     )
     inh_init = initial_values(models.inh, n_exc, models.inh.namespace(), rng)
@@ -281,10 +333,21 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         n_exc,
         "inh",
         rng,
-        extra_equations="n_fired : 1  # spikes in this chunk (for cost estimates)",
+        extra_equations="\n".join(
+            ["n_fired : 1  # spikes in this chunk (for cost estimates)"]
+            # the inhibitory neurons learn nothing: their flag only switches the reset
+            + (
+                ["plastic : 1 (shared, constant)", reset_code(models.inh, inh_init)[0]]
+                if reset
+                else []
+            )
+        ),
         extra_reset="n_fired += 1",
         initial=inh_init,
     )
+    if reset:
+        _add_reset(exc, models.exc, exc_init, p)
+        _add_reset(inh, models.inh, inh_init, p)
 
     # --- synapses ---------------------------------------------------------------------------
     n_syn = N_INPUT * n_exc

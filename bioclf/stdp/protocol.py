@@ -47,6 +47,12 @@ class Protocol:
         A presentation with fewer excitatory spikes is repeated at intensity + 1 (5).
     max_intensity : float
         Cap: a presentation at this intensity is accepted whatever its spike count.
+    reset_between_samples : bool
+        In frozen runs (``plastic = 0``), start every presentation, repeats included, from the
+        neurons' initial values (`network.RESET`) instead of the state the previous one left:
+        each sample's response then depends on that sample alone, so a test set can be split
+        into shards that give the responses of the whole run. Training is unaffected. Left out
+        of the repr when off, so that runs without it keep their identity.
     """
 
     dt: Quantity = field(default_factory=lambda: 0.5 * ms)
@@ -56,6 +62,7 @@ class Protocol:
     base_intensity: float = 2.0
     min_spikes: int = 5
     max_intensity: float = 32.0
+    reset_between_samples: bool = field(default=False, repr=False)
 
     def __post_init__(self):
         if self.present_steps < 1 or self.rest_steps < 0:

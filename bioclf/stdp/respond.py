@@ -6,7 +6,9 @@ Only the simulation: the vote that turns the responses into predictions needs th
 assignment and is done by `bioclf.stdp.evaluate`. Kept apart so that the pipeline can simulate
 the test set while the labels are being assigned (the two need nothing from each other). The
 network runs from its own project (``network_test``, a copy of the training project) so that
-both can run at once. The work is done by `bioclf.stdp.frozen`.
+both can run at once. With ``--shard k --shards K`` only shard k of the test set is simulated
+(`bioclf.stdp.shards`, project ``network_test<k>``), and `bioclf.stdp.merge` joins the shards.
+The work is done by `bioclf.stdp.frozen`.
 """
 
 from __future__ import annotations
@@ -29,12 +31,11 @@ def main(argv=None) -> int:
         type=int,
         help="test samples shown, the first of the test set (default: stdp.n_test)",
     )
+    tasks.shard_arguments(p)
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)
-    frozen.seed_project(cfg, args.trained, "network_test")
-    frozen.respond(
-        cfg, args.trained, args.out, args.n_test or cfg["stdp"]["n_test"], "network_test"
-    )
+    n = args.n_test or cfg["stdp"]["n_test"]
+    frozen.respond(cfg, args.trained, args.out, n, "network_test", tasks.shard(p, args))
     return 0
 
 

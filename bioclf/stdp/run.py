@@ -38,6 +38,8 @@ class Pass:
     images: np.ndarray  # (n, 784) in [0, 1]
     labels: np.ndarray  # (n,)
     plastic: bool
+    #: Position in the split of the first sample (a shard's), which keys its input spikes.
+    start: int = 0
 
 
 def log(message: str) -> None:
@@ -79,7 +81,10 @@ def run_passes(
     # edited since, as when the pipeline reruns a finished job) is moved aside, not used.
     run_id = {key: digest(value) for key, value in sim.definition.items()}
     run_id["starting state"] = digest(*(initial_state[key] for key in sorted(initial_state)))
-    pass_ids = [digest(p.split, p.epoch, p.plastic, p.images, p.labels) for p in passes]
+    pass_ids = [
+        digest(p.split, p.epoch, p.plastic, p.images, p.labels, *([p.start] if p.start else []))
+        for p in passes
+    ]
     if checkpoint.exists():
         checkpoint_run.resumable(
             checkpoint, *_identities(checkpoint, run_id, pass_ids), log, f"[{label}] "
@@ -103,7 +108,9 @@ def run_passes(
         base_key = hashrng.key(seed, SPLIT_TAGS[p.split], p.epoch)
         start = time.perf_counter()
         n = min(chunk, len(p.images) - pos)
-        state, result = sim.run_chunk(state, p.images[pos : pos + n], pos, base_key, p.plastic)
+        state, result = sim.run_chunk(
+            state, p.images[pos : pos + n], p.start + pos, base_key, p.plastic
+        )
         m = len(result.samples)
         spikes[k] += [result.spikes[pop] for pop in ("inp", "exc", "inh")]
         rec = records[k]

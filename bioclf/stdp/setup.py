@@ -23,6 +23,7 @@ def protocol(cfg: dict) -> Protocol:
             kwargs[key] = float(proto[key])
     if "min_spikes" in proto:
         kwargs["min_spikes"] = int(proto["min_spikes"])
+    kwargs["reset_between_samples"] = bool(proto.get("reset_between_samples", False))
     return Protocol(**kwargs)
 
 

@@ -98,17 +98,20 @@ class Simulator:
             "backend": backend.name,
             "stdp network code version": str(network.VERSION),
         }  # fmt: skip
+        if protocol.reset_between_samples:
+            self.definition["stdp.protocol.reset_between_samples"] = "True"
         directory = backends.activate(backend, project, dt=protocol.dt)
         self.chunk = chunk
         slots = int(np.ceil(chunk * 1.25))
         self.net = network.build(models, protocol, n_exc, slots, seed)
         self.views = self.net.state_views()
         self.runner = backends.Runner(backend, self.net.net, slots * protocol.slot, directory)
-        # Groups that own a 'plastic' flag (synapses see their target's).
+        # Groups that own a 'plastic' flag (synapses see their target's). A variable's owner is
+        # a weak proxy of its group, never the group itself: compare names, not identity.
         self._plastic = [
             g
             for g in (self.net.exc, self.net.inh, self.net.inp, self.net.s_in)
-            if "plastic" in g.variables and g.variables["plastic"].owner is g
+            if "plastic" in g.variables and g.variables["plastic"].owner.name == g.name
         ]
 
     @property

@@ -39,8 +39,14 @@ EXPORT_BACKEND = EXPORT.get("backend", "cpp")
 STDP_RUN = "results/stdp/{backend}/n{n}/seed{seed}"
 SUR_RUN = "results/surrogate/{net}/seed{seed}"
 ANN_RUN = "results/ann/{net}/seed{seed}"  # the non-spiking twin of SUR_RUN (workflow/rules/ann.smk)
+# Shard {k} of label assignment and of the test responses where stdp.shards > 1
+# (workflow/rules/stdp.smk); the number of shards is in the name, so changing it starts afresh.
+STDP_SHARDS = int(STDP.get("shards", 1))
+STDP_ASSIGN_SHARD = f"{STDP_RUN}/assign/shard{{k}}of{STDP_SHARDS}"
+STDP_TEST_SHARD = f"{STDP_RUN}/test/shard{{k}}of{STDP_SHARDS}"
 # Per-job names of logs and benchmarks.
 STDP_JOB = "{backend}_n{n}_seed{seed}"
+STDP_SHARD_JOB = "{backend}_n{n}_seed{seed}_shard{k}"
 SUR_JOB = "{net}_seed{seed}"
 
 
@@ -182,3 +188,4 @@ wildcard_constraints:
     seed=r"\d+",
     backend="runtime|cpp|cuda",
     net=r"(fc\d+|conv)",
+    k=r"\d+",

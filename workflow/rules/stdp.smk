@@ -30,52 +30,150 @@ rule stdp_train:
         "--seed {wildcards.seed} --backend {wildcards.backend} --out {params.out} > {log} 2>&1"
 
 
-rule stdp_assign:
-    input:
-        models=STDP_MODELS,
-        state=rules.stdp_train.output.state,
-    output:
-        assignment=f"{STDP_RUN}/assign/assignment.npy",
-        metrics=f"{STDP_RUN}/assign/assign_metrics.json",
-    log:
-        logfile("stdp_assign", STDP_JOB),
-    benchmark:
-        benchfile("stdp_assign", STDP_JOB)
-    threads: stdp_threads()
-    resources:
-        mem_mb=retry_scaled(stdp_mem_mb),
-        gpu=stdp_gpu,
-    params:
-        py=PY,
-        cfg=CFG,
-        out=run_dir(STDP_RUN),
-    shell:
-        "{params.py} -m bioclf.stdp.assign --config {params.cfg} --trained {params.out} "
-        "--out {params.out}/assign > {log} 2>&1"
+# Label assignment and test responses: one job each (stdp.shards: 1), or stdp.shards jobs
+# each on a range of the samples, then a merge that writes the same files.
+if STDP_SHARDS == 1:
+
+    rule stdp_assign:
+        input:
+            models=STDP_MODELS,
+            state=rules.stdp_train.output.state,
+        output:
+            assignment=f"{STDP_RUN}/assign/assignment.npy",
+            metrics=f"{STDP_RUN}/assign/assign_metrics.json",
+        log:
+            logfile("stdp_assign", STDP_JOB),
+        benchmark:
+            benchfile("stdp_assign", STDP_JOB)
+        threads: stdp_threads()
+        resources:
+            mem_mb=retry_scaled(stdp_mem_mb),
+            gpu=stdp_gpu,
+        params:
+            py=PY,
+            cfg=CFG,
+            out=run_dir(STDP_RUN),
+        shell:
+            "{params.py} -m bioclf.stdp.assign --config {params.cfg} --trained {params.out} "
+            "--out {params.out}/assign > {log} 2>&1"
 
 
-rule stdp_respond:
-    """Test-set responses; needs no labels, so it runs alongside stdp_assign."""
-    input:
-        models=STDP_MODELS,
-        state=rules.stdp_train.output.state,
-    output:
-        responses=f"{STDP_RUN}/test/responses.npz",
-    log:
-        logfile("stdp_respond", STDP_JOB),
-    benchmark:
-        benchfile("stdp_respond", STDP_JOB)
-    threads: stdp_threads()
-    resources:
-        mem_mb=retry_scaled(stdp_mem_mb),
-        gpu=stdp_gpu,
-    params:
-        py=PY,
-        cfg=CFG,
-        out=run_dir(STDP_RUN),
-    shell:
-        "{params.py} -m bioclf.stdp.respond --config {params.cfg} --trained {params.out} "
-        "--out {params.out}/test > {log} 2>&1"
+    rule stdp_respond:
+        """Test-set responses; needs no labels, so it runs alongside stdp_assign."""
+        input:
+            models=STDP_MODELS,
+            state=rules.stdp_train.output.state,
+        output:
+            responses=f"{STDP_RUN}/test/responses.npz",
+        log:
+            logfile("stdp_respond", STDP_JOB),
+        benchmark:
+            benchfile("stdp_respond", STDP_JOB)
+        threads: stdp_threads()
+        resources:
+            mem_mb=retry_scaled(stdp_mem_mb),
+            gpu=stdp_gpu,
+        params:
+            py=PY,
+            cfg=CFG,
+            out=run_dir(STDP_RUN),
+        shell:
+            "{params.py} -m bioclf.stdp.respond --config {params.cfg} --trained {params.out} "
+            "--out {params.out}/test > {log} 2>&1"
+
+else:
+
+    rule stdp_assign_shard:
+        """Shard {k} of label assignment (stdp.shards > 1)."""
+        input:
+            models=STDP_MODELS,
+            state=rules.stdp_train.output.state,
+        output:
+            records=f"{STDP_ASSIGN_SHARD}/assign_records.npz",
+        log:
+            logfile("stdp_assign_shard", STDP_SHARD_JOB),
+        benchmark:
+            benchfile("stdp_assign_shard", STDP_SHARD_JOB)
+        threads: stdp_threads()
+        resources:
+            mem_mb=retry_scaled(stdp_mem_mb),
+            gpu=stdp_gpu,
+        params:
+            py=PY,
+            cfg=CFG,
+            out=run_dir(STDP_RUN),
+            shard=run_dir(STDP_ASSIGN_SHARD),
+            shards=STDP_SHARDS,
+        shell:
+            "{params.py} -m bioclf.stdp.assign --config {params.cfg} --trained {params.out} "
+            "--shard {wildcards.k} --shards {params.shards} --out {params.shard} > {log} 2>&1"
+
+
+    rule stdp_assign:
+        """Label assignment from the responses of all shards."""
+        input:
+            parts=expand(f"{STDP_ASSIGN_SHARD}/assign_records.npz", k=range(STDP_SHARDS),
+                         allow_missing=True),
+        output:
+            assignment=f"{STDP_RUN}/assign/assignment.npy",
+            metrics=f"{STDP_RUN}/assign/assign_metrics.json",
+        log:
+            logfile("stdp_assign", STDP_JOB),
+        benchmark:
+            benchfile("stdp_assign", STDP_JOB)
+        params:
+            py=PY,
+            out=run_dir(STDP_RUN),
+            parts=lambda w, input: " ".join(str(Path(f).parent) for f in input.parts),
+        shell:
+            "{params.py} -m bioclf.stdp.merge --what assign --out {params.out}/assign "
+            "{params.parts} > {log} 2>&1"
+
+
+    rule stdp_respond_shard:
+        """Shard {k} of the test responses (stdp.shards > 1)."""
+        input:
+            models=STDP_MODELS,
+            state=rules.stdp_train.output.state,
+        output:
+            responses=f"{STDP_TEST_SHARD}/responses.npz",
+        log:
+            logfile("stdp_respond_shard", STDP_SHARD_JOB),
+        benchmark:
+            benchfile("stdp_respond_shard", STDP_SHARD_JOB)
+        threads: stdp_threads()
+        resources:
+            mem_mb=retry_scaled(stdp_mem_mb),
+            gpu=stdp_gpu,
+        params:
+            py=PY,
+            cfg=CFG,
+            out=run_dir(STDP_RUN),
+            shard=run_dir(STDP_TEST_SHARD),
+            shards=STDP_SHARDS,
+        shell:
+            "{params.py} -m bioclf.stdp.respond --config {params.cfg} --trained {params.out} "
+            "--shard {wildcards.k} --shards {params.shards} --out {params.shard} > {log} 2>&1"
+
+
+    rule stdp_respond:
+        """The test responses of all shards in one file."""
+        input:
+            parts=expand(f"{STDP_TEST_SHARD}/responses.npz", k=range(STDP_SHARDS),
+                         allow_missing=True),
+        output:
+            responses=f"{STDP_RUN}/test/responses.npz",
+        log:
+            logfile("stdp_respond", STDP_JOB),
+        benchmark:
+            benchfile("stdp_respond", STDP_JOB)
+        params:
+            py=PY,
+            out=run_dir(STDP_RUN),
+            parts=lambda w, input: " ".join(str(Path(f).parent) for f in input.parts),
+        shell:
+            "{params.py} -m bioclf.stdp.merge --what respond --out {params.out}/test "
+            "{params.parts} > {log} 2>&1"
 
 
 rule stdp_evaluate:

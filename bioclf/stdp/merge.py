@@ -1,0 +1,36 @@
+"""Join the shards of label assignment or of the test responses into the whole run's files.
+
+    python -m bioclf.stdp.merge --what assign --out DIR/assign SHARD_DIR...
+    python -m bioclf.stdp.merge --what respond --out DIR/test SHARD_DIR...
+
+The shard directories are the --out of ``python -m bioclf.stdp.assign`` / ``respond`` run with
+``--shard k --shards K``, given in the order of k. Writes what the unsharded task writes
+(``assignment.npy``, ``assign_metrics.json``, ``assign_records.npz``; ``responses.npz``), with
+the wall times of the shards summed. The work is done by `bioclf.stdp.frozen`.
+"""
+
+from __future__ import annotations
+
+from bioclf import tasks
+from bioclf.stdp import frozen
+
+
+def main(argv=None) -> int:
+    p = tasks.parser(__doc__.splitlines()[0], config=False)
+    p.add_argument(
+        "--what",
+        required=True,
+        choices=["assign", "respond"],
+        help="which task's shards: label assignment or test responses",
+    )
+    p.add_argument(
+        "parts", nargs="+", type=tasks.Path, help="the shards' output directories, in order"
+    )
+    args = p.parse_args(argv)
+    merge = frozen.merge_assign if args.what == "assign" else frozen.merge_responses
+    merge(args.parts, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(tasks.run(main))

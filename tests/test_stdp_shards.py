@@ -1,0 +1,127 @@
+"""Reset between samples, and label assignment and test responses split into shards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+from brian2 import ms
+from conftest import DC_MODELS, ROOT
+
+from bioclf import config as cfgmod
+from bioclf.brian import backends
+from bioclf.encoding import hashrng
+from bioclf.errors import ConfigError
+from bioclf.io import write_json
+from bioclf.stdp import frozen, merge, setup, shards
+from bioclf.stdp.protocol import Models, Protocol
+from bioclf.stdp.simulate import Simulator
+
+N_EXC, N_SAMPLES = 6, 5
+
+
+def _config(tmp_path, reset=True, n_shards=1) -> dict:
+    """The smoke configuration on the runtime backend with a shortened presentation."""
+    cfg = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    cfg["data"]["root"] = str(ROOT / "data" / "mnist")
+    cfg["build"] = str(tmp_path / "build")
+    cfg["stdp"].update(backend="runtime", chunk=2, n_assign=N_SAMPLES, n_test=N_SAMPLES)
+    cfg["stdp"]["models"] = {k: str(v) for k, v in DC_MODELS.items()}
+    cfg["stdp"]["protocol"].update(
+        present="40*ms", rest="20*ms", max_intensity=4, reset_between_samples=reset
+    )
+    cfg["stdp"]["shards"] = n_shards
+    return cfgmod.validate(cfg)
+
+
+def _trained(cfg: dict, tmp_path):
+    """A 'trained' network directory: the initial state, with v and the conductances moved off
+    their initial values so that the reset has something to undo."""
+    sim = Simulator(
+        setup.models(cfg), setup.protocol(cfg), N_EXC, 2, 0, backends.Backend("runtime"), "init"
+    )
+    state = sim.initial_state
+    sim.cleanup()
+    state["exc.v"] = state["exc.v"] + 0.03  # 30 mV above the initial -105 mV
+    state["exc.ge"] = np.full(N_EXC, 0.5)
+    out = tmp_path / "trained"
+    out.mkdir()
+    np.savez(out / "state.npz", **state)
+    write_json(out / "train_metrics.json", {"backend": "runtime", "n_exc": N_EXC, "seed": 0})
+    return out
+
+
+def test_shards_merged_equal_the_unsharded_run(tmp_path):
+    """With the reset, shards [0, 2) + [2, 5) (in chunks of 2) give the responses and the
+    label assignment of the whole run, bit for bit."""
+    cfg = _config(tmp_path)
+    trained = _trained(cfg, tmp_path)
+    whole = frozen.assign(cfg, trained, tmp_path / "assign", N_SAMPLES)
+    full = frozen.respond(cfg, trained, tmp_path / "test", N_SAMPLES, "network_test")
+    assert full["counts"].sum() > 0 and len(np.unique(full["counts"].sum(1))) > 1
+    parts = {"assign": [], "test": []}
+    for k in range(2):
+        for what in parts:
+            out = tmp_path / f"{what}{k}"
+            parts[what].append(out)
+            if what == "assign":
+                assert frozen.assign(cfg, trained, out, N_SAMPLES, (k, 2)) is None
+            else:
+                frozen.respond(cfg, trained, out, N_SAMPLES, "network_test", (k, 2))
+    assert shards.bounds(N_SAMPLES, 0, 2) == (0, 2)
+    for what, name in (("assign", "assign"), ("respond", "test")):
+        out = str(tmp_path / f"m_{name}")
+        assert merge.main(["--what", what, "--out", out, *map(str, parts[name])]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "m_assign" / "assignment.npy"), whole)
+    for name in ("assign/assign_records.npz", "test/responses.npz"):
+        a = np.load(tmp_path / name)
+        b = np.load(tmp_path / ("m_" + name))
+        assert sorted(a.files) == sorted(b.files)
+        for key in a.files:
+            if key != "wall_time_s":
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name} {key}")
+    merged = (tmp_path / "m_assign" / "assign_metrics.json").read_text()
+    unsharded = (tmp_path / "assign" / "assign_metrics.json").read_text()
+    drop = lambda text: {k: v for k, v in yaml.safe_load(text).items() if k != "wall_time_s"}  # noqa: E731
+    assert drop(merged) == drop(unsharded)
+
+
+def test_without_reset_samples_depend_on_their_predecessors(tmp_path):
+    """Why shards need the reset: without it the responses of a later shard differ."""
+    cfg = _config(tmp_path, reset=False)
+    trained = _trained(cfg, tmp_path)
+    state = dict(np.load(trained / "state.npz"))
+    images, labels = setup.data(cfg, "test", N_SAMPLES)
+    sim = frozen.frozen_simulator(cfg, {"backend": "runtime", "n_exc": N_EXC, "seed": 0})
+    key = hashrng.key(0, 2, 0)
+    _, whole = sim.run_chunk(state, images[:2], 0, key, False)
+    _, tail = sim.run_chunk(state, images[1:2], 1, key, False)
+    assert not np.array_equal(whole.counts[1:], tail.counts)
+
+
+def test_shards_without_reset_refused(tmp_path):
+    with pytest.raises(ConfigError, match="stdp.shards"):
+        _config(tmp_path, reset=False, n_shards=2)
+    cfg = _config(tmp_path, reset=False)  # one shard: fine; a --shards 2 task is refused
+    with pytest.raises(ConfigError, match="reset_between_samples"):
+        frozen.respond(cfg, tmp_path, tmp_path / "o", N_SAMPLES, "network_test", (0, 2))
+    assert _config(tmp_path, reset=True, n_shards=2)["stdp"]["shards"] == 2
+
+
+def test_reset_changes_nothing_in_training(tmp_path):
+    """The reset only acts where plastic = 0: a training chunk gives the same bits with it."""
+    models = Models.load(DC_MODELS)
+    x = setup.data(_config(tmp_path), "train", 2)[0]
+    results = []
+    for reset in (False, True):
+        proto = Protocol(
+            present=40 * ms, rest=20 * ms, max_intensity=4, reset_between_samples=reset
+        )
+        sim = Simulator(models, proto, 4, 2, 0, backends.Backend("runtime"), f"train{reset}")
+        results.append(sim.run_chunk(sim.initial_state, x, 0, hashrng.key(0, 1, 0), True))
+    (s0, r0), (s1, r1) = results
+    assert r0.counts.sum() > 0
+    np.testing.assert_array_equal(r0.counts, r1.counts)
+    assert s0.keys() == s1.keys()
+    for key in s0:
+        np.testing.assert_array_equal(s0[key], s1[key], err_msg=key)
