@@ -19,8 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bioclf.encoding import spike_probability, stream_keys
-from bioclf.surrogate.encode import encode_torch
+from bioclf.surrogate.encode import spike_input
 
 E_AC_PJ = 0.9
 E_MAC_PJ = 4.6
@@ -61,13 +60,6 @@ def macs(layer: nn.Module, pre_shape: tuple[int, ...]) -> int:
     sh, sw = layer.stride
     ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
     return c_in * kh * kw * layer.out_channels * ho * wo
-
-
-def spike_input(x01: np.ndarray, indices, cfg: dict, split: str, epoch: int = 0):
-    """Input spikes (T, B, 784) of images in [0, 1] from the shared rate encoder."""
-    p = spike_probability(x01, cfg["max_rate"], cfg["dt"]).astype(np.float32)
-    keys = stream_keys(cfg["seed"], split, indices, epoch=epoch)
-    return encode_torch(p, keys, cfg["T"])
 
 
 @torch.no_grad()

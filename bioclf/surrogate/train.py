@@ -38,6 +38,7 @@ import yaml
 from torch import nn
 
 from bioclf.data import images_as_float, load_split
+from bioclf.encoding import ENCODINGS
 from bioclf.equations import load_neuron, model_content, model_files
 from bioclf.errors import BioclfError, ConfigError
 from bioclf.io import digest, set_aside
@@ -74,6 +75,7 @@ class TrainConfig:
     seed: int = 0
     dt: float = 5e-3  # s; with lif.yaml: membrane decay exp(-dt/tau_m) = 0.951 per step
     max_rate: float = 200.0  # Hz; max_rate * dt = 1: a pixel of intensity x fires with p = x
+    encoding: str = "rate"  # input code: rate, or latency (one spike per pixel, brighter earlier)
     neuron: str = "equations/lif.yaml"
     surrogate: str = "fast_sigmoid"
     slope: float | None = None
@@ -110,6 +112,8 @@ class TrainConfig:
             bad("dt", f"must be a positive time in seconds, got {self.dt}")
         if not 0 < self.max_rate * self.dt <= 1:
             bad("max_rate", f"max_rate * dt = {self.max_rate * self.dt:g} must lie in (0, 1]")
+        if self.encoding not in ENCODINGS:
+            bad("encoding", f"must be one of {ENCODINGS}, got {self.encoding!r}")
         if int(self.validation) < 0:
             bad("validation", f"must be a non-negative integer, got {self.validation!r}")
         if int(self.conv_hidden) < 0:
@@ -280,7 +284,7 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     n_batches = math.ceil(n / cfg.batch_size)
     log(
         f"training {cfg.arch} ({sum(p.numel() for p in net.parameters())} parameters) on {n} "
-        f"samples, T={cfg.T}, dt={cfg.dt * 1e3:g} ms, neuron {cfg.neuron}, "
+        f"samples, {cfg.encoding} code, T={cfg.T}, dt={cfg.dt * 1e3:g} ms, neuron {cfg.neuron}, "
         f"{cfg.threads} threads"
     )
     if cfg.validation:
@@ -513,6 +517,13 @@ def parse_args(argv=None) -> TrainConfig:
         default = getattr(defaults, f.name)
         if f.name == "channels":
             parser.add_argument(flag, type=int, nargs=2, default=None, help=f"default {default}")
+        elif f.name == "encoding":
+            parser.add_argument(
+                flag,
+                choices=ENCODINGS,
+                help="input code: rate (a Bernoulli spike train per pixel) or latency (one "
+                "spike per pixel, brighter pixels earlier in the T steps); default 'rate'",
+            )
         elif isinstance(default, bool):
             parser.add_argument(flag, type=_boolean, metavar="{true,false}")
         else:

@@ -1,0 +1,122 @@
+"""Latency coding: exact spike times, identical in numpy, PyTorch and Brian2."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from brian2 import Network, NeuronGroup, SpikeMonitor, ms
+
+from bioclf.brian import backends
+from bioclf.brian.functions import NAMESPACE
+from bioclf.encoding import latency_spikes, latency_spikes_torch, latency_steps
+from bioclf.surrogate.encode import spike_input
+
+# A known 2 x 4 "image" (float32, as the data loader gives): black, white, mid-grey, quarter,
+# the faintest MNIST level, nearly white, 2/3 (float32 rounds it up: (1 - x) * 24 falls just
+# below 8, so k = 7),
+# and a value over 1.
+IMAGE = np.array([[0.0, 1.0, 0.5, 0.25], [1 / 255, 0.999, 2 / 3, 1.5]], dtype=np.float32)
+# floor((1 - x) * 24), -1 for the black pixel
+STEPS_T25 = np.array([[-1, 0, 12, 18], [23, 0, 7, 0]])
+STEPS_T10 = np.array([[-1, 0, 4, 6], [8, 0, 2, 0]])
+
+
+def test_spike_times_of_a_known_image():
+    assert np.array_equal(latency_steps(IMAGE, 25), STEPS_T25)
+    assert np.array_equal(latency_steps(IMAGE, 10), STEPS_T10)
+    spikes = latency_spikes(IMAGE, 25)
+    assert spikes.shape == (25, 2, 4)
+    # one spike per lit pixel, at its step; none for the black one
+    assert np.array_equal(spikes.sum(0), (IMAGE > 0).astype(int))
+    t, r, c = np.nonzero(spikes)
+    assert np.array_equal(t, STEPS_T25[r, c])
+
+
+def test_numpy_and_torch_identical():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (16, 784)).astype(np.float32) / np.float32(255)
+    x[:, ::3] = 0
+    for n_steps in (1, 10, 25, 50, 700):
+        a = latency_spikes(x, n_steps)
+        b = latency_spikes_torch(torch.from_numpy(x), n_steps).numpy().astype(bool)
+        assert np.array_equal(a, b)
+        assert a.sum() == np.count_nonzero(x)  # at most, and exactly, one spike per lit pixel
+
+
+def test_surrogate_input_uses_the_runs_code():
+    x = IMAGE.reshape(1, 8)
+    cfg = {"T": 25, "dt": 5e-3, "max_rate": 200.0, "seed": 0, "encoding": "latency"}
+    got = spike_input(x, [0], cfg, "test").numpy()
+    assert got.dtype == np.float32
+    assert np.array_equal(got.astype(bool), latency_spikes(x, 25))
+    # the same image through the rate code (the default) fires far more often
+    rate = spike_input(x, [0], {**cfg, "encoding": "rate"}, "test").numpy()
+    assert rate.sum() > got.sum()
+    with pytest.raises(ValueError, match="encoding"):
+        spike_input(x, [0], {**cfg, "encoding": "phase"}, "test")
+
+
+def _brian_latency_spikes(backend, x: np.ndarray, n_steps: int):
+    """Spike steps of a group that fires at ``bioclf_latency(x, n)`` (one step per time step)."""
+    directory = backends.activate(backend, "latency_parity", dt=1 * ms)
+    g = NeuronGroup(
+        x.size,
+        "x : 1 (constant)\nk : 1",
+        threshold="t_in_timesteps == k",
+        namespace={**NAMESPACE, "n_win": n_steps},
+        name="lat",
+    )
+    g.x = x.ravel().astype(np.float64)
+    g.run_regularly("k = bioclf_latency(x, n_win)", when="start", name="lat_draw")
+    mon = SpikeMonitor(g, name="lat_spikes")
+    backends.Runner(backend, Network(g, mon), n_steps * ms, directory).run()
+    out = np.zeros((n_steps, x.size), dtype=bool)
+    out[np.round(np.asarray(mon.t / ms)).astype(int), np.asarray(mon.i)] = True
+    return out
+
+
+def test_brian2_runtime_matches_numpy():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([IMAGE.ravel(), rng.integers(0, 256, 92).astype(np.float32) / 255])
+    got = _brian_latency_spikes(backends.Backend("runtime"), x, 25)
+    assert np.array_equal(got, latency_spikes(x, 25))
+
+
+@pytest.mark.standalone
+def test_brian2_cpp_matches_numpy(build_root):
+    x = IMAGE.ravel()
+    got = _brian_latency_spikes(backends.Backend("cpp", build_dir=build_root), x, 25)
+    assert np.array_equal(got, latency_spikes(x, 25))
+
+
+def test_brian2_export_sees_the_latency_spikes():
+    """A latency-coded FC network gives the same spike counts in Brian2 (runtime) as in PyTorch."""
+    from bioclf.data import images_as_float, load_split
+    from bioclf.surrogate import train as tr
+    from bioclf.surrogate.export_brian import run_brian, run_torch
+
+    cfg = tr.TrainConfig(arch="fc", hidden=20, T=8, encoding="latency")
+    net = tr.build(cfg)
+    with torch.no_grad():  # strong enough that one volley of input spikes drives every layer
+        net.fc1.weight.mul_(12.0)
+        net.fc2.weight.mul_(4.0)
+        net.fc2.bias.add_(0.1)
+    x = images_as_float(load_split("data/mnist", "test"))[:4]
+    idx = np.arange(4)
+    brian = run_brian(net, cfg, x, idx, backends.Backend("runtime"))
+    counts, hidden = run_torch(net, cfg, x, idx, dtype=torch.float64)
+    assert hidden.sum() > 20 and counts.sum() > 5, "the test network must spike"
+    assert brian["input_spikes"] == np.count_nonzero(x)
+    np.testing.assert_array_equal(brian["counts"], counts)
+    np.testing.assert_array_equal(brian["hidden_counts"], hidden)
+
+
+def test_bad_encoding_refused():
+    from bioclf.errors import ConfigError
+    from bioclf.surrogate import train as tr
+
+    with pytest.raises(ConfigError, match="encoding"):
+        tr.TrainConfig(encoding="phase").check()
+    with pytest.raises(SystemExit):  # argparse: invalid choice
+        tr.parse_args(["--encoding", "phase", "--out", "x"])
