@@ -120,3 +120,42 @@ def test_bad_encoding_refused():
         tr.TrainConfig(encoding="phase").check()
     with pytest.raises(SystemExit):  # argparse: invalid choice
         tr.parse_args(["--encoding", "phase", "--out", "x"])
+
+
+def test_stdp_network_input_spikes_are_the_latency_code():
+    """In the STDP network each pixel fires once per presentation, at `latency_input_steps`;
+    a repeat at intensity + 1 makes the same pixels fire earlier."""
+    import dataclasses
+
+    from conftest import DC_MODELS, ROOT
+
+    from bioclf.data import images_as_float, load_split
+    from bioclf.encoding import hashrng
+    from bioclf.stdp.network import latency_input_steps
+    from bioclf.stdp.protocol import Models, Protocol
+    from bioclf.stdp.simulate import Simulator
+
+    proto = Protocol(present=40 * ms, rest=20 * ms, max_intensity=4, encoding="latency")
+    x = images_as_float(load_split(ROOT / "data" / "mnist", "train"))[3:4]
+    sim = Simulator(Models.load(DC_MODELS), proto, 4, 1, 0, backends.Backend("runtime"), "lat")
+    mon = SpikeMonitor(sim.net.inp, name="input_spikes")
+    sim.net.net.add(mon)
+    _, res = sim.run_chunk(sim.initial_state, x, 3, hashrng.key(0, 1, 0), plastic=True)
+    steps = np.rint(np.asarray(mon.t / ms) / float(proto.dt / ms)).astype(int)
+    i = np.asarray(mon.i)
+    shown = len(res.retried_counts) + len(res.samples)  # presentations in this chunk
+    assert shown >= 2  # the short presentation is repeated at least once
+    for rep in range(shown):
+        expected = latency_input_steps(x[0], proto.base_intensity + rep, proto)
+        in_slot = (steps // proto.slot_steps) == rep
+        got = np.full(784, -1)
+        got[i[in_slot]] = steps[in_slot] % proto.slot_steps
+        assert np.bincount(i[in_slot], minlength=784).max() == 1  # once per presentation
+        np.testing.assert_array_equal(got, expected)
+    first = latency_input_steps(x[0], proto.base_intensity, proto)
+    later = latency_input_steps(x[0], proto.base_intensity + 1, proto)
+    lit = first >= 0
+    assert np.all(later[lit] <= first[lit]) and np.any(later[lit] < first[lit])
+    # the encoding identifies the run to its checkpoints; the rate code's identity is unchanged
+    assert repr(proto) == repr(dataclasses.replace(proto, encoding="rate"))
+    assert sim.definition["stdp.protocol.encoding"] == "latency"

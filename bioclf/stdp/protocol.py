@@ -13,6 +13,7 @@ from pathlib import Path
 from brian2 import Hz, ms
 from brian2.units.fundamentalunits import Quantity
 
+from bioclf.encoding import ENCODINGS
 from bioclf.equations import (
     NeuronModel,
     SynapseModel,
@@ -47,6 +48,12 @@ class Protocol:
         A presentation with fewer excitatory spikes is repeated at intensity + 1 (5).
     max_intensity : float
         Cap: a presentation at this intensity is accepted whatever its spike count.
+    encoding : {'rate', 'latency'}
+        Input code. ``rate``: each pixel a Bernoulli process at the rate above. ``latency``: each
+        pixel fires once per presentation, at step ``floor((1 - x') * (present_steps - 1))`` of
+        the presentation (`bioclf.encoding.latency`), with ``x' = min(1, x * intensity /
+        base_intensity)``: a repeat at higher intensity makes every lit pixel fire earlier (and
+        more pixels fire at step 0), but no pixel more than once; ``max_rate`` is not used.
     """
 
     dt: Quantity = field(default_factory=lambda: 0.5 * ms)
@@ -56,12 +63,19 @@ class Protocol:
     base_intensity: float = 2.0
     min_spikes: int = 5
     max_intensity: float = 32.0
+    # Left out of the repr, which identifies a run to its checkpoints: rate-coded runs written
+    # before the option existed stay resumable (the simulator adds a latency code's name).
+    encoding: str = field(default="rate", repr=False)
 
     def __post_init__(self):
         if self.present_steps < 1 or self.rest_steps < 0:
             raise ConfigError("(stdp)", "present/rest", "presentation time must be > 0")
         if abs(float(self.present / self.dt) - self.present_steps) > 1e-9:
             raise ConfigError("(stdp)", "present", "must be a whole number of time steps")
+        if self.encoding not in ENCODINGS:
+            raise ConfigError(
+                "(stdp)", "protocol.encoding", f"must be one of {ENCODINGS}, got {self.encoding!r}"
+            )
         if self.max_intensity < self.base_intensity:
             raise ConfigError("(stdp)", "max_intensity", "must be at least base_intensity")
         if float(self.max_rate / self.base_intensity * self.max_intensity * self.dt) > 1:

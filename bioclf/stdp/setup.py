@@ -23,6 +23,8 @@ def protocol(cfg: dict) -> Protocol:
             kwargs[key] = float(proto[key])
     if "min_spikes" in proto:
         kwargs["min_spikes"] = int(proto["min_spikes"])
+    if "encoding" in proto:
+        kwargs["encoding"] = str(proto["encoding"])
     return Protocol(**kwargs)
 
 

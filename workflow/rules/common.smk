@@ -26,9 +26,19 @@ try:
     SUR_NEURON_FILES = [str(f) for f in _model_files(SUR["neuron"])]
 except BioclfError as _exc:
     sys.exit(f"error: {_exc}")
-SUR_NETS = [
-    f"{r['arch']}{r.get('hidden', '')}" for r in SUR["runs"]
-]
+
+
+def sur_name(r):
+    # a run that sets its input code or window is named after them: fc100_latency_T25
+    name = f"{r['arch']}{r.get('hidden', '')}"
+    if "encoding" in r:
+        name += f"_{r['encoding']}"
+    if "time_steps" in r:
+        name += f"_T{r['time_steps']}"
+    return name
+
+
+SUR_NETS = [sur_name(r) for r in SUR["runs"]]
 SUR_FC = [n for n in SUR_NETS if n.startswith("fc")]
 EXPORT = SUR.get("export", {})
 EXPORT_BACKEND = EXPORT.get("backend", "cpp")
@@ -40,7 +50,7 @@ def stdp_dir(w):
 
 def sur_run(net):
     for r in SUR["runs"]:
-        if f"{r['arch']}{r.get('hidden', '')}" == net:
+        if sur_name(r) == net:
             return r
     raise ValueError(f"no surrogate run {net}")
 
@@ -75,7 +85,7 @@ def sur_flags(w):
         flags.append(f"--conv-hidden {run['conv_hidden']}")
     flags += [
         f"--epochs {SUR['epochs']}",
-        f"--T {SUR['time_steps']}",
+        f"--T {run.get('time_steps', SUR['time_steps'])}",
         f"--dt {float(_bioclf_config.quantity(config, 'surrogate', 'dt'))}",
         f"--max-rate {float(_bioclf_config.quantity(config, 'surrogate', 'max_rate'))}",
         f"--batch-size {setting('batch_size', 128)}",
@@ -89,6 +99,7 @@ def sur_flags(w):
         ("augment_shift", "--augment-shift"),
         ("surrogate_gradient", "--surrogate"),
         ("slope", "--slope"),
+        ("encoding", "--encoding"),
     ):
         if setting(key, None):
             flags.append(f"{flag} {setting(key, None)}")
@@ -121,4 +132,4 @@ wildcard_constraints:
     n=r"\d+",
     seed=r"\d+",
     backend="runtime|cpp|cuda",
-    net=r"(fc\d+|conv)",
+    net=r"(fc\d+|conv)(_rate|_latency)?(_T\d+)?",
