@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from bioclf import config as cfgmod
-from bioclf import plots, tasks
+from bioclf import plots, report_coding, tasks
 from bioclf.io import load_json
 
 #: Diehl & Cook (2015), test accuracy (%) by number of excitatory neurons.
@@ -86,7 +86,7 @@ def stdp_rows(cfg: dict, root: Path) -> list[dict]:
 def surrogate_rows(cfg: dict, root: Path) -> list[dict]:
     rows = []
     for run in cfg["surrogate"]["runs"]:
-        net = f"{run['arch']}{run.get('hidden', '')}"
+        net = report_coding.surrogate_run_name(run)
         for seed in cfg["seeds"]:
             d = root / "surrogate" / net / f"seed{seed}"
             path = d / "metrics.json"
@@ -330,6 +330,7 @@ def main(argv=None) -> int:
                 f"{r['silent_below_rheobase']}, min ISI {1e3 * r['min_isi_s']:.3f} ms"
             )
         lines.append("")
+    lines += report_coding.section(root)  # rate against latency coding, when such runs exist
     lines += ["## Figures", ""]
     for caption, rel in figs.items():
         lines += [f"### {caption}", "", f"![{caption}]({rel})", ""]

@@ -159,3 +159,39 @@ def test_stdp_network_input_spikes_are_the_latency_code():
     # the encoding identifies the run to its checkpoints; the rate code's identity is unchanged
     assert repr(proto) == repr(dataclasses.replace(proto, encoding="rate"))
     assert sim.definition["stdp.protocol.encoding"] == "latency"
+
+
+def test_report_section_only_with_latency_runs(tmp_path):
+    import json
+
+    from bioclf import report_coding
+
+    assert report_coding.surrogate_run_name({"arch": "fc", "hidden": 100}) == "fc100"
+    name = report_coding.surrogate_run_name(
+        {"arch": "fc", "hidden": 100, "encoding": "latency", "time_steps": 25}
+    )
+    assert name == "fc100_latency_T25"
+
+    def write(net, encoding, T, acc, n_in):
+        d = tmp_path / "surrogate" / net / "seed0"
+        d.mkdir(parents=True)
+        cfg = {"hidden": 100, "seed": 0, "T": T, "dt": 5e-3}
+        if encoding:
+            cfg["encoding"] = encoding
+        m = {
+            "accuracy": acc,
+            "config": cfg,
+            "spikes_per_inference": {"input": n_in, "hidden": 10.0, "output": 2.0},
+            "synops_per_inference": {"total": 100.0 * n_in},
+            "energy": {"snn_nj_per_inference": 0.09 * n_in},
+        }
+        (d / "metrics.json").write_text(json.dumps(m))
+
+    write("fc100", None, 25, 0.978, 2597.0)  # written before the option: rate
+    assert report_coding.section(tmp_path) == []
+    write("fc100_latency_T25", "latency", 25, 0.96, 151.0)
+    lines = report_coding.section(tmp_path)
+    table = "\n".join(lines)
+    assert "| rate | 25 | 97.80% |" in table and "| latency | 25 | 96.00% |" in table
+    assert (tmp_path / "coding" / "coding_vs_T.png").stat().st_size > 0
+    assert len((tmp_path / "coding" / "coding.csv").read_text().splitlines()) == 3

@@ -7,6 +7,8 @@ from pathlib import Path
 from bioclf import config as _bioclf_config
 from bioclf.equations import model_files as _model_files
 from bioclf.errors import BioclfError
+# a run that sets its input code or window is named after them: fc100_latency_T25
+from bioclf.report_coding import surrogate_run_name as sur_name
 
 try:
     _bioclf_config.validate(config, workflow.overwrite_configfiles or "config/config.yaml")
@@ -26,16 +28,6 @@ try:
     SUR_NEURON_FILES = [str(f) for f in _model_files(SUR["neuron"])]
 except BioclfError as _exc:
     sys.exit(f"error: {_exc}")
-
-
-def sur_name(r):
-    # a run that sets its input code or window is named after them: fc100_latency_T25
-    name = f"{r['arch']}{r.get('hidden', '')}"
-    if "encoding" in r:
-        name += f"_{r['encoding']}"
-    if "time_steps" in r:
-        name += f"_T{r['time_steps']}"
-    return name
 
 
 SUR_NETS = [sur_name(r) for r in SUR["runs"]]
