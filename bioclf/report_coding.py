@@ -86,7 +86,8 @@ def stdp_rows(root: Path) -> list[dict]:
         rows.append(
             {
                 "method": "stdp",
-                "network": f"D&C N={m['n_exc']} seed {m['seed']} ({m['backend']})",
+                "network": f"D&C N={m['n_exc']} seed {m['seed']} ({m['backend']}), "
+                f"{m.get('training', {}).get('training_samples', '?')} training samples",
                 "encoding": "latency" if m.get("encoding", "").startswith("latency") else "rate",
                 "T": m.get("latency_time_steps"),
                 "window_ms": None,
