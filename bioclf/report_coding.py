@@ -9,7 +9,7 @@ against T, one line per code). STDP rows come from the rate-coded pipeline runs
 
 Usage::
 
-    python -m bioclf.report_coding --out results     # also called by bioclf.report
+    python -m bioclf.report_coding --out results     # also writes results/coding/coding.md
 """
 
 from __future__ import annotations
@@ -108,16 +108,15 @@ def figure(df: pd.DataFrame, path: Path) -> None:
     """Accuracy and spikes per inference against T, one line per input code."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    for encoding, marker in (("rate", "o"), ("latency", "s")):
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for encoding, marker, color in (("rate", "o", "C0"), ("latency", "s", "C1")):
         d = df[df["encoding"] == encoding].sort_values("T")
         if not len(d):
             continue
-        axes[0].plot(d["T"], 100 * d["accuracy"], marker=marker, label=encoding)
-        axes[1].plot(d["T"], d["spikes_per_inference"], marker=marker, label=f"{encoding}, all")
-        axes[1].plot(
-            d["T"], d["input_spikes"], marker=marker, ls="--", label=f"{encoding}, input only"
-        )
+        style = {"marker": marker, "color": color}
+        axes[0].plot(d["T"], 100 * d["accuracy"], label=encoding, **style)
+        axes[1].plot(d["T"], d["spikes_per_inference"], label=f"{encoding}, all", **style)
+        axes[1].plot(d["T"], d["input_spikes"], ls="--", label=f"{encoding}, input", **style)
     axes[0].set_ylabel("test accuracy (%)")
     axes[1].set_ylabel("spikes per inference")
     axes[1].set_yscale("log")
@@ -125,6 +124,7 @@ def figure(df: pd.DataFrame, path: Path) -> None:
         ax.set_xlabel("time steps T (dt = 5 ms)")
         ax.legend(fontsize=8)
     fig.suptitle("Surrogate FC network: rate against latency input coding")
+    fig.tight_layout()
     plots._save(fig, path)
 
 
@@ -173,7 +173,12 @@ def main(argv=None) -> int:
     p = tasks.parser(__doc__.splitlines()[0])
     args = p.parse_args(argv)
     lines = section(args.out)
-    print("\n".join(lines) if lines else "no latency-coded runs found")
+    if not lines:
+        print("no latency-coded runs found")
+        return 0
+    text = "\n".join(lines).replace("(coding/", "(")  # links relative to coding/
+    (args.out / "coding" / "coding.md").write_text(text)
+    print(text)
     return 0
 
 
