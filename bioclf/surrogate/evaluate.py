@@ -82,7 +82,7 @@ def evaluate(
         Images in [0, 1].
     labels : ndarray (n,)
     cfg : dict
-        With ``T``, ``dt`` (s), ``max_rate`` (Hz) and ``seed`` (input spike streams).
+        With ``T``, ``dt`` (s), ``max_rate`` (Hz), ``seed`` and ``encoding`` (input spikes).
     indices : ndarray, optional
         Sample indices in the split (stream keys); default ``arange(n)``.
 
