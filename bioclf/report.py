@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from bioclf import config as cfgmod
-from bioclf import plots, report_energy, report_sweeps, tasks
+from bioclf import plots, report_coding, report_energy, report_sweeps, tasks
 from bioclf.io import load_json
 
 #: Diehl & Cook (2015), test accuracy (%) by number of excitatory neurons.
@@ -111,7 +111,7 @@ def surrogate_rows(cfg: dict, files: list[Path]) -> list[dict]:
     rows = []
     for path, m in _metrics(files, "surrogate"):
         d, seed = path.parent, m["config"]["seed"]
-        run = _surrogate_run(cfg, m["config"])
+        run = _surrogate_run(cfg, m["config"], d.parent.name)  # d: results/surrogate/<net>/seed<s>
         brian = d / "brian" / "brian2_export.json"
         b = load_json(brian) if brian.exists() else {}
         spikes = m.get("spikes_per_inference", {})
@@ -136,9 +136,14 @@ def surrogate_rows(cfg: dict, files: list[Path]) -> list[dict]:
                 "energy_nj_per_inference": m.get("energy", {}).get("snn_nj_per_inference", np.nan),
                 "time_steps": m.get("latency", {}).get("time_steps", np.nan),
                 "dt_ms": c.get("dt", np.nan) * 1e3,
-                "encoding": f"Bernoulli (Poisson per step) rate code, max "
-                f"{c.get('max_rate', np.nan):g} Hz, dt {c.get('dt', np.nan) * 1e3:g} ms, "
-                f"{c.get('T')} steps",
+                "encoding": (
+                    f"latency code (one spike per pixel, brighter earlier), dt "
+                    f"{c.get('dt', np.nan) * 1e3:g} ms, {c.get('T')} steps"
+                    if c.get("encoding") == "latency"
+                    else f"Bernoulli (Poisson per step) rate code, max "
+                    f"{c.get('max_rate', np.nan):g} Hz, dt {c.get('dt', np.nan) * 1e3:g} ms, "
+                    f"{c.get('T')} steps"
+                ),
                 "brian2_accuracy": b.get("accuracy_brian2", np.nan),
                 "brian2_pytorch_same_samples": b.get("accuracy_pytorch", np.nan),
                 "brian2_n_samples": b.get("n_samples", np.nan),
@@ -148,8 +153,12 @@ def surrogate_rows(cfg: dict, files: list[Path]) -> list[dict]:
     return rows
 
 
-def _surrogate_run(cfg: dict, options: dict) -> dict:
-    """The configured surrogate run that trained with `options` (its settings and name)."""
+def _surrogate_run(cfg: dict, options: dict, net: str) -> dict:
+    """The configured surrogate run named `net` (its directory), else the one that trained with
+    `options` (its settings and name)."""
+    for run in cfg["surrogate"]["runs"]:
+        if report_coding.surrogate_run_name(run) == net:
+            return run
     for run in cfg["surrogate"]["runs"]:
         if run["arch"] == options["arch"] and run.get(
             "hidden", options.get("hidden")
@@ -393,6 +402,7 @@ def main(argv=None) -> int:
         lines.append("")
     lines += report_energy.section(df, root)
     lines += report_sweeps.section(cfg, root)
+    lines += report_coding.section(root)  # rate against latency coding, when such runs exist
     lines += ["## Figures", ""]
     for caption, rel in figs.items():
         lines += [f"### {caption}", "", f"![{caption}]({rel})", ""]

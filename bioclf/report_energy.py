@@ -41,6 +41,8 @@ def ann_rows(cfg: dict, root: Path) -> list[dict]:
     column is that of its 32-bit float MACs, as the SNN rows' is that of their accumulates."""
     rows = []
     for run in cfg["surrogate"]["runs"]:
+        if "encoding" in run or "time_steps" in run:
+            continue  # (such a run shares the twin of the plain run: common.smk, ann_targets)
         net = f"{run['arch']}{run.get('hidden', '')}"
         for seed in cfg["seeds"]:
             d = root / "ann" / net / f"seed{seed}"

@@ -12,7 +12,7 @@ from bioclf import config
 from bioclf.errors import ConfigError
 
 
-@pytest.mark.parametrize("name", ["config", "smoke", "paper"])
+@pytest.mark.parametrize("name", ["config", "smoke", "paper", "coding", "stdp_latency"])
 def test_shipped_configurations_validate(name):
     config.load(ROOT / "config" / f"{name}.yaml")
 
@@ -38,6 +38,12 @@ BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
             "surrogate.runs.0.surrogate_gradient",
         ),
         (("surrogate", "slope"), 0, "surrogate.slope"),
+        (("stdp", "protocol", "encoding"), "phase", "stdp.protocol.encoding"),
+        (
+            ("surrogate", "runs"),
+            [{"arch": "fc", "encoding": "temporal"}],
+            "surrogate.runs.0.encoding",
+        ),
     ],
 )
 def test_bad_value_names_the_key(path, value, key):

@@ -4,6 +4,9 @@
     Combine two 32-bit keys (held in float64 variables, exact below 2**53).
 ``bioclf_uniform(key, i)``
     A uniform number in [0, 1) for neuron ``i`` at a step key.
+``bioclf_latency(x, n)``
+    Spike step of a pixel of intensity ``x`` in a latency-coded window of ``n`` steps, or -1
+    (`bioclf.encoding.latency`).
 ``bioclf_stop(x)``
     Ends the current run after this time step (C++, numpy, Cython; a no-op in CUDA).
 
@@ -16,6 +19,7 @@ import numpy as np
 from brian2 import Function
 
 from bioclf.encoding import hashrng
+from bioclf.encoding.latency import THRESHOLD
 
 # Each function carries its own copy of the mixer (suffix _h / _u), so that a code object
 # using both does not define the same helper twice.
@@ -95,6 +99,50 @@ def _make(pyfunc, name, arg_types):
     return func
 
 
+def _latency_numpy(x, n):
+    x = np.asarray(x, dtype=np.float64)
+    k = np.floor((1.0 - np.minimum(x, 1.0)) * (np.asarray(n, dtype=np.float64) - 1.0))
+    return np.where(x > THRESHOLD, k, -1.0)
+
+
+# The float64 expression of `bioclf.encoding.latency.latency_steps`, step for step.
+_LATENCY = """
+{qual} double bioclf_latency(double x, double n)
+{{
+    if (!(x > {threshold!r}))
+        return -1.0;
+    return floor((1.0 - (x < 1.0 ? x : 1.0)) * (n - 1.0));
+}}
+"""
+_LATENCY_CYTHON = """
+from libc.math cimport floor
+cdef inline double bioclf_latency(double x, double n):
+    if not (x > {threshold!r}):
+        return -1.0
+    return floor((1.0 - (x if x < 1.0 else 1.0)) * (n - 1.0))
+"""
+
+
+def _make_latency():
+    func = Function(
+        _latency_numpy,
+        arg_units=[1, 1],
+        return_unit=1,
+        arg_types=["any", "any"],
+        return_type="float",
+        stateless=True,
+    )
+    for target, qual in (("cpp", "static inline"), ("cuda", "__host__ __device__ static inline")):
+        code = _LATENCY.format(qual=qual, threshold=float(THRESHOLD))
+        func.implementations.add_implementation(
+            target, code={"support_code": code, "hashdefine_code": ""}, name="bioclf_latency"
+        )
+    func.implementations.add_implementation(
+        "cython", code=_LATENCY_CYTHON.format(threshold=float(THRESHOLD)), name="bioclf_latency"
+    )
+    return func
+
+
 def _stop_numpy(x):
     from brian2.core.network import Network
 
@@ -154,7 +202,12 @@ def _make_stop():
 bioclf_stop = _make_stop()
 bioclf_hash = _make(_hash_numpy, "bioclf_hash", ["any", "any"])
 bioclf_uniform = _make(_uniform_numpy, "bioclf_uniform", ["any", "integer"])
+bioclf_latency = _make_latency()
 
 #: Namespace entries to add to any group that uses these functions.
-NAMESPACE = {"bioclf_hash": bioclf_hash, "bioclf_uniform": bioclf_uniform}
+NAMESPACE = {
+    "bioclf_hash": bioclf_hash,
+    "bioclf_uniform": bioclf_uniform,
+    "bioclf_latency": bioclf_latency,
+}
 CONTROL = {"bioclf_stop": bioclf_stop}

@@ -25,6 +25,8 @@ Input spikes are a Bernoulli process per pixel and step, simulated by drawing ge
 from counter-based random numbers keyed on the presentation (`bioclf.encoding.skip_spikes`
 gives the same spikes in numpy), so spike trains do not depend on the backend or on how a run
 is split into chunks.
+With ``protocol.encoding: latency`` each pixel instead fires once per presentation, at the
+step given by its intensity (`bioclf.encoding.latency`, `latency_input_steps` in numpy).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from bioclf.brian.groups import (
     synapse_initial_values,
     synapses,
 )
+from bioclf.encoding import latency_steps
 from bioclf.errors import ConfigError
 from bioclf.stdp.protocol import Models, Protocol
 
@@ -264,7 +267,11 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
     # one integer comparison per pixel, skipped in the rest period, instead of a hash per
     # pixel that can fire; the random numbers stay counter-based (stream key, step of the
     # draw, pixel), so the spikes do not depend on the backend or on the chunking.
-    stim = TimedArray(np.zeros((slots, N_INPUT)) * Hz, dt=1 * ms, name="stim")
+    latency = p.encoding == "latency"
+    # rate code: pixel rates (Hz); latency code: the intensities x themselves, so that the
+    # in-network x * intensity / base_intensity rounds as numpy does (`latency_input_steps`)
+    stim_unit = 1 if latency else Hz
+    stim = TimedArray(np.zeros((slots, N_INPUT)) * stim_unit, dt=1 * ms, name="stim")
     pre_ext = models.input_exc.pre_neuron
     inp_ns = merge_namespaces(models.input_exc)
     inp_ns.update(HASH_FUNCTIONS)
@@ -290,7 +297,14 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         threshold="t_in_timesteps % slot_steps < present_steps and "
         "t_in_timesteps % slot_steps == next_step",
         reset="\n".join(
-            [pre_ext.on_spike, _draw_next("t_in_timesteps % slot_steps + 1"), "n_fired += 1"]
+            [
+                pre_ext.on_spike,
+                # latency code: one spike per presentation, the next step is out of reach
+                "next_step = 3 * slot_steps"
+                if latency
+                else _draw_next("t_in_timesteps % slot_steps + 1"),
+                "n_fired += 1",
+            ]
         ),
         method="exact",
         namespace=inp_ns,
@@ -301,10 +315,15 @@ def build(models: Models, protocol: Protocol, n_exc: int, slots: int, seed: int)
         setattr(inp, name, linked_var(ctrl, name, index=zeros))
     for name in ("n_avail", "offset", "base_key"):
         setattr(inp, name, linked_var(ctrl, name))
-    inp.run_regularly(
-        "p_fire = int(sample < n_avail) * stim(sample*ms, i) * intensity * dt\n"
+    new_slot = (
+        _latency_step(p.base_intensity)
+        if latency
+        else "p_fire = int(sample < n_avail) * stim(sample*ms, i) * intensity * dt\n"
         "stream = bioclf_hash(bioclf_hash(base_key, offset + sample), rep)\n"
-        "log1mp = log(1 - p_fire) - int(p_fire == 0)\n" + _draw_next("0"),
+        "log1mp = log(1 - p_fire) - int(p_fire == 0)\n" + _draw_next("0")
+    )
+    inp.run_regularly(
+        new_slot,
         dt=p.slot,
         when="start",
         order=2,
@@ -452,6 +471,26 @@ def _draw_next(counter: str) -> str:
         f"next_step = int(({counter}) - 1 + {wait})\n"
         "next_step += int(next_step >= present_steps or p_fire == 0) * 2 * slot_steps"
     )
+
+
+def _latency_step(base_intensity: float) -> str:
+    """Statements that set ``next_step`` to the pixel's one spike step of a latency-coded
+    presentation (`latency_input_steps` is the numpy twin), unreachable where it stays silent."""
+    x = f"int(sample < n_avail) * stim(sample*ms, i) * intensity / {float(base_intensity)!r}"
+    return (
+        f"next_step = int(bioclf_latency({x}, present_steps))\n"
+        "next_step += int(next_step < 0) * (3 * slot_steps + 1)"
+    )
+
+
+def latency_input_steps(images: np.ndarray, intensity: float, protocol: Protocol) -> np.ndarray:
+    """Spike step of each pixel in a latency-coded presentation (-1: silent), as in-network.
+
+    The pixel's intensity is scaled by ``intensity / base_intensity`` (clipped at 1 by the
+    code): a repeat at a higher intensity makes pixels fire earlier, each still once.
+    """
+    x = np.asarray(images, dtype=np.float64) * float(intensity) / float(protocol.base_intensity)
+    return latency_steps(x, protocol.present_steps)
 
 
 def delay_order(pre: np.ndarray, post: np.ndarray, delay, dt) -> np.ndarray:

@@ -13,6 +13,7 @@ from pathlib import Path
 from brian2 import Hz, ms
 from brian2.units.fundamentalunits import Quantity
 
+from bioclf.encoding import ENCODINGS
 from bioclf.equations import (
     NeuronModel,
     SynapseModel,
@@ -53,6 +54,12 @@ class Protocol:
         each sample's response then depends on that sample alone, so a test set can be split
         into shards that give the responses of the whole run. Training is unaffected. Left out
         of the repr when off, so that runs without it keep their identity.
+    encoding : {'rate', 'latency'}
+        Input code. ``rate``: each pixel a Bernoulli process at the rate above. ``latency``: each
+        pixel fires once per presentation, at step ``floor((1 - x') * (present_steps - 1))`` of
+        the presentation (`bioclf.encoding.latency`), with ``x' = min(1, x * intensity /
+        base_intensity)``: a repeat at higher intensity makes every lit pixel fire earlier (and
+        more pixels fire at step 0), but no pixel more than once; ``max_rate`` is not used.
     """
 
     dt: Quantity = field(default_factory=lambda: 0.5 * ms)
@@ -63,12 +70,19 @@ class Protocol:
     min_spikes: int = 5
     max_intensity: float = 32.0
     reset_between_samples: bool = field(default=False, repr=False)
+    # Left out of the repr, which identifies a run to its checkpoints: rate-coded runs written
+    # before the option existed stay resumable (the simulator adds a latency code's name).
+    encoding: str = field(default="rate", repr=False)
 
     def __post_init__(self):
         if self.present_steps < 1 or self.rest_steps < 0:
             raise ConfigError("(stdp)", "present/rest", "presentation time must be > 0")
         if abs(float(self.present / self.dt) - self.present_steps) > 1e-9:
             raise ConfigError("(stdp)", "present", "must be a whole number of time steps")
+        if self.encoding not in ENCODINGS:
+            raise ConfigError(
+                "(stdp)", "protocol.encoding", f"must be one of {ENCODINGS}, got {self.encoding!r}"
+            )
         if self.max_intensity < self.base_intensity:
             raise ConfigError("(stdp)", "max_intensity", "must be at least base_intensity")
         if float(self.max_rate / self.base_intensity * self.max_intensity * self.dt) > 1:

@@ -62,9 +62,14 @@ def score(
         "presentations_per_inference": float(1 + rec["reps"].mean()),
         "time_steps_per_presentation": protocol.slot_steps,
         "latency_time_steps": protocol.present_steps,
-        "encoding": f"Poisson (Bernoulli per step) rate code, {float(protocol.max_rate):g} Hz "
-        f"max at intensity {protocol.base_intensity:g}, dt {float(protocol.dt) * 1e3:g} ms, "
-        f"{float(protocol.present) * 1e3:g} ms shown + {float(protocol.rest) * 1e3:g} ms rest",
+        "encoding": (
+            f"Poisson (Bernoulli per step) rate code, {float(protocol.max_rate):g} Hz max at "
+            f"intensity {protocol.base_intensity:g}"
+            if protocol.encoding == "rate"
+            else "latency code, one spike per pixel per presentation"
+        )
+        + f", dt {float(protocol.dt) * 1e3:g} ms, {float(protocol.present) * 1e3:g} ms "
+        f"shown + {float(protocol.rest) * 1e3:g} ms rest",
         "test_wall_time_s": round(wall, 2),
         "inference_ms_per_sample": round(wall / n_test * 1e3, 3),
         "training": trained,

@@ -24,6 +24,8 @@ def protocol(cfg: dict) -> Protocol:
     if "min_spikes" in proto:
         kwargs["min_spikes"] = int(proto["min_spikes"])
     kwargs["reset_between_samples"] = bool(proto.get("reset_between_samples", False))
+    if "encoding" in proto:
+        kwargs["encoding"] = str(proto["encoding"])
     return Protocol(**kwargs)
 
 

@@ -100,6 +100,8 @@ class Simulator:
         }  # fmt: skip
         if protocol.reset_between_samples:
             self.definition["stdp.protocol.reset_between_samples"] = "True"
+        if protocol.encoding != "rate":  # (not in the protocol's repr: see `Protocol`)
+            self.definition["stdp.protocol.encoding"] = protocol.encoding
         directory = backends.activate(backend, project, dt=protocol.dt)
         self.chunk = chunk
         slots = int(np.ceil(chunk * 1.25))
@@ -136,12 +138,14 @@ class Simulator:
         if n > self.chunk:
             raise ValueError(f"{n} images do not fit in a chunk of {self.chunk} samples")
         stim = np.zeros((net.slots, network.N_INPUT))
-        stim[:n] = images * float(p.rate_per_intensity)
+        # rate code: pixel rates; latency code: the intensities (`network.build`)
+        latency = p.encoding == "latency"
+        stim[:n] = images if latency else images * float(p.rate_per_intensity)
         values = {}
         for key, view in self.views.items():
             value = net.to_network(key, state[key])
             values[view] = Quantity(value, dim=view.dim) if view.dim is not None else value
-        values[net.stim] = stim * Hz
+        values[net.stim] = stim if latency else stim * Hz
         values[net.ctrl.n_avail] = float(n)
         values[net.ctrl.offset] = float(offset)
         values[net.ctrl.base_key] = float(base_key)

@@ -1,4 +1,10 @@
-"""Fast version of the shared rate encoder for training batches.
+"""Input spikes of the surrogate-gradient networks: rate or latency code, per run.
+
+`spike_input` is the one entry point (training, evaluation and the Brian2 export call it); it
+reads the run's ``encoding`` (``rate``, the default of runs that predate the option, or
+``latency``, `bioclf.encoding.latency`).
+
+The rest is a fast version of the shared rate encoder for training batches.
 
 `bioclf.encoding.bernoulli_spikes` hashes every (step, sample, pixel) triple in 64-bit
 arithmetic. This computes the very same spikes (tested bit for bit) with two shortcuts: a pixel
@@ -12,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bioclf.encoding import hashrng
+from bioclf.encoding import ENCODINGS, hashrng, latency_spikes, spike_probability, stream_keys
 
 _M1 = np.uint32(hashrng.M1)
 _M2 = np.uint32(hashrng.M2)
@@ -55,3 +61,28 @@ def encode(p: np.ndarray, keys: np.ndarray, n_steps: int) -> np.ndarray:
 def encode_torch(p: np.ndarray, keys: np.ndarray, n_steps: int, dtype=torch.float32):
     """`encode` as a float tensor (T, B, n)."""
     return torch.from_numpy(encode(p, keys, n_steps)).to(dtype)
+
+
+def spike_input(x01: np.ndarray, indices, cfg: dict, split: str, epoch: int = 0):
+    """Input spikes (T, B, 784) float32 of images in [0, 1] with the run's code.
+
+    Parameters
+    ----------
+    x01 : ndarray (B, 784)
+        Intensities in [0, 1].
+    indices : array (B,)
+        Sample indices within `split` (keys of the rate code's random streams).
+    cfg : dict
+        The run's options: ``T``, ``dt`` (s), ``max_rate`` (Hz), ``seed`` and ``encoding``
+        (absent: rate). The latency code uses only ``T``: its window is the T steps.
+    split, epoch
+        Keep the rate code's streams of different splits and epochs independent.
+    """
+    encoding = cfg.get("encoding", "rate")
+    if encoding == "latency":
+        return torch.from_numpy(latency_spikes(x01, cfg["T"])).to(torch.float32)
+    if encoding != "rate":
+        raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
+    p = spike_probability(x01, cfg["max_rate"], cfg["dt"]).astype(np.float32)
+    keys = stream_keys(cfg["seed"], split, indices, epoch=epoch)
+    return encode_torch(p, keys, cfg["T"])

@@ -25,11 +25,10 @@ import torch
 from torch import nn
 
 from bioclf import energy, tasks
-from bioclf.encoding import spike_probability, stream_keys
 from bioclf.errors import BioclfError
 from bioclf.surrogate.ann import analog_input
 from bioclf.surrogate.data import load_data
-from bioclf.surrogate.encode import encode_torch
+from bioclf.surrogate.encode import spike_input
 from bioclf.surrogate.options import DEVICES, HELP, describe_device
 from bioclf.surrogate.saved import Log, load_saved
 
@@ -74,13 +73,6 @@ def macs(layer: nn.Module, pre_shape: tuple[int, ...]) -> int:
     return c_in * kh * kw * layer.out_channels * ho * wo
 
 
-def spike_input(x01: np.ndarray, indices, cfg: dict, split: str, epoch: int = 0):
-    """Input spikes (T, B, 784) of images in [0, 1] from the shared rate encoder."""
-    p = spike_probability(x01, cfg["max_rate"], cfg["dt"]).astype(np.float32)
-    keys = stream_keys(cfg["seed"], split, indices, epoch=epoch)
-    return encode_torch(p, keys, cfg["T"])
-
-
 def network_input(x01: np.ndarray, indices, cfg: dict, split: str, epoch: int = 0):
     """`spike_input`, or for a non-spiking twin (``cfg["spiking"]`` false) the images
     (1, B, 784)."""
@@ -109,7 +101,7 @@ def evaluate(
         Images in [0, 1].
     labels : ndarray (n,)
     cfg : dict
-        With ``T``, ``dt`` (s), ``max_rate`` (Hz) and ``seed`` (input spike streams).
+        With ``T``, ``dt`` (s), ``max_rate`` (Hz), ``seed`` and ``encoding`` (input spikes).
     indices : ndarray, optional
         Sample indices in the split (stream keys); default ``arange(n)``.
 

@@ -3,9 +3,10 @@
 The same neuron file, the same dt and the same input spikes: the input layer is a group of 784
 neurons whose threshold draws the shared counter-based random numbers
 (``bioclf_uniform(bioclf_hash(key, step), i) < p``, `bioclf.brian.functions`) with the
-PyTorch run's stream keys and firing probabilities, so Brian2 sees exactly the spikes PyTorch
-saw. All test samples run in one simulation (one compiled binary on ``cpp``), one slot of
-``S = T + 2`` steps per sample; ``local`` below is the step within the slot.
+PyTorch run's stream keys and firing probabilities, or for a latency-coded network fires each
+pixel once at ``bioclf_latency(x, T)`` (`bioclf.encoding.latency`), so Brian2 sees exactly the
+spikes PyTorch saw. All test samples run in one simulation (one compiled binary on ``cpp``),
+one slot of ``S = T + 2`` steps per sample; ``local`` below is the step within the slot.
 
 Timing (see `bioclf.surrogate.networks`): PyTorch step t of layer l is Brian2 step
 ``local = t + l``. Input neurons fire at local 0..T-1; a spike at step n is added to the
@@ -76,6 +77,9 @@ def _brian_network(net, cfg, probs: np.ndarray, keys: np.ndarray, backend):
         threshold=(
             f"{local} < {T} and "
             f"bioclf_uniform(bioclf_hash(sg_keys(t), {local}), i) < sg_probs(t, i)"
+            if _encoding(cfg) == "rate"
+            # latency code: sg_probs holds the intensities, each pixel fires once at its step
+            else f"{local} < {T} and {local} == bioclf_latency(sg_probs(t, i), {T})"
         ),
         reset="",
         namespace={"sg_probs": p_ta, "sg_keys": k_ta, **HASH_FUNCTIONS},
@@ -152,6 +156,11 @@ def _brian_network(net, cfg, probs: np.ndarray, keys: np.ndarray, backend):
     return runner, monitors, S
 
 
+def _encoding(cfg) -> str:
+    """The run's input code (models trained before the option existed are rate-coded)."""
+    return getattr(cfg, "encoding", "rate")
+
+
 def _unit_name(dim) -> str:
     from brian2.units.fundamentalunits import DIMENSIONLESS, get_unit
 
@@ -173,8 +182,12 @@ def run_brian(net, cfg, images01: np.ndarray, indices: np.ndarray, backend) -> d
 
     if not hasattr(net, "fc1") or not hasattr(net, "fc2"):
         raise ConfigError("(model)", "arch", "only the fully connected network is exported")
-    probs = spike_probability(images01, cfg.max_rate, cfg.dt).astype(np.float32)
-    keys = stream_keys(cfg.seed, "test", indices)
+    if _encoding(cfg) == "latency":  # intensities (float32, as PyTorch sees them); no keys
+        probs = np.asarray(images01, dtype=np.float32)
+        keys = np.zeros(len(images01))
+    else:
+        probs = spike_probability(images01, cfg.max_rate, cfg.dt).astype(np.float32)
+        keys = stream_keys(cfg.seed, "test", indices)
     start = time.perf_counter()
     runner, monitors, S = _brian_network(net, cfg, probs, keys, backend)
     runner.run()
@@ -207,6 +220,7 @@ def run_torch(net, cfg, images01: np.ndarray, indices: np.ndarray, dtype=torch.f
     net = net.to(dtype)
     counts, hidden = [], []
     c = {"T": cfg.T, "dt": cfg.dt, "max_rate": cfg.max_rate, "seed": cfg.seed}
+    c["encoding"] = _encoding(cfg)
     for b0 in range(0, len(images01), 500):
         x = spike_input(images01[b0 : b0 + 500], indices[b0 : b0 + 500], c, "test").to(dtype)
         out, spikes, _ = net(x, record=True)

@@ -41,6 +41,9 @@ HELP = {
     "seed": "random seed of the weights, batch order, input spikes and subsets",
     "dt": "time step in seconds (e.g. 0.005 for 5 ms)",
     "max_rate": "input firing rate of a white pixel in Hz (max_rate * dt must lie in (0, 1])",
+    "encoding": "input code: rate = a Bernoulli spike train per pixel (p = x * max_rate * dt "
+    "per step); latency = one spike per pixel, brighter pixels earlier in the T steps (dark "
+    "pixels never fire)",
     "neuron": "neuron equation file (equations/*.yaml) of every spiking layer",
     "surrogate": "pseudo-derivative of the spike in the backward pass: fast_sigmoid = "
     "1/(slope|x|+1)^2 (SuperSpike); atan = (slope/2)/(1+(pi/2 slope x)^2)",
@@ -81,6 +84,7 @@ class TrainConfig:
     seed: int = 0
     dt: float = 5e-3  # s; with lif.yaml: membrane decay exp(-dt/tau_m) = 0.951 per step
     max_rate: float = 200.0  # Hz; max_rate * dt = 1: a pixel of intensity x fires with p = x
+    encoding: str = "rate"  # input code: rate, or latency (one spike per pixel, brighter earlier)
     neuron: str = "equations/lif.yaml"
     surrogate: str = "fast_sigmoid"
     slope: float | None = None
@@ -122,6 +126,8 @@ class TrainConfig:
             bad("dt", f"must be a positive time in seconds, got {self.dt}")
         if not 0 < self.max_rate * self.dt <= 1:
             bad("max_rate", f"max_rate * dt = {self.max_rate * self.dt:g} must lie in (0, 1]")
+        if self.encoding not in _choices_encoding():
+            bad("encoding", f"must be one of {_choices_encoding()}, got {self.encoding!r}")
         if int(self.validation) < 0:
             bad("validation", f"must be a non-negative integer, got {self.validation!r}")
         if int(self.conv_hidden) < 0:
@@ -261,6 +267,12 @@ def _choices_arch():
     return ARCHS
 
 
+def _choices_encoding():
+    from bioclf.encoding import ENCODINGS
+
+    return ENCODINGS
+
+
 def _choices_surrogate():
     from bioclf.surrogate.functional.surrogate import SURROGATES
 
@@ -272,6 +284,7 @@ CHOICES = {
     "arch": _choices_arch,
     "surrogate": _choices_surrogate,
     "lr_schedule": lambda: ("cosine", "constant"),
+    "encoding": _choices_encoding,
     "device": lambda: DEVICES,
     "stride1": lambda: (1, 2),
 }

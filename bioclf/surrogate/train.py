@@ -152,7 +152,7 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     n_batches = math.ceil(n / cfg.batch_size)
     log(
         f"training {cfg.arch} ({sum(p.numel() for p in net.parameters())} parameters) on {n} "
-        f"samples, T={cfg.T}, dt={cfg.dt * 1e3:g} ms, neuron {cfg.neuron}, "
+        f"samples, {cfg.encoding} code, T={cfg.T}, dt={cfg.dt * 1e3:g} ms, neuron {cfg.neuron}, "
         f"{cfg.threads} threads, {describe_device(device)}"
     )
     if cfg.validation:

@@ -8,6 +8,8 @@ from bioclf import config as _bioclf_config
 from bioclf.equations import model_files as _model_files
 from bioclf.errors import BioclfError
 from bioclf.surrogate.options import TrainConfig as _TrainConfig
+# a run that sets its input code or window is named after them: fc100_latency_T25
+from bioclf.report_coding import surrogate_run_name as sur_name
 
 try:
     _bioclf_config.validate(config, workflow.overwrite_configfiles or "config/config.yaml")
@@ -27,9 +29,9 @@ try:
     SUR_NEURON_FILES = [str(f) for f in _model_files(SUR["neuron"])]
 except BioclfError as _exc:
     sys.exit(f"error: {_exc}")
-SUR_NETS = [
-    f"{r['arch']}{r.get('hidden', '')}" for r in SUR["runs"]
-]
+
+
+SUR_NETS = [sur_name(r) for r in SUR["runs"]]
 SUR_FC = [n for n in SUR_NETS if n.startswith("fc")]
 EXPORT = SUR.get("export", {})
 EXPORT_BACKEND = EXPORT.get("backend", "cpp")
@@ -66,7 +68,7 @@ def benchfile(rule, job=None):
 
 def sur_run(net):
     for r in SUR["runs"]:
-        if f"{r['arch']}{r.get('hidden', '')}" == net:
+        if sur_name(r) == net:
             return r
     raise ValueError(f"no surrogate run {net}")
 
@@ -116,6 +118,7 @@ SUR_OPTIONS = [
     ("n_train", "--train-subset"),
     ("n_test", "--test-subset"),
     ("device", "--device"),
+    ("encoding", "--encoding"),
 ]
 SUR_QUANTITIES = {"dt", "max_rate"}  # Brian2 quantities in the configuration, SI floats here
 SUR_THREADS = SUR.get("threads", _TrainConfig.threads)
@@ -180,12 +183,15 @@ def ann_targets():
     """The ANN twins of the surrogate networks (workflow/rules/ann.smk), unless switched off."""
     if not config.get("ann", {}).get("enabled", True):
         return []
-    return expand(f"{ANN_RUN}/metrics.json", net=SUR_NETS, seed=SEEDS)
+    # A twin sees analog pixels in one pass: the input code and window of a run do not change it,
+    # so runs named after them (fc100_latency_T25) share the twin of the plain run.
+    nets = [sur_name(r) for r in SUR["runs"] if "encoding" not in r and "time_steps" not in r]
+    return expand(f"{ANN_RUN}/metrics.json", net=nets, seed=SEEDS)
 
 
 wildcard_constraints:
     n=r"\d+",
     seed=r"\d+",
     backend="runtime|cpp|cuda",
-    net=r"(fc\d+|conv)",
+    net=r"(fc\d+|conv)(_rate|_latency)?(_T\d+)?",
     k=r"\d+",
