@@ -258,8 +258,10 @@ def section(df: pd.DataFrame, root: Path) -> list[str]:
         "## Is the spiking network worth it? Energy per inference",
         "",
         "Each surrogate network has a conventional twin of the same layer shapes (ReLU, analog "
-        "input, one pass), trained with the same optimiser, epochs, augmentation and data "
-        "(`results/ann/`). Operations per inference: multiply-accumulates (MACs, every synapse "
+        "input, one pass), trained with the same optimiser (Adam), epochs, augmentation and data "
+        "(`results/ann/`); where a run sets `ann_lr` the twin has a learning rate of its own, "
+        "chosen on the validation images as the spiking network's was. Operations per "
+        "inference: multiply-accumulates (MACs, every synapse "
         "once) for an ANN; accumulates (one per spike per outgoing synapse, event-driven) for an "
         "SNN; neuron updates for both (an SNN's at every time step, an ANN's once); one weight "
         "read per MAC or accumulate.",
