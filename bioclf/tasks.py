@@ -41,6 +41,16 @@ def parser(
     return p
 
 
+def trained_argument(p: argparse.ArgumentParser) -> None:
+    """``--trained DIR``: the option of a task that runs a trained STDP network."""
+    p.add_argument(
+        "--trained",
+        required=True,
+        type=Path,
+        help="directory of the trained network (the --out of bioclf.stdp.train)",
+    )
+
+
 def shard_arguments(p: argparse.ArgumentParser) -> None:
     """``--shard k --shards K``: the options of a task that can run one shard of its samples."""
     p.add_argument(

@@ -19,12 +19,7 @@ from bioclf.stdp import frozen
 
 def main(argv=None) -> int:
     p = tasks.parser(__doc__.splitlines()[0])
-    p.add_argument(
-        "--trained",
-        required=True,
-        type=tasks.Path,
-        help="directory of the trained network (the --out of bioclf.stdp.train)",
-    )
+    tasks.trained_argument(p)
     p.add_argument(
         "--n-assign",
         type=int,

@@ -15,12 +15,7 @@ from bioclf.stdp import frozen
 
 def main(argv=None) -> int:
     p = tasks.parser(__doc__.splitlines()[0], out_help="the figure file (.png)")
-    p.add_argument(
-        "--trained",
-        required=True,
-        type=tasks.Path,
-        help="directory of the trained network (the --out of bioclf.stdp.train)",
-    )
+    tasks.trained_argument(p)
     p.add_argument(
         "--sample", type=int, default=0, help="index of the test sample shown (default: 0)"
     )
