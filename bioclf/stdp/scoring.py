@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bioclf import plots, tasks
+from bioclf import energy, plots, tasks
 from bioclf.io import save_npz, write_json
 from bioclf.stdp import labels as labelling
 from bioclf.stdp import setup
 
-PJ_PER_SYNOP = 0.9  # 45 nm accumulate (Horowitz 2014)
+PJ_PER_SYNOP = energy.FP32.ac  # one accumulate per synaptic operation (bioclf.energy)
 
 
 def score(

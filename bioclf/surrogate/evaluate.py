@@ -32,8 +32,9 @@ from bioclf.surrogate.encode import spike_input
 from bioclf.surrogate.options import DEVICES, HELP, describe_device
 from bioclf.surrogate.saved import Log, load_saved
 
-E_AC_PJ = 0.9
-E_MAC_PJ = 4.6
+# The synaptic-compute figures of the energy model (bioclf.energy), 32-bit float.
+E_AC_PJ = energy.FP32.ac
+E_MAC_PJ = round(energy.FP32.mac, 9)  # 4.6, not 4.6000000000000005
 N_CLASSES = 10
 
 
