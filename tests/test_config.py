@@ -12,7 +12,10 @@ from bioclf import config
 from bioclf.errors import ConfigError
 
 
-@pytest.mark.parametrize("name", ["config", "smoke", "paper", "coding", "stdp_latency"])
+SHIPPED = sorted(p.stem for p in (ROOT / "config").glob("*.yaml") if p.stem != "schema")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_configurations_validate(name):
     config.load(ROOT / "config" / f"{name}.yaml")
 
