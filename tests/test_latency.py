@@ -175,7 +175,7 @@ def test_report_section_only_with_latency_runs(tmp_path):
     def write(net, encoding, T, acc, n_in):
         d = tmp_path / "surrogate" / net / "seed0"
         d.mkdir(parents=True)
-        cfg = {"hidden": 100, "seed": 0, "T": T, "dt": 5e-3}
+        cfg = {"hidden": 100, "seed": 0, "T": T, "dt": 5e-3, "lr": 1e-3}
         if encoding:
             cfg["encoding"] = encoding
         m = {
@@ -192,6 +192,35 @@ def test_report_section_only_with_latency_runs(tmp_path):
     write("fc100_latency_T25", "latency", 25, 0.96, 151.0)
     lines = report_coding.section(tmp_path)
     table = "\n".join(lines)
-    assert "| rate | 25 | 97.80% |" in table and "| latency | 25 | 96.00% |" in table
+    assert (
+        "| rate | 25 | 0.001 | 97.80% |" in table and "| latency | 25 | 0.001 | 96.00% |" in table
+    )
     assert (tmp_path / "coding" / "coding_vs_T.png").stat().st_size > 0
     assert len((tmp_path / "coding" / "coding.csv").read_text().splitlines()) == 3
+    assert "STDP with the latency code" not in table
+
+    def write_stdp(d, encoding, acc, exc_spikes, presentations):
+        d.mkdir(parents=True)
+        m = {
+            "accuracy": acc,
+            "n_exc": 100,
+            "seed": 0,
+            "backend": "cpp",
+            "encoding": encoding,
+            "latency_time_steps": 700,
+            "presentations_per_inference": presentations,
+            "spikes_per_inference": {"input": 1000.0, "exc": exc_spikes, "inh": exc_spikes},
+        }
+        (d / "metrics.json").write_text(json.dumps(m))
+
+    write_stdp(tmp_path / "stdp/cpp/n100/seed0/test", "Poisson rate code", 0.83, 9.0, 1.1)
+    latency = tmp_path / "coding/stdp_latency/n100/seed0/test"
+    write_stdp(latency, "latency code", 0.28, 13.0, 10.0)
+    text = "\n".join(report_coding.section(tmp_path))
+    assert "**28.00%**, against 83.00% with the rate code" in text
+    assert "1.30 excitatory spikes per presentation" in text and "It learns poorly" in text
+    (latency / "metrics.json").unlink()
+    latency.rmdir()
+    write_stdp(latency, "latency code", 0.80, 13.0, 10.0)  # within 10 points: no verdict
+    text = "\n".join(report_coding.section(tmp_path))
+    assert "**80.00%**" in text and "It learns poorly" not in text
