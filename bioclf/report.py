@@ -63,6 +63,14 @@ def expected_inputs(cfg: dict, root: Path) -> list[Path]:
     return [d / "metrics.json" for d in stdp + surrogate]
 
 
+def comparison_inputs(files: list[Path], root: Path) -> list[Path]:
+    """`files` without the sweep runs' (under ``root/sweeps``): the sweep section reports those
+    against their swept value; in the comparison rows they would pass for extra seeds of the
+    configured networks."""
+    sweeps = (Path(root) / "sweeps").resolve()
+    return [p for p in files if not Path(p).resolve().is_relative_to(sweeps)]
+
+
 def _metrics(files: list[Path], method: str) -> list[tuple[Path, dict]]:
     """The ``metrics.json`` files among `files` that exist and are of `method`, read."""
     found = [(p, load_json(p)) for p in files if p.name == "metrics.json" and p.exists()]
@@ -343,6 +351,7 @@ def main(argv=None) -> int:
     cfg = cfgmod.load(args.config)
     root = args.out
     inputs = expected_inputs(cfg, root) if args.inputs is None else args.inputs
+    inputs = comparison_inputs(inputs, root)
     rows = stdp_rows(cfg, inputs) + surrogate_rows(cfg, inputs) + report_energy.ann_rows(cfg, root)
     df = pd.DataFrame(rows, columns=COLUMNS + ["_dir"])
     df[COLUMNS].to_csv(root / "metrics.csv.tmp", index=False)

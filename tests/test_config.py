@@ -11,7 +11,6 @@ from conftest import ROOT
 from bioclf import config
 from bioclf.errors import ConfigError
 
-
 SHIPPED = sorted(p.stem for p in (ROOT / "config").glob("*.yaml") if p.stem != "schema")
 
 

@@ -16,7 +16,7 @@ from brian2 import ms
 from conftest import ROOT
 
 from bioclf import config as cfgmod
-from bioclf import report_sweeps, sweeps
+from bioclf import report, report_sweeps, sweeps
 from bioclf.equations import load_model
 from bioclf.errors import ConfigError
 
@@ -188,3 +188,10 @@ def test_report_section_plots_finished_points_and_marks_the_baseline(workdir):
         assert (Path("results/figures") / name).stat().st_size > 1000
     table = pd.read_csv("results/sweeps.csv")
     assert len(table) == 4 and set(table["method"]) == {"surrogate", "stdp"}
+
+
+def test_sweep_runs_stay_out_of_the_comparison_rows(workdir):
+    main = Path("results/stdp/cpp/n20/seed0/test/metrics.json")
+    swept = Path("results/sweeps/dc_stdp/nu_post/2e-2/stdp/n20/seed0/test/metrics.json")
+    assert report.comparison_inputs([main, swept], Path("results")) == [main]
+    assert report.comparison_inputs([swept.resolve()], Path("results")) == []
