@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from bioclf import config as cfgmod
-from bioclf import plots, report_coding, report_energy, report_sweeps, tasks
+from bioclf import energy, plots, report_coding, report_energy, report_sweeps, tasks
 from bioclf.io import load_json
 
 #: Diehl & Cook (2015), test accuracy (%) by number of excitatory neurons.
@@ -56,7 +56,7 @@ def expected_inputs(cfg: dict, root: Path) -> list[Path]:
         for seed in cfg["seeds"]
     ]
     surrogate = [
-        root / "surrogate" / f"{run['arch']}{run.get('hidden', '')}" / f"seed{seed}"
+        root / "surrogate" / report_coding.surrogate_run_name(run) / f"seed{seed}"
         for run in cfg["surrogate"]["runs"]
         for seed in cfg["seeds"]
     ]
@@ -358,6 +358,7 @@ def main(argv=None) -> int:
     (root / "metrics.csv.tmp").replace(root / "metrics.csv")
     figs = make_figures(df, root, root / "figures")
     neuron = root / "neuron" / "lif_check.json"
+    rest_ms = float(cfgmod.quantity(cfg, "stdp", "protocol", "rest")) * 1e3
     lines = [
         "# bioclf comparison report",
         "",
@@ -369,9 +370,10 @@ def main(argv=None) -> int:
         summary_table(df) if len(df) else "_No finished runs._",
         "",
         "Accuracy is on the test set (never used for training or label assignment). "
-        "STDP labels come from responses to training samples. Energy: 0.9 pJ per synaptic "
+        "STDP labels come from responses to training samples. "
+        f"Energy: {energy.FP32.ac:g} pJ per synaptic "
         "operation (accumulate), 45 nm (Horowitz 2014). STDP time steps include repeated "
-        "presentations and the 150 ms rest. Per-seed rows are in `metrics.csv`.",
+        f"presentations and the {rest_ms:g} ms rest. Per-seed rows are in `metrics.csv`.",
         "",
     ]
     if neuron.exists():
@@ -416,7 +418,7 @@ def main(argv=None) -> int:
     for caption, rel in figs.items():
         lines += [f"### {caption}", "", f"![{caption}]({rel})", ""]
     expected = [f"stdp N={s['n']}" for s in cfg["stdp"]["sizes"]] + [
-        f"surrogate {r['arch']}{r.get('hidden', '')}" for r in cfg["surrogate"]["runs"]
+        f"surrogate {report_coding.surrogate_run_name(r)}" for r in cfg["surrogate"]["runs"]
     ]
     lines += [
         "## Provenance",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bioclf import plots, tasks
+from bioclf import energy, plots, tasks
 from bioclf.io import load_json
 
 COLUMNS = [
@@ -49,6 +49,13 @@ def surrogate_run_name(run: dict) -> str:
     if "time_steps" in run:
         name += f"_T{run['time_steps']}"
     return name
+
+
+def twin_runs(runs: list[dict]) -> list[dict]:
+    """The runs with a non-spiking twin of their own: a twin sees analog pixels in one pass, so
+    the input code and window of a run do not change it, and runs named after them
+    (``fc100_latency_T25``) share the twin of the plain run."""
+    return [r for r in runs if "encoding" not in r and "time_steps" not in r]
 
 
 def surrogate_rows(root: Path) -> list[dict]:
@@ -176,9 +183,10 @@ def stdp_latency_lines(df: pd.DataFrame) -> list[str]:
                 "pixel, which drives about one excitatory spike per presentation. The rule's "
                 "potentiation at a postsynaptic spike is scaled by the slow postsynaptic trace "
                 "*before* that spike (`xpost2`, the triplet term), which stays near 0 unless "
-                "the neuron fired within the last ~40 ms, so the weights of the pixels that fire "
-                "are almost only depressed (and the rest renormalised): the receptive fields show "
-                "faint digit-shaped holes in the random initial weights, not digit prototypes."
+                "the neuron fired within about its time constant `tau_post2`, so the weights "
+                "of the pixels that fire are almost only depressed (and the rest renormalised): "
+                "the receptive fields show faint digit-shaped holes in the random initial "
+                "weights, not digit prototypes."
             )
         lines += [text, ""]
     return lines
@@ -200,7 +208,7 @@ def section(root: Path) -> list[str]:
     lines += [
         "Latency code: one spike per lit pixel per presentation, at step floor((1 - x)(T - 1)) "
         "(brighter earlier). Surrogate runs keep dt = 5 ms, so the window grows with T. "
-        "Energy: 0.9 pJ per synaptic operation. Table: `coding/coding.csv`.",
+        f"Energy: {energy.FP32.ac:g} pJ per synaptic operation. Table: `coding/coding.csv`.",
         "",
     ]
     lines += stdp_latency_lines(df)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bioclf import energy, plots
+from bioclf import energy, plots, report_coding
 from bioclf.io import load_json
 
 ENERGY_COLUMNS = [
@@ -40,10 +40,8 @@ def ann_rows(cfg: dict, root: Path) -> list[dict]:
     """Rows of ``metrics.csv`` (method ``ann``) for the twins in ``results/ann/``; the energy
     column is that of its 32-bit float MACs, as the SNN rows' is that of their accumulates."""
     rows = []
-    for run in cfg["surrogate"]["runs"]:
-        if "encoding" in run or "time_steps" in run:
-            continue  # (such a run shares the twin of the plain run: common.smk, ann_targets)
-        net = f"{run['arch']}{run.get('hidden', '')}"
+    for run in report_coding.twin_runs(cfg["surrogate"]["runs"]):
+        net = report_coding.surrogate_run_name(run)
         for seed in cfg["seeds"]:
             d = root / "ann" / net / f"seed{seed}"
             if not (d / "metrics.json").exists():

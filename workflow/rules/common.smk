@@ -9,7 +9,7 @@ from bioclf.equations import model_files as _model_files
 from bioclf.errors import BioclfError
 from bioclf.surrogate.options import TrainConfig as _TrainConfig
 # a run that sets its input code or window is named after them: fc100_latency_T25
-from bioclf.report_coding import surrogate_run_name as sur_name
+from bioclf.report_coding import surrogate_run_name as sur_name, twin_runs as _twin_runs
 
 try:
     _bioclf_config.validate(config, workflow.overwrite_configfiles or "config/config.yaml")
@@ -183,9 +183,7 @@ def ann_targets():
     """The ANN twins of the surrogate networks (workflow/rules/ann.smk), unless switched off."""
     if not config.get("ann", {}).get("enabled", True):
         return []
-    # A twin sees analog pixels in one pass: the input code and window of a run do not change it,
-    # so runs named after them (fc100_latency_T25) share the twin of the plain run.
-    nets = [sur_name(r) for r in SUR["runs"] if "encoding" not in r and "time_steps" not in r]
+    nets = [sur_name(r) for r in _twin_runs(SUR["runs"])]  # latency/T runs share the plain twin
     return expand(f"{ANN_RUN}/metrics.json", net=nets, seed=SEEDS)
 
 
