@@ -21,6 +21,7 @@ from bioclf.data import images_as_float, load_split
 from bioclf.encoding import hashrng, skip_spikes, stream_keys
 from bioclf.errors import ConfigError, EquationFileError
 from bioclf.stdp import labels as labelling
+from bioclf.stdp import network
 from bioclf.stdp.protocol import Models, Protocol
 from bioclf.stdp.run import Pass, run_passes
 from bioclf.stdp.simulate import Simulator
@@ -55,6 +56,28 @@ def test_normalisation_sets_every_column_to_total(models):
     np.testing.assert_allclose(w.sum(0), 78.0, rtol=1e-12)
     np.testing.assert_allclose(w, w0 * 78.0 / w0.sum(0), rtol=1e-12)  # a pure rescaling
     np.testing.assert_allclose(new["exc.w_colsum"], w.sum(0), rtol=1e-12)
+
+
+def test_trained_state_is_normalised_before_frozen_use(models, mnist):
+    """A plastic chunk ends with its last presentation's changes unnormalised; the trained
+    state (what labelling and testing use) is rescaled to w_total, as the next presentation
+    would see it, and nothing else changes."""
+    x, _ = mnist
+    sim = Simulator(models, SHORT, 4, 2, 0, backends.Backend("runtime"), "normend")
+    trained, res = sim.run_chunk(sim.initial_state, x[:2], 0, _key(), plastic=True)
+    assert res.counts.sum() > 0
+    w = trained["s_in.w"].reshape(784, 4)
+    assert np.abs(w.sum(0) - 78.0).max() > 1e-3  # learning after the last normalisation
+    done = network.normalised(models, trained, 4)
+    wn = done["s_in.w"].reshape(784, 4)
+    np.testing.assert_allclose(wn.sum(0), 78.0, rtol=1e-12)
+    np.testing.assert_allclose(wn, w * 78.0 / w.sum(0), rtol=1e-12)
+    np.testing.assert_allclose(done["exc.w_colsum"], 78.0)
+    for key in set(trained) - {"s_in.w", "exc.w_colsum"}:
+        np.testing.assert_array_equal(done[key], trained[key], err_msg=key)
+    # A frozen run then sees the normalised weights, the same as a plastic run would.
+    frozen, _ = sim.run_chunk(done, x[2:3], 0, _key(), plastic=False)
+    np.testing.assert_array_equal(frozen["s_in.w"], done["s_in.w"])
 
 
 def test_frozen_run_changes_neither_weights_nor_theta(models, mnist):
@@ -314,6 +337,7 @@ def test_killed_training_resumes_bit_identical(tmp_path, build_root):
     assert "resuming" in err
     np.testing.assert_array_equal(np.load(full / "weights.npy"), np.load(killed / "weights.npy"))
     np.testing.assert_array_equal(np.load(full / "theta.npy"), np.load(killed / "theta.npy"))
+    np.testing.assert_allclose(np.load(full / "weights.npy").sum(0), 78.0, rtol=1e-12)
     # Running a finished command again changes nothing, its timing figures included.
     before = json.loads((full / "train_metrics.json").read_text())
     proc = _train(cfg, full)

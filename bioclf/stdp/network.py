@@ -78,6 +78,26 @@ def sum_variable(models: Models) -> str:
     return f"{models.input_exc.normalize[0]}_colsum"
 
 
+def normalised(models: Models, state: dict, n_exc: int) -> dict:
+    """`state` with every input column rescaled to its total, as the next presentation sees it.
+
+    Training normalises at the start of each presentation, so the state a training run ends
+    with still holds the last presentation's weight changes unnormalised; frozen runs
+    (plastic = 0) do not normalise. A neuron that fired often in that last presentation with a
+    high learning rate (24-34 spikes at N=1600 with `dc_stdp_fast.yaml`) thus kept columns
+    summing to ~2x the total and won most test samples.
+    """
+    var, total_name = models.input_exc.normalize
+    total = float(models.input_exc.parameters[total_name])
+    w = np.asarray(state[f"s_in.{var}"], dtype=float).reshape(N_INPUT, n_exc)
+    sums = w.sum(axis=0)
+    factor = np.divide(total, sums, out=np.ones_like(sums), where=sums > 0)
+    out = dict(state)
+    out[f"s_in.{var}"] = (w * factor).ravel()
+    out[f"exc.{sum_variable(models)}"] = np.where(sums > 0, total, sums)
+    return out
+
+
 def _wrap_with_sum(code: str, var: str, sumvar: str) -> str:
     """Make STDP code keep the postsynaptic column sum of `var` up to date."""
     if not code.strip():

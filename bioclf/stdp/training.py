@@ -13,7 +13,7 @@ import numpy as np
 
 from bioclf import plots, tasks
 from bioclf.io import save_npy, save_npz, write_json
-from bioclf.stdp import setup
+from bioclf.stdp import network, setup
 from bioclf.stdp.run import Pass, make_simulator, run_passes
 
 
@@ -47,6 +47,9 @@ def train(
         sim, passes, seed, out / "checkpoint.npz", sim.initial_state, f"stdp N={n_exc}"
     )
     wall = sum(r["wall_time_s"] for r in records)
+    # The trained network is the one the next presentation would see: normalised. The
+    # checkpoint keeps the raw state, so that a run resumed for more epochs stays bit-identical.
+    state = network.normalised(models, state, n_exc)
 
     weights = state["s_in.w"].reshape(784, n_exc)
     save_npz(out / "state.npz", **state)
