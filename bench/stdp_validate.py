@@ -1,14 +1,17 @@
 """Score a variant of the STDP network on held-out training images (for choosing parameters).
 
-    python bench/stdp_validate.py NAME [--seed S] [--n-exc N] [--test] [OVERRIDE ...]
+    python bench/stdp_validate.py NAME [--seed S] [--n-exc N] [--epochs E] [--config FILE]
+        [--continue-from DIR] [--test] [OVERRIDE ...]
 
 OVERRIDE is ``FILE:PARAMETER=VALUE`` (an equation file's stem or its role in ``stdp.models``:
 ``dc_stdp:nu_post=0.08``) or ``cfg:KEY.SUB=VALUE`` (a configuration value:
 ``cfg:stdp.models.exc=equations/dc_exc_unclamped.yaml``). The variant starts from
-``config/config.yaml``; the variant's configuration, and for each edited equation file a file
-that extends it with the new values, go to ``bench/out/validate/NAME/``.
+``--config`` (default ``config/config.yaml``); the variant's configuration, and for each
+edited equation file a file that extends it with the new values, go to
+``bench/out/validate/NAME/``.
 
-The network is trained for one epoch on all 60,000 training images, labels are assigned from
+The network is trained for ``--epochs`` (default 1) on all 60,000 training images (from the
+network trained in ``--continue-from``, if given: `bioclf.stdp.train`), labels are assigned from
 training images 0-9,999 (as in the pipeline), and the score is the accuracy on training images
 50,000-59,999: seen without labels during training, never used for labels, and not the test
 set, so that choosing among variants by it leaves the test accuracy an honest figure. ``--test``
@@ -40,11 +43,11 @@ OUT = ROOT / "bench" / "out" / "validate"
 N_VAL = 10000  # the last training images
 
 
-def variant_config(name: str, overrides: list[str]) -> Path:
+def variant_config(name: str, overrides: list[str], base: Path) -> Path:
     """Write the variant's configuration (and edited equation files); return its path."""
     d = OUT / name
     d.mkdir(parents=True, exist_ok=True)
-    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg = yaml.safe_load(base.read_text())
     cfg["build"] = str(d / "build")
     params: dict[str, dict[str, str]] = {}
     for item in overrides:
@@ -88,14 +91,19 @@ def main() -> int:
     p.add_argument("overrides", nargs="*")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-exc", type=int, default=100)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
+    p.add_argument("--continue-from", type=Path, help="the bioclf.stdp.train option")
     p.add_argument("--test", action="store_true", help="evaluate on the test set as well")
     args = p.parse_intermixed_args()  # overrides may come before or after the options
+    base = args.config.resolve()
+    more = ("--continue-from", args.continue_from.resolve()) if args.continue_from else ()
     os.chdir(ROOT)  # relative paths in the configuration
-    config = variant_config(args.name, args.overrides)
+    config = variant_config(args.name, args.overrides, base)
     trained = OUT / args.name / "trained"
     common = ("--config", config, "--trained", trained)
-    module("bioclf.stdp.train", "--config", config, "--n-exc", args.n_exc, "--epochs", 1,
-           "--seed", args.seed, "--out", trained)  # fmt: skip
+    module("bioclf.stdp.train", "--config", config, "--n-exc", args.n_exc, "--epochs", args.epochs,
+           "--seed", args.seed, "--out", trained, *more)  # fmt: skip
     module("bioclf.stdp.assign", *common, "--out", trained / "assign")
     cfg = cfgmod.load(config)
     images, labels = setup.data(cfg, "train", cfg["stdp"]["n_train"])
@@ -109,6 +117,8 @@ def main() -> int:
         "name": args.name,
         "seed": args.seed,
         "n_exc": args.n_exc,
+        "epochs": args.epochs,
+        **({"continue_from": str(args.continue_from)} if args.continue_from else {}),
         "overrides": args.overrides,
         "val_accuracy": float(np.mean(pred == labels[-N_VAL:])),
     }

@@ -358,3 +358,27 @@ def test_cli_refuses_bad_values_with_exit_2(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and "stdp.backend" in err
     assert not (tmp_path / "o" / "weights.npy").exists()
+
+
+@pytest.mark.standalone
+def test_training_continued_from_a_trained_network(tmp_path, build_root):
+    """--continue-from starts from the trained state and counts the epochs on: one epoch, then
+    one more continued, learns what two epochs in one run learn (the exported state differs
+    from the checkpoint's only by the final normalisation, a rescaling by 1 + O(1e-16)); a
+    network of another size is refused, naming the field."""
+    from bioclf import config as cfgmod
+    from bioclf.stdp.training import train
+
+    # The project of the resume test (same size and chunk), so nothing new is compiled.
+    cfg = cfgmod.load(_config(tmp_path, build_root, n_train=40, chunk=CHUNK, backend="cpp"))
+    two = train(cfg, N_TEST, 0, tmp_path / "two", epochs=2)
+    train(cfg, N_TEST, 0, tmp_path / "one", epochs=1)
+    more = train(cfg, N_TEST, 0, tmp_path / "more", epochs=1, continue_from=tmp_path / "one")
+    assert more["epochs_before"] == 1 and two["repeated_presentations"] > 0
+    w_two, w_more = (np.load(tmp_path / d / "weights.npy") for d in ("two", "more"))
+    np.testing.assert_allclose(w_more, w_two, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "more" / "theta.npy"), np.load(tmp_path / "two" / "theta.npy"), rtol=1e-9
+    )
+    with pytest.raises(ConfigError, match="n_exc"):
+        train(cfg, N_TEST + 1, 0, tmp_path / "x", epochs=1, continue_from=tmp_path / "one")

@@ -10,6 +10,8 @@ uninterrupted run. The work is done by `bioclf.stdp.training`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bioclf import config as cfgmod
 from bioclf import tasks
 from bioclf.brian import backends
@@ -35,9 +37,25 @@ def main(argv=None) -> int:
         type=int,
         help="training samples per epoch, the first of the training set (default: stdp.n_train)",
     )
+    p.add_argument(
+        "--continue-from",
+        type=Path,
+        metavar="DIR",
+        help="start from the network trained in DIR (same --n-exc and --seed) instead of a new "
+        "one, e.g. to go on with other learning rates; --epochs are counted on from its epochs",
+    )
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)
-    train(cfg, args.n_exc, args.seed, args.out, args.backend, args.epochs, args.n_train)
+    train(
+        cfg,
+        args.n_exc,
+        args.seed,
+        args.out,
+        args.backend,
+        args.epochs,
+        args.n_train,
+        args.continue_from,
+    )
     return 0
 
 

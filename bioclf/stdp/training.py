@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from bioclf import plots, tasks
-from bioclf.io import save_npy, save_npz, write_json
+from bioclf.errors import ConfigError
+from bioclf.io import load_json, save_npy, save_npz, write_json
 from bioclf.stdp import network, setup
 from bioclf.stdp.run import Pass, make_simulator, run_passes
 
@@ -25,11 +26,15 @@ def train(
     backend_name: str | None = None,
     epochs: int | None = None,
     n_train: int | None = None,
+    continue_from: Path | None = None,
 ) -> dict:
     """Train `n_exc` excitatory neurons; write the state, weights, records and metrics to `out`.
 
     `backend_name`, `epochs` and `n_train` default to the configuration's (epochs: those of
-    the size `n_exc` in ``stdp.sizes``, else 1). Returns the metrics (``train_metrics.json``).
+    the size `n_exc` in ``stdp.sizes``, else 1). `continue_from`, the output directory of an
+    earlier training of the same size and seed, starts from its trained state instead of the
+    initial one (e.g. to go on with other learning rates); its epochs are counted on, so the
+    input spike trains are new. Returns the metrics (``train_metrics.json``).
     """
     epochs = epochs or next((s["epochs"] for s in cfg["stdp"]["sizes"] if s["n"] == n_exc), 1)
     n_train = n_train or cfg["stdp"]["n_train"]
@@ -37,14 +42,21 @@ def train(
     protocol = setup.protocol(cfg)
     backend = setup.backend(cfg, backend_name, n_exc, seed)
     images, labels = setup.data(cfg, "train", n_train)
+    if continue_from is not None:  # checked before the (long) build
+        if Path(continue_from).resolve() == Path(out).resolve():
+            raise ConfigError(str(out), "--continue-from", "must differ from --out")
+        earlier = _earlier_epochs(Path(continue_from), n_exc, seed)
     out.mkdir(parents=True, exist_ok=True)
 
     start = time.perf_counter()
     sim = make_simulator(models, protocol, n_exc, cfg["stdp"]["chunk"], seed, backend, "network")
     build_time = time.perf_counter() - start
-    passes = [Pass("train", e, images, labels, plastic=True) for e in range(epochs)]
+    initial, first_epoch = sim.initial_state, 0
+    if continue_from is not None:
+        initial, first_epoch = _earlier_state(Path(continue_from), sim.initial_state), earlier
+    passes = [Pass("train", first_epoch + e, images, labels, plastic=True) for e in range(epochs)]
     state, records = run_passes(
-        sim, passes, seed, out / "checkpoint.npz", sim.initial_state, f"stdp N={n_exc}"
+        sim, passes, seed, out / "checkpoint.npz", initial, f"stdp N={n_exc}"
     )
     wall = sum(r["wall_time_s"] for r in records)
     # The trained network is the one the next presentation would see: normalised. The
@@ -73,6 +85,11 @@ def train(
         "backend": backend.name,
         "threads": backend.threads,
         "epochs": epochs,
+        **(
+            {"continued_from": str(continue_from), "epochs_before": first_epoch}
+            if continue_from is not None
+            else {}
+        ),
         "training_samples": n_samples,
         "repeated_presentations": int(reps.sum()),
         "build_time_s": round(build_time, 2),
@@ -90,6 +107,32 @@ def train(
     plots.receptive_fields(
         weights,
         out / "receptive_fields.png",
-        title=f"STDP receptive fields, N={n_exc}, {epochs} epoch(s)",
+        title=f"STDP receptive fields, N={n_exc}, {first_epoch + epochs} epoch(s)",
     )
     return metrics
+
+
+def _earlier_epochs(trained: Path, n_exc: int, seed: int) -> int:
+    """Epochs the network trained in `trained` has seen, checked against this run."""
+    where = trained / "train_metrics.json"
+    if not where.exists() or not (trained / "state.npz").exists():
+        raise ConfigError(str(trained), "--continue-from", "no finished training there")
+    metrics = load_json(where)
+    for key, ours in (("n_exc", n_exc), ("seed", seed)):
+        if metrics[key] != ours:
+            raise ConfigError(
+                str(where), key, f"the earlier training has {metrics[key]}, this one {ours}"
+            )
+    return metrics.get("epochs_before", 0) + metrics["epochs"]
+
+
+def _earlier_state(trained: Path, initial: dict) -> dict:
+    """The trained state in `trained`, with the variables of this network's `initial` state."""
+    state = dict(np.load(trained / "state.npz"))
+    if set(state) != set(initial):
+        raise ConfigError(
+            str(trained / "state.npz"),
+            "variables",
+            f"differ from this network's: {sorted(set(state) ^ set(initial))}",
+        )
+    return state
