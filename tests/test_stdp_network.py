@@ -344,6 +344,8 @@ def test_killed_training_resumes_bit_identical(tmp_path, build_root):
     assert proc.wait(timeout=600) == 0, proc.stderr.read()
     after = json.loads((full / "train_metrics.json").read_text())
     assert after["training_wall_time_s"] == before["training_wall_time_s"] > 0
+    assert after["peak_memory"]["program_mb"] == before["peak_memory"]["program_mb"] > 0
+    assert after["build_time_s"] == before["build_time_s"]
 
 
 def test_cli_refuses_bad_values_with_exit_2(tmp_path):

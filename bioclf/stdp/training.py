@@ -103,6 +103,7 @@ def train(
         "provenance": tasks.provenance(),
         "note": "wall time summed over the chunks, including those run before a resumption",
     }
+    _keep_earlier_figures(metrics, out / "train_metrics.json")
     write_json(out / "train_metrics.json", metrics)
     plots.receptive_fields(
         weights,
@@ -110,6 +111,17 @@ def train(
         title=f"STDP receptive fields, N={n_exc}, {first_epoch + epochs} epoch(s)",
     )
     return metrics
+
+
+def _keep_earlier_figures(metrics: dict, earlier: Path) -> None:
+    """Where no chunk ran this time (a finished run called again, e.g. to export its state),
+    keep the build time and the program's peak memory of the run that trained."""
+    if "program_mb" in metrics["peak_memory"] or not earlier.exists():
+        return
+    before = load_json(earlier)
+    if "program_mb" in before.get("peak_memory", {}):
+        metrics["peak_memory"]["program_mb"] = before["peak_memory"]["program_mb"]
+        metrics["build_time_s"] = before.get("build_time_s", metrics["build_time_s"])
 
 
 def _earlier_epochs(trained: Path, n_exc: int, seed: int) -> int:
