@@ -15,6 +15,7 @@ from brian2 import seed as brian_seed
 
 from bioclf.brian import backends
 from bioclf.brian.groups import neuron_group, synapses
+from bioclf.stdp import network
 from bioclf.stdp.network import N_INPUT
 from bioclf.stdp.protocol import Models, Protocol
 
@@ -29,7 +30,7 @@ class ConventionalNetwork:
         self.protocol = protocol
         self.models = models
         syn = models.input_exc
-        var, self.total = syn.normalize[0], float(syn.parameters[syn.normalize[1]])
+        var, self.total = network.normalisation(models)
         self.var = var
         # A Poisson group that also carries the presynaptic STDP trace of the model file.
         self.inp = NeuronGroup(
@@ -59,8 +60,7 @@ class ConventionalNetwork:
 
     def normalise(self) -> None:
         w = np.asarray(getattr(self.s_in, self.var)[:]).reshape(N_INPUT, self.n_exc)
-        w *= self.total / w.sum(axis=0)
-        getattr(self.s_in, self.var)[:] = w.ravel()
+        getattr(self.s_in, self.var)[:] = network.rescale_columns(w, self.total).ravel()
 
     def present(self, image01: np.ndarray) -> tuple[np.ndarray, int]:
         """Show one sample (repeating at higher intensity as needed); return counts, repeats."""

@@ -78,6 +78,18 @@ def sum_variable(models: Models) -> str:
     return f"{models.input_exc.normalize[0]}_colsum"
 
 
+def normalisation(models: Models) -> tuple[str, float]:
+    """The normalised synaptic variable of the input synapses and its column total."""
+    var, total = models.input_exc.normalize
+    return var, float(models.input_exc.parameters[total])
+
+
+def rescale_columns(w: np.ndarray, total: float) -> np.ndarray:
+    """`w` (inputs x neurons) with every column rescaled to sum to `total` (empty ones kept)."""
+    sums = w.sum(axis=0)
+    return w * np.divide(total, sums, out=np.ones_like(sums), where=sums > 0)
+
+
 def normalised(models: Models, state: dict, n_exc: int) -> dict:
     """`state` with every input column rescaled to its total, as the next presentation sees it.
 
@@ -87,14 +99,11 @@ def normalised(models: Models, state: dict, n_exc: int) -> dict:
     high learning rate (24-34 spikes at N=1600 with `dc_stdp_fast.yaml`) thus kept columns
     summing to ~2x the total and won most test samples.
     """
-    var, total_name = models.input_exc.normalize
-    total = float(models.input_exc.parameters[total_name])
-    w = np.asarray(state[f"s_in.{var}"], dtype=float).reshape(N_INPUT, n_exc)
-    sums = w.sum(axis=0)
-    factor = np.divide(total, sums, out=np.ones_like(sums), where=sums > 0)
+    var, total = normalisation(models)
+    w = rescale_columns(np.asarray(state[f"s_in.{var}"], float).reshape(N_INPUT, n_exc), total)
     out = dict(state)
-    out[f"s_in.{var}"] = (w * factor).ravel()
-    out[f"exc.{sum_variable(models)}"] = np.where(sums > 0, total, sums)
+    out[f"s_in.{var}"] = w.ravel()
+    out[f"exc.{sum_variable(models)}"] = w.sum(axis=0)
     return out
 
 

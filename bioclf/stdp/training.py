@@ -42,18 +42,19 @@ def train(
     protocol = setup.protocol(cfg)
     backend = setup.backend(cfg, backend_name, n_exc, seed)
     images, labels = setup.data(cfg, "train", n_train)
+    first_epoch = 0
     if continue_from is not None:  # checked before the (long) build
         if Path(continue_from).resolve() == Path(out).resolve():
             raise ConfigError(str(out), "--continue-from", "must differ from --out")
-        earlier = _earlier_epochs(Path(continue_from), n_exc, seed)
+        first_epoch = _earlier_epochs(Path(continue_from), n_exc, seed)
     out.mkdir(parents=True, exist_ok=True)
 
     start = time.perf_counter()
     sim = make_simulator(models, protocol, n_exc, cfg["stdp"]["chunk"], seed, backend, "network")
     build_time = time.perf_counter() - start
-    initial, first_epoch = sim.initial_state, 0
+    initial = sim.initial_state
     if continue_from is not None:
-        initial, first_epoch = _earlier_state(Path(continue_from), sim.initial_state), earlier
+        initial = _earlier_state(Path(continue_from), initial)
     passes = [Pass("train", first_epoch + e, images, labels, plastic=True) for e in range(epochs)]
     state, records = run_passes(
         sim, passes, seed, out / "checkpoint.npz", initial, f"stdp N={n_exc}"
@@ -63,7 +64,7 @@ def train(
     # checkpoint keeps the raw state, so that a run resumed for more epochs stays bit-identical.
     state = network.normalised(models, state, n_exc)
 
-    weights = state["s_in.w"].reshape(784, n_exc)
+    weights = state["s_in.w"].reshape(network.N_INPUT, n_exc)
     save_npz(out / "state.npz", **state)
     save_npy(out / "weights.npy", weights)
     save_npy(out / "theta.npy", state["exc.theta"])
