@@ -62,16 +62,43 @@ UPDATER = """void _run_exc_stateupdater_codeobject()
 }
 """
 
+THRESHOLD = """void _run_exc_spike_thresholder_codeobject()
+{
+    const int64_t N = 400;
+    const double _lio_1 = v_th - theta_offset;
+    long _count = 0;
+    for(size_t _idx=0; _idx<N; _idx++)
+    {
+        const size_t _vectorisation_idx = _idx;
+        const char not_refractory = _ptr_array_exc_not_refractory[_idx];
+        const double v = _ptr_array_exc_v[_idx];
+        char _cond;
+        if(!not_refractory)
+            _cond = (v > _lio_1) && false;
+        else
+            _cond = (v > _lio_1) && true;
+
+        if(_cond) {
+            _ptr_array_exc__spikespace[_count++] = _idx;
+            _ptr_array_exc_not_refractory[_idx] = false;
+            _ptr_array_exc_lastspike[_idx] = _ptr_array_defaultclock_t[0];
+        }
+    }
+    _ptr_array_exc__spikespace[N] = _count;
+}
+"""
+
 WRITES_LASTSPIKE = "        _ptr_array_exc_lastspike[_idx] = t;\n"
 
 
-def _project(tmp_path, pathway=PATHWAY, consumer=CONSUMER, updater=UPDATER):
+def _project(tmp_path, pathway=PATHWAY, consumer=CONSUMER, updater=UPDATER, threshold=THRESHOLD):
     (tmp_path / "brianlib").mkdir()
     (tmp_path / "code_objects").mkdir()
     shutil.copy(BRIAN_QUEUE, tmp_path / "brianlib" / "spikequeue.h")
     (tmp_path / "synapses_classes.h").write_text(pathway)
     (tmp_path / "code_objects" / "s_pre_codeobject.cpp").write_text(consumer)
     (tmp_path / "code_objects" / "exc_stateupdater_codeobject.cpp").write_text(updater)
+    (tmp_path / "code_objects" / "exc_spike_thresholder_codeobject.cpp").write_text(threshold)
     return tmp_path
 
 
@@ -97,6 +124,15 @@ def test_patches_the_queue_the_synaptic_loop_and_the_state_updater(tmp_path):
     assert "_ptr_array_exc_not_refractory[_idx] = (_lio_1 <= 0) ||" in flag_loop
     assert "(t - _ptr_array_exc_lastspike[_idx] + 1e-3*dt)/dt >= _lio_1);" in flag_loop
     assert updater.count("{") == updater.count("}")
+    threshold = (project / "code_objects" / "exc_spike_thresholder_codeobject.cpp").read_text()
+    assert cpp_patches.THRESHOLD_MARK in threshold and threshold.count("{") == threshold.count("}")
+    # The condition goes into the mask; the event is filed as before, from the mask.
+    mask_pass, event_pass = threshold.split("long _count = 0;")
+    assert "_bioclf_m[_idx] = _cond;" in mask_pass and "(v > _lio_1) && true;" in mask_pass
+    assert "_spikespace[_count++]" not in mask_pass
+    assert "if(_bioclf_m[_idx]) {" in event_pass
+    assert "_ptr_array_exc_lastspike[_idx] = _ptr_array_defaultclock_t[0];" in event_pass
+    assert event_pass.rstrip().endswith("_ptr_array_exc__spikespace[N] = _count;\n}")
     # Patching again changes nothing.
     before = _texts(project)
     assert cpp_patches.patch_project(project)
@@ -139,6 +175,34 @@ def test_leaves_unknown_code_alone(tmp_path, pathway, consumer, updater):
     before = _texts(project)
     assert not cpp_patches.patch_project(project)
     assert _texts(project) == before
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        # a condition that draws random numbers
+        ("const double v = _ptr_array_exc_v[_idx];", "const double v = _rand(_vectorisation_idx);"),
+        # a condition that reads what another neuron's event changes
+        ("_ptr_array_exc_v[_idx];", "_ptr_array_exc_lastspike[0];"),
+        # an event that does more than file itself
+        ("= _ptr_array_defaultclock_t[0];", "= _ptr_array_defaultclock_t[0] + x;"),
+        # a controller of one neuron
+        ("N = 400;", "N = 1;"),
+        # another form of the loop
+        ("_idx<N; _idx++", "_idx<N; ++_idx"),
+    ],
+)
+def test_leaves_other_thresholds_as_brian_wrote_them(tmp_path, old, new):
+    """Only the threshold stays unpatched; the rest of the project is patched."""
+    assert THRESHOLD.count(old) == 1
+    project = _project(tmp_path, threshold=THRESHOLD.replace(old, new))
+    assert cpp_patches.patch_project(project)
+    code = project / "code_objects"
+    assert (
+        cpp_patches.THRESHOLD_MARK
+        not in (code / "exc_spike_thresholder_codeobject.cpp").read_text()
+    )
+    assert cpp_patches.QUEUE_MARK in (code / "s_pre_codeobject.cpp").read_text()
 
 
 def test_rewritten_files_keep_their_modification_time(tmp_path):

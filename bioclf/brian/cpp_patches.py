@@ -1,7 +1,7 @@
 """Patches to Brian2's generated C++ standalone projects that make them faster, not different.
 
-Two patches, applied to one-thread ``cpp_standalone`` projects after Brian2 generates them
-(`bioclf.brian.backends.build`). Both leave every result bit-identical.
+Three patches, applied to one-thread ``cpp_standalone`` projects after Brian2 generates them
+(`bioclf.brian.backends.build`). All leave every result bit-identical.
 
 Ranges of synapses in the spike queue
     Brian2 2.10's C++ spike queue files every delayed synapse separately: at each presynaptic
@@ -31,6 +31,17 @@ Vectorisable refractoriness
     the same expression: packing them among the 8-byte stores of the update loop made the
     compiler's vector code spill registers (a third of the excitatory update's time on Zen 1).
 
+Thresholds in two passes
+    Brian2's threshold loop tests each neuron and files it in the event array when the test
+    holds, a loop with a conditional store that the compiler leaves scalar (~1 ns per neuron
+    and step). Most steps have no event at all: excitatory and inhibitory neurons rarely
+    cross threshold, and no pixel fires in the rest period. The patched loop evaluates the
+    condition of every neuron into a byte mask first (the same expression; vectorised), then
+    files the events of the set bytes in order, skipping 8 neurons at a time where none is
+    set. Only conditions whose code calls no function with side effects (such as random
+    numbers) and reads what an event changes only for its own neuron are rewritten; the
+    others, and groups of fewer than 16 neurons, stay as Brian2 wrote them.
+
 With OpenMP, Brian2 splits each pathway's queue between threads and its code has other forms,
 so those projects are left alone. If this Brian2 version's generated code differs from what the
 patches expect, the project is left as Brian2 wrote it: it then works as before, only slower.
@@ -46,7 +57,8 @@ from pathlib import Path
 
 QUEUE_MARK = "bioclf: ranges of synapses"
 REFRACTORY_MARK = "bioclf: vectorisable refractoriness"
-_MARKS = (QUEUE_MARK, REFRACTORY_MARK)
+THRESHOLD_MARK = "bioclf: threshold in two passes"
+_MARKS = (QUEUE_MARK, REFRACTORY_MARK, THRESHOLD_MARK)
 
 
 def _patched(text: str) -> bool:
@@ -95,6 +107,7 @@ _LOOP = re.compile(
 # Range -1 stands for the single indices; the inner loop is unswitched on it by the compiler.
 (_RANGE_LOOP,) = _texts("synapses_loop.cpp", "replace")
 
+
 # Brian2's refractoriness test in state updaters, and the equivalent vectorisable test.
 _REFRACTORY = re.compile(r"( *)not_refractory = _timestep\(t - lastspike, dt\) >= (\w+);")
 (_REFRACTORY_NEW,) = _texts("refractory.cpp", "replace")
@@ -125,11 +138,76 @@ def _patch_state_updater(text: str) -> str | None:
     return text[:start] + "    #pragma GCC ivdep\n" + loop + flags + text[end:]
 
 
+# Brian2's threshold loop (threshold.cpp): `body` computes the condition, `block` files an event.
+_THRESHOLD = re.compile(
+    r"""    long _count = 0;
+    for\(size_t _idx=0; _idx<N; _idx\+\+\)
+    \{
+        const size_t _vectorisation_idx = _idx;
+(?P<body>(?:(?!if\(_cond\)).*\n)*?)        if\(_cond\) \{
+(?P<block>(?: {12}\S.*\n)+)        \}
+    \}
+    (?P<space>_ptr_array_\w+)\[N\] = _count;
+"""
+)
+(_THRESHOLD_NEW,) = _texts("threshold.cpp", "replace")
+# What the condition's code may call: functions without side effects (a random number drawn
+# in a condition must not be drawn twice).
+_PURE_CALLS = {"_brian_mod", "_brian_floordiv", "_clip", "int", "double", "exp", "log", "fabs"}
+_THRESHOLD_MIN_N = 16
+_CALL = re.compile(r"([A-Za-z_]\w*)\s*\(")
+_STORE = re.compile(r"\]\s*=[^=]|\+\+|--|[-+*/]=")
+
+
+def _patch_threshold(text: str) -> str | None:
+    """The threshold loop in two passes, or None (an unknown form, or a condition whose
+    result could depend on the events filed before it, see the module's docstring).
+
+    The first pass evaluates the condition of every neuron into a byte mask, a loop without
+    stores into the event array that the compiler vectorises; the second files the events of
+    the set bytes, in order, skipping 8 neurons at a time where none is set. Most steps have
+    no event at all (no excitatory or inhibitory neuron crosses threshold; no pixel fires in
+    the rest period), where Brian2's loop tests and branches neuron by neuron.
+    """
+    found = list(_THRESHOLD.finditer(text))
+    size = re.search(r"const int64_t N = (\d+);", text)
+    if len(found) != 1 or size is None or int(size[1]) < _THRESHOLD_MIN_N:
+        return None  # (one-neuron controllers gain nothing from it)
+    body, block = found[0]["body"], found[0]["block"]
+    calls = set(_CALL.findall(body)) - {"if"}
+    if not calls <= _PURE_CALLS or _STORE.search(body):
+        return None  # the condition's code has side effects
+    if (
+        set(re.findall(r"\b[A-Za-z_]\w*", block))
+        - {"_idx", "_count", "false", "true"}
+        - set(re.findall(r"\b_ptr_array_\w+", block))
+    ):
+        return None  # the event's code does more than file it
+    for name in re.findall(r"\b(_ptr_array_\w+)\[_idx\] =", block):
+        if re.search(rf"\b{name}\[(?!_idx\])", body):
+            return None  # the condition reads what an event of another neuron changes
+    new = (
+        _THRESHOLD_NEW.replace("\\g<body>\n", body)
+        .replace("\\g<block>\n", "".join("    " + line for line in block.splitlines(True)))
+        .replace("\\g<space>", found[0]["space"])
+    )
+    return text[: found[0].start()] + new + "\n" + text[found[0].end() :]
+
+
 #: Names the patches' version (their hash): objects compiled with other headers are rebuilt.
 PATCH_STAMP = (
     ".bioclf_cpp_patches_"
     + hashlib.sha1(
-        repr((_QUEUE_PATCHES, _PATHWAY_PATCH, _RANGE_LOOP, _REFRACTORY_NEW, _FLAG_LOOP)).encode()
+        repr(
+            (
+                _QUEUE_PATCHES,
+                _PATHWAY_PATCH,
+                _RANGE_LOOP,
+                _REFRACTORY_NEW,
+                _FLAG_LOOP,
+                _THRESHOLD_NEW,
+            )
+        ).encode()
     ).hexdigest()[:12]
 )
 
@@ -153,7 +231,7 @@ def snapshot(directory: Path) -> dict[Path, tuple[str, int]]:
 
 
 def patch_project(directory: Path, before: dict | None = None) -> bool:
-    """Apply both patches to a generated one-thread ``cpp_standalone`` project.
+    """Apply the patches to a generated one-thread ``cpp_standalone`` project.
 
     Parameters
     ----------
@@ -192,6 +270,10 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
             text = _patch_state_updater(text)
             if text is None:
                 return _left_alone(directory)  # a state updater of another form
+        elif "[N] = _count;" in text:
+            text = _patch_threshold(text)
+            if text is None:
+                continue  # a threshold of another form: it works as Brian2 wrote it
         else:
             continue
         patched[path] = text

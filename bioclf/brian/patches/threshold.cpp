@@ -1,0 +1,34 @@
+// Thresholds in two passes: the loop of a threshold (or event) code object (a re.sub
+// template: \g<body> computes _cond, \g<block> stores one event, \g<space> is the event array).
+// Blocks of C++ text read by bioclf/brian/cpp_patches.py. Each block starts after a line
+// "//// <kind>" and ends before the next such line; the newline just before that line is
+// not part of the block (a block that ends with a newline is followed by an empty line).
+//// replace: the loop over the neurons
+    // bioclf: threshold in two passes (bioclf.brian.cpp_patches)
+    static std::vector<unsigned char> _bioclf_mask;
+    if(_bioclf_mask.size() < (size_t)N + 8)
+        _bioclf_mask.resize((size_t)N + 8, 0);  // the padding stays 0
+    unsigned char* __restrict _bioclf_m = _bioclf_mask.data();
+    #pragma GCC ivdep
+    for(size_t _idx=0; _idx<N; _idx++)
+    {
+        const size_t _vectorisation_idx = _idx;
+\g<body>
+        _bioclf_m[_idx] = _cond;
+    }
+    long _count = 0;
+    for(size_t _bioclf_b=0; _bioclf_b<(size_t)N; _bioclf_b+=8)
+    {
+        uint64_t _bioclf_word;
+        __builtin_memcpy(&_bioclf_word, _bioclf_m + _bioclf_b, 8);
+        if(!_bioclf_word)
+            continue;  // no event among these 8 neurons
+        const size_t _bioclf_e = _bioclf_b + 8 < (size_t)N ? _bioclf_b + 8 : (size_t)N;
+        for(size_t _idx=_bioclf_b; _idx<_bioclf_e; _idx++)
+        {
+            if(_bioclf_m[_idx]) {
+\g<block>
+            }
+        }
+    }
+    \g<space>[N] = _count;
