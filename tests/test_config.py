@@ -72,3 +72,23 @@ def test_unreadable_yaml(tmp_path):
     bad.write_text("stdp: [unclosed")
     with pytest.raises(ConfigError, match="YAML"):
         config.load(bad)
+
+
+def test_schema_encodings_are_the_package_encodings():
+    """The schema's lists of input codes (static, for Snakemake's validation) name exactly the
+    codes `bioclf.encoding` implements."""
+    from bioclf.encoding import ENCODINGS
+
+    found = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            if path and path[-1] == "encoding" and "enum" in node:
+                found.append((".".join(path), node["enum"]))
+            for key, value in node.items():
+                walk(value, (*path, str(key)))
+
+    walk(yaml.safe_load((ROOT / "config" / "schema.yaml").read_text()), ())
+    assert len(found) == 2, found  # stdp.protocol and the surrogate runs
+    for where, enum in found:
+        assert enum == list(ENCODINGS), where
