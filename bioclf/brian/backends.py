@@ -213,7 +213,7 @@ def build(backend: Backend, directory: Path | None, run: bool = False) -> None:
 
     For ``cpp``, the generated project is patched to run faster with the same results
     (`bioclf.brian.cpp_patches`: ranges of synapses in the spike queue, a vectorisable
-    refractoriness test). For ``cuda``, the makefile is made CUDA 13-compatible; the project
+    refractoriness test, thresholds in two passes). For ``cuda``, the makefile is made CUDA 13-compatible; the project
     is run only where a GPU is present.
     """
     if directory is None:
