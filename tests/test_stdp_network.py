@@ -230,6 +230,25 @@ def test_runtime_and_cpp_agree_given_the_same_input(models, mnist, build_root):
 
 
 @pytest.mark.standalone
+def test_truncated_run_argument_files_are_not_reused(models, mnist, build_root):
+    """A run killed while Brian2 wrote the file of a run argument leaves it truncated under
+    its final name (the md5 of its content); the resumed run starts from the same state, so it
+    passes the same content, and must not read the truncated file."""
+    x, _ = mnist
+    backend = cpp_backend(build_root)
+    sim = Simulator(models, Protocol(), N_TEST, CHUNK, 0, backend, "network")
+    ref_state, ref = sim.run_chunk(sim.initial_state, x[:2], 0, _key(), plastic=True)
+    files = sorted((backend.build_dir / "network" / "static_arrays").glob("init_*.dat"))
+    assert any("s_in_w" in f.name for f in files)
+    for f in files:  # as a writer killed halfway leaves them
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    state, res = sim.run_chunk(sim.initial_state, x[:2], 0, _key(), plastic=True)
+    for key, value in ref_state.items():
+        np.testing.assert_array_equal(value, state[key], err_msg=key)
+    np.testing.assert_array_equal(ref.counts, res.counts)
+
+
+@pytest.mark.standalone
 def test_small_network_learns_above_chance_cpp(models, mnist, build_root):
     x, y = mnist
     sim = Simulator(models, Protocol(), N_TEST, CHUNK, 0, cpp_backend(build_root), "network")

@@ -213,8 +213,8 @@ def build(backend: Backend, directory: Path | None, run: bool = False) -> None:
 
     For ``cpp``, the generated project is patched to run faster with the same results
     (`bioclf.brian.cpp_patches`: ranges of synapses in the spike queue, a vectorisable
-    refractoriness test, thresholds in two passes). For ``cuda``, the makefile is made CUDA 13-compatible; the project
-    is run only where a GPU is present.
+    refractoriness test, thresholds in two passes). For ``cuda``, the makefile is made
+    CUDA 13-compatible; the project is run only where a GPU is present.
     """
     if directory is None:
         return
@@ -279,6 +279,7 @@ class Runner:
         if self.backend.name == "cuda" and not gpu_available():
             raise RuntimeError("the CUDA project is compiled, but no GPU is available to run it")
         self._n_runs += 1
+        _write_run_arg_files(self.directory, values)
         device.run(
             directory=str(self.directory),
             results_directory=f"results_{self._n_runs % 2}",
@@ -292,6 +293,29 @@ class Runner:
         """Delete per-run argument files (one set per chunk accumulates otherwise)."""
         if self.backend.standalone:
             device.delete(code=False, data=False, directory=False, force=True, run_args=True)
+
+
+def _write_run_arg_files(directory: Path, values: dict) -> None:
+    """Write the files of the run's array arguments whole, before Brian2 looks for them.
+
+    Brian2 names the file of an array run argument after the md5 of its content and writes it
+    only where no file of that name exists. A run killed while writing one (SIGKILL, a
+    cluster's time limit) leaves it truncated under its final name, and the resumed run, which
+    starts from the same checkpointed state and so passes the same content, would have its
+    program read the truncated file. Here every file is written to a temporary name and
+    renamed over any file of the final name, so no truncated file is ever read.
+    """
+    for key, value in values.items():
+        if isinstance(key, TimedArray):
+            _, _, name, array = device._prepare_timed_array_run_arg(key, value)
+        else:
+            _, _, name, array = device._prepare_variableview_run_arg(key, value)
+        if name is None:
+            continue  # a single value, passed on the command line
+        path = directory / "static_arrays" / name
+        part = path.with_name(f"{name}.{os.getpid()}.part")
+        array.tofile(part)
+        os.replace(part, path)
 
 
 _program_peak_kb = 0  # largest peak memory of a standalone program run by this process
