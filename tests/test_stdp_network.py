@@ -362,8 +362,11 @@ def test_killed_training_resumes_bit_identical(tmp_path, build_root):
     np.testing.assert_array_equal(np.load(full / "weights.npy"), np.load(killed / "weights.npy"))
     np.testing.assert_array_equal(np.load(full / "theta.npy"), np.load(killed / "theta.npy"))
     np.testing.assert_allclose(np.load(full / "weights.npy").sum(0), 78.0, rtol=1e-12)
-    # Running a finished command again changes nothing, its timing figures included.
+    # Running a finished command again changes nothing, its timing figures included, also
+    # after its outputs are deleted (as Snakemake's --forceall does before running a job).
     before = json.loads((full / "train_metrics.json").read_text())
+    for name in ("train_metrics.json", "weights.npy", "state.npz"):
+        (full / name).unlink()
     proc = _train(cfg, full)
     assert proc.wait(timeout=600) == 0, proc.stderr.read()
     after = json.loads((full / "train_metrics.json").read_text())

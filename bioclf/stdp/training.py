@@ -6,12 +6,14 @@ lost at most) and gives the same final weights as an uninterrupted run.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from bioclf import plots, tasks
+from bioclf.brian import backends
 from bioclf.errors import ConfigError
 from bioclf.io import load_json, save_npy, save_npz, write_json
 from bioclf.stdp import network, setup
@@ -60,6 +62,7 @@ def train(
         sim, passes, seed, out / "checkpoint.npz", initial, f"stdp N={n_exc}"
     )
     wall = sum(r["wall_time_s"] for r in records)
+    costs = _costs(out / "checkpoint.npz", build_time)
     # The trained network is the one the next presentation would see: normalised. The
     # checkpoint keeps the raw state, so that a run resumed for more epochs stays bit-identical.
     state = network.normalised(models, state, n_exc)
@@ -93,18 +96,20 @@ def train(
         ),
         "training_samples": n_samples,
         "repeated_presentations": int(reps.sum()),
-        "build_time_s": round(build_time, 2),
+        "build_time_s": costs["build_time_s"],
         "training_wall_time_s": round(wall, 2),
         "training_ms_per_sample": round(wall / n_samples * 1e3, 3),
         "training_samples_per_s": round(n_samples / wall, 2),
         "spikes_per_sample": {
             k: float(v) / n_samples for k, v in zip(("inp", "exc", "inh"), spikes, strict=True)
         },
-        "peak_memory": tasks.peak_memory_mb(),
+        "peak_memory": {
+            **tasks.peak_memory_mb(),
+            **({"program_mb": costs["program_mb"]} if costs["program_mb"] else {}),
+        },
         "provenance": tasks.provenance(),
         "note": "wall time summed over the chunks, including those run before a resumption",
     }
-    _keep_earlier_figures(metrics, out / "train_metrics.json")
     write_json(out / "train_metrics.json", metrics)
     plots.receptive_fields(
         weights,
@@ -114,15 +119,21 @@ def train(
     return metrics
 
 
-def _keep_earlier_figures(metrics: dict, earlier: Path) -> None:
-    """Where no chunk ran this time (a finished run called again, e.g. to export its state),
-    keep the build time and the program's peak memory of the run that trained."""
-    if "program_mb" in metrics["peak_memory"] or not earlier.exists():
-        return
-    before = load_json(earlier)
-    if "program_mb" in before.get("peak_memory", {}):
-        metrics["peak_memory"]["program_mb"] = before["peak_memory"]["program_mb"]
-        metrics["build_time_s"] = before.get("build_time_s", metrics["build_time_s"])
+def _costs(checkpoint: Path, build_time: float) -> dict:
+    """Build time and program peak memory (MB, 0 where no compiled program ran) of the run that
+    trained, kept in the checkpoint.
+
+    A finished run called again (to export its state, or by Snakemake's ``--forceall``, which
+    deletes the outputs first) runs no chunk: it reports the figures the checkpoint kept.
+    """
+    ran = backends.program_peak_mb()
+    with np.load(checkpoint) as saved:
+        arrays = {key: saved[key] for key in saved.files}
+    if not ran and "costs" in arrays:
+        return json.loads(str(arrays["costs"]))
+    costs = {"build_time_s": round(build_time, 2), "program_mb": ran}
+    save_npz(checkpoint, **{**arrays, "costs": np.array(json.dumps(costs))})
+    return costs
 
 
 def _earlier_epochs(trained: Path, n_exc: int, seed: int) -> int:
