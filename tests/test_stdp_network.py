@@ -240,9 +240,16 @@ def test_truncated_run_argument_files_are_not_reused(models, mnist, build_root):
     ref_state, ref = sim.run_chunk(sim.initial_state, x[:2], 0, _key(), plastic=True)
     files = sorted((backend.build_dir / "network" / "static_arrays").glob("init_*.dat"))
     assert any("s_in_w" in f.name for f in files)
-    for f in files:  # as a writer killed halfway leaves them
-        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    sizes = {f: f.stat().st_size for f in files}
+    for f in files:  # as a writer killed halfway leaves them, before or after the fix
+        f.write_bytes(f.read_bytes()[: sizes[f] // 2])
+        f.with_name(f"{f.name}.part").write_bytes(b"half")
     state, res = sim.run_chunk(sim.initial_state, x[:2], 0, _key(), plastic=True)
+    # The files of this run (others, of earlier tests, stay as they were) are whole again,
+    # and no temporary file of theirs is left.
+    rewritten = [f for f in files if f.stat().st_size == sizes[f]]
+    assert any("s_in_w" in f.name for f in rewritten)
+    assert not [f for f in rewritten if f.with_name(f"{f.name}.part").exists()]
     for key, value in ref_state.items():
         np.testing.assert_array_equal(value, state[key], err_msg=key)
     np.testing.assert_array_equal(ref.counts, res.counts)

@@ -29,6 +29,7 @@ import brian2
 import numpy as np
 from brian2 import Network, defaultclock, device, prefs, set_device
 from brian2.input.timedarray import TimedArray
+from brian2.utils.filelock import FileLock
 
 from bioclf.brian import cpp_patches
 from bioclf.brian.locked_run import COMPILE_PEAK_NAME, PEAK_NAME
@@ -313,9 +314,11 @@ def _write_run_arg_files(directory: Path, values: dict) -> None:
         if name is None:
             continue  # a single value, passed on the command line
         path = directory / "static_arrays" / name
-        part = path.with_name(f"{name}.{os.getpid()}.part")
-        array.tofile(part)
-        os.replace(part, path)
+        # Brian2's lock for this file; the fixed temporary name means a file left by a writer
+        # killed here is overwritten by the resumed run, which writes the same content.
+        with FileLock(f"{path}.lock"):
+            array.tofile(path.with_name(f"{name}.part"))
+            os.replace(path.with_name(f"{name}.part"), path)
 
 
 _program_peak_kb = 0  # largest peak memory of a standalone program run by this process
