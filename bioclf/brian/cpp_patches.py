@@ -107,7 +107,6 @@ _LOOP = re.compile(
 # Range -1 stands for the single indices; the inner loop is unswitched on it by the compiler.
 (_RANGE_LOOP,) = _texts("synapses_loop.cpp", "replace")
 
-
 # Brian2's refractoriness test in state updaters, and the equivalent vectorisable test.
 _REFRACTORY = re.compile(r"( *)not_refractory = _timestep\(t - lastspike, dt\) >= (\w+);")
 (_REFRACTORY_NEW,) = _texts("refractory.cpp", "replace")

@@ -60,7 +60,11 @@ def run_passes(
     (n, n_exc), ``reps``, ``intensities``, the running-accuracy trace (training passes), the
     spike totals and ``wall_time_s``: the seconds spent on the pass, summed over the chunks of
     every run that contributed to it (a resumed run keeps the time spent before the interruption;
-    a run that finds its checkpoint complete reports the original time).
+    a run that finds its checkpoint complete reports the original time). ``costs``: the build
+    time of the last run that ran chunks (``sim.build_time_s``) and the
+    largest peak memory (MB) of the compiled program over all of them, kept in the checkpoint
+    too, so that a finished run called again (e.g. by Snakemake's ``--forceall``, which deletes
+    the outputs first) reports them.
     """
     chunk = sim.chunk
     n_exc = sim.net.n_exc
@@ -75,6 +79,7 @@ def run_passes(
     trace = []  # (samples seen, running accuracy) of training passes
     spikes = np.zeros((len(passes), 3), dtype=np.int64)  # per pass: inp, exc, inh totals
     wall = np.zeros(len(passes))  # per pass: seconds, summed over chunks (and resumptions)
+    costs = {"build_time_s": round(sim.build_time_s, 2), "program_mb": 0.0}
     state, k, pos = initial_state, 0, 0
     # A checkpoint is resumed only by the run that wrote it: same models, protocol, network,
     # seed, starting state and samples. One left by a run of something else (an equation file
@@ -101,6 +106,8 @@ def run_passes(
         spikes[: len(saved["spikes"])] = saved["spikes"][: len(passes)]
         if "wall" in saved.files:  # absent from checkpoints written before it was recorded
             wall[: len(saved["wall"])] = saved["wall"][: len(passes)]
+        if "costs" in saved.files:
+            costs = json.loads(str(saved["costs"]))
         log(f"[{label}] resuming from {checkpoint}: pass {k}, sample {pos}")
 
     while k < len(passes):
@@ -135,6 +142,8 @@ def run_passes(
             message += f", running training accuracy {acc:.1%}"
         log(message)
         wall[k] += time.perf_counter() - start
+        costs["build_time_s"] = round(sim.build_time_s, 2)
+        costs["program_mb"] = max(costs["program_mb"], round(sim.runner.program_peak_kb / 1024, 1))
         pos += m
         if pos >= len(p.images):
             k, pos = k + 1, 0
@@ -148,6 +157,7 @@ def run_passes(
             trace=np.array(trace, dtype=float).reshape(-1, 2),
             spikes=spikes,
             wall=wall,
+            costs=np.array(json.dumps(costs)),
             run_id=np.array(json.dumps(run_id, sort_keys=True)),
             pass_ids=np.array(pass_ids),
             **arrays,
@@ -157,6 +167,7 @@ def run_passes(
         rec["trace"] = np.array(trace, dtype=float).reshape(-1, 2)
         rec["spikes"] = spikes[j]
         rec["wall_time_s"] = float(wall[j])
+        rec["costs"] = costs
     return state, records
 
 
@@ -184,8 +195,7 @@ def make_simulator(
     backend: backends.Backend,
     project: str,
 ) -> Simulator:
-    start = time.perf_counter()
     log(f"building the network (N={n_exc}, backend {backend.name}) ...")
     sim = Simulator(models, protocol, n_exc, chunk, seed, backend, project)
-    log(f"built in {time.perf_counter() - start:.1f} s")
+    log(f"built in {sim.build_time_s:.1f} s")
     return sim

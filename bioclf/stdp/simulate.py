@@ -11,6 +11,7 @@ state is complete and a resumed run continues exactly where an uninterrupted one
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +85,7 @@ class Simulator:
         backend: backends.Backend,
         project: str,
     ):
+        start = time.perf_counter()
         self.protocol = protocol
         self.backend = backend
         # What determines the results, for checkpoints to be matched against (file locations
@@ -115,6 +117,7 @@ class Simulator:
             for g in (self.net.exc, self.net.inh, self.net.inp, self.net.s_in)
             if "plastic" in g.variables and g.variables["plastic"].owner.name == g.name
         ]
+        self.build_time_s = time.perf_counter() - start  # network built (and compiled)
 
     @property
     def initial_state(self) -> dict[str, np.ndarray]:

@@ -6,14 +6,11 @@ lost at most) and gives the same final weights as an uninterrupted run.
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import numpy as np
 
 from bioclf import plots, tasks
-from bioclf.brian import backends
 from bioclf.errors import ConfigError
 from bioclf.io import load_json, save_npy, save_npz, write_json
 from bioclf.stdp import network, setup
@@ -51,9 +48,7 @@ def train(
         first_epoch = _earlier_epochs(Path(continue_from), n_exc, seed)
     out.mkdir(parents=True, exist_ok=True)
 
-    start = time.perf_counter()
     sim = make_simulator(models, protocol, n_exc, cfg["stdp"]["chunk"], seed, backend, "network")
-    build_time = time.perf_counter() - start
     initial = sim.initial_state
     if continue_from is not None:
         initial = _earlier_state(Path(continue_from), initial)
@@ -62,7 +57,7 @@ def train(
         sim, passes, seed, out / "checkpoint.npz", initial, f"stdp N={n_exc}"
     )
     wall = sum(r["wall_time_s"] for r in records)
-    costs = _costs(out / "checkpoint.npz", build_time)
+    costs = records[0]["costs"]  # those of the run that trained (kept in the checkpoint)
     # The trained network is the one the next presentation would see: normalised. The
     # checkpoint keeps the raw state, so that a run resumed for more epochs stays bit-identical.
     state = network.normalised(models, state, n_exc)
@@ -117,23 +112,6 @@ def train(
         title=f"STDP receptive fields, N={n_exc}, {first_epoch + epochs} epoch(s)",
     )
     return metrics
-
-
-def _costs(checkpoint: Path, build_time: float) -> dict:
-    """Build time and program peak memory (MB, 0 where no compiled program ran) of the run that
-    trained, kept in the checkpoint.
-
-    A finished run called again (to export its state, or by Snakemake's ``--forceall``, which
-    deletes the outputs first) runs no chunk: it reports the figures the checkpoint kept.
-    """
-    ran = backends.program_peak_mb()
-    with np.load(checkpoint) as saved:
-        arrays = {key: saved[key] for key in saved.files}
-    if not ran and "costs" in arrays:
-        return json.loads(str(arrays["costs"]))
-    costs = {"build_time_s": round(build_time, 2), "program_mb": ran}
-    save_npz(checkpoint, **{**arrays, "costs": np.array(json.dumps(costs))})
-    return costs
 
 
 def _earlier_epochs(trained: Path, n_exc: int, seed: int) -> int:

@@ -1,5 +1,6 @@
-// Thresholds in two passes: the loop of a threshold (or event) code object (a re.sub
-// template: \g<body> computes _cond, \g<block> stores one event, \g<space> is the event array).
+// Thresholds in two passes: the loop of a threshold (or event) code object (placeholders,
+// filled in by cpp_patches._patch_threshold: \g<body> computes _cond, \g<block> files one
+// event, re-indented, \g<space> is the event array).
 // Blocks of C++ text read by bioclf/brian/cpp_patches.py. Each block starts after a line
 // "//// <kind>" and ends before the next such line; the newline just before that line is
 // not part of the block (a block that ends with a newline is followed by an empty line).
