@@ -25,6 +25,33 @@ find_python() {
 if [ -f "$STAMP" ] && [ "$STAMP" -nt pyproject.toml ]; then
   exit 0
 fi
+# The install (torch's CUDA build and its nvidia libraries) fills about 6 GB in $VENV and
+# holds about 4 GB of downloaded wheels in pip's temporary folder until it finishes. A full
+# disk would otherwise surface as pip's bare "[Errno 28] No space left on device".
+check_disk() {
+  local tmp=${TMPDIR:-/tmp} need_venv=$((6 * 1024 * 1024)) need_tmp=$((4 * 1024 * 1024))
+  local venv_dir; venv_dir=$(dirname "$(realpath -m "$VENV")")
+  free_kb() { df -Pk "$1" | awk 'NR == 2 {print $4}'; }
+  if [ "$(stat -c %d "$venv_dir")" = "$(stat -c %d "$tmp")" ]; then
+    need_venv=$((need_venv + need_tmp)); need_tmp=0
+  fi
+  for pair in "$venv_dir:$need_venv" "$tmp:$need_tmp"; do
+    local dir=${pair%:*} need=${pair##*:} have
+    [ "$need" -gt 0 ] || continue
+    have=$(free_kb "$dir")
+    if [ "$have" -lt "$need" ]; then
+      echo "error: installing $VENV needs about $((need / 1024 / 1024)) GB free in $dir;" \
+           "$((have / 1024)) MB are free (df -h $dir). Free some space, or point TMPDIR" \
+           "or VENV elsewhere; BIOCLF_SKIP_DISK_CHECK=1 skips this check." >&2
+      exit 1
+    fi
+  done
+}
+# Only an install that still has torch to fetch needs the space.
+if [ -z "${BIOCLF_SKIP_DISK_CHECK:-}" ] && ! compgen -G "$VENV/lib/python3*/site-packages/torch" >/dev/null; then
+  check_disk
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   PY=$(find_python) || { echo "error: Python >= 3.12 not found (set PYTHON=/path/to/python3.12)" >&2; exit 1; }
   echo "creating $VENV with $PY ($("$PY" --version))" >&2
