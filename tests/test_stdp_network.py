@@ -139,6 +139,55 @@ def test_checkpoint_of_another_run_is_set_aside(models, mnist, tmp_path, capsys)
     assert "(changed: stdp network code version)" in capsys.readouterr().err
 
 
+def test_training_keeps_a_window_of_counts(models, mnist, tmp_path, monkeypatch):
+    """A training pass keeps the counts of its last RUNNING_WINDOW samples only, and its
+    running estimate and result are those of a pass that keeps every sample's; a checkpoint
+    that kept them all (older code), interrupted mid-pass, resumes into the window."""
+    from bioclf.stdp import run
+
+    monkeypatch.setattr(run, "RUNNING_WINDOW", 3)
+    monkeypatch.setattr(run, "FIRST_ESTIMATE", 2)
+    images, labels = mnist[0][:6], mnist[1][:6]
+    sim = Simulator(models, SHORT, 4, 2, 0, backends.Backend("runtime"), "window")
+
+    def passes(keep):
+        return [Pass("train", e, images, labels, True, keep_counts=keep) for e in range(2)]
+
+    def train(keep, name):
+        return run_passes(sim, passes(keep), 0, tmp_path / name, sim.initial_state, name)
+
+    state, full = train(True, "full.npz")
+    w_state, win = train(False, "window.npz")
+    assert len(full[0]["trace"]) >= 4 and full[1]["counts"][-3:].sum() > 0
+    np.testing.assert_array_equal(win[1]["trace"], full[1]["trace"])
+    np.testing.assert_array_equal(win[1]["window"], full[1]["counts"][-3:])
+    assert win[0]["window"].shape == (0, 4)  # a pass followed by another keeps none
+    np.testing.assert_array_equal(w_state["s_in.w"], state["s_in.w"])
+    with np.load(tmp_path / "window.npz") as saved:
+        assert not [key for key in saved.files if key.endswith("/counts")]
+        assert saved["rec1/window"].shape == (3, 4)
+
+    real = sim.run_chunk
+
+    def killed_in_the_second_pass(*args, **kwargs):
+        if (tmp_path / "old.npz").exists():
+            with np.load(tmp_path / "old.npz") as saved:
+                if int(saved["pass_index"]) == 1 and int(saved["position"]) >= 4:
+                    raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim, "run_chunk", killed_in_the_second_pass)
+    with pytest.raises(KeyboardInterrupt):
+        train(True, "old.npz")
+    with np.load(tmp_path / "old.npz") as saved:
+        assert saved["rec1/counts"].shape == (6, 4)
+    monkeypatch.setattr(sim, "run_chunk", real)
+    r_state, resumed = train(False, "old.npz")
+    np.testing.assert_array_equal(resumed[1]["trace"], full[1]["trace"])
+    np.testing.assert_array_equal(resumed[1]["window"], full[1]["counts"][-3:])
+    np.testing.assert_array_equal(r_state["s_in.w"], state["s_in.w"])
+
+
 def test_input_spikes_are_those_of_the_numpy_encoder(models, mnist):
     """The in-network input draws exactly the spikes of `bioclf.encoding.skip_spikes`."""
     x, _ = mnist

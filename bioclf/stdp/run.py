@@ -5,6 +5,11 @@ accepted presentation's spike counts, and after every chunk atomically save a ch
 (network state, position, and the spike counts so far). Killing the process loses at most the
 chunk in progress; running the same command again continues from the checkpoint, and the result
 equals that of an uninterrupted run.
+
+A training pass keeps the counts of its last `RUNNING_WINDOW` samples only, all its running
+estimate needs: every sample's counts of every epoch would grow to gigabytes at the paper's
+sizes (60,000 x 6,400 x 2 bytes, 768 MB, per epoch), held in memory and rewritten with every
+checkpoint.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from bioclf.stdp.simulate import Simulator
 
 #: Samples of the preceding training stream used for the running accuracy estimate.
 RUNNING_WINDOW = 10000
+#: Samples of a training pass before its first running estimate.
+FIRST_ESTIMATE = 1000
 
 
 @dataclass
@@ -40,6 +47,9 @@ class Pass:
     plastic: bool
     #: Position in the split of the first sample (a shard's), which keys its input spikes.
     start: int = 0
+    #: Keep every sample's counts (evaluation: they are the result). False (training): keep a
+    #: window of the last `RUNNING_WINDOW` samples of the pass, record ``window`` (n, n_exc).
+    keep_counts: bool = True
 
 
 def log(message: str) -> None:
@@ -57,7 +67,9 @@ def run_passes(
     """Run `passes` in order, resuming from `checkpoint` if it exists.
 
     Returns the final network state and, per pass, the per-sample records: ``counts``
-    (n, n_exc), ``reps``, ``intensities``, the running-accuracy trace (training passes), the
+    (n, n_exc) or, for a pass that does not keep them, ``window``: those of its last
+    ``min(n, RUNNING_WINDOW)`` samples (empty for a pass followed by another), ``reps``,
+    ``intensities``, the running-accuracy trace (training passes), the
     spike totals and ``wall_time_s``: the seconds spent on the pass, summed over the chunks of
     every run that contributed to it (a resumed run keeps the time spent before the interruption;
     a run that finds its checkpoint complete reports the original time). ``costs``: the build
@@ -70,7 +82,9 @@ def run_passes(
     n_exc = sim.net.n_exc
     records = [
         {
-            "counts": np.zeros((len(p.images), n_exc), dtype=np.uint16),
+            ("counts" if p.keep_counts else "window"): np.zeros(
+                (len(p.images) if p.keep_counts else 0, n_exc), dtype=np.uint16
+            ),
             "reps": np.zeros(len(p.images), dtype=np.int32),
             "intensities": np.zeros(len(p.images), dtype=np.float32),
         }
@@ -100,7 +114,9 @@ def run_passes(
         k, pos = int(saved["pass_index"]), int(saved["position"])
         for j, rec in enumerate(records):
             for name in rec:
-                if f"rec{j}/{name}" in saved.files:  # a run extended by more passes
+                if name == "window":
+                    rec[name] = _saved_window(saved, j, k, pos, len(passes), n_exc)
+                elif f"rec{j}/{name}" in saved.files:  # a run extended by more passes
                     rec[name][:] = saved[f"rec{j}/{name}"]
         trace = [tuple(row) for row in saved["trace"]]
         spikes[: len(saved["spikes"])] = saved["spikes"][: len(passes)]
@@ -121,7 +137,13 @@ def run_passes(
         m = len(result.samples)
         spikes[k] += [result.spikes[pop] for pop in ("inp", "exc", "inh")]
         rec = records[k]
-        rec["counts"][pos : pos + m] = result.counts
+        # earlier: the counts of the samples before this chunk, at most RUNNING_WINDOW of them
+        if p.keep_counts:
+            earlier = rec["counts"][max(0, pos - RUNNING_WINDOW) : pos]
+            rec["counts"][pos : pos + m] = result.counts
+        else:
+            earlier = rec["window"]
+            rec["window"] = np.concatenate([earlier, result.counts])[-RUNNING_WINDOW:]
         rec["reps"][pos : pos + m] = result.reps
         rec["intensities"][pos : pos + m] = result.intensities
         elapsed = time.perf_counter() - start
@@ -130,11 +152,10 @@ def run_passes(
             f"{m / elapsed:.0f} samples/s, {elapsed / max(m, 1) * 1e3:.2f} ms/sample, "
             f"{int(result.reps.sum())} repeats"
         )
-        if p.split == "train" and pos >= 1000 and m:
+        if p.split == "train" and pos >= FIRST_ESTIMATE and m:
             # Running estimate as in the original code: labels from the preceding training
             # samples, predictions for this chunk's (training) samples.
-            lo = max(0, pos - RUNNING_WINDOW)
-            assignment = labelling.assign_labels(rec["counts"][lo:pos], p.labels[lo:pos])
+            assignment = labelling.assign_labels(earlier, p.labels[pos - len(earlier) : pos])
             pred = labelling.predict(result.counts, assignment)
             acc = float(np.mean(pred == p.labels[pos : pos + m]))
             seen = sum(len(q.images) for q in passes[:k]) + pos + m
@@ -147,6 +168,8 @@ def run_passes(
         pos += m
         if pos >= len(p.images):
             k, pos = k + 1, 0
+            if not p.keep_counts and k < len(passes):  # the next pass has a window of its own
+                rec["window"] = rec["window"][:0]
         arrays = {f"state/{key}": value for key, value in state.items()}
         for j, r in enumerate(records):
             arrays.update({f"rec{j}/{name}": value for name, value in r.items()})
@@ -169,6 +192,22 @@ def run_passes(
         rec["wall_time_s"] = float(wall[j])
         rec["costs"] = costs
     return state, records
+
+
+def _saved_window(saved, j: int, k: int, pos: int, n_passes: int, n_exc: int) -> np.ndarray:
+    """The counts window of pass `j` in checkpoint `saved`, resumed at pass `k`, sample `pos`.
+
+    Only the current pass, or the last one of a finished run, has one. A checkpoint written
+    before windows kept every sample's counts (``rec{j}/counts``): the window is cut from them.
+    """
+    current = j == k or (j == n_passes - 1 and k == n_passes)
+    if current and f"rec{j}/window" in saved.files:
+        return saved[f"rec{j}/window"]
+    if current and f"rec{j}/counts" in saved.files:
+        counts = saved[f"rec{j}/counts"]
+        end = pos if j == k else len(counts)
+        return counts[max(0, end - RUNNING_WINDOW) : end]
+    return np.zeros((0, n_exc), dtype=np.uint16)
 
 
 def _identities(checkpoint: Path, run_id: dict[str, str], pass_ids: list[str]):

@@ -52,7 +52,10 @@ def train(
     initial = sim.initial_state
     if continue_from is not None:
         initial = _earlier_state(Path(continue_from), initial)
-    passes = [Pass("train", first_epoch + e, images, labels, plastic=True) for e in range(epochs)]
+    passes = [
+        Pass("train", first_epoch + e, images, labels, plastic=True, keep_counts=False)
+        for e in range(epochs)
+    ]
     state, records = run_passes(
         sim, passes, seed, out / "checkpoint.npz", initial, f"stdp N={n_exc}"
     )
@@ -66,15 +69,16 @@ def train(
     save_npz(out / "state.npz", **state)
     save_npy(out / "weights.npy", weights)
     save_npy(out / "theta.npy", state["exc.theta"])
-    counts = np.concatenate([r["counts"] for r in records])
     reps = np.concatenate([r["reps"] for r in records])
     spikes = np.sum([r["spikes"] for r in records], axis=0)
+    window = records[-1]["window"]  # the counts of the last training samples
     save_npz(
         out / "train_records.npz",
-        counts=counts,
         reps=reps,
         labels=np.concatenate([labels] * epochs),
         trace=records[-1]["trace"],
+        window_counts=window,
+        window_labels=labels[len(labels) - len(window) :],
     )
     n_samples = n_train * epochs
     metrics = {
