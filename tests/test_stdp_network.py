@@ -467,3 +467,49 @@ def test_training_continued_from_a_trained_network(tmp_path, build_root):
     )
     with pytest.raises(ConfigError, match="n_exc"):
         train(cfg, N_TEST + 1, 0, tmp_path / "x", epochs=1, continue_from=tmp_path / "one")
+
+
+def test_schedule_trains_as_a_continued_training(tmp_path):
+    """A size's schedule (the first epoch with the fast rule, then the paper's) gives the
+    network that one epoch with the fast rule and one continued with the paper's give; a
+    schedule that leaves no epoch to stdp.models is refused, naming the field."""
+    from bioclf import config as cfgmod
+    from bioclf.stdp.training import train
+
+    fast = "equations/dc_stdp_fast.yaml"
+    short = {"present": "40*ms", "rest": "20*ms", "max_intensity": 4}
+    common = dict(backend="runtime", n_train=6, chunk=3)
+
+    def config(name, **stdp):
+        (tmp_path / name).mkdir()
+        cfg = cfgmod.load(_config(tmp_path / name, tmp_path / "build", **common, **stdp))
+        cfg["stdp"]["protocol"].update(short)
+        return cfg
+
+    schedule = [{"epochs": 1, "models": {"input_exc": fast}}]
+    cfg = config("scheduled", sizes=[{"n": 4, "epochs": 2, "schedule": schedule}])
+    got = train(cfg, 4, 0, tmp_path / "scheduled" / "out")
+    base = config("base", sizes=[{"n": 4, "epochs": 1}])
+    first = {**base, "stdp": {**base["stdp"], "models": {**base["stdp"]["models"]}}}
+    first["stdp"]["models"]["input_exc"] = fast
+    train(first, 4, 0, tmp_path / "one")
+    more = train(base, 4, 0, tmp_path / "more", continue_from=tmp_path / "one")
+    for name in ("weights.npy", "theta.npy"):
+        np.testing.assert_array_equal(
+            np.load(tmp_path / "scheduled" / "out" / name), np.load(tmp_path / "more" / name)
+        )
+    assert got["schedule"] == [{"epochs": 1, "models": {"input_exc": fast}}]
+    assert got["epochs"] == 2 and got["training_samples"] == 12
+    assert got["repeated_presentations"] > 0 and more["epochs_before"] == 1
+    assert (tmp_path / "scheduled" / "out" / "checkpoint_phase1.npz").exists()
+    records = np.load(tmp_path / "scheduled" / "out" / "train_records.npz")
+    assert len(records["reps"]) == 12 and records["window_counts"].shape == (6, 4)
+    with pytest.raises(ConfigError, match="--epochs"):
+        train(cfg, 4, 0, tmp_path / "x", epochs=1)
+    bad = yaml.safe_load((tmp_path / "scheduled" / "config.yaml").read_text())
+    bad["stdp"]["sizes"][0]["schedule"][0]["epochs"] = 2
+    with pytest.raises(ConfigError, match=r"stdp\.sizes\.0\.schedule.*covers 2 of the 2"):
+        cfgmod.validate(bad)
+    bad["stdp"]["sizes"][0]["schedule"] = [{"epochs": 1, "models": {"input_exc": "nope.yaml"}}]
+    with pytest.raises(ConfigError, match=r"stdp\.sizes\.0\.schedule\.0\.models\.input_exc"):
+        cfgmod.validate(bad)

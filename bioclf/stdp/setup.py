@@ -33,6 +33,33 @@ def models(cfg: dict) -> Models:
     return Models.load(cfg["stdp"]["models"])
 
 
+def schedule(cfg: dict, n_exc: int, epochs: int) -> list[tuple[dict[str, str], int]]:
+    """The training phases of `epochs` epochs at size `n_exc`: (model files, epochs) in order.
+
+    The ``schedule`` of the size in ``stdp.sizes`` (if any) gives the first epochs other files;
+    the epochs left use ``stdp.models``.
+
+    Raises
+    ------
+    ConfigError
+        If the schedule leaves no epoch to ``stdp.models`` (`epochs` given on the command line).
+    """
+    from bioclf.errors import ConfigError
+
+    base = cfg["stdp"]["models"]
+    size = next((s for s in cfg["stdp"]["sizes"] if s["n"] == n_exc), {})
+    phases = [({**base, **p["models"]}, p["epochs"]) for p in size.get("schedule", [])]
+    scheduled = sum(e for _, e in phases)
+    if scheduled >= epochs:
+        raise ConfigError(
+            "config",
+            "--epochs",
+            f"{epochs} epochs, of which stdp.sizes' schedule for N={n_exc} takes {scheduled}: "
+            "at least the last one trains with stdp.models",
+        )
+    return [*phases, (dict(base), epochs - scheduled)]
+
+
 def backend(cfg: dict, name: str | None, n_exc: int, seed: int) -> Backend:
     name = name or cfg["stdp"]["backend"]
     build = Path(cfg.get("build", "build")) / "stdp" / name / f"n{n_exc}_seed{seed}"

@@ -26,7 +26,8 @@ def main(argv=None) -> int:
     p.add_argument(
         "--epochs",
         type=int,
-        help="passes over the training set (default: that of this --n-exc in stdp.sizes, else 1)",
+        help="passes over the training set (default: that of this --n-exc in stdp.sizes, else 1); "
+        "the size's schedule, if any, trains the first of them with its model files",
     )
     p.add_argument(
         "--seed", type=int, default=0, help="seed of the initial network and input spikes"

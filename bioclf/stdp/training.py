@@ -14,6 +14,7 @@ from bioclf import plots, tasks
 from bioclf.errors import ConfigError
 from bioclf.io import load_json, save_npy, save_npz, write_json
 from bioclf.stdp import network, setup
+from bioclf.stdp.protocol import Models
 from bioclf.stdp.run import Pass, make_simulator, run_passes
 
 
@@ -30,14 +31,18 @@ def train(
     """Train `n_exc` excitatory neurons; write the state, weights, records and metrics to `out`.
 
     `backend_name`, `epochs` and `n_train` default to the configuration's (epochs: those of
-    the size `n_exc` in ``stdp.sizes``, else 1). `continue_from`, the output directory of an
-    earlier training of the same size and seed, starts from its trained state instead of the
-    initial one (e.g. to go on with other learning rates); its epochs are counted on, so the
-    input spike trains are new. Returns the metrics (``train_metrics.json``).
+    the size `n_exc` in ``stdp.sizes``, else 1). The size's ``schedule`` trains the first
+    epochs with other model files, each phase from the network the one before left
+    (normalised, as `continue_from` does), with a checkpoint of its own. `continue_from`, the
+    output directory of an earlier training of the same size and seed, starts from its trained
+    state instead of the initial one (e.g. to go on with other learning rates); its epochs are
+    counted on, so the input spike trains are new. Returns the metrics
+    (``train_metrics.json``).
     """
     epochs = epochs or next((s["epochs"] for s in cfg["stdp"]["sizes"] if s["n"] == n_exc), 1)
     n_train = n_train or cfg["stdp"]["n_train"]
-    models = setup.models(cfg)
+    phases = setup.schedule(cfg, n_exc, epochs)
+    phase_models = [Models.load(paths) for paths, _ in phases]  # every file checked first
     protocol = setup.protocol(cfg)
     backend = setup.backend(cfg, backend_name, n_exc, seed)
     images, labels = setup.data(cfg, "train", n_train)
@@ -48,22 +53,39 @@ def train(
         first_epoch = _earlier_epochs(Path(continue_from), n_exc, seed)
     out.mkdir(parents=True, exist_ok=True)
 
-    sim = make_simulator(models, protocol, n_exc, cfg["stdp"]["chunk"], seed, backend, "network")
-    initial = sim.initial_state
-    if continue_from is not None:
-        initial = _earlier_state(Path(continue_from), initial)
-    passes = [
-        Pass("train", first_epoch + e, images, labels, plastic=True, keep_counts=False)
-        for e in range(epochs)
-    ]
-    state, records = run_passes(
-        sim, passes, seed, out / "checkpoint.npz", initial, f"stdp N={n_exc}"
-    )
+    records, traces, state, epoch = [], [], None, first_epoch
+    costs = {"build_time_s": 0.0, "program_mb": 0.0}
+    for i, (models, (_, n_epochs)) in enumerate(zip(phase_models, phases, strict=True)):
+        last = i == len(phases) - 1
+        project = "network" if last else f"network_phase{i + 1}"
+        sim = make_simulator(models, protocol, n_exc, cfg["stdp"]["chunk"], seed, backend, project)
+        if state is not None:
+            initial = _same_variables(state, sim.initial_state, "config", f"schedule of N={n_exc}")
+        elif continue_from is not None:
+            initial = _earlier_state(Path(continue_from), sim.initial_state)
+        else:
+            initial = sim.initial_state
+        passes = [
+            Pass("train", epoch + e, images, labels, plastic=True, keep_counts=False)
+            for e in range(n_epochs)
+        ]
+        label = f"stdp N={n_exc}" + (f" phase {i + 1}/{len(phases)}" if len(phases) > 1 else "")
+        ckpt = out / ("checkpoint.npz" if last else f"checkpoint_phase{i + 1}.npz")
+        raw, phase_records = run_passes(sim, passes, seed, ckpt, initial, label)
+        # The trained network is the one the next presentation would see: normalised. The
+        # checkpoint keeps the raw state, so that a run resumed for more epochs stays
+        # bit-identical.
+        state = network.normalised(models, raw, n_exc)
+        trace = phase_records[-1]["trace"].copy()
+        trace[:, 0] += len(records) * n_train  # samples seen counted over the phases
+        traces.append(trace)
+        records += phase_records
+        epoch += n_epochs
+        # those of the runs that trained (kept in the checkpoints)
+        costs["build_time_s"] += phase_records[0]["costs"]["build_time_s"]
+        costs["program_mb"] = max(costs["program_mb"], phase_records[0]["costs"]["program_mb"])
     wall = sum(r["wall_time_s"] for r in records)
-    costs = records[0]["costs"]  # those of the run that trained (kept in the checkpoint)
-    # The trained network is the one the next presentation would see: normalised. The
-    # checkpoint keeps the raw state, so that a run resumed for more epochs stays bit-identical.
-    state = network.normalised(models, state, n_exc)
+    base = phases[-1][0]
 
     weights = state["s_in.w"].reshape(network.N_INPUT, n_exc)
     save_npz(out / "state.npz", **state)
@@ -76,7 +98,7 @@ def train(
         out / "train_records.npz",
         reps=reps,
         labels=np.concatenate([labels] * epochs),
-        trace=records[-1]["trace"],
+        trace=np.concatenate(traces),
         window_counts=window,
         window_labels=labels[len(labels) - len(window) :],
     )
@@ -93,9 +115,19 @@ def train(
             if continue_from is not None
             else {}
         ),
+        **(
+            {
+                "schedule": [
+                    {"epochs": e, "models": {k: v for k, v in paths.items() if v != base[k]}}
+                    for paths, e in phases[:-1]
+                ]
+            }
+            if len(phases) > 1
+            else {}
+        ),
         "training_samples": n_samples,
         "repeated_presentations": int(reps.sum()),
-        "build_time_s": costs["build_time_s"],
+        "build_time_s": round(costs["build_time_s"], 2),
         "training_wall_time_s": round(wall, 2),
         "training_ms_per_sample": round(wall / n_samples * 1e3, 3),
         "training_samples_per_s": round(n_samples / wall, 2),
@@ -134,11 +166,14 @@ def _earlier_epochs(trained: Path, n_exc: int, seed: int) -> int:
 
 def _earlier_state(trained: Path, initial: dict) -> dict:
     """The trained state in `trained`, with the variables of this network's `initial` state."""
-    state = dict(np.load(trained / "state.npz"))
+    return _same_variables(
+        dict(np.load(trained / "state.npz")), initial, str(trained / "state.npz"), "variables"
+    )
+
+
+def _same_variables(state: dict, initial: dict, where: str, field: str) -> dict:
+    """`state`, refused (naming `where` and `field`) unless it has the variables of `initial`."""
     if set(state) != set(initial):
-        raise ConfigError(
-            str(trained / "state.npz"),
-            "variables",
-            f"differ from this network's: {sorted(set(state) ^ set(initial))}",
-        )
+        differ = sorted(set(state) ^ set(initial))
+        raise ConfigError(where, field, f"variables differ from this network's: {differ}")
     return state

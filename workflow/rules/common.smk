@@ -25,7 +25,12 @@ STDP_BACKEND = STDP["backend"]
 STDP_SIZES = [s["n"] for s in STDP["sizes"]]
 try:
     # A model file and the files it extends: editing any of them re-runs the rules using it.
-    STDP_MODELS = sorted({str(f) for m in STDP["models"].values() for f in _model_files(m)})
+    # The files of the sizes' training schedules too (a few of them train only some sizes;
+    # editing one re-runs the STDP branch all the same).
+    _scheduled = [m for s in STDP["sizes"] for p in s.get("schedule", []) for m in p["models"].values()]
+    STDP_MODELS = sorted(
+        {str(f) for m in [*STDP["models"].values(), *_scheduled] for f in _model_files(m)}
+    )
     SUR_NEURON_FILES = [str(f) for f in _model_files(SUR["neuron"])]
 except BioclfError as _exc:
     sys.exit(f"error: {_exc}")
