@@ -10,9 +10,10 @@ OVERRIDE is ``FILE:PARAMETER=VALUE`` (an equation file's stem or its role in ``s
 edited equation file a file that extends it with the new values, go to
 ``bench/out/validate/NAME/``.
 
-The network is trained for ``--epochs`` (default 1) on all 60,000 training images (from the
-network trained in ``--continue-from``, if given: `bioclf.stdp.train`), labels are assigned from
-training images 0-9,999 (as in the pipeline), and the score is the accuracy on training images
+The network is trained for ``--epochs`` (default: those of ``--n-exc`` in ``stdp.sizes``, with
+its schedule, else 1) on all 60,000 training images (from the network trained in
+``--continue-from``, if given: `bioclf.stdp.train`), labels are assigned from training images
+0-9,999 (as in the pipeline), and the score is the accuracy on training images
 50,000-59,999: seen without labels during training, never used for labels, and not the test
 set, so that choosing among variants by it leaves the test accuracy an honest figure. ``--test``
 adds the test-set evaluation. One line of JSON per run is appended to
@@ -91,7 +92,7 @@ def main() -> int:
     p.add_argument("overrides", nargs="*")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-exc", type=int, default=100)
-    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--epochs", type=int, help="the bioclf.stdp.train option")
     p.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
     p.add_argument("--continue-from", type=Path, help="the bioclf.stdp.train option")
     p.add_argument("--test", action="store_true", help="evaluate on the test set as well")
@@ -102,7 +103,8 @@ def main() -> int:
     config = variant_config(args.name, args.overrides, base)
     trained = OUT / args.name / "trained"
     common = ("--config", config, "--trained", trained)
-    module("bioclf.stdp.train", "--config", config, "--n-exc", args.n_exc, "--epochs", args.epochs,
+    epochs = ("--epochs", args.epochs) if args.epochs else ()
+    module("bioclf.stdp.train", "--config", config, "--n-exc", args.n_exc, *epochs,
            "--seed", args.seed, "--out", trained, *more)  # fmt: skip
     module("bioclf.stdp.assign", *common, "--out", trained / "assign")
     cfg = cfgmod.load(config)
@@ -117,7 +119,7 @@ def main() -> int:
         "name": args.name,
         "seed": args.seed,
         "n_exc": args.n_exc,
-        "epochs": args.epochs,
+        "epochs": json.loads((trained / "train_metrics.json").read_text())["epochs"],
         **({"continue_from": str(args.continue_from)} if args.continue_from else {}),
         "overrides": args.overrides,
         "val_accuracy": float(np.mean(pred == labels[-N_VAL:])),
