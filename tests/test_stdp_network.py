@@ -146,24 +146,24 @@ def test_training_keeps_a_window_of_counts(models, mnist, tmp_path, monkeypatch)
     window: the window is cut from the checkpoint, then kept."""
     from bioclf.stdp import run
 
-    monkeypatch.setattr(run, "RUNNING_WINDOW", 3)
+    monkeypatch.setattr(run, "RUNNING_WINDOW", 4)
     monkeypatch.setattr(run, "FIRST_ESTIMATE", 2)
     images, labels = mnist[0][:6], mnist[1][:6]
-    sim = Simulator(models, SHORT, 4, 2, 0, backends.Backend("runtime"), "window")
+    sim = Simulator(models, SHORT, 4, 3, 0, backends.Backend("runtime"), "window")
 
     def train(keep, name):
         passes = [Pass("train", e, images, labels, True, keep_counts=keep) for e in range(2)]
         return run_passes(sim, passes, 0, tmp_path / name, sim.initial_state, name)
 
     state, full = train(True, "full.npz")
-    assert len(full[0]["trace"]) >= 4 and full[1]["counts"][-3:].sum() > 0
+    assert len(full[0]["trace"]) >= 2 and full[1]["counts"][-4:].sum() > 0
 
     real = sim.run_chunk
 
     def killed_late_in_the_second_pass(*args, **kwargs):
         if (tmp_path / "old.npz").exists():
             with np.load(tmp_path / "old.npz") as saved:
-                if int(saved["pass_index"]) == 1 and int(saved["position"]) >= 4:
+                if int(saved["pass_index"]) == 1 and int(saved["position"]) >= 3:
                     raise KeyboardInterrupt
         return real(*args, **kwargs)
 
@@ -175,12 +175,12 @@ def test_training_keeps_a_window_of_counts(models, mnist, tmp_path, monkeypatch)
     monkeypatch.setattr(sim, "run_chunk", real)
     r_state, resumed = train(False, "old.npz")
     np.testing.assert_array_equal(resumed[1]["trace"], full[1]["trace"])
-    np.testing.assert_array_equal(resumed[1]["window"], full[1]["counts"][-3:])
+    np.testing.assert_array_equal(resumed[1]["window"], full[1]["counts"][-4:])
     assert resumed[0]["window"].shape == (0, 4)  # a pass followed by another keeps none
     np.testing.assert_array_equal(r_state["s_in.w"], state["s_in.w"])
     with np.load(tmp_path / "old.npz") as saved:
         assert not [key for key in saved.files if key.endswith("/counts")]
-        assert saved["rec1/window"].shape == (3, 4)
+        assert saved["rec1/window"].shape == (4, 4)
 
 
 def test_input_spikes_are_those_of_the_numpy_encoder(models, mnist):
