@@ -71,20 +71,14 @@ def validate(config: dict, path: str | Path = "config") -> dict:
         if not Path(model).exists():
             raise ConfigError(path, f"stdp.models.{name}", f"file {model} does not exist")
     for i, size in enumerate(_get(config, ("stdp", "sizes")) or []):
-        scheduled = 0
         for j, phase in enumerate(size.get("schedule", [])):
-            key = f"stdp.sizes.{i}.schedule.{j}"
             for name, model in phase["models"].items():
                 if not Path(model).exists():
-                    raise ConfigError(path, f"{key}.models.{name}", f"file {model} does not exist")
-            scheduled += phase["epochs"]
-        if scheduled >= size["epochs"]:
-            raise ConfigError(
-                path,
-                f"stdp.sizes.{i}.schedule",
-                f"covers {scheduled} of the {size['epochs']} epochs; at least the last one "
-                "trains with stdp.models, the files that label assignment and testing use",
-            )
+                    key = f"stdp.sizes.{i}.schedule.{j}.models.{name}"
+                    raise ConfigError(path, key, f"file {model} does not exist")
+        from bioclf.stdp import setup
+
+        setup.schedule(config, size["n"], size["epochs"], str(path), f"stdp.sizes.{i}.schedule")
     from bioclf.stdp import shards
 
     shards.check_config(config, path)

@@ -33,7 +33,9 @@ def models(cfg: dict) -> Models:
     return Models.load(cfg["stdp"]["models"])
 
 
-def schedule(cfg: dict, n_exc: int, epochs: int) -> list[tuple[dict[str, str], int]]:
+def schedule(
+    cfg: dict, n_exc: int, epochs: int, where: str = "config", field: str = "--epochs"
+) -> list[tuple[dict[str, str], int]]:
     """The training phases of `epochs` epochs at size `n_exc`: (model files, epochs) in order.
 
     The ``schedule`` of the size in ``stdp.sizes`` (if any) gives the first epochs other files;
@@ -42,7 +44,7 @@ def schedule(cfg: dict, n_exc: int, epochs: int) -> list[tuple[dict[str, str], i
     Raises
     ------
     ConfigError
-        If the schedule leaves no epoch to ``stdp.models`` (`epochs` given on the command line).
+        Naming `where` and `field`, if the schedule leaves no epoch to ``stdp.models``.
     """
     from bioclf.errors import ConfigError
 
@@ -52,10 +54,10 @@ def schedule(cfg: dict, n_exc: int, epochs: int) -> list[tuple[dict[str, str], i
     scheduled = sum(e for _, e in phases)
     if scheduled >= epochs:
         raise ConfigError(
-            "config",
-            "--epochs",
-            f"{epochs} epochs, of which stdp.sizes' schedule for N={n_exc} takes {scheduled}: "
-            "at least the last one trains with stdp.models",
+            where,
+            field,
+            f"the schedule of N={n_exc} covers {scheduled} of the {epochs} epochs; at least the "
+            "last one trains with stdp.models, the files that label assignment and testing use",
         )
     return [*phases, (dict(base), epochs - scheduled)]
 

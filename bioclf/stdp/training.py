@@ -55,7 +55,7 @@ def train(
 
     records, traces, state, epoch = [], [], None, first_epoch
     costs = {"build_time_s": 0.0, "program_mb": 0.0}
-    for i, (models, (_, n_epochs)) in enumerate(zip(phase_models, phases, strict=True)):
+    for i, ((_, n_epochs), models) in enumerate(zip(phases, phase_models, strict=True)):
         last = i == len(phases) - 1
         project = "network" if last else f"network_phase{i + 1}"
         sim = make_simulator(models, protocol, n_exc, cfg["stdp"]["chunk"], seed, backend, project)
@@ -85,7 +85,7 @@ def train(
         costs["build_time_s"] += phase_records[0]["costs"]["build_time_s"]
         costs["program_mb"] = max(costs["program_mb"], phase_records[0]["costs"]["program_mb"])
     wall = sum(r["wall_time_s"] for r in records)
-    base = phases[-1][0]
+    base = phases[-1][0]  # stdp.models: a phase's metrics name the files it changes
 
     weights = state["s_in.w"].reshape(network.N_INPUT, n_exc)
     save_npz(out / "state.npz", **state)

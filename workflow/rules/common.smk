@@ -27,7 +27,9 @@ try:
     # A model file and the files it extends: editing any of them re-runs the rules using it.
     # The files of the sizes' training schedules too (a few of them train only some sizes;
     # editing one re-runs the STDP branch all the same).
-    _scheduled = [m for s in STDP["sizes"] for p in s.get("schedule", []) for m in p["models"].values()]
+    _scheduled = [
+        m for s in STDP["sizes"] for p in s.get("schedule", []) for m in p["models"].values()
+    ]
     STDP_MODELS = sorted(
         {str(f) for m in [*STDP["models"].values(), *_scheduled] for f in _model_files(m)}
     )
