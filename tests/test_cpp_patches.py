@@ -221,6 +221,34 @@ def test_rewritten_files_keep_their_modification_time(tmp_path):
     assert consumer.stat().st_mtime_ns == snap[consumer][1]
 
 
+def _main(clocks):
+    resets = "".join(
+        f"        _array_{c}_timestep[0] = 0;\n        _array_{c}_t[0] = 0.0;\n" for c in clocks
+    )
+    return (
+        "int main()\n{\n        _array_s_clock_dt[0] = 0.5;\n        _array_s_clock_dt[0] = 0.5;\n"
+        + resets
+        + "        network.run(1.0);\n}\n"
+    )
+
+
+def test_main_resets_clocks_in_one_order_whatever_the_set_order(tmp_path):
+    """Brian2 writes the clock resets in set order, which changes between processes; sorted,
+    main.cpp keeps its text and modification time, and make neither compiles nor links."""
+    project = _project(tmp_path)
+    main = project / "main.cpp"
+    main.write_text(_main(["s_clock", "defaultclock", "inp_new_slot_clock"]))
+    assert cpp_patches.patch_project(project)
+    first = main.read_text()
+    assert first.index("defaultclock_t[0]") < first.index("inp_new_slot_clock_timestep[0]")
+    assert first.index("inp_new_slot_clock_t[0]") < first.index("s_clock_timestep[0]")
+    assert first.count("_array_s_clock_dt[0] = 0.5;") == 2  # other stores are left as they are
+    snap = cpp_patches.snapshot(project)
+    main.write_text(_main(["inp_new_slot_clock", "s_clock", "defaultclock"]))  # the next build
+    assert cpp_patches.patch_project(project, snap)
+    assert main.read_text() == first and main.stat().st_mtime_ns == snap[main][1]
+
+
 def test_objects_of_a_patched_build_go_when_the_project_is_left_alone(tmp_path):
     """E.g. one thread, then OpenMP in the same project: no object may keep the patched queue."""
     project = _project(tmp_path)

@@ -50,6 +50,7 @@ def test_refractory_timing_at_1ms():
 
 
 @pytest.mark.standalone
-def test_brian2_cpp_reproduces_torch_spike_counts(tmp_path):
+def test_brian2_cpp_reproduces_torch_spike_counts(build_root):
     net, cfg = small_net()
-    check(net, cfg, Backend("cpp", build_dir=tmp_path))
+    # The smoke pipeline's project (784-20-10 too): only what differs is compiled again.
+    check(net, cfg, Backend("cpp", build_dir=build_root / "surrogate" / "fc20_seed0"))

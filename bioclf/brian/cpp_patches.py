@@ -1,7 +1,8 @@
 """Patches to Brian2's generated C++ standalone projects that make them faster, not different.
 
 Three patches, applied to one-thread ``cpp_standalone`` projects after Brian2 generates them
-(`bioclf.brian.backends.build`). All leave every result bit-identical.
+(`bioclf.brian.backends.build`), and a fourth that spares rebuilds. All leave every result
+bit-identical.
 
 Ranges of synapses in the spike queue
     Brian2 2.10's C++ spike queue files every delayed synapse separately: at each presynaptic
@@ -42,6 +43,12 @@ Thresholds in two passes
     numbers) and reads what an event changes only for its own neuron are rewritten; the
     others, and groups of fewer than 16 neurons, stay as Brian2 wrote them.
 
+Clocks reset in name order
+    Before a run, ``main.cpp`` resets each clock's step and time, in the order of a Python
+    set, which changes from one process to the next: every build of an unchanged network
+    rewrote ``main.cpp``, and make compiled and linked it again. The resets (independent
+    stores) are sorted by clock name, so the file keeps its text and modification time.
+
 With OpenMP, Brian2 splits each pathway's queue between threads and its code has other forms,
 so those projects are left alone. If this Brian2 version's generated code differs from what the
 patches expect, the project is left as Brian2 wrote it: it then works as before, only slower.
@@ -58,7 +65,8 @@ from pathlib import Path
 QUEUE_MARK = "bioclf: ranges of synapses"
 REFRACTORY_MARK = "bioclf: vectorisable refractoriness"
 THRESHOLD_MARK = "bioclf: threshold in two passes"
-_MARKS = (QUEUE_MARK, REFRACTORY_MARK, THRESHOLD_MARK)
+CLOCKS_MARK = "bioclf: clocks reset in name order"
+_MARKS = (QUEUE_MARK, REFRACTORY_MARK, THRESHOLD_MARK, CLOCKS_MARK)
 
 
 def _patched(text: str) -> bool:
@@ -193,6 +201,33 @@ def _patch_threshold(text: str) -> str | None:
     return text[: found[0].start()] + new + "\n" + text[found[0].end() :]
 
 
+# Brian2 resets the clocks before a run in the order of a Python set, which differs from one
+# process to the next: main.cpp then changes at every build and is compiled and linked again.
+_CLOCK_RESETS = re.compile(r"(?:^ *_array_\w*clock_(?:timestep|t)\[0\] = [^;\n]*;\n)+", re.M)
+_CLOCK_NAME = re.compile(r"_array_(\w*clock)_(timestep|t)\[")
+
+
+def _sort_clock_resets(text: str) -> str | None:
+    """main.cpp with each block of clock resets (independent stores) in clock-name order, or
+    None where no block resets more than one clock."""
+
+    def key(line: str) -> tuple[str, bool]:
+        name, var = _CLOCK_NAME.search(line).groups()
+        return name, var == "t"  # each clock's step, then its time, as Brian2 writes them
+
+    blocks = [
+        block
+        for block in _CLOCK_RESETS.finditer(text)
+        if len({key(line)[0] for line in block[0].splitlines()}) > 1
+    ]
+    for block in reversed(blocks):
+        lines = sorted(block[0].splitlines(True), key=key)
+        indent = lines[0][: len(lines[0]) - len(lines[0].lstrip())]
+        new = f"{indent}// {CLOCKS_MARK} (bioclf.brian.cpp_patches)\n" + "".join(lines)
+        text = text[: block.start()] + new + text[block.end() :]
+    return text if blocks else None
+
+
 #: Names the patches' version (their hash): objects compiled with other headers are rebuilt.
 PATCH_STAMP = (
     ".bioclf_cpp_patches_"
@@ -214,6 +249,7 @@ PATCH_STAMP = (
 def _targets(directory: Path) -> list[Path]:
     """The generated files that the patches change."""
     files = [directory / "brianlib" / "spikequeue.h", directory / "synapses_classes.h"]
+    files.append(directory / "main.cpp")
     return files + sorted((directory / "code_objects").glob("*.cpp"))
 
 
@@ -247,7 +283,7 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
     queue_h, pathway_h = directory / "brianlib" / "spikequeue.h", directory / "synapses_classes.h"
     if not (queue_h.exists() and pathway_h.exists()):
         return _left_alone(directory)
-    texts = {path: path.read_text() for path in _targets(directory)}
+    texts = {path: path.read_text() for path in _targets(directory) if path.exists()}
     patched = {}
     for path, text in texts.items():
         if _patched(text):
@@ -261,6 +297,10 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
             if _PATHWAY_ONE_THREAD not in text or text.count(_PATHWAY_PATCH[0]) != 1:
                 return _left_alone(directory)
             text = text.replace(*_PATHWAY_PATCH)
+        elif path.name == "main.cpp":
+            text = _sort_clock_resets(text)
+            if text is None:
+                continue
         elif ".peek()" in text:
             text, count = _LOOP.subn(_RANGE_LOOP, text)
             if count != 1:

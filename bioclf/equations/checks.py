@@ -77,6 +77,17 @@ def synapse_specials() -> dict:
     return specials
 
 
+def _used(code: str, variables: dict) -> dict:
+    """The entries of `variables` that `code` names.
+
+    Brian2 caches its statement analysis under a key built from every entry of the dictionary
+    it is given (some 300 units among them): passing only the names in use makes a check ~50x
+    cheaper, which counts when a wrong unit is searched for by trying dimensions in turn.
+    """
+    names = get_identifiers(code)
+    return {name: value for name, value in variables.items() if name in names}
+
+
 def unknown_identifiers(code: str, variables: dict, statements: bool = False) -> list[str]:
     """Identifiers in `code` that `variables` does not define."""
     if statements:
@@ -91,7 +102,7 @@ def unknown_identifiers(code: str, variables: dict, statements: bool = False) ->
                     missing.add(var)
         if missing:
             return sorted(missing)
-        _, _, unknown = analyse_identifiers(code, variables)
+        _, _, unknown = analyse_identifiers(code, _used(code, variables))
         return sorted(set(unknown) - _KEYWORDS)
     return sorted(get_identifiers(code) - set(variables) - _KEYWORDS)
 
@@ -133,7 +144,7 @@ def check_statements(code: str, variables: dict, writable: set[str]) -> None:
                 f"'{line}' assigns to '{var}', which this model does not have "
                 f"(variables: {', '.join(sorted(writable))})"
             )
-    check_units_statements(code, variables)
+    check_units_statements(code, _used(code, variables))
 
 
 def check_expression_dimensions(expr: str, variables: dict, expected) -> None:
