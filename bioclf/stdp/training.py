@@ -57,8 +57,11 @@ def train(
     costs = {"build_time_s": 0.0, "program_mb": 0.0}
     for i, ((_, n_epochs), models) in enumerate(zip(phases, phase_models, strict=True)):
         last = i == len(phases) - 1
-        project = "network" if last else f"network_phase{i + 1}"
-        sim = make_simulator(models, protocol, n_exc, cfg["stdp"]["chunk"], seed, backend, project)
+        # One project for all phases: a phase's build compiles again only the code that its
+        # model files change (the previous phase's network is gone by then, see below).
+        sim = make_simulator(
+            models, protocol, n_exc, cfg["stdp"]["chunk"], seed, backend, "network"
+        )
         if state is not None:
             initial = _same_variables(state, sim.initial_state, "config", f"schedule of N={n_exc}")
         elif continue_from is not None:
@@ -84,6 +87,9 @@ def train(
         # those of the runs that trained (kept in the checkpoints)
         costs["build_time_s"] += phase_records[0]["costs"]["build_time_s"]
         costs["program_mb"] = max(costs["program_mb"], phase_records[0]["costs"]["program_mb"])
+        # Alive, its objects would make Brian2 rename the next phase's code objects (all
+        # compiled anew) and hold its memory meanwhile.
+        del sim
     wall = sum(r["wall_time_s"] for r in records)
     base = phases[-1][0]  # stdp.models: a phase's metrics name the files it changes
 
