@@ -67,25 +67,24 @@ def validate(config: dict, path: str | Path = "config") -> dict:
             raise ConfigError(path, key, str(exc)) from None
         if value.dim is not getattr(units, unit).dim or float(value) <= 0:
             raise ConfigError(path, key, f"must be a positive quantity in {unit}, got {text!r}")
-    for name, model in (_get(config, ("stdp", "models")) or {}).items():
-        if not Path(model).exists():
-            raise ConfigError(path, f"stdp.models.{name}", f"file {model} does not exist")
-    for i, size in enumerate(_get(config, ("stdp", "sizes")) or []):
+    # Every model file the configuration names, by its field.
+    files = {f"stdp.models.{k}": m for k, m in (_get(config, ("stdp", "models")) or {}).items()}
+    sizes = _get(config, ("stdp", "sizes")) or []
+    for i, size in enumerate(sizes):
         for j, phase in enumerate(size.get("schedule", [])):
             for name, model in phase["models"].items():
-                if not Path(model).exists():
-                    key = f"stdp.sizes.{i}.schedule.{j}.models.{name}"
-                    raise ConfigError(path, key, f"file {model} does not exist")
-        from bioclf.stdp import setup
-
-        setup.schedule(config, size["n"], size["epochs"], str(path), f"stdp.sizes.{i}.schedule")
-    from bioclf.stdp import shards
-
-    shards.check_config(config, path)
+                files[f"stdp.sizes.{i}.schedule.{j}.models.{name}"] = model
     for keys in (("surrogate", "neuron"), ("neuron_check", "model")):
-        model = _get(config, keys)
-        if model is not None and not Path(model).exists():
-            raise ConfigError(path, ".".join(keys), f"file {model} does not exist")
+        if _get(config, keys) is not None:
+            files[".".join(keys)] = _get(config, keys)
+    for key, model in files.items():
+        if not Path(model).exists():
+            raise ConfigError(path, key, f"file {model} does not exist")
+    from bioclf.stdp import setup, shards
+
+    for i, size in enumerate(sizes):
+        setup.schedule(config, size["n"], size["epochs"], str(path), f"stdp.sizes.{i}.schedule")
+    shards.check_config(config, path)
     if config.get("sweeps"):
         from bioclf import sweeps  # imports the equation loader, needed only here
 

@@ -249,7 +249,7 @@ PATCH_STAMP = (
 def _targets(directory: Path) -> list[Path]:
     """The generated files that the patches change."""
     files = [directory / "brianlib" / "spikequeue.h", directory / "synapses_classes.h"]
-    files.append(directory / "main.cpp")
+    files += [directory / "main.cpp"]
     return files + sorted((directory / "code_objects").glob("*.cpp"))
 
 
