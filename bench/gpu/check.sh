@@ -1,19 +1,32 @@
 #!/usr/bin/env bash
-# The CUDA checks, as one prepared run on a machine with a GPU (the lent device machine, or
-# any other): `bash bench/gpu/check.sh [OUTDIR]`. On the lent machine, first run
-# bench/gpu/fetch_wheels.sh here and carry .whl; there, with a 540 s limit:
+# The GPU checks, as one prepared run on a machine with a CUDA GPU (the lent device machine, or
+# any other):
+#   bash bench/gpu/check.sh [OUTDIR] [STEP ...]
+# Steps, in this order by default (all of them), each writing its log to OUTDIR as it goes, so
+# a step cut off by its time loses only itself:
+#   tests  the CUDA tests: the brian2cuda project compiles, runs and agrees with cpp on the same
+#          input (tests/test_cuda.py); the surrogate network on CUDA gives the spikes of the
+#          CPU kernel and its gradients (tests/test_surrogate_train.py)
+#   lif    microseconds per sample-step of one LIF layer, ours beside Norse (torch.compile),
+#          SpikingJelly and snnTorch where they import (bench/bench_lif.py)
+#   conv   surrogate conv network (the paper configuration's) trained on the GPU: 12,800
+#          training images (100 batches), samples/s and the time an epoch would take
+#   stdp   STDP training speed on CUDA at N=400, 1600 and 6400: compile time, ms per sample
+#          over the first 500 samples, program peak memory (bench/bench_stdp.py)
+# BUDGET (seconds, default 570) bounds the whole run: each step gets at most its own limit and
+# what is left of the budget. On the lent machine (no registries), first run
+# bench/gpu/fetch_wheels.sh here and carry .whl; there, with timeout_s 600:
 #   bash bench/gpu/check.sh $OUT
-# 1. the CUDA tests: the project compiles, runs, and agrees with cpp on the same input;
-# 2. STDP training speed on CUDA at N=400 and N=1600, as JSON (500 samples each: the GPU time
-#    per sample is mostly kernel launches, so more samples add little).
-# Each step writes its log to OUTDIR as it goes, so a step cut off by the limit loses only itself.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUTDIR=${1:-bench/out/gpu}
+shift || true
+STEPS=${*:-tests lif conv stdp}
+BUDGET=${BUDGET:-570}
 mkdir -p "$OUTDIR"
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
-if ! "$PY" -c "import brian2, brian2cuda, jsonschema" 2>/dev/null; then
+if compgen -G ".whl/*.whl" >/dev/null; then  # carried wheels (fetch_wheels.sh)
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target /tmp/site .whl/*.whl || exit 1
     export PYTHONPATH=/tmp/site
@@ -21,8 +34,45 @@ fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 { nvidia-smi -L; nvcc --version | tail -1; nproc; "$PY" --version; } > "$OUTDIR/machine.txt" 2>&1
 cat "$OUTDIR/machine.txt"
-timeout 240 "$PY" -m pytest -q -rs -p no:cacheprovider tests/test_cuda.py 2>&1 \
-    | tee "$OUTDIR/test_cuda.log"
-timeout 270 "$PY" bench/bench_stdp.py --backend cuda --sizes 400 1600 --samples 500 --chunk 500 \
-    --build /tmp/bench_build --out "$OUTDIR/bench_stdp_cuda.json" 2>&1 \
-    | tee "$OUTDIR/bench_stdp_cuda.log"
+
+# run_step NAME LIMIT COMMAND...: at most LIMIT seconds and what is left of the budget
+run_step() {
+    local name=$1 limit=$2 left=$((BUDGET - SECONDS))
+    shift 2
+    ((left < limit)) && limit=$left
+    if ((limit < 20)); then
+        echo "== $name: skipped, budget spent" | tee "$OUTDIR/$name.log"
+        return
+    fi
+    echo "== $name (at most ${limit} s, ${SECONDS} s into the run)"
+    timeout "$limit" "$@" 2>&1 | tee "$OUTDIR/$name.log"
+    echo "== $name: exit ${PIPESTATUS[0]} after ${SECONDS} s" | tee -a "$OUTDIR/$name.log"
+}
+
+for step in $STEPS; do
+    case $step in
+    tests)
+        run_step tests 220 "$PY" -m pytest -q -rs -p no:cacheprovider tests/test_cuda.py \
+            tests/test_surrogate_train.py::test_cuda_path_equals_cpu_path \
+            tests/test_surrogate_train.py::test_device_option
+        ;;
+    lif)
+        run_step lif 90 "$PY" bench/bench_lif.py --device cuda --sizes 100 400 12544 \
+            --out "$OUTDIR/bench_lif_cuda.json"
+        ;;
+    conv)
+        run_step conv 90 "$PY" -m bioclf.surrogate.train --arch conv --channels 16 48 \
+            --stride1 1 --conv-hidden 128 --lr 2e-3 --augment-shift 1 --surrogate atan \
+            --device cuda --epochs 1 --train-subset 12800 --test-subset 2000 --log-every 10 \
+            --seed 0 --out /tmp/conv_gpu
+        cp /tmp/conv_gpu/metrics.json "$OUTDIR/conv_gpu_metrics.json" 2>/dev/null
+        ;;
+    stdp)
+        # --epoch-samples 0: the first 500 samples only (a whole epoch would not fit)
+        run_step stdp 300 "$PY" bench/bench_stdp.py --backend cuda --sizes 400 1600 6400 \
+            --samples 500 --epoch-samples 0 --chunk 500 --build /tmp/bench_build \
+            --out "$OUTDIR/bench_stdp_cuda.json"
+        ;;
+    *) echo "unknown step $step (tests lif conv stdp)" >&2 ;;
+    esac
+done
