@@ -17,6 +17,8 @@
 # what is left of the budget. On the lent machine (no registries), first run
 # bench/gpu/fetch_wheels.sh here and carry .whl; there, with timeout_s 600:
 #   bash bench/gpu/check.sh $OUT
+# and, if the budget cut the last step short and the machine is still warm, that step alone:
+#   BUDGET=200 bash bench/gpu/check.sh $OUT stdp
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUTDIR=${1:-bench/out/gpu}
@@ -57,7 +59,7 @@ for step in $STEPS; do
             tests/test_surrogate_train.py::test_device_option
         ;;
     lif)
-        run_step lif 90 "$PY" bench/bench_lif.py --device cuda --sizes 100 400 12544 \
+        run_step lif 120 "$PY" bench/bench_lif.py --device cuda --sizes 100 400 12544 \
             --out "$OUTDIR/bench_lif_cuda.json"
         ;;
     conv)
