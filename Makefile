@@ -18,8 +18,9 @@ run: env
 	$(VENV)/bin/snakemake --cores $(CORES)
 	$(VENV)/bin/python -m bioclf.readme_table
 
+# BIOCLF_FRESH: finished runs' checkpoints are moved aside, not resumed (bioclf/checkpoint.py)
 reproduce: env
-	$(VENV)/bin/snakemake --cores $(CORES) --forceall
+	BIOCLF_FRESH=1 $(VENV)/bin/snakemake --cores $(CORES) --forceall
 	$(VENV)/bin/python -m bioclf.readme_table
 
 readme: env

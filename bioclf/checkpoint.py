@@ -4,10 +4,15 @@ A run is identified by what determines its results (model files' content, option
 version, samples), each as a string or number. A checkpoint left by a run of something else --
 an equation file edited since, an option changed, as when the pipeline reruns a finished job --
 is moved aside (``NAME.stale.SUFFIX``) and the run starts over, rather than mixing two runs.
+
+With the environment variable ``BIOCLF_FRESH=1`` (set by ``make reproduce``) every checkpoint is
+moved aside the same way: a run that finished before would otherwise resume from its complete
+checkpoint and report its old results instead of computing them again.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -36,11 +41,14 @@ def resumable(
     If not, it is moved aside and `log` says what changed; `label` prefixes that message.
     """
     changed = changes(saved, now)
-    if not changed:
+    fresh = os.environ.get("BIOCLF_FRESH", "") not in ("", "0")
+    if not changed and not fresh:
         return True
     stale = set_aside(path)
-    log(
-        f"{label}{path} was written by another run (changed: {', '.join(changed)}); "
-        f"moved to {stale.name}, starting over"
+    why = (
+        f"was written by another run (changed: {', '.join(changed)})"
+        if changed
+        else "is not resumed (BIOCLF_FRESH is set)"
     )
+    log(f"{label}{path} {why}; moved to {stale.name}, starting over")
     return False

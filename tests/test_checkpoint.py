@@ -1,0 +1,31 @@
+"""Which checkpoints a run resumes (`bioclf.checkpoint`)."""
+
+from __future__ import annotations
+
+from bioclf.checkpoint import resumable
+
+
+def test_a_checkpoint_is_resumed_only_by_its_run_and_never_under_bioclf_fresh(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("BIOCLF_FRESH", raising=False)
+    path = tmp_path / "checkpoint.npz"
+    run = {"model": "abc", "seed": 0}
+    messages = []
+    path.write_text("done")
+    assert resumable(path, run, dict(run), messages.append)
+    assert path.exists() and not messages
+
+    assert not resumable(path, run, {"model": "abd", "seed": 0}, messages.append, "[x] ")
+    assert not path.exists() and (tmp_path / "checkpoint.stale.npz").read_text() == "done"
+    assert messages[-1].startswith("[x] ") and "changed: model" in messages[-1]
+
+    # make reproduce: the same run starts over, its checkpoint kept aside
+    path.write_text("done again")
+    monkeypatch.setenv("BIOCLF_FRESH", "1")
+    assert not resumable(path, run, dict(run), messages.append)
+    assert (tmp_path / "checkpoint.stale2.npz").read_text() == "done again"
+    assert "BIOCLF_FRESH" in messages[-1] and "starting over" in messages[-1]
+    monkeypatch.setenv("BIOCLF_FRESH", "0")
+    path.write_text("resumed")
+    assert resumable(path, run, dict(run), messages.append)
