@@ -76,7 +76,7 @@ def ours_compiled(neuron):
     return torch.compile(run), {}
 
 
-def norse_layer(beta: float, compile_: bool):
+def norse_layer(beta: float, compile_: bool, device: torch.device):
     from norse.torch import LIFBoxCell, LIFBoxParameters
 
     p = LIFBoxParameters(
@@ -86,7 +86,7 @@ def norse_layer(beta: float, compile_: bool):
         v_reset=torch.as_tensor(0.0),
         method="super",
     )
-    cell = LIFBoxCell(p, dt=1.0)
+    cell = LIFBoxCell(p, dt=1.0).to(device)
 
     def run(x):
         state = None
@@ -100,7 +100,7 @@ def norse_layer(beta: float, compile_: bool):
     return fn, {"input_scale": 1.0 / (1.0 - beta)}
 
 
-def spikingjelly_layer(beta: float):
+def spikingjelly_layer(beta: float, device: torch.device):
     from spikingjelly.activation_based import functional, neuron, surrogate
 
     node = neuron.LIFNode(
@@ -110,7 +110,7 @@ def spikingjelly_layer(beta: float):
         v_reset=0.0,
         surrogate_function=surrogate.ATan(),
         step_mode="m",
-    )
+    ).to(device)
 
     def run(x):
         functional.reset_net(node)
@@ -150,11 +150,12 @@ def spikingjelly_per_provider(argv: list[str], out_dir: Path) -> list[dict]:
     return layers
 
 
-def snntorch_layer(beta: float):
+def snntorch_layer(beta: float, device: torch.device):
     import snntorch as snn
     from snntorch import surrogate
 
-    lif = snn.Leaky(beta=beta, spike_grad=surrogate.atan(), reset_mechanism="zero")
+    # moved to the device: its membrane buffer starts on the CPU otherwise
+    lif = snn.Leaky(beta=beta, spike_grad=surrogate.atan(), reset_mechanism="zero").to(device)
 
     def run(x):
         mem = lif.init_leaky()
@@ -209,9 +210,9 @@ def candidates(neuron, beta: float, device: torch.device, compile_: bool):
     if compile_:
         out.append(("bioclf autograd, torch.compile", "bioclf", lambda: ours_compiled(neuron)))
     label = "torch.compile" if compile_ else "eager"
-    out.append((f"Norse LIFBoxCell, {label}", "norse", lambda: norse_layer(beta, compile_)))
-    out.append(("SpikingJelly LIFNode", "spikingjelly", lambda: spikingjelly_layer(beta)))
-    out.append(("snnTorch Leaky", "snntorch", lambda: snntorch_layer(beta)))
+    out.append((f"Norse LIFBoxCell, {label}", "norse", lambda: norse_layer(beta, compile_, device)))
+    out.append(("SpikingJelly LIFNode", "spikingjelly", lambda: spikingjelly_layer(beta, device)))
+    out.append(("snnTorch Leaky", "snntorch", lambda: snntorch_layer(beta, device)))
     return out
 
 

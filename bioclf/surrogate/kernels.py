@@ -42,12 +42,13 @@ _BY_ID: dict[int, tuple] = {}  # id(neuron) -> (neuron, kernel): source generati
 # -ffp-contract=off: no fused multiply-adds, so the AVX2 and AVX-512 clones (CLONES below)
 # compute every value exactly as the baseline code and the PyTorch path do.
 _CFLAGS = ("-O3", "-fno-trapping-math", "-ffp-contract=off", "-fPIC", "-shared")
-# On x86-64 with GCC, each kernel is built for AVX-512, AVX2 and the baseline (SSE2), and the
-# loader picks the best the processor has (GCC's function multiversioning): the same cached
-# file runs on every x86-64 node of a cluster.
+# On x86-64 with GCC and glibc, each kernel is built for AVX-512, AVX2 and the baseline (SSE2),
+# and the loader picks the best the processor has (GCC's function multiversioning, which needs
+# glibc's ifunc): the same cached file runs on every x86-64 node of a cluster.
 # (-DCLONES= builds the baseline alone: tests compare it with the clones.)
 _CLONES = """#ifndef CLONES
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) \\
+    && __GNUC__ >= 11
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define CLONES
