@@ -12,9 +12,9 @@ All layers run the same dynamics, in units where the threshold is 1 and rest and
 networks (5 ms); our layer is the neuron compiled from the file (its refractory period is one
 step at that dt, as in the others). Each library uses its own closest form:
 
-- ours: ``SpikingNeurons`` with the arctangent surrogate; on the CPU the generated C kernel
-  (``kernel``, the default there) and the PyTorch step functions with the hand-written
-  backward pass (``fused``, the path on CUDA); ``autograd, torch.compile`` is the step
+- ours: ``SpikingNeurons`` with the arctangent surrogate: the generated kernel (``kernel``,
+  the default: C on the CPU, CUDA on a GPU) and the PyTorch step functions with the
+  hand-written backward pass (``fused``); ``autograd, torch.compile`` is the step
   functions' loop with autograd under ``torch.compile`` (not a path of the package: for
   comparison only);
 - Norse: ``LIFBoxCell`` (no synaptic current) stepped in a loop, under ``torch.compile``
@@ -204,8 +204,9 @@ def time_layer(fn, x, weights, device, rounds: int, passes: int, warmup: int = 2
 def candidates(neuron, beta: float, device: torch.device, compile_: bool):
     """(name, library, factory) of every layer to time on `device`."""
     out = []
-    if device.type == "cpu":
-        out.append(("bioclf kernel", "bioclf", lambda: ours(neuron, "kernel")))
+    # the generated kernel: C on the CPU, CUDA on a GPU (it falls back to 'fused', with a
+    # warning, where it cannot be built or does not agree with the CPU kernel)
+    out.append(("bioclf kernel", "bioclf", lambda: ours(neuron, "kernel")))
     out.append(("bioclf fused", "bioclf", lambda: ours(neuron, "fused")))
     if compile_:
         out.append(("bioclf autograd, torch.compile", "bioclf", lambda: ours_compiled(neuron)))

@@ -295,6 +295,51 @@ def test_vectorised_kernel_clones_equal_the_baseline_build(tmp_path, path, dt):
             assert g1.abs().sum() > 0
 
 
+@pytest.mark.parametrize("path, dt", [(LIF, 5e-3), (DC_EXC, 0.5e-3)])
+def test_cuda_kernel_source_has_the_c_kernels_statements_and_compiles(path, dt):
+    """The CUDA kernel is printed from the same statements as the C kernel and builds with
+    nvcc here (running it needs a GPU: tests/test_surrogate_train.py)."""
+    from bioclf.surrogate import cuda_kernels
+    from bioclf.surrogate.kernels import generate_source
+
+    neuron = compile_neuron(path, dt)
+    cpu, cuda = generate_source(neuron), generate_source(neuron, "cuda")
+    statements = [
+        line.strip()
+        for line in cpu.splitlines()
+        if line.strip().startswith(("double b_", "double c1_", "double sg", "double gm", "l_"))
+    ]
+    assert len(statements) > 5 and all(st in cuda for st in statements)
+    with pytest.raises(ValueError, match="unknown target"):
+        generate_source(neuron, "tpu")
+    if cuda_kernels.nvcc() is None:
+        pytest.skip("no nvcc")
+    lib = cuda_kernels.build(neuron, "sm_80")
+    assert lib is not None
+    for name in ("forward_float", "forward_double", "backward_float", "backward_double"):
+        assert hasattr(lib, name)
+
+
+def test_a_cuda_kernel_that_disagrees_is_not_used(monkeypatch):
+    """A CUDA kernel that fails its check against the C kernel is dropped with a warning (the
+    network then runs the PyTorch step functions), once per model and device."""
+    from bioclf.surrogate import cuda_kernels
+
+    neuron = compile_neuron(LIF, 5e-3)
+    checks = []
+    monkeypatch.setattr(cuda_kernels.torch.cuda, "get_device_capability", lambda i: (9, 0))
+    monkeypatch.setattr(cuda_kernels, "build", lambda n, arch: checks.append(arch) or object())
+    monkeypatch.setattr(cuda_kernels, "CudaKernel", lambda n, lib: "kernel")
+    monkeypatch.setattr(cuda_kernels, "self_check", lambda k, d: "its spikes differ")
+    monkeypatch.setattr(cuda_kernels, "_CACHE", {})
+    with pytest.warns(UserWarning, match="not used \\(its spikes differ\\)"):
+        assert cuda_kernels.cuda_kernel_for(neuron, torch.device("cuda", 0)) is None
+    assert cuda_kernels.cuda_kernel_for(neuron, torch.device("cuda", 0)) is None
+    assert checks == ["sm_90"]  # built and checked once
+    monkeypatch.setattr(cuda_kernels, "self_check", lambda k, d: None)
+    assert cuda_kernels.cuda_kernel_for(neuron, torch.device("cuda", 1)) == "kernel"
+
+
 def test_kernel_refuses_an_unknown_surrogate():
     neuron = compile_neuron(LIF, 5e-3)
     kernel = kernel_for(neuron)

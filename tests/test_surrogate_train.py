@@ -373,10 +373,21 @@ def test_pytorch_step_functions_equal_the_compiled_kernel_on_cpu():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (PyTorch finds none)")
-def test_cuda_path_equals_cpu_path():
-    """The network on CUDA (PyTorch step functions) gives the spikes of the compiled C kernel
-    on the CPU, and the same gradients to float64 rounding."""
-    _compare_paths("cuda", "kernel")  # 'kernel' falls back to the step functions on CUDA
+@pytest.mark.parametrize("impl", ["fused", "kernel"])
+def test_cuda_path_equals_cpu_path(impl):
+    """The network on CUDA gives the spikes of the compiled C kernel on the CPU, and the same
+    gradients to float64 rounding: with the PyTorch step functions ('fused') and with the
+    generated CUDA kernel ('kernel', the default), which must build and pass its own check
+    against the CPU kernel where nvcc is found."""
+    if impl == "kernel":
+        from bioclf.surrogate.compile import compile_neuron
+        from bioclf.surrogate.cuda_kernels import cuda_kernel_for, nvcc
+
+        if nvcc() is None:
+            pytest.skip("no nvcc: the CUDA kernel cannot be built ('kernel' runs 'fused')")
+        neuron = compile_neuron("equations/lif.yaml", 5e-3)
+        assert cuda_kernel_for(neuron, torch.device("cuda")) is not None
+    _compare_paths("cuda", impl)
 
 
 def test_device_option(tmp_path, capsys):

@@ -5,8 +5,9 @@
 # Steps, in this order by default (all of them), each writing its log to OUTDIR as it goes, so
 # a step cut off by its time loses only itself:
 #   tests  the CUDA tests: the brian2cuda project compiles, runs and agrees with cpp on the same
-#          input (tests/test_cuda.py); the surrogate network on CUDA gives the spikes of the
-#          CPU kernel and its gradients (tests/test_surrogate_train.py)
+#          input (tests/test_cuda.py); the surrogate network on CUDA, with the PyTorch step
+#          functions and with the generated CUDA kernels, gives the spikes of the CPU kernel
+#          and its gradients (tests/test_surrogate_train.py)
 #   lif    microseconds per sample-step of one LIF layer, ours beside Norse (torch.compile),
 #          SpikingJelly and snnTorch where they import (bench/bench_lif.py)
 #   conv   surrogate conv network (the paper configuration's) trained on the GPU: 12,800

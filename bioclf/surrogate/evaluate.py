@@ -232,9 +232,9 @@ def test_model(
             "validation_accuracy": (saved.get("history") or [{}])[-1].get("val_accuracy"),
             "neuron_file": str(cfg.neuron),
             "neuron_files": saved.get("neuron_files", {}),
-            "device": describe_device(where),
+            "device": describe_device(where, net),
             "training_device": saved.get("device"),
-            "provenance": {**tasks.provenance(), "device": describe_device(where)},
+            "provenance": {**tasks.provenance(), "device": describe_device(where, net)},
         }
     )
     np.save(out / "confusion.npy", confusion)

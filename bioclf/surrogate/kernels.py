@@ -82,8 +82,12 @@ def _counts_refractory_steps(neuron: CompiledNeuron) -> bool:
     return neuron.refractory_steps > 1
 
 
-def generate_source(neuron: CompiledNeuron) -> str:
-    """C source of ``forward_<T>`` and ``backward_<T>`` for T in (float, double)."""
+def generate_source(neuron: CompiledNeuron, target: str = "cpu") -> str:
+    """C source of ``forward_<T>`` and ``backward_<T>`` for T in (float, double).
+
+    ``target="cuda"``: CUDA source of the same computation, one GPU thread per neuron, with
+    host functions of the same names that launch it (see `CudaKernel`).
+    """
     sym = neuron.symbolic
     names = list(neuron.state_names)
     diff = list(neuron.diff_names)
@@ -265,6 +269,86 @@ CLONES void backward_REAL(const REAL* restrict gspk, const REAL* restrict x,
     }}
 }}
 """
+    if target == "cuda":
+        # The same statements per neuron; its state lives in registers across the time loop.
+        cuda = f"""
+__global__ void forward_REAL_kernel(const REAL* __restrict__ x, REAL* __restrict__ spikes,
+                                    REAL* __restrict__ saved, int16_t* __restrict__ refs,
+                                    int64_t T, int64_t M)
+{{
+    const int64_t m = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (m >= M) return;
+    {" ".join(f"double s_{n} = {neuron.initial[n]!r};" for n in names)}
+    int R = 0;
+    for (int64_t t = 0; t < T; t++) {{
+        int ref = R;
+        {apply_input}
+        {store}
+        {ref_save}
+        {active}
+        {update_block()}
+        double margin = ({margin_b}) / {neuron.threshold_scale!r};
+        int spk = (margin {cmp_} 0.0) & active;
+        spikes[t*M + m] = spk ? (REAL)1 : (REAL)0;
+        {reset_chain()}
+        {carry}
+        {ref_update}
+        R = ref;
+    }}
+}}
+
+__global__ void backward_REAL_kernel(const REAL* __restrict__ gspk, const REAL* __restrict__ x,
+                                     const REAL* __restrict__ spikes,
+                                     const REAL* __restrict__ saved,
+                                     const int16_t* __restrict__ refs, REAL* __restrict__ gx,
+                                     int64_t T, int64_t M, int kind, double slope)
+{{
+    const int64_t m = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (m >= M) return;
+    {" ".join(f"double l_{n} = 0.0;" for n in names)}
+    for (int64_t t = T - 1; t >= 0; t--) {{
+        {load()}
+        {active}
+        {update_block()}
+        double margin = ({margin_b}) / {neuron.threshold_scale!r};
+        {reset_chain()}
+        {" ".join(reset_back)}
+        {surrogate_code()}
+        const double gin = (double)gspk[t*M + m];
+        double gm = active ? gin * sg / {neuron.threshold_scale!r} : 0.0;
+        {" ".join(margin_back)}
+        {" ".join(upd_back)}
+        gx[t*M + m] = (REAL)(l_{inp} * {neuron.input_scale!r});
+        {clear_input}
+    }}
+}}
+
+extern "C" int forward_REAL(const REAL* x, REAL* spikes, REAL* saved, int16_t* refs,
+                            int64_t T, int64_t M, void* stream)
+{{
+    if (M == 0) return 0;
+    const int64_t blocks = (M + THREADS - 1) / THREADS;
+    forward_REAL_kernel<<<(unsigned int)blocks, THREADS, 0, (cudaStream_t)stream>>>(
+        x, spikes, saved, refs, T, M);
+    return (int)cudaGetLastError();
+}}
+
+extern "C" int backward_REAL(const REAL* gspk, const REAL* x, const REAL* spikes,
+                             const REAL* saved, const int16_t* refs, REAL* gx, int64_t T,
+                             int64_t M, int kind, double slope, void* stream)
+{{
+    if (M == 0) return 0;
+    const int64_t blocks = (M + THREADS - 1) / THREADS;
+    backward_REAL_kernel<<<(unsigned int)blocks, THREADS, 0, (cudaStream_t)stream>>>(
+        gspk, x, spikes, saved, refs, gx, T, M, kind, slope);
+    return (int)cudaGetLastError();
+}}
+"""
+        head = "#include <math.h>\n#include <stdint.h>\n#include <cuda_runtime.h>\n"
+        head += "#define THREADS 128\n"
+        return head + cuda.replace("REAL", "float") + cuda.replace("REAL", "double")
+    if target != "cpu":
+        raise ValueError(f"unknown target {target!r} (cpu, cuda)")
     # Blocks of 256 neurons: each step reads and writes rows of 1-2 KB per array (with 64, the
     # large layers of the conv network ran at half the speed: short rows, 6 MB apart)
     head = "#include <math.h>\n#include <stdint.h>\n#define BLK 256\n" + _CLONES
@@ -383,23 +467,22 @@ def _kernel_for(neuron: CompiledNeuron) -> Kernel | None:
         if digest in _CACHE:
             lib = _CACHE[digest]
             return Kernel(neuron, lib) if lib is not None else None
-        lib = _build(source, digest)
+        cc = _compiler()
+        lib = _build(source, digest, [cc, *_CFLAGS], ".c", ["-lm"]) if cc else None
         _CACHE[digest] = lib
     return Kernel(neuron, lib) if lib is not None else None
 
 
-def _build(source: str, digest: str):
-    cc = _compiler()
-    if cc is None:
-        return None
+def _build(source: str, digest: str, compile_cmd: list[str], suffix: str, libs=()):
+    """The shared library of `source`, compiled once into `kernel_dir()` (None on failure)."""
     directory = kernel_dir()
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"neuron_{digest}.so"
     if not target.exists():
-        src = directory / f"neuron_{digest}.c"
+        src = directory / f"neuron_{digest}{suffix}"
         src.write_text(source)
         tmp = directory / f".neuron_{digest}.{os.getpid()}.so"
-        cmd = [cc, *_CFLAGS, "-o", str(tmp), str(src), "-lm"]
+        cmd = [*compile_cmd, "-o", str(tmp), str(src), *libs]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             return None

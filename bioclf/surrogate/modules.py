@@ -34,10 +34,11 @@ class SpikingNeurons(nn.Module):
         Steepness of the surrogate (default 25 for fast_sigmoid, 2 for atan).
     impl : {'kernel', 'fused', 'autograd'}
         How the time loop runs; all give the same spikes and gradients (to float rounding).
-        'kernel': C code generated from the model (`bioclf.surrogate.kernels`) on CPU tensors;
-        'fused' on other devices (CUDA) or without a C compiler; 'fused': PyTorch ops with the
-        hand-written backward pass (`functional.neuron.run_fused`); 'autograd': autograd through
-        `functional.neuron.step`.
+        'kernel': code generated from the model, C on CPU tensors (`bioclf.surrogate.kernels`),
+        CUDA on CUDA tensors (`bioclf.surrogate.cuda_kernels`); 'fused' where it cannot be built
+        (no compiler) or, on CUDA, does not agree with the C kernel; 'fused': PyTorch ops with
+        the hand-written backward pass (`functional.neuron.run_fused`); 'autograd': autograd
+        through `functional.neuron.step`.
     """
 
     def __init__(

@@ -55,7 +55,8 @@ HELP = {
     "trained on (0: none)",
     "threads": "CPU threads of PyTorch and the C kernels",
     "device": "auto: CUDA when a GPU is available, else the CPU; cpu: the CPU with the "
-    "compiled C neuron kernels; cuda: the GPU (PyTorch step functions), an error without one",
+    "compiled C neuron kernels; cuda: the GPU (CUDA neuron kernels built with nvcc, else the "
+    "PyTorch step functions), an error without one",
     "log_every": "progress line every this many batches",
     "eval_batch_size": "images per batch in evaluation",
     "test": "evaluate on the test set after training (false: leave it to "
@@ -229,12 +230,22 @@ def resolve_device(name: str, source: str = "(command line)"):
     return torch.device(name)
 
 
-def describe_device(device) -> str:
-    """The device and how the neurons run on it, for metrics.json."""
+def describe_device(device, net=None) -> str:
+    """The device and how the neurons of `net` run on it, for metrics.json and the log."""
     import torch
 
     if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)}; PyTorch step functions)"
+        how = "PyTorch step functions"
+        from bioclf.surrogate.modules import SpikingNeurons
+
+        modules = net.modules() if net is not None else ()
+        layers = [m for m in modules if isinstance(m, SpikingNeurons)]
+        if layers and all(m.impl == "kernel" for m in layers):
+            from bioclf.surrogate.cuda_kernels import cuda_kernel_for
+
+            if all(cuda_kernel_for(m.neuron, device) is not None for m in layers):
+                how = "CUDA neuron kernels generated from the neuron file"
+        return f"cuda ({torch.cuda.get_device_name(device)}; {how})"
     return "cpu (compiled C neuron kernels)"
 
 

@@ -16,9 +16,10 @@ same number of threads on the same device: the thread count and the device chang
 summation order of matrix products.)
 
 ``--device`` (default ``auto``): on a CUDA GPU when PyTorch finds one, the neurons then run as
-the PyTorch step functions (`bioclf.surrogate.functional.neuron.run_fused`); on the CPU as the
-C kernels compiled from the neuron file (`bioclf.surrogate.kernels`). Both give the same
-spikes (`tests/test_surrogate_train.py`). The options, their defaults and their checks are
+CUDA kernels generated from the neuron file (`bioclf.surrogate.cuda_kernels`; where nvcc is
+missing, as the PyTorch step functions, `bioclf.surrogate.functional.neuron.run_fused`); on
+the CPU as C kernels generated from it (`bioclf.surrogate.kernels`). All give the same spikes
+(`tests/test_surrogate_train.py`). The options, their defaults and their checks are
 `bioclf.surrogate.options.TrainConfig`.
 
 Outputs in DIR: ``model.pt`` (weights, configuration and the neuron files as trained; a
@@ -153,7 +154,7 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     log(
         f"training {cfg.arch} ({sum(p.numel() for p in net.parameters())} parameters) on {n} "
         f"samples, {cfg.encoding} code, T={cfg.T}, dt={cfg.dt * 1e3:g} ms, neuron {cfg.neuron}, "
-        f"{cfg.threads} threads, {describe_device(device)}"
+        f"{cfg.threads} threads, {describe_device(device, net)}"
     )
     if cfg.validation:
         x_val, y_val, idx_val = load_data(cfg, "validation")
@@ -240,7 +241,7 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
             "neuron_files": {str(f): f.read_text() for f in model_files(cfg.neuron)},
             "history": history,
             "wall_seconds": wall,
-            "device": describe_device(device),
+            "device": describe_device(device, net),
         },
         out / "model.pt",
     )

@@ -298,9 +298,17 @@ def run_kernel(
     surrogate: str = "fast_sigmoid",
     slope: float | None = None,
 ) -> torch.Tensor:
-    """Spikes (T, ...) of `run_fused` computed by the C kernel on CPU tensors; `run_fused`
-    itself on other devices (CUDA) or where no kernel builds."""
-    kernel = kernels.kernel_for(neuron) if inputs.device.type == "cpu" else None
+    """Spikes (T, ...) of `run_fused` computed by the generated kernel: the C kernel on CPU
+    tensors, the CUDA kernel on CUDA tensors (`bioclf.surrogate.cuda_kernels`); `run_fused`
+    itself where no kernel builds (or, on CUDA, where it does not agree with the CPU's)."""
+    if inputs.device.type == "cpu":
+        kernel = kernels.kernel_for(neuron)
+    elif inputs.device.type == "cuda":
+        from bioclf.surrogate.cuda_kernels import cuda_kernel_for
+
+        kernel = cuda_kernel_for(neuron, inputs.device)
+    else:
+        kernel = None
     if kernel is None:
         return run_fused(neuron, inputs, surrogate, slope)
     slope = surrogates.get(surrogate).default_slope if slope is None else float(slope)
