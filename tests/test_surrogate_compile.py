@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -318,6 +320,74 @@ def test_cuda_kernel_source_has_the_c_kernels_statements_and_compiles(path, dt):
     assert lib is not None
     for name in ("forward_float", "forward_double", "backward_float", "backward_double"):
         assert hasattr(lib, name)
+
+
+_THREAD_SHIM = """#include <stdint.h>
+#include <math.h>
+#define __global__ static
+struct Index { int64_t x; };
+static struct Index blockIdx = {0}, blockDim = {1}, threadIdx = {0};
+"""
+
+
+@pytest.mark.parametrize("path, dt", [(LIF, 5e-3), (DC_EXC, 0.5e-3)])
+def test_cuda_kernels_thread_code_run_on_the_cpu_equals_the_c_kernel(tmp_path, path, dt):
+    """Without a GPU: the CUDA kernels' code, compiled as C++ with one loop over the thread
+    index in place of the launch, gives the C kernel's spikes, states and gradients exactly."""
+    import ctypes
+    import re
+    import subprocess
+
+    from bioclf.surrogate import kernels
+
+    neuron = compile_neuron(path, dt)
+    reference = kernel_for(neuron)
+    cxx = shutil.which("g++") or shutil.which("c++")
+    if reference is None or cxx is None:
+        pytest.skip("no C/C++ compiler")
+    cuda = kernels.generate_source(neuron, "cuda")
+    cuda = re.sub(r'extern "C" int \w+\(.*?\n}\n', "", cuda, flags=re.S)  # the launchers
+    cuda = cuda.replace("#include <cuda_runtime.h>", "")
+    drivers = []
+    for real in ("float", "double"):
+        drivers.append(f"""
+extern "C" void fwd_{real}(const {real}* x, {real}* z, {real}* s, int16_t* r, int64_t T,
+                            int64_t M)
+{{ for (int64_t m = 0; m < M; m++) {{
+    threadIdx.x = m; forward_{real}_kernel(x, z, s, r, T, M); }} }}
+extern "C" void bwd_{real}(const {real}* g, const {real}* x, const {real}* z, const {real}* s,
+                            const int16_t* r, {real}* gx, int64_t T, int64_t M, int kind,
+                            double slope)
+{{ for (int64_t m = 0; m < M; m++) {{
+    threadIdx.x = m; backward_{real}_kernel(g, x, z, s, r, gx, T, M, kind, slope); }} }}
+""")
+    src = tmp_path / "threads.cpp"
+    src.write_text(_THREAD_SHIM + cuda + "".join(drivers))
+    lib_path = tmp_path / "threads.so"
+    flags = ["-O1", "-ffp-contract=off", "-w", "-fPIC", "-shared"]
+    subprocess.run([cxx, *flags, "-o", lib_path, src], check=True)
+    lib = ctypes.CDLL(str(lib_path))
+    gen = torch.Generator().manual_seed(5)
+    c = ctypes
+    for dtype, real in ((torch.float32, "float"), (torch.float64, "double")):
+        x = torch.rand(30, 7, 23, generator=gen, dtype=dtype) * 1.2 - 0.1
+        g = torch.randn(30, 7, 23, generator=gen, dtype=dtype)
+        z_ref, saved = reference.forward(x)
+        T, M = x.shape[0], x[0].numel()
+        z, s = torch.empty_like(x), torch.empty_like(saved[2])
+        r = torch.zeros((T, M) if reference.has_ref else (1,), dtype=torch.int16)
+        ptr = [c.c_void_p(t.data_ptr()) for t in (x, z, s, r)]
+        getattr(lib, f"fwd_{real}")(*ptr, c.c_int64(T), c.c_int64(M))
+        assert 0 < z_ref.mean() < 0.5
+        assert torch.equal(z, z_ref) and torch.equal(s, saved[2])
+        assert not reference.has_ref or torch.equal(r, saved[3])
+        for k, surrogate in enumerate(("fast_sigmoid", "atan")):
+            gx_ref = reference.backward(g, saved, surrogate, 2.0)
+            gx = torch.empty_like(x)
+            ptr = [c.c_void_p(t.data_ptr()) for t in (g, x, z, s, r, gx)]
+            args = (c.c_int64(T), c.c_int64(M), c.c_int(k), c.c_double(2.0))
+            getattr(lib, f"bwd_{real}")(*ptr, *args)
+            assert torch.equal(gx, gx_ref) and gx.abs().sum() > 0
 
 
 def test_a_cuda_kernel_that_disagrees_is_not_used(monkeypatch):
