@@ -35,7 +35,11 @@ from bioclf.surrogate.kernels import (
     kernel_for,
 )
 
+# The CUDA runtime is linked statically (nvcc's default) and -Bsymbolic binds its calls inside
+# the library: PyTorch's shared runtime, loaded first, must not take them over (the kernels are
+# registered with this library's runtime and must be launched by it).
 NVCC_FLAGS = ("-O3", "--fmad=false", "-w", "-Xcompiler", "-fPIC", "-shared")
+NVCC_FLAGS += ("-Xlinker", "-Bsymbolic")
 _LOCK = threading.Lock()
 _CACHE: dict[tuple, object] = {}  # (id(neuron), device index) -> (neuron, CudaKernel | None)
 

@@ -487,4 +487,7 @@ def _build(source: str, digest: str, compile_cmd: list[str], suffix: str, libs=(
         if result.returncode != 0:
             return None
         os.replace(tmp, target)  # atomic: concurrent processes never load a partial file
-    return ctypes.CDLL(str(target))
+    try:
+        return ctypes.CDLL(str(target))
+    except OSError:  # e.g. a library it needs is missing here
+        return None
