@@ -7,9 +7,9 @@ once per model and GPU architecture with ``nvcc`` (``--fmad=false``: no fused mu
 so the arithmetic is that of the CPU kernel, in double precision) and called through ctypes.
 
 The first use on a device checks the kernel against the CPU kernel on a small random input
-(the same spikes and saved states, gradients equal to 1e-12); a kernel that does not build,
-launch or agree is not used, with a warning, and `SpikingNeurons` runs the PyTorch step
-functions instead, as it does without ``nvcc``.
+(the same spikes and saved states, gradients equal to 1e-12); a kernel that does not build
+(no ``nvcc`` found, or it fails), launch or agree is not used, with a warning, and
+`SpikingNeurons` runs the PyTorch step functions instead (slower, the same spikes).
 """
 
 from __future__ import annotations
@@ -151,7 +151,11 @@ def cuda_kernel_for(neuron: CompiledNeuron, device: torch.device) -> CudaKernel 
         major, minor = torch.cuda.get_device_capability(index)
         lib = build(neuron, f"sm_{major}{minor}")
         if lib is None:
-            why = "nvcc is missing or failed" if nvcc() else None  # no nvcc: silently fused
+            why = (
+                "nvcc failed"
+                if nvcc()
+                else "nvcc not found: set CUDA_HOME or put CUDA's compiler on the PATH"
+            )
         else:
             kernel = CudaKernel(neuron, lib)
             try:
