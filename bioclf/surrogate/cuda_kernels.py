@@ -152,7 +152,7 @@ def cuda_kernel_for(neuron: CompiledNeuron, device: torch.device) -> CudaKernel 
         lib = build(neuron, f"sm_{major}{minor}")
         if lib is None:
             why = (
-                "nvcc failed"
+                "nvcc failed, or an expression has no C form"
                 if nvcc()
                 else "nvcc not found: set CUDA_HOME or put CUDA's compiler on the PATH"
             )
