@@ -15,7 +15,8 @@ peak memory of the compiled program and of the largest compiler process. Then th
 ``--samples`` with 2 OpenMP threads, then the conventional design (runtime backend, one
 ``net.run()`` per sample, normalisation in Python) on the same model and the first samples of
 the same data, and the speed ratio. With ``--backend cuda`` it times the brian2cuda program
-instead and skips the thread and conventional comparisons. Results are printed and written as
+instead, with the peak GPU memory (``nvidia-smi``), and skips the thread and conventional
+comparisons. Results are printed and written as
 JSON, with the processor and the load average before and after. Run it on an otherwise idle
 machine.
 """
@@ -23,11 +24,14 @@ machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import shutil
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -60,6 +64,42 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+class GpuMemory:
+    """Peak GPU memory in use (MB, all processes, from nvidia-smi every 0.2 s) while it is
+    entered, above what was in use before; None where nvidia-smi does not answer."""
+
+    def __init__(self, gpu: int = 0):
+        self.gpu, self.samples, self._stop = gpu, [], threading.Event()
+
+    def _used(self):
+        cmd = ["nvidia-smi", f"--id={self.gpu}", "--query-gpu=memory.used"]
+        cmd.append("--format=csv,noheader,nounits")
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
+            return float(out.split()[0])
+        except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+            return None
+
+    def _poll(self):
+        while not self._stop.wait(0.2):
+            self.samples.append(self._used())
+
+    def __enter__(self):
+        self.base = self._used()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mb(self):
+        seen = [m for m in self.samples if m is not None]
+        return None if self.base is None or not seen else round(max(seen) - self.base, 1)
+
+
 def window(chunks, first, last, label):
     """Speed over chunks[first:last]; each chunk is (samples, presentations, wall s, CPU s)."""
     part = chunks[first:last]
@@ -83,6 +123,16 @@ def window(chunks, first, last, label):
 def compiled(n, images, threads, chunk, build, backend_name="cpp", first=None, late=None):
     """Compile and train through `images`; time the first `first` samples, the whole run and
     the last `late` samples (windows rounded to whole chunks)."""
+    gpu = GpuMemory() if backend_name == "cuda" else contextlib.nullcontext()
+    with gpu:
+        out = _compiled(n, images, threads, chunk, build, backend_name, first, late)
+    if backend_name == "cuda":
+        # the compiled program's device memory: all processes' use, above the use before
+        out["gpu_peak_memory_mb"] = gpu.peak_mb
+    return out
+
+
+def _compiled(n, images, threads, chunk, build, backend_name, first, late):
     backend = backends.Backend(backend_name, threads=threads, build_dir=build)
     project = f"bench_n{n}_t{threads}" if backend_name == "cpp" else f"bench_n{n}_{backend_name}"
     shutil.rmtree(build / project, ignore_errors=True)  # time a full compile, not a re-make

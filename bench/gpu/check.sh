@@ -13,7 +13,7 @@
 #   conv   surrogate conv network (the paper configuration's) trained on the GPU: 12,800
 #          training images (100 batches), samples/s and the time an epoch would take
 #   stdp   STDP training speed on CUDA at N=400, 1600 and 6400: compile time, ms per sample
-#          over the first 500 samples, program peak memory (bench/bench_stdp.py)
+#          over the first 500 samples, program and GPU peak memory (bench/bench_stdp.py)
 # BUDGET (seconds, default 570) bounds the whole run: each step gets at most its own limit and
 # what is left of the budget. On the lent machine (no registries), first run
 # bench/gpu/fetch_wheels.sh here and carry .whl; there, with timeout_s 600:
