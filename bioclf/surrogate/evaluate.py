@@ -234,6 +234,7 @@ def test_model(
             "neuron_files": saved.get("neuron_files", {}),
             "device": describe_device(where, net),
             "training_device": saved.get("device"),
+            "training_gpu_peak_memory_mb": saved.get("gpu_peak_memory_mb"),
             "provenance": {**tasks.provenance(), "device": describe_device(where, net)},
         }
     )

@@ -242,6 +242,12 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
             "history": history,
             "wall_seconds": wall,
             "device": describe_device(device, net),
+            # on CUDA, PyTorch's peak allocation of this process (of its epochs, if resumed)
+            "gpu_peak_memory_mb": (
+                round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+                if device.type == "cuda"
+                else None
+            ),
         },
         out / "model.pt",
     )
