@@ -26,14 +26,7 @@ import torch
 from bioclf.surrogate.compiled import CompiledNeuron
 from bioclf.surrogate.functional.surrogate import SURROGATES
 from bioclf.surrogate.functional.surrogate import get as get_surrogate
-from bioclf.surrogate.kernels import (
-    _build,
-    _counts_refractory_steps,
-    _saved_names,
-    _suffix,
-    generate_source,
-    kernel_for,
-)
+from bioclf.surrogate.kernels import Kernel, _build, _suffix, generate_source, kernel_for
 
 # The CUDA runtime is linked statically (nvcc's default) and -Bsymbolic binds its calls inside
 # the library: PyTorch's shared runtime, loaded first, must not take them over (the kernels are
@@ -66,14 +59,11 @@ def build(neuron: CompiledNeuron, arch: str):
     return _build(source, digest, flags, ".cu")
 
 
-class CudaKernel:
+class CudaKernel(Kernel):
     """`kernels.Kernel`'s forward/backward pair on CUDA tensors."""
 
     def __init__(self, neuron: CompiledNeuron, lib: ctypes.CDLL):
-        self.neuron = neuron
-        self.lib = lib
-        self.n_saved = max(1, len(_saved_names(neuron)))
-        self.has_ref = _counts_refractory_steps(neuron)
+        super().__init__(neuron, lib)
         for name in ("forward_float", "forward_double", "backward_float", "backward_double"):
             getattr(lib, name).restype = ctypes.c_int
 

@@ -205,6 +205,31 @@ def generate_source(neuron: CompiledNeuron, target: str = "cpu") -> str:
     lam_init = " ".join(f"L_{n}[i] = 0.0;" for n in names)
     lam_load = " ".join(f"double l_{n} = L_{n}[i];" for n in names)
     lam_store = " ".join(f"L_{n}[i] = l_{n};" for n in names)
+    # One neuron's time step, forward (after `ref` is set) and backward (after the state of
+    # step t is loaded): the same statements in the C and the CUDA kernels.
+    forward_step = f"""{apply_input}
+                {store}
+                {ref_save}
+                {active}
+                {update_block()}
+                double margin = ({margin_b}) / {neuron.threshold_scale!r};
+                int spk = (margin {cmp_} 0.0) & active;
+                spikes[t*M + m] = spk ? (REAL)1 : (REAL)0;  /* (REAL)spk does not vectorise */
+                {reset_chain()}
+                {carry}
+                {ref_update}"""
+    backward_step = f"""{active}
+                {update_block()}
+                double margin = ({margin_b}) / {neuron.threshold_scale!r};
+                {reset_chain()}
+                {" ".join(reset_back)}
+                {surrogate_code()}
+                const double gin = (double)gspk[t*M + m];  /* loaded unconditionally: vectorises */
+                double gm = active ? gin * sg / {neuron.threshold_scale!r} : 0.0;
+                {" ".join(margin_back)}
+                {" ".join(upd_back)}
+                gx[t*M + m] = (REAL)(l_{inp} * {neuron.input_scale!r});
+                {clear_input}"""
     body = f"""
 CLONES void forward_REAL(const REAL* restrict x, REAL* restrict spikes, REAL* restrict saved,
                   int16_t* restrict refs, int64_t T, int64_t M, int64_t m0, int64_t m1)
@@ -219,17 +244,7 @@ CLONES void forward_REAL(const REAL* restrict x, REAL* restrict spikes, REAL* re
                 const int64_t m = b0 + i;
                 {load_block}
                 int ref = {ref_load};
-                {apply_input}
-                {store}
-                {ref_save}
-                {active}
-                {update_block()}
-                double margin = ({margin_b}) / {neuron.threshold_scale!r};
-                int spk = (margin {cmp_} 0.0) & active;
-                spikes[t*M + m] = spk ? (REAL)1 : (REAL)0;  /* (REAL)spk does not vectorise */
-                {reset_chain()}
-                {carry}
-                {ref_update}
+                {forward_step}
                 {store_block}
                 {ref_store}
             }}
@@ -251,18 +266,7 @@ CLONES void backward_REAL(const REAL* restrict gspk, const REAL* restrict x,
                 const int64_t m = b0 + i;
                 {lam_load}
                 {load()}
-                {active}
-                {update_block()}
-                double margin = ({margin_b}) / {neuron.threshold_scale!r};
-                {reset_chain()}
-                {" ".join(reset_back)}
-                {surrogate_code()}
-                const double gin = (double)gspk[t*M + m];  /* loaded unconditionally: vectorises */
-                double gm = active ? gin * sg / {neuron.threshold_scale!r} : 0.0;
-                {" ".join(margin_back)}
-                {" ".join(upd_back)}
-                gx[t*M + m] = (REAL)(l_{inp} * {neuron.input_scale!r});
-                {clear_input}
+                {backward_step}
                 {lam_store}
             }}
         }}
@@ -282,17 +286,7 @@ __global__ void forward_REAL_kernel(const REAL* __restrict__ x, REAL* __restrict
     int R = 0;
     for (int64_t t = 0; t < T; t++) {{
         int ref = R;
-        {apply_input}
-        {store}
-        {ref_save}
-        {active}
-        {update_block()}
-        double margin = ({margin_b}) / {neuron.threshold_scale!r};
-        int spk = (margin {cmp_} 0.0) & active;
-        spikes[t*M + m] = spk ? (REAL)1 : (REAL)0;
-        {reset_chain()}
-        {carry}
-        {ref_update}
+                {forward_step}
         R = ref;
     }}
 }}
@@ -308,18 +302,7 @@ __global__ void backward_REAL_kernel(const REAL* __restrict__ gspk, const REAL* 
     {" ".join(f"double l_{n} = 0.0;" for n in names)}
     for (int64_t t = T - 1; t >= 0; t--) {{
         {load()}
-        {active}
-        {update_block()}
-        double margin = ({margin_b}) / {neuron.threshold_scale!r};
-        {reset_chain()}
-        {" ".join(reset_back)}
-        {surrogate_code()}
-        const double gin = (double)gspk[t*M + m];
-        double gm = active ? gin * sg / {neuron.threshold_scale!r} : 0.0;
-        {" ".join(margin_back)}
-        {" ".join(upd_back)}
-        gx[t*M + m] = (REAL)(l_{inp} * {neuron.input_scale!r});
-        {clear_input}
+                {backward_step}
     }}
 }}
 
