@@ -57,6 +57,7 @@ from bioclf import tasks
 from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.functional import neuron as F
 from bioclf.surrogate.modules import SpikingNeurons
+from bioclf.surrogate.options import TrainConfig
 
 SJ_PROVIDERS = ("cuda", "triton", "torch")
 
@@ -256,8 +257,9 @@ def main(argv=None) -> int:
     parser.add_argument("--passes", type=int, default=0, help="passes per round (0: auto)")
     parser.add_argument("--no-compile", action="store_true", help="no torch.compile variants")
     parser.add_argument("--only", nargs="+", help="libraries to time (bioclf norse ...)")
-    parser.add_argument("--dt", type=float, default=5e-3, help="time step (s)")
-    parser.add_argument("--neuron", default="equations/lif.yaml")
+    # the surrogate networks' defaults (bioclf.surrogate.options.TrainConfig)
+    parser.add_argument("--dt", type=float, default=TrainConfig.dt, help="time step (s)")
+    parser.add_argument("--neuron", default=TrainConfig.neuron)
     parser.add_argument("--out", help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
 

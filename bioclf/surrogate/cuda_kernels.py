@@ -25,8 +25,7 @@ import torch
 
 from bioclf.surrogate.compiled import CompiledNeuron
 from bioclf.surrogate.functional.surrogate import SURROGATES
-from bioclf.surrogate.functional.surrogate import get as get_surrogate
-from bioclf.surrogate.kernels import Kernel, _build, _suffix, generate_source, kernel_for
+from bioclf.surrogate.kernels import Kernel, _build, generate_source, kernel_for
 
 # The CUDA runtime is linked statically (nvcc's default) and -Bsymbolic binds its calls inside
 # the library: PyTorch's shared runtime, loaded first, must not take them over (the kernels are
@@ -60,52 +59,21 @@ def build(neuron: CompiledNeuron, arch: str):
 
 
 class CudaKernel(Kernel):
-    """`kernels.Kernel`'s forward/backward pair on CUDA tensors."""
+    """`kernels.Kernel`'s forward/backward pair on CUDA tensors: the same calls, launched on
+    the GPU."""
 
     def __init__(self, neuron: CompiledNeuron, lib: ctypes.CDLL):
         super().__init__(neuron, lib)
         for name in ("forward_float", "forward_double", "backward_float", "backward_double"):
             getattr(lib, name).restype = ctypes.c_int
 
-    @staticmethod
-    def _launch(fn, x: torch.Tensor, *args) -> None:
+    def _run(self, fn, x: torch.Tensor, args, M: int, extra=()):
+        """Launch `fn` for the neurons 0..M-1 on PyTorch's current stream of `x`'s device."""
         stream = torch.cuda.current_stream(x.device).cuda_stream
         with torch.cuda.device(x.device):  # the context current to this thread
-            err = fn(*args, ctypes.c_void_p(stream))
+            err = fn(*args, *extra, ctypes.c_void_p(stream))
         if err != 0:
             raise RuntimeError(f"CUDA neuron kernel failed to launch (cudaError {err})")
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
-        x = x.contiguous()
-        T, M = x.shape[0], x[0].numel()
-        spikes = torch.empty_like(x)
-        saved = torch.empty((T, self.n_saved, M), dtype=x.dtype, device=x.device)
-        refs = torch.empty((T, M) if self.has_ref else (1,), dtype=torch.int16, device=x.device)
-        self._launch(
-            getattr(self.lib, f"forward_{_suffix(x)}"),
-            x,
-            *(ctypes.c_void_p(t.data_ptr()) for t in (x, spikes, saved, refs)),
-            ctypes.c_int64(T),
-            ctypes.c_int64(M),
-        )
-        return spikes, (x, spikes, saved, refs)
-
-    def backward(self, grad: torch.Tensor, saved: tuple, surrogate: str, slope: float):
-        x, spikes, states, refs = saved
-        grad = grad.contiguous().to(x.dtype)
-        T, M = grad.shape[0], grad[0].numel()
-        gx = torch.empty_like(grad)
-        kind = SURROGATES.index(get_surrogate(surrogate).name)  # unknown names are refused
-        self._launch(
-            getattr(self.lib, f"backward_{_suffix(x)}"),
-            x,
-            *(ctypes.c_void_p(t.data_ptr()) for t in (grad, x, spikes, states, refs, gx)),
-            ctypes.c_int64(T),
-            ctypes.c_int64(M),
-            ctypes.c_int(kind),
-            ctypes.c_double(slope),
-        )
-        return gx
 
 
 def self_check(kernel: CudaKernel, device: torch.device) -> str | None:

@@ -88,6 +88,8 @@ def generate_source(neuron: CompiledNeuron, target: str = "cpu") -> str:
     ``target="cuda"``: CUDA source of the same computation, one GPU thread per neuron, with
     host functions of the same names that launch it (see `CudaKernel`).
     """
+    if target not in ("cpu", "cuda"):
+        raise ValueError(f"unknown target {target!r} (cpu, cuda)")
     sym = neuron.symbolic
     names = list(neuron.state_names)
     diff = list(neuron.diff_names)
@@ -330,8 +332,6 @@ extern "C" int backward_REAL(const REAL* gspk, const REAL* x, const REAL* spikes
         head = "#include <math.h>\n#include <stdint.h>\n#include <cuda_runtime.h>\n"
         head += "#define THREADS 128\n"
         return head + cuda.replace("REAL", "float") + cuda.replace("REAL", "double")
-    if target != "cpu":
-        raise ValueError(f"unknown target {target!r} (cpu, cuda)")
     # Blocks of 256 neurons: each step reads and writes rows of 1-2 KB per array (with 64, the
     # large layers of the conv network ran at half the speed: short rows, 6 MB apart)
     head = "#include <math.h>\n#include <stdint.h>\n#define BLK 256\n" + _CLONES
@@ -349,7 +349,9 @@ class Kernel:
         if neuron.refractory_steps > 32768:
             raise ValueError("refractory period longer than 32768 steps")
 
-    def _parallel(self, fn, args, M: int, extra=()):
+    def _run(self, fn, x: torch.Tensor, args, M: int, extra=()):
+        """Call `fn` on the neurons 0..M-1: on slices of them, from a few threads (ctypes
+        releases the GIL). `CudaKernel` launches it on the GPU instead."""
         global _POOL
         threads = max(1, min(torch.get_num_threads(), M // 256 or 1))
         if threads == 1:
@@ -370,9 +372,10 @@ class Kernel:
         T = x.shape[0]
         M = x[0].numel()
         spikes = torch.empty_like(x)
-        saved = torch.empty((T, self.n_saved, M), dtype=x.dtype)
+        saved = torch.empty((T, self.n_saved, M), dtype=x.dtype, device=x.device)
         # the refractory counters, saved for the backward pass only where there is one
-        refs = torch.empty((T, M) if self.has_ref else (1,), dtype=torch.int16)
+        shape = (T, M) if self.has_ref else (1,)
+        refs = torch.empty(shape, dtype=torch.int16, device=x.device)
         fn = getattr(self.lib, f"forward_{_suffix(x)}")
         args = (
             ctypes.c_void_p(x.data_ptr()),
@@ -382,7 +385,7 @@ class Kernel:
             ctypes.c_int64(T),
             ctypes.c_int64(M),
         )
-        self._parallel(fn, args, M)
+        self._run(fn, x, args, M)
         return spikes, (x, spikes, saved, refs)
 
     def backward(self, grad: torch.Tensor, saved: tuple, surrogate: str, slope: float):
@@ -403,7 +406,7 @@ class Kernel:
             ctypes.c_int64(M),
         )
         kind = SURROGATES.index(get_surrogate(surrogate).name)  # unknown names are refused
-        self._parallel(fn, args, M, (ctypes.c_int(kind), ctypes.c_double(slope)))
+        self._run(fn, x, args, M, (ctypes.c_int(kind), ctypes.c_double(slope)))
         return gx
 
 
