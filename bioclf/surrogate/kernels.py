@@ -232,49 +232,6 @@ def generate_source(neuron: CompiledNeuron, target: str = "cpu") -> str:
                 {" ".join(upd_back)}
                 gx[t*M + m] = (REAL)(l_{inp} * {neuron.input_scale!r});
                 {clear_input}"""
-    body = f"""
-CLONES void forward_REAL(const REAL* restrict x, REAL* restrict spikes, REAL* restrict saved,
-                  int16_t* restrict refs, int64_t T, int64_t M, int64_t m0, int64_t m1)
-{{
-    for (int64_t b0 = m0; b0 < m1; b0 += BLK) {{
-        const int64_t nb = (m1 - b0 < BLK) ? (m1 - b0) : BLK;
-        {state_arrays}
-        int R[BLK];
-        for (int64_t i = 0; i < nb; i++) {{ {init_block} R[i] = 0; }}
-        for (int64_t t = 0; t < T; t++) {{
-            for (int64_t i = 0; i < nb; i++) {{
-                const int64_t m = b0 + i;
-                {load_block}
-                int ref = {ref_load};
-                {forward_step}
-                {store_block}
-                {ref_store}
-            }}
-        }}
-    }}
-}}
-
-CLONES void backward_REAL(const REAL* restrict gspk, const REAL* restrict x,
-                   const REAL* restrict spikes, const REAL* restrict saved,
-                   const int16_t* restrict refs, REAL* restrict gx,
-                   int64_t T, int64_t M, int64_t m0, int64_t m1, int kind, double slope)
-{{
-    for (int64_t b0 = m0; b0 < m1; b0 += BLK) {{
-        const int64_t nb = (m1 - b0 < BLK) ? (m1 - b0) : BLK;
-        {lam_arrays}
-        for (int64_t i = 0; i < nb; i++) {{ {lam_init} }}
-        for (int64_t t = T - 1; t >= 0; t--) {{
-            for (int64_t i = 0; i < nb; i++) {{
-                const int64_t m = b0 + i;
-                {lam_load}
-                {load()}
-                {backward_step}
-                {lam_store}
-            }}
-        }}
-    }}
-}}
-"""
     if target == "cuda":
         # The same statements per neuron; its state lives in registers across the time loop.
         cuda = f"""
@@ -332,6 +289,49 @@ extern "C" int backward_REAL(const REAL* gspk, const REAL* x, const REAL* spikes
         head = "#include <math.h>\n#include <stdint.h>\n#include <cuda_runtime.h>\n"
         head += "#define THREADS 128\n"
         return head + cuda.replace("REAL", "float") + cuda.replace("REAL", "double")
+    body = f"""
+CLONES void forward_REAL(const REAL* restrict x, REAL* restrict spikes, REAL* restrict saved,
+                  int16_t* restrict refs, int64_t T, int64_t M, int64_t m0, int64_t m1)
+{{
+    for (int64_t b0 = m0; b0 < m1; b0 += BLK) {{
+        const int64_t nb = (m1 - b0 < BLK) ? (m1 - b0) : BLK;
+        {state_arrays}
+        int R[BLK];
+        for (int64_t i = 0; i < nb; i++) {{ {init_block} R[i] = 0; }}
+        for (int64_t t = 0; t < T; t++) {{
+            for (int64_t i = 0; i < nb; i++) {{
+                const int64_t m = b0 + i;
+                {load_block}
+                int ref = {ref_load};
+                {forward_step}
+                {store_block}
+                {ref_store}
+            }}
+        }}
+    }}
+}}
+
+CLONES void backward_REAL(const REAL* restrict gspk, const REAL* restrict x,
+                   const REAL* restrict spikes, const REAL* restrict saved,
+                   const int16_t* restrict refs, REAL* restrict gx,
+                   int64_t T, int64_t M, int64_t m0, int64_t m1, int kind, double slope)
+{{
+    for (int64_t b0 = m0; b0 < m1; b0 += BLK) {{
+        const int64_t nb = (m1 - b0 < BLK) ? (m1 - b0) : BLK;
+        {lam_arrays}
+        for (int64_t i = 0; i < nb; i++) {{ {lam_init} }}
+        for (int64_t t = T - 1; t >= 0; t--) {{
+            for (int64_t i = 0; i < nb; i++) {{
+                const int64_t m = b0 + i;
+                {lam_load}
+                {load()}
+                {backward_step}
+                {lam_store}
+            }}
+        }}
+    }}
+}}
+"""
     # Blocks of 256 neurons: each step reads and writes rows of 1-2 KB per array (with 64, the
     # large layers of the conv network ran at half the speed: short rows, 6 MB apart)
     head = "#include <math.h>\n#include <stdint.h>\n#define BLK 256\n" + _CLONES
