@@ -14,11 +14,12 @@ time of the bench and the programs it ran (less affected by other load on the ma
 peak memory of the compiled program and of the largest compiler process. Then the first
 ``--samples`` with 2 OpenMP threads, then the conventional design (runtime backend, one
 ``net.run()`` per sample, normalisation in Python) on the same model and the first samples of
-the same data, and the speed ratio. With ``--backend cuda`` it times the brian2cuda program
-instead, with the peak GPU memory (``nvidia-smi``), and skips the thread and conventional
-comparisons. Results are printed and written as
-JSON, with the processor and the load average before and after. Run it on an otherwise idle
-machine.
+the same data, and the speed ratio. The model files are the paper's (``equations/dc_stdp.yaml``
+for the plastic synapse) with the default protocol; ``--config`` times those of a pipeline
+configuration instead (``config/config.yaml``: the default pipeline's). With ``--backend
+cuda`` it times the brian2cuda program instead, with the peak GPU memory (``nvidia-smi``), and
+skips the thread and conventional comparisons. Results are printed and written as JSON, with
+the processor and the load average before and after. Run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bioclf import tasks  # noqa: E402
+from bioclf import config, tasks  # noqa: E402
 from bioclf.brian import backends  # noqa: E402
 from bioclf.data import images_as_float, load_split  # noqa: E402
 from bioclf.encoding import hashrng  # noqa: E402
+from bioclf.stdp import setup as stdp_setup  # noqa: E402
 from bioclf.stdp.conventional import ConventionalNetwork  # noqa: E402
 from bioclf.stdp.protocol import Models, Protocol  # noqa: E402
 from bioclf.stdp.simulate import Simulator  # noqa: E402
@@ -120,24 +122,25 @@ def window(chunks, first, last, label):
     }
 
 
-def compiled(n, images, threads, chunk, build, backend_name="cpp", first=None, late=None):
-    """Compile and train through `images`; time the first `first` samples, the whole run and
-    the last `late` samples (windows rounded to whole chunks)."""
+def compiled(setup, n, images, threads, chunk, build, backend_name="cpp", first=None, late=None):
+    """Compile and train through `images` with `setup` (Models, Protocol); time the first
+    `first` samples, the whole run and the last `late` samples (windows rounded to whole
+    chunks)."""
     gpu = GpuMemory() if backend_name == "cuda" else contextlib.nullcontext()
     with gpu:
-        out = _compiled(n, images, threads, chunk, build, backend_name, first, late)
+        out = _compiled(setup, n, images, threads, chunk, build, backend_name, first, late)
     if backend_name == "cuda":
         # the compiled program's device memory: all processes' use, above the use before
         out["gpu_peak_memory_mb"] = gpu.peak_mb
     return out
 
 
-def _compiled(n, images, threads, chunk, build, backend_name, first, late):
+def _compiled(setup, n, images, threads, chunk, build, backend_name, first, late):
     backend = backends.Backend(backend_name, threads=threads, build_dir=build)
     project = f"bench_n{n}_t{threads}" if backend_name == "cpp" else f"bench_n{n}_{backend_name}"
     shutil.rmtree(build / project, ignore_errors=True)  # time a full compile, not a re-make
     start = time.perf_counter()
-    sim = Simulator(Models.load(MODELS), Protocol(), n, chunk, 0, backend, project)
+    sim = Simulator(*setup, n, chunk, 0, backend, project)
     compile_s = time.perf_counter() - start
     state, pos, chunks = sim.initial_state, 0, []
     while pos < len(images):
@@ -176,8 +179,8 @@ def _compiled(n, images, threads, chunk, build, backend_name, first, late):
     return out
 
 
-def conventional(n, images):
-    net = ConventionalNetwork(Models.load(MODELS), Protocol(), n, 0)
+def conventional(setup, n, images):
+    net = ConventionalNetwork(*setup, n, 0)
     net.present(images[0])  # the first run generates the numpy code: not timed
     start, cpu0 = time.perf_counter(), cpu_seconds()
     slots = 0
@@ -224,6 +227,12 @@ def main() -> int:
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="OpenMP threads to try")
     p.add_argument("--build", type=Path, default=ROOT / "build" / "bench")
     p.add_argument("--out", type=Path, help="JSON file (default bench/out/bench_stdp[_cuda].json)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="time the model files and protocol of this pipeline configuration's stdp section "
+        "(e.g. config/config.yaml) instead of the paper's",
+    )
     args = p.parse_args()
     if args.backend == "cuda" and not backends.gpu_available():
         p.error(
@@ -235,7 +244,16 @@ def main() -> int:
     ds = load_split(ROOT / "data" / "mnist", "train")
     long_run = max(args.epoch_samples, args.samples)
     images = images_as_float(ds)[:long_run]
+    if args.config:
+        cfg = config.load(args.config)
+        setup = (stdp_setup.models(cfg), stdp_setup.protocol(cfg))
+        model_files = {k: str(v) for k, v in cfg["stdp"]["models"].items()}
+    else:
+        setup = (Models.load(MODELS), Protocol())
+        model_files = {k: str(v.relative_to(ROOT)) for k, v in MODELS.items()}
     results = {"provenance": tasks.provenance(), "load_average_before": load_average()}
+    results["models"] = model_files
+    results["protocol"] = {k: str(v) for k, v in vars(setup[1]).items()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     print(f"machine: {results['provenance']['machine']}", flush=True)
     print(f"load average (1, 5, 15 min): {results['load_average_before']}", flush=True)
@@ -243,7 +261,7 @@ def main() -> int:
         r = {}
         if args.backend == "cuda":
             r["cuda"] = compiled(
-                n, images, 1, args.chunk, args.build, "cuda", args.samples, args.late_samples
+                setup, n, images, 1, args.chunk, args.build, "cuda", args.samples, args.late_samples
             )
             print(f"N={n} cuda: {r['cuda']}", flush=True)
         for threads in args.threads if args.backend == "cpp" else ():
@@ -251,11 +269,19 @@ def main() -> int:
             # the whole run with one thread only: the thread comparison needs no full epoch
             part = images if threads == 1 else images[: args.samples]
             r[key] = compiled(
-                n, part, threads, args.chunk, args.build, "cpp", args.samples, args.late_samples
+                setup,
+                n,
+                part,
+                threads,
+                args.chunk,
+                args.build,
+                "cpp",
+                args.samples,
+                args.late_samples,
             )
             print(f"N={n} cpp {threads} thread(s): {r[key]}", flush=True)
         if args.backend == "cpp" and args.conventional_samples > 1:
-            r["conventional_runtime"] = conventional(n, images[: args.conventional_samples])
+            r["conventional_runtime"] = conventional(setup, n, images[: args.conventional_samples])
             print(
                 f"N={n} conventional (runtime, net.run per sample): {r['conventional_runtime']}",
                 flush=True,

@@ -15,6 +15,8 @@ import pytest
 from bioclf.brian import cpp_patches
 
 BRIAN_QUEUE = Path(brian2.__file__).parent / "synapses" / "spikequeue.h"
+# The scheduler's source: the parts the patch changes hold no template syntax.
+BRIAN_NETWORK = Path(brian2.__file__).parent / "devices/cpp_standalone/templates/network.cpp"
 
 PATHWAY = """class SynapticPathway
 {
@@ -130,7 +132,9 @@ def test_patches_the_queue_the_synaptic_loop_and_the_state_updater(tmp_path):
     mask_pass, event_pass = threshold.split("long _count = 0;")
     assert "_bioclf_m[_idx] = _cond;" in mask_pass and "(v > _lio_1) && true;" in mask_pass
     assert "_spikespace[_count++]" not in mask_pass
-    assert "if(_bioclf_m[_idx]) {" in event_pass
+    # ... from the set bytes of the mask, 64 neurons at a time, each byte's neuron in order
+    assert "_bioclf_b+=64" in event_pass and "__builtin_ctzll(_bioclf_word) & ~7" in event_pass
+    assert "_ptr_array_exc__spikespace[_count++] = _idx;" in event_pass
     assert "_ptr_array_exc_lastspike[_idx] = _ptr_array_defaultclock_t[0];" in event_pass
     assert event_pass.rstrip().endswith("_ptr_array_exc__spikespace[N] = _count;\n}")
     # Patching again changes nothing.
@@ -260,3 +264,31 @@ def test_objects_of_a_patched_build_go_when_the_project_is_left_alone(tmp_path):
     assert not cpp_patches.patch_project(project)
     assert not obj.exists()
     assert not list(project.glob(".bioclf_*"))
+
+
+def test_scheduler_compares_one_clock_and_keeps_its_set_of_clocks(tmp_path):
+    """Most steps run the default clock alone: the patched scheduler tests each object's
+    clock by a comparison there, and rebuilds its set of current clocks only when it changes;
+    with several clocks due it tests the set, as before."""
+    project = _project(tmp_path)
+    network = project / "network.cpp"
+    network.write_text(BRIAN_NETWORK.read_text())
+    assert cpp_patches.patch_project(project)
+    text = network.read_text()
+    assert cpp_patches.SCHEDULER_MARK in text
+    assert "bioclf_one_clock ? obj_clock == clock\n" in text
+    assert ": curclocks.find(obj_clock) != curclocks.end())" in text
+    rebuild = text[text.index("bioclf_same && bioclf_equal == curclocks.size()") :]
+    assert rebuild.index("curclocks.clear();") < rebuild.index("curclocks.insert(clock);")
+    assert text.count("{") == text.count("}")
+    before = _texts(project)
+    assert cpp_patches.patch_project(project)
+    assert _texts(project) == before
+    # A scheduler of another form works as Brian2 wrote it; the other patches still apply.
+    other = BRIAN_NETWORK.read_text().replace("curclocks.clear();", "curclocks.erase(0);")
+    (tmp_path / "other").mkdir()
+    project = _project(tmp_path / "other")
+    (project / "network.cpp").write_text(other)
+    assert cpp_patches.patch_project(project)
+    assert (project / "network.cpp").read_text() == other
+    assert cpp_patches.QUEUE_MARK in (project / "brianlib" / "spikequeue.h").read_text()

@@ -7,13 +7,13 @@ import time
 
 import pytest
 
-from bioclf.brian.backends import LOCKED_RUN
+from bioclf.brian.backends import LOCKED_RUN, LOCKED_RUN_CMD
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="flock is POSIX only")
 
 
 def _locked(cwd, script, **kw):
-    return [sys.executable, str(LOCKED_RUN), "sh", "-c", script], dict(cwd=cwd, **kw)
+    return [*LOCKED_RUN_CMD, "sh", "-c", script], dict(cwd=cwd, **kw)
 
 
 def test_a_second_program_waits_for_the_first(tmp_path):
@@ -65,7 +65,7 @@ def test_peak_memory_is_the_programs_own(tmp_path):
 
 def test_missing_program_is_reported(tmp_path):
     cmd, kw = _locked(tmp_path, "true")
-    cmd[2:] = ["no-such-program-bioclf"]
+    cmd[len(LOCKED_RUN_CMD) :] = ["no-such-program-bioclf"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, **kw)
     assert done.returncode == 127 and "cannot run no-such-program-bioclf" in done.stderr
 
@@ -73,7 +73,7 @@ def test_missing_program_is_reported(tmp_path):
 def test_peak_file_can_be_named(tmp_path):
     # How the build runs make: its peak goes to its own file, the program's is left alone.
     program = "x = bytearray(50 * 2**20)"
-    cmd = [sys.executable, str(LOCKED_RUN), "--peak-file", "make.kb", sys.executable, "-c"]
+    cmd = [*LOCKED_RUN_CMD, "--peak-file", "make.kb", sys.executable, "-c"]
     assert subprocess.run([*cmd, program], cwd=tmp_path, timeout=60).returncode == 0
     assert 50 <= int((tmp_path / "make.kb").read_text()) / 1024 < 200
     assert not (tmp_path / ".bioclf.peak_rss_kb").exists()

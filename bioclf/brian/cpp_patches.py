@@ -66,7 +66,8 @@ QUEUE_MARK = "bioclf: ranges of synapses"
 REFRACTORY_MARK = "bioclf: vectorisable refractoriness"
 THRESHOLD_MARK = "bioclf: threshold in two passes"
 CLOCKS_MARK = "bioclf: clocks reset in name order"
-_MARKS = (QUEUE_MARK, REFRACTORY_MARK, THRESHOLD_MARK, CLOCKS_MARK)
+SCHEDULER_MARK = "bioclf: one clock per step"
+_MARKS = (QUEUE_MARK, REFRACTORY_MARK, THRESHOLD_MARK, CLOCKS_MARK, SCHEDULER_MARK)
 
 
 def _patched(text: str) -> bool:
@@ -91,6 +92,11 @@ def _texts(name: str, kind: str) -> list[str]:
 #: (Brian2's text, its replacement) in ``brianlib/spikequeue.h``, each found exactly once.
 _QUEUE_PATCHES = tuple(
     zip(_texts("spikequeue.h", "find"), _texts("spikequeue.h", "replace"), strict=True)
+)
+
+#: (Brian2's text, its replacement) in ``network.cpp``, each found exactly once.
+_SCHEDULER_PATCHES = tuple(
+    zip(_texts("network.cpp", "find"), _texts("network.cpp", "replace"), strict=True)
 )
 
 # The one-thread synaptic pathway hands the queue's lists out without the copy of ``peek``.
@@ -195,7 +201,7 @@ def _patch_threshold(text: str) -> str | None:
             return None  # the condition reads what an event of another neuron changes
     new = (
         _THRESHOLD_NEW.replace("\\g<body>\n", body)
-        .replace("\\g<block>\n", "".join("    " + line for line in block.splitlines(True)))
+        .replace("\\g<block>\n", "".join(" " * 8 + line for line in block.splitlines(True)))
         .replace("\\g<space>", found[0]["space"])
     )
     return text[: found[0].start()] + new + "\n" + text[found[0].end() :]
@@ -235,6 +241,7 @@ PATCH_STAMP = (
         repr(
             (
                 _QUEUE_PATCHES,
+                _SCHEDULER_PATCHES,
                 _PATHWAY_PATCH,
                 _RANGE_LOOP,
                 _REFRACTORY_NEW,
@@ -249,7 +256,7 @@ PATCH_STAMP = (
 def _targets(directory: Path) -> list[Path]:
     """The generated files that the patches change."""
     files = [directory / "brianlib" / "spikequeue.h", directory / "synapses_classes.h"]
-    files += [directory / "main.cpp"]
+    files += [directory / "main.cpp", directory / "network.cpp"]
     return files + sorted((directory / "code_objects").glob("*.cpp"))
 
 
@@ -297,6 +304,11 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
             if _PATHWAY_ONE_THREAD not in text or text.count(_PATHWAY_PATCH[0]) != 1:
                 return _left_alone(directory)
             text = text.replace(*_PATHWAY_PATCH)
+        elif path.name == "network.cpp":
+            if not all(text.count(old) == 1 for old, _ in _SCHEDULER_PATCHES):
+                continue  # another scheduler: it works as Brian2 wrote it
+            for old, new in _SCHEDULER_PATCHES:
+                text = text.replace(old, new)
         elif path.name == "main.cpp":
             text = _sort_clock_resets(text)
             if text is None:
