@@ -149,6 +149,7 @@ def _compiled(setup, n, images, threads, chunk, build, backend_name, first, late
             state, images[pos : pos + chunk], pos, hashrng.key(0, 1, 0), True
         )
         wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
+        sim.cleanup()  # the chunk's argument files, deleted as training does (not timed)
         pos += len(res.samples)
         chunks.append((len(res.samples), len(res.samples) + len(res.retried_counts), wall, cpu))
         # one line per chunk: a long run stopped early still shows its speed so far
@@ -158,7 +159,6 @@ def _compiled(setup, n, images, threads, chunk, build, backend_name, first, late
             file=sys.stderr,
             flush=True,
         )
-    sim.cleanup()
     out = {"compile_s": round(compile_s, 1)}
     out.update(window(chunks, 0, len(chunks), "all"))
     # A chunk holds fewer samples than slots when samples are shown again: windows are whole

@@ -28,6 +28,7 @@ from bioclf.data import (
     load_split,
     read_idx,
     subset,
+    subset_index,
     write_idx,
 )
 from bioclf.errors import DataError
@@ -284,6 +285,25 @@ def test_subset_stratified_with_a_small_class() -> None:
     assert counts[:3].tolist() == [2, 5, 5]  # class 0 gives all it has
     unseeded = subset(data, 12, stratified=True)
     assert np.all(np.diff(unseeded.images[:, 0, 0].astype(int)) > 0)  # file order kept
+
+
+@pytest.mark.parametrize("n", [200, 999, 1001])
+def test_subset_proportional_keeps_class_frequencies_exactly_n(mnist_test, n) -> None:
+    """What the surrogate trains and tests on (`--train-subset`, `--test-subset`): exactly n
+    images (rounding each class's share alone gave 201 of 200 and 1,001 of 1,000 here)."""
+    full = mnist_test.class_counts()
+    a = subset(mnist_test, n, seed=0, stratified=True, proportional=True)
+    share = n * full / full.sum()
+    assert len(a) == n and np.all(np.abs(a.class_counts() - share) < 1)
+    index = subset_index(mnist_test.labels, n, 0, stratified=True, proportional=True)
+    assert np.all(np.diff(index) > 0)  # file order
+    # subset takes those images (in random order)
+    assert sorted(map(bytes, a.images)) == sorted(map(bytes, mnist_test.images[index]))
+    other = subset_index(mnist_test.labels, n, 1, stratified=True, proportional=True)
+    assert not np.array_equal(index, other)
+    np.testing.assert_array_equal(
+        index, subset_index(mnist_test.labels, n, 0, stratified=True, proportional=True)
+    )
 
 
 def test_subset_too_large(mnist_test: Dataset) -> None:

@@ -287,13 +287,15 @@ class Runner:
         if self.backend.name == "cuda" and not gpu_available():
             raise RuntimeError("the CUDA project is compiled, but no GPU is available to run it")
         self._n_runs += 1
-        _write_run_arg_files(self.directory, values)
+        args, files = _write_run_arg_files(self.directory, values)
+        # The arguments as prepared strings: Brian2 would hash every array a second time.
         device.run(
             directory=str(self.directory),
             results_directory=f"results_{self._n_runs % 2}",
             with_output=False,
-            run_args=values,
+            run_args=args,
         )
+        device.run_args_arrays.extend(files)  # what cleanup deletes
         peak = _record_program_peak(self.directory / PEAK_NAME)
         self.program_peak_kb = max(self.program_peak_kb, peak)
 
@@ -303,8 +305,9 @@ class Runner:
             device.delete(code=False, data=False, directory=False, force=True, run_args=True)
 
 
-def _write_run_arg_files(directory: Path, values: dict) -> None:
-    """Write the files of the run's array arguments whole, before Brian2 looks for them.
+def _write_run_arg_files(directory: Path, values: dict) -> tuple[list[str], list[str]]:
+    """Write the files of the run's array arguments whole, before the program reads them;
+    return the arguments as Brian2 passes them (``name=value``) and the files' names.
 
     Brian2 names the file of an array run argument after the md5 of its content and writes it
     only where no file of that name exists. A run killed while writing one (SIGKILL, a
@@ -313,19 +316,23 @@ def _write_run_arg_files(directory: Path, values: dict) -> None:
     program read the truncated file. Here every file is written to a temporary name and
     renamed over any file of the final name, so no truncated file is ever read.
     """
+    args, files = [], []
     for key, value in values.items():
         if isinstance(key, TimedArray):
-            _, _, name, array = device._prepare_timed_array_run_arg(key, value)
+            name, string, file, array = device._prepare_timed_array_run_arg(key, value)
         else:
-            _, _, name, array = device._prepare_variableview_run_arg(key, value)
-        if name is None:
+            name, string, file, array = device._prepare_variableview_run_arg(key, value)
+        args.append(f"{name}={string}")
+        if file is None:
             continue  # a single value, passed on the command line
-        path = directory / "static_arrays" / name
+        files.append(file)
+        path = directory / "static_arrays" / file
         # Brian2's lock for this file; the fixed temporary name means a file left by a writer
         # killed here is overwritten by the resumed run, which writes the same content.
         with FileLock(f"{path}.lock"):
-            array.tofile(path.with_name(f"{name}.part"))
-            os.replace(path.with_name(f"{name}.part"), path)
+            array.tofile(path.with_name(f"{file}.part"))
+            os.replace(path.with_name(f"{file}.part"), path)
+    return args, files
 
 
 _program_peak_kb = 0  # largest peak memory of a standalone program run by this process

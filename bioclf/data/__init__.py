@@ -20,6 +20,7 @@ from bioclf.data.datasets import (
     load_configured,
     load_split,
     subset,
+    subset_index,
 )
 from bioclf.data.download import fetch
 from bioclf.data.idx import encode_idx, parse_idx, read_idx, read_idx_bytes, write_idx
@@ -38,5 +39,6 @@ __all__ = [
     "read_idx",
     "read_idx_bytes",
     "subset",
+    "subset_index",
     "write_idx",
 ]

@@ -223,7 +223,13 @@ def _stratified_quota(counts: np.ndarray, n: int, rng: np.random.Generator | Non
     return quota
 
 
-def subset(dataset: Dataset, n: int, seed: int | None = None, stratified: bool = False) -> Dataset:
+def subset(
+    dataset: Dataset,
+    n: int,
+    seed: int | None = None,
+    stratified: bool = False,
+    proportional: bool = False,
+) -> Dataset:
     """Take `n` samples of `dataset`, deterministically.
 
     Parameters
@@ -239,6 +245,9 @@ def subset(dataset: Dataset, n: int, seed: int | None = None, stratified: bool =
         Take as nearly as possible the same number of samples of each class (classes with too
         few samples give all they have, and the others make up the difference). Without a
         seed, the first samples of each class, kept in file order.
+    proportional : bool, optional
+        With `stratified`: take each class in proportion to its share of the data set
+        instead (largest remainders), so that the subset keeps the class frequencies.
 
     Returns
     -------
@@ -250,34 +259,59 @@ def subset(dataset: Dataset, n: int, seed: int | None = None, stratified: bool =
     ValueError
         If `n` is not between 1 and ``len(dataset)``.
     """
-    total = len(dataset)
-    if isinstance(n, bool) or not isinstance(n, int | np.integer):
-        raise ValueError(f"subset size must be an integer, got {n!r}")
-    if not 1 <= n <= total:
-        raise ValueError(
-            f"cannot take {n} samples from {dataset.name} {dataset.split}, which has {total}"
-        )
-    rng = None if seed is None else np.random.default_rng(seed)
-    if not stratified:
-        index = np.arange(n) if rng is None else rng.permutation(total)[:n]
-    else:
-        counts = np.bincount(dataset.labels, minlength=N_CLASSES)
-        quota = _stratified_quota(counts, n, rng)
-        parts = []
-        for label in np.flatnonzero(quota):
-            members = np.flatnonzero(dataset.labels == label)
-            if rng is not None:
-                members = rng.permutation(members)
-            parts.append(members[: quota[label]])
-        index = np.concatenate(parts)
-        # Without a seed keep file order; with one, interleave the classes randomly.
-        index = np.sort(index) if rng is None else rng.permutation(index)
+    index = subset_index(dataset.labels, n, seed, stratified, proportional, what=dataset)
+    if seed is not None and stratified:
+        # interleave the classes randomly (the choice itself is subset_index's)
+        index = np.random.default_rng([seed, 1]).permutation(index)
     return Dataset(
         images=dataset.images[index],
         labels=dataset.labels[index],
         name=dataset.name,
         split=dataset.split,
     )
+
+
+def subset_index(
+    labels: np.ndarray,
+    n: int,
+    seed: int | None = None,
+    stratified: bool = False,
+    proportional: bool = False,
+    what: Dataset | None = None,
+) -> np.ndarray:
+    """Positions of the `n` samples that `subset` takes, given the samples' `labels`.
+
+    The same parameters as `subset`; stratified choices come in file order, unstratified
+    seeded ones in random order. `what` names the data set in the error message.
+    """
+    total = len(labels)
+    if isinstance(n, bool) or not isinstance(n, int | np.integer):
+        raise ValueError(f"subset size must be an integer, got {n!r}")
+    if not 1 <= n <= total:
+        name = f"{what.name} {what.split}" if what is not None else "a data set"
+        raise ValueError(f"cannot take {n} samples from {name}, which has {total}")
+    rng = None if seed is None else np.random.default_rng(seed)
+    if not stratified:
+        return np.arange(n) if rng is None else rng.permutation(total)[:n]
+    counts = np.bincount(labels, minlength=N_CLASSES)
+    quota = _proportional_quota(counts, n) if proportional else _stratified_quota(counts, n, rng)
+    parts = []
+    for label in range(N_CLASSES):
+        members = np.flatnonzero(labels == label)
+        if rng is not None:
+            members = rng.permutation(members)
+        parts.append(members[: quota[label]])
+    return np.sort(np.concatenate(parts))
+
+
+def _proportional_quota(counts: np.ndarray, n: int) -> np.ndarray:
+    """Samples to take per class, in proportion to `counts`, summing to exactly `n`: the
+    integer parts, then one more each for the largest remainders (ties: the lower label)."""
+    share = n * counts / counts.sum()
+    quota = np.floor(share).astype(np.int64)
+    order = np.argsort(-(share - quota), kind="stable")
+    quota[order[: n - int(quota.sum())]] += 1
+    return quota
 
 
 def images_as_float(dataset: Dataset) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bioclf.data import images_as_float, load_split
+from bioclf.data import images_as_float, load_split, subset_index
 from bioclf.errors import ConfigError
 from bioclf.surrogate.options import TrainConfig
 
@@ -27,16 +27,7 @@ def load_data(cfg: TrainConfig, split: str):
             )
         cut = len(ds) - cfg.validation
         pool = pool[cut:] if split == "validation" else pool[:cut]
-    n = {"train": cfg.train_subset, "test": cfg.test_subset}.get(split, 0)
-    idx = _subset_indices(ds.labels[pool], n, cfg.seed, pool) if n else pool
-    return images_as_float(ds)[idx], ds.labels[idx], idx
-
-
-def _subset_indices(labels: np.ndarray, n: int, seed: int, pool: np.ndarray) -> np.ndarray:
-    """Sorted indices (from `pool`) of a class-stratified random subset of about `n` samples;
-    `labels` are those of `pool`."""
-    n = min(n, len(pool))
-    rng = np.random.default_rng(seed)
-    per_class = [pool[labels == c] for c in range(10)]
-    take = [rng.permutation(idx)[: round(n * len(idx) / len(pool))] for idx in per_class]
-    return np.sort(np.concatenate(take))
+    n = min({"train": cfg.train_subset, "test": cfg.test_subset}.get(split, 0), len(pool))
+    if n:  # exactly n, each class in proportion to its share of the pool, in file order
+        pool = pool[subset_index(ds.labels[pool], n, cfg.seed, stratified=True, proportional=True)]
+    return images_as_float(ds)[pool], ds.labels[pool], pool

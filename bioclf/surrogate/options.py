@@ -49,8 +49,8 @@ HELP = {
     "1/(slope|x|+1)^2 (SuperSpike); atan = (slope/2)/(1+(pi/2 slope x)^2)",
     "slope": "steepness of the surrogate (unset: 25 for fast_sigmoid, 2 for atan)",
     "data": "directory of the MNIST IDX files",
-    "train_subset": "train on a class-stratified subset of this many images (0: all)",
-    "test_subset": "test on a class-stratified subset of this many images (0: all)",
+    "train_subset": "train on this many images, each class in proportion (0: all)",
+    "test_subset": "test on this many images, each class in proportion (0: all)",
     "validation": "hold out the last N training images, scored after every epoch and never "
     "trained on (0: none)",
     "threads": "CPU threads of PyTorch and the C kernels",
