@@ -1,7 +1,7 @@
 """Patches to Brian2's generated C++ standalone projects that make them faster, not different.
 
-Three patches, applied to one-thread ``cpp_standalone`` projects after Brian2 generates them
-(`bioclf.brian.backends.build`), and a fourth that spares rebuilds. All leave every result
+Four patches, applied to one-thread ``cpp_standalone`` projects after Brian2 generates them
+(`bioclf.brian.backends.build`), and a fifth that spares rebuilds. All leave every result
 bit-identical.
 
 Ranges of synapses in the spike queue
@@ -38,10 +38,17 @@ Thresholds in two passes
     and step). Most steps have no event at all: excitatory and inhibitory neurons rarely
     cross threshold, and no pixel fires in the rest period. The patched loop evaluates the
     condition of every neuron into a byte mask first (the same expression; vectorised), then
-    files the events of the set bytes in order, skipping 8 neurons at a time where none is
-    set. Only conditions whose code calls no function with side effects (such as random
-    numbers) and reads what an event changes only for its own neuron are rewritten; the
-    others, and groups of fewer than 16 neurons, stay as Brian2 wrote them.
+    files the events of the set bytes in order, skipping 64 neurons at a time where none is
+    set and finding the set bytes of 8 neurons by their lowest set bit. Only conditions whose
+    code calls no function with side effects (such as random numbers) and reads what an event
+    changes only for its own neuron are rewritten; the others, and groups of fewer than 16
+    neurons, stay as Brian2 wrote them.
+
+One clock per step in the scheduler
+    At every step Brian2's scheduler looks each of the network's code objects' clocks up in a
+    ``std::set`` of the clocks due, and rebuilds that set (a tree node allocated per clock).
+    Most steps run the default clock alone: the patched scheduler then compares each object's
+    clock with it, and rebuilds the set only when the clocks due change.
 
 Clocks reset in name order
     Before a run, ``main.cpp`` resets each clock's step and time, in the order of a Python
@@ -178,7 +185,7 @@ def _patch_threshold(text: str) -> str | None:
 
     The first pass evaluates the condition of every neuron into a byte mask, a loop without
     stores into the event array that the compiler vectorises; the second files the events of
-    the set bytes, in order, skipping 8 neurons at a time where none is set. Most steps have
+    the set bytes, in order, skipping 64 neurons at a time where none is set. Most steps have
     no event at all (no excitatory or inhibitory neuron crosses threshold; no pixel fires in
     the rest period), where Brian2's loop tests and branches neuron by neuron.
     """
