@@ -61,7 +61,9 @@ from bioclf.surrogate.saved import Log, atomic_save, build, neuron_id
 #: How this module trains. Bumped whenever a change to the code alters the results of the same
 #: options, neuron file, seed and data, so that checkpoints written by older code are set aside
 #: rather than resumed. Checkpoints written before the key existed count as version 1.
-VERSION = 1
+#: 2: ``train_subset`` and ``test_subset`` take exactly that many images (one more or fewer
+#: before, where rounding each class's share did not add up).
+VERSION = 2
 
 # Options that may change between an interrupted run and its resumption.
 # (The device too: like the thread count, it changes results only in the last float bits.)
