@@ -288,10 +288,15 @@ class Runner:
             raise RuntimeError("the CUDA project is compiled, but no GPU is available to run it")
         self._n_runs += 1
         args, files = _write_run_arg_files(self.directory, values)
+        # The program writes every array into the results directory: into an empty one ~13 ms
+        # faster than over the files of the run before last (ext4 truncates each of them); the
+        # deletion costs ~2 ms. (That run's results were read; the last run's stay readable.)
+        results = f"results_{self._n_runs % 2}"
+        shutil.rmtree(self.directory / results, ignore_errors=True)
         # The arguments as prepared strings: Brian2 would hash every array a second time.
         device.run(
             directory=str(self.directory),
-            results_directory=f"results_{self._n_runs % 2}",
+            results_directory=results,
             with_output=False,
             run_args=args,
         )
