@@ -209,6 +209,49 @@ def test_leaves_other_thresholds_as_brian_wrote_them(tmp_path, old, new):
     assert cpp_patches.QUEUE_MARK in (code / "s_pre_codeobject.cpp").read_text()
 
 
+INPUT_THRESHOLD = """void _run_inp_spike_thresholder_codeobject()
+{
+    const int64_t N = 784;
+    const int64_t t_in_timesteps = _ptr_array_defaultclock_timestep[0];
+    const char _lio_1 = (_brian_mod(t_in_timesteps, slot_steps)) < present_steps;
+    const int64_t _lio_2 = _brian_mod(t_in_timesteps, slot_steps);
+    long _count = 0;
+    for(size_t _idx=0; _idx<N; _idx++)
+    {
+        const size_t _vectorisation_idx = _idx;
+        const int32_t next_step = _ptr_array_inp_next_step[_idx];
+        const char _cond = _lio_1 && (_lio_2 == next_step);
+
+        if(_cond) {
+            _ptr_array_inp__spikespace[_count++] = _idx;
+        }
+    }
+    _ptr_array_inp__spikespace[N] = _count;
+}
+"""
+
+
+def test_threshold_with_a_false_loop_invariant_factor_tests_no_neuron(tmp_path):
+    """The input's condition `in the presentation part && due now`: in the rest period its
+    loop-invariant factor is false, and no neuron is tested at all."""
+    project = _project(tmp_path, threshold=INPUT_THRESHOLD)
+    assert cpp_patches.patch_project(project)
+    text = (project / "code_objects" / "exc_spike_thresholder_codeobject.cpp").read_text()
+    guard, rest = text.split("    else\n", 1)
+    assert "if(!_lio_1)" in guard and "_ptr_array_inp__spikespace[N] = 0;" in guard
+    assert "_bioclf_m[_idx] = _cond;" in rest and rest.count("}") == rest.count("{") + 1
+    assert text.count("{") == text.count("}")
+    # a factor computed in the loop is no guard; nor is a condition without such a factor
+    inside = INPUT_THRESHOLD.replace("    const char _lio_1 =", "    char _lio_1 =")
+    for threshold in (inside, THRESHOLD):
+        other = tmp_path / f"other{len(threshold)}"
+        other.mkdir()
+        project = _project(other, threshold=threshold)
+        assert cpp_patches.patch_project(project)
+        text = (project / "code_objects" / "exc_spike_thresholder_codeobject.cpp").read_text()
+        assert cpp_patches.THRESHOLD_MARK in text and "if(!_lio" not in text
+
+
 def test_rewritten_files_keep_their_modification_time(tmp_path):
     """Brian2 rewrites the patched files at every build; make must not recompile them."""
     project = _project(tmp_path)

@@ -39,10 +39,13 @@ Thresholds in two passes
     cross threshold, and no pixel fires in the rest period. The patched loop evaluates the
     condition of every neuron into a byte mask first (the same expression; vectorised), then
     files the events of the set bytes in order, skipping 64 neurons at a time where none is
-    set and finding the set bytes of 8 neurons by their lowest set bit. Only conditions whose
-    code calls no function with side effects (such as random numbers) and reads what an event
-    changes only for its own neuron are rewritten; the others, and groups of fewer than 16
-    neurons, stay as Brian2 wrote them.
+    set and finding the set bytes of 8 neurons by their lowest set bit. A condition of the
+    form ``_lio_k && (...)``, whose first factor Brian2 computed once before the loop, skips
+    both passes where that factor is false (the input group's "presentation part of the
+    slot", false for the whole rest period). Only conditions whose code calls no function
+    with side effects (such as random numbers) and reads what an event changes only for its
+    own neuron are rewritten; the others, and groups of fewer than 16 neurons, stay as Brian2
+    wrote them.
 
 One clock per step in the scheduler
     At every step Brian2's scheduler looks each of the network's code objects' clocks up in a
@@ -176,6 +179,7 @@ _THRESHOLD = re.compile(
 _PURE_CALLS = {"_brian_mod", "_brian_floordiv", "_clip", "int", "double", "exp", "log", "fabs"}
 _THRESHOLD_MIN_N = 16
 _CALL = re.compile(r"([A-Za-z_]\w*)\s*\(")
+_INVARIANT_GUARD = re.compile(r"\bconst char _cond = (_lio_\d+) && ")
 _STORE = re.compile(r"\]\s*=[^=]|\+\+|--|[-+*/]=")
 
 
@@ -211,6 +215,16 @@ def _patch_threshold(text: str) -> str | None:
         .replace("\\g<block>\n", "".join(" " * 8 + line for line in block.splitlines(True)))
         .replace("\\g<space>", found[0]["space"])
     )
+    # A condition `_lio_k && (...)`, with _lio_k computed once before the loop (Brian2's
+    # loop-invariant factor), holds for no neuron where _lio_k is false: e.g. the input's
+    # "in the presentation part of the slot", false for the whole rest period.
+    guard = _INVARIANT_GUARD.search(body)
+    if guard and re.search(rf"^ *const \w+ {guard[1]} = ", text[: found[0].start()], re.M):
+        inner = "".join("    " + line if line.strip() else line for line in new.splitlines(True))
+        new = (
+            f"    if(!{guard[1]})  // {THRESHOLD_MARK}: no neuron's condition can hold\n"
+            f"        {found[0]['space']}[N] = 0;\n    else\n    {{\n{inner}\n    }}"
+        )
     return text[: found[0].start()] + new + "\n" + text[found[0].end() :]
 
 
