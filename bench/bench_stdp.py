@@ -221,7 +221,9 @@ def main() -> int:
         help="samples of the 1-thread (and cuda) run: a whole epoch by default; 0: --samples",
     )
     p.add_argument("--late-samples", type=int, default=10000, help="last window of that run")
-    p.add_argument("--chunk", type=int, default=1000)
+    p.add_argument(
+        "--chunk", type=int, help="samples per compiled run (default: --config's, else 1000)"
+    )
     # 50 timed samples (~25 s at N=400): fewer made the ratio swing with a few repeats.
     p.add_argument("--conventional-samples", type=int, default=51)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="OpenMP threads to try")
@@ -248,11 +250,14 @@ def main() -> int:
         cfg = config.load(args.config)
         setup = (stdp_setup.models(cfg), stdp_setup.protocol(cfg))
         model_files = {k: str(v) for k, v in cfg["stdp"]["models"].items()}
+        args.chunk = args.chunk or int(cfg["stdp"]["chunk"])
     else:
         setup = (Models.load(MODELS), Protocol())
         model_files = {k: str(v.relative_to(ROOT)) for k, v in MODELS.items()}
+        args.chunk = args.chunk or 1000
     results = {"provenance": tasks.provenance(), "load_average_before": load_average()}
     results["models"] = model_files
+    results["chunk"] = args.chunk
     results["protocol"] = {k: str(v) for k, v in vars(setup[1]).items()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     print(f"machine: {results['provenance']['machine']}", flush=True)

@@ -99,15 +99,23 @@ def _texts(name: str, kind: str) -> list[str]:
     return [text for k, text in _blocks(name) if k == kind]
 
 
-#: (Brian2's text, its replacement) in ``brianlib/spikequeue.h``, each found exactly once.
-_QUEUE_PATCHES = tuple(
-    zip(_texts("spikequeue.h", "find"), _texts("spikequeue.h", "replace"), strict=True)
-)
+def _find_replace(name: str) -> tuple[tuple[str, str], ...]:
+    """(Brian2's text, its replacement) pairs of the patch file `name`."""
+    return tuple(zip(_texts(name, "find"), _texts(name, "replace"), strict=True))
 
-#: (Brian2's text, its replacement) in ``network.cpp``, each found exactly once.
-_SCHEDULER_PATCHES = tuple(
-    zip(_texts("network.cpp", "find"), _texts("network.cpp", "replace"), strict=True)
-)
+
+def _replace_all(text: str, pairs) -> str | None:
+    """`text` with every pair replaced, or None unless each text is found exactly once."""
+    if not all(text.count(old) == 1 for old, _ in pairs):
+        return None
+    for old, new in pairs:
+        text = text.replace(old, new)
+    return text
+
+
+#: The patches of ``brianlib/spikequeue.h`` and of the scheduler (``network.cpp``).
+_QUEUE_PATCHES = _find_replace("spikequeue.h")
+_SCHEDULER_PATCHES = _find_replace("network.cpp")
 
 # The one-thread synaptic pathway hands the queue's lists out without the copy of ``peek``.
 (_PATHWAY_ONE_THREAD,) = _texts("synapses_classes.h", "when")
@@ -317,19 +325,17 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
         if _patched(text):
             continue  # already patched
         if path == queue_h:
-            if not all(text.count(old) == 1 for old, _ in _QUEUE_PATCHES):
+            text = _replace_all(text, _QUEUE_PATCHES)
+            if text is None:
                 return _left_alone(directory)
-            for old, new in _QUEUE_PATCHES:
-                text = text.replace(old, new)
         elif path == pathway_h:
             if _PATHWAY_ONE_THREAD not in text or text.count(_PATHWAY_PATCH[0]) != 1:
                 return _left_alone(directory)
             text = text.replace(*_PATHWAY_PATCH)
         elif path.name == "network.cpp":
-            if not all(text.count(old) == 1 for old, _ in _SCHEDULER_PATCHES):
+            text = _replace_all(text, _SCHEDULER_PATCHES)
+            if text is None:
                 continue  # another scheduler: it works as Brian2 wrote it
-            for old, new in _SCHEDULER_PATCHES:
-                text = text.replace(old, new)
         elif path.name == "main.cpp":
             text = _sort_clock_resets(text)
             if text is None:
