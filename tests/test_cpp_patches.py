@@ -1,8 +1,8 @@
 """The patches of generated C++ projects (`bioclf.brian.cpp_patches`).
 
 Their effect on results (none: bit-identical) is tested by the runtime/cpp parity test in
-test_stdp_network.py and by the LIF tests on cpp; these tests check what they change and that
-they refuse code they do not know.
+test_stdp_network.py, by the LIF tests on cpp and by the delivery test at the end of this
+module; the other tests here check what they change and that they refuse code they do not know.
 """
 
 import shutil
@@ -335,3 +335,68 @@ def test_scheduler_compares_one_clock_and_keeps_its_set_of_clocks(tmp_path):
     assert cpp_patches.patch_project(project)
     assert (project / "network.cpp").read_text() == other
     assert cpp_patches.QUEUE_MARK in (project / "brianlib" / "spikequeue.h").read_text()
+
+
+# Delays (in steps of dt) per source, chosen for the ranges the patched queue files: one range
+# of 40 synapses (longer than the 16 a range is written with at once), two of 20, four of 10,
+# ranges of 3, ranges of 1, and a scattered pattern.
+DELAY_STEPS = (
+    "int(i == 0) * 6"
+    " + int(i == 1) * (j // 20) * 3"
+    " + int(i == 2) * (j // 10)"
+    " + int(i == 3) * ((j // 3) % 4)"
+    " + int(i == 4) * (j % 7)"
+    " + int(i == 5) * ((j * 7919) % 21)"
+)
+
+
+def _delivery_run(backend, build_dir):
+    """Each synapse adds its weight to its target once per presynaptic spike, at its delay;
+    two runs, so that spikes still in flight at the end of the first one cross into the
+    second (the queue files them again as single indices)."""
+    from brian2 import Network, NeuronGroup, SpikeGeneratorGroup, StateMonitor, Synapses, ms
+
+    from bioclf.brian import backends
+
+    directory = backends.activate(
+        backends.Backend(backend, build_dir=build_dir), "delays", 0.5 * ms
+    )
+    # source 1 spikes in two consecutive steps; 4.5 ms leaves spikes in flight at 5 ms
+    indices = [0, 1, 1, 2, 3, 4, 5, 0, 2, 5, 3]
+    times = [0.5, 1.0, 1.5, 1.0, 2.0, 2.5, 3.0, 4.5, 4.5, 4.5, 7.0] * ms
+    sources = SpikeGeneratorGroup(6, indices, times, name="src")
+    targets = NeuronGroup(40, "v : 1", name="tgt")
+    syn = Synapses(
+        sources,
+        targets,
+        "w : 1\nn : 1\nt_last : second",
+        on_pre="v_post += w\nn += 1\nt_last = t",
+        name="syn",
+    )
+    syn.connect()  # synapses in the order (i, j): consecutive synapses share delays
+    syn.delay = f"({DELAY_STEPS}) * 0.5*ms"
+    syn.w = "1 + (i * 40 + j) % 13"  # integers: every order of additions gives the same sums
+    monitor = StateMonitor(targets, "v", record=True, name="mon")
+    net = Network(sources, targets, syn, monitor)
+    net.run(5 * ms)
+    net.run(10 * ms)
+    if directory is not None:
+        backends.build(backends.Backend(backend, build_dir=build_dir), directory, run=True)
+    return monitor.v[:].copy(), syn.n[:].copy(), (syn.t_last[:] / ms).copy(), directory
+
+
+@pytest.mark.standalone
+def test_patched_queue_delivers_each_synapse_at_its_delay(tmp_path):
+    """The patched project (ranges of synapses, written out as one list per step) delivers
+    the same synapses at the same steps as Brian2's runtime device."""
+    v_rt, n_rt, t_rt, _ = _delivery_run("runtime", tmp_path)
+    v_cpp, n_cpp, t_cpp, directory = _delivery_run("cpp", tmp_path)
+    assert cpp_patches.QUEUE_MARK in (directory / "brianlib" / "spikequeue.h").read_text()
+    assert (
+        cpp_patches.QUEUE_MARK
+        in (directory / "code_objects" / "syn_pre_codeobject.cpp").read_text()
+    )
+    assert n_rt.sum() == 11 * 40  # every spike reached all 40 targets
+    np.testing.assert_array_equal(n_cpp, n_rt)
+    np.testing.assert_array_equal(t_cpp, t_rt)
+    np.testing.assert_array_equal(v_cpp, v_rt)
