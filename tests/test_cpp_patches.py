@@ -43,7 +43,9 @@ CONSUMER = """void _run_s_pre_codeobject()
             _spiking_synapse_idx++)
         {
             const size_t _idx = (*_spiking_synapses)[_spiking_synapse_idx];
-            ge_post += w;
+            const int32_t _postsynaptic_idx = _ptr_array_s__synaptic_post[_idx];
+            double w = _ptr_array_s_w[_idx];
+            _ptr_array_exc_ge[_postsynaptic_idx] += w;
         }
     }
     }
@@ -116,6 +118,10 @@ def test_patches_the_queue_the_synaptic_loop_and_the_state_updater(tmp_path):
         assert cpp_patches.QUEUE_MARK in (project / name).read_text(), name
     loop = (project / "code_objects" / "s_pre_codeobject.cpp").read_text()
     assert "s_pre.bioclf_peek_ranges()" in loop and ".peek()" not in loop
+    # The arrays read per synapse (not those read per target) are fetched range by range.
+    assert loop.count("__builtin_prefetch(") == 2
+    assert "__builtin_prefetch(&_ptr_array_s__synaptic_post[_bioclf_first]);" in loop
+    assert "__builtin_prefetch(&_ptr_array_s_w[_bioclf_first]);" in loop
     assert loop.count("{") == loop.count("}")
     updater = (project / "code_objects" / "exc_stateupdater_codeobject.cpp").read_text()
     assert cpp_patches.REFRACTORY_MARK in updater and "_timestep(t - lastspike" not in updater

@@ -19,7 +19,9 @@ Ranges of synapses in the spike queue
     the same order as before (indices filed one by one first, then the ranges in the order
     they were pushed). A range of up to 16 synapses is written with one fixed-length store:
     ranges are short (~5 synapses in the STDP network at N=100), and a loop over each of them
-    ended in a mispredicted branch about once per range. Code that still calls ``peek()``
+    ended in a mispredicted branch about once per range; as each range is written out, the
+    first cache line of each array the loop reads per synapse (weights, target indices) is
+    requested, so that the loop finds them in the cache. Code that still calls ``peek()``
     gets the ranges expanded into the plain list, as before.
 
 Vectorisable refractoriness
@@ -139,8 +141,22 @@ _LOOP = re.compile(
             const size_t _idx = \(\*_spiking_synapses\)\[_spiking_synapse_idx\];
 """
 )
-# Range -1 stands for the single indices; the inner loop is unswitched on it by the compiler.
 (_RANGE_LOOP,) = _texts("synapses_loop.cpp", "replace")
+# The arrays the loop reads per synapse are fetched into the cache as their ranges are written
+# out: the synapses of a range lie together, but the ranges do not (~3% of STDP training).
+(_PREFETCH,) = _texts("synapses_loop.cpp", "prefetch")
+_PREFETCH_AT = "// (the range's first cache line of each array the loop reads per synapse)\n"
+_PER_SYNAPSE = re.compile(r"_ptr_array_(\w+)\[_idx\]")
+
+
+def _patch_synaptic_loop(text: str) -> str | None:
+    text, count = _LOOP.subn(_RANGE_LOOP, text)
+    if count != 1:
+        return None
+    arrays = sorted(set(_PER_SYNAPSE.findall(text)))
+    lines = "".join(_PREFETCH.format(array=array) + "\n" for array in arrays)
+    return text.replace(_PREFETCH_AT, _PREFETCH_AT + lines)
+
 
 # Brian2's refractoriness test in state updaters, and the equivalent vectorisable test.
 _REFRACTORY = re.compile(r"( *)not_refractory = _timestep\(t - lastspike, dt\) >= (\w+);")
@@ -344,8 +360,8 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
             if text is None:
                 continue
         elif ".peek()" in text:
-            text, count = _LOOP.subn(_RANGE_LOOP, text)
-            if count != 1:
+            text = _patch_synaptic_loop(text)
+            if text is None:
                 return _left_alone(directory)  # a synaptic code object of another form
         elif _REFRACTORY.search(text):
             text = _patch_state_updater(text)

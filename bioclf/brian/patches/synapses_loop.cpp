@@ -30,6 +30,7 @@
         {
             const int32_t _bioclf_first = _bioclf_ranges[2*_bioclf_r];
             const int32_t _bioclf_len = _bioclf_ranges[2*_bioclf_r + 1] - _bioclf_first;
+            // (the range's first cache line of each array the loop reads per synapse)
             if(_bioclf_len <= 16)
             {
                 for(int _bioclf_k=0; _bioclf_k<16; _bioclf_k++)
@@ -51,3 +52,5 @@
             _spiking_synapse_idx++)
         {
             const size_t _idx = _bioclf_due[_spiking_synapse_idx];
+//// prefetch: one line per array the loop reads per synapse ({array}: its name)
+            __builtin_prefetch(&_ptr_array_{array}[_bioclf_first]);
