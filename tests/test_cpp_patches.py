@@ -367,9 +367,11 @@ def _delivery_run(backend, build_dir):
     directory = backends.activate(
         backends.Backend(backend, build_dir=build_dir), "delays", 0.5 * ms
     )
-    # source 1 spikes in two consecutive steps; 4.5 ms leaves spikes in flight at 5 ms
-    indices = [0, 1, 1, 2, 3, 4, 5, 0, 2, 5, 3]
-    times = [0.5, 1.0, 1.5, 1.0, 2.0, 2.5, 3.0, 4.5, 4.5, 4.5, 7.0] * ms
+    # Source 1 spikes in two consecutive steps. The spikes at 4.5 ms are in flight at 5 ms,
+    # the end of the first run; in the second, a step (5 ms) holds both those synapses and
+    # a long range (source 1 again, a range of 20 synapses), others only short ranges.
+    indices = [0, 1, 1, 2, 3, 4, 5, 0, 2, 5, 1, 3]
+    times = [0.5, 1.0, 1.5, 1.0, 2.0, 2.5, 3.0, 4.5, 4.5, 4.5, 5.0, 7.0] * ms
     sources = SpikeGeneratorGroup(6, indices, times, name="src")
     targets = NeuronGroup(40, "v : 1", name="tgt")
     syn = Synapses(
@@ -393,7 +395,7 @@ def _delivery_run(backend, build_dir):
 
 @pytest.mark.standalone
 def test_patched_queue_delivers_each_synapse_at_its_delay(tmp_path):
-    """The patched project (ranges of synapses, written out as one list per step) delivers
+    """The patched project (ranges of synapses, listed or processed range by range) delivers
     the same synapses at the same steps as Brian2's runtime device."""
     v_rt, n_rt, t_rt, _ = _delivery_run("runtime", tmp_path)
     v_cpp, n_cpp, t_cpp, directory = _delivery_run("cpp", tmp_path)
@@ -402,7 +404,7 @@ def test_patched_queue_delivers_each_synapse_at_its_delay(tmp_path):
         cpp_patches.QUEUE_MARK
         in (directory / "code_objects" / "syn_pre_codeobject.cpp").read_text()
     )
-    assert n_rt.sum() == 11 * 40  # every spike reached all 40 targets
+    assert n_rt.sum() == 12 * 40  # every spike reached all 40 targets
     np.testing.assert_array_equal(n_cpp, n_rt)
     np.testing.assert_array_equal(t_cpp, t_rt)
     np.testing.assert_array_equal(v_cpp, v_rt)

@@ -15,14 +15,16 @@ Ranges of synapses in the spike queue
     a delay and have consecutive indices are one range (the STDP network creates each input's
     synapses sorted by delay, so one input spike makes about as many ranges as there are
     distinct delays). The runs are found once per run in ``prepare``. The synaptic code objects
-    write a step's ranges out as one list of indices and process the synapses in one loop, in
-    the same order as before (indices filed one by one first, then the ranges in the order
-    they were pushed). A range of up to 16 synapses is written with one fixed-length store:
-    ranges are short (~5 synapses in the STDP network at N=100), and a loop over each of them
-    ended in a mispredicted branch about once per range; as each range is written out, the
-    first cache line of each array the loop reads per synapse (weights, target indices) is
-    requested, so that the loop finds them in the cache. Code that still calls ``peek()``
-    gets the ranges expanded into the plain list, as before.
+    process a step's synapses in the same order as before (indices filed one by one first,
+    then the ranges in the order they were pushed); Brian2's loop body becomes a lambda that
+    two kinds of loop call. Where the step's ranges are short on average (~5 synapses in the STDP
+    network at N=100), a loop per range ended in a mispredicted branch about once per range:
+    the synapses are then listed first, a range of up to 16 with one fixed-length store, and
+    processed in one loop; as each range is listed, the first cache line of each array the
+    code reads per synapse (weights, target indices) is requested, so that the loop finds
+    them in the cache. Longer ranges (~19 at N=400) are processed range by range. The queue
+    moves to its next slot with a comparison instead of an integer division. Code that still
+    calls ``peek()`` gets the ranges expanded into the plain list, as before.
 
 Vectorisable refractoriness
     Brian2's state updater tests ``_timestep(t - lastspike, dt) >= _timestep(refractory, dt)``
@@ -142,20 +144,35 @@ _LOOP = re.compile(
 """
 )
 (_RANGE_LOOP,) = _texts("synapses_loop.cpp", "replace")
-# The arrays the loop reads per synapse are fetched into the cache as their ranges are written
-# out: the synapses of a range lie together, but the ranges do not (~3% of STDP training).
+(_RANGE_LOOP_AFTER,) = _texts("synapses_loop.cpp", "after")
+_LOOP_END = "}\n    }"  # the braces that close Brian2's loop and the block around it
+# The arrays the code reads per synapse are fetched into the cache as their ranges are listed:
+# the synapses of a range lie together, but the ranges do not (~3% of STDP training).
 (_PREFETCH,) = _texts("synapses_loop.cpp", "prefetch")
-_PREFETCH_AT = "// (the range's first cache line of each array the loop reads per synapse)\n"
+_PREFETCH_AT = "// (the range's first cache line of each array the code reads per synapse)\n"
 _PER_SYNAPSE = re.compile(r"_ptr_array_(\w+)\[_idx\]")
 
 
 def _patch_synaptic_loop(text: str) -> str | None:
-    text, count = _LOOP.subn(_RANGE_LOOP, text)
-    if count != 1:
+    """Brian2's loop over the synapses due, its body made a lambda called on the single
+    indices and the ranges (see the template), or None for a loop of another form."""
+    found = list(_LOOP.finditer(text))
+    if len(found) != 1:
         return None
-    arrays = sorted(set(_PER_SYNAPSE.findall(text)))
+    start = end = found[0].end()
+    depth = 0  # the body ends at the brace that closes the loop
+    while end < len(text) and (text[end] != "}" or depth):
+        depth += {"{": 1, "}": -1}.get(text[end], 0)
+        end += 1
+    if not text.startswith(_LOOP_END, end):
+        return None
+    body = text[start:end].rstrip()
+    arrays = sorted(set(_PER_SYNAPSE.findall(body)))
     lines = "".join(_PREFETCH.format(array=array) + "\n" for array in arrays)
-    return text.replace(_PREFETCH_AT, _PREFETCH_AT + lines)
+    after = _RANGE_LOOP_AFTER.replace(_PREFETCH_AT, _PREFETCH_AT + lines)
+    head = found[0].expand(_RANGE_LOOP)
+    rest = text[end + len(_LOOP_END) :]
+    return text[: found[0].start()] + head + "\n" + body + "\n" + after + rest
 
 
 # Brian2's refractoriness test in state updaters, and the equivalent vectorisable test.

@@ -113,3 +113,7 @@
             bioclf_ranges.resize(newsize);
         }
         rotate(queue.begin(), queue.begin()+offset, queue.end());
+//// find: the next slot without an integer division (every pathway, every step)
+        offset = (offset+1)%queue.size();
+//// replace
+        offset = offset + 1 < (int)queue.size() ? offset + 1 : 0;
