@@ -24,8 +24,9 @@
     int _num_spiking_synapses = _bioclf_num_single;
     for(int _bioclf_r=0; _bioclf_r<_bioclf_num_ranges; _bioclf_r++)
         _num_spiking_synapses += _bioclf_ranges[2*_bioclf_r + 1] - _bioclf_ranges[2*_bioclf_r];
-    // (single indices only, or long ranges: nothing to list)
-    if(_bioclf_num_ranges == 0 || _num_spiking_synapses - _bioclf_num_single > 12*_bioclf_num_ranges)
+    // single indices only, or ranges of more than 12 synapses on average: nothing to list
+    const int _bioclf_in_ranges = _num_spiking_synapses - _bioclf_num_single;
+    if(_bioclf_num_ranges == 0 || _bioclf_in_ranges > 12*_bioclf_num_ranges)
     {
         for(int _bioclf_k=0; _bioclf_k<_bioclf_num_single; _bioclf_k++)
             _bioclf_synapse(_bioclf_single[_bioclf_k]);
