@@ -408,3 +408,142 @@ def test_patched_queue_delivers_each_synapse_at_its_delay(tmp_path):
     np.testing.assert_array_equal(n_cpp, n_rt)
     np.testing.assert_array_equal(t_cpp, t_rt)
     np.testing.assert_array_equal(v_cpp, v_rt)
+
+
+RESETTER = """void _run_inp_spike_resetter_codeobject()
+{
+    const int32_t *_events = _ptr_array_inp__spikespace;
+    const int32_t _num_events = _ptr_array_inp__spikespace[N];
+    for(int32_t _index_events=0; _index_events<_num_events; _index_events++)
+    {
+        const size_t _idx = _events[_index_events];
+        int32_t next_step = _ptr_array_inp_next_step[_idx];
+        next_step += 7;
+        _ptr_array_inp_next_step[_idx] = next_step;
+    }
+}
+"""
+NEW_SLOT = """void _run_inp_new_slot_codeobject()
+{
+    for(int _idx=0; _idx<_N; _idx++)
+        _ptr_array_inp_next_step[_idx] = _idx % 3;
+}
+"""
+MAIN = """#include "objects.h"
+
+int main(int argc, char **argv)
+{
+        network.run(0.5, NULL, 10.0);
+        network.run(1.0, NULL, 10.0);
+}
+"""
+
+
+def _input_project(tmp_path, resetter=RESETTER, main=MAIN):
+    project = _project(tmp_path)
+    code = project / "code_objects"
+    (code / "inp_spike_thresholder_codeobject.cpp").write_text(INPUT_THRESHOLD)
+    (code / "inp_spike_resetter_codeobject.cpp").write_text(resetter)
+    (code / "inp_new_slot_codeobject.cpp").write_text(NEW_SLOT)
+    (project / "main.cpp").write_text(main)
+    return project
+
+
+def test_calendar_threshold_and_the_flag_of_every_writer(tmp_path):
+    """`guard && (key == next_step)`: a calendar of the neurons by their next_step; the code
+    that writes next_step for other neurons than the events (and main.cpp before each run)
+    tells it to file them all again."""
+    project = _input_project(tmp_path)
+    assert cpp_patches.patch_project(project)
+    code = project / "code_objects"
+    text = (code / "inp_spike_thresholder_codeobject.cpp").read_text()
+    flag = "bioclf_calendar_stale_inp_spike_thresholder_codeobject"
+    assert cpp_patches.CALENDAR_MARK in text and cpp_patches.THRESHOLD_MARK not in text
+    assert f"bool {flag} = true;" in text and "const int64_t _bioclf_key = _lio_2;" in text
+    assert "if(!_lio_1)" in text and text.count("{") == text.count("}")
+    new_slot = (code / "inp_new_slot_codeobject.cpp").read_text()
+    assert f"extern bool {flag};" in new_slot
+    assert f"{{\n    {flag} = true;" in new_slot  # first thing the function does
+    main = (project / "main.cpp").read_text()
+    assert main.count(f"{flag} = true;") == 2 and f"extern bool {flag};" in main
+    assert main.index(f"{flag} = true;") < main.index("network.run(0.5")
+    # the reset writes the events' own values: it needs no flag
+    assert flag not in (code / "inp_spike_resetter_codeobject.cpp").read_text()
+    # the other thresholds keep their two passes
+    exc = (code / "exc_spike_thresholder_codeobject.cpp").read_text()
+    assert cpp_patches.THRESHOLD_MARK in exc and cpp_patches.CALENDAR_MARK not in exc
+
+
+@pytest.mark.parametrize(
+    "resetter,main",
+    [
+        # the reset writes another neuron's value
+        (RESETTER.replace("next_step[_idx] = next", "next_step[_idx + 1] = next"), MAIN),
+        # ... or changes it in place
+        (RESETTER.replace("next_step[_idx] = next_step;", "next_step[_idx] += 1;"), MAIN),
+        # a main.cpp whose runs are not found
+        (RESETTER, MAIN.replace("network.run(", "net.run(")),
+    ],
+)
+def test_calendar_refused_where_writers_are_unknown(tmp_path, resetter, main):
+    """The input threshold then keeps the two passes."""
+    project = _input_project(tmp_path, resetter, main)
+    assert cpp_patches.patch_project(project)
+    code = project / "code_objects"
+    text = (code / "inp_spike_thresholder_codeobject.cpp").read_text()
+    assert cpp_patches.THRESHOLD_MARK in text and cpp_patches.CALENDAR_MARK not in text
+    assert "bioclf_calendar" not in (code / "inp_new_slot_codeobject.cpp").read_text()
+
+
+def _calendar_run(backend, build_dir):
+    """Two groups whose neurons fire at the step of their next_step (that step's key being
+    small in one group, beyond the calendar's files in the other), changed by the reset, by
+    an operation every 50 steps and by values set between two runs."""
+    from brian2 import Network, NeuronGroup, SpikeMonitor, ms
+
+    from bioclf.brian import backends
+
+    directory = backends.activate(
+        backends.Backend(backend, build_dir=build_dir), "calendar", 1 * ms
+    )
+    groups, monitors = [], []
+    for base in (0, 70000):
+        group = NeuronGroup(
+            40,
+            "next_step : integer\nk : integer",
+            threshold="t_in_timesteps % 50 < 40 and t_in_timesteps % 50 + base == next_step",
+            reset="k += 1\nnext_step = base + t_in_timesteps % 50 + 1 + (i * 7 + k * 3) % 11",
+            namespace={"base": base},
+            name=f"g{base}",
+        )
+        group.next_step = f"{base} + i % 45"
+        group.run_regularly(
+            "next_step = base + (i * 5 + t_in_timesteps // 50) % 45", dt=50 * ms, when="start"
+        )
+        groups.append(group)
+        monitors.append(SpikeMonitor(group, name=f"m{base}"))
+    net = Network(*groups, *monitors)
+    net.run(120 * ms)
+    for group, base in zip(groups, (0, 70000), strict=True):
+        group.next_step = base + 21 + (np.arange(40) * 3) % 19  # steps 121-139
+    net.run(200 * ms)
+    if directory is not None:
+        backends.build(backends.Backend(backend, build_dir=build_dir), directory, run=True)
+    spikes = [(np.asarray(m.i[:]).copy(), np.asarray(m.t[:] / ms).copy()) for m in monitors]
+    return spikes, directory
+
+
+@pytest.mark.standalone
+def test_calendar_threshold_fires_as_brian2_does(tmp_path):
+    """The calendar threshold gives the runtime device's spikes, in the same order."""
+    rt, _ = _calendar_run("runtime", tmp_path)
+    cpp, directory = _calendar_run("cpp", tmp_path)
+    for base in (0, 70000):
+        for run in ("", "_1"):  # the code objects of each run
+            name = f"g{base}_spike_thresholder_codeobject{run}.cpp"
+            assert cpp_patches.CALENDAR_MARK in (directory / "code_objects" / name).read_text()
+    for (i_rt, t_rt), (i_cpp, t_cpp) in zip(rt, cpp, strict=True):
+        assert len(i_rt) > 200 and len(np.unique(t_rt)) > 100
+        assert ((t_rt > 120) & (t_rt < 150)).sum() >= 40  # the values set between the runs
+        np.testing.assert_array_equal(t_cpp, t_rt)
+        np.testing.assert_array_equal(i_cpp, i_rt)

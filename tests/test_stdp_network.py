@@ -259,11 +259,13 @@ def test_runtime_and_cpp_agree_given_the_same_input(models, mnist, build_root):
     code = project / "code_objects"
     assert cpp_patches.QUEUE_MARK in (code / "s_in_pre_codeobject.cpp").read_text()
     assert cpp_patches.REFRACTORY_MARK in (code / "exc_stateupdater_codeobject.cpp").read_text()
-    for group in ("inp", "exc", "inh"):
+    for group in ("exc", "inh"):
         assert (
             cpp_patches.THRESHOLD_MARK
             in (code / f"{group}_spike_thresholder_codeobject.cpp").read_text()
         )
+    # the input's spikes come from a calendar of their steps
+    assert cpp_patches.CALENDAR_MARK in (code / "inp_spike_thresholder_codeobject.cpp").read_text()
     for a, b in zip(r_rt, r_cpp, strict=True):
         np.testing.assert_array_equal(a.samples, b.samples)
         np.testing.assert_array_equal(a.counts, b.counts)

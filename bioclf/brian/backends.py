@@ -23,6 +23,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ import brian2
 import numpy as np
 from brian2 import Network, defaultclock, device, prefs, set_device
 from brian2.input.timedarray import TimedArray
+from brian2.units.fundamentalunits import fail_for_dimension_mismatch
 from brian2.utils.filelock import FileLock
 
 from bioclf.brian import cpp_patches
@@ -324,7 +326,7 @@ def _write_run_arg_files(directory: Path, values: dict) -> tuple[list[str], list
     args, files = [], []
     for key, value in values.items():
         if isinstance(key, TimedArray):
-            name, string, file, array = device._prepare_timed_array_run_arg(key, value)
+            name, string, file, array = _timed_array_run_arg(key, value)
         else:
             name, string, file, array = device._prepare_variableview_run_arg(key, value)
         args.append(f"{name}={string}")
@@ -338,6 +340,23 @@ def _write_run_arg_files(directory: Path, values: dict) -> tuple[list[str], list
             array.tofile(path.with_name(f"{file}.part"))
             os.replace(path.with_name(f"{file}.part"), path)
     return args, files
+
+
+def _timed_array_run_arg(key: TimedArray, value) -> tuple[str, str, str | None, np.ndarray]:
+    """Brian2's ``_prepare_timed_array_run_arg``, the file named after a CRC-32 of the values
+    instead of their md5: ~8 ms instead of ~60 ms for the STDP chunk's 31 MB of stimulus.
+    The name need not tell contents apart: every run writes its files anew (see above)."""
+    fail_for_dimension_mismatch(key.dim, value)
+    array = np.asarray(value, dtype=key.values.dtype)
+    if array.size == 1:  # a single value, on the command line
+        return f"{key.name}.values", repr(array.item()), None, array
+    if array.shape != key.values.shape:
+        raise TypeError(
+            f"Incorrect size for variable '{key.name}.values'. "
+            f"Shape {key.values.shape} != {array.shape}."
+        )
+    file = f"init_{key.name}_values_{zlib.crc32(array.data):08x}.dat"
+    return f"{key.name}.values", os.path.join("static_arrays", file), file, array
 
 
 _program_peak_kb = 0  # largest peak memory of a standalone program run by this process

@@ -1,7 +1,7 @@
 """Patches to Brian2's generated C++ standalone projects that make them faster, not different.
 
-Four patches, applied to one-thread ``cpp_standalone`` projects after Brian2 generates them
-(`bioclf.brian.backends.build`), and a fifth that spares rebuilds. All leave every result
+Five patches, applied to one-thread ``cpp_standalone`` projects after Brian2 generates them
+(`bioclf.brian.backends.build`), and a sixth that spares rebuilds. All leave every result
 bit-identical.
 
 Ranges of synapses in the spike queue
@@ -54,6 +54,20 @@ Thresholds in two passes
     own neuron are rewritten; the others, and groups of fewer than 16 neurons, stay as Brian2
     wrote them.
 
+Calendar thresholds
+    The STDP network's input pixels fire at the step stored in their integer ``next_step``
+    (drawn ahead, see `bioclf.stdp.network`): the condition ``guard && (key == next_step)``,
+    both factors computed once per step. Instead of testing 784 pixels per step for the ~3
+    that fire, the patched threshold keeps the neurons filed under their value of the
+    variable and takes the file of the step's key, in index order. A neuron's value changes
+    only where code writes the variable: the reset, for this threshold's events alone (the
+    events of one call are filed again at the next), and any other code that uses the
+    array -- the start-of-presentation draw, code of another run, main.cpp before each run --,
+    which is made to set a flag at its start: the threshold then files every neuron anew.
+    Each candidate is checked against the condition before it is filed as an event. Applied
+    only where the reset is known to write the events' own values and every other user of
+    the array can set the flag; other thresholds keep the two passes (above).
+
 One clock per step in the scheduler
     At every step Brian2's scheduler looks each of the network's code objects' clocks up in a
     ``std::set`` of the clocks due, and rebuilds that set (a tree node allocated per clock).
@@ -84,7 +98,8 @@ REFRACTORY_MARK = "bioclf: vectorisable refractoriness"
 THRESHOLD_MARK = "bioclf: threshold in two passes"
 CLOCKS_MARK = "bioclf: clocks reset in name order"
 SCHEDULER_MARK = "bioclf: one clock per step"
-_MARKS = (QUEUE_MARK, REFRACTORY_MARK, THRESHOLD_MARK, CLOCKS_MARK, SCHEDULER_MARK)
+CALENDAR_MARK = "bioclf: calendar threshold"
+_MARKS = (QUEUE_MARK, REFRACTORY_MARK, THRESHOLD_MARK, CLOCKS_MARK, SCHEDULER_MARK, CALENDAR_MARK)
 
 
 def _patched(text: str) -> bool:
@@ -272,6 +287,115 @@ def _patch_threshold(text: str) -> str | None:
     return text[: found[0].start()] + new + "\n" + text[found[0].end() :]
 
 
+(_CALENDAR_NEW,) = _texts("threshold.cpp", "calendar")
+# The condition of a calendar threshold, `guard && (key == var)` with both factors Brian2's
+# loop-invariant ones, read from the neuron's integer variable and nothing else.
+_CALENDAR_BODY = re.compile(
+    r"\s*const int32_t (?P<name>\w+) = (?P<var>_ptr_array_(?P<array>\w+))\[_idx\];\n"
+    r"\s*const char _cond = (?P<guard>_lio_\d+) && "
+    r"\((?:(?P<key>_lio_\d+) == (?P=name)|(?P=name) == (?P<key2>_lio_\d+))\);\s*"
+)
+_FUNCTION_START = re.compile(r"^void _(?:run|before_run|after_run)_\w+\(\)\n\{\n", re.M)
+# (Brian2 numbers the code objects of a network's second and later runs: ``..._1``)
+_THRESHOLD_FILE = re.compile(r"(?!after_run_)\w+_thresholder_codeobject(?:_\d+)?\.cpp")
+_NETWORK_RUN = re.compile(r"^( *)network\.run\(", re.M)
+_MAIN_START = "\nint main(int argc, char **argv)"
+
+
+def _plan_calendars(texts: dict[Path, str]) -> tuple[dict[Path, str], dict[Path, list[str]]]:
+    """Calendar thresholds: the new texts of the threshold code objects that get one, and the
+    flags that each other file must set (`_mark_stale`). Only a threshold of the form
+    ``guard && (key == var)`` whose array ``var`` the reset writes for the events alone, and
+    every other writer of which can set the flag, gets one."""
+    main = next((p for p in texts if p.name == "main.cpp"), None)
+    if main is None or not _NETWORK_RUN.search(texts[main]) or _MAIN_START not in texts[main]:
+        return {}, {}
+    thresholds: dict[Path, str] = {}
+    stale: dict[Path, list[str]] = {}
+    for path, text in texts.items():
+        if not _THRESHOLD_FILE.fullmatch(path.name):
+            continue
+        found = list(_THRESHOLD.finditer(text))
+        function = _FUNCTION_START.search(text)
+        if len(found) != 1 or function is None or function.start() > found[0].start():
+            continue
+        cond, space = _CALENDAR_BODY.fullmatch(found[0]["body"]), found[0]["space"]
+        if cond is None or found[0]["block"].strip() != f"{space}[_count++] = _idx;":
+            continue
+        key, before = cond["key"] or cond["key2"], text[: found[0].start()]
+        if not (
+            re.search(rf"^ *const char {cond['guard']} = ", before, re.M)
+            and re.search(rf"^ *const int(?:32|64)_t {key} = ", before, re.M)
+            and re.search(r"^ *const int64_t N = \d+;", before, re.M)
+        ):
+            continue
+        resetter = path.with_name(path.name.replace("_thresholder_", "_resetter_", 1))
+        if resetter in texts and not _resets_events_only(texts[resetter], space, cond["var"]):
+            continue
+        writers = [
+            p
+            for p, t in texts.items()
+            if p.parent == path.parent
+            and p not in (path, resetter)
+            and _uses_array(t, cond["array"])
+        ]
+        if not all(_FUNCTION_START.search(texts[p]) for p in writers):
+            continue  # code that names the array, and where to set the flag is unknown
+        flag = f"bioclf_calendar_stale_{path.stem}"  # (a run's code objects are its own)
+        new = (
+            _CALENDAR_NEW.replace("\\g<guard>", cond["guard"])
+            .replace("\\g<key>", key)
+            .replace("\\g<var>", cond["var"])
+            .replace("\\g<space>", space)
+            .replace("\\g<flag>", flag)
+        )
+        thresholds[path] = (
+            "#include <algorithm>\n"
+            + text[: function.start()]
+            + f"// {CALENDAR_MARK}: set by all code that may change {cond['array']}\n"
+            + f"bool {flag} = true;\n"
+            + text[function.start() : found[0].start()]
+            + new
+            + "\n"
+            + text[found[0].end() :]
+        )
+        for p in [*writers, main]:
+            stale.setdefault(p, []).append(flag)
+    return thresholds, stale
+
+
+def _uses_array(text: str, array: str) -> bool:
+    """Whether `text` uses the array other than by declaring its pointer (which Brian2 does
+    for every variable the code's expressions name, e.g. in a threshold's ``after_run``)."""
+    declaration = rf"^ *\w+\* *(?:__restrict +)?_ptr_array_{array} = _array_{array};\n"
+    return re.search(rf"_array_{array}\b", re.sub(declaration, "", text, flags=re.M)) is not None
+
+
+def _resets_events_only(text: str, space: str, var: str) -> bool:
+    """Whether the reset code `text` loops over the events of `space` and writes `var` only
+    at the event's index."""
+    return (
+        f"const int32_t *_events = {space};" in text
+        and "const size_t _idx = _events[_index_events];" in text
+        and len(_FUNCTION_START.findall(text)) == 1
+        and all(m == f"{var}[_idx] =" for m in re.findall(rf"{var}\[[^\]]*\]\s*=(?!=)", text))
+        and not re.search(rf"{var}\[[^\]]*\]\s*(?:[-+*/%&|^]=|\+\+|--)", text)
+    )
+
+
+def _mark_stale(text: str, flags: list[str], main: bool) -> str:
+    """`text` that sets each of `flags` at the start of each of its functions (main.cpp:
+    before each run)."""
+    declare = "".join(f"extern bool {flag};  // {CALENDAR_MARK}\n" for flag in flags)
+    sets = "".join(f"{{indent}}{flag} = true;  // {CALENDAR_MARK}\n" for flag in flags)
+    if main:
+        text = _NETWORK_RUN.sub(lambda m: sets.format(indent=m[1]) + m[0], text)
+        return text.replace(_MAIN_START, "\n" + declare + _MAIN_START[1:], 1)
+    text = _FUNCTION_START.sub(lambda m: m[0] + sets.format(indent="    "), text)
+    first = _FUNCTION_START.search(text)
+    return text[: first.start()] + declare + text[first.start() :]
+
+
 # Brian2 resets the clocks before a run in the order of a Python set, which differs from one
 # process to the next: main.cpp then changes at every build and is compiled and linked again.
 _CLOCK_RESETS = re.compile(r"(?:^ *_array_\w*clock_(?:timestep|t)\[0\] = [^;\n]*;\n)+", re.M)
@@ -312,6 +436,7 @@ PATCH_STAMP = (
                 _REFRACTORY_NEW,
                 _FLAG_LOOP,
                 _THRESHOLD_NEW,
+                _CALENDAR_NEW,
             )
         ).encode()
     ).hexdigest()[:12]
@@ -356,6 +481,7 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
     if not (queue_h.exists() and pathway_h.exists()):
         return _left_alone(directory)
     texts = {path: path.read_text() for path in _targets(directory) if path.exists()}
+    calendars, stale = _plan_calendars({p: t for p, t in texts.items() if not _patched(t)})
     patched = {}
     for path, text in texts.items():
         if _patched(text):
@@ -384,6 +510,8 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
             text = _patch_state_updater(text)
             if text is None:
                 return _left_alone(directory)  # a state updater of another form
+        elif path in calendars:
+            text = calendars[path]
         elif "[N] = _count;" in text:
             text = _patch_threshold(text)
             if text is None:
@@ -391,6 +519,8 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
         else:
             continue
         patched[path] = text
+    for path, flags in stale.items():  # (after the file's own patch)
+        patched[path] = _mark_stale(patched.get(path, texts[path]), flags, path.name == "main.cpp")
     # Brian2's make.deps names objects without their directory, so make does not rebuild
     # them when a header changes: objects compiled before this version of the patches was
     # first applied in this project are deleted once.
