@@ -107,8 +107,8 @@ class Simulator:
         directory = backends.activate(backend, project, dt=protocol.dt)
         self.chunk = chunk
         slots = int(np.ceil(chunk * 1.25))
-        self.net = network.build(models, protocol, n_exc, slots, seed)
-        self._stim = np.zeros((self.net.slots, network.N_INPUT))
+        self.net = network.build(models, protocol, n_exc, slots, seed, samples=chunk)
+        self._stim = np.zeros((chunk, network.N_INPUT))
         self.views = self.net.state_views()
         self.runner = backends.Runner(backend, self.net.net, slots * protocol.slot, directory)
         # Groups that own a 'plastic' flag (synapses see their target's). A variable's owner is
