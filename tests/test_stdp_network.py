@@ -339,7 +339,7 @@ def test_bad_network_configuration_refused(models, tmp_path):
     from bioclf.stdp import network
 
     with pytest.raises(ConfigError, match="n_exc"):
-        network.build(models, SHORT, 0, 2, 0)
+        network.build(models, SHORT, 0, 2, 0, 1)
     with pytest.raises(ConfigError, match="backend"):
         backends.Backend("gpu")
     text = (

@@ -242,6 +242,12 @@ _INVARIANT_GUARD = re.compile(r"\bconst char _cond = (_lio_\d+) && ")
 _STORE = re.compile(r"\]\s*=[^=]|\+\+|--|[-+*/]=")
 
 
+def _declared(code: str, name: str, type_pattern: str = r"\w+") -> bool:
+    """Whether `code` declares `name` as a constant of a type `type_pattern` matches (such as
+    Brian2's loop invariants ``_lio_k``, computed once before the loop)."""
+    return re.search(rf"^ *const {type_pattern} {name} = ", code, re.M) is not None
+
+
 def _patch_threshold(text: str) -> str | None:
     """The threshold loop in two passes, or None (an unknown form, or a condition whose
     result could depend on the events filed before it, see the module's docstring).
@@ -278,7 +284,7 @@ def _patch_threshold(text: str) -> str | None:
     # loop-invariant factor), holds for no neuron where _lio_k is false: e.g. the input's
     # "in the presentation part of the slot", false for the whole rest period.
     guard = _INVARIANT_GUARD.search(body)
-    if guard and re.search(rf"^ *const \w+ {guard[1]} = ", text[: found[0].start()], re.M):
+    if guard and _declared(text[: found[0].start()], guard[1]):
         inner = "".join("    " + line if line.strip() else line for line in new.splitlines(True))
         new = (
             f"    if(!{guard[1]})  // {THRESHOLD_MARK}: no neuron's condition can hold\n"
@@ -324,9 +330,9 @@ def _plan_calendars(texts: dict[Path, str]) -> tuple[dict[Path, str], dict[Path,
             continue
         key, before = cond["key"] or cond["key2"], text[: found[0].start()]
         if not (
-            re.search(rf"^ *const char {cond['guard']} = ", before, re.M)
-            and re.search(rf"^ *const int(?:32|64)_t {key} = ", before, re.M)
-            and re.search(r"^ *const int64_t N = \d+;", before, re.M)
+            _declared(before, cond["guard"], "char")
+            and _declared(before, key, "int(?:32|64)_t")
+            and _declared(before, "N", "int64_t")
         ):
             continue
         resetter = path.with_name(path.name.replace("_thresholder_", "_resetter_", 1))

@@ -243,10 +243,10 @@ def build(
     n_exc: int,
     slots: int,
     seed: int,
-    samples: int | None = None,
+    samples: int,
 ) -> STDPNetwork:
     """Build the network for chunks of `slots` presentation slots and at most `samples`
-    samples (default `slots`: one row of stimulus per sample).
+    samples (one row of stimulus each).
 
     Call `bioclf.brian.backends.activate` first. Initial values are drawn in numpy from `seed`
     and kept in ``initial_state`` (SI floats), ready to be passed to the first run.
@@ -308,8 +308,7 @@ def build(
     # rate code: pixel rates (Hz); latency code: the intensities x themselves, so that the
     # in-network x * intensity / base_intensity rounds as numpy does (`latency_input_steps`)
     stim_unit = 1 if latency else Hz
-    rows = slots if samples is None else samples
-    stim = TimedArray(np.zeros((rows, N_INPUT)) * stim_unit, dt=1 * ms, name="stim")
+    stim = TimedArray(np.zeros((samples, N_INPUT)) * stim_unit, dt=1 * ms, name="stim")
     pre_ext = models.input_exc.pre_neuron
     inp_ns = merge_namespaces(models.input_exc)
     inp_ns.update(HASH_FUNCTIONS)

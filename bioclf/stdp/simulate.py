@@ -107,7 +107,7 @@ class Simulator:
         directory = backends.activate(backend, project, dt=protocol.dt)
         self.chunk = chunk
         slots = int(np.ceil(chunk * 1.25))
-        self.net = network.build(models, protocol, n_exc, slots, seed, samples=chunk)
+        self.net = network.build(models, protocol, n_exc, slots, seed, chunk)
         self._stim = np.zeros((chunk, network.N_INPUT))
         self.views = self.net.state_views()
         self.runner = backends.Runner(backend, self.net.net, slots * protocol.slot, directory)
