@@ -256,6 +256,10 @@ def main() -> int:
         model_files = {k: str(v.relative_to(ROOT)) for k, v in MODELS.items()}
         args.chunk = args.chunk or 1000
     results = {"provenance": tasks.provenance(), "load_average_before": load_average()}
+    results["commit"] = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    results["gcc_flags"] = " ".join(backends.gcc_flags())
     results["models"] = model_files
     results["chunk"] = args.chunk
     results["protocol"] = {k: str(v) for k, v in vars(setup[1]).items()}

@@ -35,8 +35,8 @@ def _cpuinfo(vendor: str, flags: str) -> str:
 
 def test_512_bit_vectors_only_on_intel_processors_with_amx():
     wide = "-mprefer-vector-width=512"
-    assert wide in backends._gcc_flags(_cpuinfo("GenuineIntel", "fma avx512f avx512bw amx_tile"))
+    assert wide in backends.gcc_flags(_cpuinfo("GenuineIntel", "fma avx512f avx512bw amx_tile"))
     # Zen 4 has AVX-512 and was slower with 512-bit vectors; older Intel lower their clock
-    assert wide not in backends._gcc_flags(_cpuinfo("AuthenticAMD", "avx512f amx_tile"))
-    assert wide not in backends._gcc_flags(_cpuinfo("GenuineIntel", "fma avx512f avx512bw"))
-    assert backends._gcc_flags("") == backends._GCC_FLAGS  # no /proc/cpuinfo: the defaults
+    assert wide not in backends.gcc_flags(_cpuinfo("AuthenticAMD", "avx512f amx_tile"))
+    assert wide not in backends.gcc_flags(_cpuinfo("GenuineIntel", "fma avx512f avx512bw"))
+    assert backends.gcc_flags("") == backends._GCC_FLAGS  # no /proc/cpuinfo: the defaults

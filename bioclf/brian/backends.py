@@ -57,7 +57,7 @@ _GCC_FLAGS = ["-w", "-O3", "-ffast-math", "-fno-finite-math-only", "-march=nativ
 _LINK_FLAGS = ["-ffast-math"]
 
 
-def _gcc_flags(cpuinfo: str | None = None) -> list[str]:
+def gcc_flags(cpuinfo: str | None = None) -> list[str]:
     """The gcc flags for this machine's processor (`cpuinfo`: the text of /proc/cpuinfo).
 
     gcc's -march=native vectorises with 256-bit registers on processors with AVX-512. On an
@@ -198,7 +198,7 @@ def activate(backend: Backend, project: str, dt=None) -> Path | None:
     # all change names and everything is compiled again (21 s instead of 4 s at N=20).
     gc.collect()
     prefs.reset_to_defaults()
-    prefs.codegen.cpp.extra_compile_args_gcc = _gcc_flags()
+    prefs.codegen.cpp.extra_compile_args_gcc = gcc_flags()
     prefs.logging.std_redirection = False
     if dt is not None:
         defaultclock.dt = dt
