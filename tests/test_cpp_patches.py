@@ -344,12 +344,12 @@ def test_scheduler_compares_one_clock_and_keeps_its_set_of_clocks(tmp_path):
 
 
 # Delays (in steps of dt) per source, chosen for the ranges the patched queue files: one range
-# of 40 synapses (longer than the 16 a range is written with at once), two of 20, four of 10,
-# ranges of 3, ranges of 1, and a scattered pattern.
+# of 40 synapses (longer than the 16 a range is written with at once), two of 20, two of
+# exactly 16 and one of 8, ranges of 3, ranges of 1, and a scattered pattern.
 DELAY_STEPS = (
     "int(i == 0) * 6"
     " + int(i == 1) * (j // 20) * 3"
-    " + int(i == 2) * (j // 10)"
+    " + int(i == 2) * (j // 16)"
     " + int(i == 3) * ((j // 3) % 4)"
     " + int(i == 4) * (j % 7)"
     " + int(i == 5) * ((j * 7919) % 21)"
