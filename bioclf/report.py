@@ -336,6 +336,25 @@ def make_figures(df: pd.DataFrame, root: Path, figdir: Path) -> dict[str, str]:
     return figs
 
 
+def runs_provenance(df: pd.DataFrame) -> list[str]:
+    """Where and when the reported runs were computed, from their own metrics files (the
+    report may be rendered again later, on another machine), one line per machine."""
+    seen: dict[str, list[str]] = {}
+    for d in df["_dir"]:
+        for name in ("train_metrics.json", "metrics.json"):  # where it was trained, if known
+            if (Path(d) / name).exists():
+                info = load_json(Path(d) / name).get("provenance", {})
+                if "machine" in info:
+                    seen.setdefault(info["machine"], []).append(info.get("date", "?"))
+                break
+    lines = []
+    for machine, dates in seen.items():
+        when = min(dates) if min(dates) == max(dates) else f"{min(dates)} to {max(dates)}"
+        runs = f"{len(dates)} run" + ("s" if len(dates) > 1 else "")
+        lines.append(f"- computed on {machine}: {runs}, {when}")
+    return lines
+
+
 def main(argv=None) -> int:
     p = tasks.parser(
         __doc__.splitlines()[0], out_help="results directory: the report is written there"
@@ -426,8 +445,10 @@ def main(argv=None) -> int:
         f"- configuration: `{args.config}` (below); seeds: {cfg['seeds']}",
         f"- runs expected: {', '.join(expected)}; rows found: {len(df)}",
     ]
+    lines += runs_provenance(df)
     info = tasks.provenance()
-    lines += [f"- {k}: {v}" for k, v in info.items()]
+    rendered = ", ".join(f"{k} {v}" for k, v in info.items() if k not in ("date", "machine"))
+    lines.append(f"- report rendered {info['date']} on {info['machine']} ({rendered})")
     lines += ["", "```yaml", yaml.safe_dump(cfg, sort_keys=False).strip(), "```", ""]
     out = root / "report.md"
     (root / "report.md.tmp").write_text("\n".join(lines))

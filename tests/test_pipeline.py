@@ -236,3 +236,26 @@ def test_smoke_pipeline_end_to_end_and_reruns(tmp_path, build_root):
     jobs = _planned_jobs(_snakemake(wd, "-n").stdout)
     assert {"neuron_check", "surrogate_train", "surrogate_evaluate", "surrogate_brian"} <= jobs
     assert not jobs & {"data", "stdp_train", "ann_train"}
+
+
+def test_report_names_the_machines_the_runs_were_computed_on(tmp_path):
+    """A report rendered again elsewhere still says where its runs ran (their own metrics)."""
+    from bioclf.io import write_json
+    from bioclf.report import runs_provenance
+
+    def run(name, file, machine, date):
+        (tmp_path / name).mkdir()
+        write_json(tmp_path / name / file, {"provenance": {"machine": machine, "date": date}})
+        return tmp_path / name
+
+    dirs = [
+        run("stdp", "train_metrics.json", "AMD EPYC", "2026-12-05 05:15"),
+        run("sur", "metrics.json", "AMD EPYC", "2026-12-05 05:17"),
+        run("ann", "metrics.json", "Intel Xeon", "2026-12-06 10:00"),
+        tmp_path / "missing",  # a run without metrics: nothing to say
+    ]
+    lines = runs_provenance(pd.DataFrame({"_dir": dirs}))
+    assert lines == [
+        "- computed on AMD EPYC: 2 runs, 2026-12-05 05:15 to 2026-12-05 05:17",
+        "- computed on Intel Xeon: 1 run, 2026-12-06 10:00",
+    ]
