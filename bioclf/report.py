@@ -263,8 +263,8 @@ def make_figures(df: pd.DataFrame, root: Path, figdir: Path) -> dict[str, str]:
     series = {}
     for _, row in df[df["seed"] == df["seed"].min()].iterrows():
         d = row["_dir"]
-        if row["method"] == "stdp" and (d / "train_records.npz").exists():
-            trace = np.load(d / "train_records.npz")["trace"]
+        if row["method"] == "stdp":
+            trace = _stdp_trace(d)
             if len(trace):
                 series[f"STDP {row['network']} (running, training stream)"] = (
                     trace[:, 0],
@@ -334,6 +334,17 @@ def make_figures(df: pd.DataFrame, root: Path, figdir: Path) -> dict[str, str]:
             "figures/torch_vs_brian2.png"
         )
     return figs
+
+
+def _stdp_trace(d: Path) -> np.ndarray:
+    """(samples seen, running accuracy) over an STDP run's training stream: from its
+    train_metrics.json, else from train_records.npz (runs from before the metrics held it)."""
+    metrics = d / "train_metrics.json"
+    if metrics.exists() and "running_accuracy" in (m := load_json(metrics)):
+        return np.asarray(m["running_accuracy"], dtype=float).reshape(-1, 2)
+    if (d / "train_records.npz").exists():
+        return np.load(d / "train_records.npz")["trace"]
+    return np.zeros((0, 2))
 
 
 def runs_provenance(df: pd.DataFrame) -> list[str]:

@@ -259,3 +259,20 @@ def test_report_names_the_machines_the_runs_were_computed_on(tmp_path):
         "- computed on AMD EPYC: 2 runs, 2026-12-05 05:15 to 2026-12-05 05:17",
         "- computed on Intel Xeon: 1 run, 2026-12-06 10:00",
     ]
+
+
+def test_report_reads_the_stdp_accuracy_trace_from_the_versioned_metrics(tmp_path):
+    """A fresh clone has train_metrics.json but not train_records.npz (not versioned): the
+    report's accuracy-over-training figure keeps its STDP curve."""
+    import numpy as np
+
+    from bioclf.io import write_json
+    from bioclf.report import _stdp_trace
+
+    write_json(tmp_path / "train_metrics.json", {"running_accuracy": [[100, 0.5], [200, 0.75]]})
+    np.testing.assert_array_equal(_stdp_trace(tmp_path), [[100, 0.5], [200, 0.75]])
+    (tmp_path / "train_metrics.json").unlink()
+    np.savez(tmp_path / "train_records.npz", trace=np.array([[50.0, 0.25]]))  # older runs
+    np.testing.assert_array_equal(_stdp_trace(tmp_path), [[50.0, 0.25]])
+    (tmp_path / "train_records.npz").unlink()
+    assert _stdp_trace(tmp_path).shape == (0, 2)

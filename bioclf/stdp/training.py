@@ -140,6 +140,9 @@ def train(
         "spikes_per_sample": {
             k: float(v) / n_samples for k, v in zip(("inp", "exc", "inh"), spikes, strict=True)
         },
+        # (samples seen, running accuracy) pairs, here too: the report's figure needs them,
+        # and train_records.npz is not versioned with the results
+        "running_accuracy": np.concatenate(traces).tolist(),
         "peak_memory": {
             **tasks.peak_memory_mb(),
             **({"program_mb": costs["program_mb"]} if costs["program_mb"] else {}),
