@@ -97,9 +97,7 @@ def main(argv=None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the clones (default: removed)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "bench_pipeline.json")
     args = p.parse_args(argv)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
+    commit = tasks.code_commit(ROOT)
     scratch = Path(tempfile.mkdtemp(prefix="bioclf_bench_pipeline_"))
     try:
         runs = [run_variant(v, args.cores, scratch) for v in args.variants]

@@ -89,6 +89,17 @@ def peak_memory_mb() -> dict[str, float]:
     return peaks
 
 
+def code_commit(root: Path) -> str:
+    """The git commit of the checkout at `root` (``-dirty`` when it has uncommitted changes),
+    or '' outside a git checkout: benchmarks record which code they timed."""
+    import subprocess
+
+    done = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
 def provenance() -> dict:
     """Where a result came from: versions, machine, date."""
     import brian2
@@ -111,12 +122,8 @@ def provenance() -> dict:
     return info
 
 
-def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
-    """The processor's name, with its family and model numbers where Linux gives them.
-
-    Timings are only comparable on the same processor: virtual machines often report a bare
-    name ("AMD EPYC") that covers generations three times apart in speed.
-    """
+def cpu_fields(cpuinfo: str = "/proc/cpuinfo") -> dict[str, str]:
+    """The first processor's fields in `cpuinfo` (Linux's format), empty where it is absent."""
     fields = {}
     try:
         with open(cpuinfo) as f:
@@ -127,6 +134,16 @@ def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
                 fields[key.strip()] = value.strip()
     except OSError:
         pass
+    return fields
+
+
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The processor's name, with its family and model numbers where Linux gives them.
+
+    Timings are only comparable on the same processor: virtual machines often report a bare
+    name ("AMD EPYC") that covers generations three times apart in speed.
+    """
+    fields = cpu_fields(cpuinfo)
     name = fields.get("model name") or platform.processor() or "cpu"
     if "cpu family" in fields and "model" in fields:
         name += f" (family {fields['cpu family']}, model {fields['model']})"

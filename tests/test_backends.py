@@ -27,16 +27,18 @@ def test_a_network_built_again_in_one_process_keeps_its_file_names(tmp_path):
     assert any(name.startswith("g_stateupdater_codeobject") for name in first)
 
 
-def _cpuinfo(vendor: str, flags: str) -> str:
-    # two processors, as /proc/cpuinfo lists them; the first one decides
-    one = f"processor\t: {{}}\nvendor_id\t: {vendor}\nflags\t\t: {flags}\n\n"
-    return one.format(0) + one.format(1)
+def test_512_bit_vectors_only_on_intel_processors_with_amx(tmp_path):
+    def cpuinfo(vendor: str, flags: str) -> str:
+        # two processors, as /proc/cpuinfo lists them; the first one decides
+        one = f"processor\t: {{}}\nvendor_id\t: {vendor}\nflags\t\t: {flags}\n\n"
+        path = tmp_path / f"{vendor}_{len(flags)}"
+        path.write_text(one.format(0) + one.format(1))
+        return str(path)
 
-
-def test_512_bit_vectors_only_on_intel_processors_with_amx():
     wide = "-mprefer-vector-width=512"
-    assert wide in backends.gcc_flags(_cpuinfo("GenuineIntel", "fma avx512f avx512bw amx_tile"))
+    assert wide in backends.gcc_flags(cpuinfo("GenuineIntel", "fma avx512f avx512bw amx_tile"))
     # Zen 4 has AVX-512 and was slower with 512-bit vectors; older Intel lower their clock
-    assert wide not in backends.gcc_flags(_cpuinfo("AuthenticAMD", "avx512f amx_tile"))
-    assert wide not in backends.gcc_flags(_cpuinfo("GenuineIntel", "fma avx512f avx512bw"))
-    assert backends.gcc_flags("") == backends._GCC_FLAGS  # no /proc/cpuinfo: the defaults
+    assert wide not in backends.gcc_flags(cpuinfo("AuthenticAMD", "avx512f amx_tile"))
+    assert wide not in backends.gcc_flags(cpuinfo("GenuineIntel", "fma avx512f avx512bw"))
+    # no /proc/cpuinfo: the defaults
+    assert backends.gcc_flags(str(tmp_path / "absent")) == backends._GCC_FLAGS

@@ -34,6 +34,7 @@ from brian2.input.timedarray import TimedArray
 from brian2.units.fundamentalunits import fail_for_dimension_mismatch
 from brian2.utils.filelock import FileLock
 
+from bioclf import tasks
 from bioclf.brian import cpp_patches
 from bioclf.brian.locked_run import COMPILE_PEAK_NAME, PEAK_NAME
 from bioclf.errors import ConfigError
@@ -57,25 +58,17 @@ _GCC_FLAGS = ["-w", "-O3", "-ffast-math", "-fno-finite-math-only", "-march=nativ
 _LINK_FLAGS = ["-ffast-math"]
 
 
-def gcc_flags(cpuinfo: str | None = None) -> list[str]:
-    """The gcc flags for this machine's processor (`cpuinfo`: the text of /proc/cpuinfo).
+def gcc_flags(cpuinfo: str = "/proc/cpuinfo") -> list[str]:
+    """The gcc flags for this machine's processor (`cpuinfo`: Linux's description of it).
 
     gcc's -march=native vectorises with 256-bit registers on processors with AVX-512. On an
     Intel Xeon with AMX (Sapphire Rapids and later) 512-bit registers made the STDP program
     4.6% faster, with the same results; on an AMD Zen 4 they made it 3% slower
     (bench/README.md). Older Intel processors lower their clock for 512-bit code: left alone.
     """
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            cpuinfo = ""
-    fields = {}
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.split())  # the first processor's
-    intel = fields.get("vendor_id") == ["GenuineIntel"]
-    if intel and {"avx512f", "amx_tile"} <= set(fields.get("flags", [])):
+    fields = tasks.cpu_fields(cpuinfo)
+    intel = fields.get("vendor_id") == "GenuineIntel"
+    if intel and {"avx512f", "amx_tile"} <= set(fields.get("flags", "").split()):
         return [*_GCC_FLAGS, "-mprefer-vector-width=512"]
     return list(_GCC_FLAGS)
 

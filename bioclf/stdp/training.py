@@ -104,7 +104,6 @@ def train(
         out / "train_records.npz",
         reps=reps,
         labels=np.concatenate([labels] * epochs),
-        trace=np.concatenate(traces),
         window_counts=window,
         window_labels=labels[len(labels) - len(window) :],
     )
@@ -140,8 +139,8 @@ def train(
         "spikes_per_sample": {
             k: float(v) / n_samples for k, v in zip(("inp", "exc", "inh"), spikes, strict=True)
         },
-        # (samples seen, running accuracy) pairs, here too: the report's figure needs them,
-        # and train_records.npz is not versioned with the results
+        # (samples seen, running accuracy) pairs: here, not in train_records.npz, because the
+        # report's figure needs them and the npz files are not versioned with the results
         "running_accuracy": np.concatenate(traces).tolist(),
         "peak_memory": {
             **tasks.peak_memory_mb(),
