@@ -42,6 +42,7 @@ def test_shipped_files_load_with_original_values():
         "lif",
         "dc_exc",
         "dc_exc_unclamped",
+        "dc_exc_fast",
         "dc_inh",
         "dc_stdp",
         "dc_stdp_synaptic_traces",
@@ -217,6 +218,17 @@ def test_extending_file_overrides_parameters_and_inherits_the_rest(tmp_path):
     )
     assert unclamped.parameters == exc.parameters and unclamped.reset == exc.reset
     assert "unless refractory" in exc.equations and "unless refractory" not in unclamped.equations
+    # The one-pass neuron differs from dc_exc.yaml in theta_plus only, half the paper's.
+    fast_exc = load_neuron(EQUATIONS / "dc_exc_fast.yaml")
+    assert fast_exc.parameters["theta_plus"] == exc.parameters["theta_plus"] / 2 == 0.025 * mV
+    assert {k: v for k, v in fast_exc.parameters.items() if k != "theta_plus"} == {
+        k: v for k, v in exc.parameters.items() if k != "theta_plus"
+    }
+    assert (fast_exc.equations, fast_exc.threshold, fast_exc.reset) == (
+        exc.equations,
+        exc.threshold,
+        exc.reset,
+    )
 
 
 @pytest.mark.parametrize(
