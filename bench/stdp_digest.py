@@ -26,7 +26,6 @@ bit for bit on an AMD Zen 4 and an Intel Xeon (``docs/usage.md``, Reproducibilit
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -39,33 +38,18 @@ import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bioclf.io import digest  # noqa: E402
+from bioclf.tasks import code_commit  # noqa: E402
 
 
 def digests(state_file: Path) -> dict[str, str]:
-    """SHA-256 of each array of an ``.npz`` file (dtype, shape and bytes), and of all: ``*``."""
-    whole = hashlib.sha256()
-    out = {}
+    """SHA-256 of each array of an ``.npz`` file (`bioclf.io.digest`), and of all of them: ``*``."""
     with np.load(state_file) as state:
-        for key in sorted(state.files):
-            a = np.ascontiguousarray(state[key])
-            h = hashlib.sha256(f"{key}|{a.dtype.str}|{a.shape}|".encode())
-            h.update(a.tobytes())
-            out[key] = h.hexdigest()
-            whole.update(h.digest())
-    out["*"] = whole.hexdigest()
+        out = {key: digest(key, state[key]) for key in sorted(state.files)}
+    out["*"] = digest(*out.values())
     return out
-
-
-def commit(root: Path) -> str:
-    """The checkout's commit, with ``+changes`` when its tracked files differ from it."""
-    git = ["git", "-C", str(root)]
-    try:
-        rev = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, check=True).stdout.strip()  # fmt: skip
-        dirty = subprocess.run([*git, "diff", "--quiet", "HEAD"]).returncode != 0
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return rev + ("+changes" if dirty else "")
 
 
 def main() -> int:
@@ -105,7 +89,7 @@ def main() -> int:
         arrays = digests(tmp / "trained" / "state.npz")
     result = {
         "root": str(root),
-        "commit": commit(root),
+        "commit": code_commit(root) or "unknown",
         "config": str(config),
         "n_exc": args.n_exc,
         "samples": args.samples,
