@@ -43,6 +43,7 @@ def test_shipped_files_load_with_original_values():
         "dc_exc",
         "dc_exc_unclamped",
         "dc_exc_fast",
+        "dc_exc_fast_slow_theta",
         "dc_inh",
         "dc_stdp",
         "dc_stdp_synaptic_traces",
@@ -229,6 +230,13 @@ def test_extending_file_overrides_parameters_and_inherits_the_rest(tmp_path):
         exc.threshold,
         exc.reset,
     )
+    # Its slow-theta variant, two levels down, differs from it in tau_theta only.
+    slow = load_neuron(EQUATIONS / "dc_exc_fast_slow_theta.yaml")
+    assert slow.parameters["tau_theta"] == 3 * exc.parameters["tau_theta"] == 3e7 * ms
+    assert {k: v for k, v in slow.parameters.items() if k != "tau_theta"} == {
+        k: v for k, v in fast_exc.parameters.items() if k != "tau_theta"
+    }
+    assert slow.equations == exc.equations
 
 
 @pytest.mark.parametrize(
