@@ -37,6 +37,13 @@ def _read(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
         missing = [c for c in required if c not in row or row[c] is None]
         if missing:
             raise ConfigError(path, missing[0], f"column missing (line {number})")
+        if None in row:  # csv.DictReader's key for fields beyond the header
+            raise ConfigError(
+                path,
+                f"line {number}",
+                f"{len(row) - 1 + len(row[None])} fields for {len(row) - 1} columns "
+                "(a comma in an unquoted field? quote it)",
+            )
     return rows
 
 

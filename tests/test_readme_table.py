@@ -55,3 +55,13 @@ def test_readme_without_markers_is_refused(tmp_path):
         f"a\n{readme_table.START}\nold\n{readme_table.END}\nb\n", "new", readme
     )
     assert block == f"a\n{readme_table.START}\nnew\n{readme_table.END}\nb\n"
+
+
+def test_a_row_with_more_fields_than_columns_is_refused(tmp_path):
+    others = tmp_path / "other_runs.csv"
+    others.write_text(
+        "what,figure,target,anchor,command\n"
+        "STDP N=400,**88.44%** best (87.94 / 88.44%, seeds 0 / 1),—,87.0%,`cmd`\n"
+    )
+    with pytest.raises(ConfigError, match=r"line 2.*6 fields for 5 columns"):
+        readme_table.table(tmp_path / "metrics.csv", tmp_path / "targets.csv", others)
