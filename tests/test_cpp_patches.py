@@ -151,7 +151,11 @@ def test_patches_the_queue_the_synaptic_loop_and_the_state_updater(tmp_path):
 
 @pytest.mark.parametrize("steps", [-1, 0, 1, 2, 3, 10])
 def test_refractory_test_is_unchanged(steps):
-    """The rewritten test gives Brian2's answer, also next to the step boundaries."""
+    """The rewritten test's arithmetic gives Brian2's answer, also next to the step boundaries.
+
+    A proof of the formula, not of the file: the patch test above checks that the patched C++
+    holds this formula (``(lio_1 <= 0) || (t - lastspike + 1e-3*dt)/dt >= lio_1``), and the
+    standalone parity tests check the patched program's spikes."""
     dt = 0.5e-3
 
     def brian(x):  # _timestep(x, dt) >= steps

@@ -68,6 +68,8 @@ def test_trained_state_is_normalised_before_frozen_use(models, mnist):
     assert res.counts.sum() > 0
     w = trained["s_in.w"].reshape(784, 4)
     assert np.abs(w.sum(0) - 78.0).max() > 1e-3  # learning after the last normalisation
+    # The running column sums that normalisation divides by follow every STDP update.
+    np.testing.assert_allclose(trained["exc.w_colsum"], w.sum(0), rtol=1e-12)
     done = network.normalised(models, trained, 4)
     wn = done["s_in.w"].reshape(784, 4)
     np.testing.assert_allclose(wn.sum(0), 78.0, rtol=1e-12)

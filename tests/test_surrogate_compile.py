@@ -22,6 +22,8 @@ from bioclf.surrogate.modules import SpikingNeurons
 
 LIF = "equations/lif.yaml"
 DC_EXC = "equations/dc_exc.yaml"
+# v integrates through the refractory period: only the refractory masks stop its spikes
+DC_EXC_UNCLAMPED = "equations/dc_exc_unclamped.yaml"
 
 
 def brian_trace(model, drive: np.ndarray, dt: float, op: str, backend=None, tmp=None):
@@ -82,8 +84,9 @@ def test_lif_matches_brian2_runtime():
     check_equal(bv, bs, tv, ts, neuron.refractory_steps)
 
 
-def test_dc_exc_membrane_matches_brian2_runtime():
-    model = load_neuron(DC_EXC)
+@pytest.mark.parametrize("path", [DC_EXC, DC_EXC_UNCLAMPED])
+def test_dc_exc_membrane_matches_brian2_runtime(path):
+    model = load_neuron(path)
     drive = dc_drive(np.random.default_rng(2))
     bv, bs = brian_trace(model, drive, 0.5e-3, "+=")
     tv, ts, neuron = torch_trace(model, drive, 0.5e-3)
@@ -99,6 +102,66 @@ def test_lif_matches_brian2_cpp(tmp_path):
     bv, bs = brian_trace(model, drive, 1e-3, "=", backend=backend)
     tv, ts, neuron = torch_trace(model, drive, 1e-3)
     check_equal(bv, bs, tv, ts, neuron.refractory_steps)
+
+
+# The same adapting LIF written with the other operators the compiler accepts: a '<'
+# threshold, and resets by '-=', '+=', '*=' and '/=' (v_reset differs from v_rest).
+OPERATORS = """kind: neuron
+equations: |
+  dv/dt = (v_rest - v + R*(I - w))/tau_m : volt (unless refractory)
+  dw/dt = -w/tau_w : amp
+  I : amp
+threshold: -v < -v_th
+reset: |
+  v -= v - v_reset
+  w += b
+  w *= 0.8
+  w /= 0.9
+refractory: t_ref
+method: exact
+initial:
+  v: v_rest
+input: I
+parameters:
+  v_rest: -65*mV
+  v_reset: -70*mV
+  v_th: -52*mV
+  tau_m: 20*ms
+  t_ref: 3*ms
+  R: 100*Mohm
+  tau_w: 50*ms
+  b: 0.05*nA
+"""
+
+
+def test_every_threshold_and_reset_operator_matches_brian2(tmp_path):
+    path = tmp_path / "operators.yaml"
+    path.write_text(OPERATORS)
+    model = load_neuron(path)
+    drive = lif_drive(np.random.default_rng(4))
+    bv, bs = brian_trace(model, drive, 1e-3, "=")
+    tv, ts, neuron = torch_trace(model, drive, 1e-3)
+    assert neuron.refractory_steps == 3 and neuron.strict
+    check_equal(bv, bs, tv, ts, neuron.refractory_steps)
+
+
+def test_a_refractory_period_too_short_to_act_is_noted():
+    """At the pipeline's 5 ms a 5 ms period ends before the next step: the log says so."""
+    note = compile_neuron(LIF, 5e-3).refractory_note()
+    assert note is not None and "no effect" in note and "5 ms" in note
+    assert compile_neuron(LIF, 2.5e-3).refractory_note() is None  # 2 steps: acts
+
+
+def test_refractory_steps_round_as_brian2_does():
+    """Brian2's timestep over periods that are and are not exact multiples of dt in floating
+    point (0.3 ms / 0.1 ms is 2.9999999999999996)."""
+    from brian2.core.functions import timestep
+
+    from bioclf.surrogate.compile import brian_timestep
+
+    for dt in (0.1e-3, 0.25e-3, 0.5e-3, 1e-3, 5e-3):
+        for t in np.arange(0, 61) * 0.1e-3:
+            assert brian_timestep(float(t), dt) == int(timestep(t, dt)), (t, dt)
 
 
 def test_compiled_update_comes_from_the_file():
@@ -199,9 +262,11 @@ def test_heaviside_forward_and_surrogate_backward():
     torch.testing.assert_close(g, torch.tensor([1.0]))
 
 
-# dt 5 ms is the pipeline's: the 5 ms refractory period is then a single step, so the kernel
-# takes its branch for neurons without refractoriness
-@pytest.mark.parametrize("path, dt", [(LIF, 1e-3), (LIF, 5e-3), (DC_EXC, 0.5e-3)])
+# dt 5 ms is the pipeline's: the 5 ms refractory period is then a single step (no effect), so
+# the kernel takes its branch for neurons without refractoriness
+@pytest.mark.parametrize(
+    "path, dt", [(LIF, 1e-3), (LIF, 5e-3), (DC_EXC, 0.5e-3), (DC_EXC_UNCLAMPED, 0.5e-3)]
+)
 @pytest.mark.parametrize("surrogate", ["fast_sigmoid", "atan"])
 def test_fused_and_kernel_gradients_equal_autograd(path, dt, surrogate):
     neuron = compile_neuron(path, dt)

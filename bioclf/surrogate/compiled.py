@@ -87,6 +87,21 @@ class CompiledNeuron:
             state["_refractory"] = torch.zeros(shape, dtype=dtype, device=device)
         return state
 
+    def refractory_note(self) -> str | None:
+        """A warning when the file's refractory period is too short to act at this dt.
+
+        With ``refractory_steps`` <= 1 a neuron is free again at the step after its spike (in
+        Brian2 as here), so editing the period changes nothing until it reaches 2 dt.
+        """
+        t_ref = self.model.refractory_time()
+        if t_ref is None or float(t_ref) <= 0 or self.refractory_steps > 1:
+            return None
+        return (
+            f"the refractory period of {self.model.name} ({float(t_ref) * 1e3:g} ms) is shorter "
+            f"than 2 dt ({2 * self.dt * 1e3:g} ms): a neuron may fire again at the step after "
+            "its spike, so the period has no effect at this dt (in Brian2 alike)"
+        )
+
     def physical_input(self, x):
         """Network input (units of `input_scale`) to the SI value of the input variable."""
         return x * self.input_scale

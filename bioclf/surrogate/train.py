@@ -49,6 +49,7 @@ from bioclf.equations import model_files
 from bioclf.errors import BioclfError, ConfigError
 from bioclf.surrogate.data import load_data
 from bioclf.surrogate.evaluate import evaluate, network_input, predict, test_model
+from bioclf.surrogate.modules import SpikingNeurons
 from bioclf.surrogate.options import (
     TrainConfig,
     add_options,
@@ -158,6 +159,9 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         f"samples, {cfg.encoding} code, T={cfg.T}, dt={cfg.dt * 1e3:g} ms, neuron {cfg.neuron}, "
         f"{cfg.threads} threads, {describe_device(device, net)}"
     )
+    notes = {m.neuron.refractory_note() for m in net.modules() if isinstance(m, SpikingNeurons)}
+    for note in sorted(filter(None, notes)):
+        log(f"note: {note}")
     if cfg.validation:
         x_val, y_val, idx_val = load_data(cfg, "validation")
         log(f"validation: training images {idx_val[0]}-{idx_val[-1]}, not trained on")

@@ -1,0 +1,43 @@
+"""Label assignment and vote (bioclf.stdp.labels) on hand-made responses."""
+
+import numpy as np
+
+from bioclf.stdp.labels import assign_labels, confusion_matrix, predict
+
+
+def test_assignment_is_by_mean_response_per_class():
+    """Means, not sums: class 0 has three samples and class 1 one, so neuron 0's total for
+    class 0 (3) beats its single class-1 response (2) while its mean (1) does not. A neuron
+    that never fires is unassigned (-1); classes without samples are never chosen."""
+    labels = np.array([0, 0, 0, 1, 2])
+    counts = np.array(
+        [
+            # n0 n1 n2 n3
+            [1, 0, 0, 0],
+            [1, 0, 0, 0],
+            [1, 0, 0, 0],
+            [2, 5, 0, 0],
+            [0, 1, 0, 3],
+        ]
+    )
+    np.testing.assert_array_equal(assign_labels(counts, labels, n_classes=4), [1, 1, -1, 2])
+
+
+def test_vote_is_by_mean_count_of_each_class_neurons():
+    """Class 0 has three weak neurons and class 1 one strong one: the summed count favours
+    class 0 (3 > 2), the mean favours class 1 (1 < 2). Unassigned neurons (-1) never vote, and a
+    class without neurons scores 0."""
+    assignment = np.array([0, 0, 0, 1, -1])
+    counts = np.array(
+        [
+            [1, 1, 1, 2, 9],  # means: class 0 1, class 1 2
+            [3, 0, 0, 0, 9],  # class 0 1, class 1 0
+            [0, 0, 0, 0, 9],  # nothing assigned fires: class 0 wins the tie at 0 (argmax)
+        ]
+    )
+    np.testing.assert_array_equal(predict(counts, assignment, n_classes=3), [1, 0, 0])
+
+
+def test_confusion_matrix_counts_true_by_predicted():
+    m = confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), n_classes=3)
+    np.testing.assert_array_equal(m, [[1, 1, 0], [0, 1, 0], [1, 0, 1]])
