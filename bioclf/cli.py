@@ -21,12 +21,15 @@ TASKS = {
     "stdp-assign": "bioclf.stdp.assign",
     "stdp-respond": "bioclf.stdp.respond",
     "stdp-evaluate": "bioclf.stdp.evaluate",
+    "stdp-merge": "bioclf.stdp.merge",
     "stdp-raster": "bioclf.stdp.raster",
     "surrogate-train": "bioclf.surrogate.train",
     "surrogate-evaluate": "bioclf.surrogate.evaluate",
     "surrogate-export": "bioclf.surrogate.export_brian",
     "confusion-figure": "bioclf.confusion_figure",
     "report": "bioclf.report",
+    "report-coding": "bioclf.report_coding",
+    "readme-table": "bioclf.readme_table",
 }
 
 

@@ -68,8 +68,29 @@ def test_bad_config_value_refused_before_any_job(tmp_path):
     cfg["stdp"]["chunk"] = -5
     (wd / "config" / "smoke.yaml").write_text(yaml.safe_dump(cfg))
     res = _snakemake(wd, "-n")
-    assert res.returncode != 0
+    assert res.returncode == 2
     assert "stdp.chunk" in res.stderr + res.stdout
+    assert not (wd / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "path, old, new, field",
+    [
+        ("lif.yaml", "R*I)/tau_m", "I)/tau_m", "'equations'"),  # volt + amp
+        ("dc_exc.yaml", "theta += plastic*theta_plus", "theta += plastic*theta_plu", "'reset'"),
+    ],
+)
+def test_bad_model_file_stops_the_workflow_before_any_job(tmp_path, path, old, new, field):
+    """Units and names are checked in full at the start of a run (not only when the first job
+    that loads the file fails): exit status 2, the file and field named, no job started."""
+    wd = _workdir(tmp_path)
+    eq = wd / "equations" / path
+    assert old in eq.read_text()
+    eq.write_text(eq.read_text().replace(old, new))
+    res = _snakemake(wd, "--cores", "1", timeout=300)
+    err = res.stderr + res.stdout
+    assert res.returncode == 2, err[-3000:]
+    assert f"equations/{path}" in err and field in err
     assert not (wd / "results").exists()
 
 

@@ -30,7 +30,7 @@ def main(argv=None) -> int:
         "the size's schedule, if any, trains the first of them with its model files",
     )
     p.add_argument(
-        "--seed", type=int, default=0, help="seed of the initial network and input spikes"
+        "--seed", type=int, default=0, help="seed of the initial network and input spikes (0)"
     )
     p.add_argument("--backend", choices=backends.BACKENDS, help="simulator (default: stdp.backend)")
     p.add_argument(

@@ -258,7 +258,12 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
-        text = f"{HELP[f.name]} (default: {default!r})"
+        # An empty default is no default: the option must be given (--out), here or in the YAML
+        text = (
+            f"{HELP[f.name]} (default: {default!r})"
+            if default != ""
+            else f"{HELP[f.name]} (no default: here or in --config)"
+        )
         if f.name == "channels":
             parser.add_argument(flag, type=int, nargs=2, metavar=("C1", "C2"), help=text)
         elif isinstance(default, bool):

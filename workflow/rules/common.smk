@@ -11,10 +11,18 @@ from bioclf.surrogate.options import TrainConfig as _TrainConfig
 # a run that sets its input code or window is named after them: fc100_latency_T25
 from bioclf.report_coding import surrogate_run_name as sur_name, twin_runs as _twin_runs
 
+
+
+def _refuse(exc):
+    """Stop the workflow on bad input as the tasks do: one line, exit status 2."""
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(2)
+
+
 try:
     _bioclf_config.validate(config, workflow.overwrite_configfiles or "config/config.yaml")
 except BioclfError as _exc:
-    sys.exit(f"error: {_exc}")
+    _refuse(_exc)
 
 PY = sys.executable  # the interpreter running Snakemake (the project's environment)
 CFG = (workflow.overwrite_configfiles or ["config/config.yaml"])[-1]
@@ -34,8 +42,28 @@ try:
         {str(f) for m in [*STDP["models"].values(), *_scheduled] for f in _model_files(m)}
     )
     SUR_NEURON_FILES = [str(f) for f in _model_files(SUR["neuron"])]
+    CHECK_NEURON_FILES = [str(f) for f in _model_files(config["neuron_check"]["model"])]
 except BioclfError as _exc:
-    sys.exit(f"error: {_exc}")
+    _refuse(_exc)
+
+
+
+onstart:
+    # Every model file in full (units, names, what the STDP network needs) before any job runs,
+    # so that a typo stops the workflow at once, not a job minutes in. Parsing above only reads
+    # the files (it runs in every job, and without Brian2).
+    try:
+        from bioclf.equations import load_neuron as _load_neuron
+        from bioclf.stdp.protocol import Models as _Models
+
+        for _s in STDP["sizes"]:
+            for _phase in _s.get("schedule", []):
+                _Models.load({**STDP["models"], **_phase["models"]})
+        _Models.load(STDP["models"])
+        _load_neuron(SUR["neuron"])
+        _load_neuron(config["neuron_check"]["model"])
+    except BioclfError as _exc:
+        _refuse(_exc)
 
 
 SUR_NETS = [sur_name(r) for r in SUR["runs"]]

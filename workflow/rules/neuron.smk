@@ -2,7 +2,7 @@ rule neuron_check:
     """The neuron file against its analytic f-I curve (or, without one, the backends and PyTorch
     against each other, spike for spike), on each configured backend."""
     input:
-        model=config["neuron_check"]["model"],
+        model=CHECK_NEURON_FILES,  # the file and those it extends
     output:
         metrics="results/neuron/lif_check.json",
         trace=report("results/neuron/membrane.png", category="Neuron",

@@ -5,7 +5,7 @@ from bioclf import sweeps as _sweeps
 try:
     SWEEP_POINTS = _sweeps.plan(config, CFG)
 except BioclfError as _exc:
-    sys.exit(f"error: {_exc}")
+    _refuse(_exc)
 SWEEP_STDP = _sweeps.budget(config)
 SWEEP_SUR = _sweeps.surrogate_budget(config)
 
