@@ -6,9 +6,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from bioclf import tasks
+from bioclf.io import load_arrays
 
 
 def main(argv=None) -> int:
@@ -25,7 +24,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     from bioclf import plots  # matplotlib: only once the options are right
 
-    plots.confusion(np.load(args.confusion), args.out, title=args.title)
+    plots.confusion(load_arrays(args.confusion), args.out, title=args.title)
     return 0
 
 

@@ -57,5 +57,15 @@ class DataError(BioclfError):
         super().__init__(f"data file {self.path}: {reason}")
 
 
+class ResultFileError(BioclfError):
+    """A file an earlier task wrote (a trained network, responses, a checkpoint) is missing,
+    truncated or not of its kind."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
 class UnsupportedConstructError(EquationFileError):
     """An equation file uses something the PyTorch compiler cannot translate."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from bioclf.errors import ResultFileError
 
 
 def save_npz(path: str | Path, **arrays) -> None:
@@ -46,7 +49,36 @@ def set_aside(path: str | Path) -> Path:
 
 
 def load_json(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text())
+    """A JSON object written by a task; `ResultFileError` (naming the file) if it is missing or
+    not a JSON object."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResultFileError(path, _reason(exc, "not JSON")) from None
+    if not isinstance(data, dict):
+        raise ResultFileError(path, f"expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def load_arrays(path: str | Path) -> dict[str, np.ndarray] | np.ndarray:
+    """The arrays of an ``.npz`` (as a dict, read in full) or the array of an ``.npy`` written
+    by a task; `ResultFileError` (naming the file) if it is missing, truncated or not one."""
+    try:
+        with open(path, "rb") as f:
+            loaded = np.load(f, allow_pickle=False)
+            return dict(loaded) if isinstance(loaded, np.lib.npyio.NpzFile) else loaded
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ResultFileError(path, _reason(exc, "not a numpy array file")) from None
+
+
+def _reason(exc: Exception, kind: str) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "not found"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    if isinstance(exc, ValueError | EOFError):  # numpy's messages speak of pickles here
+        return f"{kind}, or truncated"
+    return f"{kind}, or truncated ({type(exc).__name__}: {exc})"
 
 
 def _default(obj):

@@ -368,7 +368,8 @@ def runs_provenance(df: pd.DataFrame) -> list[str]:
 
 def main(argv=None) -> int:
     p = tasks.parser(
-        __doc__.splitlines()[0], out_help="results directory: the report is written there"
+        __doc__.splitlines()[0],
+        out_help="results directory: the report is written there (created if absent)",
     )
     p.add_argument(
         "--inputs",
@@ -379,6 +380,7 @@ def main(argv=None) -> int:
     )
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)
+    args.out.mkdir(parents=True, exist_ok=True)
     root = args.out
     inputs = expected_inputs(cfg, root) if args.inputs is None else args.inputs
     inputs = comparison_inputs(inputs, root)

@@ -25,6 +25,22 @@ def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None =
         return 130
 
 
+def count(text: str) -> int:
+    """An argparse type: a positive integer (a number of samples, epochs, neurons)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def seed(text: str) -> int:
+    """An argparse type: a seed, 0 <= seed < 2**32 (the random streams fold it into 32 bits)."""
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {value}")
+    return value
+
+
 def parser(
     description: str, out_help: str = "output directory (created if absent)", config: bool = True
 ) -> argparse.ArgumentParser:

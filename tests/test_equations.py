@@ -84,11 +84,17 @@ BAD = {
         "reset",
         "assigns to 'u', which this model does not have",
     ),
+    "reset that does not parse": (
+        ("reset: v = v_reset", "reset: v = = v_reset"),
+        "reset",
+        "Parsing the statement failed",
+    ),
     "time constant of zero": (("tau_m: 100*ms", "tau_m: 0*ms"), "parameters.tau_m", "divides"),
     "parameter given twice": (
         ("  R: 100*Mohm", "  R: 100*Mohm\n  v_th: -50*mV"),
         "parameters.v_th",
-        "given twice (lines 32 and 36)",
+        # the file's v_th, and the one added after R (line numbers follow edits of lif.yaml)
+        "given twice (lines {v_th} and {R_next})",
     ),
     "parameter with the wrong unit": (
         ("tau_m: 100*ms", "tau_m: 15*mV"),
@@ -115,7 +121,10 @@ def test_bad_neuron_file_is_refused_naming_file_and_field(tmp_path, case):
     assert str(path) in message
     assert err.value.field == field
     assert f"field '{field}'" in message
-    assert needle in message
+    lines = LIF.splitlines()
+    v_th = 1 + next(k for k, t in enumerate(lines) if t.startswith("  v_th:"))
+    R_next = 2 + next(k for k, t in enumerate(lines) if t.startswith("  R:"))
+    assert needle.format(v_th=v_th, R_next=R_next) in message
 
 
 def test_equation_file_that_is_not_text_is_refused_with_status_2(tmp_path, capsys):
@@ -126,6 +135,15 @@ def test_equation_file_that_is_not_text_is_refused_with_status_2(tmp_path, capsy
     assert err.value.field == "(file)" and "not a text file" in str(err.value)
     assert tasks.run(lambda argv: load_neuron(path), []) == 2
     assert str(path) in capsys.readouterr().err
+
+
+def test_control_character_in_an_equation_file_is_refused(tmp_path):
+    path = tmp_path / "nul.yaml"
+    path.write_text(LIF.replace("kind: neuron", "kind: neuron\x00"))
+    with pytest.raises(EquationFileError) as err:
+        load_neuron(path)
+    assert err.value.field == "(file)" and "#x0000" in str(err.value)
+    assert "\n" not in str(err.value)
 
 
 def test_zero_refractory_period_and_unused_zero_parameters_are_allowed(tmp_path):

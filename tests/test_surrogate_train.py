@@ -12,7 +12,7 @@ import torch
 from conftest import EQUATIONS
 
 from bioclf.encoding import bernoulli_spikes, spike_probability, stream_keys
-from bioclf.errors import ConfigError
+from bioclf.errors import BioclfError, ConfigError
 from bioclf.surrogate import train as tr
 from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.encode import encode
@@ -140,6 +140,21 @@ def test_checkpoint_written_with_other_options_is_set_aside(tmp_path):
     tr.train(tiny(tmp_path, epochs=2), stop_after=1)  # and back: nothing is overwritten
     assert (tmp_path / "run" / "checkpoint.stale.pt").exists()
     assert (tmp_path / "run" / "checkpoint.stale2.pt").exists()
+
+
+def test_bad_data_option_keeps_the_checkpoint_and_a_damaged_one_is_set_aside(tmp_path):
+    """A typo in --data is refused before the checkpoint is compared (it stays resumable); a
+    checkpoint that cannot be read is moved aside and training starts over."""
+    tr.train(tiny(tmp_path, epochs=2), stop_after=1)
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    with pytest.raises(BioclfError):
+        tr.train(tiny(tmp_path, epochs=2, data=str(tmp_path / "no_such_data")), stop_after=1)
+    assert ckpt.exists() and not (tmp_path / "run" / "checkpoint.stale.pt").exists()
+    assert "resuming" not in (tmp_path / "run" / "train.log").read_text()
+    ckpt.write_bytes(ckpt.read_bytes()[:100])
+    assert tr.train(tiny(tmp_path, epochs=2), stop_after=1) == {"interrupted": 1}
+    assert "cannot be read" in (tmp_path / "run" / "train.log").read_text()
+    assert (tmp_path / "run" / "checkpoint.stale.pt").stat().st_size == 100
 
 
 def test_checkpoint_written_for_an_edited_neuron_file_is_set_aside(tmp_path):

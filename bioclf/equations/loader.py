@@ -46,8 +46,9 @@ METHODS = {"exact", "linear", "euler", "rk2", "rk4", "heun", "exponential_euler"
 
 
 def _message(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"
+    # one line: Brian2's parser messages span several (the code, a caret, the reason)
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return f"{type(exc).__name__}: {text or type(exc).__name__}"
 
 
 def _unit_name(dim) -> str:
@@ -110,7 +111,11 @@ class _Reader:
             raise EquationFileError(
                 path, "(file)", f"is not a text file (byte {exc.start} is not UTF-8)"
             ) from None
-        loader = yaml.SafeLoader(text)
+        try:
+            loader = yaml.SafeLoader(text)
+        except yaml.YAMLError as exc:  # a control character (NUL, ...) in the text
+            problem = str(exc).splitlines()[0]
+            raise EquationFileError(path, "(file)", f"is not a YAML text: {problem}") from None
         try:
             node = loader.get_single_node()
             _duplicate_keys(path, node)
@@ -218,7 +223,10 @@ class _Reader:
                 self.fail(field, f"variable '{name}' shadows a Brian2 unit, function or name")
 
     def known(self, field: str, code: str, variables: dict, statements: bool = False) -> None:
-        unknown = checks.unknown_identifiers(code, variables, statements=statements)
+        try:
+            unknown = checks.unknown_identifiers(code, variables, statements=statements)
+        except Exception as exc:  # Brian2's parsers: a statement or expression it cannot read
+            self.fail(field, _message(exc))
         if unknown:
             self.fail(field, f"unknown identifier(s): {', '.join(unknown)}")
 

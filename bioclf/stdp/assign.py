@@ -22,13 +22,13 @@ def main(argv=None) -> int:
     tasks.trained_argument(p)
     p.add_argument(
         "--n-assign",
-        type=int,
+        type=tasks.count,
         help="training samples shown, the first of the training set (default: stdp.n_assign)",
     )
     tasks.shard_arguments(p)
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)
-    n = args.n_assign or cfg["stdp"]["n_assign"]
+    n = cfg["stdp"]["n_assign"] if args.n_assign is None else args.n_assign
     frozen.assign(cfg, args.trained, args.out, n, tasks.shard(p, args))
     return 0
 

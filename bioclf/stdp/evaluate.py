@@ -10,12 +10,10 @@ work is done by `bioclf.stdp.frozen` and `bioclf.stdp.scoring`.
 
 from __future__ import annotations
 
-import numpy as np
-
 from bioclf import config as cfgmod
 from bioclf import tasks
 from bioclf.errors import ConfigError
-from bioclf.io import load_json
+from bioclf.io import load_arrays, load_json
 from bioclf.stdp import frozen, scoring
 
 
@@ -30,7 +28,7 @@ def main(argv=None) -> int:
     )
     p.add_argument(
         "--n-test",
-        type=int,
+        type=tasks.count,
         help="test samples, the first of the test set (default: stdp.n_test)",
     )
     p.add_argument(
@@ -40,14 +38,14 @@ def main(argv=None) -> int:
     )
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)
-    n_test = args.n_test or cfg["stdp"]["n_test"]
+    n_test = cfg["stdp"]["n_test"] if args.n_test is None else args.n_test
     trained = load_json(args.trained / "train_metrics.json")
-    assignment = np.load(args.assignment)
+    assignment = load_arrays(args.assignment)
     assign_info = load_json(args.assignment.parent / "assign_metrics.json")
     if args.responses is None:
         rec = frozen.respond(cfg, args.trained, args.out, n_test, "network")
     else:
-        rec = dict(np.load(args.responses))
+        rec = load_arrays(args.responses)
         if len(rec["labels"]) != n_test:
             raise ConfigError(
                 args.responses,

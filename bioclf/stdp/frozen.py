@@ -15,7 +15,7 @@ from brian2 import SpikeMonitor, second
 
 from bioclf.brian import backends
 from bioclf.encoding import SPLIT_TAGS, hashrng
-from bioclf.io import load_json, save_npy, save_npz, write_json
+from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
 from bioclf.stdp import labels as labelling
 from bioclf.stdp import setup, shards
 from bioclf.stdp.run import Pass, make_simulator, run_passes
@@ -60,7 +60,7 @@ def run_frozen(
     spike trains.
     """
     trained = load_json(trained_dir / "train_metrics.json")
-    state = dict(np.load(trained_dir / "state.npz"))
+    state = load_arrays(trained_dir / "state.npz")
     out.mkdir(parents=True, exist_ok=True)
     sim = frozen_simulator(cfg, trained, project)
     passes = [Pass(split, 0, images, labels, plastic=False, start=start)]
@@ -191,7 +191,7 @@ def sample_spikes(cfg: dict, trained_dir: Path, sample: int) -> dict:
     (start and end of each presentation, repeats included), ``label`` and ``presentations``.
     """
     trained = load_json(trained_dir / "train_metrics.json")
-    state = dict(np.load(trained_dir / "state.npz"))
+    state = load_arrays(trained_dir / "state.npz")
     images, labels = setup.data(cfg, "test", sample + 1)
     protocol = setup.protocol(cfg)
     sim = Simulator(

@@ -23,13 +23,13 @@ def main(argv=None) -> int:
     tasks.trained_argument(p)
     p.add_argument(
         "--n-test",
-        type=int,
+        type=tasks.count,
         help="test samples shown, the first of the test set (default: stdp.n_test)",
     )
     tasks.shard_arguments(p)
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)
-    n = args.n_test or cfg["stdp"]["n_test"]
+    n = cfg["stdp"]["n_test"] if args.n_test is None else args.n_test
     frozen.respond(cfg, args.trained, args.out, n, "network_test", tasks.shard(p, args))
     return 0
 

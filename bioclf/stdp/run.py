@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import numpy as np
 from bioclf import checkpoint as checkpoint_run
 from bioclf.brian import backends
 from bioclf.encoding import SPLIT_TAGS, hashrng
-from bioclf.io import digest, save_npz
+from bioclf.io import digest, save_npz, set_aside
 from bioclf.stdp import labels as labelling
 from bioclf.stdp.protocol import Models, Protocol
 from bioclf.stdp.simulate import Simulator
@@ -105,9 +106,15 @@ def run_passes(
         for p in passes
     ]
     if checkpoint.exists():
-        checkpoint_run.resumable(
-            checkpoint, *_identities(checkpoint, run_id, pass_ids), log, f"[{label}] "
-        )
+        try:
+            ids = _identities(checkpoint, run_id, pass_ids)
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            # Written atomically, so only a damaged disk or a copied-in file gets here.
+            moved = set_aside(checkpoint)
+            log(f"[{label}] {checkpoint} cannot be read ({type(exc).__name__}); moved to "
+                f"{moved.name}, starting over")  # fmt: skip
+        else:
+            checkpoint_run.resumable(checkpoint, *ids, log, f"[{label}] ")
     if checkpoint.exists():
         saved = np.load(checkpoint)
         state = {key[6:]: saved[key] for key in saved.files if key.startswith("state/")}

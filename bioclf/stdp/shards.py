@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bioclf.errors import ConfigError
+from bioclf.io import load_arrays
 
 #: File a label-assignment shard writes, and the merge concatenates.
 ASSIGN_RECORDS = "assign_records.npz"
@@ -46,7 +47,7 @@ def concatenate(parts: list[Path], name: str) -> dict[str, np.ndarray]:
     Per-sample arrays are concatenated; the spike totals (``spikes``) and ``wall_time_s`` are
     summed. The shards must cover their samples contiguously from 0, as `bounds` makes them.
     """
-    loaded = [dict(np.load(Path(p) / name)) for p in parts]
+    loaded = [load_arrays(Path(p) / name) for p in parts]
     position = 0
     for part, arrays in zip(parts, loaded, strict=True):
         start, stop = int(arrays["start"]), int(arrays["stop"])

@@ -21,21 +21,27 @@ from bioclf.stdp.training import train
 def main(argv=None) -> int:
     p = tasks.parser(__doc__.splitlines()[0])
     p.add_argument(
-        "--n-exc", type=int, required=True, help="number of excitatory (and inhibitory) neurons"
+        "--n-exc",
+        type=tasks.count,
+        required=True,
+        help="number of excitatory (and inhibitory) neurons",
     )
     p.add_argument(
         "--epochs",
-        type=int,
+        type=tasks.count,
         help="passes over the training set (default: that of this --n-exc in stdp.sizes, else 1); "
         "the size's schedule, if any, trains the first of them with its model files",
     )
     p.add_argument(
-        "--seed", type=int, default=0, help="seed of the initial network and input spikes (0)"
+        "--seed",
+        type=tasks.seed,
+        default=0,
+        help="seed of the initial network and input spikes (0)",
     )
     p.add_argument("--backend", choices=backends.BACKENDS, help="simulator (default: stdp.backend)")
     p.add_argument(
         "--n-train",
-        type=int,
+        type=tasks.count,
         help="training samples per epoch, the first of the training set (default: stdp.n_train)",
     )
     p.add_argument(

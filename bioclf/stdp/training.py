@@ -12,7 +12,7 @@ import numpy as np
 
 from bioclf import plots, tasks
 from bioclf.errors import ConfigError
-from bioclf.io import load_json, save_npy, save_npz, write_json
+from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
 from bioclf.stdp import network, setup
 from bioclf.stdp.protocol import Models
 from bioclf.stdp.run import Pass, make_simulator, run_passes
@@ -175,7 +175,7 @@ def _earlier_epochs(trained: Path, n_exc: int, seed: int) -> int:
 def _earlier_state(trained: Path, initial: dict) -> dict:
     """The trained state in `trained`, with the variables of this network's `initial` state."""
     return _same_variables(
-        dict(np.load(trained / "state.npz")), initial, str(trained / "state.npz"), "variables"
+        load_arrays(trained / "state.npz"), initial, str(trained / "state.npz"), "variables"
     )
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bioclf import tasks
 from bioclf.errors import BioclfError, ConfigError
 
 SLOT_EXTRA = 2  # steps per sample beyond T: one per spiking layer
@@ -298,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--n-test",
-        type=int,
+        type=tasks.count,
         default=10000,
         help="number of test images, the first ones of the test split (default: %(default)s)",
     )

@@ -116,11 +116,26 @@ class TrainConfig:
 
         if self.arch not in ARCHS:
             bad("arch", f"must be one of {ARCHS}, got {self.arch!r}")
-        for name in ("hidden", "epochs", "T", "batch_size", "threads", "log_every"):
+        for name in (
+            "hidden",
+            "epochs",
+            "T",
+            "batch_size",
+            "eval_batch_size",
+            "threads",
+            "log_every",
+        ):
             if int(getattr(self, name)) < 1:
                 bad(name, f"must be a positive integer, got {getattr(self, name)!r}")
         if self.lr <= 0:
             bad("lr", f"must be positive, got {self.lr}")
+        if not self.weight_decay >= 0:
+            bad("weight_decay", f"must be non-negative, got {self.weight_decay}")
+        if not 0 <= int(self.seed) < 2**32:
+            bad("seed", f"must be in [0, 2**32), got {self.seed}")
+        for name in ("train_subset", "test_subset"):
+            if int(getattr(self, name)) < 0:
+                bad(name, f"must be a non-negative integer (0: all), got {getattr(self, name)!r}")
         if self.lr_schedule not in ("cosine", "constant"):
             bad("lr_schedule", f"must be 'cosine' or 'constant', got {self.lr_schedule!r}")
         if self.dt <= 0:

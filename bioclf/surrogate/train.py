@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import pickle
 import sys
 import time
 from dataclasses import asdict, fields
@@ -44,7 +45,7 @@ import torch
 import yaml
 from torch import nn
 
-from bioclf import checkpoint
+from bioclf import checkpoint, io
 from bioclf.equations import model_files
 from bioclf.errors import BioclfError, ConfigError
 from bioclf.surrogate.data import load_data
@@ -135,8 +136,18 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     config_dict = asdict(cfg)
     # (build() compiled it; only its content is needed here; an ANN has no neuron model)
     model_id = neuron_id(cfg.neuron) if cfg.spiking else None
+    # The data first: a bad --data must not set a good checkpoint aside as stale.
+    x_train, y_train, idx_train = load_data(cfg, "train")
+    if cfg.validation:
+        x_val, y_val, idx_val = load_data(cfg, "validation")
     if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, weights_only=False, map_location=device)
+        try:
+            ckpt = torch.load(ckpt_path, weights_only=False, map_location=device)
+        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+            # Written atomically, so only a damaged disk or a copied-in file gets here.
+            moved = io.set_aside(ckpt_path)
+            log(f"{ckpt_path} cannot be read ({type(exc).__name__}); moved to {moved.name}")
+    if ckpt_path.exists():
         checkpoint.resumable(
             ckpt_path,
             run_identity(
@@ -151,7 +162,6 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         start_epoch, history, wall = ckpt["epoch"], ckpt["history"], ckpt["wall_seconds"]
         log(f"resuming from {ckpt_path} after epoch {start_epoch}")
 
-    x_train, y_train, idx_train = load_data(cfg, "train")
     n = len(y_train)
     n_batches = math.ceil(n / cfg.batch_size)
     log(
@@ -163,7 +173,6 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     for note in sorted(filter(None, notes)):
         log(f"note: {note}")
     if cfg.validation:
-        x_val, y_val, idx_val = load_data(cfg, "validation")
         log(f"validation: training images {idx_val[0]}-{idx_val[-1]}, not trained on")
     loss_fn = nn.CrossEntropyLoss()
     done_now = 0

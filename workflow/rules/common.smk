@@ -20,7 +20,10 @@ def _refuse(exc):
 
 
 try:
-    _bioclf_config.validate(config, workflow.overwrite_configfiles or "config/config.yaml")
+    # (the files Snakemake merged, named in the message)
+    _bioclf_config.validate(
+        config, " + ".join(map(str, workflow.overwrite_configfiles or ["config/config.yaml"]))
+    )
 except BioclfError as _exc:
     _refuse(_exc)
 

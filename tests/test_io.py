@@ -1,0 +1,52 @@
+"""Reading what earlier tasks wrote: a missing, truncated or foreign file is named, in one line."""
+
+import numpy as np
+import pytest
+
+from bioclf import tasks
+from bioclf.errors import ResultFileError
+from bioclf.io import load_arrays, load_json, save_npz, write_json
+
+
+def test_written_files_read_back(tmp_path):
+    save_npz(tmp_path / "a.npz", x=np.arange(3))
+    write_json(tmp_path / "m.json", {"k": 1})
+    np.testing.assert_array_equal(load_arrays(tmp_path / "a.npz")["x"], [0, 1, 2])
+    assert load_json(tmp_path / "m.json") == {"k": 1}
+
+
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("missing.npz", None, "not found"),
+        ("cut.npz", "cut", "truncated"),
+        ("text.npy", b"not numpy at all", "truncated"),
+        ("missing.json", None, "not found"),
+        ("bad.json", b'{"a": ', "not JSON"),
+        ("list.json", b"[1, 2]", "expected a JSON object"),
+    ],
+)
+def test_bad_result_file_is_refused_naming_it(tmp_path, capsys, name, content, reason):
+    path = tmp_path / name
+    if content == "cut":
+        save_npz(path, x=np.arange(1000))
+        path.write_bytes(path.read_bytes()[:200])
+    elif content is not None:
+        path.write_bytes(content)
+    load = load_json if name.endswith(".json") else load_arrays
+    with pytest.raises(ResultFileError) as err:
+        load(path)
+    assert str(path) in str(err.value) and reason in str(err.value)
+    assert tasks.run(lambda argv: load(path), []) == 2
+    err_text = capsys.readouterr().err
+    assert err_text.count("\n") == 1 and str(path) in err_text
+
+
+def test_counts_and_seeds_are_checked_by_the_parser():
+    assert tasks.count("3") == 3 and tasks.seed("0") == 0
+    for bad in ("0", "-5"):
+        with pytest.raises(Exception, match="positive"):
+            tasks.count(bad)
+    for bad in ("-1", str(2**32)):
+        with pytest.raises(Exception, match="2\\*\\*32"):
+            tasks.seed(bad)
