@@ -139,6 +139,12 @@ def test_checkpoint_of_another_run_is_set_aside(models, mnist, tmp_path, capsys)
     run_passes(sim, passes, 0, ckpt, sim.initial_state, "older code")
     assert (tmp_path / "checkpoint.stale2.npz").exists()
     assert "(changed: stdp network code version)" in capsys.readouterr().err
+    # A damaged checkpoint is set aside (kept) and the run starts over.
+    ckpt.write_bytes(ckpt.read_bytes()[:300])
+    damaged, _ = run_passes(sim, passes, 0, ckpt, sim.initial_state, "damaged")
+    assert (tmp_path / "checkpoint.stale3.npz").stat().st_size == 300
+    assert "cannot be read" in capsys.readouterr().err
+    np.testing.assert_array_equal(damaged["s_in.w"], new["s_in.w"])
 
 
 def test_training_keeps_a_window_of_counts(models, mnist, tmp_path, monkeypatch):
