@@ -12,7 +12,10 @@ from bioclf.io import load_arrays
 
 def main(argv=None) -> int:
     p = tasks.parser(
-        __doc__.splitlines()[0], out_help="the figure file (.png, .pdf, .svg)", config=False
+        __doc__.splitlines()[0],
+        out_help="the figure file (.png, .pdf, .svg)",
+        config=False,
+        out_file=True,
     )
     p.add_argument(
         "--confusion",

@@ -41,8 +41,19 @@ def seed(text: str) -> int:
     return value
 
 
+def out_dir(text: str) -> Path:
+    """An argparse type: an output directory (created later if absent), not an existing file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} exists and is not a directory")
+    return path
+
+
 def parser(
-    description: str, out_help: str = "output directory (created if absent)", config: bool = True
+    description: str,
+    out_help: str = "output directory (created if absent)",
+    config: bool = True,
+    out_file: bool = False,
 ) -> argparse.ArgumentParser:
     """The parser of a task with the options tasks share: ``--out`` and (`config`) ``--config``."""
     p = argparse.ArgumentParser(description=description)
@@ -53,7 +64,7 @@ def parser(
             help="configuration file, YAML, checked against config/schema.yaml "
             "(default: config/config.yaml)",
         )
-    p.add_argument("--out", required=True, type=Path, help=out_help)
+    p.add_argument("--out", required=True, type=Path if out_file else out_dir, help=out_help)
     return p
 
 

@@ -50,3 +50,14 @@ def test_counts_and_seeds_are_checked_by_the_parser():
     for bad in ("-1", str(2**32)):
         with pytest.raises(Exception, match="2\\*\\*32"):
             tasks.seed(bad)
+
+
+def test_an_output_directory_that_is_a_file_is_refused(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(Exception, match="not a directory"):
+        tasks.out_dir(str(afile))
+    assert tasks.out_dir(str(tmp_path / "new")) == tmp_path / "new"
+    # a task whose --out is a figure file takes an existing file
+    p = tasks.parser("figure", out_file=True, config=False)
+    assert p.parse_args(["--out", str(afile)]).out == afile

@@ -260,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out",
         required=True,
+        type=tasks.out_dir,
         help="directory for metrics.json, confusion.npy/.csv, predictions.npy and test.log",
     )
     parser.add_argument(

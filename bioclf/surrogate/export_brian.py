@@ -289,7 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model", required=True, help="model.pt written by the training (fc networks only)"
     )
-    parser.add_argument("--out", required=True, help="directory for brian2_export.json")
+    parser.add_argument(
+        "--out", required=True, type=tasks.out_dir, help="directory for brian2_export.json"
+    )
     parser.add_argument(
         "--backend",
         default="cpp",

@@ -160,6 +160,8 @@ class TrainConfig:
             bad("channels", f"must be two positive integers, got {self.channels!r}")
         if self.device not in DEVICES:
             bad("device", f"must be one of {DEVICES}, got {self.device!r}")
+        if self.out and Path(self.out).exists() and not Path(self.out).is_dir():
+            bad("out", f"{self.out} exists and is not a directory")
         if self.spiking and not Path(self.neuron).is_file():  # (an ANN needs no neuron)
             bad("neuron", f"no such equation file: {self.neuron}")
 
