@@ -443,7 +443,7 @@ def test_cli_refuses_bad_values_with_exit_2(tmp_path):
     cfg = _config(tmp_path, tmp_path / "build")
     proc = _train(cfg, tmp_path / "o", n_exc=0)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 2 and "n_exc" in err
+    assert proc.returncode == 2 and "--n-exc: must be a positive integer" in err
     bad = yaml.safe_load(cfg.read_text())
     bad["stdp"]["backend"] = "tpu"
     cfg.write_text(yaml.safe_dump(bad))
