@@ -29,6 +29,19 @@ def changes(saved: Mapping[str, object] | None, now: Mapping[str, object]) -> li
     return [key for key, value in now.items() if saved.get(key) != value]
 
 
+def read(path: Path, reader: Callable, errors: tuple, log: Callable[[str], None], label: str = ""):
+    """``reader(path)``; if that raises one of `errors` the checkpoint is moved aside, `log`
+    says so, and None is returned (the run starts over). Checkpoints are written atomically, so
+    only a damaged disk or a file copied in gets here."""
+    try:
+        return reader(path)
+    except errors as exc:
+        stale = set_aside(path)
+        log(f"{label}{path} cannot be read ({type(exc).__name__}); moved to {stale.name}, "
+            "starting over")  # fmt: skip
+        return None
+
+
 def resumable(
     path: Path,
     saved: Mapping[str, object] | None,

@@ -14,6 +14,7 @@ import yaml
 
 from bioclf.equations.quantities import evaluate_quantity
 from bioclf.errors import ConfigError
+from bioclf.io import yaml_file_problem
 
 SCHEMA = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 
@@ -97,17 +98,8 @@ def load(path: str | Path) -> dict:
     path = Path(path)
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(path, "(file)", f"cannot be read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            path, "(file)", f"is not a text file (byte {exc.start} is not UTF-8)"
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(path, "(YAML syntax)", f"not valid YAML{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(path, *yaml_file_problem(exc)) from None
     if not isinstance(config, dict):
         raise ConfigError(path, "(top level)", "must be a mapping")
     return validate(config, path)

@@ -48,6 +48,20 @@ def set_aside(path: str | Path) -> Path:
     return target
 
 
+def yaml_file_problem(exc: Exception) -> tuple[str, str]:
+    """(field, reason) for an error reading a YAML file as text (`OSError`, `UnicodeDecodeError`)
+    or parsing it (`yaml.YAMLError`), in one line with the line and column where YAML has them."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "(file)", f"is not a text file (byte {exc.start} is not UTF-8)"
+    if isinstance(exc, OSError):
+        return "(file)", f"cannot be read: {exc.strerror or exc}"
+    problem, mark = getattr(exc, "problem", None), getattr(exc, "problem_mark", None)
+    if problem is None:  # the reader: a control character (NUL, ...) in the text
+        return "(file)", f"is not a YAML text: {str(exc).splitlines()[0]}"
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return "(YAML syntax)", f"not valid YAML{where}: {problem}"
+
+
 def load_json(path: str | Path) -> dict:
     """A JSON object written by a task; `ResultFileError` (naming the file) if it is missing or
     not a JSON object."""

@@ -24,6 +24,7 @@ from bioclf.equations import checks
 from bioclf.equations.quantities import evaluate_quantity
 from bioclf.equations.spec import EXTERNALS, NeuronExtension, NeuronModel, SynapseModel
 from bioclf.errors import EquationFileError
+from bioclf.io import yaml_file_problem
 
 NEURON_FIELDS = {
     "required": {"kind", "equations", "threshold", "reset", "refractory", "method", "parameters"},
@@ -102,31 +103,15 @@ class _Reader:
     def _read(self, path: Path, children: tuple[Path, ...]) -> dict:
         self.files.append(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise EquationFileError(
-                path, "(file)", f"cannot be read: {exc.strerror or exc}"
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise EquationFileError(
-                path, "(file)", f"is not a text file (byte {exc.start} is not UTF-8)"
-            ) from None
-        try:
-            loader = yaml.SafeLoader(text)
-        except yaml.YAMLError as exc:  # a control character (NUL, ...) in the text
-            problem = str(exc).splitlines()[0]
-            raise EquationFileError(path, "(file)", f"is not a YAML text: {problem}") from None
+            loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise EquationFileError(path, *yaml_file_problem(exc)) from None
         try:
             node = loader.get_single_node()
             _duplicate_keys(path, node)
             data = None if node is None else loader.construct_document(node)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise EquationFileError(
-                path, "(YAML syntax)", f"not valid YAML{where}: {problem}"
-            ) from None
+            raise EquationFileError(path, *yaml_file_problem(exc)) from None
         finally:
             loader.dispose()
         if not isinstance(data, dict):

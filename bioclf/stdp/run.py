@@ -26,7 +26,7 @@ import numpy as np
 from bioclf import checkpoint as checkpoint_run
 from bioclf.brian import backends
 from bioclf.encoding import SPLIT_TAGS, hashrng
-from bioclf.io import digest, save_npz, set_aside
+from bioclf.io import digest, save_npz
 from bioclf.stdp import labels as labelling
 from bioclf.stdp.protocol import Models, Protocol
 from bioclf.stdp.simulate import Simulator
@@ -106,14 +106,11 @@ def run_passes(
         for p in passes
     ]
     if checkpoint.exists():
-        try:
-            ids = _identities(checkpoint, run_id, pass_ids)
-        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
-            # Written atomically, so only a damaged disk or a copied-in file gets here.
-            moved = set_aside(checkpoint)
-            log(f"[{label}] {checkpoint} cannot be read ({type(exc).__name__}); moved to "
-                f"{moved.name}, starting over")  # fmt: skip
-        else:
+        unreadable = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)
+        ids = checkpoint_run.read(
+            checkpoint, lambda p: _identities(p, run_id, pass_ids), unreadable, log, f"[{label}] "
+        )
+        if ids is not None:
             checkpoint_run.resumable(checkpoint, *ids, log, f"[{label}] ")
     if checkpoint.exists():
         saved = np.load(checkpoint)

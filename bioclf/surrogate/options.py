@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from bioclf import tasks
 from bioclf.errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -131,8 +132,11 @@ class TrainConfig:
             bad("lr", f"must be positive, got {self.lr}")
         if not self.weight_decay >= 0:
             bad("weight_decay", f"must be non-negative, got {self.weight_decay}")
-        if not 0 <= int(self.seed) < 2**32:
-            bad("seed", f"must be in [0, 2**32), got {self.seed}")
+        for name, argtype in (("seed", tasks.seed), ("out", tasks.out_dir)):
+            try:  # the command line's checks, for values from a YAML file too
+                argtype(str(getattr(self, name)))
+            except argparse.ArgumentTypeError as exc:
+                bad(name, str(exc))
         for name in ("train_subset", "test_subset"):
             if int(getattr(self, name)) < 0:
                 bad(name, f"must be a non-negative integer (0: all), got {getattr(self, name)!r}")
@@ -160,8 +164,6 @@ class TrainConfig:
             bad("channels", f"must be two positive integers, got {self.channels!r}")
         if self.device not in DEVICES:
             bad("device", f"must be one of {DEVICES}, got {self.device!r}")
-        if self.out and Path(self.out).exists() and not Path(self.out).is_dir():
-            bad("out", f"{self.out} exists and is not a directory")
         if self.spiking and not Path(self.neuron).is_file():  # (an ANN needs no neuron)
             bad("neuron", f"no such equation file: {self.neuron}")
 

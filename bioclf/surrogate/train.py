@@ -45,7 +45,7 @@ import torch
 import yaml
 from torch import nn
 
-from bioclf import checkpoint, io
+from bioclf import checkpoint
 from bioclf.equations import model_files
 from bioclf.errors import BioclfError, ConfigError
 from bioclf.surrogate.data import load_data
@@ -141,12 +141,12 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     if cfg.validation:
         x_val, y_val, idx_val = load_data(cfg, "validation")
     if ckpt_path.exists():
-        try:
-            ckpt = torch.load(ckpt_path, weights_only=False, map_location=device)
-        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
-            # Written atomically, so only a damaged disk or a copied-in file gets here.
-            moved = io.set_aside(ckpt_path)
-            log(f"{ckpt_path} cannot be read ({type(exc).__name__}); moved to {moved.name}")
+        ckpt = checkpoint.read(
+            ckpt_path,
+            lambda p: torch.load(p, weights_only=False, map_location=device),
+            (OSError, RuntimeError, EOFError, pickle.UnpicklingError),
+            log,
+        )
     if ckpt_path.exists():
         checkpoint.resumable(
             ckpt_path,
