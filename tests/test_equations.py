@@ -15,6 +15,7 @@ from bioclf.equations import (
     model_files,
 )
 from bioclf.errors import EquationFileError
+from bioclf.stdp.protocol import Models
 
 LIF = (EQUATIONS / "lif.yaml").read_text()
 
@@ -101,6 +102,25 @@ BAD = {
         "parameters.tau_m",
         "15. mV has units of volt; expected second",
     ),
+    # Brian2 itself refuses these only when it builds the network, with a traceback.
+    "misspelt flag": (
+        ("(unless refractory)", "(unless refactory)"),
+        "equations",
+        "cannot have a flag 'unless refactory'",
+    ),
+    "initial value of a parameter": (
+        ("  v: v_rest", "  v: v_rest\n  tau_m: 10*ms"),
+        "initial.tau_m",
+        "is a parameter, not a state variable",
+    ),
+    "parameter that is a string": (
+        ("tau_m: 100*ms", "tau_m: '\"a\"*3'"),
+        "parameters.tau_m",
+        "real",
+    ),
+    "complex parameter": (("tau_m: 100*ms", "tau_m: 1j*ms"), "parameters.tau_m", "real number"),
+    # an integer power would be computed exactly and never end
+    "huge parameter": (("tau_m: 100*ms", "tau_m: 10**10**10*ms"), "parameters.tau_m", "too large"),
     "exact on a nonlinear equation": (
         ("dv/dt = (v_rest - v + R*I)/tau_m", "dv/dt = (v_rest - v + R*I)/tau_m*(v/v_th)"),
         "method",
@@ -160,6 +180,12 @@ def test_zero_refractory_period_and_unused_zero_parameters_are_allowed(tmp_path)
     [
         ("tau_pre: 20*ms", "tau_pre: 0*ms", "parameters.tau_pre", "'pre_neuron.equations' divides"),
         ("nu_pre: 1e-4", "nu_pre: 1e-4\n  nu_pre: 2e-4", "parameters.nu_pre", "given twice"),
+        # Brian2 would refuse these at build time with a traceback, or (w_total) run silently
+        # with the total in SI units.
+        ("connect: true", "connect: false", "connect", "must be true or a condition"),
+        ("w_total: 78 ", "w_total: 78*mV ", "parameters.w_total", "must have its units, 1"),
+        ("w : 1 ", "w : 1 (constant over dt)", "model", "cannot have a flag"),
+        ("  w: w_init", "  w_init: 0.1\n  w: w_init", "initial.w_init", "is a parameter"),
     ],
 )
 def test_bad_synapse_file_is_refused_at_load(tmp_path, old, new, field, needle):
@@ -191,6 +217,48 @@ def test_synapse_partner_check_names_the_synapse_file(tmp_path):
         )
     assert str(path) in str(err.value) and "gx_post" in str(err.value)
     assert err.value.field == "on_pre"
+
+
+@pytest.mark.parametrize(
+    "old, new, field, needle",
+    [
+        ("w : 1 ", "w : 1\n  theta : volt ", "model", "also a variable of the postsynaptic"),
+        ("w : 1 ", "w : 1\n  p_fire : 1 ", "model", "also a variable of the presynaptic"),
+        ("w : 1 ", "w : 1\n  lastspike : second ", "model", "a name Brian2 gives"),
+        (
+            "dxpre/dt",
+            "dp_fire/dt = -p_fire/tau_pre : 1\n    dxpre/dt",
+            "pre_neuron.equations",
+            "p_fire",
+        ),
+        (
+            "dxpost1/dt",
+            "dtheta/dt = -theta/tau_post1 : volt\n    dxpost1/dt",
+            "post_neuron.equations",
+            "theta",
+        ),
+    ],
+)
+def test_synapse_names_taken_by_its_neurons_are_refused(tmp_path, old, new, field, needle):
+    """Brian2 refuses these only when it builds the network; the input neurons' own variables
+    (`protocol.INPUT_VARIABLES`) count as the presynaptic neuron's."""
+    text = (EQUATIONS / "dc_stdp.yaml").read_text()
+    assert old in text
+    path = tmp_path / "stdp_names.yaml"
+    path.write_text(text.replace(old, new, 1))
+    models = {
+        k: EQUATIONS / f
+        for k, f in [
+            ("exc", "dc_exc.yaml"),
+            ("inh", "dc_inh.yaml"),
+            ("exc_inh", "dc_exc_inh.yaml"),
+            ("inh_exc", "dc_inh_exc.yaml"),
+        ]
+    }
+    with pytest.raises(EquationFileError) as err:
+        Models.load({**models, "input_exc": path})
+    assert err.value.field == field and str(path) in str(err.value), err.value
+    assert needle in str(err.value), err.value
 
 
 def test_synapse_unit_mismatch_refused(tmp_path):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 from brian2 import Equations
+from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER, SUBEXPRESSION
 from brian2.units.allunits import second
 from brian2.units.fundamentalunits import (
     DIMENSIONLESS,
@@ -43,6 +44,19 @@ SYNAPSE_FIELDS = {
         "normalize",
     },
 }
+# The flags Brian2's NeuronGroup and Synapses accept, less 'linked': nothing links a variable
+# of a model file to another group.
+NEURON_FLAGS = {
+    DIFFERENTIAL_EQUATION: ("unless refractory",),
+    PARAMETER: ("constant", "shared"),
+    SUBEXPRESSION: ("shared", "constant over dt"),
+}
+SYNAPSE_FLAGS = {
+    DIFFERENTIAL_EQUATION: ("event-driven",),
+    PARAMETER: ("constant", "shared"),
+    SUBEXPRESSION: ("summed", "shared", "constant over dt"),
+}
+SYNAPSE_INCOMPATIBLE_FLAGS = [("summed", "shared", "constant over dt")]
 METHODS = {"exact", "linear", "euler", "rk2", "rk4", "heun", "exponential_euler", "milstein"}
 
 
@@ -194,11 +208,15 @@ class _Reader:
                 self.fail(f"parameters.{name}", str(exc))
         return params
 
-    def equations(self, field: str, text: str) -> Equations:
+    def equations(self, field: str, text: str, flags: dict, incompatible=None) -> Equations:
+        """`text` as Brian2 equations, their flags among `flags` (Brian2 checks them only when
+        it builds a group, with a traceback)."""
         try:
-            return Equations(text)
+            eqs = Equations(text)
+            eqs.check_flags(flags, incompatible)
         except Exception as exc:
             self.fail(field, _message(exc))
+        return eqs
 
     def no_clash(self, field: str, eqs: Equations, params: dict, variables: dict) -> None:
         for name in eqs.names:
@@ -274,12 +292,27 @@ class _Reader:
                             f"('{text}'): a division by zero",
                         )
 
-    def initial(self, data: dict, variables: dict) -> dict[str, str]:
+    def initial_names(self, data: dict, eqs: Equations, params: dict) -> dict:
+        """The ``initial`` block, refused where it names anything but a state variable."""
+        block = self.mapping(data, "initial")
+        settable = set(eqs.diff_eq_names) | set(eqs.parameter_names)
+        for name in block:
+            if name in params:
+                self.fail(
+                    f"initial.{name}",
+                    f"'{name}' is a parameter, not a state variable: set its value under "
+                    "'parameters'",
+                )
+            if name not in settable:
+                self.fail(f"initial.{name}", f"'{name}' is not a state variable of this model")
+        return block
+
+    def initial(self, data: dict, variables: dict, eqs: Equations, params: dict) -> dict[str, str]:
+        """The ``initial`` block: values of the state variables of `eqs` (not subexpressions,
+        parameters, or the variables of another group), checked against `variables`."""
         initial = {}
-        for name, text in self.mapping(data, "initial").items():
+        for name, text in self.initial_names(data, eqs, params).items():
             field = f"initial.{name}"
-            if name not in variables or not isinstance(variables[name], checks.Variable):
-                self.fail(field, f"'{name}' is not a state variable of this model")
             text = str(text)
             self.known(field, text, variables)
             self.guard(
@@ -318,7 +351,7 @@ def load_neuron(path: str | Path) -> NeuronModel:
         reader.fail("kind", f"must be 'neuron' for this use, got {data.get('kind')!r}")
     reader.check_fields(data, NEURON_FIELDS)
     params = reader.parameters(data)
-    eqs = reader.equations("equations", reader.string(data, "equations"))
+    eqs = reader.equations("equations", reader.string(data, "equations"), NEURON_FLAGS)
 
     refractory_text = data["refractory"]
     refractory: Quantity | str
@@ -395,7 +428,7 @@ def load_neuron(path: str | Path) -> NeuronModel:
     if input_name is not None and input_name not in eqs.names:
         reader.fail("input", f"'{input_name}' is not a variable of the equations")
 
-    initial = reader.initial(data, {k: v for k, v in variables.items()})
+    initial = reader.initial(data, variables, eqs, params)
     return NeuronModel(
         path=reader.path,
         name=reader.path.stem,
@@ -424,7 +457,9 @@ def load_synapse(path: str | Path) -> SynapseModel:
         reader.fail("kind", f"must be 'synapse' for this use, got {data.get('kind')!r}")
     reader.check_fields(data, SYNAPSE_FIELDS)
     params = reader.parameters(data)
-    eqs = reader.equations("model", reader.string(data, "model"))
+    eqs = reader.equations(
+        "model", reader.string(data, "model"), SYNAPSE_FLAGS, SYNAPSE_INCOMPATIBLE_FLAGS
+    )
     for name in eqs.diff_eq_names:
         flags = eqs[name].flags
         if "event-driven" not in flags:
@@ -445,7 +480,7 @@ def load_synapse(path: str | Path) -> SynapseModel:
             equations=reader.string(block, "equations"),
             on_spike=reader.string(block, "on_spike"),
         )
-        side_eqs = reader.equations(f"{side}.equations", ext.equations)
+        side_eqs = reader.equations(f"{side}.equations", ext.equations, NEURON_FLAGS)
         codes[f"{side}.equations"] = [
             str(eq.expr) for eq in side_eqs.ordered if eq.expr is not None
         ]
@@ -453,8 +488,8 @@ def load_synapse(path: str | Path) -> SynapseModel:
     reader.no_zero_divisor(params, codes)
 
     connect = data.get("connect", True)
-    if not isinstance(connect, bool | str):
-        reader.fail("connect", "must be true or a condition such as 'i != j'")
+    if connect is not True and not (isinstance(connect, str) and connect.strip()):
+        reader.fail("connect", f"must be true or a condition such as 'i != j', got {connect!r}")
 
     normalize = data.get("normalize")
     if normalize is not None:
@@ -464,6 +499,13 @@ def load_synapse(path: str | Path) -> SynapseModel:
             reader.fail("normalize.variable", f"'{normalize['variable']}' is not in 'model'")
         if normalize["total"] not in params:
             reader.fail("normalize.total", f"'{normalize['total']}' is not a parameter")
+        total, dim = params[normalize["total"]], eqs.dimensions[normalize["variable"]]
+        if get_dimensions(total) is not dim:
+            reader.fail(
+                f"parameters.{normalize['total']}",
+                f"{total} has units of {_unit_name(get_dimensions(total))}; the column total "
+                f"of '{normalize['variable']}' must have its units, {_unit_name(dim)}",
+            )
         normalize = (normalize["variable"], normalize["total"])
 
     delay = data.get("delay")
@@ -479,7 +521,7 @@ def load_synapse(path: str | Path) -> SynapseModel:
         post_neuron=extensions["post_neuron"],
         connect=connect,
         delay=None if delay is None else str(delay),
-        initial={k: str(v) for k, v in reader.mapping(data, "initial").items()},
+        initial={k: str(v) for k, v in reader.initial_names(data, eqs, params).items()},
         normalize=normalize,
         origins=reader.origin,
     )
@@ -504,6 +546,14 @@ def model_files(path: str | Path) -> list[Path]:
     return reader.files
 
 
+def _extended(reader: _Reader, side: str, model: NeuronModel, ext) -> Equations:
+    """A neuron's equations with those a synapse adds to it (``pre_neuron``/``post_neuron``)."""
+    try:
+        return model.eqs + Equations(ext.equations)
+    except Exception as exc:  # a name both define
+        reader.fail(f"{side}.equations", f"{_message(exc)} (with {model.path})")
+
+
 def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronModel) -> None:
     """Check a synapse's code against the neurons it connects.
 
@@ -517,8 +567,13 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
     variables.update(_externals())
     variables.update(checks.synapse_specials())
 
-    pre_eqs = pre.eqs + Equations(syn.pre_neuron.equations)
-    post_eqs = post.eqs + Equations(syn.post_neuron.equations)
+    pre_eqs, post_eqs = (
+        _extended(reader, side, model, ext)
+        for side, model, ext in (
+            ("pre_neuron", pre, syn.pre_neuron),
+            ("post_neuron", post, syn.post_neuron),
+        )
+    )
     post_vars = checks.equation_variables(post_eqs)
     post_params = checks.parameter_variables(post.parameters)
     variables.update(post_params)
@@ -530,9 +585,19 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
     variables.update(checks.parameter_variables(syn.parameters))
     syn_eqs = syn.eqs
     variables.update(checks.equation_variables(syn_eqs))
+    reserved = {**checks.synapse_specials(), **checks.neuron_specials(refractory=True)}
     for name in syn_eqs.names:
         if name in syn.parameters:
             reader.fail(f"parameters.{name}", f"'{name}' is also a variable in 'model'")
+        if name in reserved:
+            reader.fail("model", f"'{name}' is a name Brian2 gives every synapse or neuron")
+        for side, eqs, model in (("pre", pre_eqs, pre), ("post", post_eqs, post)):
+            if name in eqs.names:
+                reader.fail(
+                    "model",
+                    f"'{name}' is also a variable of the {side}synaptic neuron ({model.path}); "
+                    "Brian2 refuses a synaptic variable of the same name: rename one",
+                )
 
     for eq in syn_eqs.ordered:
         if eq.expr is not None:
@@ -557,7 +622,7 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
         own.update(checks.neuron_specials(refractory=True))
         own.update(checks.parameter_variables(model.parameters))
         own.update(checks.parameter_variables(syn.parameters))
-        both = model.eqs + Equations(ext.equations)
+        both = pre_eqs if side == "pre_neuron" else post_eqs
         own.update(checks.equation_variables(both))
         writes = set(both.diff_eq_names) | set(both.parameter_names)
         sides[side] = (ext, own, writes)
@@ -591,4 +656,4 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
     if syn.delay is not None:
         reader.known("delay", syn.delay, variables)
         reader.guard("delay", checks.check_expression_dimensions, syn.delay, variables, second)
-    reader.initial({"initial": syn.initial}, variables)
+    reader.initial({"initial": syn.initial}, variables, syn_eqs, syn.parameters)

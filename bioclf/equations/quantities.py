@@ -69,6 +69,13 @@ def evaluate_quantity(text: str | int | float, known: dict[str, Quantity] | None
                     f"{text!r} is not a quantity expression (only numbers, units and "
                     "+ - * / ** are allowed)"
                 )
+            if isinstance(node, ast.Constant) and (
+                isinstance(node.value, bool) or not isinstance(node.value, int | float)
+            ):
+                raise ValueError(f"{text!r}: {node.value!r} is not a real number")
+            if isinstance(node, ast.Constant):
+                # floats: '10**10**10' overflows at once instead of computing a huge integer
+                node.value = float(node.value)
         names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
         namespace = dict(_NAMESPACE)
         if known:
@@ -78,6 +85,8 @@ def evaluate_quantity(text: str | int | float, known: dict[str, Quantity] | None
             raise ValueError(f"unknown name(s) {', '.join(unknown)} in {text!r}")
         try:
             value = eval(compile(tree, "<quantity>", "eval"), {"__builtins__": {}}, namespace)
+        except OverflowError:
+            raise ValueError(f"{text!r} is too large") from None
         except Exception as exc:  # unit mismatch in e.g. 'mV + ms'
             raise ValueError(f"cannot evaluate {text!r}: {exc}") from None
         value = Quantity(value)

@@ -58,7 +58,7 @@ from bioclf.brian.groups import (
 )
 from bioclf.encoding import latency_steps
 from bioclf.errors import ConfigError
-from bioclf.stdp.protocol import Models, Protocol
+from bioclf.stdp.protocol import INPUT_VARIABLES, Models, Protocol
 
 N_INPUT = 784
 
@@ -233,7 +233,9 @@ def check_protocol(models: Models, protocol: Protocol) -> None:
     )
     if float(protocol.rest) <= longest:
         raise ConfigError(
-            "(stdp)", "rest", "must be longer than the refractory periods and input delays"
+            "config",
+            "stdp.protocol.rest",
+            "must be longer than the refractory periods and input delays",
         )
 
 
@@ -252,7 +254,7 @@ def build(
     and kept in ``initial_state`` (SI floats), ready to be passed to the first run.
     """
     if n_exc <= 0:
-        raise ConfigError("(stdp)", "n_exc", f"must be a positive number of neurons, got {n_exc}")
+        raise ConfigError("config", "n_exc", f"must be a positive number of neurons, got {n_exc}")
     check_protocol(models, protocol)
     rng = np.random.default_rng(seed)
     p = protocol
@@ -315,22 +317,7 @@ def build(
     inp_ns.update(stim=stim, slot_steps=p.slot_steps, present_steps=p.present_steps)
     inp = NeuronGroup(
         N_INPUT,
-        "\n".join(
-            [
-                pre_ext.equations,
-                "p_fire : 1         # firing probability per step in this presentation",
-                "stream : 1         # random-number key of this presentation",
-                "log1mp : 1         # log(1 - p_fire), or -1 where p_fire = 0",
-                "next_step : integer  # step of the slot at which the pixel fires next",
-                "n_fired : 1        # spikes in this chunk (for cost estimates)",
-                "sample : 1 (linked)",
-                "rep : 1 (linked)",
-                "intensity : 1 (linked)",
-                "n_avail : 1 (linked)",
-                "offset : 1 (linked)",
-                "base_key : 1 (linked)",
-            ]
-        ),
+        "\n".join([pre_ext.equations, INPUT_VARIABLES]),
         threshold="t_in_timesteps % slot_steps < present_steps and "
         "t_in_timesteps % slot_steps == next_step",
         reset="\n".join(

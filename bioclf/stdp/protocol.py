@@ -23,8 +23,27 @@ from bioclf.equations import (
 )
 from bioclf.errors import ConfigError, EquationFileError
 
+#: Where a protocol's values come from, in its errors (`bioclf.config.validate` names the file).
+CONFIG = "config"
+
 #: Variables the network code itself reads or writes on the excitatory neurons.
 EXC_NEEDS = ("v", "theta", "ge", "gi")
+
+#: The input neurons' own variables (`network.build`); a synapse file's ``pre_neuron``
+#: equations and its ``model`` must not reuse their names.
+INPUT_VARIABLES = """
+p_fire : 1          # firing probability per step in this presentation
+stream : 1          # random-number key of this presentation
+log1mp : 1          # log(1 - p_fire), or -1 where p_fire = 0
+next_step : integer # step of the slot at which the pixel fires next
+n_fired : 1         # spikes in this chunk (for cost estimates)
+sample : 1 (linked)
+rep : 1 (linked)
+intensity : 1 (linked)
+n_avail : 1 (linked)
+offset : 1 (linked)
+base_key : 1 (linked)
+"""
 
 
 @dataclass(frozen=True)
@@ -76,19 +95,25 @@ class Protocol:
 
     def __post_init__(self):
         if self.present_steps < 1 or self.rest_steps < 0:
-            raise ConfigError("(stdp)", "present/rest", "presentation time must be > 0")
+            raise ConfigError(CONFIG, "stdp.protocol.present", "presentation time must be > 0")
         if abs(float(self.present / self.dt) - self.present_steps) > 1e-9:
-            raise ConfigError("(stdp)", "present", "must be a whole number of time steps")
+            raise ConfigError(
+                CONFIG, "stdp.protocol.present", "must be a whole number of time steps (dt)"
+            )
         if self.encoding not in ENCODINGS:
             raise ConfigError(
-                "(stdp)", "protocol.encoding", f"must be one of {ENCODINGS}, got {self.encoding!r}"
+                CONFIG,
+                "stdp.protocol.encoding",
+                f"must be one of {ENCODINGS}, got {self.encoding!r}",
             )
         if self.max_intensity < self.base_intensity:
-            raise ConfigError("(stdp)", "max_intensity", "must be at least base_intensity")
+            raise ConfigError(
+                CONFIG, "stdp.protocol.max_intensity", "must be at least base_intensity"
+            )
         if float(self.max_rate / self.base_intensity * self.max_intensity * self.dt) > 1:
             raise ConfigError(
-                "(stdp)",
-                "max_intensity",
+                CONFIG,
+                "stdp.protocol.max_intensity",
                 "the rate at this intensity would exceed one spike per time step",
             )
 
@@ -167,12 +192,13 @@ class Models:
 
 
 def input_neuron_model(syn: SynapseModel) -> NeuronModel:
-    """The Poisson input neurons as a (trivial) neuron model, to check the synapse against."""
+    """The Poisson input neurons as a neuron model (their own variables), to check the synapse
+    against."""
     return NeuronModel(
         path=Path("(Poisson input)"),
         name="input",
         description="rate-coded pixels",
-        equations="",
+        equations=INPUT_VARIABLES,
         threshold="False",
         reset="",
         refractory=0 * ms,
