@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -82,8 +83,26 @@ def variant_config(name: str, overrides: list[str], base: Path) -> Path:
 
 
 def module(*args) -> None:
+    """Run a task in a process group of its own; SIGTERM or SIGINT to this script ends the group
+    (the task and the compiled program it started), which would otherwise run on, orphaned."""
     print("+ python -m", " ".join(map(str, args)), flush=True)
-    subprocess.run([sys.executable, "-m", *map(str, args)], check=True, cwd=ROOT)
+    with subprocess.Popen(
+        [sys.executable, "-m", *map(str, args)], cwd=ROOT, start_new_session=True
+    ) as proc:
+
+        def stop(signum, frame):
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait()
+            raise SystemExit(128 + signum)
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            code = proc.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    if code:
+        raise subprocess.CalledProcessError(code, args)
 
 
 def main() -> int:
@@ -108,7 +127,7 @@ def main() -> int:
            "--seed", args.seed, "--out", trained, *more)  # fmt: skip
     module("bioclf.stdp.assign", *common, "--out", trained / "assign")
     cfg = cfgmod.load(config)
-    images, labels = setup.data(cfg, "train", cfg["stdp"]["n_train"])
+    images, labels = setup.data(cfg, "train", cfg["stdp"]["n_train"], "stdp.n_train")
     if cfg["stdp"]["n_assign"] > len(images) - N_VAL:
         raise SystemExit("stdp.n_assign overlaps the validation images")
     # Keyed as 'test' so that the spike trains differ from those the images had in training.
