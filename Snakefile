@@ -7,7 +7,11 @@
 #
 # Rules are grouped in workflow/rules/*.smk; every model value lives in equations/.
 
-configfile: "config/config.yaml"
+# config/config.yaml unless --configfile names others: each configuration file is complete (a
+# --configfile replaces this one rather than extending it; workflow/rules/common.smk).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

@@ -6,6 +6,7 @@ so a bad value is refused up front with the key named.
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -54,7 +55,10 @@ def validate(config: dict, path: str | Path = "config") -> dict:
     if errors:
         err = errors[0]
         key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise ConfigError(path, key, err.message)
+        hint = ""
+        if err.validator == "required":
+            hint = " (a configuration file is complete: start from a copy of config/config.yaml)"
+        raise ConfigError(path, key, err.message + hint)
     from brian2 import units
 
     for keys, unit in QUANTITIES.items():
@@ -81,8 +85,13 @@ def validate(config: dict, path: str | Path = "config") -> dict:
     for key, model in files.items():
         if not Path(model).exists():
             raise ConfigError(path, key, f"file {model} does not exist")
+    _sample_counts(config, path)
     from bioclf.stdp import setup, shards
 
+    try:
+        setup.protocol(config)
+    except ConfigError as exc:
+        raise ConfigError(path, exc.field, exc.reason) from None
     for i, size in enumerate(sizes):
         setup.schedule(config, size["n"], size["epochs"], str(path), f"stdp.sizes.{i}.schedule")
     shards.check_config(config, path)
@@ -91,6 +100,34 @@ def validate(config: dict, path: str | Path = "config") -> dict:
 
         sweeps.plan(config, path, write=False)
     return config
+
+
+#: Sample counts of the configuration, and the split they take their samples from.
+SAMPLE_COUNTS = {
+    ("stdp", "n_train"): "train",
+    ("stdp", "n_assign"): "train",
+    ("stdp", "n_test"): "test",
+    ("sweep_budget", "stdp", "n_train"): "train",
+    ("sweep_budget", "stdp", "n_assign"): "train",
+    ("sweep_budget", "stdp", "n_test"): "test",
+}
+
+
+def _sample_counts(config: dict, path) -> None:
+    """Refuse a sample count above the size of its split, where the data is already there (the
+    surrogate's counts are upper bounds: it takes all the images if there are fewer)."""
+    from bioclf.data.datasets import split_size
+
+    root = _get(config, ("data", "root"))
+    sizes = {split: split_size(root, split) for split in ("train", "test")}
+    for keys, split in SAMPLE_COUNTS.items():
+        n, size = _get(config, keys), sizes[split]
+        if n is not None and size is not None and n > size:
+            raise ConfigError(
+                path,
+                ".".join(keys),
+                f"asks for {n} {split} samples; the data set in {root} has {size}",
+            )
 
 
 def load(path: str | Path) -> dict:
@@ -103,6 +140,25 @@ def load(path: str | Path) -> dict:
     if not isinstance(config, dict):
         raise ConfigError(path, "(top level)", "must be a mapping")
     return validate(config, path)
+
+
+def job_file(config: dict, sources: list[str], merged: str | Path) -> str:
+    """The file that holds `config` for the tasks a workflow runs.
+
+    `sources` are the files (and ``--config``) the workflow merged into `config`. Where that
+    is one file, unchanged, the file itself; otherwise `merged`, rewritten only when its
+    content changes (its time stamp is an input of every job).
+    """
+    if len(sources) == 1 and yaml.safe_load(Path(sources[0]).read_text()) == config:
+        return sources[0]
+    merged = Path(merged)
+    text = "# written by the workflow: " + " + ".join(sources) + "\n" + yaml.safe_dump(config)
+    if not merged.exists() or merged.read_text() != text:
+        merged.parent.mkdir(parents=True, exist_ok=True)
+        tmp = merged.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(text)
+        tmp.replace(merged)
+    return str(merged)
 
 
 def quantity(config: dict, *keys: str):

@@ -33,6 +33,14 @@ def count(text: str) -> int:
     return value
 
 
+def index(text: str) -> int:
+    """An argparse type: an index into a data set, 0 or more."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def seed(text: str) -> int:
     """An argparse type: a seed, 0 <= seed < 2**32 (the random streams fold it into 32 bits)."""
     value = int(text)

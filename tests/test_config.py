@@ -41,6 +41,12 @@ BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
         ),
         (("surrogate", "slope"), 0, "surrogate.slope"),
         (("stdp", "protocol", "encoding"), "phase", "stdp.protocol.encoding"),
+        # the presentation protocol's own checks (bioclf.stdp.protocol.Protocol)
+        (("stdp", "protocol", "present"), "350.2*ms", "stdp.protocol.present"),
+        (("stdp", "protocol", "max_intensity"), 1, "stdp.protocol.max_intensity"),
+        # above the size of the split in data/mnist (read from the labels file's header)
+        (("stdp", "n_test"), 10001, "stdp.n_test"),
+        (("stdp", "n_assign"), 60001, "stdp.n_assign"),
         (
             ("surrogate", "runs"),
             [{"arch": "fc", "encoding": "temporal"}],
@@ -58,6 +64,14 @@ def test_bad_value_names_the_key(path, value, key):
         config.validate(cfg, "config.yaml")
     assert err.value.field == key
     assert key in str(err.value)
+
+
+def test_sample_counts_are_checked_only_against_data_that_is_there(tmp_path):
+    """Before the data rule has fetched the files, their sizes are unknown: no refusal."""
+    cfg = copy.deepcopy(BASE)
+    cfg["stdp"]["n_test"] = 10001
+    cfg["data"]["root"] = str(tmp_path / "not_yet_downloaded")
+    config.validate(cfg, "config.yaml")
 
 
 def test_unknown_key_refused():

@@ -73,6 +73,20 @@ def test_bad_config_value_refused_before_any_job(tmp_path):
     assert not (wd / "results").exists()
 
 
+def test_rest_shorter_than_the_refractory_period_stops_the_workflow(tmp_path):
+    """The protocol against the model files, checked at the start of a run: naming the
+    configuration file and the key."""
+    wd = _workdir(tmp_path)
+    cfg = yaml.safe_load((wd / "config" / "smoke.yaml").read_text())
+    cfg["stdp"]["protocol"]["rest"] = "4*ms"  # the exc neurons' t_ref is 5 ms
+    (wd / "config" / "smoke.yaml").write_text(yaml.safe_dump(cfg))
+    res = _snakemake(wd, "--cores", "1", timeout=300)
+    err = res.stderr + res.stdout
+    assert res.returncode == 2, err[-3000:]
+    assert "smoke.yaml: field 'stdp.protocol.rest': must be longer" in err
+    assert not (wd / "results").exists()
+
+
 @pytest.mark.parametrize(
     "path, old, new, field",
     [
@@ -92,6 +106,44 @@ def test_bad_model_file_stops_the_workflow_before_any_job(tmp_path, path, old, n
     assert res.returncode == 2, err[-3000:]
     assert f"equations/{path}" in err and field in err
     assert not (wd / "results").exists()
+
+
+def test_jobs_read_the_configuration_the_workflow_planned(tmp_path):
+    """A --configfile replaces config/config.yaml (no key of that file leaks into the run);
+    --config values reach the jobs through the merged configuration written out; a partial
+    file is refused at the start, naming the missing key."""
+    wd = _workdir(tmp_path)
+    base = wd / "config" / "config.yaml"
+    cfg = yaml.safe_load(base.read_text())
+    cfg["stdp"]["shards"] = 2  # refused without the reset, were it merged into the smoke run
+    base.write_text(yaml.safe_dump(cfg))
+    res = _snakemake(wd, "-n", "-p")
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs_read = set(re.findall(r"--config (\S+\.yaml)", res.stdout))
+    assert jobs_read == {str(wd / "config" / "smoke.yaml")}, jobs_read
+    merged = wd / ".snakemake" / "bioclf" / "config.yaml"
+    assert not merged.exists()
+
+    res = _snakemake(wd, "-n", "-p", "--config", "build=elsewhere")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert set(re.findall(r"--config (\S+\.yaml)", res.stdout)) == {".snakemake/bioclf/config.yaml"}
+    written = yaml.safe_load(merged.read_text())
+    smoke = yaml.safe_load((wd / "config" / "smoke.yaml").read_text())
+    assert written == {**smoke, "build": "elsewhere"}
+    stamp = merged.stat().st_mtime_ns
+    assert _snakemake(wd, "-n", "--config", "build=elsewhere").returncode == 0
+    assert merged.stat().st_mtime_ns == stamp  # unchanged content: not rewritten, no reruns
+
+    (wd / "config" / "partial.yaml").write_text("stdp: {n_train: 50}\n")
+    res = subprocess.run(
+        [*SNAKEMAKE, "-n", "--configfile", "config/partial.yaml"],
+        cwd=wd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 2
+    assert "partial.yaml" in res.stderr and "'data' is a required property" in res.stderr
 
 
 def test_stdp_shards_are_jobs_of_their_own(tmp_path):

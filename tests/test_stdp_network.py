@@ -375,7 +375,7 @@ def _config(tmp_path, build, **stdp):
     return path
 
 
-def _train(cfg, out, n_exc=N_TEST):
+def _train(cfg, out, n_exc=N_TEST, *more):
     return subprocess.Popen(
         [
             sys.executable,
@@ -387,6 +387,7 @@ def _train(cfg, out, n_exc=N_TEST):
             str(n_exc),
             "--out",
             str(out),
+            *more,
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -444,6 +445,10 @@ def test_cli_refuses_bad_values_with_exit_2(tmp_path):
     proc = _train(cfg, tmp_path / "o", n_exc=0)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and "--n-exc: must be a positive integer" in err
+    proc = _train(cfg, tmp_path / "o", N_TEST, "--n-train", "60001")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert "field 'stdp.n_train or --n-train': asks for 60001 train samples" in err
     bad = yaml.safe_load(cfg.read_text())
     bad["stdp"]["backend"] = "tpu"
     cfg.write_text(yaml.safe_dump(bad))

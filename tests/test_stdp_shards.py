@@ -91,7 +91,7 @@ def test_without_reset_samples_depend_on_their_predecessors(tmp_path):
     cfg = _config(tmp_path, reset=False)
     trained = _trained(cfg, tmp_path)
     state = dict(np.load(trained / "state.npz"))
-    images, labels = setup.data(cfg, "test", N_SAMPLES)
+    images, labels = setup.data(cfg, "test", N_SAMPLES, "n")
     sim = frozen.frozen_simulator(cfg, {"backend": "runtime", "n_exc": N_EXC, "seed": 0})
     key = hashrng.key(0, 2, 0)
     _, whole = sim.run_chunk(state, images[:2], 0, key, False)
@@ -111,7 +111,7 @@ def test_shards_without_reset_refused(tmp_path):
 def test_reset_changes_nothing_in_training(tmp_path):
     """The reset only acts where plastic = 0: a training chunk gives the same bits with it."""
     models = Models.load(DC_MODELS)
-    x = setup.data(_config(tmp_path), "train", 2)[0]
+    x = setup.data(_config(tmp_path), "train", 2, "n")[0]
     results = []
     for reset in (False, True):
         proto = Protocol(
@@ -125,3 +125,23 @@ def test_reset_changes_nothing_in_training(tmp_path):
     assert s0.keys() == s1.keys()
     for key in s0:
         np.testing.assert_array_equal(s0[key], s1[key], err_msg=key)
+
+
+def test_trained_network_of_other_model_files_is_refused(tmp_path):
+    """An exc file that gained a variable since training: assignment and the raster refuse the
+    trained state (naming it), instead of a KeyError mid-run."""
+    cfg = _config(tmp_path)
+    trained = _trained(cfg, tmp_path)
+    exc = tmp_path / "exc_more.yaml"
+    exc.write_text(
+        DC_MODELS["exc"]
+        .read_text()
+        .replace("dgi/dt = -gi/tau_gi : 1", "dgi/dt = -gi/tau_gi : 1\n  dgx/dt = -gx/tau_gi : 1")
+    )
+    cfg["stdp"]["models"]["exc"] = str(exc)
+    with pytest.raises(ConfigError) as err:
+        frozen.assign(cfg, trained, tmp_path / "assign", N_SAMPLES)
+    assert err.value.field == "variables" and "exc.gx" in str(err.value)
+    assert str(trained / "state.npz") in str(err.value)
+    with pytest.raises(ConfigError, match="exc.gx"):
+        frozen.sample_spikes(cfg, trained, 0)

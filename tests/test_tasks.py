@@ -40,6 +40,13 @@ def test_bad_input_exits_with_status_2(capsys):
     assert "config/x.yaml" in err and "stdp.n" in err
 
 
+def test_numeric_option_types_refuse_out_of_range_values():
+    assert tasks.index("0") == 0 and tasks.count("1") == 1
+    for parse, text in ((tasks.index, "-1"), (tasks.count, "0"), (tasks.seed, str(2**32))):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse(text)
+
+
 class _Parsed(Exception):
     """Raised instead of parsing, carrying the task's parser."""
 

@@ -12,8 +12,10 @@ MNIST's are built in (`KNOWN_CHECKSUMS`); for other data sets the caller supplie
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bioclf.data.download import fetch
-from bioclf.data.idx import parse_idx, read_idx_bytes
+from bioclf.data.idx import GZIP_MAGIC, parse_idx, read_idx_bytes
 from bioclf.errors import DataError
 
 N_CLASSES = 10
@@ -95,6 +97,28 @@ def _locate(root: Path, base: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def split_size(root: str | os.PathLike, split: str) -> int | None:
+    """The number of samples of a split, from its labels file's header alone (cheap).
+
+    None when the file is missing or its header cannot be read: loading the split then reports
+    the problem, naming the file.
+    """
+    path = _locate(Path(root), SPLIT_FILES[split][1])
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+        opener = gzip.open if head == GZIP_MAGIC else open
+        with opener(path, "rb") as f:
+            header = f.read(8)
+    except (OSError, EOFError, zlib.error):
+        return None
+    if len(header) < 8 or header[:4] != b"\x00\x00\x08\x01":  # uint8, one dimension
+        return None
+    return int.from_bytes(header[4:], "big")
 
 
 def _read(path: Path, expected_md5: str | None) -> np.ndarray:

@@ -18,7 +18,7 @@ from bioclf.encoding import SPLIT_TAGS, hashrng
 from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
 from bioclf.stdp import labels as labelling
 from bioclf.stdp import setup, shards
-from bioclf.stdp.run import Pass, make_simulator, run_passes
+from bioclf.stdp.run import Pass, make_simulator, run_passes, same_variables
 from bioclf.stdp.simulate import Simulator
 
 #: File of the test responses (`respond`) in its output directory.
@@ -63,6 +63,7 @@ def run_frozen(
     state = load_arrays(trained_dir / "state.npz")
     out.mkdir(parents=True, exist_ok=True)
     sim = frozen_simulator(cfg, trained, project)
+    same_variables(state, sim.initial_state, str(trained_dir / "state.npz"), "variables")
     passes = [Pass(split, 0, images, labels, plastic=False, start=start)]
     _, (rec,) = run_passes(sim, passes, trained["seed"], out / "checkpoint.npz", state, split)
     return trained, rec, rec["wall_time_s"]
@@ -94,7 +95,7 @@ def assign(
     With `shard` = (k, K), simulate only shard k of K (`bioclf.stdp.shards`) in a project of
     its own, write its responses to `out` and return None: `merge_assign` assigns the labels.
     """
-    images, labels = setup.data(cfg, "train", n_assign)
+    images, labels = setup.data(cfg, "train", n_assign, "stdp.n_assign or --n-assign")
     if shard is None:
         _, rec, wall = run_frozen(cfg, trained_dir, "assign", images, labels, out)
         return write_assignment(out, rec["counts"], rec["reps"], labels, wall)
@@ -156,7 +157,7 @@ def respond(
     (`project` + k), with its sample range saved alongside (``start``, ``stop``) for
     `merge_responses`.
     """
-    images, labels = setup.data(cfg, "test", n_test)
+    images, labels = setup.data(cfg, "test", n_test, "stdp.n_test or --n-test")
     lo, hi = (0, n_test) if shard is None else shards.bounds(n_test, *shard)
     if shard is not None:
         shards.check_config(cfg, "config", shard[1])
@@ -192,7 +193,7 @@ def sample_spikes(cfg: dict, trained_dir: Path, sample: int) -> dict:
     """
     trained = load_json(trained_dir / "train_metrics.json")
     state = load_arrays(trained_dir / "state.npz")
-    images, labels = setup.data(cfg, "test", sample + 1)
+    images, labels = setup.data(cfg, "test", sample + 1, "--sample")
     protocol = setup.protocol(cfg)
     sim = Simulator(
         setup.models(cfg),
@@ -206,6 +207,7 @@ def sample_spikes(cfg: dict, trained_dir: Path, sample: int) -> dict:
     inp_mon = SpikeMonitor(sim.net.inp, name="raster_inp")
     exc_mon = SpikeMonitor(sim.net.exc, name="raster_exc")
     sim.net.net.add(inp_mon, exc_mon)
+    same_variables(state, sim.initial_state, str(trained_dir / "state.npz"), "variables")
     key = hashrng.key(trained["seed"], SPLIT_TAGS["test"], 0)
     _, res = sim.run_chunk(state, images[sample : sample + 1], sample, key, False)
     slot, present = float(protocol.slot) * 1e3, float(protocol.present) * 1e3

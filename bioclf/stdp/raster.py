@@ -17,7 +17,7 @@ def main(argv=None) -> int:
     p = tasks.parser(__doc__.splitlines()[0], out_help="the figure file (.png)", out_file=True)
     tasks.trained_argument(p)
     p.add_argument(
-        "--sample", type=int, default=0, help="index of the test sample shown (default: 0)"
+        "--sample", type=tasks.index, default=0, help="index of the test sample shown (default: 0)"
     )
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)

@@ -26,6 +26,7 @@ import numpy as np
 from bioclf import checkpoint as checkpoint_run
 from bioclf.brian import backends
 from bioclf.encoding import SPLIT_TAGS, hashrng
+from bioclf.errors import ConfigError
 from bioclf.io import digest, save_npz
 from bioclf.stdp import labels as labelling
 from bioclf.stdp.protocol import Models, Protocol
@@ -55,6 +56,21 @@ class Pass:
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def same_variables(state: dict, initial: dict, where: str, field: str) -> dict:
+    """`state`, refused (naming `where` and `field`) unless it has the variables of `initial`:
+    a network trained with other model files (a variable added or removed since) cannot be
+    carried on or run frozen."""
+    if set(state) != set(initial):
+        differ = sorted(set(state) ^ set(initial))
+        raise ConfigError(
+            where,
+            field,
+            f"variables differ from this network's: {differ} (were the model files changed "
+            "since training? train again with them)",
+        )
+    return state
 
 
 def run_passes(

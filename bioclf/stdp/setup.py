@@ -68,13 +68,17 @@ def backend(cfg: dict, name: str | None, n_exc: int, seed: int) -> Backend:
     return Backend(name=name, threads=int(cfg["stdp"].get("threads", 1)), build_dir=build)
 
 
-def data(cfg: dict, split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first `n` samples of a split (file order, as in the original), as floats."""
+def data(cfg: dict, split: str, n: int, field: str) -> tuple[np.ndarray, np.ndarray]:
+    """The first `n` samples of a split (file order, as in the original), as floats.
+
+    `field` names where `n` came from (``stdp.n_test or --n-test``), for the error raised when
+    the split has fewer samples.
+    """
     ds = load_configured(cfg["data"], split)
     if n > len(ds):
         from bioclf.errors import ConfigError
 
         raise ConfigError(
-            "config", "stdp", f"asks for {n} {split} samples; the data set has {len(ds)}"
+            "config", field, f"asks for {n} {split} samples; the data set has {len(ds)}"
         )
     return images_as_float(ds)[:n], np.asarray(ds.labels[:n])

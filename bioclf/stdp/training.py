@@ -15,7 +15,7 @@ from bioclf.errors import ConfigError
 from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
 from bioclf.stdp import network, setup
 from bioclf.stdp.protocol import Models
-from bioclf.stdp.run import Pass, make_simulator, run_passes
+from bioclf.stdp.run import Pass, make_simulator, run_passes, same_variables
 
 
 def train(
@@ -45,7 +45,7 @@ def train(
     phase_models = [Models.load(paths) for paths, _ in phases]  # every file checked first
     protocol = setup.protocol(cfg)
     backend = setup.backend(cfg, backend_name, n_exc, seed)
-    images, labels = setup.data(cfg, "train", n_train)
+    images, labels = setup.data(cfg, "train", n_train, "stdp.n_train or --n-train")
     first_epoch = 0
     if continue_from is not None:  # checked before the (long) build
         if Path(continue_from).resolve() == Path(out).resolve():
@@ -63,7 +63,7 @@ def train(
             models, protocol, n_exc, cfg["stdp"]["chunk"], seed, backend, "network"
         )
         if state is not None:
-            initial = _same_variables(state, sim.initial_state, "config", f"schedule of N={n_exc}")
+            initial = same_variables(state, sim.initial_state, "config", f"schedule of N={n_exc}")
         elif continue_from is not None:
             initial = _earlier_state(Path(continue_from), sim.initial_state)
         else:
@@ -174,14 +174,6 @@ def _earlier_epochs(trained: Path, n_exc: int, seed: int) -> int:
 
 def _earlier_state(trained: Path, initial: dict) -> dict:
     """The trained state in `trained`, with the variables of this network's `initial` state."""
-    return _same_variables(
+    return same_variables(
         load_arrays(trained / "state.npz"), initial, str(trained / "state.npz"), "variables"
     )
-
-
-def _same_variables(state: dict, initial: dict, where: str, field: str) -> dict:
-    """`state`, refused (naming `where` and `field`) unless it has the variables of `initial`."""
-    if set(state) != set(initial):
-        differ = sorted(set(state) ^ set(initial))
-        raise ConfigError(where, field, f"variables differ from this network's: {differ}")
-    return state

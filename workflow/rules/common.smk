@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bioclf import config as _bioclf_config
 from bioclf.equations import model_files as _model_files
-from bioclf.errors import BioclfError
+from bioclf.errors import BioclfError, ConfigError
 from bioclf.surrogate.options import TrainConfig as _TrainConfig
 # a run that sets its input code or window is named after them: fc100_latency_T25
 from bioclf.report_coding import surrogate_run_name as sur_name, twin_runs as _twin_runs
@@ -19,16 +19,21 @@ def _refuse(exc):
     sys.exit(2)
 
 
+# What Snakemake merged: the configuration files (config/config.yaml, or those --configfile
+# names, later ones overriding earlier ones) and --config values, named in messages.
+_CFG_SOURCES = [str(f) for f in workflow.overwrite_configfiles or ["config/config.yaml"]]
+if workflow.config_settings.config:
+    _CFG_SOURCES.append("--config")
 try:
-    # (the files Snakemake merged, named in the message)
-    _bioclf_config.validate(
-        config, " + ".join(map(str, workflow.overwrite_configfiles or ["config/config.yaml"]))
-    )
+    _bioclf_config.validate(config, " + ".join(_CFG_SOURCES))
 except BioclfError as _exc:
     _refuse(_exc)
 
 PY = sys.executable  # the interpreter running Snakemake (the project's environment)
-CFG = (workflow.overwrite_configfiles or ["config/config.yaml"])[-1]
+# The file the jobs read: the configuration file itself, or, where several files or --config
+# values were merged, the merged configuration written out, so that the jobs run what the
+# workflow planned.
+CFG = _bioclf_config.job_file(config, _CFG_SOURCES, ".snakemake/bioclf/config.yaml")
 SEEDS = config["seeds"]
 STDP = config["stdp"]
 SUR = config["surrogate"]
@@ -62,9 +67,13 @@ onstart:
         for _s in STDP["sizes"]:
             for _phase in _s.get("schedule", []):
                 _Models.load({**STDP["models"], **_phase["models"]})
-        _Models.load(STDP["models"])
+        from bioclf.stdp import network as _network, setup as _setup
+
+        _network.check_protocol(_Models.load(STDP["models"]), _setup.protocol(config))
         _load_neuron(SUR["neuron"])
         _load_neuron(config["neuron_check"]["model"])
+    except ConfigError as _exc:  # (check_protocol's names no file)
+        _refuse(ConfigError(" + ".join(_CFG_SOURCES), _exc.field, _exc.reason))
     except BioclfError as _exc:
         _refuse(_exc)
 
