@@ -9,7 +9,9 @@ from a file the pipeline produced; missing runs are listed, never invented.
 
 from __future__ import annotations
 
+import re
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ import yaml
 
 from bioclf import config as cfgmod
 from bioclf import energy, plots, report_coding, report_energy, report_sweeps, tasks
+from bioclf.errors import ResultFileError
 from bioclf.io import load_json
 
 #: Diehl & Cook (2015), test accuracy (%) by number of excitatory neurons.
@@ -77,6 +80,19 @@ def _metrics(files: list[Path], method: str) -> list[tuple[Path, dict]]:
     return [(p, m) for p, m in found if _method(m) == method]
 
 
+@contextmanager
+def _reading(path: Path):
+    """A field missing from a metrics file: a `ResultFileError` naming the file and field."""
+    try:
+        yield
+    except KeyError as exc:
+        raise ResultFileError(
+            path,
+            f"has no field {exc.args[0]!r} (written by an older version? run the task that "
+            "writes it again)",
+        ) from None
+
+
 def _method(metrics: dict) -> str:
     """'stdp', 'surrogate' or 'ann' (a surrogate trainer's non-spiking twin)."""
     if "method" in metrics:
@@ -87,92 +103,104 @@ def _method(metrics: dict) -> str:
 def stdp_rows(cfg: dict, files: list[Path]) -> list[dict]:
     rows = []
     for path, m in _metrics(files, "stdp"):
-        d, seed = path.parent.parent, m["seed"]
-        t = m["training"]
-        spikes = m["spikes_per_inference"]
-        rows.append(
-            {
-                "method": "stdp",
-                "network": f"Diehl&Cook N={m['n_exc']}",
-                "n": m["n_exc"],
-                "seed": seed,
-                "backend": m["backend"],
-                "accuracy": m["accuracy"],
-                "anchor_accuracy": DIEHL_COOK.get(m["n_exc"], np.nan) / 100,
-                "training_wall_time_s": t["training_wall_time_s"],
-                "training_samples_per_s": t["training_samples_per_s"],
-                "inference_ms_per_sample": m["inference_ms_per_sample"],
-                "spikes_per_inference": sum(spikes.values()),
-                "synops_per_inference": m["synops_per_inference"],
-                "energy_nj_per_inference": m["energy_per_inference_nj"],
-                "time_steps": m["time_steps_per_presentation"] * m["presentations_per_inference"],
-                "dt_ms": float(cfgmod.quantity(cfg, "stdp", "protocol", "dt")) * 1e3,
-                "encoding": m["encoding"],
-                "brian2_accuracy": m["accuracy"],
-                "_dir": d,
-            }
-        )
+        with _reading(path):
+            rows.append(_stdp_row(cfg, path, m))
     return rows
+
+
+def _stdp_row(cfg: dict, path: Path, m: dict) -> dict:
+    d, seed = path.parent.parent, m["seed"]
+    t = m["training"]
+    spikes = m["spikes_per_inference"]
+    return {
+        "method": "stdp",
+        "network": f"Diehl&Cook N={m['n_exc']}",
+        "n": m["n_exc"],
+        "seed": seed,
+        "backend": m["backend"],
+        "accuracy": m["accuracy"],
+        "anchor_accuracy": DIEHL_COOK.get(m["n_exc"], np.nan) / 100,
+        "training_wall_time_s": t["training_wall_time_s"],
+        "training_samples_per_s": t["training_samples_per_s"],
+        "inference_ms_per_sample": m["inference_ms_per_sample"],
+        "spikes_per_inference": sum(spikes.values()),
+        "synops_per_inference": m["synops_per_inference"],
+        "energy_nj_per_inference": m["energy_per_inference_nj"],
+        "time_steps": m["time_steps_per_presentation"] * m["presentations_per_inference"],
+        "dt_ms": float(cfgmod.quantity(cfg, "stdp", "protocol", "dt")) * 1e3,
+        "encoding": m["encoding"],
+        "brian2_accuracy": m["accuracy"],
+        "_dir": d,
+    }
 
 
 def surrogate_rows(cfg: dict, files: list[Path]) -> list[dict]:
     rows = []
     for path, m in _metrics(files, "surrogate"):
-        d, seed = path.parent, m["config"]["seed"]
-        run = _surrogate_run(cfg, m["config"], d.parent.name)  # d: results/surrogate/<net>/seed<s>
-        brian = d / "brian" / "brian2_export.json"
-        b = load_json(brian) if brian.exists() else {}
-        spikes = m.get("spikes_per_inference", {})
-        n = run.get("hidden", 0)
-        c = m.get("config", {})
-        n_train = _surrogate_samples_per_epoch(c) * c.get("epochs", 1)
-        wall = m.get("training_wall_seconds", np.nan)
-        rows.append(
-            {
-                "method": "surrogate",
-                "network": f"{run['arch'].upper()}" + (f" 784-{n}-10" if n else ""),
-                "n": n,
-                "seed": seed,
-                "backend": "torch-cpu",
-                "accuracy": m["accuracy"],
-                "anchor_accuracy": np.nan,
-                "training_wall_time_s": wall,
-                "training_samples_per_s": n_train / wall,
-                "inference_ms_per_sample": m.get("eval_seconds", np.nan) / m["n_samples"] * 1e3,
-                "spikes_per_inference": float(sum(spikes.values())) if spikes else np.nan,
-                "synops_per_inference": m.get("synops_per_inference", {}).get("total", np.nan),
-                "energy_nj_per_inference": m.get("energy", {}).get("snn_nj_per_inference", np.nan),
-                "time_steps": m.get("latency", {}).get("time_steps", np.nan),
-                "dt_ms": c.get("dt", np.nan) * 1e3,
-                "encoding": (
-                    f"latency code (one spike per pixel, brighter earlier), dt "
-                    f"{c.get('dt', np.nan) * 1e3:g} ms, {c.get('T')} steps"
-                    if c.get("encoding") == "latency"
-                    else f"Bernoulli (Poisson per step) rate code, max "
-                    f"{c.get('max_rate', np.nan):g} Hz, dt {c.get('dt', np.nan) * 1e3:g} ms, "
-                    f"{c.get('T')} steps"
-                ),
-                "brian2_accuracy": b.get("accuracy_brian2", np.nan),
-                "brian2_pytorch_same_samples": b.get("accuracy_pytorch", np.nan),
-                "brian2_n_samples": b.get("n_samples", np.nan),
-                "_dir": d,
-            }
-        )
+        with _reading(path):
+            rows.append(_surrogate_row(cfg, path, m))
     return rows
 
 
+def _surrogate_row(cfg: dict, path: Path, m: dict) -> dict:
+    d, seed = path.parent, m["config"]["seed"]
+    run = _surrogate_run(cfg, m["config"], d.parent.name)  # d: results/surrogate/<net>/seed<s>
+    brian = d / "brian" / "brian2_export.json"
+    b = load_json(brian) if brian.exists() else {}
+    spikes = m.get("spikes_per_inference", {})
+    n = run.get("hidden", 0)
+    c = m.get("config", {})
+    n_train = _surrogate_samples_per_epoch(c) * c.get("epochs", 1)
+    wall = m.get("training_wall_seconds", np.nan)
+    return {
+        "method": "surrogate",
+        "network": report_coding.surrogate_label(run),
+        "n": n,
+        "seed": seed,
+        "backend": report_coding.torch_backend(m),
+        "accuracy": m["accuracy"],
+        "anchor_accuracy": np.nan,
+        "training_wall_time_s": wall,
+        "training_samples_per_s": n_train / wall,
+        "inference_ms_per_sample": m.get("eval_seconds", np.nan) / m["n_samples"] * 1e3,
+        "spikes_per_inference": float(sum(spikes.values())) if spikes else np.nan,
+        "synops_per_inference": m.get("synops_per_inference", {}).get("total", np.nan),
+        "energy_nj_per_inference": m.get("energy", {}).get("snn_nj_per_inference", np.nan),
+        "time_steps": m.get("latency", {}).get("time_steps", np.nan),
+        "dt_ms": c.get("dt", np.nan) * 1e3,
+        "encoding": (
+            f"latency code (one spike per pixel, brighter earlier), dt "
+            f"{c.get('dt', np.nan) * 1e3:g} ms, {c.get('T')} steps"
+            if c.get("encoding") == "latency"
+            else f"Bernoulli (Poisson per step) rate code, max "
+            f"{c.get('max_rate', np.nan):g} Hz, dt {c.get('dt', np.nan) * 1e3:g} ms, "
+            f"{c.get('T')} steps"
+        ),
+        "brian2_accuracy": b.get("accuracy_brian2", np.nan),
+        "brian2_pytorch_same_samples": b.get("accuracy_pytorch", np.nan),
+        "brian2_n_samples": b.get("n_samples", np.nan),
+        "_dir": d,
+    }
+
+
 def _surrogate_run(cfg: dict, options: dict, net: str) -> dict:
-    """The configured surrogate run named `net` (its directory), else the one that trained with
-    `options` (its settings and name)."""
+    """The configured surrogate run named `net` (its directory), else the run that directory
+    name describes (``fc100_latency_T25``: `report_coding.surrogate_run_name` read backwards),
+    else the network `options` trained."""
     for run in cfg["surrogate"]["runs"]:
         if report_coding.surrogate_run_name(run) == net:
             return run
-    for run in cfg["surrogate"]["runs"]:
-        if run["arch"] == options["arch"] and run.get(
-            "hidden", options.get("hidden")
-        ) == options.get("hidden"):
-            return run
-    return {"arch": options["arch"]}
+    m = re.fullmatch(r"(fc|conv)(\d*)(?:_(rate|latency))?(?:_T(\d+))?", net)
+    if m is None:
+        run = {"arch": options["arch"]}
+        if options.get("arch") == "fc":
+            run["hidden"] = options.get("hidden")
+        return run
+    run = {"arch": m[1]}
+    for key, value in (("hidden", m[2]), ("encoding", m[3]), ("time_steps", m[4])):
+        if value:
+            run[key] = value if key == "encoding" else int(value)
+    return run
 
 
 def _surrogate_samples_per_epoch(config: dict) -> int:
@@ -445,7 +473,8 @@ def main(argv=None) -> int:
         lines.append("")
     lines += report_energy.section(df, root)
     lines += report_sweeps.section(cfg, root)
-    lines += report_coding.section(root)  # rate against latency coding, when such runs exist
+    # rate against latency coding, when the configuration has latency-coded runs
+    lines += report_coding.section(root, [Path(d) for d in df["_dir"]])
     lines += ["## Figures", ""]
     for caption, rel in figs.items():
         lines += [f"### {caption}", "", f"![{caption}]({rel})", ""]
@@ -458,6 +487,9 @@ def main(argv=None) -> int:
         f"- configuration: `{args.config}` (below); seeds: {cfg['seeds']}",
         f"- runs expected: {', '.join(expected)}; rows found: {len(df)}",
     ]
+    missing = [str(p.parent) for p in expected_inputs(cfg, root) if not p.exists()]
+    if missing:
+        lines.append(f"- runs missing (no metrics.json): {', '.join(missing)}")
     lines += runs_provenance(df)
     info = tasks.provenance()
     rendered = ", ".join(f"{k} {v}" for k, v in info.items() if k not in ("date", "machine"))

@@ -1,11 +1,13 @@
 """Report section: rate against latency input coding (surrogate FC networks and STDP).
 
-Collects every finished fully connected surrogate run under ``results/surrogate`` (whatever
-configuration produced it), groups them by input code and window T, and writes
-``coding/coding.csv`` and ``coding/coding_vs_T.png`` (test accuracy and spikes per inference
-against T, one line per code). STDP rows come from the rate-coded pipeline runs
-(``results/stdp/*/n*/seed*``) and latency-coded single-task runs under
-``results/coding/stdp_latency``. Nothing is written unless a latency-coded run exists.
+Groups fully connected surrogate runs by input code and window T and sets the STDP runs
+beside them: the rate-coded pipeline runs (``results/stdp/*/n*/seed*``) and the latency-coded
+single-task runs (``results/coding/stdp_latency``). A configuration's report compares the runs
+it configures (table ``coding.csv``, figure ``figures/coding_vs_T.png``); ``python -m
+bioclf.report_coding`` compares every finished run under ``results/`` (whatever configuration
+produced it) and writes ``coding/coding.md``, ``coding/coding.csv`` and
+``coding/coding_vs_T.png``. The figure is test accuracy and spikes per inference against T, one
+line per code. Nothing is written unless a latency-coded run exists.
 
 Usage::
 
@@ -51,6 +53,26 @@ def surrogate_run_name(run: dict) -> str:
     return name
 
 
+def surrogate_label(run: dict) -> str:
+    """A surrogate run's network as the report names it: ``FC 784-100-10``, with its input code
+    and window where the run sets them (``FC 784-100-10, latency code, T=25``), so that runs of
+    one network with other inputs are not taken for seeds of one run."""
+    n = run.get("hidden", 0)
+    label = run["arch"].upper() + (f" 784-{n}-10" if n else "")
+    if "encoding" in run:
+        label += f", {run['encoding']} code"
+    if "time_steps" in run:
+        label += f", T={run['time_steps']}"
+    return label
+
+
+def torch_backend(metrics: dict) -> str:
+    """``torch-cpu`` or ``torch-cuda``: where a surrogate run or ANN twin was trained (its
+    ``training_device``; runs that predate it trained on the CPU)."""
+    device = metrics.get("training_device") or metrics.get("device") or "cpu"
+    return "torch-cuda" if str(device).startswith("cuda") else "torch-cpu"
+
+
 def twin_runs(runs: list[dict]) -> list[dict]:
     """The runs with a non-spiking twin of their own: a twin sees analog pixels in one pass, so
     the input code and window of a run do not change it, and runs named after them
@@ -58,9 +80,18 @@ def twin_runs(runs: list[dict]) -> list[dict]:
     return [r for r in runs if "encoding" not in r and "time_steps" not in r]
 
 
-def surrogate_rows(root: Path) -> list[dict]:
+def _kept(paths: list[Path], run_of, runs: list[Path] | None) -> list[Path]:
+    """`paths` whose run directory (`run_of`) is among `runs` (all of them for None)."""
+    if runs is None:
+        return paths
+    keep = {Path(r).resolve() for r in runs}
+    return [p for p in paths if run_of(p).resolve() in keep]
+
+
+def surrogate_rows(root: Path, runs: list[Path] | None = None) -> list[dict]:
     rows = []
-    for path in sorted((root / "surrogate").glob("fc*/seed*/metrics.json")):
+    paths = sorted((root / "surrogate").glob("fc*/seed*/metrics.json"))
+    for path in _kept(paths, lambda p: p.parent, runs):
         m = load_json(path)
         c = m.get("config", {})
         spikes = m.get("spikes_per_inference", {})
@@ -87,11 +118,11 @@ def surrogate_rows(root: Path) -> list[dict]:
     return rows
 
 
-def stdp_rows(root: Path) -> list[dict]:
+def stdp_rows(root: Path, runs: list[Path] | None = None) -> list[dict]:
     paths = sorted((root / "stdp").glob("*/n*/seed*/test/metrics.json"))
     paths += sorted((root / "coding" / "stdp_latency").glob("n*/seed*/test/metrics.json"))
     rows = []
-    for path in paths:
+    for path in _kept(paths, lambda p: p.parent.parent, runs):
         m = load_json(path)
         spikes = m.get("spikes_per_inference", {})
         rows.append(
@@ -192,29 +223,36 @@ def stdp_latency_lines(df: pd.DataFrame) -> list[str]:
     return lines
 
 
-def section(root: Path) -> list[str]:
+def section(root: Path, runs: list[Path] | None = None) -> list[str]:
     """Markdown lines of the report section (empty without latency-coded runs); writes the
-    table and figure under ``root/coding``."""
+    table and figure (under ``root/coding`` for every run; beside the report for `runs`).
+
+    `runs`: the run directories to compare (those of a configuration, for its report); None
+    for every run under `root`, whatever configuration produced it (``coding/coding.md``).
+    """
     root = Path(root)
-    df = pd.DataFrame(surrogate_rows(root) + stdp_rows(root), columns=COLUMNS)
+    rows = surrogate_rows(root, runs) + stdp_rows(root, runs)
+    df = pd.DataFrame(rows, columns=COLUMNS)
     if not (df["encoding"] == "latency").any():
         return []
-    out = root / "coding"
-    out.mkdir(parents=True, exist_ok=True)
+    # a configuration's report: its own table and figure beside metrics.csv and figures/
+    table, fig = ("coding.csv", "figures") if runs is not None else ("coding/coding.csv", "coding")
+    (root / fig).mkdir(parents=True, exist_ok=True)
+    (root / table).parent.mkdir(parents=True, exist_ok=True)
     df = df.sort_values(["method", "encoding", "T"], ascending=[False, False, True])
-    df.to_csv(out / "coding.csv", index=False)
+    df.to_csv(root / table, index=False)
     sur = df[df["method"] == "surrogate"]
     lines = ["## Rate against latency input coding", ""] + _table(df) + [""]
     lines += [
         "Latency code: one spike per lit pixel per presentation, at step floor((1 - x)(T - 1)) "
         "(brighter earlier). Surrogate runs keep dt = 5 ms, so the window grows with T. "
-        f"Energy: {energy.FP32.ac:g} pJ per synaptic operation. Table: `coding/coding.csv`.",
+        f"Energy: {energy.FP32.ac:g} pJ per synaptic operation. Table: `{table}`.",
         "",
     ]
     lines += stdp_latency_lines(df)
     if len(sur):
-        figure(sur, out / "coding_vs_T.png")
-        lines += ["![rate against latency coding](coding/coding_vs_T.png)", ""]
+        figure(sur, root / fig / "coding_vs_T.png")
+        lines += [f"![rate against latency coding]({fig}/coding_vs_T.png)", ""]
     return lines
 
 

@@ -39,6 +39,8 @@ ENERGY_COLUMNS = [
 def ann_rows(cfg: dict, root: Path) -> list[dict]:
     """Rows of ``metrics.csv`` (method ``ann``) for the twins in ``results/ann/``; the energy
     column is that of its 32-bit float MACs, as the SNN rows' is that of their accumulates."""
+    if not cfg.get("ann", {}).get("enabled", True):  # twins left on disk by an earlier run
+        return []
     rows = []
     for run in report_coding.twin_runs(cfg["surrogate"]["runs"]):
         net = report_coding.surrogate_run_name(run)
@@ -55,10 +57,10 @@ def ann_rows(cfg: dict, root: Path) -> list[dict]:
             rows.append(
                 {
                     "method": "ann",
-                    "network": f"{run['arch'].upper()}" + (f" 784-{n}-10" if n else ""),
+                    "network": report_coding.surrogate_label(run),
                     "n": n,
                     "seed": seed,
-                    "backend": "torch-cpu",
+                    "backend": report_coding.torch_backend(m),
                     "accuracy": m["accuracy"],
                     "training_wall_time_s": wall,
                     "training_samples_per_s": per_epoch * c.get("epochs", 1) / wall,
@@ -230,9 +232,11 @@ def verdicts(table: pd.DataFrame) -> list[str]:
         gap = 100 * (twin["accuracy"].iloc[0] - s["accuracy"])
         cost = f"{gap:.2f} points less accurate" if gap > 0 else f"{-gap:.2f} points more accurate"
         spn = s["spikes_per_neuron"]
+        # the break-evens with weight reads: the totals compared above include them
         sides = [
-            f"{'below' if spn < energy.break_even_spikes(c) else 'above'} the {p} break-even of "
-            f"{energy.break_even_spikes(c):.2f}"
+            f"{'below' if spn < energy.break_even_spikes(c, memory=True) else 'above'} the {p} "
+            f"break-even of {energy.break_even_spikes(c, memory=True):.2f} with weight reads "
+            f"({energy.break_even_spikes(c):.2f} for the arithmetic alone)"
             for p, c in (("fp32", energy.FP32), ("int8", energy.INT8))
         ]
         lines.append(

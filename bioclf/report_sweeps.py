@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bioclf import sweeps  # noqa: E402
+from bioclf import report_coding, sweeps  # noqa: E402
 from bioclf.io import load_json  # noqa: E402
 
 COLUMNS = ["file", "parameter", "value", "x", "unit", "method", "network", "seed"]
@@ -36,7 +36,7 @@ def _unit(values) -> tuple[object, str]:
 def _metrics(cfg: dict, method: str, directory: Path, seed: int) -> list[tuple[str, Path]]:
     """(network, metrics file) of a sweep point's runs for one seed."""
     if method == "surrogate":
-        nets = [f"{r['arch']}{r.get('hidden', '')}" for r in cfg["surrogate"]["runs"]]
+        nets = [report_coding.surrogate_run_name(r) for r in cfg["surrogate"]["runs"]]
         return [(net, directory / net / f"seed{seed}" / "metrics.json") for net in nets]
     n = sweeps.budget(cfg)["n"]
     return [(f"N={n}", directory / f"n{n}" / f"seed{seed}" / "test" / "metrics.json")]

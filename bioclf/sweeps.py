@@ -158,6 +158,7 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
                 f"{swept} (and the files it extends) has no parameter '{name}' "
                 f"(it has {', '.join(base.parameters)})",
             )
+        _schedule_unaffected(config, swept, path, key, "stdp" in users)
         if not users:
             raise ConfigError(
                 path,
@@ -165,7 +166,9 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
                 f"{swept} is used by no method: it is neither surrogate.neuron (or a file it "
                 "extends) nor one of stdp.models (or a file they extend)",
             )
+        _not_overridden(config, swept, name, users, path, key)
         expected = base.parameters[name]
+        seen: dict[str, tuple[int, Quantity]] = {}  # directory name -> (index, value)
         for j, value in enumerate(sweep["values"]):
             field = f"{key}.values.{j}"
             try:
@@ -179,6 +182,15 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
                     f"{value!r} is not in the unit of {name} in {swept}: expected "
                     f"{_unit_name(expected)} (the file has {name} = {expected})",
                 )
+            for other, (i, earlier) in seen.items():
+                if other == slug(value) or float(earlier) == float(q):
+                    raise ConfigError(
+                        path,
+                        field,
+                        f"{value!r} repeats {key}.values.{i} ({sweep['values'][i]!r}): the same "
+                        "run twice, or two runs in one directory",
+                    )
+            seen[slug(value)] = (j, q)
             for method, used in sorted(users.items()):
                 point = Point(swept, name, str(value), q, method, {})
                 models = {role: point.directory / Path(model).name for role, model in used.items()}
@@ -187,6 +199,56 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
                     _write_point(config, point, used, path, field)
                 points.append(point)
     return points
+
+
+def _schedule_unaffected(config: dict, swept: Path, path, key: str, stdp: bool) -> None:
+    """Refuse a sweep of a file that a training schedule of the swept size uses (the points
+    could not be run as the baseline is), and an STDP sweep whose budget leaves the schedule no
+    room."""
+    b = budget(config)
+    for i, size in enumerate(config["stdp"]["sizes"]):
+        if size["n"] != b["n"] or not size.get("schedule"):
+            continue
+        for j, phase in enumerate(size["schedule"]):
+            for role, model in phase["models"].items():
+                if any(_same(f, swept) for f in model_files(model)):
+                    raise ConfigError(
+                        path,
+                        f"{key}.file",
+                        f"{swept} feeds stdp.sizes.{i}.schedule.{j}.models.{role} ({model}): "
+                        "sweeps of the files of a training schedule are not supported",
+                    )
+        scheduled = sum(p["epochs"] for p in size["schedule"])
+        if stdp and scheduled >= b["epochs"]:
+            raise ConfigError(
+                path,
+                "sweep_budget.stdp.epochs",
+                f"{b['epochs']} epoch(s) at N={b['n']}, of which the schedule of "
+                f"stdp.sizes.{i} takes {scheduled}: at least one must be left to stdp.models",
+            )
+
+
+def _defines(path: Path, name: str) -> bool:
+    """Whether the model file `path` itself (not a file it extends) sets parameter `name`."""
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    return name in (data.get("parameters") or {})
+
+
+def _not_overridden(config: dict, swept: Path, name: str, users: dict, path, key: str) -> None:
+    """Refuse a sweep of a parameter that a file between `swept` and a model in use sets again:
+    that file's value, not the swept one, would be run."""
+    for used in users.values():
+        for model in used.values():
+            chain = model_files(model)  # the model in use first, then the files it extends
+            k = next(i for i, f in enumerate(chain) if _same(f, swept))
+            for f in chain[:k]:
+                if _defines(f, name):
+                    raise ConfigError(
+                        path,
+                        f"{key}.file",
+                        f"{f}, which the run uses and which extends {swept}, sets {name} "
+                        f"itself, so the swept values would not be run: sweep {f} instead",
+                    )
 
 
 def _write_point(config: dict, point: Point, used: dict, path, field: str) -> None:
@@ -209,7 +271,11 @@ def derived_config(config: dict, point: Point) -> str:
     stdp = cfg["stdp"]
     for role, derived in point.models.items():
         stdp["models"][role] = str(derived)
+    # the schedule of the size, if any, as the baseline trains (it uses no swept file: `plan`)
+    schedule = next((s.get("schedule") for s in stdp["sizes"] if s["n"] == b["n"]), None)
     stdp["sizes"] = [{"n": b["n"], "epochs": b["epochs"]}]
+    if schedule:
+        stdp["sizes"][0]["schedule"] = schedule
     stdp.update({k: b[k] for k in ("n_train", "n_assign", "n_test")})
     stdp["chunk"] = min(stdp["chunk"], b["n_train"])
     # a compiled project of its own, so that the points of a sweep can run in parallel

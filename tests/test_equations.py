@@ -91,6 +91,11 @@ BAD = {
         "Parsing the statement failed",
     ),
     "time constant of zero": (("tau_m: 100*ms", "tau_m: 0*ms"), "parameters.tau_m", "divides"),
+    "negative time constant": (
+        ("tau_m: 100*ms", "tau_m: -10*ms"),
+        "parameters.tau_m",
+        "a time constant must be positive",
+    ),
     "parameter given twice": (
         ("  R: 100*Mohm", "  R: 100*Mohm\n  v_th: -50*mV"),
         "parameters.v_th",
@@ -362,3 +367,18 @@ def test_error_in_an_inherited_field_names_the_base_file(tmp_path):
         load_neuron(tmp_path / "child.yaml")
     assert err.value.field == "threshold" and str(base) in str(err.value)
     assert "child.yaml, which extends" in str(err.value)
+
+
+def test_negative_delays_are_refused_when_drawn(tmp_path):
+    """The loader cannot know the range of 'rand()*delay_max'; the draw can."""
+    import numpy as np
+
+    from bioclf.brian.groups import synapse_initial_values
+
+    text = (EQUATIONS / "dc_stdp.yaml").read_text()
+    assert "delay_max: 10*ms" in text
+    path = tmp_path / "stdp.yaml"
+    path.write_text(text.replace("delay_max: 10*ms", "delay_max: -10*ms"))
+    with pytest.raises(EquationFileError, match="gives negative delays") as err:
+        synapse_initial_values(load_synapse(path), 10, np.random.default_rng(0))
+    assert err.value.field == "delay" and str(path) in str(err.value)

@@ -224,3 +224,31 @@ def test_report_section_only_with_latency_runs(tmp_path):
     write_stdp(latency, "latency code", 0.80, 13.0, 10.0)  # within 10 points: no verdict
     text = "\n".join(report_coding.section(tmp_path))
     assert "**80.00%**" in text and "It learns poorly" not in text
+
+
+def test_configured_report_compares_only_the_configured_runs(tmp_path):
+    """A configuration's report leaves out runs another configuration left on disk (the default
+    report had shown stale latency rows), and writes its own table beside the report."""
+    import json
+
+    from bioclf import report_coding
+
+    for net, encoding in (("fc100", "rate"), ("fc100_latency_T25", "latency")):
+        d = tmp_path / "surrogate" / net / "seed0"
+        d.mkdir(parents=True)
+        cfg = {"hidden": 100, "seed": 0, "T": 25, "dt": 5e-3, "encoding": encoding}
+        m = {
+            "accuracy": 0.97,
+            "config": cfg,
+            "spikes_per_inference": {"input": 100.0, "hidden": 10.0, "output": 2.0},
+            "synops_per_inference": {"total": 1000.0},
+            "energy": {"snn_nj_per_inference": 1.0},
+        }
+        (d / "metrics.json").write_text(json.dumps(m))
+    plain = [tmp_path / "surrogate" / "fc100" / "seed0"]
+    assert report_coding.section(tmp_path, plain) == []
+    both = [*plain, tmp_path / "surrogate" / "fc100_latency_T25" / "seed0"]
+    text = "\n".join(report_coding.section(tmp_path, both))
+    assert "figures/coding_vs_T.png" in text and "Table: `coding.csv`" in text
+    assert len((tmp_path / "coding.csv").read_text().splitlines()) == 3
+    assert not (tmp_path / "coding").exists()  # the all-runs comparison's files untouched

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -349,3 +350,77 @@ def test_report_reads_the_stdp_accuracy_trace_from_the_versioned_metrics(tmp_pat
     np.testing.assert_array_equal(_stdp_trace(tmp_path), [[50.0, 0.25]])
     (tmp_path / "train_records.npz").unlink()
     assert _stdp_trace(tmp_path).shape == (0, 2)
+
+
+def test_report_keeps_runs_of_other_inputs_apart_from_seeds(tmp_path):
+    """config/coding.yaml trains FC-100 with six inputs (code, T), all seed 0: six networks in
+    metrics.csv and the README table, not one network with six seeds; a directory the
+    configuration does not name is labelled from its name."""
+    from bioclf import config as cfgmod
+    from bioclf import readme_table
+    from bioclf.report import surrogate_rows
+
+    cfg = cfgmod.load(ROOT / "config" / "coding.yaml")
+    names = [
+        "fc100",
+        "fc100_rate_T10",
+        "fc100_rate_T50",
+        "fc100_latency_T10",
+        "fc100_latency_T25",
+        "fc100_latency_T50",
+    ]
+    files = []
+    for k, name in enumerate(names):
+        d = tmp_path / "surrogate" / name / "seed0"
+        shutil.copytree(ROOT / "results" / "surrogate" / "fc100" / "seed0", d)
+        m = json.loads((d / "metrics.json").read_text())
+        m["accuracy"] = 0.9 + k / 100
+        (d / "metrics.json").write_text(json.dumps(m))
+        files.append(d / "metrics.json")
+    rows = surrogate_rows(cfg, files)
+    assert [r["network"] for r in rows] == [
+        "FC 784-100-10",
+        "FC 784-100-10, rate code, T=10",
+        "FC 784-100-10, rate code, T=50",
+        "FC 784-100-10, latency code, T=10",
+        "FC 784-100-10, latency code, T=25",
+        "FC 784-100-10, latency code, T=50",
+    ]
+    assert all(r["backend"] == "torch-cpu" for r in rows)
+    pd.DataFrame(rows).drop(columns="_dir").to_csv(tmp_path / "metrics.csv", index=False)
+    table = readme_table.table(tmp_path / "metrics.csv", tmp_path / "t.csv", tmp_path / "o.csv")
+    assert "best of" not in table and table.count("(seed 0)") == 6
+    default = cfgmod.load(ROOT / "config" / "config.yaml")  # names only fc100
+    assert surrogate_rows(default, files[4:5])[0]["network"] == "FC 784-100-10, latency code, T=25"
+
+
+def test_report_lists_the_configured_runs_it_did_not_find(tmp_path):
+    from bioclf import report
+
+    shutil.copytree(
+        ROOT / "results" / "surrogate" / "fc100" / "seed0", tmp_path / "surrogate/fc100/seed0"
+    )
+    assert (
+        report.main(["--config", str(ROOT / "config" / "config.yaml"), "--out", str(tmp_path)]) == 0
+    )
+    text = (tmp_path / "report.md").read_text()
+    assert f"- runs missing (no metrics.json): {tmp_path / 'stdp/cpp/n100/seed0/test'}\n" in text
+    assert "surrogate/fc100" not in text.split("runs missing")[1].split("\n")[0]
+
+
+def test_report_names_a_metrics_file_that_lacks_a_field(tmp_path):
+    from bioclf import config as cfgmod
+    from bioclf.errors import ResultFileError
+    from bioclf.report import stdp_rows
+
+    path = tmp_path / "stdp/cpp/n100/seed0/test/metrics.json"
+    path.parent.mkdir(parents=True)
+    m = json.loads((ROOT / "results/stdp/cpp/n100/seed0/test/metrics.json").read_text())
+    cfg = cfgmod.load(ROOT / "config" / "config.yaml")
+    path.write_text(json.dumps(m))
+    assert stdp_rows(cfg, [path])[0]["accuracy"] == m["accuracy"]
+    del m["encoding"]  # as written before the latency code existed
+    path.write_text(json.dumps(m))
+    with pytest.raises(ResultFileError, match="has no field 'encoding'") as err:
+        stdp_rows(cfg, [path])
+    assert str(path) in str(err.value)

@@ -84,6 +84,23 @@ def test_stdp_point_gets_a_config_with_the_derived_model_and_the_budget(workdir)
     assert float(load_model(point.models["input_exc"]).parameters["nu_post"]) == 0.02
 
 
+def test_stdp_point_keeps_the_training_schedule_of_its_size(workdir):
+    """A schedule of files the sweep does not touch stays in the point's configuration, so the
+    point trains as the baseline does; a budget that leaves it no epoch is refused."""
+    cfg = _config()
+    schedule = [{"epochs": 1, "models": {"exc": "equations/dc_exc_fast.yaml"}}]
+    cfg["stdp"]["sizes"] = [{"n": 20, "epochs": 2, "schedule": schedule}]
+    cfg["sweeps"] = SWEEPS[1:]  # dc_stdp.yaml, not a file of the schedule
+    point = next(p for p in sweeps.plan(cfg, "config/sweep.yaml") if p.method == "stdp")
+    assert cfgmod.load(point.config)["stdp"]["sizes"] == [
+        {"n": 20, "epochs": 2, "schedule": schedule}
+    ]
+    cfg["sweep_budget"]["stdp"]["epochs"] = 1
+    with pytest.raises(ConfigError) as err:
+        sweeps.plan(cfg, "config/sweep.yaml")
+    assert err.value.field == "sweep_budget.stdp.epochs"
+
+
 def test_files_are_rewritten_only_when_their_text_changes(workdir):
     point = sweeps.plan(_config(), "config/sweep.yaml")[0]
     derived = point.models["neuron"]
@@ -99,6 +116,19 @@ def test_files_are_rewritten_only_when_their_text_changes(workdir):
         ({"parameter": "tau_x"}, ["sweeps.0.parameter", "no parameter 'tau_x'"]),
         ({"file": "equations/nope.yaml"}, ["sweeps.0.file", "does not exist"]),
         ({"file": "equations/dc_inh_exc.yaml", "parameter": "w_ie"}, ["used by no method"]),
+        # one run twice, or two runs in one directory
+        ({"values": ["10*ms", "10 * ms"]}, ["sweeps.0.values.1", "repeats sweeps.0.values.0"]),
+        ({"values": ["10*ms", "0.01*second"]}, ["sweeps.0.values.1", "repeats"]),
+        # dc_exc_fast.yaml (in use) sets theta_plus itself: dc_exc.yaml's would never run
+        (
+            {"file": "equations/dc_exc.yaml", "parameter": "theta_plus", "values": ["0.04*mV"]},
+            ["sweeps.0.file", "dc_exc_fast.yaml", "sets theta_plus itself"],
+        ),
+        # dc_stdp_fast.yaml (the first epoch's, a schedule) extends dc_stdp.yaml
+        (
+            {"file": "equations/dc_stdp.yaml", "parameter": "nu_pre", "values": ["2e-4"]},
+            ["sweeps.0.file", "stdp.sizes.0.schedule.0.models.input_exc", "not supported"],
+        ),
     ],
 )
 def test_bad_sweeps_are_refused_naming_the_key(workdir, change, words):
@@ -107,6 +137,11 @@ def test_bad_sweeps_are_refused_naming_the_key(workdir, change, words):
     if change.get("file") == "equations/dc_inh_exc.yaml":
         cfg["stdp"]["models"]["inh_exc"] = "equations/dc_exc_inh.yaml"  # nothing uses it then
         cfg["stdp"]["models"]["exc_inh"] = "equations/dc_exc_inh.yaml"
+    if change.get("parameter") == "theta_plus":
+        cfg["stdp"]["models"]["exc"] = "equations/dc_exc_fast.yaml"
+    if change.get("parameter") == "nu_pre":
+        schedule = [{"epochs": 1, "models": {"input_exc": "equations/dc_stdp_fast.yaml"}}]
+        cfg["stdp"]["sizes"] = [{"n": 20, "epochs": 2, "schedule": schedule}]
     with pytest.raises(ConfigError) as err:
         cfgmod.validate(cfg, "config/sweep.yaml")
     for word in words:
@@ -195,3 +230,22 @@ def test_sweep_runs_stay_out_of_the_comparison_rows(workdir):
     swept = Path("results/sweeps/dc_stdp/nu_post/2e-2/stdp/n20/seed0/test/metrics.json")
     assert report.comparison_inputs([main, swept], Path("results")) == [main]
     assert report.comparison_inputs([swept.resolve()], Path("results")) == []
+
+
+def test_sweep_rows_read_each_surrogate_run_from_its_own_directory(workdir):
+    """Runs named after their input (fc20_latency_T10) are read from the directories the sweep
+    jobs write, each once."""
+    cfg = _config()
+    cfg["surrogate"]["runs"].append({**cfg["surrogate"]["runs"][0], "encoding": "latency"})
+    cfg["surrogate"]["runs"][-1]["time_steps"] = 10
+    for k, p in enumerate(sweeps.plan(cfg, "config/sweep.yaml")):
+        if p.method == "surrogate":
+            for net in ("fc20", "fc20_latency_T10"):
+                path = p.directory / net / "seed0" / "metrics.json"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                accuracy = 0.5 + k / 100 + (0.2 if "latency" in net else 0)
+                path.write_text(json.dumps({"accuracy": accuracy, "spikes_per_inference": {}}))
+    rows = report_sweeps.rows(cfg, Path("results"))
+    assert sorted(rows["network"]) == ["fc20", "fc20", "fc20_latency_T10", "fc20_latency_T10"]
+    latency = rows[rows["network"] == "fc20_latency_T10"]["accuracy"]
+    assert (latency > 0.69).all()

@@ -161,6 +161,13 @@ def synapse_initial_values(syn: SynapseModel, n_syn: int, rng: np.random.Generat
     values = {}
     if syn.delay is not None and n_syn:
         values["delay"] = evaluate_array(syn.delay, n_syn, syn.namespace(), rng)
+        if np.min(values["delay"]) < 0:  # Brian2 would run with it
+            raise EquationFileError(
+                syn.origins.get("delay", syn.path),
+                "delay",
+                f"'{syn.delay}' gives negative delays (down to "
+                f"{np.min(values['delay']) * 1e3:.3g} ms)",
+            )
     for var, expr in syn.initial.items():
         values[var] = evaluate_array(expr, n_syn, syn.namespace(), rng)
     return values

@@ -274,8 +274,13 @@ class _Reader:
             )
 
     def no_zero_divisor(self, params: dict, codes: dict[str, list[str]]) -> None:
-        """Refuse a parameter of value 0 that a field divides by (a time constant of 0)."""
-        zero = {name for name, value in params.items() if float(value) == 0}
+        """Refuse a parameter of value 0 that a field divides by (a time constant of 0), and a
+        negative time that a field divides by (a time constant: the solution would grow)."""
+        zero = {
+            name
+            for name, value in params.items()
+            if float(value) == 0 or (float(value) < 0 and get_dimensions(value) is second.dim)
+        }
         if not zero:
             return
         for field, texts in codes.items():
@@ -286,10 +291,14 @@ class _Reader:
                     continue
                 for name in params:  # file order: the first such parameter is named
                     if name in zero and name in divisors:
+                        what = (
+                            "a division by zero"
+                            if float(params[name]) == 0
+                            else "a time constant must be positive"
+                        )
                         self.fail(
                             f"parameters.{name}",
-                            f"is {params[name]}, but '{field}' divides by it "
-                            f"('{text}'): a division by zero",
+                            f"is {params[name]}, but '{field}' divides by it ('{text}'): {what}",
                         )
 
     def initial_names(self, data: dict, eqs: Equations, params: dict) -> dict:
