@@ -29,6 +29,14 @@ def save_npy(path: str | Path, array) -> None:
     os.replace(tmp, path)
 
 
+def write_text(path: str | Path, text: str) -> None:
+    """Write `text` atomically (a reader never sees half a file)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def write_json(path: str | Path, data: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -147,6 +147,25 @@ def test_checkpoint_of_another_run_is_set_aside(models, mnist, tmp_path, capsys)
     np.testing.assert_array_equal(damaged["s_in.w"], new["s_in.w"])
 
 
+def test_checkpoint_past_the_end_of_a_shorter_run_is_set_aside(models, mnist, tmp_path, capsys):
+    """Rerun with fewer epochs, a checkpoint of two would hand back the two-epoch network as
+    the one-epoch result: it is set aside, and the run equals a fresh one-epoch run; a
+    checkpoint of one epoch is still extended to two."""
+    images, labels = mnist[0][:2], mnist[1][:2]
+    sim = Simulator(models, SHORT, 4, 2, 0, backends.Backend("runtime"), "shorter")
+    passes = [Pass("train", e, images, labels, plastic=True) for e in range(2)]
+    ckpt = tmp_path / "checkpoint.npz"
+    two, _ = run_passes(sim, passes, 0, ckpt, sim.initial_state, "two")
+    one, _ = run_passes(sim, passes[:1], 0, ckpt, sim.initial_state, "one")
+    assert "(changed: passes)" in capsys.readouterr().err
+    fresh, _ = run_passes(sim, passes[:1], 0, tmp_path / "fresh.npz", sim.initial_state, "fresh")
+    np.testing.assert_array_equal(one["s_in.w"], fresh["s_in.w"])
+    assert not np.array_equal(one["s_in.w"], two["s_in.w"])
+    extended, _ = run_passes(sim, passes, 0, ckpt, sim.initial_state, "extended")
+    assert "resuming" in capsys.readouterr().err
+    np.testing.assert_array_equal(extended["s_in.w"], two["s_in.w"])
+
+
 def test_training_keeps_a_window_of_counts(models, mnist, tmp_path, monkeypatch):
     """A training pass keeps the counts of its last RUNNING_WINDOW samples only, and its
     running estimate and result are those of a pass that keeps every sample's. Shown on a run
@@ -473,6 +492,10 @@ def test_training_continued_from_a_trained_network(tmp_path, build_root):
     train(cfg, N_TEST, 0, tmp_path / "one", epochs=1)
     more = train(cfg, N_TEST, 0, tmp_path / "more", epochs=1, continue_from=tmp_path / "one")
     assert more["epochs_before"] == 1 and two["repeated_presentations"] > 0
+    # what assignment and testing check their configuration against (`frozen`)
+    from bioclf.stdp import setup
+
+    assert two["models"] == setup.model_digests(setup.models(cfg))
     w_two, w_more = (np.load(tmp_path / d / "weights.npy") for d in ("two", "more"))
     np.testing.assert_allclose(w_more, w_two, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import json
+
 import numpy as np
 import pytest
 import yaml
@@ -145,3 +148,31 @@ def test_trained_network_of_other_model_files_is_refused(tmp_path):
     assert str(trained / "state.npz") in str(err.value)
     with pytest.raises(ConfigError, match="exc.gx"):
         frozen.sample_spikes(cfg, trained, 0)
+
+
+def test_assignment_refuses_models_other_than_the_trained_ones(tmp_path):
+    """A network records the content of its model files and its protocol; assignment, testing
+    and the raster with other ones are refused, naming the role (before anything is built)."""
+    from bioclf.io import digest
+
+    cfg = _config(tmp_path)
+    trained = _trained(cfg, tmp_path)
+    metrics = json.loads((trained / "train_metrics.json").read_text())
+    metrics["models"] = setup.model_digests(setup.models(cfg))
+    metrics["stdp.protocol"] = digest(repr(setup.protocol(cfg)))
+    (trained / "train_metrics.json").write_text(json.dumps(metrics))
+    frozen.check_trained_with(cfg, metrics, trained)  # the same files: accepted
+    other = copy.deepcopy(cfg)
+    other["stdp"]["models"]["exc"] = str(ROOT / "equations" / "dc_exc_fast.yaml")
+    with pytest.raises(ConfigError) as err:
+        frozen.assign(other, trained, tmp_path / "assign", N_SAMPLES)
+    assert err.value.field == "stdp.models.exc" and "dc_exc_fast.yaml" in str(err.value)
+    with pytest.raises(ConfigError, match="stdp.models.exc"):
+        frozen.sample_spikes(other, trained, 0)
+    other = copy.deepcopy(cfg)
+    other["stdp"]["protocol"]["max_intensity"] = 3
+    with pytest.raises(ConfigError) as err:
+        frozen.respond(other, trained, tmp_path / "test", N_SAMPLES, "network_test")
+    assert err.value.field == "stdp.protocol"
+    # the build directory is named after the models: other files never share a project
+    assert setup.backend(cfg, "cpp", 6, 0).build_dir != setup.backend(other, "cpp", 6, 0).build_dir

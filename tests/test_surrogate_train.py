@@ -9,7 +9,7 @@ from dataclasses import fields
 import numpy as np
 import pytest
 import torch
-from conftest import EQUATIONS
+from conftest import EQUATIONS, ROOT
 
 from bioclf.encoding import bernoulli_spikes, spike_probability, stream_keys
 from bioclf.errors import BioclfError, ConfigError
@@ -140,6 +140,17 @@ def test_checkpoint_written_with_other_options_is_set_aside(tmp_path):
     tr.train(tiny(tmp_path, epochs=2), stop_after=1)  # and back: nothing is overwritten
     assert (tmp_path / "run" / "checkpoint.stale.pt").exists()
     assert (tmp_path / "run" / "checkpoint.stale2.pt").exists()
+
+
+def test_paths_spelled_otherwise_resume_the_checkpoint(tmp_path, monkeypatch):
+    """'./data/mnist' is 'data/mnist' and './equations/lif.yaml' is 'equations/lif.yaml': an
+    interrupted run given them resumes rather than starting over."""
+    monkeypatch.chdir(ROOT)
+    tr.train(tiny(tmp_path, epochs=2, data="data/mnist", neuron="equations/lif.yaml"), stop_after=1)
+    cfg = tiny(tmp_path, epochs=2, data="./data/mnist", neuron=str(ROOT / "equations/lif.yaml"))
+    tr.train(cfg)
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "resuming" in log and "changed" not in log
 
 
 def test_bad_data_option_keeps_the_checkpoint_and_a_damaged_one_is_set_aside(tmp_path):

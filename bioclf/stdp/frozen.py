@@ -15,7 +15,8 @@ from brian2 import SpikeMonitor, second
 
 from bioclf.brian import backends
 from bioclf.encoding import SPLIT_TAGS, hashrng
-from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
+from bioclf.errors import ConfigError
+from bioclf.io import digest, load_arrays, load_json, save_npy, save_npz, write_json
 from bioclf.stdp import labels as labelling
 from bioclf.stdp import setup, shards
 from bioclf.stdp.run import Pass, make_simulator, run_passes, same_variables
@@ -44,6 +45,34 @@ def frozen_simulator(cfg: dict, trained: dict, project: str = "network"):
     )
 
 
+def check_trained_with(cfg: dict, trained: dict, trained_dir: Path) -> None:
+    """Refuse a configuration whose model files or protocol are not those the network in
+    `trained_dir` was trained with (networks trained before this was recorded are not checked).
+
+    Raises
+    ------
+    ConfigError
+        Naming the model's role (``stdp.models.exc``) or ``stdp.protocol``.
+    """
+    if "models" in trained:
+        now = setup.model_digests(setup.models(cfg))
+        for role, value in trained["models"].items():
+            if now.get(role) != value:
+                raise ConfigError(
+                    "config",
+                    role,
+                    f"{cfg['stdp']['models'][role.rsplit('.', 1)[1]]} is not the model the "
+                    f"network in {trained_dir} was trained with (edited since, or another "
+                    "file): train again with it, or name the file it was trained with",
+                )
+    if "stdp.protocol" in trained and digest(repr(setup.protocol(cfg))) != trained["stdp.protocol"]:
+        raise ConfigError(
+            "config",
+            "stdp.protocol",
+            f"differs from the protocol the network in {trained_dir} was trained with",
+        )
+
+
 def run_frozen(
     cfg: dict,
     trained_dir,
@@ -60,6 +89,7 @@ def run_frozen(
     spike trains.
     """
     trained = load_json(trained_dir / "train_metrics.json")
+    check_trained_with(cfg, trained, trained_dir)
     state = load_arrays(trained_dir / "state.npz")
     out.mkdir(parents=True, exist_ok=True)
     sim = frozen_simulator(cfg, trained, project)
@@ -192,6 +222,7 @@ def sample_spikes(cfg: dict, trained_dir: Path, sample: int) -> dict:
     (start and end of each presentation, repeats included), ``label`` and ``presentations``.
     """
     trained = load_json(trained_dir / "train_metrics.json")
+    check_trained_with(cfg, trained, trained_dir)
     state = load_arrays(trained_dir / "state.npz")
     images, labels = setup.data(cfg, "test", sample + 1, "--sample")
     protocol = setup.protocol(cfg)

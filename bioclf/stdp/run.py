@@ -233,16 +233,21 @@ def _saved_window(saved, j: int, k: int, pos: int, n_passes: int, n_exc: int) ->
 def _identities(checkpoint: Path, run_id: dict[str, str], pass_ids: list[str]):
     """The identities (`bioclf.checkpoint`) of the run that wrote `checkpoint` and of this one.
 
-    A run may have fewer or more passes than the checkpoint's (more epochs extend a run): the
-    passes both have must be the same.
+    A run may have more passes than the checkpoint's (more epochs extend a run), or fewer as
+    long as the checkpoint has not gone past them: the passes both have must be the same. (A
+    checkpoint already into a later pass holds a network this run would never produce.)
     """
     with np.load(checkpoint) as saved:
         if "run_id" not in saved.files:  # written before runs were identified
             return None, run_id
         saved_id = json.loads(str(saved["run_id"]))
         saved_passes = [str(x) for x in saved["pass_ids"]]
+        done = int(saved["pass_index"]) + (int(saved["position"]) > 0)  # passes begun
     n = min(len(saved_passes), len(pass_ids))
-    return {**saved_id, "samples": saved_passes[:n]}, {**run_id, "samples": pass_ids[:n]}
+    saved_id, now = {**saved_id, "samples": saved_passes[:n]}, {**run_id, "samples": pass_ids[:n]}
+    if done > len(pass_ids):
+        saved_id["passes"], now["passes"] = f"{done} begun", f"{len(pass_ids)} in all"
+    return saved_id, now
 
 
 def make_simulator(

@@ -9,6 +9,8 @@ import numpy as np
 from bioclf import config as cfgmod
 from bioclf.brian.backends import Backend
 from bioclf.data import images_as_float, load_configured
+from bioclf.equations.spec import model_content
+from bioclf.io import digest
 from bioclf.stdp.protocol import Models, Protocol
 
 
@@ -62,9 +64,30 @@ def schedule(
     return [*phases, (dict(base), epochs - scheduled)]
 
 
+def model_digests(models: Models) -> dict[str, str]:
+    """``stdp.models.<role>`` -> digest of that model's content (not of its file's location or
+    comments): what a trained network records, and what its build directory is named after."""
+    return {
+        f"stdp.models.{role}": digest(model_content(getattr(models, role)))
+        for role in ("exc", "inh", "input_exc", "exc_inh", "inh_exc")
+    }
+
+
 def backend(cfg: dict, name: str | None, n_exc: int, seed: int) -> Backend:
+    """The backend of a run of size `n_exc` and `seed`, its build directory named after them
+    and after the models and the protocol, so that runs of other model files never share (and
+    rebuild under each other) a compiled project, even at the same time (the chunk size, which
+    sets the project's arrays, too)."""
     name = name or cfg["stdp"]["backend"]
-    build = Path(cfg.get("build", "build")) / "stdp" / name / f"n{n_exc}_seed{seed}"
+    p = protocol(cfg)
+    key = digest(
+        *model_digests(models(cfg)).values(),
+        repr(p),
+        p.encoding,
+        p.reset_between_samples,
+        cfg["stdp"]["chunk"],
+    )
+    build = Path(cfg.get("build", "build")) / "stdp" / name / f"n{n_exc}_seed{seed}_{key[:8]}"
     return Backend(name=name, threads=int(cfg["stdp"].get("threads", 1)), build_dir=build)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from bioclf import plots, tasks
 from bioclf.errors import ConfigError
-from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
+from bioclf.io import digest, load_arrays, load_json, save_npy, save_npz, write_json
 from bioclf.stdp import network, setup
 from bioclf.stdp.protocol import Models
 from bioclf.stdp.run import Pass, make_simulator, run_passes, same_variables
@@ -130,6 +130,9 @@ def train(
             if len(phases) > 1
             else {}
         ),
+        # what label assignment and testing check their configuration against (`frozen`)
+        "models": setup.model_digests(phase_models[-1]),
+        "stdp.protocol": digest(repr(protocol)),
         "training_samples": n_samples,
         "repeated_presentations": int(reps.sum()),
         "build_time_s": round(costs["build_time_s"], 2),

@@ -14,6 +14,7 @@ the MAC figure is given for an ANN of the same architecture (one pass, every syn
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import time
@@ -26,6 +27,7 @@ from torch import nn
 
 from bioclf import energy, tasks
 from bioclf.errors import BioclfError
+from bioclf.io import save_npy, write_text
 from bioclf.surrogate.ann import analog_input
 from bioclf.surrogate.data import load_data
 from bioclf.surrogate.encode import spike_input
@@ -238,11 +240,13 @@ def test_model(
             "provenance": {**tasks.provenance(), "device": describe_device(where, net)},
         }
     )
-    np.save(out / "confusion.npy", confusion)
-    np.savetxt(out / "confusion.csv", confusion, fmt="%d", delimiter=",")
+    save_npy(out / "confusion.npy", confusion)
+    text = io.StringIO()
+    np.savetxt(text, confusion, fmt="%d", delimiter=",")
+    write_text(out / "confusion.csv", text.getvalue())
     slim = {k: v for k, v in metrics.items() if k != "predictions"}
-    (out / "metrics.json").write_text(json.dumps(slim, indent=2))
-    np.save(out / "predictions.npy", np.asarray(metrics["predictions"], dtype=np.int64))
+    write_text(out / "metrics.json", json.dumps(slim, indent=2))
+    save_npy(out / "predictions.npy", np.asarray(metrics["predictions"], dtype=np.int64))
     log(
         f"test accuracy {metrics['accuracy']:.4f} on {metrics['n_samples']} samples; "
         f"training wall time {wall:.0f} s"

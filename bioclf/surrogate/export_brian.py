@@ -41,6 +41,7 @@ import torch
 
 from bioclf import tasks
 from bioclf.errors import BioclfError, ConfigError
+from bioclf.io import write_text
 
 SLOT_EXTRA = 2  # steps per sample beyond T: one per spiking layer
 
@@ -333,7 +334,7 @@ def main(argv=None) -> int:
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "brian2_export.json").write_text(json.dumps(result, indent=2))
+    write_text(out / "brian2_export.json", json.dumps(result, indent=2))
     print(
         f"Brian2 ({args.backend}) accuracy {result['accuracy_brian2']:.4f}, PyTorch "
         f"{result['accuracy_pytorch']:.4f} on {result['n_samples']} test images "

@@ -100,13 +100,25 @@ def run_identity(options: dict, model_id: str | None, version: int, neuron: str)
     aside), the same neuron model (its file's location and comments aside) and the same
     training code `VERSION`.
     """
-    # Options added after a checkpoint was written take their defaults.
+    # Options added after a checkpoint was written take their defaults; paths count by where
+    # they lead ('./data/mnist' is 'data/mnist').
     options = {**asdict(TrainConfig()), **options}
+    options.update({k: _where(options[k]) for k in ("neuron", "data") if options.get(k)})
     return {
         **{k: options[k] for k in sorted(options) if k not in _RESUMABLE},
-        f"the model in {neuron}": model_id,
+        f"the model in {_where(neuron)}": model_id,
         "the training code version": version,
     }
+
+
+def _where(path: str) -> str:
+    """`path` as the identity of a run spells it: relative to the working directory where it
+    lies under it (as the pipeline writes it), else absolute."""
+    full = Path(path).resolve()
+    try:
+        return str(full.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(full)
 
 
 def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = None) -> dict:
