@@ -22,7 +22,8 @@ step at that dt, as in the others). Each library uses its own closest form:
   ``1/(1-beta)`` outside the timed region;
 - SpikingJelly: ``LIFNode(decay_input=False, tau=1/(1-beta))`` in multi-step mode, arctangent
   surrogate, once per provider it offers on the device (``SJ_LIF_CUDA_IMPLEMENTATION``:
-  ``cuda``, ``triton``, ``torch`` on a GPU); SpikingJelly 2.0 has no CuPy backend any more;
+  ``triton``, ``torch`` on a GPU; its ``cuda`` provider needs a compiled extension the wheel
+  lacks); SpikingJelly 2.0 has no CuPy backend any more;
 - snnTorch: ``snn.Leaky(reset_mechanism="zero")`` stepped in a loop, arctangent surrogate.
 
 Norse, SpikingJelly and snnTorch are not dependencies of bioclf: a library that does not import
@@ -41,6 +42,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.metadata
 import json
 import math
 import os
@@ -59,7 +61,8 @@ from bioclf.surrogate.functional import neuron as F
 from bioclf.surrogate.modules import SpikingNeurons
 from bioclf.surrogate.options import TrainConfig
 
-SJ_PROVIDERS = ("cuda", "triton", "torch")
+# (its "cuda" provider needs SpikingJelly's compiled extension, which the 2.0 wheel lacks)
+SJ_PROVIDERS = ("triton", "torch")
 
 # --- the layers: each is fn(x) -> spikes (T, B, N) for inputs x (T, B, N) ------------------
 
@@ -219,9 +222,10 @@ def candidates(neuron, beta: float, device: torch.device, compile_: bool):
 
 
 def _version(library: str) -> str | None:
+    """The installed version (from the package's metadata: SpikingJelly has no __version__)."""
     try:
-        return importlib.import_module(library).__version__
-    except Exception:  # noqa: BLE001 - a library that does not import is reported, not fatal
+        return importlib.metadata.version(library)
+    except importlib.metadata.PackageNotFoundError:
         return None
 
 
@@ -345,6 +349,7 @@ def main(argv=None) -> int:
                     "passes_per_round": passes,
                 }
             )
+            _write(args.out, results)  # as it goes: a run cut off by a time limit keeps these
     wants_sj = not args.only or "spikingjelly" in args.only
     if device.type == "cuda" and wants_sj and not sj_child and "spikingjelly" not in skipped:
         try:
@@ -357,10 +362,15 @@ def main(argv=None) -> int:
             print(f"  spikingjelly: {skipped['spikingjelly']}")
     results["skipped"] = skipped
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+        _write(args.out, results)
         print(f"wrote {args.out}")
     return 0
+
+
+def _write(out: str | None, results: dict) -> None:
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -103,13 +103,19 @@ class GpuMemory:
 
 
 def window(chunks, first, last, label):
-    """Speed over chunks[first:last]; each chunk is (samples, presentations, wall s, CPU s)."""
+    """Speed over chunks[first:last]; each chunk is (samples, presentations, wall s, CPU s,
+    slots simulated). C++ stops a chunk when its samples are done; CUDA simulates every slot
+    of the chunk (the spare ones idle): ``ms_per_slot_simulated`` compares the two per unit of
+    work."""
     part = chunks[first:last]
     samples = sum(c[0] for c in part)
     slots = sum(c[1] for c in part)
     wall = sum(c[2] for c in part)
     cpu = sum(c[3] for c in part)
+    simulated = sum(c[4] for c in part)
     return {
+        "slots_simulated": simulated,
+        "ms_per_slot_simulated": round(wall / simulated * 1e3, 3),
         "window": label,
         "samples": samples,
         "presentations": slots,
@@ -151,7 +157,9 @@ def _compiled(setup, n, images, threads, chunk, build, backend_name, first, late
         wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
         sim.cleanup()  # the chunk's argument files, deleted as training does (not timed)
         pos += len(res.samples)
-        chunks.append((len(res.samples), len(res.samples) + len(res.retried_counts), wall, cpu))
+        shown = len(res.samples) + len(res.retried_counts)
+        simulated = sim.net.slots if backend_name == "cuda" else shown  # (see `window`)
+        chunks.append((len(res.samples), shown, wall, cpu, simulated))
         # one line per chunk: a long run stopped early still shows its speed so far
         print(
             f"  N={n} {threads} thread(s): {pos}/{len(images)} samples, chunk {wall:.2f} s "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import sys
@@ -125,14 +126,18 @@ def peak_memory_mb() -> dict[str, float]:
 
 
 def code_commit(root: Path) -> str:
-    """The git commit of the checkout at `root` (``-dirty`` when it has uncommitted changes),
-    or '' outside a git checkout: benchmarks record which code they timed."""
+    """The git commit of the checkout at `root` (``-dirty`` when it has uncommitted changes):
+    benchmarks record which code they timed. Outside a git checkout (a copy of the tree on
+    another machine), or without git, ``BIOCLF_COMMIT`` if set, else ''."""
     import subprocess
 
-    done = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True, text=True
-    )
-    return done.stdout.strip()
+    try:
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True, text=True
+        )
+    except OSError:  # no git
+        return os.environ.get("BIOCLF_COMMIT", "")
+    return done.stdout.strip() or os.environ.get("BIOCLF_COMMIT", "")
 
 
 def provenance() -> dict:

@@ -72,7 +72,16 @@ def cuda_prebuild(request, build_root):
         cwd=ROOT,
         start_new_session=True,  # make and nvcc go with it if the session stops early
     )
+
+    def end_build(signum, frame):  # pytest killed (a timeout): no teardown would run
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    previous = signal.signal(signal.SIGTERM, end_build)
     yield proc
+    signal.signal(signal.SIGTERM, previous)
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()

@@ -210,6 +210,49 @@ def test_training_keeps_a_window_of_counts(models, mnist, tmp_path, monkeypatch)
         assert saved["rec1/window"].shape == (4, 4)
 
 
+def test_snapshot_gives_the_state_at_which_cpp_stops(models, mnist, monkeypatch):
+    """CUDA cannot end a run when its samples are done: it idles through the chunk's spare
+    slots (v, traces and theta go on decaying, the weights are normalised). Emulated here by a
+    stop function that does nothing: the snapshot's state is bit for bit the state of a run that
+    stops, chunk after chunk; without it the state differs."""
+    from brian2 import Function
+
+    from bioclf.stdp import network
+
+    x = mnist[0][:4]
+
+    def two_chunks(snapshot, stops):
+        if not stops:
+            idle = Function(
+                lambda i: np.asarray(i, dtype=float),
+                arg_units=[1],
+                return_unit=1,
+                arg_types=["any"],
+                return_type="float",
+                stateless=False,
+            )
+            monkeypatch.setattr(network, "CONTROL", {"bioclf_stop": idle})
+        sim = Simulator(models, SHORT, 4, 8, 0, backends.Backend("runtime"), "snap", snapshot)
+        monkeypatch.undo()
+        state, results = sim.initial_state, []
+        for pos in (0, 2):  # 2 samples in chunks of 10 slots: idle slots after them
+            state, res = sim.run_chunk(state, x[pos : pos + 2], pos, _key(), True)
+            results.append(res)
+        return state, results
+
+    stopped, r_stopped = two_chunks(snapshot=False, stops=True)
+    snapped, r_snapped = two_chunks(snapshot=True, stops=False)
+    idled, _ = two_chunks(snapshot=False, stops=False)
+    assert [len(r.samples) for r in r_stopped] == [2, 2]
+    for a, b in zip(r_stopped, r_snapped, strict=True):
+        np.testing.assert_array_equal(a.counts, b.counts)
+        np.testing.assert_array_equal(a.reps, b.reps)
+    assert stopped.keys() == snapped.keys()
+    for key in stopped:
+        np.testing.assert_array_equal(snapped[key], stopped[key], err_msg=key)
+    assert not np.array_equal(idled["exc.v"], stopped["exc.v"])
+
+
 def test_input_spikes_are_those_of_the_numpy_encoder(models, mnist):
     """The in-network input draws exactly the spikes of `bioclf.encoding.skip_spikes`."""
     x, _ = mnist

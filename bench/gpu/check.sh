@@ -8,23 +8,26 @@
 #          input (tests/test_cuda.py); the surrogate network on CUDA, with the PyTorch step
 #          functions and with the generated CUDA kernels, gives the spikes of the CPU kernel
 #          and its gradients (tests/test_surrogate_train.py)
-#   lif    microseconds per sample-step of one LIF layer, ours beside Norse (torch.compile),
-#          SpikingJelly and snnTorch where they import (bench/bench_lif.py)
+#   stdp   STDP training speed on CUDA at the sizes of STDP_SIZES (default 6400 1600 400: the
+#          goal's size first): compile time, ms per sample over the first 100 samples (one
+#          chunk; CUDA simulates the chunk's spare slots too: ms per simulated slot beside it),
+#          program and GPU peak memory (bench/bench_stdp.py; its JSON is written after each N)
 #   conv   surrogate conv network (the paper configuration's) trained on the GPU: 12,800
 #          training images (100 batches), samples/s and the time an epoch would take
-#   stdp   STDP training speed on CUDA at N=400, 1600 and 6400: compile time, ms per sample
-#          over the first 500 samples, program and GPU peak memory (bench/bench_stdp.py)
+#   lif    microseconds per sample-step of one LIF layer, ours beside Norse (torch.compile),
+#          SpikingJelly and snnTorch where they import (bench/bench_lif.py; JSON after each
+#          layer)
 # BUDGET (seconds, default 570) bounds the whole run: each step gets at most its own limit and
 # what is left of the budget. On the lent machine (no registries), first run
-# bench/gpu/fetch_wheels.sh here and carry .whl; there, with timeout_s 600:
-#   bash bench/gpu/check.sh $OUT
-# and, if the budget cut the last step short and the machine is still warm, that step alone:
-#   BUDGET=200 bash bench/gpu/check.sh $OUT stdp
+# bench/gpu/fetch_wheels.sh here and carry .whl; there, with timeout_s 600 (one call fits the
+# device time; there is none left for a second):
+#   BIOCLF_COMMIT=<commit> bash bench/gpu/check.sh $OUT
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 OUTDIR=${1:-bench/out/gpu}
 shift || true
-STEPS=${*:-tests lif conv stdp}
+STEPS=${*:-tests stdp conv lif}
+STDP_SIZES=${STDP_SIZES:-6400 1600 400}
 BUDGET=${BUDGET:-570}
 mkdir -p "$OUTDIR"
 PY=${PYTHON:-python3}
@@ -35,7 +38,15 @@ if compgen -G ".whl/*.whl" >/dev/null; then  # carried wheels (fetch_wheels.sh)
     export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-{ nvidia-smi -L; nvcc --version | tail -1; nproc; "$PY" --version; } > "$OUTDIR/machine.txt" 2>&1
+{
+    nvidia-smi -L
+    nvidia-smi --query-gpu=name,compute_cap,memory.total --format=csv
+    echo "CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES-unset}"
+    nvcc --version | tail -1
+    ldconfig -p | grep -m2 curand
+    nproc
+    "$PY" --version
+} > "$OUTDIR/machine.txt" 2>&1
 cat "$OUTDIR/machine.txt"
 
 # run_step NAME LIMIT COMMAND...: at most LIMIT seconds and what is left of the budget
@@ -64,6 +75,7 @@ for step in $STEPS; do
             --out "$OUTDIR/bench_lif_cuda.json"
         ;;
     conv)
+        rm -rf /tmp/conv_gpu # a finished run there would be resumed, not timed
         run_step conv 90 "$PY" -m bioclf.surrogate.train --arch conv --channels 16 48 \
             --stride1 1 --conv-hidden 128 --lr 2e-3 --augment-shift 1 --surrogate atan \
             --device cuda --epochs 1 --train-subset 12800 --test-subset 2000 --log-every 10 \
@@ -71,11 +83,12 @@ for step in $STEPS; do
         cp /tmp/conv_gpu/metrics.json "$OUTDIR/conv_gpu_metrics.json" 2>/dev/null
         ;;
     stdp)
-        # --epoch-samples 0: the first 500 samples only (a whole epoch would not fit)
-        run_step stdp 300 "$PY" bench/bench_stdp.py --backend cuda --sizes 400 1600 6400 \
-            --samples 500 --epoch-samples 0 --chunk 500 --build /tmp/bench_build \
+        # --epoch-samples 0: the first 100 samples only (a whole epoch would not fit)
+        # shellcheck disable=SC2086  # STDP_SIZES: one word per size
+        run_step stdp 240 "$PY" bench/bench_stdp.py --backend cuda --sizes $STDP_SIZES \
+            --samples 100 --epoch-samples 0 --chunk 100 --build /tmp/bench_build \
             --out "$OUTDIR/bench_stdp_cuda.json"
         ;;
-    *) echo "unknown step $step (tests lif conv stdp)" >&2 ;;
+    *) echo "unknown step $step (tests stdp conv lif)" >&2 ;;
     esac
 done

@@ -129,6 +129,23 @@ def gpu_available() -> bool:
     return out.returncode == 0 and "GPU" in out.stdout
 
 
+def _compute_capability() -> float | None:
+    """The compute capability of the first visible GPU (nvidia-smi), or None."""
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return None
+    try:
+        out = subprocess.run(
+            [smi, "--query-gpu=compute_cap", "--format=csv,noheader", "-i", "0"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        return float(out.stdout.split()[0]) if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
 def _nvidia_wheel_dirs() -> tuple[Path, Path] | None:
     """Include and library directories of the CUDA runtime wheels torch installs."""
     for entry in sys.path:
@@ -147,6 +164,8 @@ def _use_wheel_curand(build_dir: Path) -> list[str]:
     """
     cuda_home = Path(os.environ.get("CUDA_PATH", "/usr/local/cuda"))
     if (cuda_home / "include" / "curand.h").exists():
+        if (cuda_home / "lib64").is_dir():  # found at run time without the loader's cache
+            prefs.codegen.cpp.runtime_library_dirs = [str(cuda_home / "lib64")]
         return []
     dirs = _nvidia_wheel_dirs()
     if dirs is None:
@@ -217,10 +236,12 @@ def activate(backend: Backend, project: str, dt=None) -> Path | None:
 
         set_device("cuda_standalone", directory=str(directory), build_on_run=False)
         cuda = prefs.devices.cuda_standalone.cuda_backend
-        if not gpu_available():
-            cuda.detect_gpus = False
-            cuda.gpu_id = 0
-            cuda.compute_capability = float(backend.compute_capability)
+        # Never brian2cuda's own detection: it reads CUDA_VISIBLE_DEVICES as integers, and
+        # schedulers may set GPU UUIDs there. The first visible GPU, its architecture asked
+        # of nvidia-smi (the backend's default where there is no GPU: compile only).
+        cuda.detect_gpus = False
+        cuda.gpu_id = 0
+        cuda.compute_capability = _compute_capability() or float(backend.compute_capability)
         cuda.extra_compile_args_nvcc = ["-w", "-use_fast_math"] + _use_wheel_curand(directory)
     if dt is not None:
         defaultclock.dt = dt

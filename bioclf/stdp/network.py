@@ -45,6 +45,7 @@ from brian2 import (
     linked_var,
     ms,
 )
+from brian2.units.fundamentalunits import DIMENSIONLESS, get_unit
 
 from bioclf.brian.functions import CONTROL
 from bioclf.brian.functions import NAMESPACE as HASH_FUNCTIONS
@@ -135,6 +136,8 @@ class STDPNetwork:
     #: order in which states and checkpoints hold ``s_in`` variables.
     s_in_order: np.ndarray | None = None
     initial_state: dict = field(default_factory=dict)
+    #: With `build`'s `snapshot`: ``'group.var'`` -> a view of its copy.
+    snapshots: dict = field(default_factory=dict)
 
     def to_network(self, key: str, values: np.ndarray) -> np.ndarray:
         """A state array in the network's synapse order (``s_in`` variables are permuted)."""
@@ -175,6 +178,8 @@ def _carried(group) -> list[str]:
             "linked" in flags
             or "constant" in flags
             or name in ("plastic", "lastspike", "not_refractory", "n_fired", "norm_factor")
+            or name.endswith("_snap")  # a snapshot's copies and flag (`build`'s `snapshot`)
+            or name == "snapflag"
         ):
             continue
         names.append(name)
@@ -199,14 +204,11 @@ def reset_code(model, initial: dict) -> tuple[str, str]:
     file gives none, but only where ``plastic`` is 0: ``plastic * x + (1 - plastic) * x0`` is
     exactly x when training and exactly x0 when frozen, so training runs are unchanged.
     """
-    from brian2.units.fundamentalunits import DIMENSIONLESS, get_unit
-
     equations, code = [], []
     for name in reset_variables(model):
         dim = model.eqs[name].dim
         if name in initial:
-            unit = "1" if dim is DIMENSIONLESS else repr(get_unit(dim))
-            equations.append(f"{name}_start : {unit} (constant)")
+            equations.append(f"{name}_start : {_unit(dim)} (constant)")
             start = f"{name}_start"
         else:
             start = "0" if dim is DIMENSIONLESS else f"0 * {get_unit(dim)!r}"
@@ -246,9 +248,15 @@ def build(
     slots: int,
     seed: int,
     samples: int,
+    snapshot: bool = False,
 ) -> STDPNetwork:
     """Build the network for chunks of `slots` presentation slots and at most `samples`
     samples (one row of stimulus each).
+
+    With `snapshot` (the CUDA backend, whose device code cannot end a run early: a chunk runs
+    all its slots, the spare ones idle), every carried variable is copied at the first step
+    after the last sample's slot (`SNAPSHOT`): the state at which C++ stops, which the
+    simulator then reads instead of the state at the end of the idle slots.
 
     Call `bioclf.brian.backends.activate` first. Initial values are drawn in numpy from `seed`
     and kept in ``initial_state`` (SI floats), ready to be passed to the first run.
@@ -284,7 +292,8 @@ def build(
         n_avail : 1 (shared, constant)   # samples in this chunk's stimulus
         offset : 1 (shared, constant)    # position of the chunk's first sample in the epoch
         base_key : 1 (shared, constant)  # hash of (seed, split, epoch)
-        """,
+        """
+        + (SNAPSHOT_CTRL if snapshot else ""),
         events={
             "accept": f"({decide}) and ({ok})",
             "retry": f"({decide}) and not ({ok})",
@@ -295,7 +304,9 @@ def build(
     )
     ctrl.run_on_event("accept", "sample += 1\nrep = 0\nintensity = base_intensity\nspike_count = 0")
     ctrl.run_on_event("retry", "rep += 1\nintensity += 1\nspike_count = 0")
-    ctrl.run_on_event("finish", "stopped = bioclf_stop(i)")
+    ctrl.run_on_event(
+        "finish", "stopped = bioclf_stop(i)" + ("\nsnapnow = 1 - snapped\nsnapped = 1" * snapshot)
+    )
     ctrl.intensity = p.base_intensity
 
     # --- Poisson input ----------------------------------------------------------------------
@@ -367,6 +378,8 @@ def build(
         extra_equations="\n".join(
             [f"{sumvar} : 1\nnorm_factor : 1\nplastic : 1 (shared, constant)"]
             + ([reset_code(models.exc, exc_init)[0]] if reset else [])
+            # the snapshot flag, and a copy of it that s_in's copy can read (as snapflag_post)
+            + (["snapnow : 1 (linked)\nsnapflag : 1"] if snapshot else [])
         ),
         initial=exc_init,
     )
@@ -388,6 +401,8 @@ def build(
         extra_reset="n_fired += 1",
         initial=inh_init,
     )
+    if snapshot:
+        exc.snapnow = linked_var(ctrl, "snapnow", index=np.zeros(n_exc, dtype=int))
     if reset:
         _add_reset(exc, models.exc, exc_init, p)
         _add_reset(inh, models.inh, inh_init, p)
@@ -405,6 +420,12 @@ def build(
         rng,
         on_pre=_wrap_with_sum(models.input_exc.on_pre, var, sumvar),
         on_post=_wrap_with_sum(models.input_exc.on_post, var, sumvar),
+        extra_model="\n".join(
+            f"{x}_snap : {_unit(models.input_exc.eqs.dimensions[x])}"
+            for x in _synapse_carried(models.input_exc)
+        )
+        if snapshot
+        else "",
         initial={name: value[order] for name, value in in_init.items()},
         indices=(pre_idx[order], post_idx[order]),
     )
@@ -446,6 +467,7 @@ def build(
     accepts = EventMonitor(ctrl, "accept", variables=watched, name="accepts")
     retries = EventMonitor(ctrl, "retry", variables=watched, name="retries")
     net = Network(inp, exc, inh, ctrl, s_in, s_ei, s_ie, s_count, exc_spikes, accepts, retries)
+    snapshots = _add_snapshots(net, ctrl, (inp, exc, inh), s_in, p) if snapshot else {}
 
     initial = {}
     for name, value in exc_init.items():
@@ -472,6 +494,7 @@ def build(
         n_exc=n_exc,
         slots=slots,
         s_in_order=order,
+        snapshots=snapshots,
     )
     sizes = {"inp": N_INPUT, "exc": n_exc, "inh": n_exc, "s_in": n_syn, "ctrl": 1}
     built.initial_state = {
@@ -479,6 +502,83 @@ def build(
         for key in built.state_views()
     }
     return built
+
+
+#: The controller's flags of a snapshot: ``snapnow`` is 1 from the end of the last sample's
+#: slot to the copy at the start of the next one, ``snapped`` once the copy is made.
+SNAPSHOT_CTRL = """
+snapnow : 1
+snapped : 1
+"""
+
+
+def _unit(dim) -> str:
+    """A dimension as a unit Brian2's equations accept (SI base: values are copied exactly)."""
+    return "1" if dim is DIMENSIONLESS else repr(get_unit(dim))
+
+
+def _synapse_carried(syn) -> list[str]:
+    """The synaptic variables of `syn` carried between chunks (`_carried`, before the group
+    exists)."""
+    eqs = syn.eqs
+    return [
+        n
+        for n in sorted(eqs.diff_eq_names | eqs.parameter_names)
+        if "constant" not in eqs[n].flags and "linked" not in eqs[n].flags
+    ]
+
+
+def _add_snapshots(net, ctrl, groups, s_in, p: Protocol) -> dict:
+    """Copy every carried variable at the start of the slot after the last sample's (`build`'s
+    `snapshot`), before anything else runs in that step: the state C++ stops at. Neuron
+    groups get a holder group of linked variables and copies; ``s_in`` has its copies
+    (``<var>_snap``) in its model. Returns ``'group.var'`` -> a view of the copy."""
+    copies = {}
+    for group in groups:
+        names = _carried(group)
+        lines = [f"{x} : {_unit(group.variables[x].dim)} (linked)" for x in names]
+        lines += [f"{x}_snap : {_unit(group.variables[x].dim)}" for x in names]
+        lines.append("snapnow : 1 (linked)")
+        holder = NeuronGroup(len(group), "\n".join(lines), name=f"{group.name}_snapshot")
+        for x in names:
+            setattr(holder, x, linked_var(group, x))
+        holder.snapnow = linked_var(ctrl, "snapnow", index=np.zeros(len(group), dtype=int))
+        holder.run_regularly(
+            "\n".join(f"{x}_snap = {x}_snap * (1 - snapnow) + {x} * snapnow" for x in names),
+            dt=p.slot, when="start", order=-3, name=f"{group.name}_snapshot_copy",
+        )  # fmt: skip
+        net.add(holder)
+        copies.update({f"{group.name}.{x}": getattr(holder, f"{x}_snap") for x in names})
+    exc = next(g for g in groups if g.name == "exc")
+    exc.run_regularly("snapflag = snapnow", dt=p.slot, when="start", order=-4, name="exc_snapflag")
+    names = [x for x in _carried(s_in) if f"{x}_snap" in s_in.variables]
+    c = "snapflag_post"
+    s_in.run_regularly(
+        "\n".join(f"{x}_snap = {x}_snap * (1 - {c}) + {x} * {c}" for x in names),
+        dt=p.slot, when="start", order=-3, name="s_in_snapshot_copy",
+    )  # fmt: skip
+    copies.update({f"s_in.{x}": getattr(s_in, f"{x}_snap") for x in names})
+    ctrl_names = list(CTRL_STATE)
+    ctrl_holder = NeuronGroup(
+        1,
+        "\n".join(
+            [f"{x} : 1 (linked)" for x in ctrl_names]
+            + [f"{x}_snap : 1" for x in ctrl_names]
+            + ["snapnow : 1 (linked)"]
+        ),
+        name="ctrl_snapshot",
+    )
+    for x in [*ctrl_names, "snapnow"]:
+        setattr(ctrl_holder, x, linked_var(ctrl, x))
+    ctrl_holder.run_regularly(
+        "\n".join(f"{x}_snap = {x}_snap * (1 - snapnow) + {x} * snapnow" for x in ctrl_names),
+        dt=p.slot, when="start", order=-3, name="ctrl_snapshot_copy",
+    )  # fmt: skip
+    net.add(ctrl_holder)
+    copies.update({f"ctrl.{x}": getattr(ctrl_holder, f"{x}_snap") for x in ctrl_names})
+    # after the copies, before the slot's normalisation (order 0) and new input (order 2)
+    ctrl.run_regularly("snapnow = 0", dt=p.slot, when="start", order=-2, name="ctrl_snapped")
+    return copies
 
 
 def _draw_next(counter: str) -> str:

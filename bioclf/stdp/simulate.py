@@ -84,6 +84,7 @@ class Simulator:
         seed: int,
         backend: backends.Backend,
         project: str,
+        snapshot: bool | None = None,
     ):
         start = time.perf_counter()
         self.protocol = protocol
@@ -107,7 +108,10 @@ class Simulator:
         directory = backends.activate(backend, project, dt=protocol.dt)
         self.chunk = chunk
         slots = int(np.ceil(chunk * 1.25))
-        self.net = network.build(models, protocol, n_exc, slots, seed, chunk)
+        # CUDA cannot end a run early: the state at the last sample's end is copied in the
+        # network and read from there (`network.build`)
+        self.snapshot = backend.name == "cuda" if snapshot is None else snapshot
+        self.net = network.build(models, protocol, n_exc, slots, seed, chunk, self.snapshot)
         self._stim = np.zeros((chunk, network.N_INPUT))
         self.views = self.net.state_views()
         self.runner = backends.Runner(backend, self.net.net, slots * protocol.slot, directory)
@@ -162,6 +166,9 @@ class Simulator:
             values[group.plastic] = float(plastic)
         values[net.inp.n_fired] = np.zeros(len(net.inp))
         values[net.inh.n_fired] = np.zeros(len(net.inh))
+        if self.snapshot:
+            values[net.ctrl.snapnow] = np.zeros(1)
+            values[net.ctrl.snapped] = np.zeros(1)
 
         runtime = not self.backend.standalone
         n_spikes0 = len(net.exc_spikes.t) if runtime and self.runner._n_runs else 0
@@ -170,9 +177,12 @@ class Simulator:
         t0 = float(net.net.t) if runtime else 0.0
         self.runner.run(values)
 
+        # where the run idled after its last sample (CUDA), the state when that sample ended
+        ended = self.snapshot and float(net.ctrl.snapped[0]) == 1
+        source = net.snapshots if ended else self.views
         new_state = {
-            key: net.from_network(key, np.asarray(view[:], dtype=float).copy())
-            for key, view in self.views.items()
+            key: net.from_network(key, np.asarray(source[key][:], dtype=float).copy())
+            for key in self.views
         }
         steps = lambda t: np.rint((np.asarray(t / second)[...] - t0) / float(p.dt)).astype(np.int64)  # noqa: E731
         acc_steps = steps(net.accepts.t[n_acc0:])
