@@ -4,7 +4,8 @@ The table has one row per (method, network) of ``results/metrics.csv`` -- the be
 accuracy over its seeds, the issue's target from ``results/targets.csv`` and the paper's anchor
 -- followed by the rows of ``results/other_runs.csv``: runs outside the default configuration,
 each with the command that reproduces it. ``python -m bioclf.readme_table`` rewrites the block
-between the markers in ``README.md``; ``--check`` only says whether it is current.
+between the markers in ``README.md``; ``--check`` only says whether it is current. Results
+that ``results/report.md`` says another configuration produced are refused.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import re
 from pathlib import Path
 
 from bioclf import tasks
@@ -130,6 +132,25 @@ def replace_block(text: str, block: str, path: Path) -> str:
     return f"{head}{START}\n{block}\n{END}{tail}"
 
 
+def check_default_configuration(report: Path) -> None:
+    """Refuse results that another configuration produced: the table calls its rows the
+    default run's (`make reproduce`). `report` (``results/report.md``) names the configuration;
+    results without a report are not checked."""
+    if not report.exists():
+        return
+    match = re.search(r"^- configuration: `([^`]+)`", report.read_text(), flags=re.M)
+    if match is None:
+        return
+    used = Path(match[1])
+    if (used.parent.name, used.name) != ("config", "config.yaml"):
+        raise ConfigError(
+            report,
+            "configuration",
+            f"results/metrics.csv comes from {used}, not config/config.yaml, but the table "
+            "calls its rows the default run's: run `make run` (the default) first",
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description="Rewrite the results table in README.md from results/metrics.csv, "
@@ -141,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="only check; exit 1 if the table is out of date"
     )
     args = p.parse_args(argv)
+    check_default_configuration(args.results / "report.md")
     block = table(
         args.results / "metrics.csv",
         args.results / "targets.csv",

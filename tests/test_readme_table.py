@@ -65,3 +65,15 @@ def test_a_row_with_more_fields_than_columns_is_refused(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"line 2.*6 fields for 5 columns"):
         readme_table.table(tmp_path / "metrics.csv", tmp_path / "targets.csv", others)
+
+
+def test_results_of_another_configuration_are_refused(tmp_path):
+    """`make smoke` then `make readme` would have printed the smoke run's numbers as the
+    default run's."""
+    report = tmp_path / "report.md"
+    report.write_text("## Provenance\n\n- configuration: `/work/x/config/config.yaml` (below)\n")
+    readme_table.check_default_configuration(report)  # the default, in another checkout
+    report.write_text("## Provenance\n\n- configuration: `config/smoke.yaml` (below)\n")
+    with pytest.raises(ConfigError, match="comes from config/smoke.yaml"):
+        readme_table.check_default_configuration(report)
+    readme_table.check_default_configuration(tmp_path / "absent.md")  # nothing to check
