@@ -1,7 +1,9 @@
-"""Loading and validating ``config/config.yaml``.
+"""Loading and validating ``config/config.yaml`` (and the other configurations).
 
 The same check runs in the Snakefile (before any job starts) and in every ``python -m`` task,
-so a bad value is refused up front with the key named.
+so a bad value is refused up front with the key named: the schema, the quantities, the model
+files named, STDP sample counts against the data, the protocol, schedules, shards and sweeps.
+`job_file` gives the file the workflow's jobs read.
 """
 
 from __future__ import annotations
@@ -147,7 +149,7 @@ def job_file(config: dict, sources: list[str], merged: str | Path) -> str:
 
     `sources` are the files (and ``--config``) the workflow merged into `config`. Where that
     is one file, unchanged, the file itself; otherwise `merged`, rewritten only when its
-    content changes (its time stamp is an input of every job).
+    content changes. (The path is a parameter of every job: a changed path runs them again.)
     """
     if len(sources) == 1 and yaml.safe_load(Path(sources[0]).read_text()) == config:
         return sources[0]

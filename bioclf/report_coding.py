@@ -257,7 +257,11 @@ def section(root: Path, runs: list[Path] | None = None) -> list[str]:
 
 
 def main(argv=None) -> int:
-    p = tasks.parser(__doc__.splitlines()[0])
+    p = tasks.parser(
+        __doc__.splitlines()[0],
+        out_help="results directory whose runs are compared (coding/ is written there)",
+        config=False,
+    )
     args = p.parse_args(argv)
     lines = section(args.out)
     if not lines:

@@ -63,7 +63,7 @@ def check_trained_with(cfg: dict, trained: dict, trained_dir: Path) -> None:
                     role,
                     f"{cfg['stdp']['models'][role.rsplit('.', 1)[1]]} is not the model the "
                     f"network in {trained_dir} was trained with (edited since, or another "
-                    "file): train again with it, or name the file it was trained with",
+                    "file): train again with it, or use the files it was trained with",
                 )
     if "stdp.protocol" in trained and digest(repr(setup.protocol(cfg))) != trained["stdp.protocol"]:
         raise ConfigError(

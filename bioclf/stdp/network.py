@@ -17,6 +17,9 @@ one run of one compiled program:
   per-step summation over synapses is needed.
 * ``plastic`` -- a constant set per run: 1 for training, 0 for label assignment and testing
   (freezes theta and the weights, as the model files say).
+* Stop -- the controller ends the run when the chunk's last sample's slot ends
+  (``bioclf_stop``). CUDA device code cannot end a run: there the network copies its state at
+  that point (``snapshot``) and idles through the spare slots.
 * Reset between samples (``stdp.protocol.reset_between_samples``, off by default) -- in frozen
   runs, every presentation starts from the neurons' initial values (`reset_code`), so that a
   sample's response does not depend on the samples shown before it.

@@ -5,7 +5,8 @@ A chunk is a fixed number of 500 ms presentation slots: one run of the compiled 
 membrane and trace variables, the controller's position, repeat count and intensity -- is a
 plain dict of numpy arrays, saved as the checkpoint and passed to the next run as ``run_args``.
 Chunks end after a rest period, when no spike is in flight and no neuron is refractory, so this
-state is complete and a resumed run continues exactly where an uninterrupted one would.
+state is complete and a resumed run continues exactly where an uninterrupted one would. (On
+CUDA, which cannot stop a run early, the state is the copy the network makes at that point.)
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ class Simulator:
     backend : Backend
     project : str
         Name of the standalone project directory under the backend's build directory.
+    snapshot : bool, optional
+        Read each chunk's state from the copy the network makes when the last sample's slot
+        ends (`network.build`), not from the end of the run. Default: on for ``cuda``, whose
+        programs cannot stop early and run every slot of a chunk.
     """
 
     def __init__(
