@@ -154,7 +154,9 @@ def job_file(config: dict, sources: list[str], merged: str | Path) -> str:
     if len(sources) == 1 and yaml.safe_load(Path(sources[0]).read_text()) == config:
         return sources[0]
     merged = Path(merged)
-    text = "# written by the workflow: " + " + ".join(sources) + "\n" + yaml.safe_dump(config)
+    # file names only: a cluster job may name the same files by other paths
+    names = " + ".join(Path(x).name if x != "--config" else x for x in sources)
+    text = f"# written by the workflow: {names}\n" + yaml.safe_dump(config)
     if not merged.exists() or merged.read_text() != text:
         merged.parent.mkdir(parents=True, exist_ok=True)
         tmp = merged.with_suffix(f".tmp{os.getpid()}")

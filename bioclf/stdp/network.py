@@ -534,11 +534,11 @@ def _synapse_carried(syn) -> list[str]:
 def _add_snapshots(net, ctrl, groups, s_in, p: Protocol) -> dict:
     """Copy every carried variable at the start of the slot after the last sample's (`build`'s
     `snapshot`), before anything else runs in that step: the state C++ stops at. Neuron
-    groups get a holder group of linked variables and copies; ``s_in`` has its copies
-    (``<var>_snap``) in its model. Returns ``'group.var'`` -> a view of the copy."""
+    groups and the controller get a holder group of linked variables and copies; ``s_in`` has
+    its copies (``<var>_snap``) in its model. Returns ``'group.var'`` -> a view of the copy."""
     copies = {}
-    for group in groups:
-        names = _carried(group)
+    carried = [(g, _carried(g)) for g in groups] + [(ctrl, list(CTRL_STATE))]
+    for group, names in carried:
         lines = [f"{x} : {_unit(group.variables[x].dim)} (linked)" for x in names]
         lines += [f"{x}_snap : {_unit(group.variables[x].dim)}" for x in names]
         lines.append("snapnow : 1 (linked)")
@@ -561,24 +561,6 @@ def _add_snapshots(net, ctrl, groups, s_in, p: Protocol) -> dict:
         dt=p.slot, when="start", order=-3, name="s_in_snapshot_copy",
     )  # fmt: skip
     copies.update({f"s_in.{x}": getattr(s_in, f"{x}_snap") for x in names})
-    ctrl_names = list(CTRL_STATE)
-    ctrl_holder = NeuronGroup(
-        1,
-        "\n".join(
-            [f"{x} : 1 (linked)" for x in ctrl_names]
-            + [f"{x}_snap : 1" for x in ctrl_names]
-            + ["snapnow : 1 (linked)"]
-        ),
-        name="ctrl_snapshot",
-    )
-    for x in [*ctrl_names, "snapnow"]:
-        setattr(ctrl_holder, x, linked_var(ctrl, x))
-    ctrl_holder.run_regularly(
-        "\n".join(f"{x}_snap = {x}_snap * (1 - snapnow) + {x} * snapnow" for x in ctrl_names),
-        dt=p.slot, when="start", order=-3, name="ctrl_snapshot_copy",
-    )  # fmt: skip
-    net.add(ctrl_holder)
-    copies.update({f"ctrl.{x}": getattr(ctrl_holder, f"{x}_snap") for x in ctrl_names})
     # after the copies, before the slot's normalisation (order 0) and new input (order 2)
     ctrl.run_regularly("snapnow = 0", dt=p.slot, when="start", order=-2, name="ctrl_snapped")
     return copies
