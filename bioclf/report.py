@@ -9,7 +9,6 @@ from a file the pipeline produced; missing runs are listed, never invented.
 
 from __future__ import annotations
 
-import re
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -190,16 +189,11 @@ def _surrogate_run(cfg: dict, options: dict, net: str) -> dict:
     for run in cfg["surrogate"]["runs"]:
         if report_coding.surrogate_run_name(run) == net:
             return run
-    m = re.fullmatch(r"(fc|conv)(\d*)(?:_(rate|latency))?(?:_T(\d+))?", net)
-    if m is None:
+    run = report_coding.run_of_name(net)
+    if run is None:
         run = {"arch": options["arch"]}
         if options.get("arch") == "fc":
             run["hidden"] = options.get("hidden")
-        return run
-    run = {"arch": m[1]}
-    for key, value in (("hidden", m[2]), ("encoding", m[3]), ("time_steps", m[4])):
-        if value:
-            run[key] = value if key == "encoding" else int(value)
     return run
 
 

@@ -16,6 +16,7 @@ Usage::
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -51,6 +52,20 @@ def surrogate_run_name(run: dict) -> str:
     if "time_steps" in run:
         name += f"_T{run['time_steps']}"
     return name
+
+
+def run_of_name(name: str) -> dict | None:
+    """The run a directory name describes (`surrogate_run_name` read backwards): its ``arch``,
+    ``hidden``, ``encoding`` and ``time_steps``, as far as the name gives them; None for a name
+    of another form."""
+    m = re.fullmatch(r"(fc|conv)(\d*)(?:_(rate|latency))?(?:_T(\d+))?", name)
+    if m is None:
+        return None
+    run = {"arch": m[1]}
+    for key, value in (("hidden", m[2]), ("encoding", m[3]), ("time_steps", m[4])):
+        if value:
+            run[key] = value if key == "encoding" else int(value)
+    return run
 
 
 def surrogate_label(run: dict) -> str:

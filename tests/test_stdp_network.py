@@ -538,7 +538,9 @@ def test_training_continued_from_a_trained_network(tmp_path, build_root):
     # what assignment and testing check their configuration against (`frozen`)
     from bioclf.stdp import setup
 
-    assert two["models"] == setup.model_digests(setup.models(cfg))
+    identity = setup.trained_identity(setup.models(cfg), setup.protocol(cfg))
+    assert two["models"] == identity["models"]
+    assert two["stdp.protocol"] == identity["stdp.protocol"]
     w_two, w_more = (np.load(tmp_path / d / "weights.npy") for d in ("two", "more"))
     np.testing.assert_allclose(w_more, w_two, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(

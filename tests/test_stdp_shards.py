@@ -95,7 +95,8 @@ def test_without_reset_samples_depend_on_their_predecessors(tmp_path):
     trained = _trained(cfg, tmp_path)
     state = dict(np.load(trained / "state.npz"))
     images, labels = setup.data(cfg, "test", N_SAMPLES, "n")
-    sim = frozen.frozen_simulator(cfg, {"backend": "runtime", "n_exc": N_EXC, "seed": 0})
+    trained_as = {"backend": "runtime", "n_exc": N_EXC, "seed": 0}
+    sim = frozen.frozen_simulator(cfg, trained_as, setup.models(cfg))
     key = hashrng.key(0, 2, 0)
     _, whole = sim.run_chunk(state, images[:2], 0, key, False)
     _, tail = sim.run_chunk(state, images[1:2], 1, key, False)
@@ -153,15 +154,13 @@ def test_trained_network_of_other_model_files_is_refused(tmp_path):
 def test_assignment_refuses_models_other_than_the_trained_ones(tmp_path):
     """A network records the content of its model files and its protocol; assignment, testing
     and the raster with other ones are refused, naming the role (before anything is built)."""
-    from bioclf.io import digest
 
     cfg = _config(tmp_path)
     trained = _trained(cfg, tmp_path)
     metrics = json.loads((trained / "train_metrics.json").read_text())
-    metrics["models"] = setup.model_digests(setup.models(cfg))
-    metrics["stdp.protocol"] = digest(repr(setup.protocol(cfg)))
+    metrics.update(setup.trained_identity(setup.models(cfg), setup.protocol(cfg)))
     (trained / "train_metrics.json").write_text(json.dumps(metrics))
-    frozen.check_trained_with(cfg, metrics, trained)  # the same files: accepted
+    frozen.check_trained_with(cfg, metrics, trained, setup.models(cfg))  # the same: accepted
     other = copy.deepcopy(cfg)
     other["stdp"]["models"]["exc"] = str(ROOT / "equations" / "dc_exc_fast.yaml")
     with pytest.raises(ConfigError) as err:
@@ -175,4 +174,5 @@ def test_assignment_refuses_models_other_than_the_trained_ones(tmp_path):
         frozen.respond(other, trained, tmp_path / "test", N_SAMPLES, "network_test")
     assert err.value.field == "stdp.protocol"
     # the build directory is named after the models: other files never share a project
-    assert setup.backend(cfg, "cpp", 6, 0).build_dir != setup.backend(other, "cpp", 6, 0).build_dir
+    builds = [setup.backend(c, "cpp", 6, 0, setup.models(c)).build_dir for c in (cfg, other)]
+    assert builds[0] != builds[1]

@@ -16,7 +16,7 @@ from brian2 import SpikeMonitor, second
 from bioclf.brian import backends
 from bioclf.encoding import SPLIT_TAGS, hashrng
 from bioclf.errors import ConfigError
-from bioclf.io import digest, load_arrays, load_json, save_npy, save_npz, write_json
+from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
 from bioclf.stdp import labels as labelling
 from bioclf.stdp import setup, shards
 from bioclf.stdp.run import Pass, make_simulator, run_passes, same_variables
@@ -26,16 +26,16 @@ from bioclf.stdp.simulate import Simulator
 RESPONSES = "responses.npz"
 
 
-def frozen_simulator(cfg: dict, trained: dict, project: str = "network"):
+def frozen_simulator(cfg: dict, trained: dict, models, project: str = "network"):
     """The trained network's simulator, in the training build directory.
 
     The default `project` reuses the binary compiled for training; a job that runs at the same
     time as another one on the same network (the test responses while labels are assigned)
     passes its own project name (`seed_project` starts it as a copy).
     """
-    backend = setup.backend(cfg, trained["backend"], trained["n_exc"], trained["seed"])
+    backend = setup.backend(cfg, trained["backend"], trained["n_exc"], trained["seed"], models)
     return make_simulator(
-        setup.models(cfg),
+        models,
         setup.protocol(cfg),
         trained["n_exc"],
         cfg["stdp"]["chunk"],
@@ -45,27 +45,27 @@ def frozen_simulator(cfg: dict, trained: dict, project: str = "network"):
     )
 
 
-def check_trained_with(cfg: dict, trained: dict, trained_dir: Path) -> None:
-    """Refuse a configuration whose model files or protocol are not those the network in
-    `trained_dir` was trained with (networks trained before this was recorded are not checked).
+def check_trained_with(cfg: dict, trained: dict, trained_dir: Path, models) -> None:
+    """Refuse a configuration whose model files (`models`, loaded from it) or protocol are not
+    those the network in `trained_dir` was trained with (`setup.trained_identity`; networks
+    trained before it was recorded are not checked).
 
     Raises
     ------
     ConfigError
         Naming the model's role (``stdp.models.exc``) or ``stdp.protocol``.
     """
-    if "models" in trained:
-        now = setup.model_digests(setup.models(cfg))
-        for role, value in trained["models"].items():
-            if now.get(role) != value:
-                raise ConfigError(
-                    "config",
-                    role,
-                    f"{cfg['stdp']['models'][role.rsplit('.', 1)[1]]} is not the model the "
-                    f"network in {trained_dir} was trained with (edited since, or another "
-                    "file): train again with it, or use the files it was trained with",
-                )
-    if "stdp.protocol" in trained and digest(repr(setup.protocol(cfg))) != trained["stdp.protocol"]:
+    now = setup.trained_identity(models, setup.protocol(cfg))
+    for role, value in trained.get("models", {}).items():
+        if now["models"].get(role) != value:
+            raise ConfigError(
+                "config",
+                role,
+                f"{cfg['stdp']['models'][role.rsplit('.', 1)[1]]} is not the model the "
+                f"network in {trained_dir} was trained with (edited since, or another "
+                "file): train again with it, or use the files it was trained with",
+            )
+    if "stdp.protocol" in trained and now["stdp.protocol"] != trained["stdp.protocol"]:
         raise ConfigError(
             "config",
             "stdp.protocol",
@@ -89,10 +89,11 @@ def run_frozen(
     spike trains.
     """
     trained = load_json(trained_dir / "train_metrics.json")
-    check_trained_with(cfg, trained, trained_dir)
+    models = setup.models(cfg)
+    check_trained_with(cfg, trained, trained_dir, models)
     state = load_arrays(trained_dir / "state.npz")
     out.mkdir(parents=True, exist_ok=True)
-    sim = frozen_simulator(cfg, trained, project)
+    sim = frozen_simulator(cfg, trained, models, project)
     same_variables(state, sim.initial_state, str(trained_dir / "state.npz"), "variables")
     passes = [Pass(split, 0, images, labels, plastic=False, start=start)]
     _, (rec,) = run_passes(sim, passes, trained["seed"], out / "checkpoint.npz", state, split)
@@ -106,7 +107,10 @@ def seed_project(cfg: dict, trained_dir: Path, project: str) -> None:
     out of date, so a copy (modification times kept) of the identical network builds in seconds.
     """
     trained = load_json(trained_dir / "train_metrics.json")
-    build = setup.backend(cfg, trained["backend"], trained["n_exc"], trained["seed"]).build_dir
+    backend = setup.backend(
+        cfg, trained["backend"], trained["n_exc"], trained["seed"], setup.models(cfg)
+    )
+    build = backend.build_dir
     source, target = build / "network", build / project
     if target.exists() or not (source / "main").exists():
         return
@@ -222,12 +226,13 @@ def sample_spikes(cfg: dict, trained_dir: Path, sample: int) -> dict:
     (start and end of each presentation, repeats included), ``label`` and ``presentations``.
     """
     trained = load_json(trained_dir / "train_metrics.json")
-    check_trained_with(cfg, trained, trained_dir)
+    models = setup.models(cfg)
+    check_trained_with(cfg, trained, trained_dir, models)
     state = load_arrays(trained_dir / "state.npz")
     images, labels = setup.data(cfg, "test", sample + 1, "--sample")
     protocol = setup.protocol(cfg)
     sim = Simulator(
-        setup.models(cfg),
+        models,
         protocol,
         trained["n_exc"],
         1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -64,25 +65,31 @@ def schedule(
     return [*phases, (dict(base), epochs - scheduled)]
 
 
-def model_digests(models: Models) -> dict[str, str]:
-    """``stdp.models.<role>`` -> digest of that model's content (not of its file's location or
-    comments): what a trained network records, and what its build directory is named after."""
+def trained_identity(models: Models, proto: Protocol) -> dict:
+    """Digests of the models' content (not of their files' locations or comments) by role
+    (``stdp.models.exc``), and of the protocol's timing and rates: what a trained network
+    records (``train_metrics.json``) and label assignment and testing check
+    (`frozen.check_trained_with`); its build directory is named after them too (`backend`)."""
     return {
-        f"stdp.models.{role}": digest(model_content(getattr(models, role)))
-        for role in ("exc", "inh", "input_exc", "exc_inh", "inh_exc")
+        "models": {
+            f"stdp.models.{f.name}": digest(model_content(getattr(models, f.name)))
+            for f in dataclasses.fields(models)
+        },
+        "stdp.protocol": digest(repr(proto)),
     }
 
 
-def backend(cfg: dict, name: str | None, n_exc: int, seed: int) -> Backend:
-    """The backend of a run of size `n_exc` and `seed`, its build directory named after them
-    and after the models and the protocol, so that runs of other model files never share (and
+def backend(cfg: dict, name: str | None, n_exc: int, seed: int, models: Models) -> Backend:
+    """The backend of a run of size `n_exc` and `seed` with `models`, its build directory named
+    after them and after the protocol, so that runs of other model files never share (and
     rebuild under each other) a compiled project, even at the same time (the chunk size, which
     sets the project's arrays, too)."""
     name = name or cfg["stdp"]["backend"]
     p = protocol(cfg)
+    identity = trained_identity(models, p)
     key = digest(
-        *model_digests(models(cfg)).values(),
-        repr(p),
+        *identity["models"].values(),
+        identity["stdp.protocol"],
         p.encoding,
         p.reset_between_samples,
         cfg["stdp"]["chunk"],

@@ -12,7 +12,7 @@ import numpy as np
 
 from bioclf import plots, tasks
 from bioclf.errors import ConfigError
-from bioclf.io import digest, load_arrays, load_json, save_npy, save_npz, write_json
+from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
 from bioclf.stdp import network, setup
 from bioclf.stdp.protocol import Models
 from bioclf.stdp.run import Pass, make_simulator, run_passes, same_variables
@@ -44,7 +44,7 @@ def train(
     phases = setup.schedule(cfg, n_exc, epochs)
     phase_models = [Models.load(paths) for paths, _ in phases]  # every file checked first
     protocol = setup.protocol(cfg)
-    backend = setup.backend(cfg, backend_name, n_exc, seed)
+    backend = setup.backend(cfg, backend_name, n_exc, seed, phase_models[-1])
     images, labels = setup.data(cfg, "train", n_train, "stdp.n_train or --n-train")
     first_epoch = 0
     if continue_from is not None:  # checked before the (long) build
@@ -131,8 +131,7 @@ def train(
             else {}
         ),
         # what label assignment and testing check their configuration against (`frozen`)
-        "models": setup.model_digests(phase_models[-1]),
-        "stdp.protocol": digest(repr(protocol)),
+        **setup.trained_identity(phase_models[-1], protocol),
         "training_samples": n_samples,
         "repeated_presentations": int(reps.sum()),
         "build_time_s": round(costs["build_time_s"], 2),
