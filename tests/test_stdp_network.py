@@ -253,6 +253,44 @@ def test_snapshot_gives_the_state_at_which_cpp_stops(models, mnist, monkeypatch)
     assert not np.array_equal(idled["exc.v"], stopped["exc.v"])
 
 
+def test_snapshot_when_the_last_sample_ends_in_the_chunks_last_slot(models, mnist, monkeypatch):
+    """The snapshot is copied at the start of the slot after the last sample's; where the last
+    sample ends in the chunk's last slot there is none, and the state is the run's end (which
+    is where C++ stops). Every sample is shown exactly twice here (no presentation reaches
+    `min_spikes`, and the second is at `max_intensity`), so 5 samples fill the 10 slots of a
+    chunk of 8. The snapshot's state was read all the same before: every variable 0."""
+    from brian2 import Function
+
+    from bioclf.stdp import network
+
+    twice = dataclasses.replace(SHORT, min_spikes=10**6, max_intensity=SHORT.base_intensity + 1)
+    x = mnist[0][:5]
+
+    def one_chunk(snapshot, stops):
+        if not stops:  # as the CUDA program: the run goes on to its end
+            idle = Function(
+                lambda i: np.asarray(i, dtype=float),
+                arg_units=[1],
+                return_unit=1,
+                arg_types=["any"],
+                return_type="float",
+                stateless=False,
+            )
+            monkeypatch.setattr(network, "CONTROL", {"bioclf_stop": idle})
+        sim = Simulator(models, twice, 4, 8, 0, backends.Backend("runtime"), "snapend", snapshot)
+        monkeypatch.undo()
+        assert sim.net.slots == 10
+        return sim.run_chunk(sim.initial_state, x, 0, _key(), True)
+
+    stopped, r_stopped = one_chunk(snapshot=False, stops=True)
+    snapped, r_snapped = one_chunk(snapshot=True, stops=False)
+    assert len(r_stopped.samples) == 5 and list(r_stopped.reps) == [1] * 5  # all 10 slots
+    np.testing.assert_array_equal(r_snapped.counts, r_stopped.counts)
+    assert stopped.keys() == snapped.keys()
+    for key in stopped:
+        np.testing.assert_array_equal(snapped[key], stopped[key], err_msg=key)
+
+
 def test_input_spikes_are_those_of_the_numpy_encoder(models, mnist):
     """The in-network input draws exactly the spikes of `bioclf.encoding.skip_spikes`."""
     x, _ = mnist

@@ -19,7 +19,8 @@ one run of one compiled program:
   (freezes theta and the weights, as the model files say).
 * Stop -- the controller ends the run when the chunk's last sample's slot ends
   (``bioclf_stop``). CUDA device code cannot end a run: there the network copies its state at
-  that point (``snapshot``) and idles through the spare slots.
+  that point (``snapshot``, at the start of the next slot) and idles through the spare slots;
+  where that slot was the chunk's last, the run ends there and no copy is needed.
 * Reset between samples (``stdp.protocol.reset_between_samples``, off by default) -- in frozen
   runs, every presentation starts from the neurons' initial values (`reset_code`), so that a
   sample's response does not depend on the samples shown before it.
@@ -508,7 +509,9 @@ def build(
 
 
 #: The controller's flags of a snapshot: ``snapnow`` is 1 from the end of the last sample's
-#: slot to the copy at the start of the next one, ``snapped`` once the copy is made.
+#: slot to the copy at the start of the next one, ``snapped`` from the end of that slot on
+#: (also where the run ends with it and no copy is made: `Simulator.run_chunk` then reads the
+#: run's end, which is that state).
 SNAPSHOT_CTRL = """
 snapnow : 1
 snapped : 1

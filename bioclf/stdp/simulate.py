@@ -6,7 +6,8 @@ membrane and trace variables, the controller's position, repeat count and intens
 plain dict of numpy arrays, saved as the checkpoint and passed to the next run as ``run_args``.
 Chunks end after a rest period, when no spike is in flight and no neuron is refractory, so this
 state is complete and a resumed run continues exactly where an uninterrupted one would. (On
-CUDA, which cannot stop a run early, the state is the copy the network makes at that point.)
+CUDA, which cannot stop a run early, the state is the copy the network makes at that point,
+or the run's end where that point is the end.)
 """
 
 from __future__ import annotations
@@ -182,8 +183,13 @@ class Simulator:
         t0 = float(net.net.t) if runtime else 0.0
         self.runner.run(values)
 
-        # where the run idled after its last sample (CUDA), the state when that sample ended
-        ended = self.snapshot and float(net.ctrl.snapped[0]) == 1
+        # where the run idled after its last sample (CUDA), the state when that sample ended:
+        # copied at the start of the next slot, which clears snapnow. A last sample that ends in
+        # the chunk's last slot leaves no copy (snapped is 1, snapnow still 1): the run's end is
+        # then that state, where C++ stops too.
+        ended = (
+            self.snapshot and float(net.ctrl.snapped[0]) == 1 and float(net.ctrl.snapnow[0]) == 0
+        )
         source = net.snapshots if ended else self.views
         new_state = {
             key: net.from_network(key, np.asarray(source[key][:], dtype=float).copy())
