@@ -38,7 +38,9 @@ def test_stdp_network_compiles_with_brian2cuda(build_root, cuda_prebuild):
 def test_cuda_and_cpp_agree_given_the_same_input(build_root):
     """Same seed, same input spikes (counter-based random numbers): the same spikes and weights.
 
-    Summation order on the GPU differs (atomic adds), so weights agree to rounding only.
+    Summation order on the GPU differs (atomic adds), so the state agrees to rounding only
+    (subnormal values aside: the C++ program flushes them to 0). The second chunk fills all
+    its slots: its state is the run's end, not the snapshot.
     """
     from bioclf.data import images_as_float, load_split
     from bioclf.encoding import hashrng
@@ -59,5 +61,6 @@ def test_cuda_and_cpp_agree_given_the_same_input(build_root):
         np.testing.assert_array_equal(a.samples, b.samples)
         np.testing.assert_array_equal(a.counts, b.counts)
         np.testing.assert_array_equal(a.reps, b.reps)
-    for key in ("s_in.w", "exc.theta"):
-        np.testing.assert_allclose(s_gpu[key], s_cpu[key], rtol=1e-9, atol=1e-12)
+    assert s_gpu.keys() == s_cpu.keys()
+    for key in s_cpu:  # every carried variable, the weights and theta among them
+        np.testing.assert_allclose(s_gpu[key], s_cpu[key], rtol=1e-9, atol=1e-12, err_msg=key)
