@@ -2,23 +2,28 @@
 # The GPU checks, as one prepared run on a machine with a CUDA GPU (the lent device machine, or
 # any other):
 #   bash bench/gpu/check.sh [OUTDIR] [STEP ...]
-# Steps, in this order by default (all of them), each writing its log to OUTDIR as it goes, so
-# a step cut off by its time loses only itself:
+# First OUTDIR/machine.txt: the GPU, driver, compilers, cuRAND, the installation of carried
+# wheels and the versions that then import (a failed installation is logged there; the steps
+# run regardless and report what does not import). Then the steps, in this order by default
+# (all of them), each writing its log to OUTDIR as it goes, so a step cut off by its time loses
+# only itself:
 #   tests  the CUDA tests: the brian2cuda project compiles, runs and agrees with cpp on the same
 #          input (tests/test_cuda.py); the surrogate network on CUDA, with the PyTorch step
 #          functions and with the generated CUDA kernels, gives the spikes of the CPU kernel
 #          and its gradients (tests/test_surrogate_train.py)
 #   stdp   STDP training speed on CUDA at the sizes of STDP_SIZES (default 6400 1600 400: the
-#          goal's size first): compile time, ms per sample over the first 100 samples (one
-#          chunk; CUDA simulates the chunk's spare slots too: ms per simulated slot beside it),
+#          goal's size first): compile time, ms per sample over the first 100 samples (chunks
+#          of 100; CUDA simulates a chunk's spare slots too: ms per simulated slot beside it),
 #          program and GPU peak memory (bench/bench_stdp.py; its JSON is written after each N)
 #   conv   surrogate conv network (the paper configuration's) trained on the GPU: 12,800
 #          training images (100 batches), samples/s and the time an epoch would take
 #   lif    microseconds per sample-step of one LIF layer, ours beside Norse (torch.compile),
 #          SpikingJelly and snnTorch where they import (bench/bench_lif.py; JSON after each
-#          layer)
+#          layer), the conv network's first layer (N=12544) first
 # BUDGET (seconds, default 570) bounds the whole run: each step gets at most its own limit and
-# what is left of the budget. On the lent machine (no registries), first run
+# what is left of the budget (one that ignores the end signal is killed 10 s later). OUTDIR
+# receives 8 files (machine.txt, a log per step, three results): the device machine returns
+# no more than 8 files of $OUT. On the lent machine (no registries), first run
 # bench/gpu/fetch_wheels.sh here and carry .whl; there, with timeout_s 600 (one call fits the
 # device time; there is none left for a second):
 #   BIOCLF_COMMIT=<commit> bash bench/gpu/check.sh $OUT
@@ -32,22 +37,47 @@ BUDGET=${BUDGET:-570}
 mkdir -p "$OUTDIR"
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
+MACHINE=$OUTDIR/machine.txt
+{
+    nvidia-smi -L
+    nvidia-smi --query-gpu=name,compute_cap,memory.total,driver_version --format=csv
+    echo "CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES-unset}"
+    echo "nvcc: $(command -v nvcc) -> $(readlink -f "$(command -v nvcc)")"
+    nvcc --version | tail -1
+    echo "CUDA_PATH=${CUDA_PATH-unset} CUDA_HOME=${CUDA_HOME-unset}"
+    ls -d /usr/local/cuda/include/curand.h /usr/local/cuda/lib64
+    ldconfig -p | grep -m2 curand
+    g++ --version | head -1
+    nproc
+    free -g | head -2
+    echo "$PY: $(command -v "$PY")"
+    "$PY" --version
+} > "$MACHINE" 2>&1
 if compgen -G ".whl/*.whl" >/dev/null; then  # carried wheels (fetch_wheels.sh)
+    echo "pip install .whl/*.whl --target /tmp/site" >> "$MACHINE"
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/site .whl/*.whl || exit 1
+        --target /tmp/site .whl/*.whl >> "$MACHINE" 2>&1 ||
+        echo "pip install FAILED (exit $?); the steps run with what imports" >> "$MACHINE"
     export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-{
-    nvidia-smi -L
-    nvidia-smi --query-gpu=name,compute_cap,memory.total --format=csv
-    echo "CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES-unset}"
-    nvcc --version | tail -1
-    ldconfig -p | grep -m2 curand
-    nproc
-    "$PY" --version
-} > "$OUTDIR/machine.txt" 2>&1
-cat "$OUTDIR/machine.txt"
+"$PY" -W ignore - >> "$MACHINE" 2>&1 <<'EOF'
+import importlib
+
+for name in ("torch", "numpy", "sympy", "brian2", "brian2cuda", "jsonschema", "yaml",
+             "triton", "norse", "spikingjelly", "snntorch"):
+    try:
+        module = importlib.import_module(name)
+        print(name, getattr(module, "__version__", "imports"))
+    except Exception as err:  # a report: the steps say what they lack
+        print(name, "does not import:", type(err).__name__, err)
+import torch
+
+print("torch CUDA", torch.version.cuda, "available:", torch.cuda.is_available())
+if torch.cuda.is_available():
+    print(torch.cuda.get_device_name(0), "capability", torch.cuda.get_device_capability(0))
+EOF
+cat "$MACHINE"
 
 # run_step NAME LIMIT COMMAND...: at most LIMIT seconds and what is left of the budget
 run_step() {
@@ -59,19 +89,20 @@ run_step() {
         return
     fi
     echo "== $name (at most ${limit} s, ${SECONDS} s into the run)"
-    timeout "$limit" "$@" 2>&1 | tee "$OUTDIR/$name.log"
+    timeout -k 10 "$limit" "$@" 2>&1 | tee "$OUTDIR/$name.log"
     echo "== $name: exit ${PIPESTATUS[0]} after ${SECONDS} s" | tee -a "$OUTDIR/$name.log"
 }
 
 for step in $STEPS; do
     case $step in
     tests)
-        run_step tests 220 "$PY" -m pytest -q -rs -p no:cacheprovider tests/test_cuda.py \
+        run_step tests 220 "$PY" -m pytest -v -rs --durations=0 -p no:cacheprovider \
+            tests/test_cuda.py \
             tests/test_surrogate_train.py::test_cuda_path_equals_cpu_path \
             tests/test_surrogate_train.py::test_device_option
         ;;
     lif)
-        run_step lif 120 "$PY" bench/bench_lif.py --device cuda --sizes 100 400 12544 \
+        run_step lif 120 "$PY" bench/bench_lif.py --device cuda --sizes 12544 400 100 \
             --out "$OUTDIR/bench_lif_cuda.json"
         ;;
     conv)
