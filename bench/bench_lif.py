@@ -83,11 +83,13 @@ def ours_compiled(neuron):
 def norse_layer(beta: float, compile_: bool, device: torch.device):
     from norse.torch import LIFBoxCell, LIFBoxParameters
 
+    # On the device: the cell's .to(device) leaves its parameter tuple where it was, and on a
+    # GPU every step would then mix CPU scalars into CUDA operations (and torch.compile graphs)
     p = LIFBoxParameters(
-        tau_mem_inv=torch.as_tensor(1.0 - beta),  # with dt = 1: dv = (1-beta)(i - v)
-        v_leak=torch.as_tensor(0.0),
-        v_th=torch.as_tensor(1.0),
-        v_reset=torch.as_tensor(0.0),
+        tau_mem_inv=torch.as_tensor(1.0 - beta, device=device),  # dt = 1: dv = (1-beta)(i - v)
+        v_leak=torch.as_tensor(0.0, device=device),
+        v_th=torch.as_tensor(1.0, device=device),
+        v_reset=torch.as_tensor(0.0, device=device),
         method="super",
     )
     cell = LIFBoxCell(p, dt=1.0).to(device)
