@@ -147,6 +147,29 @@ def test_jobs_read_the_configuration_the_workflow_planned(tmp_path):
     assert "partial.yaml" in res.stderr and "'data' is a required property" in res.stderr
 
 
+def test_surrogate_jobs_get_the_whole_data_section(tmp_path):
+    """Another data set (name, download URL, checksums) reaches the surrogate jobs as it
+    reaches the STDP ones; MNIST's default section adds no option to their commands."""
+    wd = _workdir(tmp_path)
+    res = _snakemake(wd, "-n", "-p")
+    assert res.returncode == 0, res.stderr[-3000:]
+    train = [c for c in res.stdout.splitlines() if "bioclf.surrogate.train" in c]
+    assert train and not any("--data-" in c for c in train)
+    smoke = wd / "config" / "smoke.yaml"
+    cfg = yaml.safe_load(smoke.read_text())
+    md5 = {"t10k-labels-idx1-ubyte": "0" * 32, "t10k-images-idx3-ubyte": "1" * 32}
+    cfg["data"].update(name="fashion", url="http://127.0.0.1:9/a b&c", checksums=md5)
+    smoke.write_text(yaml.safe_dump(cfg))
+    res = _snakemake(wd, "-n", "-p")
+    assert res.returncode == 0, res.stderr[-3000:]
+    train = [c for c in res.stdout.splitlines() if "bioclf.surrogate.train" in c]
+    expected = (
+        "--data-name fashion --data-url 'http://127.0.0.1:9/a b&c' --data-checksums "
+        f"t10k-images-idx3-ubyte={'1' * 32},t10k-labels-idx1-ubyte={'0' * 32}"
+    )
+    assert train and all(expected in c for c in train), train
+
+
 def test_stdp_shards_are_jobs_of_their_own(tmp_path):
     """stdp.shards: 2 plans two shard jobs each for label assignment and the test responses,
     merged by the rules whose files the evaluation reads; without the reset it is refused."""

@@ -17,6 +17,7 @@ from bioclf.surrogate import train as tr
 from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.encode import encode
 from bioclf.surrogate.networks import SpikingConv
+from bioclf.surrogate.options import format_checksums
 from bioclf.surrogate.saved import build, load_model
 
 
@@ -430,3 +431,63 @@ def test_device_option(tmp_path, capsys):
     assert tr.main(["--device", "cuda", "--out", str(tmp_path / "o"), "--epochs", "1"]) == 2
     assert "device" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # refused before anything was written
+
+
+def _other_data_set(root):
+    """MNIST's first images, inverted, under MNIST's file names: another data set of the same
+    layout (as Fashion-MNIST is); returns the md5 of each uncompressed file."""
+    import hashlib
+
+    from bioclf.data import SPLIT_FILES, encode_idx, load_split, write_idx
+
+    root.mkdir(parents=True, exist_ok=True)
+    checksums = {}
+    for split, (images_base, labels_base) in SPLIT_FILES.items():
+        ds = load_split(ROOT / "data" / "mnist", split)
+        for base, array in ((images_base, 255 - ds.images[:600]), (labels_base, ds.labels[:600])):
+            write_idx(root / f"{base}.gz", array)
+            checksums[base] = hashlib.md5(encode_idx(array)).hexdigest()
+    return checksums
+
+
+def test_another_data_set_is_read_with_its_own_name_and_checksums(tmp_path):
+    """The data set's name and checksums reach the surrogate side (the pipeline passes the
+    configuration's data section): another data set is not held to MNIST's checksums, and
+    its own are verified."""
+    from bioclf.errors import DataError
+
+    root = tmp_path / "other"
+    checksums = _other_data_set(root)
+    kw = dict(data=str(root), epochs=1, train_subset=100, test_subset=50)
+    with pytest.raises(DataError, match="checksum mismatch"):  # held to MNIST's: refused
+        tr.train(tiny(tmp_path, "as_mnist", **kw))
+    listed = format_checksums(checksums)
+    metrics = tr.train(tiny(tmp_path, "other", data_name="other", data_checksums=listed, **kw))
+    assert metrics["n_samples"] == 50
+    wrong = format_checksums(dict(checksums, **{"t10k-labels-idx1-ubyte": "0" * 32}))
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz: checksum mismatch"):
+        tr.train(tiny(tmp_path, "wrong", data_name="other", data_checksums=wrong, **kw))
+    # an option file may give them as the configuration does: a mapping (url: null too)
+    options = tmp_path / "options.yaml"
+    options.write_text(
+        json.dumps({"data_name": "other", "data_url": None, "data_checksums": checksums})
+    )
+    cfg = tr.parse_args(["--config", str(options), "--out", str(tmp_path / "o")])
+    assert cfg.data_set() == {"name": "other", "checksums": checksums, "url": None}
+    with pytest.raises(tr.ConfigError, match="data_checksums"):
+        tr.parse_args(["--data-checksums", "t10k-labels-idx1-ubyte=abc", "--out", "o"])
+
+
+def test_a_bad_test_file_is_refused_before_training(tmp_path):
+    """With --test true the test images are read before the first epoch, not after the last."""
+    import shutil
+
+    from bioclf.errors import DataError
+
+    root = tmp_path / "data"
+    shutil.copytree(ROOT / "data" / "mnist", root)
+    damaged = root / "t10k-images-idx3-ubyte.gz"
+    damaged.write_bytes(damaged.read_bytes()[:5000])
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz: gzip stream is truncated"):
+        tr.train(tiny(tmp_path, data=str(root)))
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()  # no epoch was trained

@@ -15,7 +15,7 @@ def load_data(cfg: TrainConfig, split: str):
     `split` is ``"train"`` (the training images less the validation ones), ``"validation"``
     (the last ``cfg.validation`` training images) or ``"test"``.
     """
-    ds = load_split(cfg.data, "test" if split == "test" else "train")
+    ds = load_split(cfg.data, "test" if split == "test" else "train", **cfg.data_set())
     pool = np.arange(len(ds))
     if split != "test" and cfg.validation:
         if cfg.validation >= len(ds):

@@ -249,7 +249,7 @@ def compare(
     net, cfg = load_model(model_path, device="cpu")
     if not cfg.spiking:
         raise ConfigError(model_path, "spiking", "a non-spiking twin has no Brian2 network")
-    test = load_split(data or cfg.data, "test")
+    test = load_split(data or cfg.data, "test", **cfg.data_set())
     n = min(n_test, len(test))
     idx = np.arange(n)
     x = images_as_float(test)[:n]
@@ -318,7 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory for the generated Brian2 project (default: %(default)s)",
     )
     parser.add_argument(
-        "--data", default=None, help="directory of the MNIST IDX files (default: the model's)"
+        "--data",
+        default=None,
+        help="directory of the data set's IDX files (default: the model's; the data set's "
+        "name and checksums are the model's)",
     )
     return parser
 

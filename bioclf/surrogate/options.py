@@ -49,7 +49,13 @@ HELP = {
     "surrogate": "pseudo-derivative of the spike in the backward pass: fast_sigmoid = "
     "1/(slope|x|+1)^2 (SuperSpike); atan = (slope/2)/(1+(pi/2 slope x)^2)",
     "slope": "steepness of the surrogate (unset: 25 for fast_sigmoid, 2 for atan)",
-    "data": "directory of the MNIST IDX files",
+    "data": "directory of the data set's four IDX files (MNIST's layout)",
+    "data_name": "name of the data set: mnist verifies MNIST's built-in checksums; another name "
+    "only those of --data-checksums",
+    "data_url": "base URL to download missing IDX files from, each verified before it is saved "
+    "('': none)",
+    "data_checksums": "MD5 of each uncompressed IDX file, as FILE=MD5,FILE=MD5 (file names "
+    "without .gz; '': the built-in ones of --data-name, if any)",
     "train_subset": "train on this many images, each class in proportion (0: all)",
     "test_subset": "test on this many images, each class in proportion (0: all)",
     "validation": "hold out the last N training images, scored after every epoch and never "
@@ -91,6 +97,10 @@ class TrainConfig:
     surrogate: str = "fast_sigmoid"
     slope: float | None = None
     data: str = "data/mnist"
+    # The rest of the configuration's data section (the pipeline passes them where set).
+    data_name: str = "mnist"
+    data_url: str = ""
+    data_checksums: str = ""
     train_subset: int = 0
     test_subset: int = 0
     # Training images held out for choosing options without the test set: the last `validation`
@@ -164,8 +174,20 @@ class TrainConfig:
             bad("channels", f"must be two positive integers, got {self.channels!r}")
         if self.device not in DEVICES:
             bad("device", f"must be one of {DEVICES}, got {self.device!r}")
+        try:
+            parse_checksums(self.data_checksums)
+        except ValueError as exc:
+            bad("data_checksums", str(exc))
         if self.spiking and not Path(self.neuron).is_file():  # (an ANN needs no neuron)
             bad("neuron", f"no such equation file: {self.neuron}")
+
+    def data_set(self) -> dict:
+        """The keyword arguments of `bioclf.data.load_split` besides the root and split."""
+        return {
+            "name": self.data_name,
+            "checksums": parse_checksums(self.data_checksums) or None,
+            "url": self.data_url or None,
+        }
 
     def network_kwargs(self) -> dict:
         kw = {"surrogate": self.surrogate, "slope": self.slope}
@@ -176,6 +198,23 @@ class TrainConfig:
             kw["stride1"] = self.stride1
             kw["hidden"] = self.conv_hidden
         return kw
+
+
+def parse_checksums(text: str) -> dict[str, str]:
+    """``FILE=MD5,FILE=MD5`` as a mapping (empty for ''); `ValueError` saying what is wrong."""
+    checksums = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, md5 = (x.strip() for x in item.partition("="))
+        if not sep or not name or len(md5) != 32 or any(c not in "0123456789abcdef" for c in md5):
+            raise ValueError(f"expected FILE=MD5 (32 lowercase hex digits), got {item!r}")
+        checksums[name] = md5
+    return checksums
+
+
+def format_checksums(checksums: dict | None) -> str:
+    """A mapping of file name to MD5 (the configuration's ``data.checksums``) as
+    ``FILE=MD5,FILE=MD5``, the form of ``--data-checksums``."""
+    return ",".join(f"{name}={md5}" for name, md5 in sorted((checksums or {}).items()))
 
 
 def config_from_dict(values: dict, source: str) -> TrainConfig:
@@ -210,6 +249,10 @@ def _typed(name: str, value, default, source: str):
             return float(value)
         if isinstance(default, tuple):
             return tuple(_typed(name, v, default[0], source) for v in value)
+        if name == "data_checksums" and isinstance(value, dict):  # as in the configuration
+            return format_checksums(value)
+        if name == "data_url" and value is None:  # url: null, as in the configuration
+            return ""
         if not isinstance(value, str):
             raise ValueError
         return value

@@ -152,6 +152,8 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     x_train, y_train, idx_train = load_data(cfg, "train")
     if cfg.validation:
         x_val, y_val, idx_val = load_data(cfg, "validation")
+    if cfg.test:  # read (and verified) now, not found bad after the training
+        load_data(cfg, "test")
     if ckpt_path.exists():
         ckpt = checkpoint.read(
             ckpt_path,

@@ -1,13 +1,14 @@
 # Configuration check and the lists of runs. The configuration is validated against
 # config/schema.yaml before any job starts: a bad value stops the workflow with the key named.
 
+import shlex
 import sys
 from pathlib import Path
 
 from bioclf import config as _bioclf_config
 from bioclf.equations import model_files as _model_files
 from bioclf.errors import BioclfError, ConfigError
-from bioclf.surrogate.options import TrainConfig as _TrainConfig
+from bioclf.surrogate.options import TrainConfig as _TrainConfig, format_checksums
 # a run that sets its input code or window is named after them: fc100_latency_T25
 from bioclf.report_coding import surrogate_run_name as sur_name, twin_runs as _twin_runs
 
@@ -190,6 +191,14 @@ def sur_flags(w):
         if key in SUR_QUANTITIES:
             value = float(_bioclf_config.quantity(config, "surrogate", key))
         flags.append(f"{flag} {value}")
+    # the rest of the data section, where it differs from the defaults (MNIST's)
+    data = config["data"]
+    if data.get("name", "mnist") != _TrainConfig.data_name:
+        flags.append(f"--data-name {shlex.quote(data['name'])}")
+    if data.get("url"):
+        flags.append(f"--data-url {shlex.quote(data['url'])}")
+    if data.get("checksums"):
+        flags.append(f"--data-checksums {shlex.quote(format_checksums(data['checksums']))}")
     return " ".join(flags)
 
 
