@@ -220,6 +220,31 @@ def test_count_mismatch_and_bad_labels(tmp_path: Path) -> None:
         load_split(tmp_path, "test", name="tiny")
 
 
+def test_images_of_another_size_are_refused(tmp_path: Path) -> None:
+    """Both networks take 28x28 images: a data set of other images is refused naming the file,
+    not left to fail in a network's matrix product."""
+    make_tiny(tmp_path, n=20)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((20, 32, 32), np.uint8))
+    with pytest.raises(DataError, match=r"idx3-ubyte.gz: expected images of 28x28 .*32x32"):
+        load_split(tmp_path, "test", name="tiny")
+
+
+def test_data_check_says_whether_checksums_were_verified(tmp_path, capsys) -> None:
+    import yaml
+
+    from bioclf.data import check
+
+    make_tiny(tmp_path / "tiny", n=20)
+    config = yaml.safe_load((MNIST.parent.parent / "config" / "config.yaml").read_text())
+    config["data"].update(root=str(tmp_path / "tiny"), name="tiny")
+    for key in ("n_train", "n_assign", "n_test"):
+        config["stdp"][key] = 10
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    assert check.main(["--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "test: 20 images, no checksums to verify" in out and "verified" not in out
+
+
 def test_invalid_split() -> None:
     with pytest.raises(ValueError, match="train"):
         load_split(MNIST, "validation")

@@ -27,6 +27,8 @@ from bioclf.data.idx import GZIP_MAGIC, parse_idx, read_idx_bytes
 from bioclf.errors import DataError
 
 N_CLASSES = 10
+#: (h, w) of an image: both networks take 784 inputs.
+IMAGE_SHAPE = (28, 28)
 
 #: split -> (images file, labels file), base names without ``.gz``.
 SPLIT_FILES: dict[str, tuple[str, str]] = {
@@ -173,7 +175,8 @@ def load_split(
     ------
     DataError
         If a file is missing (and no `url` is given), unreadable, corrupt, fails its checksum,
-        or images and labels disagree in number, or a label is outside 0..9.
+        or images and labels disagree in number, an image is not 28x28 or a label is outside
+        0..9.
     ValueError
         If `split` is not ``"train"`` or ``"test"``.
     """
@@ -192,8 +195,8 @@ def load_split(
             listed = ", ".join(str(root / f"{base}[.gz]") for base in missing)
             raise DataError(
                 root,
-                f"missing {name} {split} file(s): {listed}; put them there, or configure a "
-                "download URL (load_split(..., url=...)) to fetch them",
+                f"missing {name} {split} file(s): {listed}; put them there, or set a URL to "
+                "download them from (the configuration's data.url)",
             )
         fetch(url, root, [f"{base}.gz" for base in missing], checksums)
 
@@ -211,6 +214,12 @@ def load_split(
     if labels.ndim != 1 or labels.dtype != np.uint8:
         raise DataError(
             labels_path, f"expected uint8 labels of shape (n,), found {labels.dtype} {labels.shape}"
+        )
+    if images.shape[1:] != IMAGE_SHAPE:
+        raise DataError(
+            images_path,
+            f"expected images of {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} pixels (MNIST's layout, which "
+            f"the networks take), found {images.shape[1]}x{images.shape[2]}",
         )
     if len(images) != len(labels):
         raise DataError(
