@@ -164,7 +164,8 @@ def stdp_rows(root: Path, runs: list[Path] | None = None) -> list[dict]:
 
 
 def figure(df: pd.DataFrame, path: Path) -> None:
-    """Accuracy and spikes per inference against T, one line per input code."""
+    """Accuracy and spikes per inference against T, one line per input code (the runs' dt in
+    the axis label where they share one)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -179,8 +180,10 @@ def figure(df: pd.DataFrame, path: Path) -> None:
     axes[0].set_ylabel("test accuracy (%)")
     axes[1].set_ylabel("spikes per inference")
     axes[1].set_yscale("log")
+    dts = {round(w / t, 9) for w, t in zip(df["window_ms"], df["T"], strict=True) if w and t}
+    xlabel = "time steps T" + (f" (dt = {dts.pop():g} ms)" if len(dts) == 1 else "")
     for ax in axes:
-        ax.set_xlabel("time steps T (dt = 5 ms)")
+        ax.set_xlabel(xlabel)
         ax.legend(fontsize=8)
     fig.suptitle("Surrogate FC network: rate against latency input coding")
     fig.tight_layout()

@@ -252,3 +252,27 @@ def test_configured_report_compares_only_the_configured_runs(tmp_path):
     assert "figures/coding_vs_T.png" in text and "Table: `coding.csv`" in text
     assert len((tmp_path / "coding.csv").read_text().splitlines()) == 3
     assert not (tmp_path / "coding").exists()  # the all-runs comparison's files untouched
+
+
+def test_coding_figure_names_the_runs_time_step(tmp_path, monkeypatch):
+    """The x axis gives the dt of the runs drawn, not a fixed 5 ms."""
+    import pandas as pd
+
+    from bioclf import plots, report_coding
+
+    labels = []
+    monkeypatch.setattr(
+        plots, "_save", lambda fig, path: labels.extend(ax.get_xlabel() for ax in fig.axes)
+    )
+    row = {"accuracy": 0.9, "spikes_per_inference": 100.0, "input_spikes": 80.0}
+    runs = [
+        {"encoding": code, "T": T, "window_ms": T * 2.0, **row}
+        for code in ("rate", "latency")
+        for T in (10, 25)
+    ]
+    report_coding.figure(pd.DataFrame(runs), tmp_path / "f.png")
+    assert labels == ["time steps T (dt = 2 ms)"] * 2
+    labels.clear()
+    runs[0]["window_ms"] = 10 * 5.0  # runs of two time steps: none named
+    report_coding.figure(pd.DataFrame(runs), tmp_path / "f.png")
+    assert labels == ["time steps T"] * 2
