@@ -82,15 +82,39 @@ def load_json(path: str | Path) -> dict:
     return data
 
 
-def load_arrays(path: str | Path) -> dict[str, np.ndarray] | np.ndarray:
+def load_arrays(
+    path: str | Path, keys: tuple[str, ...] | None = None, ndim: int | None = None
+) -> dict[str, np.ndarray] | np.ndarray:
     """The arrays of an ``.npz`` (as a dict, read in full) or the array of an ``.npy`` written
-    by a task; `ResultFileError` (naming the file) if it is missing, truncated or not one."""
+    by a task; `ResultFileError` (naming the file) if it is missing, truncated or not one.
+
+    `keys`: the file must be an ``.npz`` holding (at least) these arrays; `ndim`: it must be an
+    ``.npy`` of that many dimensions. A file of another kind (one task's output given to
+    another's option) is refused, naming what it lacks.
+    """
     try:
         with open(path, "rb") as f:
             loaded = np.load(f, allow_pickle=False)
-            return dict(loaded) if isinstance(loaded, np.lib.npyio.NpzFile) else loaded
+            loaded = dict(loaded) if isinstance(loaded, np.lib.npyio.NpzFile) else loaded
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ResultFileError(path, _reason(exc, "not a numpy array file")) from None
+    if keys is not None:
+        if not isinstance(loaded, dict):
+            raise ResultFileError(
+                path, f"expected an .npz of arrays {', '.join(keys)}, found one array"
+            )
+        missing = [k for k in keys if k not in loaded]
+        if missing:
+            raise ResultFileError(
+                path,
+                f"lacks the arrays {', '.join(missing)} (holds: {', '.join(loaded) or 'none'})",
+            )
+    if ndim is not None and (isinstance(loaded, dict) or loaded.ndim != ndim):
+        found = (
+            f"arrays {', '.join(loaded)}" if isinstance(loaded, dict) else f"shape {loaded.shape}"
+        )
+        raise ResultFileError(path, f"expected one array of {ndim} dimension(s), found {found}")
+    return loaded
 
 
 def _reason(exc: Exception, kind: str) -> str:

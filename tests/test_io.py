@@ -1,11 +1,13 @@
 """Reading what earlier tasks wrote: a missing, truncated or foreign file is named, in one line."""
 
+import re
+
 import numpy as np
 import pytest
 
 from bioclf import tasks
 from bioclf.errors import ResultFileError
-from bioclf.io import load_arrays, load_json, save_npz, write_json
+from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
 
 
 def test_written_files_read_back(tmp_path):
@@ -61,3 +63,32 @@ def test_an_output_directory_that_is_a_file_is_refused(tmp_path):
     # a task whose --out is a figure file takes an existing file
     p = tasks.parser("figure", out_file=True, config=False)
     assert p.parse_args(["--out", str(afile)]).out == afile
+
+
+def test_an_output_of_another_kind_is_refused_naming_what_it_lacks(tmp_path, capsys):
+    """One task's output given to another's option (a confusion .npy as --responses, a
+    responses .npz as --assignment) is refused in one line, not an IndexError."""
+    npy, npz = tmp_path / "confusion.npy", tmp_path / "responses.npz"
+    save_npy(npy, np.zeros((10, 10), np.int64))
+    save_npz(npz, counts=np.zeros((3, 4)), labels=np.zeros(3))
+    for path, kw, reason in [
+        (npy, {"keys": ("counts", "labels")}, "expected an .npz of arrays counts, labels"),
+        (npz, {"keys": ("counts", "reps")}, "lacks the arrays reps (holds: counts, labels)"),
+        (npz, {"ndim": 1}, "expected one array of 1 dimension(s), found arrays counts, labels"),
+        (npy, {"ndim": 1}, "expected one array of 1 dimension(s), found shape (10, 10)"),
+    ]:
+        with pytest.raises(ResultFileError, match=re.escape(reason)) as err:
+            load_arrays(path, **kw)
+        assert str(path) in str(err.value)
+    assert load_arrays(npz, keys=("counts",))["counts"].shape == (3, 4)
+    assert load_arrays(npy, ndim=2).shape == (10, 10)
+
+
+def test_a_file_that_is_not_a_surrogate_model_is_refused(tmp_path, capsys):
+    from bioclf.surrogate import evaluate
+
+    npy = tmp_path / "confusion.npy"
+    save_npy(npy, np.zeros((10, 10), np.int64))
+    assert tasks.run(evaluate.main, ["--model", str(npy), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{npy}: not a model file written by" in err

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bioclf import config as cfgmod
 from bioclf import tasks
-from bioclf.errors import ConfigError
+from bioclf.errors import ConfigError, ResultFileError
 from bioclf.io import load_arrays, load_json
 from bioclf.stdp import frozen, scoring
 
@@ -40,18 +40,24 @@ def main(argv=None) -> int:
     cfg = cfgmod.load(args.config)
     n_test = cfg["stdp"]["n_test"] if args.n_test is None else args.n_test
     trained = load_json(args.trained / "train_metrics.json")
-    assignment = load_arrays(args.assignment)
+    assignment = load_arrays(args.assignment, ndim=1)
     assign_info = load_json(args.assignment.parent / "assign_metrics.json")
     if args.responses is None:
         rec = frozen.respond(cfg, args.trained, args.out, n_test, "network")
     else:
-        rec = load_arrays(args.responses)
+        rec = load_arrays(args.responses, keys=frozen.RESPONSE_KEYS)
         if len(rec["labels"]) != n_test:
             raise ConfigError(
                 args.responses,
                 "counts",
                 f"holds responses to {len(rec['labels'])} test images; n_test is {n_test}",
             )
+    if rec["counts"].ndim != 2 or rec["counts"].shape[1] != len(assignment):
+        raise ResultFileError(
+            args.assignment,
+            f"assigns {len(assignment)} neurons; the responses have counts of shape "
+            f"{rec['counts'].shape}",
+        )
     scoring.score(cfg, trained, assignment, assign_info, rec, args.out)
     return 0
 

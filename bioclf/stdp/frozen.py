@@ -212,6 +212,10 @@ def respond(
     return responses
 
 
+#: The arrays of ``responses.npz`` that testing reads.
+RESPONSE_KEYS = ("counts", "reps", "labels", "spikes", "wall_time_s")
+
+
 def merge_responses(parts: list[Path], out: Path) -> dict:
     """Join the test-response shards `parts` (in order) into the file `respond` writes."""
     responses = shards.concatenate(parts, RESPONSES)

@@ -8,6 +8,7 @@ export load through it. It imports neither of them.
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 
 from bioclf.equations import load_neuron, model_content
-from bioclf.errors import ConfigError
+from bioclf.errors import ConfigError, ResultFileError
 from bioclf.io import digest
 from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.networks import build_network
@@ -71,11 +72,24 @@ def load_saved(path: str | Path, device: str | None = None) -> tuple[nn.Module, 
     ------
     ConfigError
         No such file, or the neuron file changed since training.
+    ResultFileError
+        The file is not a model file (another task's output) or is truncated.
     """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(path, "model", "no such model file")
-    saved = torch.load(path, weights_only=False, map_location="cpu")
+    try:
+        saved = torch.load(path, weights_only=False, map_location="cpu")
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        raise ResultFileError(
+            path,
+            "not a model file written by bioclf.surrogate.train, or truncated "
+            f"({str(exc).split('. ')[0]})",
+        ) from None
+    if not isinstance(saved, dict) or not {"config", "model"} <= set(saved):
+        raise ResultFileError(
+            path, "not a model file written by bioclf.surrogate.train (no 'config' and 'model')"
+        )
     cfg = config_from_dict(saved["config"], str(path))
     if device is not None:
         cfg.device = device
