@@ -412,3 +412,25 @@ def test_download_http_error(tmp_path: Path, serve) -> None:
     with pytest.raises(DataError, match="HTTP 404"):
         fetch(url, tmp_path / "local", ["t10k-labels-idx1-ubyte.gz"], None, progress=False)
     assert list((tmp_path / "local").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"<html>Moved: sign in to download</html>", "bad magic number"),  # an error page
+        (gzip.compress(encode_idx(np.zeros((3, 28, 28), np.uint8)))[:-30], "truncated"),
+    ],
+)
+def test_download_that_is_not_idx_leaves_nothing(tmp_path: Path, serve, content, reason) -> None:
+    """Without checksums (another data set) a download is still parsed before it is saved: a
+    server's error page or a cut stream is refused naming the file, and nothing is left for a
+    later run to take as data."""
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    (remote / "t10k-images-idx3-ubyte.gz").write_bytes(content)
+    url = serve(remote)
+    local = tmp_path / "local"
+    with pytest.raises(DataError, match=reason) as info:
+        fetch(url, local, ["t10k-images-idx3-ubyte.gz"], None, progress=False)
+    assert str(local / "t10k-images-idx3-ubyte.gz") in str(info.value)
+    assert list(local.iterdir()) == []

@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from bioclf.data.idx import read_idx_bytes
+from bioclf.data.idx import parse_idx, read_idx_bytes
 from bioclf.errors import DataError
 
 _CHUNK = 1 << 16
@@ -74,7 +74,8 @@ def fetch(
         File names, e.g. ``"t10k-labels-idx1-ubyte.gz"``.
     checksums : mapping of str to str, optional
         MD5 (hex) of the uncompressed content, keyed by file name with or without ``.gz``.
-        A file without a checksum is only checked to decompress cleanly if it is gzip.
+        A file without a checksum is only checked to decompress cleanly if it is gzip and to
+        be an IDX file of the length its header declares.
     timeout : float, optional
         Socket timeout in seconds.
     progress : bool, optional
@@ -88,8 +89,9 @@ def fetch(
     Raises
     ------
     DataError
-        If a download fails, is incomplete, is a corrupt gzip stream or fails its checksum. The
-        temporary file is deleted and nothing is left at the destination.
+        If a download fails, is incomplete, is a corrupt gzip stream, is not an IDX file (a
+        server's error page) or fails its checksum. The temporary file is deleted and nothing
+        is left at the destination.
     """
     root = Path(root)
     base = url_base.rstrip("/")
@@ -122,6 +124,7 @@ def fetch(
                     reason = getattr(exc, "reason", None) or exc
                     raise DataError(dest, f"download from {url} failed: {reason}") from None
             content = read_idx_bytes(tmp)  # decompresses; a corrupt stream raises DataError
+            parse_idx(content, tmp)  # an IDX file (not an error page), of the length it declares
             expected = _expected_md5(checksums, name)
             if expected is not None:
                 actual = hashlib.md5(content, usedforsecurity=False).hexdigest()
