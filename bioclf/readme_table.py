@@ -153,8 +153,9 @@ def check_default_configuration(report: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
+        prog=tasks.prog(),
         description="Rewrite the results table in README.md from results/metrics.csv, "
-        "results/targets.csv and results/other_runs.csv."
+        "results/targets.csv and results/other_runs.csv.",
     )
     p.add_argument("--readme", type=Path, default=Path("README.md"), help="file to update")
     p.add_argument("--results", type=Path, default=Path("results"), help="results directory")

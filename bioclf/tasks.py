@@ -58,6 +58,16 @@ def out_dir(text: str) -> Path:
     return path
 
 
+def prog() -> str | None:
+    """The usage line's command: ``python -m bioclf.stdp.train`` for a task run so (argparse
+    alone would say ``train.py``, which runs nothing and names neither of the two trainings);
+    None (argparse's choice) otherwise, e.g. ``bioclf stdp-train``."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name.startswith("bioclf.") and sys.argv[0].endswith(".py"):
+        return f"python -m {spec.name}"
+    return None
+
+
 def parser(
     description: str,
     out_help: str = "output directory (created if absent)",
@@ -65,7 +75,7 @@ def parser(
     out_file: bool = False,
 ) -> argparse.ArgumentParser:
     """The parser of a task with the options tasks share: ``--out`` and (`config`) ``--config``."""
-    p = argparse.ArgumentParser(description=description)
+    p = argparse.ArgumentParser(prog=prog(), description=description)
     if config:
         p.add_argument(
             "--config",

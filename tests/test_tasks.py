@@ -85,3 +85,31 @@ def test_cli_lists_every_task_and_runs_one(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["stdp-train", "--out", "x", "--n-exc", "ten"])
     assert exit_.value.code == 2
+
+
+def test_usage_line_is_a_command_that_runs(tmp_path):
+    """``python -m bioclf.stdp.train --help`` shows that command, not ``train.py``; through
+    ``bioclf`` it shows ``bioclf stdp-train``."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    for module in ("bioclf.stdp.train", "bioclf.readme_table", "bioclf.data.check"):
+        done = subprocess.run(
+            [sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True
+        )
+        assert done.returncode == 0 and done.stdout.startswith(f"usage: python -m {module} ")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from bioclf import cli; sys.exit(cli.main())",
+            "stdp-train",
+            "--help",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and done.stdout.startswith("usage: bioclf stdp-train ")
