@@ -149,7 +149,7 @@ def _surrogate_row(cfg: dict, path: Path, m: dict) -> dict:
     spikes = m.get("spikes_per_inference", {})
     n = run.get("hidden", 0)
     c = m.get("config", {})
-    n_train = _surrogate_samples_per_epoch(c) * c.get("epochs", 1)
+    n_train = report_coding.samples_per_epoch(c, m.get("history", ())) * c.get("epochs", 1)
     wall = m.get("training_wall_seconds", np.nan)
     return {
         "method": "surrogate",
@@ -195,13 +195,6 @@ def _surrogate_run(cfg: dict, options: dict, net: str) -> dict:
         if options.get("arch") == "fc":
             run["hidden"] = options.get("hidden")
     return run
-
-
-def _surrogate_samples_per_epoch(config: dict) -> int:
-    """Training images per epoch of a surrogate run (60,000 MNIST images less those held out
-    for validation, or the configured subset of them)."""
-    pool = 60000 - (config.get("validation") or 0)
-    return min(config.get("train_subset") or pool, pool)
 
 
 def _fmt(x, pct=False, digits=1):
@@ -294,8 +287,8 @@ def make_figures(df: pd.DataFrame, root: Path, figdir: Path) -> dict[str, str]:
                 )
         elif row["method"] == "surrogate":
             m = load_json(d / "metrics.json")
-            per_epoch = _surrogate_samples_per_epoch(m.get("config", {}))
             hist = m.get("history", [])
+            per_epoch = report_coding.samples_per_epoch(m.get("config", {}), hist)
             x = [h["epoch"] * per_epoch for h in hist]
             y = [h["train_accuracy"] for h in hist]
             if x:

@@ -95,6 +95,17 @@ def twin_runs(runs: list[dict]) -> list[dict]:
     return [r for r in runs if "encoding" not in r and "time_steps" not in r]
 
 
+def samples_per_epoch(config: dict, history: list | tuple = ()) -> int:
+    """Training images per epoch of a surrogate run: those its history counted (images per
+    second times seconds: any data set), else from its options (60,000 MNIST images less
+    those held out for validation, or the configured subset of them)."""
+    for h in history:
+        if h.get("samples_per_second") and h.get("seconds"):
+            return round(h["samples_per_second"] * h["seconds"])
+    pool = 60000 - (config.get("validation") or 0)
+    return min(config.get("train_subset") or pool, pool)
+
+
 def _kept(paths: list[Path], run_of, runs: list[Path] | None) -> list[Path]:
     """`paths` whose run directory (`run_of`) is among `runs` (all of them for None)."""
     if runs is None:

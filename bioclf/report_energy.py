@@ -50,7 +50,7 @@ def ann_rows(cfg: dict, root: Path) -> list[dict]:
                 continue
             m = load_json(d / "metrics.json")
             c = m.get("config", {})
-            per_epoch = min(c.get("train_subset") or 60000, 60000 - (c.get("validation") or 0))
+            per_epoch = report_coding.samples_per_epoch(c, m.get("history", ()))
             wall = m.get("training_wall_seconds", np.nan)
             n = run.get("hidden", 0)
             ops = m["operations"]

@@ -447,3 +447,13 @@ def test_report_names_a_metrics_file_that_lacks_a_field(tmp_path):
     with pytest.raises(ResultFileError, match="has no field 'encoding'") as err:
         stdp_rows(cfg, [path])
     assert str(path) in str(err.value)
+
+
+def test_report_counts_a_surrogate_runs_training_images_from_its_history():
+    """Training samples per second (metrics.csv) and the x axis of the accuracy-over-training
+    figure count the images the run saw, not 60,000 whatever the data set held."""
+    from bioclf.report_coding import samples_per_epoch
+
+    history = [{"epoch": 1, "samples_per_second": 150.0, "seconds": 2.0}]
+    assert samples_per_epoch({}, history) == 300
+    assert samples_per_epoch({"validation": 10000}) == 50000  # no history
