@@ -267,6 +267,17 @@ def test_fashion_like_dataset(tmp_path: Path, compress: bool) -> None:
         load_split(root, "test", name="fashion-mnist", checksums=wrong)
 
 
+def test_checksums_keyed_by_gz_names_are_verified(tmp_path: Path) -> None:
+    """A checksum keyed by the .gz name (as downloads name the files) is checked, not
+    silently skipped as a file without one."""
+    checksums = make_tiny(tmp_path, n=20)
+    gz_keyed = {f"{base}.gz": md5 for base, md5 in checksums.items()}
+    assert len(load_split(tmp_path, "test", name="tiny", checksums=gz_keyed)) == 20
+    gz_keyed["t10k-labels-idx1-ubyte.gz"] = "0" * 32
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz: checksum mismatch"):
+        load_split(tmp_path, "test", name="tiny", checksums=gz_keyed)
+
+
 # --- subsets ------------------------------------------------------------------------------
 
 

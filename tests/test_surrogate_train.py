@@ -476,6 +476,8 @@ def test_another_data_set_is_read_with_its_own_name_and_checksums(tmp_path):
     assert cfg.data_set() == {"name": "other", "checksums": checksums, "url": None}
     with pytest.raises(tr.ConfigError, match="data_checksums"):
         tr.parse_args(["--data-checksums", "t10k-labels-idx1-ubyte=abc", "--out", "o"])
+    with pytest.raises(tr.ConfigError, match="'t10k-labels' is not a file of the data set"):
+        tr.parse_args(["--data-checksums", f"t10k-labels={'0' * 32}", "--out", "o"])
 
 
 def test_a_bad_test_file_is_refused_before_training(tmp_path):

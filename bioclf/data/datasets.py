@@ -160,8 +160,8 @@ def load_split(
         Check MD5 checksums. With `checksums` None, the built-in ones for `name` are used if
         there are any (MNIST); otherwise nothing is checked.
     checksums : mapping of str to str, optional
-        MD5 of the uncompressed content, keyed by base file name (without ``.gz``). Files not
-        in the mapping are not checked.
+        MD5 of the uncompressed content, keyed by file name (with or without ``.gz``). Files
+        not in the mapping are not checked.
     url : str, optional
         URL of a directory serving the ``.gz`` files; missing files are downloaded from it
         (and verified before being saved).
@@ -187,6 +187,8 @@ def load_split(
         checksums = None
     elif checksums is None:
         checksums = KNOWN_CHECKSUMS.get(name.lower())
+    else:  # keyed by base name; a .gz name means the same file (as `fetch` takes it)
+        checksums = {key.removesuffix(".gz"): md5 for key, md5 in checksums.items()}
     bases = SPLIT_FILES[split]
 
     missing = [base for base in bases if _locate(root, base) is None]

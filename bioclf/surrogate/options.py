@@ -207,6 +207,11 @@ def parse_checksums(text: str) -> dict[str, str]:
         name, sep, md5 = (x.strip() for x in item.partition("="))
         if not sep or not name or len(md5) != 32 or any(c not in "0123456789abcdef" for c in md5):
             raise ValueError(f"expected FILE=MD5 (32 lowercase hex digits), got {item!r}")
+        from bioclf.data import SPLIT_FILES
+
+        known = [base for pair in SPLIT_FILES.values() for base in pair]
+        if name.removesuffix(".gz") not in known:
+            raise ValueError(f"{name!r} is not a file of the data set ({', '.join(known)})")
         checksums[name] = md5
     return checksums
 
