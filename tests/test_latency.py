@@ -85,9 +85,13 @@ def test_brian2_runtime_matches_numpy():
 
 @pytest.mark.standalone
 def test_brian2_cpp_matches_numpy(build_root):
-    x = IMAGE.ravel()
-    got = _brian_latency_spikes(backends.Backend("cpp", build_dir=build_root), x, 25)
-    assert np.array_equal(got, latency_spikes(x, 25))
+    """Every grey level (as images_as_float gives it: float32 k/255), compiled with the
+    project's -ffast-math flags, at the surrogate's windows and the STDP network's (700)."""
+    levels = np.arange(256, dtype=np.float32) / np.float32(255)
+    x = np.concatenate([IMAGE.ravel(), levels])
+    for n_steps in (25, 700):
+        got = _brian_latency_spikes(backends.Backend("cpp", build_dir=build_root), x, n_steps)
+        assert np.array_equal(got, latency_spikes(x, n_steps)), n_steps
 
 
 def test_brian2_export_sees_the_latency_spikes():
