@@ -25,9 +25,10 @@ def main(argv=None) -> int:
     )
     p.add_argument("--title", default="", help="title of the figure (default: none)")
     args = p.parse_args(argv)
+    matrix = load_arrays(args.confusion, ndim=2)
     from bioclf import plots  # matplotlib: only once the options are right
 
-    plots.confusion(load_arrays(args.confusion), args.out, title=args.title)
+    plots.confusion(matrix, args.out, title=args.title)
     return 0
 
 

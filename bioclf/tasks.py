@@ -9,7 +9,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path  # noqa: F401  (re-exported for the tasks)
+from pathlib import Path  # (also used by the tasks as tasks.Path)
 
 from bioclf.errors import BioclfError
 
@@ -68,13 +68,32 @@ def prog() -> str | None:
     return None
 
 
+#: File name endings a figure may have (matplotlib's Agg formats; listed here: importing
+#: matplotlib for the check would slow down every task's start).
+FIGURE_FORMATS = ("eps", "jpeg", "jpg", "pdf", "png", "ps", "svg", "svgz", "tif", "tiff", "webp")
+
+
+def figure_file(text: str) -> Path:
+    """An argparse type: a figure file to write, its format given by its ending (.png, ...)."""
+    path = Path(text)
+    if path.suffix.lstrip(".").lower() not in FIGURE_FORMATS:
+        raise argparse.ArgumentTypeError(
+            f"{path.name}: the ending names no figure format ({', '.join(FIGURE_FORMATS)})"
+        )
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a directory")
+    return path
+
+
 def parser(
     description: str,
     out_help: str = "output directory (created if absent)",
     config: bool = True,
     out_file: bool = False,
 ) -> argparse.ArgumentParser:
-    """The parser of a task with the options tasks share: ``--out`` and (`config`) ``--config``."""
+    """The parser of a task with the options tasks share: ``--out`` and (`config`) ``--config``.
+
+    `out_file`: ``--out`` is a figure file (`figure_file`), not a directory."""
     p = argparse.ArgumentParser(prog=prog(), description=description)
     if config:
         p.add_argument(
@@ -83,7 +102,7 @@ def parser(
             help="configuration file, YAML, checked against config/schema.yaml "
             "(default: config/config.yaml)",
         )
-    p.add_argument("--out", required=True, type=Path if out_file else out_dir, help=out_help)
+    p.add_argument("--out", required=True, type=figure_file if out_file else out_dir, help=out_help)
     return p
 
 

@@ -61,8 +61,10 @@ def test_an_output_directory_that_is_a_file_is_refused(tmp_path):
         tasks.out_dir(str(afile))
     assert tasks.out_dir(str(tmp_path / "new")) == tmp_path / "new"
     # a task whose --out is a figure file takes an existing file
+    figure = tmp_path / "figure.png"
+    figure.write_bytes(b"old")
     p = tasks.parser("figure", out_file=True, config=False)
-    assert p.parse_args(["--out", str(afile)]).out == afile
+    assert p.parse_args(["--out", str(figure)]).out == figure
 
 
 def test_an_output_of_another_kind_is_refused_naming_what_it_lacks(tmp_path, capsys):

@@ -113,3 +113,23 @@ def test_usage_line_is_a_command_that_runs(tmp_path):
         text=True,
     )
     assert done.returncode == 0 and done.stdout.startswith("usage: bioclf stdp-train ")
+
+
+def test_a_figure_task_refuses_an_unknown_ending_and_a_matrix_of_another_shape(tmp_path, capsys):
+    """Before: matplotlib's ValueError for --out x.txt, numpy's for a 1-D --confusion."""
+    import numpy as np
+
+    from bioclf import confusion_figure
+
+    matrix = tmp_path / "m.npy"
+    np.save(matrix, np.eye(10, dtype=np.int64))
+    with pytest.raises(SystemExit) as exit_:
+        confusion_figure.main(["--confusion", str(matrix), "--out", str(tmp_path / "f.txt")])
+    assert exit_.value.code == 2 and "names no figure format" in capsys.readouterr().err
+    np.save(matrix, np.arange(10))
+    out = str(tmp_path / "f.png")
+    assert tasks.run(confusion_figure.main, ["--confusion", str(matrix), "--out", out]) == 2
+    assert "expected one array of 2 dimension(s), found shape (10,)" in capsys.readouterr().err
+    np.save(matrix, np.eye(10, dtype=np.int64))
+    assert tasks.run(confusion_figure.main, ["--confusion", str(matrix), "--out", out]) == 0
+    assert (tmp_path / "f.png").stat().st_size > 0
