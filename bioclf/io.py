@@ -37,6 +37,15 @@ def write_text(path: str | Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_csv(path: str | Path, table, **options) -> None:
+    """Write a pandas DataFrame as CSV atomically (`options`: those of ``DataFrame.to_csv``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    table.to_csv(tmp, **options)
+    os.replace(tmp, path)
+
+
 def write_json(path: str | Path, data: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bioclf import tasks
 from bioclf.errors import ConfigError
+from bioclf.io import write_text
 
 START = "<!-- results-table:start -->"
 END = "<!-- results-table:end -->"
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     if updated != text:
-        args.readme.write_text(updated)
+        write_text(args.readme, updated)
         print(f"updated the results table in {args.readme}")
     return 0
 

@@ -20,7 +20,7 @@ import yaml
 from bioclf import config as cfgmod
 from bioclf import energy, plots, report_coding, report_energy, report_sweeps, tasks
 from bioclf.errors import ResultFileError
-from bioclf.io import load_json
+from bioclf.io import load_json, write_csv
 
 #: Diehl & Cook (2015), test accuracy (%) by number of excitatory neurons.
 DIEHL_COOK = {100: 82.9, 400: 87.0, 1600: 91.9, 6400: 95.0}
@@ -401,8 +401,7 @@ def main(argv=None) -> int:
     inputs = comparison_inputs(inputs, root)
     rows = stdp_rows(cfg, inputs) + surrogate_rows(cfg, inputs) + report_energy.ann_rows(cfg, root)
     df = pd.DataFrame(rows, columns=COLUMNS + ["_dir"])
-    df[COLUMNS].to_csv(root / "metrics.csv.tmp", index=False)
-    (root / "metrics.csv.tmp").replace(root / "metrics.csv")
+    write_csv(root / "metrics.csv", df[COLUMNS], index=False)
     figs = make_figures(df, root, root / "figures")
     neuron = root / "neuron" / "lif_check.json"
     rest_ms = float(cfgmod.quantity(cfg, "stdp", "protocol", "rest")) * 1e3

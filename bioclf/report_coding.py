@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from bioclf import energy, plots, tasks
-from bioclf.io import load_json
+from bioclf.io import load_json, write_csv, write_text
 
 COLUMNS = [
     "method",
@@ -174,6 +174,14 @@ def stdp_rows(root: Path, runs: list[Path] | None = None) -> list[dict]:
     return rows
 
 
+def _window_note(sur: pd.DataFrame) -> str:
+    """How the surrogate runs' window relates to T: one dt for all, or not."""
+    dts = {round(w / t, 9) for w, t in zip(sur["window_ms"], sur["T"], strict=True) if w and t}
+    if len(dts) == 1:
+        return f"Surrogate runs keep dt = {dts.pop():g} ms, so the window grows with T. "
+    return "The surrogate runs differ in dt: compare windows (T * dt), not T. " if dts else ""
+
+
 def figure(df: pd.DataFrame, path: Path) -> None:
     """Accuracy and spikes per inference against T, one line per input code (the runs' dt in
     the axis label where they share one)."""
@@ -269,12 +277,12 @@ def section(root: Path, runs: list[Path] | None = None) -> list[str]:
     (root / fig).mkdir(parents=True, exist_ok=True)
     (root / table).parent.mkdir(parents=True, exist_ok=True)
     df = df.sort_values(["method", "encoding", "T"], ascending=[False, False, True])
-    df.to_csv(root / table, index=False)
+    write_csv(root / table, df, index=False)
     sur = df[df["method"] == "surrogate"]
     lines = ["## Rate against latency input coding", ""] + _table(df) + [""]
     lines += [
         "Latency code: one spike per lit pixel per presentation, at step floor((1 - x)(T - 1)) "
-        "(brighter earlier). Surrogate runs keep dt = 5 ms, so the window grows with T. "
+        f"(brighter earlier). {_window_note(sur)}"
         f"Energy: {energy.FP32.ac:g} pJ per synaptic operation. Table: `{table}`.",
         "",
     ]
@@ -297,7 +305,7 @@ def main(argv=None) -> int:
         print("no latency-coded runs found")
         return 0
     text = "\n".join(lines).replace("(coding/", "(")  # links relative to coding/
-    (args.out / "coding" / "coding.md").write_text(text)
+    write_text(args.out / "coding" / "coding.md", text)
     print(text)
     return 0
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bioclf import energy, plots, report_coding
-from bioclf.io import load_json
+from bioclf.io import load_json, write_csv
 
 ENERGY_COLUMNS = [
     "method",
@@ -253,7 +253,7 @@ def section(df: pd.DataFrame, root: Path) -> list[str]:
     table = energy_table(df)
     if table.empty:
         return []
-    table.to_csv(root / "energy.csv", index=False, float_format="%.6g")
+    write_csv(root / "energy.csv", table, index=False, float_format="%.6g")
     figure(table, root / "figures" / "accuracy_vs_energy.png")
     f32, i8 = energy.FP32, energy.INT8
     lines = [

@@ -16,8 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bioclf import report_coding, sweeps  # noqa: E402
-from bioclf.io import load_json  # noqa: E402
+from bioclf import plots, report_coding, sweeps  # noqa: E402
+from bioclf.io import load_json, write_csv  # noqa: E402
 
 COLUMNS = ["file", "parameter", "value", "x", "unit", "method", "network", "seed"]
 COLUMNS += ["accuracy", "n_test", "spikes_per_inference", "network_spikes_per_inference"]
@@ -102,8 +102,7 @@ def figure(df: pd.DataFrame, path: Path, title: str) -> None:
     axes[0].legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    plots._save(fig, path)
 
 
 def section(cfg: dict, root: Path) -> list[str]:
@@ -114,7 +113,7 @@ def section(cfg: dict, root: Path) -> list[str]:
     df = rows(cfg, root)
     if df.empty:
         return []
-    df.to_csv(root / "sweeps.csv", index=False)
+    write_csv(root / "sweeps.csv", df, index=False)
     (root / "figures").mkdir(parents=True, exist_ok=True)
     lines = [
         "## Parameter sensitivity",

@@ -1,6 +1,7 @@
 """Reading what earlier tasks wrote: a missing, truncated or foreign file is named, in one line."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,3 +95,23 @@ def test_a_file_that_is_not_a_surrogate_model_is_refused(tmp_path, capsys):
     assert tasks.run(evaluate.main, ["--model", str(npy), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{npy}: not a model file written by" in err
+
+
+def test_a_table_written_by_a_killed_task_leaves_the_old_one(tmp_path):
+    """write_csv writes beside the file and renames: a failure mid-write keeps the old file."""
+    import pandas as pd
+
+    from bioclf.io import write_csv
+
+    path = tmp_path / "energy.csv"
+    write_csv(path, pd.DataFrame({"a": [1, 2]}), index=False)
+    assert path.read_text() == "a\n1\n2\n"
+
+    class Dying(pd.DataFrame):
+        def to_csv(self, target, **options):
+            Path(target).write_text("a\n1")  # half a table, then the kill
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_csv(path, Dying({"a": [3]}), index=False)
+    assert path.read_text() == "a\n1\n2\n"

@@ -259,7 +259,7 @@ def test_configured_report_compares_only_the_configured_runs(tmp_path):
 
 
 def test_coding_figure_names_the_runs_time_step(tmp_path, monkeypatch):
-    """The x axis gives the dt of the runs drawn, not a fixed 5 ms."""
+    """The x axis and the section's text give the dt of the runs drawn, not a fixed 5 ms."""
     import pandas as pd
 
     from bioclf import plots, report_coding
@@ -276,7 +276,9 @@ def test_coding_figure_names_the_runs_time_step(tmp_path, monkeypatch):
     ]
     report_coding.figure(pd.DataFrame(runs), tmp_path / "f.png")
     assert labels == ["time steps T (dt = 2 ms)"] * 2
+    assert "keep dt = 2 ms" in report_coding._window_note(pd.DataFrame(runs))
     labels.clear()
     runs[0]["window_ms"] = 10 * 5.0  # runs of two time steps: none named
     report_coding.figure(pd.DataFrame(runs), tmp_path / "f.png")
     assert labels == ["time steps T"] * 2
+    assert "differ in dt" in report_coding._window_note(pd.DataFrame(runs))
