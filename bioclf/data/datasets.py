@@ -198,7 +198,8 @@ def load_split(
             raise DataError(
                 root,
                 f"missing {name} {split} file(s): {listed}; put them there, or set a URL to "
-                "download them from (the configuration's data.url)",
+                "download them from (data.url in the configuration; --data-url of the surrogate "
+                "tasks)",
             )
         fetch(url, root, [f"{base}.gz" for base in missing], checksums)
 
