@@ -54,3 +54,14 @@ def test_brian2_cpp_reproduces_torch_spike_counts(build_root):
     net, cfg = small_net()
     # The smoke pipeline's project (784-20-10 too): only what differs is compiled again.
     check(net, cfg, Backend("cpp", build_dir=build_root / "surrogate" / "fc20_seed0"))
+
+
+def test_conductance_input_and_its_bias_from_the_first_step():
+    # dc_inh.yaml's input is a conductance (incremented, not set): the bias each step adds must
+    # survive the slot's reset, or Brian2 misses it at the first step of every sample
+    net, cfg = small_net(dt=5e-4, max_rate=1000.0, neuron="equations/dc_inh.yaml")
+    with torch.no_grad():
+        net.fc1.weight.mul_(1.5)
+        net.fc1.bias.add_(0.1)
+        net.fc2.bias.add_(0.3)
+    check(net, cfg, Backend("runtime"))

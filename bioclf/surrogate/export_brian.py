@@ -15,8 +15,10 @@ step n + 1. A current input (``I : amp``) is reset to the bias after every state
 (``run_regularly`` at ``after_groups``) and then accumulates the synaptic weights; a
 conductance input is incremented. Layer l:
 
-* is set to its initial state (every variable but a current input, and ``lastspike``) at
-  local l - 1 by a custom event, before the synapses of that step deliver its first input;
+* is set to its initial state (every variable but a current input, and ``lastspike``; a
+  conductance input to its initial value plus the bias, which this step's ``run_regularly``
+  added before the reset) at local l - 1 by a custom event, before the synapses of that step
+  deliver its first input;
 * may only spike at local l .. l + T - 1 (the file's threshold AND this window), so nothing
   leaks from one sample to the next.
 
@@ -124,9 +126,12 @@ def _brian_network(net, cfg, probs: np.ndarray, keys: np.ndarray, backend):
             else np.zeros(n_out)
         )
         g.bias_in = b * unit
-        # slot start: initial state, not refractory (the input variable is refilled below)
+        # slot start: initial state, not refractory (a current input is refilled below; a
+        # conductance input keeps the bias this step's run_regularly added before the event,
+        # as PyTorch's first step adds it)
         lines = [
             f"{var} = {neuron.initial[var]!r}*{_unit_name(model.eqs.dimensions[var])}"
+            + (" + bias_in" if var == in_name else "")
             for var in neuron.state_names
             if not (var == in_name and neuron.input_mode == "set")
         ]
