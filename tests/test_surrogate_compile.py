@@ -530,3 +530,14 @@ def test_refactoring_keeps_kernels_and_training_numbers():
         # the hidden spike counts of the first two steps exactly
         assert got_losses == pytest.approx(losses, rel=1e-5), surrogate
         assert got_counts[:2] == counts, surrogate
+
+
+def test_a_refractory_period_too_long_for_the_kernels_runs_on_the_pytorch_path():
+    # 40,000 steps overflow the kernels' int16 counter: no kernel, the fused path (no traceback)
+    neuron = compile_neuron(load_neuron(LIF).with_parameters(t_ref=40 * ms), 1e-6)
+    assert neuron.refractory_steps == 40000
+    assert kernel_for(neuron) is None
+    x = torch.full((4, 2, 3), 2.0, dtype=torch.float64)  # over threshold in one step
+    z = SpikingNeurons(neuron)(x)
+    assert z[:, 0, 0].tolist() == [1, 0, 0, 0]  # and refractory after it
+    torch.testing.assert_close(z, SpikingNeurons(neuron, impl="fused")(x))

@@ -57,6 +57,10 @@ _CLONES = """#ifndef CLONES
 """
 
 
+#: The kernels keep the refractory counter (steps left, at most the period less one) in int16.
+MAX_REFRACTORY_STEPS = 32768
+
+
 def _cname(name: str) -> str:
     return f"s_{name}"
 
@@ -90,6 +94,9 @@ def generate_source(neuron: CompiledNeuron, target: str = "cpu") -> str:
     """
     if target not in ("cpu", "cuda"):
         raise ValueError(f"unknown target {target!r} (cpu, cuda)")
+    if neuron.refractory_steps > MAX_REFRACTORY_STEPS:
+        # (no kernel, like an expression without a C form: the PyTorch path runs instead)
+        raise ValueError(f"refractory period longer than {MAX_REFRACTORY_STEPS} steps")
     sym = neuron.symbolic
     names = list(neuron.state_names)
     diff = list(neuron.diff_names)
@@ -346,8 +353,8 @@ class Kernel:
         self.lib = lib
         self.n_saved = max(1, len(_saved_names(neuron)))
         self.has_ref = _counts_refractory_steps(neuron)
-        if neuron.refractory_steps > 32768:
-            raise ValueError("refractory period longer than 32768 steps")
+        if neuron.refractory_steps > MAX_REFRACTORY_STEPS:  # (generate_source refuses it)
+            raise ValueError(f"refractory period longer than {MAX_REFRACTORY_STEPS} steps")
 
     def _run(self, fn, x: torch.Tensor, args, M: int, extra=()):
         """Call `fn` on the neurons 0..M-1: on slices of them, from a few threads (ctypes
