@@ -13,6 +13,7 @@ from conftest import EQUATIONS, ROOT
 
 from bioclf.encoding import bernoulli_spikes, spike_probability, stream_keys
 from bioclf.errors import BioclfError, ConfigError
+from bioclf.surrogate import kernels
 from bioclf.surrogate import train as tr
 from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.encode import encode
@@ -493,3 +494,15 @@ def test_a_bad_test_file_is_refused_before_training(tmp_path):
     with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz: gzip stream is truncated"):
         tr.train(tiny(tmp_path, data=str(root)))
     assert not (tmp_path / "run" / "checkpoint.pt").exists()  # no epoch was trained
+
+
+def test_the_device_description_says_how_the_neurons_ran():
+    from bioclf.surrogate.options import describe_device
+
+    cpu = torch.device("cpu")
+    assert describe_device(cpu, build(tr.TrainConfig(spiking=False))) == "cpu"  # no neurons
+    # a refractory period too long for the kernels: the PyTorch step functions ran, not C
+    slow = build(tr.TrainConfig(dt=1e-7, max_rate=1.0))
+    assert describe_device(cpu, slow) == "cpu (PyTorch step functions)"
+    if kernels._compiler():
+        assert describe_device(cpu, build(tr.TrainConfig())) == "cpu (compiled C neuron kernels)"

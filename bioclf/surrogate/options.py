@@ -298,22 +298,37 @@ def resolve_device(name: str, source: str = "(command line)"):
 
 
 def describe_device(device, net=None) -> str:
-    """The device and how the neurons of `net` run on it, for metrics.json and the log."""
+    """The device and how the neurons of `net` run on it, for metrics.json and the log: the
+    kernels generated from the neuron file where every spiking layer has one (C on the CPU,
+    CUDA on a GPU), else the PyTorch step functions; a non-spiking twin names the device
+    alone."""
     import torch
 
-    if device.type == "cuda":
+    from bioclf.surrogate.modules import SpikingNeurons
+
+    layers = [m for m in net.modules() if isinstance(m, SpikingNeurons)] if net is not None else []
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    if net is not None and not layers:
+        return f"cuda ({gpu})" if gpu else "cpu"
+    if gpu:
+        from bioclf.surrogate.cuda_kernels import cuda_kernel_for
+
+        def kernel(m):
+            return cuda_kernel_for(m.neuron, device)
+
+        built = "CUDA neuron kernels generated from the neuron file"
+    else:
+        from bioclf.surrogate.kernels import kernel_for
+
+        def kernel(m):
+            return kernel_for(m.neuron)
+
+        built = "compiled C neuron kernels"
+    if layers and all(m.impl == "kernel" and kernel(m) is not None for m in layers):
+        how = built
+    else:
         how = "PyTorch step functions"
-        from bioclf.surrogate.modules import SpikingNeurons
-
-        modules = net.modules() if net is not None else ()
-        layers = [m for m in modules if isinstance(m, SpikingNeurons)]
-        if layers and all(m.impl == "kernel" for m in layers):
-            from bioclf.surrogate.cuda_kernels import cuda_kernel_for
-
-            if all(cuda_kernel_for(m.neuron, device) is not None for m in layers):
-                how = "CUDA neuron kernels generated from the neuron file"
-        return f"cuda ({torch.cuda.get_device_name(device)}; {how})"
-    return "cpu (compiled C neuron kernels)"
+    return f"cuda ({gpu}; {how})" if gpu else f"cpu ({how})"
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
