@@ -65,3 +65,14 @@ def test_conductance_input_and_its_bias_from_the_first_step():
         net.fc1.bias.add_(0.1)
         net.fc2.bias.add_(0.3)
     check(net, cfg, Backend("runtime"))
+
+
+def test_a_threshold_that_reads_the_input_sees_what_the_state_update_saw(tmp_path):
+    # PyTorch's threshold reads this step's input; Brian2's must too, not the bias alone
+    text = open("equations/lif.yaml").read()
+    path = tmp_path / "lif_input_threshold.yaml"
+    path.write_text(text.replace("threshold: v > v_th", "threshold: v + 0.3*R*I > v_th"))
+    net, cfg = small_net(dt=1e-3, max_rate=1000.0, neuron=str(path))
+    with torch.no_grad():
+        net.fc2.bias.add_(0.2)
+    check(net, cfg, Backend("runtime"))

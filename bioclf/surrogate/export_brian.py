@@ -11,14 +11,13 @@ one slot of ``S = T + 2`` steps per sample; ``local`` below is the step within t
 Timing (see `bioclf.surrogate.networks`): PyTorch step t of layer l is Brian2 step
 ``local = t + l``. Input neurons fire at local 0..T-1; a spike at step n is added to the
 target's input by the synapses at step n (after thresholds), and the target integrates it at
-step n + 1. A current input (``I : amp``) is reset to the bias after every state update
-(``run_regularly`` at ``after_groups``) and then accumulates the synaptic weights; a
-conductance input is incremented. Layer l:
+step n + 1. After the thresholds of every step (``before_synapses``, so that the state update
+and the threshold see the same input, as in PyTorch's step), a current input (``I : amp``) is
+set to the bias and a conductance input incremented by it; the synapses then add the weights.
+Layer l:
 
-* is set to its initial state (every variable but a current input, and ``lastspike``; a
-  conductance input to its initial value plus the bias, which this step's ``run_regularly``
-  added before the reset) at local l - 1 by a custom event, before the synapses of that step
-  deliver its first input;
+* is set to its initial state (every variable but a current input, and ``lastspike``) at
+  local l - 1 by a custom event, before that step's bias and synapses deliver its first input;
 * may only spike at local l .. l + T - 1 (the file's threshold AND this window), so nothing
   leaks from one sample to the next.
 
@@ -126,19 +125,20 @@ def _brian_network(net, cfg, probs: np.ndarray, keys: np.ndarray, backend):
             else np.zeros(n_out)
         )
         g.bias_in = b * unit
-        # slot start: initial state, not refractory (a current input is refilled below; a
-        # conductance input keeps the bias this step's run_regularly added before the event,
-        # as PyTorch's first step adds it)
+        # slot start: initial state, not refractory (a current input is refilled below)
         lines = [
             f"{var} = {neuron.initial[var]!r}*{_unit_name(model.eqs.dimensions[var])}"
-            + (" + bias_in" if var == in_name else "")
             for var in neuron.state_names
             if not (var == in_name and neuron.input_mode == "set")
         ]
         lines += ["lastspike = -1e4*second", "not_refractory = True"]
-        g.run_on_event("slot_start", "\n".join(lines), when="before_synapses")
+        g.run_on_event("slot_start", "\n".join(lines), when="before_synapses", order=0)
+        # then the bias: after the thresholds (which see the input the state update saw) and
+        # after the slot start (which would undo a conductance's increment)
         op = "=" if neuron.input_mode == "set" else "+="
-        g.run_regularly(f"{in_name} {op} bias_in", when="after_groups", name=f"{name}_bias")
+        g.run_regularly(
+            f"{in_name} {op} bias_in", when="before_synapses", order=1, name=f"{name}_bias"
+        )
         pre = groups[-1]
         syn = Synapses(
             pre,
