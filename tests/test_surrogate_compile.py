@@ -235,6 +235,21 @@ def _variant(tmp_path, **replace):
         ({"threshold: v > v_th": "threshold: v > v_th and v > v_rest"}, "threshold", "single"),
         ({"refractory: t_ref": "refractory: v > v_th"}, "refractory", "condition"),
         ({"reset: v = v_reset": "reset: |\n  v = v_reset\n  I = 0*amp"}, "reset", "input"),
+        # read in a reset, the input would be the next step's in Brian2
+        ({"reset: v = v_reset": "reset: v = v_reset + 0.1*R*I"}, "reset", "reads the input"),
+        # inputs the network cannot write per neuron, which PyTorch would write all the same
+        ({"I : amp  #": "I = J : amp\n  J : amp  #"}, "input", "subexpression"),
+        ({"I : amp  #": "I : amp (shared)  #"}, "input", "shared"),
+        ({"I : amp  #": "I : amp (constant)  #"}, "input", "constant"),
+        (
+            {
+                "I : amp  #": "I : amp\n  b : volt (shared)  #",
+                "threshold: v > v_th": "threshold: v > v_th + b",
+                "reset: v = v_reset": "reset: |\n  v = v_reset\n  b += 1*mV",
+            },
+            "reset",
+            "shared",
+        ),
     ],
 )
 def test_unsupported_constructs_are_refused(tmp_path, replace, field, words):

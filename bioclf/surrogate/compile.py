@@ -219,7 +219,8 @@ def compile_neuron(
     UnsupportedConstructError
         Naming the file, the field and the construct (noise ``xi``, ``rand()``, a function
         without a torch mapping, a threshold that is not one comparison, a refractory
-        condition, ...).
+        condition, an input that is not a per-neuron state variable, a reset that writes or
+        reads the input or writes a ``(shared)`` or ``(constant)`` variable, ...).
     """
     if not isinstance(model, NeuronModel):
         model = load_neuron(model)
@@ -235,11 +236,12 @@ def compile_neuron(
     if refractory_steps == 0:
         unless = set()
     keep = set(state_names)
+    if model.input is None:
+        c.fail("input", "the file names no input variable ('input: I')")
+    _check_written(c, "input", model.input, state_names)
     new_exprs = _state_update(c, subexpressions, keep, diff_names)
     margin_expr, strict = _threshold(c, subexpressions, keep)
     resets, reset_lines = _resets(c, subexpressions, keep, state_names)
-    if model.input is None:
-        c.fail("input", "the file names no input variable ('input: I')")
     neuron = CompiledNeuron(
         model=model,
         dt=c.dt,
@@ -292,6 +294,17 @@ def _equations(c: _Compiler) -> tuple[dict[str, sympy.Expr], set[str]]:
         elif eq.type == PARAMETER and "linked" in flags:
             c.fail("equations", f"linked variable '{eq.varname}' not supported")
     return subexpressions, unless
+
+
+def _check_written(c: _Compiler, field: str, name: str, state_names: tuple[str, ...]) -> None:
+    """Refuse writing `name` (the input, or a reset's target) where it is no per-neuron state
+    variable: a subexpression has no value of its own, and Brian2 refuses writes to a
+    ``(shared)`` or ``(constant)`` variable that the PyTorch network would make per neuron."""
+    if name not in state_names:
+        c.fail(field, f"'{name}' is a subexpression, not a state variable the network can write")
+    flags = set(c.eqs[name].flags) & {"shared", "constant"}
+    if flags:
+        c.fail(field, f"'{name}' is ({', '.join(sorted(flags))}): not writable per neuron")
 
 
 def _refractory_steps(c: _Compiler) -> int:
@@ -368,7 +381,15 @@ def _resets(
             )
         if var not in state_names:
             c.fail("reset", f"'{line}' assigns to '{var}', which is not a state variable")
+        _check_written(c, "reset", var, state_names)
         rhs = _by_name(c.sympify("reset", expr_code), subexpressions)
+        if model.input in {s.name for s in rhs.free_symbols}:
+            c.fail(
+                "reset",
+                f"'{line}' reads the input variable '{model.input}' (or a subexpression of it); "
+                "in Brian2 the synapses deliver the next step's input before the resets, an "
+                "order the layer-wise PyTorch network cannot reproduce",
+            )
         target = str_to_sympy(var)
         combined = {
             "=": rhs,
