@@ -100,6 +100,11 @@ def test_separate_evaluation_matches_training_run(tmp_path):
     assert split["confusion"] == whole["confusion"]
     assert len(split["history"]) == 2 and split["training_wall_seconds"] > 0
     assert ev.main(["--model", str(tmp_path / "missing.pt"), "--out", str(out)]) == 2
+    # a damaged model file, or a file of another kind: one line, no traceback
+    (tmp_path / "cut.pt").write_bytes((out / "model.pt").read_bytes()[:1000])
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    for name in ("cut.pt", "other.pt"):
+        assert ev.main(["--model", str(tmp_path / name), "--out", str(out)]) == 2
 
 
 def test_validation_images_are_held_out_of_training(tmp_path):
