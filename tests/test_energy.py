@@ -139,12 +139,14 @@ def test_twin_trains_through_the_shared_trainer(tmp_path):
         test_subset=200,
         threads=1,
         spiking=False,
+        neuron=str(tmp_path / "none.yaml"),  # a twin reads no neuron file
         out=str(tmp_path / "ann"),
     )
     metrics = tr.train(cfg)
     assert metrics["accuracy"] > 0.5  # chance 0.1
     saved = json.loads((tmp_path / "ann" / "metrics.json").read_text())
     assert saved["config"]["spiking"] is False
+    assert saved["neuron_file"] is None and saved["neuron_files"] == {}
     assert saved["operations"]["macs"] == 784 * 32 + 32 * 10
     # the saved model reloads as the twin
     net, loaded = load_model(tmp_path / "ann" / "model.pt")

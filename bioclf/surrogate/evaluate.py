@@ -232,7 +232,7 @@ def test_model(
             "history": saved.get("history", []),
             "training_wall_seconds": wall,
             "validation_accuracy": (saved.get("history") or [{}])[-1].get("val_accuracy"),
-            "neuron_file": str(cfg.neuron),
+            "neuron_file": str(cfg.neuron) if cfg.spiking else None,
             "neuron_files": saved.get("neuron_files", {}),
             "device": describe_device(where, net),
             "training_device": saved.get("device"),

@@ -266,8 +266,11 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
             "config": config_dict,
             "model": net.state_dict(),
             "model_id": model_id,
-            # The neuron files as trained (the file and those it extends), for the record.
-            "neuron_files": {str(f): f.read_text() for f in model_files(cfg.neuron)},
+            # The neuron files as trained (the file and those it extends), for the record; a
+            # non-spiking twin has none (its --neuron is not read: it may not even exist).
+            "neuron_files": (
+                {str(f): f.read_text() for f in model_files(cfg.neuron)} if cfg.spiking else {}
+            ),
             "history": history,
             "wall_seconds": wall,
             "device": describe_device(device, net),
