@@ -8,6 +8,7 @@ import torch
 
 from bioclf.brian.backends import Backend
 from bioclf.data import images_as_float, load_split
+from bioclf.errors import ConfigError
 from bioclf.surrogate.export_brian import run_brian, run_torch
 from bioclf.surrogate.options import TrainConfig
 from bioclf.surrogate.saved import build
@@ -76,3 +77,34 @@ def test_a_threshold_that_reads_the_input_sees_what_the_state_update_saw(tmp_pat
     with torch.no_grad():
         net.fc2.bias.add_(0.2)
     check(net, cfg, Backend("runtime"))
+
+
+def _lif_variant(tmp_path, name, **replace):
+    text = open("equations/lif.yaml").read()
+    for old, new in replace.items():
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_a_neuron_variable_named_w_and_a_two_statement_reset(tmp_path):
+    # an adaptation current 'w' (a Brian2 error before: the synaptic weight was 'w' too)
+    path = _lif_variant(
+        tmp_path,
+        "adaptive",
+        **{
+            "R*I)/tau_m : volt (unless refractory)": (
+                "R*(I - w))/tau_m : volt (unless refractory)\n  dw/dt = -w/tau_w : amp"
+            ),
+            "reset: v = v_reset": "reset: |\n  v = v_reset\n  w += b_w",
+            "R: 100*Mohm": "R: 100*Mohm\n  tau_w: 30*ms\n  b_w: 0.02*nA",
+        },
+    )
+    net, cfg = small_net(dt=1e-3, max_rate=1000.0, neuron=path)
+    check(net, cfg, Backend("runtime"))
+    clash = _lif_variant(tmp_path, "clash", **{"R: 100*Mohm": "R: 100*Mohm\n  sg_bias: 1*mV"})
+    net, cfg = small_net(neuron=clash)
+    with pytest.raises(ConfigError, match="sg_bias"):
+        check(net, cfg, Backend("runtime"))

@@ -45,6 +45,7 @@ from bioclf.errors import BioclfError, ConfigError
 from bioclf.io import write_text
 
 SLOT_EXTRA = 2  # steps per sample beyond T: one per spiking layer
+_OWN_NAMES = ("sg_bias", "sg_weight")  # variables the exported network adds
 
 
 def _brian_network(net, cfg, probs: np.ndarray, keys: np.ndarray, backend):
@@ -65,6 +66,13 @@ def _brian_network(net, cfg, probs: np.ndarray, keys: np.ndarray, backend):
 
     neuron = net.lif1.neuron
     model = neuron.model
+    # the variables this network adds to the model's (a neuron variable 'w' would clash with a
+    # synaptic weight of that name, e.g.)
+    clash = sorted(set(_OWN_NAMES) & (set(model.eqs.names) | set(model.parameters)))
+    if clash:
+        raise ConfigError(
+            model.path, "equations", f"{clash} are names the Brian2 export uses; rename them"
+        )
     T = int(cfg.T)
     S = T + SLOT_EXTRA
     dt = float(cfg.dt)
@@ -97,7 +105,7 @@ def _brian_network(net, cfg, probs: np.ndarray, keys: np.ndarray, backend):
         n_out = linear.out_features
         in_dim = model.eqs.dimensions[in_name]
         unit = Quantity(1, dim=in_dim)
-        eqs = Equations(model.equations) + Equations(f"bias_in : {_unit_name(in_dim)} (constant)")
+        eqs = Equations(model.equations) + Equations(f"sg_bias : {_unit_name(in_dim)} (constant)")
         if model.uses("plastic"):
             eqs += Equations("plastic : 1 (shared, constant)")
         threshold = f"({model.threshold}) and {local} >= {level} and {local} < {level + T}"
@@ -124,7 +132,7 @@ def _brian_network(net, cfg, probs: np.ndarray, keys: np.ndarray, backend):
             if linear.bias is not None
             else np.zeros(n_out)
         )
-        g.bias_in = b * unit
+        g.sg_bias = b * unit
         # slot start: initial state, not refractory (a current input is refilled below)
         lines = [
             f"{var} = {neuron.initial[var]!r}*{_unit_name(model.eqs.dimensions[var])}"
@@ -137,19 +145,19 @@ def _brian_network(net, cfg, probs: np.ndarray, keys: np.ndarray, backend):
         # after the slot start (which would undo a conductance's increment)
         op = "=" if neuron.input_mode == "set" else "+="
         g.run_regularly(
-            f"{in_name} {op} bias_in", when="before_synapses", order=1, name=f"{name}_bias"
+            f"{in_name} {op} sg_bias", when="before_synapses", order=1, name=f"{name}_bias"
         )
         pre = groups[-1]
         syn = Synapses(
             pre,
             g,
-            f"w : {_unit_name(in_dim)} (constant)",
-            on_pre=f"{in_name}_post += w",
+            f"sg_weight : {_unit_name(in_dim)} (constant)",
+            on_pre=f"{in_name}_post += sg_weight",
             name=f"{name}_syn",
         )
         ii, jj = np.meshgrid(np.arange(len(pre)), np.arange(n_out), indexing="ij")
         syn.connect(i=ii.ravel(), j=jj.ravel())
-        syn.w = w.T.ravel() * unit
+        syn.sg_weight = w.T.ravel() * unit
         groups.append(g)
         synapses.append(syn)
 
