@@ -511,3 +511,14 @@ def test_the_device_description_says_how_the_neurons_ran():
     assert describe_device(cpu, slow) == "cpu (PyTorch step functions)"
     if kernels._compiler():
         assert describe_device(cpu, build(tr.TrainConfig())) == "cpu (compiled C neuron kernels)"
+
+
+def test_missing_test_files_are_refused_before_training(tmp_path):
+    data = tmp_path / "train_only"
+    data.mkdir()
+    for f in (ROOT / "data" / "mnist").glob("train-*"):
+        (data / f.name).symlink_to(f)
+    with pytest.raises(BioclfError, match="test file"):
+        tr.train(tiny(tmp_path, data=str(data), epochs=1))
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()  # refused before any epoch
+    assert tr.train(tiny(tmp_path, data=str(data), epochs=1, test=False)) == {"trained": 1}
