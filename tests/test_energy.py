@@ -147,6 +147,8 @@ def test_twin_trains_through_the_shared_trainer(tmp_path):
     saved = json.loads((tmp_path / "ann" / "metrics.json").read_text())
     assert saved["config"]["spiking"] is False
     assert saved["neuron_file"] is None and saved["neuron_files"] == {}
+    first = (tmp_path / "ann" / "train.log").read_text().splitlines()[0]
+    assert "non-spiking twin" in first and "none.yaml" not in first and "code" not in first
     assert saved["operations"]["macs"] == 784 * 32 + 32 * 10
     # the saved model reloads as the twin
     net, loaded = load_model(tmp_path / "ann" / "model.pt")

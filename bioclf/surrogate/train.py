@@ -178,10 +178,13 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
 
     n = len(y_train)
     n_batches = math.ceil(n / cfg.batch_size)
+    if cfg.spiking:
+        inputs = f"{cfg.encoding} code, T={cfg.T}, dt={cfg.dt * 1e3:g} ms, neuron {cfg.neuron}"
+    else:  # (a twin reads neither the code options nor the neuron file)
+        inputs = "non-spiking twin: analog pixels, ReLU"
     log(
         f"training {cfg.arch} ({sum(p.numel() for p in net.parameters())} parameters) on {n} "
-        f"samples, {cfg.encoding} code, T={cfg.T}, dt={cfg.dt * 1e3:g} ms, neuron {cfg.neuron}, "
-        f"{cfg.threads} threads, {describe_device(device, net)}"
+        f"samples, {inputs}, {cfg.threads} threads, {describe_device(device, net)}"
     )
     notes = {m.neuron.refractory_note() for m in net.modules() if isinstance(m, SpikingNeurons)}
     for note in sorted(filter(None, notes)):
