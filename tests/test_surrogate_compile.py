@@ -556,3 +556,32 @@ def test_a_refractory_period_too_long_for_the_kernels_runs_on_the_pytorch_path()
     z = SpikingNeurons(neuron)(x)
     assert z[:, 0, 0].tolist() == [1, 0, 0, 0]  # and refractory after it
     torch.testing.assert_close(z, SpikingNeurons(neuron, impl="fused")(x))
+
+
+def test_exprel_is_kept_whole_and_matches_brian2(tmp_path):
+    # Brian2's sympy exprel rewrites exprel(a*v + b) as (exp(a*v + b) - 1)/(a*v + b) once the
+    # parameters are numbers: NaN at v = v_rest, where every neuron starts
+    path = _variant(
+        tmp_path,
+        **{
+            "R*I)/tau_m": "R*I*exprel((v - v_rest)/(5*mV)))/tau_m",
+            "method: exact": "method: euler",
+        },
+    )
+    neuron = compile_neuron(path, 1e-3)
+    assert "exprel(" in neuron.update_code
+    model = load_neuron(path)
+    drive = lif_drive(np.random.default_rng(5), steps=1000, n=4)
+    bv, bs = brian_trace(model, drive, 1e-3, "=")
+    tv, ts, _ = torch_trace(model, drive, 1e-3)
+    assert np.isfinite(tv).all()
+    check_equal(bv, bs, tv, ts, 5)
+    # the fused backward pass differentiates it as autograd does
+    x = torch.rand(30, 2, 20, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    grads = []
+    for impl in ("autograd", "fused"):
+        xi = x.clone().requires_grad_()
+        z = SpikingNeurons(neuron, impl=impl)(xi)
+        grads.append(torch.autograd.grad((z * torch.arange(20.0)).sum(), xi)[0])
+    assert z.sum() > 20 and grads[0].abs().sum() > 0
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-9, atol=1e-12)

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import sympy
 import torch
+from brian2.core.functions import exprel as BrianExprel
 from brian2.core.namespace import DEFAULT_UNITS
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER, SUBEXPRESSION
 from brian2.parsing.statements import parse_statement
@@ -67,10 +68,44 @@ def _tensor_fn(fn):
     return wrapped
 
 
+#: Below this |x|, exprel and its derivative are their Taylor series (error < 1e-14): the closed
+#: forms cancel there (to 1e-12 at this bound), and are 0/0 at x = 0.
+_EXPREL_SERIES = 1e-2
+
+
 def _exprel(x):
+    """``(exp(x) - 1)/x``, 1 at 0; its autograd gradient is the derivative's everywhere."""
     x = x if torch.is_tensor(x) else torch.as_tensor(x)
-    safe = torch.where(x == 0, torch.ones_like(x), x)
-    return torch.where(x == 0, torch.ones_like(x), torch.expm1(safe) / safe)
+    small = x.abs() < _EXPREL_SERIES
+    safe = torch.where(small, torch.ones_like(x), x)
+    series = 1 + x * (1 / 2 + x * (1 / 6 + x * (1 / 24 + x * (1 / 120 + x / 720))))
+    return torch.where(small, series, torch.expm1(safe) / safe)
+
+
+def _exprel_prime(x):
+    """The derivative of exprel, ``(exp(x)*(x - 1) + 1)/x**2``, 1/2 at 0."""
+    x = x if torch.is_tensor(x) else torch.as_tensor(x)
+    small = x.abs() < _EXPREL_SERIES
+    safe = torch.where(small, torch.ones_like(x), x)
+    series = 1 / 2 + x * (1 / 3 + x * (1 / 8 + x * (1 / 30 + x * (1 / 144 + x / 840))))
+    return torch.where(small, series, (torch.exp(safe) * (safe - 1) + 1) / safe**2)
+
+
+class exprelprime(sympy.Function):  # noqa: N801 (lambdify finds its torch form by this name)
+    """The derivative of `exprel`, kept as a function (its closed form is 0/0 at 0)."""
+
+    nargs = 1
+
+
+class exprel(sympy.Function):  # noqa: N801
+    """Brian2's ``exprel`` without its automatic rewriting: Brian2's class turns
+    ``exprel(a*v + b)`` (a number added, as once the parameters are substituted) into
+    ``(exp(a*v + b) - 1)/(a*v + b)``, which is 0/0 where the argument is 0."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return exprelprime(self.args[0])
 
 
 #: sympy function name -> torch implementation. Anything else is refused.
@@ -94,6 +129,7 @@ TORCH_FUNCTIONS: dict[str, Callable] = {
     "sign": _tensor_fn(torch.sign),
     "clip": _tensor_fn(lambda x, lo, hi: torch.minimum(torch.maximum(x, lo), hi)),
     "exprel": _exprel,
+    "exprelprime": _exprel_prime,
     "int_": _tensor_fn(torch.trunc),
 }
 # sympy class names of the functions above (Abs prints as abs, ceiling as ceil...).
@@ -140,6 +176,7 @@ class _Compiler:
             expr = str_to_sympy(code)
         except Exception as exc:  # Brian2's parser raises several types
             self.fail(field, f"cannot parse {code!r}: {exc}")
+        expr = expr.replace(BrianExprel, exprel)  # (the class docstring says why)
         for fn in expr.atoms(sympy.Function):
             name = _SYMPY_NAMES.get(type(fn).__name__, type(fn).__name__)
             if name in _RANDOM:
