@@ -139,6 +139,20 @@ def test_resume_after_interruption_gives_identical_weights(tmp_path):
     assert "resuming" in (tmp_path / "resumed" / "train.log").read_text()
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (PyTorch finds none)")
+def test_resume_on_cuda_gives_identical_weights(tmp_path):
+    """On CUDA too (cuDNN held to its deterministic convolution gradients): the conv network
+    resumed after one epoch ends with the weights of an uninterrupted run."""
+    kw = dict(arch="conv", channels=[4, 8], conv_hidden=16, device="cuda")
+    tr.train(tiny(tmp_path, "full", **kw))
+    assert tr.train(tiny(tmp_path, "resumed", **kw), stop_after=1) == {"interrupted": 1}
+    tr.train(tiny(tmp_path, "resumed", **kw))
+    a = torch.load(tmp_path / "full" / "model.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "resumed" / "model.pt", weights_only=False)["model"]
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
 def test_checkpoint_written_with_other_options_is_set_aside(tmp_path):
     tr.train(tiny(tmp_path, epochs=2), stop_after=1)
     changed = tr.train(tiny(tmp_path, epochs=2, lr=1e-2), stop_after=1)

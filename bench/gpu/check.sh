@@ -10,7 +10,8 @@
 #   tests  the CUDA tests: the brian2cuda project compiles, runs and agrees with cpp on the same
 #          input (tests/test_cuda.py); the surrogate network on CUDA, with the PyTorch step
 #          functions and with the generated CUDA kernels, gives the spikes of the CPU kernel
-#          and its gradients (tests/test_surrogate_train.py)
+#          and its gradients, and a conv network resumed on CUDA ends with an uninterrupted
+#          run's weights (tests/test_surrogate_train.py)
 #   stdp   STDP training speed on CUDA at the sizes of STDP_SIZES (default 6400 1600 400: the
 #          goal's size first): compile time, ms per sample over the first 100 samples (chunks
 #          of 100; CUDA simulates a chunk's spare slots too: ms per simulated slot beside it),
@@ -99,6 +100,7 @@ for step in $STEPS; do
         run_step tests 220 "$PY" -m pytest -v -rs --durations=0 -p no:cacheprovider \
             tests/test_cuda.py \
             tests/test_surrogate_train.py::test_cuda_path_equals_cpu_path \
+            tests/test_surrogate_train.py::test_resume_on_cuda_gives_identical_weights \
             tests/test_surrogate_train.py::test_device_option
         ;;
     lif)

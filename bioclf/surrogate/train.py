@@ -13,7 +13,8 @@ from the last completed epoch and gives the same final weights as an uninterrupt
 order, input spikes (counter-based, `bioclf.encoding`) and the learning-rate schedule are all
 functions of (seed, epoch), and the optimiser state is checkpointed. (Bit-identical with the
 same number of threads on the same device: the thread count and the device change the
-summation order of matrix products.)
+summation order of matrix products. On CUDA, cuDNN is held to its deterministic convolution
+algorithms for this; that has not yet been checked on a GPU.)
 
 ``--device`` (default ``auto``): on a CUDA GPU when PyTorch finds one, the neurons then run as
 CUDA kernels generated from the neuron file (`bioclf.surrogate.cuda_kernels`; where nvcc is
@@ -138,6 +139,11 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     cfg.check()
     device = resolve_device(cfg.device)  # before any file is written
     torch.set_num_threads(cfg.threads)
+    if device.type == "cuda":
+        # cuDNN's fastest convolution gradients sum in an order that varies from call to call;
+        # its deterministic ones keep a resumed run equal to an uninterrupted one
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     log = log or Log(out / "train.log")
