@@ -23,6 +23,8 @@ def test_stdp_network_compiles_with_brian2cuda(build_root, cuda_prebuild):
     assert binary.exists()
     assert binary.read_bytes()[:4] == b"\x7fELF"
     assert "-std=c++17" in (build_root / cuda_project.NAME / "makefile").read_text()
+    # the device heap (spike queues of the delayed input synapses, monitors) raised from 128 MB
+    assert "size_t limit = 1024 * 1024 * 1024;" in (binary.parent / "main.cu").read_text()
     if backends.gpu_available():  # the same code runs where a GPU is present
         state, res = sim.run_chunk(sim.initial_state, np.zeros((10, 784)), 0, 1, True)
         # No input, no spikes: every slot repeats the first sample, none completes (as on cpp)

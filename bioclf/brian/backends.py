@@ -243,6 +243,10 @@ def activate(backend: Backend, project: str, dt=None) -> Path | None:
         cuda.gpu_id = 0
         cuda.compute_capability = _compute_capability() or float(backend.compute_capability)
         cuda.extra_compile_args_nvcc = ["-w", "-use_fast_math"] + _use_wheel_curand(directory)
+        # The device heap holds the spike monitors' buffers and the spike queues of the input
+        # synapses' heterogeneous delays, which grow with N (784 x N synapses); brian2cuda's
+        # 128 MB default is small for N=6400 and costs nothing to raise on any current GPU.
+        cuda.gpu_heap_size = 1024
     if dt is not None:
         defaultclock.dt = dt
     return directory
