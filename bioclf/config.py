@@ -3,7 +3,7 @@
 The same check runs in the Snakefile (before any job starts) and in every ``python -m`` task,
 so a bad value is refused up front with the key named: the schema, the quantities, the model
 files named, STDP sample counts against the data, the protocol, schedules, shards and sweeps.
-`job_file` gives the file the workflow's jobs read.
+`job_file` gives the file the workflow's jobs read, `write_job_file` writes it.
 """
 
 from __future__ import annotations
@@ -144,25 +144,33 @@ def load(path: str | Path) -> dict:
     return validate(config, path)
 
 
-def job_file(config: dict, sources: list[str], merged: str | Path) -> str:
-    """The file that holds `config` for the tasks a workflow runs.
+def job_file(config: dict, sources: list[str], merged: str | Path) -> tuple[str, str | None]:
+    """The file that holds `config` for the tasks a workflow runs, and the text it must hold.
 
     `sources` are the files (and ``--config``) the workflow merged into `config`. Where that
-    is one file, unchanged, the file itself; otherwise `merged`, rewritten only when its
-    content changes. (The path is a parameter of every job: a changed path runs them again.)
+    is one file, unchanged, the file itself and None (nothing to write); otherwise `merged` and
+    the merged configuration, which `write_job_file` writes. (The path is a parameter of every
+    job: a changed path runs them again.) Nothing is written here: the workflow writes the file
+    when a run starts (it holds the working directory's lock then), so that a dry run, or a run
+    refused because another one is running, does not change what that other run's jobs read.
     """
     if len(sources) == 1 and yaml.safe_load(Path(sources[0]).read_text()) == config:
-        return sources[0]
-    merged = Path(merged)
+        return sources[0], None
     # file names only: a cluster job may name the same files by other paths
     names = " + ".join(Path(x).name if x != "--config" else x for x in sources)
-    text = f"# written by the workflow: {names}\n" + yaml.safe_dump(config)
-    if not merged.exists() or merged.read_text() != text:
-        merged.parent.mkdir(parents=True, exist_ok=True)
-        tmp = merged.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(text)
-        tmp.replace(merged)
-    return str(merged)
+    return str(merged), f"# written by the workflow: {names}\n" + yaml.safe_dump(config)
+
+
+def write_job_file(path: str | Path, text: str | None) -> None:
+    """Write `text` (from `job_file`) to `path`, atomically, unless the file holds it already
+    (an unchanged file is left alone, so that its time stamp stays). None writes nothing."""
+    path = Path(path)
+    if text is None or (path.exists() and path.read_text() == text):
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")  # several cluster jobs may write at once
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def quantity(config: dict, *keys: str):

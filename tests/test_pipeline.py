@@ -170,6 +170,30 @@ def test_surrogate_jobs_get_the_whole_data_section(tmp_path):
     assert train and all(expected in c for c in train), train
 
 
+def test_merged_configuration_is_written_when_a_run_starts(tmp_path):
+    """A dry run (or a run refused for the lock: Snakemake parses the workflow before it takes
+    the lock) leaves the merged configuration alone, since the jobs of a run under way read
+    it; a run writes it when it starts, before its first job."""
+    wd = _workdir(tmp_path)
+    merged = wd / ".snakemake" / "bioclf" / "config.yaml"
+    res = _snakemake(wd, "--cores", "1", "results/data/summary.json", "--config", "build=first")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert yaml.safe_load(merged.read_text())["build"] == "first"
+    stamp = merged.stat().st_mtime_ns
+
+    res = _snakemake(wd, "-n", "-p", "--config", "build=second")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "--config .snakemake/bioclf/config.yaml" in res.stdout
+    assert yaml.safe_load(merged.read_text())["build"] == "first"
+    assert merged.stat().st_mtime_ns == stamp
+
+    res = _snakemake(
+        wd, "--cores", "1", "results/data/summary.json", "-R", "data", "--config", "build=second"
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert yaml.safe_load(merged.read_text())["build"] == "second"
+
+
 def test_stdp_shards_are_jobs_of_their_own(tmp_path):
     """stdp.shards: 2 plans two shard jobs each for label assignment and the test responses,
     merged by the rules whose files the evaluation reads; without the reset it is refused."""

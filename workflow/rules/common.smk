@@ -5,6 +5,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from snakemake_interface_executor_plugins.settings import ExecMode as _ExecMode
+
 from bioclf import config as _bioclf_config
 from bioclf.equations import model_files as _model_files
 from bioclf.errors import BioclfError, ConfigError
@@ -33,8 +35,15 @@ except BioclfError as _exc:
 PY = sys.executable  # the interpreter running Snakemake (the project's environment)
 # The file the jobs read: the configuration file itself, or, where several files or --config
 # values were merged, the merged configuration written out, so that the jobs run what the
-# workflow planned.
-CFG = _bioclf_config.job_file(config, _CFG_SOURCES, ".snakemake/bioclf/config.yaml")
+# workflow planned. It is written when a run starts (onstart, below: Snakemake holds the
+# working directory's lock then), not here: parsing happens in every dry run, and in a run that
+# the lock then refuses, and either would change what the jobs of a run under way read. A
+# cluster job (it parses this file again, with the run's configuration) writes it where it
+# differs, and so reads what it planned; so does the first run here under --no-hooks (which
+# skips onstart).
+CFG, _CFG_TEXT = _bioclf_config.job_file(config, _CFG_SOURCES, ".snakemake/bioclf/config.yaml")
+if workflow.exec_mode != _ExecMode.DEFAULT or not Path(CFG).exists():
+    _bioclf_config.write_job_file(CFG, _CFG_TEXT)
 SEEDS = config["seeds"]
 STDP = config["stdp"]
 SUR = config["surrogate"]
@@ -58,6 +67,7 @@ except BioclfError as _exc:
 
 
 onstart:
+    _bioclf_config.write_job_file(CFG, _CFG_TEXT)
     # Every model file in full (units, names, what the STDP network needs) before any job runs,
     # so that a typo stops the workflow at once, not a job minutes in. Parsing above only reads
     # the files (it runs in every job, and without Brian2).
