@@ -7,11 +7,13 @@ executor plugin (``pip install -e .[slurm]``); skipped with the reason otherwise
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import subprocess
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import ROOT
 from test_pipeline import _snakemake, _workdir
 
@@ -75,3 +77,62 @@ def test_smoke_pipeline_through_slurm_profile(tmp_path, build_root):
     df = pd.read_csv(wd / "results" / "metrics.csv")
     assert set(df["method"]) == {"stdp", "surrogate", "ann"}
     assert "| stdp |" in (wd / "results" / "report.md").read_text()
+
+
+@needs_plugin
+@pytest.mark.slurm
+@pytest.mark.pipeline
+@pytest.mark.standalone
+@pytest.mark.slow
+def test_cluster_jobs_run_the_merged_configuration(tmp_path, build_root):
+    """A second configuration file and a --config value: each cluster job parses the workflow
+    again (with the arguments Snakemake passes it) and runs what the workflow planned, the
+    shard rules that only the second file defines included; the merged configuration is
+    written when the run starts and not again, so a second invocation has nothing to do."""
+    reason = _cluster_answers()
+    if reason:
+        pytest.skip(reason)
+    wd = _workdir(tmp_path)
+    more = {
+        "seeds": [3],
+        "stdp": {"n_test": 150, "shards": 2, "protocol": {"reset_between_samples": True}},
+        "surrogate": {"epochs": 2},
+    }
+    (wd / "config" / "more.yaml").write_text(yaml.safe_dump(more))
+    run, sur = "results/stdp/cpp/n20/seed3", "results/surrogate/fc20/seed3"
+    args = [
+        "config/more.yaml",  # after smoke.yaml: --configfile takes both
+        "--profile",
+        str(ROOT / "profiles" / "slurm"),
+        f"{run}/test/metrics.json",
+        f"{sur}/metrics.json",
+        "--config",
+        f"build={build_root}",
+    ]
+    res = _snakemake(wd, *args, timeout=1800)
+    assert res.returncode == 0, res.stderr[-5000:]
+    log = res.stdout + res.stderr
+    assert "submitted with SLURM jobid" in log
+    assert "rule stdp_respond_shard:" in log and "rule stdp_assign_shard:" in log
+
+    merged = wd / ".snakemake" / "bioclf" / "config.yaml"
+    text = merged.read_text()
+    assert text.startswith("# written by the workflow: smoke.yaml + more.yaml + --config\n")
+    cfg = yaml.safe_load(text)
+    assert cfg["build"] == str(build_root) and cfg["stdp"]["n_test"] == 150
+    assert json.loads((wd / run / "test" / "metrics.json").read_text())["n_test"] == 150
+    assert [p.name for p in sorted((wd / run / "test").glob("shard*"))] == [
+        "shard0of2",
+        "shard1of2",
+    ]
+    trained = json.loads((wd / sur / "metrics.json").read_text())["config"]
+    assert (trained["epochs"], trained["seed"]) == (2, 3)
+    # written before the first job's output, and no job wrote it again
+    stamp = merged.stat().st_mtime_ns
+    outputs = [f for f in (wd / "results").rglob("*") if f.is_file()]
+    assert outputs and all(f.stat().st_mtime_ns >= stamp for f in outputs)
+
+    res = _snakemake(wd, *args[:-2], "-n", "--config", f"build={build_root}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Nothing to be done" in res.stdout + res.stderr
+    assert merged.stat().st_mtime_ns == stamp
