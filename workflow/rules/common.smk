@@ -24,7 +24,16 @@ def _refuse(exc):
 
 # What Snakemake merged: the configuration files (config/config.yaml, or those --configfile
 # names, later ones overriding earlier ones) and --config values, named in messages.
-_CFG_SOURCES = [str(f) for f in workflow.overwrite_configfiles or ["config/config.yaml"]]
+# Snakemake makes --configfile paths absolute; a file in the working directory is named
+# relative to it, as the jobs see it: the path is a parameter of every job, so
+# `--configfile config/config.yaml` (the default, named) or a working directory moved elsewhere
+# would otherwise run every job again.
+def _cfg_name(f):
+    f, here = Path(f), Path.cwd()
+    return str(f.relative_to(here)) if f.is_absolute() and f.is_relative_to(here) else str(f)
+
+
+_CFG_SOURCES = [_cfg_name(f) for f in workflow.overwrite_configfiles or ["config/config.yaml"]]
 if workflow.config_settings.config:
     _CFG_SOURCES.append("--config")
 try:
