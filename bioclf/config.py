@@ -8,6 +8,7 @@ files named, STDP sample counts against the data, the protocol, schedules, shard
 
 from __future__ import annotations
 
+import json
 import os
 from importlib import resources
 from pathlib import Path
@@ -171,6 +172,44 @@ def write_job_file(path: str | Path, text: str | None) -> None:
     tmp = path.with_suffix(f".tmp{os.getpid()}")  # several cluster jobs may write at once
     tmp.write_text(text)
     tmp.replace(path)
+
+
+#: STDP settings that change no result: how the jobs run (the backend is in the run's path;
+#: threads, samples per compiled run, jobs per stage: results do not depend on them, as
+#: tests/test_stdp_shards.py and tests/test_checkpoint.py show).
+_STDP_RUNNING = ("backend", "threads", "chunk", "shards")
+#: The settings of the stages after training, and the stages that read each.
+_STDP_STAGES = {"n_assign": ("assign", "evaluate"), "n_test": ("respond", "evaluate")}
+_STDP_STAGES_ALL = ("train", "frozen", "assign", "respond", "evaluate")
+
+
+def stdp_settings(config: dict, n: int, stage: str) -> dict:
+    """The configuration values that the STDP results of network size `n` depend on.
+
+    `stage` is ``train`` (the trained network), ``frozen`` (a frozen run of it: the raster),
+    ``assign``, ``respond`` or ``evaluate``; each holds the values of the stages before it.
+    The workflow writes them to each job's settings file (`settings_text`), an input of the
+    job, so that changing one of them in a configuration file reruns exactly those jobs.
+    """
+    if stage not in _STDP_STAGES_ALL:
+        raise ValueError(f"stage must be one of {_STDP_STAGES_ALL}, got {stage!r}")
+    stdp = config["stdp"]
+    protocol = dict(stdp.get("protocol") or {})
+    reset = protocol.pop("reset_between_samples", None)  # frozen runs only
+    skip = {*_STDP_RUNNING, *_STDP_STAGES, "sizes", "protocol"}
+    values = {k: v for k, v in stdp.items() if k not in skip}
+    values["size"] = next(s for s in stdp["sizes"] if int(s["n"]) == int(n))
+    values["protocol"] = protocol
+    if stage != "train":
+        protocol["reset_between_samples"] = reset
+        values.update({k: stdp.get(k) for k, stages in _STDP_STAGES.items() if stage in stages})
+    return {"data": config["data"], "stdp": values}
+
+
+def settings_text(values: dict) -> str:
+    """The text of a job's settings file: `values` as sorted JSON, so that equal values give
+    an equal file (`write_job_file` then leaves it alone, and no job runs again)."""
+    return json.dumps(values, sort_keys=True, indent=1, default=str) + "\n"
 
 
 def quantity(config: dict, *keys: str):

@@ -109,3 +109,26 @@ def test_schema_encodings_are_the_package_encodings():
     assert len(found) == 2, found  # stdp.protocol and the surrogate runs
     for where, enum in found:
         assert enum == list(ENCODINGS), where
+
+
+def test_stdp_settings_hold_what_each_stage_reads():
+    """A job's settings (its input file in the workflow) hold the values of its stage and of
+    the stages before it, and none that only say how jobs run."""
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    stages = {s: config.stdp_settings(cfg, 100, s)["stdp"] for s in config._STDP_STAGES_ALL}
+    for values in stages.values():
+        assert not values.keys() & {"threads", "chunk", "shards", "backend"}
+        assert values["size"] == {"n": 100, "epochs": 1} and "n_train" in values
+    assert "reset_between_samples" not in stages["train"]["protocol"]
+    assert "reset_between_samples" in stages["frozen"]["protocol"]
+    assert {k for s, v in stages.items() for k in v if k in ("n_assign", "n_test")} == {
+        "n_assign",
+        "n_test",
+    }
+    assert "n_test" not in stages["assign"] and "n_assign" not in stages["respond"]
+    assert stages["evaluate"]["n_assign"] == 10000 and stages["evaluate"]["n_test"] == 10000
+    text = config.settings_text(config.stdp_settings(cfg, 100, "train"))
+    reordered = dict(reversed(list(cfg["stdp"].items())))
+    assert (
+        config.settings_text(config.stdp_settings({**cfg, "stdp": reordered}, 100, "train")) == text
+    )

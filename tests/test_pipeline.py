@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -212,6 +214,60 @@ def test_naming_the_default_configuration_or_moving_the_directory_runs_nothing_a
         res = subprocess.run(named, cwd=wd, capture_output=True, text=True, timeout=300)
         assert res.returncode == 0, res.stderr[-3000:]
         assert "Nothing to be done" in res.stdout + res.stderr, (res.stdout + res.stderr)[-3000:]
+
+
+def _clone_of_the_results(tmp: Path) -> Path:
+    """The default configuration's committed results as a fresh clone has them: what git
+    tracks (no trained state: *.npz, *.pt), the settings files older than the results."""
+    wd = _workdir(tmp)
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "results"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    now = time.time()
+    for name in filter(None, files.split("\0")):
+        (wd / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / name, wd / name)
+        when = now - 10 if name.startswith("results/.settings/") else now
+        os.utime(wd / name, (when, when))
+    return wd
+
+
+def _default_dry_run(wd: Path) -> set[str]:
+    res = subprocess.run(
+        [*SNAKEMAKE, "-n", "--cores", "1"], cwd=wd, capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    return _planned_jobs(res.stdout)
+
+
+@pytest.mark.parametrize(
+    "key, value, runs, stays",
+    [
+        ("stdp.n_test", 5000, {"stdp_respond", "stdp_evaluate"}, {"surrogate_train", "data"}),
+        ("stdp.protocol.rest", "100*ms", {"stdp_train"}, {"surrogate_train", "neuron_check"}),
+        ("surrogate.epochs", 3, {"surrogate_train", "surrogate_brian", "ann_train"}, {"data"}),
+        ("neuron_check.levels", 20, {"neuron_check"}, {"stdp_train", "surrogate_train"}),
+        ("stdp.threads", 2, set(), {"stdp_train", "stdp_respond", "surrogate_train"}),
+    ],
+)
+def test_a_changed_configuration_value_reruns_the_jobs_that_read_it(
+    tmp_path, key, value, runs, stays
+):
+    """Committed results carry no Snakemake record, and the STDP jobs get the configuration as
+    a path: each job's settings file (an input) is what reruns the jobs whose results a changed
+    value makes stale, and only those (how many threads run changes no result)."""
+    wd = _clone_of_the_results(tmp_path)
+    assert _default_dry_run(wd) <= {"report", "all"}  # a fresh clone: nothing to compute
+    cfg_file = wd / "config" / "config.yaml"
+    cfg = yaml.safe_load(cfg_file.read_text())
+    *path, last = key.split(".")
+    section = cfg
+    for k in path:
+        section = section[k]
+    section[last] = value
+    cfg_file.write_text(yaml.safe_dump(cfg))
+    jobs = _default_dry_run(wd)
+    assert runs <= jobs and not jobs & stays, jobs
 
 
 def test_stdp_shards_are_jobs_of_their_own(tmp_path):

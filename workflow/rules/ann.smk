@@ -4,6 +4,8 @@
 
 
 rule ann_train:
+    input:
+        settings=settings("ann_train", SUR_JOB, lambda w: {"flags": ann_flags(w)}),
     output:
         model=f"{ANN_RUN}/model.pt",
     log:
@@ -26,6 +28,7 @@ rule ann_train:
 rule ann_evaluate:
     """Test-set accuracy, confusion, MACs and energy of the twin."""
     input:
+        settings=settings("ann_evaluate", SUR_JOB, lambda w: {"flags": ann_flags(w)}),
         model=f"{ANN_RUN}/model.pt",
     output:
         metrics=f"{ANN_RUN}/metrics.json",

@@ -133,6 +133,38 @@ def benchfile(rule, job=None):
     return f"results/benchmarks/{rule}_{job}.tsv" if job else f"results/benchmarks/{rule}.tsv"
 
 
+# Each job's settings file: the configuration values its results depend on (those of the jobs
+# before it included), an input of the job. It is rewritten when, and only when, its content
+# changes, so that changing a value in a configuration file reruns exactly the jobs that read
+# it. Snakemake's record of parameters cannot do this: the STDP jobs are given the
+# configuration file's path, and the committed results (a fresh clone) have no record at all.
+# The committed results' files are committed too (results/.settings/, checked out before the
+# results, so older). A dry run with other values rewrites them as a run would: going back
+# to the earlier values then reruns those jobs once.
+SETTINGS = "results/.settings"
+
+
+def settings(rule, job, values):
+    """An input function: the path of the job's settings file, written if `values(wildcards)`
+    differ from what it holds."""
+
+    def path(w):
+        name = job.format(**dict(w.items())) if job else "all"
+        f = f"{SETTINGS}/{rule}/{name}.json"
+        _bioclf_config.write_job_file(f, _bioclf_config.settings_text(values(w)))
+        return f
+
+    return path
+
+
+def stdp_settings(rule, stage, job=STDP_JOB):
+    return settings(rule, job, lambda w: _bioclf_config.stdp_settings(config, w.n, stage))
+
+
+def report_settings(w):
+    return {k: v for k, v in config.items() if k != "build"}  # (where to build changes nothing)
+
+
 def sur_run(net):
     for r in SUR["runs"]:
         if sur_name(r) == net:

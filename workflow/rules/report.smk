@@ -1,6 +1,7 @@
 rule stdp_raster:
     """Input and excitatory rasters of the trained network for one test sample."""
     input:
+        settings=stdp_settings("stdp_raster", "frozen"),
         models=STDP_MODELS,
         state=rules.stdp_train.output.state,
     output:
@@ -24,12 +25,15 @@ rule stdp_raster:
 rule report:
     """Side-by-side comparison: results/report.md, results/metrics.csv, results/figures/."""
     input:
-        "results/data/summary.json",
-        "results/neuron/lif_check.json",
-        stdp_targets(),
-        surrogate_targets(),
-        ann_targets(),
-        sweep_targets(),
+        runs=[
+            "results/data/summary.json",
+            "results/neuron/lif_check.json",
+            *stdp_targets(),
+            *surrogate_targets(),
+            *ann_targets(),
+            *sweep_targets(),
+        ],
+        settings=settings("report", None, report_settings),
     output:
         report="results/report.md",
         metrics=report("results/metrics.csv", category="Comparison",
@@ -44,5 +48,5 @@ rule report:
         py=PY,
         cfg=CFG,
     shell:
-        "{params.py} -m bioclf.report --config {params.cfg} --out results --inputs {input} "
+        "{params.py} -m bioclf.report --config {params.cfg} --out results --inputs {input.runs} "
         "> {log} 2>&1"

@@ -6,6 +6,7 @@
 rule stdp_train:
     input:
         models=STDP_MODELS,
+        settings=stdp_settings("stdp_train", "train"),
     output:
         state=f"{STDP_RUN}/state.npz",
         weights=f"{STDP_RUN}/weights.npy",
@@ -36,6 +37,7 @@ if STDP_SHARDS == 1:
 
     rule stdp_assign:
         input:
+            settings=stdp_settings("stdp_assign", "assign"),
             models=STDP_MODELS,
             state=rules.stdp_train.output.state,
         output:
@@ -61,6 +63,7 @@ if STDP_SHARDS == 1:
     rule stdp_respond:
         """Test-set responses; needs no labels, so it runs alongside stdp_assign."""
         input:
+            settings=stdp_settings("stdp_respond", "respond"),
             models=STDP_MODELS,
             state=rules.stdp_train.output.state,
         output:
@@ -86,6 +89,7 @@ else:
     rule stdp_assign_shard:
         """Shard {k} of label assignment (stdp.shards > 1)."""
         input:
+            settings=stdp_settings("stdp_assign_shard", "assign", STDP_SHARD_JOB),
             models=STDP_MODELS,
             state=rules.stdp_train.output.state,
         output:
@@ -112,6 +116,7 @@ else:
     rule stdp_assign:
         """Label assignment from the responses of all shards."""
         input:
+            settings=stdp_settings("stdp_assign", "assign"),
             parts=expand(f"{STDP_ASSIGN_SHARD}/assign_records.npz", k=range(STDP_SHARDS),
                          allow_missing=True),
         output:
@@ -133,6 +138,7 @@ else:
     rule stdp_respond_shard:
         """Shard {k} of the test responses (stdp.shards > 1)."""
         input:
+            settings=stdp_settings("stdp_respond_shard", "respond", STDP_SHARD_JOB),
             models=STDP_MODELS,
             state=rules.stdp_train.output.state,
         output:
@@ -159,6 +165,7 @@ else:
     rule stdp_respond:
         """The test responses of all shards in one file."""
         input:
+            settings=stdp_settings("stdp_respond", "respond"),
             parts=expand(f"{STDP_TEST_SHARD}/responses.npz", k=range(STDP_SHARDS),
                          allow_missing=True),
         output:
@@ -178,6 +185,7 @@ else:
 
 rule stdp_evaluate:
     input:
+        settings=stdp_settings("stdp_evaluate", "evaluate"),
         models=STDP_MODELS,
         state=rules.stdp_train.output.state,
         assignment=rules.stdp_assign.output.assignment,

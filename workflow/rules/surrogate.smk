@@ -4,6 +4,7 @@
 
 rule surrogate_train:
     input:
+        settings=settings("surrogate_train", SUR_JOB, lambda w: {"flags": sur_flags(w)}),
         neuron=SUR["neuron"],
         neuron_files=SUR_NEURON_FILES,
     output:
@@ -28,6 +29,7 @@ rule surrogate_train:
 rule surrogate_evaluate:
     """Test-set accuracy, confusion, spikes, synaptic operations and energy of the network."""
     input:
+        settings=settings("surrogate_evaluate", SUR_JOB, lambda w: {"flags": sur_flags(w)}),
         model=f"{SUR_RUN}/model.pt",
     output:
         metrics=f"{SUR_RUN}/metrics.json",
@@ -72,6 +74,9 @@ rule surrogate_confusion:
 rule surrogate_brian:
     """The trained network exported to Brian2 (same neuron file, dt and input spikes)."""
     input:
+        settings=settings(
+            "surrogate_brian", SUR_JOB, lambda w: {"flags": sur_flags(w), "export": EXPORT}
+        ),
         neuron=SUR["neuron"],
         neuron_files=SUR_NEURON_FILES,
         model=f"{SUR_RUN}/model.pt",
