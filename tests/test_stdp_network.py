@@ -210,28 +210,33 @@ def test_training_keeps_a_window_of_counts(models, mnist, tmp_path, monkeypatch)
         assert saved["rec1/window"].shape == (4, 4)
 
 
+def _never_stop(monkeypatch):
+    """The controller's stop function made a no-op, as on CUDA (whose program cannot end a
+    run early), for the next network built."""
+    from brian2 import Function
+
+    idle = Function(
+        lambda i: np.asarray(i, dtype=float),
+        arg_units=[1],
+        return_unit=1,
+        arg_types=["any"],
+        return_type="float",
+        stateless=False,
+    )
+    monkeypatch.setattr(network, "CONTROL", {"bioclf_stop": idle})
+
+
 def test_snapshot_gives_the_state_at_which_cpp_stops(models, mnist, monkeypatch):
     """CUDA cannot end a run when its samples are done: it idles through the chunk's spare
     slots (v, traces and theta go on decaying, the weights are normalised). Emulated here by a
     stop function that does nothing: the snapshot's state is bit for bit the state of a run that
     stops, chunk after chunk; without it the state differs."""
-    from brian2 import Function
-
-    from bioclf.stdp import network
 
     x = mnist[0][:4]
 
     def two_chunks(snapshot, stops):
         if not stops:
-            idle = Function(
-                lambda i: np.asarray(i, dtype=float),
-                arg_units=[1],
-                return_unit=1,
-                arg_types=["any"],
-                return_type="float",
-                stateless=False,
-            )
-            monkeypatch.setattr(network, "CONTROL", {"bioclf_stop": idle})
+            _never_stop(monkeypatch)
         sim = Simulator(models, SHORT, 4, 8, 0, backends.Backend("runtime"), "snap", snapshot)
         monkeypatch.undo()
         state, results = sim.initial_state, []
@@ -259,24 +264,13 @@ def test_snapshot_when_the_last_sample_ends_in_the_chunks_last_slot(models, mnis
     is where C++ stops). Every sample is shown exactly twice here (no presentation reaches
     `min_spikes`, and the second is at `max_intensity`), so 5 samples fill the 10 slots of a
     chunk of 8. The snapshot's state was read all the same before: every variable 0."""
-    from brian2 import Function
-
-    from bioclf.stdp import network
 
     twice = dataclasses.replace(SHORT, min_spikes=10**6, max_intensity=SHORT.base_intensity + 1)
     x = mnist[0][:5]
 
     def one_chunk(snapshot, stops):
         if not stops:  # as the CUDA program: the run goes on to its end
-            idle = Function(
-                lambda i: np.asarray(i, dtype=float),
-                arg_units=[1],
-                return_unit=1,
-                arg_types=["any"],
-                return_type="float",
-                stateless=False,
-            )
-            monkeypatch.setattr(network, "CONTROL", {"bioclf_stop": idle})
+            _never_stop(monkeypatch)
         sim = Simulator(models, twice, 4, 8, 0, backends.Backend("runtime"), "snapend", snapshot)
         monkeypatch.undo()
         assert sim.net.slots == 10
