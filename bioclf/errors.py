@@ -48,6 +48,11 @@ class ConfigError(InputFileError):
     kind = "configuration"
 
 
+#: The path of a `ConfigError` raised by code that has the configuration but not its file:
+#: the task's ``--config`` file, which `bioclf.tasks.run` then names in the message.
+THE_CONFIGURATION = "config"
+
+
 class DataError(BioclfError):
     """A data file is missing, truncated, corrupt or fails its checksum."""
 

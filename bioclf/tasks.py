@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path  # (also used by the tasks as tasks.Path)
 
-from bioclf.errors import BioclfError
+from bioclf.errors import THE_CONFIGURATION, BioclfError, ConfigError
 
 
 def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
@@ -19,11 +19,24 @@ def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None =
     try:
         return int(main(argv) or 0)
     except BioclfError as exc:
+        if isinstance(exc, ConfigError) and exc.path == THE_CONFIGURATION:
+            source = _option(sys.argv[1:] if argv is None else argv, "--config")
+            exc = ConfigError(source, exc.field, exc.reason) if source else exc
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    """The value of option `name` in `argv` (``--name VALUE`` or ``--name=VALUE``), if given."""
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(f"{name}="):
+            return arg.split("=", 1)[1]
+    return None
 
 
 def count(text: str) -> int:

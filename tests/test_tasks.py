@@ -2,8 +2,10 @@
 
 import argparse
 import importlib
+import re
 
 import pytest
+from conftest import ROOT
 
 from bioclf import cli, tasks
 from bioclf.errors import InputFileError
@@ -38,6 +40,22 @@ def test_bad_input_exits_with_status_2(capsys):
     assert tasks.run(main, []) == 2
     err = capsys.readouterr().err
     assert "config/x.yaml" in err and "stdp.n" in err
+
+
+def test_an_error_of_the_configuration_names_the_tasks_config_file(tmp_path, capsys):
+    """Checks made past loading (the protocol against the model files) name the --config file,
+    not a placeholder."""
+    from bioclf.stdp import train
+
+    bad = tmp_path / "short_rest.yaml"
+    text = (ROOT / "config" / "smoke.yaml").read_text()
+    bad.write_text(re.sub(r"rest: [^#\n]*", "rest: 4*ms", text, count=1))
+    argv = ["--config", str(bad), "--n-exc", "10", "--out", str(tmp_path / "o")]
+    assert tasks.run(train.main, argv) == 2
+    err = capsys.readouterr().err
+    assert f"configuration {bad}: field 'stdp.protocol.rest'" in err, err
+    assert tasks.run(train.main, [f"--config={bad}", *argv[2:]]) == 2
+    assert f"configuration {bad}:" in capsys.readouterr().err
 
 
 def test_numeric_option_types_refuse_out_of_range_values():

@@ -15,7 +15,7 @@ from brian2 import SpikeMonitor, second
 
 from bioclf.brian import backends
 from bioclf.encoding import SPLIT_TAGS, hashrng
-from bioclf.errors import ConfigError
+from bioclf.errors import THE_CONFIGURATION, ConfigError
 from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
 from bioclf.stdp import labels as labelling
 from bioclf.stdp import setup, shards
@@ -59,7 +59,7 @@ def check_trained_with(cfg: dict, trained: dict, trained_dir: Path, models) -> N
     for role, value in trained.get("models", {}).items():
         if now["models"].get(role) != value:
             raise ConfigError(
-                "config",
+                THE_CONFIGURATION,
                 role,
                 f"{cfg['stdp']['models'][role.rsplit('.', 1)[1]]} is not the model the "
                 f"network in {trained_dir} was trained with (edited since, or another "
@@ -67,7 +67,7 @@ def check_trained_with(cfg: dict, trained: dict, trained_dir: Path, models) -> N
             )
     if "stdp.protocol" in trained and now["stdp.protocol"] != trained["stdp.protocol"]:
         raise ConfigError(
-            "config",
+            THE_CONFIGURATION,
             "stdp.protocol",
             f"differs from the protocol the network in {trained_dir} was trained with",
         )
@@ -133,7 +133,7 @@ def assign(
     if shard is None:
         _, rec, wall = run_frozen(cfg, trained_dir, "assign", images, labels, out)
         return write_assignment(out, rec["counts"], rec["reps"], labels, wall)
-    shards.check_config(cfg, "config", shard[1])
+    shards.check_config(cfg, THE_CONFIGURATION, shard[1])
     lo, hi = shards.bounds(n_assign, *shard)
     project = f"network_assign{shard[0]}"
     seed_project(cfg, trained_dir, project)
@@ -194,7 +194,7 @@ def respond(
     images, labels = setup.data(cfg, "test", n_test, "stdp.n_test or --n-test")
     lo, hi = (0, n_test) if shard is None else shards.bounds(n_test, *shard)
     if shard is not None:
-        shards.check_config(cfg, "config", shard[1])
+        shards.check_config(cfg, THE_CONFIGURATION, shard[1])
         project = f"{project}{shard[0]}"
     seed_project(cfg, trained_dir, project)
     _, rec, wall = run_frozen(

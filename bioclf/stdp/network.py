@@ -62,7 +62,7 @@ from bioclf.brian.groups import (
     synapses,
 )
 from bioclf.encoding import latency_steps
-from bioclf.errors import ConfigError
+from bioclf.errors import THE_CONFIGURATION, ConfigError
 from bioclf.stdp.protocol import INPUT_VARIABLES, Models, Protocol
 
 N_INPUT = 784
@@ -239,7 +239,7 @@ def check_protocol(models: Models, protocol: Protocol) -> None:
     )
     if float(protocol.rest) <= longest:
         raise ConfigError(
-            "config",
+            THE_CONFIGURATION,
             "stdp.protocol.rest",
             "must be longer than the refractory periods and input delays",
         )
@@ -266,7 +266,9 @@ def build(
     and kept in ``initial_state`` (SI floats), ready to be passed to the first run.
     """
     if n_exc <= 0:
-        raise ConfigError("config", "n_exc", f"must be a positive number of neurons, got {n_exc}")
+        raise ConfigError(
+            THE_CONFIGURATION, "n_exc", f"must be a positive number of neurons, got {n_exc}"
+        )
     check_protocol(models, protocol)
     rng = np.random.default_rng(seed)
     p = protocol

@@ -21,10 +21,11 @@ from bioclf.equations import (
     load_neuron,
     load_synapse,
 )
-from bioclf.errors import ConfigError, EquationFileError
+from bioclf.errors import THE_CONFIGURATION, ConfigError, EquationFileError
 
-#: Where a protocol's values come from, in its errors (`bioclf.config.validate` names the file).
-CONFIG = "config"
+#: Where a protocol's values come from, in its errors (`bioclf.config.validate` and
+#: `bioclf.tasks.run` name the file).
+CONFIG = THE_CONFIGURATION
 
 #: Variables the network code itself reads or writes on the excitatory neurons.
 EXC_NEEDS = ("v", "theta", "ge", "gi")
@@ -153,7 +154,9 @@ class Models:
         """Load and cross-check the files named in the ``stdp.models`` configuration."""
         missing = [k for k in ("exc", "inh", "input_exc", "exc_inh", "inh_exc") if k not in paths]
         if missing:
-            raise ConfigError("config", f"stdp.models.{missing[0]}", "model file not given")
+            raise ConfigError(
+                THE_CONFIGURATION, f"stdp.models.{missing[0]}", "model file not given"
+            )
         models = cls(
             exc=load_neuron(paths["exc"]),
             inh=load_neuron(paths["inh"]),

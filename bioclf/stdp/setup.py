@@ -11,6 +11,7 @@ from bioclf import config as cfgmod
 from bioclf.brian.backends import Backend
 from bioclf.data import images_as_float, load_configured
 from bioclf.equations.spec import model_content
+from bioclf.errors import THE_CONFIGURATION, ConfigError
 from bioclf.io import digest
 from bioclf.stdp.protocol import Models, Protocol
 
@@ -37,7 +38,7 @@ def models(cfg: dict) -> Models:
 
 
 def schedule(
-    cfg: dict, n_exc: int, epochs: int, where: str = "config", field: str = "--epochs"
+    cfg: dict, n_exc: int, epochs: int, where: str = THE_CONFIGURATION, field: str = "--epochs"
 ) -> list[tuple[dict[str, str], int]]:
     """The training phases of `epochs` epochs at size `n_exc`: (model files, epochs) in order.
 
@@ -49,8 +50,6 @@ def schedule(
     ConfigError
         Naming `where` and `field`, if the schedule leaves no epoch to ``stdp.models``.
     """
-    from bioclf.errors import ConfigError
-
     base = cfg["stdp"]["models"]
     size = next((s for s in cfg["stdp"]["sizes"] if s["n"] == n_exc), {})
     phases = [({**base, **p["models"]}, p["epochs"]) for p in size.get("schedule", [])]
@@ -106,9 +105,7 @@ def data(cfg: dict, split: str, n: int, field: str) -> tuple[np.ndarray, np.ndar
     """
     ds = load_configured(cfg["data"], split)
     if n > len(ds):
-        from bioclf.errors import ConfigError
-
         raise ConfigError(
-            "config", field, f"asks for {n} {split} samples; the data set has {len(ds)}"
+            THE_CONFIGURATION, field, f"asks for {n} {split} samples; the data set has {len(ds)}"
         )
     return images_as_float(ds)[:n], np.asarray(ds.labels[:n])

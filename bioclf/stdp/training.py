@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from bioclf import plots, tasks
-from bioclf.errors import ConfigError
+from bioclf.errors import THE_CONFIGURATION, ConfigError
 from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
 from bioclf.stdp import network, setup
 from bioclf.stdp.protocol import Models
@@ -63,7 +63,9 @@ def train(
             models, protocol, n_exc, cfg["stdp"]["chunk"], seed, backend, "network"
         )
         if state is not None:
-            initial = same_variables(state, sim.initial_state, "config", f"schedule of N={n_exc}")
+            initial = same_variables(
+                state, sim.initial_state, THE_CONFIGURATION, f"schedule of N={n_exc}"
+            )
         elif continue_from is not None:
             initial = _earlier_state(Path(continue_from), sim.initial_state)
         else:
