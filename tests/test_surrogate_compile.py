@@ -585,3 +585,15 @@ def test_exprel_is_kept_whole_and_matches_brian2(tmp_path):
         grads.append(torch.autograd.grad((z * torch.arange(20.0)).sum(), xi)[0])
     assert z.sum() > 20 and grads[0].abs().sum() > 0
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-9, atol=1e-12)
+
+
+def test_a_reset_onto_the_threshold_is_refused_with_its_reason(tmp_path):
+    """The network's scales follow from the file: a reset that leaves the neuron on its
+    threshold gives none, and the message says why in terms of the file (it used to ask for a
+    Python argument, which a command-line user cannot give)."""
+    from bioclf.errors import EquationFileError
+
+    path = _variant(tmp_path, **{"v_reset: -65*mV": "v_reset: -52*mV"})
+    with pytest.raises(EquationFileError, match="lies on the threshold") as info:
+        compile_neuron(path, 1e-3)
+    assert info.value.field == "parameters" and "explicitly" not in info.value.reason

@@ -482,11 +482,18 @@ def _scales(c: _Compiler, neuron: CompiledNeuron, input_scale, threshold_scale) 
         "threshold_scale": float(threshold_scale) if threshold_scale else t_scale,
         "input_scale": float(input_scale) if input_scale else i_scale,
     }
+    why = {
+        "threshold_scale": "the state after a reset (initial values, then the reset) lies "
+        "on the threshold",
+        "input_scale": "one step of input does not move the state after a reset toward the "
+        "threshold",
+    }
     for name, value in scales.items():
         if not (math.isfinite(value) and value > 0):
             c.fail(
                 "parameters",
-                f"cannot derive a {name} from the file ({value!r}); pass {name}= explicitly",
+                f"cannot derive the {name} ({value!r}): {why[name]}; check the threshold, "
+                "reset, initial values and how the input enters the equations",
             )
     return scales
 
