@@ -19,7 +19,7 @@ def stdp():
     return load_synapse(EQUATIONS / "dc_stdp.yaml")
 
 
-def _pair(stdp, pre_steps, post_steps, w0=0.5, plastic=1.0):
+def _pair(stdp, pre_steps, post_steps, w0=0.5, plastic=1.0, delay_steps=0):
     """Final weight of one synapse driven by forced pre and post spikes (step indices)."""
     backends.activate(backends.Backend("runtime"), "pairing", dt=DT)
     ns = stdp.namespace()
@@ -52,10 +52,10 @@ def _pair(stdp, pre_steps, post_steps, w0=0.5, plastic=1.0):
         post,
         "syn",
         np.random.default_rng(0),
-        initial={"w": np.array([w0]), "delay": np.array([0.0]) * ms},
+        initial={"w": np.array([w0]), "delay": np.array([delay_steps * float(DT / ms)]) * ms},
     )
     net = Network(pre, post, s)
-    net.run((max(pre_steps + post_steps) + 2) * DT, namespace={})
+    net.run((max(pre_steps + post_steps) + delay_steps + 2) * DT, namespace={})
     return float(s.w[0]), float(post.ge[0])
 
 
@@ -95,4 +95,43 @@ def test_weights_clipped_and_transmission(stdp):
 
 def test_plastic_zero_freezes(stdp):
     w, _ = _pair(stdp, pre_steps=[150], post_steps=[100, 200], plastic=0.0)
+    assert w == 0.5
+
+
+def test_weights_clipped_at_wmax(stdp):
+    """Potentiation beyond wmax stops at wmax; the same pairing below it adds the full amount."""
+    p = stdp.parameters
+    wmax = float(p["wmax"])
+    dep = float(p["nu_pre"]) * np.exp(-50 * float(DT) / float(p["tau_post1"]))
+    pot = (
+        float(p["nu_post"])
+        * np.exp(-50 * float(DT) / float(p["tau_pre"]))
+        * np.exp(-100 * float(DT) / float(p["tau_post2"]))
+    )
+    w0 = wmax - pot / 2 + dep  # after the depression, half the potentiation is left to wmax
+    w, _ = _pair(stdp, pre_steps=[150], post_steps=[100, 200], w0=w0)
+    assert w == wmax
+    w, _ = _pair(stdp, pre_steps=[150], post_steps=[100, 200], w0=w0 - pot)
+    assert w == pytest.approx(w0 - pot - dep + pot, rel=1e-12) and w < wmax
+
+
+def test_traces_are_set_not_incremented(stdp):
+    """Two postsynaptic spikes in a row leave xpost1 at 1, not 2: the depression is that of the
+    later spike alone."""
+    p = stdp.parameters
+    w, _ = _pair(stdp, pre_steps=[150], post_steps=[99, 100])
+    expected = 0.5 - float(p["nu_pre"]) * np.exp(-50 * float(DT) / float(p["tau_post1"]))
+    assert w == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_delayed_spike_depresses_and_transmits_on_arrival(stdp):
+    """With a 3 ms delay, a presynaptic spike at 10 ms arrives at 13 ms: after a postsynaptic
+    spike at 12 ms, which it therefore depresses by xpost1(1 ms), and its weight reaches ge
+    then. (Without the delay the pre spike would come first and change nothing.)"""
+    p = stdp.parameters
+    w, ge = _pair(stdp, pre_steps=[100], post_steps=[120], delay_steps=30)
+    expected = 0.5 - float(p["nu_pre"]) * np.exp(-10 * float(DT) / float(p["tau_post1"]))
+    assert w == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    assert ge == pytest.approx(0.5)  # transmitted (ge decays only in the real neuron models)
+    w, _ = _pair(stdp, pre_steps=[100], post_steps=[120], delay_steps=0)
     assert w == 0.5
