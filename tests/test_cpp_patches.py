@@ -153,9 +153,9 @@ def test_patches_the_queue_the_synaptic_loop_and_the_state_updater(tmp_path):
 def test_refractory_test_is_unchanged(steps):
     """The rewritten test's arithmetic gives Brian2's answer, also next to the step boundaries.
 
-    A proof of the formula, not of the file: the patch test above checks that the patched C++
-    holds this formula (``(lio_1 <= 0) || (t - lastspike + 1e-3*dt)/dt >= lio_1``), and the
-    standalone parity tests check the patched program's spikes."""
+    A check of the formula, in Python, not of the file: the compiled test below runs the
+    patched file's own C++ text against Brian2's, and the standalone parity tests check the
+    patched program's spikes."""
     dt = 0.5e-3
 
     def brian(x):  # _timestep(x, dt) >= steps
@@ -168,6 +168,96 @@ def test_refractory_test_is_unchanged(steps):
         for x in (k * dt, k * dt - 1e-9, k * dt + 1e-9, np.nextafter(k * dt, 0.0)):
             if x >= 0:  # t - lastspike is never negative
                 assert brian(x) == patched(x), (steps, x)
+
+
+# Brian2's refractoriness test and the patched file's, compiled as the project is (Brian2's
+# _timestep, gcc with bioclf's flags: -O3 -ffast-math -march=native) and compared for the times
+# a simulation produces: t and lastspike are whole steps times dt (Brian2's clock), lastspike
+# Brian2's initial -10000 s before the first spike.
+REFRACTORY_PROGRAM = """#include <cstdint>
+#include <cstdio>
+%(timestep)s
+static int _N;
+static double *_ptr_array_exc_lastspike;
+static char *_ptr_array_exc_not_refractory;
+
+__attribute__((noinline)) static char patched(double t, double lastspike, double dt, int64_t _lio_1)
+{
+    char not_refractory;
+%(line)s
+    return not_refractory;
+}
+
+__attribute__((noinline)) static void flags(double t, double dt, int64_t _lio_1)
+{
+%(flags)s
+}
+
+int main()
+{
+    const double dts[] = {0.5e-3, 0.1e-3, 0.05e-3, 0.01e-3, 1.0/3.0*1e-3};
+    const double refs[] = {0.0, 0.3e-4, 0.5e-3, 1e-3, 2e-3, 5e-3, 5.0001e-3, 4.9999e-3};
+    static double last[64];
+    static char flag[64];
+    _ptr_array_exc_lastspike = last;
+    _ptr_array_exc_not_refractory = flag;
+    long differ = 0, refractory = 0, checked = 0;
+    for (double dt : dts)
+        for (double ref : refs)
+        {
+            const int64_t _lio_1 = _timestep(ref, dt);
+            for (int64_t step = 0; step < 200000; step += 997)
+                for (int64_t back = -1; back < 600; back++)
+                {
+                    const double t = step * dt;
+                    const double lastspike = back < 0 ? -10000.0 : (step - back) * dt;
+                    if (back > step) continue;
+                    const char brian = _timestep(t - lastspike, dt) >= _lio_1;
+                    _N = 64;
+                    for (int i = 0; i < 64; i++) last[i] = lastspike;
+                    flags(t, dt, _lio_1);
+                    checked++;
+                    refractory += !brian;
+                    if (patched(t, lastspike, dt, _lio_1) != brian) differ++;
+                    for (int i = 0; i < 64; i++) differ += flag[i] != brian;
+                }
+        }
+    printf("%%ld %%ld %%ld\\n", checked, refractory, differ);
+    return 0;
+}
+"""
+
+
+@pytest.mark.standalone
+def test_refractory_patch_compiled_gives_brians_answer(tmp_path):
+    """The patched file's refractoriness test, both its forms as the patch writes them (the
+    update loop's, the flags loop's), compiled with the project's flags, against Brian2's
+    ``_timestep(t - lastspike, dt) >= _timestep(t_ref, dt)``, for whole-step times at several
+    dt and refractory periods (zero, shorter than a step, a step's fraction off a whole
+    number) -- every flag the same."""
+    import subprocess
+
+    from brian2.codegen.generators.cpp_generator import timestep_code
+
+    from bioclf.brian import backends
+
+    project = _project(tmp_path)
+    assert cpp_patches.patch_project(project)
+    updater = (project / "code_objects" / "exc_stateupdater_codeobject.cpp").read_text()
+    (line,) = [ln for ln in updater.splitlines() if ln.lstrip().startswith("not_refractory = ")]
+    flags = updater[updater.index("    // bioclf: vectorisable refractoriness -- the flags") :]
+    flags = flags[: flags.index(";\n", flags.index("_not_refractory[_idx] =")) + 1]
+    source = tmp_path / "refractory.cpp"
+    source.write_text(
+        REFRACTORY_PROGRAM % {"timestep": timestep_code, "line": line, "flags": flags}
+    )
+    binary = tmp_path / "refractory"
+    compiler = shutil.which("g++") or shutil.which("c++")
+    subprocess.run([compiler, *backends.gcc_flags(), str(source), "-o", str(binary)], check=True)
+    out = subprocess.run([str(binary)], check=True, capture_output=True, text=True).stdout
+    checked, refractory, differ = map(int, out.split())
+    assert checked > 10**6 and refractory > 10**4  # both answers occur, near the boundary too
+    assert differ == 0
 
 
 @pytest.mark.parametrize(
