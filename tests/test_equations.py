@@ -380,5 +380,6 @@ def test_negative_delays_are_refused_when_drawn(tmp_path):
     path = tmp_path / "stdp.yaml"
     path.write_text(text.replace("delay_max: 10*ms", "delay_max: -10*ms"))
     with pytest.raises(EquationFileError, match="gives negative delays") as err:
-        synapse_initial_values(load_synapse(path), 10, np.random.default_rng(0))
+        indices = (np.arange(10), np.zeros(10, int))
+        synapse_initial_values(load_synapse(path), indices, (10, 1), np.random.default_rng(0))
     assert err.value.field == "delay" and str(path) in str(err.value)

@@ -135,3 +135,26 @@ def test_delayed_spike_depresses_and_transmits_on_arrival(stdp):
     assert ge == pytest.approx(0.5)  # transmitted (ge decays only in the real neuron models)
     w, _ = _pair(stdp, pre_steps=[100], post_steps=[120], delay_steps=0)
     assert w == 0.5
+
+
+def test_i_and_j_in_delays_and_initial_values_are_the_neurons(stdp, tmp_path):
+    """In a synapse file, ``i``/``j`` are the presynaptic/postsynaptic neuron (and N_incoming
+    the synapses onto j), as in Brian2 -- not the synapse's index (``j`` was undefined)."""
+    from bioclf.equations import load_synapse
+
+    text = stdp.path.read_text()
+    text = text.replace("delay: rand()*delay_max", "delay: (i + 10*j)*0.1*ms")
+    text = text.replace("w: w_init*(0.01 + rand())", "w: 0.001*N_incoming + 0.01*N_outgoing")
+    path = tmp_path / "stdp.yaml"
+    path.write_text(text)
+    syn = load_synapse(path)
+    backends.activate(backends.Backend("runtime"), "indices", dt=DT)
+    ns = syn.namespace()
+    pre = NeuronGroup(3, syn.pre_neuron.equations, threshold="False", namespace=ns, name="pre")
+    post_eqs = syn.post_neuron.equations + "\nge : 1\nplastic : 1 (shared, constant)"
+    post = NeuronGroup(2, post_eqs, threshold="False", namespace=ns, name="post")
+    s = synapses(syn, pre, post, "syn", np.random.default_rng(0))
+    i, j = np.asarray(s.i[:]), np.asarray(s.j[:])
+    assert len(i) == 6
+    np.testing.assert_allclose(np.asarray(s.delay[:]), (i + 10 * j) * 0.1e-3, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(s.w[:]), 0.001 * 3 + 0.01 * 2)  # 3 in, 2 out

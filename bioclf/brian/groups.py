@@ -156,11 +156,36 @@ def connect_indices(syn: SynapseModel, n_pre: int, n_post: int) -> tuple[np.ndar
     return i[keep], j[keep]
 
 
-def synapse_initial_values(syn: SynapseModel, n_syn: int, rng: np.random.Generator) -> dict:
-    """Delays and initial values of `n_syn` synapses, drawn in numpy from `rng`."""
+def synapse_indices(i: np.ndarray, j: np.ndarray, n_pre: int, n_post: int) -> dict:
+    """Brian2's per-synapse names for synapses from `i` to `j` (index arrays): ``i`` and ``j``
+    the presynaptic and postsynaptic neuron, ``N`` the number of synapses, ``N_pre``/``N_post``
+    the group sizes, ``N_incoming``/``N_outgoing`` the synapses onto ``j``/from ``i``."""
+    i, j = np.asarray(i, dtype=int), np.asarray(j, dtype=int)
+    return {
+        "i": i,
+        "j": j,
+        "N": len(i),
+        "N_pre": n_pre,
+        "N_post": n_post,
+        "N_incoming": np.bincount(j, minlength=n_post)[j],
+        "N_outgoing": np.bincount(i, minlength=n_pre)[i],
+    }
+
+
+def synapse_initial_values(
+    syn: SynapseModel,
+    indices: tuple[np.ndarray, np.ndarray],
+    sizes: tuple[int, int],
+    rng: np.random.Generator,
+) -> dict:
+    """Delays and initial values of the synapses from ``indices[0]`` to ``indices[1]``
+    (between groups of `sizes` neurons), drawn in numpy from `rng`; ``i``, ``j`` and the other
+    names of `synapse_indices` mean there what they mean in Brian2."""
+    special = synapse_indices(*indices, *sizes)
+    n_syn = special["N"]
     values = {}
     if syn.delay is not None and n_syn:
-        values["delay"] = evaluate_array(syn.delay, n_syn, syn.namespace(), rng)
+        values["delay"] = evaluate_array(syn.delay, n_syn, syn.namespace(), rng, special)
         if np.min(values["delay"]) < 0:  # Brian2 would run with it
             raise EquationFileError(
                 syn.origins.get("delay", syn.path),
@@ -169,7 +194,7 @@ def synapse_initial_values(syn: SynapseModel, n_syn: int, rng: np.random.Generat
                 f"{np.min(values['delay']) * 1e3:.3g} ms)",
             )
     for var, expr in syn.initial.items():
-        values[var] = evaluate_array(expr, n_syn, syn.namespace(), rng)
+        values[var] = evaluate_array(expr, n_syn, syn.namespace(), rng, special)
     return values
 
 
@@ -215,7 +240,7 @@ def synapses(
     i, j = connect_indices(syn, len(source), len(target)) if indices is None else indices
     S.connect(i=i, j=j)
     if initial is None:
-        initial = synapse_initial_values(syn, len(i), rng)
+        initial = synapse_initial_values(syn, (i, j), (len(source), len(target)), rng)
     for var, value in initial.items():
         setattr(S, var, value)
     if "plastic" in model.names:

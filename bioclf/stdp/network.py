@@ -414,9 +414,8 @@ def build(
         _add_reset(inh, models.inh, inh_init, p)
 
     # --- synapses ---------------------------------------------------------------------------
-    n_syn = N_INPUT * n_exc
-    in_init = synapse_initial_values(models.input_exc, n_syn, rng)
     pre_idx, post_idx = connect_indices(models.input_exc, N_INPUT, n_exc)
+    in_init = synapse_initial_values(models.input_exc, (pre_idx, post_idx), (N_INPUT, n_exc), rng)
     order = delay_order(pre_idx, post_idx, in_init.get("delay"), p.dt)
     s_in = synapses(
         models.input_exc,
@@ -502,7 +501,7 @@ def build(
         s_in_order=order,
         snapshots=snapshots,
     )
-    sizes = {"inp": N_INPUT, "exc": n_exc, "inh": n_exc, "s_in": n_syn, "ctrl": 1}
+    sizes = {"inp": N_INPUT, "exc": n_exc, "inh": n_exc, "s_in": len(pre_idx), "ctrl": 1}
     built.initial_state = {
         key: np.broadcast_to(initial.get(key, 0.0), (sizes[key.split(".")[0]],)).astype(float)
         for key in built.state_views()
