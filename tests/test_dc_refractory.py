@@ -14,15 +14,15 @@ from bioclf.equations import load_neuron
 DT = 0.5 * ms
 
 
-def _drive(name: str):
-    """One neuron under a constant strong conductance: its v trace and spike steps."""
+def _drive(name: str, ge: float = 2.0):
+    """One neuron under a constant conductance `ge`: its v trace and spike steps."""
     model = load_neuron(EQUATIONS / f"{name}.yaml")
     backends.activate(backends.Backend("runtime"), "refractory", dt=DT)
     start_scope()
     g = neuron_group(model, 1, "exc", np.random.default_rng(0))
     g.v = -65 * mV
     # ge held constant by re-setting it every step (tau_ge = 1 ms would let it decay).
-    g.run_regularly("ge = 2", when="before_groups")
+    g.run_regularly(f"ge = {ge!r}", when="before_groups")
     mon = StateMonitor(g, "v", record=0, when="after_resets")
     sm = SpikeMonitor(g)
     net = Network(g, mon, sm)
@@ -34,10 +34,17 @@ def _drive(name: str):
 
 @pytest.mark.parametrize("name", ["dc_exc", "dc_exc_unclamped"])
 def test_no_spike_within_refractory_period(name):
-    model, _, spikes = _drive(name)
-    assert len(spikes) >= 3
+    """A drive (ge = 50) that takes v from v_reset past threshold within a step or two, so
+    that only the refractory period spaces the spikes (ge = 2 takes ~12 ms, longer than t_ref:
+    the spacing would then hold without any refractory period)."""
+    model, _, spikes = _drive(name, ge=50.0)
+    assert len(spikes) >= 5
     ref_steps = int(round(float(model.refractory_time()) / float(DT)))
-    assert np.diff(spikes).min() >= ref_steps
+    isi = np.diff(spikes)
+    assert isi.min() >= ref_steps
+    # ... and fires again as soon as the period lets it (one euler step from v_reset crosses
+    # threshold: 0.5 ms * 50 * 65 mV / 100 ms = 16 mV > 13 mV).
+    assert isi.max() <= ref_steps + 1, isi
 
 
 def test_clamped_holds_v_unclamped_integrates():
