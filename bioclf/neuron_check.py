@@ -9,7 +9,8 @@ shorter than the refractory period -- on every configured backend. Where no clos
 (e.g. an adaptation current), the check is that every configured backend and the PyTorch neuron
 compiled from the same file produce the same spikes, step for step, for the same currents; the
 report says which check was done and why. Exits with status 1 when a check fails, so the
-pipeline stops on a broken neuron.
+pipeline stops on a broken neuron; a duration too short for the analytic check (under three
+interspike intervals at the lowest current) is a configuration error (exit 2).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from bioclf import config as cfgmod
 from bioclf import plots, tasks
 from bioclf.brian import backends, lif_check
 from bioclf.equations import load_neuron
-from bioclf.errors import UnsupportedConstructError
+from bioclf.errors import ConfigError, UnsupportedConstructError
 from bioclf.io import write_json
 
 
@@ -70,6 +71,19 @@ def main(argv=None) -> int:
     build = cfg.get("build", "build")
     theory, reason = lif_check.analyse(model)
     kind = "analytic" if theory else "agreement"
+    if theory is not None:
+        # The rate is measured from interspike intervals: a duration that holds fewer than two
+        # spikes at the lowest current would read as a rate of 0, a failed neuron.
+        slowest = 1.0 / theory.rate(currents[currents > theory.rheobase]).min()
+        if float(duration) < 3 * slowest:
+            raise ConfigError(
+                args.config,
+                "neuron_check.duration",
+                f"{float(duration):g} s is too short for the f-I check of {model.path}: at "
+                f"the lowest current ({currents[currents > theory.rheobase].min() * 1e9:.4g} "
+                f"nA, 1.05x rheobase) the neuron fires every {slowest:.3g} s; use at least "
+                f"{np.ceil(30 * slowest) / 10:g}*second",
+            )
     if theory is None:
         print(
             f"{model.path}: no closed-form f-I curve ({reason}); checking that the simulators "

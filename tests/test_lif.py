@@ -191,3 +191,23 @@ def test_adaptation_neuron_gets_the_agreement_check(tmp_path):
         model.with_parameters(b=0.03 * nA), currents, duration=0.2 * second, dt=0.01 * ms
     )
     assert not lif_check.compare_steps(brian.steps, other)["identical"]
+
+
+def test_too_short_a_duration_is_a_configuration_error(tmp_path):
+    """tau_m = 1 s: at 1.05x rheobase one spike every 3 s, so a 2 s check would measure a rate
+    of 0 and call a correct neuron broken; the duration is refused instead, naming the field."""
+    from bioclf.errors import ConfigError
+
+    path = tmp_path / "slow.yaml"
+    path.write_text(
+        (EQUATIONS / "lif.yaml").read_text().replace("tau_m: 100*ms", "tau_m: 1*second")
+    )
+    model = load_neuron(path)
+    assert 1 / lif_check.analytic_rate(model, [1.05 * lif_check.rheobase(model)])[0] > 3.0
+    cfg = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    cfg["neuron_check"] = {"model": str(path), "backends": ["runtime"], "duration": "2*second"}
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    argv = ["--config", str(tmp_path / "cfg.yaml"), "--out", str(tmp_path / "out")]
+    with pytest.raises(ConfigError, match="use at least 9.2") as err:
+        neuron_check.main(argv)
+    assert err.value.field == "neuron_check.duration"
