@@ -467,7 +467,7 @@ def _delivery_run(backend, build_dir):
     indices = [0, 1, 1, 2, 3, 4, 5, 0, 2, 5, 1, 3]
     times = [0.5, 1.0, 1.5, 1.0, 2.0, 2.5, 3.0, 4.5, 4.5, 4.5, 5.0, 7.0] * ms
     sources = SpikeGeneratorGroup(6, indices, times, name="src")
-    targets = NeuronGroup(40, "v : 1", name="tgt")
+    targets = NeuronGroup(40, "v : 1\nu : 1\nz : 1", name="tgt")
     syn = Synapses(
         sources,
         targets,
@@ -478,19 +478,29 @@ def _delivery_run(backend, build_dir):
     syn.connect()  # synapses in the order (i, j): consecutive synapses share delays
     syn.delay = f"({DELAY_STEPS}) * 0.5*ms"
     syn.w = "1 + (i * 40 + j) % 13"  # integers: every order of additions gives the same sums
-    monitor = StateMonitor(targets, "v", record=True, name="mon")
-    net = Network(sources, targets, syn, monitor)
+    # Two pathways with one delay for all synapses (Brian2's scalar-delay queue, which files
+    # single indices): all at 4 steps, and all without delay.
+    same = Synapses(sources, targets, "w : 1", on_pre="u_post += w", delay=2 * ms, name="same")
+    same.connect()
+    same.w = "1 + (i * 7 + j) % 5"
+    zero = Synapses(sources, targets, "w : 1", on_pre="z_post += w", name="zero")
+    zero.connect("j % 3 != 0")
+    zero.w = "1 + (i + j) % 3"
+    monitor = StateMonitor(targets, ["v", "u", "z"], record=True, name="mon")
+    net = Network(sources, targets, syn, same, zero, monitor)
     net.run(5 * ms)
     net.run(10 * ms)
     if directory is not None:
         backends.build(backends.Backend(backend, build_dir=build_dir), directory, run=True)
-    return monitor.v[:].copy(), syn.n[:].copy(), (syn.t_last[:] / ms).copy(), directory
+    traces = np.stack([monitor.v[:], monitor.u[:], monitor.z[:]])
+    return traces, syn.n[:].copy(), (syn.t_last[:] / ms).copy(), directory
 
 
 @pytest.mark.standalone
 def test_patched_queue_delivers_each_synapse_at_its_delay(tmp_path):
     """The patched project (ranges of synapses, listed or processed range by range) delivers
-    the same synapses at the same steps as Brian2's runtime device."""
+    the same synapses at the same steps as Brian2's runtime device; so do pathways whose
+    synapses all share one delay (zero, or 4 steps), which Brian2's queue files apart."""
     v_rt, n_rt, t_rt, _ = _delivery_run("runtime", tmp_path)
     v_cpp, n_cpp, t_cpp, directory = _delivery_run("cpp", tmp_path)
     assert cpp_patches.QUEUE_MARK in (directory / "brianlib" / "spikequeue.h").read_text()
@@ -502,6 +512,16 @@ def test_patched_queue_delivers_each_synapse_at_its_delay(tmp_path):
     np.testing.assert_array_equal(n_cpp, n_rt)
     np.testing.assert_array_equal(t_cpp, t_rt)
     np.testing.assert_array_equal(v_cpp, v_rt)
+    for name in ("same", "zero"):  # (their code reads the patched queue's single indices)
+        code = (directory / "code_objects" / f"{name}_pre_codeobject.cpp").read_text()
+        assert cpp_patches.QUEUE_MARK in code
+    # The pathways with one delay delivered every spike (the last, at 7 ms, before 15 ms).
+    spikes = np.bincount([0, 1, 1, 2, 3, 4, 5, 0, 2, 5, 1, 3], minlength=6)[:, None]
+    i, j = np.arange(6)[:, None], np.arange(40)[None, :]
+    np.testing.assert_array_equal(v_rt[1, :, -1], (spikes * (1 + (i * 7 + j) % 5)).sum(0))
+    np.testing.assert_array_equal(
+        v_rt[2, :, -1], (spikes * (1 + (i + j) % 3) * (j % 3 != 0)).sum(0)
+    )
 
 
 RESETTER = """void _run_inp_spike_resetter_codeobject()
