@@ -383,3 +383,27 @@ def test_negative_delays_are_refused_when_drawn(tmp_path):
         indices = (np.arange(10), np.zeros(10, int))
         synapse_initial_values(load_synapse(path), indices, (10, 1), np.random.default_rng(0))
     assert err.value.field == "delay" and str(path) in str(err.value)
+
+
+def test_initial_values_may_use_every_function_the_validation_accepts(tmp_path):
+    """Brian2's functions and constants (sign, log10, expm1, exprel, timestep, poisson, e...)
+    pass the file's validation; the numpy evaluation of initial values knows them too (they
+    crashed the group's construction with a NameError)."""
+    import numpy as np
+
+    from bioclf.brian import backends
+    from bioclf.brian.groups import neuron_group
+
+    text = (EQUATIONS / "lif.yaml").read_text()
+    assert "  v: v_rest\n" in text
+    initial = (
+        "  v: v_rest + (sign(rand() - 2) + log10(100) + expm1(0) + exprel(0) + e - e)*mV"
+        " + (timestep(1*ms, 0.5*ms) + 0*poisson(2))*mV\n"
+    )
+    path = tmp_path / "lif.yaml"
+    path.write_text(text.replace("  v: v_rest\n", initial))
+    model = load_neuron(path)
+    backends.activate(backends.Backend("runtime"), "functions", dt=0.1 * ms)
+    group = neuron_group(model, 4, "lif", np.random.default_rng(0))
+    # -1 + 2 + 0 + 1 + 0 + 2 = 4 mV above v_rest
+    np.testing.assert_allclose(np.asarray(group.v[:]), float(-65 * mV + 4 * mV), rtol=1e-12)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from brian2 import Equations, NeuronGroup, Synapses
+from brian2.core.functions import DEFAULT_FUNCTIONS
 from brian2.core.namespace import DEFAULT_UNITS
 from brian2.parsing.rendering import NumpyNodeRenderer
 from brian2.units.fundamentalunits import Quantity, fail_for_dimension_mismatch, get_dimensions
@@ -17,10 +18,20 @@ from bioclf.brian.functions import NAMESPACE as HASH_FUNCTIONS
 from bioclf.equations.spec import EXTERNALS, NeuronExtension, NeuronModel, SynapseModel
 from bioclf.errors import EquationFileError
 
+# Every function a model file may use (Brian2's DEFAULT_FUNCTIONS: the validation accepts them
+# all) in Brian2's own numpy form, the common ones as numpy's; the random ones draw from the
+# generator (`evaluate_array`).
 _NUMPY_FUNCS = {
-    name: getattr(np, name)
-    for name in ("exp", "log", "sqrt", "sin", "cos", "tanh", "abs", "floor", "ceil", "clip")
+    name: function.pyfunc
+    for name, function in DEFAULT_FUNCTIONS.items()
+    if name not in ("rand", "randn", "poisson")
 }
+_NUMPY_FUNCS.update(
+    {
+        name: getattr(np, name)
+        for name in ("exp", "log", "sqrt", "sin", "cos", "tanh", "abs", "floor", "ceil", "clip")
+    }
+)
 _NUMPY_FUNCS.update(logical_not=np.logical_not, int=lambda x: np.asarray(x).astype(int))
 
 
@@ -37,10 +48,12 @@ def evaluate_array(expr: str, n: int, namespace: dict, rng: np.random.Generator,
     ns.update(
         rand=lambda: rng.random(n),
         randn=lambda: rng.standard_normal(n),
+        poisson=lambda lam: rng.poisson(np.asarray(lam, dtype=float), n).astype(float),
         i=np.arange(n),
         N=n,
         inf=np.inf,
         pi=np.pi,
+        e=np.e,
     )
     if extra:
         ns.update(extra)
