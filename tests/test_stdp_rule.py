@@ -158,3 +158,17 @@ def test_i_and_j_in_delays_and_initial_values_are_the_neurons(stdp, tmp_path):
     assert len(i) == 6
     np.testing.assert_allclose(np.asarray(s.delay[:]), (i + 10 * j) * 0.1e-3, rtol=1e-12)
     np.testing.assert_allclose(np.asarray(s.w[:]), 0.001 * 3 + 0.01 * 2)  # 3 in, 2 out
+
+
+def test_connect_condition_may_use_the_group_sizes(stdp, tmp_path):
+    """N_pre/N_post, which the validation accepts in a connect condition, are the group sizes
+    (they raised a NameError)."""
+    from bioclf.brian.groups import connect_indices
+    from bioclf.equations import load_synapse
+
+    path = tmp_path / "stdp.yaml"
+    text = stdp.path.read_text().replace("connect: true", "connect: j == (i + N_pre) % N_post")
+    path.write_text(text)
+    i, j = connect_indices(load_synapse(path), 5, 2)
+    np.testing.assert_array_equal(i, np.arange(5))
+    np.testing.assert_array_equal(j, (np.arange(5) + 5) % 2)

@@ -162,8 +162,9 @@ def connect_indices(syn: SynapseModel, n_pre: int, n_post: int) -> tuple[np.ndar
         return i, j
     if syn.connect is False:
         return i[:0], j[:0]
+    sizes = {"N_pre": n_pre, "N_post": n_post}
     keep = evaluate_array(
-        syn.connect, len(i), syn.namespace(), np.random.default_rng(0), {"j": j, "i": i}
+        syn.connect, len(i), syn.namespace(), np.random.default_rng(0), {"j": j, "i": i, **sizes}
     )
     keep = np.asarray(keep, dtype=bool)
     return i[keep], j[keep]
