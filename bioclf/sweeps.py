@@ -21,8 +21,10 @@ compares) move only when the base file's path, the value, or the run configurati
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,15 +49,22 @@ class Point:
     quantity: Quantity
     method: str  # 'surrogate' or 'stdp'
     models: dict[str, Path]  # role ('neuron', or an stdp.models role) -> derived model file
+    derived: Path  # the directory of the derived files, named after their content
+    texts: dict[Path, str]  # derived file -> its text
 
     @property
     def directory(self) -> Path:
-        return ROOT / self.file.stem / self.parameter / slug(self.value) / self.method
+        return directory(self.file, self.parameter, self.value, self.method)
 
     @property
     def config(self) -> Path:
         """The derived run configuration (STDP points only)."""
-        return self.directory / "config.yaml"
+        return self.derived / "config.yaml"
+
+
+def directory(file: Path, parameter: str, value: str, method: str) -> Path:
+    """The directory of a sweep point's runs."""
+    return ROOT / Path(file).stem / parameter / slug(value) / method
 
 
 def slug(value: str) -> str:
@@ -192,11 +201,9 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
                     )
             seen[slug(value)] = (j, q)
             for method, used in sorted(users.items()):
-                point = Point(swept, name, str(value), q, method, {})
-                models = {role: point.directory / Path(model).name for role, model in used.items()}
-                point = Point(swept, name, str(value), q, method, models)
+                point = _point(config, swept, name, str(value), q, method, used)
                 if write:
-                    _write_point(config, point, used, path, field)
+                    _write_point(point, path, field)
                 points.append(point)
     return points
 
@@ -251,25 +258,71 @@ def _not_overridden(config: dict, swept: Path, name: str, users: dict, path, key
                     )
 
 
-def _write_point(config: dict, point: Point, used: dict, path, field: str) -> None:
-    for role, derived in point.models.items():
-        _write(derived, derived_text(used[role], derived.parent, point.parameter, point.value))
+#: Hexadecimal digits of the digest that names a point's derived files.
+DIGEST = 12
+
+
+def _point(
+    config: dict, swept: Path, name: str, value: str, q: Quantity, method: str, used: dict
+) -> Point:
+    """A point and the texts of its derived files, in a directory named after them."""
+    base = directory(swept, name, value, method)
+
+    # The texts as they would be in a directory `here`: the model files' depend on it (their
+    # `extends:` is relative), the configuration's names the model files.
+    def texts(here: Path) -> dict[str, str]:
+        out = {Path(m).name: derived_text(m, here, name, value) for m in used.values()}
+        if method == "stdp":
+            models = {role: here / Path(m).name for role, m in used.items()}
+            out["config.yaml"] = derived_config(config, models, base)
+        return out
+
+    # Named after the texts with a placeholder directory (the directory's depth is fixed, so the
+    # relative paths are those of the real one); the real texts differ from those only by it.
+    digest = hashlib.sha256(repr(sorted(texts(base / "derived" / "_").items())).encode())
+    derived = base / "derived" / digest.hexdigest()[:DIGEST]
+    files = {derived / k: v for k, v in texts(derived).items()}
+    models = {role: derived / Path(m).name for role, m in used.items()}
+    return Point(swept, name, value, q, method, models, derived, files)
+
+
+def _write_point(point: Point, path, field: str) -> None:
+    for derived, text in point.texts.items():
+        _write(derived, text)
+    for derived in point.models.values():
         try:
             load_model(derived)
         except BioclfError as exc:
             raise ConfigError(path, field, f"the derived model file is refused: {exc}") from None
-    if point.method == "stdp":
-        _write(point.config, derived_config(config, point))
 
 
-def derived_config(config: dict, point: Point) -> str:
-    """The run configuration of an STDP sweep point, as YAML text."""
+def prune(points: list[Point]) -> None:
+    """Remove the derived files of other configurations beside those of `points`.
+
+    The workflow calls this when a run starts (it holds the working directory's lock then, so
+    no job of another run reads them). A point's files of the configuration run before are
+    thereby gone, so that going back to it writes them afresh, newer than the point's results:
+    Snakemake makes those again whether or not it has a record of the run.
+    """
+    keep = {p.derived.resolve() for p in points}
+    for p in points:
+        parent = p.derived.parent
+        if not parent.is_dir():
+            continue
+        for other in parent.iterdir():
+            if other.resolve() not in keep and other.is_dir():
+                shutil.rmtree(other)
+
+
+def derived_config(config: dict, models: dict[str, Path], point_dir: Path) -> str:
+    """The run configuration of an STDP sweep point (derived model files `models`, runs in
+    `point_dir`), as YAML text."""
     cfg = copy.deepcopy(config)
     cfg.pop("sweeps", None)
     cfg.pop("sweep_budget", None)
     b = budget(config)
     stdp = cfg["stdp"]
-    for role, derived in point.models.items():
+    for role, derived in models.items():
         stdp["models"][role] = str(derived)
     # the schedule of the size, if any, as the baseline trains (it uses no swept file: `plan`)
     schedule = next((s.get("schedule") for s in stdp["sizes"] if s["n"] == b["n"]), None)
@@ -279,7 +332,7 @@ def derived_config(config: dict, point: Point) -> str:
     stdp.update({k: b[k] for k in ("n_train", "n_assign", "n_test")})
     stdp["chunk"] = min(stdp["chunk"], b["n_train"])
     # a compiled project of its own, so that the points of a sweep can run in parallel
-    cfg["build"] = str(Path(config.get("build", "build")) / point.directory.relative_to("results"))
+    cfg["build"] = str(Path(config.get("build", "build")) / point_dir.relative_to("results"))
     return "# Written by bioclf.sweeps for one sweep point. Do not edit.\n" + yaml.safe_dump(
         cfg, sort_keys=False
     )

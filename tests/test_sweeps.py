@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -54,7 +55,8 @@ def test_derived_file_differs_from_the_base_by_one_value(workdir):
     }
     point = next(p for p in points if p.parameter == "tau_m" and p.value == "50*ms")
     derived = point.models["neuron"]
-    assert derived == Path("results/sweeps/lif/tau_m/50ms/surrogate/lif.yaml")
+    assert derived.parent.parent == Path("results/sweeps/lif/tau_m/50ms/surrogate/derived")
+    assert derived.name == "lif.yaml"
     base, new = load_model("equations/lif.yaml"), load_model(derived)
     assert new.parameters["tau_m"] == 50 * ms
     assert {k: v for k, v in new.parameters.items() if k != "tau_m"} == {
@@ -149,14 +151,14 @@ def test_bad_sweeps_are_refused_naming_the_key(workdir, change, words):
     assert not Path("results").exists()
 
 
-def _dry_run(*args) -> set[str]:
-    res = subprocess.run(
-        [*SNAKEMAKE, "--configfile", "config/sweep.yaml", "-n", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+def _snakemake(*args) -> subprocess.CompletedProcess:
+    res = subprocess.run([*SNAKEMAKE, *args], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    return res
+
+
+def _dry_run(*args, configfile="config/sweep.yaml") -> set[str]:
+    res = _snakemake("--configfile", configfile, "-n", *args)
     jobs = set()
     table = res.stdout.split("Job stats:")[1] if "Job stats:" in res.stdout else ""
     for line in table.splitlines():
@@ -169,21 +171,8 @@ def _dry_run(*args) -> set[str]:
 def test_editing_a_swept_file_reruns_its_sweep_jobs_only(workdir):
     cfg = _config()
     points = sweeps.plan(cfg, "config/sweep.yaml")  # the derived files, as the Snakefile does
-    # Pretend every sweep job ran: outputs newer than their inputs, in job order.
-    stamp = 2e9
-    for p in points:
-        if p.method == "surrogate":
-            run = p.directory / "fc20" / "seed0"
-            files = [run / "model.pt", run / "metrics.json"]
-        else:
-            run = p.directory / "n20" / "seed0"
-            files = [run / "state.npz", run / "assign" / "assignment.npy"]
-            files += [run / "test" / "responses.npz", run / "test" / "metrics.json"]
-        for f in files:
-            f.parent.mkdir(parents=True, exist_ok=True)
-            f.write_text("x")
-            stamp += 10
-            os.utime(f, (stamp, stamp))
+    _pretend_ran(points)  # every sweep job
+    stamp = 2e9 + 1000
     assert _dry_run("sweeps") == set()
 
     lif = Path("equations/lif.yaml")
@@ -201,6 +190,62 @@ def test_editing_a_swept_file_reruns_its_sweep_jobs_only(workdir):
     jobs = _dry_run("sweeps")
     assert {"sweep_stdp_train", "sweep_stdp_assign", "sweep_stdp_evaluate"} <= jobs
     assert not {j for j in jobs if j.startswith("sweep_surrogate")}
+
+
+def _pretend_ran(points, stamp=2e9) -> None:
+    """Outputs of every sweep job of `points`, newer than their inputs, in job order."""
+    for p in points:
+        if p.method == "surrogate":
+            run = p.directory / "fc20" / "seed0"
+            files = [run / "model.pt", run / "metrics.json"]
+        else:
+            run = p.directory / "n20" / "seed0"
+            files = [run / "state.npz", run / "assign" / "assignment.npy"]
+            files += [run / "test" / "responses.npz", run / "test" / "metrics.json"]
+        for f in files:
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text("x")
+            stamp += 10
+            os.utime(f, (stamp, stamp))
+
+
+def _read_by_jobs(points) -> dict[Path, tuple[str, float]]:
+    """Text and time stamp of every file a sweep job of `points` is given to read."""
+    files = {f for p in points for f in p.models.values()}
+    files |= {p.config for p in points if p.method == "stdp"}
+    return {f: (f.read_text(), f.stat().st_mtime) for f in files}
+
+
+def test_a_dry_run_with_other_values_leaves_the_files_of_a_run_alone(workdir):
+    """Parsing the workflow (every dry run does, and a run the lock refuses) with another
+    configuration changes no file that the sweep jobs of a run under way read, and going back
+    to the first configuration reruns nothing; a run of the other one does replace the points'
+    results, and going back then reruns them."""
+    points = sweeps.plan(_config(), "config/sweep.yaml")
+    for f in [*_read_by_jobs(points), *Path("equations").iterdir()]:
+        os.utime(f, (1e9, 1e9))
+    _pretend_ran(points, time.time() - 1000)  # (the files of another configuration: newer)
+    assert _dry_run("sweeps") == set()
+    before = _read_by_jobs(points)
+
+    other = _config()
+    other["sweep_budget"]["stdp"]["n_test"] = 40  # what the STDP points' jobs read
+    other["stdp"]["chunk"] = 40
+    Path("config/other.yaml").write_text(yaml.safe_dump(other, sort_keys=False))
+    jobs = _dry_run("sweeps", configfile="config/other.yaml")
+    assert {"sweep_stdp_train", "sweep_stdp_evaluate"} <= jobs
+    assert _read_by_jobs(points) == before
+    assert _dry_run("sweeps") == set()  # back to the planned configuration: nothing to do
+
+    # A run of the other configuration (--touch: the hooks run, no job) takes the points over.
+    _snakemake("--configfile", "config/other.yaml", "--touch", "sweeps")
+    # (the STDP points' files of the first configuration are gone; the surrogate points' are
+    # those of both)
+    assert {p.method for p in points if p.derived.exists()} == {"surrogate"}
+    assert _dry_run("sweeps", configfile="config/other.yaml") == set()
+    jobs = _dry_run("sweeps")
+    assert {"sweep_stdp_train", "sweep_stdp_respond", "sweep_stdp_evaluate"} <= jobs
+    assert not {j for j in jobs if j.startswith("sweep_surrogate")}  # (their files are the same)
 
 
 def test_report_section_plots_finished_points_and_marks_the_baseline(workdir):

@@ -74,6 +74,9 @@ except BioclfError as _exc:
     _refuse(_exc)
 
 
+# What else a run does when it starts (after the checks below), e.g. `bioclf.sweeps.prune`:
+# functions without arguments, appended by the other rule files.
+ONSTART = []
 
 onstart:
     _bioclf_config.write_job_file(CFG, _CFG_TEXT)
@@ -96,6 +99,8 @@ onstart:
         _refuse(ConfigError(" + ".join(_CFG_SOURCES), _exc.field, _exc.reason))
     except BioclfError as _exc:
         _refuse(_exc)
+    for _hook in ONSTART:
+        _hook()
 
 
 SUR_NETS = [sur_name(r) for r in SUR["runs"]]

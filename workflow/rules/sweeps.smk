@@ -1,6 +1,8 @@
 # Parameter sweeps (config key 'sweeps', bioclf/sweeps.py): every value of a swept parameter is a
-# derived equation file under results/sweeps/<file>/<parameter>/<value>/<method>/ (written when
-# the Snakefile is parsed, only if its text changes), run by the same CLIs as the main runs.
+# derived equation file under results/sweeps/<file>/<parameter>/<value>/<method>/derived/<digest>/
+# (named after its content, and an STDP point's configuration's: written when the Snakefile is
+# parsed, never rewritten, so a dry run with other values changes nothing a run under way
+# reads), run by the same CLIs as the main runs.
 # Each point is an ordinary job, so a cluster runs the points in parallel. The swept file and the
 # files it extends are inputs: editing them re-runs the sweep points, and only those.
 

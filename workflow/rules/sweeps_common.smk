@@ -1,11 +1,16 @@
 # Sweep points and the functions of the sweep rules (workflow/rules/sweeps.smk).
 
+import os
+
 from bioclf import sweeps as _sweeps
 
 try:
     SWEEP_POINTS = _sweeps.plan(config, CFG)
 except BioclfError as _exc:
     _refuse(_exc)
+# The derived files of other configurations go when a run starts (bioclf.sweeps.prune), not
+# here: a dry run with other values must leave the files of a run under way alone.
+ONSTART.append(lambda: _sweeps.prune(SWEEP_POINTS))
 SWEEP_STDP = _sweeps.budget(config)
 SWEEP_SUR = _sweeps.surrogate_budget(config)
 
@@ -23,7 +28,7 @@ def sweep_point(w, method):
 def sweep_model_files(w, method):
     """The derived files of a point and every file they extend."""
     p = sweep_point(w, method)
-    files = {str(f) for m in p.models.values() for f in _model_files(m)}
+    files = {os.path.normpath(f) for m in p.models.values() for f in _model_files(m)}
     if method == "stdp":
         files |= set(STDP_MODELS) | {str(p.config)}
     return sorted(files)
