@@ -131,8 +131,17 @@ def _users(config: dict, swept: Path) -> dict[str, dict[str, Path]]:
     return users
 
 
-def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[Point]:
+def plan(
+    config: dict,
+    path: str | Path = "config",
+    write: bool = True,
+    runs: dict[str, str] | None = None,
+) -> list[Point]:
     """Check the configuration's sweeps and (with `write`) write their derived files.
+
+    `runs` maps a method to a text that its points' derived files include (``runs.json``):
+    what else the results of its runs depend on (the workflow: the surrogate runs' command-line
+    options), so that a change of it reruns them as a changed model file does.
 
     Raises
     ------
@@ -201,7 +210,8 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
                     )
             seen[slug(value)] = (j, q)
             for method, used in sorted(users.items()):
-                point = _point(config, swept, name, str(value), q, method, used)
+                extra = (runs or {}).get(method)
+                point = _point(config, swept, name, str(value), q, method, used, extra)
                 if write:
                     _write_point(point, path, field)
                 points.append(point)
@@ -263,7 +273,14 @@ DIGEST = 12
 
 
 def _point(
-    config: dict, swept: Path, name: str, value: str, q: Quantity, method: str, used: dict
+    config: dict,
+    swept: Path,
+    name: str,
+    value: str,
+    q: Quantity,
+    method: str,
+    used: dict,
+    runs: str | None = None,
 ) -> Point:
     """A point and the texts of its derived files, in a directory named after them."""
     base = directory(swept, name, value, method)
@@ -275,6 +292,8 @@ def _point(
         if method == "stdp":
             models = {role: here / Path(m).name for role, m in used.items()}
             out["config.yaml"] = derived_config(config, models, base)
+        if runs is not None:
+            out["runs.json"] = runs
         return out
 
     # Named after the texts with a placeholder directory (the directory's depth is fixed, so the

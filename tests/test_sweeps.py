@@ -209,11 +209,28 @@ def _pretend_ran(points, stamp=2e9) -> None:
             os.utime(f, (stamp, stamp))
 
 
-def _read_by_jobs(points) -> dict[Path, tuple[str, float]]:
-    """Text and time stamp of every file a sweep job of `points` is given to read."""
-    files = {f for p in points for f in p.models.values()}
-    files |= {p.config for p in points if p.method == "stdp"}
+def _read_by_jobs() -> dict[Path, tuple[str, float]]:
+    """Text and time stamp of every file of the sweep points that the workflow has written
+    (those its jobs are given to read)."""
+    files = Path("results/sweeps").glob("*/*/*/*/derived/*/*")
     return {f: (f.read_text(), f.stat().st_mtime) for f in files}
+
+
+def _ran_as_planned() -> None:
+    """The derived files as the workflow writes them, and every sweep job run after them."""
+    _dry_run("sweeps")
+    for f in [*_read_by_jobs(), *Path("equations").iterdir()]:
+        os.utime(f, (1e9, 1e9))
+    # (files written now, by another configuration, are newer)
+    _pretend_ran(sweeps.plan(_config(), "config/sweep.yaml", write=False), time.time() - 1000)
+    assert _dry_run("sweeps") == set()
+
+
+def _other(change) -> None:
+    """config/other.yaml: config/sweep.yaml changed by `change`."""
+    other = _config()
+    change(other)
+    Path("config/other.yaml").write_text(yaml.safe_dump(other, sort_keys=False))
 
 
 def test_a_dry_run_with_other_values_leaves_the_files_of_a_run_alone(workdir):
@@ -221,31 +238,39 @@ def test_a_dry_run_with_other_values_leaves_the_files_of_a_run_alone(workdir):
     configuration changes no file that the sweep jobs of a run under way read, and going back
     to the first configuration reruns nothing; a run of the other one does replace the points'
     results, and going back then reruns them."""
-    points = sweeps.plan(_config(), "config/sweep.yaml")
-    for f in [*_read_by_jobs(points), *Path("equations").iterdir()]:
-        os.utime(f, (1e9, 1e9))
-    _pretend_ran(points, time.time() - 1000)  # (the files of another configuration: newer)
-    assert _dry_run("sweeps") == set()
-    before = _read_by_jobs(points)
+    _ran_as_planned()
+    before = _read_by_jobs()
+    assert {f.name for f in before} == {"lif.yaml", "runs.json", "dc_stdp.yaml", "config.yaml"}
 
-    other = _config()
-    other["sweep_budget"]["stdp"]["n_test"] = 40  # what the STDP points' jobs read
-    other["stdp"]["chunk"] = 40
-    Path("config/other.yaml").write_text(yaml.safe_dump(other, sort_keys=False))
+    def change(cfg):
+        cfg["sweep_budget"]["stdp"]["n_test"] = 40  # what the STDP points' jobs read
+        cfg["stdp"]["chunk"] = 40
+
+    _other(change)
     jobs = _dry_run("sweeps", configfile="config/other.yaml")
     assert {"sweep_stdp_train", "sweep_stdp_evaluate"} <= jobs
-    assert _read_by_jobs(points) == before
+    assert {f: v for f, v in _read_by_jobs().items() if f in before} == before
     assert _dry_run("sweeps") == set()  # back to the planned configuration: nothing to do
 
     # A run of the other configuration (--touch: the hooks run, no job) takes the points over.
     _snakemake("--configfile", "config/other.yaml", "--touch", "sweeps")
     # (the STDP points' files of the first configuration are gone; the surrogate points' are
     # those of both)
-    assert {p.method for p in points if p.derived.exists()} == {"surrogate"}
+    assert {f.name for f in before if f.exists()} == {"lif.yaml", "runs.json"}
     assert _dry_run("sweeps", configfile="config/other.yaml") == set()
     jobs = _dry_run("sweeps")
     assert {"sweep_stdp_train", "sweep_stdp_respond", "sweep_stdp_evaluate"} <= jobs
     assert not {j for j in jobs if j.startswith("sweep_surrogate")}  # (their files are the same)
+
+
+def test_a_changed_surrogate_budget_reruns_the_surrogate_points(workdir):
+    """The surrogate runs' options are parameters of their jobs, which Snakemake compares only
+    where it has a record of the run (not here: the outputs were made without it)."""
+    _ran_as_planned()
+    _other(lambda cfg: cfg["sweep_budget"].update(surrogate={"epochs": 2}))
+    jobs = _dry_run("sweeps", configfile="config/other.yaml")
+    assert {"sweep_surrogate_train", "sweep_surrogate_evaluate"} <= jobs
+    assert not {j for j in jobs if j.startswith("sweep_stdp")}
 
 
 def test_report_section_plots_finished_points_and_marks_the_baseline(workdir):

@@ -1,18 +1,40 @@
 # Sweep points and the functions of the sweep rules (workflow/rules/sweeps.smk).
 
 import os
+from types import SimpleNamespace
 
 from bioclf import sweeps as _sweeps
 
+SWEEP_STDP = _sweeps.budget(config)
+SWEEP_SUR = _sweeps.surrogate_budget(config)
+
+
+def _sweep_sur_flags(net):
+    """The main run's flags for network `net`, then the sweep budget (argparse: last one
+    wins)."""
+    flags = [sur_flags(SimpleNamespace(net=net))]
+    for key, flag in (("epochs", "--epochs"), ("n_train", "--train-subset"),
+                      ("n_test", "--test-subset")):
+        if key in SWEEP_SUR:
+            flags.append(f"{flag} {SWEEP_SUR[key]}")
+    return " ".join(flags)
+
+
+def sweep_sur_flags(w):
+    return _sweep_sur_flags(w.net)
+
+
+# The surrogate points' files include the options of every network (runs.json), so that a
+# changed option or budget reruns them, with or without Snakemake's record of parameters.
 try:
-    SWEEP_POINTS = _sweeps.plan(config, CFG)
+    SWEEP_POINTS = _sweeps.plan(config, CFG, runs={
+        "surrogate": _bioclf_config.settings_text({n: _sweep_sur_flags(n) for n in SUR_NETS}),
+    })
 except BioclfError as _exc:
     _refuse(_exc)
 # The derived files of other configurations go when a run starts (bioclf.sweeps.prune), not
 # here: a dry run with other values must leave the files of a run under way alone.
 ONSTART.append(lambda: _sweeps.prune(SWEEP_POINTS))
-SWEEP_STDP = _sweeps.budget(config)
-SWEEP_SUR = _sweeps.surrogate_budget(config)
 
 
 def sweep_point(w, method):
@@ -26,22 +48,14 @@ def sweep_point(w, method):
 
 
 def sweep_model_files(w, method):
-    """The derived files of a point and every file they extend."""
+    """The derived files of a point (the model files, an STDP point's configuration, the
+    surrogate networks' options) and every file the model files extend."""
     p = sweep_point(w, method)
     files = {os.path.normpath(f) for m in p.models.values() for f in _model_files(m)}
+    files |= {str(f) for f in p.texts}
     if method == "stdp":
-        files |= set(STDP_MODELS) | {str(p.config)}
+        files |= set(STDP_MODELS)
     return sorted(files)
-
-
-def sweep_sur_flags(w):
-    """The main run's flags for this network, then the sweep budget (argparse: last one wins)."""
-    flags = [sur_flags(w)]
-    for key, flag in (("epochs", "--epochs"), ("n_train", "--train-subset"),
-                      ("n_test", "--test-subset")):
-        if key in SWEEP_SUR:
-            flags.append(f"{flag} {SWEEP_SUR[key]}")
-    return " ".join(flags)
 
 
 def sweep_targets():
