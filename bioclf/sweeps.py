@@ -6,16 +6,26 @@ list of values::
     sweeps:
       - {file: equations/lif.yaml, parameter: tau_m, values: [10*ms, 20*ms, 50*ms]}
 
-Each value becomes a file under ``results/sweeps/<file stem>/<parameter>/<value>/<method>/``
-holding only ``extends: <the model file in use>`` and the one parameter, so the ordinary loader
-validates it and equations/ is never touched. The methods a file affects are derived from the
-configuration: the surrogate network when the file is ``surrogate.neuron`` or a file it extends,
-STDP when it is one of ``stdp.models`` (or a file one of them extends). STDP sweep runs get a
-derived configuration too (the derived model files, a build directory of their own and the
-reduced budget of ``sweep_budget.stdp``).
+Each value becomes a file under
+``results/sweeps/<file stem>/<parameter>/<value>/<method>/derived/<digest>/`` holding only
+``extends: <the model file in use>`` and the one parameter, so the ordinary loader validates it
+and equations/ is never touched. The methods a file affects are derived from the configuration:
+the surrogate network when the file is ``surrogate.neuron`` or a file it extends, STDP when it
+is one of ``stdp.models`` (or a file one of them extends). STDP points get a derived
+configuration too, ``config.yaml`` beside the model files (the derived model files, a build
+directory of their own and the reduced budget of ``sweep_budget.stdp``), surrogate points the
+networks' options (``runs.json``, given by the workflow), so that a change of anything a point's
+runs read reruns them.
 
-Files are written only when their text changes, so their modification times (which Snakemake
-compares) move only when the base file's path, the value, or the run configuration changes.
+The files a point's jobs read are named after their content (``<digest>``, of all of them) and
+never rewritten: the workflow writes them when it is parsed, which every dry run does, and a dry
+run (or a run that the working directory's lock refuses) with another configuration must not
+change what the jobs of a run under way read. Another configuration writes files of its own,
+new (so newer than the point's results, which Snakemake then makes again), and leaves the
+earlier ones as they are: going back to those after a dry run reruns nothing. When a run starts
+(it holds the lock then), `prune` removes the points' files of other configurations, so that
+going back after a real run writes them afresh and reruns the points, with or without
+Snakemake's record.
 """
 
 from __future__ import annotations
