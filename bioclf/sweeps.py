@@ -23,9 +23,10 @@ run (or a run that the working directory's lock refuses) with another configurat
 change what the jobs of a run under way read. Another configuration writes files of its own,
 new (so newer than the point's results, which Snakemake then makes again), and leaves the
 earlier ones as they are: going back to those after a dry run reruns nothing. When a run starts
-(it holds the lock then), `prune` removes the points' files of other configurations, so that
-going back after a real run writes them afresh and reruns the points, with or without
-Snakemake's record.
+(it holds the lock then), `started` records, for each point it runs, which files its results
+are made with (``derived/current``) and removes those of other configurations; files other
+than those recorded are made newer than the results when planned, so that a change of
+configuration reruns the points, with or without Snakemake's record.
 """
 
 from __future__ import annotations
@@ -323,23 +324,35 @@ def _write_point(point: Point, path, field: str) -> None:
             load_model(derived)
         except BioclfError as exc:
             raise ConfigError(path, field, f"the derived model file is refused: {exc}") from None
+    # Files of a configuration other than the one the point's results were last made with are
+    # newer than those results, even where they were written before them (by a dry run while a
+    # run was under way): Snakemake then makes them again, with or without its own record.
+    made = _current(point)
+    if made.exists() and made.read_text() != point.derived.name:
+        for derived in point.texts:
+            os.utime(derived)
 
 
-def prune(points: list[Point]) -> None:
-    """Remove the derived files of other configurations beside those of `points`.
+def _current(point: Point) -> Path:
+    """The file naming the derived files (digest) that the point's last run started with."""
+    return point.derived.parent / "current"
 
-    The workflow calls this when a run starts (it holds the working directory's lock then, so
-    no job of another run reads them). A point's files of the configuration run before are
-    thereby gone, so that going back to it writes them afresh, newer than the point's results:
-    Snakemake makes those again whether or not it has a record of the run.
+
+def started(points: list[Point], outputs) -> None:
+    """A run starts that makes `outputs` (paths): the points with results among them record
+    their derived files as those the results are made with, and lose those of other
+    configurations.
+
+    The workflow calls this when a run starts: it holds the working directory's lock then, so
+    no job of another run reads the files removed.
     """
-    keep = {p.derived.resolve() for p in points}
+    made = [Path(os.path.normpath(o)) for o in outputs]
     for p in points:
-        parent = p.derived.parent
-        if not parent.is_dir():
+        if not any(o.is_relative_to(p.directory) for o in made):
             continue
-        for other in parent.iterdir():
-            if other.resolve() not in keep and other.is_dir():
+        _write(_current(p), p.derived.name)
+        for other in p.derived.parent.iterdir():
+            if other.is_dir() and other.name != p.derived.name:
                 shutil.rmtree(other)
 
 

@@ -263,6 +263,26 @@ def test_a_dry_run_with_other_values_leaves_the_files_of_a_run_alone(workdir):
     assert not {j for j in jobs if j.startswith("sweep_surrogate")}  # (their files are the same)
 
 
+def test_values_planned_while_a_run_is_under_way_rerun_the_points_all_the_same(workdir):
+    """A dry run with other values while a run is under way writes their files before the
+    run's results; a later run with those values reruns the points all the same, also without
+    Snakemake's record (--rerun-triggers mtime)."""
+    _ran_as_planned()
+    # the run (--touch: the hooks run, no job) records which files its points are made with
+    _snakemake("sweeps", "--configfile", "config/sweep.yaml", "--touch", "--forceall")
+    before = _read_by_jobs()
+    _other(lambda cfg: cfg["sweep_budget"]["stdp"].update(n_test=40))
+    _dry_run("sweeps", configfile="config/other.yaml")
+    for f in _read_by_jobs():
+        if f not in before:  # written before the results
+            os.utime(f, (1e9, 1e9))
+    assert _dry_run("sweeps", "--rerun-triggers", "mtime") == set()
+    jobs = _dry_run("sweeps", "--rerun-triggers", "mtime", configfile="config/other.yaml")
+    assert {"sweep_stdp_train", "sweep_stdp_evaluate"} <= jobs
+    assert not {j for j in jobs if j.startswith("sweep_surrogate")}
+    assert {f: v for f, v in _read_by_jobs().items() if f in before} == before
+
+
 def test_a_changed_surrogate_budget_reruns_the_surrogate_points(workdir):
     """The surrogate runs' options are parameters of their jobs, which Snakemake compares only
     where it has a record of the run (not here: the outputs were made without it)."""

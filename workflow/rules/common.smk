@@ -74,7 +74,7 @@ except BioclfError as _exc:
     _refuse(_exc)
 
 
-# What else a run does when it starts (after the checks below), e.g. `bioclf.sweeps.prune`:
+# What else a run does when it starts (after the checks below), e.g. `bioclf.sweeps.started`:
 # functions without arguments, appended by the other rule files.
 ONSTART = []
 

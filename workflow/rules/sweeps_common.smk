@@ -32,9 +32,12 @@ try:
     })
 except BioclfError as _exc:
     _refuse(_exc)
-# The derived files of other configurations go when a run starts (bioclf.sweeps.prune), not
-# here: a dry run with other values must leave the files of a run under way alone.
-ONSTART.append(lambda: _sweeps.prune(SWEEP_POINTS))
+# Which derived files the points that a run makes are made with is recorded, and those of other
+# configurations removed, when the run starts (bioclf.sweeps.started), not here: a dry run with
+# other values must leave the files of a run under way alone.
+ONSTART.append(lambda: _sweeps.started(
+    SWEEP_POINTS, [f for job in workflow.dag.needrun_jobs() for f in job.output]
+))
 
 
 def sweep_point(w, method):
