@@ -35,9 +35,11 @@ except BioclfError as _exc:
 # Which derived files the points that a run makes are made with is recorded, and those of other
 # configurations removed, when the run starts (bioclf.sweeps.started), not here: a dry run with
 # other values must leave the files of a run under way alone.
-ONSTART.append(lambda: _sweeps.started(
-    SWEEP_POINTS, [f for job in workflow.dag.needrun_jobs() for f in job.output]
-))
+# (Only where sweeps are configured: `needrun_jobs` is Snakemake's own DAG, not its API.)
+if SWEEP_POINTS:
+    ONSTART.append(lambda: _sweeps.started(
+        SWEEP_POINTS, [f for job in workflow.dag.needrun_jobs() for f in job.output]
+    ))
 
 
 def sweep_point(w, method):
