@@ -139,25 +139,30 @@ def benchfile(rule, job=None):
 
 
 # Each job's settings file: the configuration values its results depend on (those of the jobs
-# before it included), an input of the job. It is rewritten when, and only when, its content
+# before it included), an input of the job. A run rewrites it when, and only when, its content
 # changes, so that changing a value in a configuration file reruns exactly the jobs that read
 # it. Snakemake's record of parameters cannot do this: the STDP jobs are given the
 # configuration file's path, and the committed results (a fresh clone) have no record at all.
 # The committed results' files are committed too (results/.settings/, checked out before the
-# results, so older). A dry run with other values rewrites them as a run would: going back
-# to the earlier values then reruns those jobs once.
+# results, so older). A dry run leaves them alone (a run under way, or going back to the values
+# they hold, needs them as they are): where the values differ it plans the job with a fresh
+# copy under .snakemake/bioclf/planned/ instead.
 SETTINGS = "results/.settings"
 
 
 def settings(rule, job, values):
     """An input function: the path of the job's settings file, written if `values(wildcards)`
-    differ from what it holds."""
+    differ from what it holds (in a dry run, a fresh file elsewhere)."""
 
     def path(w):
         name = job.format(**dict(w.items())) if job else "all"
-        f = f"{SETTINGS}/{rule}/{name}.json"
-        _bioclf_config.write_job_file(f, _bioclf_config.settings_text(values(w)))
-        return f
+        f = Path(SETTINGS, rule, f"{name}.json")
+        text = _bioclf_config.settings_text(values(w))
+        if workflow.dryrun and not (f.exists() and f.read_text() == text):
+            f = Path(".snakemake/bioclf/planned", rule, f"{name}.json")
+            f.unlink(missing_ok=True)  # written anew: newer than the job's outputs
+        _bioclf_config.write_job_file(f, text)
+        return str(f)
 
     return path
 
