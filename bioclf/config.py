@@ -9,7 +9,6 @@ files named, STDP sample counts against the data, the protocol, schedules, shard
 from __future__ import annotations
 
 import json
-import os
 from importlib import resources
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import yaml
 
 from bioclf.equations.quantities import evaluate_quantity
 from bioclf.errors import ConfigError
-from bioclf.io import yaml_file_problem
+from bioclf.io import write_if_changed, yaml_file_problem
 
 SCHEMA = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 
@@ -165,13 +164,8 @@ def job_file(config: dict, sources: list[str], merged: str | Path) -> tuple[str,
 def write_job_file(path: str | Path, text: str | None) -> None:
     """Write `text` (from `job_file`) to `path`, atomically, unless the file holds it already
     (an unchanged file is left alone, so that its time stamp stays). None writes nothing."""
-    path = Path(path)
-    if text is None or (path.exists() and path.read_text() == text):
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")  # several cluster jobs may write at once
-    tmp.write_text(text)
-    tmp.replace(path)
+    if text is not None:
+        write_if_changed(path, text)
 
 
 #: STDP settings that change no result: how the jobs run (the backend is in the run's path;

@@ -29,19 +29,33 @@ def save_npy(path: str | Path, array) -> None:
     os.replace(tmp, path)
 
 
+def _beside(path: Path) -> Path:
+    """The temporary file of an atomic write of `path`: beside it, one per process (cluster
+    jobs may write the same file at once)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
 def write_text(path: str | Path, text: str) -> None:
     """Write `text` atomically (a reader never sees half a file)."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = _beside(path)
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def write_if_changed(path: str | Path, text: str) -> None:
+    """`write_text`, unless the file holds `text` already: an unchanged file keeps its time
+    stamp, which Snakemake compares with its outputs'."""
+    path = Path(path)
+    if not (path.exists() and path.read_text() == text):
+        write_text(path, text)
 
 
 def write_csv(path: str | Path, table, **options) -> None:
     """Write a pandas DataFrame as CSV atomically (`options`: those of ``DataFrame.to_csv``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = _beside(path)
     table.to_csv(tmp, **options)
     os.replace(tmp, path)
 

@@ -20,7 +20,7 @@ import yaml
 from bioclf import config as cfgmod
 from bioclf import energy, plots, report_coding, report_energy, report_sweeps, tasks
 from bioclf.errors import ResultFileError
-from bioclf.io import load_json, write_csv
+from bioclf.io import load_json, write_csv, write_text
 
 #: Diehl & Cook (2015), test accuracy (%) by number of excitatory neurons.
 DIEHL_COOK = {100: 82.9, 400: 87.0, 1600: 91.9, 6400: 95.0}
@@ -482,8 +482,7 @@ def main(argv=None) -> int:
     lines.append(f"- report rendered {info['date']} on {info['machine']} ({rendered})")
     lines += ["", "```yaml", yaml.safe_dump(cfg, sort_keys=False).strip(), "```", ""]
     out = root / "report.md"
-    (root / "report.md.tmp").write_text("\n".join(lines))
-    (root / "report.md.tmp").replace(out)
+    write_text(out, "\n".join(lines))
     print(f"wrote {out} and {root / 'metrics.csv'} ({len(df)} rows)")
     return 0
 

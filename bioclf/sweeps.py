@@ -45,6 +45,7 @@ from brian2.units.fundamentalunits import Quantity, get_dimensions
 from bioclf.equations import load_model, model_files
 from bioclf.equations.quantities import evaluate_quantity
 from bioclf.errors import BioclfError, ConfigError
+from bioclf.io import write_if_changed
 
 ROOT = Path("results") / "sweeps"
 METHODS = ("surrogate", "stdp")
@@ -109,16 +110,6 @@ def budget(config: dict) -> dict:
 def surrogate_budget(config: dict) -> dict:
     """Surrogate sweep budget: ``sweep_budget.surrogate`` (epochs, n_train, n_test)."""
     return dict((config.get("sweep_budget") or {}).get("surrogate") or {})
-
-
-def _write(path: Path, text: str) -> None:
-    """Write `text` unless the file already holds it (its mtime then stays as it is)."""
-    if path.exists() and path.read_text() == text:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def derived_text(base: Path, directory: Path, parameter: str, value: str) -> str:
@@ -318,7 +309,7 @@ def _point(
 
 def _write_point(point: Point, path, field: str) -> None:
     for derived, text in point.texts.items():
-        _write(derived, text)
+        write_if_changed(derived, text)
     for derived in point.models.values():
         try:
             load_model(derived)
@@ -350,7 +341,7 @@ def started(points: list[Point], outputs) -> None:
     for p in points:
         if not any(o.is_relative_to(p.directory) for o in made):
             continue
-        _write(_current(p), p.derived.name)
+        write_if_changed(_current(p), p.derived.name)
         for other in p.derived.parent.iterdir():
             if other.is_dir() and other.name != p.derived.name:
                 shutil.rmtree(other)
