@@ -9,6 +9,7 @@ files named, STDP sample counts against the data, the protocol, schedules, shard
 from __future__ import annotations
 
 import json
+import math
 from importlib import resources
 from pathlib import Path
 
@@ -50,8 +51,20 @@ def _get(config: dict, keys: tuple[str, ...]):
     return node
 
 
+def _finite_numbers(node, path: str | Path, key: str = "") -> None:
+    """Refuse a NaN or infinite number (YAML's ``.nan``, ``.inf``): the schema's ranges let NaN
+    through (every comparison with it is false), and JSON, which the settings files are, has
+    neither."""
+    if isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(path, key or "(top level)", f"must be a finite number, got {node}")
+    if isinstance(node, dict | list):
+        for k, value in node.items() if isinstance(node, dict) else enumerate(node):
+            _finite_numbers(value, path, f"{key}.{k}" if key else str(k))
+
+
 def validate(config: dict, path: str | Path = "config") -> dict:
     """Validate a configuration dict; raise `ConfigError` naming the offending key."""
+    _finite_numbers(config, path)
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
@@ -203,7 +216,7 @@ def stdp_settings(config: dict, n: int, stage: str) -> dict:
 def settings_text(values: dict) -> str:
     """The text of a job's settings file: `values` as sorted JSON, so that equal values give
     an equal file (`write_job_file` then leaves it alone, and no job runs again)."""
-    return json.dumps(values, sort_keys=True, indent=1, default=str) + "\n"
+    return json.dumps(values, sort_keys=True, indent=1, default=str, allow_nan=False) + "\n"
 
 
 def quantity(config: dict, *keys: str):

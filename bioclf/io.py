@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -60,12 +61,25 @@ def write_csv(path: str | Path, table, **options) -> None:
     os.replace(tmp, path)
 
 
-def write_json(path: str | Path, data: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=_default) + "\n")
-    os.replace(tmp, path)
+def json_text(data, *, sort_keys: bool = True, indent: int = 2) -> str:
+    """`data` as standard JSON text (numpy scalars and arrays as numbers and lists).
+
+    JSON has no NaN or infinity (Python would write ``NaN``/``Infinity``, which strict
+    parsers such as ``jq`` or JavaScript's refuse): a non-finite float is written as ``null``,
+    "no value" -- a minimum over no interspike intervals, a loss that diverged.
+    """
+    return json.dumps(_finite(data), indent=indent, sort_keys=sort_keys, allow_nan=False) + "\n"
+
+
+def number(value) -> float:
+    """A number read back from JSON that `json_text` wrote: NaN for None (a value that was not
+    finite, or was absent)."""
+    return math.nan if value is None else float(value)
+
+
+def write_json(path: str | Path, data: dict, *, sort_keys: bool = True) -> None:
+    """Write `data` atomically as standard JSON (`json_text`)."""
+    write_text(path, json_text(data, sort_keys=sort_keys))
 
 
 def set_aside(path: str | Path) -> Path:
@@ -150,11 +164,18 @@ def _reason(exc: Exception, kind: str) -> str:
     return f"{kind}, or truncated ({type(exc).__name__}: {exc})"
 
 
-def _default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
+def _finite(obj):
+    """`obj` with numpy values as Python ones and non-finite floats as None, for `json_text`."""
+    if isinstance(obj, np.ndarray | np.generic):
+        obj = obj.tolist()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if obj is None or isinstance(obj, str | int):
+        return obj
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 

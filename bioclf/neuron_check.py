@@ -26,6 +26,13 @@ from bioclf.errors import ConfigError, UnsupportedConstructError
 from bioclf.io import write_json
 
 
+def _min_isi(min_isi: np.ndarray) -> float | None:
+    """The shortest interspike interval (s) of all levels; None where no level fired twice (JSON
+    has no infinity)."""
+    shortest = float(min_isi.min()) if len(min_isi) else np.inf
+    return shortest if np.isfinite(shortest) else None
+
+
 def _analytic_checks(res) -> tuple[dict, bool]:
     above = res.analytic > 0
     rel = np.abs(res.simulated[above] - res.analytic[above]) / res.analytic[above]
@@ -33,7 +40,7 @@ def _analytic_checks(res) -> tuple[dict, bool]:
         "levels_above_rheobase": int(above.sum()),
         "max_relative_rate_error": float(rel.max()),
         "silent_below_rheobase": bool(np.all(res.n_spikes[~above] == 0)),
-        "min_isi_s": float(res.min_isi[above].min()),
+        "min_isi_s": _min_isi(res.min_isi[above]),
         "refractory_respected": bool(np.all(res.min_isi[above] >= res.t_ref - 1e-12)),
     }
     passed = (
@@ -50,7 +57,7 @@ def _agreement_checks(res, reference) -> tuple[dict, bool]:
     same = lif_check.compare_steps(reference.steps, res.steps)
     checks = {
         "levels_firing": int((res.n_spikes >= 2).sum()),
-        "min_isi_s": float(res.min_isi.min()),
+        "min_isi_s": _min_isi(res.min_isi),
         "refractory_respected": bool(np.all(res.min_isi >= res.t_ref - 1e-12)),
         f"same_spikes_as_{reference.backend}": same["identical"],
         "neurons_differing": same["neurons_differing"],

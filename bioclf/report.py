@@ -20,7 +20,7 @@ import yaml
 from bioclf import config as cfgmod
 from bioclf import energy, plots, report_coding, report_energy, report_sweeps, tasks
 from bioclf.errors import ResultFileError
-from bioclf.io import load_json, write_csv, write_text
+from bioclf.io import load_json, number, write_csv, write_text
 
 #: Diehl & Cook (2015), test accuracy (%) by number of excitatory neurons.
 DIEHL_COOK = {100: 82.9, 400: 87.0, 1600: 91.9, 6400: 95.0}
@@ -150,7 +150,7 @@ def _surrogate_row(cfg: dict, path: Path, m: dict) -> dict:
     n = run.get("hidden", 0)
     c = m.get("config", {})
     n_train = report_coding.samples_per_epoch(c, m.get("history", ())) * c.get("epochs", 1)
-    wall = m.get("training_wall_seconds", np.nan)
+    wall = number(m.get("training_wall_seconds"))
     return {
         "method": "surrogate",
         "network": report_coding.surrogate_label(run),
@@ -381,6 +381,11 @@ def runs_provenance(df: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _isi(seconds: float | None) -> str:
+    """lif_check.json's ``min_isi_s``: None where no current level fired twice."""
+    return "none (no level fired twice)" if seconds is None else f"{1e3 * seconds:.3f} ms"
+
+
 def main(argv=None) -> int:
     p = tasks.parser(
         __doc__.splitlines()[0],
@@ -437,14 +442,14 @@ def main(argv=None) -> int:
                 lines.append(
                     f"- `{name}`: {'PASS' if r['passed'] else 'FAIL'} -- {r['levels_firing']} "
                     f"current levels firing, {same[0].replace('_', ' ')}: {r[same[0]]}, "
-                    f"min ISI {1e3 * r['min_isi_s']:.3f} ms"
+                    f"min ISI {_isi(r['min_isi_s'])}"
                 )
                 continue
             lines.append(
                 f"- `{name}`: {'PASS' if r['passed'] else 'FAIL'} -- {r['levels_above_rheobase']} "
                 f"current levels above rheobase, max relative rate error "
                 f"{r['max_relative_rate_error']:.2e} (limit 1e-2), silent below rheobase: "
-                f"{r['silent_below_rheobase']}, min ISI {1e3 * r['min_isi_s']:.3f} ms"
+                f"{r['silent_below_rheobase']}, min ISI {_isi(r['min_isi_s'])}"
             )
         torch = nc.get("pytorch")
         if torch:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bioclf import energy, plots, report_coding
-from bioclf.io import load_json, write_csv
+from bioclf.io import load_json, number, write_csv
 
 ENERGY_COLUMNS = [
     "method",
@@ -51,7 +51,7 @@ def ann_rows(cfg: dict, root: Path) -> list[dict]:
             m = load_json(d / "metrics.json")
             c = m.get("config", {})
             per_epoch = report_coding.samples_per_epoch(c, m.get("history", ()))
-            wall = m.get("training_wall_seconds", np.nan)
+            wall = number(m.get("training_wall_seconds"))
             n = run.get("hidden", 0)
             ops = m["operations"]
             rows.append(

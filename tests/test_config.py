@@ -55,6 +55,14 @@ BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
             [{"arch": "fc", "encoding": "temporal"}],
             "surrogate.runs.0.encoding",
         ),
+        # YAML's .nan and .inf: NaN passes every range of the schema
+        (("surrogate", "lr"), float("nan"), "surrogate.lr"),
+        (("surrogate", "weight_decay"), float("inf"), "surrogate.weight_decay"),
+        (
+            ("surrogate", "runs"),
+            [{"arch": "fc", "hidden": 100, "ann_lr": float("nan")}],
+            "surrogate.runs.0.ann_lr",
+        ),
     ],
 )
 def test_bad_value_names_the_key(path, value, key):

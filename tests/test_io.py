@@ -1,5 +1,7 @@
 """Reading what earlier tasks wrote: a missing, truncated or foreign file is named, in one line."""
 
+import json
+import math
 import re
 from pathlib import Path
 
@@ -8,7 +10,7 @@ import pytest
 
 from bioclf import tasks
 from bioclf.errors import ResultFileError
-from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
+from bioclf.io import json_text, load_arrays, load_json, number, save_npy, save_npz, write_json
 
 
 def test_written_files_read_back(tmp_path):
@@ -115,3 +117,31 @@ def test_a_table_written_by_a_killed_task_leaves_the_old_one(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         write_csv(path, Dying({"a": [3]}), index=False)
     assert path.read_text() == "a\n1\n2\n"
+
+
+def test_json_written_is_standard_json(tmp_path):
+    """JSON has no NaN or infinity: Python's json writes them as NaN/Infinity, which strict
+    parsers (jq, JavaScript) refuse; they are written as null, and read back as NaN."""
+    data = {
+        "inf": float("inf"),
+        "nan": np.float32("nan"),
+        "array": np.array([1.5, -np.inf]),
+        "nested": [{"x": float("-inf")}, (2.0, np.int64(3), np.bool_(True))],
+        "finite": 0.1,
+    }
+    write_json(tmp_path / "m.json", data)
+
+    def refuse(constant):
+        raise ValueError(constant)
+
+    read = json.loads((tmp_path / "m.json").read_text(), parse_constant=refuse)
+    assert read == {
+        "inf": None,
+        "nan": None,
+        "array": [1.5, None],
+        "nested": [{"x": None}, [2.0, 3, True]],
+        "finite": 0.1,
+    }
+    assert math.isnan(number(read["inf"])) and number(read["finite"]) == 0.1
+    with pytest.raises(TypeError, match="PosixPath"):
+        json_text({"path": tmp_path})

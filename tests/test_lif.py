@@ -211,3 +211,56 @@ def test_too_short_a_duration_is_a_configuration_error(tmp_path):
     with pytest.raises(ConfigError, match="use at least 9.2") as err:
         neuron_check.main(argv)
     assert err.value.field == "neuron_check.duration"
+
+
+def _strict_json(path):
+    """`path` read as standard JSON: NaN and Infinity, which Python writes but strict parsers
+    (jq, JavaScript) refuse, are refused."""
+
+    def refuse(constant):
+        raise ValueError(f"{path}: {constant} is not JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_no_level_firing_writes_null_and_the_report_reads_it(tmp_path):
+    """A neuron that never fires twice (a broken model) has no shortest interspike interval:
+    lif_check.json holds null there (it held Infinity, not JSON), and the report says so."""
+    from bioclf import report
+    from bioclf.io import write_json
+
+    n = 4
+    silent = lif_check.RateResult(
+        current=np.linspace(0, 3e-9, n),
+        analytic=np.array([0.0, 10.0, 20.0, 30.0]),
+        simulated=np.zeros(n),
+        n_spikes=np.zeros(n, dtype=int),
+        min_isi=np.full(n, np.inf),
+        t_ref=2e-3,
+        dt=1e-5,
+        backend="runtime",
+        steps=[np.zeros(0, dtype=int)] * n,
+    )
+    analytic, passed = neuron_check._analytic_checks(silent)
+    assert analytic["min_isi_s"] is None and not passed
+    agreement, passed = neuron_check._agreement_checks(silent, silent)
+    assert agreement["min_isi_s"] is None and agreement["levels_firing"] == 0 and not passed
+    path = tmp_path / "neuron" / "lif_check.json"
+    write_json(
+        path,
+        {
+            "model": "silent.yaml",
+            "check": "analytic",
+            "backends": {
+                "runtime": {**analytic, "passed": False},
+                "cpp": {**agreement, "passed": False},
+            },
+            "pytorch": None,
+            "passed": False,
+        },
+    )
+    assert _strict_json(path)["backends"]["runtime"]["min_isi_s"] is None
+    argv = ["--config", str(ROOT / "config" / "config.yaml"), "--out", str(tmp_path)]
+    assert report.main(argv) == 0
+    text = (tmp_path / "report.md").read_text()
+    assert text.count("min ISI none (no level fired twice)") == 2

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 import time
 from dataclasses import asdict
@@ -27,7 +26,7 @@ from torch import nn
 
 from bioclf import energy, tasks
 from bioclf.errors import BioclfError
-from bioclf.io import save_npy, write_text
+from bioclf.io import save_npy, write_json, write_text
 from bioclf.surrogate.ann import analog_input
 from bioclf.surrogate.data import load_data
 from bioclf.surrogate.encode import spike_input
@@ -245,7 +244,7 @@ def test_model(
     np.savetxt(text, confusion, fmt="%d", delimiter=",")
     write_text(out / "confusion.csv", text.getvalue())
     slim = {k: v for k, v in metrics.items() if k != "predictions"}
-    write_text(out / "metrics.json", json.dumps(slim, indent=2))
+    write_json(out / "metrics.json", slim, sort_keys=False)
     save_npy(out / "predictions.npy", np.asarray(metrics["predictions"], dtype=np.int64))
     log(
         f"test accuracy {metrics['accuracy']:.4f} on {metrics['n_samples']} samples; "

@@ -32,7 +32,6 @@ writes ``DIR/brian2_export.json`` with both simulators' accuracies and their agr
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -42,7 +41,7 @@ import torch
 
 from bioclf import tasks
 from bioclf.errors import BioclfError, ConfigError
-from bioclf.io import write_text
+from bioclf.io import write_json
 
 SLOT_EXTRA = 2  # steps per sample beyond T: one per spiking layer
 _OWN_NAMES = ("sg_bias", "sg_weight")  # variables the exported network adds
@@ -350,7 +349,7 @@ def main(argv=None) -> int:
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "brian2_export.json", json.dumps(result, indent=2))
+    write_json(out / "brian2_export.json", result, sort_keys=False)
     print(
         f"Brian2 ({args.backend}) accuracy {result['accuracy_brian2']:.4f}, PyTorch "
         f"{result['accuracy_pytorch']:.4f} on {result['n_samples']} test images "
