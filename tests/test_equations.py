@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from brian2 import ms, mV
+from brian2 import ms, mV, uvolt
 from conftest import EQUATIONS
 
 from bioclf import tasks
@@ -12,6 +12,7 @@ from bioclf.equations import (
     load_model,
     load_neuron,
     load_synapse,
+    model_content,
     model_files,
 )
 from bioclf.errors import EquationFileError
@@ -407,3 +408,34 @@ def test_initial_values_may_use_every_function_the_validation_accepts(tmp_path):
     group = neuron_group(model, 4, "lif", np.random.default_rng(0))
     # -1 + 2 + 0 + 1 + 0 + 2 = 4 mV above v_rest
     np.testing.assert_allclose(np.asarray(group.v[:]), float(-65 * mV + 4 * mV), rtol=1e-12)
+
+
+def test_model_content_tells_apart_values_that_differ_beyond_8_digits(tmp_path):
+    """Brian2's repr rounds to 8 decimals: tau_m 100 ms and 100.0000000001 ms read the same, so
+    a checkpoint, a trained network or a saved surrogate (`neuron_id`) of one would have been
+    taken for the other's. Values read back exactly from their repr keep it (the digests of
+    before); others are written exactly."""
+    from bioclf.equations.spec import value_text
+    from bioclf.surrogate.saved import neuron_id
+
+    lif = load_neuron(EQUATIONS / "lif.yaml")
+    close = lif.with_parameters(tau_m=100.0000000001 * ms)
+    assert repr(close.parameters["tau_m"]) == repr(lif.parameters["tau_m"])
+    assert model_content(close) != model_content(lif)
+    # the same through a file, as the surrogate checks a trained network's neuron
+    text = (EQUATIONS / "lif.yaml").read_text()
+    assert "tau_m: 100*ms" in text
+    (tmp_path / "lif.yaml").write_text(text)
+    (tmp_path / "close.yaml").write_text(text.replace("tau_m: 100*ms", "tau_m: 100.0000000001*ms"))
+    assert neuron_id(tmp_path / "lif.yaml") != neuron_id(tmp_path / "close.yaml")
+    assert neuron_id(tmp_path / "lif.yaml") == neuron_id(EQUATIONS / "lif.yaml")
+    # values that a file's text gives back bit for bit keep Brian2's repr ...
+    assert "'v_th': -52. * mvolt" in model_content(lif)
+    assert "'tau_m': 100. * msecond" in model_content(lif)
+    # ... others, their exact bits, never the repr of another value
+    exact = value_text(close.parameters["tau_m"])
+    assert exact == f"exact({float(close.parameters['tau_m']).hex()}, second)"
+    # 0.05*mV and 50*uV differ in the last bit; both are shown as 50. * uvolt
+    assert float(0.05 * mV) != float(50 * uvolt) and repr(0.05 * mV) == repr(50 * uvolt)
+    assert value_text(50 * uvolt) == "50. * uvolt"
+    assert value_text(0.05 * mV).startswith("exact(0x1.a36e2eb1c432dp-15, ")

@@ -13,6 +13,8 @@ from pathlib import Path
 from brian2 import Equations
 from brian2.units.fundamentalunits import Quantity, get_dimensions
 
+from bioclf.equations.quantities import evaluate_quantity
+
 #: Names the network provides to every model file (documented in equations/README.md).
 #: ``plastic`` is 1 while learning and 0 during label assignment and testing.
 EXTERNALS = {"plastic": get_dimensions(1)}
@@ -140,6 +142,38 @@ def model_content(model: NeuronModel | SynapseModel) -> str:
     """A model's content as text, without the directory of its file (comments are not kept).
 
     Two runs whose models have the same content simulate the same thing; checkpoints record it
-    so that a run resumes only a checkpoint of the same models.
+    so that a run resumes only a checkpoint of the same models. Every parameter value is
+    written exactly (`value_text`): models that differ in any value have other content.
     """
-    return repr(replace(model, path=Path(model.path.name)))
+    exact = {"path": Path(model.path.name)}
+    exact["parameters"] = {k: _Text(value_text(v)) for k, v in model.parameters.items()}
+    if isinstance(getattr(model, "refractory", None), Quantity):
+        exact["refractory"] = _Text(value_text(model.refractory))
+    return repr(replace(model, **exact))
+
+
+class _Text(str):
+    """A text that a dataclass's repr shows as it is."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def value_text(value: Quantity) -> str:
+    """A quantity as text that tells it from every other value.
+
+    Brian2's repr (``-65. * mvolt``) rounds to 8 decimals in the unit it chooses, so values that
+    differ only beyond them would read the same. It is kept where it gives the value back bit
+    for bit, read as a model file's value is (``-65*mV``: most values files write, whose
+    models' content, and the digests recorded from it, stay those of before); any other value
+    is written as its exact bits in SI units: ``exact(<float.hex>, <dimensions>)``.
+    """
+    text = repr(value)
+    shown = text[len("Quantity(") : -1] if text.startswith("Quantity(") else text
+    try:
+        back = evaluate_quantity(shown)
+    except ValueError:
+        back = None
+    if back is None or float(back) != float(value) or back.dim is not get_dimensions(value):
+        text = f"exact({float(value).hex()}, {get_dimensions(value)!r})"
+    return text
