@@ -11,22 +11,29 @@ Each value becomes a file under
 ``extends: <the model file in use>`` and the one parameter, so the ordinary loader validates it
 and equations/ is never touched. The methods a file affects are derived from the configuration:
 the surrogate network when the file is ``surrogate.neuron`` or a file it extends, STDP when it
-is one of ``stdp.models`` (or a file one of them extends). STDP points get a derived
-configuration too, ``config.yaml`` beside the model files (the derived model files, a build
-directory of their own and the reduced budget of ``sweep_budget.stdp``), surrogate points the
-networks' options (``runs.json``, given by the workflow), so that a change of anything a point's
-runs read reruns them.
+is one of ``stdp.models`` (or a file one of them extends). An STDP point gets a run
+configuration too, ``config.yaml`` in the point's directory (the derived model files, a build
+directory of its own and the reduced budget of ``sweep_budget.stdp``), which the workflow
+writes when a run starts, as it does the merged configuration of the main runs.
 
-The files a point's jobs read are named after their content (``<digest>``, of all of them) and
-never rewritten: the workflow writes them when it is parsed, which every dry run does, and a dry
-run (or a run that the working directory's lock refuses) with another configuration must not
-change what the jobs of a run under way read. Another configuration writes files of its own,
-new (so newer than the point's results, which Snakemake then makes again), and leaves the
-earlier ones as they are: going back to those after a dry run reruns nothing. When a run starts
-(it holds the lock then), `started` records, for each point it runs, which files its results
-are made with (``derived/current``) and removes those of other configurations; files other
-than those recorded are made newer than the results when planned, so that a change of
-configuration reruns the points, with or without Snakemake's record.
+What else a point's results depend on is in each job's settings file, as for the main runs
+(``results/.settings/sweep_<rule>/<file stem>/<parameter>/<value>/<job>.json``: an STDP job's
+values of its configuration, `bioclf.config.stdp_settings`, a surrogate job's options), so that
+changing a value reruns exactly the points whose results read it: not the STDP points for a
+surrogate option, the seeds or another sweep, not a network's points for another network.
+
+The derived model files are named after their content (``<digest>``) and never rewritten: the
+workflow writes them when it is parsed, which every dry run does, and a dry run (or a run that
+the working directory's lock refuses) with another configuration must not change what the jobs
+of a run under way read. Another configuration writes files of its own, new (so newer than the
+point's results, which Snakemake then makes again), and leaves the earlier ones as they are:
+going back to those after a dry run reruns nothing. When a run starts (it holds the lock then),
+`started` records, for each point it runs, which files its results are made with
+(``derived/current``) and removes those of other configurations (and the files of the layout
+before, loose in the point's directory); files other than those recorded are made newer than
+the results when planned, so that a change of model file reruns the points, with or without
+Snakemake's record.
+
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ class Point:
     models: dict[str, Path]  # role ('neuron', or an stdp.models role) -> derived model file
     derived: Path  # the directory of the derived files, named after their content
     texts: dict[Path, str]  # derived file -> its text
+    run_config: dict | None = None  # STDP points: the run configuration (`derived_config`)
 
     @property
     def directory(self) -> Path:
@@ -70,8 +78,8 @@ class Point:
 
     @property
     def config(self) -> Path:
-        """The derived run configuration (STDP points only)."""
-        return self.derived / "config.yaml"
+        """The run configuration's file (STDP points only; `write_config` writes it)."""
+        return self.directory / "config.yaml"
 
 
 def directory(file: Path, parameter: str, value: str, method: str) -> Path:
@@ -133,17 +141,8 @@ def _users(config: dict, swept: Path) -> dict[str, dict[str, Path]]:
     return users
 
 
-def plan(
-    config: dict,
-    path: str | Path = "config",
-    write: bool = True,
-    runs: dict[str, str] | None = None,
-) -> list[Point]:
-    """Check the configuration's sweeps and (with `write`) write their derived files.
-
-    `runs` maps a method to a text that its points' derived files include (``runs.json``):
-    what else the results of its runs depend on (the workflow: the surrogate runs' command-line
-    options), so that a change of it reruns them as a changed model file does.
+def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[Point]:
+    """Check the configuration's sweeps and (with `write`) write their derived model files.
 
     Raises
     ------
@@ -212,8 +211,7 @@ def plan(
                     )
             seen[slug(value)] = (j, q)
             for method, used in sorted(users.items()):
-                extra = (runs or {}).get(method)
-                point = _point(config, swept, name, str(value), q, method, used, extra)
+                point = _point(config, swept, name, str(value), q, method, used)
                 if write:
                     _write_point(point, path, field)
                 points.append(point)
@@ -275,28 +273,17 @@ DIGEST = 12
 
 
 def _point(
-    config: dict,
-    swept: Path,
-    name: str,
-    value: str,
-    q: Quantity,
-    method: str,
-    used: dict,
-    runs: str | None = None,
+    config: dict, swept: Path, name: str, value: str, q: Quantity, method: str, used: dict
 ) -> Point:
-    """A point and the texts of its derived files, in a directory named after them."""
+    """A point and the texts of its derived model files, in a directory named after them.
+
+    Only the model files: what else the point's results depend on is in its jobs' settings
+    files (the workflow's), so that a change of anything else reruns nothing of it."""
     base = directory(swept, name, value, method)
 
-    # The texts as they would be in a directory `here`: the model files' depend on it (their
-    # `extends:` is relative), the configuration's names the model files.
+    # The texts as they would be in a directory `here` (their `extends:` is relative).
     def texts(here: Path) -> dict[str, str]:
-        out = {Path(m).name: derived_text(m, here, name, value) for m in used.values()}
-        if method == "stdp":
-            models = {role: here / Path(m).name for role, m in used.items()}
-            out["config.yaml"] = derived_config(config, models, base)
-        if runs is not None:
-            out["runs.json"] = runs
-        return out
+        return {Path(m).name: derived_text(m, here, name, value) for m in used.values()}
 
     # Named after the texts with a placeholder directory (the directory's depth is fixed, so the
     # relative paths are those of the real one); the real texts differ from those only by it.
@@ -304,7 +291,8 @@ def _point(
     derived = base / "derived" / digest.hexdigest()[:DIGEST]
     files = {derived / k: v for k, v in texts(derived).items()}
     models = {role: derived / Path(m).name for role, m in used.items()}
-    return Point(swept, name, value, q, method, models, derived, files)
+    run_config = derived_config(config, models, base) if method == "stdp" else None
+    return Point(swept, name, value, q, method, models, derived, files, run_config)
 
 
 def _write_point(point: Point, path, field: str) -> None:
@@ -345,11 +333,31 @@ def started(points: list[Point], outputs) -> None:
         for other in p.derived.parent.iterdir():
             if other.is_dir() and other.name != p.derived.name:
                 shutil.rmtree(other)
+        # the layout before derived/: the model files loose in the point's directory
+        for model in p.models.values():
+            if model.name != p.config.name:
+                (p.directory / model.name).unlink(missing_ok=True)
 
 
-def derived_config(config: dict, models: dict[str, Path], point_dir: Path) -> str:
+def config_text(point: Point) -> str:
+    """The text of an STDP point's run configuration file."""
+    return "# Written by bioclf.sweeps for one sweep point. Do not edit.\n" + yaml.safe_dump(
+        point.run_config, sort_keys=False
+    )
+
+
+def write_config(point: Point) -> None:
+    """Write an STDP point's run configuration (`Point.config`) where its text differs.
+
+    Not an input of the point's jobs (their settings files are), and at one path whatever the
+    configuration, so that an unrelated change reruns nothing; the workflow writes it when a run
+    starts (it holds the lock then), as it does the main runs' merged configuration."""
+    write_if_changed(point.config, config_text(point))
+
+
+def derived_config(config: dict, models: dict[str, Path], point_dir: Path) -> dict:
     """The run configuration of an STDP sweep point (derived model files `models`, runs in
-    `point_dir`), as YAML text."""
+    `point_dir`)."""
     cfg = copy.deepcopy(config)
     cfg.pop("sweeps", None)
     cfg.pop("sweep_budget", None)
@@ -366,9 +374,7 @@ def derived_config(config: dict, models: dict[str, Path], point_dir: Path) -> st
     stdp["chunk"] = min(stdp["chunk"], b["n_train"])
     # a compiled project of its own, so that the points of a sweep can run in parallel
     cfg["build"] = str(Path(config.get("build", "build")) / point_dir.relative_to("results"))
-    return "# Written by bioclf.sweeps for one sweep point. Do not edit.\n" + yaml.safe_dump(
-        cfg, sort_keys=False
-    )
+    return cfg
 
 
 def baseline(config: dict, swept: str | Path, parameter: str, method: str) -> Quantity:

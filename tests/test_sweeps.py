@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -75,6 +76,8 @@ def test_derived_file_differs_from_the_base_by_one_value(workdir):
 
 def test_stdp_point_gets_a_config_with_the_derived_model_and_the_budget(workdir):
     point = next(p for p in sweeps.plan(_config(), "config/sweep.yaml") if p.method == "stdp")
+    sweeps.write_config(point)
+    assert point.config == point.directory / "config.yaml"
     cfg = cfgmod.load(point.config)
     assert cfg["stdp"]["models"]["input_exc"] == str(point.models["input_exc"])
     assert (cfg["stdp"]["n_train"], cfg["stdp"]["n_assign"], cfg["stdp"]["n_test"]) == (
@@ -94,6 +97,7 @@ def test_stdp_point_keeps_the_training_schedule_of_its_size(workdir):
     cfg["stdp"]["sizes"] = [{"n": 20, "epochs": 2, "schedule": schedule}]
     cfg["sweeps"] = SWEEPS[1:]  # dc_stdp.yaml, not a file of the schedule
     point = next(p for p in sweeps.plan(cfg, "config/sweep.yaml") if p.method == "stdp")
+    sweeps.write_config(point)
     assert cfgmod.load(point.config)["stdp"]["sizes"] == [
         {"n": 20, "epochs": 2, "schedule": schedule}
     ]
@@ -163,7 +167,12 @@ def _dry_run(*args, configfile="config/sweep.yaml") -> set[str]:
     table = res.stdout.split("Job stats:")[1] if "Job stats:" in res.stdout else ""
     for line in table.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("job", "total"):
+        if (
+            len(parts) == 2
+            and parts[0].isidentifier()
+            and parts[1].isdigit()
+            and parts[0] != "total"
+        ):
             jobs.add(parts[0])
     return jobs
 
@@ -217,12 +226,15 @@ def _read_by_jobs() -> dict[Path, tuple[str, float]]:
 
 
 def _ran_as_planned() -> None:
-    """The derived files as the workflow writes them, and every sweep job run after them."""
-    _dry_run("sweeps")
+    """The derived files and the jobs' settings files as a run writes them, and every sweep
+    job run after them."""
+    sweeps.plan(_config(), "config/sweep.yaml")  # the derived files, as the Snakefile does
     for f in [*_read_by_jobs(), *Path("equations").iterdir()]:
         os.utime(f, (1e9, 1e9))
     # (files written now, by another configuration, are newer)
     _pretend_ran(sweeps.plan(_config(), "config/sweep.yaml", write=False), time.time() - 1000)
+    # the run (--touch: the hooks run, no job) writes the settings files, then its outputs
+    _snakemake("sweeps", "--configfile", "config/sweep.yaml", "--touch")
     assert _dry_run("sweeps") == set()
 
 
@@ -240,7 +252,10 @@ def test_a_dry_run_with_other_values_leaves_the_files_of_a_run_alone(workdir):
     results, and going back then reruns them."""
     _ran_as_planned()
     before = _read_by_jobs()
-    assert {f.name for f in before} == {"lif.yaml", "runs.json", "dc_stdp.yaml", "config.yaml"}
+    assert {f.name for f in before} == {"lif.yaml", "dc_stdp.yaml"}
+    settings = _settings_files()
+    configs = {p: p.read_text() for p in Path("results/sweeps").glob("*/*/*/stdp/config.yaml")}
+    assert len(configs) == 2
 
     def change(cfg):
         cfg["sweep_budget"]["stdp"]["n_test"] = 40  # what the STDP points' jobs read
@@ -248,19 +263,18 @@ def test_a_dry_run_with_other_values_leaves_the_files_of_a_run_alone(workdir):
 
     _other(change)
     jobs = _dry_run("sweeps", configfile="config/other.yaml")
-    assert {"sweep_stdp_train", "sweep_stdp_evaluate"} <= jobs
+    assert jobs == {"sweep_stdp_respond", "sweep_stdp_evaluate", "sweeps"}  # (not training)
     assert {f: v for f, v in _read_by_jobs().items() if f in before} == before
+    assert _settings_files() == settings
+    assert {p: p.read_text() for p in configs} == configs
     assert _dry_run("sweeps") == set()  # back to the planned configuration: nothing to do
 
     # A run of the other configuration (--touch: the hooks run, no job) takes the points over.
     _snakemake("--configfile", "config/other.yaml", "--touch", "sweeps")
-    # (the STDP points' files of the first configuration are gone; the surrogate points' are
-    # those of both)
-    assert {f.name for f in before if f.exists()} == {"lif.yaml", "runs.json"}
+    assert all("n_test: 40" in p.read_text() for p in configs)
     assert _dry_run("sweeps", configfile="config/other.yaml") == set()
     jobs = _dry_run("sweeps")
-    assert {"sweep_stdp_train", "sweep_stdp_respond", "sweep_stdp_evaluate"} <= jobs
-    assert not {j for j in jobs if j.startswith("sweep_surrogate")}  # (their files are the same)
+    assert jobs == {"sweep_stdp_respond", "sweep_stdp_evaluate", "sweeps"}
 
 
 def test_values_planned_while_a_run_is_under_way_rerun_the_points_all_the_same(workdir):
@@ -278,9 +292,78 @@ def test_values_planned_while_a_run_is_under_way_rerun_the_points_all_the_same(w
             os.utime(f, (1e9, 1e9))
     assert _dry_run("sweeps", "--rerun-triggers", "mtime") == set()
     jobs = _dry_run("sweeps", "--rerun-triggers", "mtime", configfile="config/other.yaml")
-    assert {"sweep_stdp_train", "sweep_stdp_evaluate"} <= jobs
-    assert not {j for j in jobs if j.startswith("sweep_surrogate")}
+    assert jobs == {"sweep_stdp_respond", "sweep_stdp_evaluate", "sweeps"}
     assert {f: v for f, v in _read_by_jobs().items() if f in before} == before
+
+
+def _settings_files() -> dict[Path, tuple[str, float]]:
+    files = Path("results/.settings").glob("sweep_*/**/*.json")
+    return {f: (f.read_text(), f.stat().st_mtime) for f in files}
+
+
+def _dry_run_outputs(configfile: str) -> set[str]:
+    """The outputs of the jobs a dry run of the sweeps plans."""
+    res = _snakemake("--configfile", configfile, "-n", "sweeps")
+    return {
+        o for line in re.findall(r"^\s+output: (.+)$", res.stdout, re.M) for o in line.split(", ")
+    }
+
+
+def _points(outputs: set[str]) -> set[tuple[str, ...]]:
+    """(file, parameter, value, method, run) of the sweep points that `outputs` are of."""
+    return {Path(o).parts[2:7] for o in outputs if o.startswith("results/sweeps/")}
+
+
+def test_a_change_reruns_only_the_points_that_read_it(workdir):
+    """A point's jobs depend on the values their results depend on (their settings files), not
+    on the whole configuration: the surrogate's epochs and another seed rerun no STDP point, a
+    changed swept value runs its own point only (not the other STDP sweep's), and another
+    surrogate network runs its own points only (not those of the network there was)."""
+    cfg = _config()
+    tau_ge = {"file": "equations/dc_exc.yaml", "parameter": "tau_ge", "values": ["2*ms"]}
+    cfg["sweeps"].append(tau_ge)
+    Path("config/sweep.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    _ran_as_planned()
+
+    def unrelated(cfg):
+        cfg["surrogate"]["epochs"] += 1
+        cfg["seeds"] = [0, 1]
+
+    _other(unrelated)
+    outputs = _dry_run_outputs("config/other.yaml")
+    assert _points({o for o in outputs if "/seed0/" in o}) == {
+        ("lif", "tau_m", v, "surrogate", "fc20") for v in ("50ms", "100ms")
+    }
+    assert {o for o in outputs if "/stdp/" in o and "/seed1/" in o}  # (seed 1: new runs)
+
+    _other(lambda cfg: cfg["sweeps"][1].update(values=["2e-2", "8e-2"]))
+    assert _points(_dry_run_outputs("config/other.yaml")) == {
+        ("dc_stdp", "nu_post", "8e-2", "stdp", "n20")
+    }
+
+    _other(
+        lambda cfg: cfg["surrogate"]["runs"].append({**cfg["surrogate"]["runs"][0], "hidden": 30})
+    )
+    assert _points(_dry_run_outputs("config/other.yaml")) == {
+        ("lif", "tau_m", v, "surrogate", "fc30") for v in ("50ms", "100ms")
+    }
+
+
+def test_a_run_removes_the_files_of_the_layout_before(workdir):
+    """Derived files of a configuration before (another digest) and the model files that lay
+    loose in the point's directory before derived/ are removed when a run makes the point."""
+    points = sweeps.plan(_config(), "config/sweep.yaml")
+    old = []
+    for p in points:
+        for name in (*[m.name for m in p.models.values()], "runs.json"):
+            old += [p.derived.parent / "0123456789ab" / name]
+        old += [p.directory / m.name for m in p.models.values()]
+    for f in old:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("old")
+    sweeps.started(points, [str(p.directory / "n20/seed0/state.npz") for p in points])
+    assert not [f for f in old if f.exists()]
+    assert all(f.exists() for p in points for f in p.texts)
 
 
 def test_a_changed_surrogate_budget_reruns_the_surrogate_points(workdir):

@@ -1,10 +1,10 @@
 # Parameter sweeps (config key 'sweeps', bioclf/sweeps.py): every value of a swept parameter is a
 # derived equation file under results/sweeps/<file>/<parameter>/<value>/<method>/derived/<digest>/
-# (named after its content, and an STDP point's configuration's: written when the Snakefile is
-# parsed, never rewritten, so a dry run with other values changes nothing a run under way
-# reads), run by the same CLIs as the main runs.
-# Each point is an ordinary job, so a cluster runs the points in parallel. The swept file and the
-# files it extends are inputs: editing them re-runs the sweep points, and only those.
+# (named after its content: written when the Snakefile is parsed, never rewritten, so a dry run
+# with other values changes nothing a run under way reads), run by the same CLIs as the main
+# runs. Each point is an ordinary job, so a cluster runs the points in parallel. The swept file
+# and the files it extends are inputs: editing them re-runs the sweep points, and only those;
+# each job's settings file holds the configuration values its results depend on.
 
 include: "sweeps_common.smk"
 
@@ -17,6 +17,7 @@ rule sweeps:
 
 rule sweep_surrogate_train:
     input:
+        settings=sweep_sur_settings("sweep_surrogate_train"),
         neuron=lambda w: str(sweep_point(w, "surrogate").models["neuron"]),
         files=lambda w: sweep_model_files(w, "surrogate"),
     output:
@@ -59,6 +60,7 @@ rule sweep_surrogate_evaluate:
 
 rule sweep_stdp_train:
     input:
+        settings=sweep_stdp_settings("sweep_stdp_train", "train"),
         models=lambda w: sweep_model_files(w, "stdp"),
     output:
         state="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/state.npz",
@@ -82,6 +84,7 @@ rule sweep_stdp_train:
 
 rule sweep_stdp_assign:
     input:
+        settings=sweep_stdp_settings("sweep_stdp_assign", "assign"),
         models=lambda w: sweep_model_files(w, "stdp"),
         state="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/state.npz",
     output:
@@ -105,6 +108,7 @@ rule sweep_stdp_assign:
 
 rule sweep_stdp_respond:
     input:
+        settings=sweep_stdp_settings("sweep_stdp_respond", "respond"),
         models=lambda w: sweep_model_files(w, "stdp"),
         state="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/state.npz",
     output:
@@ -128,6 +132,7 @@ rule sweep_stdp_respond:
 
 rule sweep_stdp_evaluate:
     input:
+        settings=sweep_stdp_settings("sweep_stdp_evaluate", "evaluate"),
         models=lambda w: sweep_model_files(w, "stdp"),
         state="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/state.npz",
         assignment="results/sweeps/{sfile}/{sparam}/{svalue}/stdp/n{n}/seed{seed}/assign/assignment.npy",

@@ -24,22 +24,33 @@ def sweep_sur_flags(w):
     return _sweep_sur_flags(w.net)
 
 
-# The surrogate points' files include the options of every network (runs.json), so that a
-# changed option or budget reruns them, with or without Snakemake's record of parameters.
+# The derived model files (named after their content) are written here; what else a point's
+# results depend on is in its jobs' settings files (below), as for the main runs.
 try:
-    SWEEP_POINTS = _sweeps.plan(config, CFG, runs={
-        "surrogate": _bioclf_config.settings_text({n: _sweep_sur_flags(n) for n in SUR_NETS}),
-    })
+    SWEEP_POINTS = _sweeps.plan(config, " + ".join(_CFG_SOURCES))
 except BioclfError as _exc:
     _refuse(_exc)
-# Which derived files the points that a run makes are made with is recorded, and those of other
-# configurations removed, when the run starts (bioclf.sweeps.started), not here: a dry run with
-# other values must leave the files of a run under way alone.
+# An STDP point's run configuration lies at one path whatever the configuration, and is written
+# as the main runs' merged one is (CFG, common.smk): when a run starts, and here only where it
+# is missing or in a cluster job (which runs what its run planned). Which derived files the
+# points that a run makes are made with is recorded, and those of other configurations removed,
+# when the run starts too (bioclf.sweeps.started), not here: a dry run with other values must
+# leave the files of a run under way alone.
+for _p in SWEEP_POINTS:
+    if _p.method == "stdp" and (workflow.exec_mode != _ExecMode.DEFAULT or not _p.config.exists()):
+        _sweeps.write_config(_p)
+
+
+def _sweeps_started():
+    for p in SWEEP_POINTS:
+        if p.method == "stdp":
+            _sweeps.write_config(p)
+    _sweeps.started(SWEEP_POINTS, [f for job in workflow.dag.needrun_jobs() for f in job.output])
+
+
 # (Only where sweeps are configured: `needrun_jobs` is Snakemake's own DAG, not its API.)
 if SWEEP_POINTS:
-    ONSTART.append(lambda: _sweeps.started(
-        SWEEP_POINTS, [f for job in workflow.dag.needrun_jobs() for f in job.output]
-    ))
+    ONSTART.append(_sweeps_started)
 
 
 def sweep_point(w, method):
@@ -53,14 +64,34 @@ def sweep_point(w, method):
 
 
 def sweep_model_files(w, method):
-    """The derived files of a point (the model files, an STDP point's configuration, the
-    surrogate networks' options) and every file the model files extend."""
+    """The derived model files of a point and every file they extend (an STDP point's: and the
+    other model files of the configuration)."""
     p = sweep_point(w, method)
     files = {os.path.normpath(f) for m in p.models.values() for f in _model_files(m)}
     files |= {str(f) for f in p.texts}
     if method == "stdp":
         files |= set(STDP_MODELS)
     return sorted(files)
+
+
+# Each sweep job's settings file (results/.settings/<rule>/<file>/<parameter>/<value>/<job>.json,
+# `settings` in common.smk): the values its results depend on, and nothing else, so that a
+# changed value reruns exactly the points that read it.
+SWEEP_POINT_JOB = "{sfile}/{sparam}/{svalue}/"
+
+
+def sweep_stdp_settings(rule, stage):
+    """An STDP point's values of its run configuration that `stage` depends on (those the main
+    runs' settings files hold, `bioclf.config.stdp_settings`)."""
+    return settings(rule, f"{SWEEP_POINT_JOB}n{{n}}_seed{{seed}}", lambda w: (
+        _bioclf_config.stdp_settings(sweep_point(w, "stdp").run_config, w.n, stage)
+    ))
+
+
+def sweep_sur_settings(rule):
+    """A surrogate point's network's options (those of the other networks are not its)."""
+    return settings(rule, f"{SWEEP_POINT_JOB}{{net}}_seed{{seed}}",
+                    lambda w: {"flags": _sweep_sur_flags(w.net)})
 
 
 def sweep_targets():
