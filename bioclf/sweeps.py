@@ -34,6 +34,10 @@ before, loose in the point's directory); files other than those recorded are mad
 the results when planned, so that a change of model file reruns the points, with or without
 Snakemake's record.
 
+A swept value must be one the model can mean: in the parameter's unit, a time never negative,
+and any other value (potentials aside) of the sign of the file's own, not zero where the file's
+is not (a resistance, a weight bound or a learning rate of 0 is no variation of the model but
+another one); the loader then refuses what it refuses in any file (a time constant of 0).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from brian2.units.allunits import second, volt
 from brian2.units.fundamentalunits import Quantity, get_dimensions
 
 from bioclf.equations import load_model, model_files
@@ -147,9 +152,9 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
     Raises
     ------
     ConfigError
-        Naming the sweep, for a missing file or parameter, a value of the wrong unit, or a file
-        that no method uses. A derived file the loader refuses is reported with the loader's
-        message.
+        Naming the sweep, for a missing file or parameter, a value of the wrong unit or sign, or
+        a file that no method uses. A derived file the loader refuses is reported with the
+        loader's message.
     """
     points: list[Point] = []
     stems: dict[str, Path] = {}
@@ -201,6 +206,14 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
                     f"{value!r} is not in the unit of {name} in {swept}: expected "
                     f"{_unit_name(expected)} (the file has {name} = {expected})",
                 )
+            meaningless = _meaningless(q, expected)
+            if meaningless:
+                raise ConfigError(
+                    path,
+                    field,
+                    f"{value!r} for {name} of {swept} (the file has {name} = {expected}): "
+                    f"{meaningless}",
+                )
             for other, (i, earlier) in seen.items():
                 if other == slug(value) or float(earlier) == float(q):
                     raise ConfigError(
@@ -216,6 +229,27 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
                     _write_point(point, path, field)
                 points.append(point)
     return points
+
+
+def _meaningless(value: Quantity, given: Quantity) -> str | None:
+    """Why a swept `value` of a parameter whose file has `given` is no variation of the model,
+    or None: a negative time (a time constant, a refractory period, a delay), and, for anything
+    but a potential (whose zero is a potential like another), a value of the other sign or 0
+    where the file's is not (a resistance, a weight bound, a learning rate, a scale).
+
+    A time of 0 is left to the loader, which refuses it where the model divides by it (a time
+    constant) and takes it where that means none (a refractory period, a delay)."""
+    v, g = float(value), float(given)
+    dim = get_dimensions(value)
+    if dim is second.dim:
+        return "a time must not be negative" if v < 0 else None
+    if dim is volt.dim or g == 0:
+        return None
+    if v == 0:
+        return "0 turns it off: another model rather than a value of this one"
+    if (v > 0) != (g > 0):
+        return "the other sign than the file's: a sweep varies what it does, not reverses it"
+    return None
 
 
 def _schedule_unaffected(config: dict, swept: Path, path, key: str, stdp: bool) -> None:

@@ -125,6 +125,30 @@ def test_files_are_rewritten_only_when_their_text_changes(workdir):
         # one run twice, or two runs in one directory
         ({"values": ["10*ms", "10 * ms"]}, ["sweeps.0.values.1", "repeats sweeps.0.values.0"]),
         ({"values": ["10*ms", "0.01*second"]}, ["sweeps.0.values.1", "repeats"]),
+        # legal values that are no variation of the model (ones the loader would take)
+        ({"parameter": "R", "values": ["100*Mohm", "0*ohm"]}, ["sweeps.0.values.1", "'0*ohm'"]),
+        ({"parameter": "R", "values": ["-1*Mohm"]}, ["sweeps.0.values.0", "other sign"]),
+        ({"parameter": "t_ref", "values": ["-1*ms"]}, ["sweeps.0.values.0", "negative"]),
+        (
+            {"file": "equations/dc_stdp.yaml", "parameter": "wmax", "values": [0]},
+            ["sweeps.0.values.0", "wmax", "dc_stdp.yaml"],
+        ),
+        (
+            {"file": "equations/dc_stdp.yaml", "parameter": "nu_post", "values": ["0", "1e-2"]},
+            ["sweeps.0.values.0", "nu_post", "turns it off"],
+        ),
+        (
+            {"file": "equations/dc_stdp.yaml", "parameter": "nu_post", "values": ["-1e-2"]},
+            ["sweeps.0.values.0", "nu_post", "sign"],
+        ),
+        (
+            {"file": "equations/dc_stdp.yaml", "parameter": "tau_pre", "values": ["-5*ms"]},
+            ["sweeps.0.values.0", "tau_pre", "negative"],
+        ),
+        (
+            {"file": "equations/dc_stdp.yaml", "parameter": "delay_max", "values": ["-1*ms"]},
+            ["sweeps.0.values.0", "delay_max", "negative"],
+        ),
         # dc_exc_fast.yaml (in use) sets theta_plus itself: dc_exc.yaml's would never run
         (
             {"file": "equations/dc_exc.yaml", "parameter": "theta_plus", "values": ["0.04*mV"]},
@@ -152,7 +176,43 @@ def test_bad_sweeps_are_refused_naming_the_key(workdir, change, words):
         cfgmod.validate(cfg, "config/sweep.yaml")
     for word in words:
         assert word in str(err.value)
+    assert "config/sweep.yaml" in str(err.value)
     assert not Path("results").exists()
+
+
+@pytest.mark.parametrize(
+    ("file", "parameter", "value"),
+    [
+        ("equations/lif.yaml", "t_ref", "0*ms"),  # no refractory period
+        ("equations/dc_stdp.yaml", "delay_max", "0*ms"),  # no input delays
+        ("equations/lif.yaml", "v_rest", "0*mV"),  # a potential: 0 mV is one like another
+        ("equations/dc_exc.yaml", "E_exc", "-10*mV"),  # the file's value is 0
+    ],
+)
+def test_values_that_mean_a_model_are_taken(workdir, file, parameter, value):
+    cfg = _config()
+    cfg["sweeps"] = [{"file": file, "parameter": parameter, "values": [value]}]
+    (point,) = sweeps.plan(cfg, "config/sweep.yaml")
+    assert load_model(point.models[next(iter(point.models))]).parameters[parameter] == (
+        point.quantity
+    )
+
+
+def test_a_time_constant_of_zero_stops_the_workflow_before_any_job(workdir):
+    """The loader refuses it in the derived file (the model divides by it), with the
+    configuration file and the value named."""
+    cfg = _config()
+    cfg["sweeps"] = [{"file": "equations/lif.yaml", "parameter": "tau_m", "values": ["0*ms"]}]
+    Path("config/sweep.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    res = subprocess.run(
+        [*SNAKEMAKE, "--configfile", "config/sweep.yaml", "-n", "sweeps"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert "config/sweep.yaml: field 'sweeps.0.values.0'" in res.stderr
+    assert "division by zero" in res.stderr
 
 
 def _snakemake(*args) -> subprocess.CompletedProcess:
