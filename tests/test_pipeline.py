@@ -223,6 +223,54 @@ def test_naming_the_default_configuration_or_moving_the_directory_runs_nothing_a
         assert "Nothing to be done" in res.stdout + res.stderr, (res.stdout + res.stderr)[-3000:]
 
 
+def test_moving_the_interpreter_runs_nothing_again(tmp_path):
+    """The jobs run `python` from the directory of the interpreter that runs Snakemake (the
+    project's environment, even where another `python` comes first on the PATH), and its path
+    is in none of their parameters or commands: the same environment reached by another path
+    (moved, or made anew elsewhere) runs nothing again and plans what it planned before."""
+    (tmp_path / "wd").mkdir()
+    wd = _workdir(tmp_path / "wd")
+    other = tmp_path / "other"  # a `python` that is not the project's, first on the PATH
+    other.mkdir()
+    (other / "python").write_text("#!/bin/sh\necho not the project environment >&2\nexit 3\n")
+    (other / "python").chmod(0o755)
+    env = {**os.environ, "PATH": f"{other}{os.pathsep}{os.environ['PATH']}"}
+
+    def snakemake(python, *args):
+        cmd = [python, *SNAKEMAKE[1:], "--configfile", "config/smoke.yaml", *args]
+        res = subprocess.run(cmd, cwd=wd, env=env, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+        return res.stdout + res.stderr
+
+    target = "results/data/summary.json"
+    snakemake(sys.executable, "--cores", "1", target)
+    before = _planned_jobs(snakemake(sys.executable, "-n"))
+    assert before and "data" not in before
+
+    # the environment's directory reached by another path: another sys.executable
+    here = Path(sys.executable)
+    (tmp_path / "env").symlink_to(here.parent.parent, target_is_directory=True)
+    moved = str(tmp_path / "env" / here.parent.name / here.name)
+    probe = [moved, "-c", "import sys; print(sys.executable)"]
+    assert subprocess.run(probe, capture_output=True, text=True).stdout.strip() == moved
+    assert "Nothing to be done" in snakemake(moved, "-n", target)
+    out = snakemake(moved, "-n", "-p")
+    assert _planned_jobs(out) == before
+    commands = [c.split("Shell command: ")[-1] for c in out.splitlines() if " -m bioclf." in c]
+    assert commands and all(c.startswith("python -m bioclf.") for c in commands), commands
+
+    # an interpreter with no `python` beside it (a system python3, say): the jobs run it all
+    # the same
+    bare = tmp_path / "bare"
+    (bare / here.parent.name).mkdir(parents=True)
+    (bare / "lib").symlink_to(Path(sys.prefix) / "lib", target_is_directory=True)
+    if (Path(sys.prefix) / "pyvenv.cfg").exists():
+        shutil.copyfile(Path(sys.prefix) / "pyvenv.cfg", bare / "pyvenv.cfg")
+    alone = bare / here.parent.name / "python3-only"
+    alone.symlink_to(here.resolve())
+    snakemake(str(alone), "--cores", "1", "--force", target)
+
+
 def _clone_of_the_results(tmp: Path) -> Path:
     """The default configuration's committed results as a fresh clone has them: what git
     tracks (no trained state: *.npz, *.pt), the settings files older than the results."""

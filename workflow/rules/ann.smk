@@ -17,11 +17,10 @@ rule ann_train:
         mem_mb=retry_scaled(3000),
         gpu=sur_gpu,
     params:
-        py=PY,
         flags=ann_flags,
         out=run_dir(ANN_RUN),
     shell:
-        "{params.py} -m bioclf.surrogate.train {params.flags} --spiking false "
+        "python -m bioclf.surrogate.train {params.flags} --spiking false "
         "--seed {wildcards.seed} --test false --out {params.out} > {log} 2>&1"
 
 
@@ -42,8 +41,7 @@ rule ann_evaluate:
         mem_mb=retry_scaled(2000),
         gpu=sur_gpu,
     params:
-        py=PY,
         out=lambda w, output: str(Path(output.metrics).parent),
     shell:
-        "{params.py} -m bioclf.surrogate.evaluate --model {input.model} --out {params.out} "
+        "python -m bioclf.surrogate.evaluate --model {input.model} --out {params.out} "
         "> {log} 2>&1"

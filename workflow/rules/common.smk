@@ -1,8 +1,12 @@
 # Configuration check and the lists of runs. The configuration is validated against
 # config/schema.yaml before any job starts: a bad value stops the workflow with the key named.
 
+import atexit
+import os
 import shlex
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from snakemake_interface_executor_plugins.settings import ExecMode as _ExecMode
@@ -41,7 +45,29 @@ try:
 except BioclfError as _exc:
     _refuse(_exc)
 
-PY = sys.executable  # the interpreter running Snakemake (the project's environment)
+
+# The jobs run `python`: the interpreter that runs Snakemake (the project's environment), its
+# directory first on the jobs' PATH. Its path is in none of the jobs' parameters or commands,
+# which Snakemake compares with what it recorded, so that an environment moved or made anew
+# elsewhere runs no job again. A cluster job parses this file again on its node, and so runs
+# the interpreter that runs it there.
+def _python_first_on_path():
+    here = Path(sys.executable)
+    where = here.parent
+    beside = where / "python"
+    if not (beside.exists() and beside.samefile(here)):  # e.g. a python3 with no `python`
+        where = Path(tempfile.mkdtemp(prefix="bioclf-python-"))
+        atexit.register(shutil.rmtree, where, True)
+        # a script, not a link: a virtual environment's interpreter finds its environment by
+        # the path it is started by
+        (where / "python").write_text(f'#!/bin/sh\nexec {shlex.quote(str(here))} "$@"\n')
+        (where / "python").chmod(0o755)
+    # (set, not read: nothing for the envvars directive that the lint asks of os.environ[...])
+    os.environ.update(PATH=os.pathsep.join([str(where), os.environ.get("PATH", "")]))
+
+
+_python_first_on_path()
+
 # The file the jobs read: the configuration file itself, or, where several files or --config
 # values were merged, the merged configuration written out, so that the jobs run what the
 # workflow planned. It is written when a run starts (onstart, below: Snakemake holds the

@@ -12,7 +12,6 @@ rule data:
     resources:
         mem_mb=retry_scaled(2000),
     params:
-        py=PY,
         cfg=CFG,
     shell:
-        "{params.py} -m bioclf.data.check --config {params.cfg} --out results/data > {log} 2>&1"
+        "python -m bioclf.data.check --config {params.cfg} --out results/data > {log} 2>&1"

@@ -18,7 +18,6 @@ rule neuron_check:
     resources:
         mem_mb=retry_scaled(2000),
     params:
-        py=PY,
         cfg=CFG,
     shell:
-        "{params.py} -m bioclf.neuron_check --config {params.cfg} --out results/neuron > {log} 2>&1"
+        "python -m bioclf.neuron_check --config {params.cfg} --out results/neuron > {log} 2>&1"

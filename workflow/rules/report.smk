@@ -14,11 +14,10 @@ rule stdp_raster:
     resources:
         mem_mb=retry_scaled(2000),
     params:
-        py=PY,
         cfg=CFG,
         out=run_dir(STDP_RUN),
     shell:
-        "{params.py} -m bioclf.stdp.raster --config {params.cfg} --trained {params.out} "
+        "python -m bioclf.stdp.raster --config {params.cfg} --trained {params.out} "
         "--out {output.figure} > {log} 2>&1"
 
 
@@ -45,8 +44,7 @@ rule report:
     resources:
         mem_mb=retry_scaled(2000),
     params:
-        py=PY,
         cfg=CFG,
     shell:
-        "{params.py} -m bioclf.report --config {params.cfg} --out results --inputs {input.runs} "
+        "python -m bioclf.report --config {params.cfg} --out results --inputs {input.runs} "
         "> {log} 2>&1"

@@ -23,11 +23,10 @@ rule stdp_train:
         mem_mb=retry_scaled(stdp_mem_mb),
         gpu=stdp_gpu,
     params:
-        py=PY,
         cfg=CFG,
         out=run_dir(STDP_RUN),
     shell:
-        "{params.py} -m bioclf.stdp.train --config {params.cfg} --n-exc {wildcards.n} "
+        "python -m bioclf.stdp.train --config {params.cfg} --n-exc {wildcards.n} "
         "--seed {wildcards.seed} --backend {wildcards.backend} --out {params.out} > {log} 2>&1"
 
 
@@ -52,11 +51,10 @@ if STDP_SHARDS == 1:
             mem_mb=retry_scaled(stdp_mem_mb),
             gpu=stdp_gpu,
         params:
-            py=PY,
             cfg=CFG,
             out=run_dir(STDP_RUN),
         shell:
-            "{params.py} -m bioclf.stdp.assign --config {params.cfg} --trained {params.out} "
+            "python -m bioclf.stdp.assign --config {params.cfg} --trained {params.out} "
             "--out {params.out}/assign > {log} 2>&1"
 
 
@@ -77,11 +75,10 @@ if STDP_SHARDS == 1:
             mem_mb=retry_scaled(stdp_mem_mb),
             gpu=stdp_gpu,
         params:
-            py=PY,
             cfg=CFG,
             out=run_dir(STDP_RUN),
         shell:
-            "{params.py} -m bioclf.stdp.respond --config {params.cfg} --trained {params.out} "
+            "python -m bioclf.stdp.respond --config {params.cfg} --trained {params.out} "
             "--out {params.out}/test > {log} 2>&1"
 
 else:
@@ -103,13 +100,12 @@ else:
             mem_mb=retry_scaled(stdp_mem_mb),
             gpu=stdp_gpu,
         params:
-            py=PY,
             cfg=CFG,
             out=run_dir(STDP_RUN),
             shard=run_dir(STDP_ASSIGN_SHARD),
             shards=STDP_SHARDS,
         shell:
-            "{params.py} -m bioclf.stdp.assign --config {params.cfg} --trained {params.out} "
+            "python -m bioclf.stdp.assign --config {params.cfg} --trained {params.out} "
             "--shard {wildcards.k} --shards {params.shards} --out {params.shard} > {log} 2>&1"
 
 
@@ -127,11 +123,10 @@ else:
         benchmark:
             benchfile("stdp_assign", STDP_JOB)
         params:
-            py=PY,
             out=run_dir(STDP_RUN),
             parts=lambda w, input: " ".join(str(Path(f).parent) for f in input.parts),
         shell:
-            "{params.py} -m bioclf.stdp.merge --what assign --out {params.out}/assign "
+            "python -m bioclf.stdp.merge --what assign --out {params.out}/assign "
             "{params.parts} > {log} 2>&1"
 
 
@@ -152,13 +147,12 @@ else:
             mem_mb=retry_scaled(stdp_mem_mb),
             gpu=stdp_gpu,
         params:
-            py=PY,
             cfg=CFG,
             out=run_dir(STDP_RUN),
             shard=run_dir(STDP_TEST_SHARD),
             shards=STDP_SHARDS,
         shell:
-            "{params.py} -m bioclf.stdp.respond --config {params.cfg} --trained {params.out} "
+            "python -m bioclf.stdp.respond --config {params.cfg} --trained {params.out} "
             "--shard {wildcards.k} --shards {params.shards} --out {params.shard} > {log} 2>&1"
 
 
@@ -175,11 +169,10 @@ else:
         benchmark:
             benchfile("stdp_respond", STDP_JOB)
         params:
-            py=PY,
             out=run_dir(STDP_RUN),
             parts=lambda w, input: " ".join(str(Path(f).parent) for f in input.parts),
         shell:
-            "{params.py} -m bioclf.stdp.merge --what respond --out {params.out}/test "
+            "python -m bioclf.stdp.merge --what respond --out {params.out}/test "
             "{params.parts} > {log} 2>&1"
 
 
@@ -204,10 +197,9 @@ rule stdp_evaluate:
         mem_mb=retry_scaled(stdp_mem_mb),
         gpu=stdp_gpu,
     params:
-        py=PY,
         cfg=CFG,
         out=run_dir(STDP_RUN),
     shell:
-        "{params.py} -m bioclf.stdp.evaluate --config {params.cfg} --trained {params.out} "
+        "python -m bioclf.stdp.evaluate --config {params.cfg} --trained {params.out} "
         "--assignment {input.assignment} --responses {input.responses} "
         "--out {params.out}/test > {log} 2>&1"

@@ -18,11 +18,10 @@ rule surrogate_train:
         mem_mb=retry_scaled(6000),
         gpu=sur_gpu,
     params:
-        py=PY,
         flags=sur_flags,
         out=run_dir(SUR_RUN),
     shell:
-        "{params.py} -m bioclf.surrogate.train {params.flags} --neuron {input.neuron} "
+        "python -m bioclf.surrogate.train {params.flags} --neuron {input.neuron} "
         "--seed {wildcards.seed} --test false --out {params.out} > {log} 2>&1"
 
 
@@ -43,11 +42,10 @@ rule surrogate_evaluate:
         mem_mb=retry_scaled(4000),
         gpu=sur_gpu,
     params:
-        py=PY,
         out=lambda w, output: str(Path(output.metrics).parent),
     # (on the device option the model was trained with: the configuration's 'device')
     shell:
-        "{params.py} -m bioclf.surrogate.evaluate --model {input.model} --out {params.out} "
+        "python -m bioclf.surrogate.evaluate --model {input.model} --out {params.out} "
         "> {log} 2>&1"
 
 
@@ -64,10 +62,8 @@ rule surrogate_confusion:
         benchfile("surrogate_confusion", SUR_JOB)
     resources:
         mem_mb=retry_scaled(1000),
-    params:
-        py=PY,
     shell:
-        "{params.py} -m bioclf.confusion_figure --confusion {input.confusion} "
+        "python -m bioclf.confusion_figure --confusion {input.confusion} "
         "--title 'surrogate {wildcards.net}' --out {output.figure} > {log} 2>&1"
 
 
@@ -91,13 +87,12 @@ rule surrogate_brian:
         mem_mb=retry_scaled(4000),
         gpu=1 if EXPORT_BACKEND == "cuda" else 0,
     params:
-        py=PY,
         out=run_dir(f"{SUR_RUN}/brian"),
         backend=EXPORT_BACKEND,
         n_test=EXPORT.get("n_test", 10000),
         data=config["data"]["root"],
         build=lambda w: f"{config.get('build', 'build')}/surrogate/{w.net}_seed{w.seed}",
     shell:
-        "{params.py} -m bioclf.surrogate.export_brian --model {input.model} --out {params.out} "
+        "python -m bioclf.surrogate.export_brian --model {input.model} --out {params.out} "
         "--backend {params.backend} --n-test {params.n_test} --build-dir {params.build} "
         "--data {params.data} > {log} 2>&1"

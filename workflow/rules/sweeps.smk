@@ -30,11 +30,10 @@ rule sweep_surrogate_train:
     resources:
         mem_mb=retry_scaled(6000),
     params:
-        py=PY,
         flags=sweep_sur_flags,
         out=lambda w, output: str(Path(output.model).parent),
     shell:
-        "{params.py} -m bioclf.surrogate.train {params.flags} --neuron {input.neuron} "
+        "python -m bioclf.surrogate.train {params.flags} --neuron {input.neuron} "
         "--seed {wildcards.seed} --test false --out {params.out} > {log} 2>&1"
 
 
@@ -51,10 +50,9 @@ rule sweep_surrogate_evaluate:
     resources:
         mem_mb=retry_scaled(4000),
     params:
-        py=PY,
         out=lambda w, output: str(Path(output.metrics).parent),
     shell:
-        "{params.py} -m bioclf.surrogate.evaluate --model {input.model} --out {params.out} "
+        "python -m bioclf.surrogate.evaluate --model {input.model} --out {params.out} "
         "> {log} 2>&1"
 
 
@@ -73,12 +71,11 @@ rule sweep_stdp_train:
         mem_mb=retry_scaled(stdp_mem_mb),
         gpu=1 if STDP_BACKEND == "cuda" else 0,
     params:
-        py=PY,
         cfg=sweep_stdp_cfg,
         out=lambda w, output: str(Path(output.state).parent),
         backend=STDP_BACKEND,
     shell:
-        "{params.py} -m bioclf.stdp.train --config {params.cfg} --n-exc {wildcards.n} "
+        "python -m bioclf.stdp.train --config {params.cfg} --n-exc {wildcards.n} "
         "--seed {wildcards.seed} --backend {params.backend} --out {params.out} > {log} 2>&1"
 
 
@@ -98,11 +95,10 @@ rule sweep_stdp_assign:
         mem_mb=retry_scaled(stdp_mem_mb),
         gpu=1 if STDP_BACKEND == "cuda" else 0,
     params:
-        py=PY,
         cfg=sweep_stdp_cfg,
         out=lambda w, input: str(Path(input.state).parent),
     shell:
-        "{params.py} -m bioclf.stdp.assign --config {params.cfg} --trained {params.out} "
+        "python -m bioclf.stdp.assign --config {params.cfg} --trained {params.out} "
         "--out {params.out}/assign > {log} 2>&1"
 
 
@@ -122,11 +118,10 @@ rule sweep_stdp_respond:
         mem_mb=retry_scaled(stdp_mem_mb),
         gpu=1 if STDP_BACKEND == "cuda" else 0,
     params:
-        py=PY,
         cfg=sweep_stdp_cfg,
         out=lambda w, input: str(Path(input.state).parent),
     shell:
-        "{params.py} -m bioclf.stdp.respond --config {params.cfg} --trained {params.out} "
+        "python -m bioclf.stdp.respond --config {params.cfg} --trained {params.out} "
         "--out {params.out}/test > {log} 2>&1"
 
 
@@ -148,10 +143,9 @@ rule sweep_stdp_evaluate:
         mem_mb=retry_scaled(stdp_mem_mb),
         gpu=1 if STDP_BACKEND == "cuda" else 0,
     params:
-        py=PY,
         cfg=sweep_stdp_cfg,
         out=lambda w, input: str(Path(input.state).parent),
     shell:
-        "{params.py} -m bioclf.stdp.evaluate --config {params.cfg} --trained {params.out} "
+        "python -m bioclf.stdp.evaluate --config {params.cfg} --trained {params.out} "
         "--assignment {input.assignment} --responses {input.responses} "
         "--out {params.out}/test > {log} 2>&1"
