@@ -182,7 +182,8 @@ def test_surrogate_jobs_get_the_whole_data_section(tmp_path):
 def test_merged_configuration_is_written_when_a_run_starts(tmp_path):
     """A dry run (or a run refused for the lock: Snakemake parses the workflow before it takes
     the lock) leaves the merged configuration alone, since the jobs of a run under way read
-    it; a run writes it when it starts, before its first job."""
+    it; a run writes it when it starts, before its first job, and one that skips that start
+    (--no-hooks) is refused where the file holds other values."""
     wd = _workdir(tmp_path)
     merged = wd / ".snakemake" / "bioclf" / "config.yaml"
     res = _snakemake(wd, "--cores", "1", "results/data/summary.json", "--config", "build=first")
@@ -195,6 +196,23 @@ def test_merged_configuration_is_written_when_a_run_starts(tmp_path):
     assert "--config .snakemake/bioclf/config.yaml" in res.stdout
     assert yaml.safe_load(merged.read_text())["build"] == "first"
     assert merged.stat().st_mtime_ns == stamp
+
+    # --no-hooks skips the start of a run: refused where the jobs would read other values
+    summary = "results/data/summary.json"
+    done = (wd / summary).stat().st_mtime_ns
+    res = _snakemake(
+        wd, "--cores", "1", "--no-hooks", "--force", summary, "--config", "build=second"
+    )
+    assert res.returncode == 2, res.stderr[-3000:]
+    assert res.stderr.strip().splitlines()[-1] == (
+        "error: .snakemake/bioclf/config.yaml holds the configuration of an earlier run, not "
+        "this one's (config/smoke.yaml + --config), and --no-hooks skips the start of a run "
+        "that writes it: run without --no-hooks"
+    ), res.stderr[-3000:]
+    assert yaml.safe_load(merged.read_text())["build"] == "first"
+    assert (wd / summary).stat().st_mtime_ns == done  # no job ran
+    res = _snakemake(wd, "--cores", "1", "--no-hooks", summary, "--config", "build=first")
+    assert res.returncode == 0, res.stderr[-3000:]  # the values the file holds: nothing to write
 
     res = _snakemake(
         wd, "--cores", "1", "results/data/summary.json", "-R", "data", "--config", "build=second"

@@ -75,7 +75,8 @@ _python_first_on_path()
 # the lock then refuses, and either would change what the jobs of a run under way read. A
 # cluster job (it parses this file again, with the run's configuration) writes it where it
 # differs, and so reads what it planned; so does the first run here under --no-hooks (which
-# skips onstart).
+# skips onstart). A later run under --no-hooks whose values differ from the file's is refused
+# (`_check_job_file`): its jobs would read the file's.
 CFG, _CFG_TEXT = _bioclf_config.job_file(config, _CFG_SOURCES, ".snakemake/bioclf/config.yaml")
 if workflow.exec_mode != _ExecMode.DEFAULT or not Path(CFG).exists():
     _bioclf_config.write_job_file(CFG, _CFG_TEXT)
@@ -176,11 +177,35 @@ def benchfile(rule, job=None):
 SETTINGS = "results/.settings"
 
 
+def _check_job_file():
+    """Refuse a run under --no-hooks (no onstart) whose jobs would read a merged configuration
+    file holding other values. Called as the jobs are planned: whether hooks run is known only
+    then, not when this file is parsed."""
+    run = getattr(workflow, "execution_settings", None)
+    if (
+        _CFG_TEXT is None
+        or run is None
+        or not run.no_hooks
+        or workflow.dryrun
+        or workflow.touch
+        or workflow.exec_mode != _ExecMode.DEFAULT
+        or Path(CFG).read_text() == _CFG_TEXT
+    ):
+        return
+    _refuse(
+        f"{CFG} holds the configuration of an earlier run, not this one's "
+        f"({' + '.join(_CFG_SOURCES)}), and --no-hooks skips the start of a run that writes "
+        "it: run without --no-hooks"
+    )
+
+
 def settings(rule, job, values):
     """An input function: the path of the job's settings file, written if `values(wildcards)`
-    differ from what it holds (in a dry run, a fresh file elsewhere)."""
+    differ from what it holds (in a dry run, a fresh file elsewhere). Every job that reads the
+    configuration file has one: it checks that file first (`_check_job_file`)."""
 
     def path(w):
+        _check_job_file()
         name = job.format(**dict(w.items())) if job else "all"
         f = Path(SETTINGS, rule, f"{name}.json")
         text = _bioclf_config.settings_text(values(w))
