@@ -202,7 +202,9 @@ def stdp_settings(config: dict, n: int, stage: str) -> dict:
         raise ValueError(f"stage must be one of {_STDP_STAGES_ALL}, got {stage!r}")
     stdp = config["stdp"]
     protocol = dict(stdp.get("protocol") or {})
-    reset = protocol.pop("reset_between_samples", None)  # frozen runs only
+    # frozen runs only; absent is its default, off (as stdp.setup.protocol reads it), so that a
+    # file that leaves it out (config/coding.yaml) shares the results of one that says false
+    reset = bool(protocol.pop("reset_between_samples", False))
     skip = {*_STDP_RUNNING, *_STDP_STAGES, "sizes", "protocol"}
     values = {k: v for k, v in stdp.items() if k not in skip}
     values["size"] = next(s for s in stdp["sizes"] if int(s["n"]) == int(n))

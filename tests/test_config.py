@@ -135,6 +135,12 @@ def test_stdp_settings_hold_what_each_stage_reads():
     }
     assert "n_test" not in stages["assign"] and "n_assign" not in stages["respond"]
     assert stages["evaluate"]["n_assign"] == 10000 and stages["evaluate"]["n_test"] == 10000
+    # a file that leaves reset_between_samples out means its default, off: the same results
+    unset = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    del unset["stdp"]["protocol"]["reset_between_samples"]
+    for stage in config._STDP_STAGES_ALL:
+        assert config.stdp_settings(unset, 100, stage)["stdp"] == stages[stage], stage
+    assert stages["frozen"]["protocol"]["reset_between_samples"] is False
     text = config.settings_text(config.stdp_settings(cfg, 100, "train"))
     reordered = dict(reversed(list(cfg["stdp"].items())))
     assert (
