@@ -305,12 +305,27 @@ def _clone_of_the_results(tmp: Path) -> Path:
     return wd
 
 
-def _default_dry_run(wd: Path) -> set[str]:
+def _default_dry_run(wd: Path, *args) -> set[str]:
     res = subprocess.run(
-        [*SNAKEMAKE, "-n", "--cores", "1"], cwd=wd, capture_output=True, text=True, timeout=300
+        [*SNAKEMAKE, "-n", "--cores", "1", *args],
+        cwd=wd,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert res.returncode == 0, res.stderr[-3000:]
     return _planned_jobs(res.stdout)
+
+
+@pytest.mark.parametrize("name", ["coding", "conv"])
+def test_a_fresh_clone_has_the_results_of_the_other_committed_configurations(tmp_path, name):
+    """The jobs of config/coding.yaml and config/conv.yaml whose results are committed have
+    committed settings files too (their values are those the results' metrics.json record),
+    so such a configuration plans its report (results/report.md is the default's) and
+    nothing else; and the default configuration still nothing but its report afterwards."""
+    wd = _clone_of_the_results(tmp_path)
+    assert _default_dry_run(wd, "--configfile", f"config/{name}.yaml") <= {"report", "all"}
+    assert _default_dry_run(wd) <= {"report", "all"}
 
 
 @pytest.mark.parametrize(
