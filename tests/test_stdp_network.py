@@ -521,6 +521,20 @@ def test_killed_training_resumes_bit_identical(tmp_path, build_root):
     np.testing.assert_array_equal(np.load(full / "weights.npy"), np.load(killed / "weights.npy"))
     np.testing.assert_array_equal(np.load(full / "theta.npy"), np.load(killed / "theta.npy"))
     np.testing.assert_allclose(np.load(full / "weights.npy").sum(0), 78.0, rtol=1e-12)
+    # Ctrl-C (the whole process group) while the program runs a chunk: an interruption, said
+    # so in one line (Brian2's default let the program die and reported a failed run).
+    stopped = tmp_path / "ctrl_c"
+    proc = _train(cfg, stopped)
+    while not (stopped / "checkpoint.npz").exists():
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 130, err
+    assert "interrupted; run the same command again to resume" in err and "Traceback" not in err
+    proc = _train(cfg, stopped)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()
+    np.testing.assert_array_equal(np.load(full / "weights.npy"), np.load(stopped / "weights.npy"))
     # Running a finished command again changes nothing, its timing figures included, also
     # after its outputs are deleted (as Snakemake's --forceall does before running a job).
     before = json.loads((full / "train_metrics.json").read_text())

@@ -212,6 +212,10 @@ def activate(backend: Backend, project: str, dt=None) -> Path | None:
     prefs.reset_to_defaults()
     prefs.codegen.cpp.extra_compile_args_gcc = gcc_flags()
     prefs.logging.std_redirection = False
+    # Ctrl-C interrupts (KeyboardInterrupt: `tasks.run` says how to resume). Brian2's default
+    # swallows the first one during a run: a runtime run stops early and the task carries on
+    # with its next chunk; a standalone program dies of it and Brian2 reports a failed run.
+    prefs.core.stop_on_keyboard_interrupt = False
     if dt is not None:
         defaultclock.dt = dt
     if backend.name == "runtime":
@@ -275,10 +279,29 @@ def build(backend: Backend, directory: Path | None, run: bool = False) -> None:
         cpp_patches.patch_project(directory, before)
     else:
         _fix_cuda_makefile(directory)
-    compiler, _ = brian2.codegen.cpp_prefs.get_compiler_and_args()
-    device.compile_source(str(directory), compiler, False, False)
+    compile_project(directory)
     if run:
         device.run(str(directory), with_output=False)
+
+
+def compile_project(directory: Path) -> None:
+    """Run make in the generated project `directory` (the device's ``make_cmd_unix``).
+
+    As Brian2's ``compile_source`` does, but started with `subprocess` rather than
+    ``os.system``, which ignores Ctrl-C in this process while make runs: make died of it and
+    Brian2 reported a failed compilation (a traceback), not an interruption. Here Ctrl-C raises
+    KeyboardInterrupt, which `tasks.run` reports as one (a later run compiles again). Brian2's
+    own on Windows.
+    """
+    if os.name != "posix":
+        compiler, _ = brian2.codegen.cpp_prefs.get_compiler_and_args()
+        device.compile_source(str(directory), compiler, False, False)
+        return
+    pref = prefs.devices.cpp_standalone
+    command = " ".join([pref.make_cmd_unix, *pref.extra_make_args_unix])
+    status = subprocess.run(command, shell=True, cwd=directory).returncode
+    if status != 0:
+        raise RuntimeError(f"Project compilation failed (make exit status {status}) in {directory}")
 
 
 class Runner:

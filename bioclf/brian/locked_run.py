@@ -57,8 +57,13 @@ def main(argv: list[str]) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX)
         print(f"bioclf: lock acquired after {time.monotonic() - t0:.1f} s", file=sys.stderr)
     os.set_inheritable(fd, True)  # the lock travels with the open file into the program
+    # Ctrl-C reaches the program too (same process group): from here on, wait for it to end,
+    # then report. (Ignored before the fork: a Ctrl-C just after it would end this process
+    # with a traceback; the program gets the disposition this process was started with.)
+    inherited = signal.signal(signal.SIGINT, signal.SIG_IGN)
     pid = os.fork()
     if pid == 0:
+        signal.signal(signal.SIGINT, inherited)
         try:
             os.execvp(argv[0], argv)
         except OSError as exc:
@@ -66,8 +71,6 @@ def main(argv: list[str]) -> int:
         os._exit(127)
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{pid}\n".encode(), 0)
-    # Ctrl-C reaches the program too (same process group): wait for it to end, then report.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _, status = os.waitpid(pid, 0)
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     try:
@@ -80,4 +83,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:  # Ctrl-C before the program started (waiting for the lock)
+        sys.exit(130)
