@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import signal
+import subprocess
+import sys
 from dataclasses import fields
 
 import numpy as np
@@ -536,3 +540,36 @@ def test_missing_test_files_are_refused_before_training(tmp_path):
         tr.train(tiny(tmp_path, data=str(data), epochs=1))
     assert not (tmp_path / "run" / "checkpoint.pt").exists()  # refused before any epoch
     assert tr.train(tiny(tmp_path, data=str(data), epochs=1, test=False)) == {"trained": 1}
+
+
+def test_ctrl_c_ends_training_in_one_line_and_it_resumes(tmp_path):
+    """``python -m bioclf.surrogate.train`` interrupted by Ctrl-C says how to resume (exit
+    130), without a traceback, and the same command resumes after the last epoch."""
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "bioclf.surrogate.train", "--arch", "fc", "--hidden", "8"]
+    command += ["--T", "5", "--train-subset", "200", "--epochs", "1000", "--test", "false"]
+    command += ["--threads", "1", "--log-every", "1000", "--out", str(out)]
+    proc = subprocess.Popen(
+        command, cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        for line in proc.stderr:
+            if line.startswith("epoch 2 done"):
+                break
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "interrupted; run the same command again to resume" in err
+    assert "Traceback" not in err
+    proc = subprocess.Popen(
+        command, cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        first = next(line for line in proc.stderr if not line.startswith("note"))
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert first.startswith(f"resuming from {out / 'checkpoint.pt'} after epoch ")

@@ -287,4 +287,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # (tasks.run: Ctrl-C ends it in one line, exit status 130, not with a traceback)
+    raise SystemExit(tasks.run(main))

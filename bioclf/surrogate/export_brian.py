@@ -361,4 +361,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # (tasks.run: Ctrl-C ends it in one line, exit status 130, not with a traceback)
+    raise SystemExit(tasks.run(main))

@@ -46,7 +46,7 @@ import torch
 import yaml
 from torch import nn
 
-from bioclf import checkpoint
+from bioclf import checkpoint, tasks
 from bioclf.equations import model_files
 from bioclf.errors import BioclfError, ConfigError
 from bioclf.surrogate.data import load_data
@@ -353,4 +353,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # (tasks.run: Ctrl-C ends it in one line, exit status 130, not with a traceback)
+    raise SystemExit(tasks.run(main))
