@@ -12,6 +12,7 @@ from brian2 import ms
 from conftest import DC_MODELS, ROOT
 
 from bioclf import config as cfgmod
+from bioclf import tasks
 from bioclf.brian import backends
 from bioclf.encoding import hashrng
 from bioclf.errors import ConfigError
@@ -176,3 +177,15 @@ def test_assignment_refuses_models_other_than_the_trained_ones(tmp_path):
     # the build directory is named after the models: other files never share a project
     builds = [setup.backend(c, "cpp", 6, 0, setup.models(c)).build_dir for c in (cfg, other)]
     assert builds[0] != builds[1]
+
+
+def test_merge_refuses_a_file_that_is_not_a_shard(tmp_path, capsys):
+    """An unsharded run's responses (no sample range) given to the merge: one line naming the
+    file and what it lacks, exit 2 (was a KeyError traceback)."""
+    part = tmp_path / "part"
+    part.mkdir()
+    np.savez(part / frozen.RESPONSES, counts=np.zeros((2, 3)), labels=np.zeros(2))
+    out = str(tmp_path / "out")
+    assert tasks.run(merge.main, ["--what", "respond", "--out", out, str(part)]) == 2
+    err = capsys.readouterr().err
+    assert str(part / frozen.RESPONSES) in err and "lacks the arrays start, stop" in err

@@ -47,7 +47,8 @@ def concatenate(parts: list[Path], name: str) -> dict[str, np.ndarray]:
     Per-sample arrays are concatenated; the spike totals (``spikes``) and ``wall_time_s`` are
     summed. The shards must cover their samples contiguously from 0, as `bounds` makes them.
     """
-    loaded = [load_arrays(Path(p) / name) for p in parts]
+    # (a file without its range, e.g. an unsharded run's, is refused naming it)
+    loaded = [load_arrays(Path(p) / name, keys=("start", "stop")) for p in parts]
     position = 0
     for part, arrays in zip(parts, loaded, strict=True):
         start, stop = int(arrays["start"]), int(arrays["stop"])
