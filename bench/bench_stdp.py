@@ -68,10 +68,15 @@ def cpu_seconds() -> float:
 
 class GpuMemory:
     """Peak GPU memory in use (MB, all processes, from nvidia-smi every 0.2 s) while it is
-    entered, above what was in use before; None where nvidia-smi does not answer."""
+    entered, above what was in use before; None where nvidia-smi does not answer.
 
-    def __init__(self, gpu: int = 0):
-        self.gpu, self.samples, self._stop = gpu, [], threading.Event()
+    Of the GPU the program runs on, named by its UUID: nvidia-smi's own numbering (PCI bus
+    order, all GPUs) is not CUDA's (`backends.visible_gpu`)."""
+
+    def __init__(self):
+        gpu = backends.visible_gpu()
+        self.gpu = gpu.uuid if gpu and gpu.uuid else "0"
+        self.samples, self._stop = [], threading.Event()
 
     def _used(self):
         cmd = ["nvidia-smi", f"--id={self.gpu}", "--query-gpu=memory.used"]

@@ -1,6 +1,7 @@
 """Selecting a backend and building projects (`bioclf.brian.backends`)."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,3 +110,111 @@ def test_ctrl_c_during_compilation_is_an_interruption(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted; run the same command again to resume" in err
     assert "Traceback" not in err
+
+
+# A CUDA driver of a node with two GPUs: in PCI bus order an A100 (8.0), then an H100 (9.0).
+# Like CUDA it lists the fastest first unless CUDA_DEVICE_ORDER=PCI_BUS_ID, and only the
+# devices that CUDA_VISIBLE_DEVICES names (by index in that order, or by UUID).
+_FAKE_DRIVER = r"""
+#include <stdlib.h>
+#include <string.h>
+static const int cc[2][2] = {{8, 0}, {9, 0}};
+static const char *uuid[2] = {"GPU-aaaaaaaa-0000-0000-0000-000000000000",
+                              "GPU-bbbbbbbb-1111-1111-1111-111111111111"};
+static int order[2], n;
+int cuInit(unsigned flags) {
+    const char *by = getenv("CUDA_DEVICE_ORDER"), *visible = getenv("CUDA_VISIBLE_DEVICES");
+    int pci = by && !strcmp(by, "PCI_BUS_ID"), all[2] = {pci ? 0 : 1, pci ? 0 : 1};
+    all[1] = 1 - all[0];
+    if (!visible) { order[0] = all[0]; order[1] = all[1]; n = 2; return 0; }
+    char buf[256]; strncpy(buf, visible, 255); buf[255] = 0;
+    n = 0;
+    for (char *tok = strtok(buf, ","); tok && n < 2; tok = strtok(NULL, ",")) {
+        if (!strncmp(tok, "GPU-", 4)) {
+            for (int g = 0; g < 2; g++) if (!strcmp(tok, uuid[g])) order[n++] = g;
+        } else if (*tok >= '0' && *tok <= '1' && !tok[1]) order[n++] = all[*tok - '0'];
+        else break;  /* CUDA stops at the first entry it cannot use */
+    }
+    return n ? 0 : 100;  /* CUDA_ERROR_NO_DEVICE */
+}
+int cuDeviceGet(int *dev, int ordinal) {
+    if (ordinal >= n) return 101;
+    *dev = order[ordinal]; return 0;
+}
+int cuDeviceGetAttribute(int *value, int attribute, int dev) {
+    if (attribute != 75 && attribute != 76) return 1;
+    *value = cc[dev][attribute - 75]; return 0;
+}
+int cuDeviceGetUuid(unsigned char *out, int dev) {
+    const char *s = uuid[dev] + 4;
+    for (int i = 0; i < 16; i++) {
+        while (*s == '-') s++;
+        char byte[3] = {s[0], s[1], 0}; out[i] = (unsigned char)strtol(byte, NULL, 16); s += 2;
+    }
+    return 0;
+}
+"""
+
+
+@pytest.fixture
+def fake_gpu_node(tmp_path, monkeypatch):
+    """A fake CUDA driver (`_FAKE_DRIVER`) as the one `visible_gpu` asks, and a fake
+    nvidia-smi that, as the real one, calls the A100 (first on the PCI bus) GPU 0 whatever
+    CUDA_VISIBLE_DEVICES says."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler for the fake CUDA driver")
+    src, lib = tmp_path / "fake_cuda.c", tmp_path / "libcuda_fake.so"
+    src.write_text(_FAKE_DRIVER)
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
+    smi = tmp_path / "bin" / "nvidia-smi"
+    smi.parent.mkdir()
+    smi.write_text('#!/bin/sh\ncase "$*" in *compute_cap*) echo 8.0;; *) echo "GPU 0: A";; esac\n')
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{smi.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(backends, "LIBCUDA", str(lib))
+    monkeypatch.setattr(backends, "_visible_gpus", {})
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    "visible, order, capability, uuid",
+    [
+        (None, None, 9.0, "GPU-bbbbbbbb-1111-1111-1111-111111111111"),  # fastest first
+        (None, "PCI_BUS_ID", 8.0, "GPU-aaaaaaaa-0000-0000-0000-000000000000"),
+        ("1", None, 8.0, "GPU-aaaaaaaa-0000-0000-0000-000000000000"),
+        ("1,0", "PCI_BUS_ID", 9.0, "GPU-bbbbbbbb-1111-1111-1111-111111111111"),
+        ("GPU-bbbbbbbb-1111-1111-1111-111111111111", "PCI_BUS_ID", 9.0, None),
+        ("GPU-aaaaaaaa-0000-0000-0000-000000000000", None, 8.0, None),
+    ],
+)
+def test_cuda_code_is_compiled_for_the_gpu_cuda_will_run_it_on(
+    fake_gpu_node, tmp_path, visible, order, capability, uuid
+):
+    """On a node with two kinds of GPU, the architecture is that of CUDA's device 0 (the
+    program's ``cudaSetDevice(0)``), which CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER select;
+    not nvidia-smi's GPU 0 (the first on the PCI bus, whatever the two variables say)."""
+    from brian2 import prefs
+
+    for name, value in (("CUDA_VISIBLE_DEVICES", visible), ("CUDA_DEVICE_ORDER", order)):
+        if value is not None:
+            fake_gpu_node.setenv(name, value)
+    gpu = backends.visible_gpu()
+    assert gpu.compute_capability == capability
+    assert gpu.uuid == (uuid or visible)
+    backends.activate(backends.Backend("cuda", build_dir=tmp_path), "p")
+    assert prefs.devices.cuda_standalone.cuda_backend.compute_capability == capability
+    assert prefs.devices.cuda_standalone.cuda_backend.gpu_id == 0
+
+
+def test_without_a_visible_gpu_cuda_code_is_compiled_for_the_default(fake_gpu_node, tmp_path):
+    from brian2 import prefs
+
+    fake_gpu_node.setenv("CUDA_VISIBLE_DEVICES", "")  # a scheduler that gave this job no GPU
+    assert backends.visible_gpu() is None
+    backends.activate(backends.Backend("cuda", build_dir=tmp_path, compute_capability=8.6), "p")
+    assert prefs.devices.cuda_standalone.cuda_backend.compute_capability == 8.6
+    # no driver at all (this machine without a GPU)
+    assert backends.visible_gpu(str(tmp_path / "absent.so")) is None

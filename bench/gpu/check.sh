@@ -77,6 +77,9 @@ import torch
 print("torch CUDA", torch.version.cuda, "available:", torch.cuda.is_available())
 if torch.cuda.is_available():
     print(torch.cuda.get_device_name(0), "capability", torch.cuda.get_device_capability(0))
+from bioclf.brian import backends
+
+print("brian2cuda compiles for (CUDA's device 0):", backends.visible_gpu())
 EOF
 cat "$MACHINE"
 

@@ -129,21 +129,71 @@ def gpu_available() -> bool:
     return out.returncode == 0 and "GPU" in out.stdout
 
 
-def _compute_capability() -> float | None:
-    """The compute capability of the first visible GPU (nvidia-smi), or None."""
-    smi = shutil.which("nvidia-smi")
-    if not smi:
-        return None
+#: Asks the CUDA driver about device 0, the device a CUDA program's ``cudaSetDevice(0)``
+#: selects: the first that ``CUDA_VISIBLE_DEVICES`` (indices, GPU or MIG UUIDs) leaves, in the
+#: order ``CUDA_DEVICE_ORDER`` sets (by default the fastest first). Prints "major minor
+#: uuid-hex"; exit 3: no driver library, 4: no device (or the driver refuses). Runs in a child
+#: process: CUDA initialised here would be broken in any child forked later.
+_DRIVER_QUERY = """
+import ctypes, sys
+try:
+    cuda = ctypes.CDLL(sys.argv[1])
+except OSError:
+    sys.exit(3)
+dev, major, minor = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+uuid = (ctypes.c_ubyte * 16)()
+if (cuda.cuInit(0) or cuda.cuDeviceGet(ctypes.byref(dev), 0)
+        or cuda.cuDeviceGetAttribute(ctypes.byref(major), 75, dev)
+        or cuda.cuDeviceGetAttribute(ctypes.byref(minor), 76, dev)):
+    sys.exit(4)
+print(major.value, minor.value, bytes(uuid).hex() if cuda.cuDeviceGetUuid(uuid, dev) == 0 else "")
+"""
+_visible_gpus: dict[tuple, VisibleGpu | None] = {}
+#: The CUDA driver library `visible_gpu` asks (tests give it another).
+LIBCUDA = "libcuda.so.1"
+
+
+@dataclass(frozen=True)
+class VisibleGpu:
+    """The GPU a CUDA program started from this process runs on (its device 0)."""
+
+    compute_capability: float  #: e.g. 9.0 (Hopper)
+    uuid: str | None  #: as nvidia-smi names it (``GPU-...``), for its ``--id``
+
+
+def visible_gpu(libcuda: str | None = None) -> VisibleGpu | None:
+    """The GPU a CUDA program started now would run on, as the CUDA driver sees it; None
+    where there is no driver or no visible device.
+
+    Not ``nvidia-smi -i 0``: nvidia-smi numbers the GPUs in PCI bus order and ignores
+    ``CUDA_VISIBLE_DEVICES``, while CUDA orders them fastest first (unless
+    ``CUDA_DEVICE_ORDER=PCI_BUS_ID``) and only among the visible ones, so on a node with several
+    kinds of GPU nvidia-smi's GPU 0 can be another kind than the program's. Asked once per
+    value of those two variables (and `libcuda`, the driver library to load: `LIBCUDA`).
+    """
+    libcuda = libcuda or LIBCUDA
+    env = os.environ
+    key = (libcuda, env.get("CUDA_VISIBLE_DEVICES"), env.get("CUDA_DEVICE_ORDER"))
+    if key not in _visible_gpus:
+        _visible_gpus[key] = _ask_driver(libcuda)
+    return _visible_gpus[key]
+
+
+def _ask_driver(libcuda: str) -> VisibleGpu | None:
     try:
         out = subprocess.run(
-            [smi, "--query-gpu=compute_cap", "--format=csv,noheader", "-i", "0"],
+            [sys.executable, "-S", "-c", _DRIVER_QUERY, libcuda],
             capture_output=True,
             text=True,
-            timeout=20,
+            timeout=120,  # cuInit takes seconds on nodes with many GPUs
         )
-        return float(out.stdout.split()[0]) if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        major, minor, *rest = out.stdout.split() if out.returncode == 0 else []
+        capability = float(f"{int(major)}.{int(minor)}")
+    except (OSError, subprocess.SubprocessError, ValueError):
         return None
+    h = rest[0] if rest and len(rest[0]) == 32 else None
+    uuid = f"GPU-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" if h else None
+    return VisibleGpu(capability, uuid)
 
 
 def _nvidia_wheel_dirs() -> tuple[Path, Path] | None:
@@ -241,11 +291,15 @@ def activate(backend: Backend, project: str, dt=None) -> Path | None:
         set_device("cuda_standalone", directory=str(directory), build_on_run=False)
         cuda = prefs.devices.cuda_standalone.cuda_backend
         # Never brian2cuda's own detection: it reads CUDA_VISIBLE_DEVICES as integers, and
-        # schedulers may set GPU UUIDs there. The first visible GPU, its architecture asked
-        # of nvidia-smi (the backend's default where there is no GPU: compile only).
+        # schedulers may set GPU UUIDs there. The program runs on CUDA's device 0, compiled for
+        # its architecture as the driver reports it (the backend's default where there is no
+        # GPU: compile only).
         cuda.detect_gpus = False
         cuda.gpu_id = 0
-        cuda.compute_capability = _compute_capability() or float(backend.compute_capability)
+        gpu = visible_gpu()
+        cuda.compute_capability = (
+            gpu.compute_capability if gpu else float(backend.compute_capability)
+        )
         cuda.extra_compile_args_nvcc = ["-w", "-use_fast_math"] + _use_wheel_curand(directory)
         # The device heap holds the spike monitors' buffers and the spike queues of the input
         # synapses' heterogeneous delays, which grow with N (784 x N synapses); brian2cuda's
