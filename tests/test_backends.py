@@ -218,3 +218,84 @@ def test_without_a_visible_gpu_cuda_code_is_compiled_for_the_default(fake_gpu_no
     assert prefs.devices.cuda_standalone.cuda_backend.compute_capability == 8.6
     # no driver at all (this machine without a GPU)
     assert backends.visible_gpu(str(tmp_path / "absent.so")) is None
+
+
+def _fake_project(directory: Path) -> list[Path]:
+    """Headers, a makefile naming its own directory (as brian2cuda's does) and objects."""
+    (directory / "code_objects").mkdir(parents=True)
+    (directory / "objects.h").write_text("extern double *_array_g_v;\n")
+    (directory / "code_objects" / "g_codeobject.h").write_text("void _run_g();\n")
+    (directory / "makefile").write_text(f"NVCCFLAGS = -arch=sm_80\nLFLAGS = -L{directory}/lib\n")
+    return _compile_fake(directory)
+
+
+def _compile_fake(directory: Path) -> list[Path]:
+    objects = [directory / "main.o", directory / "code_objects" / "g_codeobject.o"]
+    for obj in objects:
+        obj.write_bytes(b"compiled")
+    return objects
+
+
+def test_objects_compiled_against_other_headers_or_flags_are_compiled_again(tmp_path):
+    """make compiles an object again only when its own source changed (brian2cuda's makefile
+    names no header and not itself; Brian2's make.deps misses the code objects): a changed
+    header or compiler flag (another GPU architecture) must not leave objects of the old."""
+    project = tmp_path / "p"
+    objects = _fake_project(project)
+    forget = backends.forget_objects_of_other_headers
+    assert forget(project)  # compiled before the stamp existed: not known, compiled again
+    assert not any(obj.exists() for obj in objects)
+    _compile_fake(project)
+    assert not forget(project)
+    assert all(obj.exists() for obj in objects)
+    header = project / "objects.h"
+    header.write_text(header.read_text())  # what Brian2 never does, but a new time only
+    assert not forget(project)
+    header.write_text("extern float *_array_g_v;\n")  # a changed declaration
+    assert forget(project) and not any(obj.exists() for obj in objects)
+    _compile_fake(project)
+    makefile = project / "makefile"
+    makefile.write_text(makefile.read_text().replace("sm_80", "sm_90"))  # another GPU
+    assert forget(project) and not any(obj.exists() for obj in objects)
+    _compile_fake(project)
+    assert not forget(project)
+    # a copy of the compiled project (its makefile names the copy's directory once
+    # regenerated there) keeps its objects
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    makefile = copy / "makefile"
+    makefile.write_text(makefile.read_text().replace(str(project), str(copy)))
+    assert not forget(copy)
+    assert (copy / "main.o").exists()
+
+
+def _build_cpp(build_dir: Path, extra_variable: bool) -> Path:
+    """Generate and compile a small cpp_standalone project; `extra_variable` adds a variable
+    that no code object uses: a declaration in objects.h, the same files otherwise."""
+    from brian2 import NeuronGroup
+
+    backend = backends.Backend("cpp", build_dir=build_dir)
+    directory = backends.activate(backend, "project")
+    eqs = "dv/dt = -v/(10*ms) : 1" + ("\nx : 1" if extra_variable else "")
+    group = NeuronGroup(2, eqs, threshold="v > 1", reset="v = 0", name="g")
+    Network(group).run(1 * ms)
+    backends.build(backend, directory)
+    return directory
+
+
+@pytest.mark.standalone
+def test_a_header_that_brian2_changes_compiles_the_objects_that_include_it(tmp_path):
+    """Built again unchanged, nothing is compiled; after a change to objects.h alone (a new
+    variable) the state updater, whose source is unchanged, is compiled again."""
+    directory = _build_cpp(tmp_path, extra_variable=False)
+    obj = directory / "code_objects" / "g_stateupdater_codeobject.o"
+    source = obj.with_suffix(".cpp")
+    compiled, text = obj.stat().st_mtime_ns, source.read_text()
+    makefile = (directory / "makefile").read_text()
+    _build_cpp(tmp_path, extra_variable=False)
+    assert obj.stat().st_mtime_ns == compiled
+    _build_cpp(tmp_path, extra_variable=True)
+    assert "_array_g_x" in (directory / "objects.h").read_text()
+    # neither its source nor the makefile changed: make alone would not compile it again
+    assert source.read_text() == text and (directory / "makefile").read_text() == makefile
+    assert obj.stat().st_mtime_ns > compiled

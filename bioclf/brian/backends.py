@@ -18,6 +18,7 @@ new initial values (one compiled binary reused, ``device.run(run_args=...)``).
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
 import shlex
 import shutil
@@ -317,13 +318,54 @@ def _fix_cuda_makefile(directory: Path) -> None:
     makefile.write_text(text.replace("-std=c++11", "-std=c++17"))
 
 
+#: The digest of the headers and makefile a project's objects were compiled with.
+BUILD_INPUTS_NAME = ".bioclf_build_inputs"
+
+
+def forget_objects_of_other_headers(directory: Path) -> bool:
+    """Delete the project's compiled objects if its headers or makefile changed since they
+    were compiled (or that is not known); return whether it did.
+
+    Brian2 and brian2cuda rewrite only the generated files whose text changed, and ``make``
+    compiles an object again only when a prerequisite is newer: brian2cuda's makefile names
+    just the object's own ``.cu`` (no header, not the makefile and its flags), and Brian2's
+    ``make.deps`` names the code objects without their directory, so it does not apply to
+    them. A project built again after a header changed (another network in the directory, a
+    new Brian2 or brian2cuda, a changed patch) or after its compiler flags changed (the GPU
+    architecture of another node sharing the build directory) would link objects compiled
+    against the old declarations and layouts, or for the old GPU, with new ones. Their digest
+    is kept in the project (`BUILD_INPUTS_NAME`); the project's own directory in the makefile
+    is left out of it, so a copy of a compiled project (`bioclf.stdp.frozen.seed_project`)
+    keeps its objects. Headers change rarely: compiling every object again then is simple and
+    certain.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(directory.rglob("*.h")):
+        digest.update(f"{path.relative_to(directory)}\0".encode() + path.read_bytes() + b"\0")
+    makefile = directory / "makefile"
+    if makefile.exists():
+        digest.update(makefile.read_text().replace(str(directory), "<project>").encode())
+    stamp = directory / BUILD_INPUTS_NAME
+    try:
+        if stamp.read_text().strip() == digest.hexdigest():
+            return False
+    except OSError:
+        pass  # no stamp: compiled before stamps were kept, or never
+    # objects first, then the stamp: killed in between, the next build finds a stale stamp
+    for obj in directory.rglob("*.o"):
+        obj.unlink()
+    stamp.write_text(digest.hexdigest() + "\n")
+    return True
+
+
 def build(backend: Backend, directory: Path | None, run: bool = False) -> None:
     """Generate and compile the standalone project of the current network.
 
     For ``cpp``, the generated project is patched to run faster with the same results
     (`bioclf.brian.cpp_patches`: ranges of synapses in the spike queue, a vectorisable
     refractoriness test, thresholds in two passes). For ``cuda``, the makefile is made
-    CUDA 13-compatible; the project is run only where a GPU is present.
+    CUDA 13-compatible; the project is run only where a GPU is present. Objects compiled
+    against other headers or flags are compiled again (`forget_objects_of_other_headers`).
     """
     if directory is None:
         return
@@ -333,6 +375,7 @@ def build(backend: Backend, directory: Path | None, run: bool = False) -> None:
         cpp_patches.patch_project(directory, before)
     else:
         _fix_cuda_makefile(directory)
+    forget_objects_of_other_headers(directory)
     compile_project(directory)
     if run:
         device.run(str(directory), with_output=False)
