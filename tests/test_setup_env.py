@@ -1,6 +1,8 @@
-"""The environment script refuses an install that the disk cannot hold, before touching it."""
+"""The environment script refuses an install that the disk cannot hold, before touching it;
+bench/gpu/fetch_wheels.sh finds a Python 3.12 by itself or says it found none."""
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -55,3 +57,80 @@ def test_the_check_can_be_skipped(tmp_path):
     out, _ = _run(tmp_path, free_kb=300_000, BIOCLF_SKIP_DISK_CHECK="1")
     assert "GB free" not in out.stderr
     assert out.returncode == 3 and "REACHED" in out.stderr
+
+
+def _fake_python(path: Path, version: str) -> Path:
+    """A Python that says it is `version` (with pip) and logs what pip would do."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok = "0" if version == "3.12" else "1"
+    path.write_text(
+        f'#!/bin/sh\ncase "$1" in -c) exit {ok};; -m) echo "$0 $*" >> "$PIP_LOG";; esac\n'
+    )
+    path.chmod(0o755)
+    return path
+
+
+def _fetch_wheels(tmp_path, fakes: dict[str, str], **env):
+    """Run bench/gpu/fetch_wheels.sh in a copy of the project (no .venv unless the test made
+    one), with only `fakes` (name: version) as Pythons on the PATH and no pyenv; returns the
+    result, the project and the pip commands run."""
+    project = tmp_path / "project"
+    script = project / "bench" / "gpu" / "fetch_wheels.sh"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text((ROOT / "bench" / "gpu" / "fetch_wheels.sh").read_text())
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, version in fakes.items():
+        _fake_python(bin_dir / name, version)
+    tools = tmp_path / "tools"  # what the script needs besides Python, and nothing else
+    if not tools.exists():
+        tools.mkdir()
+        for tool in ("dirname", "rm", "mkdir", "ls"):
+            (tools / tool).symlink_to(shutil.which(tool))
+    log = tmp_path / "pip.log"
+    log.unlink(missing_ok=True)
+    full_env = {
+        "PATH": f"{bin_dir}:{tools}",
+        "HOME": str(tmp_path),
+        "PYENV_ROOT": str(tmp_path / "pyenv"),
+        "PIP_LOG": str(log),
+        **env,
+    }
+    out = subprocess.run(
+        [shutil.which("bash"), str(script)], env=full_env, capture_output=True, text=True
+    )
+    return out, project, (log.read_text().splitlines() if log.exists() else [])
+
+
+def test_fetch_wheels_finds_a_python_3_12_without_a_venv(tmp_path):
+    out, project, pips = _fetch_wheels(tmp_path, {"python3": "3.11", "python3.12": "3.12"})
+    assert out.returncode == 0, out.stderr
+    assert len(pips) == 2  # pip download, pip wheel
+    assert all(line.startswith(f"{tmp_path}/bin/python3.12 -m pip ") for line in pips)
+    assert (project / ".whl").is_dir()
+    # pyenv's 3.12 where the PATH has none (pyenv's shim of a version not selected fails)
+    pyenv = _fake_python(tmp_path / "pyenv" / "versions" / "3.12.1" / "bin" / "python3.12", "3.12")
+    (tmp_path / "bin" / "python3.12").unlink()
+    out, _, pips = _fetch_wheels(tmp_path, {})
+    assert out.returncode == 0 and pips[0].startswith(f"{pyenv} -m pip ")
+
+
+def test_fetch_wheels_prefers_the_projects_venv(tmp_path):
+    _fake_python(tmp_path / "project" / ".venv" / "bin" / "python", "3.12")
+    out, _, pips = _fetch_wheels(tmp_path, {"python3.12": "3.12"})
+    assert out.returncode == 0, out.stderr
+    assert pips[0].startswith(".venv/bin/python -m pip ")
+
+
+def test_fetch_wheels_without_a_python_3_12_says_so_and_leaves_whl_alone(tmp_path):
+    (tmp_path / "project" / ".whl").mkdir(parents=True)
+    (tmp_path / "project" / ".whl" / "kept.whl").write_text("")
+    out, project, pips = _fetch_wheels(tmp_path, {"python3": "3.11"})
+    assert out.returncode == 2
+    assert "no Python 3.12 with pip found" in out.stderr and "PYTHON=" in out.stderr
+    assert not pips and (project / ".whl" / "kept.whl").exists()
+    # a PYTHON that is not 3.12 is refused by name, not passed over
+    bad = _fake_python(tmp_path / "py311" / "python", "3.11")
+    out, _, pips = _fetch_wheels(tmp_path, {"python3.12": "3.12"}, PYTHON=str(bad))
+    assert out.returncode == 2 and f"PYTHON={bad} is not a Python 3.12 with pip" in out.stderr
+    assert not pips

@@ -5,10 +5,39 @@
 # but not Brian2 and cannot reach the registries): Brian2 and brian2cuda, and the libraries
 # that bench/bench_lif.py compares with (Norse, SpikingJelly, snnTorch; Norse is published as
 # source only, so its wheel is built here). .whl/ is git-ignored; the device call must name it
-# in `carry` (about 6 MB in all).
+# in `carry` (about 6 MB in all). It runs pip of a Python 3.12 (Norse's wheel is built with it):
+# $PYTHON if set, else the first of .venv/bin/python, python3.12, python3 and pyenv's 3.12
+# that is a Python 3.12 with pip.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PY=${PYTHON:-.venv/bin/python}
+
+usable() {  # a Python 3.12 with pip
+    command -v "$1" >/dev/null 2>&1 &&
+        "$1" -c 'import sys, pip; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1
+}
+
+if [ -n "${PYTHON:-}" ]; then
+    if ! usable "$PYTHON"; then
+        echo "fetch_wheels.sh: PYTHON=$PYTHON is not a Python 3.12 with pip" >&2
+        exit 2
+    fi
+    PY=$PYTHON
+else
+    PY=
+    for cand in .venv/bin/python python3.12 python3 \
+        "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12; do
+        if usable "$cand"; then
+            PY=$cand
+            break
+        fi
+    done
+    if [ -z "$PY" ]; then
+        echo "fetch_wheels.sh: no Python 3.12 with pip found (tried .venv/bin/python," \
+            "python3.12, python3 and pyenv's 3.12); set PYTHON=/path/to/python3.12" >&2
+        exit 2
+    fi
+fi
+echo "fetch_wheels.sh: $PY"
 rm -rf .whl && mkdir .whl
 "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
