@@ -5,6 +5,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -99,17 +100,39 @@ def test_ctrl_c_during_compilation_is_an_interruption(tmp_path):
         start_new_session=True,  # a process group of its own, as a terminal's Ctrl-C reaches
     )
     try:
-        for line in proc.stdout:  # make prints each command before it runs it
-            if line.startswith(("g++", "c++", "gcc", "cc ")):
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # make logs each command before it runs it
+            logs = [p.read_text() for p in tmp_path.rglob("make.log")]
+            if any(
+                line.startswith(("g++", "c++", "gcc", "cc "))
+                for t in logs
+                for line in t.splitlines()
+            ):
                 break
+            time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, err
+    assert "g++" not in out and "g++" not in err  # the compiler's lines stay in make.log
     assert "interrupted; run the same command again to resume" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.standalone
+def test_a_failed_compilation_shows_the_compilers_message(tmp_path):
+    """make's output goes to the project's make.log, not to the task's output; a failed
+    compilation raises with the end of that log, so the compiler's error is seen."""
+    directory = tmp_path / "project"
+    directory.mkdir()
+    (directory / "makefile").write_text(
+        "all:\n\t@echo compiling\n\t@echo 'broken.cpp:1: error: boom'; false\n"
+    )
+    with pytest.raises(RuntimeError, match="(?s)make exit status 2.*broken.cpp:1: error: boom"):
+        backends.compile_project(directory)
+    assert "compiling" in (directory / "make.log").read_text()
 
 
 # A CUDA driver of a node with two GPUs: in PCI bus order an A100 (8.0), then an H100 (9.0).

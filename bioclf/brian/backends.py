@@ -396,9 +396,19 @@ def compile_project(directory: Path) -> None:
         return
     pref = prefs.devices.cpp_standalone
     command = " ".join([pref.make_cmd_unix, *pref.extra_make_args_unix])
-    status = subprocess.run(command, shell=True, cwd=directory).returncode
+    # The compiler's command lines go to make.log, not to the task's output (a Snakemake log),
+    # as Brian2 keeps them out of it; a failure shows the end of the log.
+    log = Path(directory) / "make.log"
+    with open(log, "w") as out:
+        status = subprocess.run(
+            command, shell=True, cwd=directory, stdout=out, stderr=subprocess.STDOUT
+        ).returncode
     if status != 0:
-        raise RuntimeError(f"Project compilation failed (make exit status {status}) in {directory}")
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        raise RuntimeError(
+            f"Project compilation failed (make exit status {status}) in {directory}; "
+            f"the end of {log}:\n{tail}"
+        )
 
 
 class Runner:
