@@ -235,8 +235,10 @@ def test_cuda_code_is_compiled_for_the_gpu_cuda_will_run_it_on(
 def test_without_a_visible_gpu_cuda_code_is_compiled_for_the_default(fake_gpu_node, tmp_path):
     from brian2 import prefs
 
+    assert backends.gpu_available()
     fake_gpu_node.setenv("CUDA_VISIBLE_DEVICES", "")  # a scheduler that gave this job no GPU
     assert backends.visible_gpu() is None
+    assert not backends.gpu_available()  # though nvidia-smi lists the node's GPUs
     backends.activate(backends.Backend("cuda", build_dir=tmp_path, compute_capability=8.6), "p")
     assert prefs.devices.cuda_standalone.cuda_backend.compute_capability == 8.6
     # no driver at all (this machine without a GPU)

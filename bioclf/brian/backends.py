@@ -119,15 +119,13 @@ class Backend:
 
 
 def gpu_available() -> bool:
-    """Whether a CUDA GPU can be used (nvidia-smi lists one)."""
-    smi = shutil.which("nvidia-smi")
-    if not smi:
-        return False
-    try:
-        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return out.returncode == 0 and "GPU" in out.stdout
+    """Whether a CUDA program started now would find a GPU (`visible_gpu`).
+
+    Not ``nvidia-smi -L``, which lists the node's GPUs whatever ``CUDA_VISIBLE_DEVICES``
+    says: a job a scheduler gave no GPU (``CUDA_VISIBLE_DEVICES=""``) would start the CUDA
+    program and fail with a CUDA error instead of being told there is no GPU.
+    """
+    return visible_gpu() is not None
 
 
 #: Asks the CUDA driver about device 0, the device a CUDA program's ``cudaSetDevice(0)``
