@@ -135,6 +135,27 @@ def test_a_failed_compilation_shows_the_compilers_message(tmp_path):
     assert "compiling" in (directory / "make.log").read_text()
 
 
+def test_an_object_a_killed_compiler_left_half_written_is_compiled_again(tmp_path):
+    """An object newer than its source but truncated (the compiler killed with SIGKILL, which
+    make cannot clean up) made every later build fail at the link; the objects are compiled
+    once more from scratch."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    directory = tmp_path / "project"
+    directory.mkdir()
+    (directory / "makefile").write_text(
+        f"main: a.o\n\t{cc} -o main a.o\na.o: a.c\n\t{cc} -c a.c -o a.o\n"
+    )
+    (directory / "a.c").write_text("int main(void) { return 0; }\n")
+    (directory / "a.o").write_bytes(b"\x7fELF\x02\x01")  # cut off, newer than a.c
+    past = time.time() - 60
+    os.utime(directory / "a.c", (past - 60, past - 60))
+    os.utime(directory / "a.o", (past, past))
+    backends.compile_project(directory)
+    assert subprocess.run([str(directory / "main")]).returncode == 0
+
+
 # A CUDA driver of a node with two GPUs: in PCI bus order an A100 (8.0), then an H100 (9.0).
 # Like CUDA it lists the fastest first unless CUDA_DEVICE_ORDER=PCI_BUS_ID, and only the
 # devices that CUDA_VISIBLE_DEVICES names (by index in that order, or by UUID).

@@ -24,6 +24,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -397,16 +398,30 @@ def compile_project(directory: Path) -> None:
     # The compiler's command lines go to make.log, not to the task's output (a Snakemake log),
     # as Brian2 keeps them out of it; a failure shows the end of the log.
     log = Path(directory) / "make.log"
-    with open(log, "w") as out:
-        status = subprocess.run(
-            command, shell=True, cwd=directory, stdout=out, stderr=subprocess.STDOUT
-        ).returncode
+    started = time.time()
+    status = _make(command, directory, log)
+    if status != 0:
+        # An object older than this make that make trusted may be one a killed compiler left
+        # half-written (SIGKILL, e.g. a scheduler's time limit: make cannot delete it), which
+        # would fail every later link: compile everything once more before giving up.
+        objects = list(Path(directory).rglob("*.o"))
+        if any(obj.stat().st_mtime < started for obj in objects):
+            for obj in objects:
+                obj.unlink()
+            status = _make(command, directory, log)
     if status != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
         raise RuntimeError(
             f"Project compilation failed (make exit status {status}) in {directory}; "
             f"the end of {log}:\n{tail}"
         )
+
+
+def _make(command: str, directory: Path, log: Path) -> int:
+    with open(log, "w") as out:
+        return subprocess.run(
+            command, shell=True, cwd=directory, stdout=out, stderr=subprocess.STDOUT
+        ).returncode
 
 
 class Runner:
