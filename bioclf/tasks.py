@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import platform
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path  # (also used by the tasks as tasks.Path)
 
 from bioclf.errors import THE_CONFIGURATION, BioclfError, ConfigError
@@ -27,6 +28,51 @@ def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None =
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+#: Progress lines over which `Progress` measures the recent rate.
+RATE_WINDOW = 10
+
+
+def duration(seconds: float) -> str:
+    """`seconds` as a clock shows them: M:SS, or H:MM:SS from an hour on."""
+    minutes, s = divmod(max(0, round(seconds)), 60)
+    hours, m = divmod(minutes, 60)
+    return f"{hours}:{m:02d}:{s:02d}" if hours else f"{m}:{s:02d}"
+
+
+def time_left(points: Sequence[tuple[float, int]], total: int) -> float | None:
+    """Seconds until `total` samples are done at the rate between the first and the last of
+    `points`, (seconds, samples done) pairs, oldest first; None where no time or no sample
+    has passed between them."""
+    (t0, done0), (t1, done1) = points[0], points[-1]
+    if t1 <= t0 or done1 <= done0:
+        return None
+    return max(0, total - done1) * (t1 - t0) / (done1 - done0)
+
+
+class Progress:
+    """The timing part of a long task's progress lines: the time elapsed since this run
+    started and an estimate of the time left, ``1:23 elapsed, 4:56 left``.
+
+    The estimate divides the samples left by the rate over the last `RATE_WINDOW` lines, or
+    since the run started before it has printed that many: for a resumed run since the
+    resumption, not since sample 0. The rate is of wall time, so it counts what happens
+    between the lines too (checkpoints, validation).
+    """
+
+    def __init__(self, total: int, done: int = 0, clock: Callable[[], float] = time.monotonic):
+        self.total, self.clock = total, clock
+        self.start = clock()
+        self.points = collections.deque([(self.start, done)], maxlen=RATE_WINDOW + 1)
+
+    def __call__(self, done: int) -> str:
+        """The text for a progress line printed with `done` samples done."""
+        now = self.clock()
+        self.points.append((now, done))
+        left = time_left(self.points, self.total)
+        left_text = "?" if left is None else duration(left)
+        return f"{duration(now - self.start)} elapsed, {left_text} left"
 
 
 def _option(argv: list[str], name: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -164,6 +165,36 @@ def test_checkpoint_past_the_end_of_a_shorter_run_is_set_aside(models, mnist, tm
     extended, _ = run_passes(sim, passes, 0, ckpt, sim.initial_state, "extended")
     assert "resuming" in capsys.readouterr().err
     np.testing.assert_array_equal(extended["s_in.w"], two["s_in.w"])
+
+
+def test_progress_lines_estimate_the_time_left_from_the_resumption(
+    models, mnist, tmp_path, capsys, monkeypatch
+):
+    """Each chunk's line ends with the time elapsed and left; the estimate counts the samples
+    of every pass and the `later` ones, and a resumed run measures its rate from where it
+    resumed (the samples done before are not counted as done in this run's time)."""
+    from bioclf import tasks
+    from bioclf.stdp import run
+
+    images, labels = mnist[0][:2], mnist[1][:2]
+    sim = Simulator(models, SHORT, 4, 2, 0, backends.Backend("runtime"), "progress")
+    passes = [Pass("train", e, images, labels, plastic=True) for e in range(2)]
+    ckpt = tmp_path / "checkpoint.npz"
+    run_passes(sim, passes[:1], 0, ckpt, sim.initial_state, "one")
+    line = r"\[one\] train pass 1/1: 2/2 samples, .* repeats, \d+:\d\d elapsed, 0:00 left\n"
+    assert re.search(line, capsys.readouterr().err)
+    made = []
+
+    class Recorded(tasks.Progress):
+        def __init__(self, total, done=0):
+            made.append((total, done))
+            super().__init__(total, done)
+
+    monkeypatch.setattr(run.tasks, "Progress", Recorded)
+    run_passes(sim, passes, 0, ckpt, sim.initial_state, "extended", later=6)
+    assert made == [(2 + 2 + 6, 2)]  # resumed after the first pass; 6 to come after these
+    err = capsys.readouterr().err
+    assert re.search(r"\[extended\] train pass 2/2: 2/2 samples, .* elapsed, \d+:\d\d left", err)
 
 
 def test_training_keeps_a_window_of_counts(models, mnist, tmp_path, monkeypatch):

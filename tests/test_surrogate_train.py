@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -141,7 +142,11 @@ def test_resume_after_interruption_gives_identical_weights(tmp_path):
     for key in a:
         assert torch.equal(a[key], b[key]), key
     assert full["accuracy"] == resumed["accuracy"]
-    assert "resuming" in (tmp_path / "resumed" / "train.log").read_text()
+    log = (tmp_path / "resumed" / "train.log").read_text()
+    assert "resuming" in log
+    # progress lines give the time elapsed and left (here, at the end of each epoch)
+    assert re.search(r"epoch 1/2 batch 10/10 .* samples/s, \d+:\d\d elapsed, \d+:\d\d left", log)
+    assert re.search(r"epoch 2/2 batch 10/10 .* samples/s, \d+:\d\d elapsed, 0:00 left", log)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (PyTorch finds none)")

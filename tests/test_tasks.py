@@ -151,3 +151,56 @@ def test_a_figure_task_refuses_an_unknown_ending_and_a_matrix_of_another_shape(t
     np.save(matrix, np.eye(10, dtype=np.int64))
     assert tasks.run(confusion_figure.main, ["--confusion", str(matrix), "--out", out]) == 0
     assert (tmp_path / "f.png").stat().st_size > 0
+
+
+def test_durations_read_as_a_clock():
+    assert tasks.duration(0) == "0:00" and tasks.duration(-3) == "0:00"
+    assert tasks.duration(59.4) == "0:59" and tasks.duration(59.6) == "1:00"
+    assert tasks.duration(754) == "12:34"
+    assert tasks.duration(3600) == "1:00:00" and tasks.duration(25 * 3600 + 61) == "25:01:01"
+
+
+def test_time_left_is_the_samples_left_at_the_rate_between_the_points():
+    # 100 samples in 10 s: 10/s; 700 left
+    assert tasks.time_left([(5.0, 200), (10.0, 250), (15.0, 300)], 1000) == 70.0
+    assert tasks.time_left([(0.0, 0), (4.0, 1000)], 1000) == 0.0
+    assert tasks.time_left([(0.0, 0), (0.0, 10)], 100) is None  # no time has passed
+    assert tasks.time_left([(0.0, 10), (5.0, 10)], 100) is None  # no sample done
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_progress_of_a_resumed_run_measures_the_rate_since_the_resumption():
+    """Resumed at sample 400 of 1000: 100 samples in 10 s leave 500 for 50 s (counting the
+    400 done before as done in these 10 s would give 9 s)."""
+    clock = _Clock()
+    progress = tasks.Progress(1000, done=400, clock=clock)
+    clock.now += 10
+    assert progress(500) == "0:10 elapsed, 0:50 left"
+    clock.now += 40
+    assert progress(1000) == "0:50 elapsed, 0:00 left"
+
+
+def test_progress_follows_the_recent_rate():
+    """After `RATE_WINDOW` lines the rate is that of the last ones: a run that slows from 100
+    to 10 samples/s is estimated at 10/s once a window of lines has passed at that rate."""
+    clock = _Clock()
+    progress = tasks.Progress(100_000, clock=clock)
+    done = 0
+    for _ in range(20):
+        clock.now += 10
+        done += 1000
+        progress(done)
+    for _ in range(tasks.RATE_WINDOW):
+        clock.now += 10
+        done += 100
+        text = progress(done)
+    elapsed = 200 + 10 * tasks.RATE_WINDOW
+    left = (100_000 - done) / 10
+    assert text == f"{tasks.duration(elapsed)} elapsed, {tasks.duration(left)} left"

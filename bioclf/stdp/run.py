@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bioclf import checkpoint as checkpoint_run
+from bioclf import tasks
 from bioclf.brian import backends
 from bioclf.encoding import SPLIT_TAGS, hashrng
 from bioclf.errors import ConfigError
@@ -80,8 +81,12 @@ def run_passes(
     checkpoint: Path,
     initial_state: dict[str, np.ndarray],
     label: str,
+    later: int = 0,
 ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
     """Run `passes` in order, resuming from `checkpoint` if it exists.
+
+    A progress line per chunk goes to stderr; its estimate of the time left counts `later`
+    samples to be run after these (the phases of a training that follow this one).
 
     Returns the final network state and, per pass, the per-sample records: ``counts``
     (n, n_exc) or, for a pass that does not keep them, ``window``: those of its last
@@ -146,6 +151,8 @@ def run_passes(
             costs = json.loads(str(saved["costs"]))
         log(f"[{label}] resuming from {checkpoint}: pass {k}, sample {pos}")
 
+    sizes = [len(p.images) for p in passes]
+    progress = tasks.Progress(sum(sizes) + later, sum(sizes[:k]) + pos)
     while k < len(passes):
         p = passes[k]
         base_key = hashrng.key(seed, SPLIT_TAGS[p.split], p.epoch)
@@ -172,16 +179,16 @@ def run_passes(
             f"{m / elapsed:.0f} samples/s, {elapsed / max(m, 1) * 1e3:.2f} ms/sample, "
             f"{int(result.reps.sum())} repeats"
         )
+        seen = sum(sizes[:k]) + pos + m
         if p.split == "train" and pos >= FIRST_ESTIMATE and m:
             # Running estimate as in the original code: labels from the preceding training
             # samples, predictions for this chunk's (training) samples.
             assignment = labelling.assign_labels(earlier, p.labels[pos - len(earlier) : pos])
             pred = labelling.predict(result.counts, assignment)
             acc = float(np.mean(pred == p.labels[pos : pos + m]))
-            seen = sum(len(q.images) for q in passes[:k]) + pos + m
             trace.append((seen, acc))
             message += f", running training accuracy {acc:.1%}"
-        log(message)
+        log(f"{message}, {progress(seen)}")
         wall[k] += time.perf_counter() - start
         costs["build_time_s"] = round(sim.build_time_s, 2)
         costs["program_mb"] = max(costs["program_mb"], round(sim.runner.program_peak_kb / 1024, 1))

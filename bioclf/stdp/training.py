@@ -76,7 +76,8 @@ def train(
         ]
         label = f"stdp N={n_exc}" + (f" phase {i + 1}/{len(phases)}" if len(phases) > 1 else "")
         ckpt = out / ("checkpoint.npz" if last else f"checkpoint_phase{i + 1}.npz")
-        raw, phase_records = run_passes(sim, passes, seed, ckpt, initial, label)
+        later = sum(e for _, e in phases[i + 1 :]) * len(images)  # for the time left
+        raw, phase_records = run_passes(sim, passes, seed, ckpt, initial, label, later)
         # The trained network is the one the next presentation would see: normalised. The
         # checkpoint keeps the raw state, so that a run resumed for more epochs stays
         # bit-identical.

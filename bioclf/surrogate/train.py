@@ -199,6 +199,7 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         log(f"validation: training images {idx_val[0]}-{idx_val[-1]}, not trained on")
     loss_fn = nn.CrossEntropyLoss()
     done_now = 0
+    progress = tasks.Progress(cfg.epochs * n, start_epoch * n)
     for epoch in range(start_epoch, cfg.epochs):
         for group in opt.param_groups:
             group["lr"] = lr_at(cfg, epoch)
@@ -226,7 +227,7 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
                 log(
                     f"epoch {epoch + 1}/{cfg.epochs} batch {b + 1}/{n_batches} "
                     f"loss {loss_sum / seen:.4f} acc {correct / seen:.4f} "
-                    f"{rate:.0f} samples/s"
+                    f"{rate:.0f} samples/s, {progress(epoch * n + seen)}"
                 )
         epoch_seconds = time.perf_counter() - t0
         wall += epoch_seconds
