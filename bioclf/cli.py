@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = [f"bioclf {argv[0]}", *argv[1:]]
     from bioclf import tasks
 
-    return tasks.run(module.main, argv[1:])
+    return tasks.run(module.main, argv[1:], getattr(module, "RESUMES", False))
 
 
 if __name__ == "__main__":

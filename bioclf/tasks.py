@@ -15,8 +15,17 @@ from pathlib import Path  # (also used by the tasks as tasks.Path)
 from bioclf.errors import THE_CONFIGURATION, BioclfError, ConfigError
 
 
-def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
-    """Call `main`; a `BioclfError` is printed (no traceback) and gives exit status 2."""
+def run(
+    main: Callable[[list[str] | None], int | None],
+    argv: list[str] | None = None,
+    resumes: bool = False,
+) -> int:
+    """Call `main`; a `BioclfError` is printed (no traceback) and gives exit status 2.
+
+    A Ctrl-C ends it in one line and exit status 130. The line says what the same command does
+    when run again: resume, where the task checkpoints its work (`resumes`, its module's
+    ``RESUMES``), else start over.
+    """
     try:
         return int(main(argv) or 0)
     except BioclfError as exc:
@@ -26,7 +35,8 @@ def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None =
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
+        again = "resume" if resumes else "start over"
+        print(f"interrupted; run the same command again to {again}", file=sys.stderr)
         return 130
 
 

@@ -89,7 +89,7 @@ def test_ctrl_c_during_compilation_is_an_interruption(tmp_path):
         "    group = NeuronGroup(2, 'dv/dt = -v/(10*ms) : 1', threshold='v > 1', reset='v = 0')\n"
         "    Network(group).run(1 * ms)\n"
         "    backends.build(backend, directory)\n"
-        "sys.exit(tasks.run(main))\n"
+        "sys.exit(tasks.run(main, resumes=True))\n"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", script],

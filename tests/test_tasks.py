@@ -58,6 +58,45 @@ def test_an_error_of_the_configuration_names_the_tasks_config_file(tmp_path, cap
     assert f"configuration {bad}:" in capsys.readouterr().err
 
 
+def _interrupted(argv):
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_says_whether_the_same_command_resumes(capsys):
+    """Exit status 130 and one line; "resume" only for a task that does (before, every task
+    said so, also one that starts over)."""
+    assert tasks.run(_interrupted, [], resumes=True) == 130
+    assert capsys.readouterr().err == "interrupted; run the same command again to resume\n"
+    assert tasks.run(_interrupted, []) == 130
+    assert capsys.readouterr().err == "interrupted; run the same command again to start over\n"
+
+
+def test_the_tasks_that_checkpoint_say_they_resume(monkeypatch, capsys):
+    """Those whose work resumes from a checkpoint (STDP chunks, surrogate epochs) declare
+    ``RESUMES``, which both ``python -m`` (the module's ``__main__`` block) and ``bioclf``
+    pass to `tasks.run`."""
+    import inspect
+
+    resuming = set()
+    for task, name in cli.TASKS.items():
+        module = importlib.import_module(name)
+        passed = "tasks.run(main, resumes=RESUMES)" in inspect.getsource(module)
+        assert passed == hasattr(module, "RESUMES"), name
+        if getattr(module, "RESUMES", False):
+            resuming.add(task)
+    assert resuming == {
+        "stdp-train",
+        "stdp-assign",
+        "stdp-respond",
+        "stdp-evaluate",
+        "surrogate-train",
+    }
+    for task, again in (("stdp-assign", "resume"), ("stdp-merge", "start over")):
+        monkeypatch.setattr(importlib.import_module(cli.TASKS[task]), "main", _interrupted)
+        assert cli.main([task]) == 130
+        assert capsys.readouterr().err.endswith(f"again to {again}\n")
+
+
 def test_numeric_option_types_refuse_out_of_range_values():
     assert tasks.index("0") == 0 and tasks.count("1") == 1
     for parse, text in ((tasks.index, "-1"), (tasks.count, "0"), (tasks.seed, str(2**32))):

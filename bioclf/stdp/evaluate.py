@@ -16,6 +16,10 @@ from bioclf.errors import ConfigError, ResultFileError
 from bioclf.io import load_arrays, load_json
 from bioclf.stdp import frozen, scoring
 
+#: Run again after an interruption, the task resumes from the last chunk checkpoint of the
+#: test responses it simulates (`tasks.run`).
+RESUMES = True
+
 
 def main(argv=None) -> int:
     p = tasks.parser(__doc__.splitlines()[0])
@@ -63,4 +67,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(tasks.run(main))
+    raise SystemExit(tasks.run(main, resumes=RESUMES))

@@ -17,6 +17,9 @@ from bioclf import config as cfgmod
 from bioclf import tasks
 from bioclf.stdp import frozen
 
+#: Run again after an interruption, the task resumes from the last chunk checkpoint (`tasks.run`).
+RESUMES = True
+
 
 def main(argv=None) -> int:
     p = tasks.parser(__doc__.splitlines()[0])
@@ -35,4 +38,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(tasks.run(main))
+    raise SystemExit(tasks.run(main, resumes=RESUMES))

@@ -17,6 +17,9 @@ from bioclf import tasks
 from bioclf.brian import backends
 from bioclf.stdp.training import train
 
+#: Run again after an interruption, the task resumes from the last chunk checkpoint (`tasks.run`).
+RESUMES = True
+
 
 def main(argv=None) -> int:
     p = tasks.parser(__doc__.splitlines()[0])
@@ -67,4 +70,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(tasks.run(main))
+    raise SystemExit(tasks.run(main, resumes=RESUMES))

@@ -61,6 +61,9 @@ from bioclf.surrogate.options import (
 )
 from bioclf.surrogate.saved import Log, atomic_save, build, neuron_id
 
+#: Run again after an interruption, the task resumes after the last completed epoch (`tasks.run`).
+RESUMES = True
+
 #: How this module trains. Bumped whenever a change to the code alters the results of the same
 #: options, neuron file, seed and data, so that checkpoints written by older code are set aside
 #: rather than resumed. Checkpoints written before the key existed count as version 1.
@@ -355,4 +358,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     # (tasks.run: Ctrl-C ends it in one line, exit status 130, not with a traceback)
-    raise SystemExit(tasks.run(main))
+    raise SystemExit(tasks.run(main, resumes=RESUMES))
