@@ -61,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] not in TASKS:
         print(f"{usage()}\n\nerror: unknown task {argv[0]!r}", file=sys.stderr)
         return 2
-    module = importlib.import_module(TASKS[argv[0]])
+    try:
+        module = importlib.import_module(TASKS[argv[0]])
+    except KeyboardInterrupt:  # Ctrl-C while brian2 or torch loads (seconds), before the task
+        print("interrupted", file=sys.stderr)
+        return 130
     sys.argv = [f"bioclf {argv[0]}", *argv[1:]]
     from bioclf import tasks
 

@@ -2,7 +2,9 @@
 
 import argparse
 import importlib
+import os
 import re
+import signal
 
 import pytest
 from conftest import ROOT
@@ -243,3 +245,27 @@ def test_progress_follows_the_recent_rate():
     elapsed = 200 + 10 * tasks.RATE_WINDOW
     left = (100_000 - done) / 10
     assert text == f"{tasks.duration(elapsed)} elapsed, {tasks.duration(left)} left"
+
+
+def test_ctrl_c_while_a_task_loads_ends_it_in_one_line(tmp_path):
+    """A Ctrl-C during a task's imports, before `tasks.run` (brian2 and torch take seconds to
+    load), as ``python -m`` and as ``bioclf``, ends it with one line, not a traceback. The
+    interruption is made deterministic by a brian2 whose import raises it."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    (tmp_path / "brian2").mkdir()
+    (tmp_path / "brian2" / "__init__.py").write_text("raise KeyboardInterrupt\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    for command in (
+        ["-m", "bioclf.stdp.train", "--help"],
+        ["-c", "import sys; from bioclf import cli; sys.exit(cli.main())", "stdp-train", "-h"],
+    ):
+        done = subprocess.run(
+            [sys.executable, *command], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert done.stderr == "interrupted\n", (command, done.stderr)
+        assert done.returncode in (130, -signal.SIGINT), command  # (Python exits by SIGINT)
+        assert done.stdout == ""
