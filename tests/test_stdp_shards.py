@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -189,3 +190,47 @@ def test_merge_refuses_a_file_that_is_not_a_shard(tmp_path, capsys):
     assert tasks.run(merge.main, ["--what", "respond", "--out", out, str(part)]) == 2
     err = capsys.readouterr().err
     assert str(part / frozen.RESPONSES) in err and "lacks the arrays start, stop" in err
+
+
+def test_merge_refuses_shards_that_are_not_one_run_each_sample_once(tmp_path, capsys):
+    """The merge takes only shards that are together the samples 0..n of one run, each once
+    and in order: a shard missing, repeated or out of order, one of another trained network,
+    protocol or number of samples is refused naming its file (exit 2), never merged into a
+    file of fewer or wrong samples. Another chunk size changes no response: merged."""
+    cfg = _config(tmp_path)
+    trained = _trained(cfg, tmp_path)
+    retrained = tmp_path / "retrained"
+    shutil.copytree(trained, retrained)
+    state = dict(np.load(trained / "state.npz"))
+    np.savez(retrained / "state.npz", **{**state, "exc.v": state["exc.v"] + 0.01})
+
+    def shard(name, k, n=N_SAMPLES, network=trained, **stdp):
+        c = copy.deepcopy(cfg)
+        c["stdp"].update(stdp)
+        frozen.respond(c, network, tmp_path / name, n, "network_test", (k, 2))
+        return tmp_path / name
+
+    first, last = shard("first", 0), shard("last", 1, chunk=3)
+    other_network = shard("other_network", 1, network=retrained)
+    other_protocol = shard(
+        "other_protocol", 1, protocol={**cfg["stdp"]["protocol"], "rest": "25*ms"}
+    )
+    of_four = shard("of_four", 0, n=4)  # samples [0, 2) of 4
+
+    def merged(*parts):
+        out = ["--out", str(tmp_path / "merged")]
+        return tasks.run(merge.main, ["--what", "respond", *out, *map(str, parts)])
+
+    assert merged(first, last) == 0
+    assert len(np.load(tmp_path / "merged" / frozen.RESPONSES)["labels"]) == N_SAMPLES
+    for parts, named, reason in [
+        ((first,), first, "ends at sample 2 of 5: the shards after it are missing"),
+        ((last, first), last, "samples 0 to 1 are in no shard before it"),
+        ((first, first, last), first, "starts at sample 0, inside the shards before it"),
+        ((first, other_network), other_network, "is a shard of another run"),
+        ((first, other_protocol), other_protocol, "is a shard of another run"),
+        ((of_four, last), last, "is a shard of 5 samples"),
+    ]:
+        assert merged(*parts) == 2, parts
+        err = capsys.readouterr().err
+        assert f"{named / frozen.RESPONSES}: " in err and reason in err, err

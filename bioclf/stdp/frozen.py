@@ -146,8 +146,7 @@ def assign(
         reps=rec["reps"],
         labels=labels[lo:hi],
         wall_time_s=np.float64(wall),
-        start=np.array(lo),
-        stop=np.array(hi),
+        **shards.record(rec, "assign", lo, hi, images, labels),
     )
     return None
 
@@ -188,7 +187,7 @@ def respond(
     """Simulate the first `n_test` test images; save (``RESPONSES``) and return the responses.
 
     With `shard` = (k, K), only shard k of K (`bioclf.stdp.shards`), in a project of its own
-    (`project` + k), with its sample range saved alongside (``start``, ``stop``) for
+    (`project` + k), with its sample range and run saved alongside (`shards.record`) for
     `merge_responses`.
     """
     images, labels = setup.data(cfg, "test", n_test, "stdp.n_test or --n-test")
@@ -207,7 +206,7 @@ def respond(
         "spikes": rec["spikes"],
         "wall_time_s": np.float64(wall),
     }
-    extra = {} if shard is None else {"start": np.array(lo), "stop": np.array(hi)}
+    extra = {} if shard is None else shards.record(rec, "test", lo, hi, images, labels)
     save_npz(out / RESPONSES, **responses, **extra)
     return responses
 

@@ -6,7 +6,10 @@
 The shard directories are the --out of ``python -m bioclf.stdp.assign`` / ``respond`` run with
 ``--shard k --shards K``, given in the order of k. Writes what the unsharded task writes
 (``assignment.npy``, ``assign_metrics.json``, ``assign_records.npz``; ``responses.npz``), with
-the wall times of the shards summed. The work is done by `bioclf.stdp.frozen`.
+the wall times of the shards summed. Shards that are not together exactly the samples of one
+run, each once and in order (one missing, repeated or out of place, one of another trained
+network or other settings), are refused naming the file (`bioclf.stdp.shards.concatenate`).
+The work is done by `bioclf.stdp.frozen`.
 """
 
 from __future__ import annotations

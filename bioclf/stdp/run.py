@@ -98,7 +98,8 @@ def run_passes(
     time of the last run that ran chunks (``sim.build_time_s``) and the
     largest peak memory (MB) of the compiled program over all of them, kept in the checkpoint
     too, so that a finished run called again (e.g. by Snakemake's ``--forceall``, which deletes
-    the outputs first) reports them.
+    the outputs first) reports them. ``run_id``: the digests that identify the run (what a
+    checkpoint is resumed by), but its samples.
     """
     chunk = sim.chunk
     n_exc = sim.net.n_exc
@@ -218,6 +219,7 @@ def run_passes(
         rec["spikes"] = spikes[j]
         rec["wall_time_s"] = float(wall[j])
         rec["costs"] = costs
+        rec["run_id"] = run_id
     return state, records
 
 

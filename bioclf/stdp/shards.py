@@ -9,12 +9,13 @@ responses of the whole run bit for bit: only the wall times differ (the merge su
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
-from bioclf.errors import ConfigError
-from bioclf.io import load_arrays
+from bioclf.errors import ConfigError, ResultFileError
+from bioclf.io import digest, load_arrays
 
 #: File a label-assignment shard writes, and the merge concatenates.
 ASSIGN_RECORDS = "assign_records.npz"
@@ -41,23 +42,70 @@ def check_config(cfg: dict, path, shards: int | None = None) -> None:
         )
 
 
+def record(rec: dict, split: str, lo: int, hi: int, images, labels) -> dict[str, np.ndarray]:
+    """What a shard of `split` saves beside its responses `rec` (`bioclf.stdp.run.run_passes`'),
+    for `concatenate` to check: its samples ``[start, stop)`` = [`lo`, `hi`) of the ``total``
+    samples `images`, `labels` of the whole run, and ``run``, a digest of what its responses
+    depend on besides that range: the trained network and the settings it was run with (model
+    files, protocol, N, seed, backend, code version: the run's identity but its chunk size,
+    which changes no result), the split and all the run's samples."""
+    run = {key: value for key, value in rec["run_id"].items() if key != "stdp.chunk"}
+    return {
+        "start": np.array(lo),
+        "stop": np.array(hi),
+        "total": np.array(len(labels)),
+        "run": np.array(digest(json.dumps(run, sort_keys=True), split, images, labels)),
+    }
+
+
+#: What `record` adds to a shard's arrays: checked by `concatenate`, not merged.
+RECORD_KEYS = ("start", "stop", "total", "run")
+
+
 def concatenate(parts: list[Path], name: str) -> dict[str, np.ndarray]:
     """The arrays `name` of the shard directories `parts`, in order, joined into one run's.
 
     Per-sample arrays are concatenated; the spike totals (``spikes``) and ``wall_time_s`` are
-    summed. The shards must cover their samples contiguously from 0, as `bounds` makes them.
+    summed. The shards must be of one run (``run``, ``total``: `record`) and cover its samples
+    0..total exactly once, in order, as `bounds` makes them: a missing, repeated or misplaced
+    shard, or one of another trained network or settings, is refused naming its file.
     """
+    files = [Path(p) / name for p in parts]
     # (a file without its range, e.g. an unsharded run's, is refused naming it)
-    loaded = [load_arrays(Path(p) / name, keys=("start", "stop")) for p in parts]
-    position = 0
-    for part, arrays in zip(parts, loaded, strict=True):
+    loaded = [load_arrays(f, keys=RECORD_KEYS) for f in files]
+    run, total, position = str(loaded[0]["run"]), int(loaded[0]["total"]), 0
+    for file, arrays in zip(files, loaded, strict=True):
         start, stop = int(arrays["start"]), int(arrays["stop"])
-        if start != position:
-            raise ConfigError(part, "start", f"shard starts at sample {start}, not {position}")
+        if int(arrays["total"]) != total:
+            raise ResultFileError(
+                file, f"is a shard of {int(arrays['total'])} samples, {files[0]} of {total}"
+            )
+        if str(arrays["run"]) != run:
+            raise ResultFileError(
+                file,
+                f"is a shard of another run than {files[0]} (another trained network, or "
+                "other model files, protocol, N, seed, backend or samples)",
+            )
+        if start < position:
+            raise ResultFileError(
+                file, f"starts at sample {start}, inside the shards before it (up to {position})"
+            )
+        if start > position:
+            raise ResultFileError(
+                file,
+                f"starts at sample {start}: samples {position} to {start - 1} are in no shard "
+                "before it (a shard missing, or the shards not in order)",
+            )
         position = stop
+    if position != total:
+        raise ResultFileError(
+            files[-1],
+            f"is the last shard given and ends at sample {position} of {total}: "
+            "the shards after it are missing",
+        )
     merged = {}
     for key in loaded[0]:
-        if key in ("start", "stop"):
+        if key in RECORD_KEYS:
             continue
         values = [arrays[key] for arrays in loaded]
         if key in ("spikes", "wall_time_s"):
