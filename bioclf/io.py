@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import math
 import os
+import re
+import socket
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -15,34 +20,58 @@ from bioclf.errors import ResultFileError
 
 
 def save_npz(path: str | Path, **arrays) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def save_npy(path: str | Path, array) -> None:
+    with atomic(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array)
+
+
+@contextmanager
+def atomic(path: str | Path) -> Iterator[Path]:
+    """A temporary file beside `path` for the block to write, renamed over `path` when the
+    block ends: a reader never sees half a file, and a failed write (disk full, an exception
+    while serialising, a Ctrl-C) removes it and leaves the old `path`.
+
+    The name is the process's own, ``.NAME.HOST.PID.tmp`` (cluster jobs may write the same file
+    at once, from other hosts). A process killed mid-write cannot remove its file: those of
+    `path` left by processes of this host that no longer exist are removed here first (never
+    another host's, or a live process's).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
+    host = socket.gethostname()
+    own = re.compile(re.escape(f".{path.name}.{host}.") + r"(\d+)\.tmp")
+    for left in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = own.fullmatch(left.name)
+        if pid and not _alive(int(pid[1])):
+            left.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.{host}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
-def _beside(path: Path) -> Path:
-    """The temporary file of an atomic write of `path`: beside it, one per process (cluster
-    jobs may write the same file at once)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _alive(pid: int) -> bool:
+    """Whether process `pid` exists on this host (one of another user's does too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # another user's; not a process id (left alone)
+        pass
+    return True
 
 
 def write_text(path: str | Path, text: str) -> None:
     """Write `text` atomically (a reader never sees half a file)."""
-    path = Path(path)
-    tmp = _beside(path)
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic(path) as tmp:
+        tmp.write_text(text)
 
 
 def write_if_changed(path: str | Path, text: str) -> None:
@@ -55,10 +84,8 @@ def write_if_changed(path: str | Path, text: str) -> None:
 
 def write_csv(path: str | Path, table, **options) -> None:
     """Write a pandas DataFrame as CSV atomically (`options`: those of ``DataFrame.to_csv``)."""
-    path = Path(path)
-    tmp = _beside(path)
-    table.to_csv(tmp, **options)
-    os.replace(tmp, path)
+    with atomic(path) as tmp:
+        table.to_csv(tmp, **options)
 
 
 def json_text(data, *, sort_keys: bool = True, indent: int = 2) -> str:

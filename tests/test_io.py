@@ -1,16 +1,37 @@
 """Reading what earlier tasks wrote: a missing, truncated or foreign file is named, in one line."""
 
+import errno
 import json
 import math
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
+from conftest import ROOT
+from matplotlib import pyplot as plt
 
-from bioclf import tasks
+from bioclf import plots, tasks
 from bioclf.errors import ResultFileError
-from bioclf.io import json_text, load_arrays, load_json, number, save_npy, save_npz, write_json
+from bioclf.io import (
+    json_text,
+    load_arrays,
+    load_json,
+    number,
+    save_npy,
+    save_npz,
+    write_csv,
+    write_json,
+    write_text,
+)
+from bioclf.surrogate.saved import atomic_save
 
 
 def test_written_files_read_back(tmp_path):
@@ -101,10 +122,6 @@ def test_a_file_that_is_not_a_surrogate_model_is_refused(tmp_path, capsys):
 
 def test_a_table_written_by_a_killed_task_leaves_the_old_one(tmp_path):
     """write_csv writes beside the file and renames: a failure mid-write keeps the old file."""
-    import pandas as pd
-
-    from bioclf.io import write_csv
-
     path = tmp_path / "energy.csv"
     write_csv(path, pd.DataFrame({"a": [1, 2]}), index=False)
     assert path.read_text() == "a\n1\n2\n"
@@ -145,3 +162,71 @@ def test_json_written_is_standard_json(tmp_path):
     assert math.isnan(number(read["inf"])) and number(read["finite"]) == 0.1
     with pytest.raises(TypeError, match="PosixPath"):
         json_text({"path": tmp_path})
+
+
+def _killed_writer(path: Path) -> Path:
+    """The temporary file of a process killed (SIGKILL) while it wrote `path`."""
+    kill = (
+        "import os, sys; from bioclf.io import atomic\n"
+        "with atomic(sys.argv[1]) as tmp:\n"
+        "    tmp.write_text('half')\n"
+        "    os.kill(os.getpid(), 9)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", kill, str(path)], cwd=ROOT)
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+    left = path.with_name(f".{path.name}.{socket.gethostname()}.{proc.pid}.tmp")
+    assert left.read_text() == "half"
+    return left
+
+
+@pytest.mark.parametrize(
+    "name, write",
+    [
+        ("m.json", lambda p: write_json(p, {"k": 1})),
+        ("t.md", lambda p: write_text(p, "text")),
+        ("a.npz", lambda p: save_npz(p, x=np.arange(3))),
+        ("a.npy", lambda p: save_npy(p, np.arange(3))),
+        ("t.csv", lambda p: write_csv(p, pd.DataFrame({"a": [1]}))),
+        ("f.png", lambda p: plots._save(plt.figure(), p)),
+        ("checkpoint.pt", lambda p: atomic_save({"x": 1}, p)),
+    ],
+)
+def test_temporary_files_of_killed_writers_are_removed(tmp_path, name, write):
+    """A writer killed mid-write leaves its temporary file (``.NAME.HOST.PID.tmp``); the next
+    write of the same file removes it, its process being gone. That of a live process, of
+    another host (whose processes cannot be seen from here) or of another file is kept."""
+    path = tmp_path / name
+    dead = _killed_writer(path)
+    host, pid = socket.gethostname(), dead.name.split(".")[-2]
+    kept = [
+        path.with_name(f".{name}.{host}.{os.getppid()}.tmp"),  # a live process's
+        path.with_name(f".{name}.elsewhere.{pid}.tmp"),  # another host's
+        path.with_name(f".{name}.bak.{host}.{pid}.tmp"),  # of NAME.bak
+    ]
+    for other in kept:
+        other.write_text("someone else's")
+    write(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, *(p.name for p in kept)])
+
+
+def test_a_failed_write_removes_its_temporary_file(tmp_path, monkeypatch):
+    """Disk full mid-write, or an object that cannot be serialised: the old file is kept and
+    the writer's temporary file removed."""
+
+    def full_disk(self, text):
+        Path.write_bytes(self, text[:3].encode())
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    path = tmp_path / "report.md"
+    write_text(path, "old")
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "write_text", full_disk)
+        with pytest.raises(OSError, match="No space"):
+            write_text(path, "new text")
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["report.md"]
+    checkpoint = tmp_path / "c" / "checkpoint.pt"
+    atomic_save({"epoch": 1}, checkpoint)
+    with pytest.raises(Exception, match="pickle|lambda"):
+        atomic_save({"epoch": 2, "f": lambda: 0}, checkpoint)
+    assert [p.name for p in checkpoint.parent.iterdir()] == ["checkpoint.pt"]
+    assert torch.load(checkpoint)["epoch"] == 1

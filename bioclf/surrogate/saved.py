@@ -7,7 +7,6 @@ export load through it. It imports neither of them.
 
 from __future__ import annotations
 
-import os
 import pickle
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from torch import nn
 
 from bioclf.equations import load_neuron, model_content
 from bioclf.errors import ConfigError, ResultFileError
-from bioclf.io import digest
+from bioclf.io import atomic, digest
 from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.networks import build_network
 from bioclf.surrogate.options import TrainConfig, config_from_dict, resolve_device
@@ -37,9 +36,8 @@ def build(cfg: TrainConfig) -> nn.Module:
 
 def atomic_save(obj, path: Path) -> None:
     """``torch.save`` to a temporary file renamed over `path`: never a partial file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic(path) as tmp:
+        torch.save(obj, tmp)
 
 
 class Log:
