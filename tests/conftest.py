@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,19 @@ def _skipped(item) -> bool:
     if item.get_closest_marker("skip"):
         return True
     return any(mark.args and mark.args[0] is True for mark in item.iter_markers("skipif"))
+
+
+def ctrl_c(proc: subprocess.Popen, ready, timeout: float = 600) -> tuple[str, str]:
+    """Press Ctrl-C for `proc`'s process group (started with ``start_new_session=True``, as a
+    terminal's Ctrl-C reaches a command and its children) once ``ready()`` is true; return its
+    (stdout, stderr). The group is killed if the test fails before it ends."""
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert time.monotonic() < deadline and proc.poll() is None, "not ready to interrupt"
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)
+        return proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from brian2 import Network, NeuronGroup, device, ms, network_operation
+from conftest import ctrl_c
 
 from bioclf.brian import backends
 
@@ -99,22 +100,13 @@ def test_ctrl_c_during_compilation_is_an_interruption(tmp_path):
         text=True,
         start_new_session=True,  # a process group of its own, as a terminal's Ctrl-C reaches
     )
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # make logs each command before it runs it
-            logs = [p.read_text() for p in tmp_path.rglob("make.log")]
-            if any(
-                line.startswith(("g++", "c++", "gcc", "cc "))
-                for t in logs
-                for line in t.splitlines()
-            ):
-                break
-            time.sleep(0.05)
-        os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+
+    def compiling():  # make logs each command before it runs it
+        logs = [p.read_text() for p in tmp_path.rglob("make.log")]
+        compilers = ("g++", "c++", "gcc", "cc ")
+        return any(line.startswith(compilers) for t in logs for line in t.splitlines())
+
+    out, err = ctrl_c(proc, compiling, timeout=120)
     assert proc.returncode == 130, err
     assert "g++" not in out and "g++" not in err  # the compiler's lines stay in make.log
     assert "interrupted; run the same command again to resume" in err

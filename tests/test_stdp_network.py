@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 from brian2 import SpikeMonitor, ms, second
-from conftest import DC_MODELS, ROOT
+from conftest import DC_MODELS, ROOT, ctrl_c
 
 from bioclf.brian import backends, cpp_patches
 from bioclf.data import images_as_float, load_split
@@ -556,11 +556,7 @@ def test_killed_training_resumes_bit_identical(tmp_path, build_root):
     # so in one line (Brian2's default let the program die and reported a failed run).
     stopped = tmp_path / "ctrl_c"
     proc = _train(cfg, stopped)
-    while not (stopped / "checkpoint.npz").exists():
-        assert time.time() < deadline and proc.poll() is None
-        time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=600)
+    _, err = ctrl_c(proc, (stopped / "checkpoint.npz").exists)
     assert proc.returncode == 130, err
     assert "interrupted; run the same command again to resume" in err and "Traceback" not in err
     proc = _train(cfg, stopped)

@@ -15,7 +15,7 @@ from dataclasses import fields
 import numpy as np
 import pytest
 import torch
-from conftest import EQUATIONS, ROOT
+from conftest import EQUATIONS, ROOT, ctrl_c
 
 from bioclf.encoding import bernoulli_spikes, spike_probability, stream_keys
 from bioclf.errors import BioclfError, ConfigError
@@ -592,15 +592,9 @@ def test_ctrl_c_ends_training_in_one_line_and_it_resumes(tmp_path):
     proc = subprocess.Popen(
         command, cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
-    try:
-        for line in proc.stderr:
-            if line.startswith("epoch 2 done"):
-                break
-        os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    _, err = ctrl_c(
+        proc, lambda: any(line.startswith("epoch 2 done") for line in proc.stderr), timeout=120
+    )
     assert proc.returncode == 130, err
     assert "interrupted; run the same command again to resume" in err
     assert "Traceback" not in err
