@@ -103,6 +103,9 @@ def test_separate_evaluation_matches_training_run(tmp_path):
     split = json.loads((out / "metrics.json").read_text())
     whole = tr.train(tiny(tmp_path, "whole"))
     assert split["accuracy"] == whole["accuracy"]
+    # progress lines while it evaluates, as training's (here only the last: under 10 s)
+    log = (out / "test.log").read_text()
+    assert re.search(r"test: 200/200 samples, \d+ samples/s, \d+:\d\d elapsed, 0:00 left", log)
     assert split["confusion"] == whole["confusion"]
     assert len(split["history"]) == 2 and split["training_wall_seconds"] > 0
     assert ev.main(["--model", str(tmp_path / "missing.pt"), "--out", str(out)]) == 2
@@ -123,7 +126,25 @@ def test_validation_images_are_held_out_of_training(tmp_path):
     (record,) = metrics["history"]
     assert 0.2 < record["val_accuracy"] <= 1  # learned something; scored on 1,000 images
     assert metrics["validation_accuracy"] == record["val_accuracy"]
-    assert "validation accuracy" in (tmp_path / "run" / "train.log").read_text()
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "epoch 1 validation accuracy" in log
+    assert re.search(r"epoch 1 validation: 1000/1000 samples, \d+ samples/s, .* elapsed", log)
+
+
+def test_evaluation_progress_lines_come_every_ten_seconds_and_at_the_end():
+    from bioclf.surrogate.evaluate import progress_lines
+
+    now = [100.0]
+    lines = []
+    progress = progress_lines(lines.append, "test", 2000, clock=lambda: now[0])
+    for done, t in ((500, 104.0), (1000, 110.0), (1500, 119.0), (2000, 122.0)):
+        now[0] = t
+        progress(done, 2000)
+    # after 10 s (1000 samples at 100/s: 10 s left), not 9 s later, and at the end
+    assert lines == [
+        "test: 1000/2000 samples, 100 samples/s, 0:10 elapsed, 0:10 left",
+        "test: 2000/2000 samples, 91 samples/s, 0:22 elapsed, 0:00 left",
+    ]
 
 
 @pytest.mark.parametrize("held", [-1, 60000])

@@ -17,6 +17,7 @@ import argparse
 import io
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -32,6 +33,9 @@ from bioclf.surrogate.data import load_data
 from bioclf.surrogate.encode import spike_input
 from bioclf.surrogate.options import DEVICES, HELP, describe_device
 from bioclf.surrogate.saved import Log, load_saved
+
+#: Seconds between evaluation's progress lines (`progress_lines`; the last batch always has one).
+EVAL_LOG_SECONDS = 10.0
 
 # The synaptic-compute figures of the energy model (bioclf.energy), 32-bit float.
 E_AC_PJ = energy.FP32.ac
@@ -83,6 +87,27 @@ def network_input(x01: np.ndarray, indices, cfg: dict, split: str, epoch: int = 
     return analog_input(x01)
 
 
+def progress_lines(
+    log, label: str, total: int, every: float = EVAL_LOG_SECONDS, clock=time.monotonic
+) -> Callable[[int, int], None]:
+    """The `progress` callback of `evaluate` over `total` samples, timed from now: a line to
+    `log` after a batch that ends `every` seconds or more after the last line (or the start),
+    and after the last batch, with the time elapsed and left as in training's lines:
+    ``{label}: 1500/10000 samples, 120 samples/s, 0:12 elapsed, 1:11 left``."""
+    timer = tasks.Progress(total, 0, clock=clock)
+    last = [timer.start]
+
+    def progress(done: int, n: int) -> None:
+        now = clock()
+        if now - last[0] < every and done < n:
+            return
+        last[0] = now
+        rate = done / (now - timer.start) if now > timer.start else float("nan")
+        log(f"{label}: {done}/{n} samples, {rate:.0f} samples/s, {timer(done)}")
+
+    return progress
+
+
 @torch.no_grad()
 def evaluate(
     net: nn.Module,
@@ -106,6 +131,8 @@ def evaluate(
         With ``T``, ``dt`` (s), ``max_rate`` (Hz), ``seed`` and ``encoding`` (input spikes).
     indices : ndarray, optional
         Sample indices in the split (stream keys); default ``arange(n)``.
+    progress : callable, optional
+        Called as ``progress(done, n)`` after every batch (`progress_lines` logs from it).
 
     Returns
     -------
@@ -221,6 +248,7 @@ def test_model(
         indices=idx_test,
         split="test",
         batch_size=cfg.eval_batch_size,
+        progress=progress_lines(log, "test", len(y_test)),
     )
     confusion = np.asarray(metrics["confusion"], dtype=np.int64)
     wall = saved.get("wall_seconds", float("nan"))
@@ -257,7 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m bioclf.surrogate.evaluate``."""
     parser = argparse.ArgumentParser(
         prog="python -m bioclf.surrogate.evaluate",
-        description="Test-set metrics of a trained surrogate-gradient network.",
+        description="Test-set metrics of a trained surrogate-gradient network. Progress lines "
+        f"(samples done, samples/s, time elapsed and left; every {EVAL_LOG_SECONDS:g} s or "
+        "more and at the end) go to stderr and OUT/test.log.",
     )
     parser.add_argument("--model", required=True, help="model.pt written by the training (path)")
     parser.add_argument(

@@ -50,7 +50,13 @@ from bioclf import checkpoint, tasks
 from bioclf.equations import model_files
 from bioclf.errors import BioclfError, ConfigError
 from bioclf.surrogate.data import load_data
-from bioclf.surrogate.evaluate import evaluate, network_input, predict, test_model
+from bioclf.surrogate.evaluate import (
+    evaluate,
+    network_input,
+    predict,
+    progress_lines,
+    test_model,
+)
 from bioclf.surrogate.modules import SpikingNeurons
 from bioclf.surrogate.options import (
     TrainConfig,
@@ -244,6 +250,7 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         }
         if cfg.validation:
             # Spike streams keyed as training presentations of these images (never made).
+            label = f"epoch {epoch + 1} validation"
             val = evaluate(
                 net,
                 x_val,
@@ -252,9 +259,10 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
                 indices=idx_val,
                 split="train",
                 batch_size=cfg.eval_batch_size,
+                progress=progress_lines(log, label, len(y_val)),
             )
             record["val_accuracy"] = val["accuracy"]
-            log(f"epoch {epoch + 1} validation accuracy {val['accuracy']:.4f} on {len(y_val)}")
+            log(f"{label} accuracy {val['accuracy']:.4f} on {len(y_val)}")
         history.append(record)
         atomic_save(
             {
