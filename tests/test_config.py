@@ -58,6 +58,8 @@ BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
         # YAML's .nan and .inf: NaN passes every range of the schema
         (("surrogate", "lr"), float("nan"), "surrogate.lr"),
         (("surrogate", "weight_decay"), float("inf"), "surrogate.weight_decay"),
+        (("surrogate", "checkpoint_minutes"), -1, "surrogate.checkpoint_minutes"),
+        (("surrogate", "checkpoint_minutes"), float("nan"), "surrogate.checkpoint_minutes"),
         (
             ("surrogate", "runs"),
             [{"arch": "fc", "hidden": 100, "ann_lr": float("nan")}],

@@ -153,21 +153,76 @@ def test_bad_validation_size_is_refused(tmp_path, held):
         tr.train(tiny(tmp_path, validation=held))
 
 
-def test_resume_after_interruption_gives_identical_weights(tmp_path):
-    full = tr.train(tiny(tmp_path, "full"))
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The `tiny` run trained without interruption: its metrics and its run directory."""
+    tmp_path = tmp_path_factory.mktemp("uninterrupted")
+    return tr.train(tiny(tmp_path, "full")), tmp_path / "full"
+
+
+def _same_training(a_dir, b_dir) -> None:
+    """The two runs ended with the same weights and the same training history (losses,
+    accuracies), bit for bit."""
+    a = torch.load(a_dir / "model.pt", weights_only=False)
+    b = torch.load(b_dir / "model.pt", weights_only=False)
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    for ra, rb in zip(a["history"], b["history"], strict=True):
+        for key in ("epoch", "lr", "train_loss", "train_accuracy"):
+            assert ra[key] == rb[key], (key, ra, rb)
+
+
+def test_resume_after_interruption_gives_identical_weights(tmp_path, uninterrupted):
+    full, full_dir = uninterrupted
     interrupted = tr.train(tiny(tmp_path, "resumed"), stop_after=1)
     assert interrupted == {"interrupted": 1}
     resumed = tr.train(tiny(tmp_path, "resumed"))
-    a = torch.load(tmp_path / "full" / "model.pt", weights_only=False)["model"]
-    b = torch.load(tmp_path / "resumed" / "model.pt", weights_only=False)["model"]
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+    _same_training(full_dir, tmp_path / "resumed")
     assert full["accuracy"] == resumed["accuracy"]
     log = (tmp_path / "resumed" / "train.log").read_text()
     assert "resuming" in log
     # progress lines give the time elapsed and left (here, at the end of each epoch)
     assert re.search(r"epoch 1/2 batch 10/10 .* samples/s, \d+:\d\d elapsed, \d+:\d\d left", log)
     assert re.search(r"epoch 2/2 batch 10/10 .* samples/s, \d+:\d\d elapsed, 0:00 left", log)
+
+
+def test_a_run_killed_mid_epoch_resumes_from_its_last_batch_checkpoint(
+    tmp_path, uninterrupted, monkeypatch
+):
+    """With --checkpoint-minutes the checkpoint is also written within an epoch (here after
+    every batch); a run killed in the middle of its first epoch goes on from the last such
+    checkpoint, not from the start, and ends as the uninterrupted run did: same weights, same
+    losses and accuracies (that epoch's sums are in the checkpoint)."""
+    full, full_dir = uninterrupted
+    calls = []
+    encode = tr.network_input
+
+    def killed_in_batch_5(*args, **kw):  # the 5th batch's input: the process dies
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return encode(*args, **kw)
+
+    monkeypatch.setattr(tr, "network_input", killed_in_batch_5)
+    often = tiny(tmp_path, "resumed", checkpoint_minutes=1e-9)  # at every batch's end
+    with pytest.raises(KeyboardInterrupt):
+        tr.train(often)
+    monkeypatch.undo()
+    ckpt = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)
+    assert (ckpt["epoch"], ckpt["batch"], ckpt["partial"]["seen"]) == (0, 4, 200)
+    # how often a run checkpoints is no part of its identity: this one resumes it
+    resumed = tr.train(tiny(tmp_path, "resumed"))
+    log = (tmp_path / "resumed" / "train.log").read_text()
+    assert "epoch 1 batch 4/10: checkpoint" in log and "epoch 1 batch 5/10" not in log
+    assert "resuming from " + str(tmp_path / "resumed" / "checkpoint.pt") in log
+    assert "in epoch 1 after batch 4/10" in log and "starting over" not in log
+    _same_training(full_dir, tmp_path / "resumed")
+    assert resumed["accuracy"] == full["accuracy"]
+    assert resumed["confusion"] == full["confusion"]
+    assert resumed["history"][0]["seconds"] > 0
+    # checkpoint_minutes 0: checkpoints at the epochs' ends only
+    tr.train(tiny(tmp_path, "ends", checkpoint_minutes=0, epochs=1, test=False))
+    assert "batch 4/10: checkpoint" not in (tmp_path / "ends" / "train.log").read_text()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (PyTorch finds none)")
@@ -272,6 +327,7 @@ def test_cli_errors_exit_2(tmp_path, capsys):
         ("channels: [8, x]", "channels", "expected int"),
         ("surrogate: foo", "surrogate", "must be one of"),
         ("slope: -2", "slope", "must be positive"),
+        ("checkpoint_minutes: -1", "checkpoint_minutes", "must be a non-negative number"),
     ],
 )
 def test_bad_option_file_values_are_refused_naming_file_and_field(tmp_path, line, field, reason):

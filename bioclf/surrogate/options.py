@@ -65,6 +65,9 @@ HELP = {
     "compiled C neuron kernels; cuda: the GPU (CUDA neuron kernels built with nvcc, else the "
     "PyTorch step functions), an error without one",
     "log_every": "progress line every this many batches",
+    "checkpoint_minutes": "also write the checkpoint within an epoch, after the first batch "
+    "that ends this many minutes or more after the last checkpoint (0: only after every "
+    "epoch); a resumed run goes on from that batch",
     "eval_batch_size": "images per batch in evaluation",
     "test": "evaluate on the test set after training (false: leave it to "
     "python -m bioclf.surrogate.evaluate)",
@@ -110,6 +113,8 @@ class TrainConfig:
     threads: int = 2
     device: str = "auto"  # auto: CUDA when available, else the CPU (with the C kernels)
     log_every: int = 50
+    # minutes of wall time between checkpoints within an epoch (0: at epochs' ends only)
+    checkpoint_minutes: float = 10.0
     eval_batch_size: int = 500
     test: bool = True  # evaluate on the test set after training (false: leave it to `evaluate`)
     out: str = ""
@@ -140,6 +145,9 @@ class TrainConfig:
                 bad(name, f"must be a positive integer, got {getattr(self, name)!r}")
         if self.lr <= 0:
             bad("lr", f"must be positive, got {self.lr}")
+        if not 0 <= self.checkpoint_minutes < math.inf:
+            minutes = self.checkpoint_minutes
+            bad("checkpoint_minutes", f"must be a non-negative number, got {minutes}")
         if not self.weight_decay >= 0:
             bad("weight_decay", f"must be non-negative, got {self.weight_decay}")
         for name, argtype in (("seed", tasks.seed), ("out", tasks.out_dir)):

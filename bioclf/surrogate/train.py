@@ -7,11 +7,14 @@ Usage::
 
 Every option can come from a YAML file (``--config``: a flat mapping whose keys are the option
 names with underscores, e.g. ``hidden: 400``; not the pipeline's ``config/config.yaml``) and be
-overridden on the command line. A checkpoint is written atomically after
-every epoch (``DIR/checkpoint.pt``); rerunning the same command after an interruption continues
-from the last completed epoch and gives the same final weights as an uninterrupted run: batch
-order, input spikes (counter-based, `bioclf.encoding`) and the learning-rate schedule are all
-functions of (seed, epoch), and the optimiser state is checkpointed. (Bit-identical with the
+overridden on the command line. A checkpoint is written atomically (``DIR/checkpoint.pt``)
+after every epoch and, within an epoch, after the first batch that ends ``--checkpoint-minutes``
+(default 10) or more after the last checkpoint; rerunning the same command after an
+interruption continues from the last checkpoint, mid-epoch too, and gives the same weights,
+losses and accuracies as an uninterrupted run: batch order, shifts and input spikes
+(counter-based, `bioclf.encoding`) are functions of (seed, epoch, batch), the learning-rate
+schedule of the epoch, and the checkpoint holds the optimiser state, the position in the epoch
+and the epoch's running sums. (Bit-identical with the
 same number of threads on the same device: the thread count and the device change the
 summation order of matrix products. On CUDA, cuDNN is held to its deterministic convolution
 algorithms for this; that has not yet been checked on a GPU.)
@@ -67,7 +70,7 @@ from bioclf.surrogate.options import (
 )
 from bioclf.surrogate.saved import Log, atomic_save, build, neuron_id
 
-#: Run again after an interruption, the task resumes after the last completed epoch (`tasks.run`).
+#: Run again after an interruption, the task resumes from its last checkpoint (`tasks.run`).
 RESUMES = True
 
 #: How this module trains. Bumped whenever a change to the code alters the results of the same
@@ -79,7 +82,15 @@ VERSION = 2
 
 # Options that may change between an interrupted run and its resumption.
 # (The device too: like the thread count, it changes results only in the last float bits.)
-_RESUMABLE = {"threads", "log_every", "out", "eval_batch_size", "test", "device"}
+_RESUMABLE = {
+    "threads",
+    "log_every",
+    "checkpoint_minutes",
+    "out",
+    "eval_batch_size",
+    "test",
+    "device",
+}
 
 
 def lr_at(cfg: TrainConfig, epoch: int) -> float:
@@ -169,6 +180,9 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         x_val, y_val, idx_val = load_data(cfg, "validation")
     if cfg.test:  # read (and verified) now, not found bad after the training
         load_data(cfg, "test")
+    n = len(y_train)
+    n_batches = math.ceil(n / cfg.batch_size)
+    start_batch, partial = 0, None  # where in epoch `start_epoch` to go on, and its sums
     if ckpt_path.exists():
         ckpt = checkpoint.read(
             ckpt_path,
@@ -189,10 +203,42 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         start_epoch, history, wall = ckpt["epoch"], ckpt["history"], ckpt["wall_seconds"]
-        log(f"resuming from {ckpt_path} after epoch {start_epoch}")
+        # (checkpoints written before mid-epoch ones existed lack these: an epoch's end)
+        start_batch, partial = ckpt.get("batch", 0), ckpt.get("partial")
+        if "torch_rng" in ckpt:
+            torch.set_rng_state(ckpt["torch_rng"].cpu())
+        if ckpt.get("cuda_rng") is not None and device.type == "cuda":
+            torch.cuda.set_rng_state(ckpt["cuda_rng"].cpu(), device)
+        where = (
+            f"in epoch {start_epoch + 1} after batch {start_batch}/{n_batches}"
+            if start_batch
+            else f"after epoch {start_epoch}"
+        )
+        log(f"resuming from {ckpt_path} {where}")
 
-    n = len(y_train)
-    n_batches = math.ceil(n / cfg.batch_size)
+    def save_checkpoint(epochs_done: int, batch: int = 0, sums: dict | None = None) -> None:
+        """The training state after `epochs_done` epochs and `batch` batches of the next one
+        (`sums`: that epoch's running loss, correct count, samples and seconds so far)."""
+        atomic_save(
+            {
+                "config": config_dict,
+                "model_id": model_id,
+                "code_version": VERSION,
+                "model": net.state_dict(),
+                "optimizer": opt.state_dict(),
+                "epoch": epochs_done,
+                "batch": batch,
+                "partial": sums,
+                "history": history,
+                "wall_seconds": wall,
+                # (every random number of the training is a function of seed, epoch and batch;
+                # PyTorch's generators are kept too, for a layer that would draw from them)
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            },
+            ckpt_path,
+        )
+
     if cfg.spiking:
         inputs = f"{cfg.encoding} code, T={cfg.T}, dt={cfg.dt * 1e3:g} ms, neuron {cfg.neuron}"
     else:  # (a twin reads neither the code options nor the neuron file)
@@ -208,15 +254,25 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         log(f"validation: training images {idx_val[0]}-{idx_val[-1]}, not trained on")
     loss_fn = nn.CrossEntropyLoss()
     done_now = 0
-    progress = tasks.Progress(cfg.epochs * n, start_epoch * n)
+    # a mid-epoch checkpoint once this many seconds have passed since the last checkpoint
+    save_every = cfg.checkpoint_minutes * 60
+    last_save = time.perf_counter()
+    progress = tasks.Progress(
+        cfg.epochs * n, start_epoch * n + (partial["seen"] if start_batch else 0)
+    )
     for epoch in range(start_epoch, cfg.epochs):
         for group in opt.param_groups:
             group["lr"] = lr_at(cfg, epoch)
         net.train()
         order = np.random.default_rng([cfg.seed, epoch]).permutation(n)
-        t0 = time.perf_counter()
-        loss_sum = correct = seen = 0
-        for b in range(n_batches):
+        first = start_batch if epoch == start_epoch else 0
+        if first:  # resumed mid-epoch: the sums of the batches before
+            loss_sum, correct = partial["loss_sum"], partial["correct"]
+            seen, before = partial["seen"], partial["seconds"]
+        else:
+            loss_sum, correct, seen, before = 0.0, 0, 0, 0.0
+        t0, seen0 = time.perf_counter(), seen
+        for b in range(first, n_batches):
             sel = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             images = shift_images(
                 x_train[sel], cfg.augment_shift, np.random.default_rng([cfg.seed, epoch, b])
@@ -231,14 +287,20 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
             loss_sum += float(loss.detach()) * len(sel)
             correct += int((predict(counts.detach()) == y).sum())
             seen += len(sel)
+            now = time.perf_counter()
             if (b + 1) % cfg.log_every == 0 or b + 1 == n_batches:
-                rate = seen / (time.perf_counter() - t0)
+                rate = (seen - seen0) / (now - t0)
                 log(
                     f"epoch {epoch + 1}/{cfg.epochs} batch {b + 1}/{n_batches} "
                     f"loss {loss_sum / seen:.4f} acc {correct / seen:.4f} "
                     f"{rate:.0f} samples/s, {progress(epoch * n + seen)}"
                 )
-        epoch_seconds = time.perf_counter() - t0
+            if save_every and b + 1 < n_batches and now - last_save >= save_every:
+                sums = {"loss_sum": loss_sum, "correct": correct, "seen": seen}
+                save_checkpoint(epoch, b + 1, {**sums, "seconds": before + now - t0})
+                last_save = time.perf_counter()
+                log(f"epoch {epoch + 1} batch {b + 1}/{n_batches}: checkpoint {ckpt_path}")
+        epoch_seconds = before + time.perf_counter() - t0
         wall += epoch_seconds
         record = {
             "epoch": epoch + 1,
@@ -264,19 +326,8 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
             record["val_accuracy"] = val["accuracy"]
             log(f"{label} accuracy {val['accuracy']:.4f} on {len(y_val)}")
         history.append(record)
-        atomic_save(
-            {
-                "config": config_dict,
-                "model_id": model_id,
-                "code_version": VERSION,
-                "model": net.state_dict(),
-                "optimizer": opt.state_dict(),
-                "epoch": epoch + 1,
-                "history": history,
-                "wall_seconds": wall,
-            },
-            ckpt_path,
-        )
+        save_checkpoint(epoch + 1)
+        last_save = time.perf_counter()
         log(f"epoch {epoch + 1} done in {epoch_seconds:.0f} s; checkpoint {ckpt_path}")
         done_now += 1
         if stop_after is not None and done_now >= stop_after and epoch + 1 < cfg.epochs:

@@ -285,6 +285,14 @@ SUR_THREADS = SUR.get("threads", _TrainConfig.threads)
 SUR_DEVICE = SUR.get("device", _TrainConfig.device)
 
 
+def sur_running_flags(w=None):
+    """Options of how a training job runs that change no result (how often it checkpoints
+    within an epoch): on its command line, not in its settings file (after the flags, with a
+    space of its own)."""
+    minutes = SUR.get("checkpoint_minutes")
+    return "" if minutes is None else f" --checkpoint-minutes {minutes}"
+
+
 def sur_flags(w):
     run = sur_run(w.net)
     flags = [f"--arch {run['arch']}"]

@@ -1,5 +1,6 @@
-# Surrogate-gradient reference: train (resumable per epoch) -> test metrics -> the same network
-# run in Brian2 from the same neuron file. The neuron file is an input of these rules only.
+# Surrogate-gradient reference: train (resumable from its checkpoints, within epochs too) -> test
+# metrics -> the same network run in Brian2 from the same neuron file. The neuron file is an
+# input of these rules only.
 
 
 rule surrogate_train:
@@ -19,9 +20,10 @@ rule surrogate_train:
         gpu=sur_gpu,
     params:
         flags=sur_flags,
+        running=sur_running_flags,
         out=run_dir(SUR_RUN),
     shell:
-        "python -m bioclf.surrogate.train {params.flags} --neuron {input.neuron} "
+        "python -m bioclf.surrogate.train {params.flags}{params.running} --neuron {input.neuron} "
         "--seed {wildcards.seed} --test false --out {params.out} > {log} 2>&1"
 
 

@@ -31,9 +31,10 @@ rule sweep_surrogate_train:
         mem_mb=retry_scaled(6000),
     params:
         flags=sweep_sur_flags,
+        running=sur_running_flags,
         out=lambda w, output: str(Path(output.model).parent),
     shell:
-        "python -m bioclf.surrogate.train {params.flags} --neuron {input.neuron} "
+        "python -m bioclf.surrogate.train {params.flags}{params.running} --neuron {input.neuron} "
         "--seed {wildcards.seed} --test false --out {params.out} > {log} 2>&1"
 
 
