@@ -225,6 +225,17 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_batch_checkpoint(
     assert "batch 4/10: checkpoint" not in (tmp_path / "ends" / "train.log").read_text()
 
 
+def test_another_torch_file_as_checkpoint_is_set_aside(tmp_path):
+    """A torch file of another kind in place of checkpoint.pt (no config, optimiser or epoch):
+    moved aside, one line in the log, training starts over; no KeyError traceback."""
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"weights": torch.zeros(3)}, run / "checkpoint.pt")
+    assert tr.train(tiny(tmp_path, test=False), stop_after=1) == {"interrupted": 1}
+    assert "cannot be read (ValueError)" in (run / "train.log").read_text()
+    assert (run / "checkpoint.stale.pt").exists()
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (PyTorch finds none)")
 def test_resume_on_cuda_gives_identical_weights(tmp_path):
     """On CUDA too (cuDNN held to its deterministic convolution gradients): the conv network

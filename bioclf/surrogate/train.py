@@ -92,6 +92,9 @@ _RESUMABLE = {
     "device",
 }
 
+#: What a checkpoint holds besides the run's identity (a file without them is no checkpoint).
+_CHECKPOINT_KEYS = {"config", "model", "optimizer", "epoch", "history", "wall_seconds"}
+
 
 def lr_at(cfg: TrainConfig, epoch: int) -> float:
     if cfg.lr_schedule == "constant":
@@ -112,6 +115,15 @@ def shift_images(x01: np.ndarray, max_shift: int, rng: np.random.Generator) -> n
     cols = dx[:, None] + np.arange(side)[None, :]
     out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
     return out.reshape(n, side * side)
+
+
+def _read_checkpoint(path: Path, device) -> dict:
+    """The checkpoint at `path`; `ValueError` if the file is another kind of torch file (a
+    ``model.pt`` copied over it), which `checkpoint.read` then sets aside."""
+    ckpt = torch.load(path, weights_only=False, map_location=device)
+    if not isinstance(ckpt, dict) or not _CHECKPOINT_KEYS <= set(ckpt):
+        raise ValueError("not a checkpoint of bioclf.surrogate.train")
+    return ckpt
 
 
 def run_identity(options: dict, model_id: str | None, version: int, neuron: str) -> dict:
@@ -186,8 +198,8 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     if ckpt_path.exists():
         ckpt = checkpoint.read(
             ckpt_path,
-            lambda p: torch.load(p, weights_only=False, map_location=device),
-            (OSError, RuntimeError, EOFError, pickle.UnpicklingError),
+            lambda p: _read_checkpoint(p, device),
+            (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError),
             log,
         )
     if ckpt_path.exists():
