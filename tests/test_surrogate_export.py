@@ -108,3 +108,18 @@ def test_a_neuron_variable_named_w_and_a_two_statement_reset(tmp_path):
     net, cfg = small_net(neuron=clash)
     with pytest.raises(ConfigError, match="sg_bias"):
         check(net, cfg, Backend("runtime"))
+
+
+def test_a_conv_model_is_refused_naming_its_file(tmp_path, capsys):
+    """Only the FC network has a Brian2 form: a conv model.pt is refused in one line that
+    names the file (exit 2), before any data is read or network built."""
+    from dataclasses import asdict
+
+    from bioclf.surrogate import export_brian
+
+    cfg = TrainConfig(arch="conv", channels=(2, 2))
+    model = tmp_path / "model.pt"
+    torch.save({"config": asdict(cfg), "model": build(cfg).state_dict()}, model)
+    assert export_brian.main(["--model", str(model), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert str(model) in err and "'arch'" in err and "not 'conv'" in err

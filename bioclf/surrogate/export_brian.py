@@ -261,6 +261,10 @@ def compare(
     net, cfg = load_model(model_path, device="cpu")
     if not cfg.spiking:
         raise ConfigError(model_path, "spiking", "a non-spiking twin has no Brian2 network")
+    if cfg.arch != "fc":  # (before the data is read and the network built)
+        raise ConfigError(
+            model_path, "arch", f"only the fully connected network is exported, not {cfg.arch!r}"
+        )
     test = load_split(data or cfg.data, "test", **cfg.data_set())
     n = min(n_test, len(test))
     idx = np.arange(n)
