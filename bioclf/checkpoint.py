@@ -20,13 +20,17 @@ from bioclf.io import set_aside
 
 
 def changes(saved: Mapping[str, object] | None, now: Mapping[str, object]) -> list[str]:
-    """The entries of `now` that differ in `saved`, in `now`'s order (none: resume).
+    """The entries of `now` that differ in `saved`, in `now`'s order, then those that only
+    `saved` has (none: resume). An entry present only where a setting is not its default (the
+    STDP protocol's ``encoding`` and ``reset_between_samples``) counts where either has it.
 
     `saved` is None for a checkpoint written before runs were identified (unknown origin).
     """
     if saved is None:
         return ["unknown, an older checkpoint"]
-    return [key for key, value in now.items() if saved.get(key) != value]
+    return [key for key, value in now.items() if saved.get(key) != value] + [
+        key for key in saved if key not in now
+    ]
 
 
 def read(path: Path, reader: Callable, errors: tuple, log: Callable[[str], None], label: str = ""):

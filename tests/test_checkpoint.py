@@ -29,3 +29,16 @@ def test_a_checkpoint_is_resumed_only_by_its_run_and_never_under_bioclf_fresh(
     monkeypatch.setenv("BIOCLF_FRESH", "0")
     path.write_text("resumed")
     assert resumable(path, run, dict(run), messages.append)
+
+
+def test_an_entry_only_the_checkpoint_has_is_a_change(tmp_path, monkeypatch):
+    """Settings at their default are left out of an STDP run's identity (encoding: rate): a
+    checkpoint of a latency-coded run is not resumed by a rate-coded one."""
+    monkeypatch.delenv("BIOCLF_FRESH", raising=False)
+    path = tmp_path / "checkpoint.npz"
+    path.write_text("latency")
+    messages = []
+    latency = {"seed": "0", "stdp.protocol.encoding": "latency"}
+    assert not resumable(path, latency, {"seed": "0"}, messages.append)
+    assert "changed: stdp.protocol.encoding" in messages[-1]
+    assert (tmp_path / "checkpoint.stale.npz").read_text() == "latency"
