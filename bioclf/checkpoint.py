@@ -33,6 +33,11 @@ def changes(saved: Mapping[str, object] | None, now: Mapping[str, object]) -> li
     ]
 
 
+def fresh() -> bool:
+    """Whether ``BIOCLF_FRESH`` asks for every checkpoint to be moved aside."""
+    return os.environ.get("BIOCLF_FRESH", "") not in ("", "0")
+
+
 def read(path: Path, reader: Callable, errors: tuple, log: Callable[[str], None], label: str = ""):
     """``reader(path)``; if that raises one of `errors` the checkpoint is moved aside, `log`
     says so, and None is returned (the run starts over). Checkpoints are written atomically, so
@@ -58,8 +63,7 @@ def resumable(
     If not, it is moved aside and `log` says what changed; `label` prefixes that message.
     """
     changed = changes(saved, now)
-    fresh = os.environ.get("BIOCLF_FRESH", "") not in ("", "0")
-    if not changed and not fresh:
+    if not changed and not fresh():
         return True
     stale = set_aside(path)
     why = (

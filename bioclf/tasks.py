@@ -76,6 +76,13 @@ class Progress:
         self.start = clock()
         self.points = collections.deque([(self.start, done)], maxlen=RATE_WINDOW + 1)
 
+    def rebase(self, done: int) -> None:
+        """Measure the rate from now on, with `done` samples done: where work starts after a
+        pause that is not the work's own pace (a build, the samples of a resumed checkpoint,
+        a finished phase skipped). The time elapsed keeps counting from the start."""
+        self.points.clear()
+        self.points.append((self.clock(), done))
+
     def __call__(self, done: int) -> str:
         """The text for a progress line printed with `done` samples done."""
         now = self.clock()

@@ -171,8 +171,8 @@ def test_progress_lines_estimate_the_time_left_from_the_resumption(
     models, mnist, tmp_path, capsys, monkeypatch
 ):
     """Each chunk's line ends with the time elapsed and left; the estimate counts the samples
-    of every pass and the `later` ones, and a resumed run measures its rate from where it
-    resumed (the samples done before are not counted as done in this run's time)."""
+    of every pass, and a resumed run measures its rate from where it resumed (the samples done
+    before are not counted as done in this run's time)."""
     from bioclf import tasks
     from bioclf.stdp import run
 
@@ -190,9 +190,13 @@ def test_progress_lines_estimate_the_time_left_from_the_resumption(
             made.append((total, done))
             super().__init__(total, done)
 
+        def rebase(self, done):
+            made.append(("rebase", done))
+            super().rebase(done)
+
     monkeypatch.setattr(run.tasks, "Progress", Recorded)
-    run_passes(sim, passes, 0, ckpt, sim.initial_state, "extended", later=6)
-    assert made == [(2 + 2 + 6, 2)]  # resumed after the first pass; 6 to come after these
+    run_passes(sim, passes, 0, ckpt, sim.initial_state, "extended")
+    assert made == [(2 + 2, 0), ("rebase", 2)]  # the rate measured from the resumption
     err = capsys.readouterr().err
     assert re.search(r"\[extended\] train pass 2/2: 2/2 samples, .* elapsed, \d+:\d\d left", err)
 
@@ -623,12 +627,31 @@ def test_training_continued_from_a_trained_network(tmp_path, build_root):
         train(cfg, N_TEST + 1, 0, tmp_path / "x", epochs=1, continue_from=tmp_path / "one")
 
 
-def test_schedule_trains_as_a_continued_training(tmp_path):
+def test_schedule_trains_as_a_continued_training(tmp_path, monkeypatch):
     """A size's schedule (the first epoch with the fast rule, then the paper's) gives the
-    network that one epoch with the fast rule and one continued with the paper's give; a
-    schedule that leaves no epoch to stdp.models is refused, naming the field."""
+    network that one epoch with the fast rule and one continued with the paper's give, its
+    progress lines timing the whole run; run again, its finished phases are not built again
+    and the result is the same; a schedule that leaves no epoch to stdp.models is refused,
+    naming the field."""
     from bioclf import config as cfgmod
+    from bioclf import tasks
+    from bioclf.stdp import run, setup, simulate, training
     from bioclf.stdp.training import train
+
+    calls = []  # one progress for both phases: (total,), ('rebase', done), done of each line
+
+    class Recorded(tasks.Progress):
+        def __init__(self, total, done=0):
+            calls.append((total,))
+            super().__init__(total, done)
+
+        def rebase(self, done):
+            calls.append(("rebase", done))
+            super().rebase(done)
+
+        def __call__(self, done):
+            calls.append(done)
+            return super().__call__(done)
 
     fast = "equations/dc_stdp_fast.yaml"
     short = {"present": "40*ms", "rest": "20*ms", "max_intensity": 4}
@@ -642,7 +665,13 @@ def test_schedule_trains_as_a_continued_training(tmp_path):
 
     schedule = [{"epochs": 1, "models": {"input_exc": fast}}]
     cfg = config("scheduled", sizes=[{"n": 4, "epochs": 2, "schedule": schedule}])
-    got = train(cfg, 4, 0, tmp_path / "scheduled" / "out")
+    with monkeypatch.context() as m:
+        m.setattr(tasks, "Progress", Recorded)
+        got = train(cfg, 4, 0, tmp_path / "scheduled" / "out")
+    # the second phase's lines count on from the first's 4 samples, up to 8 in all
+    i = calls.index(("rebase", 4))
+    assert calls[:2] == [(8,), ("rebase", 0)] and calls[i - 1] == 4 and calls[-1] == 8
+    assert calls[2:i] == sorted(calls[2:i]) and calls[i + 1 :] == sorted(calls[i + 1 :])
     base = config("base", sizes=[{"n": 4, "epochs": 1}])
     first = {**base, "stdp": {**base["stdp"], "models": {**base["stdp"]["models"]}}}
     first["stdp"]["models"]["input_exc"] = fast
@@ -658,6 +687,50 @@ def test_schedule_trains_as_a_continued_training(tmp_path):
     assert (tmp_path / "scheduled" / "out" / "checkpoint_phase1.npz").exists()
     records = np.load(tmp_path / "scheduled" / "out" / "train_records.npz")
     assert len(records["reps"]) == 8 and records["window_counts"].shape == (4, 4)
+
+    # Run again: a phase whose checkpoint shows it finished, from the same start, is read, not
+    # built (compiled, on standalone backends) again; the outputs are the same, bit for bit.
+    built = []
+    make = training.make_simulator
+    monkeypatch.setattr(training, "make_simulator", lambda m, *a: built.append(m) or make(m, *a))
+    out = tmp_path / "scheduled" / "out"
+    before = {name: (out / name).read_bytes() for name in ("weights.npy", "theta.npy")}
+    same = lambda m: {k: v for k, v in m.items() if k not in ("provenance", "peak_memory")}  # noqa: E731
+    for name in before:
+        (out / name).unlink()
+    assert same(train(cfg, 4, 0, out)) == same(got) and built == []
+    assert {name: (out / name).read_bytes() for name in before} == before
+    (out / "checkpoint.npz").unlink()  # killed before the last phase's first checkpoint
+    again = train(cfg, 4, 0, out)
+    assert [m.input_exc.path.name for m in built] == ["dc_stdp.yaml"]  # the last phase only
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert again["running_accuracy"] == got["running_accuracy"]
+    # A phase is finished only for the same definition, start and samples.
+    models = [Models.load(paths) for paths, _ in setup.schedule(cfg, 4, 2)]
+    proto = setup.protocol(cfg)
+    images, labels = setup.data(cfg, "train", 4, "n")
+    backend = setup.backend(cfg, None, 4, 0, models[-1])
+    ckpt = out / "checkpoint_phase1.npz"
+
+    def finished(models=models[0], seed=0, epoch=0, start=None, n=4):
+        definition = simulate.definition(models, proto, 4, 4, seed, backend)
+        passes = [Pass("train", epoch, images[:n], labels[:n], plastic=True, keep_counts=False)]
+        return run.finished(ckpt, definition, start, passes, 4)
+
+    state, (rec,) = finished()
+    assert rec["reps"].shape == (4,) and rec["window"].shape == (4, 4)
+    start = {k: v.copy() for k, v in state.items()}
+    for other in (
+        dict(models=models[1]),
+        dict(seed=1),
+        dict(epoch=1),
+        dict(n=3),
+        dict(start=start),
+    ):
+        assert finished(**other) is None, other
+    monkeypatch.setenv("BIOCLF_FRESH", "1")
+    assert finished() is None
+
     with pytest.raises(ConfigError, match="--epochs"):
         train(cfg, 4, 0, tmp_path / "x", epochs=1)
     bad = yaml.safe_load((tmp_path / "scheduled" / "config.yaml").read_text())

@@ -81,12 +81,14 @@ def run_passes(
     checkpoint: Path,
     initial_state: dict[str, np.ndarray],
     label: str,
-    later: int = 0,
+    progress: tasks.Progress | None = None,
+    before: int = 0,
 ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
     """Run `passes` in order, resuming from `checkpoint` if it exists.
 
-    A progress line per chunk goes to stderr; its estimate of the time left counts `later`
-    samples to be run after these (the phases of a training that follow this one).
+    A progress line per chunk goes to stderr, its time elapsed and left from `progress` (by
+    default one of these passes alone); `before`: the samples that `progress` counts before
+    these (those of the earlier phases of a training, whose progress covers all of them).
 
     Returns the final network state and, per pass, the per-sample records: ``counts``
     (n, n_exc) or, for a pass that does not keep them, ``window``: those of its last
@@ -103,16 +105,7 @@ def run_passes(
     """
     chunk = sim.chunk
     n_exc = sim.net.n_exc
-    records = [
-        {
-            ("counts" if p.keep_counts else "window"): np.zeros(
-                (len(p.images) if p.keep_counts else 0, n_exc), dtype=np.uint16
-            ),
-            "reps": np.zeros(len(p.images), dtype=np.int32),
-            "intensities": np.zeros(len(p.images), dtype=np.float32),
-        }
-        for p in passes
-    ]
+    records = _new_records(passes, n_exc)
     trace = []  # (samples seen, running accuracy) of training passes
     spikes = np.zeros((len(passes), 3), dtype=np.int64)  # per pass: inp, exc, inh totals
     wall = np.zeros(len(passes))  # per pass: seconds, summed over chunks (and resumptions)
@@ -121,39 +114,24 @@ def run_passes(
     # A checkpoint is resumed only by the run that wrote it: same models, protocol, network,
     # seed, starting state and samples. One left by a run of something else (an equation file
     # edited since, as when the pipeline reruns a finished job) is moved aside, not used.
-    run_id = {key: digest(value) for key, value in sim.definition.items()}
-    run_id["starting state"] = digest(*(initial_state[key] for key in sorted(initial_state)))
-    pass_ids = [
-        digest(p.split, p.epoch, p.plastic, p.images, p.labels, *([p.start] if p.start else []))
-        for p in passes
-    ]
+    run_id, pass_ids = _run_identity(sim.definition, initial_state, passes)
     if checkpoint.exists():
-        unreadable = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)
         ids = checkpoint_run.read(
-            checkpoint, lambda p: _identities(p, run_id, pass_ids), unreadable, log, f"[{label}] "
+            checkpoint, lambda p: _identities(p, run_id, pass_ids), UNREADABLE, log, f"[{label}] "
         )
         if ids is not None:
             checkpoint_run.resumable(checkpoint, *ids, log, f"[{label}] ")
     if checkpoint.exists():
-        saved = np.load(checkpoint)
-        state = {key[6:]: saved[key] for key in saved.files if key.startswith("state/")}
-        k, pos = int(saved["pass_index"]), int(saved["position"])
-        for j, rec in enumerate(records):
-            for name in rec:
-                if name == "window":
-                    rec[name] = _saved_window(saved, j, k, pos, len(passes), n_exc)
-                elif f"rec{j}/{name}" in saved.files:  # a run extended by more passes
-                    rec[name][:] = saved[f"rec{j}/{name}"]
-        trace = [tuple(row) for row in saved["trace"]]
-        spikes[: len(saved["spikes"])] = saved["spikes"][: len(passes)]
-        if "wall" in saved.files:  # absent from checkpoints written before it was recorded
-            wall[: len(saved["wall"])] = saved["wall"][: len(passes)]
-        if "costs" in saved.files:
-            costs = json.loads(str(saved["costs"]))
+        with np.load(checkpoint) as saved:
+            state, k, pos, trace = _restore(saved, records, spikes, wall, costs, n_exc)
         log(f"[{label}] resuming from {checkpoint}: pass {k}, sample {pos}")
 
     sizes = [len(p.images) for p in passes]
-    progress = tasks.Progress(sum(sizes) + later, sum(sizes[:k]) + pos)
+    if progress is None:
+        progress = tasks.Progress(sum(sizes))
+    # this run's rate is measured from here (not over a build, or samples run before a
+    # resumption); its elapsed time from the progress's start
+    progress.rebase(before + sum(sizes[:k]) + pos)
     while k < len(passes):
         p = passes[k]
         base_key = hashrng.key(seed, SPLIT_TAGS[p.split], p.epoch)
@@ -189,7 +167,7 @@ def run_passes(
             acc = float(np.mean(pred == p.labels[pos : pos + m]))
             trace.append((seen, acc))
             message += f", running training accuracy {acc:.1%}"
-        log(f"{message}, {progress(seen)}")
+        log(f"{message}, {progress(before + seen)}")
         wall[k] += time.perf_counter() - start
         costs["build_time_s"] = round(sim.build_time_s, 2)
         costs["program_mb"] = max(costs["program_mb"], round(sim.runner.program_peak_kb / 1024, 1))
@@ -214,13 +192,110 @@ def run_passes(
             **arrays,
         )
         sim.cleanup()
+    return state, _finished_records(records, trace, spikes, wall, costs, run_id)
+
+
+def finished(
+    checkpoint: Path,
+    definition: dict[str, str],
+    starting_state: dict[str, np.ndarray] | None,
+    passes: list[Pass],
+    n_exc: int,
+) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]] | None:
+    """What `run_passes` returns for `passes`, read from `checkpoint` without building the
+    network, where a run of the same `definition` (`simulate.definition`), starting state and
+    samples completed them there; else None, and `run_passes` (which builds the network)
+    resumes, or sets the checkpoint aside and starts over, as it would have.
+
+    `starting_state` None: the network's initial state, which its definition (models, seed,
+    size, code version) determines; the caller's passes must then be ones that no other
+    starting state ever ran (those of a training's first epochs: one continued from another
+    network counts its epochs on). With ``BIOCLF_FRESH`` set nothing is finished (`run_passes`
+    moves the checkpoint aside).
+    """
+    if checkpoint_run.fresh() or not checkpoint.exists():
+        return None
+    run_id, pass_ids = _run_identity(definition, starting_state, passes)
+    records = _new_records(passes, n_exc)
+    spikes = np.zeros((len(passes), 3), dtype=np.int64)
+    wall = np.zeros(len(passes))
+    costs = {"build_time_s": 0.0, "program_mb": 0.0}
+    try:
+        with np.load(checkpoint) as saved:
+            if "run_id" not in saved.files:
+                return None
+            saved_id = json.loads(str(saved["run_id"]))
+            if starting_state is None:
+                run_id["starting state"] = saved_id.get("starting state")
+            done = (int(saved["pass_index"]), int(saved["position"])) == (len(passes), 0)
+            if not done or saved_id != run_id or [str(x) for x in saved["pass_ids"]] != pass_ids:
+                return None
+            state, _, _, trace = _restore(saved, records, spikes, wall, costs, n_exc)
+    except UNREADABLE:
+        return None  # (`run_passes` says so and moves it aside)
+    return state, _finished_records(records, trace, spikes, wall, costs, run_id)
+
+
+#: What reading a damaged checkpoint raises.
+UNREADABLE = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)
+
+
+def _run_identity(
+    definition: dict[str, str], starting_state: dict[str, np.ndarray] | None, passes: list[Pass]
+) -> tuple[dict[str, str], list[str]]:
+    """The digests that identify a run of `passes` (what a checkpoint is resumed by): of the
+    simulator's definition and the starting state, and one per pass of its samples."""
+    run_id = {key: digest(value) for key, value in definition.items()}
+    if starting_state is not None:
+        run_id["starting state"] = digest(*(starting_state[k] for k in sorted(starting_state)))
+    pass_ids = [
+        digest(p.split, p.epoch, p.plastic, p.images, p.labels, *([p.start] if p.start else []))
+        for p in passes
+    ]
+    return run_id, pass_ids
+
+
+def _new_records(passes: list[Pass], n_exc: int) -> list[dict[str, np.ndarray]]:
+    return [
+        {
+            ("counts" if p.keep_counts else "window"): np.zeros(
+                (len(p.images) if p.keep_counts else 0, n_exc), dtype=np.uint16
+            ),
+            "reps": np.zeros(len(p.images), dtype=np.int32),
+            "intensities": np.zeros(len(p.images), dtype=np.float32),
+        }
+        for p in passes
+    ]
+
+
+def _restore(saved, records: list[dict], spikes, wall, costs: dict, n_exc: int):
+    """Fill `records`, `spikes`, `wall` and `costs` from checkpoint `saved`; return its state,
+    pass index, position and trace."""
+    state = {key[6:]: saved[key] for key in saved.files if key.startswith("state/")}
+    k, pos = int(saved["pass_index"]), int(saved["position"])
+    for j, rec in enumerate(records):
+        for name in rec:
+            if name == "window":
+                rec[name] = _saved_window(saved, j, k, pos, len(records), n_exc)
+            elif f"rec{j}/{name}" in saved.files:  # a run extended by more passes
+                rec[name][:] = saved[f"rec{j}/{name}"]
+    trace = [tuple(row) for row in saved["trace"]]
+    spikes[: len(saved["spikes"])] = saved["spikes"][: len(records)]
+    if "wall" in saved.files:  # absent from checkpoints written before it was recorded
+        wall[: len(saved["wall"])] = saved["wall"][: len(records)]
+    if "costs" in saved.files:
+        costs.update(json.loads(str(saved["costs"])))
+    return state, k, pos, trace
+
+
+def _finished_records(records, trace, spikes, wall, costs, run_id) -> list[dict]:
     for j, rec in enumerate(records):
         rec["trace"] = np.array(trace, dtype=float).reshape(-1, 2)
         rec["spikes"] = spikes[j]
         rec["wall_time_s"] = float(wall[j])
         rec["costs"] = costs
         rec["run_id"] = run_id
-    return state, records
+    return records
 
 
 def _saved_window(saved, j: int, k: int, pos: int, n_passes: int, n_exc: int) -> np.ndarray:

@@ -58,6 +58,30 @@ class ChunkResult:
     retried_intensities: np.ndarray
 
 
+def definition(
+    models: Models, protocol: Protocol, n_exc: int, chunk: int, seed: int, backend: backends.Backend
+) -> dict[str, str]:
+    """What determines the results of a `Simulator` of these arguments, for checkpoints to be
+    matched against (`bioclf.stdp.run`): the models' content (file locations and comments left
+    out), protocol, size, chunk, seed, backend and code version (OpenMP threads left out, as
+    with the surrogate's options). Known without building the network."""
+    files = {f.name: getattr(models, f.name) for f in dataclasses.fields(models)}
+    out = {
+        **{f"stdp.models.{k}": model_content(m) for k, m in files.items()},
+        "stdp.protocol": repr(protocol),
+        "n_exc": str(n_exc),
+        "stdp.chunk": str(chunk),
+        "seed": str(seed),
+        "backend": backend.name,
+        "stdp network code version": str(network.VERSION),
+    }  # fmt: skip
+    if protocol.reset_between_samples:
+        out["stdp.protocol.reset_between_samples"] = "True"
+    if protocol.encoding != "rate":  # (not in the protocol's repr: see `Protocol`)
+        out["stdp.protocol.encoding"] = protocol.encoding
+    return out
+
+
 class Simulator:
     """Builds the network once (compiling it on standalone backends) and runs chunks.
 
@@ -95,22 +119,7 @@ class Simulator:
         start = time.perf_counter()
         self.protocol = protocol
         self.backend = backend
-        # What determines the results, for checkpoints to be matched against (file locations
-        # and comments left out; OpenMP threads too, as with the surrogate's options).
-        files = {f.name: getattr(models, f.name) for f in dataclasses.fields(models)}
-        self.definition = {
-            **{f"stdp.models.{k}": model_content(m) for k, m in files.items()},
-            "stdp.protocol": repr(protocol),
-            "n_exc": str(n_exc),
-            "stdp.chunk": str(chunk),
-            "seed": str(seed),
-            "backend": backend.name,
-            "stdp network code version": str(network.VERSION),
-        }  # fmt: skip
-        if protocol.reset_between_samples:
-            self.definition["stdp.protocol.reset_between_samples"] = "True"
-        if protocol.encoding != "rate":  # (not in the protocol's repr: see `Protocol`)
-            self.definition["stdp.protocol.encoding"] = protocol.encoding
+        self.definition = definition(models, protocol, n_exc, chunk, seed, backend)
         directory = backends.activate(backend, project, dt=protocol.dt)
         self.chunk = chunk
         slots = int(np.ceil(chunk * 1.25))

@@ -13,7 +13,7 @@ import numpy as np
 from bioclf import plots, tasks
 from bioclf.errors import THE_CONFIGURATION, ConfigError
 from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
-from bioclf.stdp import network, setup
+from bioclf.stdp import network, run, setup, simulate
 from bioclf.stdp.protocol import Models
 from bioclf.stdp.run import Pass, make_simulator, run_passes, same_variables
 
@@ -33,7 +33,9 @@ def train(
     `backend_name`, `epochs` and `n_train` default to the configuration's (epochs: those of
     the size `n_exc` in ``stdp.sizes``, else 1). The size's ``schedule`` trains the first
     epochs with other model files, each phase from the network the one before left
-    (normalised, as `continue_from` does), with a checkpoint of its own. `continue_from`, the
+    (normalised, as `continue_from` does), with a checkpoint of its own; run again, a phase
+    whose checkpoint shows it finished (`run.finished`) is read, its network not built again.
+    One progress times all phases. `continue_from`, the
     output directory of an earlier training of the same size and seed, starts from its trained
     state instead of the initial one (e.g. to go on with other learning rates); its epochs are
     counted on, so the input spike trains are new. Returns the metrics
@@ -55,29 +57,51 @@ def train(
 
     records, traces, state, epoch = [], [], None, first_epoch
     costs = {"build_time_s": 0.0, "program_mb": 0.0}
+    # One progress over all phases: the time elapsed since the start (builds included) and
+    # left until the last phase ends; each line names its phase.
+    progress, before = tasks.Progress(epochs * len(images)), 0
     for i, ((_, n_epochs), models) in enumerate(zip(phases, phase_models, strict=True)):
         last = i == len(phases) - 1
-        # One project for all phases: a phase's build compiles again only the code that its
-        # model files change (the previous phase's network is gone by then, see below).
-        sim = make_simulator(
-            models, protocol, n_exc, cfg["stdp"]["chunk"], seed, backend, "network"
-        )
-        if state is not None:
-            initial = same_variables(
-                state, sim.initial_state, THE_CONFIGURATION, f"schedule of N={n_exc}"
-            )
-        elif continue_from is not None:
-            initial = _earlier_state(Path(continue_from), sim.initial_state)
-        else:
-            initial = sim.initial_state
         passes = [
             Pass("train", epoch + e, images, labels, plastic=True, keep_counts=False)
             for e in range(n_epochs)
         ]
         label = f"stdp N={n_exc}" + (f" phase {i + 1}/{len(phases)}" if len(phases) > 1 else "")
         ckpt = out / ("checkpoint.npz" if last else f"checkpoint_phase{i + 1}.npz")
-        later = sum(e for _, e in phases[i + 1 :]) * len(images)  # for the time left
-        raw, phase_records = run_passes(sim, passes, seed, ckpt, initial, label, later)
+        # A phase its checkpoint shows finished, from the same start, is not built again
+        # (compiling takes tens of seconds); from its start: the phase before's end, the
+        # network continued from, or (None) the new network that the definition determines.
+        start = state
+        if start is None and continue_from is not None:
+            start = load_arrays(Path(continue_from) / "state.npz")
+        definition = simulate.definition(
+            models, protocol, n_exc, cfg["stdp"]["chunk"], seed, backend
+        )
+        done = run.finished(ckpt, definition, start, passes, n_exc)
+        if done is not None:
+            run.log(f"[{label}] finished in {ckpt}: not built again")
+            raw, phase_records = done
+        else:
+            # One project for all phases: a phase's build compiles again only the code that
+            # its model files change (the previous phase's network is gone by then, see below).
+            sim = make_simulator(
+                models, protocol, n_exc, cfg["stdp"]["chunk"], seed, backend, "network"
+            )
+            if state is not None:
+                initial = same_variables(
+                    state, sim.initial_state, THE_CONFIGURATION, f"schedule of N={n_exc}"
+                )
+            elif continue_from is not None:
+                initial = _earlier_state(Path(continue_from), sim.initial_state)
+            else:
+                initial = sim.initial_state
+            raw, phase_records = run_passes(
+                sim, passes, seed, ckpt, initial, label, progress, before
+            )
+            # Alive, its objects would make Brian2 rename the next phase's code objects (all
+            # compiled anew) and hold its memory meanwhile.
+            del sim
+        before += n_epochs * len(images)
         # The trained network is the one the next presentation would see: normalised. The
         # checkpoint keeps the raw state, so that a run resumed for more epochs stays
         # bit-identical.
@@ -90,9 +114,6 @@ def train(
         # those of the runs that trained (kept in the checkpoints)
         costs["build_time_s"] += phase_records[0]["costs"]["build_time_s"]
         costs["program_mb"] = max(costs["program_mb"], phase_records[0]["costs"]["program_mb"])
-        # Alive, its objects would make Brian2 rename the next phase's code objects (all
-        # compiled anew) and hold its memory meanwhile.
-        del sim
     wall = sum(r["wall_time_s"] for r in records)
     base = phases[-1][0]  # stdp.models: a phase's metrics name the files it changes
 
