@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import math
 import os
 import re
 import socket
+import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +29,13 @@ def save_npy(path: str | Path, array) -> None:
         np.save(f, array)
 
 
+#: Seconds untouched after which a temporary file is no writer's: a writer goes on writing
+#: (and its file's time stamp changes) until it renames the file. Those whose writer cannot be
+#: asked -- another host's, or named as writers did before ``.NAME.HOST.PID.tmp`` -- are
+#: removed only past it.
+ABANDONED_S = 24 * 3600
+
+
 @contextmanager
 def atomic(path: str | Path) -> Iterator[Path]:
     """A temporary file beside `path` for the block to write, renamed over `path` when the
@@ -37,17 +44,15 @@ def atomic(path: str | Path) -> Iterator[Path]:
 
     The name is the process's own, ``.NAME.HOST.PID.tmp`` (cluster jobs may write the same file
     at once, from other hosts). A process killed mid-write cannot remove its file: those of
-    `path` left by processes of this host that no longer exist are removed here first (never
-    another host's, or a live process's).
+    `path` left by processes of this host that no longer exist are removed here first (never a
+    live process's); so are those of another host's processes, and those named as writers did
+    before (``NAME.tmp``, ``NAME.tmp.npz``, ``.NAME.PID.tmp``, ``.tmp-NAME``, ...), once
+    untouched for `ABANDONED_S` (no live writer's, here or on another host).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     host = socket.gethostname()
-    own = re.compile(re.escape(f".{path.name}.{host}.") + r"(\d+)\.tmp")
-    for left in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        pid = own.fullmatch(left.name)
-        if pid and not _alive(int(pid[1])):
-            left.unlink(missing_ok=True)
+    _remove_abandoned(path, host)
     tmp = path.with_name(f".{path.name}.{host}.{os.getpid()}.tmp")
     try:
         yield tmp
@@ -55,6 +60,43 @@ def atomic(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _remove_abandoned(path: Path, host: str) -> None:
+    """Remove the temporary files of `path` that no live process is writing (`atomic`)."""
+    name, stem, suffix = (re.escape(x) for x in (path.name, path.stem, path.suffix))
+    ours = re.compile(rf"\.{name}\.(.+)\.(\d+)\.tmp")
+    earlier = re.compile(
+        "|".join(
+            [
+                rf"{name}\.tmp(?:\.npz|\.npy)?",  # write_json, write_csv; save_npz, save_npy
+                rf"{stem}\.tmp\d+",  # NAME.with_suffix(".tmpPID") (configuration, text)
+                rf"\.{name}\.\d+\.tmp",  # write_text, write_csv, torch checkpoints
+                rf"\.tmp-{name}",  # figures
+                rf"\.{name}\.[a-z0-9_]{{8}}\.part",  # downloads (tempfile.mkstemp)
+                rf"\.{stem}\.\d+{suffix}",  # compiled surrogate kernels (.neuron_ID.PID.so)
+            ]
+        )
+    )
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:  # (a directory that cannot be listed: writing may still work)
+        return
+    now = time.time()
+    for entry in entries:
+        match = ours.fullmatch(entry.name)
+        try:
+            if match and match[1] == host:
+                gone = not _alive(int(match[2]))
+            elif match or earlier.fullmatch(entry.name):
+                stat = entry.stat(follow_symlinks=False)
+                gone = entry.is_file(follow_symlinks=False) and now - stat.st_mtime > ABANDONED_S
+            else:
+                continue
+            if gone:
+                os.unlink(entry.path)
+        except (FileNotFoundError, PermissionError):  # removed meanwhile; another user's
+            pass
 
 
 def _alive(pid: int) -> bool:

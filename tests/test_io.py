@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -207,6 +208,41 @@ def test_temporary_files_of_killed_writers_are_removed(tmp_path, name, write):
         other.write_text("someone else's")
     write(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, *(p.name for p in kept)])
+
+
+def test_temporary_files_no_live_process_can_be_writing_are_removed(tmp_path):
+    """Temporary files named as writers did before ``.NAME.HOST.PID.tmp``, and another host's,
+    have no process to ask: the next write of their file removes them once they are untouched
+    for `io.ABANDONED_S` (a writer changes its file until it renames it), never before."""
+    from bioclf.io import ABANDONED_S
+
+    path = tmp_path / "m.json"
+    earlier = [
+        "m.json.tmp",  # write_json, write_csv
+        "m.json.tmp.npz",  # save_npz
+        "m.json.tmp.npy",  # save_npy
+        "m.tmp4242",  # with_suffix(".tmpPID")
+        ".m.json.4242.tmp",  # write_text, torch checkpoints
+        ".tmp-m.json",  # figures
+        ".m.json.k2x_9qzp.part",  # downloads
+        ".m.4242.json",  # compiled kernels
+        ".m.json.elsewhere.4242.tmp",  # another host's
+    ]
+    others = ["n.json.tmp", ".m.jsonx.4242.tmp", "notes.txt"]  # another file's; not temporary
+    old = 1_000_000_000  # 2001: untouched for years
+    for name in [*earlier, *others]:
+        (tmp_path / name).write_text("x")
+        os.utime(tmp_path / name, (old, old))
+    write_json(path, {"k": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.json", *others])
+    # touched within ABANDONED_S: a live writer's, perhaps (on another host, or of older code)
+    recent = [".m.json.elsewhere.4243.tmp", "m.json.tmp.npz", ".m.json.4243.tmp"]
+    now = time.time() - ABANDONED_S + 60
+    for name in recent:
+        (tmp_path / name).write_text("x")
+        os.utime(tmp_path / name, (now, now))
+    write_json(path, {"k": 2})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.json", *others, *recent])
 
 
 def test_a_failed_write_removes_its_temporary_file(tmp_path, monkeypatch):
