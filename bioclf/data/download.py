@@ -12,7 +12,6 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from bioclf.data.idx import parse_idx, read_idx_bytes
 from bioclf.errors import DataError
+from bioclf.io import atomic
 
 _CHUNK = 1 << 16
 
@@ -105,44 +105,43 @@ def fetch(
         if dest.exists():
             continue
         url = f"{base}/{name}"
-        # The temporary file lives in `root` so that os.replace is a same-filesystem rename.
+        # The temporary file lives in `root` so that os.replace is a same-filesystem rename;
+        # `atomic` names it after this process and removes those of killed downloads.
+        tmp = None
         try:
-            fd, tmp_name = tempfile.mkstemp(dir=root, prefix=f".{name}.", suffix=".part")
-        except OSError as exc:
-            raise DataError(root, f"cannot write to directory: {exc.strerror or exc}") from None
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as out:
+            with atomic(dest) as tmp:
                 try:
-                    _download(url, dest, out, timeout, progress)
-                except urllib.error.HTTPError as exc:
+                    out = open(tmp, "wb")
+                except OSError as exc:
                     raise DataError(
-                        dest, f"download from {url} failed: HTTP {exc.code} {exc.reason}"
+                        root, f"cannot write to directory: {exc.strerror or exc}"
                     ) from None
-                except (OSError, http.client.HTTPException, ValueError) as exc:
-                    # URLError and timeouts are OSErrors; ValueError is a malformed URL.
-                    reason = getattr(exc, "reason", None) or exc
-                    raise DataError(dest, f"download from {url} failed: {reason}") from None
-            content = read_idx_bytes(tmp)  # decompresses; a corrupt stream raises DataError
-            parse_idx(content, tmp)  # an IDX file (not an error page), of the length it declares
-            expected = _expected_md5(checksums, name)
-            if expected is not None:
-                actual = hashlib.md5(content, usedforsecurity=False).hexdigest()
-                if actual != expected.lower():
-                    raise DataError(
-                        dest,
-                        f"checksum mismatch after download from {url}: expected md5 {expected}, "
-                        f"got {actual}; the download was deleted",
-                    )
-            os.replace(tmp, dest)
-        except DataError as exc:
-            tmp.unlink(missing_ok=True)
-            if Path(exc.path) == tmp:
+                with out:
+                    try:
+                        _download(url, dest, out, timeout, progress)
+                    except urllib.error.HTTPError as exc:
+                        raise DataError(
+                            dest, f"download from {url} failed: HTTP {exc.code} {exc.reason}"
+                        ) from None
+                    except (OSError, http.client.HTTPException, ValueError) as exc:
+                        # URLError and timeouts are OSErrors; ValueError is a malformed URL.
+                        reason = getattr(exc, "reason", None) or exc
+                        raise DataError(dest, f"download from {url} failed: {reason}") from None
+                content = read_idx_bytes(tmp)  # decompresses; a corrupt stream raises DataError
+                parse_idx(content, tmp)  # an IDX file (not an error page), of its declared length
+                expected = _expected_md5(checksums, name)
+                if expected is not None:
+                    actual = hashlib.md5(content, usedforsecurity=False).hexdigest()
+                    if actual != expected.lower():
+                        raise DataError(
+                            dest,
+                            f"checksum mismatch after download from {url}: expected md5 "
+                            f"{expected}, got {actual}; the download was deleted",
+                        )
+        except DataError as exc:  # (the temporary file is gone: `atomic`)
+            if tmp is not None and Path(exc.path) == tmp:
                 # read_idx_bytes names the temporary file; name the destination instead.
                 raise DataError(dest, f"download from {url}: {exc.reason}") from None
-            raise
-        except BaseException:
-            tmp.unlink(missing_ok=True)
             raise
         if progress:
             print(f"  {dest.name}: verified and saved to {dest}", file=sys.stderr, flush=True)
