@@ -597,3 +597,33 @@ def test_a_reset_onto_the_threshold_is_refused_with_its_reason(tmp_path):
     with pytest.raises(EquationFileError, match="lies on the threshold") as info:
         compile_neuron(path, 1e-3)
     assert info.value.field == "parameters" and "explicitly" not in info.value.reason
+
+
+def test_kernel_cache_removes_the_files_of_killed_compilations(tmp_path, monkeypatch):
+    """A compilation killed midway leaves its temporary library; the next build of the same
+    kernel removes it (its process gone), and one of older code (``.neuron_ID.PID.so``) once
+    untouched for a day; a live process's is kept. A source that does not compile gives None
+    and leaves no temporary file."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from bioclf.surrogate import kernels
+
+    cc = kernels._compiler()
+    if cc is None:
+        pytest.skip("no C compiler")
+    monkeypatch.setenv("BIOCLF_KERNEL_DIR", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], stdout=-1)
+    host = socket.gethostname()
+    killed = [f".neuron_ab.so.{host}.{int(gone.stdout)}.tmp", ".neuron_ab.4242.so"]
+    live = f".neuron_ab.so.{host}.{os.getppid()}.tmp"
+    for name in [*killed, live]:
+        (tmp_path / name).write_bytes(b"half a library")
+    os.utime(tmp_path / killed[1], (1e9, 1e9))
+    lib = kernels._build("int f(void) { return 7; }", "ab", [cc, "-fPIC", "-shared"], ".c")
+    assert lib.f() == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live, "neuron_ab.c", "neuron_ab.so"]
+    assert kernels._build("not C", "cd", [cc, "-fPIC", "-shared"], ".c") is None
+    assert sorted(p.name for p in tmp_path.iterdir() if "cd" in p.name) == ["neuron_cd.c"]

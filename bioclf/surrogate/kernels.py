@@ -29,6 +29,7 @@ from pathlib import Path
 import sympy
 import torch
 
+from bioclf.io import atomic, write_text
 from bioclf.surrogate.compiled import CompiledNeuron
 from bioclf.surrogate.functional.surrogate import REGISTRY, SURROGATES
 from bioclf.surrogate.functional.surrogate import get as get_surrogate
@@ -472,14 +473,16 @@ def _build(source: str, digest: str, compile_cmd: list[str], suffix: str, libs=(
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"neuron_{digest}.so"
     if not target.exists():
+        # Both through `atomic`: concurrent processes never compile or load a partial file,
+        # and a compilation killed midway leaves a temporary file that the next one removes.
         src = directory / f"neuron_{digest}{suffix}"
-        src.write_text(source)
-        tmp = directory / f".neuron_{digest}.{os.getpid()}.so"
-        cmd = [*compile_cmd, "-o", str(tmp), str(src), *libs]
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode != 0:
+        write_text(src, source)
+        try:
+            with atomic(target) as tmp:
+                cmd = [*compile_cmd, "-o", str(tmp), str(src), *libs]
+                subprocess.run(cmd, capture_output=True, text=True, check=True)
+        except subprocess.CalledProcessError:
             return None
-        os.replace(tmp, target)  # atomic: concurrent processes never load a partial file
     try:
         return ctypes.CDLL(str(target))
     except OSError:  # e.g. a library it needs is missing here
