@@ -127,6 +127,13 @@ BAD = {
     "complex parameter": (("tau_m: 100*ms", "tau_m: 1j*ms"), "parameters.tau_m", "real number"),
     # an integer power would be computed exactly and never end
     "huge parameter": (("tau_m: 100*ms", "tau_m: 10**10**10*ms"), "parameters.tau_m", "too large"),
+    # the neuron would fire again as soon as it may: no value of a model
+    "reset at the threshold": (("v_reset: -65*mV", "v_reset: -52*mV"), "reset", "not below"),
+    "threshold below the reset": (
+        ("threshold: v > v_th", "threshold: v_reset - 1*mV < v"),
+        "parameters.v_reset",  # the one value involved
+        "-65. mV, not below the threshold 'v_reset - 1*mV < v' (-66. mV",
+    ),
     "exact on a nonlinear equation": (
         ("dv/dt = (v_rest - v + R*I)/tau_m", "dv/dt = (v_rest - v + R*I)/tau_m*(v/v_th)"),
         "method",
@@ -358,6 +365,32 @@ def test_bad_extension_is_refused_naming_the_extending_file(tmp_path, child, fie
         )
     assert err.value.field == field
     assert str(path) in str(err.value) and needle in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        # an adaptive threshold that falls at every spike: the neuron that fires fires more
+        ("theta_plus: -0.05*mV", "lowers the threshold"),
+        # at the start (theta = theta_init) the threshold lies below the reset potential
+        ("theta_offset: 40*mV", "not below the threshold"),
+        ("v_reset: -30*mV", "not below the threshold"),
+    ],
+)
+def test_a_reset_that_defeats_the_threshold_is_refused_naming_the_value(tmp_path, value, needle):
+    """The value of an extending file (a sweep's derived file is one) that breaks the spike:
+    the error names it, in that file."""
+    (tmp_path / "dc_exc.yaml").write_text((EQUATIONS / "dc_exc.yaml").read_text())
+    path = tmp_path / "child.yaml"
+    path.write_text(f"extends: dc_exc.yaml\nparameters:\n  {value}\n")
+    with pytest.raises(EquationFileError) as err:
+        load_neuron(path)
+    assert err.value.field == f"parameters.{value.split(':')[0]}"
+    assert str(path) in str(err.value) and needle in str(err.value)
+    # no adaptation at all is a model (the loader takes it); so is a reset just below
+    for value in ("theta_plus: 0*mV", "v_reset: -52.1*mV"):
+        path.write_text(f"extends: dc_exc.yaml\nparameters:\n  {value}\n")
+        load_neuron(path)
 
 
 def test_error_in_an_inherited_field_names_the_base_file(tmp_path):

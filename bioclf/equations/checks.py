@@ -210,3 +210,114 @@ def candidate_dimensions(variables: dict) -> list:
             found.add(get_dimensions(a / b))
             found.add(get_dimensions(a * b))
     return sorted(found, key=str)
+
+
+def _names(code: str) -> set[str]:
+    return set(get_identifiers(str(code)))
+
+
+def _numeric(code, values: dict):
+    """`code` (a Brian2 expression, or its sympy form) as a float with `values` and Brian2's
+    units substituted, or None where it depends on anything else (a state variable not given,
+    ``t``, a function)."""
+    import sympy
+    from brian2.parsing.sympytools import str_to_sympy
+
+    try:
+        expr = code if isinstance(code, sympy.Basic) else str_to_sympy(code)
+    except Exception:  # unparsable code is reported by the field's own check
+        return None
+    known = {**{name: float(unit) for name, unit in DEFAULT_UNITS.items()}, **values}
+    expr = expr.subs({s: known[s.name] for s in expr.free_symbols if s.name in known})
+    if expr.free_symbols or not isinstance(expr, sympy.Expr):
+        return None
+    try:
+        value = complex(expr)
+    except (TypeError, ValueError):
+        return None
+    return value.real if value.imag == 0 else None
+
+
+def spike_problem(
+    threshold: str, reset: str, diff_eq_names, values: dict, initial: dict, show=None
+) -> tuple[str, set[str]] | None:
+    """Why a neuron's reset makes no sense against its threshold ``v > rhs``, and the names of
+    the values involved; or None.
+
+    From the initial state (`initial`: state variable -> Brian2 expression, Brian2's 0 where not
+    given; `values`: parameters and the network's names, as floats in SI units, ``plastic`` 1 as
+    while training), the reset of a first spike is run: it must leave v below the threshold
+    (else the neuron fires again at once, and on every step it may), and a variable it adds to
+    that the threshold grows with (an adaptive threshold, ``theta += theta_plus``) must not lower
+    the threshold (a neuron that fires would fire ever more easily). Checked where the threshold
+    is ``v > expression`` (or ``<``) and every value involved is a number; other forms are left
+    alone. `show(variable, value)` writes a value of a variable (SI units by default)."""
+    import sympy
+    from brian2.parsing.statements import parse_statement
+    from brian2.parsing.sympytools import str_to_sympy
+
+    try:
+        relation = str_to_sympy(threshold)
+    except Exception:
+        return None
+    if isinstance(relation, sympy.StrictLessThan | sympy.LessThan):
+        relation = relation.reversed
+    if not isinstance(relation, sympy.StrictGreaterThan | sympy.GreaterThan):
+        return None
+    if not isinstance(relation.lhs, sympy.Symbol) or relation.lhs.name not in diff_eq_names:
+        return None
+    v, rhs = relation.lhs.name, relation.rhs
+    show = show or (lambda _, x: f"{x:g}")
+    involved = {s.name for s in rhs.free_symbols}
+    symbols = {s.name: s for s in rhs.free_symbols}
+    state = dict(values)
+    for name in set(symbols) - set(values):
+        if name in diff_eq_names:
+            start = _numeric(str(initial.get(name, "0")), values)
+            if start is None:
+                return None
+            state[name] = start
+            involved |= _names(initial.get(name, "0"))
+    sets_v = False
+    for line in reset.replace(";", "\n").splitlines():
+        line = line.split("#")[0].strip()
+        if not line:
+            continue
+        try:
+            var, op, expr, _ = parse_statement(line)
+        except Exception:
+            return None
+        value = _numeric(expr, state)
+        if value is None:
+            return None
+        if var == v:
+            sets_v = True
+            involved |= _names(expr)
+        elif op in ("+=", "-=") and var in symbols and value != 0:
+            slope = _numeric(sympy.diff(rhs, symbols[var]), state)
+            step = value if op == "+=" else -value
+            if slope is not None and slope * step < 0:
+                return (
+                    f"'{line}' lowers the threshold '{threshold}' at every spike ({var} changes "
+                    f"by {show(var, step)}): a neuron that fires would fire ever more easily, "
+                    "where an adaptive threshold rises",
+                    _names(expr),
+                )
+        if op == "=":
+            state[var] = value
+        elif var in state and op in ("+=", "-=", "*=", "/="):
+            old = state[var]
+            state[var] = {"+=": old + value, "-=": old - value, "*=": old * value}.get(
+                op, old / value if value else float("nan")
+            )
+    if not sets_v or v not in state:
+        return None
+    after = _numeric(rhs, state)
+    if after is not None and not state[v] < after:
+        return (
+            f"the reset leaves {v} at {show(v, state[v])}, not below the threshold "
+            f"'{threshold}' ({show(v, after)} after a first spike from the initial values): the "
+            "neuron would fire again at once, on every step it may",
+            involved,
+        )
+    return None

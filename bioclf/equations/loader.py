@@ -438,6 +438,21 @@ def load_neuron(path: str | Path) -> NeuronModel:
         reader.fail("input", f"'{input_name}' is not a variable of the equations")
 
     initial = reader.initial(data, variables, eqs, params)
+    values = {name: float(q) for name, q in params.items()}
+    values.update({name: 1.0 for name in EXTERNALS})  # plastic: as while training
+    problem = checks.spike_problem(
+        threshold,
+        reset,
+        set(eqs.diff_eq_names),
+        values,
+        initial,
+        lambda name, x: str(Quantity(x, dim=eqs.dimensions[name])),
+    )
+    if problem:
+        # the one value of those involved that this file itself sets (not a file it extends)
+        reason, names = problem
+        own = [n for n in names & set(params) if reader.origin[f"parameters.{n}"] == reader.path]
+        reader.fail(f"parameters.{own[0]}" if len(own) == 1 else "reset", reason)
     return NeuronModel(
         path=reader.path,
         name=reader.path.stem,
