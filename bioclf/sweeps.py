@@ -37,7 +37,10 @@ Snakemake's record.
 A swept value must be one the model can mean: in the parameter's unit, a time never negative,
 and any other value (potentials aside) of the sign of the file's own, not zero where the file's
 is not (a resistance, a weight bound or a learning rate of 0 is no variation of the model but
-another one); the loader then refuses what it refuses in any file (a time constant of 0).
+another one); the loader then refuses what it refuses in any file (a time constant of 0, a
+reset that leaves v on or above the threshold, an adaptive threshold that falls at each spike:
+``theta_plus`` < 0), on derived files in a temporary directory. Every value of every sweep is
+checked before anything is written: a refused configuration leaves results/ as it was.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ import hashlib
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -224,10 +228,12 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
                     )
             seen[slug(value)] = (j, q)
             for method, used in sorted(users.items()):
-                point = _point(config, swept, name, str(value), q, method, used)
-                if write:
-                    _write_point(point, path, field)
-                points.append(point)
+                _check_models(used, name, str(value), path, field)
+                points.append(_point(config, swept, name, str(value), q, method, used))
+    # only once every value of every sweep is known good: a refused one writes nothing
+    if write:
+        for point in points:
+            _write_point(point)
     return points
 
 
@@ -329,14 +335,35 @@ def _point(
     return Point(swept, name, value, q, method, models, derived, files, run_config)
 
 
-def _write_point(point: Point, path, field: str) -> None:
+#: The models `_check_models` has loaded in this process: (the files of the model in use and
+#: their text, parameter, value).
+_CHECKED: set[tuple[str, str, str]] = set()
+
+
+def _check_models(used: dict[str, Path], name: str, value: str, path, field: str) -> None:
+    """Load the models in use with `name` = `value` as the loader loads any file (a time
+    constant of 0, a reset that defeats the threshold...), from derived files written to a
+    temporary directory: nothing under results/ is written before every value is known good.
+    """
+    for model in used.values():
+        content = "\0".join(f"{f.resolve()}\0{f.read_text()}" for f in model_files(model))
+        key = (content, name, value)
+        if key in _CHECKED:
+            continue
+        with tempfile.TemporaryDirectory(prefix="bioclf-sweep-") as tmp:
+            derived = Path(tmp) / Path(model).name
+            derived.write_text(derived_text(model, Path(tmp), name, value))
+            try:
+                load_model(derived)
+            except BioclfError as exc:
+                reason = str(exc).replace(str(derived), f"{model} with {name} = {value}")
+                raise ConfigError(path, field, f"the derived model is refused: {reason}") from None
+        _CHECKED.add(key)
+
+
+def _write_point(point: Point) -> None:
     for derived, text in point.texts.items():
         write_if_changed(derived, text)
-    for derived in point.models.values():
-        try:
-            load_model(derived)
-        except BioclfError as exc:
-            raise ConfigError(path, field, f"the derived model file is refused: {exc}") from None
     # Files of a configuration other than the one the point's results were last made with are
     # newer than those results, even where they were written before them (by a dry run while a
     # run was under way): Snakemake then makes them again, with or without its own record.

@@ -149,6 +149,20 @@ def test_files_are_rewritten_only_when_their_text_changes(workdir):
             {"file": "equations/dc_stdp.yaml", "parameter": "delay_max", "values": ["-1*ms"]},
             ["sweeps.0.values.0", "delay_max", "negative"],
         ),
+        # values the loader refuses in any file, refused before a derived file is written
+        ({"values": ["10*ms", "0*ms"]}, ["sweeps.0.values.1", "tau_m = 0*ms", "division by zero"]),
+        (
+            {
+                "file": "equations/dc_exc_fast.yaml",
+                "parameter": "theta_plus",
+                "values": ["0*mV", "-0.05*mV"],  # (no adaptation at all is a model)
+            },
+            ["sweeps.0.values.1", "dc_exc_fast.yaml with theta_plus", "lowers the threshold"],
+        ),
+        (
+            {"file": "equations/lif.yaml", "parameter": "v_reset", "values": ["-52*mV"]},
+            ["sweeps.0.values.0", "lif.yaml with v_reset", "not below the threshold"],
+        ),
         # dc_exc_fast.yaml (in use) sets theta_plus itself: dc_exc.yaml's would never run
         (
             {"file": "equations/dc_exc.yaml", "parameter": "theta_plus", "values": ["0.04*mV"]},
@@ -177,6 +191,11 @@ def test_bad_sweeps_are_refused_naming_the_key(workdir, change, words):
     for word in words:
         assert word in str(err.value)
     assert "config/sweep.yaml" in str(err.value)
+    assert not Path("results").exists()
+    # nor does the workflow's planning write anything, the good sweep before it included
+    cfg["sweeps"].insert(0, SWEEPS[0])
+    with pytest.raises(ConfigError, match=r"sweeps\.1\."):
+        sweeps.plan(cfg, "config/sweep.yaml")
     assert not Path("results").exists()
 
 
@@ -213,6 +232,7 @@ def test_a_time_constant_of_zero_stops_the_workflow_before_any_job(workdir):
     assert res.returncode == 2, res.stderr[-2000:]
     assert "config/sweep.yaml: field 'sweeps.0.values.0'" in res.stderr
     assert "division by zero" in res.stderr
+    assert not Path("results").exists()  # refused before a derived file was written
 
 
 def _snakemake(*args) -> subprocess.CompletedProcess:
