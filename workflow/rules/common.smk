@@ -106,7 +106,6 @@ except BioclfError as _exc:
 ONSTART = []
 
 onstart:
-    _bioclf_config.write_job_file(CFG, _CFG_TEXT)
     # Every model file in full (units, names, what the STDP network needs) before any job runs,
     # so that a typo stops the workflow at once, not a job minutes in. Parsing above only reads
     # the files (it runs in every job, and without Brian2).
@@ -126,6 +125,8 @@ onstart:
         _refuse(ConfigError(" + ".join(_CFG_SOURCES), _exc.field, _exc.reason))
     except BioclfError as _exc:
         _refuse(_exc)
+    # (only now: a refused configuration leaves the file of the run before as it was)
+    _bioclf_config.write_job_file(CFG, _CFG_TEXT)
     for _hook in ONSTART:
         _hook()
 
