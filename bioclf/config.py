@@ -201,10 +201,9 @@ def stdp_settings(config: dict, n: int, stage: str) -> dict:
     if stage not in _STDP_STAGES_ALL:
         raise ValueError(f"stage must be one of {_STDP_STAGES_ALL}, got {stage!r}")
     stdp = config["stdp"]
-    protocol = dict(stdp.get("protocol") or {})
-    # frozen runs only; absent is its default, off (as stdp.setup.protocol reads it), so that a
-    # file that leaves it out (config/coding.yaml) shares the results of one that says false
-    reset = bool(protocol.pop("reset_between_samples", False))
+    protocol = _protocol_values(config)
+    # frozen runs only
+    reset = protocol.pop("reset_between_samples")
     skip = {*_STDP_RUNNING, *_STDP_STAGES, "sizes", "protocol"}
     values = {k: v for k, v in stdp.items() if k not in skip}
     values["size"] = next(s for s in stdp["sizes"] if int(s["n"]) == int(n))
@@ -212,7 +211,37 @@ def stdp_settings(config: dict, n: int, stage: str) -> dict:
     if stage != "train":
         protocol["reset_between_samples"] = reset
         values.update({k: stdp.get(k) for k, stages in _STDP_STAGES.items() if stage in stages})
-    return {"data": config["data"], "stdp": values}
+    return {"data": data_values(config), "stdp": values}
+
+
+def _plain(value):
+    """A protocol value as JSON compares it: a quantity as its SI number, to 12 digits (so that
+    ``0.5*ms`` and ``500*us`` are one value), a float as a float (``2`` and ``2.0``)."""
+    if isinstance(value, bool | str | int):
+        return value
+    return float(f"{float(value):.12g}")
+
+
+def _protocol_values(config: dict) -> dict:
+    """Every value of the STDP protocol as the runs use it (`bioclf.stdp.setup.protocol`): a
+    key left out is its default, so that stating a default and leaving it out are one run."""
+    import dataclasses
+
+    from bioclf.stdp import setup
+
+    proto = setup.protocol(config)
+    return {f.name: _plain(getattr(proto, f.name)) for f in dataclasses.fields(proto)}
+
+
+#: The data section's optional keys and the value that leaving one out means.
+DATA_DEFAULTS = {"name": "mnist", "url": None, "checksums": None}
+
+
+def data_values(config: dict) -> dict:
+    """The data section with its defaults filled in (an empty ``url`` or ``checksums`` is
+    none), so that stating a default and leaving it out are one run."""
+    data = {**DATA_DEFAULTS, **config["data"]}
+    return {k: v or DATA_DEFAULTS.get(k, v) for k, v in data.items()}
 
 
 def settings_text(values: dict) -> str:

@@ -148,3 +148,25 @@ def test_stdp_settings_hold_what_each_stage_reads():
     assert (
         config.settings_text(config.stdp_settings({**cfg, "stdp": reordered}, 100, "train")) == text
     )
+
+
+def test_stdp_settings_are_one_run_for_a_default_stated_or_left_out():
+    """Every optional protocol key (and data key) means its default when left out, and a
+    quantity is its value however written: such files share their results (one settings
+    text); a value that differs does not."""
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    explicit = copy.deepcopy(cfg)
+    explicit["stdp"]["protocol"].update(encoding="rate", base_intensity=2.0, present="0.35*second")
+    explicit["stdp"]["protocol"]["dt"] = "500*us"
+    bare = copy.deepcopy(cfg)
+    bare["stdp"]["protocol"] = {}
+    bare["data"] = {"root": cfg["data"]["root"]}
+    for stage in config._STDP_STAGES_ALL:
+        texts = {
+            config.settings_text(config.stdp_settings(c, 100, stage)) for c in (cfg, explicit, bare)
+        }
+        assert len(texts) == 1, (stage, texts)
+    for key, value in [("encoding", "latency"), ("min_spikes", 6), ("dt", "0.25*ms")]:
+        other = copy.deepcopy(cfg)
+        other["stdp"]["protocol"][key] = value
+        assert config.stdp_settings(other, 100, "train") != config.stdp_settings(cfg, 100, "train")

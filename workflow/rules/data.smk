@@ -1,7 +1,7 @@
 rule data:
     """Verify the data set (checksums, counts) and draw a few samples."""
     input:
-        settings=settings("data", None, lambda w: {"data": config["data"]}),
+        settings=settings("data", None, lambda w: {"data": _bioclf_config.data_values(config)}),
     output:
         summary="results/data/summary.json",
         samples=report("results/data/samples.png", category="Data", caption="../report/data.rst"),
