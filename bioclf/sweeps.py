@@ -21,6 +21,8 @@ What else a point's results depend on is in each job's settings file, as for the
 values of its configuration, `bioclf.config.stdp_settings`, a surrogate job's options), so that
 changing a value reruns exactly the points whose results read it: not the STDP points for a
 surrogate option, the seeds or another sweep, not a network's points for another network.
+Those of values no longer configured are put away when a run starts (`put_away_settings`), and
+come back with their value (`restore_settings`).
 
 The derived model files are named after their content (``<digest>``) and never rewritten: the
 workflow writes them when it is parsed, which every dry run does, and a dry run (or a run that
@@ -446,3 +448,74 @@ def baseline(config: dict, swept: str | Path, parameter: str, method: str) -> Qu
         if any(_same(f, swept) for f in model_files(path)):
             return load_model(path).parameters[parameter]
     return load_model(swept).parameters[parameter]
+
+
+#: Where the workflow keeps the jobs' settings files (``SETTINGS`` in workflow/rules/common.smk).
+SETTINGS = Path("results") / ".settings"
+
+
+def _settings_method(rule: str) -> str:
+    return "stdp" if rule.startswith("sweep_stdp") else "surrogate"
+
+
+def kept_settings(settings_file: Path) -> Path:
+    """Where the settings file of a sweep job (``results/.settings/<rule>/<file>/<parameter>/
+    <value>/<job>.json``) is kept while its value is not in the configuration: in the point's
+    own directory, with the results it describes (``<point>/.settings/<rule>/<job>.json``)."""
+    rule, stem, parameter, value, *job = Path(settings_file).relative_to(SETTINGS).parts
+    point = ROOT / stem / parameter / value / _settings_method(rule)
+    return point / ".settings" / rule / Path(*job)
+
+
+def _has_results(point_dir: Path) -> bool:
+    """Whether a point's directory holds anything a job made (not only what planning wrote)."""
+    made = ("derived", "config.yaml", ".settings")
+    return point_dir.is_dir() and any(p.name not in made for p in point_dir.iterdir())
+
+
+def put_away_settings(points: list[Point]) -> list[Path]:
+    """Take the settings files of sweep values that are not among `points` (values removed
+    from the configuration, or of another configuration) out of ``results/.settings/``, where
+    they would pass for the files of current points: into the point's directory
+    (`kept_settings`) where it holds results, which stay; removed where it holds none. A value
+    that comes back takes its files back (`restore_settings`), so its results, still current,
+    are not made again. Returns the files taken away.
+
+    The workflow calls this when a run starts (it holds the working directory's lock then)."""
+    current = {(p.file.stem, p.parameter, slug(p.value), p.method) for p in points}
+    moved = []
+    for rule_dir in sorted(SETTINGS.glob("sweep_*")):
+        method = _settings_method(rule_dir.name)
+        for f in sorted(rule_dir.glob("*/*/*/*.json")):
+            stem, parameter, value = f.relative_to(rule_dir).parts[:3]
+            if (stem, parameter, value, method) in current:
+                continue
+            if _has_results(ROOT / stem / parameter / value / method):
+                kept = kept_settings(f)
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(f, kept)  # its time stamp kept
+            else:
+                f.unlink()
+            moved.append(f)
+        for d in sorted(rule_dir.glob("**/"), key=lambda d: -len(d.parts)):
+            if d != rule_dir and not any(d.iterdir()):
+                d.rmdir()
+    return moved
+
+
+def restore_settings(settings_file: Path, text: str, dry_run: bool) -> None:
+    """A sweep job's settings file `settings_file`, missing, back from where
+    `put_away_settings` kept it, where it holds `text` (the job's values now): with its time
+    stamp, so that the point's results count as current. A dry run does this too (the file's
+    content is what the job's would be, and at another path Snakemake's record would plan the
+    job again). A kept file that holds other values is removed, except in a dry run: the job's
+    new file replaces it."""
+    settings_file = Path(settings_file)
+    kept = kept_settings(settings_file)
+    if settings_file.exists() or not kept.exists():
+        return
+    if kept.read_text() == text:
+        settings_file.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(kept, settings_file)
+    elif not dry_run:
+        kept.unlink()

@@ -429,6 +429,45 @@ def test_a_change_reruns_only_the_points_that_read_it(workdir):
     }
 
 
+def test_settings_of_values_no_longer_configured_leave_and_come_back(workdir):
+    """When a run starts, the settings files of values not in its configuration leave
+    results/.settings/ (where they would pass for current points): into the point's directory
+    where it has results (which stay), removed where it has none; a value that comes back takes
+    its file back with its time stamp (its results are current), unless its values differ."""
+    files = {}
+    for p in sweeps.plan(_config(), "config/sweep.yaml", write=False):
+        rule = f"sweep_{p.method}_train"
+        f = sweeps.SETTINGS / rule / p.file.stem / p.parameter / sweeps.slug(p.value) / "j.json"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(f"{p.value}\n")
+        os.utime(f, (1e9, 1e9))
+        files[p.value] = f
+    done = sweeps.directory(Path("equations/lif.yaml"), "tau_m", "50*ms", "surrogate")
+    (done / "fc20" / "seed0").mkdir(parents=True)
+    (done / "fc20" / "seed0" / "metrics.json").write_text("{}")
+    cfg = _config()
+    cfg["sweeps"] = [{**SWEEPS[0], "values": ["100*ms"]}]  # 50 ms and the STDP sweep gone
+    moved = sweeps.put_away_settings(sweeps.plan(cfg, "config/sweep.yaml", write=False))
+    assert set(moved) == {files[v] for v in ("50*ms", "2e-2", "4e-2")}
+    assert files["100*ms"].exists() and not any(f.exists() for f in moved)
+    kept = sweeps.kept_settings(files["50*ms"])
+    assert kept == done / ".settings" / "sweep_surrogate_train" / "j.json"
+    assert (kept.read_text(), kept.stat().st_mtime) == ("50*ms\n", 1e9)
+    assert (done / "fc20" / "seed0" / "metrics.json").exists()
+    assert not list(Path("results").rglob("*nu_post*"))  # no results: nothing kept
+    # the value back (a dry run too): the file back where it was, as it was
+    f = files["50*ms"]
+    sweeps.restore_settings(f, "50*ms\n", dry_run=True)
+    assert (f.read_text(), f.stat().st_mtime) == ("50*ms\n", 1e9) and not kept.exists()
+    # back with other values: the job writes a new file, and the kept one goes (not in a dry
+    # run, after which the first values may come back)
+    sweeps.put_away_settings(sweeps.plan(cfg, "config/sweep.yaml", write=False))
+    sweeps.restore_settings(f, "other\n", dry_run=True)
+    assert kept.exists() and not f.exists()
+    sweeps.restore_settings(f, "other\n", dry_run=False)
+    assert not kept.exists() and not f.exists()
+
+
 def test_a_run_removes_the_files_of_the_layout_before(workdir):
     """Derived files of a configuration before (another digest) and the model files that lay
     loose in the point's directory before derived/ are removed when a run makes the point."""

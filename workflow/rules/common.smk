@@ -200,16 +200,19 @@ def _check_job_file():
     )
 
 
-def settings(rule, job, values):
+def settings(rule, job, values, restore=None):
     """An input function: the path of the job's settings file, written if `values(wildcards)`
     differ from what it holds (in a dry run, a fresh file elsewhere). Every job that reads the
-    configuration file has one: it checks that file first (`_check_job_file`)."""
+    configuration file has one: it checks that file first (`_check_job_file`). `restore`
+    (`bioclf.sweeps.restore_settings`) brings back a missing file kept elsewhere."""
 
     def path(w):
         _check_job_file()
         name = job.format(**dict(w.items())) if job else "all"
         f = Path(SETTINGS, rule, f"{name}.json")
         text = _bioclf_config.settings_text(values(w))
+        if restore is not None:
+            restore(f, text, workflow.dryrun)
         if workflow.dryrun and not (f.exists() and f.read_text() == text):
             f = Path(".snakemake/bioclf/planned", rule, f"{name}.json")
             f.unlink(missing_ok=True)  # written anew: newer than the job's outputs

@@ -51,6 +51,10 @@ def _sweeps_started():
 # (Only where sweeps are configured: `needrun_jobs` is Snakemake's own DAG, not its API.)
 if SWEEP_POINTS:
     ONSTART.append(_sweeps_started)
+# The settings files of values not in this configuration go to their points' directories (or,
+# where a point has no results, away), whether or not sweeps are configured; a value that comes
+# back takes them back (`restore_settings`, below).
+ONSTART.append(lambda: _sweeps.put_away_settings(SWEEP_POINTS))
 
 
 def sweep_point(w, method):
@@ -85,13 +89,13 @@ def sweep_stdp_settings(rule, stage):
     runs' settings files hold, `bioclf.config.stdp_settings`)."""
     return settings(rule, f"{SWEEP_POINT_JOB}n{{n}}_seed{{seed}}", lambda w: (
         _bioclf_config.stdp_settings(sweep_point(w, "stdp").run_config, w.n, stage)
-    ))
+    ), _sweeps.restore_settings)
 
 
 def sweep_sur_settings(rule):
     """A surrogate point's network's options (those of the other networks are not its)."""
     return settings(rule, f"{SWEEP_POINT_JOB}{{net}}_seed{{seed}}",
-                    lambda w: {"flags": _sweep_sur_flags(w.net)})
+                    lambda w: {"flags": _sweep_sur_flags(w.net)}, _sweeps.restore_settings)
 
 
 def sweep_targets():
