@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -248,6 +249,44 @@ def settings_text(values: dict) -> str:
     """The text of a job's settings file: `values` as sorted JSON, so that equal values give
     an equal file (`write_job_file` then leaves it alone, and no job runs again)."""
     return json.dumps(values, sort_keys=True, indent=1, default=str, allow_nan=False) + "\n"
+
+
+def _normalised(values: dict) -> dict:
+    """Settings values (`stdp_settings`) as this version writes them, from those an earlier
+    one wrote: the protocol and data as the configuration stated them."""
+    out = dict(values)
+    if isinstance(out.get("data"), dict):
+        out["data"] = data_values(out)
+    stdp = out.get("stdp")
+    if isinstance(stdp, dict) and isinstance(stdp.get("protocol"), dict):
+        given = stdp["protocol"]
+        protocol = _protocol_values({"stdp": {"protocol": given}})
+        if "reset_between_samples" not in given:  # (a training stage's)
+            del protocol["reset_between_samples"]
+        out["stdp"] = {**stdp, "protocol": protocol}
+    return out
+
+
+def carry_over(path: str | Path, text: str, dry_run: bool) -> bool:
+    """Whether the settings file `path` holds the values of `text` (`settings_text`) as an
+    earlier version wrote them (a protocol key at its default left out, ``0.5*ms`` as written):
+    then the file is given `text` with its time stamp kept (not in a dry run, which changes no
+    settings file), so that the results it describes stay current and are not made again."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    old = path.read_text()
+    if old == text:
+        return True
+    try:
+        same = json.loads(settings_text(_normalised(json.loads(old)))) == json.loads(text)
+    except Exception:  # not such a file, or values this version refuses: not the same
+        return False
+    if same and not dry_run:
+        stamp = path.stat()
+        write_if_changed(path, text)
+        os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    return same
 
 
 def quantity(config: dict, *keys: str):

@@ -170,3 +170,32 @@ def test_stdp_settings_are_one_run_for_a_default_stated_or_left_out():
         other = copy.deepcopy(cfg)
         other["stdp"]["protocol"][key] = value
         assert config.stdp_settings(other, 100, "train") != config.stdp_settings(cfg, 100, "train")
+
+
+def test_a_settings_file_of_the_form_before_keeps_its_results(tmp_path):
+    """A settings file written before protocol and data values were normalised (the protocol
+    as the file stated it) holds the same values: it takes the new form with its time stamp,
+    so that the results it describes are not made again; other values are other values."""
+    import json
+    import os
+
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    for stage in ("train", "frozen"):
+        new = config.stdp_settings(cfg, 100, stage)
+        raw = dict(cfg["stdp"]["protocol"])
+        if stage == "train":
+            del raw["reset_between_samples"]
+        old = {**new, "stdp": {**new["stdp"], "protocol": raw}}
+        old["data"] = {"root": cfg["data"]["root"]}
+        path = tmp_path / f"{stage}.json"
+        path.write_text(config.settings_text(old))
+        os.utime(path, (1e9, 1e9))
+        text = config.settings_text(new)
+        assert config.carry_over(path, text, dry_run=True)
+        assert path.read_text() == config.settings_text(old)  # a dry run changes nothing
+        assert config.carry_over(path, text, dry_run=False)
+        assert (path.read_text(), path.stat().st_mtime) == (text, 1e9)
+        other = {**old, "stdp": {**old["stdp"], "protocol": {**raw, "dt": "0.25*ms"}}}
+        path.write_text(config.settings_text(other))
+        assert not config.carry_over(path, text, dry_run=False)
+        assert json.loads(path.read_text()) == json.loads(config.settings_text(other))
