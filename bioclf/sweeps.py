@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import os
 import re
 import shutil
@@ -164,6 +165,7 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
     """
     points: list[Point] = []
     stems: dict[str, Path] = {}
+    seen_by: dict[tuple[str, str], dict] = {}
     for k, sweep in enumerate(config.get("sweeps") or []):
         key = f"sweeps.{k}"
         swept, name = Path(sweep["file"]), sweep["parameter"]
@@ -198,7 +200,8 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
             )
         _not_overridden(config, swept, name, users, path, key)
         expected = base.parameters[name]
-        seen: dict[str, tuple[int, Quantity]] = {}  # directory name -> (index, value)
+        # directory name -> (field, value, quantity), over every sweep of this parameter
+        seen = seen_by.setdefault((swept.stem, name), {})
         for j, value in enumerate(sweep["values"]):
             field = f"{key}.values.{j}"
             try:
@@ -220,15 +223,16 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
                     f"{value!r} for {name} of {swept} (the file has {name} = {expected}): "
                     f"{meaningless}",
                 )
-            for other, (i, earlier) in seen.items():
-                if other == slug(value) or float(earlier) == float(q):
+            for other, (where, text, earlier) in seen.items():
+                # (to rounding: 0.1*ms and 100*us differ in the last bit)
+                if other == slug(value) or math.isclose(float(earlier), float(q), rel_tol=1e-9):
                     raise ConfigError(
                         path,
                         field,
-                        f"{value!r} repeats {key}.values.{i} ({sweep['values'][i]!r}): the same "
-                        "run twice, or two runs in one directory",
+                        f"{value!r} repeats {where} ({text!r}): the same run twice, or two "
+                        "runs in one directory",
                     )
-            seen[slug(value)] = (j, q)
+            seen[slug(value)] = (field, value, q)
             for method, used in sorted(users.items()):
                 _check_models(used, name, str(value), path, field)
                 points.append(_point(config, swept, name, str(value), q, method, used))

@@ -125,6 +125,7 @@ def test_files_are_rewritten_only_when_their_text_changes(workdir):
         # one run twice, or two runs in one directory
         ({"values": ["10*ms", "10 * ms"]}, ["sweeps.0.values.1", "repeats sweeps.0.values.0"]),
         ({"values": ["10*ms", "0.01*second"]}, ["sweeps.0.values.1", "repeats"]),
+        ({"values": ["0.1*ms", "100*us"]}, ["sweeps.0.values.1", "repeats"]),  # (to rounding)
         # legal values that are no variation of the model (ones the loader would take)
         ({"parameter": "R", "values": ["100*Mohm", "0*ohm"]}, ["sweeps.0.values.1", "'0*ohm'"]),
         ({"parameter": "R", "values": ["-1*Mohm"]}, ["sweeps.0.values.0", "other sign"]),
@@ -197,6 +198,16 @@ def test_bad_sweeps_are_refused_naming_the_key(workdir, change, words):
     with pytest.raises(ConfigError, match=r"sweeps\.1\."):
         sweeps.plan(cfg, "config/sweep.yaml")
     assert not Path("results").exists()
+
+
+def test_a_value_repeated_by_another_sweep_of_the_parameter_is_refused(workdir):
+    """Two sweeps of one parameter share its points' directories: a value in both is one run
+    twice (or, written otherwise, two runs of one point)."""
+    cfg = _config()
+    cfg["sweeps"].append({**SWEEPS[0], "values": ["200*ms", "0.05*second"]})
+    with pytest.raises(ConfigError) as err:
+        cfgmod.validate(cfg, "config/sweep.yaml")
+    assert err.value.field == "sweeps.2.values.1" and "repeats sweeps.0.values.0" in str(err.value)
 
 
 @pytest.mark.parametrize(
