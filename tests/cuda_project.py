@@ -19,10 +19,13 @@ from bioclf.stdp.simulate import Simulator
 NAME = "stdp_cuda"
 
 
-def build(build_root: Path) -> Simulator:
-    """The STDP network (N=10, chunks of 10 samples) built for ``cuda`` in `build_root`."""
-    backend = backends.Backend("cuda", build_dir=build_root)
-    return Simulator(Models.load(DC_MODELS), Protocol(), 10, 10, 0, backend, NAME)
+def build(build_root: Path, name: str = "cuda") -> Simulator:
+    """The STDP network (N=10, chunks of 10 samples) built for backend `name` in `build_root`,
+    traced (its threshold margins and spikes recorded, for `bioclf.stdp.parity`): the parity
+    test of `test_cuda.py` compares it with ``cpp``, and finds the CUDA project compiled."""
+    backend = backends.Backend(name, build_dir=build_root)
+    project = NAME if name == "cuda" else f"stdp_{name}"
+    return Simulator(Models.load(DC_MODELS), Protocol(), 10, 10, 0, backend, project, trace=True)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,9 @@ from __future__ import annotations
 import cuda_project
 import numpy as np
 import pytest
-from conftest import DC_MODELS, ROOT
+from conftest import ROOT
 
 from bioclf.brian import backends
-from bioclf.stdp.protocol import Models, Protocol
-from bioclf.stdp.simulate import Simulator
 
 
 @pytest.mark.cuda
@@ -43,15 +41,20 @@ def test_cuda_and_cpp_agree_given_the_same_input(build_root):
     Summation order on the GPU differs (atomic adds), so the state agrees to rounding only
     (subnormal values aside: the C++ program flushes them to 0). The second chunk fills all
     its slots: its state is the run's end, not the snapshot.
+
+    A neuron within rounding of its threshold may spike on one backend only, after which the
+    runs part for good: both networks are traced, and where the runs part, `parity` says
+    whether such a spike explains it (skipped, with the margin found: not a bug, but nothing
+    beyond it can be compared) or not (failed, with where and what differed).
     """
     from bioclf.data import images_as_float, load_split
     from bioclf.encoding import hashrng
+    from bioclf.stdp import parity
 
     x = images_as_float(load_split(ROOT / "data" / "mnist", "train"))[:20]
-    models, runs = Models.load(DC_MODELS), {}
+    runs = {}
     for name in ("cuda", "cpp"):
-        backend = backends.Backend(name, build_dir=build_root)
-        sim = Simulator(models, Protocol(), 10, 10, 0, backend, f"stdp_{name}")
+        sim = cuda_project.build(build_root, name)  # the CUDA project compiled by the first test
         state, results, pos = sim.initial_state, [], 0
         while pos < len(x):
             state, res = sim.run_chunk(state, x[pos : pos + 10], pos, hashrng.key(0, 1, 0), True)
@@ -59,6 +62,10 @@ def test_cuda_and_cpp_agree_given_the_same_input(build_root):
             pos += len(res.samples)
         runs[name] = state, results
     (s_gpu, r_gpu), (s_cpu, r_cpu) = runs["cuda"], runs["cpp"]
+    parted = parity.first_divergence([r.trace for r in r_cpu], [r.trace for r in r_gpu])
+    if parted is not None and parted.explained:
+        pytest.skip(f"CUDA and cpp part at a near-threshold spike: {parted.describe()}")
+    assert parted is None, parted.describe()
     for a, b in zip(r_gpu, r_cpu, strict=True):
         np.testing.assert_array_equal(a.samples, b.samples)
         np.testing.assert_array_equal(a.counts, b.counts)

@@ -44,12 +44,14 @@ from brian2 import (
     Network,
     NeuronGroup,
     SpikeMonitor,
+    StateMonitor,
     Synapses,
     TimedArray,
     linked_var,
     ms,
 )
 from brian2.units.fundamentalunits import DIMENSIONLESS, get_unit
+from brian2.utils.stringtools import get_identifiers
 
 from bioclf.brian.functions import CONTROL
 from bioclf.brian.functions import NAMESPACE as HASH_FUNCTIONS
@@ -142,6 +144,8 @@ class STDPNetwork:
     initial_state: dict = field(default_factory=dict)
     #: With `build`'s `snapshot`: ``'group.var'`` -> a view of its copy.
     snapshots: dict = field(default_factory=dict)
+    #: With `build`'s `trace`: population -> `TraceMonitors`.
+    traces: dict = field(default_factory=dict)
 
     def to_network(self, key: str, values: np.ndarray) -> np.ndarray:
         """A state array in the network's synapse order (``s_in`` variables are permuted)."""
@@ -253,6 +257,7 @@ def build(
     seed: int,
     samples: int,
     snapshot: bool = False,
+    trace: bool = False,
 ) -> STDPNetwork:
     """Build the network for chunks of `slots` presentation slots and at most `samples`
     samples (one row of stimulus each).
@@ -261,6 +266,11 @@ def build(
     all its slots, the spare ones idle), every carried variable is copied at the first step
     after the last sample's slot (`SNAPSHOT`): the state at which C++ stops, which the
     simulator then reads instead of the state at the end of the idle slots.
+
+    With `trace` (for parity tests between backends; results are the same), the variables
+    the excitatory and inhibitory thresholds test are recorded at every step, just before the
+    threshold, and the inhibitory spikes too (`TraceMonitors`, read by
+    `bioclf.stdp.simulate.Simulator.run_chunk` into `bioclf.stdp.parity.Trace`).
 
     Call `bioclf.brian.backends.activate` first. Initial values are drawn in numpy from `seed`
     and kept in ``initial_state`` (SI floats), ready to be passed to the first run.
@@ -473,6 +483,10 @@ def build(
     retries = EventMonitor(ctrl, "retry", variables=watched, name="retries")
     net = Network(inp, exc, inh, ctrl, s_in, s_ei, s_ie, s_count, exc_spikes, accepts, retries)
     snapshots = _add_snapshots(net, ctrl, (inp, exc, inh), s_in, p) if snapshot else {}
+    traces = {}
+    if trace:
+        for group, model, spikes in ((exc, models.exc, exc_spikes), (inh, models.inh, None)):
+            traces[group.name] = _add_trace(net, group, model, spikes)
 
     initial = {}
     for name, value in exc_init.items():
@@ -500,6 +514,7 @@ def build(
         slots=slots,
         s_in_order=order,
         snapshots=snapshots,
+        traces=traces,
     )
     sizes = {"inp": N_INPUT, "exc": n_exc, "inh": n_exc, "s_in": len(pre_idx), "ctrl": 1}
     built.initial_state = {
@@ -507,6 +522,39 @@ def build(
         for key in built.state_views()
     }
     return built
+
+
+@dataclass
+class TraceMonitors:
+    """What `build`'s `trace` records of one population: the values its threshold tests
+    (`state`, None where the threshold is not one comparison: `parity.threshold_sides`) and
+    its spikes, with what turns them into threshold margins."""
+
+    state: StateMonitor | None
+    spikes: SpikeMonitor
+    sides: tuple[str, str] | None
+    namespace: dict
+
+
+def _add_trace(net, group, model, spikes) -> TraceMonitors:
+    from bioclf.stdp.parity import threshold_sides
+
+    sides = threshold_sides(model.threshold)
+    state = None
+    if sides is not None:
+        names = sorted(
+            (get_identifiers(sides[0]) | get_identifiers(sides[1])) & set(group.equations.names)
+        )
+        # before the thresholder (order 0 of the slot), after the state update: the values
+        # the threshold tests
+        state = StateMonitor(
+            group, names, record=True, when="thresholds", order=-1, name=f"{group.name}_trace"
+        )
+        net.add(state)
+    if spikes is None:
+        spikes = SpikeMonitor(group, name=f"{group.name}_spikes")
+        net.add(spikes)
+    return TraceMonitors(state, spikes, sides, merge_namespaces(model))
 
 
 #: The controller's flags of a snapshot: ``snapnow`` is 1 from the end of the last sample's

@@ -21,8 +21,9 @@ from brian2 import Hz, second
 from brian2.units.fundamentalunits import Quantity
 
 from bioclf.brian import backends
+from bioclf.brian.groups import evaluate_array
 from bioclf.equations import model_content
-from bioclf.stdp import network
+from bioclf.stdp import network, parity
 from bioclf.stdp.protocol import Models, Protocol
 
 
@@ -56,6 +57,8 @@ class ChunkResult:
     accepted_counts: np.ndarray
     retried_counts: np.ndarray
     retried_intensities: np.ndarray
+    #: A traced simulator's (`Simulator`'s `trace`) margins and spikes of the whole run.
+    trace: parity.Trace | None = None
 
 
 def definition(
@@ -103,6 +106,9 @@ class Simulator:
         Read each chunk's state from the copy the network makes when the last sample's slot
         ends (`network.build`), not from the end of the run. Default: on for ``cuda``, whose
         programs cannot stop early and run every slot of a chunk.
+    trace : bool, optional
+        Record each chunk's threshold margins and spikes (`ChunkResult.trace`), for comparing
+        backends (`bioclf.stdp.parity`); the results are the same.
     """
 
     def __init__(
@@ -115,6 +121,7 @@ class Simulator:
         backend: backends.Backend,
         project: str,
         snapshot: bool | None = None,
+        trace: bool = False,
     ):
         start = time.perf_counter()
         self.protocol = protocol
@@ -126,7 +133,9 @@ class Simulator:
         # CUDA cannot end a run early: the state at the last sample's end is copied in the
         # network and read from there (`network.build`)
         self.snapshot = backend.name == "cuda" if snapshot is None else snapshot
-        self.net = network.build(models, protocol, n_exc, slots, seed, chunk, self.snapshot)
+        self.net = network.build(
+            models, protocol, n_exc, slots, seed, chunk, self.snapshot, trace=trace
+        )
         self._stim = np.zeros((chunk, network.N_INPUT))
         self.views = self.net.state_views()
         self.runner = backends.Runner(backend, self.net.net, slots * protocol.slot, directory)
@@ -238,7 +247,36 @@ class Simulator:
             accepted_counts=np.asarray(net.accepts.spike_count[n_acc0:], dtype=float),
             retried_counts=np.asarray(net.retries.spike_count[n_ret0:], dtype=float),
             retried_intensities=np.asarray(net.retries.intensity[n_ret0:], dtype=float),
+            trace=_trace(net, t0, float(p.dt), not runtime) if net.traces else None,
         )
 
     def cleanup(self) -> None:
         self.runner.cleanup()
+
+
+def _trace(net: network.STDPNetwork, t0: float, dt: float, standalone: bool) -> parity.Trace:
+    """The margins and spikes a traced network recorded in the run that started at `t0` (s)."""
+    margins, spikes = {}, {}
+    for pop, mon in net.traces.items():
+        t = np.asarray(mon.spikes.t / second)
+        keep = t >= t0 - dt / 2
+        steps = np.rint((t[keep] - t0) / dt).astype(np.int64)
+        spikes[pop] = np.stack([steps, np.asarray(mon.spikes.i)[keep].astype(np.int64)], axis=1)
+        if mon.state is None:
+            margins[pop] = None
+            continue
+        n = len(getattr(net, pop))
+        if standalone:
+            # Brian2 reads a 2-D monitor array from disk in the shape of the last read, which
+            # fails when this run recorded another number of steps (C++ stops after the last
+            # sample): let it infer the steps from the file again
+            for name in mon.state.record_variables:
+                mon.state.variables[name].size = (0, n)
+        ts = np.asarray(mon.state.t / second)
+        rows = ts >= t0 - dt / 2
+        # (steps, n) quantities of the variables the threshold reads; the run's first step is 0
+        values = {name: getattr(mon.state, name)[:, rows].T for name in mon.state.record_variables}
+        rng = np.random.default_rng(0)  # thresholds draw no random numbers; for the signature
+        above, below = (evaluate_array(e, n, mon.namespace, rng, values) for e in mon.sides)
+        margins[pop] = parity.relative_margin(above, below)
+    return parity.Trace(margins, spikes)
