@@ -234,3 +234,40 @@ def test_merge_refuses_shards_that_are_not_one_run_each_sample_once(tmp_path, ca
         assert merged(*parts) == 2, parts
         err = capsys.readouterr().err
         assert f"{named / frozen.RESPONSES}: " in err and reason in err, err
+
+
+def test_a_shard_project_is_copied_from_a_finished_build_without_its_locks(tmp_path):
+    """`seed_project` copies the training project while no build of it is under way (it takes
+    its build lock) and leaves its lock files and results behind."""
+    import subprocess
+    import sys
+    import time
+
+    from bioclf.brian.locked_run import LOCK_NAME
+
+    cfg = _config(tmp_path)
+    trained = tmp_path / "trained"
+    trained.mkdir()
+    write_json(trained / "train_metrics.json", {"backend": "cpp", "n_exc": N_EXC, "seed": 0})
+    build = setup.backend(cfg, "cpp", N_EXC, 0, setup.models(cfg)).build_dir
+    source = build / "network"
+    (source / "results_0").mkdir(parents=True)
+    (source / LOCK_NAME).write_text("1\n")
+    (source / "main").write_text("half-linked")
+    builder = (  # another process's build: links main at its end
+        f"import sys, time\nsys.path.insert(0, {str(ROOT)!r})\n"
+        "from bioclf.brian.buildlock import build_lock\n"
+        f"with build_lock({str(source)!r}):\n"
+        "    print('building', flush=True)\n"
+        "    time.sleep(1)\n"
+        f"    open({str(source / 'main')!r}, 'w').write('linked')\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-S", "-c", builder], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline() == "building\n"
+    start = time.monotonic()
+    frozen.seed_project(cfg, trained, "shard0")
+    assert proc.wait(timeout=30) == 0 and time.monotonic() - start > 0.5
+    assert (build / "shard0" / "main").read_text() == "linked"
+    assert sorted(p.name for p in (build / "shard0").iterdir()) == ["main"]

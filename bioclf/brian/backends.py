@@ -38,6 +38,7 @@ from brian2.utils.filelock import FileLock
 
 from bioclf import tasks
 from bioclf.brian import cpp_patches
+from bioclf.brian.buildlock import build_lock
 from bioclf.brian.locked_run import COMPILE_PEAK_NAME, PEAK_NAME
 from bioclf.errors import ConfigError
 
@@ -365,17 +366,20 @@ def build(backend: Backend, directory: Path | None, run: bool = False) -> None:
     refractoriness test, thresholds in two passes). For ``cuda``, the makefile is made
     CUDA 13-compatible; the project is run only where a GPU is present. Objects compiled
     against other headers or flags are compiled again (`forget_objects_of_other_headers`).
+    Another process building the same project is waited for (`bioclf.brian.buildlock`).
     """
     if directory is None:
         return
-    before = cpp_patches.snapshot(directory)
-    device.build(directory=str(directory), compile=False, run=False, with_output=False)
-    if backend.name == "cpp":
-        cpp_patches.patch_project(directory, before)
-    else:
-        _fix_cuda_makefile(directory)
-    forget_objects_of_other_headers(directory)
-    compile_project(directory)
+    # one build of the project at a time, across processes and nodes (`build_lock`)
+    with build_lock(directory):
+        before = cpp_patches.snapshot(directory)
+        device.build(directory=str(directory), compile=False, run=False, with_output=False)
+        if backend.name == "cpp":
+            cpp_patches.patch_project(directory, before)
+        else:
+            _fix_cuda_makefile(directory)
+        forget_objects_of_other_headers(directory)
+        compile_project(directory)
     if run:
         device.run(str(directory), with_output=False)
 

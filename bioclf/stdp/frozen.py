@@ -14,6 +14,8 @@ import numpy as np
 from brian2 import SpikeMonitor, second
 
 from bioclf.brian import backends
+from bioclf.brian.buildlock import BUILD_LOCK_NAME, build_lock
+from bioclf.brian.locked_run import LOCK_NAME
 from bioclf.encoding import SPLIT_TAGS, hashrng
 from bioclf.errors import THE_CONFIGURATION, ConfigError
 from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
@@ -116,7 +118,13 @@ def seed_project(cfg: dict, trained_dir: Path, project: str) -> None:
         return
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(source, tmp, symlinks=True, ignore=shutil.ignore_patterns("results*"))
+    with build_lock(source):  # not while another job rebuilds it
+        shutil.copytree(
+            source,
+            tmp,
+            symlinks=True,
+            ignore=shutil.ignore_patterns("results*", BUILD_LOCK_NAME, LOCK_NAME),
+        )
     tmp.rename(target)
 
 
