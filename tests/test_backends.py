@@ -337,3 +337,24 @@ def test_a_header_that_brian2_changes_compiles_the_objects_that_include_it(tmp_p
     # neither its source nor the makefile changed: make alone would not compile it again
     assert source.read_text() == text and (directory / "makefile").read_text() == makefile
     assert obj.stat().st_mtime_ns > compiled
+
+
+def test_the_link_to_the_wheels_curand_is_made_and_mended(tmp_path, monkeypatch):
+    """Without a CUDA toolkit's cuRAND the CUDA build links the pip wheel's libcurand.so.N
+    through a libcurand.so link in the build directory. A link left to a library since removed
+    (another torch installed) made every later CUDA build fail with FileExistsError; two
+    processes building beside each other could too. It is replaced by renaming over it."""
+    include, lib = tmp_path / "wheel" / "include", tmp_path / "wheel" / "lib"
+    include.mkdir(parents=True)
+    lib.mkdir()
+    (include / "curand.h").touch()
+    (lib / "libcurand.so.10").touch()
+    monkeypatch.setenv("CUDA_PATH", str(tmp_path / "no_toolkit"))
+    monkeypatch.setattr(backends, "_nvidia_wheel_dirs", lambda: (include, lib))
+    link = tmp_path / "build" / "_curand" / "libcurand.so"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(tmp_path / "old_torch" / "libcurand.so.9")  # dangling
+    assert backends._use_wheel_curand(tmp_path / "build") == [f"-I{include}"]
+    assert link.resolve() == lib / "libcurand.so.10"
+    assert backends._use_wheel_curand(tmp_path / "build") == [f"-I{include}"]  # again: kept
+    assert sorted(p.name for p in link.parent.iterdir()) == ["libcurand.so"]

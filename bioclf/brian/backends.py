@@ -22,6 +22,7 @@ import hashlib
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -225,8 +226,15 @@ def _use_wheel_curand(build_dir: Path) -> list[str]:
     versioned = sorted(lib.glob("libcurand.so.*"))
     link_dir = (build_dir / "_curand").resolve()
     link_dir.mkdir(parents=True, exist_ok=True)
-    if versioned and not (link_dir / "libcurand.so").exists():
-        (link_dir / "libcurand.so").symlink_to(versioned[0])
+    link = link_dir / "libcurand.so"
+    if versioned and not (link.is_symlink() and os.readlink(link) == str(versioned[0])):
+        # made under a temporary name and renamed over the link: a process building beside
+        # this one sees the old link or the new one, and a link left to a library since
+        # removed (another torch) is replaced rather than a FileExistsError
+        tmp = link_dir / f".libcurand.so.{socket.gethostname()}.{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(versioned[0])
+        os.replace(tmp, link)
     prefs.codegen.cpp.library_dirs = [str(link_dir)]
     prefs.codegen.cpp.runtime_library_dirs = [str(lib)]
     return [f"-I{include}"]
