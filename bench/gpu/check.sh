@@ -8,7 +8,10 @@
 # (all of them), each writing its log to OUTDIR as it goes, so a step cut off by its time loses
 # only itself:
 #   tests  the CUDA tests: the brian2cuda project compiles, runs and agrees with cpp on the same
-#          input (tests/test_cuda.py); the surrogate network on CUDA, with the PyTorch step
+#          input (tests/test_cuda.py; where the two runs part, the test says whether a spike
+#          of a neuron within rounding of its threshold explains it -- SKIPPED, with the
+#          margin found -- or not -- FAILED, with the step, neurons and margins: a bug); the
+#          surrogate network on CUDA, with the PyTorch step
 #          functions and with the generated CUDA kernels, gives the spikes of the CPU kernel
 #          and its gradients, and a conv network resumed on CUDA ends with an uninterrupted
 #          run's weights (tests/test_surrogate_train.py)
@@ -21,16 +24,19 @@
 #   lif    microseconds per sample-step of one LIF layer, ours beside Norse (torch.compile),
 #          SpikingJelly and snnTorch where they import (bench/bench_lif.py; JSON after each
 #          layer), the conv network's first layer (N=12544) first
-# BUDGET (seconds, default 570) bounds the whole run: each step gets at most its own limit and
-# what is left of the budget (one that ignores the end signal is killed 10 s later). OUTDIR
+# BUDGET (seconds, default 570) bounds the whole run, machine.txt included: each step gets at
+# most its own limit and what is left of the budget (one that ignores the end signal is killed
+# 10 s later), the tests first (300 s: nvcc over the brian2cuda project, then cpp). OUTDIR
 # receives 8 files (machine.txt, a log per step, three results): the device machine returns
 # no more than 8 files of $OUT. On the lent machine (no registries), first run
 # bench/gpu/fetch_wheels.sh here and carry .whl; there, with timeout_s 600 (one call fits the
 # device time; there is none left for a second):
 #   BIOCLF_COMMIT=<commit> bash bench/gpu/check.sh $OUT
+# (the device tool's run: carry [".whl"], timeout_s 600)
 set -uo pipefail
+# OUTDIR as the caller meant it (relative to the caller's directory), before the cd
+OUTDIR=$(realpath -m -- "${1:-$(dirname "$0")/../out/gpu}")
 cd "$(dirname "$0")/../.." || exit 1
-OUTDIR=${1:-bench/out/gpu}
 shift || true
 STEPS=${*:-tests stdp conv lif}
 STDP_SIZES=${STDP_SIZES:-6400 1600 400}
@@ -39,6 +45,11 @@ mkdir -p "$OUTDIR"
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
 MACHINE=$OUTDIR/machine.txt
+# nvcc where a CUDA image keeps it but PATH does not name it: without it the CUDA tests are
+# skipped ("nvcc not found") and brian2cuda cannot compile
+if ! command -v nvcc >/dev/null && [ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ]; then
+    export PATH=${CUDA_HOME:-/usr/local/cuda}/bin:$PATH
+fi
 {
     nvidia-smi -L
     nvidia-smi --query-gpu=name,compute_cap,memory.total,driver_version --format=csv
@@ -49,6 +60,7 @@ MACHINE=$OUTDIR/machine.txt
     ls -d /usr/local/cuda/include/curand.h /usr/local/cuda/lib64
     ldconfig -p | grep -m2 curand
     g++ --version | head -1
+    make --version | head -1 # Brian2 builds its standalone projects with make
     nproc
     free -g | head -2
     echo "$PY: $(command -v "$PY")"
@@ -56,13 +68,14 @@ MACHINE=$OUTDIR/machine.txt
 } > "$MACHINE" 2>&1
 if compgen -G ".whl/*.whl" >/dev/null; then  # carried wheels (fetch_wheels.sh)
     echo "pip install .whl/*.whl --target /tmp/site" >> "$MACHINE"
-    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/site .whl/*.whl >> "$MACHINE" 2>&1 ||
+    timeout 180 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+        --upgrade --target /tmp/site .whl/*.whl >> "$MACHINE" 2>&1 ||
         echo "pip install FAILED (exit $?); the steps run with what imports" >> "$MACHINE"
     export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-"$PY" -W ignore - >> "$MACHINE" 2>&1 <<'EOF'
+# (at most 180 s: importing torch and asking the driver must not eat the steps' budget)
+timeout 180 "$PY" -W ignore - >> "$MACHINE" 2>&1 <<'EOF'
 import importlib
 
 for name in ("torch", "numpy", "sympy", "brian2", "brian2cuda", "jsonschema", "yaml",
@@ -72,6 +85,8 @@ for name in ("torch", "numpy", "sympy", "brian2", "brian2cuda", "jsonschema", "y
         print(name, getattr(module, "__version__", "imports"))
     except Exception as err:  # a report: the steps say what they lack
         print(name, "does not import:", type(err).__name__, err)
+        if name in ("brian2", "brian2cuda", "jsonschema"):
+            print("  (needed by the steps: run bench/gpu/fetch_wheels.sh and carry .whl)")
 import torch
 
 print("torch CUDA", torch.version.cuda, "available:", torch.cuda.is_available())
@@ -100,7 +115,7 @@ run_step() {
 for step in $STEPS; do
     case $step in
     tests)
-        run_step tests 220 "$PY" -m pytest -v -rs --durations=0 -p no:cacheprovider \
+        run_step tests 300 "$PY" -m pytest -v -ra --durations=0 -p no:cacheprovider \
             tests/test_cuda.py \
             tests/test_surrogate_train.py::test_cuda_path_equals_cpu_path \
             tests/test_surrogate_train.py::test_resume_on_cuda_gives_identical_weights \
