@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from bioclf import tasks
-from bioclf.errors import ConfigError
+from bioclf.errors import ConfigError, ResultFileError
 from bioclf.io import write_text
 
 START = "<!-- results-table:start -->"
@@ -164,12 +164,14 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="only check; exit 1 if the table is out of date"
     )
     args = p.parse_args(argv)
+    sources = [args.results / f for f in ("metrics.csv", "targets.csv", "other_runs.csv")]
+    for path in (args.readme, *sources):
+        # a missing file would otherwise give a table without its rows, written over the
+        # README's as if the results had none
+        if not path.is_file():
+            raise ResultFileError(path, "not found (the README's table is made from it)")
     check_default_configuration(args.results / "report.md")
-    block = table(
-        args.results / "metrics.csv",
-        args.results / "targets.csv",
-        args.results / "other_runs.csv",
-    )
+    block = table(*sources)
     text = args.readme.read_text()
     updated = replace_block(text, block, args.readme)
     if args.check:

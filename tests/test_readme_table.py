@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bioclf import readme_table
-from bioclf.errors import ConfigError
+from bioclf.errors import ConfigError, ResultFileError
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = "method,network,n,seed,backend,accuracy,anchor_accuracy,brian2_accuracy\n"
@@ -77,3 +77,21 @@ def test_results_of_another_configuration_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="comes from config/smoke.yaml"):
         readme_table.check_default_configuration(report)
     readme_table.check_default_configuration(tmp_path / "absent.md")  # nothing to check
+
+
+@pytest.mark.parametrize("missing", ["metrics.csv", "targets.csv", "other_runs.csv", "README.md"])
+def test_a_missing_source_is_refused_and_the_readme_left_alone(tmp_path, missing):
+    """`--results` naming a directory without the results (a typo, a clone without them) wrote
+    an empty table over the README's and said it had updated it."""
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "metrics.csv").write_text(COLUMNS + "ann,MLP 784-100-10,100,0,torch-cpu,0.981,,\n")
+    (results / "targets.csv").write_text("method,network,target\n")
+    (results / "other_runs.csv").write_text("what,figure,target,anchor,command\na,b,,,c\n")
+    readme = tmp_path / "README.md"
+    text = f"x\n{readme_table.START}\nold\n{readme_table.END}\n"
+    readme.write_text(text)
+    (tmp_path / missing if missing == "README.md" else results / missing).unlink()
+    with pytest.raises(ResultFileError, match=f"{missing}: not found"):
+        readme_table.main(["--readme", str(readme), "--results", str(results)])
+    assert missing == "README.md" or readme.read_text() == text
