@@ -475,6 +475,25 @@ def test_every_training_option_has_help_and_a_default():
     assert "seconds" in HELP["dt"] and "Hz" in HELP["max_rate"]
 
 
+def test_help_calls_only_the_required_options_without_a_default():
+    """--help said '(no default: here or in --config)' of --data-url and --data-checksums too,
+    which are optional (empty: none), as if a run had to give them."""
+    import argparse
+
+    from bioclf.surrogate.options import REQUIRED, TrainConfig, add_options
+
+    parser = argparse.ArgumentParser()
+    add_options(parser)
+    helps = {a.dest: a.help for a in parser._actions if a.dest != "help"}
+    without = sorted(name for name, text in helps.items() if "no default" in text)
+    assert without == sorted(REQUIRED) == ["out"]
+    assert helps["data_url"].endswith("(default: none)")
+    assert helps["data_checksums"].endswith("(default: none)")
+    TrainConfig(out="x").check()  # optional indeed: the defaults of everything but --out pass
+    with pytest.raises(ConfigError, match="'out': an output directory is needed"):
+        tr.parse_args(["--arch", "fc"])
+
+
 def _network_pair(device: str, impl: str):
     """A float64 784-24-10 network and its copy on `device`, the copy's neurons run by `impl`."""
     cfg = tr.TrainConfig(arch="fc", hidden=24, T=12, out="x")

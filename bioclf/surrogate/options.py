@@ -339,6 +339,10 @@ def describe_device(device, net=None) -> str:
     return f"cuda ({gpu}; {how})" if gpu else f"cpu ({how})"
 
 
+#: The options without a default, which a run must be given, here or in the YAML file.
+REQUIRED = ("out",)
+
+
 def add_options(parser: argparse.ArgumentParser) -> None:
     """One ``--name`` per `TrainConfig` field, with `HELP`'s text and the default.
 
@@ -348,12 +352,12 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
-        # An empty default is no default: the option must be given (--out), here or in the YAML
-        text = (
-            f"{HELP[f.name]} (default: {default!r})"
-            if default != ""
-            else f"{HELP[f.name]} (no default: here or in --config)"
-        )
+        if f.name in REQUIRED:
+            text = f"{HELP[f.name]} (no default: here or in --config)"
+        elif default == "":  # --data-url, --data-checksums: none unless given ('': none)
+            text = f"{HELP[f.name]} (default: none)"
+        else:
+            text = f"{HELP[f.name]} (default: {default!r})"
         if f.name == "channels":
             parser.add_argument(flag, type=int, nargs=2, metavar=("C1", "C2"), help=text)
         elif isinstance(default, bool):
