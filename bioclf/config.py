@@ -102,6 +102,7 @@ def validate(config: dict, path: str | Path = "config") -> dict:
         if not Path(model).exists():
             raise ConfigError(path, key, f"file {model} does not exist")
     _sample_counts(config, path)
+    _distinct_runs(config, path)
     from bioclf.stdp import setup, shards
 
     try:
@@ -116,6 +117,43 @@ def validate(config: dict, path: str | Path = "config") -> dict:
 
         sweeps.plan(config, path, write=False)
     return config
+
+
+def surrogate_run_name(run: dict) -> str:
+    """Directory name of a surrogate run: ``fc100``, or ``fc100_latency_T25`` when the run sets
+    its input code or window (the pipeline's ``net`` wildcard)."""
+    name = f"{run['arch']}{run.get('hidden', '')}"
+    if "encoding" in run:
+        name += f"_{run['encoding']}"
+    if "time_steps" in run:
+        name += f"_T{run['time_steps']}"
+    return name
+
+
+def _distinct_runs(config: dict, path) -> None:
+    """Refuse two runs that would write to one directory: two sizes of ``stdp.sizes`` with the
+    same N, or two networks of ``surrogate.runs`` with the same name (`surrogate_run_name`:
+    arch, hidden, encoding and time steps; the other options do not name it). The workflow
+    took the first for both, so the second never ran and the report listed the first twice."""
+    first: dict[str, int] = {}
+    for i, size in enumerate(_get(config, ("stdp", "sizes")) or []):
+        j = first.setdefault(str(size["n"]), i)
+        if j != i:
+            raise ConfigError(
+                path, f"stdp.sizes.{i}", f"N={size['n']} is stdp.sizes.{j} already (one run per N)"
+            )
+    first = {}
+    for i, run in enumerate(_get(config, ("surrogate", "runs")) or []):
+        name = surrogate_run_name(run)
+        j = first.setdefault(name, i)
+        if j != i:
+            raise ConfigError(
+                path,
+                f"surrogate.runs.{i}",
+                f"would run in results/surrogate/{name}/, as surrogate.runs.{j} does (a run's "
+                "directory is named by arch, hidden, encoding and time_steps only): give it "
+                "another of these, or run it with a configuration of its own",
+            )
 
 
 #: Sample counts of the configuration, and the split they take their samples from.

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from bioclf import energy, plots, tasks
+from bioclf.config import surrogate_run_name  # noqa: F401 (named here by the workflow and reports)
 from bioclf.io import load_json, write_csv, write_text
 
 COLUMNS = [
@@ -41,17 +42,6 @@ COLUMNS = [
     "energy_nj_per_inference",
     "dir",
 ]
-
-
-def surrogate_run_name(run: dict) -> str:
-    """Directory name of a surrogate run: ``fc100``, or ``fc100_latency_T25`` when the run sets
-    its input code or window (the pipeline's ``net`` wildcard)."""
-    name = f"{run['arch']}{run.get('hidden', '')}"
-    if "encoding" in run:
-        name += f"_{run['encoding']}"
-    if "time_steps" in run:
-        name += f"_T{run['time_steps']}"
-    return name
 
 
 def run_of_name(name: str) -> dict | None:

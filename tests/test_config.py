@@ -65,6 +65,20 @@ BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
             [{"arch": "fc", "hidden": 100, "ann_lr": float("nan")}],
             "surrogate.runs.0.ann_lr",
         ),
+        # two runs that would share one results directory: the second never ran and the
+        # report listed the first twice (the workflow looks a run up by its directory's name)
+        (
+            ("surrogate", "runs"),
+            [{"arch": "fc", "hidden": 100}, {"arch": "fc", "hidden": 100, "lr": 0.01}],
+            "surrogate.runs.1",
+        ),
+        (
+            ("surrogate", "runs"),
+            [{"arch": "conv", "channels": [16, 32]}, {"arch": "conv", "channels": [16, 48]}],
+            "surrogate.runs.1",
+        ),
+        (("stdp", "sizes"), [{"n": 100, "epochs": 1}, {"n": 100, "epochs": 3}], "stdp.sizes.1"),
+        (("seeds",), [0, 1, 0], "seeds"),
     ],
 )
 def test_bad_value_names_the_key(path, value, key):
