@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 
@@ -41,6 +42,40 @@ def _job(dry_run: str, rule: str) -> str:
 needs_plugin = pytest.mark.skipif(
     not PLUGIN, reason="snakemake-executor-plugin-slurm not installed (pip install -e .[slurm])"
 )
+
+
+def _rules_and_gpu() -> dict[str, str | None]:
+    """Every rule of workflow/rules/*.smk: the expression of its ``gpu=`` resource, or None."""
+    rules = {}
+    for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        text = smk.read_text()
+        for match in re.finditer(r"^\s*rule (\w+):(.*?)(?=^\s*rule \w+:|\Z)", text, re.S | re.M):
+            gpu = re.search(r"^\s*gpu=(.+?),?$", match[2], re.M)
+            rules.setdefault(match[1], gpu[1] if gpu else None)
+    return rules
+
+
+def test_every_job_that_may_claim_a_gpu_goes_to_the_gpu_partition():
+    """profiles/slurm-gpu named the main runs' rules only: a sweep point or a shard that claims
+    a GPU (stdp.backend / surrogate.device cuda, which the profile sets) went to the default
+    partition, and the sweep's surrogate jobs claimed none while told --device cuda."""
+    rules = _rules_and_gpu()
+    assert {"stdp_train", "sweep_stdp_train", "stdp_assign_shard"} <= set(rules)
+    simulating = re.compile(
+        r"bioclf\.(stdp\.(train|assign|respond|evaluate)|surrogate\.(train|evaluate))\b"
+    )
+    for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
+        text = smk.read_text()
+        for match in re.finditer(r"^\s*rule (\w+):(.*?)(?=^\s*rule \w+:|\Z)", text, re.S | re.M):
+            if simulating.search(match[2]):
+                assert re.search(r"^\s*gpu=", match[2], re.M), f"{match[1]} claims no GPU"
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm-gpu" / "config.yaml").read_text())
+    partition = profile["set-resources"]
+    # surrogate_brian claims one only for surrogate.export.backend cuda, which the profile
+    # leaves alone (its Brian2 run stays on cpp)
+    claiming = {r for r, gpu in rules.items() if gpu is not None and r != "surrogate_brian"}
+    missing = sorted(r for r in claiming if partition.get(r, {}).get("slurm_partition") != "gpu")
+    assert not missing, f"not sent to the gpu partition: {missing}"
 
 
 @needs_plugin

@@ -29,6 +29,7 @@ rule sweep_surrogate_train:
     threads: SUR.get("threads", 2)
     resources:
         mem_mb=retry_scaled(6000),
+        gpu=sur_gpu,
     params:
         flags=sweep_sur_flags,
         running=sur_running_flags,
@@ -50,6 +51,7 @@ rule sweep_surrogate_evaluate:
     threads: SUR.get("threads", 2)
     resources:
         mem_mb=retry_scaled(4000),
+        gpu=sur_gpu,
     params:
         out=lambda w, output: str(Path(output.metrics).parent),
     shell:
