@@ -96,6 +96,13 @@ def _skipped(item) -> bool:
     return any(mark.args and mark.args[0] is True for mark in item.iter_markers("skipif"))
 
 
+def sigint_default() -> None:
+    """``preexec_fn`` of a process that `ctrl_c` interrupts: SIGINT at its default action, as
+    in a command started from a terminal, however pytest was started (a script's background
+    job, ``nohup``: SIGINT ignored, which its children inherit and keep)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def ctrl_c(proc: subprocess.Popen, ready, timeout: float = 600) -> tuple[str, str]:
     """Press Ctrl-C for `proc`'s process group (started with ``start_new_session=True``, as a
     terminal's Ctrl-C reaches a command and its children) once ``ready()`` is true; return its

@@ -8,9 +8,10 @@ import sys
 import time
 from pathlib import Path
 
+import brian2
 import pytest
 from brian2 import Network, NeuronGroup, device, ms, network_operation
-from conftest import ctrl_c
+from conftest import ctrl_c, sigint_default
 
 from bioclf.brian import backends
 
@@ -52,11 +53,21 @@ def test_512_bit_vectors_only_on_intel_processors_with_amx(tmp_path):
     assert backends.gcc_flags(str(tmp_path / "absent")) == backends._GCC_FLAGS
 
 
-def test_ctrl_c_interrupts_a_run(tmp_path):
+def test_ctrl_c_interrupts_a_run(tmp_path, monkeypatch):
     """Ctrl-C during a run raises KeyboardInterrupt (`tasks.run`: "interrupted; run the same
     command again to resume"). Brian2's default swallows the first one: the run stopped early
     and the task went on with its next chunk (on a standalone backend the program died of it
     and Brian2 reported a failed run)."""
+    # as in a process started from a terminal, whatever SIGINT did when pytest started
+    monkeypatch.setattr(brian2._int_handler, "previous_handler", signal.default_int_handler)
+    before = signal.signal(signal.SIGINT, brian2._int_handler)
+    try:
+        _ctrl_c_stops_a_run()
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def _ctrl_c_stops_a_run():
     backends.activate(backends.Backend("runtime"), "project")
     group = NeuronGroup(1, "dv/dt = -v/(10*ms) : 1")
     steps = []
@@ -71,6 +82,35 @@ def test_ctrl_c_interrupts_a_run(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         net.run(10 * ms)
     assert len(steps) <= 6  # at once, not at the end of the run (100 steps)
+
+
+@pytest.mark.parametrize("inherited", ["SIG_IGN", "SIG_DFL"])
+def test_a_process_started_with_sigint_ignored_or_default_keeps_it(inherited):
+    """Brian2's import puts its handler in place of an inherited SIG_IGN (``nohup``, ``cmd &``
+    in a script) or SIG_DFL and then calls that as a function: a SIGINT during a run gave a
+    TypeError traceback. The process now keeps what it was started with: ignored, the run
+    goes on; default, it dies of the signal."""
+    script = f"""
+import signal
+signal.signal(signal.SIGINT, signal.{inherited})
+from brian2 import Network, NeuronGroup, ms, network_operation
+from bioclf.brian import backends
+backends.activate(backends.Backend("runtime"), "project")
+steps = []
+@network_operation(when="end")
+def ctrl_c():
+    steps.append(1)
+    if len(steps) == 5:
+        signal.raise_signal(signal.SIGINT)
+Network(NeuronGroup(1, "dv/dt = -v/(10*ms) : 1", method="exact"), ctrl_c).run(1 * ms)
+print(len(steps))
+"""
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert "TypeError" not in res.stderr, res.stderr[-2000:]
+    if inherited == "SIG_IGN":
+        assert res.returncode == 0 and res.stdout.split()[-1] == "10", res.stderr[-2000:]
+    else:
+        assert res.returncode == -signal.SIGINT and not res.stdout
 
 
 @pytest.mark.standalone
@@ -99,6 +139,7 @@ def test_ctrl_c_during_compilation_is_an_interruption(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # a process group of its own, as a terminal's Ctrl-C reaches
+        preexec_fn=sigint_default,
     )
 
     def compiling():  # make logs each command before it runs it

@@ -15,7 +15,7 @@ from dataclasses import fields
 import numpy as np
 import pytest
 import torch
-from conftest import EQUATIONS, ROOT, ctrl_c
+from conftest import EQUATIONS, ROOT, ctrl_c, sigint_default
 
 from bioclf.encoding import bernoulli_spikes, spike_probability, stream_keys
 from bioclf.errors import BioclfError, ConfigError
@@ -697,7 +697,12 @@ def test_ctrl_c_ends_training_in_one_line_and_it_resumes(tmp_path):
     command += ["--T", "5", "--train-subset", "200", "--epochs", "1000", "--test", "false"]
     command += ["--threads", "1", "--log-every", "1000", "--out", str(out)]
     proc = subprocess.Popen(
-        command, cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True
+        command,
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=sigint_default,
     )
     _, err = ctrl_c(
         proc, lambda: any(line.startswith("epoch 2 done") for line in proc.stderr), timeout=120
