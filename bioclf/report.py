@@ -386,6 +386,27 @@ def _isi(seconds: float | None) -> str:
     return "none (no level fired twice)" if seconds is None else f"{1e3 * seconds:.3f} ms"
 
 
+def _has_sweep_runs(cfg: dict, root: Path) -> bool:
+    return bool(cfg.get("sweeps")) and not report_sweeps.rows(cfg, root).empty
+
+
+def _nothing_to_report(cfg: dict, root: Path, inputs: list[Path] | None) -> str:
+    """Why a report of `root` would be empty: what it looked for and found missing."""
+    if inputs is not None:
+        named = "no --inputs" if not inputs else "none of the --inputs"
+        looked = f"{named} is a finished run's metrics.json"
+    else:
+        expected = expected_inputs(cfg, root)
+        looked = (
+            f"none of the configured runs' metrics.json ({len(expected)} expected, e.g. "
+            f"{expected[0]})"
+        )
+    return (
+        f"nothing to report: {looked}, no {root / 'neuron' / 'lif_check.json'} and no finished "
+        "sweep run (a wrong --out? run the pipeline first)"
+    )
+
+
 def main(argv=None) -> int:
     p = tasks.parser(
         __doc__.splitlines()[0],
@@ -400,15 +421,17 @@ def main(argv=None) -> int:
     )
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)
-    args.out.mkdir(parents=True, exist_ok=True)
     root = args.out
     inputs = expected_inputs(cfg, root) if args.inputs is None else args.inputs
     inputs = comparison_inputs(inputs, root)
     rows = stdp_rows(cfg, inputs) + surrogate_rows(cfg, inputs) + report_energy.ann_rows(cfg, root)
+    neuron = root / "neuron" / "lif_check.json"
+    if not rows and not neuron.exists() and not _has_sweep_runs(cfg, root):
+        raise ResultFileError(root, _nothing_to_report(cfg, root, args.inputs))
+    args.out.mkdir(parents=True, exist_ok=True)
     df = pd.DataFrame(rows, columns=COLUMNS + ["_dir"])
     write_csv(root / "metrics.csv", df[COLUMNS], index=False)
     figs = make_figures(df, root, root / "figures")
-    neuron = root / "neuron" / "lif_check.json"
     rest_ms = float(cfgmod.quantity(cfg, "stdp", "protocol", "rest")) * 1e3
     lines = [
         "# bioclf comparison report",

@@ -551,6 +551,25 @@ def test_report_names_the_machines_the_runs_were_computed_on(tmp_path):
     ]
 
 
+def test_report_of_an_empty_or_wrong_results_directory_is_refused(tmp_path, capsys):
+    """A report with nothing under --out (an empty directory, a mistyped path) is an error
+    naming what it looked for, exit status 2, and writes nothing (it wrote an empty report)."""
+    from bioclf import report, tasks
+
+    config = str(ROOT / "config" / "config.yaml")
+    for out in (tmp_path / "empty", tmp_path / "typo"):
+        (tmp_path / "empty").mkdir(exist_ok=True)
+        assert tasks.run(report.main, ["--config", config, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "nothing to report" in err
+        assert str(out / "neuron" / "lif_check.json") in err and "metrics.json" in err
+    named = ["--inputs", str(tmp_path / "none" / "metrics.json")]
+    assert tasks.run(report.main, ["--config", config, "--out", str(tmp_path / "empty"), *named])
+    assert "none of the --inputs" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["empty"]
+    assert not any((tmp_path / "empty").iterdir())
+
+
 def test_report_reads_the_stdp_accuracy_trace_from_the_versioned_metrics(tmp_path):
     """A fresh clone has train_metrics.json but not train_records.npz (not versioned): the
     report's accuracy-over-training figure keeps its STDP curve."""
