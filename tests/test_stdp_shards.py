@@ -56,9 +56,11 @@ def _trained(cfg: dict, tmp_path):
     return out
 
 
-def test_shards_merged_equal_the_unsharded_run(tmp_path):
+def test_shards_merged_equal_the_unsharded_run(tmp_path, monkeypatch):
     """With the reset, shards [0, 2) + [2, 5) (in chunks of 2) give the responses and the
-    label assignment of the whole run, bit for bit."""
+    label assignment of the whole run, bit for bit. Run again, a run its checkpoint shows
+    finished is read, its network not built again, with the same result; one of another
+    trained state is built and run."""
     cfg = _config(tmp_path)
     trained = _trained(cfg, tmp_path)
     whole = frozen.assign(cfg, trained, tmp_path / "assign", N_SAMPLES)
@@ -89,6 +91,23 @@ def test_shards_merged_equal_the_unsharded_run(tmp_path):
     unsharded = (tmp_path / "assign" / "assign_metrics.json").read_text()
     drop = lambda text: {k: v for k, v in yaml.safe_load(text).items() if k != "wall_time_s"}  # noqa: E731
     assert drop(merged) == drop(unsharded)
+
+    built = []
+    make = frozen.make_simulator
+    monkeypatch.setattr(frozen, "make_simulator", lambda *a: built.append(a) or make(*a))
+    before = (tmp_path / "test" / frozen.RESPONSES).read_bytes()
+    np.testing.assert_array_equal(
+        frozen.assign(cfg, trained, tmp_path / "assign", N_SAMPLES), whole
+    )
+    again = frozen.respond(cfg, trained, tmp_path / "test", N_SAMPLES, "network_test")
+    assert frozen.assign(cfg, trained, parts["assign"][1], N_SAMPLES, (1, 2)) is None
+    frozen.respond(cfg, trained, parts["test"][1], N_SAMPLES, "network_test", (1, 2))
+    assert built == [] and (tmp_path / "test" / frozen.RESPONSES).read_bytes() == before
+    np.testing.assert_array_equal(again["counts"], full["counts"])
+    state = dict(np.load(trained / "state.npz"))
+    np.savez(trained / "state.npz", **{**state, "exc.v": state["exc.v"] + 1e-3})
+    frozen.respond(cfg, trained, tmp_path / "test", N_SAMPLES, "network_test")
+    assert len(built) == 1
 
 
 def test_without_reset_samples_depend_on_their_predecessors(tmp_path):

@@ -1,7 +1,8 @@
 """The trained STDP network run frozen (theta and weights fixed, ``plastic = 0``).
 
 Label assignment shows it training samples, testing shows it test samples; both only record
-its responses, chunk by chunk and resumably (`bioclf.stdp.run`). Input spike trains are keyed
+its responses, chunk by chunk and resumably (`bioclf.stdp.run`); run again, a run its
+checkpoint shows finished is read without building the network. Input spike trains are keyed
 on the split, so those of label assignment are independent of those of training.
 """
 
@@ -20,8 +21,15 @@ from bioclf.encoding import SPLIT_TAGS, hashrng
 from bioclf.errors import THE_CONFIGURATION, ConfigError
 from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
 from bioclf.stdp import labels as labelling
-from bioclf.stdp import setup, shards
-from bioclf.stdp.run import Pass, make_simulator, run_passes, same_variables
+from bioclf.stdp import setup, shards, simulate
+from bioclf.stdp.run import (
+    Pass,
+    finished,
+    log,
+    make_simulator,
+    run_passes,
+    same_variables,
+)
 from bioclf.stdp.simulate import Simulator
 
 #: File of the test responses (`respond`) in its output directory.
@@ -95,10 +103,26 @@ def run_frozen(
     check_trained_with(cfg, trained, trained_dir, models)
     state = load_arrays(trained_dir / "state.npz")
     out.mkdir(parents=True, exist_ok=True)
+    passes = [Pass(split, 0, images, labels, plastic=False, start=start)]
+    checkpoint = out / "checkpoint.npz"
+    # A run its checkpoint shows finished, from this trained state, is read, its network not
+    # built again (compiling takes tens of seconds); the state passed the variables check below
+    # when that run started.
+    backend = setup.backend(cfg, trained["backend"], trained["n_exc"], trained["seed"], models)
+    definition = simulate.definition(
+        models, setup.protocol(cfg), trained["n_exc"], cfg["stdp"]["chunk"], trained["seed"],
+        backend,
+    )  # fmt: skip
+    done = finished(checkpoint, definition, state, passes, trained["n_exc"])
+    if done is not None:
+        log(f"[{split}] finished in {checkpoint}: not built again")
+        _, (rec,) = done
+        return trained, rec, rec["wall_time_s"]
+    if project != "network":
+        seed_project(cfg, trained_dir, project)
     sim = frozen_simulator(cfg, trained, models, project)
     same_variables(state, sim.initial_state, str(trained_dir / "state.npz"), "variables")
-    passes = [Pass(split, 0, images, labels, plastic=False, start=start)]
-    _, (rec,) = run_passes(sim, passes, trained["seed"], out / "checkpoint.npz", state, split)
+    _, (rec,) = run_passes(sim, passes, trained["seed"], checkpoint, state, split)
     return trained, rec, rec["wall_time_s"]
 
 
@@ -144,7 +168,6 @@ def assign(
     shards.check_config(cfg, THE_CONFIGURATION, shard[1])
     lo, hi = shards.bounds(n_assign, *shard)
     project = f"network_assign{shard[0]}"
-    seed_project(cfg, trained_dir, project)
     _, rec, wall = run_frozen(
         cfg, trained_dir, "assign", images[lo:hi], labels[lo:hi], out, project, lo
     )
@@ -203,7 +226,6 @@ def respond(
     if shard is not None:
         shards.check_config(cfg, THE_CONFIGURATION, shard[1])
         project = f"{project}{shard[0]}"
-    seed_project(cfg, trained_dir, project)
     _, rec, wall = run_frozen(
         cfg, trained_dir, "test", images[lo:hi], labels[lo:hi], out, project, lo
     )
