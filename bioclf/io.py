@@ -7,6 +7,7 @@ import json
 import math
 import os
 import re
+import shutil
 import socket
 import time
 import zipfile
@@ -62,8 +63,39 @@ def atomic(path: str | Path) -> Iterator[Path]:
         raise
 
 
-def _remove_abandoned(path: Path, host: str) -> None:
-    """Remove the temporary files of `path` that no live process is writing (`atomic`)."""
+@contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """A temporary directory beside `path` for the block to fill, renamed to `path` when the
+    block ends; named as `atomic` names its files (``.NAME.HOST.PID.tmp``: two processes
+    filling the same `path` at once never share one), and a killed writer's left over is
+    removed as `atomic` removes its files (also one named ``NAME.tmp`` as copies were before).
+    Where `path` appeared meanwhile (another process's, finished first), that one is kept
+    and this one removed; a block that makes none, or fails, leaves `path` as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    host = socket.gethostname()
+    _remove_abandoned(path, host, directories=True)
+    tmp = path.with_name(f".{path.name}.{host}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)  # this process's own, of a block that failed
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, path)
+        except FileNotFoundError:  # a block that made nothing (`path` there already)
+            pass
+        except OSError:
+            if not path.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _remove_abandoned(path: Path, host: str, directories: bool = False) -> None:
+    """Remove the temporary files of `path` that no live process is writing (`atomic`); with
+    `directories`, the temporary directories (`atomic_dir`) instead."""
     name, stem, suffix = (re.escape(x) for x in (path.name, path.stem, path.suffix))
     ours = re.compile(rf"\.{name}\.(.+)\.(\d+)\.tmp")
     earlier = re.compile(
@@ -86,14 +118,19 @@ def _remove_abandoned(path: Path, host: str) -> None:
     for entry in entries:
         match = ours.fullmatch(entry.name)
         try:
+            if entry.is_dir(follow_symlinks=False) != directories:
+                continue
             if match and match[1] == host:
                 gone = not _alive(int(match[2]))
             elif match or earlier.fullmatch(entry.name):
                 stat = entry.stat(follow_symlinks=False)
-                gone = entry.is_file(follow_symlinks=False) and now - stat.st_mtime > ABANDONED_S
+                kind = directories or entry.is_file(follow_symlinks=False)
+                gone = kind and now - stat.st_mtime > ABANDONED_S
             else:
                 continue
-            if gone:
+            if gone and directories:
+                shutil.rmtree(entry.path, ignore_errors=True)
+            elif gone:
                 os.unlink(entry.path)
         except (FileNotFoundError, PermissionError):  # removed meanwhile; another user's
             pass

@@ -245,6 +245,50 @@ def test_temporary_files_no_live_process_can_be_writing_are_removed(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.json", *others, *recent])
 
 
+def test_a_directory_is_filled_under_a_name_of_its_own_and_renamed_into_place(tmp_path):
+    """`atomic_dir`: each process fills its own ``.NAME.HOST.PID.tmp`` (two at once never share
+    one) and renames it to NAME; a dead process's is removed, a live one's kept, as are old
+    ``NAME.tmp`` copies until untouched for `io.ABANDONED_S`; where NAME appeared meanwhile
+    (another process's, first), that is kept and this one's removed; a failed block leaves
+    nothing."""
+    from bioclf.io import ABANDONED_S, atomic_dir
+
+    host = socket.gethostname()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    path = tmp_path / "project"
+    dead = tmp_path / f".project.{host}.{gone.pid}.tmp"
+    live = tmp_path / f".project.{host}.{os.getppid()}.tmp"
+    stale, fresh = tmp_path / "project.tmp", tmp_path / "other" / "project.tmp"
+    for d in (dead, live, stale, fresh):
+        (d / "sub").mkdir(parents=True)
+        (d / "sub" / "f").write_text("x")
+    old = time.time() - ABANDONED_S - 60
+    os.utime(stale, (old, old))
+    (tmp_path / "project.json.tmp").write_text("a file's: not this writer's to remove")
+    os.utime(tmp_path / "project.json.tmp", (old, old))
+    with atomic_dir(path) as tmp:
+        assert tmp.name == f".project.{host}.{os.getpid()}.tmp" and not tmp.exists()
+        (tmp / "sub").mkdir(parents=True)
+        (tmp / "sub" / "f").write_text("mine")
+    assert (path / "sub" / "f").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [live.name, "other", "project", "project.json.tmp"]
+    )
+    with atomic_dir(path) as tmp:  # another process's copy renamed into place first
+        tmp.mkdir()
+        (tmp / "f").write_text("late")
+    assert (path / "sub" / "f").read_text() == "mine" and not tmp.exists()
+    with pytest.raises(RuntimeError), atomic_dir(tmp_path / "failed") as tmp:
+        tmp.mkdir()
+        raise RuntimeError
+    assert not tmp.exists() and not (tmp_path / "failed").exists()
+    assert (fresh / "sub" / "f").exists()
+    with atomic_dir(fresh.parent / "project"):
+        pass  # (nothing made: nothing renamed)
+    assert (fresh / "sub" / "f").exists()  # touched recently: perhaps a live copy's
+
+
 def test_a_failed_write_removes_its_temporary_file(tmp_path, monkeypatch):
     """Disk full mid-write, or an object that cannot be serialised: the old file is kept and
     the writer's temporary file removed."""

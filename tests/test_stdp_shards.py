@@ -258,6 +258,8 @@ def test_merge_refuses_shards_that_are_not_one_run_each_sample_once(tmp_path, ca
 def test_a_shard_project_is_copied_from_a_finished_build_without_its_locks(tmp_path):
     """`seed_project` copies the training project while no build of it is under way (it takes
     its build lock) and leaves its lock files and results behind."""
+    import os
+    import socket
     import subprocess
     import sys
     import time
@@ -273,6 +275,11 @@ def test_a_shard_project_is_copied_from_a_finished_build_without_its_locks(tmp_p
     (source / "results_0").mkdir(parents=True)
     (source / LOCK_NAME).write_text("1\n")
     (source / "main").write_text("half-linked")
+    # copies of other jobs under way (this code's, an older one's): never this job's to use
+    others = [build / f".shard0.{socket.gethostname()}.{os.getppid()}.tmp", build / "shard0.tmp"]
+    for other in others:
+        other.mkdir()
+        (other / "main").write_text("being copied")
     builder = (  # another process's build: links main at its end
         f"import sys, time\nsys.path.insert(0, {str(ROOT)!r})\n"
         "from bioclf.brian.buildlock import build_lock\n"
@@ -290,3 +297,9 @@ def test_a_shard_project_is_copied_from_a_finished_build_without_its_locks(tmp_p
     assert proc.wait(timeout=30) == 0 and time.monotonic() - start > 0.5
     assert (build / "shard0" / "main").read_text() == "linked"
     assert sorted(p.name for p in (build / "shard0").iterdir()) == ["main"]
+    assert sorted(p.name for p in build.iterdir()) == sorted(
+        ["network", "shard0", *(p.name for p in others)]
+    )
+    assert all((p / "main").read_text() == "being copied" for p in others)
+    frozen.seed_project(cfg, trained, "shard0")  # there already: left alone
+    assert (build / "shard0" / "main").read_text() == "linked"

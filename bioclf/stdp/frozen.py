@@ -19,7 +19,7 @@ from bioclf.brian.buildlock import BUILD_LOCK_NAME, build_lock
 from bioclf.brian.locked_run import LOCK_NAME
 from bioclf.encoding import SPLIT_TAGS, hashrng
 from bioclf.errors import THE_CONFIGURATION, ConfigError
-from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
+from bioclf.io import atomic_dir, load_arrays, load_json, save_npy, save_npz, write_json
 from bioclf.stdp import labels as labelling
 from bioclf.stdp import setup, shards, simulate
 from bioclf.stdp.run import (
@@ -140,16 +140,17 @@ def seed_project(cfg: dict, trained_dir: Path, project: str) -> None:
     source, target = build / "network", build / project
     if target.exists() or not (source / "main").exists():
         return
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    with build_lock(source):  # not while another job rebuilds it
+    # Copied under a name of this process's own and renamed into place: two jobs seeding one
+    # project at once each copy their own, and the first in place is kept.
+    with build_lock(source), atomic_dir(target) as tmp:  # not while another job rebuilds it
+        if target.exists():  # (another job's, copied while this one waited for the lock)
+            return
         shutil.copytree(
             source,
             tmp,
             symlinks=True,
             ignore=shutil.ignore_patterns("results*", BUILD_LOCK_NAME, LOCK_NAME),
         )
-    tmp.rename(target)
 
 
 def assign(
