@@ -329,6 +329,55 @@ def test_cli_errors_exit_2(tmp_path, capsys):
     assert tr.parse_args(["--test", "False", "--out", str(tmp_path / "z")]).test is False
 
 
+def test_time_steps_whose_input_spikes_cannot_fit_are_refused_before_the_run(
+    tmp_path, capsys, monkeypatch
+):
+    """--T 100000000 worked silently for a long time, then ran out of memory: a run whose
+    largest batch's input spikes alone exceed the memory available is refused at once, naming
+    T and where it came from; one that fits, or a twin (no spikes), goes on."""
+    out = tmp_path / "big"
+    assert tr.main(["--T", "100000000", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "field 'T'" in err and "input spikes" in err and len(err.splitlines()) == 1
+    assert not out.exists()
+    cpu = torch.device("cpu")
+    cfg = tiny(tmp_path, T=1000, batch_size=50, eval_batch_size=100)
+    need = 5 * 1000 * 100 * 784  # bool and float32 spikes of the evaluation batch
+    assert tr.input_spike_bytes(cfg) == need
+    assert tr.input_spike_bytes(dataclasses.replace(cfg, test=False)) == need // 2
+    monkeypatch.setattr(tr, "available_memory", lambda: need)
+    tr.check_memory(cfg, cpu)
+    monkeypatch.setattr(tr, "available_memory", lambda: need - 1)
+    with pytest.raises(ConfigError, match=r"options.yaml: field 'T': 1000 time steps"):
+        tr.check_memory(cfg, cpu, {"T": "options.yaml"})
+    tr.check_memory(dataclasses.replace(cfg, spiking=False), cpu)
+    monkeypatch.setattr(tr, "available_memory", lambda: None)  # unknown: not refused
+    tr.check_memory(cfg, cpu)
+
+
+def test_an_empty_test_set_is_refused_naming_its_file(tmp_path):
+    """A test set without images failed with a traceback (reshaping an empty array; the
+    evaluation's per-batch variables were never set): a data error naming the file."""
+    from bioclf.data import SPLIT_FILES, load_split, write_idx
+    from bioclf.errors import DataError
+    from bioclf.surrogate.data import load_data
+    from bioclf.surrogate.evaluate import evaluate
+
+    root = tmp_path / "data"
+    root.mkdir()
+    for split, (images, labels) in SPLIT_FILES.items():
+        ds = load_split(ROOT / "data" / "mnist", split)
+        n = 0 if split == "test" else 20
+        write_idx(root / f"{images}.gz", ds.images[:n])
+        write_idx(root / f"{labels}.gz", ds.labels[:n])
+    cfg = tiny(tmp_path, data=str(root), data_name="other")
+    assert len(load_data(cfg, "train")[1]) == 20
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz: holds no images"):
+        load_data(cfg, "test")
+    with pytest.raises(ValueError, match="no samples"):
+        evaluate(build(cfg), np.zeros((0, 784)), np.zeros(0, dtype=int), dataclasses.asdict(cfg))
+
+
 @pytest.mark.parametrize(
     "line, field, reason",
     [

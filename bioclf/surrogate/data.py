@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from bioclf.data import images_as_float, load_split, subset_index
-from bioclf.errors import ConfigError
+from bioclf.data import SPLIT_FILES, images_as_float, load_split, subset_index
+from bioclf.errors import ConfigError, DataError
 from bioclf.surrogate.options import TrainConfig
 
 
@@ -15,7 +17,12 @@ def load_data(cfg: TrainConfig, split: str):
     `split` is ``"train"`` (the training images less the validation ones), ``"validation"``
     (the last ``cfg.validation`` training images) or ``"test"``.
     """
-    ds = load_split(cfg.data, "test" if split == "test" else "train", **cfg.data_set())
+    which = "test" if split == "test" else "train"
+    ds = load_split(cfg.data, which, **cfg.data_set())
+    if not len(ds):  # (nothing to train on or to score: every metric would divide by zero)
+        images = Path(cfg.data) / SPLIT_FILES[which][0]
+        gz = images.with_name(images.name + ".gz")
+        raise DataError(gz if gz.is_file() else images, "holds no images")
     pool = np.arange(len(ds))
     if split != "test" and cfg.validation:
         if cfg.validation >= len(ds):

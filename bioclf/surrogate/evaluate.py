@@ -143,9 +143,11 @@ def evaluate(
         ``operations``: counts and energy per component (`bioclf.energy`). A twin
         (``cfg['spiking']`` false) has no spike, synops, ``energy`` or ``latency`` entries.
     """
+    n = len(labels)
+    if not n:
+        raise ValueError("no samples to evaluate (an empty data set: its metrics are undefined)")
     net.eval()
     device = next(net.parameters()).device  # inputs go where the network is
-    n = len(labels)
     indices = np.arange(n) if indices is None else np.asarray(indices)
     confusion = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
     predictions = np.zeros(n, dtype=np.int64)

@@ -154,6 +154,71 @@ def _where(path: str) -> str:
         return str(full)
 
 
+#: Inputs of every network: MNIST's 28 x 28 pixels.
+N_INPUT = 784
+#: Bytes per time step, image and input of a batch's input spikes while they are made: the
+#: encoder's bool array and the float32 tensor made from it.
+SPIKE_BYTES = 5
+
+
+def input_spike_bytes(cfg: TrainConfig) -> int:
+    """The bytes of one batch's input spikes at their peak, the largest batch the run has
+    (training, or evaluation where it validates or tests): a floor of what it needs, the
+    network's own states for the backward pass coming on top."""
+    batch = max(cfg.batch_size, cfg.eval_batch_size if cfg.validation or cfg.test else 0)
+    return SPIKE_BYTES * int(cfg.T) * batch * N_INPUT
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process can still have: the kernel's estimate of what is
+    available without swapping, less where a control group (a cluster job's) allows less;
+    None where neither can be read."""
+    found = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        cgroup = Path("/sys/fs/cgroup")
+        limit = (cgroup / "memory.max").read_text().strip()
+        if limit != "max":
+            found.append(int(limit) - int((cgroup / "memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def check_memory(cfg: TrainConfig, device, sources: dict | None = None) -> None:
+    """Refuse a run whose input spikes alone cannot fit in memory (``T`` time steps of the
+    largest batch, `input_spike_bytes`; on a GPU its float32 part must fit there too), before
+    the run starts: it would work for a long time and then fail for want of memory.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``T`` and where it came from (``sources``).
+    """
+    if not cfg.spiking:  # (a twin's input is the images, once)
+        return
+    need = input_spike_bytes(cfg)
+    limits = [("memory", available_memory(), need)]
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        limits.append(("GPU memory", free, need * 4 // SPIKE_BYTES))
+    batch = need // (SPIKE_BYTES * int(cfg.T) * N_INPUT)
+    for what, have, bytes_needed in limits:
+        if have is not None and bytes_needed > have:
+            raise ConfigError(
+                (sources or {}).get("T", "(command line)"),
+                "T",
+                f"{cfg.T} time steps of a batch of {batch} images (batch_size, eval_batch_size) "
+                f"need {bytes_needed / 2**30:,.1f} GiB for their input spikes alone, more than "
+                f"the {have / 2**30:,.1f} GiB of {what} available: lower T or the batch sizes",
+            )
+
+
 def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = None) -> dict:
     """Train (resuming from ``cfg.out/checkpoint.pt`` if present) and evaluate.
 
@@ -170,6 +235,7 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     """
     cfg.check()
     device = resolve_device(cfg.device)  # before any file is written
+    check_memory(cfg, device)
     torch.set_num_threads(cfg.threads)
     if device.type == "cuda":
         # cuDNN's fastest convolution gradients sum in an order that varies from call to call;
@@ -410,6 +476,7 @@ def parse_args(argv=None) -> TrainConfig:
     cfg.check(sources=sources)
     if not cfg.out:
         raise ConfigError(args.config or "(command line)", "out", "an output directory is needed")
+    check_memory(cfg, resolve_device(cfg.device, sources.get("device", "(command line)")), sources)
     return cfg
 
 
