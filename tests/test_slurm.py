@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -55,27 +56,52 @@ def _rules_and_gpu() -> dict[str, str | None]:
     return rules
 
 
-def test_every_job_that_may_claim_a_gpu_goes_to_the_gpu_partition():
+def _claims(expression: str, config: dict) -> int:
+    """GPUs a rule's ``gpu=`` `expression` claims under the merged `config`'s settings."""
+    stdp, sur = config["stdp"], config["surrogate"]
+    names = {
+        "STDP_BACKEND": stdp["backend"],
+        "SUR_DEVICE": sur["device"],
+        "EXPORT_BACKEND": sur["export"]["backend"],
+        "stdp_gpu": lambda w: 1 if w.backend == "cuda" else 0,
+        "sur_gpu": lambda w=None: 1 if sur["device"] == "cuda" else 0,
+    }
+    claim = eval(expression, names)  # noqa: S307 (the rules' own expressions)
+    return claim(SimpleNamespace(backend=stdp["backend"])) if callable(claim) else claim
+
+
+def test_the_gpu_partition_holds_the_jobs_that_claim_a_gpu_and_no_other():
     """profiles/slurm-gpu named the main runs' rules only: a sweep point or a shard that claims
     a GPU (stdp.backend / surrogate.device cuda, which the profile sets) went to the default
-    partition, and the sweep's surrogate jobs claimed none while told --device cuda."""
+    partition, and the sweep's surrogate jobs claimed none while told --device cuda. A rule
+    claims one only where it uses one: surrogate_brian only for surrogate.export.backend
+    cuda (a configuration file's had claimed one, outside the GPU partition: the profile
+    sets the backend it routes for), the STDP evaluations (given the responses, they vote)
+    never."""
     rules = _rules_and_gpu()
     assert {"stdp_train", "sweep_stdp_train", "stdp_assign_shard"} <= set(rules)
     simulating = re.compile(
-        r"bioclf\.(stdp\.(train|assign|respond|evaluate)|surrogate\.(train|evaluate))\b"
+        r"bioclf\.(stdp\.(train|assign|respond)|surrogate\.(train|evaluate|export_brian))\b"
     )
     for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
         text = smk.read_text()
         for match in re.finditer(r"^\s*rule (\w+):(.*?)(?=^\s*rule \w+:|\Z)", text, re.S | re.M):
-            if simulating.search(match[2]):
-                assert re.search(r"^\s*gpu=", match[2], re.M), f"{match[1]} claims no GPU"
+            evaluates = "bioclf.stdp.evaluate" in match[2] and "--responses" not in match[2]
+            if simulating.search(match[2]) or evaluates:
+                assert rules[match[1]] is not None, f"{match[1]} claims no GPU"
+            elif "bioclf.stdp.evaluate" in match[2]:
+                assert rules[match[1]] is None, f"{match[1]} only votes, yet claims a GPU"
     profile = yaml.safe_load((ROOT / "profiles" / "slurm-gpu" / "config.yaml").read_text())
-    partition = profile["set-resources"]
-    # surrogate_brian claims one only for surrogate.export.backend cuda, which the profile
-    # leaves alone (its Brian2 run stays on cpp)
-    claiming = {r for r, gpu in rules.items() if gpu is not None and r != "surrogate_brian"}
-    missing = sorted(r for r in claiming if partition.get(r, {}).get("slurm_partition") != "gpu")
-    assert not missing, f"not sent to the gpu partition: {missing}"
+    config = profile["config"]
+    claiming = {r for r, gpu in rules.items() if gpu is not None and _claims(gpu, config)}
+    assert {"surrogate_brian", "stdp_train"} & claiming == {"stdp_train"}
+    routed = {r for r, v in profile["set-resources"].items() if v.get("slurm_partition") == "gpu"}
+    assert routed == claiming, (
+        f"claim a GPU, not sent to the gpu partition: {sorted(claiming - routed)}; "
+        f"sent there, claim none: {sorted(routed - claiming)}"
+    )
+    config["surrogate"]["export"]["backend"] = "cuda"  # (were the profile to set cuda)
+    assert _claims(rules["surrogate_brian"], config) == 1
 
 
 @needs_plugin

@@ -194,8 +194,7 @@ rule stdp_evaluate:
         benchfile("stdp_evaluate", STDP_JOB)
     threads: stdp_threads()
     resources:
-        mem_mb=retry_scaled(stdp_mem_mb),
-        gpu=stdp_gpu,
+        mem_mb=retry_scaled(stdp_mem_mb),  # (no GPU: given the responses, it only votes)
     params:
         cfg=CFG,
         out=run_dir(STDP_RUN),

@@ -143,8 +143,7 @@ rule sweep_stdp_evaluate:
         "results/benchmarks/sweeps/{sfile}_{sparam}_{svalue}_stdp_evaluate_n{n}_seed{seed}.tsv"
     threads: stdp_threads()
     resources:
-        mem_mb=retry_scaled(stdp_mem_mb),
-        gpu=1 if STDP_BACKEND == "cuda" else 0,
+        mem_mb=retry_scaled(stdp_mem_mb),  # (no GPU: given the responses, it only votes)
     params:
         cfg=sweep_stdp_cfg,
         out=lambda w, input: str(Path(input.state).parent),
