@@ -410,7 +410,8 @@ def _nothing_to_report(cfg: dict, root: Path, inputs: list[Path] | None) -> str:
 def main(argv=None) -> int:
     p = tasks.parser(
         __doc__.splitlines()[0],
-        out_help="results directory: the report is written there (created if absent)",
+        out_help="results directory: the report is written there (created if absent); one "
+        "holding no run, no neuron check and no sweep run to report is refused",
     )
     p.add_argument(
         "--inputs",
