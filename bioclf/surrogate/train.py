@@ -180,12 +180,13 @@ def available_memory() -> int | None:
                 found.append(int(line.split()[1]) * 1024)
     except (OSError, ValueError, IndexError):
         pass
-    try:
-        cgroup = Path("/sys/fs/cgroup")
+    try:  # (cgroup v2: this process's group, "0::/PATH")
+        own = Path("/proc/self/cgroup").read_text().split("0::", 1)[1].splitlines()[0]
+        cgroup = Path("/sys/fs/cgroup") / own.lstrip("/")
         limit = (cgroup / "memory.max").read_text().strip()
         if limit != "max":
             found.append(int(limit) - int((cgroup / "memory.current").read_text()))
-    except (OSError, ValueError):
+    except (OSError, ValueError, IndexError):
         pass
     return min(found) if found else None
 
