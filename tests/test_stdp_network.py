@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 from brian2 import SpikeMonitor, ms, second
-from conftest import DC_MODELS, ROOT, ctrl_c
+from conftest import DC_MODELS, ROOT, ctrl_c, sigint_default
 
 from bioclf.brian import backends, cpp_patches
 from bioclf.data import images_as_float, load_split
@@ -523,6 +523,7 @@ def _train(cfg, out, n_exc=N_TEST, *more):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, so that a kill takes its children too
+        preexec_fn=sigint_default,  # (Ctrl-C as from a terminal, however pytest was started)
     )
 
 
