@@ -13,7 +13,6 @@ MNIST's are built in (`KNOWN_CHECKSUMS`); for other data sets the caller supplie
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import zlib
 from collections.abc import Mapping
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bioclf.data.download import fetch
-from bioclf.data.idx import GZIP_MAGIC, parse_idx, read_idx_bytes
+from bioclf.data.idx import GZIP_MAGIC, md5_mismatch, parse_idx, read_idx_bytes
 from bioclf.errors import DataError
 
 N_CLASSES = 10
@@ -127,14 +126,13 @@ def _read(path: Path, expected_md5: str | None) -> np.ndarray:
     buf = read_idx_bytes(path)
     # Parse before checking the checksum: "truncated, expected X bytes" says more than an MD5.
     array = parse_idx(buf, path)
-    if expected_md5 is not None:
-        actual = hashlib.md5(buf, usedforsecurity=False).hexdigest()
-        if actual != expected_md5.lower():
-            raise DataError(
-                path,
-                f"checksum mismatch: expected md5 {expected_md5}, found {actual} "
-                "(md5 of the uncompressed content)",
-            )
+    actual = md5_mismatch(buf, expected_md5)
+    if actual is not None:
+        raise DataError(
+            path,
+            f"checksum mismatch: expected md5 {expected_md5}, found {actual} "
+            "(md5 of the uncompressed content)",
+        )
     return array
 
 

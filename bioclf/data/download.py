@@ -8,7 +8,6 @@ a file that a later run would mistake for good data.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import sys
@@ -17,7 +16,7 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from bioclf.data.idx import parse_idx, read_idx_bytes
+from bioclf.data.idx import md5_mismatch, parse_idx, read_idx_bytes
 from bioclf.errors import DataError
 from bioclf.io import atomic
 
@@ -130,14 +129,13 @@ def fetch(
                 content = read_idx_bytes(tmp)  # decompresses; a corrupt stream raises DataError
                 parse_idx(content, tmp)  # an IDX file (not an error page), of its declared length
                 expected = _expected_md5(checksums, name)
-                if expected is not None:
-                    actual = hashlib.md5(content, usedforsecurity=False).hexdigest()
-                    if actual != expected.lower():
-                        raise DataError(
-                            dest,
-                            f"checksum mismatch after download from {url}: expected md5 "
-                            f"{expected}, got {actual}; the download was deleted",
-                        )
+                actual = md5_mismatch(content, expected)
+                if actual is not None:
+                    raise DataError(
+                        dest,
+                        f"checksum mismatch after download from {url}: expected md5 "
+                        f"{expected}, got {actual}; the download was deleted",
+                    )
         except DataError as exc:  # (the temporary file is gone: `atomic`)
             if tmp is not None and Path(exc.path) == tmp:
                 # read_idx_bytes names the temporary file; name the destination instead.

@@ -12,6 +12,7 @@ trailing bytes) is raised as `bioclf.errors.DataError` naming the file.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import zlib
 from pathlib import Path
@@ -205,3 +206,12 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None 
         data = gzip.compress(data, mtime=0)
     path.write_bytes(data)
     return path
+
+
+def md5_mismatch(content: bytes, expected: str | None) -> str | None:
+    """The md5 of `content` (a file's uncompressed bytes) where it is not `expected`; None
+    where it is, or where nothing is expected."""
+    if expected is None:
+        return None
+    actual = hashlib.md5(content, usedforsecurity=False).hexdigest()
+    return None if actual == expected.lower() else actual
