@@ -58,8 +58,9 @@ def _reset_brian():
 def cuda_prebuild(request, build_root):
     """Start compiling the CUDA project (`cuda_project.py`) when the session begins.
 
-    nvcc needs ~10 minutes for it; in another process it overlaps the other tests, which run
-    first. Yields the process (None when no CUDA test is to run or nvcc is absent).
+    nvcc needs ~10 CPU-minutes for it; in another process, at the lowest priority, it takes
+    the CPU the other tests (which run first) leave idle. Yields the process (None when no CUDA
+    test is to run or nvcc is absent).
     """
     wanted = any("cuda" in item.keywords and not _skipped(item) for item in request.session.items)
     if not (wanted and shutil.which("nvcc")):
@@ -71,7 +72,11 @@ def cuda_prebuild(request, build_root):
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=ROOT,
-        start_new_session=True,  # make and nvcc go with it if the session stops early
+        # A process group of its own, so that make and nvcc go with it if the session stops
+        # early; the same session, so that the scheduler's autogroup (a session's processes
+        # share a CPU) leaves its nice value in effect against the tests
+        process_group=0,
+        preexec_fn=lambda: os.nice(19),  # the tests first; nvcc has all their waits
     )
 
     def end_build(signum, frame):  # pytest killed (a timeout): no teardown would run

@@ -168,6 +168,17 @@ def test_a_failed_compilation_shows_the_compilers_message(tmp_path):
     assert "compiling" in (directory / "make.log").read_text()
 
 
+def test_make_runs_a_compiler_per_cpu_the_process_may_use(tmp_path, monkeypatch):
+    """Brian2's ``make -j`` starts a compiler per file at once (50-60 nvcc for the STDP
+    network); bioclf's make runs as many as the CPUs the process may use (a cluster job's)."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 2, 5})
+    backends.activate(backends.Backend("cpp", build_dir=tmp_path), "project")
+    directory = tmp_path / "project"
+    (directory / "makefile").write_text("all:\n\t@echo 'flags: $(MAKEFLAGS)'\n")
+    backends.compile_project(directory)
+    assert "-j3" in (directory / "make.log").read_text().split()
+
+
 def test_an_object_a_killed_compiler_left_half_written_is_compiled_again(tmp_path):
     """An object newer than its source but truncated (the compiler killed with SIGKILL, which
     make cannot clean up) made every later build fail at the link; the objects are compiled

@@ -287,6 +287,7 @@ def activate(backend: Backend, project: str, dt=None) -> Path | None:
     gc.collect()
     prefs.reset_to_defaults()
     prefs.codegen.cpp.extra_compile_args_gcc = gcc_flags()
+    prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{make_jobs()}"]
     prefs.logging.std_redirection = False
     # Ctrl-C interrupts (KeyboardInterrupt: `tasks.run` says how to resume). Brian2's default
     # swallows the first one during a run: a runtime run stops early and the task carries on
@@ -408,6 +409,20 @@ def build(backend: Backend, directory: Path | None, run: bool = False) -> None:
         compile_project(directory)
     if run:
         device.run(str(directory), with_output=False)
+
+
+def make_jobs() -> int:
+    """How many compilers make runs at once: the CPUs this process may use (on a cluster node,
+    the job's allocation where the scheduler pins it, not the node's).
+
+    Brian2's default, ``-j`` without a number, starts a compiler for every file at once (50-60
+    for the STDP network, each nvcc several processes): no faster than one per CPU, and their
+    memory together outgrows a cluster job's request, which the scheduler then kills.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # (no sched_getaffinity: macOS)
+        return os.cpu_count() or 1
 
 
 def compile_project(directory: Path) -> None:
