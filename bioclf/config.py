@@ -283,6 +283,11 @@ def data_values(config: dict) -> dict:
     return {k: v or DATA_DEFAULTS.get(k, v) for k, v in data.items()}
 
 
+#: Where the workflow keeps the jobs' settings files (`settings_text`), one directory per rule,
+#: relative to its working directory.
+SETTINGS = Path("results") / ".settings"
+
+
 def settings_text(values: dict) -> str:
     """The text of a job's settings file: `values` as sorted JSON, so that equal values give
     an equal file (`write_job_file` then leaves it alone, and no job runs again)."""

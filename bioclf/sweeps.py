@@ -61,6 +61,7 @@ import yaml
 from brian2.units.allunits import second, volt
 from brian2.units.fundamentalunits import Quantity, get_dimensions
 
+from bioclf.config import SETTINGS
 from bioclf.equations import load_model, model_files
 from bioclf.equations.quantities import evaluate_quantity
 from bioclf.errors import BioclfError, ConfigError
@@ -452,10 +453,6 @@ def baseline(config: dict, swept: str | Path, parameter: str, method: str) -> Qu
         if any(_same(f, swept) for f in model_files(path)):
             return load_model(path).parameters[parameter]
     return load_model(swept).parameters[parameter]
-
-
-#: Where the workflow keeps the jobs' settings files (``SETTINGS`` in workflow/rules/common.smk).
-SETTINGS = Path("results") / ".settings"
 
 
 def _settings_method(rule: str) -> str:

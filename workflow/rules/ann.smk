@@ -18,10 +18,9 @@ rule ann_train:
         gpu=sur_gpu,
     params:
         flags=ann_flags,
-        running=sur_running_flags,
         out=run_dir(ANN_RUN),
     shell:
-        "python -m bioclf.surrogate.train {params.flags}{params.running} --spiking false "
+        "python -m bioclf.surrogate.train {params.flags}{SUR_RUNNING} --spiking false "
         "--seed {wildcards.seed} --test false --out {params.out} > {log} 2>&1"
 
 

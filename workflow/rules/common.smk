@@ -175,7 +175,7 @@ def benchfile(rule, job=None):
 # results, so older). A dry run leaves them alone (a run under way, or going back to the values
 # they hold, needs them as they are): where the values differ it plans the job with a fresh
 # copy under .snakemake/bioclf/planned/ instead.
-SETTINGS = "results/.settings"
+SETTINGS = _bioclf_config.SETTINGS
 
 
 def _check_job_file():
@@ -229,7 +229,11 @@ def stdp_settings(rule, stage, job=STDP_JOB):
 
 
 def report_settings(w):
-    return {k: v for k, v in config.items() if k != "build"}  # (where to build changes nothing)
+    """The configuration, less what changes no result: where to build, how often surrogate
+    training checkpoints."""
+    values = {k: v for k, v in config.items() if k != "build"}
+    values["surrogate"] = {k: v for k, v in SUR.items() if k != "checkpoint_minutes"}
+    return values
 
 
 def sur_run(net):
@@ -248,7 +252,11 @@ def stdp_gpu(w):
 
 
 def stdp_mem_mb(w):
-    return 2000 + int(w.n) * 30
+    """Memory (MB) an STDP job of N neurons asks for: 2 GB and 1 MB per neuron. Measured at
+    N=1600 (results/n1600/): Python 1.27 GB and the program 0.21 GB at most; what grows with N
+    is the program's synapses and a pass's spike counts (a label assignment of 60,000 samples:
+    0.12 MB per neuron)."""
+    return 2000 + int(w.n)
 
 
 def retry_scaled(base):
@@ -291,12 +299,17 @@ SUR_THREADS = SUR.get("threads", _TrainConfig.threads)
 SUR_DEVICE = SUR.get("device", _TrainConfig.device)
 
 
-def sur_running_flags(w=None):
+def _sur_running_flags():
     """Options of how a training job runs that change no result (how often it checkpoints
-    within an epoch): on its command line, not in its settings file (after the flags, with a
-    space of its own)."""
+    within an epoch): on its command line (after the flags, with a space of its own) as
+    SUR_RUNNING, a name the shell command formats, not a parameter (as `snakemake --lint`
+    advises): Snakemake reruns a job whose parameters changed (and whose settings file did),
+    but compares the command as written in the rule, so a new value reruns nothing."""
     minutes = SUR.get("checkpoint_minutes")
     return "" if minutes is None else f" --checkpoint-minutes {minutes}"
+
+
+SUR_RUNNING = _sur_running_flags()
 
 
 def sur_flags(w):

@@ -192,9 +192,8 @@ rule stdp_evaluate:
         logfile("stdp_evaluate", STDP_JOB),
     benchmark:
         benchfile("stdp_evaluate", STDP_JOB)
-    threads: stdp_threads()
-    resources:
-        mem_mb=retry_scaled(stdp_mem_mb),  # (no GPU: given the responses, it only votes)
+    resources:  # (one thread, no GPU, little memory: given the responses, it only votes)
+        mem_mb=retry_scaled(2000),
     params:
         cfg=CFG,
         out=run_dir(STDP_RUN),

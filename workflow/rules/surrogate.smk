@@ -20,10 +20,9 @@ rule surrogate_train:
         gpu=sur_gpu,
     params:
         flags=sur_flags,
-        running=sur_running_flags,
         out=run_dir(SUR_RUN),
     shell:
-        "python -m bioclf.surrogate.train {params.flags}{params.running} --neuron {input.neuron} "
+        "python -m bioclf.surrogate.train {params.flags}{SUR_RUNNING} --neuron {input.neuron} "
         "--seed {wildcards.seed} --test false --out {params.out} > {log} 2>&1"
 
 

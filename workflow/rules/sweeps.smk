@@ -32,10 +32,9 @@ rule sweep_surrogate_train:
         gpu=sur_gpu,
     params:
         flags=sweep_sur_flags,
-        running=sur_running_flags,
         out=lambda w, output: str(Path(output.model).parent),
     shell:
-        "python -m bioclf.surrogate.train {params.flags}{params.running} --neuron {input.neuron} "
+        "python -m bioclf.surrogate.train {params.flags}{SUR_RUNNING} --neuron {input.neuron} "
         "--seed {wildcards.seed} --test false --out {params.out} > {log} 2>&1"
 
 
@@ -141,9 +140,8 @@ rule sweep_stdp_evaluate:
         "results/logs/sweeps/{sfile}_{sparam}_{svalue}_stdp_evaluate_n{n}_seed{seed}.log",
     benchmark:
         "results/benchmarks/sweeps/{sfile}_{sparam}_{svalue}_stdp_evaluate_n{n}_seed{seed}.tsv"
-    threads: stdp_threads()
-    resources:
-        mem_mb=retry_scaled(stdp_mem_mb),  # (no GPU: given the responses, it only votes)
+    resources:  # (one thread, no GPU, little memory: given the responses, it only votes)
+        mem_mb=retry_scaled(2000),
     params:
         cfg=sweep_stdp_cfg,
         out=lambda w, input: str(Path(input.state).parent),
