@@ -132,6 +132,78 @@ def test_every_option_of_every_task_says_what_it_does(task, monkeypatch):
     assert not undocumented, f"{task}: options without help: {undocumented}"
 
 
+#: What users and developers read commands in (the module docstrings included).
+_DOC_GLOBS = (
+    "README.md",
+    "docs/*.md",
+    "bench/README.md",
+    "equations/README.md",
+    "results/*/README.md",
+    "config/*.yaml",
+    "profiles/*/config.yaml",
+    "Makefile",
+    "Snakefile",
+    "workflow/rules/*.smk",
+    "bench/gpu/*.sh",
+    "scripts/*",
+    "bioclf/**/*.py",
+)
+
+
+def documented_commands(text: str) -> list[tuple[str, list[str]]]:
+    """(module, options) of each ``python -m bioclf.X ...`` (any ``-m bioclf.X``) or
+    ``bioclf <task> ...`` in `text`:
+    a command runs on to the end of its line (or of its backslash-continued lines), a backtick,
+    a ``|``, ``;``, ``#`` or ``", "`` (prose after it)."""
+    text = text.replace("\\\n", " ")
+    found = []
+    pattern = r"(?<![\w-])-m (bioclf(?:\.\w+)+)|(?<![\w./-])bioclf ([a-z]+(?:-[a-z]+)+)"
+    for m in re.finditer(rf"(?:{pattern})([^`\n|;#]*)", text):
+        module = m.group(1) or cli.TASKS.get(m.group(2), f"bioclf {m.group(2)}")
+        rest = m.group(3).split(", ")[0]
+        found.append((module, re.findall(r"(?<![\w-])--[a-z][\w-]*", rest)))
+    return found
+
+
+def test_documented_commands_are_read_as_meant():
+    text = (
+        "`python -m bioclf.stdp.train --config C \\\n    --n-exc 100` and `bioclf stdp-assign "
+        "--shard 0` | --not-this; python -m bioclf.report --out R, with --not-this either\n"
+        "python -m bioclf.surrogate.evaluate --model M  # after --not-this\n"
+        "bioclf no-such-task --x\n"
+        '"$PY" -m bioclf.stdp.merge --what assign'
+    )
+    assert documented_commands(text) == [
+        ("bioclf.stdp.train", ["--config", "--n-exc"]),
+        ("bioclf.stdp.assign", ["--shard"]),
+        ("bioclf.report", ["--out"]),
+        ("bioclf.surrogate.evaluate", ["--model"]),
+        ("bioclf no-such-task", ["--x"]),
+        ("bioclf.stdp.merge", ["--what"]),
+    ]
+
+
+def test_every_documented_task_command_names_options_the_task_has(monkeypatch):
+    """A task or option renamed or removed must not leave the docs showing a command that is
+    refused (``python -m bioclf.X --flag`` in the README, docs/, config comments, ...)."""
+    modules = set(cli.TASKS.values())
+    options = {m: None for m in modules}
+    wrong = []
+    for pattern in _DOC_GLOBS:
+        for path in sorted(ROOT.glob(pattern)):
+            for module, flags in documented_commands(path.read_text()):
+                where = path.relative_to(ROOT)
+                if module not in modules:
+                    wrong.append(f"{where}: {module} is no task (bioclf/cli.py TASKS)")
+                    continue
+                if options[module] is None:
+                    parser = _task_parser(module, monkeypatch)
+                    options[module] = {s for a in parser._actions for s in a.option_strings}
+                missing = [f for f in flags if f not in options[module]]
+                wrong += [f"{where}: {module} has no {f}" for f in missing]
+    assert not wrong, "\n".join(wrong)
+
+
 def test_cli_lists_every_task_and_runs_one(capsys):
     assert cli.main([]) == 0
     listing = capsys.readouterr().out
