@@ -158,8 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         description="Rewrite the results table in README.md from results/metrics.csv, "
         "results/targets.csv and results/other_runs.csv.",
     )
-    p.add_argument("--readme", type=Path, default=Path("README.md"), help="file to update")
-    p.add_argument("--results", type=Path, default=Path("results"), help="results directory")
+    p.add_argument(
+        "--readme", type=Path, default=Path("README.md"), help="file to update (default: README.md)"
+    )
+    p.add_argument(
+        "--results", type=Path, default=Path("results"), help="results directory (default: results)"
+    )
     p.add_argument(
         "--check", action="store_true", help="only check; exit 1 if the table is out of date"
     )

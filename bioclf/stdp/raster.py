@@ -2,7 +2,8 @@
 
     python -m bioclf.stdp.raster --config config/config.yaml --trained DIR --out DIR/raster.png
 
-Runs on the runtime backend (one 500 ms presentation), theta and weights frozen. The work is
+Runs on the runtime backend, theta and weights frozen: one presentation (stdp.protocol's present
+and rest) and the repeats at higher intensity that the sample draws. The work is
 done by `bioclf.stdp.frozen.sample_spikes` and `bioclf.plots.sample_raster`.
 """
 
