@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine (Python 3.12 needed; see README.md):
-#   make run        creates .venv if needed, then runs the pipeline (snakemake --cores 8);
-#                   with the committed results/ this only re-renders the report
+#   make run        creates .venv if needed, runs the pipeline (snakemake --cores 8; CORES=N
+#                   for another number), then rewrites the README's results table; with the
+#                   committed results/ this only re-renders the report
 #   make test       creates .venv if needed, then lint + the test suite
 # and
 #   make reproduce  recomputes every result from scratch (snakemake --forceall)

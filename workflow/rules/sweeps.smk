@@ -26,7 +26,7 @@ rule sweep_surrogate_train:
         "results/logs/sweeps/{sfile}_{sparam}_{svalue}_surrogate_train_{net}_seed{seed}.log",
     benchmark:
         "results/benchmarks/sweeps/{sfile}_{sparam}_{svalue}_surrogate_train_{net}_seed{seed}.tsv"
-    threads: SUR.get("threads", 2)
+    threads: SUR_THREADS
     resources:
         mem_mb=retry_scaled(6000),
         gpu=sur_gpu,
@@ -47,7 +47,7 @@ rule sweep_surrogate_evaluate:
         "results/logs/sweeps/{sfile}_{sparam}_{svalue}_surrogate_evaluate_{net}_seed{seed}.log",
     benchmark:
         "results/benchmarks/sweeps/{sfile}_{sparam}_{svalue}_surrogate_evaluate_{net}_seed{seed}.tsv"
-    threads: SUR.get("threads", 2)
+    threads: SUR_THREADS
     resources:
         mem_mb=retry_scaled(4000),
         gpu=sur_gpu,
