@@ -104,6 +104,32 @@ def test_the_gpu_partition_holds_the_jobs_that_claim_a_gpu_and_no_other():
     assert _claims(rules["surrogate_brian"], config) == 1
 
 
+def _runtime(profile: dict, rule: str, attempt: int) -> int:
+    """Minutes a profile asks for a job of `rule` at `attempt` (a number or an expression)."""
+    value = profile.get("set-resources", {}).get(rule, {}).get("runtime")
+    if value is None:
+        value = profile["default-resources"]["runtime"]
+    return int(eval(str(value), {"attempt": attempt}))  # noqa: S307 (the profile's own)
+
+
+@pytest.mark.parametrize("name", ["slurm", "slurm-gpu"])
+def test_resumable_trainings_ask_the_same_runtime_again_on_retry(name):
+    """A training stopped by the time limit resumes from its checkpoint on the retry, so the
+    retry needs no more time; stdp_train's retry asked 96 h ("2880 * attempt"), beyond many
+    partitions' limits (refused, or pending for ever). A sweep point's training is the same
+    training and asks what the main run's asks (it had the default 12 h)."""
+    profile = yaml.safe_load((ROOT / "profiles" / name / "config.yaml").read_text())
+    assert profile["retries"] >= 1
+    for main in ("stdp_train", "surrogate_train"):
+        first = _runtime(profile, main, 1)
+        assert _runtime(profile, main, 2) == first, main
+        assert _runtime(profile, f"sweep_{main}", 1) == _runtime(profile, f"sweep_{main}", 2)
+        assert _runtime(profile, f"sweep_{main}", 1) == first, main
+    # the longest request of any attempt: two days (config/paper.yaml's N=6400 on a CPU ~28 h)
+    rules = [*_rules_and_gpu(), "default"]
+    assert max(_runtime(profile, r, a) for r in rules for a in (1, 2)) == 2880
+
+
 @needs_plugin
 def test_gpu_profile_sends_gpu_jobs_to_gpu_partition(tmp_path):
     """A dry run: STDP and surrogate jobs get one GPU and the GPU partition, the others
