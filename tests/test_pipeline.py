@@ -434,13 +434,18 @@ def test_paper_config_per_network_settings(tmp_path):
     assert "--augment-shift" not in fc1600[0]  # one network's settings stay its own
     assert "--surrogate" not in fc1600[0] and "--surrogate atan" in conv[0]
     # Memory requests a cluster node can grant: N=6400 was asked 194 GB, 30 MB per neuron
-    # (its run at N=1600 peaked at 1.5 GB); the vote alone asks neither a GPU nor much memory.
+    # (its run at N=1600 peaked at 1.5 GB), then 8.4 GB, linear in N, though the N x N
+    # inhibitory synapses took 4.3 of the 5.4 GB measured at N=6400 (common.smk); the raster
+    # (3.0 GB measured there) 2 GB. The vote alone asks neither a GPU nor much memory.
     jobs = {
         (block.split(":", 1)[0], *re.findall(r"wildcards: (.*)", block)): block
         for block in res.stdout.split("\nrule ")[1:]
     }
     big = jobs["stdp_train", "backend=cuda, n=6400, seed=0"]
-    assert "mem_mb=8400," in big and "gpu=1" in big
+    assert "mem_mb=12496," in big and "gpu=1" in big
+    assert "mem_mb=3856," in jobs["stdp_assign", "backend=cuda, n=1600, seed=0"]
+    assert "mem_mb=6096," in jobs["stdp_raster", "backend=cuda, n=6400, seed=0"]
+    assert "mem_mb=2001," in jobs["stdp_raster", "backend=cuda, n=100, seed=0"]
     vote = jobs["stdp_evaluate", "backend=cuda, n=6400, seed=0"]
     assert "mem_mb=2000," in vote and "gpu" not in vote and "threads" not in vote
     # dc_exc_unclamped.yaml extends dc_exc.yaml: editing either re-runs STDP training.

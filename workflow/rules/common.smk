@@ -251,12 +251,23 @@ def stdp_gpu(w):
     return 1 if w.backend == "cuda" else 0
 
 
+def stdp_pairs_mb(n):
+    """Memory (MB) of the N x N inhibitory synapses (every inhibitory neuron onto every
+    excitatory one but its partner, equations/dc_inh_exc.yaml): 100 bytes per pair. Measured
+    at N=6400 (40.9 million pairs; 200 training samples, cpp, 2026-12-06): Python 3.42 GB
+    (its arrays of the pairs' indices) and the program 1.99 GB (their synapses) at most,
+    against 1.27 and 0.21 GB at N=1600 (results/n1600/): ~106 bytes per pair in all; the raster
+    (runtime backend, Python alone) 2.99 GB at N=6400, 0.19 GB at N=100: ~68 bytes per pair."""
+    return int(n) ** 2 // 10_000
+
+
 def stdp_mem_mb(w):
-    """Memory (MB) an STDP job of N neurons asks for: 2 GB and 1 MB per neuron. Measured at
-    N=1600 (results/n1600/): Python 1.27 GB and the program 0.21 GB at most; what grows with N
-    is the program's synapses and a pass's spike counts (a label assignment of 60,000 samples:
-    0.12 MB per neuron)."""
-    return 2000 + int(w.n)
+    """Memory (MB) an STDP job of N neurons asks for: 2 GB, 1 MB per neuron (a pass's spike
+    counts: a label assignment of 60,000 samples holds 0.12 MB per neuron) and the N x N
+    inhibitory synapses (`stdp_pairs_mb`): 2.1 GB at N=100, 3.9 GB at N=1600 (1.48 GB measured),
+    12.5 GB at N=6400 (5.4 GB measured over 200 training samples). 2 GB and 1 MB per neuron
+    alone (8.4 GB at N=6400) fell behind the need from about N=10,000 on: N^2 outgrows it."""
+    return 2000 + int(w.n) + stdp_pairs_mb(w.n)
 
 
 def retry_scaled(base):

@@ -11,8 +11,8 @@ rule stdp_raster:
         logfile("stdp_raster", STDP_JOB),
     benchmark:
         benchfile("stdp_raster", STDP_JOB)
-    resources:
-        mem_mb=retry_scaled(2000),
+    resources:  # (the whole network on the runtime backend: 2.99 GB at N=6400, 14 s)
+        mem_mb=retry_scaled(lambda w: 2000 + stdp_pairs_mb(w.n)),
     params:
         cfg=CFG,
         out=run_dir(STDP_RUN),
