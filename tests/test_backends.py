@@ -27,6 +27,20 @@ def _generate(build_dir: Path) -> list[str]:
     return sorted(path.name for path in (directory / "code_objects").glob("*.cpp"))
 
 
+def test_make_runs_no_more_compilers_than_the_slurm_job_has_cpus(monkeypatch):
+    """A SLURM job whose CPUs are not pinned sees the whole node: make ran a compiler per CPU
+    of the node (~200 MB each) in a job given one CPU and 2.1 GB."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)
+    assert backends.make_jobs() == 64  # outside SLURM: every CPU the process may use
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+    assert backends.make_jobs() == 1
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "128")  # pinned to fewer than it was given
+    assert backends.make_jobs() == 64
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "")
+    assert backends.make_jobs() == 64
+
+
 def test_a_network_built_again_in_one_process_keeps_its_file_names(tmp_path):
     """The second build of the same network in a process writes the same files, so make
     compiles nothing again (code objects renamed "..._1" would all be compiled anew)."""

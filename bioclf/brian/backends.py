@@ -413,16 +413,23 @@ def build(backend: Backend, directory: Path | None, run: bool = False) -> None:
 
 def make_jobs() -> int:
     """How many compilers make runs at once: the CPUs this process may use (on a cluster node,
-    the job's allocation where the scheduler pins it, not the node's).
+    the job's allocation where the scheduler pins it, not the node's), and in a SLURM job no
+    more than the CPUs it was given (``SLURM_CPUS_PER_TASK``, the rule's threads): a cluster
+    that limits memory but pins no CPUs (cgroup.conf ConstrainCores=no, its default, and no
+    task/affinity) leaves a one-CPU job the whole node's, and ~200 MB per compiler
+    (bench/README.md) on a 64-CPU node is 12.8 GB, against the 2.1 GB an STDP job at N=100
+    asks.
 
     Brian2's default, ``-j`` without a number, starts a compiler for every file at once (50-60
     for the STDP network, each nvcc several processes): no faster than one per CPU, and their
     memory together outgrows a cluster job's request, which the scheduler then kills.
     """
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # (no sched_getaffinity: macOS)
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    given = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    return min(cpus, int(given)) if given.isdigit() and int(given) > 0 else cpus
 
 
 def compile_project(directory: Path) -> None:
