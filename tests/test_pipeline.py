@@ -395,6 +395,10 @@ def test_stdp_shards_are_jobs_of_their_own(tmp_path):
 def test_paper_config_per_network_settings(tmp_path):
     """A network's own optimiser settings override the surrogate section's."""
     wd = _workdir(tmp_path)
+    paper = wd / "config" / "paper.yaml"  # (with the neuron checked on brian2cuda too)
+    text = paper.read_text()
+    assert "  backends: [runtime, cpp]\n" in text
+    paper.write_text(text.replace("  backends: [runtime, cpp]\n", "  backends: [runtime, cuda]\n"))
     res = subprocess.run(
         [*SNAKEMAKE, "--configfile", "config/paper.yaml", "-n", "-p"],
         cwd=wd,
@@ -446,6 +450,9 @@ def test_paper_config_per_network_settings(tmp_path):
     assert "mem_mb=3856," in jobs["stdp_assign", "backend=cuda, n=1600, seed=0"]
     assert "mem_mb=6096," in jobs["stdp_raster", "backend=cuda, n=6400, seed=0"]
     assert "mem_mb=2001," in jobs["stdp_raster", "backend=cuda, n=100, seed=0"]
+    # the neuron check on brian2cuda claims the GPU it runs on (it claimed none: on a cluster
+    # node without one it skipped cuda, saying so in its log only)
+    assert "gpu=1" in jobs["neuron_check",]
     vote = jobs["stdp_evaluate", "backend=cuda, n=6400, seed=0"]
     assert "mem_mb=2000," in vote and "gpu" not in vote and "threads" not in vote
     # dc_exc_unclamped.yaml extends dc_exc.yaml: editing either re-runs STDP training.

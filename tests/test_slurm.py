@@ -63,6 +63,7 @@ def _claims(expression: str, config: dict) -> int:
         "STDP_BACKEND": stdp["backend"],
         "SUR_DEVICE": sur["device"],
         "EXPORT_BACKEND": sur["export"]["backend"],
+        "NEURON_CHECK_BACKENDS": config.get("neuron_check", {}).get("backends", ["runtime"]),
         "stdp_gpu": lambda w: 1 if w.backend == "cuda" else 0,
         "sur_gpu": lambda w=None: 1 if sur["device"] == "cuda" else 0,
     }

@@ -1,3 +1,7 @@
+# (the task's default where the configuration names none: runtime)
+NEURON_CHECK_BACKENDS = config["neuron_check"].get("backends", ["runtime"])
+
+
 rule neuron_check:
     """The neuron file against its analytic f-I curve (or, without one, the backends and PyTorch
     against each other, spike for spike), on each configured backend."""
@@ -17,6 +21,9 @@ rule neuron_check:
     threads: 1
     resources:
         mem_mb=retry_scaled(2000),
+        # brian2cuda where the backends include cuda (on a node without a GPU the check skips
+        # it, and says so in its log only)
+        gpu=1 if "cuda" in NEURON_CHECK_BACKENDS else 0,
     params:
         cfg=CFG,
     shell:
