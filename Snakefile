@@ -26,8 +26,13 @@ include: "workflow/rules/report.smk"
 
 report: "workflow/report/workflow.rst"
 
-# Seconds-long jobs run where Snakemake runs, not through a cluster queue ('data' may download).
-localrules: all, data, stdp_raster, surrogate_confusion, report
+# Seconds-long jobs run where Snakemake runs, not through a cluster queue ('data' may download):
+# results/benchmarks/ 1-6 s each (the report 10 s); the STDP votes (given the responses) 3.4 s,
+# and the merges of stdp.shards > 1 (whose rules then take the names of the simulations).
+localrules: all, data, stdp_raster, surrogate_confusion, report, stdp_evaluate, sweep_stdp_evaluate
+if STDP_SHARDS > 1:
+
+    localrules: stdp_assign, stdp_respond
 
 
 rule all:

@@ -131,6 +131,19 @@ def test_resumable_trainings_ask_the_same_runtime_again_on_retry(name):
     assert max(_runtime(profile, r, a) for r in rules for a in (1, 2)) == 2880
 
 
+def test_the_seconds_long_rules_run_where_snakemake_runs():
+    """The STDP votes (3.4 s at N=100, results/benchmarks/; given the responses, seconds at any
+    N) and the shard merges waited in the cluster's queue as jobs of their own."""
+    text = (ROOT / "Snakefile").read_text()
+    directives = re.findall(r"^( *)localrules: (.+)$", text, re.M)
+    always = {n.strip() for indent, names in directives if not indent for n in names.split(",")}
+    assert {"data", "report", "stdp_evaluate", "sweep_stdp_evaluate"} <= always
+    # the merges take the simulations' names where stdp.shards > 1, and only there
+    assert {"stdp_assign", "stdp_respond"}.isdisjoint(always)
+    sharded = text.split("if STDP_SHARDS > 1:", 1)[1].lstrip("\n").splitlines()[0]
+    assert sharded.split("localrules:")[1].replace(" ", "") == "stdp_assign,stdp_respond"
+
+
 @needs_plugin
 def test_gpu_profile_sends_gpu_jobs_to_gpu_partition(tmp_path):
     """A dry run: STDP and surrogate jobs get one GPU and the GPU partition, the others
