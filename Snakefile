@@ -28,11 +28,13 @@ report: "workflow/report/workflow.rst"
 
 # Seconds-long jobs run where Snakemake runs, not through a cluster queue ('data' may download):
 # results/benchmarks/ 1-6 s each (the report 10 s); the STDP votes (given the responses) 3.4 s,
-# and the merges of stdp.shards > 1 (whose rules then take the names of the simulations).
+# and the merge of the test responses where stdp.shards > 1 (its rule then takes the name of
+# the simulation; 10,000 x N counts of 2 bytes). The merge of a label assignment's shards stays
+# a cluster job: at N=6400 it holds ~5 GB (workflow/rules/stdp.smk).
 localrules: all, data, stdp_raster, surrogate_confusion, report, stdp_evaluate, sweep_stdp_evaluate
 if STDP_SHARDS > 1:
 
-    localrules: stdp_assign, stdp_respond
+    localrules: stdp_respond
 
 
 rule all:

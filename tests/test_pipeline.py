@@ -390,6 +390,10 @@ def test_stdp_shards_are_jobs_of_their_own(tmp_path):
         assert f"--shard {k} --shards 2 --out {run}/assign/shard{k}of2 " in res.stdout
     merge = f"-m bioclf.stdp.merge --what respond --out {run}/test {run}/test/shard0of2 "
     assert merge + f"{run}/test/shard1of2 " in res.stdout
+    # the assignment's merge asks for memory by the counts it holds (it had the profiles'
+    # default, 4 GB, against ~5 GB at N=6400 and 60,000 samples; common.smk)
+    assign_merge = res.stdout.split("rule stdp_assign:")[1].split("\n[")[0]
+    assert "mem_mb=2000," in assign_merge, assign_merge
 
 
 def test_paper_config_per_network_settings(tmp_path):

@@ -133,15 +133,16 @@ def test_resumable_trainings_ask_the_same_runtime_again_on_retry(name):
 
 def test_the_seconds_long_rules_run_where_snakemake_runs():
     """The STDP votes (3.4 s at N=100, results/benchmarks/; given the responses, seconds at any
-    N) and the shard merges waited in the cluster's queue as jobs of their own."""
+    N) and the merge of the test responses' shards waited in the cluster's queue as jobs of
+    their own. The merge of the label assignment's shards (~5 GB at N=6400) stays there."""
     text = (ROOT / "Snakefile").read_text()
     directives = re.findall(r"^( *)localrules: (.+)$", text, re.M)
     always = {n.strip() for indent, names in directives if not indent for n in names.split(",")}
     assert {"data", "report", "stdp_evaluate", "sweep_stdp_evaluate"} <= always
-    # the merges take the simulations' names where stdp.shards > 1, and only there
+    # the merge takes the simulation's name where stdp.shards > 1, and only there
     assert {"stdp_assign", "stdp_respond"}.isdisjoint(always)
     sharded = text.split("if STDP_SHARDS > 1:", 1)[1].lstrip("\n").splitlines()[0]
-    assert sharded.split("localrules:")[1].replace(" ", "") == "stdp_assign,stdp_respond"
+    assert sharded.split("localrules:")[1].strip() == "stdp_respond"
 
 
 @needs_plugin

@@ -261,9 +261,19 @@ def stdp_pairs_mb(n):
     return int(n) ** 2 // 10_000
 
 
+def stdp_counts_mb(n, samples):
+    """Memory (MB) of a pass's spike counts, `samples` x N: 2 bytes each (uint16,
+    bioclf/stdp/run.py) twice (a merge's shards and their concatenation) and 8 more for the
+    float copy that the label assignment makes (bioclf/stdp/labels.py): 4.6 GB at N=6400 and
+    60,000 samples; measured 4.84 GB at most for four shards' counts there, concatenated and
+    assigned (2026-12-06), where the merge asked 4 GB (the default)."""
+    return int(n) * int(samples) * 12 // 1_000_000
+
+
 def stdp_mem_mb(w):
     """Memory (MB) an STDP job of N neurons asks for: 2 GB, 1 MB per neuron (a pass's spike
-    counts: a label assignment of 60,000 samples holds 0.12 MB per neuron) and the N x N
+    counts: a label assignment of 60,000 samples holds 0.12 MB per neuron, and 0.48 MB more
+    in the float copy it assigns the labels from, `stdp_counts_mb`) and the N x N
     inhibitory synapses (`stdp_pairs_mb`): 2.1 GB at N=100, 3.9 GB at N=1600 (1.48 GB measured),
     12.5 GB at N=6400 (5.4 GB measured over 200 training samples). 2 GB and 1 MB per neuron
     alone (8.4 GB at N=6400) fell behind the need from about N=10,000 on: N^2 outgrows it."""

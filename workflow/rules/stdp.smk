@@ -122,6 +122,8 @@ else:
             logfile("stdp_assign", STDP_JOB),
         benchmark:
             benchfile("stdp_assign", STDP_JOB)
+        resources:  # (one thread, no GPU: it concatenates the counts and assigns the labels)
+            mem_mb=retry_scaled(lambda w: 2000 + stdp_counts_mb(w.n, STDP["n_assign"])),
         params:
             out=run_dir(STDP_RUN),
             parts=lambda w, input: " ".join(str(Path(f).parent) for f in input.parts),
