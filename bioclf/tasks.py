@@ -127,11 +127,29 @@ def seed(text: str) -> int:
 
 
 def out_dir(text: str) -> Path:
-    """An argparse type: an output directory (created later if absent), not an existing file."""
+    """An argparse type: an output directory (created later if absent), not an existing file,
+    in a place where it can be written (`writable_place`)."""
     path = Path(text)
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{path} exists and is not a directory")
+    writable_place(path)
     return path
+
+
+def writable_place(path: Path, file: bool = False) -> None:
+    """Refuse (an argparse error) an output `path` that could not be written: one below a
+    file, or whose nearest existing folder (a directory `path` itself where it exists; a
+    `file`'s folder, where it is written and renamed) is not writable. Checked before any
+    work starts, not found when the first output is written."""
+    place = path.parent if file else path
+    while not place.exists() and place != place.parent:
+        if place.is_symlink():  # a dangling link: the write would fail on it
+            raise argparse.ArgumentTypeError(f"{place} is a link to nothing")
+        place = place.parent
+    if not place.is_dir():
+        raise argparse.ArgumentTypeError(f"{place} is not a directory, so {path} cannot be made")
+    if not os.access(place, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{place} is not writable, so {path} cannot be written")
 
 
 def prog() -> str | None:
@@ -158,6 +176,7 @@ def figure_file(text: str) -> Path:
         )
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{path} is a directory")
+    writable_place(path, file=True)
     return path
 
 

@@ -5,6 +5,7 @@ import importlib
 import os
 import re
 import signal
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -104,6 +105,28 @@ def test_numeric_option_types_refuse_out_of_range_values():
     for parse, text in ((tasks.index, "-1"), (tasks.count, "0"), (tasks.seed, str(2**32))):
         with pytest.raises(argparse.ArgumentTypeError):
             parse(text)
+
+
+@pytest.mark.parametrize("argtype", [tasks.out_dir, tasks.figure_file])
+def test_an_output_that_cannot_be_written_is_refused_before_work(tmp_path, argtype, monkeypatch):
+    """Before: NotADirectoryError/FileExistsError tracebacks from the first write, after the
+    work (an --out below a file), and PermissionError ones (a read-only folder)."""
+    name = "f.png" if argtype is tasks.figure_file else "d"
+    (tmp_path / "file").write_text("")
+    with pytest.raises(argparse.ArgumentTypeError, match="file is not a directory"):
+        argtype(str(tmp_path / "file" / "deeper" / name))
+    assert argtype(str(tmp_path / "new" / "deeper" / name)) == tmp_path / "new" / "deeper" / name
+    assert not (tmp_path / "new").exists()  # checked, nothing made
+    (tmp_path / "ro").mkdir()
+    real_access = os.access  # (the tests may run as root, to whom every folder is writable)
+    monkeypatch.setattr(
+        os, "access", lambda p, mode: Path(p) != tmp_path / "ro" and real_access(p, mode)
+    )
+    with pytest.raises(argparse.ArgumentTypeError, match="ro is not writable"):
+        argtype(str(tmp_path / "ro" / name))
+    if argtype is tasks.out_dir:  # an existing output directory that is read-only
+        with pytest.raises(argparse.ArgumentTypeError, match="ro is not writable"):
+            argtype(str(tmp_path / "ro"))
 
 
 class _Parsed(Exception):

@@ -331,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--build-dir",
         default="build/brian2",
+        type=tasks.out_dir,
         help="directory for the generated Brian2 project (default: %(default)s)",
     )
     parser.add_argument(
