@@ -35,7 +35,13 @@ def _read(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     if not path.exists():
         return []
     with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []  # (read here: with no rows, read when asked)
+        rows = list(reader)
+    missing = [c for c in required if c not in header]
+    if missing:  # (a file without rows would otherwise give a table without them, silently)
+        reason = "column missing (header, line 1)" if header else "empty file: no header line"
+        raise ConfigError(path, missing[0], reason)
     for number, row in enumerate(rows, start=2):
         missing = [c for c in required if c not in row or row[c] is None]
         if missing:

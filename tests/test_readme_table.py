@@ -95,3 +95,33 @@ def test_a_missing_source_is_refused_and_the_readme_left_alone(tmp_path, missing
     with pytest.raises(ResultFileError, match=f"{missing}: not found"):
         readme_table.main(["--readme", str(readme), "--results", str(results)])
     assert missing == "README.md" or readme.read_text() == text
+
+
+@pytest.mark.parametrize(
+    "name, text, reason",
+    [
+        ("metrics.csv", 'garbage,,"\n', "field 'method': column missing \\(header"),
+        ("metrics.csv", "", "field 'method': empty file"),
+        ("targets.csv", "", "field 'method': empty file"),
+        ("other_runs.csv", "what,figure\n", "field 'target': column missing \\(header"),
+    ],
+)
+def test_a_source_without_its_columns_is_refused_and_the_readme_left_alone(
+    tmp_path, name, text, reason
+):
+    """A source whose header lacked the columns but that had no data rows (an empty file, a
+    broken header) passed the per-row check: the README was rewritten without its rows."""
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "metrics.csv").write_text(COLUMNS + "ann,MLP 784-100-10,100,0,torch-cpu,0.981,,\n")
+    (results / "targets.csv").write_text("method,network,target\n")
+    (results / "other_runs.csv").write_text("what,figure,target,anchor,command\na,b,,,c\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"x\n{readme_table.START}\nold\n{readme_table.END}\n")
+    readme_table.main(["--readme", str(readme), "--results", str(results)])
+    before = readme.read_text()
+    assert "MLP 784-100-10" in before
+    (results / name).write_text(text)
+    with pytest.raises(ConfigError, match=f"{name}: {reason}"):
+        readme_table.main(["--readme", str(readme), "--results", str(results)])
+    assert readme.read_text() == before
