@@ -213,15 +213,21 @@ def yaml_file_problem(exc: Exception) -> tuple[str, str]:
     return "(YAML syntax)", f"not valid YAML{where}: {problem}"
 
 
-def load_json(path: str | Path) -> dict:
-    """A JSON object written by a task; `ResultFileError` (naming the file) if it is missing or
-    not a JSON object."""
+def load_json(path: str | Path, keys: tuple[str, ...] = ()) -> dict:
+    """A JSON object written by a task; `ResultFileError` (naming the file) if it is missing,
+    not a JSON object or lacks one of the fields `keys` (a file of another kind given in its
+    place)."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ResultFileError(path, _reason(exc, "not JSON")) from None
     if not isinstance(data, dict):
         raise ResultFileError(path, f"expected a JSON object, found {type(data).__name__}")
+    missing = [k for k in keys if k not in data]
+    if missing:
+        raise ResultFileError(
+            path, f"lacks the fields {', '.join(missing)} (holds: {', '.join(data) or 'none'})"
+        )
     return data
 
 

@@ -111,6 +111,20 @@ def test_an_output_of_another_kind_is_refused_naming_what_it_lacks(tmp_path, cap
     assert load_arrays(npy, ndim=2).shape == (10, 10)
 
 
+def test_metrics_of_another_kind_are_refused_naming_the_fields_they_lack(tmp_path):
+    """Before: a KeyError traceback where a train_metrics.json or assign_metrics.json lacked a
+    field (another task's metrics.json put in its place, or an empty object)."""
+    from bioclf.stdp import frozen
+
+    (tmp_path / "train_metrics.json").write_text('{"seed": 0, "accuracy": 0.5}')
+    with pytest.raises(ResultFileError, match=r"train_metrics.json: lacks the fields backend, "):
+        frozen.trained_metrics(tmp_path)
+    (tmp_path / "m.json").write_text("{}")
+    with pytest.raises(ResultFileError, match=re.escape("lacks the fields a, b (holds: none)")):
+        load_json(tmp_path / "m.json", ("a", "b"))
+    assert load_json(tmp_path / "train_metrics.json", ("seed",))["accuracy"] == 0.5
+
+
 def test_a_file_that_is_not_a_surrogate_model_is_refused(tmp_path, capsys):
     from bioclf.surrogate import evaluate
 

@@ -1,8 +1,13 @@
 """Label assignment and vote (bioclf.stdp.labels) on hand-made responses."""
 
-import numpy as np
+import re
 
-from bioclf.stdp.labels import assign_labels, confusion_matrix, predict
+import numpy as np
+import pytest
+
+from bioclf.errors import ConfigError, ResultFileError
+from bioclf.stdp.labels import assign_labels, checked_assignment, confusion_matrix, predict
+from bioclf.stdp.run import same_variables
 
 
 def test_assignment_is_by_mean_response_per_class():
@@ -41,3 +46,31 @@ def test_vote_is_by_mean_count_of_each_class_neurons():
 def test_confusion_matrix_counts_true_by_predicted():
     m = confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), n_classes=3)
     np.testing.assert_array_equal(m, [[1, 1, 0], [0, 1, 0], [1, 0, 1]])
+
+
+@pytest.mark.parametrize(
+    "assignment, reason",
+    [
+        (np.array([0.0, 1.0, 9.0]), "expected class labels (integers), found float64"),
+        (np.array([0, 10, 3]), "found 10"),
+        (np.array([0, -2, 3]), "found -2"),
+    ],
+)
+def test_an_assignment_that_is_not_class_labels_is_refused(assignment, reason):
+    """Before: an --assignment of floats (a theta.npy) or labels outside 0-9 voted anyway and
+    gave a wrong accuracy with exit status 0."""
+    with pytest.raises(ResultFileError, match=re.escape(reason)):
+        checked_assignment(assignment, "a.npy")
+    ok = np.array([-1, 0, 9])
+    assert checked_assignment(ok, "a.npy") is ok
+
+
+def test_a_state_of_another_network_size_is_refused_naming_the_arrays():
+    """Before: same_variables compared names only, so a state.npz of another --n-exc (or a
+    train_metrics.json of another training) ran into an IndexError traceback in the network."""
+    initial = {"exc.v": np.zeros(7), "s_in.w": np.zeros(784 * 7)}
+    state = {"exc.v": np.zeros(5), "s_in.w": np.zeros(784 * 5)}
+    with pytest.raises(ConfigError, match=r"s_in.w \(3920,\) \(this network: \(5488,\)\)"):
+        same_variables(state, initial, "state.npz", "variables")
+    same = {k: v + 1 for k, v in initial.items()}
+    assert same_variables(same, initial, "state.npz", "variables") is same

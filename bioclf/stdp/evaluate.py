@@ -14,7 +14,7 @@ from bioclf import config as cfgmod
 from bioclf import tasks
 from bioclf.errors import ConfigError, ResultFileError
 from bioclf.io import load_arrays, load_json
-from bioclf.stdp import frozen, scoring
+from bioclf.stdp import frozen, labels, scoring
 
 #: Run again after an interruption, the task resumes from the last chunk checkpoint of the
 #: test responses it simulates (`tasks.run`).
@@ -43,9 +43,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)
     n_test = cfg["stdp"]["n_test"] if args.n_test is None else args.n_test
-    trained = load_json(args.trained / "train_metrics.json")
-    assignment = load_arrays(args.assignment, ndim=1)
-    assign_info = load_json(args.assignment.parent / "assign_metrics.json")
+    trained = frozen.trained_metrics(args.trained)
+    assignment = labels.checked_assignment(load_arrays(args.assignment, ndim=1), args.assignment)
+    assign_info = load_json(args.assignment.parent / "assign_metrics.json", scoring.ASSIGN_FIELDS)
     if args.responses is None:
         rec = frozen.respond(cfg, args.trained, args.out, n_test, "network")
     else:

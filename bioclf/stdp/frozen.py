@@ -36,6 +36,16 @@ from bioclf.stdp.simulate import Simulator
 RESPONSES = "responses.npz"
 
 
+#: The fields of ``train_metrics.json`` that running a trained network reads.
+TRAINED_FIELDS = ("backend", "n_exc", "seed")
+
+
+def trained_metrics(trained_dir: Path) -> dict:
+    """``train_metrics.json`` of the network trained in `trained_dir`; `ResultFileError` where
+    it is missing, not JSON or lacks a field a frozen run reads (another task's metrics)."""
+    return load_json(Path(trained_dir) / "train_metrics.json", TRAINED_FIELDS)
+
+
 def frozen_simulator(cfg: dict, trained: dict, models, project: str = "network"):
     """The trained network's simulator, in the training build directory.
 
@@ -98,7 +108,7 @@ def run_frozen(
     `start` is the position in the split of the first image (a shard's), which keys its input
     spike trains.
     """
-    trained = load_json(trained_dir / "train_metrics.json")
+    trained = trained_metrics(trained_dir)
     models = setup.models(cfg)
     check_trained_with(cfg, trained, trained_dir, models)
     state = load_arrays(trained_dir / "state.npz")
@@ -132,7 +142,7 @@ def seed_project(cfg: dict, trained_dir: Path, project: str) -> None:
     Brian2 rewrites only the generated files whose text changed and make rebuilds only what is
     out of date, so a copy (modification times kept) of the identical network builds in seconds.
     """
-    trained = load_json(trained_dir / "train_metrics.json")
+    trained = trained_metrics(trained_dir)
     backend = setup.backend(
         cfg, trained["backend"], trained["n_exc"], trained["seed"], setup.models(cfg)
     )
@@ -259,7 +269,7 @@ def sample_spikes(cfg: dict, trained_dir: Path, sample: int) -> dict:
     Returns the input and excitatory spike times (ms) and indices, ``n_exc``, ``shown_ms``
     (start and end of each presentation, repeats included), ``label`` and ``presentations``.
     """
-    trained = load_json(trained_dir / "train_metrics.json")
+    trained = trained_metrics(trained_dir)
     models = setup.models(cfg)
     check_trained_with(cfg, trained, trained_dir, models)
     state = load_arrays(trained_dir / "state.npz")

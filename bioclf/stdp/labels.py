@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bioclf.errors import ResultFileError
+
 N_CLASSES = 10
 
 
@@ -33,6 +35,21 @@ def assign_labels(counts: np.ndarray, labels: np.ndarray, n_classes: int = N_CLA
             mean[c] = counts[members].mean(axis=0)
     assignment = mean.argmax(axis=0)
     assignment[mean.max(axis=0) == 0] = -1
+    return assignment
+
+
+def checked_assignment(assignment: np.ndarray, path, n_classes: int = N_CLASSES) -> np.ndarray:
+    """`assignment` read from `path`, refused (`ResultFileError`) unless it holds class labels
+    (integers 0 to `n_classes` - 1, or -1): another 1-D array (a neuron's theta, predictions)
+    would otherwise vote with arbitrary classes and give a silently wrong accuracy."""
+    if not np.issubdtype(assignment.dtype, np.integer):
+        raise ResultFileError(path, f"expected class labels (integers), found {assignment.dtype}")
+    outside = assignment[(assignment < -1) | (assignment >= n_classes)]
+    if outside.size:
+        raise ResultFileError(
+            path,
+            f"expected class labels 0 to {n_classes - 1} (-1: never fired), found {outside[0]}",
+        )
     return assignment
 
 

@@ -60,9 +60,9 @@ def log(message: str) -> None:
 
 
 def same_variables(state: dict, initial: dict, where: str, field: str) -> dict:
-    """`state`, refused (naming `where` and `field`) unless it has the variables of `initial`:
-    a network trained with other model files (a variable added or removed since) cannot be
-    carried on or run frozen."""
+    """`state`, refused (naming `where` and `field`) unless it has the variables of `initial`,
+    of the same shapes: a network trained with other model files (a variable added or removed
+    since) or of another size cannot be carried on or run frozen."""
     if set(state) != set(initial):
         differ = sorted(set(state) ^ set(initial))
         raise ConfigError(
@@ -70,6 +70,19 @@ def same_variables(state: dict, initial: dict, where: str, field: str) -> dict:
             field,
             f"variables differ from this network's: {differ} (were the model files changed "
             "since training? train again with them)",
+        )
+    shapes = [
+        f"{k} {np.shape(state[k])} (this network: {np.shape(initial[k])})"
+        for k in sorted(state)
+        if np.shape(state[k]) != np.shape(initial[k])
+    ]
+    if shapes:
+        raise ConfigError(
+            where,
+            field,
+            f"arrays of other shapes than this network's: {'; '.join(shapes[:3])}"
+            f"{f' and {len(shapes) - 3} more' if len(shapes) > 3 else ''} (a network of "
+            "another size, or state and train_metrics.json of different trainings?)",
         )
     return state
 

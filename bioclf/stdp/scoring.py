@@ -15,6 +15,9 @@ from bioclf.io import save_npz, write_json
 from bioclf.stdp import labels as labelling
 from bioclf.stdp import setup
 
+#: The fields of ``assign_metrics.json`` that scoring reads.
+ASSIGN_FIELDS = ("n_assign", "neurons_per_class")
+
 PJ_PER_SYNOP = energy.FP32.ac  # one accumulate per synaptic operation (bioclf.energy)
 
 

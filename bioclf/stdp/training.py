@@ -189,7 +189,7 @@ def _earlier_epochs(trained: Path, n_exc: int, seed: int) -> int:
     where = trained / "train_metrics.json"
     if not where.exists() or not (trained / "state.npz").exists():
         raise ConfigError(str(trained), "--continue-from", "no finished training there")
-    metrics = load_json(where)
+    metrics = load_json(where, ("n_exc", "seed", "epochs"))
     for key, ours in (("n_exc", n_exc), ("seed", seed)):
         if metrics[key] != ours:
             raise ConfigError(
