@@ -135,6 +135,34 @@ def test_a_file_that_is_not_a_surrogate_model_is_refused(tmp_path, capsys):
     assert err.count("\n") == 1 and f"{npy}: not a model file written by" in err
 
 
+@pytest.mark.parametrize(
+    "weights, reason",
+    [
+        (lambda w: {k: v[..., :3] for k, v in w.items()}, "size mismatch for"),
+        (lambda w: dict(list(w.items())[1:]), "Missing key(s) in state_dict"),
+        (lambda w: list(w.values()), "Expected state_dict to be dict-like"),
+    ],
+)
+def test_a_model_file_whose_weights_do_not_fit_its_network_is_refused(tmp_path, weights, reason):
+    """Before: torch's RuntimeError traceback from load_state_dict (a damaged or edited
+    model.pt, its configuration saying another network than its weights)."""
+    import dataclasses
+
+    import torch
+
+    from bioclf.surrogate.options import TrainConfig
+    from bioclf.surrogate.saved import build, load_model
+
+    cfg = TrainConfig(hidden=4, device="cpu")
+    good = {"config": dataclasses.asdict(cfg), "model": build(cfg).state_dict()}
+    torch.save(good, tmp_path / "model.pt")
+    assert load_model(tmp_path / "model.pt")[1].hidden == 4
+    torch.save(dict(good, model=weights(good["model"])), tmp_path / "model.pt")
+    with pytest.raises(ResultFileError, match=re.escape(reason)) as err:
+        load_model(tmp_path / "model.pt")
+    assert "do not fit the network its 'config' describes" in str(err.value)
+
+
 def test_a_table_written_by_a_killed_task_leaves_the_old_one(tmp_path):
     """write_csv writes beside the file and renames: a failure mid-write keeps the old file."""
     path = tmp_path / "energy.csv"

@@ -71,7 +71,8 @@ def load_saved(path: str | Path, device: str | None = None) -> tuple[nn.Module, 
     ConfigError
         No such file, or the neuron file changed since training.
     ResultFileError
-        The file is not a model file (another task's output) or is truncated.
+        The file is not a model file (another task's output), is truncated, or its weights
+        do not fit the network its configuration describes.
     """
     path = Path(path)
     if not path.is_file():
@@ -104,7 +105,15 @@ def load_saved(path: str | Path, device: str | None = None) -> tuple[nn.Module, 
             "in this model file)",
         )
     net = build(cfg)
-    net.load_state_dict(saved["model"])
+    try:
+        net.load_state_dict(saved["model"])
+    except (RuntimeError, TypeError, AttributeError) as exc:  # other shapes, names, not a dict
+        first = str(exc).strip().splitlines()
+        raise ResultFileError(
+            path,
+            "its weights do not fit the network its 'config' describes (a damaged or edited "
+            f"model file?): {first[-1].strip() if first else type(exc).__name__}",
+        ) from None
     net.to(where)
     net.eval()
     return net, cfg, saved
