@@ -23,6 +23,7 @@ import pandas as pd
 
 from bioclf import energy, plots, tasks
 from bioclf.config import surrogate_run_name  # noqa: F401 (named here by the workflow and reports)
+from bioclf.errors import ResultFileError
 from bioclf.io import load_json, write_csv, write_text
 
 COLUMNS = [
@@ -291,9 +292,13 @@ def main(argv=None) -> int:
     )
     args = p.parse_args(argv)
     lines = section(args.out)
-    if not lines:
-        print("no latency-coded runs found")
-        return 0
+    if not lines:  # a wrong --out (a typo, a clone without the runs): not a report written
+        raise ResultFileError(
+            args.out,
+            "no latency-coded run to compare under it (surrogate/fc*/seed*/metrics.json with "
+            "encoding latency, or coding/stdp_latency/n*/seed*/test/metrics.json; a wrong --out? "
+            "run the pipeline with config/coding.yaml first)",
+        )
     text = "\n".join(lines).replace("(coding/", "(")  # links relative to coding/
     write_text(args.out / "coding" / "coding.md", text)
     print(text)

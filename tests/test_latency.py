@@ -165,10 +165,10 @@ def test_stdp_network_input_spikes_are_the_latency_code():
     assert sim.definition["stdp.protocol.encoding"] == "latency"
 
 
-def test_report_section_only_with_latency_runs(tmp_path):
+def test_report_section_only_with_latency_runs(tmp_path, capsys):
     import json
 
-    from bioclf import report_coding
+    from bioclf import report_coding, tasks
 
     assert report_coding.surrogate_run_name({"arch": "fc", "hidden": 100}) == "fc100"
     name = report_coding.surrogate_run_name(
@@ -193,6 +193,9 @@ def test_report_section_only_with_latency_runs(tmp_path):
 
     write("fc100", None, 25, 0.978, 2597.0)  # written before the option: rate
     assert report_coding.section(tmp_path) == []
+    # the task: a wrong --out said "no latency-coded runs found" and exited 0, writing nothing
+    assert tasks.run(report_coding.main, ["--out", str(tmp_path)]) == 2
+    assert f"{tmp_path}: no latency-coded run to compare" in capsys.readouterr().err
     write("fc100_latency_T25", "latency", 25, 0.96, 151.0)
     lines = report_coding.section(tmp_path)
     table = "\n".join(lines)
