@@ -303,3 +303,26 @@ def test_a_shard_project_is_copied_from_a_finished_build_without_its_locks(tmp_p
     assert all((p / "main").read_text() == "being copied" for p in others)
     frozen.seed_project(cfg, trained, "shard0")  # there already: left alone
     assert (build / "shard0" / "main").read_text() == "linked"
+
+
+def test_evaluate_refuses_an_assignment_of_another_network_before_simulating(
+    tmp_path, capsys, monkeypatch
+):
+    """An --assignment of another network size was found only after the whole test set had
+    been simulated (its counts' shape compared); now before, naming both sizes."""
+    from bioclf.stdp import evaluate
+
+    monkeypatch.setattr(frozen, "respond", lambda *a, **k: pytest.fail("simulated first"))
+    trained = tmp_path / "trained"
+    trained.mkdir()
+    write_json(trained / "train_metrics.json", {"backend": "runtime", "n_exc": 5, "seed": 0})
+    (tmp_path / "assign").mkdir()
+    np.save(tmp_path / "assign" / "assignment.npy", np.zeros(7, np.int64))
+    info = {"n_assign": 1, "neurons_per_class": []}
+    write_json(tmp_path / "assign" / "assign_metrics.json", info)
+    argv = ["--config", str(ROOT / "config/smoke.yaml"), "--trained", str(trained)]
+    argv += ["--assignment", str(tmp_path / "assign" / "assignment.npy")]
+    assert tasks.run(evaluate.main, [*argv, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "assignment.npy: assigns 7 neurons; the network trained in" in err and "has 5" in err
+    assert not (tmp_path / "out").exists()

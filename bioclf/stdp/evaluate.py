@@ -46,6 +46,12 @@ def main(argv=None) -> int:
     trained = frozen.trained_metrics(args.trained)
     assignment = labels.checked_assignment(load_arrays(args.assignment, ndim=1), args.assignment)
     assign_info = load_json(args.assignment.parent / "assign_metrics.json", scoring.ASSIGN_FIELDS)
+    if len(assignment) != trained["n_exc"]:  # checked before the test set is simulated
+        raise ResultFileError(
+            args.assignment,
+            f"assigns {len(assignment)} neurons; the network trained in {args.trained} has "
+            f"{trained['n_exc']}",
+        )
     if args.responses is None:
         rec = frozen.respond(cfg, args.trained, args.out, n_test, "network")
     else:
