@@ -211,6 +211,13 @@ def trained_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
+def out_beside_trained(p: argparse.ArgumentParser, args) -> None:
+    """Refuse (exit 2) an ``--out`` that is the ``--trained`` directory: a frozen run's
+    checkpoint.npz there is the training's, which the run would set aside as another run's."""
+    if args.out.resolve() == args.trained.resolve():
+        p.error(f"--out must differ from --trained ({args.out} holds the trained network)")
+
+
 def shard_arguments(p: argparse.ArgumentParser) -> None:
     """``--shard k --shards K``: the options of a task that can run one shard of its samples."""
     p.add_argument(

@@ -364,3 +364,17 @@ def test_ctrl_c_while_a_task_loads_ends_it_in_one_line(tmp_path):
         assert done.stderr == "interrupted\n", (command, done.stderr)
         assert done.returncode in (130, -signal.SIGINT), command  # (Python exits by SIGINT)
         assert done.stdout == ""
+
+
+@pytest.mark.parametrize("task", ["stdp-assign", "stdp-respond", "stdp-evaluate"])
+def test_a_frozen_run_into_the_trained_directory_is_refused(task, tmp_path, capsys):
+    """Before: --out DIR --trained DIR ran, and set the training's checkpoint.npz aside as
+    another run's (checkpoint.stale.npz), wrote its own over it, and mixed the outputs."""
+    (tmp_path / "checkpoint.npz").write_bytes(b"the training's")
+    argv = ["--trained", str(tmp_path), "--out", f"{tmp_path}/."]
+    if task == "stdp-evaluate":
+        argv += ["--assignment", str(tmp_path / "assign" / "assignment.npy")]
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(cli.TASKS[task]).main(argv)
+    assert exit_.value.code == 2 and "--out must differ from --trained" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.npz"]

@@ -30,6 +30,7 @@ def main(argv=None) -> int:
     )
     tasks.shard_arguments(p)
     args = p.parse_args(argv)
+    tasks.out_beside_trained(p, args)
     cfg = cfgmod.load(args.config)
     n = cfg["stdp"]["n_assign"] if args.n_assign is None else args.n_assign
     frozen.assign(cfg, args.trained, args.out, n, tasks.shard(p, args))

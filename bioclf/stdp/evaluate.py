@@ -41,6 +41,7 @@ def main(argv=None) -> int:
         help="responses.npz written by bioclf.stdp.respond (default: simulate the test set here)",
     )
     args = p.parse_args(argv)
+    tasks.out_beside_trained(p, args)
     cfg = cfgmod.load(args.config)
     n_test = cfg["stdp"]["n_test"] if args.n_test is None else args.n_test
     trained = frozen.trained_metrics(args.trained)

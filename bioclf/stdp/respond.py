@@ -31,6 +31,7 @@ def main(argv=None) -> int:
     )
     tasks.shard_arguments(p)
     args = p.parse_args(argv)
+    tasks.out_beside_trained(p, args)
     cfg = cfgmod.load(args.config)
     n = cfg["stdp"]["n_test"] if args.n_test is None else args.n_test
     frozen.respond(cfg, args.trained, args.out, n, "network_test", tasks.shard(p, args))
