@@ -242,6 +242,11 @@ def test_merge_refuses_shards_that_are_not_one_run_each_sample_once(tmp_path, ca
 
     assert merged(first, last) == 0
     assert len(np.load(tmp_path / "merged" / frozen.RESPONSES)["labels"]) == N_SAMPLES
+    shard_file = (first / frozen.RESPONSES).read_bytes()
+    with pytest.raises(SystemExit) as exit_:  # was merged over the first shard's file
+        merge.main(["--what", "respond", "--out", str(first), str(first), str(last)])
+    assert exit_.value.code == 2 and "--out must differ from the shards'" in capsys.readouterr().err
+    assert (first / frozen.RESPONSES).read_bytes() == shard_file
     for parts, named, reason in [
         ((first,), first, "ends at sample 2 of 5: the shards after it are missing"),
         ((last, first), last, "samples 0 to 1 are in no shard before it"),

@@ -30,6 +30,8 @@ def main(argv=None) -> int:
         "parts", nargs="+", type=tasks.Path, help="the shards' output directories, in order"
     )
     args = p.parse_args(argv)
+    if args.out.resolve() in {part.resolve() for part in args.parts}:  # its file over a shard's
+        p.error(f"--out must differ from the shards' directories ({args.out} is one)")
     merge = frozen.merge_assign if args.what == "assign" else frozen.merge_responses
     merge(args.parts, args.out)
     return 0
