@@ -96,8 +96,16 @@ def main(argv=None) -> int:
             f"{model.path}: no closed-form f-I curve ({reason}); checking that the simulators "
             "agree spike for spike instead"
         )
+    names = nc.get("backends", ["runtime"])
+    if set(names) == {"cuda"} and not backends.gpu_available():
+        # (it would write a check that passed, having simulated nothing)
+        raise ConfigError(
+            args.config,
+            "neuron_check.backends",
+            "cuda only, and no GPU here: nothing would be checked; add runtime or cpp",
+        )
     results, ok, reference = {}, True, None
-    for name in nc.get("backends", ["runtime"]):
+    for name in names:
         backend = backends.Backend(name, build_dir=tasks.Path(build) / "neuron")
         if name == "cuda" and not backends.gpu_available():
             print("cuda: no GPU here, skipped (the CUDA build is tested by the test suite)")

@@ -13,6 +13,7 @@ from conftest import EQUATIONS, ROOT
 from bioclf import neuron_check
 from bioclf.brian import backends, lif_check
 from bioclf.equations import load_neuron
+from bioclf.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +197,6 @@ def test_adaptation_neuron_gets_the_agreement_check(tmp_path):
 def test_too_short_a_duration_is_a_configuration_error(tmp_path):
     """tau_m = 1 s: at 1.05x rheobase one spike every 3 s, so a 2 s check would measure a rate
     of 0 and call a correct neuron broken; the duration is refused instead, naming the field."""
-    from bioclf.errors import ConfigError
 
     path = tmp_path / "slow.yaml"
     path.write_text(
@@ -211,6 +211,20 @@ def test_too_short_a_duration_is_a_configuration_error(tmp_path):
     with pytest.raises(ConfigError, match="use at least 9.2") as err:
         neuron_check.main(argv)
     assert err.value.field == "neuron_check.duration"
+
+
+def test_a_check_on_cuda_alone_without_a_gpu_is_refused(tmp_path, monkeypatch):
+    """With cuda its only backend and no GPU, the check simulated nothing and wrote that it
+    passed; it is refused before anything runs."""
+    monkeypatch.setattr(backends, "gpu_available", lambda: False)
+    cfg = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    cfg["neuron_check"]["backends"] = ["cuda"]
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match="no GPU here") as err:
+        neuron_check.main(["--config", str(tmp_path / "cfg.yaml"), "--out", str(out)])
+    assert err.value.field == "neuron_check.backends"
+    assert not (out / "lif_check.json").exists()
 
 
 def _strict_json(path):
