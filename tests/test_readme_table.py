@@ -79,18 +79,24 @@ def test_results_of_another_configuration_are_refused(tmp_path):
     readme_table.check_default_configuration(tmp_path / "absent.md")  # nothing to check
 
 
-@pytest.mark.parametrize("missing", ["metrics.csv", "targets.csv", "other_runs.csv", "README.md"])
-def test_a_missing_source_is_refused_and_the_readme_left_alone(tmp_path, missing):
-    """`--results` naming a directory without the results (a typo, a clone without them) wrote
-    an empty table over the README's and said it had updated it."""
+def _sources(tmp_path):
+    """A results directory with one row per source, and a README with an old table."""
     results = tmp_path / "results"
     results.mkdir()
     (results / "metrics.csv").write_text(COLUMNS + "ann,MLP 784-100-10,100,0,torch-cpu,0.981,,\n")
     (results / "targets.csv").write_text("method,network,target\n")
     (results / "other_runs.csv").write_text("what,figure,target,anchor,command\na,b,,,c\n")
     readme = tmp_path / "README.md"
-    text = f"x\n{readme_table.START}\nold\n{readme_table.END}\n"
-    readme.write_text(text)
+    readme.write_text(f"x\n{readme_table.START}\nold\n{readme_table.END}\n")
+    return results, readme
+
+
+@pytest.mark.parametrize("missing", ["metrics.csv", "targets.csv", "other_runs.csv", "README.md"])
+def test_a_missing_source_is_refused_and_the_readme_left_alone(tmp_path, missing):
+    """`--results` naming a directory without the results (a typo, a clone without them) wrote
+    an empty table over the README's and said it had updated it."""
+    results, readme = _sources(tmp_path)
+    text = readme.read_text()
     (tmp_path / missing if missing == "README.md" else results / missing).unlink()
     with pytest.raises(ResultFileError, match=f"{missing}: not found"):
         readme_table.main(["--readme", str(readme), "--results", str(results)])
@@ -111,13 +117,7 @@ def test_a_source_without_its_columns_is_refused_and_the_readme_left_alone(
 ):
     """A source whose header lacked the columns but that had no data rows (an empty file, a
     broken header) passed the per-row check: the README was rewritten without its rows."""
-    results = tmp_path / "results"
-    results.mkdir()
-    (results / "metrics.csv").write_text(COLUMNS + "ann,MLP 784-100-10,100,0,torch-cpu,0.981,,\n")
-    (results / "targets.csv").write_text("method,network,target\n")
-    (results / "other_runs.csv").write_text("what,figure,target,anchor,command\na,b,,,c\n")
-    readme = tmp_path / "README.md"
-    readme.write_text(f"x\n{readme_table.START}\nold\n{readme_table.END}\n")
+    results, readme = _sources(tmp_path)
     readme_table.main(["--readme", str(readme), "--results", str(results)])
     before = readme.read_text()
     assert "MLP 784-100-10" in before
