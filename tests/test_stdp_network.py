@@ -598,6 +598,27 @@ def test_cli_refuses_bad_values_with_exit_2(tmp_path):
     assert not (tmp_path / "o" / "weights.npy").exists()
 
 
+def test_continuing_from_what_is_no_such_training_names_it_a_result_not_the_configuration(
+    tmp_path,
+):
+    """--continue-from a folder without a finished training, or one of another size, was
+    reported as a field of a "configuration" (the folder, train_metrics.json)."""
+    from bioclf.errors import ResultFileError
+    from bioclf.stdp import training
+
+    with pytest.raises(ResultFileError, match="--continue-from: no finished training") as err:
+        training._earlier_epochs(tmp_path, 20, 0)
+    assert not isinstance(err.value, ConfigError) and err.value.path == str(tmp_path)
+    (tmp_path / "state.npz").write_bytes(b"")
+    metrics = {"n_exc": 100, "seed": 0, "epochs": 1}
+    (tmp_path / "train_metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(
+        ResultFileError, match="n_exc: the earlier training .* has 100, this one 20"
+    ):
+        training._earlier_epochs(tmp_path, 20, 0)
+    assert training._earlier_epochs(tmp_path, 100, 0) == 1
+
+
 @pytest.mark.standalone
 def test_training_continued_from_a_trained_network(tmp_path, build_root):
     """--continue-from starts from the trained state and counts the epochs on: one epoch, then

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from bioclf import plots, tasks
-from bioclf.errors import THE_CONFIGURATION, ConfigError
+from bioclf.errors import THE_CONFIGURATION, ConfigError, ResultFileError
 from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
 from bioclf.stdp import network, run, setup, simulate
 from bioclf.stdp.protocol import Models
@@ -188,12 +188,16 @@ def _earlier_epochs(trained: Path, n_exc: int, seed: int) -> int:
     """Epochs the network trained in `trained` has seen, checked against this run."""
     where = trained / "train_metrics.json"
     if not where.exists() or not (trained / "state.npz").exists():
-        raise ConfigError(str(trained), "--continue-from", "no finished training there")
+        raise ResultFileError(
+            trained, "--continue-from: no finished training there (train_metrics.json, state.npz)"
+        )
     metrics = load_json(where, ("n_exc", "seed", "epochs"))
     for key, ours in (("n_exc", n_exc), ("seed", seed)):
         if metrics[key] != ours:
-            raise ConfigError(
-                str(where), key, f"the earlier training has {metrics[key]}, this one {ours}"
+            raise ResultFileError(
+                where,
+                f"{key}: the earlier training (--continue-from) has {metrics[key]}, this "
+                f"one {ours}",
             )
     return metrics.get("epochs_before", 0) + metrics["epochs"]
 
