@@ -20,7 +20,7 @@ from conftest import DC_MODELS, ROOT, ctrl_c, sigint_default
 from bioclf.brian import backends, cpp_patches
 from bioclf.data import images_as_float, load_split
 from bioclf.encoding import hashrng, skip_spikes, stream_keys
-from bioclf.errors import ConfigError, EquationFileError
+from bioclf.errors import ConfigError, EquationFileError, ResultFileError
 from bioclf.stdp import labels as labelling
 from bioclf.stdp import network
 from bioclf.stdp.protocol import Models, Protocol
@@ -603,7 +603,6 @@ def test_continuing_from_what_is_no_such_training_names_it_a_result_not_the_conf
 ):
     """--continue-from a folder without a finished training, or one of another size, was
     reported as a field of a "configuration" (the folder, train_metrics.json)."""
-    from bioclf.errors import ResultFileError
     from bioclf.stdp import training
 
     with pytest.raises(ResultFileError, match="--continue-from: no finished training") as err:
@@ -645,7 +644,7 @@ def test_training_continued_from_a_trained_network(tmp_path, build_root):
     np.testing.assert_allclose(
         np.load(tmp_path / "more" / "theta.npy"), np.load(tmp_path / "two" / "theta.npy"), rtol=1e-9
     )
-    with pytest.raises(ConfigError, match="n_exc"):
+    with pytest.raises(ResultFileError, match="n_exc"):
         train(cfg, N_TEST + 1, 0, tmp_path / "x", epochs=1, continue_from=tmp_path / "one")
 
 
