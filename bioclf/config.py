@@ -283,6 +283,12 @@ def data_values(config: dict) -> dict:
     return {k: v or DATA_DEFAULTS.get(k, v) for k, v in data.items()}
 
 
+def neuron_check_backends(config: dict) -> list[str]:
+    """The simulators the neuron check runs on: ``neuron_check.backends``, runtime where the
+    configuration names none (read by the task and by the workflow's GPU claim alike)."""
+    return list(config["neuron_check"].get("backends", ["runtime"]))
+
+
 #: Where the workflow keeps the jobs' settings files (`settings_text`), one directory per rule,
 #: relative to its working directory.
 SETTINGS = Path("results") / ".settings"

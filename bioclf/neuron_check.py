@@ -96,7 +96,7 @@ def main(argv=None) -> int:
             f"{model.path}: no closed-form f-I curve ({reason}); checking that the simulators "
             "agree spike for spike instead"
         )
-    names = nc.get("backends", ["runtime"])
+    names = cfgmod.neuron_check_backends(cfg)
     if set(names) == {"cuda"} and not backends.gpu_available():
         # (it would write a check that passed, having simulated nothing)
         raise ConfigError(

@@ -28,6 +28,8 @@ from bioclf.errors import DataError
 N_CLASSES = 10
 #: (h, w) of an image: both networks take 784 inputs.
 IMAGE_SHAPE = (28, 28)
+#: Pixels of an image: the inputs of both networks.
+N_PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
 
 #: split -> (images file, labels file), base names without ``.gz``.
 SPLIT_FILES: dict[str, tuple[str, str]] = {

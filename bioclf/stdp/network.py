@@ -63,11 +63,12 @@ from bioclf.brian.groups import (
     synapse_initial_values,
     synapses,
 )
+from bioclf.data.datasets import N_PIXELS
 from bioclf.encoding import latency_steps
 from bioclf.errors import THE_CONFIGURATION, ConfigError
 from bioclf.stdp.protocol import INPUT_VARIABLES, Models, Protocol
 
-N_INPUT = 784
+N_INPUT = N_PIXELS  # input neurons: one per pixel
 
 #: How this module simulates the models. Bumped whenever a change here alters the results of
 #: the same files, seed and data, so that checkpoints written by older code are not resumed

@@ -50,6 +50,7 @@ import yaml
 from torch import nn
 
 from bioclf import checkpoint, tasks
+from bioclf.data.datasets import N_PIXELS
 from bioclf.equations import model_files
 from bioclf.errors import BioclfError, ConfigError
 from bioclf.surrogate.data import load_data
@@ -154,8 +155,6 @@ def _where(path: str) -> str:
         return str(full)
 
 
-#: Inputs of every network: MNIST's 28 x 28 pixels.
-N_INPUT = 784
 #: Bytes per time step, image and input of a batch's input spikes while they are made: the
 #: encoder's bool array and the float32 tensor made from it.
 SPIKE_BYTES = 5
@@ -166,7 +165,7 @@ def input_spike_bytes(cfg: TrainConfig) -> int:
     (training, or evaluation where it validates or tests): a floor of what it needs, the
     network's own states for the backward pass coming on top."""
     batch = max(cfg.batch_size, cfg.eval_batch_size if cfg.validation or cfg.test else 0)
-    return SPIKE_BYTES * int(cfg.T) * batch * N_INPUT
+    return SPIKE_BYTES * int(cfg.T) * batch * N_PIXELS
 
 
 def available_memory() -> int | None:
@@ -208,7 +207,7 @@ def check_memory(cfg: TrainConfig, device, sources: dict | None = None) -> None:
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         limits.append(("GPU memory", free, need * 4 // SPIKE_BYTES))
-    batch = need // (SPIKE_BYTES * int(cfg.T) * N_INPUT)
+    batch = need // (SPIKE_BYTES * int(cfg.T) * N_PIXELS)
     for what, have, bytes_needed in limits:
         if have is not None and bytes_needed > have:
             raise ConfigError(

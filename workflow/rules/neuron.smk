@@ -1,5 +1,4 @@
-# (the task's default where the configuration names none: runtime)
-NEURON_CHECK_BACKENDS = config["neuron_check"].get("backends", ["runtime"])
+NEURON_CHECK_BACKENDS = _bioclf_config.neuron_check_backends(config)
 
 
 rule neuron_check:
@@ -21,8 +20,8 @@ rule neuron_check:
     threads: 1
     resources:
         mem_mb=retry_scaled(2000),
-        # brian2cuda where the backends include cuda (on a node without a GPU the check skips
-        # it, and says so in its log only)
+        # brian2cuda where the backends include cuda (without a GPU the check skips cuda, and
+        # says so in its log; cuda alone is refused)
         gpu=1 if "cuda" in NEURON_CHECK_BACKENDS else 0,
     params:
         cfg=CFG,
