@@ -77,3 +77,21 @@ def test_peak_file_can_be_named(tmp_path):
     assert subprocess.run([*cmd, program], cwd=tmp_path, timeout=60).returncode == 0
     assert 50 <= int((tmp_path / "make.kb").read_text()) / 1024 < 200
     assert not (tmp_path / ".bioclf.peak_rss_kb").exists()
+
+
+def test_ctrl_c_while_it_starts_ends_it_without_a_traceback(tmp_path):
+    """A Ctrl-C that reaches the wrapper while Python imports its modules (at each chunk's
+    start) printed a KeyboardInterrupt traceback under the task's one-line "interrupted".
+    Simulated here by an import that raises it."""
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "fcntl.py").write_text("raise KeyboardInterrupt\n")
+    res = subprocess.run(
+        [*LOCKED_RUN_CMD, "true"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(fake)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 130 and "Traceback" not in res.stderr, res.stderr

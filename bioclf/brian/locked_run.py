@@ -23,12 +23,15 @@ Standard library only: Brian2 runs this with the project directory as working di
 
 from __future__ import annotations
 
-import fcntl
-import os
-import resource
-import signal
-import sys
-import time
+try:
+    import fcntl
+    import os
+    import resource
+    import signal
+    import sys
+    import time
+except KeyboardInterrupt:  # Ctrl-C while this script starts: no traceback (see the end)
+    raise SystemExit(130) from None
 
 LOCK_NAME = ".bioclf.lock"
 PEAK_NAME = ".bioclf.peak_rss_kb"
