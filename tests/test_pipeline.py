@@ -391,7 +391,7 @@ def test_stdp_shards_are_jobs_of_their_own(tmp_path):
     merge = f"-m bioclf.stdp.merge --what respond --out {run}/test {run}/test/shard0of2 "
     assert merge + f"{run}/test/shard1of2 " in res.stdout
     # the assignment's merge asks for memory by the counts it holds (it had the profiles'
-    # default, 4 GB, against ~5 GB at N=6400 and 60,000 samples; common.smk)
+    # default, 4 GB, against ~5 GB then needed at N=6400 and 60,000 samples; common.smk)
     assign_merge = res.stdout.split("rule stdp_assign:")[1].split("\n[")[0]
     assert "mem_mb=2000," in assign_merge, assign_merge
 
@@ -442,18 +442,18 @@ def test_paper_config_per_network_settings(tmp_path):
     assert "--augment-shift" not in fc1600[0]  # one network's settings stay its own
     assert "--surrogate" not in fc1600[0] and "--surrogate atan" in conv[0]
     # Memory requests a cluster node can grant: N=6400 was asked 194 GB, 30 MB per neuron
-    # (its run at N=1600 peaked at 1.5 GB), then 8.4 GB, linear in N, though the N x N
-    # inhibitory synapses took 4.3 of the 5.4 GB measured at N=6400 (common.smk); the raster
-    # (3.0 GB measured there) 2 GB. The vote alone asks neither a GPU nor much memory.
+    # (its run at N=1600 peaked at 1.5 GB), then 12.5 GB for the 5.4 GB measured; since Brian2
+    # creates the N x N inhibitory synapses, 2.2 GB measured, 5.2 GB asked (common.smk); the
+    # raster (1.8 GB measured there) 3.6 GB. The vote alone asks neither a GPU nor much memory.
     jobs = {
         (block.split(":", 1)[0], *re.findall(r"wildcards: (.*)", block)): block
         for block in res.stdout.split("\nrule ")[1:]
     }
     big = jobs["stdp_train", "backend=cuda, n=6400, seed=0"]
-    assert "mem_mb=12496," in big and "gpu=1" in big
-    assert "mem_mb=3856," in jobs["stdp_assign", "backend=cuda, n=1600, seed=0"]
-    assert "mem_mb=6096," in jobs["stdp_raster", "backend=cuda, n=6400, seed=0"]
-    assert "mem_mb=2001," in jobs["stdp_raster", "backend=cuda, n=100, seed=0"]
+    assert "mem_mb=5238," in big and "gpu=1" in big
+    assert "mem_mb=2502," in jobs["stdp_assign", "backend=cuda, n=1600, seed=0"]
+    assert "mem_mb=3638," in jobs["stdp_raster", "backend=cuda, n=6400, seed=0"]
+    assert "mem_mb=2000," in jobs["stdp_raster", "backend=cuda, n=100, seed=0"]
     # the neuron check on brian2cuda claims the GPU it runs on (it claimed none: on a cluster
     # node without one it skipped cuda, saying so in its log only)
     assert "gpu=1" in jobs["neuron_check",]

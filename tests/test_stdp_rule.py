@@ -172,3 +172,39 @@ def test_connect_condition_may_use_the_group_sizes(stdp, tmp_path):
     i, j = connect_indices(load_synapse(path), 5, 2)
     np.testing.assert_array_equal(i, np.arange(5))
     np.testing.assert_array_equal(j, (np.arange(5) + 5) % 2)
+
+
+@pytest.mark.parametrize(
+    "condition, by_brian2",
+    [("i != j", True), ("j == (i + N_pre) % N_post", True), ("i != j and rand() < 0.5", False)],
+)
+def test_synapses_without_values_to_draw_are_connected_by_brian2(condition, by_brian2, tmp_path):
+    """A synapse without delays or initial values (the inhibition) is connected by Brian2, in
+    the generated program on cpp and cuda: as index arrays, the 41 million of N=6400 cost GBs
+    in Python. The synapses are the ones, in the order, of `connect_indices`. A condition with
+    random numbers still takes numpy's (Brian2's would differ between backends)."""
+    from bioclf.brian import groups
+
+    path = tmp_path / "inh_exc.yaml"
+    text = (EQUATIONS / "dc_inh_exc.yaml").read_text()
+    path.write_text(text.replace("connect: i != j", f"connect: {condition}"))
+    syn = load_synapse(path)
+    backends.activate(backends.Backend("runtime"), "connect", dt=DT)
+    calls = []
+    real = groups.connect_indices
+
+    def recorded(*args):
+        calls.append(args)
+        return real(*args)
+
+    pre = NeuronGroup(5, "v : 1", threshold="False", name="pre")
+    post = NeuronGroup(3, "gi : 1", name="post")
+    orig, groups.connect_indices = groups.connect_indices, recorded
+    try:
+        s = groups.synapses(syn, pre, post, "s", np.random.default_rng(0))
+    finally:
+        groups.connect_indices = orig
+    assert bool(calls) != by_brian2
+    i, j = real(syn, 5, 3)
+    np.testing.assert_array_equal(np.asarray(s.i[:]), i)
+    np.testing.assert_array_equal(np.asarray(s.j[:]), j)

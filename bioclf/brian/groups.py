@@ -13,6 +13,7 @@ from brian2.core.functions import DEFAULT_FUNCTIONS
 from brian2.core.namespace import DEFAULT_UNITS
 from brian2.parsing.rendering import NumpyNodeRenderer
 from brian2.units.fundamentalunits import Quantity, fail_for_dimension_mismatch, get_dimensions
+from brian2.utils.stringtools import get_identifiers
 
 from bioclf.brian.functions import NAMESPACE as HASH_FUNCTIONS
 from bioclf.equations.spec import EXTERNALS, NeuronExtension, NeuronModel, SynapseModel
@@ -49,14 +50,15 @@ def evaluate_array(expr: str, n: int, namespace: dict, rng: np.random.Generator,
         rand=lambda: rng.random(n),
         randn=lambda: rng.standard_normal(n),
         poisson=lambda lam: rng.poisson(np.asarray(lam, dtype=float), n).astype(float),
-        i=np.arange(n),
         N=n,
         inf=np.inf,
         pi=np.pi,
         e=np.e,
     )
-    if extra:
-        ns.update(extra)
+    extra = extra or {}
+    if "i" not in extra:  # (not made when given: N^2 of them for all-to-all synapses)
+        ns["i"] = np.arange(n)
+    ns.update(extra)
     value = eval(code, {"__builtins__": {}}, ns)  # code rendered from a validated expression
     if np.ndim(value) == 0:
         value = value * np.ones(n)
@@ -155,9 +157,12 @@ def initial_values(model, n: int, namespace: dict, rng: np.random.Generator) -> 
 
 
 def connect_indices(syn: SynapseModel, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
-    """Presynaptic and postsynaptic indices of the synapses `syn.connect` asks for."""
-    i = np.repeat(np.arange(n_pre), n_post)
-    j = np.tile(np.arange(n_post), n_pre)
+    """Presynaptic and postsynaptic indices (int32, as Brian2 keeps them) of the synapses
+    `syn.connect` asks for, ordered by presynaptic then postsynaptic index."""
+    # int32: the all-but-self inhibition of N=6400 has 41 million synapses (int64 indices of
+    # all N^2 pairs, kept ones and the condition's operands took 3.4 GB there).
+    i = np.repeat(np.arange(n_pre, dtype=np.int32), n_post)
+    j = np.tile(np.arange(n_post, dtype=np.int32), n_pre)
     if syn.connect is True:
         return i, j
     if syn.connect is False:
@@ -174,7 +179,7 @@ def synapse_indices(i: np.ndarray, j: np.ndarray, n_pre: int, n_post: int) -> di
     """Brian2's per-synapse names for synapses from `i` to `j` (index arrays): ``i`` and ``j``
     the presynaptic and postsynaptic neuron, ``N`` the number of synapses, ``N_pre``/``N_post``
     the group sizes, ``N_incoming``/``N_outgoing`` the synapses onto ``j``/from ``i``."""
-    i, j = np.asarray(i, dtype=int), np.asarray(j, dtype=int)
+    i, j = np.asarray(i), np.asarray(j)
     return {
         "i": i,
         "j": j,
@@ -195,9 +200,11 @@ def synapse_initial_values(
     """Delays and initial values of the synapses from ``indices[0]`` to ``indices[1]``
     (between groups of `sizes` neurons), drawn in numpy from `rng`; ``i``, ``j`` and the other
     names of `synapse_indices` mean there what they mean in Brian2."""
-    special = synapse_indices(*indices, *sizes)
-    n_syn = special["N"]
+    n_syn = len(indices[0])
     values = {}
+    if syn.delay is None and not syn.initial:  # (the N^2 names cost memory at N=6400)
+        return values
+    special = synapse_indices(*indices, *sizes)
     if syn.delay is not None and n_syn:
         values["delay"] = evaluate_array(syn.delay, n_syn, syn.namespace(), rng, special)
         if np.min(values["delay"]) < 0:  # Brian2 would run with it
@@ -251,12 +258,31 @@ def synapses(
         namespace=namespace,
         name=name,
     )
+    if indices is None and initial is None and _brian2_connects(syn):
+        # Made by Brian2, in the generated program on cpp and cuda, in the same order. As
+        # arrays, the all-but-self inhibition of N=6400 (41 million synapses) cost 1.9 GB of
+        # Brian2's copies and 330 MB of files in the project.
+        S.connect(condition=syn.connect)
+        return _plastic(S, model)
     i, j = connect_indices(syn, len(source), len(target)) if indices is None else indices
     S.connect(i=i, j=j)
     if initial is None:
         initial = synapse_initial_values(syn, (i, j), (len(source), len(target)), rng)
     for var, value in initial.items():
         setattr(S, var, value)
+    return _plastic(S, model)
+
+
+def _plastic(S: Synapses, model: Equations) -> Synapses:
     if "plastic" in model.names:
         S.plastic = 1
     return S
+
+
+def _brian2_connects(syn: SynapseModel) -> bool:
+    """Whether Brian2 can create `syn`'s synapses with what `connect_indices` and
+    `synapse_initial_values` would give: no delays or initial values to draw in numpy for
+    them, and a condition without random numbers (Brian2's would differ between backends)."""
+    if syn.delay is not None or syn.initial:
+        return False
+    return syn.connect is True or not get_identifiers(syn.connect) & {"rand", "randn", "poisson"}

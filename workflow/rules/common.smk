@@ -253,31 +253,29 @@ def stdp_gpu(w):
 
 def stdp_pairs_mb(n):
     """Memory (MB) of the N x N inhibitory synapses (every inhibitory neuron onto every
-    excitatory one but its partner, equations/dc_inh_exc.yaml): 100 bytes per pair. Measured
-    at N=6400 (40.9 million pairs; 200 training samples, cpp, 2026-12-06): Python 3.42 GB
-    (its arrays of the pairs' indices) and the program 1.99 GB (their synapses) at most,
-    against 1.27 and 0.21 GB at N=1600 (results/n1600/): ~106 bytes per pair in all; the raster
-    (runtime backend, Python alone) 2.99 GB at N=6400, 0.19 GB at N=100: ~68 bytes per pair."""
-    return int(n) ** 2 // 10_000
+    excitatory one but its partner, equations/dc_inh_exc.yaml): 40 bytes per pair. Brian2
+    creates them in the program (bioclf/brian/groups.py), which held 33 bytes per pair at
+    N=6400 (40.9 million pairs: program 1.37 GB, Python 0.85 GB at most over 20 training
+    samples, cpp), the raster (runtime backend, Python alone) 1.83 GB there and 0.19 GB at
+    N=100 (bench/README.md, "Memory at N=6400")."""
+    return int(n) ** 2 // 25_000
 
 
 def stdp_counts_mb(n, samples):
     """Memory (MB) of a pass's spike counts, `samples` x N: 2 bytes each (uint16,
-    bioclf/stdp/run.py) twice (a merge's shards and their concatenation) and 8 more for the
-    float copy that the label assignment makes (bioclf/stdp/labels.py): 4.6 GB at N=6400 and
-    60,000 samples; measured 4.84 GB at most for four shards' counts there, concatenated and
-    assigned (2026-12-06), where the merge asked 4 GB (the default)."""
-    return int(n) * int(samples) * 12 // 1_000_000
+    bioclf/stdp/run.py) twice (a merge's shards and their concatenation; the label assignment
+    sums them one class at a time, bioclf/stdp/labels.py): 1.5 GB at N=6400 and 60,000
+    samples, where four shards' counts, concatenated and assigned, took 1.65 GB at most."""
+    return int(n) * int(samples) * 4 // 1_000_000
 
 
 def stdp_mem_mb(w):
-    """Memory (MB) an STDP job of N neurons asks for: 2 GB, 1 MB per neuron (a pass's spike
-    counts: a label assignment of 60,000 samples holds 0.12 MB per neuron, and 0.48 MB more
-    in the float copy it assigns the labels from, `stdp_counts_mb`) and the N x N
-    inhibitory synapses (`stdp_pairs_mb`): 2.1 GB at N=100, 3.9 GB at N=1600 (1.48 GB measured),
-    12.5 GB at N=6400 (5.4 GB measured over 200 training samples). 2 GB and 1 MB per neuron
-    alone (8.4 GB at N=6400) fell behind the need from about N=10,000 on: N^2 outgrows it."""
-    return 2000 + int(w.n) + stdp_pairs_mb(w.n)
+    """Memory (MB) an STDP job of N neurons asks for: 2 GB (Python, Brian2 and the compiler),
+    0.25 MB per neuron (the input synapses, and a pass's spike counts: 0.12 MB per neuron for a
+    label assignment of 60,000 samples) and the N x N inhibitory synapses
+    (`stdp_pairs_mb`): 2.0 GB at N=100, 2.5 GB at N=1600, 5.2 GB at N=6400 (2.2 GB measured
+    over 20 training samples; a label assignment of 60,000 samples holds 0.77 GB more)."""
+    return 2000 + int(w.n) // 4 + stdp_pairs_mb(w.n)
 
 
 def retry_scaled(base):

@@ -11,7 +11,7 @@ rule stdp_raster:
         logfile("stdp_raster", STDP_JOB),
     benchmark:
         benchfile("stdp_raster", STDP_JOB)
-    resources:  # (the whole network on the runtime backend: 2.99 GB at N=6400, 14 s)
+    resources:  # (the whole network on the runtime backend: 1.83 GB at N=6400, 6 s)
         mem_mb=retry_scaled(lambda w: 2000 + stdp_pairs_mb(w.n)),
     params:
         cfg=CFG,
