@@ -164,12 +164,17 @@ SAMPLE_COUNTS = {
     ("sweep_budget", "stdp", "n_train"): "train",
     ("sweep_budget", "stdp", "n_assign"): "train",
     ("sweep_budget", "stdp", "n_test"): "test",
+    ("surrogate", "n_train"): "train",
+    ("surrogate", "n_test"): "test",
+    ("sweep_budget", "surrogate", "n_train"): "train",
+    ("sweep_budget", "surrogate", "n_test"): "test",
 }
 
 
 def _sample_counts(config: dict, path) -> None:
     """Refuse a sample count above the size of its split, where the data is already there (the
-    surrogate's counts are upper bounds: it takes all the images if there are fewer)."""
+    tasks refuse it too, `bioclf.stdp.setup.data` and `bioclf.surrogate.data.load_data`, where
+    it is not)."""
     from bioclf.data.datasets import split_size
 
     root = _get(config, ("data", "root"))

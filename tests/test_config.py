@@ -51,6 +51,9 @@ BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
         (("stdp", "protocol", "max_intensity"), 1, "stdp.protocol.max_intensity"),
         # above the size of the split in data/mnist (read from the labels file's header)
         (("stdp", "n_test"), 10001, "stdp.n_test"),
+        # the surrogate's too (it used to take all the images there were, without a word)
+        (("surrogate", "n_test"), 10001, "surrogate.n_test"),
+        (("sweep_budget",), {"surrogate": {"n_test": 10001}}, "sweep_budget.surrogate.n_test"),
         (("stdp", "n_assign"), 60001, "stdp.n_assign"),
         (
             ("surrogate", "runs"),

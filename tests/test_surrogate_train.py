@@ -153,6 +153,30 @@ def test_bad_validation_size_is_refused(tmp_path, held):
         tr.train(tiny(tmp_path, validation=held))
 
 
+@pytest.mark.parametrize(
+    "options, field, message",
+    [
+        ({"train_subset": 60001}, "train_subset", "asks for 60001 training images; .* has 60000$"),
+        # what is left after the validation hold-out
+        (
+            {"train_subset": 50001, "validation": 10000},
+            "train_subset",
+            "50001 training images; 50000 are left of the 60000 in data/mnist after the 10000 "
+            "held out by validation$",
+        ),
+        ({"test_subset": 10001}, "test_subset", "asks for 10001 test images; .* has 10000$"),
+    ],
+)
+def test_subset_larger_than_the_images_is_refused(tmp_path, options, field, message):
+    """Not silently the images there are: the run would train or test on fewer than its
+    options (and metrics.json's config) say, as the STDP side refuses its sample counts."""
+    with pytest.raises(ConfigError, match=message) as err:
+        tr.train(tiny(tmp_path, **options))
+    assert err.value.field == field
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()  # refused before any training
+    assert tr.load_data(tiny(tmp_path, train_subset=50000, validation=10000), "train")[1].size
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     """The `tiny` run trained without interruption: its metrics and its run directory."""
@@ -223,6 +247,20 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_batch_checkpoint(
     # checkpoint_minutes 0: checkpoints at the epochs' ends only
     tr.train(tiny(tmp_path, "ends", checkpoint_minutes=0, epochs=1, test=False))
     assert "batch 4/10: checkpoint" not in (tmp_path / "ends" / "train.log").read_text()
+
+
+def test_evaluating_a_model_with_too_large_a_test_subset_names_the_model(tmp_path, uninterrupted):
+    """The test subset saved with the model is checked as training checks it, naming the model
+    file the option comes from."""
+    from bioclf.surrogate import evaluate as ev
+
+    _, full_dir = uninterrupted
+    saved = torch.load(full_dir / "model.pt", weights_only=False)
+    saved["config"]["test_subset"] = 10001
+    torch.save(saved, tmp_path / "model.pt")
+    with pytest.raises(ConfigError, match="asks for 10001 test images") as err:
+        ev.test_model(tmp_path / "model.pt", tmp_path / "out")
+    assert (err.value.path, err.value.field) == (str(tmp_path / "model.pt"), "test_subset")
 
 
 def test_another_torch_file_as_checkpoint_is_set_aside(tmp_path):
@@ -370,7 +408,7 @@ def test_an_empty_test_set_is_refused_naming_its_file(tmp_path):
         n = 0 if split == "test" else 20
         write_idx(root / f"{images}.gz", ds.images[:n])
         write_idx(root / f"{labels}.gz", ds.labels[:n])
-    cfg = tiny(tmp_path, data=str(root), data_name="other")
+    cfg = tiny(tmp_path, data=str(root), data_name="other", train_subset=0)  # (all 20)
     assert len(load_data(cfg, "train")[1]) == 20
     with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz: holds no images"):
         load_data(cfg, "test")

@@ -11,11 +11,18 @@ from bioclf.errors import ConfigError, DataError
 from bioclf.surrogate.options import TrainConfig
 
 
-def load_data(cfg: TrainConfig, split: str):
+def load_data(cfg: TrainConfig, split: str, source: str = "(command line)"):
     """Images (float, in [0, 1]), labels and their indices in the split, subset if configured.
 
     `split` is ``"train"`` (the training images less the validation ones), ``"validation"``
-    (the last ``cfg.validation`` training images) or ``"test"``.
+    (the last ``cfg.validation`` training images) or ``"test"``. `source` says where `cfg`
+    came from, for the errors naming its options.
+
+    Raises
+    ------
+    ConfigError
+        ``validation`` holds out every training image, or ``train_subset`` / ``test_subset``
+        asks for more images than there are (after the validation hold-out).
     """
     which = "test" if split == "test" else "train"
     ds = load_split(cfg.data, which, **cfg.data_set())
@@ -27,14 +34,32 @@ def load_data(cfg: TrainConfig, split: str):
     if split != "test" and cfg.validation:
         if cfg.validation >= len(ds):
             raise ConfigError(
-                "(command line)",
+                source,
                 "validation",
                 f"holds out {cfg.validation} of the {len(ds)} training images: none left to "
                 "train on",
             )
         cut = len(ds) - cfg.validation
         pool = pool[cut:] if split == "validation" else pool[:cut]
-    n = min({"train": cfg.train_subset, "test": cfg.test_subset}.get(split, 0), len(pool))
+    n = _subset_size(cfg, split, len(pool), len(ds), source)
     if n:  # exactly n, each class in proportion to its share of the pool, in file order
         pool = pool[subset_index(ds.labels[pool], n, cfg.seed, stratified=True, proportional=True)]
     return images_as_float(ds)[pool], ds.labels[pool], pool
+
+
+def _subset_size(cfg: TrainConfig, split: str, available: int, total: int, source: str) -> int:
+    """The configured subset size of `split` (0: all `available` images), refused where it asks
+    for more than there are (as the STDP side refuses its sample counts): a silently smaller
+    subset would train or score on fewer images than the options and metrics say."""
+    name = {"train": "train_subset", "test": "test_subset"}.get(split)
+    n = int(getattr(cfg, name)) if name else 0
+    if n > available:
+        images = "training" if split == "train" else "test"
+        there = (
+            f"{available} are left of the {total} in {cfg.data} after the {cfg.validation} "
+            "held out by validation"
+            if available < total
+            else f"the data set in {cfg.data} has {total}"
+        )
+        raise ConfigError(source, name, f"asks for {n} {images} images; {there}")
+    return n

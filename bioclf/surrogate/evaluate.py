@@ -240,7 +240,7 @@ def test_model(
     where = next(net.parameters()).device
     torch.set_num_threads(cfg.threads)
     config_dict = asdict(cfg)
-    x_test, y_test, idx_test = load_data(cfg, "test")
+    x_test, y_test, idx_test = load_data(cfg, "test", str(model_path))  # (its options)
     log(f"evaluating {model_path} on {len(y_test)} test samples")
     metrics = evaluate(
         net,

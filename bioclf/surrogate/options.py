@@ -56,8 +56,10 @@ HELP = {
     "('': none)",
     "data_checksums": "MD5 of each uncompressed IDX file, as FILE=MD5,FILE=MD5 (file names "
     "without .gz; '': the built-in ones of --data-name, if any)",
-    "train_subset": "train on this many images, each class in proportion (0: all)",
-    "test_subset": "test on this many images, each class in proportion (0: all)",
+    "train_subset": "train on this many images, each class in proportion (0: all; more than "
+    "there are, after --validation, is an error)",
+    "test_subset": "test on this many images, each class in proportion (0: all; more than "
+    "there are is an error)",
     "validation": "hold out the last N training images, scored after every epoch and never "
     "trained on (0: none)",
     "threads": "CPU threads of PyTorch and the C kernels",
