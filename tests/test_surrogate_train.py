@@ -249,6 +249,32 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_batch_checkpoint(
     assert "batch 4/10: checkpoint" not in (tmp_path / "ends" / "train.log").read_text()
 
 
+def test_evaluating_a_checkpoint_is_refused_naming_the_model_file(tmp_path, uninterrupted, capsys):
+    """A checkpoint.pt passed as --model (it has the weights and options a model file has)
+    is refused in one line naming it, whether its training finished or not, and the model.pt
+    to pass instead; not evaluated as if it were the trained network."""
+    from bioclf.surrogate import evaluate as ev
+
+    _, full_dir = uninterrupted
+    ckpt = torch.load(full_dir / "checkpoint.pt", weights_only=False)
+    unfinished = tmp_path / "run" / "checkpoint.pt"
+    unfinished.parent.mkdir()
+    cases = [
+        (full_dir / "checkpoint.pt", "the checkpoint of a finished training (2 epochs)", full_dir),
+        (unfinished, "unfinished training (after epoch 1 of 2)", unfinished.parent),
+        (unfinished, "unfinished training (in epoch 2 after batch 4 of 2)", unfinished.parent),
+    ]
+    for k, (path, what, run) in enumerate(cases):
+        if k:
+            torch.save({**ckpt, "epoch": 1, "batch": 4 if k == 2 else 0}, path)
+        assert ev.main(["--model", str(path), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {path}: ") and what in err, err
+        assert f"pass the {run / 'model.pt'}" in err or f"pass {run / 'model.pt'}" in err
+        assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
 def test_evaluating_a_model_with_too_large_a_test_subset_names_the_model(tmp_path, uninterrupted):
     """The test subset saved with the model is checked as training checks it, naming the model
     file the option comes from."""

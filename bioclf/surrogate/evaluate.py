@@ -291,7 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
         f"(samples done, samples/s, time elapsed and left; every {EVAL_LOG_SECONDS:g} s or "
         "more and at the end) go to stderr and OUT/test.log.",
     )
-    parser.add_argument("--model", required=True, help="model.pt written by the training (path)")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="model.pt written at the end of the training (path; not its checkpoint.pt)",
+    )
     parser.add_argument(
         "--out",
         required=True,

@@ -21,6 +21,10 @@ from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.networks import build_network
 from bioclf.surrogate.options import TrainConfig, config_from_dict, resolve_device
 
+#: What a training checkpoint (``checkpoint.pt``) holds besides the run's identity; a model
+#: file holds neither the optimiser state nor the epoch (a file without them is no checkpoint).
+CHECKPOINT_KEYS = {"config", "model", "optimizer", "epoch", "history", "wall_seconds"}
+
 
 def neuron_id(path: str | Path) -> str:
     """Digest of the neuron model in `path` (content only: not its location or comments)."""
@@ -71,8 +75,8 @@ def load_saved(path: str | Path, device: str | None = None) -> tuple[nn.Module, 
     ConfigError
         No such file, or the neuron file changed since training.
     ResultFileError
-        The file is not a model file (another task's output), is truncated, or its weights
-        do not fit the network its configuration describes.
+        The file is not a model file (another task's output, or the training's checkpoint),
+        is truncated, or its weights do not fit the network its configuration describes.
     """
     path = Path(path)
     if not path.is_file():
@@ -89,6 +93,8 @@ def load_saved(path: str | Path, device: str | None = None) -> tuple[nn.Module, 
         raise ResultFileError(
             path, "not a model file written by bioclf.surrogate.train (no 'config' and 'model')"
         )
+    if CHECKPOINT_KEYS <= set(saved):
+        raise ResultFileError(path, _checkpoint_not_model(path, saved))
     cfg = config_from_dict(saved["config"], str(path))
     if device is not None:
         cfg.device = device
@@ -117,3 +123,21 @@ def load_saved(path: str | Path, device: str | None = None) -> tuple[nn.Module, 
     net.to(where)
     net.eval()
     return net, cfg, saved
+
+
+def _checkpoint_not_model(path: Path, ckpt: dict) -> str:
+    """Why the checkpoint `ckpt` at `path` is refused where a model file is expected: its
+    weights are those of an unfinished training, or of a finished one whose ``model.pt`` (the
+    file that records how it ended: history, device, neuron files) is the one to pass."""
+    epochs = (ckpt.get("config") or {}).get("epochs", "?")
+    done, batch = ckpt.get("epoch"), ckpt.get("batch") or 0
+    model = path.with_name("model.pt")
+    if batch or done != epochs:
+        where = f"in epoch {done + 1} after batch {batch}" if batch else f"after epoch {done}"
+        return (
+            f"a checkpoint of an unfinished training ({where} of {epochs}), not a model file: "
+            f"rerun the training (it resumes from here) and pass the {model} it writes at the end"
+        )
+    return (
+        f"the checkpoint of a finished training ({epochs} epochs), not its model file: pass {model}"
+    )

@@ -69,7 +69,7 @@ from bioclf.surrogate.options import (
     describe_device,
     resolve_device,
 )
-from bioclf.surrogate.saved import Log, atomic_save, build, neuron_id
+from bioclf.surrogate.saved import CHECKPOINT_KEYS, Log, atomic_save, build, neuron_id
 
 #: Run again after an interruption, the task resumes from its last checkpoint (`tasks.run`).
 RESUMES = True
@@ -92,9 +92,6 @@ _RESUMABLE = {
     "test",
     "device",
 }
-
-#: What a checkpoint holds besides the run's identity (a file without them is no checkpoint).
-_CHECKPOINT_KEYS = {"config", "model", "optimizer", "epoch", "history", "wall_seconds"}
 
 
 def lr_at(cfg: TrainConfig, epoch: int) -> float:
@@ -122,7 +119,7 @@ def _read_checkpoint(path: Path, device) -> dict:
     """The checkpoint at `path`; `ValueError` if the file is another kind of torch file (a
     ``model.pt`` copied over it), which `checkpoint.read` then sets aside."""
     ckpt = torch.load(path, weights_only=False, map_location=device)
-    if not isinstance(ckpt, dict) or not _CHECKPOINT_KEYS <= set(ckpt):
+    if not isinstance(ckpt, dict) or not CHECKPOINT_KEYS <= set(ckpt):
         raise ValueError("not a checkpoint of bioclf.surrogate.train")
     return ckpt
 
