@@ -7,6 +7,7 @@ import re
 import signal
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ROOT
 
@@ -287,6 +288,31 @@ def test_a_figure_task_refuses_an_unknown_ending_and_a_matrix_of_another_shape(t
     np.save(matrix, np.eye(10, dtype=np.int64))
     assert tasks.run(confusion_figure.main, ["--confusion", str(matrix), "--out", out]) == 0
     assert (tmp_path / "f.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "change, found",
+    [
+        (lambda m: m - 2 * np.eye(10, dtype=np.int64), "found -1 in row 0, column 0 (10 such"),
+        (lambda m: np.where(m, np.nan, 0.0), "found nan in row 0, column 0"),
+        (lambda m: m + 0.5, "found 1.5 in row 0, column 0 (100 such"),
+        (lambda m: m.astype(bool), "expected counts (integers), found bool values"),
+        (lambda m: m[:9], "of shape (10, 10), found (9, 10)"),
+    ],
+)
+def test_a_confusion_matrix_of_other_than_counts_is_refused(tmp_path, capsys, change, found):
+    """Negative, NaN or fractional 'counts' were drawn as such, with an accuracy and n made of
+    them: refused in one line naming the file, before any figure is written."""
+    from bioclf import confusion_figure
+
+    matrix, out = tmp_path / "m.npy", tmp_path / "f.png"
+    np.save(matrix, change(np.eye(10, dtype=np.int64)))
+    assert tasks.run(confusion_figure.main, ["--confusion", str(matrix), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {matrix}: ") and found in err, err
+    assert not out.exists()
+    np.save(matrix, np.eye(10))  # float counts, as another tool may save them: drawn
+    assert tasks.run(confusion_figure.main, ["--confusion", str(matrix), "--out", str(out)]) == 0
 
 
 def test_durations_read_as_a_clock():
