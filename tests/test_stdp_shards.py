@@ -331,3 +331,46 @@ def test_evaluate_refuses_an_assignment_of_another_network_before_simulating(
     err = capsys.readouterr().err
     assert "assignment.npy: assigns 7 neurons; the network trained in" in err and "has 5" in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "n, n_exc, reason",
+    [
+        (3, 5, "array 'labels' of shape (3,): responses to 3 test images; this evaluation's "
+         "n_test (stdp.n_test or --n-test) is 200"),
+        (200, 7, "array 'counts' of shape (200, 7); expected (200, 5): 200 test images (n_test) "
+         "by the 5 excitatory neurons of the network trained in"),
+    ],
+)  # fmt: skip
+def test_evaluate_names_the_responses_file_that_does_not_fit(
+    tmp_path, capsys, monkeypatch, n, n_exc, reason
+):
+    """--responses of another number of test images, or of another network size: the
+    responses file and its array named (before: 'configuration ...: field counts', or the
+    assignment blamed for the responses' shape)."""
+    from bioclf.stdp import evaluate
+
+    monkeypatch.setattr(frozen, "respond", lambda *a, **k: pytest.fail("simulated"))
+    trained = tmp_path / "trained"
+    trained.mkdir()
+    write_json(trained / "train_metrics.json", {"backend": "runtime", "n_exc": 5, "seed": 0})
+    (tmp_path / "assign").mkdir()
+    np.save(tmp_path / "assign" / "assignment.npy", np.zeros(5, np.int64))
+    info = {"n_assign": 1, "neurons_per_class": []}
+    write_json(tmp_path / "assign" / "assign_metrics.json", info)
+    responses = tmp_path / "responses.npz"
+    np.savez(
+        responses,
+        counts=np.zeros((n, n_exc)),
+        reps=np.zeros(n),
+        labels=np.zeros(n, np.int64),
+        spikes=np.zeros(2),
+        wall_time_s=np.float64(1),
+    )
+    argv = ["--config", str(ROOT / "config/smoke.yaml"), "--trained", str(trained)]
+    argv += ["--assignment", str(tmp_path / "assign" / "assignment.npy")]
+    argv += ["--responses", str(responses), "--out", str(tmp_path / "out")]
+    assert tasks.run(evaluate.main, argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {responses}: {reason}"), err
+    assert "configuration" not in err and err.count("\n") == 1

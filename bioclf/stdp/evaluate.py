@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bioclf import config as cfgmod
 from bioclf import tasks
-from bioclf.errors import ConfigError, ResultFileError
+from bioclf.errors import ResultFileError
 from bioclf.io import load_arrays, load_json
 from bioclf.stdp import frozen, labels, scoring
 
@@ -57,20 +57,35 @@ def main(argv=None) -> int:
         rec = frozen.respond(cfg, args.trained, args.out, n_test, "network")
     else:
         rec = load_arrays(args.responses, keys=frozen.RESPONSE_KEYS)
-        if len(rec["labels"]) != n_test:
-            raise ConfigError(
-                args.responses,
-                "counts",
-                f"holds responses to {len(rec['labels'])} test images; n_test is {n_test}",
-            )
-    if rec["counts"].ndim != 2 or rec["counts"].shape[1] != len(assignment):
-        raise ResultFileError(
-            args.assignment,
-            f"assigns {len(assignment)} neurons; the responses have counts of shape "
-            f"{rec['counts'].shape}",
-        )
+        check_responses(rec, args.responses, n_test, trained["n_exc"], args.trained)
     scoring.score(cfg, trained, assignment, assign_info, rec, args.out)
     return 0
+
+
+def check_responses(rec: dict, path, n_test: int, n_exc: int, trained_dir) -> None:
+    """Refuse responses (`rec`, read from `path`) of another number of test images or of
+    another network size than this evaluation's, naming the file and the array that differs.
+
+    Raises
+    ------
+    ResultFileError
+        ``labels`` not of `n_test` images (``stdp.n_test or --n-test``), or ``counts`` not of
+        shape (`n_test`, `n_exc`) (the network trained in `trained_dir`).
+    """
+    labels, counts = rec["labels"], rec["counts"]
+    if labels.ndim != 1 or len(labels) != n_test:
+        raise ResultFileError(
+            path,
+            f"array 'labels' of shape {labels.shape}: responses to {len(labels)} test images; "
+            f"this evaluation's n_test (stdp.n_test or --n-test) is {n_test}",
+        )
+    if counts.shape != (n_test, n_exc):
+        raise ResultFileError(
+            path,
+            f"array 'counts' of shape {counts.shape}; expected ({n_test}, {n_exc}): "
+            f"{n_test} test images (n_test) by the {n_exc} excitatory neurons of the network "
+            f"trained in {trained_dir}",
+        )
 
 
 if __name__ == "__main__":
