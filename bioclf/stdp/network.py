@@ -11,10 +11,11 @@ one run of one compiled program:
   its ``accept``/``retry`` events either advance to the next sample or show the same one again at
   intensity + 1 (when fewer than ``min_spikes`` excitatory spikes occurred, up to a cap).
   Excitatory spikes are counted by synapses onto the controller (O(spikes), no summed variable).
-* Normalisation -- every incoming-weight column is rescaled to ``w_total`` once per sample
-  (``run_regularly`` with the slot period, O(synapses) per sample, never per step). The column
-  sums it needs are kept up to date incrementally by the STDP code (``+= w - w_prev``), so no
-  per-step summation over synapses is needed.
+* Normalisation -- while training, every incoming-weight column is rescaled to ``w_total``
+  at the start of every presentation, a sample's repeats included (``run_regularly`` with the
+  slot period, O(synapses) per presentation, never per step). The column sums it needs are
+  kept up to date incrementally by the STDP code (``+= w - w_prev``), so no per-step
+  summation over synapses is needed.
 * ``plastic`` -- a constant set per run: 1 for training, 0 for label assignment and testing
   (freezes theta and the weights, as the model files say).
 * Stop -- the controller ends the run when the chunk's last sample's slot ends
