@@ -87,10 +87,11 @@ def test_shards_merged_equal_the_unsharded_run(tmp_path, monkeypatch):
         for key in a.files:
             if key != "wall_time_s":
                 np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name} {key}")
+        assert frozen.RUN in a.files  # the run's identity: the shards' (merged) is the same
     merged = (tmp_path / "m_assign" / "assign_metrics.json").read_text()
     unsharded = (tmp_path / "assign" / "assign_metrics.json").read_text()
     drop = lambda text: {k: v for k, v in yaml.safe_load(text).items() if k != "wall_time_s"}  # noqa: E731
-    assert drop(merged) == drop(unsharded)
+    assert drop(merged) == drop(unsharded) and frozen.RUN in drop(merged)
 
     built = []
     make = frozen.make_simulator

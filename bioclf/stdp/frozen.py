@@ -4,10 +4,15 @@ Label assignment shows it training samples, testing shows it test samples; both 
 its responses, chunk by chunk and resumably (`bioclf.stdp.run`); run again, a run its
 checkpoint shows finished is read without building the network. Input spike trains are keyed
 on the split, so those of label assignment are independent of those of training.
+
+The files of responses and of the label assignment record the identity of the run they come
+from (`results_identity`, under `RUN`), which `bioclf.stdp.evaluate` compares with the one it
+expects (`expected_identities`) before scoring them.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -19,7 +24,7 @@ from bioclf.brian.buildlock import BUILD_LOCK_NAME, build_lock
 from bioclf.brian.locked_run import LOCK_NAME
 from bioclf.encoding import SPLIT_TAGS, hashrng
 from bioclf.errors import THE_CONFIGURATION, ConfigError
-from bioclf.io import atomic_dir, load_arrays, load_json, save_npy, save_npz, write_json
+from bioclf.io import atomic_dir, digest, load_arrays, load_json, save_npy, save_npz, write_json
 from bioclf.stdp import labels as labelling
 from bioclf.stdp import setup, shards, simulate
 from bioclf.stdp.run import (
@@ -27,6 +32,7 @@ from bioclf.stdp.run import (
     finished,
     log,
     make_simulator,
+    run_identity,
     run_passes,
     same_variables,
 )
@@ -34,6 +40,17 @@ from bioclf.stdp.simulate import Simulator
 
 #: File of the test responses (`respond`) in its output directory.
 RESPONSES = "responses.npz"
+
+
+#: The array of ``responses.npz`` and ``assign_records.npz``, and the field of
+#: ``assign_metrics.json``, that hold the identity of the run they come from (`results_identity`).
+RUN = "run"
+
+#: The data split that each split of a frozen run shows, and where its number of samples is set.
+SPLITS = {
+    "assign": ("train", "stdp.n_assign or --n-assign"),
+    "test": ("test", "stdp.n_test or --n-test"),
+}
 
 
 #: The fields of ``train_metrics.json`` that running a trained network reads.
@@ -63,6 +80,45 @@ def frozen_simulator(cfg: dict, trained: dict, models, project: str = "network")
         backend,
         project,
     )
+
+
+def definition(cfg: dict, trained: dict, models) -> dict[str, str]:
+    """What determines the results of the trained network's simulator (`simulate.definition`),
+    known without building it."""
+    backend = setup.backend(cfg, trained["backend"], trained["n_exc"], trained["seed"], models)
+    return simulate.definition(
+        models, setup.protocol(cfg), trained["n_exc"], cfg["stdp"]["chunk"], trained["seed"],
+        backend,
+    )  # fmt: skip
+
+
+def samples(cfg: dict, split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first `n` images and labels of the data that frozen runs of `split` (`SPLITS`) show."""
+    data_split, field = SPLITS[split]
+    return setup.data(cfg, data_split, n, field)
+
+
+def results_identity(run_id: dict[str, str], split: str, images, labels) -> str:
+    """The identity of the results of a frozen run (`RUN`): a digest of what its responses depend
+    on besides the range of samples a shard simulates: its ``run_id`` (`run.run_identity`: the
+    trained network's state and the settings it was run with, i.e. model files, protocol, N,
+    seed, backend and code version) but the chunk size, which changes no result, the `split`
+    and all the run's samples `images`, `labels` (a shard's: those of the whole run)."""
+    run = {key: value for key, value in run_id.items() if key != "stdp.chunk"}
+    return digest(json.dumps(run, sort_keys=True), split, images, labels)
+
+
+def expected_identities(cfg: dict, trained_dir: Path, counts: dict[str, int]) -> dict[str, str]:
+    """The `results_identity` of frozen runs of the network trained in `trained_dir` with
+    `cfg`, per split of `counts` (``assign``, ``test``) on the first ``counts[split]`` samples:
+    what their files record. Known without building the network."""
+    trained = trained_metrics(trained_dir)
+    state = load_arrays(Path(trained_dir) / "state.npz")
+    run_id = run_identity(definition(cfg, trained, setup.models(cfg)), state)
+    return {
+        split: results_identity(run_id, split, *samples(cfg, split, n))
+        for split, n in counts.items()
+    }
 
 
 def check_trained_with(cfg: dict, trained: dict, trained_dir: Path, models) -> None:
@@ -118,12 +174,7 @@ def run_frozen(
     # A run its checkpoint shows finished, from this trained state, is read, its network not
     # built again (compiling takes tens of seconds); the state passed the variables check below
     # when that run started.
-    backend = setup.backend(cfg, trained["backend"], trained["n_exc"], trained["seed"], models)
-    definition = simulate.definition(
-        models, setup.protocol(cfg), trained["n_exc"], cfg["stdp"]["chunk"], trained["seed"],
-        backend,
-    )  # fmt: skip
-    done = finished(checkpoint, definition, state, passes, trained["n_exc"])
+    done = finished(checkpoint, definition(cfg, trained, models), state, passes, trained["n_exc"])
     if done is not None:
         log(f"[{split}] finished in {checkpoint}: not built again")
         _, (rec,) = done
@@ -172,10 +223,11 @@ def assign(
     With `shard` = (k, K), simulate only shard k of K (`bioclf.stdp.shards`) in a project of
     its own, write its responses to `out` and return None: `merge_assign` assigns the labels.
     """
-    images, labels = setup.data(cfg, "train", n_assign, "stdp.n_assign or --n-assign")
+    images, labels = samples(cfg, "assign", n_assign)
     if shard is None:
         _, rec, wall = run_frozen(cfg, trained_dir, "assign", images, labels, out)
-        return write_assignment(out, rec["counts"], rec["reps"], labels, wall)
+        run = results_identity(rec["run_id"], "assign", images, labels)
+        return write_assignment(out, rec["counts"], rec["reps"], labels, wall, run)
     shards.check_config(cfg, THE_CONFIGURATION, shard[1])
     lo, hi = shards.bounds(n_assign, *shard)
     project = f"network_assign{shard[0]}"
@@ -188,16 +240,19 @@ def assign(
         reps=rec["reps"],
         labels=labels[lo:hi],
         wall_time_s=np.float64(wall),
-        **shards.record(rec, "assign", lo, hi, images, labels),
+        **shards.record(
+            results_identity(rec["run_id"], "assign", images, labels), lo, hi, n_assign
+        ),
     )
     return None
 
 
-def write_assignment(out: Path, counts, reps, labels, wall: float) -> np.ndarray:
+def write_assignment(out: Path, counts, reps, labels, wall: float, run: str) -> np.ndarray:
     """Assign the labels from the responses to label-assignment samples; write them
-    (``assignment.npy``), the responses and ``assign_metrics.json`` to `out`."""
+    (``assignment.npy``), the responses and ``assign_metrics.json`` to `out`, both with the
+    identity `run` of the run the responses come from (`results_identity`)."""
     assignment = labelling.assign_labels(counts, labels)
-    save_npz(out / shards.ASSIGN_RECORDS, counts=counts, reps=reps, labels=labels)
+    save_npz(out / shards.ASSIGN_RECORDS, counts=counts, reps=reps, labels=labels, run=run)
     save_npy(out / "assignment.npy", assignment)
     write_json(
         out / "assign_metrics.json",
@@ -206,6 +261,7 @@ def write_assignment(out: Path, counts, reps, labels, wall: float) -> np.ndarray
             "wall_time_s": round(float(wall), 2),
             "neurons_per_class": np.bincount(assignment[assignment >= 0], minlength=10).tolist(),
             "silent_neurons": int(np.sum(assignment < 0)),
+            RUN: run,
         },
     )
     return assignment
@@ -215,7 +271,8 @@ def merge_assign(parts: list[Path], out: Path) -> np.ndarray:
     """Assign the labels from the label-assignment shards `parts` (in order), writing what
     `assign` writes for the whole run."""
     rec = shards.concatenate(parts, shards.ASSIGN_RECORDS)
-    return write_assignment(out, rec["counts"], rec["reps"], rec["labels"], rec["wall_time_s"])
+    wall = rec["wall_time_s"]
+    return write_assignment(out, rec["counts"], rec["reps"], rec["labels"], wall, str(rec[RUN]))
 
 
 def respond(
@@ -226,13 +283,14 @@ def respond(
     project: str,
     shard: tuple[int, int] | None = None,
 ) -> dict:
-    """Simulate the first `n_test` test images; save (``RESPONSES``) and return the responses.
+    """Simulate the first `n_test` test images; save (``RESPONSES``, with the run's identity
+    `RUN`) and return the responses.
 
     With `shard` = (k, K), only shard k of K (`bioclf.stdp.shards`), in a project of its own
-    (`project` + k), with its sample range and run saved alongside (`shards.record`) for
+    (`project` + k), with its sample range saved alongside too (`shards.record`) for
     `merge_responses`.
     """
-    images, labels = setup.data(cfg, "test", n_test, "stdp.n_test or --n-test")
+    images, labels = samples(cfg, "test", n_test)
     lo, hi = (0, n_test) if shard is None else shards.bounds(n_test, *shard)
     if shard is not None:
         shards.check_config(cfg, THE_CONFIGURATION, shard[1])
@@ -247,7 +305,8 @@ def respond(
         "spikes": rec["spikes"],
         "wall_time_s": np.float64(wall),
     }
-    extra = {} if shard is None else shards.record(rec, "test", lo, hi, images, labels)
+    run = results_identity(rec["run_id"], "test", images, labels)
+    extra = {RUN: np.array(run)} if shard is None else shards.record(run, lo, hi, n_test)
     save_npz(out / RESPONSES, **responses, **extra)
     return responses
 
@@ -257,7 +316,8 @@ RESPONSE_KEYS = ("counts", "reps", "labels", "spikes", "wall_time_s")
 
 
 def merge_responses(parts: list[Path], out: Path) -> dict:
-    """Join the test-response shards `parts` (in order) into the file `respond` writes."""
+    """Join the test-response shards `parts` (in order) into the file `respond` writes (the
+    shards' common identity `RUN` included)."""
     responses = shards.concatenate(parts, RESPONSES)
     save_npz(out / RESPONSES, **responses)
     return responses

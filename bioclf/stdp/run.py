@@ -253,14 +253,24 @@ def finished(
 UNREADABLE = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)
 
 
-def _run_identity(
-    definition: dict[str, str], starting_state: dict[str, np.ndarray] | None, passes: list[Pass]
-) -> tuple[dict[str, str], list[str]]:
-    """The digests that identify a run of `passes` (what a checkpoint is resumed by): of the
-    simulator's definition and the starting state, and one per pass of its samples."""
+def run_identity(
+    definition: dict[str, str], starting_state: dict[str, np.ndarray] | None
+) -> dict[str, str]:
+    """The digests that identify a run but its samples (``run_id``, `run_passes`): of the
+    simulator's definition (`simulate.definition`) and of the starting state (None: left out).
+    Known without building the network."""
     run_id = {key: digest(value) for key, value in definition.items()}
     if starting_state is not None:
         run_id["starting state"] = digest(*(starting_state[k] for k in sorted(starting_state)))
+    return run_id
+
+
+def _run_identity(
+    definition: dict[str, str], starting_state: dict[str, np.ndarray] | None, passes: list[Pass]
+) -> tuple[dict[str, str], list[str]]:
+    """The digests that identify a run of `passes` (what a checkpoint is resumed by): its
+    `run_identity`, and one per pass of its samples."""
+    run_id = run_identity(definition, starting_state)
     pass_ids = [
         digest(p.split, p.epoch, p.plastic, p.images, p.labels, *([p.start] if p.start else []))
         for p in passes

@@ -9,13 +9,12 @@ responses of the whole run bit for bit: only the wall times differ (the merge su
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from bioclf.errors import ConfigError, ResultFileError
-from bioclf.io import digest, load_arrays
+from bioclf.io import load_arrays
 
 #: File a label-assignment shard writes, and the merge concatenates.
 ASSIGN_RECORDS = "assign_records.npz"
@@ -42,23 +41,22 @@ def check_config(cfg: dict, path, shards: int | None = None) -> None:
         )
 
 
-def record(rec: dict, split: str, lo: int, hi: int, images, labels) -> dict[str, np.ndarray]:
-    """What a shard of `split` saves beside its responses `rec` (`bioclf.stdp.run.run_passes`'),
-    for `concatenate` to check: its samples ``[start, stop)`` = [`lo`, `hi`) of the ``total``
-    samples `images`, `labels` of the whole run, and ``run``, a digest of what its responses
-    depend on besides that range: the trained network and the settings it was run with (model
-    files, protocol, N, seed, backend, code version: the run's identity but its chunk size,
-    which changes no result), the split and all the run's samples."""
-    run = {key: value for key, value in rec["run_id"].items() if key != "stdp.chunk"}
+def record(run: str, lo: int, hi: int, total: int) -> dict[str, np.ndarray]:
+    """What a shard saves beside its responses, for `concatenate` to check: its samples
+    ``[start, stop)`` = [`lo`, `hi`) of the ``total`` samples of the whole run, and ``run``,
+    the identity of that run (`bioclf.stdp.frozen.results_identity`: the trained network, the
+    settings it was run with, the split and all the run's samples), which the unsharded run
+    records too."""
     return {
         "start": np.array(lo),
         "stop": np.array(hi),
-        "total": np.array(len(labels)),
-        "run": np.array(digest(json.dumps(run, sort_keys=True), split, images, labels)),
+        "total": np.array(total),
+        "run": np.array(run),
     }
 
 
-#: What `record` adds to a shard's arrays: checked by `concatenate`, not merged.
+#: What `record` adds to a shard's arrays: checked by `concatenate`, not merged (but ``run``,
+#: the same in all of them, is kept).
 RECORD_KEYS = ("start", "stop", "total", "run")
 
 
@@ -68,7 +66,8 @@ def concatenate(parts: list[Path], name: str) -> dict[str, np.ndarray]:
     Per-sample arrays are concatenated; the spike totals (``spikes``) and ``wall_time_s`` are
     summed. The shards must be of one run (``run``, ``total``: `record`) and cover its samples
     0..total exactly once, in order, as `bounds` makes them: a missing, repeated or misplaced
-    shard, or one of another trained network or settings, is refused naming its file.
+    shard, or one of another trained network or settings, is refused naming its file. The
+    joined arrays keep the shards' ``run``, for `bioclf.stdp.evaluate` to check.
     """
     files = [Path(p) / name for p in parts]
     # (a file without its range, e.g. an unsharded run's, is refused naming it)
@@ -103,7 +102,7 @@ def concatenate(parts: list[Path], name: str) -> dict[str, np.ndarray]:
             f"is the last shard given and ends at sample {position} of {total}: "
             "the shards after it are missing",
         )
-    merged = {}
+    merged = {"run": loaded[0]["run"]}
     for key in loaded[0]:
         if key in RECORD_KEYS:
             continue
