@@ -39,6 +39,23 @@ def _config(tmp_path, reset=True, n_shards=1) -> dict:
     return cfgmod.validate(cfg)
 
 
+def _config_file(cfg: dict, tmp_path):
+    """`cfg` written to a file, for a task's --config."""
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+def _evaluate(config: str, trained, assignment, responses, out) -> int:
+    """`bioclf.stdp.evaluate` run as a task (exit status 2 for a refused file)."""
+    from bioclf.stdp import evaluate
+
+    argv = ["--config", config, "--trained", str(trained), "--assignment", str(assignment)]
+    argv += ["--responses", str(responses)] if responses is not None else []
+    argv += ["--out", str(out)]
+    return tasks.run(evaluate.main, argv)
+
+
 def _trained(cfg: dict, tmp_path):
     """A 'trained' network directory: the initial state, with v and the conductances moved off
     their initial values so that the reset has something to undo."""
@@ -56,7 +73,7 @@ def _trained(cfg: dict, tmp_path):
     return out
 
 
-def test_shards_merged_equal_the_unsharded_run(tmp_path, monkeypatch):
+def test_shards_merged_equal_the_unsharded_run(tmp_path, monkeypatch, capsys):
     """With the reset, shards [0, 2) + [2, 5) (in chunks of 2) give the responses and the
     label assignment of the whole run, bit for bit. Run again, a run its checkpoint shows
     finished is read, its network not built again, with the same result; one of another
@@ -92,6 +109,15 @@ def test_shards_merged_equal_the_unsharded_run(tmp_path, monkeypatch):
     unsharded = (tmp_path / "assign" / "assign_metrics.json").read_text()
     drop = lambda text: {k: v for k, v in yaml.safe_load(text).items() if k != "wall_time_s"}  # noqa: E731
     assert drop(merged) == drop(unsharded) and frozen.RUN in drop(merged)
+    # evaluate takes the merged files (equal to the unsharded ones, run included): their run
+    # is this network's
+    merged_dirs = tmp_path / "m_assign", tmp_path / "m_test"
+    config = _config_file(cfg, tmp_path)
+    files = merged_dirs[0] / "assignment.npy", merged_dirs[1] / frozen.RESPONSES
+    capsys.readouterr()
+    assert _evaluate(config, trained, *files, merged_dirs[1]) == 0
+    assert "warning" not in capsys.readouterr().err  # (checked, not skipped as unrecorded)
+    assert json.loads((merged_dirs[1] / "metrics.json").read_text())["n_test"] == N_SAMPLES
 
     built = []
     make = frozen.make_simulator
@@ -375,3 +401,71 @@ def test_evaluate_names_the_responses_file_that_does_not_fit(
     err = capsys.readouterr().err
     assert err.startswith(f"error: {responses}: {reason}"), err
     assert "configuration" not in err and err.count("\n") == 1
+
+
+def test_evaluate_refuses_the_files_of_another_run_of_the_same_shape(tmp_path, capsys, monkeypatch):
+    """Responses and an assignment of another trained network (here: trained with another
+    seed), of the same shape, were scored: a silently wrong accuracy. Now they are refused
+    before anything is simulated, naming the file; this network's are scored, and files
+    written before the run's identity was recorded are scored with a one-line warning."""
+    n = 2
+    cfg = _config(tmp_path)
+    cfg["stdp"].update(n_assign=n, n_test=n)
+    trained = _trained(cfg, tmp_path)
+    other = tmp_path / "other"
+    shutil.copytree(trained, other)
+    write_json(other / "train_metrics.json", {"backend": "runtime", "n_exc": N_EXC, "seed": 1})
+    for network in (trained, other):
+        frozen.respond(cfg, network, network / "test", n, "network_test")
+        # an assignment as `assign` writes it (that it records what evaluate expects is
+        # checked by test_shards_merged_equal_the_unsharded_run)
+        run = frozen.expected_identities(cfg, network, {"assign": n})["assign"]
+        frozen.write_assignment(network / "assign", np.eye(n, N_EXC), np.zeros(n), [0, 1], 1, run)
+    assignment = trained / "assign" / "assignment.npy"
+    responses = trained / "test" / frozen.RESPONSES
+    others = other / "assign" / "assignment.npy", other / "test" / frozen.RESPONSES
+    assert np.load(others[1])["counts"].shape == np.load(responses)["counts"].shape
+    config = _config_file(cfg, tmp_path)
+    out = tmp_path / "out"
+    monkeypatch.setattr(frozen, "respond", lambda *a, **k: pytest.fail("simulated"))
+    capsys.readouterr()
+    assert _evaluate(config, trained, assignment, responses, out) == 0
+    assert (out / "metrics.json").exists() and capsys.readouterr().err == ""
+    (out / "metrics.json").unlink()
+    for given, named, what in [
+        ((assignment, others[1]), others[1], "responses"),
+        ((others[0], responses), others[0], "a label assignment"),
+        ((others[0], None), others[0], "a label assignment"),  # (before simulating)
+    ]:
+        assert _evaluate(config, trained, *given, out) == 2, given
+        err = capsys.readouterr().err
+        assert err.startswith(
+            f"error: {named}: {what} of another trained network or other settings than "
+            f"{trained} with this configuration"
+        ), err
+        assert err.count("\n") == 1 and not (out / "metrics.json").exists()
+    # this network's files with other settings than they were run with (another protocol)
+    other_cfg = copy.deepcopy(cfg)
+    other_cfg["stdp"]["protocol"]["max_intensity"] = 3
+    other_config = _config_file(other_cfg, other)
+    assert _evaluate(other_config, trained, assignment, responses, out) == 2
+    assert f"error: {assignment}: a label assignment of another" in capsys.readouterr().err
+
+    # written before the identity was recorded: scored, one warning line naming both files
+    old = tmp_path / "old"
+    (old / "assign").mkdir(parents=True)
+    np.save(old / "assign" / "assignment.npy", np.load(assignment))
+    info = json.loads((trained / "assign" / "assign_metrics.json").read_text())
+    info.pop(frozen.RUN)
+    write_json(old / "assign" / "assign_metrics.json", info)
+    arrays = dict(np.load(responses))
+    del arrays[frozen.RUN]
+    np.savez(old / "responses.npz", **arrays)
+    assert (
+        _evaluate(config, trained, old / "assign" / "assignment.npy", old / "responses.npz", out)
+        == 0
+    )
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("warning: ") and "not checked" in err, err
+    assert str(old / "responses.npz") in err and str(old / "assign" / "assignment.npy") in err
+    assert (out / "metrics.json").exists()

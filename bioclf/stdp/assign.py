@@ -6,8 +6,10 @@ The network (theta and weights frozen, ``plastic = 0``) is shown the first ``n_a
 training samples, with input spike trains independent of those of training; each neuron takes
 the class it responds to most on average. Test data are never used here. With ``--shard k
 --shards K`` only shard k of the samples is simulated (`bioclf.stdp.shards`) and
-`bioclf.stdp.merge` assigns the labels from all shards. The work is done by
-`bioclf.stdp.frozen`.
+`bioclf.stdp.merge` assigns the labels from all shards. ``assign_metrics.json`` and
+``assign_records.npz`` record the identity of the run (``run``:
+`bioclf.stdp.frozen.results_identity`), which `bioclf.stdp.evaluate` checks against its
+``--trained`` network. The work is done by `bioclf.stdp.frozen`.
 """
 
 from __future__ import annotations

@@ -4,11 +4,23 @@
         --assignment DIR/assign/assignment.npy --out DIR/test
 
 The test set is simulated here unless ``--responses`` gives the file that
-`bioclf.stdp.respond` wrote (the pipeline does that, in parallel with label assignment). The
-work is done by `bioclf.stdp.frozen` and `bioclf.stdp.scoring`.
+`bioclf.stdp.respond` (or `bioclf.stdp.merge`) wrote (the pipeline does that, in parallel with
+label assignment). The work is done by `bioclf.stdp.frozen` and `bioclf.stdp.scoring`.
+
+Before anything is simulated or scored, the assignment and the responses are checked against
+``--trained``: the assignment must assign as many neurons as the network has, the responses be
+of ``n_test`` images by that many neurons, and the identity of the run each comes from (which
+``assign_metrics.json`` and ``responses.npz`` record: `bioclf.stdp.frozen.results_identity`)
+be that of a run of this trained network (its state, ``train_metrics.json``) with this
+configuration's model files, protocol and samples (the first ``n_assign`` training images, the
+first ``n_test`` test images), on its backend and with this code version. Files of another
+trained network or other settings are refused, naming the file (exit status 2). Files written
+before the identity was recorded are scored unchecked, with a warning.
 """
 
 from __future__ import annotations
+
+import sys
 
 from bioclf import config as cfgmod
 from bioclf import tasks
@@ -28,7 +40,8 @@ def main(argv=None) -> int:
         "--assignment",
         required=True,
         type=tasks.Path,
-        help="assignment.npy written by bioclf.stdp.assign (assign_metrics.json beside it)",
+        help="assignment.npy written by bioclf.stdp.assign or merge (assign_metrics.json beside "
+        "it); refused if of another trained network or other settings",
     )
     p.add_argument(
         "--n-test",
@@ -38,7 +51,8 @@ def main(argv=None) -> int:
     p.add_argument(
         "--responses",
         type=tasks.Path,
-        help="responses.npz written by bioclf.stdp.respond (default: simulate the test set here)",
+        help="responses.npz written by bioclf.stdp.respond or merge; refused if of another "
+        "trained network or other settings (default: simulate the test set here)",
     )
     args = p.parse_args(argv)
     tasks.out_beside_trained(p, args)
@@ -53,13 +67,66 @@ def main(argv=None) -> int:
             f"assigns {len(assignment)} neurons; the network trained in {args.trained} has "
             f"{trained['n_exc']}",
         )
-    if args.responses is None:
-        rec = frozen.respond(cfg, args.trained, args.out, n_test, "network")
-    else:
+    runs = [(args.assignment, assign_info.get(frozen.RUN), "assign")]  # (file, its run, split)
+    rec = None
+    if args.responses is not None:
         rec = load_arrays(args.responses, keys=frozen.RESPONSE_KEYS)
         check_responses(rec, args.responses, n_test, trained["n_exc"], args.trained)
+        runs.append((args.responses, rec.get(frozen.RUN), "test"))
+    check_runs(cfg, args.trained, runs, {"assign": assign_info["n_assign"], "test": n_test})
+    if rec is None:
+        rec = frozen.respond(cfg, args.trained, args.out, n_test, "network")
     scoring.score(cfg, trained, assignment, assign_info, rec, args.out)
     return 0
+
+
+def check_runs(cfg: dict, trained_dir, runs: list[tuple], counts: dict[str, int]) -> None:
+    """Refuse a file of `runs` (path, the run identity it records, its split: ``assign`` for an
+    assignment, ``test`` for responses) that comes from another run than a frozen run of the
+    network trained in `trained_dir` with `cfg` on the first ``counts[split]`` samples of its
+    split (`bioclf.stdp.frozen.expected_identities`, computed without building the network).
+    Files that record no identity (written before it was recorded) are not checked: one line
+    on stderr says so.
+
+    Raises
+    ------
+    ResultFileError
+        Naming the file of another trained network or other settings, and what may differ.
+    """
+    recorded = [(path, str(run), split) for path, run, split in runs if run is not None]
+    unchecked = [str(path) for path, run, _ in runs if run is None]
+    if unchecked:
+        print(
+            f"warning: {', '.join(unchecked)}: no run identity recorded (written before it "
+            f"was): not checked against the network trained in {trained_dir}",
+            file=sys.stderr,
+        )
+    if not recorded:
+        return
+    expected = frozen.expected_identities(
+        cfg, trained_dir, {split: int(counts[split]) for *_, split in recorded}
+    )
+    for path, run, split in recorded:
+        if run != expected[split]:
+            what, where, samples = OTHER_RUN[split]
+            raise ResultFileError(
+                path,
+                f"{what} of another trained network or other settings than {trained_dir} with "
+                f"this configuration: {where} records another run (another state.npz, or "
+                f"other model files, protocol, seed, backend, code version or {samples})",
+            )
+
+
+#: Per split, what `check_runs` says of a file of another run: what it holds, what records
+#: its run, and the samples that may differ.
+OTHER_RUN = {
+    "assign": (
+        "a label assignment",
+        "the assign_metrics.json beside it",
+        "label-assignment images (the first n_assign training images)",
+    ),
+    "test": ("responses", "it", "test images (the first n_test)"),
+}
 
 
 def check_responses(rec: dict, path, n_test: int, n_exc: int, trained_dir) -> None:

@@ -9,7 +9,9 @@ The shard directories are the --out of ``python -m bioclf.stdp.assign`` / ``resp
 the wall times of the shards summed. Shards that are not together exactly the samples of one
 run, each once and in order (one missing, repeated or out of place, one of another trained
 network or other settings), are refused naming the file (`bioclf.stdp.shards.concatenate`).
-The work is done by `bioclf.stdp.frozen`.
+The merged files record the shards' run (``run``, in ``responses.npz``, ``assign_records.npz``
+and ``assign_metrics.json``), the same as the unsharded run's, which `bioclf.stdp.evaluate`
+checks. The work is done by `bioclf.stdp.frozen`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@ the test set while the labels are being assigned (the two need nothing from each
 network runs from its own project (``network_test``, a copy of the training project) so that
 both can run at once. With ``--shard k --shards K`` only shard k of the test set is simulated
 (`bioclf.stdp.shards`, project ``network_test<k>``), and `bioclf.stdp.merge` joins the shards.
-The work is done by `bioclf.stdp.frozen`.
+``responses.npz`` records the identity of the run (array ``run``: a digest of the trained
+network's state, the model files, protocol, N, seed, backend, code version and the test images
+shown, `bioclf.stdp.frozen.results_identity`), which `bioclf.stdp.evaluate` checks. The work is
+done by `bioclf.stdp.frozen`.
 """
 
 from __future__ import annotations
