@@ -451,6 +451,21 @@ def test_evaluate_refuses_the_files_of_another_run_of_the_same_shape(tmp_path, c
     assert _evaluate(other_config, trained, assignment, responses, out) == 2
     assert f"error: {assignment}: a label assignment of another" in capsys.readouterr().err
 
+    # an assignment.npy beside another assignment's metrics (the run those record is not its
+    # own), and metrics whose n_assign is no count: refused naming the metrics, in one line
+    swapped = tmp_path / "swapped"
+    shutil.copytree(trained / "assign", swapped)
+    np.save(swapped / "assignment.npy", np.roll(np.load(assignment), 1))
+    assert _evaluate(config, trained, swapped / "assignment.npy", responses, out) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {swapped / 'assign_metrics.json'}: is not that of "), err
+    np.save(swapped / "assignment.npy", np.load(assignment))
+    info = json.loads((swapped / "assign_metrics.json").read_text())
+    write_json(swapped / "assign_metrics.json", {**info, "n_assign": "2"})
+    assert _evaluate(config, trained, swapped / "assignment.npy", responses, out) == 2
+    err = capsys.readouterr().err
+    assert "field 'n_assign' must be a count of samples, got '2'" in err and err.count("\n") == 1
+
     # written before the identity was recorded: scored, one warning line naming both files
     old = tmp_path / "old"
     (old / "assign").mkdir(parents=True)

@@ -14,18 +14,21 @@ of ``n_test`` images by that many neurons, and the identity of the run each come
 be that of a run of this trained network (its state, ``train_metrics.json``) with this
 configuration's model files, protocol and samples (the first ``n_assign`` training images, the
 first ``n_test`` test images), on its backend and with this code version. Files of another
-trained network or other settings are refused, naming the file (exit status 2). Files written
-before the identity was recorded are scored unchecked, with a warning.
+trained network or other settings are refused, naming the file (exit status 2), and so is an
+``assign_metrics.json`` written with another ``assignment.npy`` than the one beside it (it
+records a digest of it). Files written before the identity was recorded are scored unchecked,
+with a warning.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from bioclf import config as cfgmod
 from bioclf import tasks
 from bioclf.errors import ResultFileError
-from bioclf.io import load_arrays, load_json
+from bioclf.io import digest, load_arrays, load_json
 from bioclf.stdp import frozen, labels, scoring
 
 #: Run again after an interruption, the task resumes from the last chunk checkpoint of the
@@ -61,6 +64,7 @@ def main(argv=None) -> int:
     trained = frozen.trained_metrics(args.trained)
     assignment = labels.checked_assignment(load_arrays(args.assignment, ndim=1), args.assignment)
     assign_info = load_json(args.assignment.parent / "assign_metrics.json", scoring.ASSIGN_FIELDS)
+    check_assign_info(assign_info, assignment, args.assignment)
     if len(assignment) != trained["n_exc"]:  # checked before the test set is simulated
         raise ResultFileError(
             args.assignment,
@@ -78,6 +82,29 @@ def main(argv=None) -> int:
         rec = frozen.respond(cfg, args.trained, args.out, n_test, "network")
     scoring.score(cfg, trained, assignment, assign_info, rec, args.out)
     return 0
+
+
+def check_assign_info(info: dict, assignment, path) -> None:
+    """Refuse an ``assign_metrics.json`` (`info`) that is not that of the assignment `assignment`
+    read from `path` (it records a digest of the one written with it; files written before
+    record none), or whose ``n_assign`` is not a count.
+
+    Raises
+    ------
+    ResultFileError
+        Naming the ``assign_metrics.json`` beside `path`.
+    """
+    info_path = Path(path).parent / "assign_metrics.json"
+    n = info["n_assign"]
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ResultFileError(info_path, f"field 'n_assign' must be a count of samples, got {n!r}")
+    recorded = info.get(frozen.ASSIGNMENT_DIGEST)
+    if recorded is not None and recorded != digest(assignment):
+        raise ResultFileError(
+            info_path,
+            f"is not that of {path}: written with another assignment, so the run it records "
+            "is not this assignment's (copy or move the two together)",
+        )
 
 
 def check_runs(cfg: dict, trained_dir, runs: list[tuple], counts: dict[str, int]) -> None:

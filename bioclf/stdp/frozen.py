@@ -46,6 +46,11 @@ RESPONSES = "responses.npz"
 #: ``assign_metrics.json``, that hold the identity of the run they come from (`results_identity`).
 RUN = "run"
 
+#: The field of ``assign_metrics.json`` that ties it to the ``assignment.npy`` beside it (a
+#: digest of the array): the run it records is that assignment's only if the two were written
+#: together.
+ASSIGNMENT_DIGEST = "assignment_digest"
+
 #: The data split that each split of a frozen run shows, and where its number of samples is set.
 SPLITS = {
     "assign": ("train", "stdp.n_assign or --n-assign"),
@@ -262,6 +267,7 @@ def write_assignment(out: Path, counts, reps, labels, wall: float, run: str) -> 
             "neurons_per_class": np.bincount(assignment[assignment >= 0], minlength=10).tolist(),
             "silent_neurons": int(np.sum(assignment < 0)),
             RUN: run,
+            ASSIGNMENT_DIGEST: digest(assignment),
         },
     )
     return assignment
