@@ -168,6 +168,7 @@ SAMPLE_COUNTS = {
     ("surrogate", "n_test"): "test",
     ("sweep_budget", "surrogate", "n_train"): "train",
     ("sweep_budget", "surrogate", "n_test"): "test",
+    ("surrogate", "export", "n_test"): "test",
 }
 
 

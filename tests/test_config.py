@@ -54,6 +54,7 @@ BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
         # the surrogate's too (it used to take all the images there were, without a word)
         (("surrogate", "n_test"), 10001, "surrogate.n_test"),
         (("sweep_budget",), {"surrogate": {"n_test": 10001}}, "sweep_budget.surrogate.n_test"),
+        (("surrogate", "export"), {"backend": "cpp", "n_test": 10001}, "surrogate.export.n_test"),
         (("stdp", "n_assign"), 60001, "stdp.n_assign"),
         (
             ("surrogate", "runs"),

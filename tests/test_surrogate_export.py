@@ -123,3 +123,19 @@ def test_a_conv_model_is_refused_naming_its_file(tmp_path, capsys):
     assert export_brian.main(["--model", str(model), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert str(model) in err and "'arch'" in err and "not 'conv'" in err
+
+
+def test_more_test_images_than_there_are_is_refused(tmp_path, capsys):
+    """--n-test above the test set's size was quietly cut to it (the metrics then named fewer
+    images than asked for); now refused in one line, before any network is built."""
+    from dataclasses import asdict
+
+    from bioclf.surrogate import export_brian
+
+    cfg = TrainConfig(arch="fc", hidden=4)
+    model = tmp_path / "model.pt"
+    torch.save({"config": asdict(cfg), "model": build(cfg).state_dict()}, model)
+    argv = ["--model", str(model), "--n-test", "10001", "--out", str(tmp_path / "out")]
+    assert export_brian.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "'n_test'" in err and "asks for 10001 test images" in err and "has 10000" in err, err

@@ -266,7 +266,13 @@ def compare(
             model_path, "arch", f"only the fully connected network is exported, not {cfg.arch!r}"
         )
     test = load_split(data or cfg.data, "test", **cfg.data_set())
-    n = min(n_test, len(test))
+    if n_test > len(test):  # (as the other tasks refuse their sample counts)
+        raise ConfigError(
+            "(command line)",
+            "n_test",
+            f"asks for {n_test} test images; the test set in {data or cfg.data} has {len(test)}",
+        )
+    n = n_test
     idx = np.arange(n)
     x = images_as_float(test)[:n]
     labels = test.labels[:n].astype(np.int64)
@@ -320,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-test",
         type=tasks.count,
         default=10000,
-        help="number of test images, the first ones of the test split (default: %(default)s)",
+        help="number of test images, the first ones of the test split (default: %(default)s; "
+        "more than the split has is an error)",
     )
     parser.add_argument(
         "--threads",
