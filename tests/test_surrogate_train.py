@@ -173,7 +173,7 @@ def test_subset_larger_than_the_images_is_refused(tmp_path, options, field, mess
     with pytest.raises(ConfigError, match=message) as err:
         tr.train(tiny(tmp_path, **options))
     assert err.value.field == field
-    assert not (tmp_path / "run" / "checkpoint.pt").exists()  # refused before any training
+    assert not (tmp_path / "run").exists()  # refused before anything was written
     assert tr.load_data(tiny(tmp_path, train_subset=50000, validation=10000), "train")[1].size
 
 

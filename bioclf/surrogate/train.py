@@ -239,6 +239,13 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         # its deterministic ones keep a resumed run equal to an uninterrupted one
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
+    # The data first: a bad --data must not set a good checkpoint aside as stale, nor a refused
+    # subset leave an empty output directory behind.
+    x_train, y_train, idx_train = load_data(cfg, "train")
+    if cfg.validation:
+        x_val, y_val, idx_val = load_data(cfg, "validation")
+    if cfg.test:  # read (and verified) now, not found bad after the training
+        load_data(cfg, "test")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     log = log or Log(out / "train.log")
@@ -249,12 +256,6 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     config_dict = asdict(cfg)
     # (build() compiled it; only its content is needed here; an ANN has no neuron model)
     model_id = neuron_id(cfg.neuron) if cfg.spiking else None
-    # The data first: a bad --data must not set a good checkpoint aside as stale.
-    x_train, y_train, idx_train = load_data(cfg, "train")
-    if cfg.validation:
-        x_val, y_val, idx_val = load_data(cfg, "validation")
-    if cfg.test:  # read (and verified) now, not found bad after the training
-        load_data(cfg, "test")
     n = len(y_train)
     n_batches = math.ceil(n / cfg.batch_size)
     start_batch, partial = 0, None  # where in epoch `start_epoch` to go on, and its sums
