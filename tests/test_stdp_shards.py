@@ -337,6 +337,19 @@ def test_a_shard_project_is_copied_from_a_finished_build_without_its_locks(tmp_p
     assert (build / "shard0" / "main").read_text() == "linked"
 
 
+def _stated_files(tmp_path, n_assigned: int):
+    """A trained network's metrics (N=5, no state) in tmp_path/trained, returned, and an
+    assignment of `n_assigned` neurons with its metrics in tmp_path/assign."""
+    trained = tmp_path / "trained"
+    trained.mkdir()
+    write_json(trained / "train_metrics.json", {"backend": "runtime", "n_exc": 5, "seed": 0})
+    (tmp_path / "assign").mkdir()
+    np.save(tmp_path / "assign" / "assignment.npy", np.zeros(n_assigned, np.int64))
+    info = {"n_assign": 1, "neurons_per_class": []}
+    write_json(tmp_path / "assign" / "assign_metrics.json", info)
+    return trained
+
+
 def test_evaluate_refuses_an_assignment_of_another_network_before_simulating(
     tmp_path, capsys, monkeypatch
 ):
@@ -345,13 +358,7 @@ def test_evaluate_refuses_an_assignment_of_another_network_before_simulating(
     from bioclf.stdp import evaluate
 
     monkeypatch.setattr(frozen, "respond", lambda *a, **k: pytest.fail("simulated first"))
-    trained = tmp_path / "trained"
-    trained.mkdir()
-    write_json(trained / "train_metrics.json", {"backend": "runtime", "n_exc": 5, "seed": 0})
-    (tmp_path / "assign").mkdir()
-    np.save(tmp_path / "assign" / "assignment.npy", np.zeros(7, np.int64))
-    info = {"n_assign": 1, "neurons_per_class": []}
-    write_json(tmp_path / "assign" / "assign_metrics.json", info)
+    trained = _stated_files(tmp_path, n_assigned=7)
     argv = ["--config", str(ROOT / "config/smoke.yaml"), "--trained", str(trained)]
     argv += ["--assignment", str(tmp_path / "assign" / "assignment.npy")]
     assert tasks.run(evaluate.main, [*argv, "--out", str(tmp_path / "out")]) == 2
@@ -378,13 +385,7 @@ def test_evaluate_names_the_responses_file_that_does_not_fit(
     from bioclf.stdp import evaluate
 
     monkeypatch.setattr(frozen, "respond", lambda *a, **k: pytest.fail("simulated"))
-    trained = tmp_path / "trained"
-    trained.mkdir()
-    write_json(trained / "train_metrics.json", {"backend": "runtime", "n_exc": 5, "seed": 0})
-    (tmp_path / "assign").mkdir()
-    np.save(tmp_path / "assign" / "assignment.npy", np.zeros(5, np.int64))
-    info = {"n_assign": 1, "neurons_per_class": []}
-    write_json(tmp_path / "assign" / "assign_metrics.json", info)
+    trained = _stated_files(tmp_path, n_assigned=5)
     responses = tmp_path / "responses.npz"
     np.savez(
         responses,
