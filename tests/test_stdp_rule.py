@@ -208,3 +208,24 @@ def test_synapses_without_values_to_draw_are_connected_by_brian2(condition, by_b
     i, j = real(syn, 5, 3)
     np.testing.assert_array_equal(np.asarray(s.i[:]), i)
     np.testing.assert_array_equal(np.asarray(s.j[:]), j)
+
+
+def test_connect_condition_and_synaptic_values_are_not_int32_arithmetic(stdp, tmp_path):
+    """The indices are kept as int32, but a condition or initial value computed from them in
+    numpy is not wrapped around at 2**31: ``i * 10**12`` is what Python (and Brian2's runtime
+    backend) computes, as when the indices were int64."""
+    from bioclf.brian.groups import connect_indices, synapse_initial_values
+
+    path = tmp_path / "stdp.yaml"
+    big = "(i * 1000000 * 1000000 + j) % 3"  # 10**12 % 3 == 1: (i + j) % 3
+    text = stdp.path.read_text().replace("connect: true", f"connect: {big} == 0 and rand() < 2")
+    path.write_text(text.replace("w_init*(0.01 + rand())", f"w_init*({big})"))
+    syn = load_synapse(path)
+    i, j = connect_indices(syn, 7, 5)
+    pairs = [(a, b) for a in range(7) for b in range(5) if (a + b) % 3 == 0]
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == pairs
+    all_i, all_j = np.repeat(np.arange(7), 5), np.tile(np.arange(5), 7)
+    w = synapse_initial_values(
+        syn, (all_i.astype(np.int32), all_j.astype(np.int32)), (7, 5), np.random.default_rng(0)
+    )
+    np.testing.assert_allclose(w["w"], 0.3 * ((all_i + all_j) % 3))

@@ -167,12 +167,17 @@ def connect_indices(syn: SynapseModel, n_pre: int, n_post: int) -> tuple[np.ndar
         return i, j
     if syn.connect is False:
         return i[:0], j[:0]
-    sizes = {"N_pre": n_pre, "N_post": n_post}
-    keep = evaluate_array(
-        syn.connect, len(i), syn.namespace(), np.random.default_rng(0), {"j": j, "i": i, **sizes}
-    )
+    names = {**_int64_indices(i, j), "N_pre": n_pre, "N_post": n_post}
+    keep = evaluate_array(syn.connect, len(i), syn.namespace(), np.random.default_rng(0), names)
     keep = np.asarray(keep, dtype=bool)
     return i[keep], j[keep]
+
+
+def _int64_indices(i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarray]:
+    """``i`` and ``j`` for an expression evaluated in numpy: int64 copies of the (int32) index
+    arrays, since numpy wraps int32 arithmetic around at 2**31 without a word, where Python and
+    Brian2's runtime backend do not (``i * 10**12``)."""
+    return {"i": np.asarray(i, dtype=np.int64), "j": np.asarray(j, dtype=np.int64)}
 
 
 def synapse_indices(i: np.ndarray, j: np.ndarray, n_pre: int, n_post: int) -> dict:
@@ -181,8 +186,7 @@ def synapse_indices(i: np.ndarray, j: np.ndarray, n_pre: int, n_post: int) -> di
     the group sizes, ``N_incoming``/``N_outgoing`` the synapses onto ``j``/from ``i``."""
     i, j = np.asarray(i), np.asarray(j)
     return {
-        "i": i,
-        "j": j,
+        **_int64_indices(i, j),
         "N": len(i),
         "N_pre": n_pre,
         "N_post": n_post,
