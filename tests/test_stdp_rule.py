@@ -176,13 +176,24 @@ def test_connect_condition_may_use_the_group_sizes(stdp, tmp_path):
 
 @pytest.mark.parametrize(
     "condition, by_brian2",
-    [("i != j", True), ("j == (i + N_pre) % N_post", True), ("i != j and rand() < 0.5", False)],
+    [
+        ("i != j", True),
+        ("j == (i + N_pre) % N_post", True),
+        ("not (i - 3) // 2 >= j or i == 0", True),
+        ("i != j and rand() < 0.5", False),
+        # Brian2 computes these otherwise than numpy (on runtime, or on cpp and cuda):
+        ("i / 10.0 == 0.3 * (j + 1)", False),  # 0.1 * i there
+        ("(i * 1000000 * 1000000 + j) % 3 == 0", False),  # int32 on cpp
+        ("N > 10", False),  # N: the pairs in numpy, the synapses there
+        ("i % (j - 1) == 0", False),  # by zero
+    ],
 )
 def test_synapses_without_values_to_draw_are_connected_by_brian2(condition, by_brian2, tmp_path):
     """A synapse without delays or initial values (the inhibition) is connected by Brian2, in
     the generated program on cpp and cuda: as index arrays, the 41 million of N=6400 cost GBs
     in Python. The synapses are the ones, in the order, of `connect_indices`. A condition with
-    random numbers still takes numpy's (Brian2's would differ between backends)."""
+    random numbers, or one Brian2 would compute otherwise (floating point, products, N),
+    still takes numpy's."""
     from bioclf.brian import groups
 
     path = tmp_path / "inh_exc.yaml"

@@ -2,10 +2,15 @@
 
 Initial values, connectivity and delays are evaluated here in numpy from a seeded generator and
 handed to Brian2 as arrays, so that every backend starts from bit-identical states (a
-``rand()`` executed inside a standalone program would draw from a different generator).
+``rand()`` executed inside a standalone program would draw from a different generator). The
+one exception, for memory (the N x N inhibition): synapses without delays or initial values
+whose condition Brian2 computes exactly as numpy does (`_exact_condition`, e.g. ``i != j``) are
+created by Brian2 from that condition, the same synapses in the same order.
 """
 
 from __future__ import annotations
+
+import ast
 
 import numpy as np
 from brian2 import Equations, NeuronGroup, Synapses
@@ -13,7 +18,6 @@ from brian2.core.functions import DEFAULT_FUNCTIONS
 from brian2.core.namespace import DEFAULT_UNITS
 from brian2.parsing.rendering import NumpyNodeRenderer
 from brian2.units.fundamentalunits import Quantity, fail_for_dimension_mismatch, get_dimensions
-from brian2.utils.stringtools import get_identifiers
 
 from bioclf.brian.functions import NAMESPACE as HASH_FUNCTIONS
 from bioclf.equations.spec import EXTERNALS, NeuronExtension, NeuronModel, SynapseModel
@@ -263,9 +267,9 @@ def synapses(
         name=name,
     )
     if indices is None and initial is None and _brian2_connects(syn):
-        # Made by Brian2, in the generated program on cpp and cuda, in the same order. As
-        # arrays, the all-but-self inhibition of N=6400 (41 million synapses) cost 1.9 GB of
-        # Brian2's copies and 330 MB of files in the project.
+        # Made by Brian2, in the generated program on cpp and cuda, the same synapses in the
+        # same order (`_brian2_connects`). As arrays, the all-but-self inhibition of N=6400
+        # (41 million synapses) cost 1.9 GB of Brian2's copies and 330 MB of files in the project.
         S.connect(condition=syn.connect)
         return _plastic(S, model)
     i, j = connect_indices(syn, len(source), len(target)) if indices is None else indices
@@ -285,8 +289,46 @@ def _plastic(S: Synapses, model: Equations) -> Synapses:
 
 def _brian2_connects(syn: SynapseModel) -> bool:
     """Whether Brian2 can create `syn`'s synapses with what `connect_indices` and
-    `synapse_initial_values` would give: no delays or initial values to draw in numpy for
-    them, and a condition without random numbers (Brian2's would differ between backends)."""
+    `synapse_initial_values` would give, on every backend: no delays or initial values to draw
+    in numpy for them, and a condition that Brian2 evaluates exactly as numpy does
+    (`_exact_condition`)."""
     if syn.delay is not None or syn.initial:
         return False
-    return syn.connect is True or not get_identifiers(syn.connect) & {"rand", "randn", "poisson"}
+    return syn.connect is True or _exact_condition(syn.connect)
+
+
+#: Names a condition that Brian2 evaluates may use: what they mean is the same in numpy's.
+_EXACT_NAMES = {"i", "j", "N_pre", "N_post"}
+_EXACT_NODES = (
+    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.Compare,
+    ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.BinOp, ast.Add, ast.Sub, ast.Mod,
+    ast.FloorDiv, ast.Name, ast.Load, ast.Constant,
+)  # fmt: skip
+
+
+def _exact_condition(condition: str) -> bool:
+    """Whether `condition` is one that Brian2 computes exactly as `connect_indices` does: made
+    of the indices and group sizes (`_EXACT_NAMES`), small integers, ``+``, ``-``, ``%`` and
+    ``//`` by a positive one of them, comparisons and ``and``/``or``/``not``. Others are not:
+    Brian2 rewrites floating-point expressions (``i / 10.0`` becomes ``0.1 * i``), computes in
+    int32 on cpp and cuda (``i * 10**12`` wraps around there, not on runtime), draws its own
+    random numbers, and ``N`` and the neurons' variables mean other things there."""
+    try:
+        tree = ast.parse(condition.strip(), mode="eval")
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if not isinstance(node, _EXACT_NODES):
+            return False
+        if isinstance(node, ast.Name) and node.id not in _EXACT_NAMES:
+            return False
+        if isinstance(node, ast.Constant) and not (
+            type(node.value) is int and abs(node.value) < 2**20
+        ):
+            return False
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.FloorDiv)):
+            right = node.right
+            positive = isinstance(right, ast.Constant) and right.value > 0
+            if not (positive or isinstance(right, ast.Name) and right.id in {"N_pre", "N_post"}):
+                return False
+    return True
