@@ -16,7 +16,7 @@ from bioclf import config as cfgmod
 from bioclf import tasks
 from bioclf.brian import backends
 from bioclf.encoding import hashrng
-from bioclf.errors import ConfigError
+from bioclf.errors import ConfigError, ResultFileError
 from bioclf.io import write_json
 from bioclf.stdp import frozen, merge, setup, shards
 from bioclf.stdp.protocol import Models, Protocol
@@ -402,6 +402,19 @@ def test_evaluate_names_the_responses_file_that_does_not_fit(
     err = capsys.readouterr().err
     assert err.startswith(f"error: {responses}: {reason}"), err
     assert "configuration" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("labels", [np.array(3), np.zeros((3, 1))])
+def test_evaluate_names_responses_whose_labels_are_no_list(labels):
+    """Labels of another number of dimensions: a one-line error naming the file and the shape
+    (a 0-d array raised a TypeError; a column of 3 was called 'responses to 3 test images')."""
+    from bioclf.stdp import evaluate
+
+    rec = {"labels": labels, "counts": np.zeros((3, 5))}
+    with pytest.raises(ResultFileError) as err:
+        evaluate.check_responses(rec, "r.npz", 3, 5, "trained")
+    assert str(err.value) == f"r.npz: array 'labels' of shape {labels.shape}; expected (3,): one " \
+        "per test image"  # fmt: skip
 
 
 def test_evaluate_refuses_the_files_of_another_run_of_the_same_shape(tmp_path, capsys, monkeypatch):

@@ -163,11 +163,16 @@ def check_responses(rec: dict, path, n_test: int, n_exc: int, trained_dir) -> No
     Raises
     ------
     ResultFileError
-        ``labels`` not of `n_test` images (``stdp.n_test or --n-test``), or ``counts`` not of
+        ``labels`` not a list of `n_test` (``stdp.n_test or --n-test``), or ``counts`` not of
         shape (`n_test`, `n_exc`) (the network trained in `trained_dir`).
     """
     labels, counts = rec["labels"], rec["counts"]
-    if labels.ndim != 1 or len(labels) != n_test:
+    if labels.ndim != 1:  # (not len() of it: a traceback for a 0-d array)
+        raise ResultFileError(
+            path,
+            f"array 'labels' of shape {labels.shape}; expected ({n_test},): one per test image",
+        )
+    if len(labels) != n_test:
         raise ResultFileError(
             path,
             f"array 'labels' of shape {labels.shape}: responses to {len(labels)} test images; "
