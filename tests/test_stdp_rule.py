@@ -186,6 +186,7 @@ def test_connect_condition_may_use_the_group_sizes(stdp, tmp_path):
         ("(i * 1000000 * 1000000 + j) % 3 == 0", False),  # int32 on cpp
         ("N > 10", False),  # N: the pairs in numpy, the synapses there
         ("i % (j - 1) == 0", False),  # by zero
+        ("i < 0 and rand() < 0.5", False),  # no synapses (as arrays: a ValueError)
     ],
 )
 def test_synapses_without_values_to_draw_are_connected_by_brian2(condition, by_brian2, tmp_path):
@@ -193,7 +194,7 @@ def test_synapses_without_values_to_draw_are_connected_by_brian2(condition, by_b
     the generated program on cpp and cuda: as index arrays, the 41 million of N=6400 cost GBs
     in Python. The synapses are the ones, in the order, of `connect_indices`. A condition with
     random numbers, or one Brian2 would compute otherwise (floating point, products, N),
-    still takes numpy's."""
+    still takes numpy's; where it keeps no pair, there are no synapses."""
     from bioclf.brian import groups
 
     path = tmp_path / "inh_exc.yaml"

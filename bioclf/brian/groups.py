@@ -273,7 +273,10 @@ def synapses(
         S.connect(condition=syn.connect)
         return _plastic(S, model)
     i, j = connect_indices(syn, len(source), len(target)) if indices is None else indices
-    S.connect(i=i, j=j)
+    if len(i):
+        S.connect(i=i, j=j)
+    else:  # a condition that keeps no pair (Brian2 refuses empty index arrays)
+        S.connect(condition="False")
     if initial is None:
         initial = synapse_initial_values(syn, (i, j), (len(source), len(target)), rng)
     for var, value in initial.items():
