@@ -472,3 +472,22 @@ def test_model_content_tells_apart_values_that_differ_beyond_8_digits(tmp_path):
     assert float(0.05 * mV) != float(50 * uvolt) and repr(0.05 * mV) == repr(50 * uvolt)
     assert value_text(50 * uvolt) == "50. * uvolt"
     assert value_text(0.05 * mV).startswith("exact(0x1.a36e2eb1c432dp-15, ")
+
+
+@pytest.mark.parametrize("condition", ["i != j and gi_post >= 0", "N > 10", "t < 1*ms"])
+def test_connect_condition_refuses_names_it_cannot_be_given(tmp_path, condition):
+    """A condition is evaluated before the network exists, with i, j, N_pre, N_post and the
+    synapse's parameters: a neuron's variable or t passed the check and raised a NameError
+    building the network (N: the pairs there, and 0 where Brian2 connected)."""
+    text = (EQUATIONS / "dc_inh_exc.yaml").read_text()
+    path = tmp_path / "inh_exc.yaml"
+    path.write_text(text.replace("connect: i != j", f"connect: {condition}"))
+    inh, exc = load_neuron(EQUATIONS / "dc_inh.yaml"), load_neuron(EQUATIONS / "dc_exc.yaml")
+    with pytest.raises(EquationFileError) as err:
+        check_synapse_partners(load_synapse(path), inh, exc)
+    assert err.value.field == "connect" and str(path) in str(err.value)
+    assert "a condition may use only i, j, N_pre, N_post, the synapse's parameters" in str(
+        err.value
+    )
+    path.write_text(text.replace("connect: i != j", "connect: i != j and w_ie > 0 and j < N_pre"))
+    check_synapse_partners(load_synapse(path), inh, exc)  # what it can be given

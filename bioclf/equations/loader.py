@@ -578,6 +578,32 @@ def _extended(reader: _Reader, side: str, model: NeuronModel, ext) -> Equations:
         reader.fail(f"{side}.equations", f"{_message(exc)} (with {model.path})")
 
 
+#: The names a connect condition may use besides the synapse's parameters, units, constants and
+#: functions: what `bioclf.brian.groups.connect_indices` gives it.
+CONNECT_NAMES = ("i", "j", "N_pre", "N_post")
+
+
+def _check_connect(reader: _Reader, syn: SynapseModel, variables: dict) -> None:
+    """Check the condition `syn.connect` with the names it is evaluated with (in numpy, before
+    the network exists: not the neurons' variables, ``t``, nor ``N``, which is no number of
+    synapses yet), so that a name it cannot be given is refused here, not a ``NameError``."""
+    known = checks.base_variables()
+    known.update(checks.parameter_variables(syn.parameters))
+    known.update({name: variables[name] for name in CONNECT_NAMES})
+    try:
+        unknown = checks.unknown_identifiers(syn.connect, known)
+    except Exception as exc:  # Brian2's parser: an expression it cannot read
+        reader.fail("connect", _message(exc))
+    if unknown:
+        reader.fail(
+            "connect",
+            f"'{syn.connect}' uses {', '.join(unknown)}: a condition may use only "
+            f"{', '.join(CONNECT_NAMES)}, the synapse's parameters, units, constants and "
+            "functions (it chooses the synapses before the network exists)",
+        )
+    reader.guard("connect", checks.check_condition, syn.connect, known)
+
+
 def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronModel) -> None:
     """Check a synapse's code against the neurons it connects.
 
@@ -675,8 +701,7 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
         reader.guard(f"{side}.on_spike", checks.check_statements, ext.on_spike, own, writes)
 
     if isinstance(syn.connect, str):
-        reader.known("connect", syn.connect, variables)
-        reader.guard("connect", checks.check_condition, syn.connect, variables)
+        _check_connect(reader, syn, variables)
     if syn.delay is not None:
         reader.known("delay", syn.delay, variables)
         reader.guard("delay", checks.check_expression_dimensions, syn.delay, variables, second)
