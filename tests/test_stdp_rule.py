@@ -241,3 +241,13 @@ def test_connect_condition_and_synaptic_values_are_not_int32_arithmetic(stdp, tm
         syn, (all_i.astype(np.int32), all_j.astype(np.int32)), (7, 5), np.random.default_rng(0)
     )
     np.testing.assert_allclose(w["w"], 0.3 * ((all_i + all_j) % 3))
+
+
+def test_a_condition_brian2_is_not_given_is_told_apart_without_error():
+    """Conditions outside what Brian2 computes as numpy does are told apart (False), an
+    operand of % that is no number included (it raised a TypeError comparing it with 0)."""
+    from bioclf.brian.groups import _exact_condition
+
+    assert _exact_condition("j == (i + N_pre) % N_post") and _exact_condition("i // 2 != j")
+    for condition in ['i % "a" == 0', "i % 2.5 == 0", "i % -3 == 0", "i % True == 0", "i +"]:
+        assert not _exact_condition(condition), condition

@@ -331,7 +331,8 @@ def _exact_condition(condition: str) -> bool:
             return False
         if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.FloorDiv)):
             right = node.right
-            positive = isinstance(right, ast.Constant) and right.value > 0
+            value = right.value if isinstance(right, ast.Constant) else None
+            positive = type(value) is int and value > 0
             if not (positive or isinstance(right, ast.Name) and right.id in {"N_pre", "N_post"}):
                 return False
     return True
