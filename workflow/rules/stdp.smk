@@ -194,7 +194,7 @@ rule stdp_evaluate:
         logfile("stdp_evaluate", STDP_JOB),
     benchmark:
         benchfile("stdp_evaluate", STDP_JOB)
-    resources:  # (one thread, no GPU, little memory: given the responses, it only votes)
+    resources:  # (one thread, no GPU: given the responses, it checks their run and votes)
         mem_mb=retry_scaled(2000),
     params:
         cfg=CFG,

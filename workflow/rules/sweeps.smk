@@ -140,7 +140,7 @@ rule sweep_stdp_evaluate:
         "results/logs/sweeps/{sfile}_{sparam}_{svalue}_stdp_evaluate_n{n}_seed{seed}.log",
     benchmark:
         "results/benchmarks/sweeps/{sfile}_{sparam}_{svalue}_stdp_evaluate_n{n}_seed{seed}.tsv"
-    resources:  # (one thread, no GPU, little memory: given the responses, it only votes)
+    resources:  # (one thread, no GPU: given the responses, it checks their run and votes)
         mem_mb=retry_scaled(2000),
     params:
         cfg=sweep_stdp_cfg,
