@@ -244,6 +244,7 @@ def test_data_check_says_whether_checksums_were_verified(tmp_path, capsys) -> No
     config["data"].update(root=str(tmp_path / "tiny"), name="tiny")
     for key in ("n_train", "n_assign", "n_test"):
         config["stdp"][key] = 10
+    config["surrogate"]["export"]["n_test"] = 10  # (counts above the data set's are refused)
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     assert check.main(["--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
