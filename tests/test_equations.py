@@ -486,8 +486,38 @@ def test_connect_condition_refuses_names_it_cannot_be_given(tmp_path, condition)
     with pytest.raises(EquationFileError) as err:
         check_synapse_partners(load_synapse(path), inh, exc)
     assert err.value.field == "connect" and str(path) in str(err.value)
-    assert "a condition may use only i, j, N_pre, N_post, the synapse's parameters" in str(
-        err.value
-    )
+    assert "it may use only i, j, N_pre, N_post, the synapse's parameters" in str(err.value)
     path.write_text(text.replace("connect: i != j", "connect: i != j and w_ie > 0 and j < N_pre"))
     check_synapse_partners(load_synapse(path), inh, exc)  # what it can be given
+
+
+@pytest.mark.parametrize(
+    "kind, old, new, field",
+    [
+        ("neuron", "  theta: theta_init", "  theta: theta_init + 0*v/mV*mV", "initial.theta"),
+        ("neuron", "  theta: theta_init", "  theta: theta_init*(t/second + 1)", "initial.theta"),
+        ("synapse", "w: w_init*(0.01 + rand())", "w: w_init*(0.01 + 0*ge_post)", "initial.w"),
+        ("synapse", "w: w_init*(0.01 + rand())", "w: w_init*(0.01 + 0*xpre_pre)", "initial.w"),
+        ("synapse", "delay: rand()*delay_max", "delay: rand()*delay_max + 0*t", "delay"),
+    ],
+)  # fmt: skip
+def test_initial_values_and_delays_refuse_names_they_cannot_be_given(
+    tmp_path, kind, old, new, field
+):
+    """Initial values and delays are evaluated in numpy before the network exists (a neuron's
+    with i and N, a synapse's with i, j, N, N_pre, N_post, N_incoming, N_outgoing, and the
+    model's parameters): another state variable, a neuron's variable or t passed the check and
+    raised a NameError building the network. Refused when the file is checked, naming it."""
+    name = "dc_exc.yaml" if kind == "neuron" else "dc_stdp.yaml"
+    text = (EQUATIONS / name).read_text()
+    assert old in text
+    path = tmp_path / name
+    path.write_text(text.replace(old, new))
+    with pytest.raises(EquationFileError) as err:
+        if kind == "neuron":
+            load_neuron(path)
+        else:
+            inp, exc = load_neuron(EQUATIONS / "lif.yaml"), load_neuron(EQUATIONS / "dc_exc.yaml")
+            check_synapse_partners(load_synapse(path), inp, exc)
+    assert err.value.field == field and str(path) in str(err.value), err.value
+    assert "(it is evaluated before the network exists)" in str(err.value)

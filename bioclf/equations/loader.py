@@ -316,19 +316,22 @@ class _Reader:
                 self.fail(f"initial.{name}", f"'{name}' is not a state variable of this model")
         return block
 
-    def initial(self, data: dict, variables: dict, eqs: Equations, params: dict) -> dict[str, str]:
+    def initial(
+        self, data: dict, variables: dict, eqs: Equations, params: dict, kind: str = "neuron"
+    ) -> dict[str, str]:
         """The ``initial`` block: values of the state variables of `eqs` (not subexpressions,
-        parameters, or the variables of another group), checked against `variables`."""
+        parameters, or the variables of another group), naming only what a `kind` model's
+        values are evaluated with (`EVALUATED_WITH`), checked against `variables`."""
         initial = {}
         for name, text in self.initial_names(data, eqs, params).items():
             field = f"initial.{name}"
             text = str(text)
-            self.known(field, text, variables)
+            known = _check_evaluated(self, field, text, params, variables, kind)
             self.guard(
                 field,
                 checks.check_expression_dimensions,
                 text,
-                variables,
+                known,
                 variables[name].dim,
             )
             initial[name] = text
@@ -578,30 +581,38 @@ def _extended(reader: _Reader, side: str, model: NeuronModel, ext) -> Equations:
         reader.fail(f"{side}.equations", f"{_message(exc)} (with {model.path})")
 
 
-#: The names a connect condition may use besides the synapse's parameters, units, constants and
-#: functions: what `bioclf.brian.groups.connect_indices` gives it.
-CONNECT_NAMES = ("i", "j", "N_pre", "N_post")
+#: The names each kind of value is evaluated with in numpy, before the network exists
+#: (`bioclf.brian.groups`), besides the model's parameters, units, constants and functions: not
+#: the neurons' variables or ``t``, and for a condition not ``N``, no number of synapses yet.
+EVALUATED_WITH = {
+    "connect": ("i", "j", "N_pre", "N_post"),
+    "synapse": ("i", "j", "N", "N_pre", "N_post", "N_incoming", "N_outgoing"),
+    "neuron": ("i", "N"),
+}
 
 
-def _check_connect(reader: _Reader, syn: SynapseModel, variables: dict) -> None:
-    """Check the condition `syn.connect` with the names it is evaluated with (in numpy, before
-    the network exists: not the neurons' variables, ``t``, nor ``N``, which is no number of
-    synapses yet), so that a name it cannot be given is refused here, not a ``NameError``."""
+def _check_evaluated(
+    reader: _Reader, field: str, text: str, parameters: dict, variables: dict, kind: str
+) -> dict:
+    """Refuse `text` (a ``connect`` condition, ``delay`` or ``initial`` value of a `kind` model)
+    if it names anything it is not evaluated with (`EVALUATED_WITH`), so that such a name is
+    refused here, not a ``NameError`` when the network is built. Returns what it may name."""
+    names = EVALUATED_WITH[kind]
     known = checks.base_variables()
-    known.update(checks.parameter_variables(syn.parameters))
-    known.update({name: variables[name] for name in CONNECT_NAMES})
+    known.update(checks.parameter_variables(parameters))
+    known.update({name: variables[name] for name in names})
     try:
-        unknown = checks.unknown_identifiers(syn.connect, known)
+        unknown = checks.unknown_identifiers(text, known)
     except Exception as exc:  # Brian2's parser: an expression it cannot read
-        reader.fail("connect", _message(exc))
+        reader.fail(field, _message(exc))
     if unknown:
         reader.fail(
-            "connect",
-            f"'{syn.connect}' uses {', '.join(unknown)}: a condition may use only "
-            f"{', '.join(CONNECT_NAMES)}, the synapse's parameters, units, constants and "
-            "functions (it chooses the synapses before the network exists)",
+            field,
+            f"'{text}' uses {', '.join(unknown)}: it may use only {', '.join(names)}, the "
+            f"{kind if kind != 'connect' else 'synapse'}'s parameters, units, constants and "
+            "functions (it is evaluated before the network exists)",
         )
-    reader.guard("connect", checks.check_condition, syn.connect, known)
+    return known
 
 
 def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronModel) -> None:
@@ -701,8 +712,11 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
         reader.guard(f"{side}.on_spike", checks.check_statements, ext.on_spike, own, writes)
 
     if isinstance(syn.connect, str):
-        _check_connect(reader, syn, variables)
+        known = _check_evaluated(
+            reader, "connect", syn.connect, syn.parameters, variables, "connect"
+        )
+        reader.guard("connect", checks.check_condition, syn.connect, known)
     if syn.delay is not None:
-        reader.known("delay", syn.delay, variables)
-        reader.guard("delay", checks.check_expression_dimensions, syn.delay, variables, second)
-    reader.initial({"initial": syn.initial}, variables, syn_eqs, syn.parameters)
+        known = _check_evaluated(reader, "delay", syn.delay, syn.parameters, variables, "synapse")
+        reader.guard("delay", checks.check_expression_dimensions, syn.delay, known, second)
+    reader.initial({"initial": syn.initial}, variables, syn_eqs, syn.parameters, "synapse")
