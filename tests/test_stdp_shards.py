@@ -479,6 +479,13 @@ def test_evaluate_refuses_the_files_of_another_run_of_the_same_shape(tmp_path, c
     assert _evaluate(config, trained, swapped / "assignment.npy", responses, out) == 2
     err = capsys.readouterr().err
     assert "field 'n_assign' must be a count of samples, got '2'" in err and err.count("\n") == 1
+    # more than the data set has: the metrics named (it blamed the configuration's n_assign)
+    write_json(swapped / "assign_metrics.json", {**info, "n_assign": 60001})
+    assert _evaluate(config, trained, swapped / "assignment.npy", responses, out) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {swapped / 'assign_metrics.json'}: field 'n_assign': ") and (
+        "from 60001 training images, more than the 60000" in err
+    ), err
 
     # written before the identity was recorded: scored, one warning line naming both files
     old = tmp_path / "old"

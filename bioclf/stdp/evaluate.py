@@ -27,6 +27,7 @@ from pathlib import Path
 
 from bioclf import config as cfgmod
 from bioclf import tasks
+from bioclf.data.datasets import split_size
 from bioclf.errors import ResultFileError
 from bioclf.io import digest, load_arrays, load_json
 from bioclf.stdp import frozen, labels, scoring
@@ -64,7 +65,8 @@ def main(argv=None) -> int:
     trained = frozen.trained_metrics(args.trained)
     assignment = labels.checked_assignment(load_arrays(args.assignment, ndim=1), args.assignment)
     assign_info = load_json(args.assignment.parent / "assign_metrics.json", scoring.ASSIGN_FIELDS)
-    check_assign_info(assign_info, assignment, args.assignment)
+    train_size = split_size(cfg["data"]["root"], "train")
+    check_assign_info(assign_info, assignment, args.assignment, train_size)
     if len(assignment) != trained["n_exc"]:  # checked before the test set is simulated
         raise ResultFileError(
             args.assignment,
@@ -84,10 +86,11 @@ def main(argv=None) -> int:
     return 0
 
 
-def check_assign_info(info: dict, assignment, path) -> None:
+def check_assign_info(info: dict, assignment, path, train_size: int | None = None) -> None:
     """Refuse an ``assign_metrics.json`` (`info`) that is not that of the assignment `assignment`
     read from `path` (it records a digest of the one written with it; files written before
-    record none), or whose ``n_assign`` is not a count.
+    record none), or whose ``n_assign`` is not a count, or more than the `train_size` training
+    images of this configuration's data set (None: unknown) it was assigned from.
 
     Raises
     ------
@@ -98,6 +101,12 @@ def check_assign_info(info: dict, assignment, path) -> None:
     n = info["n_assign"]
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ResultFileError(info_path, f"field 'n_assign' must be a count of samples, got {n!r}")
+    if train_size is not None and n > train_size:
+        raise ResultFileError(
+            info_path,
+            f"field 'n_assign': labels assigned from {n} training images, more than the "
+            f"{train_size} of this configuration's data set: of another data set",
+        )
     recorded = info.get(frozen.ASSIGNMENT_DIGEST)
     if recorded is not None and recorded != digest(assignment):
         raise ResultFileError(
