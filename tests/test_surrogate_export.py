@@ -139,3 +139,29 @@ def test_more_test_images_than_there_are_is_refused(tmp_path, capsys):
     assert export_brian.main(argv) == 2
     err = capsys.readouterr().err
     assert "'n_test'" in err and "asks for 10001 test images" in err and "has 10000" in err, err
+
+
+def test_the_default_is_the_whole_test_split(tmp_path, capsys):
+    """Without --n-test every test image is run: the default was 10,000, an error on a data set
+    with fewer test images (blamed on the command line)."""
+    import json
+    from dataclasses import asdict
+
+    from bioclf.data import SPLIT_FILES, write_idx
+    from bioclf.surrogate import export_brian
+
+    root = tmp_path / "data"
+    root.mkdir()
+    for split, (image_file, label_file) in SPLIT_FILES.items():
+        ds = load_split("data/mnist", split)
+        write_idx(root / f"{image_file}.gz", ds.images[:3])
+        write_idx(root / f"{label_file}.gz", ds.labels[:3])
+    net, cfg = small_net()
+    cfg.data, cfg.data_name = str(root), "other"
+    model = tmp_path / "model.pt"
+    torch.save({"config": asdict(cfg), "model": net.state_dict()}, model)
+    argv = ["--model", str(model), "--out", str(tmp_path / "out"), "--backend", "runtime"]
+    argv += ["--build-dir", str(tmp_path / "build")]
+    assert export_brian.main(argv) == 0, capsys.readouterr().err
+    result = json.loads((tmp_path / "out" / "brian2_export.json").read_text())
+    assert result["n_samples"] == 3 and result["identical_output_counts"] == 1.0

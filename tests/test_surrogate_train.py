@@ -472,6 +472,21 @@ def test_option_file_values_are_typed_and_the_command_line_is_named(tmp_path):
     assert "(command line)" in str(err.value)
 
 
+def test_a_data_dependent_error_names_the_option_file_it_came_from(tmp_path, capsys):
+    """A subset larger than the data set, set in a --config file, was blamed on the command
+    line; the error names the file (and the command line where the option is given there)."""
+    options = tmp_path / "options.yaml"
+    options.write_text("train_subset: 60001\n")
+    argv = ["--config", str(options), "--out", str(tmp_path / "o")]
+    assert tr.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{options}: field 'train_subset': asks for 60001" in err, err
+    assert tr.main([*argv, "--train-subset", "60002"]) == 2
+    err = capsys.readouterr().err
+    assert "(command line): field 'train_subset': asks for 60002" in err, err
+    assert not (tmp_path / "o").exists()
+
+
 def test_config_file_and_load_model(tmp_path):
     cfg_file = tmp_path / "c.yaml"
     cfg_file.write_text("arch: fc\nhidden: 16\nepochs: 1\nT: 5\ntrain_subset: 100\n")

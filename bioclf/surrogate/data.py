@@ -11,12 +11,15 @@ from bioclf.errors import ConfigError, DataError
 from bioclf.surrogate.options import TrainConfig
 
 
-def load_data(cfg: TrainConfig, split: str, source: str = "(command line)"):
+def load_data(
+    cfg: TrainConfig, split: str, source: str = "(command line)", sources: dict | None = None
+):
     """Images (float, in [0, 1]), labels and their indices in the split, subset if configured.
 
     `split` is ``"train"`` (the training images less the validation ones), ``"validation"``
-    (the last ``cfg.validation`` training images) or ``"test"``. `source` says where `cfg`
-    came from, for the errors naming its options.
+    (the last ``cfg.validation`` training images) or ``"test"``. ``sources[name]``, else
+    `source`, says where option ``name`` of `cfg` came from, for the errors naming it (as
+    `TrainConfig.check`).
 
     Raises
     ------
@@ -34,20 +37,22 @@ def load_data(cfg: TrainConfig, split: str, source: str = "(command line)"):
     if split != "test" and cfg.validation:
         if cfg.validation >= len(ds):
             raise ConfigError(
-                source,
+                (sources or {}).get("validation", source),
                 "validation",
                 f"holds out {cfg.validation} of the {len(ds)} training images: none left to "
                 "train on",
             )
         cut = len(ds) - cfg.validation
         pool = pool[cut:] if split == "validation" else pool[:cut]
-    n = _subset_size(cfg, split, len(pool), len(ds), source)
+    n = _subset_size(cfg, split, len(pool), len(ds), source, sources)
     if n:  # exactly n, each class in proportion to its share of the pool, in file order
         pool = pool[subset_index(ds.labels[pool], n, cfg.seed, stratified=True, proportional=True)]
     return images_as_float(ds)[pool], ds.labels[pool], pool
 
 
-def _subset_size(cfg: TrainConfig, split: str, available: int, total: int, source: str) -> int:
+def _subset_size(
+    cfg: TrainConfig, split: str, available: int, total: int, source: str, sources: dict | None
+) -> int:
     """The configured subset size of `split` (0: all `available` images), refused where it asks
     for more than there are (as the STDP side refuses its sample counts): a silently smaller
     subset would train or score on fewer images than the options and metrics say."""
@@ -61,5 +66,7 @@ def _subset_size(cfg: TrainConfig, split: str, available: int, total: int, sourc
             if available < total
             else f"the data set in {cfg.data} has {total}"
         )
-        raise ConfigError(source, name, f"asks for {n} {images} images; {there}")
+        raise ConfigError(
+            (sources or {}).get(name, source), name, f"asks for {n} {images} images; {there}"
+        )
     return n

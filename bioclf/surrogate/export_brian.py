@@ -24,7 +24,7 @@ Layer l:
 Usage::
 
     python -m bioclf.surrogate.export_brian --model DIR/model.pt --out DIR [--backend cpp]
-        [--n-test 10000] [--threads 2]
+        [--n-test N] [--threads 2]
 
 writes ``DIR/brian2_export.json`` with both simulators' accuracies and their agreement.
 """
@@ -246,13 +246,14 @@ def run_torch(net, cfg, images01: np.ndarray, indices: np.ndarray, dtype=torch.f
 
 def compare(
     model_path,
-    n_test: int = 10000,
+    n_test: int | None = None,
     backend_name: str = "cpp",
     threads: int = 1,
     build_dir: str = "build/brian2",
     data: str | None = None,
 ) -> dict:
-    """Accuracy of the model in PyTorch and in Brian2 on the first `n_test` test images."""
+    """Accuracy of the model in PyTorch and in Brian2 on the first `n_test` test images (None:
+    all of them)."""
     from bioclf.brian.backends import Backend
     from bioclf.data import images_as_float, load_split
     from bioclf.surrogate.saved import load_model
@@ -266,7 +267,9 @@ def compare(
             model_path, "arch", f"only the fully connected network is exported, not {cfg.arch!r}"
         )
     test = load_split(data or cfg.data, "test", **cfg.data_set())
-    if n_test > len(test):  # (as the other tasks refuse their sample counts)
+    if n_test is None:
+        n_test = len(test)
+    elif n_test > len(test):  # (as the other tasks refuse their sample counts)
         raise ConfigError(
             "(command line)",
             "n_test",
@@ -325,8 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--n-test",
         type=tasks.count,
-        default=10000,
-        help="number of test images, the first ones of the test split (default: %(default)s; "
+        default=None,
+        help="number of test images, the first ones of the test split (default: all of them; "
         "more than the split has is an error)",
     )
     parser.add_argument(

@@ -216,7 +216,12 @@ def check_memory(cfg: TrainConfig, device, sources: dict | None = None) -> None:
             )
 
 
-def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = None) -> dict:
+def train(
+    cfg: TrainConfig,
+    log: Log | None = None,
+    stop_after: int | None = None,
+    sources: dict | None = None,
+) -> dict:
     """Train (resuming from ``cfg.out/checkpoint.pt`` if present) and evaluate.
 
     Parameters
@@ -224,15 +229,18 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
     stop_after : int, optional
         Return after this many epochs of this call without finishing (simulates an
         interruption, for tests).
+    sources : dict, optional
+        Where each option came from (a YAML file or ``"(command line)"``, the default), for
+        the errors naming it.
 
     Returns
     -------
     dict
         The metrics written to ``metrics.json`` (or ``{'interrupted': epoch}``).
     """
-    cfg.check()
-    device = resolve_device(cfg.device)  # before any file is written
-    check_memory(cfg, device)
+    cfg.check(sources=sources)
+    device = resolve_device(cfg.device, (sources or {}).get("device", "(command line)"))
+    check_memory(cfg, device, sources)  # (before any file is written)
     torch.set_num_threads(cfg.threads)
     if device.type == "cuda":
         # cuDNN's fastest convolution gradients sum in an order that varies from call to call;
@@ -241,11 +249,11 @@ def train(cfg: TrainConfig, log: Log | None = None, stop_after: int | None = Non
         torch.backends.cudnn.benchmark = False
     # The data first: a bad --data must not set a good checkpoint aside as stale, nor a refused
     # subset leave an empty output directory behind.
-    x_train, y_train, idx_train = load_data(cfg, "train")
+    x_train, y_train, idx_train = load_data(cfg, "train", sources=sources)
     if cfg.validation:
-        x_val, y_val, idx_val = load_data(cfg, "validation")
+        x_val, y_val, idx_val = load_data(cfg, "validation", sources=sources)
     if cfg.test:  # read (and verified) now, not found bad after the training
-        load_data(cfg, "test")
+        load_data(cfg, "test", sources=sources)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     log = log or Log(out / "train.log")
@@ -453,6 +461,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv=None) -> TrainConfig:
     """The options of the command line and its ``--config`` file, checked."""
+    return _parse(argv)[0]
+
+
+def _parse(argv) -> tuple[TrainConfig, dict]:
+    """`parse_args`, and where each option given came from (for the errors naming it)."""
     args = build_parser().parse_args(argv)
     values: dict = {}
     sources: dict = {}  # where each option's value came from, for error messages
@@ -475,7 +488,7 @@ def parse_args(argv=None) -> TrainConfig:
     if not cfg.out:
         raise ConfigError(args.config or "(command line)", "out", "an output directory is needed")
     check_memory(cfg, resolve_device(cfg.device, sources.get("device", "(command line)")), sources)
-    return cfg
+    return cfg, sources
 
 
 def main(argv=None) -> int:
@@ -484,8 +497,8 @@ def main(argv=None) -> int:
     # training on these machines. PyTorch reads this once, at its first allocation.
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
     try:
-        cfg = parse_args(argv)
-        train(cfg)
+        cfg, sources = _parse(argv)
+        train(cfg, sources=sources)
     except BioclfError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
