@@ -24,6 +24,8 @@ from bioclf.io import load_json, number, write_csv, write_text
 
 #: Diehl & Cook (2015), test accuracy (%) by number of excitatory neurons.
 DIEHL_COOK = {100: 82.9, 400: 87.0, 1600: 91.9, 6400: 95.0}
+#: The passes over the 60,000 training images behind each of those figures.
+DIEHL_COOK_EPOCHS = {100: 1, 400: 3, 1600: 7, 6400: 15}
 
 COLUMNS = [
     "method",
@@ -204,11 +206,12 @@ def _fmt(x, pct=False, digits=1):
 
 
 def summary_table(df: pd.DataFrame) -> str:
-    """Mean ± std over seeds per (method, network)."""
+    """Per (method, network): the mean over its seeds of every column, and the sample standard
+    deviation of the accuracy where there are several seeds (`results_notes` says so)."""
     lines = [
-        "| method | network | seeds | test accuracy | Diehl & Cook 2015 | Brian2 accuracy | "
-        "training time (s) | train samples/s | inference ms/sample | spikes/inference | "
-        "SynOps/inference | energy/inference (nJ) | time steps | dt (ms) |",
+        "| method | network | seeds | test accuracy (mean ± sd) | Diehl & Cook 2015 | "
+        "Brian2 accuracy | training time (s) | train samples/s | inference ms/sample | "
+        "spikes/inference | SynOps/inference | energy/inference (nJ) | time steps | dt (ms) |",
         "|" + "---|" * 14,
     ]
     for (method, network), g in df.groupby(["method", "network"], sort=False):
@@ -229,6 +232,52 @@ def summary_table(df: pd.DataFrame) -> str:
             f"{_fmt(g['time_steps'].mean(), digits=0)} | {_fmt(g['dt_ms'].mean(), digits=2)} |"
         )
     return "\n".join(lines)
+
+
+def results_notes(rest_ms: float) -> list[str]:
+    """What the results table's figures are and which file and field each is read from (a
+    reader checks them there), in the units the table gives."""
+    anchors = ", ".join(f"{e} for N={n}" for n, e in DIEHL_COOK_EPOCHS.items())
+    return [
+        "Each row: the mean over its seeds (`seeds`) and, where there are several, ± the "
+        "sample standard deviation of the accuracy; each seed's row is in `metrics.csv`. "
+        "Accuracy is on "
+        "the test set (never used for training or label assignment); STDP labels come from "
+        "responses to training samples.",
+        "",
+        "Where each number comes from (per run: STDP `stdp/<backend>/n<N>/seed<S>/`, surrogate "
+        "`surrogate/<net>/seed<S>/`, ANN twin `ann/<net>/seed<S>/`; per inference = per test "
+        "image):",
+        "",
+        "- test accuracy: `accuracy` of the run's `metrics.json` (STDP: `test/metrics.json`), "
+        "the share of its `n_test` / `n_samples` test images classified right (its "
+        "`confusion` sums to that count).",
+        f"- Diehl & Cook 2015: the paper's test accuracy for that N after its own passes over "
+        f"the training set ({anchors}), whatever the passes here.",
+        "- Brian2 accuracy: STDP runs in Brian2; a surrogate network's is `accuracy_brian2` of "
+        "`brian/brian2_export.json` (on its `n_samples` test images).",
+        "- training time (s): the training loop's wall time, without compiling the network "
+        "or loading the data "
+        "(STDP: `training_wall_time_s` of `train_metrics.json`, the simulated chunks summed; "
+        "surrogate and ANN: `training_wall_seconds`, the epochs summed); whole jobs' times are "
+        "in `benchmarks/`.",
+        "- train samples/s: training images times epochs over that time.",
+        "- inference ms/sample: the test pass's wall time over its test images (STDP: "
+        "`inference_ms_per_sample`, the compiled simulation of the test responses; PyTorch: "
+        "`eval_seconds`, batched).",
+        f"- spikes/inference: input spikes plus every layer's (`spikes_per_inference`); STDP's "
+        f"include repeated presentations and the {rest_ms:g} ms rest.",
+        "- SynOps/inference: accumulates, one per spike per outgoing synapse "
+        "(`synops_per_inference`; STDP: input x N + excitatory x 1 + inhibitory x (N - 1)); "
+        "none for an ANN ('–'), whose multiply-accumulates are in the energy section.",
+        f"- energy/inference (nJ): the synaptic arithmetic alone: SynOps x {energy.FP32.ac:g} pJ "
+        f"(accumulate) for a spiking network, MACs x {energy.FP32.mac:g} pJ for an ANN, "
+        "45 nm (Horowitz 2014); neuron updates and weight reads are added in the energy "
+        "section.",
+        "- time steps: per test image (STDP: steps per presentation, the rest included, times "
+        "the mean presentations per image).",
+        "",
+    ]
 
 
 def make_figures(df: pd.DataFrame, root: Path, figdir: Path) -> dict[str, str]:
@@ -444,12 +493,7 @@ def main(argv=None) -> int:
         "",
         summary_table(df) if len(df) else "_No finished runs._",
         "",
-        "Accuracy is on the test set (never used for training or label assignment). "
-        "STDP labels come from responses to training samples. "
-        f"Energy: {energy.FP32.ac:g} pJ per synaptic "
-        "operation (accumulate), 45 nm (Horowitz 2014). STDP time steps include repeated "
-        f"presentations and the {rest_ms:g} ms rest. Per-seed rows are in `metrics.csv`.",
-        "",
+        *results_notes(rest_ms),
     ]
     if neuron.exists():
         nc = load_json(neuron)

@@ -1,0 +1,141 @@
+"""The report's numbers: what each is, and that those committed are those of the run files."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT
+
+from bioclf import config as cfgmod
+from bioclf import energy, report, report_energy
+
+RESULTS = ROOT / "results"
+
+
+def _row(seed, accuracy, method="stdp", network="Diehl&Cook N=100", **extra):
+    return {"method": method, "network": network, "seed": seed, "accuracy": accuracy, **extra}
+
+
+def test_summary_table_says_its_rows_are_means_over_seeds():
+    """The table showed '85.98% ± 0.47' under 'test accuracy', and the other columns' means,
+    without saying either was a mean over seeds or what followed the ±."""
+    df = pd.DataFrame([_row(0, 0.8631), _row(1, 0.8564)], columns=report.COLUMNS)
+    header, _, row = report.summary_table(df).splitlines()
+    assert "| test accuracy (mean ± sd) |" in header
+    assert "| 2 | 85.97% ± 0.47 |" in row or "| 2 | 85.98% ± 0.47 |" in row
+    notes = " ".join(report.results_notes(150.0))
+    assert "the mean over its seeds" in notes and "sample standard deviation" in notes
+
+
+def test_results_notes_name_the_source_of_every_column():
+    """Every column of the results table has a line saying which file and field it is read
+    from, and the energy line gives both energies per operation (the table had an ANN row of
+    365 nJ beside a note of 0.9 pJ per synaptic operation and 0 synaptic operations)."""
+    header = report.summary_table(pd.DataFrame(columns=report.COLUMNS)).splitlines()[0]
+    columns = [c.strip() for c in header.strip("|").split("|")][3:]
+    notes = report.results_notes(150.0)
+    named = [line[2:].split(":")[0] for line in notes if line.startswith("- ")]
+    for column in columns:
+        stem = re.sub(r" \(.*\)$", "", column)
+        if column == "dt (ms)":
+            continue  # the configuration's, printed below the report
+        assert any(stem.startswith(n) or n.startswith(stem) for n in named), column
+    text = " ".join(notes)
+    assert f"SynOps x {energy.FP32.ac:g} pJ" in text and f"MACs x {energy.FP32.mac:g} pJ" in text
+    assert "150 ms rest" in text and "7 for N=1600" in text
+
+
+def test_an_ann_row_has_no_synaptic_operations_rather_than_zero(tmp_path):
+    """An ANN twin's row said 0 SynOps per inference beside its 365 nJ: it does 79,400 MACs."""
+    cfg = cfgmod.load(ROOT / "config" / "config.yaml")
+    shutil.copytree(RESULTS / "ann" / "fc100" / "seed0", tmp_path / "ann/fc100/seed0")
+    (row,) = report_energy.ann_rows(cfg, tmp_path)
+    assert np.isnan(row["synops_per_inference"])
+    df = pd.DataFrame([row], columns=report.COLUMNS)
+    cells = report.summary_table(df).splitlines()[2].split("|")
+    assert cells[11].strip() == "–" and cells[12].strip() == "365.2"
+
+
+# The committed results: every number of the results table and of the energy table recomputed
+# from the run files the report names.
+
+
+def _json(path):
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def committed():
+    return pd.read_csv(RESULTS / "metrics.csv"), (RESULTS / "report.md").read_text()
+
+
+def test_committed_stdp_numbers_recomputed_from_the_run_files(committed):
+    metrics, text = committed
+    row = metrics[metrics["method"] == "stdp"].iloc[0]
+    run = RESULTS / "stdp" / row["backend"] / f"n{row['n']}" / f"seed{row['seed']}"
+    m, t = _json(run / "test" / "metrics.json"), _json(run / "train_metrics.json")
+    confusion = np.array(m["confusion"])
+    assert confusion.sum() == m["n_test"] == 10000
+    assert np.trace(confusion) / confusion.sum() == pytest.approx(row["accuracy"])
+    s, n = m["spikes_per_inference"], row["n"]
+    synops = s["input"] * n + s["exc"] + s["inh"] * (n - 1)  # all-to-all, 1:1, all-but-self
+    assert row["synops_per_inference"] == pytest.approx(synops)
+    assert row["energy_nj_per_inference"] == pytest.approx(synops * 0.9e-3)
+    assert row["spikes_per_inference"] == pytest.approx(sum(s.values()))
+    assert row["time_steps"] == pytest.approx(1000 * m["presentations_per_inference"])
+    assert row["training_samples_per_s"] == pytest.approx(
+        t["training_samples"] / t["training_wall_time_s"], rel=1e-4
+    )
+    assert row["inference_ms_per_sample"] == pytest.approx(
+        m["test_wall_time_s"] / m["n_test"] * 1e3, rel=1e-3
+    )
+    assert row["anchor_accuracy"] == pytest.approx(0.829)  # Diehl & Cook 2015, N=100
+    line = next(x for x in text.splitlines() if x.startswith("| stdp | Diehl&Cook N=100 |"))
+    assert f"| {100 * row['accuracy']:.2f}% | 82.9% |" in line
+    assert f"| {synops:,.0f} | {synops * 0.9e-3:.1f} |" in line
+
+
+def test_committed_surrogate_and_ann_numbers_recomputed_from_the_run_files(committed):
+    metrics, text = committed
+    for method, hidden in (("surrogate", 100), ("ann", 100)):
+        row = metrics[metrics["method"] == method].iloc[0]
+        m = _json(RESULTS / method / "fc100" / f"seed{row['seed']}" / "metrics.json")
+        confusion = np.loadtxt(
+            RESULTS / method / "fc100" / f"seed{row['seed']}" / "confusion.csv", delimiter=","
+        )
+        assert confusion.sum() == m["n_samples"] == 10000
+        assert np.trace(confusion) / 10000 == pytest.approx(row["accuracy"])
+        epochs = m["config"]["epochs"]
+        assert row["training_samples_per_s"] == pytest.approx(
+            60000 * epochs / m["training_wall_seconds"]
+        )
+        dense = 784 * hidden + hidden * 10
+        if method == "ann":
+            assert np.isnan(row["synops_per_inference"])
+            assert row["energy_nj_per_inference"] == pytest.approx(dense * 4.6e-3)
+            continue
+        s = m["spikes_per_inference"]
+        synops = s["input"] * hidden + s["hidden"] * 10  # the output layer has no fan-out
+        assert row["synops_per_inference"] == pytest.approx(synops)
+        assert row["energy_nj_per_inference"] == pytest.approx(synops * 0.9e-3)
+        b = _json(
+            RESULTS / "surrogate" / "fc100" / f"seed{row['seed']}" / "brian" / "brian2_export.json"
+        )
+        assert row["brian2_accuracy"] == b["accuracy_brian2"] and b["n_samples"] == 10000
+    # the energy table: the same counts at the stated energies per operation
+    e = pd.read_csv(RESULTS / "energy.csv").set_index(["method", "precision"])
+    snn = e.loc[("surrogate", "fp32")]
+    assert snn["neuron_updates"] == (hidden + 10) * 25
+    assert snn["total_nj"] == pytest.approx(
+        snn["accumulates"] * (0.9 + 5.0) * 1e-3 + snn["neuron_updates"] * 6.4e-3, rel=1e-5
+    )
+    ann = e.loc[("ann", "int8")]
+    assert ann["macs"] == dense and ann["total_nj"] == pytest.approx(
+        dense * (0.23 + 1.25) * 1e-3 + (hidden + 10) * 0.06e-3, rel=1e-5
+    )
+    assert "| ann | FC 784-100-10 | 1 |" in text
