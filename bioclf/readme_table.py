@@ -4,7 +4,8 @@ The table has one row per (method, network) of ``results/metrics.csv`` -- its te
 (over several seeds: the mean, then every seed's), the issue's target from
 ``results/targets.csv`` and the paper's anchor -- followed by the rows of
 ``results/other_runs.csv``: runs outside the default configuration, each with the command that
-reproduces it (written by hand from ``bench/README.md``, which has the measurements).
+reproduces it (written by hand from ``bench/README.md``, which has the measurements; one
+headlined by a best over runs is refused: the mean leads).
 ``python -m bioclf.readme_table`` rewrites the block between the markers in ``README.md``;
 ``--check`` only says whether it is current. Results that ``results/report.md`` says another
 configuration produced are refused.
@@ -144,10 +145,29 @@ def default_rows(metrics: Path, targets: Path) -> list[tuple[str, ...]]:
     return rows
 
 
+#: A figure whose headline (its bold part) is a best over runs: ``**88.44%** best (...)``.
+BEST_HEADLINE = re.compile(r"^\s*\*\*[^*]+\*\*\s*\(?best\b", re.IGNORECASE)
+
+
+def other_rows(others: Path) -> list[tuple[str, ...]]:
+    """The rows of `others` (``other_runs.csv``), refused where a figure's headline is the best
+    of several runs: a best of N reads as what one run gives, so over seeds the mean leads."""
+    rows = _read(others, OTHER_COLUMNS)
+    for number, row in enumerate(rows, start=2):
+        if BEST_HEADLINE.match(row["figure"]):
+            raise ConfigError(
+                others,
+                f"line {number}",
+                "field 'figure': its headline is a best over runs; give the mean first, then "
+                "every run's figure",
+            )
+    return [tuple(r[c] for c in OTHER_COLUMNS) for r in rows]
+
+
 def table(metrics: Path, targets: Path, others: Path) -> str:
     """The markdown table for `metrics`, `targets` and `others` (see the module docstring)."""
     rows = default_rows(metrics, targets)
-    rows += [tuple(r[c] for c in OTHER_COLUMNS) for r in _read(others, OTHER_COLUMNS)]
+    rows += other_rows(others)
     lines = list(HEADER)
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)

@@ -90,6 +90,24 @@ def test_a_row_with_more_fields_than_columns_is_refused(tmp_path):
         readme_table.table(tmp_path / "metrics.csv", tmp_path / "targets.csv", others)
 
 
+@pytest.mark.parametrize(
+    "figure",
+    ["**88.44%** best (87.94 / 88.44%, seeds 0 / 1)", " **98.60%** (best of 3 seeds)"],
+)
+def test_an_other_run_headlined_by_its_best_seed_is_refused(tmp_path, figure):
+    """other_runs.csv headlined rows by their best seed ('**97.84%** best (...)') beside rows
+    headlined by the mean: the mean leads, then every seed's figure."""
+    others = tmp_path / "other_runs.csv"
+    others.write_text(f'what,figure,target,anchor,command\nrow,"{figure}",—,—,`cmd`\n')
+    with pytest.raises(ConfigError, match=r"line 2.*'figure'.*best over runs"):
+        readme_table.table(tmp_path / "metrics.csv", tmp_path / "targets.csv", others)
+    others.write_text(
+        "what,figure,target,anchor,command\n"
+        'row,"**88.19%** mean of 2 seeds (87.94 / 88.44%; best 88.44%)",—,—,`cmd`\n'
+    )
+    assert "**88.19%** mean" in readme_table.table(tmp_path / "m.csv", tmp_path / "t.csv", others)
+
+
 def test_results_of_another_configuration_are_refused(tmp_path):
     """`make smoke` then `make readme` would have printed the smoke run's numbers as the
     default run's."""
