@@ -1,4 +1,4 @@
-"""Score a variant of the STDP network on held-out training images (for choosing parameters).
+"""Score a variant of the STDP network on training images unused for labels (to choose parameters).
 
     python bench/stdp_validate.py NAME [--seed S] [--n-exc N] [--epochs E] [--config FILE]
         [--continue-from DIR] [--test] [OVERRIDE ...]
@@ -14,9 +14,11 @@ The network is trained for ``--epochs`` (default: those of ``--n-exc`` in ``stdp
 its schedule, else 1) on all 60,000 training images (from the network trained in
 ``--continue-from``, if given: `bioclf.stdp.train`), labels are assigned from training images
 0-9,999 (as in the pipeline), and the score is the accuracy on training images
-50,000-59,999: seen without labels during training, never used for labels, and not the test
-set, so that choosing among variants by it leaves the test accuracy an honest figure. ``--test``
-adds the test-set evaluation. One line of JSON per run is appended to
+50,000-59,999 (the last 10,000 of the ``stdp.n_train`` trained on): seen without labels during
+training, never used for labels, and not the test set, so that choosing among variants by it
+leaves the test accuracy an honest figure. Having been trained on, they score above the test
+set (the default network, seed 0: 86.55% against 85.51%): compare variants by it, not with test
+accuracies. ``--test`` adds the test-set evaluation. One line of JSON per run is appended to
 ``bench/out/validate/results.jsonl``. Each run resumes where an earlier one stopped.
 """
 
