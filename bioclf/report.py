@@ -295,42 +295,42 @@ def make_figures(df: pd.DataFrame, root: Path, figdir: Path) -> dict[str, str]:
         "Membrane potential of one LIF neuron (threshold dashed, spikes, reset, refractory)",
     )
     copy(root / "neuron" / "rates.png", "lif_rates.png", "LIF f-I curve against theory")
-    for _, row in df.iterrows():
+    # One run's figures per network: its first seed's (the caption names it), each captioned
+    # with its own method and seed so that no two runs' figures share a caption (and a link).
+    first = df.groupby(["method", "network"])["seed"].transform("min")
+    for _, row in df[df["seed"] == first].iterrows():
         tag = f"{row['method']}_{row['network'].replace(' ', '_').replace('&', '')}_s{row['seed']}"
-        if row["seed"] != df["seed"].min():
-            continue
+        run = f"{row['network']}, seed {row['seed']}"
         d = row["_dir"]
         if row["method"] == "stdp":
             copy(
-                d / "receptive_fields.png",
-                f"{tag}_fields.png",
-                f"Learned receptive fields, {row['network']}",
+                d / "receptive_fields.png", f"{tag}_fields.png", f"Learned receptive fields, {run}"
             )
             copy(
                 d / "test" / "confusion.png",
                 f"{tag}_confusion.png",
-                f"Confusion matrix, STDP {row['network']}",
+                f"Confusion matrix on the test set, STDP {run}",
             )
             copy(
                 d / "raster.png",
                 f"{tag}_raster.png",
-                f"Input and excitatory spike rasters for one test sample, {row['network']}",
+                f"Input and excitatory spike rasters for one test sample, {run}",
             )
         else:
             copy(
                 d / "confusion.png",
                 f"{tag}_confusion.png",
-                f"Confusion matrix, surrogate {row['network']}",
+                f"Confusion matrix on the test set, {row['method']} {run}",
             )
 
     # Accuracy over training samples, both methods.
     series = {}
-    for _, row in df[df["seed"] == df["seed"].min()].iterrows():
+    for _, row in df[df["seed"] == first].iterrows():
         d = row["_dir"]
         if row["method"] == "stdp":
             trace = _stdp_trace(d)
             if len(trace):
-                series[f"STDP {row['network']} (running, training stream)"] = (
+                series[f"STDP {row['network']}, seed {row['seed']} (running, training stream)"] = (
                     trace[:, 0],
                     trace[:, 1],
                 )
@@ -341,17 +341,22 @@ def make_figures(df: pd.DataFrame, root: Path, figdir: Path) -> dict[str, str]:
             x = [h["epoch"] * per_epoch for h in hist]
             y = [h["train_accuracy"] for h in hist]
             if x:
-                series[f"surrogate {row['network']} (training batches)"] = (x, y)
+                series[f"surrogate {row['network']}, seed {row['seed']} (training batches)"] = (
+                    x,
+                    y,
+                )
     if series:
         plots.curves(
             series,
             figdir / "accuracy_over_training.png",
             "training samples seen",
-            "accuracy",
-            "Accuracy over training",
+            "training accuracy (not the test set)",
+            "Accuracy on the training data over training",
             logx=True,
         )
-        figs["Accuracy over training samples, both methods"] = "figures/accuracy_over_training.png"
+        figs["Training accuracy over training samples, both methods (not the test set)"] = (
+            "figures/accuracy_over_training.png"
+        )
 
     # Accuracy against N.
     agg = df.groupby(["method", "n"], sort=True)["accuracy"].mean().reset_index()

@@ -139,3 +139,36 @@ def test_committed_surrogate_and_ann_numbers_recomputed_from_the_run_files(commi
         dense * (0.23 + 1.25) * 1e-3 + (hidden + 10) * 0.06e-3, rel=1e-5
     )
     assert "| ann | FC 784-100-10 | 1 |" in text
+
+
+def test_each_figure_is_captioned_with_its_own_run(tmp_path):
+    """An ANN twin's confusion figure was captioned 'Confusion matrix, surrogate FC 784-100-10',
+    the spiking network's caption, and took its place in the report; the figures of a network
+    whose seeds did not include the smallest of all were left out; captions named no seed."""
+    runs = {}
+    for method, seed in (("surrogate", 3), ("ann", 3), ("ann", 5)):
+        d = tmp_path / method / f"seed{seed}"
+        d.mkdir(parents=True)
+        (d / "confusion.png").write_bytes(f"{method} {seed}".encode())
+        history = [{"epoch": 1, "train_accuracy": 0.9, "samples_per_second": 10, "seconds": 6}]
+        (d / "metrics.json").write_text(json.dumps({"history": history, "config": {}}))
+        runs[method, seed] = d
+    stdp = RESULTS / "stdp" / "cpp" / "n100" / "seed0"
+    df = pd.DataFrame(
+        [
+            _row(0, 0.85, _dir=stdp),
+            _row(3, 0.97, "surrogate", "FC 784-100-10", _dir=runs["surrogate", 3]),
+            _row(5, 0.98, "ann", "FC 784-100-10", _dir=runs["ann", 5]),
+            _row(3, 0.98, "ann", "FC 784-100-10", _dir=runs["ann", 3]),
+        ],
+        columns=[*report.COLUMNS, "_dir"],
+    )
+    figs = report.make_figures(df, tmp_path, tmp_path / "figures")
+    sur = figs["Confusion matrix on the test set, surrogate FC 784-100-10, seed 3"]
+    ann = figs["Confusion matrix on the test set, ann FC 784-100-10, seed 3"]
+    assert (tmp_path / sur).read_bytes() == b"surrogate 3"
+    assert (tmp_path / ann).read_bytes() == b"ann 3"
+    assert not any("seed 5" in caption for caption in figs)  # one seed's figures per network
+    fields = figs["Learned receptive fields, Diehl&Cook N=100, seed 0"]
+    assert (tmp_path / fields).read_bytes() == (stdp / "receptive_fields.png").read_bytes()
+    assert "Training accuracy over training samples, both methods (not the test set)" in figs
