@@ -206,12 +206,12 @@ def test_report_section_only_with_latency_runs(tmp_path, capsys):
     assert len((tmp_path / "coding" / "coding.csv").read_text().splitlines()) == 3
     assert "STDP with the latency code" not in table
 
-    def write_stdp(d, encoding, acc, exc_spikes, presentations):
+    def write_stdp(d, encoding, acc, exc_spikes, presentations, seed=0):
         d.mkdir(parents=True)
         m = {
             "accuracy": acc,
             "n_exc": 100,
-            "seed": 0,
+            "seed": seed,
             "backend": "cpp",
             "encoding": encoding,
             "latency_time_steps": 700,
@@ -231,6 +231,12 @@ def test_report_section_only_with_latency_runs(tmp_path, capsys):
     write_stdp(latency, "latency code", 0.80, 13.0, 10.0)  # within 10 points: no verdict
     text = "\n".join(report_coding.section(tmp_path))
     assert "**80.00%**" in text and "It learns poorly" not in text
+    # several rate-coded runs: their mean and each, not the best alone (it said 'against 91%')
+    write_stdp(tmp_path / "stdp/cpp/n100/seed1/test", "Poisson rate code", 0.91, 9.0, 1.1, 1)
+    text = "\n".join(report_coding.section(tmp_path))
+    assert "against 87.00% with the rate code (mean of 2 runs: D&C N=100 seed 0 (cpp)" in text
+    assert ": 83.00%; D&C N=100 seed 1 (cpp), ? training samples: 91.00%)" in text
+    assert "against 91.00%" not in text
 
 
 def test_configured_report_compares_only_the_configured_runs(tmp_path):
