@@ -372,11 +372,13 @@ def make_figures(df: pd.DataFrame, root: Path, figdir: Path) -> dict[str, str]:
             series,
             figdir / "accuracy_vs_n.png",
             "neurons (excitatory / hidden)",
-            "test accuracy",
+            "test accuracy (mean over seeds)",
             "Accuracy against network size",
             logx=True,
         )
-        figs["Accuracy against N"] = "figures/accuracy_vs_n.png"
+        figs["Test accuracy against N, mean over seeds (Diehl & Cook 2015: their passes per N)"] = (
+            "figures/accuracy_vs_n.png"
+        )
 
     # Surrogate network: PyTorch vs Brian2 accuracy.
     sur = df[(df["method"] == "surrogate") & df["brian2_accuracy"].notna()]

@@ -100,7 +100,7 @@ def figure(df: pd.DataFrame, path: Path, title: str) -> None:
         if positive:
             ax.set_xscale("log")
     axes[0].legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(f"{title} (each point: the mean over seeds)", fontsize=10)
     fig.tight_layout()
     plots._save(fig, path)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -172,3 +173,39 @@ def test_each_figure_is_captioned_with_its_own_run(tmp_path):
     fields = figs["Learned receptive fields, Diehl&Cook N=100, seed 0"]
     assert (tmp_path / fields).read_bytes() == (stdp / "receptive_fields.png").read_bytes()
     assert "Training accuracy over training samples, both methods (not the test set)" in figs
+
+
+def test_figures_of_means_over_seeds_say_so(tmp_path, monkeypatch):
+    """The accuracy-against-N and sweep figures plot each network's mean over its seeds under
+    a bare 'test accuracy'."""
+    from bioclf import plots, report_sweeps
+
+    saved = {}
+
+    def keep(fig, path):
+        saved[Path(path).name] = [ax.get_ylabel() for ax in fig.axes] + [
+            fig._suptitle.get_text() if fig._suptitle else ""
+        ]
+
+    monkeypatch.setattr(plots, "_save", keep)
+    df = pd.DataFrame(
+        [_row(0, 0.85, n=100, _dir=tmp_path), _row(1, 0.86, n=100, _dir=tmp_path)],
+        columns=[*report.COLUMNS, "_dir"],
+    )
+    figs = report.make_figures(df, tmp_path, tmp_path / "figures")
+    assert saved["accuracy_vs_n.png"][0] == "test accuracy (mean over seeds)"
+    assert any(c.startswith("Test accuracy against N, mean over seeds") for c in figs)
+    sweep = pd.DataFrame(
+        {
+            "x": [1.0, 1.0, 2.0],
+            "accuracy": [0.8, 0.9, 0.7],
+            "network_spikes_per_inference": [1.0, 2.0, 3.0],
+            "method": "stdp",
+            "network": "N=100",
+            "unit": "ms",
+            "parameter": "tau",
+            "baseline": 1.0,
+        }
+    )
+    report_sweeps.figure(sweep, tmp_path / "sweep.png", "f.yaml: tau")
+    assert saved["sweep.png"][-1] == "f.yaml: tau (each point: the mean over seeds)"
