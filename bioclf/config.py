@@ -102,6 +102,7 @@ def validate(config: dict, path: str | Path = "config") -> dict:
         if not Path(model).exists():
             raise ConfigError(path, key, f"file {model} does not exist")
     _sample_counts(config, path)
+    _named_runs(config, path)
     _distinct_runs(config, path)
     from bioclf.stdp import setup, shards
 
@@ -128,6 +129,28 @@ def surrogate_run_name(run: dict) -> str:
     if "time_steps" in run:
         name += f"_T{run['time_steps']}"
     return name
+
+
+def _named_runs(config: dict, path) -> None:
+    """Refuse a network of ``surrogate.runs`` whose name (`surrogate_run_name`) the workflow
+    cannot make: an ``fc`` run is named by its ``hidden`` size (``fc100``), a ``conv`` run by
+    its arch alone. Without this check such a run (``{arch: fc}``, ``{arch: conv, hidden:
+    100}``) matched none of the rules, and a run planned nothing for it: "Nothing to be done"
+    where the results of another configuration were there."""
+    for i, run in enumerate(_get(config, ("surrogate", "runs")) or []):
+        if run["arch"] == "fc" and "hidden" not in run:
+            raise ConfigError(
+                path,
+                f"surrogate.runs.{i}.hidden",
+                "missing: an fc network states its hidden layer's size (e.g. hidden: 100), "
+                "which names its results directory (results/surrogate/fc100/)",
+            )
+        if run["arch"] == "conv" and "hidden" in run:
+            raise ConfigError(
+                path,
+                f"surrogate.runs.{i}.hidden",
+                "only for fc networks: a conv network's fully connected layer is conv_hidden",
+            )
 
 
 def _distinct_runs(config: dict, path) -> None:

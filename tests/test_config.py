@@ -83,6 +83,10 @@ BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
             [{"arch": "conv", "channels": [16, 32]}, {"arch": "conv", "channels": [16, 48]}],
             "surrogate.runs.1",
         ),
+        # runs whose results directory (fc<hidden>, conv) no rule makes: the workflow planned
+        # nothing for them ("Nothing to be done" beside another configuration's results)
+        (("surrogate", "runs"), [{"arch": "fc"}], "surrogate.runs.0.hidden"),
+        (("surrogate", "runs"), [{"arch": "conv", "hidden": 100}], "surrogate.runs.0.hidden"),
         (("stdp", "sizes"), [{"n": 100, "epochs": 1}, {"n": 100, "epochs": 3}], "stdp.sizes.1"),
         (("seeds",), [0, 1, 0], "seeds"),
     ],
