@@ -188,8 +188,9 @@ def parser(
 ) -> argparse.ArgumentParser:
     """The parser of a task with the options tasks share: ``--out`` and (`config`) ``--config``.
 
-    `out_file`: ``--out`` is a figure file (`figure_file`), not a directory."""
-    p = argparse.ArgumentParser(prog=prog(), description=description)
+    `out_file`: ``--out`` is a figure file (`figure_file`), not a directory. A docstring's
+    ``literal`` markup is left out of the description, which --help prints as it is."""
+    p = argparse.ArgumentParser(prog=prog(), description=description.replace("``", ""))
     if config:
         p.add_argument(
             "--config",

@@ -154,6 +154,8 @@ def test_every_option_of_every_task_says_what_it_does(task, monkeypatch):
     assert options
     undocumented = [a.option_strings or a.dest for a in options if not (a.help or "").strip()]
     assert not undocumented, f"{task}: options without help: {undocumented}"
+    # --help prints text as it is: a docstring's ``literal`` markup would show
+    assert "``" not in parser.format_help()
 
 
 #: What users and developers read commands in (the module docstrings included).
