@@ -2,7 +2,7 @@
 
 The same check runs in the Snakefile (before any job starts) and in every ``python -m`` task,
 so a bad value is refused up front with the key named: the schema, the quantities, the model
-files named, STDP sample counts against the data, the protocol, schedules, shards and sweeps.
+files named, sample counts against the data, the protocol, schedules, shards and sweeps.
 `job_file` gives the file the workflow's jobs read, `write_job_file` writes it.
 """
 
