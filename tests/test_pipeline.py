@@ -383,7 +383,8 @@ def test_stdp_shards_are_jobs_of_their_own(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     jobs = dict(re.findall(r"^(stdp_\w+)\s+(\d+)\s*$", res.stdout.split("Job stats:")[1], re.M))
     assert jobs["stdp_assign_shard"] == jobs["stdp_respond_shard"] == "2", jobs
-    assert jobs["stdp_assign"] == jobs["stdp_respond"] == jobs["stdp_evaluate"] == "1", jobs
+    assert jobs["stdp_assign_merge"] == jobs["stdp_respond_merge"] == "1", jobs
+    assert jobs["stdp_evaluate"] == "1" and "stdp_assign" not in jobs, jobs
     run = "results/stdp/cpp/n20/seed0"
     for k in range(2):
         assert f"--shard {k} --shards 2 --out {run}/test/shard{k}of2 " in res.stdout
@@ -392,7 +393,7 @@ def test_stdp_shards_are_jobs_of_their_own(tmp_path):
     assert merge + f"{run}/test/shard1of2 " in res.stdout
     # the assignment's merge asks for memory by the counts it holds (it had the profiles'
     # default, 4 GB, against ~5 GB then needed at N=6400 and 60,000 samples; common.smk)
-    assign_merge = res.stdout.split("rule stdp_assign:")[1].split("\n[")[0]
+    assign_merge = res.stdout.split("rule stdp_assign_merge:")[1].split("\n[")[0]
     assert "mem_mb=2000," in assign_merge, assign_merge
 
 

@@ -46,13 +46,19 @@ needs_plugin = pytest.mark.skipif(
 
 
 def _rules_and_gpu() -> dict[str, str | None]:
-    """Every rule of workflow/rules/*.smk: the expression of its ``gpu=`` resource, or None."""
+    """Every rule of workflow/rules/*.smk: the expression of its ``gpu=`` resource, or None.
+
+    A rule defined twice (in the two branches of an ``if``) must claim GPUs alike: a profile
+    routes a rule by its name. (With stdp.shards > 1, stdp_assign and stdp_respond were the
+    one-thread merges, queued in the GPU partition by profiles/slurm-gpu.)
+    """
     rules = {}
     for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
         text = smk.read_text()
         for match in re.finditer(r"^\s*rule (\w+):(.*?)(?=^\s*rule \w+:|\Z)", text, re.S | re.M):
             gpu = re.search(r"^\s*gpu=(.+?),?$", match[2], re.M)
-            rules.setdefault(match[1], gpu[1] if gpu else None)
+            claim = gpu[1] if gpu else None
+            assert rules.setdefault(match[1], claim) == claim, f"{match[1]}: defined twice"
     return rules
 
 

@@ -109,7 +109,9 @@ else:
             "--shard {wildcards.k} --shards {params.shards} --out {params.shard} > {log} 2>&1"
 
 
-    rule stdp_assign:
+    # (named apart from the unsharded rules: a profile that sends stdp_assign/stdp_respond
+    # to a GPU partition must not queue these one-thread merges there)
+    rule stdp_assign_merge:
         """Label assignment from the responses of all shards."""
         input:
             settings=stdp_settings("stdp_assign", "assign"),
@@ -119,9 +121,9 @@ else:
             assignment=f"{STDP_RUN}/assign/assignment.npy",
             metrics=f"{STDP_RUN}/assign/assign_metrics.json",
         log:
-            logfile("stdp_assign", STDP_JOB),
+            logfile("stdp_assign_merge", STDP_JOB),
         benchmark:
-            benchfile("stdp_assign", STDP_JOB)
+            benchfile("stdp_assign_merge", STDP_JOB)
         resources:  # (one thread, no GPU: it concatenates the counts and assigns the labels)
             mem_mb=retry_scaled(lambda w: 2000 + stdp_counts_mb(w.n, STDP["n_assign"])),
         params:
@@ -158,7 +160,7 @@ else:
             "--shard {wildcards.k} --shards {params.shards} --out {params.shard} > {log} 2>&1"
 
 
-    rule stdp_respond:
+    rule stdp_respond_merge:
         """The test responses of all shards in one file."""
         input:
             settings=stdp_settings("stdp_respond", "respond"),
@@ -167,9 +169,9 @@ else:
         output:
             responses=f"{STDP_RUN}/test/responses.npz",
         log:
-            logfile("stdp_respond", STDP_JOB),
+            logfile("stdp_respond_merge", STDP_JOB),
         benchmark:
-            benchfile("stdp_respond", STDP_JOB)
+            benchfile("stdp_respond_merge", STDP_JOB)
         params:
             out=run_dir(STDP_RUN),
             parts=lambda w, input: " ".join(str(Path(f).parent) for f in input.parts),
@@ -183,8 +185,8 @@ rule stdp_evaluate:
         settings=stdp_settings("stdp_evaluate", "evaluate"),
         models=STDP_MODELS,
         state=rules.stdp_train.output.state,
-        assignment=rules.stdp_assign.output.assignment,
-        responses=rules.stdp_respond.output.responses,
+        assignment=f"{STDP_RUN}/assign/assignment.npy",
+        responses=f"{STDP_RUN}/test/responses.npz",
     output:
         metrics=f"{STDP_RUN}/test/metrics.json",
         confusion=report(f"{STDP_RUN}/test/confusion.png",
