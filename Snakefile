@@ -1,4 +1,4 @@
-# bioclf: STDP (Brian2) versus surrogate gradients (PyTorch) on one LIF neuron model.
+# bioclf: STDP (Brian2) versus surrogate gradients (PyTorch), from the same equation files.
 #
 #   snakemake --cores 8                                  # default comparison, N=100
 #   snakemake --cores 2 --configfile config/smoke.yaml   # a few minutes

@@ -95,3 +95,14 @@ def test_ctrl_c_while_it_starts_ends_it_without_a_traceback(tmp_path):
         timeout=60,
     )
     assert res.returncode == 130 and "Traceback" not in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_runs_nothing_and_leaves_no_file(tmp_path, flag):
+    """--help was taken for the command to run: it failed, leaving the lock and peak files in
+    the directory it was asked from."""
+    res = subprocess.run(
+        [sys.executable, str(LOCKED_RUN), flag], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert res.returncode == 0 and "usage:" in res.stderr, res.stderr
+    assert not list(tmp_path.iterdir())

@@ -42,9 +42,9 @@ def main(argv: list[str]) -> int:
     peak_file = PEAK_NAME
     if argv[:1] == ["--peak-file"] and len(argv) >= 2:
         peak_file, argv = argv[1], argv[2:]
-    if not argv:
+    if not argv or argv[0] in ("-h", "--help"):  # (no lock or peak file left behind)
         print("usage: locked_run.py [--peak-file NAME] COMMAND [ARG...]", file=sys.stderr)
-        return 2
+        return 0 if argv else 2
     fd = os.open(LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

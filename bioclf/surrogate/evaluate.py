@@ -287,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m bioclf.surrogate.evaluate``."""
     parser = argparse.ArgumentParser(
         prog="python -m bioclf.surrogate.evaluate",
-        description="Test-set metrics of a trained surrogate-gradient network. Progress lines "
+        description="Test-set metrics of a trained surrogate-gradient network or its "
+        "non-spiking twin. Progress lines "
         f"(samples done, samples/s, time elapsed and left; every {EVAL_LOG_SECONDS:g} s or "
         "more and at the end) go to stderr and OUT/test.log.",
     )
