@@ -205,6 +205,14 @@ def _fmt(x, pct=False, digits=1):
     return f"{100 * x:.{digits}f}%" if pct else f"{x:,.{digits}f}"
 
 
+def _fmt_ms(x):
+    """Milliseconds with two decimals, or two significant digits below 0.1 (an ANN's 0.007
+    ms, not 0.01)."""
+    if x is None or np.isnan(x):
+        return "–"
+    return f"{x:,.2f}" if abs(x) >= 0.1 else f"{x:.2g}"
+
+
 def summary_table(df: pd.DataFrame) -> str:
     """Per (method, network): the mean over its seeds of every column, and the sample standard
     deviation of the accuracy where there are several seeds (`results_notes` says so)."""
@@ -225,7 +233,7 @@ def summary_table(df: pd.DataFrame) -> str:
             f"{_fmt(g['brian2_accuracy'].mean(), pct=True, digits=2)} | "
             f"{_fmt(g['training_wall_time_s'].mean())} | "
             f"{_fmt(g['training_samples_per_s'].mean())} | "
-            f"{_fmt(g['inference_ms_per_sample'].mean(), digits=2)} | "
+            f"{_fmt_ms(g['inference_ms_per_sample'].mean())} | "
             f"{_fmt(g['spikes_per_inference'].mean(), digits=0)} | "
             f"{_fmt(g['synops_per_inference'].mean(), digits=0)} | "
             f"{_fmt(g['energy_nj_per_inference'].mean(), digits=1)} | "

@@ -277,7 +277,10 @@ def section(df: pd.DataFrame, root: Path) -> list[str]:
         f"scaled by width, an assumption). A LIF update (leak multiply-add, bias add, threshold "
         f"compare) costs {f32.neuron_update('lif'):.1f} pJ, a ReLU unit (bias add, compare) "
         f"{f32.neuron_update('relu'):.1f} pJ float / {i8.neuron_update('relu'):.2f} pJ int8. "
-        "Activation and membrane-state traffic and DRAM are not counted. Every count is in "
+        "Every spiking neuron is priced as this LIF update, whatever its equation file: the "
+        "Diehl & Cook neurons (conductance inputs, an adaptive threshold) do more arithmetic per "
+        "step, so STDP's neuron energy is a lower bound. Activation and membrane-state traffic "
+        "and DRAM are not counted. Every count is in "
         "`energy.csv`, so other figures can be swapped in. (The results table's energy column "
         "is the synaptic compute alone: accumulates at 0.9 pJ, an ANN's MACs at 4.6 pJ.)",
         "",

@@ -66,6 +66,8 @@ def test_section_table_and_verdict_by_hand(tmp_path):
     assert table["total_nj"].tolist()[:3] == pytest.approx(
         [e_snn / 1e3, e_ann32 / 1e3, e_ann8 / 1e3]
     )
+    # (the Diehl & Cook neurons are priced as LIF updates: said, as a lower bound)
+    assert "STDP's neuron energy is a lower bound" in " ".join(lines)
     verdict = next(line for line in lines if line.startswith("- **FC 784-3-10"))
     assert f"{e_ann32 / e_snn:.2f}x cheaper than its fp32 ANN twin" in verdict
     assert f"{e_snn / e_ann8:.2f}x dearer than its int8 ANN twin" in verdict

@@ -209,3 +209,14 @@ def test_figures_of_means_over_seeds_say_so(tmp_path, monkeypatch):
     )
     report_sweeps.figure(sweep, tmp_path / "sweep.png", "f.yaml: tau")
     assert saved["sweep.png"][-1] == "f.yaml: tau (each point: the mean over seeds)"
+
+
+def test_small_inference_times_keep_their_digits():
+    """An ANN's 0.007 ms per sample was printed 0.01 (two decimals): 43% off."""
+    df = pd.DataFrame(
+        [_row(0, 0.98, "ann", "FC", inference_ms_per_sample=0.00704)], columns=report.COLUMNS
+    )
+    row = report.summary_table(df).splitlines()[2]
+    assert "| 0.007 |" in row and "| 0.01 |" not in row, row
+    df.loc[0, "inference_ms_per_sample"] = 1.2871
+    assert "| 1.29 |" in report.summary_table(df).splitlines()[2]
