@@ -242,11 +242,8 @@ def _drop_option(argv: list[str], names=("--out", "--only")) -> list[str]:
     return out
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    # as in training (bioclf.surrogate.train): big tensors on transparent huge pages, for every
-    # library alike; without, page faults on the fresh per-pass arrays dominate large layers
-    os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (bench/gpu/check.sh runs it; tests/test_gpu_check.py parses that)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument(
@@ -267,7 +264,15 @@ def main(argv=None) -> int:
     parser.add_argument("--dt", type=float, default=TrainConfig.dt, help="time step (s)")
     parser.add_argument("--neuron", default=TrainConfig.neuron)
     parser.add_argument("--out", help="also write the results as JSON to this file")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # as in training (bioclf.surrogate.train): big tensors on transparent huge pages, for every
+    # library alike; without, page faults on the fresh per-pass arrays dominate large layers
+    os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+    args = build_parser().parse_args(argv)
 
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():

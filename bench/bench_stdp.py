@@ -222,7 +222,8 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (bench/gpu/check.sh runs it; tests/test_gpu_check.py parses that)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", choices=("cpp", "cuda"), default="cpp")
     p.add_argument("--sizes", type=int, nargs="+", default=[100, 400])
@@ -248,6 +249,11 @@ def main() -> int:
         help="time the model files and protocol of this pipeline configuration's stdp section "
         "(e.g. config/config.yaml) instead of the paper's",
     )
+    return p
+
+
+def main() -> int:
+    p = build_parser()
     args = p.parse_args()
     if args.backend == "cuda" and not backends.gpu_available():
         p.error(

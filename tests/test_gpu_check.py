@@ -1,0 +1,66 @@
+"""bench/gpu/check.sh, the GPU checks, as far as a machine without a GPU can check them.
+
+A GPU is lent rarely and for minutes, with one try: a renamed test or option there would cost
+the whole loan. Here: the script parses, every test it names exists, and every command it
+runs accepts its options.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shlex
+import subprocess
+
+import pytest
+from conftest import ROOT
+
+SCRIPT = ROOT / "bench" / "gpu" / "check.sh"
+
+
+def _steps() -> dict[str, list[str]]:
+    """The command of each step (``run_step NAME LIMIT COMMAND...``), split as bash would."""
+    text = SCRIPT.read_text().replace("\\\n", " ")
+    sizes = re.search(r"^STDP_SIZES=\$\{STDP_SIZES:-([\d ]+)\}", text, re.M)[1]
+    steps = {}
+    for match in re.finditer(r"^\s*run_step (\w+) \d+ (.+)$", text, re.M):
+        command = match[2].replace("$STDP_SIZES", sizes).replace('"$OUTDIR', '"/tmp/out')
+        steps[match[1]] = shlex.split(command.replace('"$PY"', "python"))
+    return steps
+
+
+def _parser(script: str):
+    spec = importlib.util.spec_from_file_location(script.stem, script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_parser()
+
+
+def test_the_script_parses_and_names_every_step():
+    assert subprocess.run(["bash", "-n", str(SCRIPT)]).returncode == 0
+    assert set(_steps()) == {"tests", "stdp", "conv", "lif"}
+
+
+def test_every_test_it_runs_exists():
+    ids = [a for a in _steps()["tests"] if a.startswith("tests/")]
+    assert ids
+    for node in ids:
+        path, _, name = node.partition("::")
+        assert (ROOT / path).is_file(), node
+        if name:
+            source = (ROOT / path).read_text()
+            assert re.search(rf"^def {re.escape(name)}\(", source, re.M), node
+
+
+@pytest.mark.parametrize("step", ["stdp", "conv", "lif"])
+def test_every_command_it_runs_accepts_its_options(step):
+    command = _steps()[step]
+    assert command[0] == "python", command
+    if command[1] == "-m":
+        from bioclf.surrogate import train
+
+        assert command[2] == "bioclf.surrogate.train", command
+        parser, argv = train.build_parser(), command[3:]
+    else:
+        parser, argv = _parser(ROOT / command[1]), command[2:]
+    parser.parse_args(argv)  # (argparse exits with status 2 on an unknown option or value)
