@@ -189,6 +189,68 @@ def test_zero_refractory_period_and_unused_zero_parameters_are_allowed(tmp_path)
 
 
 @pytest.mark.parametrize(
+    "name, value, needle",
+    [
+        ("t", "100*ms", "a name Brian2 gives every neuron or synapse"),
+        ("dt", "0.1*ms", "a name Brian2 gives every neuron or synapse"),
+        ("i", "1", "a name Brian2 gives every neuron or synapse"),
+        ("N", "10", "a name Brian2 gives every neuron or synapse"),
+        ("lastspike", "1*ms", "a name Brian2 gives every neuron or synapse"),
+        ("j", "1", "a name Brian2 gives every neuron or synapse"),
+        ("delay", "1*ms", "a name Brian2 gives every neuron or synapse"),
+        ("plastic", "1", "a name the network provides"),
+        ("pi", "3", "a Brian2 constant"),
+        ("ms", "2", "a Brian2 unit"),
+        ("exp", "2", "a Brian2 function"),
+        ("xi_1", "1", "white noise"),
+        ("lambda", "1", "a Python keyword"),
+    ],
+)
+def test_a_parameter_named_as_brian2_names_something_else_is_refused(tmp_path, name, value, needle):
+    """Brian2 resolves its own names before a group's parameters: with 'dt: 100*ms' and
+    'dv/dt = .../dt' it integrated with the clock's dt (and warned), while the f-I analysis used
+    100 ms; 'lastspike' or 'exp' failed building the network, 'N' and 'i' the PyTorch compiler."""
+    path = tmp_path / "reserved.yaml"
+    path.write_text(LIF.replace("  R: 100*Mohm", f"  R: 100*Mohm\n  {name}: {value}"))
+    with pytest.raises(EquationFileError) as err:
+        load_neuron(path)
+    assert err.value.field == f"parameters.{name}" and needle in str(err.value), err.value
+    stdp = (EQUATIONS / "dc_stdp.yaml").read_text()
+    path.write_text(stdp.replace("  w_total: 78", f"  w_total: 78\n  {name}: {value}"))
+    with pytest.raises(EquationFileError) as err:
+        load_synapse(path)
+    assert err.value.field == f"parameters.{name}" and needle in str(err.value), err.value
+
+
+@pytest.mark.parametrize(
+    "old, new, field, char",
+    [
+        ("tau_m: 100*ms", "\u03c4_m: 100*ms", "parameters.\u03c4_m", None),
+        ("R*I)/tau_m", "R*I)/\u03c4_m", "equations", "\u03c4"),  # Brian2 saw 'R*I)/'
+        ("threshold: v > v_th", "threshold: v > v_th \u2212 1*mV", "threshold", "\u2212"),
+        ("refractory: t_ref", "refractory: 5000*\u00b5s", "refractory", "\u00b5"),
+        ("  v: v_rest", "  v: v_rest\u00a0", "initial.v", "\u00a0"),
+    ],
+)
+def test_non_ascii_names_and_code_are_refused(tmp_path, old, new, field, char):
+    """Brian2 finds names by an ASCII pattern: 'tau' written as a Greek letter passed the checks
+    (which Python's parser does) and failed building the network."""
+    path = tmp_path / "greek.yaml"
+    path.write_text(LIF.replace(old, new, 1))
+    with pytest.raises(EquationFileError) as err:
+        load_neuron(path)
+    assert err.value.field == field, err.value
+    assert ("ASCII" in str(err.value)) and (char is None or f"U+{ord(char):04X}" in str(err.value))
+    # any text in comments and the description
+    path.write_text(
+        LIF.replace("# resting potential", "# \u03c4, \u00b5s, \u2212").replace(
+            "description: Leaky", "description: \u00c9 Leaky"
+        )
+    )
+    load_neuron(path)
+
+
+@pytest.mark.parametrize(
     "old, new, field, needle",
     [
         ("tau_pre: 20*ms", "tau_pre: 0*ms", "parameters.tau_pre", "'pre_neuron.equations' divides"),

@@ -7,10 +7,13 @@ where Brian2 has one), before anything is built or computed.
 
 from __future__ import annotations
 
+import keyword
 from pathlib import Path
 
 import yaml
 from brian2 import Equations
+from brian2.core.functions import DEFAULT_CONSTANTS, DEFAULT_FUNCTIONS
+from brian2.core.namespace import DEFAULT_UNITS
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER, SUBEXPRESSION
 from brian2.units.allunits import second
 from brian2.units.fundamentalunits import (
@@ -64,6 +67,44 @@ def _message(exc: Exception) -> str:
     # one line: Brian2's parser messages span several (the code, a caret, the reason)
     text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
     return f"{type(exc).__name__}: {text or type(exc).__name__}"
+
+
+def reserved_name(name: str) -> str | None:
+    """Why a parameter may not be called `name`, or None.
+
+    Brian2 resolves a group's own names (``t``, ``dt``, ``i``, ``N``, ...), then its constants,
+    units and functions, before the parameters it is given: it would use its own object and
+    ignore the parameter, while these checks, the f-I analysis and the PyTorch compiler read
+    the parameter's value.
+    """
+    specials = {**checks.neuron_specials(refractory=True), **checks.synapse_specials()}
+    for names, what in (
+        (specials, "a name Brian2 gives every neuron or synapse"),
+        (EXTERNALS, "a name the network provides (equations/README.md)"),
+        (DEFAULT_CONSTANTS, "a Brian2 constant"),
+        (DEFAULT_UNITS, "a Brian2 unit"),
+        (DEFAULT_FUNCTIONS, "a Brian2 function"),
+    ):
+        if name in names:
+            return f"{what}, which Brian2 would use in place of this value"
+    if name == "xi" or name.startswith("xi_"):
+        return "Brian2's name for white noise in equations"
+    if keyword.iskeyword(name):
+        return "a Python keyword"
+    return None
+
+
+def _non_ascii(code: str) -> str | None:
+    """The first non-ASCII character of Brian2 code outside its comments, or None.
+
+    Brian2 finds the names in a model by an ASCII pattern: it does not see a name such as
+    ``τ_m`` at all, which Python's parser (these checks) reads, so the file would pass the
+    checks and fail when the network is built."""
+    for line in code.splitlines():
+        for char in line.split("#")[0]:
+            if not char.isascii():
+                return char
+    return None
 
 
 def _unit_name(dim) -> str:
@@ -183,13 +224,28 @@ class _Reader:
             allowed = ", ".join(sorted(spec["required"] | spec["optional"]))
             self.fail(unknown[0], f"unknown field (allowed: {allowed})")
 
-    def string(self, data: dict, field: str, default: str | None = None) -> str:
-        value = data.get(field, default)
+    def string(self, data: dict, field: str, where: str | None = None) -> str:
+        """`data[field]` (Brian2 code, or the description), stripped; `where`: the field's name
+        in errors, where `data` is a block of the file (``pre_neuron.equations``)."""
+        where = where or field
+        value = data.get(field)
         if value is None:
             value = ""
         if not isinstance(value, str):
-            self.fail(field, f"must be a string of Brian2 code, got {type(value).__name__}")
+            self.fail(where, f"must be a string of Brian2 code, got {type(value).__name__}")
+        if field != "description":
+            self.ascii(where, value)
         return value.strip()
+
+    def ascii(self, field: str, code) -> None:
+        """Refuse Brian2 code (`code`, of `field`) with a non-ASCII character outside comments."""
+        char = _non_ascii(str(code))
+        if char is not None:
+            self.fail(
+                field,
+                f"non-ASCII character {char!r} (U+{ord(char):04X}): Brian2 code is ASCII "
+                "(names, operators, numbers); other text belongs in a comment after '#'",
+            )
 
     def mapping(self, data: dict, field: str) -> dict:
         value = data.get(field) or {}
@@ -199,9 +255,17 @@ class _Reader:
 
     def parameters(self, data: dict) -> dict[str, Quantity]:
         params: dict[str, Quantity] = {}
-        for name, text in self.mapping(data, "parameters").items():
-            if not str(name).isidentifier():
-                self.fail(f"parameters.{name}", "is not a valid identifier")
+        block = self.mapping(data, "parameters")
+        for name, text in block.items():
+            if not (str(name).isascii() and str(name).isidentifier()):
+                self.fail(
+                    f"parameters.{name}",
+                    "is not a valid name (ASCII letters, digits and '_', not starting with a "
+                    "digit: Brian2 reads no other)",
+                )
+            why = reserved_name(name)
+            if why:
+                self.fail(f"parameters.{name}", f"'{name}' is {why}: rename the parameter")
             try:
                 params[name] = evaluate_quantity(text, known=params)
             except ValueError as exc:
@@ -305,7 +369,8 @@ class _Reader:
         """The ``initial`` block, refused where it names anything but a state variable."""
         block = self.mapping(data, "initial")
         settable = set(eqs.diff_eq_names) | set(eqs.parameter_names)
-        for name in block:
+        for name, text in block.items():
+            self.ascii(f"initial.{name}", text)
             if name in params:
                 self.fail(
                     f"initial.{name}",
@@ -366,6 +431,7 @@ def load_neuron(path: str | Path) -> NeuronModel:
     eqs = reader.equations("equations", reader.string(data, "equations"), NEURON_FLAGS)
 
     refractory_text = data["refractory"]
+    reader.ascii("refractory", refractory_text)
     refractory: Quantity | str
     has_refractory = True
     if isinstance(refractory_text, str) and refractory_text.strip() in params:
@@ -504,8 +570,8 @@ def load_synapse(path: str | Path) -> SynapseModel:
         if unknown:
             reader.fail(f"{side}.{unknown[0]}", "unknown field (allowed: equations, on_spike)")
         ext = NeuronExtension(
-            equations=reader.string(block, "equations"),
-            on_spike=reader.string(block, "on_spike"),
+            equations=reader.string(block, "equations", f"{side}.equations"),
+            on_spike=reader.string(block, "on_spike", f"{side}.on_spike"),
         )
         side_eqs = reader.equations(f"{side}.equations", ext.equations, NEURON_FLAGS)
         codes[f"{side}.equations"] = [
@@ -515,6 +581,7 @@ def load_synapse(path: str | Path) -> SynapseModel:
     reader.no_zero_divisor(params, codes)
 
     connect = data.get("connect", True)
+    reader.ascii("connect", connect)
     if connect is not True and not (isinstance(connect, str) and connect.strip()):
         reader.fail("connect", f"must be true or a condition such as 'i != j', got {connect!r}")
 
@@ -536,6 +603,7 @@ def load_synapse(path: str | Path) -> SynapseModel:
         normalize = (normalize["variable"], normalize["total"])
 
     delay = data.get("delay")
+    reader.ascii("delay", "" if delay is None else delay)
     syn = SynapseModel(
         path=reader.path,
         name=reader.path.stem,
