@@ -65,7 +65,13 @@ BAD = {
     "unknown identifier": (("R*I)/tau_m", "R*I)/tau_mm"), "equations", "tau_mm"),
     "inconsistent units": (("R*I)/tau_m", "I)/tau_m"), "equations", "inconsistent units"),
     "missing field": (("threshold: v > v_th\n", ""), "threshold", "required field is missing"),
-    "negative refractory": (("t_ref: 5*ms", "t_ref: -5*ms"), "refractory", "negative"),
+    # the parameter's value is at fault, not the field that names it
+    "negative refractory": (("t_ref: 5*ms", "t_ref: -5*ms"), "parameters.t_ref", "negative"),
+    "refractory parameter not a time": (
+        ("t_ref: 5*ms", "t_ref: 5*mV"),
+        "parameters.t_ref",
+        "5. mV has units of volt; expected second (it is the refractory period)",
+    ),
     "threshold not a condition": (
         ("threshold: v > v_th", "threshold: v - v_th"),
         "threshold",
@@ -179,13 +185,37 @@ def test_control_character_in_an_equation_file_is_refused(tmp_path):
     assert "\n" not in str(err.value)
 
 
-def test_zero_refractory_period_and_unused_zero_parameters_are_allowed(tmp_path):
+@pytest.mark.parametrize("flag", [" (unless refractory)", ""])
+def test_zero_refractory_period_and_unused_zero_parameters_are_allowed(tmp_path, flag):
+    """A period of 0, given as a parameter or in place, with or without '(unless refractory)'
+    (which then holds nothing, in Brian2 and PyTorch alike): setting t_ref to 0 was accepted with
+    the flag, 'refractory: 0*ms' refused."""
     path = tmp_path / "no_ref.yaml"
-    text = LIF.replace(" (unless refractory)", "").replace("t_ref: 5*ms", "t_ref: 0*ms")
+    text = LIF.replace(" (unless refractory)", flag).replace("t_ref: 5*ms", "t_ref: 0*ms")
     path.write_text(text)
     assert load_neuron(path).refractory_time() == 0 * ms
     path.write_text(text.replace("refractory: t_ref", "refractory: 0*ms"))
     assert load_neuron(path).refractory_time() == 0 * ms
+
+
+@pytest.mark.parametrize(
+    "value, field, needle",
+    [
+        ("t_ref: -5*ms", "parameters.t_ref", "must not be negative"),
+        ("t_ref: 5*mV", "parameters.t_ref", "expected second"),
+    ],
+)
+def test_a_bad_refractory_parameter_of_an_extending_file_is_blamed_on_it(
+    tmp_path, value, field, needle
+):
+    """The value is the extending file's: the error named the base file's 'refractory'."""
+    (tmp_path / "dc_exc.yaml").write_text((EQUATIONS / "dc_exc.yaml").read_text())
+    path = tmp_path / "child.yaml"
+    path.write_text(f"extends: dc_exc.yaml\nparameters:\n  {value}\n")
+    with pytest.raises(EquationFileError) as err:
+        load_neuron(path)
+    assert err.value.field == field and err.value.path == str(path), err.value
+    assert needle in str(err.value) and "which extends" not in str(err.value)
 
 
 @pytest.mark.parametrize(

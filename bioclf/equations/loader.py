@@ -433,14 +433,21 @@ def load_neuron(path: str | Path) -> NeuronModel:
     refractory_text = data["refractory"]
     reader.ascii("refractory", refractory_text)
     refractory: Quantity | str
-    has_refractory = True
     if isinstance(refractory_text, str) and refractory_text.strip() in params:
+        # the parameter's value is at fault (in the file that sets it, where one extends another)
         refractory = refractory_text.strip()
         value = params[refractory]
         if get_dimensions(value) is not second.dim:
-            reader.fail("refractory", f"parameter '{refractory}' is {value!r}, not a time")
+            reader.fail(
+                f"parameters.{refractory}",
+                f"{value} has units of {_unit_name(get_dimensions(value))}; expected second "
+                "(it is the refractory period)",
+            )
         if float(value) < 0:
-            reader.fail("refractory", f"must not be negative, got {value!r}")
+            reader.fail(
+                f"parameters.{refractory}",
+                f"is {value}: the refractory period must not be negative",
+            )
     else:
         try:
             refractory = evaluate_quantity(refractory_text, known=params)
@@ -451,7 +458,6 @@ def load_neuron(path: str | Path) -> NeuronModel:
                 reader.fail("refractory", f"must be a time such as '5*ms', got {refractory!r}")
             if float(refractory) < 0:
                 reader.fail("refractory", f"must not be negative, got {refractory!r}")
-            has_refractory = float(refractory) > 0
 
     variables = checks.base_variables()
     variables.update(_externals())
@@ -459,10 +465,6 @@ def load_neuron(path: str | Path) -> NeuronModel:
     variables.update(checks.neuron_specials(refractory=True))
     reader.no_clash("equations", eqs, params, variables)
     variables.update(checks.equation_variables(eqs))
-    if any("unless refractory" in str(f) for eq in eqs.ordered for f in eq.flags):
-        if not has_refractory:
-            reader.fail("refractory", "equations use '(unless refractory)' but the period is 0")
-
     for eq in eqs.ordered:
         if eq.expr is not None:
             reader.known("equations", str(eq.expr), variables)
