@@ -72,6 +72,11 @@ BAD = {
         "parameters.t_ref",
         "5. mV has units of volt; expected second (it is the refractory period)",
     ),
+    "parameter used above its definition": (
+        ("v_reset: -65*mV", "v_reset: v_th - 13*mV"),
+        "parameters.v_reset",
+        "v_th is defined below 'v_reset': a parameter may use only those above it",
+    ),
     "threshold not a condition": (
         ("threshold: v > v_th", "threshold: v - v_th"),
         "threshold",
@@ -278,6 +283,20 @@ def test_non_ascii_names_and_code_are_refused(tmp_path, old, new, field, char):
         )
     )
     load_neuron(path)
+
+
+def test_an_unknown_name_in_a_trace_equation_is_named_as_such(tmp_path):
+    text = (EQUATIONS / "dc_stdp.yaml").read_text()
+    path = tmp_path / "stdp_trace.yaml"
+    path.write_text(text.replace("dxpre/dt = -xpre/tau_pre", "dxpre/dt = -xpr/tau_pre"))
+    with pytest.raises(EquationFileError) as err:
+        check_synapse_partners(
+            load_synapse(path),
+            load_neuron(EQUATIONS / "lif.yaml"),
+            load_neuron(EQUATIONS / "dc_exc.yaml"),
+        )
+    assert err.value.field == "pre_neuron.equations"
+    assert str(err.value).endswith("unknown identifier(s): xpr"), err.value
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,22 @@ def _non_ascii(code: str) -> str | None:
     return None
 
 
+def _order_hint(name: str, text, block: dict, earlier: dict) -> str:
+    """Why a parameter's value may name another parameter that the file has: it is not above."""
+    from brian2.utils.stringtools import get_identifiers
+
+    later = sorted(n for n in get_identifiers(str(text)) if n in block and n not in earlier)
+    if not later:
+        return ""
+    if later == [name]:
+        return f" ('{name}' refers to itself)"
+    return (
+        f" ({', '.join(later)} {'is' if len(later) == 1 else 'are'} defined below '{name}': a "
+        "parameter may use only those above it, in the base file's order where a file extends "
+        "another)"
+    )
+
+
 def _unit_name(dim) -> str:
     """A dimension as a unit name: ``second``, ``volt / second``, ``1 (dimensionless)``."""
     return "1 (dimensionless)" if dim is DIMENSIONLESS else repr(get_unit(dim))
@@ -269,7 +285,7 @@ class _Reader:
             try:
                 params[name] = evaluate_quantity(text, known=params)
             except ValueError as exc:
-                self.fail(f"parameters.{name}", str(exc))
+                self.fail(f"parameters.{name}", str(exc) + _order_hint(name, text, block, params))
         return params
 
     def equations(self, field: str, text: str, flags: dict, incompatible=None) -> Equations:
@@ -777,6 +793,9 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
         reader.guard(field, checks.check_statements, code, variables, writable)
 
     for side, (ext, own, writes) in sides.items():
+        for eq in Equations(ext.equations).ordered:
+            if eq.expr is not None:
+                reader.known(f"{side}.equations", str(eq.expr), own)
         reader.guard(f"{side}.equations", checks.check_equations, Equations(ext.equations), own)
         reader.known(f"{side}.on_spike", ext.on_spike, own, statements=True)
         reader.guard(f"{side}.on_spike", checks.check_statements, ext.on_spike, own, writes)
