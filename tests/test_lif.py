@@ -278,3 +278,38 @@ def test_no_level_firing_writes_null_and_the_report_reads_it(tmp_path):
     assert report.main(argv) == 0
     text = (tmp_path / "report.md").read_text()
     assert text.count("min ISI none (no level fired twice)") == 2
+
+
+@pytest.mark.parametrize(
+    "edits",
+    [
+        # no refractory period, '(unless refractory)' left in the equations (then a no-op)
+        {"refractory: t_ref": "refractory: 0*ms"},
+        # the same membrane in other units, a longer period, the threshold written the other way
+        {"tau_m: 100*ms": "tau_m: 0.1*second", "t_ref: 5*ms": "t_ref: 20*ms"},
+        {"threshold: v > v_th": "threshold: v_th < v", "v_reset: -65*mV": "v_reset: -60*mV"},
+        # a constant current besides the input
+        {"R*I)/tau_m": "R*(I + I0))/tau_m", "R: 100*Mohm": "R: 100*Mohm\n  I0: 0.05*nA"},
+    ],
+    ids=["refractory 0 with flag", "units and t_ref", "threshold reversed", "constant current"],
+)
+def test_edits_of_the_file_are_followed_by_brian2_pytorch_and_the_closed_form(tmp_path, edits):
+    """The promise of equations/: edit lif.yaml and both simulators follow, spike for spike, at
+    the rate its closed form gives."""
+    text = (EQUATIONS / "lif.yaml").read_text()
+    for old, new in edits.items():
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "edited.yaml"
+    path.write_text(text)
+    model = load_neuron(path)
+    assert lif_check.analyse(model)[1] == ""
+    currents = lif_check.current_levels(model, n_above=3, n_below=1)
+    dt, duration = 0.05 * ms, 0.6 * second
+    brian = lif_check.simulate_rates(model, currents, duration=duration, dt=dt)
+    torch = lif_check.torch_steps(model, currents, duration=duration, dt=dt)
+    assert lif_check.compare_steps(brian.steps, torch)["identical"]
+    fired = brian.n_spikes >= 3
+    assert fired.sum() >= 2 and np.all(brian.n_spikes[brian.analytic == 0] == 0)
+    rel = np.abs(brian.simulated[fired] - brian.analytic[fired]) / brian.analytic[fired]
+    assert rel.max() < 0.01, rel
