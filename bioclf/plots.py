@@ -70,7 +70,8 @@ def membrane_trace(trace, path, title: str = "") -> None:
     )
     ax.plot(t_ms, trace.v * 1e3, color="black", lw=1, label="membrane potential v")
     ax.axhline(trace.v_th * 1e3, color="tab:red", ls="--", lw=1, label="threshold")
-    ax.axhline(trace.v_reset * 1e3, color="tab:gray", ls=":", lw=1, label="reset")
+    if trace.v_reset is not None:
+        ax.axhline(trace.v_reset * 1e3, color="tab:gray", ls=":", lw=1, label="reset")
     top = trace.v_th * 1e3 + 8
     for k, ts in enumerate(trace.spikes * 1e3):
         ax.vlines(

@@ -194,6 +194,43 @@ def test_adaptation_neuron_gets_the_agreement_check(tmp_path):
     assert not lif_check.compare_steps(brian.steps, other)["identical"]
 
 
+@pytest.mark.parametrize(
+    "old, new, compared",
+    [
+        ("reset: v = v_reset", "reset: v -= 20*mV", True),
+        ("refractory: t_ref", "refractory: v > v_th - 1*mV", False),  # PyTorch: no condition
+    ],
+)
+def test_a_reset_or_refractory_period_without_closed_form_gets_the_agreement_check(
+    tmp_path, old, new, compared
+):
+    """Neither moves the rheobase that sets the currents, yet the check refused both ('cannot
+    choose input currents', exit 2) instead of checking that the simulators agree."""
+    path = tmp_path / "edited.yaml"
+    text = (EQUATIONS / "lif.yaml").read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    cfg = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    cfg["neuron_check"] = {
+        "model": str(path),
+        "backends": ["runtime"],
+        "dt": "0.05*ms",
+        "duration": "0.8*second",
+        "levels": 10,
+    }
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "out"
+    assert neuron_check.main(["--config", str(tmp_path / "cfg.yaml"), "--out", str(out)]) == 0
+    result = json.loads((out / "lif_check.json").read_text())
+    assert result["check"] == "agreement" and result["passed"]
+    assert result["pytorch"]["compared"] is compared
+    if compared:
+        assert result["pytorch"]["identical"] and result["pytorch"]["spikes"] > 20
+    else:
+        assert "refractoriness given as a condition" in result["pytorch"]["reason"]
+    assert (out / "membrane.png").exists()
+
+
 def test_too_short_a_duration_is_a_configuration_error(tmp_path):
     """tau_m = 1 s: at 1.05x rheobase one spike every 3 s, so a 2 s check would measure a rate
     of 0 and call a correct neuron broken; the duration is refused instead, naming the field."""

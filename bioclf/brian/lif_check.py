@@ -43,7 +43,7 @@ class LinearLIF:
     b: float
     c: float
     v_th: float
-    v_reset: float
+    v_reset: float | None  # None only in `drive_model`'s form of a reset that sets no value
     t_ref: float
 
     @property
@@ -89,7 +89,9 @@ def _linear(model: NeuronModel, frozen: bool) -> LinearLIF:
         raise _NoClosedForm("the file names no 'input' current")
     t_ref = model.refractory_time()
     if t_ref is None:
-        raise _NoClosedForm(f"the refractory period is a condition ({model.refractory})")
+        if not frozen:
+            raise _NoClosedForm(f"the refractory period is a condition ({model.refractory})")
+        t_ref = 0.0  # (the currents do not depend on it: refractoriness moves no rheobase)
     relation = str_to_sympy(model.threshold)
     if isinstance(relation, sympy.StrictLessThan | sympy.LessThan):
         relation = relation.reversed
@@ -145,10 +147,11 @@ def _linear(model: NeuronModel, frozen: bool) -> LinearLIF:
         if var == v and op == "=":
             v_reset = _number(_by_name(str_to_sympy(value), values), "the reset")
         elif not frozen:
-            raise _NoClosedForm(f"the reset also changes {var} ('{line}')")
-    if v_reset is None:
+            what = f"does not set {v} to a value" if var == v else f"also changes {var}"
+            raise _NoClosedForm(f"the reset {what} ('{line}')")
+    if v_reset is None and not frozen:
         raise _NoClosedForm(f"the reset does not set {v} to a value")
-    if v_reset >= v_th:
+    if v_reset is not None and v_reset >= v_th:
         raise _NoClosedForm(f"the reset ({v_reset:g}) is not below the threshold ({v_th:g})")
     if float(t_ref) > 0 and "unless refractory" not in eqs[v].flags and not frozen:
         raise _NoClosedForm(f"{v} is not clamped while refractory (no '(unless refractory)')")
@@ -165,7 +168,9 @@ def analyse(model: NeuronModel) -> tuple[LinearLIF | None, str]:
 
 def drive_model(model: NeuronModel) -> LinearLIF:
     """The linear form with other state variables frozen at their initial values: it sets the
-    input currents (around its rheobase) and the trace figure's lines.
+    input currents (around its rheobase) and the trace figure's lines. The reset and the
+    refractory period do not move the rheobase: a reset that sets no value of v (``v -= 20*mV``,
+    none) has no reset line (``v_reset`` None), a refractory condition is taken as 0.
 
     Raises
     ------
@@ -324,7 +329,7 @@ class Trace:
     current: np.ndarray  # A
     spikes: np.ndarray  # s
     v_th: float
-    v_reset: float
+    v_reset: float | None  # None where the reset sets no value of v
     t_ref: float
 
 
