@@ -361,11 +361,18 @@ def test_synapse_partner_check_names_the_synapse_file(tmp_path):
             "post_neuron.equations",
             "theta",
         ),
+        # a parameter that Brian2 shadows with a neuron's variable: the build failed (units) or
+        # (rep, the input's repeat counter, in 'xpre = rep') ran with the variable's value
+        ("wmax: 1.0", "wmax: 1.0\n  theta: 0.5", "parameters.theta", "of the postsynaptic"),
+        ("w_total: 78 ", "w_total: 78\n  rep: 1 ", "parameters.rep", "of the presynaptic"),
+        # a neuron's parameter: Brian2 gives synapse code only the neurons' variables
+        ("ge_post += w", "ge_post += w*v_th/v_th", "on_pre", "'v_th' is a parameter of"),
+        ("ge_post += w", "ge_post += w*E_exc_post/mV", "on_pre", "'E_exc' is a parameter of"),
     ],
 )
 def test_synapse_names_taken_by_its_neurons_are_refused(tmp_path, old, new, field, needle):
-    """Brian2 refuses these only when it builds the network; the input neurons' own variables
-    (`protocol.INPUT_VARIABLES`) count as the presynaptic neuron's."""
+    """Brian2 refuses these only when it builds the network, or not at all; the input neurons'
+    own variables (`protocol.INPUT_VARIABLES`) count as the presynaptic neuron's."""
     text = (EQUATIONS / "dc_stdp.yaml").read_text()
     assert old in text
     path = tmp_path / "stdp_names.yaml"

@@ -701,6 +701,21 @@ def _check_evaluated(
     return known
 
 
+def _no_neuron_parameter(reader: _Reader, field: str, code: str, variables: dict, theirs) -> None:
+    """Refuse synapse `code` that names a parameter of a neuron it connects (`theirs`: name ->
+    (parameter, model)), which Brian2 cannot resolve there."""
+    from brian2.utils.stringtools import get_identifiers
+
+    for name in sorted(get_identifiers(code) & set(theirs) - set(variables)):
+        parameter, model = theirs[name]
+        what = f"'{name}' is" if name == parameter else f"'{name}': '{parameter}' is"
+        reader.fail(
+            field,
+            f"{what} a parameter of {model.path}; synapse code sees the neurons' variables, "
+            "not their parameters: give this file a parameter of its own",
+        )
+
+
 def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronModel) -> None:
     """Check a synapse's code against the neurons it connects.
 
@@ -721,15 +736,23 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
             ("post_neuron", post, syn.post_neuron),
         )
     )
-    post_vars = checks.equation_variables(post_eqs)
-    post_params = checks.parameter_variables(post.parameters)
-    variables.update(post_params)
-    variables.update(post_vars)  # unsuffixed names refer to the postsynaptic group
-    variables.update(checks.equation_variables(post_eqs, "_post"))
-    variables.update(checks.parameter_variables(post.parameters, "_post"))
-    variables.update(checks.equation_variables(pre_eqs, "_pre"))
-    variables.update(checks.parameter_variables(pre.parameters, "_pre"))
+    # Synapse code sees its file's parameters and the neurons' variables (unsuffixed: the
+    # postsynaptic neuron's, which Brian2 resolves before the parameters), not the neurons'
+    # parameters: its namespace is the file's own.
     variables.update(checks.parameter_variables(syn.parameters))
+    variables.update(checks.equation_variables(post_eqs))
+    variables.update(checks.equation_variables(post_eqs, "_post"))
+    variables.update(checks.equation_variables(pre_eqs, "_pre"))
+    for name in syn.parameters:
+        for side, eqs, model in (("pre", pre_eqs, pre), ("post", post_eqs, post)):
+            if name in eqs.names:
+                reader.fail(
+                    f"parameters.{name}",
+                    f"'{name}' is also a variable of the {side}synaptic neuron ({model.path}), "
+                    "which Brian2 would read in its place: rename the parameter",
+                )
+    theirs = {name: (n, pre) for n in pre.parameters for name in (n + "_pre",)}
+    theirs.update({name: (n, post) for n in post.parameters for name in (n, n + "_post")})
     syn_eqs = syn.eqs
     variables.update(checks.equation_variables(syn_eqs))
     reserved = {**checks.synapse_specials(), **checks.neuron_specials(refractory=True)}
@@ -746,9 +769,11 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
                     "Brian2 refuses a synaptic variable of the same name: rename one",
                 )
 
-    for eq in syn_eqs.ordered:
-        if eq.expr is not None:
-            reader.known("model", str(eq.expr), variables)
+    for field, code in [("model", str(eq.expr)) for eq in syn_eqs.ordered if eq.expr is not None]:
+        _no_neuron_parameter(reader, field, code, variables, theirs)
+        reader.known(field, code, variables)
+    for field in ("on_pre", "on_post"):
+        _no_neuron_parameter(reader, field, getattr(syn, field), variables, theirs)
 
     writable = (
         set(syn_eqs.diff_eq_names)
