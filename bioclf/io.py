@@ -210,6 +210,8 @@ def yaml_file_problem(exc: Exception) -> tuple[str, str]:
     if problem is None:  # the reader: a control character (NUL, ...) in the text
         return "(file)", f"is not a YAML text: {str(exc).splitlines()[0]}"
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    if "'\\t'" in problem:  # PyYAML: "found character '\t' that cannot start any token"
+        problem += " (a tab: YAML indents and separates with spaces)"
     return "(YAML syntax)", f"not valid YAML{where}: {problem}"
 
 

@@ -92,6 +92,11 @@ BAD = {
     "unknown method": (("method: exact", "method: exakt"), "method", "exakt"),
     "typo in a field name": (("threshold:", "treshold:"), "threshold", "treshold"),
     "YAML syntax": (("kind: neuron", "kind: [neuron"), "(YAML syntax)", "line"),
+    "tab in the YAML": (
+        ("  tau_m: 100*ms", "\ttau_m: 100*ms"),
+        "(YAML syntax)",
+        "column 1: found character '\\t' that cannot start any token (a tab: YAML indents",
+    ),
     "reset of a variable the model lacks": (
         ("reset: v = v_reset", "reset: u = v_reset"),
         "reset",
