@@ -18,9 +18,12 @@ Operations and what each costs:
   synapse per inference (dense: zero inputs are not skipped).
 - AC (spiking layer, a synaptic operation): one add (0.9 pJ float), one per presynaptic spike per
   outgoing synapse (event-driven).
-- Neuron update: a spiking neuron, every time step: leak (multiply-add), bias add and threshold
-  compare, one multiply and three adds (6.4 pJ float); a ReLU unit, once per inference: bias add
-  and compare, two adds (1.8 pJ float, 0.06 pJ int8). Input pixels/spike sources are not neurons.
+- Neuron update: a spiking neuron, every time step: the multiplies and adds of its equation
+  file's state update and threshold, counted from the file (`bioclf.neuron_cost`: for
+  equations/lif.yaml two multiplies and three adds, 10.1 pJ float; NaN for a file whose update
+  applies a function to a variable, which has no price here); a ReLU unit, once per
+  inference: bias add and compare, two adds (1.8 pJ float, 0.06 pJ int8). Input pixels/spike
+  sources are not neurons.
 - Memory: one weight read per MAC or AC (no reuse of a fetched weight across outputs or spikes,
   which favours neither side; activations, membrane state and DRAM traffic are not counted).
 """
@@ -47,13 +50,15 @@ class Costs:
     def ac(self) -> float:
         return self.add
 
-    def neuron_update(self, kind: str) -> float:
-        """One update of a neuron of `kind` ('lif': per time step, 'relu': per inference)."""
-        if kind == "lif":
-            return self.multiply + 3 * self.add
-        if kind == "relu":
-            return 2 * self.add
-        raise ValueError(f"unknown neuron kind {kind!r}; use 'lif' or 'relu'")
+    def neuron_update(self, ops: tuple[float, float]) -> float:
+        """One neuron update of `ops` (multiplies, adds): `RELU_UPDATE`, or a spiking neuron's
+        time step (`bioclf.neuron_cost.update_operations`)."""
+        multiplies, adds = ops
+        return multiplies * self.multiply + adds * self.add
+
+
+#: A ReLU unit's update, once per inference: bias add and compare (multiplies, adds).
+RELU_UPDATE = (0, 2)
 
 
 #: Horowitz (ISSCC 2014), 45 nm.
@@ -76,21 +81,22 @@ class Operations:
     accumulates : synaptic operations (spiking layers; one per spike per outgoing synapse).
     neuron_updates : neuron state updates (spiking: neurons x time steps; ReLU: neurons).
     weight_reads : weights fetched (one per MAC or accumulate).
-    neuron : 'lif' or 'relu', the kind of every updated neuron.
+    neuron_ops : (multiplies, adds) of one neuron update, the mean over the updated neurons
+        (`RELU_UPDATE`; a spiking neuron's from its equation file).
     """
 
     macs: float
     accumulates: float
     neuron_updates: float
     weight_reads: float
-    neuron: str
+    neuron_ops: tuple[float, float]
 
     def energy_pj(self, costs: Costs) -> dict[str, float]:
         """Energy per component and in total (pJ)."""
         parts = {
             "mac": self.macs * costs.mac,
             "ac": self.accumulates * costs.ac,
-            "neuron": self.neuron_updates * costs.neuron_update(self.neuron),
+            "neuron": self.neuron_updates * costs.neuron_update(self.neuron_ops),
             "memory": self.weight_reads * costs.weight_read,
         }
         parts["total"] = sum(parts.values())
@@ -99,13 +105,15 @@ class Operations:
 
 def ann_operations(dense_macs: float, neurons: int) -> Operations:
     """A conventional network: every synapse once, every ReLU/output unit once."""
-    return Operations(dense_macs, 0.0, float(neurons), dense_macs, "relu")
+    return Operations(dense_macs, 0.0, float(neurons), dense_macs, RELU_UPDATE)
 
 
-def snn_operations(synops: float, neurons: int, time_steps: int) -> Operations:
+def snn_operations(
+    synops: float, neurons: int, time_steps: int, neuron_ops: tuple[float, float]
+) -> Operations:
     """A spiking network whose input is spikes: event-driven accumulates, every neuron updated
-    at every step."""
-    return Operations(0.0, synops, float(neurons * time_steps), synops, "lif")
+    at every step at `neuron_ops` (multiplies, adds) an update."""
+    return Operations(0.0, synops, float(neurons * time_steps), synops, tuple(neuron_ops))
 
 
 def break_even_spikes(ann: Costs = INT8, snn: Costs = FP32, memory: bool = False) -> float:

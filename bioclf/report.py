@@ -545,7 +545,7 @@ def main(argv=None) -> int:
                 )
             )
         lines.append("")
-    lines += report_energy.section(df, root)
+    lines += report_energy.section(df, root, cfg)
     lines += report_sweeps.section(cfg, root)
     # rate against latency coding, when the configuration has latency-coded runs
     lines += report_coding.section(root, [Path(d) for d in df["_dir"]])

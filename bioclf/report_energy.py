@@ -1,7 +1,10 @@
 """The report's ANN-versus-SNN section: operations, energy per inference and the verdicts.
 
 Reads the ``operations`` block (`bioclf.energy`) of every surrogate network's and ANN twin's
-``metrics.json``; STDP's operations come from its synaptic operations and time steps. Writes
+``metrics.json``; STDP's operations come from its synaptic operations and time steps. A spiking
+neuron's update is priced by the multiplies and adds of its equation file
+(`bioclf.neuron_cost`): the surrogate network's ``neuron`` at its ``dt``, STDP's
+``stdp.models`` exc and inh files at ``stdp.protocol.dt``. Writes
 ``results/energy.csv`` (one row per network, seed and precision, every energy component) and
 the figure accuracy against energy per inference, and returns the section's Markdown lines.
 """
@@ -13,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bioclf import energy, plots, report_coding
+from bioclf import config as cfgmod
+from bioclf import energy, neuron_cost, plots, report_coding
 from bioclf.io import load_json, number, write_csv
 
 ENERGY_COLUMNS = [
@@ -25,6 +29,8 @@ ENERGY_COLUMNS = [
     "macs",
     "accumulates",
     "neuron_updates",
+    "neuron_multiplies",
+    "neuron_adds",
     "weight_reads",
     "spikes_per_neuron",
     "mac_nj",
@@ -88,6 +94,8 @@ def _row(method, network, seed, precision, accuracy, ops: energy.Operations, den
         "macs": ops.macs,
         "accumulates": ops.accumulates,
         "neuron_updates": ops.neuron_updates,
+        "neuron_multiplies": ops.neuron_ops[0],
+        "neuron_adds": ops.neuron_ops[1],
         "weight_reads": ops.weight_reads,
         "spikes_per_neuron": ops.accumulates / dense_macs if ops.accumulates else np.nan,
         "mac_nj": e["mac"],
@@ -99,10 +107,30 @@ def _row(method, network, seed, precision, accuracy, ops: energy.Operations, den
     }
 
 
-def _operations(block: dict) -> energy.Operations:
-    return energy.Operations(
-        *(block[k] for k in ("macs", "accumulates", "neuron_updates", "weight_reads", "neuron"))
-    )
+def _operations(block: dict, neuron_ops: tuple[float, float]) -> energy.Operations:
+    """The counts of an ``operations`` block, each neuron update at `neuron_ops`."""
+    counts = (block[k] for k in ("macs", "accumulates", "neuron_updates", "weight_reads"))
+    return energy.Operations(*counts, neuron_ops)
+
+
+def stdp_files(cfg: dict) -> dict[str, str]:
+    """STDP's neuron files by population: those that label assignment and testing use."""
+    models = cfg["stdp"]["models"]
+    return {"exc": models["exc"], "inh": models["inh"]}
+
+
+def stdp_update(cfg: dict) -> tuple[float, float]:
+    """(multiplies, adds) of an STDP neuron update, the mean of its exc and inh neurons (as
+    many of each)."""
+    dt = float(cfgmod.quantity(cfg, "stdp", "protocol", "dt"))
+    counts = [neuron_cost.price_of_file(f, dt)[0] for f in stdp_files(cfg).values()]
+    return tuple(sum(c[k] for c in counts) / len(counts) for k in (0, 1))
+
+
+def surrogate_update(config: dict) -> tuple[float, float]:
+    """(multiplies, adds) of a neuron update of the surrogate network a ``metrics.json``'s
+    training configuration describes (its ``neuron`` file at its ``dt``)."""
+    return neuron_cost.price_of_file(config["neuron"], config["dt"])[0]
 
 
 def _neurons(config: dict) -> int:
@@ -118,7 +146,7 @@ def _neurons(config: dict) -> int:
     return sum(a[0, 0].numel() for name, a in acts.items() if name != "input")
 
 
-def energy_table(df: pd.DataFrame) -> pd.DataFrame:
+def energy_table(df: pd.DataFrame, cfg: dict) -> pd.DataFrame:
     """Operations and energy of every row of `df` (the report's rows): ANNs at 32-bit float and
     int8, spiking networks at 32-bit float."""
     rows = []
@@ -131,18 +159,22 @@ def energy_table(df: pd.DataFrame) -> pd.DataFrame:
                 r["synops_per_inference"],
                 2 * r["n"] * r["time_steps"],
                 r["synops_per_inference"],
-                "lif",
+                stdp_update(cfg),
             )
             rows.append(_row("stdp", r["network"], r["seed"], "fp32", r["accuracy"], ops))
             continue
         m = load_json(Path(r["_dir"]) / "metrics.json")
+        spiking = r["method"] == "surrogate"
         if "operations" in m:
-            ops, dense = _operations(m["operations"]), m["operations"]["dense_macs"]
+            # the update priced by the file as it is now, as the rest of the report reads it
+            update = surrogate_update(m["config"]) if spiking else energy.RELU_UPDATE
+            ops, dense = _operations(m["operations"], update), m["operations"]["dense_macs"]
             precisions = list(m["operations"]["energy_nj"])
-        elif r["method"] == "surrogate" and "synops_per_inference" in m:
+        elif spiking and "synops_per_inference" in m:
             # written before the operation counts: the same counts from its synops
             c = m["config"]
-            ops = energy.snn_operations(m["synops_per_inference"]["total"], _neurons(c), c["T"])
+            synops = m["synops_per_inference"]["total"]
+            ops = energy.snn_operations(synops, _neurons(c), c["T"], surrogate_update(c))
             dense, precisions = m["energy"]["ann_equivalent_macs"], ["fp32"]
         else:
             continue
@@ -195,8 +227,10 @@ def figure(table: pd.DataFrame, path: Path) -> None:
                 mfc="none" if r["precision"] == "int8" else colour,
                 label=f"{method} {r['network']} ({r['precision']})",
             )
-        front = pareto(list(zip(means[col], means["accuracy"], strict=True)))
-        ax.step(*zip(*front, strict=True), where="post", color="gray", ls="--", lw=1)
+        points = zip(means[col], means["accuracy"], strict=True)
+        front = pareto([(e, a) for e, a in points if np.isfinite(e)])
+        if front:
+            ax.step(*zip(*front, strict=True), where="post", color="gray", ls="--", lw=1)
         ax.set_xscale("log")
         ax.set_xlabel("energy per inference (nJ, 45 nm model)")
         ax.set_title(title, fontsize=10)
@@ -218,7 +252,7 @@ def verdicts(table: pd.DataFrame) -> list[str]:
             & (table["network"] == s["network"])
             & (table["seed"] == s["seed"])
         ].set_index("precision")
-        if twin.empty:
+        if twin.empty or not np.isfinite(s["total_nj"]):  # (an unpriced neuron file)
             continue
         parts = []
         for p in ("fp32", "int8"):
@@ -250,9 +284,54 @@ def verdicts(table: pd.DataFrame) -> list[str]:
     return lines
 
 
-def section(df: pd.DataFrame, root: Path) -> list[str]:
+def priced_files(df: pd.DataFrame, cfg: dict) -> dict[tuple[str, float], tuple]:
+    """`neuron_cost.price_of_file` by (neuron file, dt in seconds) of the spiking rows."""
+    files = {}
+    for _, r in df.iterrows():
+        if r["method"] == "stdp":
+            dt = float(cfgmod.quantity(cfg, "stdp", "protocol", "dt"))
+            named = stdp_files(cfg).values()
+        elif r["method"] == "surrogate":
+            c = load_json(Path(r["_dir"]) / "metrics.json").get("config", {})
+            if "neuron" not in c:
+                continue
+            dt, named = c["dt"], [c["neuron"]]
+        else:
+            continue
+        for f in named:
+            files[(str(f), dt)] = neuron_cost.price_of_file(f, dt)
+    return files
+
+
+def update_note(df: pd.DataFrame, cfg: dict) -> str:
+    """The sentences of the energy note that price the spiking neurons' updates."""
+    f32 = energy.FP32
+    priced = "; ".join(
+        f"`{f}` at dt {dt * 1e3:g} ms, {m} multipl{'y' if m == 1 else 'ies'} and {a} "
+        f"add{'' if a == 1 else 's'} ({f32.neuron_update((m, a)):.1f} pJ)"
+        if not refusal
+        else f"`{f}`: no price, {refusal} (its networks' neuron and total energy: nan)"
+        for (f, dt), ((m, a), refusal) in priced_files(df, cfg).items()
+    )
+    return (
+        "A spiking neuron's update, every time step, costs the multiplies and adds of its "
+        "equation file (`bioclf.neuron_cost`): Brian2's state update for the file's `method`, "
+        "with the parameters and dt as numbers and every part of numbers only folded (as a "
+        "compiler hoists a loop invariant), the cheaper of the code as generated and its "
+        "terms collected per variable, plus the threshold's arithmetic and one add for the "
+        "comparison; variables held during the refractory period are counted at every step, "
+        "copies, refractory bookkeeping and resets (at a spike) are free, and `plastic` is 0 "
+        f"in an inference, so a frozen threshold costs no decay. Per file: {priced}. STDP's "
+        "rows take the mean of its excitatory and inhibitory files (as many neurons of each). "
+        "`lif.yaml`'s exact update a·v + b·I + c costs one multiply more than the fixed LIF "
+        "price of earlier reports (1 multiply, 3 adds: leak, bias, compare): it scales the "
+        "input current by R(1 − e^(−dt/τ_m)) itself."
+    )
+
+
+def section(df: pd.DataFrame, root: Path, cfg: dict) -> list[str]:
     """Markdown of the ANN-versus-SNN section; writes ``energy.csv`` and the figure."""
-    table = energy_table(df)
+    table = energy_table(df, cfg)
     if table.empty:
         return []
     write_csv(root / "energy.csv", table, index=False, float_format="%.6g")
@@ -274,14 +353,12 @@ def section(df: pd.DataFrame, root: Path) -> list[str]:
         f"32-bit float multiply {f32.multiply} pJ, add {f32.add} pJ (MAC {f32.mac:.1f}, "
         f"accumulate {f32.ac}), weight read {f32.weight_read} pJ; int8 multiply {i8.multiply}, "
         f"add {i8.add} pJ (MAC {i8.mac:.2f}), weight read {i8.weight_read} pJ (the 32-bit read "
-        f"scaled by width, an assumption). A LIF update (leak multiply-add, bias add, threshold "
-        f"compare) costs {f32.neuron_update('lif'):.1f} pJ, a ReLU unit (bias add, compare) "
-        f"{f32.neuron_update('relu'):.1f} pJ float / {i8.neuron_update('relu'):.2f} pJ int8. "
-        "Every spiking neuron is priced as this LIF update, whatever its equation file: the "
-        "Diehl & Cook neurons (conductance inputs, an adaptive threshold) do more arithmetic per "
-        "step, so STDP's neuron energy is a lower bound. Activation and membrane-state traffic "
-        "and DRAM are not counted. Every count is in "
-        "`energy.csv`, so other figures can be swapped in. (The results table's energy column "
+        f"scaled by width, an assumption). A ReLU unit (bias add, compare) costs "
+        f"{f32.neuron_update(energy.RELU_UPDATE):.1f} pJ float / "
+        f"{i8.neuron_update(energy.RELU_UPDATE):.2f} pJ int8. {update_note(df, cfg)} "
+        "Activation and membrane-state traffic and DRAM are not counted. Every count is in "
+        "`energy.csv` (with the multiplies and adds of one neuron update), so other figures "
+        "can be swapped in. (The results table's energy column "
         "is the synaptic compute alone: accumulates at 0.9 pJ, an ANN's MACs at 4.6 pJ.)",
         "",
         f"A spike drives its neuron's fan-out once, as one pass of the twin does, so a spiking "

@@ -37,19 +37,17 @@ def test_cost_table_and_break_even():
     assert energy.FP32.mac == pytest.approx(4.6)
     assert energy.INT8.mac == pytest.approx(0.23)
     assert energy.FP32.ac == pytest.approx(0.9)
-    assert energy.FP32.neuron_update("lif") == pytest.approx(3.7 + 3 * 0.9)
-    assert energy.INT8.neuron_update("relu") == pytest.approx(0.06)
+    assert energy.FP32.neuron_update((2, 3)) == pytest.approx(2 * 3.7 + 3 * 0.9)
+    assert energy.INT8.neuron_update(energy.RELU_UPDATE) == pytest.approx(0.06)
     # the issue's ~0.26 spikes per neuron (int8 MAC against a float accumulate)
     assert energy.break_even_spikes() == pytest.approx(0.23 / 0.9)
     assert energy.break_even_spikes(energy.FP32) == pytest.approx(4.6 / 0.9)
     assert energy.break_even_spikes(memory=True) == pytest.approx((0.23 + 1.25) / (0.9 + 5))
-    with pytest.raises(ValueError, match="neuron kind"):
-        energy.FP32.neuron_update("izhikevich")
 
 
 def test_energy_components_by_hand():
     ops = energy.Operations(
-        macs=10, accumulates=100, neuron_updates=7, weight_reads=110, neuron="lif"
+        macs=10, accumulates=100, neuron_updates=7, weight_reads=110, neuron_ops=(1, 3)
     )
     e = ops.energy_pj(energy.FP32)
     assert e == pytest.approx(
@@ -81,7 +79,9 @@ def test_fc_snn_counts_by_hand(neuron):
     assert ops["neuron_updates"] == (3 + 10) * 4
     e = ops["energy_nj"]["fp32"]
     assert e["ac"] == pytest.approx(ops["accumulates"] * 0.9e-3)
-    assert e["neuron"] == pytest.approx(52 * 6.4e-3)
+    # lif.yaml's update a*v + b*I + c and its threshold compare: 2 multiplies, 3 adds
+    assert list(ops["neuron_ops"]) == [2, 3]
+    assert e["neuron"] == pytest.approx(52 * (2 * 3.7 + 3 * 0.9) * 1e-3)
 
 
 def test_conv_snn_counts_by_hand(neuron):
@@ -104,7 +104,11 @@ def test_ann_twin_counts_by_hand():
     assert "spikes_per_inference" not in fc
     ops = fc["operations"]
     assert ops["macs"] == ops["weight_reads"] == 784 * 3 + 3 * 10
-    assert ops["accumulates"] == 0 and ops["neuron_updates"] == 13 and ops["neuron"] == "relu"
+    assert (
+        ops["accumulates"] == 0
+        and ops["neuron_updates"] == 13
+        and list(ops["neuron_ops"]) == [0, 2]
+    )
     e32, e8 = ops["energy_nj"]["fp32"], ops["energy_nj"]["int8"]
     assert e32["total"] == pytest.approx((2382 * (4.6 + 5) + 13 * 1.8) / 1e3)
     assert e8["total"] == pytest.approx((2382 * (0.23 + 1.25) + 13 * 0.06) / 1e3)
@@ -154,3 +158,19 @@ def test_twin_trains_through_the_shared_trainer(tmp_path):
     net, loaded = load_model(tmp_path / "ann" / "model.pt")
     assert isinstance(net, AnnFC) and loaded.spiking is False
     assert tr.parse_args(["--spiking", "false", "--out", "x"]).spiking is False
+
+
+def test_snn_with_an_unpriced_neuron_is_evaluated_without_a_neuron_energy(tmp_path):
+    # exp(v) of an exponential integrate-and-fire membrane has no price: NaN, not a refusal
+    eif = tmp_path / "eif.yaml"
+    eif.write_text(
+        (EQUATIONS / "lif.yaml")
+        .read_text()
+        .replace("(v_rest - v + R*I)/tau_m", "(v_rest - v + R*I + mV*exp((v - v_th)/mV))/tau_m")
+        .replace("method: exact", "method: euler")
+    )
+    net = SpikingFC(compile_neuron(eif, CFG["dt"]), hidden=3)
+    m = evaluate(net, image((3, 4)), np.array([0]), CFG)
+    ops = m["operations"]
+    assert all(np.isnan(ops["neuron_ops"])) and np.isnan(ops["energy_nj"]["fp32"]["neuron"])
+    assert ops["energy_nj"]["fp32"]["ac"] == pytest.approx(ops["accumulates"] * 0.9e-3)

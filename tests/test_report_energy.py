@@ -6,8 +6,11 @@ import json
 
 import pandas as pd
 import pytest
+from conftest import EQUATIONS
 
 from bioclf import energy, report_energy
+
+LIF = str(EQUATIONS / "lif.yaml")
 
 
 def test_pareto_front_by_hand():
@@ -29,13 +32,17 @@ def test_neuron_count_of_a_training_configuration(config, neurons):
 def _metrics(d, accuracy, ops, precisions, dense):
     d.mkdir(parents=True)
     block = energy.block(ops, precisions, dense)
-    (d / "metrics.json").write_text(json.dumps({"accuracy": accuracy, "operations": block}))
+    config = {"neuron": LIF, "dt": 5e-3}
+    (d / "metrics.json").write_text(
+        json.dumps({"accuracy": accuracy, "operations": block, "config": config})
+    )
 
 
 def test_section_table_and_verdict_by_hand(tmp_path):
     dense = 784 * 3 + 3 * 10
     snn, ann = tmp_path / "surrogate", tmp_path / "ann"
-    _metrics(snn, 0.95, energy.snn_operations(1000, 13, 4), ("fp32",), dense)
+    # (the block's own price of an update is not read: the report prices the file)
+    _metrics(snn, 0.95, energy.snn_operations(1000, 13, 4, (9, 9)), ("fp32",), dense)
     _metrics(ann, 0.96, energy.ann_operations(dense, 13), ("fp32", "int8"), dense)
     common = {"network": "FC 784-3-10", "seed": 0, "n": 3}
     df = pd.DataFrame(
@@ -54,20 +61,38 @@ def test_section_table_and_verdict_by_hand(tmp_path):
         ]
     )
     (tmp_path / "figures").mkdir()
-    lines = report_energy.section(df, tmp_path)
+    cfg = {
+        "stdp": {
+            "models": {
+                "exc": str(EQUATIONS / "dc_exc.yaml"),
+                "inh": str(EQUATIONS / "dc_inh.yaml"),
+            },
+            "protocol": {"dt": "0.5*ms"},
+        }
+    }
+    lines = report_energy.section(df, tmp_path, cfg)
     table = pd.read_csv(tmp_path / "energy.csv")
     assert list(table["precision"]) == ["fp32", "fp32", "int8", "fp32"]
     stdp = table[table["method"] == "stdp"].iloc[0]
     assert stdp["neuron_updates"] == 2 * 5 * 10 and stdp["accumulates"] == 200
-    # SNN: 1000 ACs and reads, 13 neurons x 4 steps; ANN: 2382 MACs and reads, 13 ReLUs
-    e_snn = 1000 * (0.9 + 5.0) + 52 * 6.4
+    # STDP: 5 exc updates of 5 multiplies and 7 adds, 5 inh of 5 and 6, at each of 10 steps
+    e_exc, e_inh = 5 * 3.7 + 7 * 0.9, 5 * 3.7 + 6 * 0.9
+    assert stdp["neuron_nj"] == pytest.approx(5 * 10 * (e_exc + e_inh) / 1e3)
+    assert (stdp["neuron_multiplies"], stdp["neuron_adds"]) == (5, 6.5)
+    # SNN: 1000 ACs and reads, 13 neurons x 4 steps of lif.yaml's 2 multiplies and 3 adds;
+    # ANN: 2382 MACs and reads, 13 ReLUs
+    e_snn = 1000 * (0.9 + 5.0) + 52 * (2 * 3.7 + 3 * 0.9)
     e_ann32 = dense * (4.6 + 5.0) + 13 * 1.8
     e_ann8 = dense * (0.23 + 1.25) + 13 * 0.06
     assert table["total_nj"].tolist()[:3] == pytest.approx(
         [e_snn / 1e3, e_ann32 / 1e3, e_ann8 / 1e3]
     )
-    # (the Diehl & Cook neurons are priced as LIF updates: said, as a lower bound)
-    assert "STDP's neuron energy is a lower bound" in " ".join(lines)
+    # the note prices each file it used
+    note = " ".join(lines)
+    assert "lower bound" not in note
+    assert f"`{LIF}` at dt 5 ms, 2 multiplies and 3 adds (10.1 pJ)" in note
+    assert f"`{EQUATIONS / 'dc_exc.yaml'}` at dt 0.5 ms, 5 multiplies and 7 adds (24.8 pJ)" in note
+    assert f"`{EQUATIONS / 'dc_inh.yaml'}` at dt 0.5 ms, 5 multiplies and 6 adds (23.9 pJ)" in note
     verdict = next(line for line in lines if line.startswith("- **FC 784-3-10"))
     assert f"{e_ann32 / e_snn:.2f}x cheaper than its fp32 ANN twin" in verdict
     assert f"{e_snn / e_ann8:.2f}x dearer than its int8 ANN twin" in verdict
@@ -93,3 +118,39 @@ def test_ann_rows_only_where_the_configuration_trains_twins(tmp_path):
     assert [r["network"] for r in report_energy.ann_rows(cfg, tmp_path)] == ["FC 784-100-10"]
     cfg["ann"] = {"enabled": False}  # the twin on disk is an earlier run's
     assert report_energy.ann_rows(cfg, tmp_path) == []
+
+
+def test_a_neuron_file_without_a_price_gives_nan_and_says_why(tmp_path):
+    # an exponential integrate-and-fire membrane: exp(v) has no price in the energy model
+    text = (EQUATIONS / "lif.yaml").read_text()
+    eif = tmp_path / "eif.yaml"
+    eif.write_text(
+        text.replace(
+            "(v_rest - v + R*I)/tau_m", "(v_rest - v + R*I + mV*exp((v - v_th)/mV))/tau_m"
+        ).replace("method: exact", "method: euler")
+    )
+    dense = 784 * 3 + 3 * 10
+    snn, ann = tmp_path / "surrogate", tmp_path / "ann"
+    _metrics(snn, 0.95, energy.snn_operations(1000, 13, 4, (9, 9)), ("fp32",), dense)
+    m = json.loads((snn / "metrics.json").read_text())
+    m["config"]["neuron"] = str(eif)
+    (snn / "metrics.json").write_text(json.dumps(m))
+    _metrics(ann, 0.96, energy.ann_operations(dense, 13), ("fp32", "int8"), dense)
+    common = {"network": "FC 784-3-10", "seed": 0, "n": 3}
+    df = pd.DataFrame(
+        [
+            {**common, "method": "surrogate", "accuracy": 0.95, "_dir": snn},
+            {**common, "method": "ann", "accuracy": 0.96, "_dir": ann},
+        ]
+    )
+    (tmp_path / "figures").mkdir()
+    lines = report_energy.section(df, tmp_path, {})
+    table = pd.read_csv(tmp_path / "energy.csv").set_index("method")
+    assert pd.isna(table.loc["surrogate", "neuron_nj"]) and pd.isna(
+        table.loc["surrogate", "total_nj"]
+    )
+    assert table.loc["surrogate", "ac_nj"] == pytest.approx(0.9)
+    note = " ".join(lines)
+    assert f"`{eif}`: no price, the function 'exp' of a variable" in note
+    assert not any(line.startswith("- **FC 784-3-10") for line in lines)  # no verdict on nan
+    assert (tmp_path / "figures" / "accuracy_vs_energy.png").exists()

@@ -133,7 +133,14 @@ def test_committed_surrogate_and_ann_numbers_recomputed_from_the_run_files(commi
     snn = e.loc[("surrogate", "fp32")]
     assert snn["neuron_updates"] == (hidden + 10) * 25
     assert snn["total_nj"] == pytest.approx(
-        snn["accumulates"] * (0.9 + 5.0) * 1e-3 + snn["neuron_updates"] * 6.4e-3, rel=1e-5
+        snn["accumulates"] * (0.9 + 5.0) * 1e-3
+        + snn["neuron_updates"] * (2 * 3.7 + 3 * 0.9) * 1e-3,  # lif.yaml: 2 multiplies, 3 adds
+        rel=1e-5,
+    )
+    # STDP: as many exc (dc_exc_fast.yaml: 5 multiplies, 7 adds) as inh (dc_inh.yaml: 5, 6)
+    stdp = e.loc[("stdp", "fp32")]
+    assert stdp["neuron_nj"] == pytest.approx(
+        stdp["neuron_updates"] / 2 * ((5 * 3.7 + 7 * 0.9) + (5 * 3.7 + 6 * 0.9)) * 1e-3, rel=1e-5
     )
     ann = e.loc[("ann", "int8")]
     assert ann["macs"] == dense and ann["total_nj"] == pytest.approx(

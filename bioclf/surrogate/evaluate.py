@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from bioclf import energy, tasks
-from bioclf.errors import BioclfError
+from bioclf import energy, neuron_cost, tasks
+from bioclf.errors import BioclfError, UnsupportedConstructError
 from bioclf.io import save_npy, write_json, write_text
 from bioclf.surrogate.ann import analog_input
 from bioclf.surrogate.data import load_data
@@ -196,7 +196,12 @@ def evaluate(
             "operations": energy.block(ops, ("fp32", "int8"), ann_macs),
             "eval_seconds": time.perf_counter() - start,
         }
-    ops = energy.snn_operations(total_synops, n_neurons, int(cfg["T"]))
+    neuron = net.lif1.neuron  # every population's (CompiledNeuron): its file prices an update
+    try:
+        update = neuron_cost.update_operations(neuron.model, neuron.dt)
+    except UnsupportedConstructError:  # a function of a variable (exp(v)): no price, NaN
+        update = neuron_cost.UNPRICED
+    ops = energy.snn_operations(total_synops, n_neurons, int(cfg["T"]), update)
     return common | {
         "spikes_per_inference": {k: v / n for k, v in spike_sums.items()},
         "synops_per_inference": {"layers": synops_per, "total": total_synops},
