@@ -28,13 +28,13 @@ report: "workflow/report/workflow.rst"
 
 # Seconds-long jobs run where Snakemake runs, not through a cluster queue ('data' may download):
 # results/benchmarks/ 1-6 s each (the report 10 s); the STDP votes (given the responses) 3.4 s,
-# and the merge of the test responses where stdp.shards > 1 (its rule then takes the name of
-# the simulation; 10,000 x N counts of 2 bytes). The merge of a label assignment's shards stays
-# a cluster job: at N=6400 it holds ~5 GB (workflow/rules/stdp.smk).
+# and the merge of the test responses where stdp.shards > 1 (stdp_respond_merge, a rule only
+# then; 10,000 x N counts of 2 bytes). The merge of a label assignment's shards
+# (stdp_assign_merge) stays a cluster job: at N=6400 it holds ~5 GB (workflow/rules/stdp.smk).
 localrules: all, data, stdp_raster, surrogate_confusion, report, stdp_evaluate, sweep_stdp_evaluate
 if STDP_SHARDS > 1:
 
-    localrules: stdp_respond
+    localrules: stdp_respond_merge
 
 
 rule all:
