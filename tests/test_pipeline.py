@@ -183,6 +183,25 @@ def test_surrogate_jobs_get_the_whole_data_section(tmp_path):
     assert train and all(expected in c for c in train), train
 
 
+def test_the_brian2_export_without_a_count_runs_the_whole_test_split(tmp_path):
+    """surrogate.export without n_test: the export ran the first 10,000 test images, an
+    error on a data set with fewer, where the task's own default is the whole split."""
+    wd = _workdir(tmp_path)
+    smoke = wd / "config" / "smoke.yaml"
+    text = smoke.read_text()
+    assert "  export: {backend: cpp, n_test: 200}\n" in text
+    res = _snakemake(wd, "-n", "-p")
+    assert res.returncode == 0, res.stderr[-3000:]
+    export = [c for c in res.stdout.splitlines() if "bioclf.surrogate.export_brian" in c]
+    assert export and all(" --n-test 200 --build-dir " in c for c in export), export
+    smoke.write_text(text.replace("  export: {backend: cpp, n_test: 200}", "  export: {}"))
+    res = _snakemake(wd, "-n", "-p")
+    assert res.returncode == 0, res.stderr[-3000:]
+    export = [c for c in res.stdout.splitlines() if "bioclf.surrogate.export_brian" in c]
+    assert export and not any("--n-test" in c for c in export), export
+    assert all(" --backend cpp --build-dir " in c for c in export), export
+
+
 def test_merged_configuration_is_written_when_a_run_starts(tmp_path):
     """A dry run (or a run refused for the lock: Snakemake parses the workflow before it takes
     the lock) leaves the merged configuration alone, since the jobs of a run under way read

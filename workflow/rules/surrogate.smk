@@ -90,10 +90,11 @@ rule surrogate_brian:
     params:
         out=run_dir(f"{SUR_RUN}/brian"),
         backend=EXPORT_BACKEND,
-        n_test=EXPORT.get("n_test", 10000),
+        # (none set: the task's default, the whole test split; 10,000 was refused on a smaller one)
+        n_test=f"--n-test {EXPORT['n_test']} " if "n_test" in EXPORT else "",
         data=config["data"]["root"],
         build=lambda w: f"{config.get('build', 'build')}/surrogate/{w.net}_seed{w.seed}",
     shell:
         "python -m bioclf.surrogate.export_brian --model {input.model} --out {params.out} "
-        "--backend {params.backend} --n-test {params.n_test} --build-dir {params.build} "
+        "--backend {params.backend} {params.n_test}--build-dir {params.build} "
         "--data {params.data} > {log} 2>&1"
