@@ -236,8 +236,6 @@ def test_a_bad_refractory_parameter_of_an_extending_file_is_blamed_on_it(
         ("i", "1", "a name Brian2 gives every neuron or synapse"),
         ("N", "10", "a name Brian2 gives every neuron or synapse"),
         ("lastspike", "1*ms", "a name Brian2 gives every neuron or synapse"),
-        ("j", "1", "a name Brian2 gives every neuron or synapse"),
-        ("delay", "1*ms", "a name Brian2 gives every neuron or synapse"),
         ("plastic", "1", "a name the network provides"),
         ("pi", "3", "a Brian2 constant"),
         ("ms", "2", "a Brian2 unit"),
@@ -260,6 +258,25 @@ def test_a_parameter_named_as_brian2_names_something_else_is_refused(tmp_path, n
     with pytest.raises(EquationFileError) as err:
         load_synapse(path)
     assert err.value.field == f"parameters.{name}" and needle in str(err.value), err.value
+
+
+@pytest.mark.parametrize(
+    "name, value", [("j", "1"), ("delay", "1*ms"), ("N_pre", "3"), ("lastupdate", "2*ms")]
+)
+def test_a_synapse_name_is_refused_for_synapse_parameters_only(tmp_path, name, value):
+    """Brian2 gives a neuron group no 'j', 'delay', 'N_pre' or 'lastupdate': a neuron file's
+    parameter of that name is its value there (and the PyTorch compiler's), yet it was refused
+    as 'a name Brian2 gives every neuron or synapse'. A synapse file's is Brian2's own."""
+    path = tmp_path / "named.yaml"
+    text = LIF.replace("R*I)/tau_m", f"R*I*{name}/{name})/tau_m")
+    path.write_text(text.replace("  R: 100*Mohm", f"  R: 100*Mohm\n  {name}: {value}"))
+    assert name in load_neuron(path).parameters
+    stdp = (EQUATIONS / "dc_stdp.yaml").read_text()
+    path.write_text(stdp.replace("  w_total: 78", f"  w_total: 78\n  {name}: {value}"))
+    with pytest.raises(EquationFileError) as err:
+        load_synapse(path)
+    assert err.value.field == f"parameters.{name}", err.value
+    assert "a name Brian2 gives every neuron or synapse" in str(err.value)
 
 
 @pytest.mark.parametrize(

@@ -69,15 +69,19 @@ def _message(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text or type(exc).__name__}"
 
 
-def reserved_name(name: str) -> str | None:
-    """Why a parameter may not be called `name`, or None.
+def reserved_name(name: str, synapse: bool = True) -> str | None:
+    """Why a parameter (`synapse`: of a synapse file) may not be called `name`, or None.
 
     Brian2 resolves a group's own names (``t``, ``dt``, ``i``, ``N``, ...), then its constants,
     units and functions, before the parameters it is given: it would use its own object and
     ignore the parameter, while these checks, the f-I analysis and the PyTorch compiler read
-    the parameter's value.
+    the parameter's value. A synapse's names (``j``, ``delay``, ``N_pre``, ...) are a neuron
+    group's only where a synapse file's parameters are also its (``pre_neuron`` code), so a
+    neuron file may use them.
     """
-    specials = {**checks.neuron_specials(refractory=True), **checks.synapse_specials()}
+    specials = checks.neuron_specials(refractory=True)
+    if synapse:
+        specials.update(checks.synapse_specials())
     for names, what in (
         (specials, "a name Brian2 gives every neuron or synapse"),
         (EXTERNALS, "a name the network provides (equations/README.md)"),
@@ -269,7 +273,8 @@ class _Reader:
             self.fail(field, "must be a mapping of 'name: value' lines")
         return value
 
-    def parameters(self, data: dict) -> dict[str, Quantity]:
+    def parameters(self, data: dict, synapse: bool) -> dict[str, Quantity]:
+        """The ``parameters`` block evaluated in order (`synapse`: of a synapse file)."""
         params: dict[str, Quantity] = {}
         block = self.mapping(data, "parameters")
         for name, text in block.items():
@@ -279,7 +284,7 @@ class _Reader:
                     "is not a valid name (ASCII letters, digits and '_', not starting with a "
                     "digit: Brian2 reads no other)",
                 )
-            why = reserved_name(name)
+            why = reserved_name(name, synapse)
             if why:
                 self.fail(f"parameters.{name}", f"'{name}' is {why}: rename the parameter")
             try:
@@ -443,7 +448,7 @@ def load_neuron(path: str | Path) -> NeuronModel:
     if data.get("kind") != "neuron":
         reader.fail("kind", f"must be 'neuron' for this use, got {data.get('kind')!r}")
     reader.check_fields(data, NEURON_FIELDS)
-    params = reader.parameters(data)
+    params = reader.parameters(data, synapse=False)
     eqs = reader.equations("equations", reader.string(data, "equations"), NEURON_FLAGS)
 
     refractory_text = data["refractory"]
@@ -567,7 +572,7 @@ def load_synapse(path: str | Path) -> SynapseModel:
     if data.get("kind") != "synapse":
         reader.fail("kind", f"must be 'synapse' for this use, got {data.get('kind')!r}")
     reader.check_fields(data, SYNAPSE_FIELDS)
-    params = reader.parameters(data)
+    params = reader.parameters(data, synapse=True)
     eqs = reader.equations(
         "model", reader.string(data, "model"), SYNAPSE_FLAGS, SYNAPSE_INCOMPATIBLE_FLAGS
     )
