@@ -227,3 +227,17 @@ def test_small_inference_times_keep_their_digits():
     assert "| 0.007 |" in row and "| 0.01 |" not in row, row
     df.loc[0, "inference_ms_per_sample"] = 1.2871
     assert "| 1.29 |" in report.summary_table(df).splitlines()[2]
+
+
+@pytest.mark.parametrize("where, config", [("", "config.yaml"), ("conv", "conv.yaml")])
+def test_a_committed_report_is_that_of_the_current_code_and_configuration(where, config):
+    """results/conv/report.md was rendered before bbe108e and 5eb4305: its table printed the
+    ANN's 0.007 ms as 0.01 and its configuration said chunk 1000 where config/conv.yaml says
+    4000 (its energy note was the older one too). Checked: the table and the configuration."""
+    import yaml
+
+    d = RESULTS / where
+    text = (d / "report.md").read_text()
+    assert report.summary_table(pd.read_csv(d / "metrics.csv")) in text
+    shown = yaml.safe_load(text.split("\n```yaml\n", 1)[1].split("\n```", 1)[0])
+    assert shown == cfgmod.load(ROOT / "config" / config)
