@@ -9,6 +9,7 @@ from a file the pipeline produced; missing runs are listed, never invented.
 
 from __future__ import annotations
 
+import json
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -288,6 +289,15 @@ def results_notes(rest_ms: float) -> list[str]:
     ]
 
 
+def _checked_model(root: Path) -> str:
+    """The neuron file of the neuron check (`lif_check.json`), as the figures' captions name it."""
+    try:
+        model = json.loads((root / "neuron" / "lif_check.json").read_text()).get("model")
+    except (OSError, ValueError, AttributeError):
+        model = None
+    return model if isinstance(model, str) and model else "the checked neuron file"
+
+
 def make_figures(df: pd.DataFrame, root: Path, figdir: Path) -> dict[str, str]:
     figs: dict[str, str] = {}
     figdir.mkdir(parents=True, exist_ok=True)
@@ -297,12 +307,14 @@ def make_figures(df: pd.DataFrame, root: Path, figdir: Path) -> dict[str, str]:
             shutil.copyfile(src, figdir / name)
             figs[caption] = f"figures/{name}"
 
+    model = _checked_model(root)  # (the neuron check's file, which need not be lif.yaml)
     copy(
         root / "neuron" / "membrane.png",
         "membrane.png",
-        "Membrane potential of one LIF neuron (threshold dashed, spikes, reset, refractory)",
+        f"Membrane potential of one neuron of {model} (threshold dashed, spikes, reset, "
+        "refractory)",
     )
-    copy(root / "neuron" / "rates.png", "lif_rates.png", "LIF f-I curve against theory")
+    copy(root / "neuron" / "rates.png", "lif_rates.png", f"f-I curve of {model} against theory")
     # One run's figures per network: its first seed's (the caption names it), each captioned
     # with its own method and seed so that no two runs' figures share a caption (and a link).
     first = df.groupby(["method", "network"])["seed"].transform("min")

@@ -241,3 +241,19 @@ def test_a_committed_report_is_that_of_the_current_code_and_configuration(where,
     assert report.summary_table(pd.read_csv(d / "metrics.csv")) in text
     shown = yaml.safe_load(text.split("\n```yaml\n", 1)[1].split("\n```", 1)[0])
     assert shown == cfgmod.load(ROOT / "config" / config)
+
+
+def test_the_neuron_figures_name_the_checked_file(tmp_path):
+    """The membrane and f-I figures were captioned 'one LIF neuron' whatever
+    neuron_check.model named; they name the file the check ran on."""
+    (tmp_path / "neuron").mkdir()
+    for name in ("membrane.png", "rates.png"):
+        (tmp_path / "neuron" / name).write_bytes(b"png")
+    df = pd.DataFrame(columns=[*report.COLUMNS, "_dir"])
+    figs = report.make_figures(df, tmp_path, tmp_path / "figures")
+    assert any(c.startswith("Membrane potential of one neuron of the checked") for c in figs)
+    check = {"model": "equations/my_neuron.yaml"}
+    (tmp_path / "neuron" / "lif_check.json").write_text(json.dumps(check))
+    figs = report.make_figures(df, tmp_path, tmp_path / "figures")
+    assert "f-I curve of equations/my_neuron.yaml against theory" in figs
+    assert any("one neuron of equations/my_neuron.yaml (" in c for c in figs), list(figs)
