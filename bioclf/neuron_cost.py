@@ -93,17 +93,22 @@ UNPRICED = (math.nan, math.nan)
 
 
 def price_of_file(path: str | Path, dt: float) -> tuple[tuple[float, float], str]:
-    """`update_operations` of the file at `path`, cached by its content and `dt`, and ''; where
-    the count refuses the file (a function of a variable), `UNPRICED` and the reason.
+    """`update_operations` of the file at `path`, cached by its content, that of the files it
+    extends, and `dt`, and ''; where the count refuses the file (a function of a variable),
+    `UNPRICED` and the reason.
 
     For the callers that must go on without a price (an evaluation, the report), whose energy
-    of the neuron updates is then NaN."""
-    path = Path(path)
-    return _cached(str(path), path.read_bytes(), float(dt))
+    of the neuron updates is then NaN. A file that cannot be read (missing, or one it extends)
+    raises the loader's `EquationFileError` naming it."""
+    from bioclf.equations.loader import model_files
+
+    # the base files too: dc_exc_fast.yaml takes tau_m and the equations from dc_exc.yaml
+    contents = tuple(f.read_bytes() for f in model_files(path))
+    return _cached(str(path), contents, float(dt))
 
 
 @cache
-def _cached(path: str, _content: bytes, dt: float) -> tuple[tuple[float, float], str]:
+def _cached(path: str, _contents: tuple[bytes, ...], dt: float) -> tuple[tuple[float, float], str]:
     from bioclf.errors import UnsupportedConstructError
 
     try:

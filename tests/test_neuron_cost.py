@@ -6,7 +6,7 @@ import pytest
 from conftest import EQUATIONS
 
 from bioclf import neuron_cost
-from bioclf.errors import UnsupportedConstructError
+from bioclf.errors import EquationFileError, UnsupportedConstructError
 
 DECAY = """\
 kind: neuron
@@ -106,3 +106,20 @@ def test_cached_count_follows_the_file(tmp_path):
     neuron_file(tmp_path, "dv/dt = (v_rest - v)/tau + sqrt(v/mV)*mV/tau : volt")
     (ops, reason) = neuron_cost.price_of_file(path, 1e-4)
     assert all(n != n for n in ops) and "function 'sqrt'" in reason
+
+
+def test_cached_count_follows_the_file_it_extends(tmp_path):
+    # dc_exc_fast.yaml takes its equations and time constants from dc_exc.yaml: an edit of the
+    # base changes the count of the extending file (it was cached by the extending file alone)
+    base, child = tmp_path / "base.yaml", tmp_path / "child.yaml"
+    base.write_text((EQUATIONS / "dc_inh.yaml").read_text())
+    child.write_text("extends: base.yaml\ndescription: a variant\nparameters:\n  v_th: -41*mV\n")
+    # dt = tau_ge = 1 ms: Euler's ge*(1 - dt/tau_ge) is 0
+    assert neuron_cost.price_of_file(child, 1e-3) == ((4, 6), "")
+    base.write_text(base.read_text().replace("tau_ge: 1*ms", "tau_ge: 3*ms"))
+    assert neuron_cost.price_of_file(child, 1e-3) == ((5, 6), "")
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(EquationFileError, match=r"gone\.yaml.*cannot be read"):
+        neuron_cost.price_of_file(tmp_path / "gone.yaml", 1e-4)
