@@ -21,9 +21,9 @@ Operations and what each costs:
 - Neuron update: a spiking neuron, every time step: the multiplies and adds of its equation
   file's state update and threshold, counted from the file (`bioclf.neuron_cost`: for
   equations/lif.yaml two multiplies and three adds, 10.1 pJ float; NaN for a file whose update
-  applies a function to a variable, which has no price here); a ReLU unit, once per
-  inference: bias add and compare, two adds (1.8 pJ float, 0.06 pJ int8). Input pixels/spike
-  sources are not neurons.
+  applies a function to a variable or has a noise term, which have no price here); a ReLU unit,
+  once per inference: bias add and compare, two adds (1.8 pJ float, 0.06 pJ int8). Input
+  pixels/spike sources are not neurons.
 - Memory: one weight read per MAC or AC (no reuse of a fetched weight across outputs or spikes,
   which favours neither side; activations, membrane state and DRAM traffic are not counted).
 """

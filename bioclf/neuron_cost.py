@@ -34,10 +34,10 @@ counted: they run at a spike, not at every step, and those of the shipped files 
 (``v = v_reset``) or, with ``plastic`` 0, no-ops.
 
 A function of a variable (``exp(v)`` in an exponential integrate-and-fire neuron, ``clip``,
-``sqrt`` ...) has no price in the model, which knows multiplies and adds only: the count refuses
-it with an `UnsupportedConstructError` naming the file, the field and the function. An
-evaluation and the report go on without that price (`price_of_file`): the neuron updates' energy
-of such a network is NaN, and the report says why.
+``sqrt`` ...) or a noise term (``xi``) has no price in the model, which knows multiplies and
+adds only: the count refuses it with an `UnsupportedConstructError` naming the file, the field
+and the function or noise. An evaluation and the report go on without that price
+(`price_of_file`): the neuron updates' energy of such a network is NaN, and the report says why.
 """
 
 from __future__ import annotations
@@ -78,8 +78,8 @@ def update_operations(model, dt: float) -> tuple[int, int]:
     Raises
     ------
     UnsupportedConstructError
-        Naming the file and field, where the update calls a function of a variable, or
-        Brian2 cannot integrate the equations with the file's method.
+        Naming the file and field, where the update calls a function of a variable or has a
+        noise term, or Brian2 cannot integrate the equations with the file's method.
     """
     from bioclf.equations import load_neuron
 
@@ -125,6 +125,9 @@ def _count(model, dt: float) -> tuple[int, int]:
     numbers = _numbers(model, dt)
     field = "equations"
     try:
+        if model.eqs.stochastic_variables:
+            noise = sorted(model.eqs.stochastic_variables)
+            raise _Refused(f"the noise term(s) {noise} (white noise: a random number a step)")
         subexpressions = _subexpressions(model)
         muls = adds = 0
         for var, code in _statements(model):

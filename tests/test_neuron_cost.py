@@ -123,3 +123,9 @@ def test_cached_count_follows_the_file_it_extends(tmp_path):
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(EquationFileError, match=r"gone\.yaml.*cannot be read"):
         neuron_cost.price_of_file(tmp_path / "gone.yaml", 1e-4)
+
+
+def test_noise_is_refused_as_such(tmp_path):
+    path = neuron_file(tmp_path, "dv/dt = (v_rest - v)/tau + delta*xi/sqrt(tau) : volt")
+    with pytest.raises(UnsupportedConstructError, match=r"noise term\(s\) \['xi'\]"):
+        neuron_cost.update_operations(path, 1e-4)
