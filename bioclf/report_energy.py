@@ -304,16 +304,18 @@ def priced_files(df: pd.DataFrame, cfg: dict) -> dict[tuple[str, float], tuple]:
 
 
 def update_note(df: pd.DataFrame, cfg: dict) -> str:
-    """The sentences of the energy note that price the spiking neurons' updates."""
+    """The sentences of the energy note that price the spiking neurons' updates: each file's
+    count, and the remarks on STDP's mean and on lif.yaml where the report has such rows."""
     f32 = energy.FP32
+    files = priced_files(df, cfg)
     priced = "; ".join(
         f"`{f}` at dt {dt * 1e3:g} ms, {m} multipl{'y' if m == 1 else 'ies'} and {a} "
         f"add{'' if a == 1 else 's'} ({f32.neuron_update((m, a)):.1f} pJ)"
         if not refusal
         else f"`{f}`: no price, {refusal} (its networks' neuron and total energy: nan)"
-        for (f, dt), ((m, a), refusal) in priced_files(df, cfg).items()
+        for (f, dt), ((m, a), refusal) in files.items()
     )
-    return (
+    note = (
         "A spiking neuron's update, every time step, costs the multiplies and adds of its "
         "equation file (`bioclf.neuron_cost`): Brian2's state update for the file's `method`, "
         "with the parameters and dt as numbers and every part of numbers only folded (as a "
@@ -321,12 +323,28 @@ def update_note(df: pd.DataFrame, cfg: dict) -> str:
         "terms collected per variable, plus the threshold's arithmetic and one add for the "
         "comparison; variables held during the refractory period are counted at every step, "
         "copies, refractory bookkeeping and resets (at a spike) are free, and `plastic` is 0 "
-        f"in an inference, so a frozen threshold costs no decay. Per file: {priced}. STDP's "
-        "rows take the mean of its excitatory and inhibitory files (as many neurons of each). "
-        "`lif.yaml`'s exact update a·v + b·I + c costs one multiply more than the fixed LIF "
-        "price of earlier reports (1 multiply, 3 adds: leak, bias, compare): it scales the "
-        "input current by R(1 − e^(−dt/τ_m)) itself."
+        f"in an inference, so a frozen threshold costs no decay. Per file: {priced}."
     )
+    if (df["method"] == "stdp").any():
+        note += (
+            " STDP's rows take the mean of its excitatory and inhibitory files (as many "
+            "neurons of each)."
+        )
+    if any(_exact_lif(f, price) for (f, _dt), (price, _refusal) in files.items()):
+        note += (
+            " `lif.yaml`'s exact update a·v + b·I + c costs one multiply more than the fixed "
+            "LIF price of earlier reports (1 multiply, 3 adds: leak, bias, compare): it scales "
+            "the input current by R(1 − e^(−dt/τ_m)) itself."
+        )
+    return note
+
+
+def _exact_lif(path: str, price: tuple) -> bool:
+    """Whether `path` is a lif.yaml whose exact update is the a·v + b·I + c of the shipped one
+    (the note's remark on it would be wrong for another method, e.g. rk4's 14 multiplies)."""
+    from bioclf.equations import load_neuron
+
+    return Path(path).name == "lif.yaml" and price == (2, 3) and load_neuron(path).method == "exact"
 
 
 def section(df: pd.DataFrame, root: Path, cfg: dict) -> list[str]:

@@ -154,3 +154,27 @@ def test_a_neuron_file_without_a_price_gives_nan_and_says_why(tmp_path):
     assert f"`{eif}`: no price, the function 'exp' of a variable" in note
     assert not any(line.startswith("- **FC 784-3-10") for line in lines)  # no verdict on nan
     assert (tmp_path / "figures" / "accuracy_vs_energy.png").exists()
+
+
+def test_the_note_remarks_only_on_the_files_and_methods_it_prices(tmp_path):
+    # lif.yaml integrated with rk4: no 'exact update a·v + b·I + c', and no STDP rows, no
+    # sentence on STDP's mean (both were written whatever the rows)
+    rk4 = tmp_path / "rk4" / "lif.yaml"
+    rk4.parent.mkdir()
+    rk4.write_text((EQUATIONS / "lif.yaml").read_text().replace("method: exact", "method: rk4"))
+    dense = 784 * 3 + 3 * 10
+    snn = tmp_path / "surrogate"
+    _metrics(snn, 0.95, energy.snn_operations(1000, 13, 4, (9, 9)), ("fp32",), dense)
+    m = json.loads((snn / "metrics.json").read_text())
+    m["config"]["neuron"] = str(rk4)
+    (snn / "metrics.json").write_text(json.dumps(m))
+    row = {"network": "FC 784-3-10", "seed": 0, "n": 3, "method": "surrogate", "_dir": snn}
+    df = pd.DataFrame([{**row, "accuracy": 0.95}])
+    (tmp_path / "figures").mkdir()
+    note = " ".join(report_energy.section(df, tmp_path, {}))
+    assert f"`{rk4}` at dt 5 ms, 14 multiplies and 16 adds" in note
+    assert "exact update" not in note and "STDP's rows" not in note
+    # the shipped file keeps the remark
+    m["config"]["neuron"] = LIF
+    (snn / "metrics.json").write_text(json.dumps(m))
+    assert "`lif.yaml`'s exact update" in " ".join(report_energy.section(df, tmp_path, {}))
