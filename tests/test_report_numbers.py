@@ -257,3 +257,28 @@ def test_the_neuron_figures_name_the_checked_file(tmp_path):
     figs = report.make_figures(df, tmp_path, tmp_path / "figures")
     assert "f-I curve of equations/my_neuron.yaml against theory" in figs
     assert any("one neuron of equations/my_neuron.yaml (" in c for c in figs), list(figs)
+
+
+@pytest.mark.parametrize("directory", ["", "conv", "sensitivity"])
+def test_committed_neuron_updates_are_priced_by_the_hand_counts(directory):
+    """Every committed energy.csv (the default, conv and sensitivity reports) prices its neuron
+    updates at the counts of their files by hand: lif.yaml at 5 ms 2 multiplies and 3 adds;
+    STDP the mean of dc_exc_fast.yaml's 5 and 7 and dc_inh.yaml's 5 and 6 at 0.5 ms; a ReLU 0
+    and 2; for as many updates as the rows' neurons and time steps (metrics.csv)."""
+    d = RESULTS / directory
+    table = pd.read_csv(d / "energy.csv")
+    steps = pd.read_csv(d / "metrics.csv").set_index(["method", "network", "seed"])
+    prices = {"stdp": (5, 6.5), "surrogate": (2, 3), "ann": (0, 2)}
+    for _, r in table.iterrows():
+        ops = prices[r["method"]]
+        assert (r["neuron_multiplies"], r["neuron_adds"]) == ops
+        cost = energy.PRECISIONS[r["precision"]]
+        per_update = ops[0] * cost.multiply + ops[1] * cost.add
+        assert r["neuron_nj"] == pytest.approx(r["neuron_updates"] * per_update * 1e-3, rel=1e-5)
+        row = steps.loc[(r["method"], r["network"], r["seed"])]
+        if r["method"] == "stdp":  # as many inhibitory neurons as excitatory, rest included
+            assert r["neuron_updates"] == pytest.approx(2 * row["n"] * row["time_steps"])
+        elif r["method"] == "surrogate":  # the twin's units (hidden and output), each step
+            twin = table[(table["method"] == "ann") & (table["network"] == r["network"])]
+            units = twin["neuron_updates"].iloc[0]
+            assert r["neuron_updates"] == units * row["time_steps"] == units * 25
