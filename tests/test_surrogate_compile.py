@@ -273,8 +273,10 @@ def test_heaviside_forward_and_surrogate_backward():
     assert heaviside(x, strict=False).tolist() == [0, 0, 1, 1, 1]
     g = surrogate_grad(torch.tensor([0.0, 0.2]), "fast_sigmoid", 25.0)
     torch.testing.assert_close(g, torch.tensor([1.0, 1.0 / 36.0]))
-    g = surrogate_grad(torch.tensor([0.0]), "atan", 2.0)
-    torch.testing.assert_close(g, torch.tensor([1.0]))
+    # atan: (alpha / 2) / (1 + (pi / 2 * alpha * x)**2); off the threshold the pi / 2 counts
+    g = surrogate_grad(torch.tensor([0.0, 0.2], dtype=torch.float64), "atan", 2.0)
+    expected = torch.tensor([1.0, 1.0 / (1.0 + (0.2 * np.pi) ** 2)], dtype=torch.float64)
+    torch.testing.assert_close(g, expected, rtol=1e-12, atol=0)
 
 
 # dt 5 ms is the pipeline's: the 5 ms refractory period is then a single step (no effect), so
