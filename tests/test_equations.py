@@ -153,7 +153,7 @@ BAD = {
     "exact on a nonlinear equation": (
         ("dv/dt = (v_rest - v + R*I)/tau_m", "dv/dt = (v_rest - v + R*I)/tau_m*(v/v_th)"),
         "method",
-        "",
+        "could not be separated into linear components",
     ),
 }
 
