@@ -1,9 +1,11 @@
-"""Label assignment and vote (bioclf.stdp.labels) on hand-made responses."""
+"""Label assignment, vote and scoring (bioclf.stdp.labels, .scoring) on hand-made responses."""
 
+import json
 import re
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from bioclf.errors import ConfigError, ResultFileError
 from bioclf.stdp.labels import assign_labels, checked_assignment, confusion_matrix, predict
@@ -99,3 +101,35 @@ def test_a_state_of_another_network_size_is_refused_naming_the_arrays():
         same_variables(state, initial, "state.npz", "variables")
     same = {k: v + 1 for k, v in initial.items()}
     assert same_variables(same, initial, "state.npz", "variables") is same
+
+
+def test_scoring_counts_the_cost_of_an_inference_by_hand(tmp_path):
+    """metrics.json's figures from hand-made test responses. Each input spike reaches the N
+    excitatory neurons, each excitatory spike its one inhibitory partner, each inhibitory
+    spike the N - 1 others, at 0.9 pJ a synaptic operation; the committed results were checked
+    against this formula only, never the code that writes it."""
+    from bioclf import config as cfgmod
+    from bioclf.stdp import scoring
+
+    cfg = cfgmod.load(ROOT / "config" / "smoke.yaml")  # 350 ms shown + 150 ms rest, dt 0.5 ms
+    counts = np.array([[3, 0, 0, 1], [0, 2, 0, 0], [0, 0, 5, 0]], dtype=np.uint16)
+    rec = {
+        "labels": np.array([0, 1, 1]),
+        "counts": counts,
+        "reps": np.array([0, 2, 1]),
+        "spikes": np.array([3000.0, 30.0, 12.0]),  # input, exc, inh over the 3 samples
+        "wall_time_s": 0.6,
+    }
+    trained = {"n_exc": 4, "seed": 7, "backend": "runtime"}
+    info = {"n_assign": 10, "neurons_per_class": [1, 1, 2]}
+    m = scoring.score(cfg, trained, np.array([0, 1, 2, 2]), info, rec, tmp_path)
+    # votes 0, 1, 2 (class 2's mean 2.5 beats class 1's 0) for labels 0, 1, 1
+    assert m["accuracy"] == pytest.approx(2 / 3) and m["confusion"][1][:3] == [0, 1, 1]
+    assert m["spikes_per_inference"] == {"input": 1000.0, "exc": 10.0, "inh": 4.0}
+    synops = 1000 * 4 + 10 * 1 + 4 * 3
+    assert m["synops_per_inference"] == synops
+    assert m["energy_per_inference_nj"] == pytest.approx(synops * 0.9e-3, rel=1e-12)
+    assert m["presentations_per_inference"] == 2.0  # 1 + mean repeats (0, 2, 1)
+    assert m["time_steps_per_presentation"] == 1000 and m["latency_time_steps"] == 700
+    assert m["inference_ms_per_sample"] == 200.0
+    assert json.loads((tmp_path / "metrics.json").read_text())["synops_per_inference"] == synops
