@@ -317,6 +317,46 @@ def test_no_level_firing_writes_null_and_the_report_reads_it(tmp_path):
     assert text.count("min ISI none (no level fired twice)") == 2
 
 
+def _synthetic_rates(**change):
+    """A RateResult of 12 levels (2 below rheobase) that fires at its analytic rates, spike
+    intervals at twice t_ref, with `change` applied."""
+    analytic = np.concatenate([[0.0, 0.0], np.linspace(2.0, 50.0, 10)])
+    fields = dict(
+        current=np.linspace(0, 3e-9, 12),
+        analytic=analytic,
+        simulated=analytic.copy(),
+        n_spikes=np.where(analytic > 0, 20, 0),
+        min_isi=np.where(analytic > 0, 4e-3, np.inf),
+        t_ref=2e-3,
+        dt=1e-5,
+        backend="runtime",
+        steps=[np.arange(0, 20 * k, k + 1) for k in range(12)],
+    )
+    return lif_check.RateResult(**(fields | change))
+
+
+def test_the_checks_verdicts_fail_a_neuron_off_its_rate_or_refractory_period():
+    """lif_check.json's "passed": the analytic check fails a neuron 2 % off its closed-form
+    rate, one that fires twice within t_ref, and one that fires below rheobase; the
+    agreement check fails a backend whose spikes differ. (Only a silent neuron was failed in a
+    test: the rate and refractory criteria could be dropped unnoticed.)"""
+    good = _synthetic_rates()
+    assert neuron_check._analytic_checks(good)[1]
+    off = good.simulated * np.where(np.arange(12) == 7, 1.02, 1.0)
+    short_isi = np.where(np.arange(12) == 5, 1.9e-3, good.min_isi)
+    below = np.where(np.arange(12) == 1, 1, good.n_spikes)
+    for bad in (dict(simulated=off), dict(min_isi=short_isi), dict(n_spikes=below)):
+        checks, passed = neuron_check._analytic_checks(_synthetic_rates(**bad))
+        assert not passed, (bad, checks)
+    assert neuron_check._agreement_checks(good, good)[1]
+    moved = [s.copy() for s in good.steps]
+    moved[4][-1] += 1
+    checks, passed = neuron_check._agreement_checks(_synthetic_rates(steps=moved), good)
+    assert not passed and checks["neurons_differing"] == 1
+    checks, passed = neuron_check._agreement_checks(_synthetic_rates(min_isi=short_isi), good)
+    assert not passed and not checks["refractory_respected"]
+
+
 @pytest.mark.parametrize(
     "edits",
     [
