@@ -149,6 +149,31 @@ def test_committed_surrogate_and_ann_numbers_recomputed_from_the_run_files(commi
     assert "| ann | FC 784-100-10 | 1 |" in text
 
 
+def test_committed_rows_are_those_the_current_code_computes_from_the_run_files(committed):
+    """The tests above hold metrics.csv to its run files by formula, never running the code
+    that writes it: a broken row (`report._stdp_row`'s time steps, say) passed them. Each
+    committed row is the one the current code computes from the same run files."""
+    metrics, _ = committed
+    cfg = cfgmod.load(ROOT / "config" / "config.yaml")
+    rows = report.stdp_rows(
+        cfg, [RESULTS / "stdp" / "cpp" / "n100" / "seed0" / "test" / "metrics.json"]
+    )
+    rows += report.surrogate_rows(cfg, [RESULTS / "surrogate" / "fc100" / "seed0" / "metrics.json"])
+    rows += report_energy.ann_rows(cfg, RESULTS)
+    assert [r["method"] for r in rows] == list(metrics["method"])
+    for row, (_, saved) in zip(rows, metrics.iterrows(), strict=True):
+        for key, value in row.items():
+            if key.startswith("_"):
+                continue
+            if isinstance(value, str):
+                assert saved[key] == value, (row["method"], key)
+            else:
+                assert saved[key] == pytest.approx(value, rel=1e-12, nan_ok=True), (
+                    row["method"],
+                    key,
+                )
+
+
 def test_each_figure_is_captioned_with_its_own_run(tmp_path):
     """An ANN twin's confusion figure was captioned 'Confusion matrix, surrogate FC 784-100-10',
     the spiking network's caption, and took its place in the report; the figures of a network
