@@ -457,6 +457,7 @@ def test_small_network_learns_above_chance_cpp(models, mnist, build_root):
             st, r = sim.run_chunk(st, images[p : p + 200], p, hashrng.key(0, split, 0), False)
             out.append(r.counts)
             p += len(r.samples)
+        np.testing.assert_array_equal(st["s_in.w"], trained["s_in.w"])  # plastic=0 froze w
         return np.concatenate(out)
 
     assign = responses(x[:400], 3)
@@ -464,7 +465,6 @@ def test_small_network_learns_above_chance_cpp(models, mnist, build_root):
     assignment = labelling.assign_labels(assign, y[:400])
     acc = np.mean(labelling.predict(test, assignment) == y[1000:1400])
     assert acc > 0.35, acc  # chance is 0.10
-    np.testing.assert_array_equal(trained["s_in.w"], state["s_in.w"])  # plastic=0 froze w
     # The compiled program's own peak memory, from the wrapper that ran it: a few MB, far below
     # the Python process that holds the images.
     assert 1000 < sim.runner.program_peak_kb < 200_000, sim.runner.program_peak_kb
