@@ -418,12 +418,14 @@ def test_synapse_unit_mismatch_refused(tmp_path):
     text = (EQUATIONS / "dc_stdp.yaml").read_text().replace("ge_post += w", "ge_post += tau_pre")
     path = tmp_path / "stdp_units.yaml"
     path.write_text(text)
-    with pytest.raises(EquationFileError, match="on_pre"):
+    # the units named: any other error in on_pre (an unknown name, say) matched "on_pre"
+    with pytest.raises(EquationFileError, match="'on_pre'.*inconsistent units") as err:
         check_synapse_partners(
             load_synapse(path),
             load_neuron(EQUATIONS / "lif.yaml"),
             load_neuron(EQUATIONS / "dc_exc.yaml"),
         )
+    assert err.value.field == "on_pre"
 
 
 def test_wrong_kind_refused(tmp_path):
