@@ -492,6 +492,43 @@ def test_a_cuda_kernel_that_disagrees_is_not_used(monkeypatch):
     assert cuda_kernels.cuda_kernel_for(neuron, torch.device("cuda", 1)) == "kernel"
 
 
+class _FaultyKernel:
+    """The CPU kernel posing as a CUDA kernel (on the CPU), with one spike flipped or one
+    surrogate's gradients off by a part in 1e9."""
+
+    def __init__(self, reference, flip_spike=False, bad_surrogate=None):
+        self.neuron, self.reference = reference.neuron, reference
+        self.flip_spike, self.bad_surrogate = flip_spike, bad_surrogate
+
+    def forward(self, x):
+        spikes, saved = self.reference.forward(x)
+        if self.flip_spike:
+            spikes = spikes.clone()
+            spikes[5, 1, 7] = 1 - spikes[5, 1, 7]
+        return spikes, saved
+
+    def backward(self, grad, saved, surrogate, slope):
+        gx = self.reference.backward(grad, saved, surrogate, slope)
+        return gx * (1 + 1e-9) if surrogate == self.bad_surrogate else gx
+
+
+def test_the_cuda_kernels_check_finds_the_spikes_and_gradients_that_differ():
+    """`cuda_kernels.self_check`, the verdict that keeps a wrong CUDA kernel out of training,
+    run on the CPU: the test above replaces it, and without a GPU nothing else runs it."""
+    from bioclf.surrogate import cuda_kernels
+
+    reference = kernel_for(compile_neuron(LIF, 5e-3))
+    if reference is None:
+        pytest.skip("no C compiler")
+    cpu = torch.device("cpu")
+    assert cuda_kernels.self_check(_FaultyKernel(reference), cpu) is None
+    why = cuda_kernels.self_check(_FaultyKernel(reference, flip_spike=True), cpu)
+    assert why == "its spikes or states differ from the CPU kernel's"
+    for surrogate in ("fast_sigmoid", "atan"):
+        why = cuda_kernels.self_check(_FaultyKernel(reference, bad_surrogate=surrogate), cpu)
+        assert why == f"its gradients ({surrogate}) differ from the CPU kernel's"
+
+
 def test_kernel_refuses_an_unknown_surrogate():
     neuron = compile_neuron(LIF, 5e-3)
     kernel = kernel_for(neuron)
