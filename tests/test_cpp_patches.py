@@ -153,16 +153,20 @@ def test_patches_the_queue_the_synaptic_loop_and_the_state_updater(tmp_path):
 def test_refractory_test_is_unchanged(steps):
     """The rewritten test's arithmetic gives Brian2's answer, also next to the step boundaries.
 
-    A check of the formula, in Python, not of the file: the compiled test below runs the
-    patched file's own C++ text against Brian2's, and the standalone parity tests check the
-    patched program's spikes."""
+    The patch's own expression (patches/refractory.cpp), evaluated in Python: it was a copy
+    of it written here, which an edit of the patch left passing. The compiled test below runs
+    it as C++, and the standalone parity tests check the patched program's spikes."""
     dt = 0.5e-3
+    (line,) = [ln for ln in cpp_patches._REFRACTORY_NEW.splitlines() if "not_refractory =" in ln]
+    expression = line.split("not_refractory =", 1)[1].rstrip().removesuffix(";")
+    expression = expression.replace("\\2", "steps").replace("||", " or ")
+    expression = expression.replace("t - lastspike", "x")
 
     def brian(x):  # _timestep(x, dt) >= steps
         return int((x + 1e-3 * dt) / dt) >= steps
 
     def patched(x):
-        return steps <= 0 or (x + 1e-3 * dt) / dt >= steps
+        return eval(expression, {}, {"x": x, "dt": dt, "steps": steps})
 
     for k in range(13):
         for x in (k * dt, k * dt - 1e-9, k * dt + 1e-9, np.nextafter(k * dt, 0.0)):
