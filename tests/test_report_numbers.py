@@ -155,11 +155,9 @@ def test_committed_rows_are_those_the_current_code_computes_from_the_run_files(c
     committed row is the one the current code computes from the same run files."""
     metrics, _ = committed
     cfg = cfgmod.load(ROOT / "config" / "config.yaml")
-    rows = report.stdp_rows(
-        cfg, [RESULTS / "stdp" / "cpp" / "n100" / "seed0" / "test" / "metrics.json"]
-    )
-    rows += report.surrogate_rows(cfg, [RESULTS / "surrogate" / "fc100" / "seed0" / "metrics.json"])
-    rows += report_energy.ann_rows(cfg, RESULTS)
+    inputs = report.comparison_inputs(report.expected_inputs(cfg, RESULTS), RESULTS)
+    rows = report.stdp_rows(cfg, inputs) + report.surrogate_rows(cfg, inputs)
+    rows += report_energy.ann_rows(cfg, RESULTS)  # (as report.main collects them)
     assert [r["method"] for r in rows] == list(metrics["method"])
     for row, (_, saved) in zip(rows, metrics.iterrows(), strict=True):
         for key, value in row.items():
