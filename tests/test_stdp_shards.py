@@ -83,6 +83,12 @@ def test_shards_merged_equal_the_unsharded_run(tmp_path, monkeypatch, capsys):
     whole = frozen.assign(cfg, trained, tmp_path / "assign", N_SAMPLES)
     full = frozen.respond(cfg, trained, tmp_path / "test", N_SAMPLES, "network_test")
     assert full["counts"].sum() > 0 and len(np.unique(full["counts"].sum(1))) > 1
+    # labels are assigned on training images, scored on the test set (a swapped split showed
+    # both the test images, and whole and sharded runs agreed all the same)
+    assigned = np.load(tmp_path / "assign" / shards.ASSIGN_RECORDS)["labels"]
+    np.testing.assert_array_equal(assigned, setup.data(cfg, "train", N_SAMPLES, "n")[1])
+    np.testing.assert_array_equal(full["labels"], setup.data(cfg, "test", N_SAMPLES, "n")[1])
+    assert not np.array_equal(assigned, full["labels"])
     parts = {"assign": [], "test": []}
     for k in range(2):
         for what in parts:
