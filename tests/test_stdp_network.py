@@ -491,7 +491,7 @@ def test_bad_network_configuration_refused(models, tmp_path):
     text = text.replace("theta: theta_init", "thetax: theta_init")
     bad = tmp_path / "exc_no_theta.yaml"
     bad.write_text(text)
-    with pytest.raises(EquationFileError, match="theta"):
+    with pytest.raises(EquationFileError, match="needs a variable 'theta' on the excitatory"):
         Models.load({**DC_MODELS, "exc": bad})
 
 
