@@ -164,22 +164,28 @@ def test_closed_form_is_derived_whatever_the_names(tmp_path):
     _check(lif_check.simulate_rates(model, currents, duration=0.5 * second, dt=0.01 * ms))
 
 
-def test_adaptation_neuron_gets_the_agreement_check(tmp_path):
-    """No closed form: the check runs (and passes) on runtime against PyTorch, spike for spike."""
-    path = tmp_path / "adapting.yaml"
-    path.write_text(ADAPTING)
+def _agreement_check(tmp_path, model, dt: str, duration: str) -> dict:
+    """The neuron check of `model` on runtime (10 levels), run as the pipeline runs it; its
+    lif_check.json."""
     cfg = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
     cfg["neuron_check"] = {
-        "model": str(path),
+        "model": str(model),
         "backends": ["runtime"],
-        "dt": "0.01*ms",
-        "duration": "0.3*second",
+        "dt": dt,
+        "duration": duration,
         "levels": 10,
     }
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
     out = tmp_path / "out"
     assert neuron_check.main(["--config", str(tmp_path / "cfg.yaml"), "--out", str(out)]) == 0
-    result = json.loads((out / "lif_check.json").read_text())
+    return json.loads((out / "lif_check.json").read_text())
+
+
+def test_adaptation_neuron_gets_the_agreement_check(tmp_path):
+    """No closed form: the check runs (and passes) on runtime against PyTorch, spike for spike."""
+    path = tmp_path / "adapting.yaml"
+    path.write_text(ADAPTING)
+    result = _agreement_check(tmp_path, path, "0.01*ms", "0.3*second")
     assert result["check"] == "agreement" and "w" in result["no_closed_form"]
     assert result["pytorch"]["compared"] and result["pytorch"]["identical"]
     assert result["pytorch"]["spikes"] > 20
@@ -210,25 +216,14 @@ def test_a_reset_or_refractory_period_without_closed_form_gets_the_agreement_che
     text = (EQUATIONS / "lif.yaml").read_text()
     assert old in text
     path.write_text(text.replace(old, new))
-    cfg = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
-    cfg["neuron_check"] = {
-        "model": str(path),
-        "backends": ["runtime"],
-        "dt": "0.05*ms",
-        "duration": "0.8*second",
-        "levels": 10,
-    }
-    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
-    out = tmp_path / "out"
-    assert neuron_check.main(["--config", str(tmp_path / "cfg.yaml"), "--out", str(out)]) == 0
-    result = json.loads((out / "lif_check.json").read_text())
+    result = _agreement_check(tmp_path, path, "0.05*ms", "0.8*second")
     assert result["check"] == "agreement" and result["passed"]
     assert result["pytorch"]["compared"] is compared
     if compared:
         assert result["pytorch"]["identical"] and result["pytorch"]["spikes"] > 20
     else:
         assert "refractoriness given as a condition" in result["pytorch"]["reason"]
-    assert (out / "membrane.png").exists()
+    assert (tmp_path / "out" / "membrane.png").exists()
 
 
 def test_too_short_a_duration_is_a_configuration_error(tmp_path):
