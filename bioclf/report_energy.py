@@ -305,9 +305,12 @@ def priced_files(df: pd.DataFrame, cfg: dict) -> dict[tuple[str, float], tuple]:
 
 def update_note(df: pd.DataFrame, cfg: dict) -> str:
     """The sentences of the energy note that price the spiking neurons' updates: each file's
-    count, and the remarks on STDP's mean and on lif.yaml where the report has such rows."""
+    count, and the remarks on STDP's mean and on lif.yaml where the report has such rows; ''
+    where it has no spiking rows (an ANN twin whose spiking network has not run)."""
     f32 = energy.FP32
     files = priced_files(df, cfg)
+    if not files:
+        return ""
     priced = "; ".join(
         f"`{f}` at dt {dt * 1e3:g} ms, {m} multipl{'y' if m == 1 else 'ies'} and {a} "
         f"add{'' if a == 1 else 's'} ({f32.neuron_update((m, a)):.1f} pJ)"
@@ -355,6 +358,8 @@ def section(df: pd.DataFrame, root: Path, cfg: dict) -> list[str]:
     write_csv(root / "energy.csv", table, index=False, float_format="%.6g")
     figure(table, root / "figures" / "accuracy_vs_energy.png")
     f32, i8 = energy.FP32, energy.INT8
+    spiking = update_note(df, cfg)  # (none without spiking rows)
+    spiking += " " if spiking else ""
     lines = [
         "## Is the spiking network worth it? Energy per inference",
         "",
@@ -373,7 +378,7 @@ def section(df: pd.DataFrame, root: Path, cfg: dict) -> list[str]:
         f"add {i8.add} pJ (MAC {i8.mac:.2f}), weight read {i8.weight_read} pJ (the 32-bit read "
         f"scaled by width, an assumption). A ReLU unit (bias add, compare) costs "
         f"{f32.neuron_update(energy.RELU_UPDATE):.1f} pJ float / "
-        f"{i8.neuron_update(energy.RELU_UPDATE):.2f} pJ int8. {update_note(df, cfg)} "
+        f"{i8.neuron_update(energy.RELU_UPDATE):.2f} pJ int8. {spiking}"
         "Activation and membrane-state traffic and DRAM are not counted. Every count is in "
         "`energy.csv` (with the multiplies and adds of one neuron update), so other figures "
         "can be swapped in. (The results table's energy column "

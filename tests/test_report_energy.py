@@ -178,3 +178,16 @@ def test_the_note_remarks_only_on_the_files_and_methods_it_prices(tmp_path):
     m["config"]["neuron"] = LIF
     (snn / "metrics.json").write_text(json.dumps(m))
     assert "`lif.yaml`'s exact update" in " ".join(report_energy.section(df, tmp_path, {}))
+
+
+def test_a_report_without_spiking_rows_prices_no_neuron_file(tmp_path):
+    # only an ANN twin (its spiking network's run missing): the note said "A spiking neuron's
+    # update ... Per file: ." with no file to list
+    dense = 784 * 3 + 3 * 10
+    ann = tmp_path / "ann"
+    _metrics(ann, 0.96, energy.ann_operations(dense, 13), ("fp32", "int8"), dense)
+    row = {"network": "FC 784-3-10", "seed": 0, "n": 3, "method": "ann", "_dir": ann}
+    (tmp_path / "figures").mkdir()
+    note = " ".join(report_energy.section(pd.DataFrame([{**row, "accuracy": 0.96}]), tmp_path, {}))
+    assert "pJ int8. Activation and membrane-state traffic" in note
+    assert "Per file" not in note and "spiking neuron's update" not in note
