@@ -51,10 +51,6 @@ import sympy
 #: The values of the network-provided names in an inference (module docstring, point 2).
 INFERENCE_VALUES = {"plastic": 0.0}
 
-#: Price of a multiply and an add (32-bit float, `bioclf.energy.FP32`) that picks the cheaper
-#: form of a statement (module docstring, point 4).
-_FP32 = (3.7, 0.9)
-
 
 class _Refused(Exception):
     """A construct the count has no price for (turned into an error naming the file)."""
@@ -221,7 +217,9 @@ def _cheaper(expr, variables: set[str], numbers: dict[str, float]) -> tuple[int,
     if isinstance(folded, sympy.Expr) and not folded.is_Atom:
         expanded = sympy.expand(_evaluated(folded))
         forms.append(_cost(_fold(expanded, variables, numbers)))
-    return min(forms, key=lambda c: c[0] * _FP32[0] + c[1] * _FP32[1])
+    from bioclf.energy import FP32  # (the prices: energy's, not a copy)
+
+    return min(forms, key=lambda c: c[0] * FP32.multiply + c[1] * FP32.add)
 
 
 def _evaluated(expr):
