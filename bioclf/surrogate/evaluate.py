@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from bioclf import energy, neuron_cost, tasks
-from bioclf.errors import BioclfError, UnsupportedConstructError
+from bioclf.errors import BioclfError
 from bioclf.io import save_npy, write_json, write_text
 from bioclf.surrogate.ann import analog_input
 from bioclf.surrogate.data import load_data
@@ -197,10 +197,8 @@ def evaluate(
             "eval_seconds": time.perf_counter() - start,
         }
     neuron = net.lif1.neuron  # every population's (CompiledNeuron): its file prices an update
-    try:
-        update = neuron_cost.update_operations(neuron.model, neuron.dt)
-    except UnsupportedConstructError:  # a function of a variable (exp(v)): no price, NaN
-        update = neuron_cost.UNPRICED
+    # (cached: a validation pass each epoch; a file without a price, exp(v): NaN)
+    update, _ = neuron_cost.price_of_file(neuron.model.path, neuron.dt)
     ops = energy.snn_operations(total_synops, n_neurons, int(cfg["T"]), update)
     return common | {
         "spikes_per_inference": {k: v / n for k, v in spike_sums.items()},
