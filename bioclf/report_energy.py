@@ -40,6 +40,9 @@ ENERGY_COLUMNS = [
     "compute_nj",
     "total_nj",
 ]
+#: A spiking row's neuron files and their dt, (files, dt): what its updates are priced by
+#: (not written to energy.csv; the report's note lists them).
+PRICED = "_priced"
 
 
 def ann_rows(cfg: dict, root: Path) -> list[dict]:
@@ -113,24 +116,18 @@ def _operations(block: dict, neuron_ops: tuple[float, float]) -> energy.Operatio
     return energy.Operations(*counts, neuron_ops)
 
 
-def stdp_files(cfg: dict) -> dict[str, str]:
-    """STDP's neuron files by population: those that label assignment and testing use."""
+def stdp_files(cfg: dict) -> tuple[tuple[str, ...], float]:
+    """STDP's neuron files (exc, inh: those that label assignment and testing use) and their
+    dt in seconds."""
     models = cfg["stdp"]["models"]
-    return {"exc": models["exc"], "inh": models["inh"]}
+    return (models["exc"], models["inh"]), float(cfgmod.quantity(cfg, "stdp", "protocol", "dt"))
 
 
-def stdp_update(cfg: dict) -> tuple[float, float]:
-    """(multiplies, adds) of an STDP neuron update, the mean of its exc and inh neurons (as
-    many of each)."""
-    dt = float(cfgmod.quantity(cfg, "stdp", "protocol", "dt"))
-    counts = [neuron_cost.price_of_file(f, dt)[0] for f in stdp_files(cfg).values()]
+def update_price(files: tuple[str, ...], dt: float) -> tuple[float, float]:
+    """(multiplies, adds) of a neuron update: the mean over `files` (as many neurons of each),
+    each priced by `neuron_cost.price_of_file` at `dt`."""
+    counts = [neuron_cost.price_of_file(f, dt)[0] for f in files]
     return tuple(sum(c[k] for c in counts) / len(counts) for k in (0, 1))
-
-
-def surrogate_update(config: dict) -> tuple[float, float]:
-    """(multiplies, adds) of a neuron update of the surrogate network a ``metrics.json``'s
-    training configuration describes (its ``neuron`` file at its ``dt``)."""
-    return neuron_cost.price_of_file(config["neuron"], config["dt"])[0]
 
 
 def _neurons(config: dict) -> int:
@@ -154,35 +151,37 @@ def energy_table(df: pd.DataFrame, cfg: dict) -> pd.DataFrame:
         if r["method"] == "stdp":
             # exc and inh neurons updated at every step (rest included); Poisson inputs are no
             # neurons; one weight read per synaptic operation
+            priced = stdp_files(cfg)
             ops = energy.Operations(
                 0.0,
                 r["synops_per_inference"],
                 2 * r["n"] * r["time_steps"],
                 r["synops_per_inference"],
-                stdp_update(cfg),
+                update_price(*priced),
             )
-            rows.append(_row("stdp", r["network"], r["seed"], "fp32", r["accuracy"], ops))
+            row = _row("stdp", r["network"], r["seed"], "fp32", r["accuracy"], ops)
+            rows.append({**row, PRICED: priced})
             continue
         m = load_json(Path(r["_dir"]) / "metrics.json")
         spiking = r["method"] == "surrogate"
+        # the update priced by the file as it is now, as the rest of the report reads it
+        priced = ((m["config"]["neuron"],), m["config"]["dt"]) if spiking else None
+        update = update_price(*priced) if spiking else energy.RELU_UPDATE
         if "operations" in m:
-            # the update priced by the file as it is now, as the rest of the report reads it
-            update = surrogate_update(m["config"]) if spiking else energy.RELU_UPDATE
             ops, dense = _operations(m["operations"], update), m["operations"]["dense_macs"]
             precisions = list(m["operations"]["energy_nj"])
         elif spiking and "synops_per_inference" in m:
             # written before the operation counts: the same counts from its synops
             c = m["config"]
             synops = m["synops_per_inference"]["total"]
-            ops = energy.snn_operations(synops, _neurons(c), c["T"], surrogate_update(c))
+            ops = energy.snn_operations(synops, _neurons(c), c["T"], update)
             dense, precisions = m["energy"]["ann_equivalent_macs"], ["fp32"]
         else:
             continue
         for precision in precisions:
-            rows.append(
-                _row(r["method"], r["network"], r["seed"], precision, r["accuracy"], ops, dense)
-            )
-    return pd.DataFrame(rows, columns=ENERGY_COLUMNS)
+            row = _row(r["method"], r["network"], r["seed"], precision, r["accuracy"], ops, dense)
+            rows.append({**row, PRICED: priced})
+    return pd.DataFrame(rows, columns=[*ENERGY_COLUMNS, PRICED])
 
 
 def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -284,31 +283,16 @@ def verdicts(table: pd.DataFrame) -> list[str]:
     return lines
 
 
-def priced_files(df: pd.DataFrame, cfg: dict) -> dict[tuple[str, float], tuple]:
-    """`neuron_cost.price_of_file` by (neuron file, dt in seconds) of the spiking rows."""
-    files = {}
-    for _, r in df.iterrows():
-        if r["method"] == "stdp":
-            dt = float(cfgmod.quantity(cfg, "stdp", "protocol", "dt"))
-            named = stdp_files(cfg).values()
-        elif r["method"] == "surrogate":
-            c = load_json(Path(r["_dir"]) / "metrics.json").get("config", {})
-            if "neuron" not in c:
-                continue
-            dt, named = c["dt"], [c["neuron"]]
-        else:
-            continue
-        for f in named:
-            files[(str(f), dt)] = neuron_cost.price_of_file(f, dt)
-    return files
-
-
-def update_note(df: pd.DataFrame, cfg: dict) -> str:
+def update_note(table: pd.DataFrame) -> str:
     """The sentences of the energy note that price the spiking neurons' updates: each file's
-    count, and the remarks on STDP's mean and on lif.yaml where the report has such rows; ''
-    where it has no spiking rows (an ANN twin whose spiking network has not run)."""
+    count, and the remark on STDP's mean where the table has STDP rows; '' where it has no
+    spiking rows (an ANN twin whose spiking network has not run)."""
     f32 = energy.FP32
-    files = priced_files(df, cfg)
+    files = {
+        (str(f), dt): neuron_cost.price_of_file(f, dt)
+        for named, dt in table[PRICED].dropna()
+        for f in named
+    }
     if not files:
         return ""
     priced = "; ".join(
@@ -328,26 +312,12 @@ def update_note(df: pd.DataFrame, cfg: dict) -> str:
         "copies, refractory bookkeeping and resets (at a spike) are free, and `plastic` is 0 "
         f"in an inference, so a frozen threshold costs no decay. Per file: {priced}."
     )
-    if (df["method"] == "stdp").any():
+    if (table["method"] == "stdp").any():
         note += (
             " STDP's rows take the mean of its excitatory and inhibitory files (as many "
             "neurons of each)."
         )
-    if any(_exact_lif(f, price) for (f, _dt), (price, _refusal) in files.items()):
-        note += (
-            " `lif.yaml`'s exact update a·v + b·I + c costs one multiply more than the fixed "
-            "LIF price of earlier reports (1 multiply, 3 adds: leak, bias, compare): it scales "
-            "the input current by R(1 − e^(−dt/τ_m)) itself."
-        )
     return note
-
-
-def _exact_lif(path: str, price: tuple) -> bool:
-    """Whether `path` is a lif.yaml whose exact update is the a·v + b·I + c of the shipped one
-    (the note's remark on it would be wrong for another method, e.g. rk4's 14 multiplies)."""
-    from bioclf.equations import load_neuron
-
-    return Path(path).name == "lif.yaml" and price == (2, 3) and load_neuron(path).method == "exact"
 
 
 def section(df: pd.DataFrame, root: Path, cfg: dict) -> list[str]:
@@ -355,10 +325,10 @@ def section(df: pd.DataFrame, root: Path, cfg: dict) -> list[str]:
     table = energy_table(df, cfg)
     if table.empty:
         return []
-    write_csv(root / "energy.csv", table, index=False, float_format="%.6g")
+    write_csv(root / "energy.csv", table[ENERGY_COLUMNS], index=False, float_format="%.6g")
     figure(table, root / "figures" / "accuracy_vs_energy.png")
     f32, i8 = energy.FP32, energy.INT8
-    spiking = update_note(df, cfg)  # (none without spiking rows)
+    spiking = update_note(table)  # (none without spiking rows)
     spiking += " " if spiking else ""
     lines = [
         "## Is the spiking network worth it? Energy per inference",

@@ -174,10 +174,12 @@ def test_the_note_remarks_only_on_the_files_and_methods_it_prices(tmp_path):
     note = " ".join(report_energy.section(df, tmp_path, {}))
     assert f"`{rk4}` at dt 5 ms, 14 multiplies and 16 adds" in note
     assert "exact update" not in note and "STDP's rows" not in note
-    # the shipped file keeps the remark
+    # the shipped file: its count, and no history of earlier prices (bench/README.md has it)
     m["config"]["neuron"] = LIF
     (snn / "metrics.json").write_text(json.dumps(m))
-    assert "`lif.yaml`'s exact update" in " ".join(report_energy.section(df, tmp_path, {}))
+    note = " ".join(report_energy.section(df, tmp_path, {}))
+    assert "at dt 5 ms, 2 multiplies and 3 adds (10.1 pJ)" in note
+    assert "earlier reports" not in note and "exact update" not in note
 
 
 def test_a_report_without_spiking_rows_prices_no_neuron_file(tmp_path):
