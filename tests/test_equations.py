@@ -307,18 +307,24 @@ def test_non_ascii_names_and_code_are_refused(tmp_path, old, new, field, char):
     load_neuron(path)
 
 
-def test_an_unknown_name_in_a_trace_equation_is_named_as_such(tmp_path):
+def _stdp_partners_refused(tmp_path, old: str, new: str, match: str | None = None):
+    """The error checking dc_stdp.yaml, with `old` replaced by `new` (it loads), against the
+    neurons it connects (lif.yaml to dc_exc.yaml), and the path of the changed file."""
     text = (EQUATIONS / "dc_stdp.yaml").read_text()
-    path = tmp_path / "stdp_trace.yaml"
-    path.write_text(text.replace("dxpre/dt = -xpre/tau_pre", "dxpre/dt = -xpr/tau_pre"))
-    with pytest.raises(EquationFileError) as err:
-        check_synapse_partners(
-            load_synapse(path),
-            load_neuron(EQUATIONS / "lif.yaml"),
-            load_neuron(EQUATIONS / "dc_exc.yaml"),
-        )
-    assert err.value.field == "pre_neuron.equations"
-    assert str(err.value).endswith("unknown identifier(s): xpr"), err.value
+    assert old in text
+    path = tmp_path / "stdp.yaml"
+    path.write_text(text.replace(old, new))
+    syn = load_synapse(path)
+    pre, post = load_neuron(EQUATIONS / "lif.yaml"), load_neuron(EQUATIONS / "dc_exc.yaml")
+    with pytest.raises(EquationFileError, match=match) as err:
+        check_synapse_partners(syn, pre, post)
+    return err.value, path
+
+
+def test_an_unknown_name_in_a_trace_equation_is_named_as_such(tmp_path):
+    err, _ = _stdp_partners_refused(tmp_path, "dxpre/dt = -xpre/tau_pre", "dxpre/dt = -xpr/tau_pre")
+    assert err.field == "pre_neuron.equations"
+    assert str(err).endswith("unknown identifier(s): xpr"), err
 
 
 @pytest.mark.parametrize(
@@ -353,16 +359,9 @@ def test_refractory_condition_and_parameter_forms(tmp_path):
 
 
 def test_synapse_partner_check_names_the_synapse_file(tmp_path):
-    text = (EQUATIONS / "dc_stdp.yaml").read_text().replace("ge_post += w", "gx_post += w")
-    path = tmp_path / "stdp_typo.yaml"
-    path.write_text(text)
-    syn = load_synapse(path)
-    with pytest.raises(EquationFileError) as err:
-        check_synapse_partners(
-            syn, load_neuron(EQUATIONS / "lif.yaml"), load_neuron(EQUATIONS / "dc_exc.yaml")
-        )
-    assert str(path) in str(err.value) and "gx_post" in str(err.value)
-    assert err.value.field == "on_pre"
+    err, path = _stdp_partners_refused(tmp_path, "ge_post += w", "gx_post += w")
+    assert str(path) in str(err) and "gx_post" in str(err)
+    assert err.field == "on_pre"
 
 
 @pytest.mark.parametrize(
@@ -415,17 +414,11 @@ def test_synapse_names_taken_by_its_neurons_are_refused(tmp_path, old, new, fiel
 
 
 def test_synapse_unit_mismatch_refused(tmp_path):
-    text = (EQUATIONS / "dc_stdp.yaml").read_text().replace("ge_post += w", "ge_post += tau_pre")
-    path = tmp_path / "stdp_units.yaml"
-    path.write_text(text)
     # the units named: any other error in on_pre (an unknown name, say) matched "on_pre"
-    with pytest.raises(EquationFileError, match="'on_pre'.*inconsistent units") as err:
-        check_synapse_partners(
-            load_synapse(path),
-            load_neuron(EQUATIONS / "lif.yaml"),
-            load_neuron(EQUATIONS / "dc_exc.yaml"),
-        )
-    assert err.value.field == "on_pre"
+    err, _ = _stdp_partners_refused(
+        tmp_path, "ge_post += w", "ge_post += tau_pre", match="'on_pre'.*inconsistent units"
+    )
+    assert err.field == "on_pre"
 
 
 def test_wrong_kind_refused(tmp_path):
