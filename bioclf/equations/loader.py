@@ -79,11 +79,8 @@ def reserved_name(name: str, synapse: bool = True) -> str | None:
     group's only where a synapse file's parameters are also its (``pre_neuron`` code), so a
     neuron file may use them.
     """
-    specials = checks.neuron_specials(refractory=True)
-    if synapse:
-        specials.update(checks.synapse_specials())
     for names, what in (
-        (specials, "a name Brian2 gives every neuron or synapse"),
+        (_specials(synapse), "a name Brian2 gives every neuron or synapse"),
         (EXTERNALS, "a name the network provides (equations/README.md)"),
         (DEFAULT_CONSTANTS, "a Brian2 constant"),
         (DEFAULT_UNITS, "a Brian2 unit"),
@@ -96,6 +93,15 @@ def reserved_name(name: str, synapse: bool = True) -> str | None:
     if keyword.iskeyword(name):
         return "a Python keyword"
     return None
+
+
+def _specials(synapse: bool) -> dict:
+    """The names Brian2 gives every neuron (one with a refractory period) and, with `synapse`,
+    every synapse: no parameter or synaptic variable may take one."""
+    specials = checks.neuron_specials(refractory=True)
+    if synapse:
+        specials.update(checks.synapse_specials())
+    return specials
 
 
 def _non_ascii(code: str) -> str | None:
@@ -760,7 +766,7 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
     theirs.update({name: (n, post) for n in post.parameters for name in (n, n + "_post")})
     syn_eqs = syn.eqs
     variables.update(checks.equation_variables(syn_eqs))
-    reserved = {**checks.synapse_specials(), **checks.neuron_specials(refractory=True)}
+    reserved = _specials(synapse=True)
     for name in syn_eqs.names:
         if name in syn.parameters:
             reader.fail(f"parameters.{name}", f"'{name}' is also a variable in 'model'")
