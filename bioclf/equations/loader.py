@@ -754,14 +754,20 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
     variables.update(checks.equation_variables(post_eqs))
     variables.update(checks.equation_variables(post_eqs, "_post"))
     variables.update(checks.equation_variables(pre_eqs, "_pre"))
+    neurons = (("pre", pre_eqs, pre), ("post", post_eqs, post))
+
+    def neuron_with(name: str):
+        """The side (``pre``/``post``) and model of the first neuron with a variable `name`."""
+        return next(((side, m) for side, eqs, m in neurons if name in eqs.names), (None, None))
+
     for name in syn.parameters:
-        for side, eqs, model in (("pre", pre_eqs, pre), ("post", post_eqs, post)):
-            if name in eqs.names:
-                reader.fail(
-                    f"parameters.{name}",
-                    f"'{name}' is also a variable of the {side}synaptic neuron ({model.path}), "
-                    "which Brian2 would read in its place: rename the parameter",
-                )
+        side, model = neuron_with(name)
+        if side:
+            reader.fail(
+                f"parameters.{name}",
+                f"'{name}' is also a variable of the {side}synaptic neuron ({model.path}), "
+                "which Brian2 would read in its place: rename the parameter",
+            )
     theirs = {name: (n, pre) for n in pre.parameters for name in (n + "_pre",)}
     theirs.update({name: (n, post) for n in post.parameters for name in (n, n + "_post")})
     syn_eqs = syn.eqs
@@ -772,13 +778,13 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
             reader.fail(f"parameters.{name}", f"'{name}' is also a variable in 'model'")
         if name in reserved:
             reader.fail("model", f"'{name}' is a name Brian2 gives every synapse or neuron")
-        for side, eqs, model in (("pre", pre_eqs, pre), ("post", post_eqs, post)):
-            if name in eqs.names:
-                reader.fail(
-                    "model",
-                    f"'{name}' is also a variable of the {side}synaptic neuron ({model.path}); "
-                    "Brian2 refuses a synaptic variable of the same name: rename one",
-                )
+        side, model = neuron_with(name)
+        if side:
+            reader.fail(
+                "model",
+                f"'{name}' is also a variable of the {side}synaptic neuron ({model.path}); "
+                "Brian2 refuses a synaptic variable of the same name: rename one",
+            )
 
     for field, code in [("model", str(eq.expr)) for eq in syn_eqs.ordered if eq.expr is not None]:
         _no_neuron_parameter(reader, field, code, variables, theirs)
