@@ -768,7 +768,8 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
                 f"'{name}' is also a variable of the {side}synaptic neuron ({model.path}), "
                 "which Brian2 would read in its place: rename the parameter",
             )
-    theirs = {name: (n, pre) for n in pre.parameters for name in (n + "_pre",)}
+    # the names synapse code would reach a neuron's parameter by: suffixed, or unsuffixed (post)
+    theirs = {n + "_pre": (n, pre) for n in pre.parameters}
     theirs.update({name: (n, post) for n in post.parameters for name in (n, n + "_post")})
     syn_eqs = syn.eqs
     variables.update(checks.equation_variables(syn_eqs))
