@@ -129,8 +129,7 @@ def default_rows(metrics: Path, targets: Path) -> list[tuple[str, ...]]:
         )
         # Brian2 against PyTorch on the same seeds (a seed without a Brian2 run is left out)
         brian2 = [_number(r.get("brian2_accuracy")) for r in runs]
-        pairs = [(s, a, b) for (s, a), b in zip(accuracy, brian2, strict=True)]
-        pairs = [p for p in pairs if p[2] is not None]
+        pairs = [(s, a, b) for (s, a), b in zip(accuracy, brian2, strict=True) if b is not None]
         if method != "stdp" and pairs:  # STDP runs in Brian2 already
             torch = sum(a for _, a, _ in pairs) / len(pairs)
             rows.append(
