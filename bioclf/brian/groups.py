@@ -210,7 +210,7 @@ def synapse_initial_values(
     names of `synapse_indices` mean there what they mean in Brian2."""
     n_syn = len(indices[0])
     values = {}
-    if syn.delay is None and not syn.initial:  # (the N^2 names cost memory at N=6400)
+    if not _drawn_in_numpy(syn):  # (the N^2 names cost memory at N=6400)
         return values
     special = synapse_indices(*indices, *sizes)
     if syn.delay is not None and n_syn:
@@ -295,9 +295,14 @@ def _brian2_connects(syn: SynapseModel) -> bool:
     `synapse_initial_values` would give, on every backend: no delays or initial values to draw
     in numpy for them, and a condition that Brian2 evaluates exactly as numpy does
     (`_exact_condition`)."""
-    if syn.delay is not None or syn.initial:
+    if _drawn_in_numpy(syn):
         return False
     return syn.connect is True or _exact_condition(syn.connect)
+
+
+def _drawn_in_numpy(syn: SynapseModel) -> bool:
+    """Whether `syn` has delays or initial values, which are drawn in numpy (module docstring)."""
+    return syn.delay is not None or bool(syn.initial)
 
 
 #: Names a condition that Brian2 evaluates may use: what they mean is the same in numpy's.
