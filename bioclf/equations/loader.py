@@ -316,11 +316,16 @@ class _Reader:
             if name in variables and name not in params:
                 self.fail(field, f"variable '{name}' shadows a Brian2 unit, function or name")
 
-    def known(self, field: str, code: str, variables: dict, statements: bool = False) -> None:
+    def unknown(self, field: str, code: str, variables: dict, statements: bool = False) -> list:
+        """The names in `code` (of `field`) that `variables` lacks; code Brian2 cannot read is
+        refused."""
         try:
-            unknown = checks.unknown_identifiers(code, variables, statements=statements)
+            return checks.unknown_identifiers(code, variables, statements=statements)
         except Exception as exc:  # Brian2's parsers: a statement or expression it cannot read
             self.fail(field, _message(exc))
+
+    def known(self, field: str, code: str, variables: dict, statements: bool = False) -> None:
+        unknown = self.unknown(field, code, variables, statements)
         if unknown:
             self.fail(field, f"unknown identifier(s): {', '.join(unknown)}")
 
@@ -698,10 +703,7 @@ def _check_evaluated(
     known = checks.base_variables()
     known.update(checks.parameter_variables(parameters))
     known.update({name: variables[name] for name in names})
-    try:
-        unknown = checks.unknown_identifiers(text, known)
-    except Exception as exc:  # Brian2's parser: an expression it cannot read
-        reader.fail(field, _message(exc))
+    unknown = reader.unknown(field, text, known)
     if unknown:
         reader.fail(
             field,
