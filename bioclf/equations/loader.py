@@ -804,7 +804,7 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
         | set(post_eqs.parameter_names)
     )
 
-    sides = {}  # the neurons' names and the synapse's, as the extensions see them
+    sides = {}  # per extension: its equations (parsed once), the names it sees, what it writes
     for side, model, ext in (
         ("pre_neuron", pre, syn.pre_neuron),
         ("post_neuron", post, syn.post_neuron),
@@ -817,15 +817,15 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
         both = pre_eqs if side == "pre_neuron" else post_eqs
         own.update(checks.equation_variables(both))
         writes = set(both.diff_eq_names) | set(both.parameter_names)
-        sides[side] = (ext, own, writes)
+        sides[side] = (ext, Equations(ext.equations), own, writes)
 
     def unit_checks(names: dict) -> None:
         checks.check_equations(syn_eqs, names)
         for field in ("on_pre", "on_post"):
             checks.check_statements(getattr(syn, field), names, writable)
-        for ext, own, writes in sides.values():
+        for ext, ext_eqs, own, writes in sides.values():
             own = {**own, **{name: names[name] for name in syn.parameters}}
-            checks.check_equations(Equations(ext.equations), own)
+            checks.check_equations(ext_eqs, own)
             checks.check_statements(ext.on_spike, own, writes)
 
     base = checks.base_variables()
@@ -837,11 +837,11 @@ def check_synapse_partners(syn: SynapseModel, pre: NeuronModel, post: NeuronMode
         reader.known(field, code, variables, statements=True)
         reader.guard(field, checks.check_statements, code, variables, writable)
 
-    for side, (ext, own, writes) in sides.items():
-        for eq in Equations(ext.equations).ordered:
+    for side, (ext, ext_eqs, own, writes) in sides.items():
+        for eq in ext_eqs.ordered:
             if eq.expr is not None:
                 reader.known(f"{side}.equations", str(eq.expr), own)
-        reader.guard(f"{side}.equations", checks.check_equations, Equations(ext.equations), own)
+        reader.guard(f"{side}.equations", checks.check_equations, ext_eqs, own)
         reader.known(f"{side}.on_spike", ext.on_spike, own, statements=True)
         reader.guard(f"{side}.on_spike", checks.check_statements, ext.on_spike, own, writes)
 
