@@ -637,7 +637,7 @@ def load_synapse(path: str | Path) -> SynapseModel:
         normalize = (normalize["variable"], normalize["total"])
 
     delay = data.get("delay")
-    reader.ascii("delay", "" if delay is None else delay)
+    reader.ascii("delay", delay)  # (None: "None", ASCII)
     syn = SynapseModel(
         path=reader.path,
         name=reader.path.stem,
