@@ -8,7 +8,7 @@ import numpy as np
 
 from bioclf.data import SPLIT_FILES, images_as_float, load_split, subset_index
 from bioclf.errors import ConfigError, DataError
-from bioclf.surrogate.options import TrainConfig
+from bioclf.surrogate.options import TrainConfig, source_of
 
 
 def load_data(
@@ -37,7 +37,7 @@ def load_data(
     if split != "test" and cfg.validation:
         if cfg.validation >= len(ds):
             raise ConfigError(
-                (sources or {}).get("validation", source),
+                source_of("validation", sources, source),
                 "validation",
                 f"holds out {cfg.validation} of the {len(ds)} training images: none left to "
                 "train on",
@@ -67,6 +67,6 @@ def _subset_size(
             else f"the data set in {cfg.data} has {total}"
         )
         raise ConfigError(
-            (sources or {}).get(name, source), name, f"asks for {n} {images} images; {there}"
+            source_of(name, sources, source), name, f"asks for {n} {images} images; {there}"
         )
     return n

@@ -77,6 +77,12 @@ HELP = {
 }
 
 
+def source_of(name: str, sources: dict | None, source: str = "(command line)") -> str:
+    """Where option `name` came from, for the errors naming it: ``sources[name]`` (a YAML file
+    or the command line), else `source`."""
+    return (sources or {}).get(name, source)
+
+
 @dataclass
 class TrainConfig:
     """Options of a training run (see ``--help``)."""
@@ -126,7 +132,7 @@ class TrainConfig:
         else ``source``)."""
 
         def bad(name, reason):
-            raise ConfigError((sources or {}).get(name, source), name, reason)
+            raise ConfigError(source_of(name, sources, source), name, reason)
 
         # imported here: the workflow reads the defaults without importing torch
         from bioclf.surrogate.functional.surrogate import SURROGATES

@@ -68,6 +68,7 @@ from bioclf.surrogate.options import (
     config_from_dict,
     describe_device,
     resolve_device,
+    source_of,
 )
 from bioclf.surrogate.saved import CHECKPOINT_KEYS, Log, atomic_save, build, neuron_id
 
@@ -208,7 +209,7 @@ def check_memory(cfg: TrainConfig, device, sources: dict | None = None) -> None:
     for what, have, bytes_needed in limits:
         if have is not None and bytes_needed > have:
             raise ConfigError(
-                (sources or {}).get("T", "(command line)"),
+                source_of("T", sources),
                 "T",
                 f"{cfg.T} time steps of a batch of {batch} images (batch_size, eval_batch_size) "
                 f"need {bytes_needed / 2**30:,.1f} GiB for their input spikes alone, more than "
@@ -239,7 +240,7 @@ def train(
         The metrics written to ``metrics.json`` (or ``{'interrupted': epoch}``).
     """
     cfg.check(sources=sources)
-    device = resolve_device(cfg.device, (sources or {}).get("device", "(command line)"))
+    device = resolve_device(cfg.device, source_of("device", sources))
     check_memory(cfg, device, sources)  # (before any file is written)
     torch.set_num_threads(cfg.threads)
     if device.type == "cuda":
@@ -487,7 +488,7 @@ def _parse(argv) -> tuple[TrainConfig, dict]:
     cfg.check(sources=sources)
     if not cfg.out:
         raise ConfigError(args.config or "(command line)", "out", "an output directory is needed")
-    check_memory(cfg, resolve_device(cfg.device, sources.get("device", "(command line)")), sources)
+    check_memory(cfg, resolve_device(cfg.device, source_of("device", sources)), sources)
     return cfg, sources
 
 
