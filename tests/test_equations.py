@@ -307,18 +307,27 @@ def test_non_ascii_names_and_code_are_refused(tmp_path, old, new, field, char):
     load_neuron(path)
 
 
-def _stdp_partners_refused(tmp_path, old: str, new: str, match: str | None = None):
-    """The error checking dc_stdp.yaml, with `old` replaced by `new` (it loads), against the
-    neurons it connects (lif.yaml to dc_exc.yaml), and the path of the changed file."""
-    text = (EQUATIONS / "dc_stdp.yaml").read_text()
+def _refused(tmp_path, name: str, old: str, new: str, check, match: str | None = None):
+    """The `EquationFileError` that `check` raises given the path of a copy of equations/`name`
+    with `old` (which it has) replaced by `new`, and that path."""
+    text = (EQUATIONS / name).read_text()
     assert old in text
-    path = tmp_path / "stdp.yaml"
+    path = tmp_path / name
     path.write_text(text.replace(old, new))
-    syn = load_synapse(path)
-    pre, post = load_neuron(EQUATIONS / "lif.yaml"), load_neuron(EQUATIONS / "dc_exc.yaml")
     with pytest.raises(EquationFileError, match=match) as err:
-        check_synapse_partners(syn, pre, post)
+        check(path)
     return err.value, path
+
+
+def _stdp_partners(path) -> None:
+    """Load the synapse file at `path` and check it against dc_stdp.yaml's neurons."""
+    pre, post = load_neuron(EQUATIONS / "lif.yaml"), load_neuron(EQUATIONS / "dc_exc.yaml")
+    check_synapse_partners(load_synapse(path), pre, post)
+
+
+def _stdp_partners_refused(tmp_path, old: str, new: str, match: str | None = None):
+    """`_refused` for dc_stdp.yaml checked against the neurons it connects."""
+    return _refused(tmp_path, "dc_stdp.yaml", old, new, _stdp_partners, match)
 
 
 def test_an_unknown_name_in_a_trace_equation_is_named_as_such(tmp_path):
@@ -341,13 +350,8 @@ def test_an_unknown_name_in_a_trace_equation_is_named_as_such(tmp_path):
     ],
 )
 def test_bad_synapse_file_is_refused_at_load(tmp_path, old, new, field, needle):
-    text = (EQUATIONS / "dc_stdp.yaml").read_text()
-    assert old in text
-    path = tmp_path / "stdp.yaml"
-    path.write_text(text.replace(old, new, 1))
-    with pytest.raises(EquationFileError) as err:
-        load_synapse(path)
-    assert err.value.field == field and str(path) in str(err.value) and needle in str(err.value)
+    err, path = _refused(tmp_path, "dc_stdp.yaml", old, new, load_synapse)
+    assert err.field == field and str(path) in str(err) and needle in str(err)
 
 
 def test_refractory_condition_and_parameter_forms(tmp_path):
@@ -643,16 +647,9 @@ def test_initial_values_and_delays_refuse_names_they_cannot_be_given(
     with i and N, a synapse's with i, j, N, N_pre, N_post, N_incoming, N_outgoing, and the
     model's parameters): another state variable, a neuron's variable or t passed the check and
     raised a NameError building the network. Refused when the file is checked, naming it."""
-    name = "dc_exc.yaml" if kind == "neuron" else "dc_stdp.yaml"
-    text = (EQUATIONS / name).read_text()
-    assert old in text
-    path = tmp_path / name
-    path.write_text(text.replace(old, new))
-    with pytest.raises(EquationFileError) as err:
-        if kind == "neuron":
-            load_neuron(path)
-        else:
-            inp, exc = load_neuron(EQUATIONS / "lif.yaml"), load_neuron(EQUATIONS / "dc_exc.yaml")
-            check_synapse_partners(load_synapse(path), inp, exc)
-    assert err.value.field == field and str(path) in str(err.value), err.value
-    assert "(it is evaluated before the network exists)" in str(err.value)
+    name, check = (
+        ("dc_exc.yaml", load_neuron) if kind == "neuron" else ("dc_stdp.yaml", _stdp_partners)
+    )
+    err, path = _refused(tmp_path, name, old, new, check)
+    assert err.field == field and str(path) in str(err), err
+    assert "(it is evaluated before the network exists)" in str(err)
