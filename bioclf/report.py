@@ -317,8 +317,8 @@ def make_figures(df: pd.DataFrame, root: Path, figdir: Path) -> dict[str, str]:
     copy(root / "neuron" / "rates.png", "lif_rates.png", f"f-I curve of {model} against theory")
     # One run's figures per network: its first seed's (the caption names it), each captioned
     # with its own method and seed so that no two runs' figures share a caption (and a link).
-    first = df.groupby(["method", "network"])["seed"].transform("min")
-    for _, row in df[df["seed"] == first].iterrows():
+    firsts = df[df["seed"] == df.groupby(["method", "network"])["seed"].transform("min")]
+    for _, row in firsts.iterrows():
         tag = f"{row['method']}_{row['network'].replace(' ', '_').replace('&', '')}_s{row['seed']}"
         run = f"{row['network']}, seed {row['seed']}"
         d = row["_dir"]
@@ -345,7 +345,7 @@ def make_figures(df: pd.DataFrame, root: Path, figdir: Path) -> dict[str, str]:
 
     # Accuracy over training samples, both methods.
     series = {}
-    for _, row in df[df["seed"] == first].iterrows():
+    for _, row in firsts.iterrows():
         d = row["_dir"]
         if row["method"] == "stdp":
             trace = _stdp_trace(d)
