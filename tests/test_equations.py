@@ -428,8 +428,11 @@ def test_synapse_unit_mismatch_refused(tmp_path):
 def test_wrong_kind_refused(tmp_path):
     path = tmp_path / "k.yaml"
     path.write_text(LIF.replace("kind: neuron", "kind: synapse"))
-    with pytest.raises(EquationFileError, match="kind"):
+    with pytest.raises(
+        EquationFileError, match="field 'kind': must be 'neuron'.*got 'synapse'"
+    ) as err:
         load_neuron(path)
+    assert (err.value.path, err.value.field) == (str(path), "kind")
 
 
 def test_extending_file_overrides_parameters_and_inherits_the_rest(tmp_path):
