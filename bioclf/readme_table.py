@@ -4,8 +4,13 @@ The table has one row per (method, network) of ``results/metrics.csv`` -- its te
 (over several seeds: the mean, then every seed's), the issue's target from
 ``results/targets.csv`` and the paper's anchor -- followed by the rows of
 ``results/other_runs.csv``: runs outside the default configuration, each with the command that
-reproduces it (written by hand from ``bench/README.md``, which has the measurements; one
-headlined by a best over runs is refused: the mean leads).
+reproduces it. A row whose ``runs`` column names records of ``results/runs.jsonl``
+(`bioclf.run_records`, written by the runs' scripts) gets its figure from them: the mean of
+their test accuracies, then each seed's; its own ``figure`` must be empty, and its command,
+with each record's seed for ``S`` (a token ``S``, or a token's trailing ``S``: ``sS``) and any
+word for ``OUT``, must be the record's. A row without ``runs`` gives its figure by hand
+(from ``bench/README.md``, which has the measurements; one headlined by a best over runs is
+refused: the mean leads).
 ``python -m bioclf.readme_table`` rewrites the block between the markers in ``README.md``;
 ``--check`` only says whether it is current. Results that ``results/report.md`` says another
 configuration produced are refused.
@@ -17,9 +22,10 @@ import argparse
 import csv
 import math
 import re
+import shlex
 from pathlib import Path
 
-from bioclf import tasks
+from bioclf import run_records, tasks
 from bioclf.errors import ConfigError, ResultFileError
 from bioclf.io import write_text
 
@@ -151,12 +157,22 @@ BEST_HEADLINE = re.compile(
 )
 
 
-def other_rows(others: Path) -> list[tuple[str, ...]]:
+def other_rows(others: Path, runs: Path | None = None) -> list[tuple[str, ...]]:
     """The rows of `others` (``other_runs.csv``), refused where a figure's headline is the best
-    of several runs: a best of N reads as what one run gives, so over seeds the mean leads."""
+    of several runs: a best of N reads as what one run gives, so over seeds the mean leads.
+
+    A row whose ``runs`` names records of `runs` (default: ``runs.jsonl`` beside `others`)
+    gets its figure from them (`records_figure`); the file is read only if a row names runs.
+    """
     rows = _read(others, OTHER_COLUMNS)
+    runs = others.with_name("runs.jsonl") if runs is None else runs
+    records = None
     for number, row in enumerate(rows, start=2):
-        if BEST_HEADLINE.match(row["figure"]):
+        if (row.get("runs") or "").strip():
+            if records is None:
+                records = _records(runs, others, number)
+            row["figure"] = records_figure(row, records, others, number)
+        elif BEST_HEADLINE.match(row["figure"]):
             raise ConfigError(
                 others,
                 f"line {number}",
@@ -166,10 +182,63 @@ def other_rows(others: Path) -> list[tuple[str, ...]]:
     return [tuple(r[c] for c in OTHER_COLUMNS) for r in rows]
 
 
-def table(metrics: Path, targets: Path, others: Path) -> str:
-    """The markdown table for `metrics`, `targets` and `others` (see the module docstring)."""
+def _records(runs: Path, others: Path, line: int) -> dict[str, dict]:
+    """The records of `runs`, which line `line` of `others` needs."""
+    if not runs.is_file():
+        raise ConfigError(others, "runs", f"line {line}: names runs, but {runs} is not found")
+    return run_records.load(runs)
+
+
+def records_figure(row: dict[str, str], records: dict[str, dict], others: Path, line: int) -> str:
+    """The figure of `row` (line `line` of `others`) from the `records` its ``runs`` names:
+    the mean over their seeds, each seed's test accuracy (`_over_seeds`).
+
+    Raises
+    ------
+    ConfigError
+        Naming `others`, the line and the field: a figure given as well (one way to give
+        it), a name without a record, two records of one seed, a record whose command is not
+        the row's (with its seed for ``S``; ``OUT`` any token).
+    """
+    if row["figure"].strip():
+        raise ConfigError(
+            others,
+            "figure",
+            f"line {line}: given with 'runs' (one way to give a figure: leave it empty, it is "
+            "computed from the runs' records)",
+        )
+    template = run_records.tokens(row["command"].replace("`", ""), others, "command", line)
+    seeds: dict[int, str] = {}
+    for name in row["runs"].split():
+        if name not in records:
+            raise ConfigError(others, "runs", f"line {line}: no record named {name!r}")
+        record = records[name]
+        if record["seed"] in seeds:
+            raise ConfigError(
+                others,
+                "runs",
+                f"line {line}: {seeds[record['seed']]!r} and {name!r} are both of seed "
+                f"{record['seed']}",
+            )
+        seeds[record["seed"]] = name
+        command = shlex.split(record["command"])  # (checked on load)
+        if not run_records.matches(template, command, record["seed"]):
+            raise ConfigError(
+                others,
+                "command",
+                f"line {line}: not the command of record {name!r} ({record['command']}) "
+                f"with S = {record['seed']}",
+            )
+    return _over_seeds(
+        [(str(records[n]["seed"]), records[n]["test_accuracy"]) for n in seeds.values()]
+    )
+
+
+def table(metrics: Path, targets: Path, others: Path, runs: Path | None = None) -> str:
+    """The markdown table for `metrics`, `targets`, `others` and the `runs` records it names
+    (default: ``runs.jsonl`` beside `others`; see the module docstring)."""
     rows = default_rows(metrics, targets)
-    rows += other_rows(others)
+    rows += other_rows(others, runs)
     lines = list(HEADER)
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -207,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog=tasks.prog(),
         description="Rewrite the results table in README.md from results/metrics.csv, "
-        "results/targets.csv and results/other_runs.csv.",
+        "results/targets.csv and results/other_runs.csv (with the records of "
+        "results/runs.jsonl that its rows name).",
     )
     p.add_argument(
         "--readme", type=Path, default=Path("README.md"), help="file to update (default: README.md)"

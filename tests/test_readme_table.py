@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from bioclf import readme_table
+from bioclf import readme_table, run_records
 from bioclf.errors import ConfigError, ResultFileError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,3 +177,182 @@ def test_a_source_without_its_columns_is_refused_and_the_readme_left_alone(
     with pytest.raises(ConfigError, match=f"{name}: {reason}"):
         readme_table.main(["--readme", str(readme), "--results", str(results)])
     assert readme.read_text() == before
+
+
+def _record(name, seed, accuracy, command, **more):
+    return {
+        "name": name,
+        "seed": seed,
+        "test_accuracy": accuracy,
+        "n_test": 10000,
+        "command": command,
+        "commit": "7a843a3",
+        **more,
+    }
+
+
+def _write_runs(path, *records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+STDP_ROW = "`python bench/stdp_validate.py sS --seed S --test cfg:x=OUT_S`"
+STDP_COMMAND = "python bench/stdp_validate.py s{0} --seed {0} --test cfg:x=OUT_{0}"
+
+
+def _others(tmp_path, rows):
+    """other_runs.csv with `rows` (figure, command, runs) and the records in runs.jsonl."""
+    others = tmp_path / "other_runs.csv"
+    lines = [f'row {k},"{f}",≥ 85%,82.9%,{c},{r}' for k, (f, c, r) in enumerate(rows)]
+    others.write_text("what,figure,target,anchor,command,runs\n" + "\n".join(lines) + "\n")
+    return others
+
+
+def _other_lines(tmp_path, rows):
+    table = readme_table.table(tmp_path / "m.csv", tmp_path / "t.csv", _others(tmp_path, rows))
+    return table.splitlines()[2:]
+
+
+def test_a_row_naming_runs_takes_its_figure_from_their_records(tmp_path):
+    """The figures over seeds were typed by hand from a gitignored log (they could drift):
+    a row naming runs gets the mean and each seed's test accuracy from their records."""
+    _write_runs(
+        tmp_path / "runs.jsonl",
+        *(_record(f"s{s}", s, a, STDP_COMMAND.format(s)) for s, a in ((0, 0.8551), (1, 0.8494))),
+        _record("s10", 10, 0.84, STDP_COMMAND.format(10), val_accuracy=0.86),
+    )
+    lines = _other_lines(
+        tmp_path, [("", STDP_ROW, "s10 s1 s0"), ("", STDP_ROW, "s1"), ("**1%** (seed 0)", "c", "")]
+    )
+    assert lines == [
+        "| row 0 | **84.82%** mean of 3 seeds (85.51 / 84.94 / 84%, seeds 0 / 1 / 10) | ≥ 85% "
+        f"| 82.9% | {STDP_ROW} |",
+        f"| row 1 | **84.94%** (seed 1) | ≥ 85% | 82.9% | {STDP_ROW} |",
+        "| row 2 | **1%** (seed 0) | ≥ 85% | 82.9% | c |",  # by hand, without records
+    ]
+
+
+def test_without_a_row_naming_runs_no_record_file_is_needed(tmp_path):
+    assert _other_lines(tmp_path, [("**1%**", "c", ""), ("**2%**", "c", "  ")])[1].startswith(
+        "| row 1 | **2%** |"
+    )
+    with pytest.raises(ConfigError, match=r"other_runs.csv: field 'runs': line 3: .*runs.jsonl"):
+        _other_lines(tmp_path, [("**1%**", "c", ""), ("", STDP_ROW, "s0")])
+
+
+@pytest.mark.parametrize(
+    "rows, error",
+    [
+        # one way to give a figure
+        ([("**85%**", STDP_ROW, "s0")], r"field 'figure': line 2: given with 'runs'"),
+        ([("", STDP_ROW, "s0 s9")], r"field 'runs': line 2: no record named 's9'"),
+        ([("", STDP_ROW, "s0 again0")], r"field 'runs': line 2: 's0' and 'again0' .* seed 0"),
+        ([("", STDP_ROW, "s0 s0")], r"field 'runs': line 2: 's0' and 's0' .* seed 0"),
+        # the row's command is not the one that made the run
+        (
+            [("", "`python bench/stdp_validate.py sS --seed S --test`", "s0")],
+            r"field 'command': line 2: not the command of record 's0' \(python .*\) with S = 0",
+        ),
+        ([("", "`python bench/stdp_validate.py 'sS`", "s0")], r"field 'command': line 2: .*quot"),
+    ],
+)
+def test_a_row_whose_runs_do_not_give_its_figure_is_refused(tmp_path, rows, error):
+    _write_runs(
+        tmp_path / "runs.jsonl",
+        _record("s0", 0, 0.85, STDP_COMMAND.format(0)),
+        _record("again0", 0, 0.86, STDP_COMMAND.format(0)),
+    )
+    with pytest.raises(ConfigError, match=r"^configuration \S*other_runs.csv: " + error):
+        _other_lines(tmp_path, rows)
+
+
+@pytest.mark.parametrize(
+    "template, command, seed, same",
+    [
+        ("python x.py sS --seed S --out OUT", "python x.py s3 --seed 3 --out /tmp/o", 3, True),
+        ("python x.py n400p_sS --seed S", "python x.py n400p_s12 --seed 12", 12, True),
+        ("python x.py sS --seed S", "python x.py s3 --seed 4", 3, False),
+        ("python x.py sS --seed S", "python x.py s3 --seed 3 --test", 3, False),
+        ("python x.py sS", "python x.py sS", 3, False),  # S is the seed
+        ("python x.py cfg:a=BIAS OUT", "python x.py cfg:a=BIAS anything", 3, True),  # not S
+        ("python x.py S", "python x.py 'S'", 3, False),
+        ("python x.py --out OUT", "python x.py --out 'a b'", 3, True),  # a word, quoted
+        ("python x.py --out OUT", "python x.py --out a b", 3, False),
+        ("python x.py OUTS", "python x.py OUT3", 3, False),  # OUT only as a whole word
+    ],
+)
+def test_a_row_command_matches_its_record_with_the_seed_for_s(template, command, seed, same):
+    tokens = shlex.split
+    assert run_records.matches(tokens(template), tokens(command), seed) is same
+
+
+GOOD = json.dumps(_record("s0", 0, 0.85, "python x.py"))
+
+
+@pytest.mark.parametrize(
+    "lines, error",
+    [
+        ([GOOD, "{not json"], r"field 'line 2': not JSON"),
+        ([GOOD, "[1, 2]"], r"field 'line 2': list: expected an object"),
+        ([GOOD, GOOD.replace('"n_test": 10000, ', "")], r"field 'n_test': line 2: missing"),
+        ([GOOD.replace('"seed": 0', '"seed": "0"')], r"field 'seed': line 1: '0': expected an int"),
+        ([GOOD.replace('"seed": 0', '"seed": true')], r"field 'seed': line 1: True: expected"),
+        ([GOOD.replace("0.85", "85.0")], r"field 'test_accuracy': line 1: 85.0: expected .*\[0, 1"),
+        ([GOOD.replace("10000", "1e4")], r"field 'n_test': line 1: 10000.0: expected a positive"),
+        ([GOOD.replace('"s0"', '"s 0"')], r"field 'name': line 1: 's 0': .*without spaces"),
+        ([GOOD.replace("python x.py", "python 'x")], r"field 'command': line 1: .*quotation"),
+        ([GOOD.replace("7a843a3", "HEAD")], r"field 'commit': line 1: 'HEAD': expected a short"),
+        ([GOOD, "", GOOD], r"field 'name': line 3: 's0' already names line 1"),
+    ],
+)
+def test_a_malformed_record_is_refused_with_its_line_and_field(tmp_path, lines, error):
+    """A record file is the figures' source: a line that would give a wrong figure or none
+    (or two records under one name) is refused, not skipped."""
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match=rf"^configuration {re.escape(str(runs))}: {error}"):
+        run_records.load(runs)
+    others = _others(tmp_path, [("", "`python x.py`", "s0")])
+    with pytest.raises(ConfigError, match=error):  # and the table is not made
+        readme_table.table(tmp_path / "m.csv", tmp_path / "t.csv", others)
+
+
+def test_a_record_is_appended_once_and_as_loaded(tmp_path):
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text(GOOD)  # no final newline: the next record still gets a line of its own
+    run_records.append(runs, _record("s1", 1, 0.5, "python x.py", commit="abc1234+dirty"))
+    assert list(run_records.load(runs)) == ["s0", "s1"]
+    with pytest.raises(ConfigError, match="field 'name': 's1': already recorded"):
+        run_records.append(runs, _record("s1", 2, 0.5, "python x.py"))
+    with pytest.raises(ConfigError, match="field 'test_accuracy': line 3: None"):
+        run_records.append(runs, _record("s2", 2, None, "python x.py"))
+    assert len(runs.read_text().splitlines()) == 2
+
+
+def test_the_commit_is_dirty_for_changed_tracked_files_but_the_record_file(tmp_path, monkeypatch):
+    """Appending a record to the committed results/runs.jsonl changes a tracked file: the next
+    seed's run would have been recorded as of dirty code."""
+    repo = tmp_path / "repo"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q", str(repo)], check=True)
+    (repo / "code.py").write_text("x = 1\n")
+    runs = repo / "runs.jsonl"
+    runs.write_text("")
+    subprocess.run([*git, "add", "."], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], cwd=repo, check=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
+    runs.write_text(GOOD + "\n")
+    (repo / "untracked.txt").write_text("")
+    assert run_records.commit(repo, runs) == head
+    assert run_records.commit(repo, tmp_path / "elsewhere.jsonl") == head + "+dirty"
+    (repo / "code.py").write_text("x = 2\n")
+    assert run_records.commit(repo, runs) == head + "+dirty"
+    plain = tmp_path / "plain"  # a copy of the tree without git
+    plain.mkdir()
+    monkeypatch.setenv("BIOCLF_COMMIT", "abc1234")
+    assert run_records.commit(plain, runs) == "abc1234"
+    monkeypatch.delenv("BIOCLF_COMMIT")
+    with pytest.raises(ConfigError, match="runs.jsonl: field 'commit': .* no git checkout"):
+        run_records.commit(plain, runs)
