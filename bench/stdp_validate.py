@@ -1,7 +1,7 @@
 """Score a variant of the STDP network on training images unused for labels (to choose parameters).
 
     python bench/stdp_validate.py NAME [--seed S] [--n-exc N] [--epochs E] [--config FILE]
-        [--continue-from DIR] [--test] [OVERRIDE ...]
+        [--continue-from DIR] [--test [--record FILE]] [OVERRIDE ...]
 
 OVERRIDE is ``FILE:PARAMETER=VALUE`` (an equation file's stem or its role in ``stdp.models``:
 ``dc_stdp:nu_post=0.08``) or ``cfg:KEY.SUB=VALUE`` (a configuration value:
@@ -20,6 +20,13 @@ leaves the test accuracy an honest figure. Having been trained on, they score ab
 set (the default network, seed 0: 86.55% against 85.51%): compare variants by it, not with test
 accuracies. ``--test`` adds the test-set evaluation. One line of JSON per run is appended to
 ``bench/out/validate/results.jsonl``. Each run resumes where an earlier one stopped.
+
+``--record FILE`` (with ``--test``) appends the run's record to FILE as well
+(``results/runs.jsonl``, from which the README's rows over seeds take their figures:
+`bioclf.run_records`): that line's fields plus ``test_accuracy`` and ``n_test`` from the test
+metrics, the command as typed without ``--record FILE``, the commit of the code (taken
+before training; ``+dirty`` where tracked files other than FILE had changes) and the
+processor. A name FILE has already is refused before training.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -39,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bioclf import config as cfgmod  # noqa: E402
+from bioclf import run_records, tasks  # noqa: E402
 from bioclf.stdp import labels as labelling  # noqa: E402
 from bioclf.stdp import setup  # noqa: E402
 from bioclf.stdp.frozen import run_frozen  # noqa: E402
@@ -107,8 +116,11 @@ def module(*args) -> None:
         raise subprocess.CalledProcessError(code, args)
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The options; ``--record`` without ``--test`` refused (exit 2) before any training."""
+    p = argparse.ArgumentParser(
+        prog="python bench/stdp_validate.py", description=__doc__.splitlines()[0]
+    )
     p.add_argument("name")
     p.add_argument("overrides", nargs="*")
     p.add_argument("--seed", type=int, default=0)
@@ -117,7 +129,59 @@ def main() -> int:
     p.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
     p.add_argument("--continue-from", type=Path, help="the bioclf.stdp.train option")
     p.add_argument("--test", action="store_true", help="evaluate on the test set as well")
-    args = p.parse_intermixed_args()  # overrides may come before or after the options
+    p.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="append the run's record (test accuracy, command, commit) to FILE, e.g. "
+        "results/runs.jsonl; needs --test",
+    )
+    args = p.parse_intermixed_args(argv)  # overrides may come before or after the options
+    if args.record and not args.test:
+        p.error("--record needs --test: a record holds the test accuracy")
+    return args
+
+
+def recorded_command(argv: list[str]) -> str:
+    """The command line of the arguments `argv`, as typed from the project root, without the
+    ``--record FILE`` option (also ``--record=FILE``, or abbreviated as argparse allows)."""
+    kept, words = [], iter(argv)
+    for word in words:
+        if word == "--":  # (what follows is no option)
+            kept += [word, *words]
+            break
+        option, sep, _ = word.partition("=")
+        if len(option) > 2 and "--record".startswith(option):
+            if not sep:
+                next(words, None)  # its value
+            continue
+        kept.append(word)
+    return shlex.join(["python", "bench/stdp_validate.py", *kept])
+
+
+def run_record(result: dict, test: dict, command: str, commit: str) -> dict:
+    """The record (`bioclf.run_records`) of the run `result` (its results.jsonl line), whose
+    test metrics are `test`."""
+    record = {
+        "name": result["name"],
+        "seed": result["seed"],
+        "test_accuracy": test["accuracy"],
+        "n_test": test["n_test"],
+        "command": command,
+        "commit": commit,
+    }
+    record |= {k: v for k, v in result.items() if k not in record}
+    machine = test.get("provenance", {}).get("machine")
+    return record | ({"processor": machine} if machine else {})
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.record:  # checked before hours of training; the commit is the code that runs
+        args.record = args.record.resolve()
+        run_records.check_new(args.record, args.name)
+        commit = run_records.commit(ROOT, args.record)
     base = args.config.resolve()
     more = ("--continue-from", args.continue_from.resolve()) if args.continue_from else ()
     os.chdir(ROOT)  # relative paths in the configuration
@@ -149,14 +213,17 @@ def main() -> int:
         module(
             "bioclf.stdp.evaluate", *common, "--assignment", assignment, "--out", trained / "test"
         )
-        result["test_accuracy"] = json.loads((trained / "test" / "metrics.json").read_text())[
-            "accuracy"
-        ]
+        test = json.loads((trained / "test" / "metrics.json").read_text())
+        result["test_accuracy"] = test["accuracy"]
     print(json.dumps(result), flush=True)
     with open(OUT / "results.jsonl", "a") as f:
         f.write(json.dumps(result) + "\n")
+    if args.record:
+        record = run_record(result, test, recorded_command(argv), commit)
+        run_records.append(args.record, record)
+        print(f"recorded {args.name} in {args.record}", flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(tasks.run(main, resumes=True))

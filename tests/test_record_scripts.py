@@ -1,0 +1,120 @@
+"""The scripts that write run records (``bench/stdp_validate.py --record``,
+``bench/record_run.py``), without training anything."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bioclf import run_records
+from bioclf.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script(name: str):
+    path = ROOT / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def validate():
+    return _script("stdp_validate")
+
+
+def _no_training(monkeypatch, validate):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a run started")
+
+    monkeypatch.setattr(validate, "variant_config", refuse)
+    monkeypatch.setattr(validate, "module", refuse)
+
+
+def test_record_without_test_is_refused_before_training(validate, monkeypatch, capsys, tmp_path):
+    """A record holds the test accuracy: without --test the run would end, hours later,
+    with nothing to record."""
+    _no_training(monkeypatch, validate)
+    with pytest.raises(SystemExit) as exc:
+        validate.main(["s0", "--seed", "0", "--record", str(tmp_path / "runs.jsonl")])
+    assert exc.value.code == 2
+    assert "--record needs --test" in capsys.readouterr().err
+
+
+def test_a_name_already_recorded_is_refused_before_training(validate, monkeypatch, tmp_path):
+    _no_training(monkeypatch, validate)
+    runs = tmp_path / "runs.jsonl"
+    record = {"name": "s0", "seed": 0, "test_accuracy": 0.8, "n_test": 10, "command": "python x"}
+    runs.write_text(json.dumps(record | {"commit": "abc1234"}) + "\n")
+    with pytest.raises(ConfigError, match="runs.jsonl: field 'name': 's0': already recorded"):
+        validate.main(["s0", "--test", "--record", str(runs)])
+
+
+@pytest.mark.parametrize(
+    "argv, command",
+    [
+        (["sS", "--seed", "3", "--test", "--record", "r.jsonl"], "sS --seed 3 --test"),
+        (["--record=r.jsonl", "t1", "--test", "cfg:a=b c"], "t1 --test 'cfg:a=b c'"),
+        (["s1", "--rec", "r.jsonl", "--test"], "s1 --test"),  # as argparse reads it
+        (["s1", "--test", "--", "--record"], "s1 --test -- --record"),  # no option after --
+    ],
+)
+def test_the_recorded_command_is_the_one_typed_without_record(validate, argv, command):
+    assert validate.recorded_command(argv) == f"python bench/stdp_validate.py {command}"
+
+
+def _fake_run(monkeypatch, validate, out: Path):
+    """stdp_validate's steps replaced by ones that write what they would (accuracy 0.75)."""
+    monkeypatch.setattr(validate, "OUT", out)
+    monkeypatch.setattr(validate, "variant_config", lambda *a: out / "config.yaml")
+
+    def module(task, *args):
+        where = Path(args[args.index("--out") + 1])
+        where.mkdir(parents=True, exist_ok=True)
+        if task == "bioclf.stdp.train":
+            (where / "train_metrics.json").write_text('{"epochs": 1}')
+        elif task == "bioclf.stdp.assign":
+            np.save(where / "assignment.npy", np.zeros(4, dtype=int))
+        else:
+            metrics = {"accuracy": 0.75, "n_test": 8, "provenance": {"machine": "cpu x"}}
+            (where / "metrics.json").write_text(json.dumps(metrics))
+
+    monkeypatch.setattr(validate, "module", module)
+    monkeypatch.setattr(
+        validate.cfgmod, "load", lambda path: {"stdp": {"n_train": 0, "n_assign": 1}}
+    )
+    n = validate.N_VAL + 1
+    images = np.zeros((n, 1))
+    monkeypatch.setattr(validate.setup, "data", lambda *a: (images, np.zeros(n, dtype=int)))
+    counts = {"counts": np.zeros((validate.N_VAL, 4))}
+    monkeypatch.setattr(validate, "run_frozen", lambda *a: (None, counts, None))
+
+
+def test_a_recorded_run_appends_its_record(validate, monkeypatch, tmp_path):
+    """The run's results.jsonl line, its test metrics, the command without --record, and the
+    commit; a record file given relative to where the command ran (the script changes to the
+    project root)."""
+    _fake_run(monkeypatch, validate, tmp_path / "out")
+    monkeypatch.chdir(tmp_path)
+    argv = ["s2", "--seed", "2", "--record", "runs.jsonl", "--test", "cfg:x=1"]
+    assert validate.main(argv) == 0
+    (record,) = run_records.load(tmp_path / "runs.jsonl").values()
+    line = json.loads((tmp_path / "out" / "results.jsonl").read_text())
+    assert record == line | {
+        "n_test": 8,
+        "command": "python bench/stdp_validate.py s2 --seed 2 --test cfg:x=1",
+        "commit": record["commit"],
+        "processor": "cpu x",
+    }
+    assert line["test_accuracy"] == 0.75 and line["overrides"] == ["cfg:x=1"]
+    assert list(record)[:6] == list(run_records.REQUIRED)
+    assert run_records.COMMIT.fullmatch(record["commit"])
+    monkeypatch.chdir(tmp_path)  # (main went to the project root)
+    with pytest.raises(ConfigError, match="'s2': already recorded"):  # a run, one record
+        validate.main(argv)
