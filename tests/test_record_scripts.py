@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bioclf import run_records
+from bioclf import run_records, tasks
 from bioclf.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,3 +119,79 @@ def test_a_recorded_run_appends_its_record(validate, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # (main went to the project root)
     with pytest.raises(ConfigError, match="'s2': already recorded"):  # a run, one record
         validate.main(argv)
+
+
+@pytest.fixture(scope="module")
+def record_run():
+    return _script("record_run")
+
+
+def _metrics(tmp_path, **metrics):
+    path = tmp_path / "out" / "metrics.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(metrics))
+    return path
+
+
+SURROGATE = ["python", "-m", "bioclf.surrogate.train", "--seed", "1", "--out", "my out"]
+
+
+def test_record_run_appends_the_record_of_a_run_of_another_tool(record_run, tmp_path):
+    """The surrogate trainer's metrics.json (accuracy, n_samples, config.seed) and the STDP
+    evaluation's (n_test, seed)."""
+    runs = tmp_path / "runs.jsonl"
+    surrogate = _metrics(
+        tmp_path, accuracy=0.9784, n_samples=10000, config={"seed": 1}, provenance={"machine": "m"}
+    )
+    argv = ["--name", "fc1", "--seed", "1", "--metrics", str(surrogate), "--record", str(runs)]
+    assert record_run.main([*argv, "--", *SURROGATE]) == 0
+    stdp = _metrics(tmp_path, accuracy=0.8551, n_test=10000, seed=0)
+    argv = ["--name", "s0", "--seed", "0", "--metrics", str(stdp), "--record", str(runs)]
+    assert record_run.main([*argv, "--", "python", "x.py"]) == 0
+    records = run_records.load(runs)
+    assert records["fc1"] == {
+        "name": "fc1",
+        "seed": 1,
+        "test_accuracy": 0.9784,
+        "n_test": 10000,
+        "command": "python -m bioclf.surrogate.train --seed 1 --out 'my out'",
+        "commit": records["fc1"]["commit"],
+        "processor": "m",
+    }
+    assert run_records.COMMIT.fullmatch(records["fc1"]["commit"])
+    assert records["s0"]["n_test"] == 10000 and "processor" not in records["s0"]
+
+
+@pytest.mark.parametrize(
+    "change, error",
+    [
+        ({"name": "fc1"}, "runs.jsonl: field 'name': 'fc1': already recorded"),
+        ({"seed": "2"}, r"metrics.json: the run's seed is 1, not --seed 2"),
+        ({"metrics": {"accuracy": 0.9}}, r"metrics.json: no 'accuracy' and 'n_samples'"),
+        ({"metrics": [0.9]}, r"metrics.json: not a JSON object"),
+        ({"metrics": {"accuracy": 97.8, "n_samples": 5}}, r"'test_accuracy': line 2: 97.8"),
+    ],
+)
+def test_record_run_refuses_a_record_in_one_line(record_run, tmp_path, capsys, change, error):
+    runs = tmp_path / "runs.jsonl"
+    metrics = _metrics(tmp_path, accuracy=0.9784, n_samples=10000, config={"seed": 1})
+    argv = ["--name", "fc1", "--seed", "1", "--metrics", str(metrics), "--record", str(runs)]
+    assert record_run.main([*argv, "--", *SURROGATE]) == 0
+    before = runs.read_text()
+    if "metrics" in change:
+        metrics.write_text(json.dumps(change["metrics"]))
+    argv = ["--name", change.get("name", "fc2"), "--seed", change.get("seed", "1")]
+    argv += ["--metrics", str(metrics), "--record", str(runs), "--", *SURROGATE]
+    assert tasks.run(record_run.main, argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and re.search(error, err), err
+    assert runs.read_text() == before
+
+
+def test_record_run_without_a_command_is_refused(record_run, capsys):
+    argv = ["--name", "a", "--seed", "0", "--metrics", "m.json", "--record", "r.jsonl"]
+    for given in (argv, [*argv, "--"]):
+        with pytest.raises(SystemExit) as exc:
+            record_run.parse_args(given)
+        assert exc.value.code == 2
+        assert "the run's command is missing" in capsys.readouterr().err
