@@ -5,7 +5,7 @@ The README's rows over several seeds take their figures from these records
 script (``bench/stdp_validate.py --record FILE``) or, for a run of another tool, by
 ``bench/record_run.py``. Its keys (others are free):
 
-- ``name``: unique in the file, without spaces (``other_runs.csv`` lists names with spaces);
+- ``name``: unique in the file, without spaces (``other_runs.csv`` separates names by spaces);
 - ``seed`` (int), ``test_accuracy`` (number in [0, 1]), ``n_test`` (int, the test images);
 - ``command``: the command that made the run, as typed from the repository root;
 - ``commit``: the short git hash of the code that ran it, ``+dirty`` when the tracked files
