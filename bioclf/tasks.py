@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import collections
+import importlib.util
 import os
 import platform
 import resource
@@ -285,13 +287,36 @@ def provenance() -> dict:
         "brian2": brian2.__version__,
         "numpy": numpy.__version__,
     }
-    try:
-        import torch
-
-        info["torch"] = torch.__version__
-    except ImportError:  # pragma: no cover
-        pass
+    torch = torch_version()
+    if torch is not None:
+        info["torch"] = torch
     return info
+
+
+def torch_version() -> str | None:
+    """``torch.__version__`` (None without PyTorch), read from ``torch/version.py`` where torch
+    is not imported yet: importing it holds about 450 MB of resident memory, which a task that
+    never uses it (the STDP ones) would pay for its provenance alone. (The installed package's
+    metadata will not do: it lacks the local label, ``+cu130``, that the file has.)"""
+    if "torch" in sys.modules:
+        return str(sys.modules["torch"].__version__)
+    spec = importlib.util.find_spec("torch")  # (finds the package, runs none of it)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    try:
+        tree = ast.parse((Path(spec.submodule_search_locations[0]) / "version.py").read_text())
+    except (OSError, SyntaxError, ValueError):
+        tree = ast.Module(body=[], type_ignores=[])
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and [getattr(t, "id", None) for t in node.targets] == ["__version__"]
+            and isinstance(node.value, ast.Constant)
+        ):
+            return str(node.value.value)
+    import torch  # a layout this does not know: ask torch itself
+
+    return str(torch.__version__)
 
 
 def cpu_fields(cpuinfo: str = "/proc/cpuinfo") -> dict[str, str]:

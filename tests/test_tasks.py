@@ -406,3 +406,34 @@ def test_a_frozen_run_into_the_trained_directory_is_refused(task, tmp_path, caps
         importlib.import_module(cli.TASKS[task]).main(argv)
     assert exit_.value.code == 2 and "--out must differ from --trained" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.npz"]
+
+
+def test_provenance_names_torch_without_importing_it(tmp_path):
+    """STDP tasks record torch's version in their provenance; importing torch for it alone held
+    ~450 MB. The version is read from torch/version.py, as torch.__version__ gives it (the
+    installed torch's checked too), and a layout without it falls back to the import."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from bioclf import tasks; v = tasks.provenance().get('torch'); "
+        "print(v, 'torch' in sys.modules)"
+    )
+
+    def version(path=None):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([*filter(None, [path]), str(ROOT)])}
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout.decode().split()
+
+    fake = tmp_path / "torch"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('imported')\n")
+    (fake / "version.py").write_text("from typing import Optional\n__version__ = '9.9+fake'\n")
+    assert version(str(tmp_path)) == ["9.9+fake", "False"]
+    (fake / "version.py").write_text("__version__ = '.'.join(['9', '8'])\n")
+    (fake / "__init__.py").write_text("__version__ = '9.8+imported'\n")
+    assert version(str(tmp_path)) == ["9.8+imported", "True"]
+    import torch
+
+    assert version() == [torch.__version__, "False"]
