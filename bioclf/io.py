@@ -294,12 +294,20 @@ def _finite(obj):
 
 
 def digest(*parts) -> str:
-    """SHA-256 of strings and arrays (by dtype, shape and bytes), for telling runs apart."""
+    """SHA-256 of strings and arrays (by dtype, shape and bytes), for telling runs apart.
+
+    A part with a ``blocks()`` method (`bioclf.data.FloatImages`) is an array made block by
+    block: it is hashed as that array, its blocks of rows one after the other, so that it is
+    never whole in memory.
+    """
     h = hashlib.sha256()
     for part in parts:
-        if isinstance(part, np.ndarray):
+        if isinstance(part, np.ndarray) or hasattr(part, "blocks"):
             h.update(f"{part.dtype.str}{part.shape}".encode())
-            h.update(np.ascontiguousarray(part).tobytes())
+            blocks = part.blocks() if hasattr(part, "blocks") else [part]
+            for block in blocks:
+                # the bytes in C order, as tobytes() gives them, without copying them
+                h.update(np.ascontiguousarray(block).reshape(-1).view(np.uint8))
         else:
             h.update(str(part).encode())
         h.update(b"\0")

@@ -27,6 +27,7 @@ from bioclf.data import (
     MNIST_CHECKSUMS,
     SPLIT_FILES,
     Dataset,
+    FloatImages,
     encode_idx,
     fetch,
     images_as_float,
@@ -37,6 +38,7 @@ from bioclf.data import (
     write_idx,
 )
 from bioclf.errors import DataError
+from bioclf.io import digest
 
 MNIST = Path(__file__).resolve().parent.parent / "data" / "mnist"
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -360,6 +362,28 @@ def test_images_as_float(mnist_test: Dataset) -> None:
     assert x.dtype == np.float32 and x.shape == (10, 784)
     assert x.min() == 0.0 and x.max() == 1.0
     np.testing.assert_allclose(x[0] * 255, mnist_test.images[0].ravel())
+
+
+def test_float_images_are_images_as_float_converted_where_read(mnist_test, monkeypatch) -> None:
+    """`FloatImages` holds the pixels and gives, slice by slice, the very floats (bit for bit) of
+    `images_as_float`, and the digest of that array (which identifies STDP runs), block by block
+    (3 rows here, so that the 10 images take four blocks, the last one short)."""
+    small = subset(mnist_test, 10)
+    x = images_as_float(small)
+    lazy = FloatImages(small.images.reshape(10, -1))
+    assert lazy.pixels.dtype == np.uint8 and (len(lazy), lazy.shape) == (10, (10, 784))
+    for rows in (slice(None), slice(2, 7), slice(-3, None), slice(4, 4)):
+        got = np.asarray(lazy[rows])
+        assert got.dtype == np.float32
+        assert got.tobytes() == x[rows].tobytes(), rows
+    monkeypatch.setattr(FloatImages, "BLOCK", 3)
+    assert len(list(lazy.blocks())) == 4
+    assert digest("run", lazy, 1) == digest("run", x, 1)
+    assert digest(lazy[1:8]) == digest(x[1:8]) != digest(x[1:7])
+    with pytest.raises(TypeError, match="sliced by rows"):
+        lazy[3]
+    with pytest.raises(ValueError, match="uint8"):
+        FloatImages(x)
 
 
 # --- downloads ----------------------------------------------------------------------------

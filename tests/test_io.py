@@ -22,6 +22,7 @@ from matplotlib import pyplot as plt
 from bioclf import plots, tasks
 from bioclf.errors import ResultFileError
 from bioclf.io import (
+    digest,
     json_text,
     load_arrays,
     load_json,
@@ -352,3 +353,29 @@ def test_a_failed_write_removes_its_temporary_file(tmp_path, monkeypatch):
         atomic_save({"epoch": 2, "f": lambda: 0}, checkpoint)
     assert [p.name for p in checkpoint.parent.iterdir()] == ["checkpoint.pt"]
     assert torch.load(checkpoint)["epoch"] == 1
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.array(3.5),
+        np.zeros((2, 0, 3)),
+        np.arange(12, dtype=np.int64).reshape(3, 4).T,  # not contiguous
+        np.arange(10, dtype=np.uint16)[::3],
+        np.array([1, 2], dtype=">i4"),
+        np.array([True, False]),
+        np.array(["run", "id"]),
+    ],
+)
+def test_digest_hashes_an_array_bytes_without_copying_them_as_before(array):
+    """The digests that identify runs (recorded in checkpoints and result files) are those of
+    the bytes that tobytes() gave before it was dropped (it copied the 188 MB of the training
+    images as floats)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(f"{array.dtype.str}{array.shape}".encode())
+    h.update(np.ascontiguousarray(array).tobytes())
+    h.update(b"\0")
+    h.update(b"x\0")
+    assert digest(array, "x") == h.hexdigest()

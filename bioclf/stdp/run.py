@@ -26,6 +26,7 @@ import numpy as np
 from bioclf import checkpoint as checkpoint_run
 from bioclf import tasks
 from bioclf.brian import backends
+from bioclf.data import FloatImages
 from bioclf.encoding import SPLIT_TAGS, hashrng
 from bioclf.errors import ConfigError
 from bioclf.io import digest, save_npz
@@ -45,7 +46,7 @@ class Pass:
 
     split: str  # 'train', 'assign' or 'test': keys the input spike trains
     epoch: int
-    images: np.ndarray  # (n, 784) in [0, 1]
+    images: np.ndarray | FloatImages  # (n, 784) in [0, 1]; FloatImages: converted by chunk
     labels: np.ndarray  # (n,)
     plastic: bool
     #: Position in the split of the first sample (a shard's), which keys its input spikes.

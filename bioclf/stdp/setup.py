@@ -9,7 +9,7 @@ import numpy as np
 
 from bioclf import config as cfgmod
 from bioclf.brian.backends import Backend
-from bioclf.data import images_as_float, load_configured
+from bioclf.data import FloatImages, load_configured
 from bioclf.equations.spec import model_content
 from bioclf.errors import THE_CONFIGURATION, ConfigError
 from bioclf.io import digest
@@ -97,8 +97,10 @@ def backend(cfg: dict, name: str | None, n_exc: int, seed: int, models: Models) 
     return Backend(name=name, threads=int(cfg["stdp"].get("threads", 1)), build_dir=build)
 
 
-def data(cfg: dict, split: str, n: int, field: str) -> tuple[np.ndarray, np.ndarray]:
-    """The first `n` samples of a split (file order, as in the original), as floats.
+def data(cfg: dict, split: str, n: int, field: str) -> tuple[FloatImages, np.ndarray]:
+    """The first `n` samples of a split (file order, as in the original): images as floats
+    (`FloatImages`: float32 in [0, 1], converted from the pixels chunk by chunk as the network
+    reads them) and labels.
 
     `field` names where `n` came from (``stdp.n_test or --n-test``), for the error raised when
     the split has fewer samples.
@@ -108,4 +110,7 @@ def data(cfg: dict, split: str, n: int, field: str) -> tuple[np.ndarray, np.ndar
         raise ConfigError(
             THE_CONFIGURATION, field, f"asks for {n} {split} samples; the data set has {len(ds)}"
         )
-    return images_as_float(ds)[:n], np.asarray(ds.labels[:n])
+    pixels = ds.images.reshape(len(ds), -1)
+    if n < len(ds):  # a copy, so that the rest of the split is freed
+        pixels = pixels[:n].copy()
+    return FloatImages(pixels), np.asarray(ds.labels[:n])

@@ -160,12 +160,14 @@ class Simulator:
         base_key: int,
         plastic: bool,
     ) -> tuple[dict[str, np.ndarray], ChunkResult]:
-        """Present `images` (``(n, 784)`` in [0, 1], n <= chunk) starting from `state`.
+        """Present `images` (``(n, 784)`` in [0, 1], n <= chunk; an array or
+        `bioclf.data.FloatImages`, converted here) starting from `state`.
 
         Returns the state after the chunk (with the controller's sample counter made relative
         to the next chunk) and what the chunk produced.
         """
         net, p = self.net, self.protocol
+        images = np.asarray(images)
         n = len(images)
         if n > self.chunk:
             raise ValueError(f"{n} images do not fit in a chunk of {self.chunk} samples")
