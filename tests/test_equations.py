@@ -656,3 +656,22 @@ def test_initial_values_and_delays_refuse_names_they_cannot_be_given(
     err, path = _refused(tmp_path, name, old, new, check)
     assert err.field == field and str(path) in str(err), err
     assert "(it is evaluated before the network exists)" in str(err)
+
+
+@pytest.mark.parametrize(
+    "file, used, parameter",
+    [("dc_exc.yaml", "theta_plus", "tau_m"), ("dc_stdp.yaml", "tau_post2", "nu_pre")],
+)
+def test_neuron_and_synapse_models_share_uses_and_with_parameters(file, used, parameter):
+    """Both kinds look up names in all their code (a synapse's also in what it adds to its
+    neurons: tau_post2 only there) and copy themselves with other values, refusing a name
+    they do not have."""
+    model = load_model(EQUATIONS / file)
+    assert model.uses(used) and not model.uses("no_such_name")
+    assert model.namespace() == model.parameters and model.namespace() is not model.parameters
+    value = model.parameters[parameter] * 2
+    changed = model.with_parameters(**{parameter: value})
+    assert type(changed) is type(model) and changed.parameters[parameter] == value
+    assert model.parameters[parameter] == value / 2  # the original is left as it was
+    with pytest.raises(KeyError, match=rf"{file}: no parameter\(s\) \['nope'\]"):
+        model.with_parameters(nope=1)

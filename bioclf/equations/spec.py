@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Self
 
 from brian2 import Equations
 from brian2.units.fundamentalunits import Quantity, get_dimensions
@@ -32,8 +33,41 @@ class NeuronExtension:
     on_spike: str = ""
 
 
+class _Model:
+    """What neuron and synapse models do alike with their parameters and code.
+
+    A subclass is a frozen dataclass with the fields ``path`` and ``parameters`` and a method
+    ``code`` (its Brian2 strings).
+    """
+
+    def namespace(self) -> dict[str, Quantity]:
+        """Parameters as a Brian2 namespace."""
+        return dict(self.parameters)
+
+    def uses(self, name: str) -> bool:
+        """Whether the model's code refers to ``name``."""
+        from brian2.utils.stringtools import get_identifiers
+
+        return name in get_identifiers(" ".join(self.code()))
+
+    def with_parameters(self, **values) -> Self:
+        """A copy with some parameter values replaced (for tests and sweeps).
+
+        Raises
+        ------
+        KeyError
+            Naming the file and the parameters it does not have.
+        """
+        unknown = set(values) - set(self.parameters)
+        if unknown:
+            raise KeyError(f"{self.path}: no parameter(s) {sorted(unknown)}")
+        params = dict(self.parameters)
+        params.update(values)
+        return replace(self, parameters=params)
+
+
 @dataclass(frozen=True)
-class NeuronModel:
+class NeuronModel(_Model):
     """A neuron model read from an equation file."""
 
     path: Path
@@ -54,25 +88,9 @@ class NeuronModel:
     def eqs(self) -> Equations:
         return Equations(self.equations)
 
-    def namespace(self) -> dict[str, Quantity]:
-        """Parameters as a Brian2 namespace."""
-        return dict(self.parameters)
-
-    def uses(self, name: str) -> bool:
-        """Whether the model's code refers to ``name``."""
-        from brian2.utils.stringtools import get_identifiers
-
-        code = " ".join([self.equations, self.threshold, self.reset, str(self.refractory)])
-        return name in get_identifiers(code)
-
-    def with_parameters(self, **values) -> NeuronModel:
-        """A copy with some parameter values replaced (for tests and sweeps)."""
-        unknown = set(values) - set(self.parameters)
-        if unknown:
-            raise KeyError(f"{self.path}: no parameter(s) {sorted(unknown)}")
-        params = dict(self.parameters)
-        params.update(values)
-        return replace(self, parameters=params)
+    def code(self) -> list[str]:
+        """The model's Brian2 code: equations, threshold, reset and refractory period."""
+        return [self.equations, self.threshold, self.reset, str(self.refractory)]
 
     def refractory_time(self) -> Quantity | None:
         """The refractory period as a time, or None when it is a condition."""
@@ -84,7 +102,7 @@ class NeuronModel:
 
 
 @dataclass(frozen=True)
-class SynapseModel:
+class SynapseModel(_Model):
     """A synapse model read from an equation file."""
 
     path: Path
@@ -110,32 +128,18 @@ class SynapseModel:
     def eqs(self) -> Equations:
         return Equations(self.model)
 
-    def namespace(self) -> dict[str, Quantity]:
-        return dict(self.parameters)
-
-    def uses(self, name: str) -> bool:
-        from brian2.utils.stringtools import get_identifiers
-
-        code = " ".join(
-            [
-                self.model,
-                self.on_pre,
-                self.on_post,
-                self.pre_neuron.equations,
-                self.pre_neuron.on_spike,
-                self.post_neuron.equations,
-                self.post_neuron.on_spike,
-            ]
-        )
-        return name in get_identifiers(code)
-
-    def with_parameters(self, **values) -> SynapseModel:
-        unknown = set(values) - set(self.parameters)
-        if unknown:
-            raise KeyError(f"{self.path}: no parameter(s) {sorted(unknown)}")
-        params = dict(self.parameters)
-        params.update(values)
-        return replace(self, parameters=params)
+    def code(self) -> list[str]:
+        """The model's Brian2 code: its equations and spike code, and what it adds to its pre-
+        and postsynaptic neurons."""
+        return [
+            self.model,
+            self.on_pre,
+            self.on_post,
+            self.pre_neuron.equations,
+            self.pre_neuron.on_spike,
+            self.post_neuron.equations,
+            self.post_neuron.on_spike,
+        ]
 
 
 def model_content(model: NeuronModel | SynapseModel) -> str:
