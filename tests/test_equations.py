@@ -433,6 +433,11 @@ def test_wrong_kind_refused(tmp_path):
     ) as err:
         load_neuron(path)
     assert (err.value.path, err.value.field) == (str(path), "kind")
+    # the synapse loader likewise (both go through _Reader.read_kind), to the letter
+    with pytest.raises(EquationFileError) as err:
+        load_synapse(EQUATIONS / "lif.yaml")
+    assert err.value.field == "kind"
+    assert str(err.value).endswith("field 'kind': must be 'synapse' for this use, got 'neuron'")
 
 
 def test_extending_file_overrides_parameters_and_inherits_the_rest(tmp_path):

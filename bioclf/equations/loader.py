@@ -181,6 +181,23 @@ class _Reader:
     def read(self) -> dict:
         return self._read(self.path, ())
 
+    def read_kind(self, kind: str, spec: dict) -> dict:
+        """The file's fields (`read`), refused unless it is a model of `kind` with the fields
+        of `spec` (``required`` and ``optional``: `check_fields`).
+
+        Parameters
+        ----------
+        kind : str
+            'neuron' or 'synapse', what the caller loads.
+        spec : dict
+            The fields a file of that kind has.
+        """
+        data = self.read()
+        if data.get("kind") != kind:
+            self.fail("kind", f"must be {kind!r} for this use, got {data.get('kind')!r}")
+        self.check_fields(data, spec)
+        return data
+
     def _read(self, path: Path, children: tuple[Path, ...]) -> dict:
         self.files.append(path)
         try:
@@ -455,10 +472,7 @@ def load_neuron(path: str | Path) -> NeuronModel:
         Naming the file, the field and the reason.
     """
     reader = _Reader(Path(path))
-    data = reader.read()
-    if data.get("kind") != "neuron":
-        reader.fail("kind", f"must be 'neuron' for this use, got {data.get('kind')!r}")
-    reader.check_fields(data, NEURON_FIELDS)
+    data = reader.read_kind("neuron", NEURON_FIELDS)
     params = reader.parameters(data, synapse=False)
     eqs = reader.equations("equations", reader.string(data, "equations"), NEURON_FLAGS)
 
@@ -579,10 +593,7 @@ def load_synapse(path: str | Path) -> SynapseModel:
     `check_synapse_partners`.
     """
     reader = _Reader(Path(path))
-    data = reader.read()
-    if data.get("kind") != "synapse":
-        reader.fail("kind", f"must be 'synapse' for this use, got {data.get('kind')!r}")
-    reader.check_fields(data, SYNAPSE_FIELDS)
+    data = reader.read_kind("synapse", SYNAPSE_FIELDS)
     params = reader.parameters(data, synapse=True)
     eqs = reader.equations(
         "model", reader.string(data, "model"), SYNAPSE_FLAGS, SYNAPSE_INCOMPATIBLE_FLAGS
