@@ -102,12 +102,30 @@ def _method(metrics: dict) -> str:
     return "surrogate" if metrics.get("config", {}).get("spiking", True) else "ann"
 
 
-def stdp_rows(cfg: dict, files: list[Path]) -> list[dict]:
+def _rows(cfg: dict, files: list[Path], method: str, row) -> list[dict]:
+    """A report row for each metrics file of `method` among `files`.
+
+    Parameters
+    ----------
+    cfg : dict
+        The configuration.
+    files : list of Path
+        Candidate files (`_metrics` keeps the ``metrics.json`` files of `method`).
+    method : str
+        'stdp' or 'surrogate'.
+    row : callable
+        ``row(cfg, path, metrics)``: the row of one file; a field missing from it is a
+        `ResultFileError` naming the file (`_reading`).
+    """
     rows = []
-    for path, m in _metrics(files, "stdp"):
+    for path, m in _metrics(files, method):
         with _reading(path):
-            rows.append(_stdp_row(cfg, path, m))
+            rows.append(row(cfg, path, m))
     return rows
+
+
+def stdp_rows(cfg: dict, files: list[Path]) -> list[dict]:
+    return _rows(cfg, files, "stdp", _stdp_row)
 
 
 def _stdp_row(cfg: dict, path: Path, m: dict) -> dict:
@@ -137,11 +155,7 @@ def _stdp_row(cfg: dict, path: Path, m: dict) -> dict:
 
 
 def surrogate_rows(cfg: dict, files: list[Path]) -> list[dict]:
-    rows = []
-    for path, m in _metrics(files, "surrogate"):
-        with _reading(path):
-            rows.append(_surrogate_row(cfg, path, m))
-    return rows
+    return _rows(cfg, files, "surrogate", _surrogate_row)
 
 
 def _surrogate_row(cfg: dict, path: Path, m: dict) -> dict:

@@ -703,7 +703,7 @@ def test_report_lists_the_configured_runs_it_did_not_find(tmp_path):
 def test_report_names_a_metrics_file_that_lacks_a_field(tmp_path):
     from bioclf import config as cfgmod
     from bioclf.errors import ResultFileError
-    from bioclf.report import stdp_rows
+    from bioclf.report import stdp_rows, surrogate_rows
 
     path = tmp_path / "stdp/cpp/n100/seed0/test/metrics.json"
     path.parent.mkdir(parents=True)
@@ -715,6 +715,15 @@ def test_report_names_a_metrics_file_that_lacks_a_field(tmp_path):
     path.write_text(json.dumps(m))
     with pytest.raises(ResultFileError, match="has no field 'encoding'") as err:
         stdp_rows(cfg, [path])
+    assert str(path) in str(err.value)
+    # a surrogate run's likewise
+    path = tmp_path / "surrogate/fc100/seed0/metrics.json"
+    path.parent.mkdir(parents=True)
+    m = json.loads((ROOT / "results/surrogate/fc100/seed0/metrics.json").read_text())
+    del m["n_samples"]
+    path.write_text(json.dumps(m))
+    with pytest.raises(ResultFileError, match="has no field 'n_samples'") as err:
+        surrogate_rows(cfg, [path])
     assert str(path) in str(err.value)
 
 
