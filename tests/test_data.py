@@ -207,6 +207,24 @@ def test_checksum_mismatch(tmp_path: Path) -> None:
     assert load_split(tmp_path, "test", verify=False).labels[0] == 3
 
 
+def test_read_checked_idx_parses_before_it_compares_checksums(tmp_path: Path) -> None:
+    """What loading and downloading both check a file with (`read_checked_idx`): the array and
+    the md5 found where it differs; a truncated file is refused as truncated, whatever md5 is
+    expected."""
+    from bioclf.data.idx import read_checked_idx
+
+    path = raw_copy(tmp_path, "t10k-labels-idx1-ubyte")
+    content = path.read_bytes()
+    expected = MNIST_CHECKSUMS["t10k-labels-idx1-ubyte"]
+    array, mismatch = read_checked_idx(path, expected)
+    assert mismatch is None and len(array) == 10000 and array[0] == 7
+    assert read_checked_idx(path, None)[1] is None
+    assert read_checked_idx(path, "0" * 32)[1] == expected.lower()
+    path.write_bytes(content[:5000])
+    with pytest.raises(DataError, match="truncated"):
+        read_checked_idx(path, expected)
+
+
 def test_missing_files_without_url(tmp_path: Path) -> None:
     shutil.copy(MNIST / "t10k-labels-idx1-ubyte.gz", tmp_path)
     with pytest.raises(DataError) as info:

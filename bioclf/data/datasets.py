@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bioclf.data.download import fetch
-from bioclf.data.idx import GZIP_MAGIC, md5_mismatch, parse_idx, read_idx_bytes
+from bioclf.data.idx import GZIP_MAGIC, read_checked_idx
 from bioclf.errors import DataError
 
 N_CLASSES = 10
@@ -125,10 +125,7 @@ def split_size(root: str | os.PathLike, split: str) -> int | None:
 
 
 def _read(path: Path, expected_md5: str | None) -> np.ndarray:
-    buf = read_idx_bytes(path)
-    # Parse before checking the checksum: "truncated, expected X bytes" says more than an MD5.
-    array = parse_idx(buf, path)
-    actual = md5_mismatch(buf, expected_md5)
+    array, actual = read_checked_idx(path, expected_md5)
     if actual is not None:
         raise DataError(
             path,

@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from bioclf.data.idx import md5_mismatch, parse_idx, read_idx_bytes
+from bioclf.data.idx import read_checked_idx
 from bioclf.errors import DataError
 from bioclf.io import atomic
 
@@ -126,10 +126,10 @@ def fetch(
                         # URLError and timeouts are OSErrors; ValueError is a malformed URL.
                         reason = getattr(exc, "reason", None) or exc
                         raise DataError(dest, f"download from {url} failed: {reason}") from None
-                content = read_idx_bytes(tmp)  # decompresses; a corrupt stream raises DataError
-                parse_idx(content, tmp)  # an IDX file (not an error page), of its declared length
                 expected = _expected_md5(checksums, name)
-                actual = md5_mismatch(content, expected)
+                # an IDX file (not an error page) of its declared length, then its checksum; a
+                # corrupt gzip stream or a malformed file raises DataError
+                _, actual = read_checked_idx(tmp, expected)
                 if actual is not None:
                     raise DataError(
                         dest,
@@ -138,7 +138,7 @@ def fetch(
                     )
         except DataError as exc:  # (the temporary file is gone: `atomic`)
             if tmp is not None and Path(exc.path) == tmp:
-                # read_idx_bytes names the temporary file; name the destination instead.
+                # read_checked_idx names the temporary file; name the destination instead.
                 raise DataError(dest, f"download from {url}: {exc.reason}") from None
             raise
         if progress:

@@ -157,6 +157,38 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return parse_idx(read_idx_bytes(path), path)
 
 
+def read_checked_idx(
+    path: str | os.PathLike, expected_md5: str | None
+) -> tuple[np.ndarray, str | None]:
+    """Read an IDX file and compare its content with an md5 checksum.
+
+    The content is parsed before its checksum is compared: "truncated, expected X bytes" says
+    more than an md5 that differs. The caller words the mismatch (loading or downloading).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file, gzip-compressed or raw.
+    expected_md5 : str or None
+        The md5 of the uncompressed content; None: not checked.
+
+    Returns
+    -------
+    array : numpy.ndarray
+        The data, as `read_idx` returns it.
+    mismatch : str or None
+        The md5 found where it is not `expected_md5` (`md5_mismatch`), else None.
+
+    Raises
+    ------
+    DataError
+        As `read_idx`, naming `path`.
+    """
+    content = read_idx_bytes(path)
+    array = parse_idx(content, path)
+    return array, md5_mismatch(content, expected_md5)
+
+
 def encode_idx(array: np.ndarray) -> bytes:
     """Return the uncompressed IDX encoding of `array`.
 
