@@ -122,14 +122,33 @@ def window(chunks, first, last, label):
         "slots_simulated": simulated,
         "ms_per_slot_simulated": round(wall / simulated * 1e3, 3),
         "window": label,
+        **speed(samples, slots, wall, cpu, 3),
+        "samples_per_s": round(samples / wall, 1),
+    }
+
+
+def speed(samples: int, slots: int, wall: float, cpu: float, decimals: int) -> dict:
+    """The training speed figures both designs report, in this order.
+
+    Parameters
+    ----------
+    samples : int
+        Samples trained on.
+    slots : int
+        Presentations, repeats included.
+    wall, cpu : float
+        Wall-clock and CPU seconds they took.
+    decimals : int
+        Decimals of the per-sample and per-presentation milliseconds (seconds: 2).
+    """
+    return {
         "samples": samples,
         "presentations": slots,
         "train_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
-        "ms_per_sample": round(wall / samples * 1e3, 3),
-        "cpu_ms_per_sample": round(cpu / samples * 1e3, 3),
-        "ms_per_presentation": round(wall / slots * 1e3, 3),
-        "samples_per_s": round(samples / wall, 1),
+        "ms_per_sample": round(wall / samples * 1e3, decimals),
+        "cpu_ms_per_sample": round(cpu / samples * 1e3, decimals),
+        "ms_per_presentation": round(wall / slots * 1e3, decimals),
     }
 
 
@@ -201,15 +220,8 @@ def conventional(setup, n, images):
         _, reps = net.present(image)
         slots += 1 + reps
     elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
-    k = len(images) - 1
     return {
-        "samples": k,
-        "presentations": slots,
-        "train_s": round(elapsed, 2),
-        "cpu_s": round(cpu, 2),
-        "ms_per_sample": round(elapsed / k * 1e3, 1),
-        "cpu_ms_per_sample": round(cpu / k * 1e3, 1),
-        "ms_per_presentation": round(elapsed / slots * 1e3, 1),
+        **speed(len(images) - 1, slots, elapsed, cpu, 1),
         # the bench process's peak so far: the conventional design runs inside it
         "process_peak_memory_mb": round(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1

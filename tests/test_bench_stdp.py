@@ -1,0 +1,46 @@
+"""bench/bench_stdp.py's speed figures, without simulating anything."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from conftest import ROOT
+
+
+def _bench():
+    path = ROOT / "bench" / "bench_stdp.py"
+    spec = importlib.util.spec_from_file_location("bench_stdp", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_both_designs_report_the_same_speed_figures():
+    """The compiled run's windows and the conventional design give the figures `speed`
+    makes, in its order (milliseconds to 3 and to 1 decimals), around their own."""
+    bench = _bench()
+    # chunks: (samples, presentations, wall s, CPU s, slots simulated)
+    chunks = [(10, 12, 1.0, 0.9, 13), (10, 11, 2.0, 1.8, 13), (5, 5, 0.5, 0.45, 7)]
+    assert bench.window(chunks, 0, 2, "first") == {
+        "slots_simulated": 26,
+        "ms_per_slot_simulated": 115.385,
+        "window": "first",
+        "samples": 20,
+        "presentations": 23,
+        "train_s": 3.0,
+        "cpu_s": 2.7,
+        "ms_per_sample": 150.0,
+        "cpu_ms_per_sample": 135.0,
+        "ms_per_presentation": 130.435,
+        "samples_per_s": 6.7,
+    }
+    assert list(bench.window(chunks, 0, 3, "all"))[3:10] == list(bench.speed(1, 1, 1, 1, 1))
+    assert bench.speed(3, 7, 1.23456, 1.0, 1) == {
+        "samples": 3,
+        "presentations": 7,
+        "train_s": 1.23,
+        "cpu_s": 1.0,
+        "ms_per_sample": 411.5,
+        "cpu_ms_per_sample": 333.3,
+        "ms_per_presentation": 176.4,
+    }
