@@ -279,6 +279,25 @@ def test_heaviside_forward_and_surrogate_backward():
     torch.testing.assert_close(g, expected, rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("path, mode", [(LIF, "set"), (DC_EXC, "increment")])
+def test_the_input_enters_the_state_as_the_model_says(path, mode):
+    """`F.apply_input`, the input phase of `F.step` and of the fused window: scaled, it
+    replaces a non-differential input and is added to a differential one; the state given is
+    left as it was."""
+    neuron = compile_neuron(path, 1e-3)
+    assert neuron.input_mode == mode
+    state = neuron.initial_state((2,), dtype=torch.float64)
+    name = neuron.input_name
+    state[name] = torch.tensor([1e-9, 2e-9], dtype=torch.float64)
+    before = {k: v.clone() for k, v in state.items()}
+    x = torch.tensor([0.5, 3.0], dtype=torch.float64)
+    new = F.apply_input(neuron, state, x)
+    expected = x * neuron.input_scale + (before[name] if mode == "increment" else 0)
+    torch.testing.assert_close(new[name], expected, rtol=0, atol=0)
+    assert all(torch.equal(state[k], before[k]) for k in before)
+    assert all(new[k] is state[k] for k in state if k != name)
+
+
 # dt 5 ms is the pipeline's: the 5 ms refractory period is then a single step (no effect), so
 # the kernel takes its branch for neurons without refractoriness
 @pytest.mark.parametrize(

@@ -21,6 +21,32 @@ def _args(neuron: CompiledNeuron, state: State) -> list[torch.Tensor]:
     return [state[name] for name in neuron.state_names]
 
 
+def apply_input(neuron: CompiledNeuron, state: State, x: torch.Tensor) -> State:
+    """Feed the input of one step to the model's input variable.
+
+    Parameters
+    ----------
+    neuron : CompiledNeuron
+    state : dict of Tensor
+        The state before the step (left as it is).
+    x : Tensor
+        Input in network units: times ``neuron.input_scale``, it replaces the input variable
+        (``input_mode`` 'set') or is added to it ('increment').
+
+    Returns
+    -------
+    dict of Tensor
+        A copy of `state` with the new input.
+    """
+    s = dict(state)
+    current = x * neuron.input_scale
+    if neuron.input_mode == "set":
+        s[neuron.input_name] = current
+    else:
+        s[neuron.input_name] = s[neuron.input_name] + current
+    return s
+
+
 def integrate(neuron: CompiledNeuron, state: State, active: torch.Tensor | None) -> State:
     """Advance the differential variables by one step (Brian2's state updater).
 
@@ -76,12 +102,7 @@ def step(
     state : dict of Tensor
         The state after the step.
     """
-    s = dict(state)
-    current = x * neuron.input_scale
-    if neuron.input_mode == "set":
-        s[neuron.input_name] = current
-    else:
-        s[neuron.input_name] = s[neuron.input_name] + current
+    s = apply_input(neuron, state, x)
     refractory = s.get("_refractory")
     active = None if refractory is None else refractory <= 0
     s = integrate(neuron, s, active)
@@ -157,12 +178,7 @@ class _Window(torch.autograd.Function):
         spikes = torch.empty_like(x)
         k_ref = neuron.refractory_steps
         for t in range(x.shape[0]):
-            s = dict(state)
-            current = x[t] * neuron.input_scale
-            if neuron.input_mode == "set":
-                s[neuron.input_name] = current
-            else:
-                s[neuron.input_name] = s[neuron.input_name] + current
+            s = apply_input(neuron, state, x[t])
             refractory = s.get("_refractory")
             active = None if refractory is None else refractory <= 0
             before.append(s)
