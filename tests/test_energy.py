@@ -174,3 +174,28 @@ def test_snn_with_an_unpriced_neuron_is_evaluated_without_a_neuron_energy(tmp_pa
     ops = m["operations"]
     assert all(np.isnan(ops["neuron_ops"])) and np.isnan(ops["energy_nj"]["fp32"]["neuron"])
     assert ops["energy_nj"]["fp32"]["ac"] == pytest.approx(ops["accumulates"] * 0.9e-3)
+
+
+@pytest.mark.parametrize(
+    "arch, kw",
+    [
+        ("fc", {"hidden": 3, "bias": False}),
+        ("conv", {"channels": (2, 3)}),
+        ("conv", {"channels": (2, 3), "hidden": 5, "stride1": 2}),
+    ],
+)
+def test_a_twin_has_the_layers_of_its_spiking_network(neuron, arch, kw):
+    """Twin and spiking network are built by the same layer classes (`FCLayers`,
+    `ConvLayers`): the same synaptic layers, names, shapes and, from one seed, weights."""
+    from bioclf.surrogate.networks import build_network
+
+    nets = []
+    for spiking in (True, False):
+        torch.manual_seed(0)
+        nets.append(build_network(arch, neuron, spiking=spiking, **kw))
+    snn, ann = (net.state_dict() for net in nets)
+    assert list(snn) == list(ann)
+    assert all(torch.equal(snn[k], ann[k]) for k in snn)
+    assert [type(m) for m in nets[0].synapse_layers()] == [
+        type(m) for m in nets[1].synapse_layers()
+    ]

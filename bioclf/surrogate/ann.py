@@ -1,7 +1,8 @@
 """Conventional (non-spiking) twins of the spiking classifiers, for the ANN-vs-SNN comparison.
 
-Each twin has the layers of its spiking network under the same names and shapes (so the two
-state dicts hold the same tensors), ReLU in place of every hidden spiking population and
+Each twin has the layers of its spiking network under the same names and shapes (the same
+class builds them: `bioclf.surrogate.networks.FCLayers`, `ConvLayers`; so the two state dicts
+hold the same tensors), ReLU in place of every hidden spiking population and
 max pooling where the spiking network pools; the output layer gives logits. It takes the
 analog image (pixel intensities in [0, 1]) in one pass instead of T steps of spikes.
 
@@ -17,56 +18,23 @@ import numpy as np
 import torch
 from torch import nn
 
+from bioclf.surrogate.networks import ConvLayers, FCLayers
 
-class AnnFC(nn.Module):
-    """``784-N-10``: Linear, ReLU, Linear (the twin of `SpikingFC`)."""
 
-    def __init__(self, hidden: int = 100, n_in: int = 784, n_out: int = 10, bias: bool = True):
-        super().__init__()
-        self.fc1 = nn.Linear(n_in, hidden, bias=bias)
-        self.fc2 = nn.Linear(hidden, n_out, bias=bias)
-        self.hidden = hidden
+class AnnFC(FCLayers):
+    """``784-N-10``: Linear, ReLU, Linear (the twin of `SpikingFC`; its layers:
+    `bioclf.surrogate.networks.FCLayers`)."""
 
     def forward(self, x: torch.Tensor, record: bool = False):
         """Logits (1, B, 10) for images (1, B, 784)."""
         h = torch.relu(self.fc1(x))
-        out = self.fc2(h)
-        if record:
-            return out, {"input": x, "hidden": h, "output": out}, [x, h]
-        return out
-
-    def synapse_layers(self) -> list[nn.Module]:
-        return [self.fc1, self.fc2]
+        return self._returned(x, h, self.fc2(h), record)
 
 
-class AnnConv(nn.Module):
+class AnnConv(ConvLayers):
     """conv(1->c1,5)-ReLU-pool2-conv(c1->c2,5)-ReLU-pool2-[FC-ReLU]-FC (twin of `SpikingConv`,
-    ``stride1=2`` likewise replacing the first pooling by a strided convolution)."""
-
-    def __init__(
-        self,
-        channels: tuple[int, int] = (16, 32),
-        hidden: int = 0,
-        n_out: int = 10,
-        stride1: int = 1,
-    ):
-        super().__init__()
-        if stride1 not in (1, 2):
-            raise ValueError(f"stride1 must be 1 or 2, got {stride1}")
-        c1, c2 = channels
-        self.conv1 = nn.Conv2d(1, c1, 5, stride=stride1)
-        self.stride1 = stride1
-        self.conv2 = nn.Conv2d(c1, c2, 5)
-        self.pool = nn.MaxPool2d(2)
-        n_flat = c2 * 4 * 4
-        if hidden:
-            self.fc_h = nn.Linear(n_flat, hidden)
-            n_flat = hidden
-        else:
-            self.fc_h = None
-        self.fc = nn.Linear(n_flat, n_out)
-        self.channels = channels
-        self.hidden = hidden
+    ``stride1=2`` likewise replacing the first pooling by a strided convolution; its layers:
+    `bioclf.surrogate.networks.ConvLayers`)."""
 
     def forward(self, x: torch.Tensor, record: bool = False):
         """Logits (1, B, 10) for images (1, B, 784) or (1, B, 1, 28, 28)."""
@@ -91,9 +59,6 @@ class AnnConv(nn.Module):
         if record:
             return out, acts, pre
         return out
-
-    def synapse_layers(self) -> list[nn.Module]:
-        return [m for m in (self.conv1, self.conv2, self.fc_h, self.fc) if m is not None]
 
 
 def build_ann(arch: str, **kwargs) -> nn.Module:

@@ -20,7 +20,40 @@ from bioclf.surrogate.modules import SpikingNeurons
 ARCHS = ("fc", "conv")
 
 
-class SpikingFC(nn.Module):
+class FCLayers(nn.Module):
+    """The synaptic layers of the fully connected ``784-N-10`` network: ``fc1``, ``fc2``.
+
+    Shared by `SpikingFC` and its non-spiking twin (`bioclf.surrogate.ann.AnnFC`), so that the
+    two have the same layers under the same names (their state dicts hold the same tensors);
+    each adds what goes between them and its ``forward``.
+
+    Parameters
+    ----------
+    hidden, n_in, n_out : int
+        Hidden, input and output sizes.
+    bias : bool
+        Whether the layers have biases.
+    """
+
+    def __init__(self, hidden: int = 100, n_in: int = 784, n_out: int = 10, bias: bool = True):
+        super().__init__()
+        self.fc1 = nn.Linear(n_in, hidden, bias=bias)
+        self.fc2 = nn.Linear(hidden, n_out, bias=bias)
+        self.hidden = hidden
+
+    @staticmethod
+    def _returned(x: torch.Tensor, h: torch.Tensor, out: torch.Tensor, record: bool):
+        """What ``forward`` returns: `out`, and with `record` also the activity of every
+        population (dict, input first) and the input of each of `synapse_layers` (list)."""
+        if record:
+            return out, {"input": x, "hidden": h, "output": out}, [x, h]
+        return out
+
+    def synapse_layers(self) -> list[nn.Module]:
+        return [self.fc1, self.fc2]
+
+
+class SpikingFC(FCLayers):
     """Fully connected ``784-N-10``: Linear, neurons, Linear, neurons.
 
     The output is the spike trains of the 10 output neurons, (T, B, 10); the class score is the
@@ -37,12 +70,9 @@ class SpikingFC(nn.Module):
         slope: float | None = None,
         bias: bool = True,
     ):
-        super().__init__()
-        self.fc1 = nn.Linear(n_in, hidden, bias=bias)
+        super().__init__(hidden, n_in, n_out, bias)
         self.lif1 = SpikingNeurons(neuron, surrogate=surrogate, slope=slope)
-        self.fc2 = nn.Linear(hidden, n_out, bias=bias)
         self.lif2 = SpikingNeurons(neuron, surrogate=surrogate, slope=slope)
-        self.hidden = hidden
 
     def forward(self, x: torch.Tensor, record: bool = False):
         """Output spikes (T, B, 10) for input spikes (T, B, 784).
@@ -50,16 +80,56 @@ class SpikingFC(nn.Module):
         With `record`, also returns the spikes of every population (dict, input first) and the
         presynaptic spikes of each of `synapse_layers` (list)."""
         h = self.lif1(self.fc1(x))
-        out = self.lif2(self.fc2(h))
-        if record:
-            return out, {"input": x, "hidden": h, "output": out}, [x, h]
-        return out
+        return self._returned(x, h, self.lif2(self.fc2(h)), record)
+
+
+class ConvLayers(nn.Module):
+    """The synaptic layers of the convolutional network: ``conv1`` (1->c1, 5x5; stride
+    `stride1`), ``conv2`` (c1->c2, 5x5), ``pool`` (2x2 max), ``fc_h`` (flat -> `hidden`; None
+    where `hidden` is 0) and ``fc`` (-> `n_out`).
+
+    Shared by `SpikingConv` and its non-spiking twin (`bioclf.surrogate.ann.AnnConv`), so that
+    the two have the same layers under the same names (their state dicts hold the same
+    tensors); each adds what goes between them and its ``forward``.
+
+    Parameters
+    ----------
+    channels : tuple of int
+        Channels of the two convolutions (c1, c2).
+    hidden : int
+        Size of the hidden fully connected layer; 0: none.
+    n_out : int
+        Outputs.
+    stride1 : int
+        1, or 2: the first convolution strided instead of followed by pooling.
+    """
+
+    def __init__(
+        self,
+        channels: tuple[int, int] = (16, 32),
+        hidden: int = 0,
+        n_out: int = 10,
+        stride1: int = 1,
+    ):
+        super().__init__()
+        if stride1 not in (1, 2):
+            raise ValueError(f"stride1 must be 1 or 2, got {stride1}")
+        c1, c2 = channels
+        self.conv1 = nn.Conv2d(1, c1, 5, stride=stride1)
+        self.stride1 = stride1
+        self.conv2 = nn.Conv2d(c1, c2, 5)
+        self.pool = nn.MaxPool2d(2)
+        n_flat = c2 * 4 * 4
+        self.fc_h = nn.Linear(n_flat, hidden) if hidden else None
+        self.fc = nn.Linear(hidden or n_flat, n_out)
+        self.channels = channels
+        self.hidden = hidden
 
     def synapse_layers(self) -> list[nn.Module]:
-        return [self.fc1, self.fc2]
+        return [m for m in (self.conv1, self.conv2, self.fc_h, self.fc) if m is not None]
 
 
-class SpikingConv(nn.Module):
+class SpikingConv(ConvLayers):
     """Convolutional: conv(1->c1,5)-neurons-pool2-conv(c1->c2,5)-neurons-pool2-FC-neurons.
 
     Max pooling of binary spike maps is an OR over each 2x2 window. With ``stride1=2`` the
@@ -77,27 +147,12 @@ class SpikingConv(nn.Module):
         slope: float | None = None,
         stride1: int = 1,
     ):
-        super().__init__()
-        if stride1 not in (1, 2):
-            raise ValueError(f"stride1 must be 1 or 2, got {stride1}")
-        c1, c2 = channels
-        self.conv1 = nn.Conv2d(1, c1, 5, stride=stride1)
-        self.stride1 = stride1
+        super().__init__(channels, hidden, n_out, stride1)
         self.lif1 = SpikingNeurons(neuron, surrogate=surrogate, slope=slope)
-        self.conv2 = nn.Conv2d(c1, c2, 5)
         self.lif2 = SpikingNeurons(neuron, surrogate=surrogate, slope=slope)
-        self.pool = nn.MaxPool2d(2)
-        n_flat = c2 * 4 * 4
         if hidden:
-            self.fc_h = nn.Linear(n_flat, hidden)
             self.lif_h = SpikingNeurons(neuron, surrogate=surrogate, slope=slope)
-            n_flat = hidden
-        else:
-            self.fc_h = None
-        self.fc = nn.Linear(n_flat, n_out)
         self.lif3 = SpikingNeurons(neuron, surrogate=surrogate, slope=slope)
-        self.channels = channels
-        self.hidden = hidden
         # Channels-last (NHWC) memory: oneDNN's convolution backward pass is several times
         # faster in it on CPUs (the first layer's weight gradient most), and the neurons,
         # being elementwise, do not care how their maps are laid out.
@@ -138,9 +193,6 @@ class SpikingConv(nn.Module):
         if record:
             return out, spikes, pre
         return out
-
-    def synapse_layers(self) -> list[nn.Module]:
-        return [m for m in (self.conv1, self.conv2, self.fc_h, self.fc) if m is not None]
 
 
 def build_network(
