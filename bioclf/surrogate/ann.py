@@ -44,21 +44,12 @@ class AnnConv(ConvLayers):
         p1 = self.pool(a1) if self.stride1 == 1 else a1
         a2 = torch.relu(self.conv2(p1))
         p2 = self.pool(a2).reshape(t, b, -1)
+        return self._head(x, (a1, a2), p1, p2, torch.relu, _logits, record)
 
-        def unfold(maps):  # (N, C, H, W) -> (T, B, C, H, W)
-            return maps.reshape(t, b, *maps.shape[1:])
 
-        acts = {"input": x, "conv1": unfold(a1), "conv2": unfold(a2)}
-        pre = [x, unfold(p1), p2]
-        if self.fc_h is not None:
-            p2 = torch.relu(self.fc_h(p2))
-            acts["hidden"] = p2
-            pre.append(p2)
-        out = self.fc(p2)
-        acts["output"] = out
-        if record:
-            return out, acts, pre
-        return out
+def _logits(z: torch.Tensor) -> torch.Tensor:
+    """The output layer's activation: none (logits)."""
+    return z
 
 
 def build_ann(arch: str, **kwargs) -> nn.Module:

@@ -125,6 +125,40 @@ class ConvLayers(nn.Module):
         self.channels = channels
         self.hidden = hidden
 
+    def _head(self, x, maps, p1, p2, hidden, output, record: bool):
+        """The fully connected layers after the convolutions, and what ``forward`` returns.
+
+        Parameters
+        ----------
+        x : Tensor
+            The input, (T, B, 1, 28, 28).
+        maps : tuple of Tensor
+            The activity of the two convolutional populations, (T*B, C, H, W) each.
+        p1, p2 : Tensor
+            The input of ``conv2`` (T*B, C, H, W) and of the fully connected layers (T, B, F).
+        hidden, output : callable
+            The populations after ``fc_h`` (None without it) and after ``fc``.
+        record : bool
+            Also return the activity of every population (dict, input first) and the input of
+            each of `synapse_layers` (list).
+        """
+        t, b = x.shape[:2]
+
+        def unfold(maps):  # (N, C, H, W) -> (T, B, C, H, W), a view
+            return maps.reshape(t, b, *maps.shape[1:])
+
+        acts = {"input": x, "conv1": unfold(maps[0]), "conv2": unfold(maps[1])}
+        pre = [x, unfold(p1), p2]
+        if self.fc_h is not None:
+            p2 = hidden(self.fc_h(p2))
+            acts["hidden"] = p2
+            pre.append(p2)
+        out = output(self.fc(p2))
+        acts["output"] = out
+        if record:
+            return out, acts, pre
+        return out
+
     def synapse_layers(self) -> list[nn.Module]:
         return [m for m in (self.conv1, self.conv2, self.fc_h, self.fc) if m is not None]
 
@@ -178,21 +212,7 @@ class SpikingConv(ConvLayers):
         s2 = self._conv_neurons(self.conv2, self.lif2, p1, t)
         # back to (C, H, W) order before flattening: the FC weights' layout does not change
         p2 = self.pool(s2).contiguous().reshape(t, b, -1)
-
-        def unfold(maps):  # (N, C, H, W) -> (T, B, C, H, W), a view
-            return maps.reshape(t, b, *maps.shape[1:])
-
-        spikes = {"input": x, "conv1": unfold(s1), "conv2": unfold(s2)}
-        pre = [x, unfold(p1), p2]
-        if self.fc_h is not None:
-            p2 = self.lif_h(self.fc_h(p2))
-            spikes["hidden"] = p2
-            pre.append(p2)
-        out = self.lif3(self.fc(p2))
-        spikes["output"] = out
-        if record:
-            return out, spikes, pre
-        return out
+        return self._head(x, (s1, s2), p1, p2, getattr(self, "lif_h", None), self.lif3, record)
 
 
 def build_network(
