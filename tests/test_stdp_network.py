@@ -66,7 +66,7 @@ def test_trained_state_is_normalised_before_frozen_use(models, mnist):
     x, _ = mnist
     sim = Simulator(models, SHORT, 4, 2, 0, backends.Backend("runtime"), "normend")
     trained, res = sim.run_chunk(sim.initial_state, x[:2], 0, _key(), plastic=True)
-    assert res.counts.sum() > 0
+    assert res.counts.sum() > 0 and res.counts.dtype == np.uint16  # (not int64: 4x the bytes)
     w = trained["s_in.w"].reshape(784, 4)
     assert np.abs(w.sum(0) - 78.0).max() > 1e-3  # learning after the last normalisation
     # The running column sums that normalisation divides by follow every STDP update.
@@ -205,7 +205,8 @@ def test_training_keeps_a_window_of_counts(models, mnist, tmp_path, monkeypatch)
     """A training pass keeps the counts of its last RUNNING_WINDOW samples only, and its
     running estimate and result are those of a pass that keeps every sample's. Shown on a run
     interrupted mid-pass with every sample's counts kept (as older code did), resumed into a
-    window: the window is cut from the checkpoint, then kept."""
+    window: the window is cut from the checkpoint, then kept; and on one whose window was
+    written as int64 (as code before 2026-12-06 did): read as the uint16 it is kept as."""
     from bioclf.stdp import run
 
     monkeypatch.setattr(run, "RUNNING_WINDOW", 4)
@@ -222,27 +223,90 @@ def test_training_keeps_a_window_of_counts(models, mnist, tmp_path, monkeypatch)
 
     real = sim.run_chunk
 
+    killed = []  # the checkpoint of the run to kill
+
     def killed_late_in_the_second_pass(*args, **kwargs):
-        if (tmp_path / "old.npz").exists():
-            with np.load(tmp_path / "old.npz") as saved:
+        if (tmp_path / killed[-1]).exists():
+            with np.load(tmp_path / killed[-1]) as saved:
                 if int(saved["pass_index"]) == 1 and int(saved["position"]) >= 3:
                     raise KeyboardInterrupt
         return real(*args, **kwargs)
 
     monkeypatch.setattr(sim, "run_chunk", killed_late_in_the_second_pass)
-    with pytest.raises(KeyboardInterrupt):
-        train(True, "old.npz")
+    for keep, name in ((True, "old.npz"), (False, "int64.npz")):
+        killed.append(name)
+        with pytest.raises(KeyboardInterrupt):
+            train(keep, name)
     with np.load(tmp_path / "old.npz") as saved:
         assert saved["rec1/counts"].shape == (6, 4)
+    with np.load(tmp_path / "int64.npz") as saved:
+        arrays = {key: saved[key] for key in saved.files}
+    assert arrays["rec1/window"].dtype == np.uint16 and arrays["rec1/window"].any()
+    arrays["rec1/window"] = arrays["rec1/window"].astype(np.int64)
+    np.savez(tmp_path / "int64.npz", **arrays)
     monkeypatch.setattr(sim, "run_chunk", real)
-    r_state, resumed = train(False, "old.npz")
-    np.testing.assert_array_equal(resumed[1]["trace"], full[1]["trace"])
-    np.testing.assert_array_equal(resumed[1]["window"], full[1]["counts"][-4:])
-    assert resumed[0]["window"].shape == (0, 4)  # a pass followed by another keeps none
-    np.testing.assert_array_equal(r_state["s_in.w"], state["s_in.w"])
-    with np.load(tmp_path / "old.npz") as saved:
-        assert not [key for key in saved.files if key.endswith("/counts")]
-        assert saved["rec1/window"].shape == (4, 4)
+    for name in ("old.npz", "int64.npz"):
+        r_state, resumed = train(False, name)
+        np.testing.assert_array_equal(resumed[1]["trace"], full[1]["trace"])
+        np.testing.assert_array_equal(resumed[1]["window"], full[1]["counts"][-4:])
+        assert resumed[1]["window"].dtype == np.uint16, name
+        assert resumed[0]["window"].shape == (0, 4)  # a pass followed by another keeps none
+        np.testing.assert_array_equal(r_state["s_in.w"], state["s_in.w"])
+        with np.load(tmp_path / name) as saved:
+            assert not [key for key in saved.files if key.endswith("/counts")]
+            assert saved["rec1/window"].shape == (4, 4)
+            assert saved["rec1/window"].dtype == np.uint16, name
+    # uninterrupted: the same; a finished pass's empty window holds no buffer of its own
+    w_state, windowed = train(False, "windowed.npz")
+    np.testing.assert_array_equal(windowed[1]["trace"], full[1]["trace"])
+    np.testing.assert_array_equal(windowed[1]["window"], full[1]["counts"][-4:])
+    assert windowed[0]["window"].shape == (0, 4) and windowed[0]["window"].base is None
+    np.testing.assert_array_equal(w_state["s_in.w"], state["s_in.w"])
+
+
+def test_counts_window_is_the_last_rows_appended(monkeypatch):
+    """`run._Window` holds what concatenating and keeping the last rows gives, as uint16, for
+    chunks smaller and larger than it, and refuses counts of a wider type (which would wrap)."""
+    from bioclf.stdp import run
+
+    rng = np.random.default_rng(0)
+    for capacity in (1, 3, 7):
+        start = rng.integers(0, 700, (min(2, capacity), 5)).astype(np.uint16)
+        window, expected = run._Window(start, capacity), start
+        for m in (0, 1, 2, 5, 9, 3, 3):
+            counts = rng.integers(0, 700, (m, 5)).astype(np.uint16)
+            window.append(counts)
+            expected = np.concatenate([expected, counts])[-capacity:]
+            np.testing.assert_array_equal(window.rows, expected)
+            assert window.rows.dtype == np.uint16
+    with pytest.raises(TypeError, match="safe"):
+        window.append(np.ones((1, 5), dtype=np.int64))
+
+
+def test_checkpoint_window_outside_the_counts_range_refused(tmp_path):
+    """A checkpoint's int64 window is read as uint16 where its values fit, refused naming the
+    file and array where one does not (it would wrap)."""
+    from bioclf.stdp import run
+
+    path = tmp_path / "checkpoint.npz"
+    for window in ([[0, 3], [700, 1]], [[0, 3], [70000, 1]], [[-1, 0]]):
+        np.savez(path, **{"rec0/window": np.array(window, dtype=np.int64)})
+        with np.load(path) as saved:
+            if np.max(window) < 2**16 and np.min(window) >= 0:
+                got = run._saved_window(saved, 0, 0, 2, 1, 2, path)
+                assert got.dtype == np.uint16
+                np.testing.assert_array_equal(got, window)
+                continue
+            with pytest.raises(ResultFileError, match=r"checkpoint\.npz: rec0/window: .*65535"):
+                run._saved_window(saved, 0, 0, 2, 1, 2, path)
+
+
+def test_presentation_longer_than_a_count_can_hold_refused():
+    """A neuron spikes at most once per step, so counts of a presentation fit uint16 when it
+    has at most 65,535 steps; a longer one is refused (its counts could wrap)."""
+    Protocol(present=65535 * 0.005 * ms, dt=0.005 * ms)
+    with pytest.raises(ConfigError, match="stdp.protocol.present.*65536 time steps"):
+        Protocol(present=65536 * 0.005 * ms, dt=0.005 * ms)
 
 
 def _never_stop(monkeypatch):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from brian2 import Hz, ms
 from brian2.units.fundamentalunits import Quantity
 
@@ -26,6 +27,11 @@ from bioclf.errors import THE_CONFIGURATION, ConfigError, EquationFileError
 #: Where a protocol's values come from, in its errors (`bioclf.config.validate` and
 #: `bioclf.tasks.run` name the file).
 CONFIG = THE_CONFIGURATION
+
+#: Type of a neuron's spike count in one presentation (`simulate.ChunkResult.counts`, the
+#: records and checkpoints of `run`): a neuron spikes at most once per time step, so a
+#: presentation of up to its maximum (65,535) steps cannot overflow it (`Protocol` refuses longer).
+COUNT_DTYPE = np.uint16
 
 #: Variables the network code itself reads or writes on the excitatory neurons.
 EXC_NEEDS = ("v", "theta", "ge", "gi")
@@ -100,6 +106,13 @@ class Protocol:
         if abs(float(self.present / self.dt) - self.present_steps) > 1e-9:
             raise ConfigError(
                 CONFIG, "stdp.protocol.present", "must be a whole number of time steps (dt)"
+            )
+        if self.present_steps > np.iinfo(COUNT_DTYPE).max:
+            raise ConfigError(
+                CONFIG,
+                "stdp.protocol.present",
+                f"{self.present_steps} time steps (dt) is more than the "
+                f"{np.iinfo(COUNT_DTYPE).max} that a spike count of one presentation can hold",
             )
         if self.encoding not in ENCODINGS:
             raise ConfigError(

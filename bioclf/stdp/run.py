@@ -28,10 +28,10 @@ from bioclf import tasks
 from bioclf.brian import backends
 from bioclf.data import FloatImages
 from bioclf.encoding import SPLIT_TAGS, hashrng
-from bioclf.errors import ConfigError
+from bioclf.errors import ConfigError, ResultFileError
 from bioclf.io import digest, save_npz
 from bioclf.stdp import labels as labelling
-from bioclf.stdp.protocol import Models, Protocol
+from bioclf.stdp.protocol import COUNT_DTYPE, Models, Protocol
 from bioclf.stdp.simulate import Simulator
 
 #: Samples of the preceding training stream used for the running accuracy estimate.
@@ -52,7 +52,8 @@ class Pass:
     #: Position in the split of the first sample (a shard's), which keys its input spikes.
     start: int = 0
     #: Keep every sample's counts (evaluation: they are the result). False (training): keep a
-    #: window of the last `RUNNING_WINDOW` samples of the pass, record ``window`` (n, n_exc).
+    #: window of the last `RUNNING_WINDOW` samples of the pass, record ``window`` (n, n_exc),
+    #: kept in one buffer (`_Window`).
     keep_counts: bool = True
 
 
@@ -137,7 +138,7 @@ def run_passes(
             checkpoint_run.resumable(checkpoint, *ids, log, f"[{label}] ")
     if checkpoint.exists():
         with np.load(checkpoint) as saved:
-            state, k, pos, trace = _restore(saved, records, spikes, wall, costs, n_exc)
+            state, k, pos, trace = _restore(saved, records, spikes, wall, costs, n_exc, checkpoint)
         log(f"[{label}] resuming from {checkpoint}: pass {k}, sample {pos}")
 
     sizes = [len(p.images) for p in passes]
@@ -146,6 +147,7 @@ def run_passes(
     # this run's rate is measured from here (not over a build, or samples run before a
     # resumption); its elapsed time from the progress's start
     progress.rebase(before + sum(sizes[:k]) + pos)
+    window = None  # the current training pass's `_Window`, made when the pass (re)starts
     while k < len(passes):
         p = passes[k]
         base_key = hashrng.key(seed, SPLIT_TAGS[p.split], p.epoch)
@@ -162,8 +164,9 @@ def run_passes(
             earlier = rec["counts"][max(0, pos - RUNNING_WINDOW) : pos]
             rec["counts"][pos : pos + m] = result.counts
         else:
-            earlier = rec["window"]
-            rec["window"] = np.concatenate([earlier, result.counts])[-RUNNING_WINDOW:]
+            if window is None:
+                window = _Window(rec["window"], min(len(p.images), RUNNING_WINDOW))
+            earlier = window.rows  # (a view: the window takes this chunk's counts below)
         rec["reps"][pos : pos + m] = result.reps
         rec["intensities"][pos : pos + m] = result.intensities
         elapsed = time.perf_counter() - start
@@ -181,6 +184,9 @@ def run_passes(
             acc = float(np.mean(pred == p.labels[pos : pos + m]))
             trace.append((seen, acc))
             message += f", running training accuracy {acc:.1%}"
+        if not p.keep_counts:
+            window.append(result.counts)
+            rec["window"] = window.rows
         log(f"{message}, {progress(before + seen)}")
         wall[k] += time.perf_counter() - start
         costs["build_time_s"] = round(sim.build_time_s, 2)
@@ -189,7 +195,8 @@ def run_passes(
         if pos >= len(p.images):
             k, pos = k + 1, 0
             if not p.keep_counts and k < len(passes):  # the next pass has a window of its own
-                rec["window"] = rec["window"][:0]
+                # a new empty array: a view of the buffer would hold it for the whole run
+                rec["window"], window = np.zeros((0, n_exc), dtype=COUNT_DTYPE), None
         arrays = {f"state/{key}": value for key, value in state.items()}
         for j, r in enumerate(records):
             arrays.update({f"rec{j}/{name}": value for name, value in r.items()})
@@ -244,7 +251,7 @@ def finished(
             done = (int(saved["pass_index"]), int(saved["position"])) == (len(passes), 0)
             if not done or saved_id != run_id or [str(x) for x in saved["pass_ids"]] != pass_ids:
                 return None
-            state, _, _, trace = _restore(saved, records, spikes, wall, costs, n_exc)
+            state, _, _, trace = _restore(saved, records, spikes, wall, costs, n_exc, checkpoint)
     except UNREADABLE:
         return None  # (`run_passes` says so and moves it aside)
     return state, _finished_records(records, trace, spikes, wall, costs, run_id)
@@ -283,7 +290,7 @@ def _new_records(passes: list[Pass], n_exc: int) -> list[dict[str, np.ndarray]]:
     return [
         {
             ("counts" if p.keep_counts else "window"): np.zeros(
-                (len(p.images) if p.keep_counts else 0, n_exc), dtype=np.uint16
+                (len(p.images) if p.keep_counts else 0, n_exc), dtype=COUNT_DTYPE
             ),
             "reps": np.zeros(len(p.images), dtype=np.int32),
             "intensities": np.zeros(len(p.images), dtype=np.float32),
@@ -292,15 +299,15 @@ def _new_records(passes: list[Pass], n_exc: int) -> list[dict[str, np.ndarray]]:
     ]
 
 
-def _restore(saved, records: list[dict], spikes, wall, costs: dict, n_exc: int):
-    """Fill `records`, `spikes`, `wall` and `costs` from checkpoint `saved`; return its state,
-    pass index, position and trace."""
+def _restore(saved, records: list[dict], spikes, wall, costs: dict, n_exc: int, where: Path):
+    """Fill `records`, `spikes`, `wall` and `costs` from checkpoint `saved` (read from
+    `where`); return its state, pass index, position and trace."""
     state = {key[6:]: saved[key] for key in saved.files if key.startswith("state/")}
     k, pos = int(saved["pass_index"]), int(saved["position"])
     for j, rec in enumerate(records):
         for name in rec:
             if name == "window":
-                rec[name] = _saved_window(saved, j, k, pos, len(records), n_exc)
+                rec[name] = _saved_window(saved, j, k, pos, len(records), n_exc, where)
             elif f"rec{j}/{name}" in saved.files:  # a run extended by more passes
                 rec[name][:] = saved[f"rec{j}/{name}"]
     trace = [tuple(row) for row in saved["trace"]]
@@ -322,20 +329,78 @@ def _finished_records(records, trace, spikes, wall, costs, run_id) -> list[dict]
     return records
 
 
-def _saved_window(saved, j: int, k: int, pos: int, n_passes: int, n_exc: int) -> np.ndarray:
-    """The counts window of pass `j` in checkpoint `saved`, resumed at pass `k`, sample `pos`.
+def _saved_window(
+    saved, j: int, k: int, pos: int, n_passes: int, n_exc: int, where: Path
+) -> np.ndarray:
+    """The counts window of pass `j` in checkpoint `saved` (read from `where`), resumed at pass
+    `k`, sample `pos`, as `COUNT_DTYPE`.
 
     Only the current pass, or the last one of a finished run, has one. A checkpoint written
     before windows kept every sample's counts (``rec{j}/counts``): the window is cut from them.
+    One written before 2026-12-06 holds the window as int64: converted (the same values).
     """
     current = j == k or (j == n_passes - 1 and k == n_passes)
     if current and f"rec{j}/window" in saved.files:
-        return saved[f"rec{j}/window"]
+        return _as_counts(saved[f"rec{j}/window"], where, f"rec{j}/window")
     if current and f"rec{j}/counts" in saved.files:
         counts = saved[f"rec{j}/counts"]
         end = pos if j == k else len(counts)
-        return counts[max(0, end - RUNNING_WINDOW) : end]
-    return np.zeros((0, n_exc), dtype=np.uint16)
+        return _as_counts(counts[max(0, end - RUNNING_WINDOW) : end], where, f"rec{j}/counts")
+    return np.zeros((0, n_exc), dtype=COUNT_DTYPE)
+
+
+def _as_counts(counts: np.ndarray, where: Path, name: str) -> np.ndarray:
+    """Spike counts `counts` (array `name` of checkpoint `where`) as `COUNT_DTYPE`, refused
+    (`ResultFileError`) where a value does not fit: never so in a checkpoint this code wrote."""
+    if counts.dtype == COUNT_DTYPE:
+        return counts
+    limits = np.iinfo(COUNT_DTYPE)
+    if counts.size and (counts.min() < limits.min or counts.max() > limits.max):
+        raise ResultFileError(
+            where,
+            f"{name}: spike counts from {counts.min()} to {counts.max()}, outside the "
+            f"{limits.min} to {limits.max} of a presentation's count",
+        )
+    return counts.astype(COUNT_DTYPE)
+
+
+class _Window:
+    """The counts of a training pass's last `RUNNING_WINDOW` samples (at most `capacity`), in
+    one buffer: appending shifts it in place, where concatenating would hold two copies.
+
+    Parameters
+    ----------
+    rows : (r, n_exc) array
+        The window so far (a checkpoint's, or empty), r <= `capacity`.
+    capacity : int
+        Rows of the buffer: ``min(samples of the pass, RUNNING_WINDOW)``.
+    """
+
+    def __init__(self, rows: np.ndarray, capacity: int):
+        self._buffer = np.zeros((capacity, rows.shape[1]), dtype=COUNT_DTYPE)
+        self._n = 0
+        self.append(rows)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The window, oldest sample first (a view of the buffer)."""
+        return self._buffer[: self._n]
+
+    def append(self, counts: np.ndarray) -> None:
+        """Add `counts` (m, n_exc) of `COUNT_DTYPE` after the rows, dropping the oldest beyond
+        the capacity."""
+        buffer, m = self._buffer, len(counts)
+        kept = min(self._n, len(buffer) - min(m, len(buffer)))  # earlier rows that stay
+        shift = self._n - kept
+        # moved to the front in blocks of `shift` rows, which do not overlap: numpy would copy
+        # overlapping 2-D source rows to a temporary array first (128 MB at N=6400)
+        for start in range(0, kept, shift) if shift else ():
+            stop = min(start + shift, kept)
+            buffer[start:stop] = buffer[start + shift : stop + shift]
+        new = counts[max(0, m - len(buffer)) :]
+        # "safe": counts of a wider type (a bug) would wrap silently in an assignment
+        np.copyto(buffer[kept : kept + len(new)], new, casting="safe")
+        self._n = kept + len(new)
 
 
 def _identities(checkpoint: Path, run_id: dict[str, str], pass_ids: list[str]):

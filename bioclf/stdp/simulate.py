@@ -24,7 +24,7 @@ from bioclf.brian import backends
 from bioclf.brian.groups import evaluate_array
 from bioclf.equations import model_content
 from bioclf.stdp import network, parity
-from bioclf.stdp.protocol import Models, Protocol
+from bioclf.stdp.protocol import COUNT_DTYPE, Models, Protocol
 
 
 @dataclass
@@ -35,7 +35,7 @@ class ChunkResult:
     ----------
     samples : (m,) int
         Chunk-local indices of the samples whose presentation was accepted, in order.
-    counts : (m, n_exc) int
+    counts : (m, n_exc) uint16 (`protocol.COUNT_DTYPE`)
         Excitatory spikes of each neuron during each accepted presentation.
     reps : (m,) int
         How many presentations were rejected (too few spikes) before acceptance.
@@ -229,7 +229,8 @@ class Simulator:
         shown = spike_steps % p.slot_steps < p.present_steps
         rows = row_of_slot[spike_steps // p.slot_steps]
         keep = shown & (rows >= 0)
-        counts = np.zeros((len(acc_steps), net.n_exc), dtype=np.int64)
+        # uint16: a neuron spikes at most once a step, and `Protocol` caps the steps (COUNT_DTYPE)
+        counts = np.zeros((len(acc_steps), net.n_exc), dtype=COUNT_DTYPE)
         np.add.at(counts, (rows[keep], spike_i[keep]), 1)
 
         if len(samples) and not np.array_equal(samples, np.arange(len(samples))):
