@@ -48,10 +48,10 @@ def test_mean_over_seeds_per_network_new_methods_and_rows_without_accuracy(tmp_p
     others.write_text('what,figure,target,anchor,command\n"a, b",**1%**,,,`cmd | x`\n')
     lines = readme_table.table(metrics, targets, others).splitlines()
     assert len(lines) == 2 + 3
-    assert "| **85.65%** mean of 3 seeds (85 / 86.31 / 85.64%, seeds 0 / 2 / 10) |" in lines[2]
+    assert "| **85.65%** mean of 3 seeds (85.00 / 86.31 / 85.64%, seeds 0 / 2 / 10) |" in lines[2]
     assert "best" not in lines[2]
     assert "≥ 85%" in lines[2] and "82.9%" in lines[2]
-    assert lines[3].startswith("| ANN, MLP 784-100-10") and "**98.1%**" in lines[3]
+    assert lines[3].startswith("| ANN, MLP 784-100-10") and "**98.10%**" in lines[3]
     assert lines[4] == "| a, b | **1%** | — | — | `cmd \\| x` |"
 
 
@@ -66,10 +66,10 @@ def test_brian2_row_over_the_seeds_that_ran_in_brian2(tmp_path):
         + "surrogate,FC 784-100-10,100,2,torch-cpu,0.9700,,\n"
     )
     lines = readme_table.table(metrics, tmp_path / "t.csv", tmp_path / "o.csv").splitlines()
-    assert "**97.55%** mean of 3 seeds (97.75 / 97.9 / 97%, seeds 0 / 1 / 2)" in lines[2]
+    assert "**97.55%** mean of 3 seeds (97.75 / 97.90 / 97.00%, seeds 0 / 1 / 2)" in lines[2]
     assert lines[3] == (
         "| the same trained network run in Brian2 (FC 784-100-10) | **97.75%** mean of 2 seeds "
-        "(97.7 / 97.8%, seeds 0 / 1) | within 1 point of 97.83% | — | `make reproduce` |"
+        "(97.70 / 97.80%, seeds 0 / 1) | within 1 point of 97.83% | — | `make reproduce` |"
     )
 
 
@@ -225,7 +225,7 @@ def test_a_row_naming_runs_takes_its_figure_from_their_records(tmp_path):
         tmp_path, [("", STDP_ROW, "s10 s1 s0"), ("", STDP_ROW, "s1"), ("**1%** (seed 0)", "c", "")]
     )
     assert lines == [
-        "| row 0 | **84.82%** mean of 3 seeds (85.51 / 84.94 / 84%, seeds 0 / 1 / 10) | ≥ 85% "
+        "| row 0 | **84.82%** mean of 3 seeds (85.51 / 84.94 / 84.00%, seeds 0 / 1 / 10) | ≥ 85% "
         f"| 82.9% | {STDP_ROW} |",
         f"| row 1 | **84.94%** (seed 1) | ≥ 85% | 82.9% | {STDP_ROW} |",
         "| row 2 | **1%** (seed 0) | ≥ 85% | 82.9% | c |",  # by hand, without records
