@@ -273,7 +273,7 @@ def stdp_mem_mb(w):
     """Memory (MB) an STDP job of N neurons asks for: 2 GB (Python, Brian2 and the compiler),
     0.25 MB per neuron (the input synapses, and a pass's spike counts: 0.12 MB per neuron for a
     label assignment of 60,000 samples) and the N x N inhibitory synapses
-    (`stdp_pairs_mb`): 2.0 GB at N=100, 2.5 GB at N=1600, 5.2 GB at N=6400 (2.2 GB measured
+    (`stdp_pairs_mb`): 2.0 GB at N=100, 2.5 GB at N=1600, 5.2 GB at N=6400 (2.0 GB measured
     over 20 training samples; a label assignment of 60,000 samples holds 0.77 GB more)."""
     return 2000 + int(w.n) // 4 + stdp_pairs_mb(w.n)
 
