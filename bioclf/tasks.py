@@ -297,9 +297,11 @@ def torch_version() -> str | None:
     """``torch.__version__`` (None without PyTorch), read from ``torch/version.py`` where torch
     is not imported yet: importing it holds about 450 MB of resident memory, which a task that
     never uses it (the STDP ones) would pay for its provenance alone. (The installed package's
-    metadata will not do: it lacks the local label, ``+cu130``, that the file has.)"""
+    metadata will not do: it lacks the local label, ``+cu130``, that the file has.) A torch
+    that cannot be imported (its import blocked, or failing) gives None, as importing it did."""
     if "torch" in sys.modules:
-        return str(sys.modules["torch"].__version__)
+        module = sys.modules["torch"]  # None: its import blocked (``import torch`` would fail)
+        return None if module is None else str(module.__version__)
     spec = importlib.util.find_spec("torch")  # (finds the package, runs none of it)
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -314,8 +316,10 @@ def torch_version() -> str | None:
             and isinstance(node.value, ast.Constant)
         ):
             return str(node.value.value)
-    import torch  # a layout this does not know: ask torch itself
-
+    try:
+        import torch  # a layout this does not know: ask torch itself
+    except ImportError:  # (a broken install: without version.py, torch's own import fails)
+        return None
     return str(torch.__version__)
 
 

@@ -437,3 +437,26 @@ def test_provenance_names_torch_without_importing_it(tmp_path):
     import torch
 
     assert version() == [torch.__version__, "False"]
+
+
+def test_provenance_without_a_torch_that_imports(tmp_path):
+    """A torch that cannot be imported is left out of the provenance, as when importing it gave
+    the version: before, a blocked import (``sys.modules['torch'] = None``) and a broken install
+    without torch/version.py (whose import fails) made every task fail in `provenance`."""
+    import subprocess
+    import sys
+
+    def version(path: str, block: bool = False) -> str:
+        script = (
+            "import sys; sys.modules['torch'] = None; " if block else ""
+        ) + "from bioclf import tasks; print(tasks.provenance().get('torch'))"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([path, str(ROOT)])}
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout.decode().strip()
+
+    fake = tmp_path / "torch"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('no torch/version.py')\n")
+    assert version(str(tmp_path)) == "None"
+    assert version(str(tmp_path), block=True) == "None"
