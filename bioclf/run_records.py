@@ -132,7 +132,9 @@ def commit(root: Path, record_file: Path | None = None) -> str:
     Raises
     ------
     ConfigError
-        Naming `record_file`: neither git nor ``BIOCLF_COMMIT`` says which code runs.
+        Naming `record_file`: neither git nor ``BIOCLF_COMMIT`` says which code runs, or
+        ``BIOCLF_COMMIT`` is no short git hash (refused here, before a run, not when its record
+        is appended at the end).
     """
     root = Path(root).resolve()
 
@@ -153,6 +155,9 @@ def commit(root: Path, record_file: Path | None = None) -> str:
                 f"{root} is no git checkout and BIOCLF_COMMIT is unset: a record names the "
                 "code that ran",
             )
+        problem = _problem("commit", head)
+        if problem:
+            raise ConfigError(record_file or root, "commit", f"BIOCLF_COMMIT {problem}")
         return head
     spec = ["--", "."]
     inside = record_file is not None and Path(record_file).resolve().is_relative_to(root)

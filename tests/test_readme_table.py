@@ -356,3 +356,7 @@ def test_the_commit_is_dirty_for_changed_tracked_files_but_the_record_file(tmp_p
     monkeypatch.delenv("BIOCLF_COMMIT")
     with pytest.raises(ConfigError, match="runs.jsonl: field 'commit': .* no git checkout"):
         run_records.commit(plain, runs)
+    # refused when the run starts (bench/stdp_validate.py --record), not hours later on append
+    monkeypatch.setenv("BIOCLF_COMMIT", "v1.0")
+    with pytest.raises(ConfigError, match="runs.jsonl: field 'commit': BIOCLF_COMMIT 'v1.0'"):
+        run_records.commit(plain, runs)
