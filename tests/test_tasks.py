@@ -408,23 +408,28 @@ def test_a_frozen_run_into_the_trained_directory_is_refused(task, tmp_path, caps
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.npz"]
 
 
+def _run_python(script: str, path: str | None = None) -> str:
+    """The output of `script` in a fresh Python with `path` (a fake torch) before the project."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*filter(None, [path]), str(ROOT)])}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()
+    return done.stdout.decode()
+
+
 def test_provenance_names_torch_without_importing_it(tmp_path):
     """STDP tasks record torch's version in their provenance; importing torch for it alone held
     ~450 MB. The version is read from torch/version.py, as torch.__version__ gives it (the
     installed torch's checked too), and a layout without it falls back to the import."""
-    import subprocess
-    import sys
-
     script = (
         "import sys; from bioclf import tasks; v = tasks.provenance().get('torch'); "
         "print(v, 'torch' in sys.modules)"
     )
 
     def version(path=None):
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([*filter(None, [path]), str(ROOT)])}
-        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
-        assert done.returncode == 0, done.stderr.decode()
-        return done.stdout.decode().split()
+        return _run_python(script, path).split()
 
     fake = tmp_path / "torch"
     fake.mkdir()
@@ -443,17 +448,12 @@ def test_provenance_without_a_torch_that_imports(tmp_path):
     """A torch that cannot be imported is left out of the provenance, as when importing it gave
     the version: before, a blocked import (``sys.modules['torch'] = None``) and a broken install
     without torch/version.py (whose import fails) made every task fail in `provenance`."""
-    import subprocess
-    import sys
 
     def version(path: str, block: bool = False) -> str:
         script = (
             "import sys; sys.modules['torch'] = None; " if block else ""
         ) + "from bioclf import tasks; print(tasks.provenance().get('torch'))"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([path, str(ROOT)])}
-        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
-        assert done.returncode == 0, done.stderr.decode()
-        return done.stdout.decode().strip()
+        return _run_python(script, path).strip()
 
     fake = tmp_path / "torch"
     fake.mkdir()
