@@ -108,14 +108,16 @@ def test_rest_shorter_than_the_refractory_period_stops_the_workflow(tmp_path):
         ("dc_exc.yaml", "theta += plastic*theta_plus", "theta += plastic*theta_plu", "'reset'"),
     ],
 )
-def test_bad_model_file_stops_the_workflow_before_any_job(tmp_path, path, old, new, field):
-    """Units and names are checked in full at the start of a run (not only when the first job
-    that loads the file fails): exit status 2, the file and field named, no job started."""
+@pytest.mark.parametrize("run", ["--cores=1", "--dry-run"])
+def test_bad_model_file_stops_the_workflow_before_any_job(tmp_path, path, old, new, field, run):
+    """Units and names are checked in full at the start of a run, and by a dry run (not only
+    when the first job that loads the file fails): exit status 2, the file and field named, no
+    job started."""
     wd = _workdir(tmp_path)
     eq = wd / "equations" / path
     assert old in eq.read_text()
     eq.write_text(eq.read_text().replace(old, new))
-    res = _snakemake(wd, "--cores", "1", timeout=300)
+    res = _snakemake(wd, run, timeout=300)
     err = res.stderr + res.stdout
     assert res.returncode == 2, err[-3000:]
     assert f"equations/{path}" in err and field in err

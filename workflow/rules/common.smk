@@ -101,14 +101,15 @@ except BioclfError as _exc:
     _refuse(_exc)
 
 
-# What else a run does when it starts (after the checks below), e.g. `bioclf.sweeps.started`:
+# What else a run does when it starts (after _check_models), e.g. `bioclf.sweeps.started`:
 # functions without arguments, appended by the other rule files.
 ONSTART = []
 
-onstart:
-    # Every model file in full (units, names, what the STDP network needs) before any job runs,
-    # so that a typo stops the workflow at once, not a job minutes in. Parsing above only reads
-    # the files (it runs in every job, and without Brian2).
+def _check_models():
+    """Every model file in full (units, names, what the STDP network needs), and the protocol
+    against them: a typo stops the workflow (exit status 2, the file and field named) before any
+    job runs, not a job minutes in. Parsing above only reads the files (it runs in every job,
+    and without Brian2); this runs at the start of a run, and as a dry run plans its jobs."""
     try:
         from bioclf.equations import load_neuron as _load_neuron
         from bioclf.stdp.protocol import Models as _Models
@@ -125,6 +126,25 @@ onstart:
         _refuse(ConfigError(" + ".join(_CFG_SOURCES), _exc.field, _exc.reason))
     except BioclfError as _exc:
         _refuse(_exc)
+
+
+_MODELS_CHECKED = []
+
+
+def _check_models_in_a_dry_run():
+    """A dry run (-n) runs no onstart: it checks the model files as it plans the first job
+    (whether the run is dry is known only then, not when this file is parsed)."""
+    if workflow.dryrun and workflow.is_main_process and not _MODELS_CHECKED:
+        _MODELS_CHECKED.append(True)
+        _check_models()
+
+
+# What else a run does when it starts (after _check_models), e.g. `bioclf.sweeps.started`:
+# functions without arguments, appended by the other rule files.
+ONSTART = []
+
+onstart:
+    _check_models()
     # (only now: a refused configuration leaves the file of the run before as it was)
     _bioclf_config.write_job_file(CFG, _CFG_TEXT)
     for _hook in ONSTART:
@@ -208,6 +228,7 @@ def settings(rule, job, values, restore=None):
 
     def path(w):
         _check_job_file()
+        _check_models_in_a_dry_run()
         name = job.format(**dict(w.items())) if job else "all"
         f = Path(SETTINGS, rule, f"{name}.json")
         text = _bioclf_config.settings_text(values(w))
