@@ -8,7 +8,8 @@ reproduces it. A row whose ``runs`` column names records of ``results/runs.jsonl
 (`bioclf.run_records`, written by the runs' scripts) gets its figure from them: the mean of
 their test accuracies, then each seed's; its own ``figure`` must be empty, and its command,
 with each record's seed for ``S`` (a token ``S``, or a token's trailing ``S``: ``sS``) and any
-word for ``OUT``, must be the record's. A row without ``runs`` gives its figure by hand
+word for ``OUT``, must be the record's; its records must share a test size (``n_test``), which
+the figure names where it is not 10,000. A row without ``runs`` gives its figure by hand
 (from ``bench/README.md``, which has the measurements; one headlined by a best over runs is
 refused: the mean leads).
 ``python -m bioclf.readme_table`` rewrites the block between the markers in ``README.md``;
@@ -37,6 +38,9 @@ HEADER = (
 )
 METHODS = {"stdp": "STDP", "surrogate": "surrogate gradient", "ann": "ANN"}
 DEFAULT_COMMAND = "`make reproduce`"
+#: The test images the README's table is about ("Test accuracy on the 10,000 MNIST test
+#: images"): a figure from records of fewer says on how many.
+MNIST_TEST = 10_000
 OTHER_COLUMNS = ("what", "figure", "target", "anchor", "command")
 
 
@@ -197,14 +201,16 @@ def _records(runs: Path, others: Path, line: int) -> dict[str, dict]:
 
 def records_figure(row: dict[str, str], records: dict[str, dict], others: Path, line: int) -> str:
     """The figure of `row` (line `line` of `others`) from the `records` its ``runs`` names:
-    the mean over their seeds, each seed's test accuracy (`_over_seeds`).
+    the mean over their seeds, each seed's test accuracy (`_over_seeds`), and their test size
+    where it is not `MNIST_TEST` (``, on 5,000 test images``).
 
     Raises
     ------
     ConfigError
         Naming `others`, the line and the field: a figure given as well (one way to give
         it), a name without a record, two records of one seed, a record whose command is not
-        the row's (with its seed for ``S``; ``OUT`` any token).
+        the row's (with its seed for ``S``; ``OUT`` any token), records of different test
+        sizes (``n_test``: a mean over them is no one test set's accuracy).
     """
     if row["figure"].strip():
         raise ConfigError(
@@ -235,9 +241,25 @@ def records_figure(row: dict[str, str], records: dict[str, dict], others: Path, 
                 f"line {line}: not the command of record {name!r} ({record['command']}) "
                 f"with S = {record['seed']}",
             )
-    return _over_seeds(
-        [(str(records[n]["seed"]), records[n]["test_accuracy"]) for n in seeds.values()]
-    )
+    names = list(seeds.values())
+    n_test = _test_size([records[n] for n in names], others, line)
+    figure = _over_seeds([(str(records[n]["seed"]), records[n]["test_accuracy"]) for n in names])
+    return figure if n_test == MNIST_TEST else f"{figure}, on {n_test:,} test images"
+
+
+def _test_size(records: list[dict], others: Path, line: int) -> int:
+    """The ``n_test`` that all `records` (named by line `line` of `others`) share."""
+    first = records[0]
+    for record in records[1:]:
+        if record["n_test"] != first["n_test"]:
+            raise ConfigError(
+                others,
+                "runs",
+                f"line {line}: {first['name']!r} was tested on {first['n_test']:,} images, "
+                f"{record['name']!r} on {record['n_test']:,} (n_test): a mean over "
+                "different test sets is meaningless",
+            )
+    return first["n_test"]
 
 
 def table(metrics: Path, targets: Path, others: Path, runs: Path | None = None) -> str:

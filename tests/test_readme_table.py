@@ -266,6 +266,30 @@ def test_a_row_whose_runs_do_not_give_its_figure_is_refused(tmp_path, rows, erro
         _other_lines(tmp_path, rows)
 
 
+def test_a_row_over_records_of_different_test_sizes_is_refused(tmp_path):
+    """A mean over a run scored on 500 test images and one on 10,000 is no test set's
+    accuracy: it was given as a figure like any other."""
+    _write_runs(
+        tmp_path / "runs.jsonl",
+        _record("s0", 0, 0.85, STDP_COMMAND.format(0)),
+        _record("s1", 1, 0.80, STDP_COMMAND.format(1), n_test=500),
+    )
+    error = r"field 'runs': line 3: 's0' was tested on 10,000 images, 's1' on 500 \(n_test\)"
+    with pytest.raises(ConfigError, match=r"^configuration \S*other_runs.csv: " + error):
+        _other_lines(tmp_path, [("", STDP_ROW, "s0"), ("", STDP_ROW, "s0 s1")])
+
+
+def test_a_figure_on_fewer_test_images_names_how_many(tmp_path):
+    """Records of 5,000 test images were shown as if on the 10,000 the table's header names."""
+    _write_runs(
+        tmp_path / "runs.jsonl",
+        *(_record(f"s{s}", s, 0.85, STDP_COMMAND.format(s), n_test=5000) for s in (0, 1)),
+    )
+    lines = _other_lines(tmp_path, [("", STDP_ROW, "s0"), ("", STDP_ROW, "s0 s1")])
+    assert "| **85.00%** (seed 0), on 5,000 test images |" in lines[0]
+    assert "(85.00 / 85.00%, seeds 0 / 1), on 5,000 test images |" in lines[1]
+
+
 @pytest.mark.parametrize(
     "template, command, seed, same",
     [
