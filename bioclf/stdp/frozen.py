@@ -22,6 +22,7 @@ from brian2 import SpikeMonitor, second
 from bioclf.brian import backends
 from bioclf.brian.buildlock import BUILD_LOCK_NAME, build_lock
 from bioclf.brian.locked_run import LOCK_NAME
+from bioclf.data import FloatImages
 from bioclf.encoding import SPLIT_TAGS, hashrng
 from bioclf.errors import THE_CONFIGURATION, ConfigError
 from bioclf.io import atomic_dir, digest, load_arrays, load_json, save_npy, save_npz, write_json
@@ -97,8 +98,10 @@ def definition(cfg: dict, trained: dict, models) -> dict[str, str]:
     )  # fmt: skip
 
 
-def samples(cfg: dict, split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first `n` images and labels of the data that frozen runs of `split` (`SPLITS`) show."""
+def samples(cfg: dict, split: str, n: int) -> tuple[FloatImages, np.ndarray]:
+    """The first `n` images and labels of the data that frozen runs of `split` (`SPLITS`) show
+    (`setup.data`): the images as `FloatImages` (uint8 pixels, float32 in [0, 1] where read:
+    slice them by rows, ``numpy.asarray`` them for the floats), the labels as an array."""
     data_split, field = SPLITS[split]
     return setup.data(cfg, data_split, n, field)
 
