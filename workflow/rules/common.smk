@@ -276,9 +276,10 @@ def stdp_pairs_mb(n):
     """Memory (MB) of the N x N inhibitory synapses (every inhibitory neuron onto every
     excitatory one but its partner, equations/dc_inh_exc.yaml): 40 bytes per pair. Brian2
     creates them in the program (bioclf/brian/groups.py), which held 33 bytes per pair at
-    N=6400 (40.9 million pairs: program 1.37 GB, Python 0.85 GB at most over 20 training
-    samples, cpp), the raster (runtime backend, Python alone) 1.83 GB there and 0.19 GB at
-    N=100 (bench/README.md, "Memory at N=6400")."""
+    N=6400 (40.9 million pairs: program 1,365 MB, Python 659.5 MB at most over the first 20
+    training samples, cpp), the raster (runtime backend, Python alone) 1,829 MB there
+    (bench/README.md, "Current figures": the rows "cluster requests at config/paper.yaml's
+    largest sizes" and, for Python's 659.5 MB, "STDP jobs' Python peak memory")."""
     return int(n) ** 2 // 25_000
 
 
@@ -295,7 +296,9 @@ def stdp_mem_mb(w):
     0.25 MB per neuron (the input synapses, and a pass's spike counts: 0.12 MB per neuron for a
     label assignment of 60,000 samples) and the N x N inhibitory synapses
     (`stdp_pairs_mb`): 2.0 GB at N=100, 2.5 GB at N=1600, 5.2 GB at N=6400 (2.0 GB measured
-    over 20 training samples; a label assignment of 60,000 samples holds 0.77 GB more)."""
+    over the first 20 training samples, cpp: Python 659.5 MB, program 1,365 MB, logged in
+    bench/README.md as for `stdp_pairs_mb`; a label assignment of 60,000 samples holds 0.77 GB
+    more: its uint16 counts)."""
     return 2000 + int(w.n) // 4 + stdp_pairs_mb(w.n)
 
 
