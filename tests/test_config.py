@@ -103,6 +103,21 @@ def test_bad_value_names_the_key(path, value, key):
     assert key in str(err.value)
 
 
+def test_a_presentation_of_more_steps_than_a_count_holds_is_refused_with_the_limit():
+    """The user reads which file, which field and what the most is (65,535 steps of dt: the
+    spike counts of a presentation are uint16), not only that the value is wrong."""
+    cfg = copy.deepcopy(BASE)
+    cfg["stdp"]["protocol"].update(dt="0.5*ms", present="32767.5*ms")  # 65,535 steps
+    config.validate(cfg, "config.yaml")
+    cfg["stdp"]["protocol"]["present"] = "32768*ms"
+    with pytest.raises(ConfigError) as err:
+        config.validate(cfg, "config.yaml")
+    assert str(err.value).startswith(
+        "configuration config.yaml: field 'stdp.protocol.present': 65536 time steps"
+    )
+    assert "65535" in str(err.value)
+
+
 def test_sample_counts_are_checked_only_against_data_that_is_there(tmp_path):
     """Before the data rule has fetched the files, their sizes are unknown: no refusal."""
     cfg = copy.deepcopy(BASE)
