@@ -106,3 +106,23 @@ def test_help_runs_nothing_and_leaves_no_file(tmp_path, flag):
     )
     assert res.returncode == 0 and "usage:" in res.stderr, res.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_a_file_system_without_locks_runs_the_program_unlocked(tmp_path):
+    """flock failing with ENOSYS (Lustre mounted without flock): a warning naming the lock
+    file, and the program runs, rather than a traceback and no program."""
+    script = (
+        "import errno, fcntl, runpy, sys\n"
+        "def no_locks(*args):\n"
+        "    raise OSError(errno.ENOSYS, 'Function not implemented')\n"
+        "fcntl.flock = no_locks\n"
+        f"sys.argv = [{str(LOCKED_RUN)!r}, 'sh', '-c', 'echo ran > out; exit 4']\n"
+        f"runpy.run_path({str(LOCKED_RUN)!r}, run_name='__main__')\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 4, res.stderr
+    assert (tmp_path / "out").read_text() == "ran\n"
+    assert f"cannot lock {tmp_path / '.bioclf.lock'} (Function not implemented" in res.stderr
+    assert "Traceback" not in res.stderr

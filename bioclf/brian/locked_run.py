@@ -18,12 +18,17 @@ from this small process, and its peak resident memory (kB) is written to ``.bioc
 or to the file named by a leading ``--peak-file NAME`` (the compiler's build runs this way too:
 its peak is that of the largest process make started).
 
+Where the file system keeps no ``flock`` locks (``ENOLCK``, ``ENOSYS``, ``EOPNOTSUPP``: e.g.
+Lustre mounted without ``flock``) the program runs unlocked, with a warning, rather than not at
+all, as builds do (`bioclf.brian.buildlock`).
+
 Standard library only: Brian2 runs this with the project directory as working directory.
 """
 
 from __future__ import annotations
 
 try:
+    import errno
     import fcntl
     import os
     import resource
@@ -34,8 +39,24 @@ except KeyboardInterrupt:  # Ctrl-C while this script starts: no traceback (see 
     raise SystemExit(130) from None
 
 LOCK_NAME = ".bioclf.lock"
+#: Errors that mean the file system keeps no locks (as opposed to "held by another process").
+_NO_LOCKS = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP}
 PEAK_NAME = ".bioclf.peak_rss_kb"
 COMPILE_PEAK_NAME = ".bioclf.compile_peak_rss_kb"
+
+
+def _wait(fd: int) -> None:
+    """Wait, with a message, for the program that holds the lock on `fd` to end."""
+    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+    print(
+        f"bioclf: waiting for an earlier run of this project (pid {holder}, "
+        f"{os.getcwd()}) to finish",
+        file=sys.stderr,
+        flush=True,
+    )
+    t0 = time.monotonic()
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    print(f"bioclf: lock acquired after {time.monotonic() - t0:.1f} s", file=sys.stderr)
 
 
 def main(argv: list[str]) -> int:
@@ -49,16 +70,18 @@ def main(argv: list[str]) -> int:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+        _wait(fd)
+    except OSError as exc:
+        if exc.errno not in _NO_LOCKS:
+            raise
+        # (as the build lock does, bioclf/brian/buildlock.py: run rather than fail)
         print(
-            f"bioclf: waiting for an earlier run of this project (pid {holder}, "
-            f"{os.getcwd()}) to finish",
+            f"bioclf: cannot lock {os.path.abspath(LOCK_NAME)} ({exc.strerror}: the file system "
+            "keeps no flock locks, e.g. Lustre mounted without flock); running without: a "
+            "program of this project left running by a killed run is not waited for",
             file=sys.stderr,
             flush=True,
         )
-        t0 = time.monotonic()
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        print(f"bioclf: lock acquired after {time.monotonic() - t0:.1f} s", file=sys.stderr)
     os.set_inheritable(fd, True)  # the lock travels with the open file into the program
     # Ctrl-C reaches the program too (same process group): from here on, wait for it to end,
     # then report. (Ignored before the fork: a Ctrl-C just after it would end this process
