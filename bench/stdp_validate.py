@@ -122,12 +122,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python bench/stdp_validate.py", description=__doc__.splitlines()[0]
     )
-    p.add_argument("name")
-    p.add_argument("overrides", nargs="*")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-exc", type=int, default=100)
+    p.add_argument(
+        "name",
+        help="the variant's name: its files go to bench/out/validate/NAME/, where a rerun resumes",
+    )
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        help="FILE:PARAMETER=VALUE (an equation file's stem or its role in stdp.models: "
+        "dc_stdp:nu_post=0.08) or cfg:KEY.SUB=VALUE (a configuration value: "
+        "cfg:stdp.models.exc=equations/dc_exc_unclamped.yaml)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="the bioclf.stdp.train option (0)")
+    p.add_argument("--n-exc", type=int, default=100, help="the bioclf.stdp.train option (100)")
     p.add_argument("--epochs", type=int, help="the bioclf.stdp.train option")
-    p.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=ROOT / "config" / "config.yaml",
+        help="the configuration the variant starts from (default: config/config.yaml)",
+    )
     p.add_argument("--continue-from", type=Path, help="the bioclf.stdp.train option")
     p.add_argument("--test", action="store_true", help="evaluate on the test set as well")
     p.add_argument(
