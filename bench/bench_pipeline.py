@@ -92,10 +92,21 @@ def run_variant(name: str, cores: int, scratch: Path) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        choices=list(VARIANTS),
+        default=list(VARIANTS),
+        help="the variants to run, in turn (default: all three)",
+    )
     p.add_argument("--cores", type=int, default=2, help="snakemake --cores (default: 2)")
     p.add_argument("--keep", action="store_true", help="keep the clones (default: removed)")
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "bench_pipeline.json")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "bench" / "out" / "bench_pipeline.json",
+        help="JSON file (default: bench/out/bench_pipeline.json)",
+    )
     args = p.parse_args(argv)
     commit = tasks.code_commit(ROOT)
     scratch = Path(tempfile.mkdtemp(prefix="bioclf_bench_pipeline_"))

@@ -237,8 +237,10 @@ def load_average() -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The command line (bench/gpu/check.sh runs it; tests/test_gpu_check.py parses that)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--backend", choices=("cpp", "cuda"), default="cpp")
-    p.add_argument("--sizes", type=int, nargs="+", default=[100, 400])
+    p.add_argument("--backend", choices=("cpp", "cuda"), default="cpp", help="(default: cpp)")
+    p.add_argument(
+        "--sizes", type=int, nargs="+", default=[100, 400], help="N to time (default: 100 400)"
+    )
     p.add_argument("--samples", type=int, default=1000, help="first window (all thread counts)")
     p.add_argument(
         "--epoch-samples",
@@ -251,9 +253,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--chunk", type=int, help="samples per compiled run (default: --config's, else 1000)"
     )
     # 50 timed samples (~25 s at N=400): fewer made the ratio swing with a few repeats.
-    p.add_argument("--conventional-samples", type=int, default=51)
+    p.add_argument(
+        "--conventional-samples",
+        type=int,
+        default=51,
+        help="samples of the conventional design, the first untimed (0 or 1: skipped)",
+    )
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="OpenMP threads to try")
-    p.add_argument("--build", type=Path, default=ROOT / "build" / "bench")
+    p.add_argument(
+        "--build",
+        type=Path,
+        default=ROOT / "build" / "bench",
+        help="directory of the compiled projects (default: build/bench)",
+    )
     p.add_argument("--out", type=Path, help="JSON file (default bench/out/bench_stdp[_cuda].json)")
     p.add_argument(
         "--config",

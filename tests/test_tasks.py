@@ -2,9 +2,11 @@
 
 import argparse
 import importlib
+import importlib.util
 import os
 import re
 import signal
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -156,6 +158,35 @@ def test_every_option_of_every_task_says_what_it_does(task, monkeypatch):
     assert not undocumented, f"{task}: options without help: {undocumented}"
     # --help prints text as it is: a docstring's ``literal`` markup would show
     assert "``" not in parser.format_help()
+
+
+def _bench_parser(script: Path, monkeypatch) -> argparse.ArgumentParser:
+    """The parser a bench script's ``main`` builds (caught where it parses; nothing runs)."""
+
+    def catch(self, *args, **kwargs):
+        raise _Parsed(self)
+
+    for name in ("parse_args", "parse_intermixed_args"):
+        monkeypatch.setattr(argparse.ArgumentParser, name, catch)
+    monkeypatch.setattr(sys, "argv", [str(script)])
+    monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", "1")  # (bench_lif's main sets it by default)
+    spec = importlib.util.spec_from_file_location(f"bench_script_{script.stem}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(_Parsed) as caught:
+        module.main()
+    return caught.value.args[0]
+
+
+@pytest.mark.parametrize("script", sorted((ROOT / "bench").glob("*.py")), ids=lambda p: p.name)
+def test_every_argument_of_every_bench_script_says_what_it_is(script, monkeypatch):
+    """bench/README.md and the README's table give these scripts' commands: their --help says
+    what each argument is, as a task's does (several were listed bare)."""
+    parser = _bench_parser(script, monkeypatch)
+    assert parser.description
+    arguments = [a for a in parser._actions if not isinstance(a, argparse._HelpAction)]
+    undocumented = [a.option_strings or a.dest for a in arguments if not (a.help or "").strip()]
+    assert not undocumented, f"{script.name}: arguments without help: {undocumented}"
 
 
 #: What users and developers read commands in (the module docstrings included).
