@@ -27,7 +27,7 @@ include: "workflow/rules/report.smk"
 report: "workflow/report/workflow.rst"
 
 # Seconds-long jobs run where Snakemake runs, not through a cluster queue ('data' may download):
-# results/benchmarks/ 1-6 s each (the report 10 s); the STDP votes (given the responses) 3.4 s,
+# results/benchmarks/ 1-6 s each (the report 4-10 s); the STDP votes (given the responses) 3.4 s,
 # and the merge of the test responses where stdp.shards > 1 (stdp_respond_merge, a rule only
 # then; 10,000 x N counts of 2 bytes). The merge of a label assignment's shards
 # (stdp_assign_merge) stays a cluster job: at N=6400 it holds ~5 GB (workflow/rules/stdp.smk).
