@@ -373,6 +373,36 @@ def test_objects_compiled_against_other_headers_or_flags_are_compiled_again(tmp_
     assert (copy / "main.o").exists()
 
 
+def test_objects_compiled_for_another_processor_are_compiled_again(tmp_path, monkeypatch):
+    """A build directory shared by cluster nodes of other processors: the same makefile's
+    -march=native means another instruction set on each, so the objects of one node are
+    compiled again on the other (they could die of an illegal instruction there)."""
+    project = tmp_path / "p"
+    objects = _fake_project(project)
+    makefile = project / "makefile"
+    makefile.write_text(makefile.read_text() + "OPTIMISATIONS = -O3 -march=native\n")
+    target = {"now": "-march= znver4"}
+    monkeypatch.setattr(backends, "native_target", lambda: target["now"])
+    forget = backends.forget_objects_of_other_headers
+    assert forget(project)
+    _compile_fake(project)
+    assert not forget(project) and all(obj.exists() for obj in objects)
+    target["now"] = "-march= sapphirerapids"  # another node
+    assert forget(project) and not any(obj.exists() for obj in objects)
+    _compile_fake(project)
+    assert not forget(project)
+
+
+def test_the_native_target_is_the_compilers_description_of_this_machine(monkeypatch):
+    monkeypatch.setattr(backends, "_native_targets", {})
+    monkeypatch.setenv("CXX", "g++")
+    described = backends.native_target()
+    assert "-march=" in described and described == backends.native_target()
+    # no such compiler: the processor's fields instead, not an error
+    monkeypatch.setenv("CXX", "no-such-compiler-bioclf")
+    assert "flags: " in backends.native_target()
+
+
 def _build_cpp(build_dir: Path, extra_variable: bool) -> Path:
     """Generate and compile a small cpp_standalone project; `extra_variable` adds a variable
     that no code object uses: a declaration in objects.h, the same files otherwise."""

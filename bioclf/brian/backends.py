@@ -347,6 +347,33 @@ def _fix_cuda_makefile(directory: Path) -> None:
 
 #: The digest of the headers and makefile a project's objects were compiled with.
 BUILD_INPUTS_NAME = ".bioclf_build_inputs"
+_native_targets: dict[str, str] = {}
+
+
+def native_target() -> str:
+    """What ``-march=native`` means to the C++ compiler make runs (``$CXX``, else ``g++``)
+    on this machine: its description of the target options that flag sets (``-Q
+    --help=target``), the processor's fields where that compiler cannot be asked. Nodes of
+    one cluster sharing a build directory may have processors of other instruction sets: an
+    object compiled for one can die of an illegal instruction on the other."""
+    cxx = os.environ.get("CXX") or "g++"
+    if cxx not in _native_targets:
+        try:
+            described = subprocess.run(
+                [*shlex.split(cxx), "-march=native", "-Q", "--help=target"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            ).stdout
+        except (OSError, ValueError, subprocess.SubprocessError):
+            # (make then fails with the compiler's own message, or compiles with another)
+            fields = tasks.cpu_fields("/proc/cpuinfo")
+            described = "\n".join(
+                f"{k}: {fields.get(k, '')}" for k in ("vendor_id", "cpu family", "model", "flags")
+            )
+        _native_targets[cxx] = described
+    return _native_targets[cxx]
 
 
 def forget_objects_of_other_headers(directory: Path) -> bool:
@@ -360,7 +387,9 @@ def forget_objects_of_other_headers(directory: Path) -> bool:
     them. A project built again after a header changed (another network in the directory, a
     new Brian2 or brian2cuda, a changed patch) or after its compiler flags changed (the GPU
     architecture of another node sharing the build directory) would link objects compiled
-    against the old declarations and layouts, or for the old GPU, with new ones. Their digest
+    against the old declarations and layouts, or for the old GPU, with new ones; one whose
+    ``-march=native`` means another instruction set there (a node of another processor:
+    `native_target`) would run objects compiled for the first. Their digest
     is kept in the project (`BUILD_INPUTS_NAME`); the project's own directory in the makefile
     is left out of it, so a copy of a compiled project (`bioclf.stdp.frozen.seed_project`)
     keeps its objects. Headers change rarely: compiling every object again then is simple and
@@ -371,7 +400,10 @@ def forget_objects_of_other_headers(directory: Path) -> bool:
         digest.update(f"{path.relative_to(directory)}\0".encode() + path.read_bytes() + b"\0")
     makefile = directory / "makefile"
     if makefile.exists():
-        digest.update(makefile.read_text().replace(str(directory), "<project>").encode())
+        text = makefile.read_text()
+        digest.update(text.replace(str(directory), "<project>").encode())
+        if "-march=native" in text:  # the same flag, another processor: another target
+            digest.update(b"\0" + native_target().encode())
     stamp = directory / BUILD_INPUTS_NAME
     try:
         if stamp.read_text().strip() == digest.hexdigest():
