@@ -454,3 +454,18 @@ def test_the_link_to_the_wheels_curand_is_made_and_mended(tmp_path, monkeypatch)
     assert link.resolve() == lib / "libcurand.so.10"
     assert backends._use_wheel_curand(tmp_path / "build") == [f"-I{include}"]  # again: kept
     assert sorted(p.name for p in link.parent.iterdir()) == ["libcurand.so"]
+
+
+@pytest.mark.parametrize("layout", ["nvidia/cu13", "nvidia/curand"])
+def test_the_wheels_curand_is_found_in_cuda_13_and_cuda_12_layouts(tmp_path, monkeypatch, layout):
+    """torch's cu13x builds install the CUDA wheels under nvidia/cu13/, its cu12x builds one
+    package per library (nvidia/curand/): only the first was looked for, so with a cu12x torch
+    and a toolkit without cuRAND the CUDA program failed to link (-lcurand)."""
+    base = tmp_path / "site" / layout
+    (base / "include").mkdir(parents=True)
+    (base / "lib").mkdir()
+    (base / "include" / "curand.h").touch()
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "empty"), str(tmp_path / "site")])
+    assert backends._nvidia_wheel_dirs() == (base / "include", base / "lib")
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "empty")])
+    assert backends._nvidia_wheel_dirs() is None

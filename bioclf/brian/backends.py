@@ -200,12 +200,18 @@ def _ask_driver(libcuda: str) -> VisibleGpu | None:
     return VisibleGpu(capability, uuid)
 
 
+#: Where the CUDA wheels that torch installs keep cuRAND, under site-packages: CUDA 13's
+#: (torch's cu13x builds) one tree for all libraries, CUDA 12's (cu12x) a package per library.
+_WHEEL_CURAND_DIRS = ("nvidia/cu13", "nvidia/curand")
+
+
 def _nvidia_wheel_dirs() -> tuple[Path, Path] | None:
     """Include and library directories of the CUDA runtime wheels torch installs."""
     for entry in sys.path:
-        base = Path(entry) / "nvidia" / "cu13"
-        if (base / "include" / "curand.h").exists():
-            return base / "include", base / "lib"
+        for layout in _WHEEL_CURAND_DIRS:
+            base = Path(entry) / layout
+            if (base / "include" / "curand.h").exists():
+                return base / "include", base / "lib"
     return None
 
 
