@@ -281,8 +281,8 @@ def main() -> int:
     args = p.parse_args()
     if args.backend == "cuda" and not backends.gpu_available():
         p.error(
-            "--backend cuda needs a GPU (nvidia-smi lists none); tests/test_cuda.py checks the "
-            "compile"
+            "--backend cuda needs a GPU, and the CUDA driver shows this process none (none "
+            "installed, or CUDA_VISIBLE_DEVICES hides them); tests/test_cuda.py checks the compile"
         )
     suffix = "_cuda" if args.backend == "cuda" else ""
     args.out = args.out or ROOT / "bench" / "out" / f"bench_stdp{suffix}.json"

@@ -1,9 +1,10 @@
-"""bench/bench_stdp.py's speed figures, without simulating anything."""
+"""bench/bench_stdp.py: its speed figures without simulating anything, and its refusal of cuda."""
 
 from __future__ import annotations
 
 import importlib.util
 
+import pytest
 from conftest import ROOT
 
 
@@ -44,3 +45,16 @@ def test_both_designs_report_the_same_speed_figures():
         "cpu_ms_per_sample": 333.3,
         "ms_per_presentation": 176.4,
     }
+
+
+def test_cuda_without_a_visible_gpu_is_refused_naming_the_driver(monkeypatch, capsys):
+    """The refusal said 'nvidia-smi lists none', but the check asks the CUDA driver, which
+    CUDA_VISIBLE_DEVICES can leave without a GPU while nvidia-smi lists the node's."""
+    bench = _bench()
+    monkeypatch.setattr(bench.backends, "gpu_available", lambda: False)
+    monkeypatch.setattr("sys.argv", ["bench_stdp.py", "--backend", "cuda"])
+    with pytest.raises(SystemExit) as exit_:
+        bench.main()
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "CUDA driver" in err and "CUDA_VISIBLE_DEVICES" in err and "nvidia-smi" not in err
