@@ -314,6 +314,34 @@ def test_resume_on_cuda_gives_identical_weights(tmp_path):
         assert torch.equal(a[key], b[key]), key
 
 
+def test_on_cuda_convolutions_are_float32_not_tf32(tmp_path, monkeypatch):
+    """PyTorch computes cuDNN's float32 convolutions in TF32 by default on Ampere and later GPUs
+    (a 10-bit mantissa: sums off by ~1e-3), far more than the last bits a device may change.
+    Training on CUDA turns that off and holds cuDNN to its deterministic algorithms (checked
+    here up to where the network would go to the GPU); on the CPU nothing is touched."""
+    from torch.backends import cudnn
+
+    from bioclf.surrogate.options import cuda_numerics
+
+    for name, value in (("allow_tf32", True), ("deterministic", False), ("benchmark", True)):
+        monkeypatch.setattr(cudnn, name, value)  # (the session's values come back afterwards)
+    cuda_numerics(torch.device("cpu"))
+    assert (cudnn.allow_tf32, cudnn.deterministic, cudnn.benchmark) == (True, False, True)
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Stop
+
+    monkeypatch.setattr(tr, "resolve_device", lambda name, source: torch.device("cuda"))
+    monkeypatch.setattr(tr, "check_memory", lambda *args: None)
+    monkeypatch.setattr(tr, "load_data", stop)
+    with pytest.raises(Stop):
+        tr.train(tiny(tmp_path, device="cuda"))
+    assert (cudnn.allow_tf32, cudnn.deterministic, cudnn.benchmark) == (False, True, False)
+
+
 def test_checkpoint_written_with_other_options_is_set_aside(tmp_path):
     tr.train(tiny(tmp_path, epochs=2), stop_after=1)
     changed = tr.train(tiny(tmp_path, epochs=2, lr=1e-2), stop_after=1)

@@ -313,6 +313,25 @@ def resolve_device(name: str, source: str = "(command line)"):
     return torch.device(name)
 
 
+def cuda_numerics(device) -> None:
+    """Hold PyTorch on a CUDA `device` to the arithmetic the CPU does (nothing on the CPU).
+
+    cuDNN's convolutions in float32, not TF32: PyTorch's default for them on Ampere and later
+    GPUs, whose 10-bit mantissa changes a convolution's sums by ~1e-3 relative, where a device
+    may change only their last bits (a checkpoint may be resumed on another device; matrix
+    products are float32 by PyTorch's default already). And its deterministic algorithms: the
+    fastest convolution gradients sum in an order that varies from call to call, and a resumed
+    run must equal an uninterrupted one.
+    """
+    import torch
+
+    if device.type != "cuda":
+        return
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
 def describe_device(device, net=None) -> str:
     """The device and how the neurons of `net` run on it, for metrics.json and the log: the
     kernels generated from the neuron file where every spiking layer has one (C on the CPU,

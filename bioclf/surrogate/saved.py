@@ -19,7 +19,7 @@ from bioclf.errors import ConfigError, ResultFileError
 from bioclf.io import atomic, digest
 from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.networks import build_network
-from bioclf.surrogate.options import TrainConfig, config_from_dict, resolve_device
+from bioclf.surrogate.options import TrainConfig, config_from_dict, cuda_numerics, resolve_device
 
 #: What a training checkpoint (``checkpoint.pt``) holds besides the run's identity; a model
 #: file holds neither the optimiser state nor the epoch (a file without them is no checkpoint).
@@ -121,6 +121,7 @@ def load_saved(path: str | Path, device: str | None = None) -> tuple[nn.Module, 
             f"model file?): {first[-1].strip() if first else type(exc).__name__}",
         ) from None
     net.to(where)
+    cuda_numerics(where)  # (as in training: float32 convolutions on a GPU)
     net.eval()
     return net, cfg, saved
 

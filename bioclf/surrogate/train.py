@@ -17,7 +17,8 @@ schedule of the epoch, and the checkpoint holds the optimiser state, the positio
 and the epoch's running sums. (Bit-identical with the
 same number of threads on the same device: the thread count and the device change the
 summation order of matrix products. On CUDA, cuDNN is held to its deterministic convolution
-algorithms for this; that has not yet been checked on a GPU.)
+algorithms for this, and to float32 rather than TF32 arithmetic (`options.cuda_numerics`); that
+has not yet been checked on a GPU.)
 
 ``--device`` (default ``auto``): on a CUDA GPU when PyTorch finds one, the neurons then run as
 CUDA kernels generated from the neuron file (`bioclf.surrogate.cuda_kernels`; where nvcc is
@@ -66,6 +67,7 @@ from bioclf.surrogate.options import (
     TrainConfig,
     add_options,
     config_from_dict,
+    cuda_numerics,
     describe_device,
     resolve_device,
     source_of,
@@ -243,11 +245,7 @@ def train(
     device = resolve_device(cfg.device, source_of("device", sources))
     check_memory(cfg, device, sources)  # (before any file is written)
     torch.set_num_threads(cfg.threads)
-    if device.type == "cuda":
-        # cuDNN's fastest convolution gradients sum in an order that varies from call to call;
-        # its deterministic ones keep a resumed run equal to an uninterrupted one
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
+    cuda_numerics(device)  # (on CUDA: float32 convolutions, deterministic algorithms)
     # The data first: a bad --data must not set a good checkpoint aside as stale, nor a refused
     # subset leave an empty output directory behind.
     x_train, y_train, idx_train = load_data(cfg, "train", sources=sources)
