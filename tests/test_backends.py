@@ -469,3 +469,30 @@ def test_the_wheels_curand_is_found_in_cuda_13_and_cuda_12_layouts(tmp_path, mon
     assert backends._nvidia_wheel_dirs() == (base / "include", base / "lib")
     monkeypatch.setattr(sys, "path", [str(tmp_path / "empty")])
     assert backends._nvidia_wheel_dirs() is None
+
+
+@pytest.mark.parametrize(
+    "libdir, files", [("lib64", ["libcurand.so", "libcurand.so.10"]), ("lib", ["libcurand.so.10"])]
+)
+def test_a_toolkits_curand_is_linked_where_its_library_is(tmp_path, monkeypatch, libdir, files):
+    """A toolkit installed by NVIDIA keeps libcurand.so in lib64; one assembled from the pip
+    wheels (as this project's machines have it) only libcurand.so.10, in lib. The second was
+    taken for a toolkit's (its curand.h found) and left to nvcc: ``-lcurand`` finds no
+    libcurand.so, and the program could not have found the library at run time either."""
+    from brian2 import prefs
+
+    home = tmp_path / "cuda"
+    (home / "include").mkdir(parents=True)
+    (home / "include" / "curand.h").touch()
+    (home / libdir).mkdir()
+    for name in files:
+        (home / libdir / name).touch()
+    monkeypatch.setenv("CUDA_PATH", str(home))
+    monkeypatch.setattr(backends, "_nvidia_wheel_dirs", lambda: None)
+    build = tmp_path / "build"
+    assert backends._use_wheel_curand(build) == [f"-I{home / 'include'}"]
+    assert prefs.codegen.cpp.runtime_library_dirs == [str(home / libdir)]
+    (searched,) = prefs.codegen.cpp.library_dirs
+    # what -lcurand finds there: the toolkit's own libcurand.so, else a link to the versioned
+    assert (Path(searched) / "libcurand.so").resolve() == home / libdir / files[0]
+    assert (build / "_curand").exists() == (libdir == "lib")

@@ -215,22 +215,36 @@ def _nvidia_wheel_dirs() -> tuple[Path, Path] | None:
     return None
 
 
+def _toolkit_curand_dirs() -> tuple[Path, Path] | None:
+    """Include and library directories of the system CUDA toolkit's cuRAND ($CUDA_PATH, else
+    /usr/local/cuda): its library in lib64 (NVIDIA's installers) or lib (a toolkit assembled
+    from the pip wheels); None where it has none."""
+    home = Path(os.environ.get("CUDA_PATH", "/usr/local/cuda"))
+    if not (home / "include" / "curand.h").exists():
+        return None
+    for lib in (home / "lib64", home / "lib"):
+        if any(lib.glob("libcurand.so*")):
+            return home / "include", lib
+    return None
+
+
 def _use_wheel_curand(build_dir: Path) -> list[str]:
     """Make curand findable: the system CUDA toolkit's, else the one of the pip wheels.
 
-    Returns the nvcc include flags and sets Brian2's library preferences. The wheel ships only
-    ``libcurand.so.10``; the linker's ``-lcurand`` needs ``libcurand.so``, so a link to the
+    Returns the nvcc include flags and sets Brian2's library preferences: the library's
+    directory for the linker and, at run time, for the loader (found without its cache). The
+    wheel ships only ``libcurand.so.10``, and so does a toolkit assembled from the wheels; the
+    linker's ``-lcurand`` needs ``libcurand.so``, so where there is none a link to the
     versioned file is made in the build directory.
     """
-    cuda_home = Path(os.environ.get("CUDA_PATH", "/usr/local/cuda"))
-    if (cuda_home / "include" / "curand.h").exists():
-        if (cuda_home / "lib64").is_dir():  # found at run time without the loader's cache
-            prefs.codegen.cpp.runtime_library_dirs = [str(cuda_home / "lib64")]
-        return []
-    dirs = _nvidia_wheel_dirs()
+    dirs = _toolkit_curand_dirs() or _nvidia_wheel_dirs()
     if dirs is None:
         return []
     include, lib = dirs
+    prefs.codegen.cpp.runtime_library_dirs = [str(lib)]
+    if (lib / "libcurand.so").exists():
+        prefs.codegen.cpp.library_dirs = [str(lib)]
+        return [f"-I{include}"]
     versioned = sorted(lib.glob("libcurand.so.*"))
     link_dir = (build_dir / "_curand").resolve()
     link_dir.mkdir(parents=True, exist_ok=True)
@@ -244,7 +258,6 @@ def _use_wheel_curand(build_dir: Path) -> list[str]:
         tmp.symlink_to(versioned[0])
         os.replace(tmp, link)
     prefs.codegen.cpp.library_dirs = [str(link_dir)]
-    prefs.codegen.cpp.runtime_library_dirs = [str(lib)]
     return [f"-I{include}"]
 
 
