@@ -65,3 +65,14 @@ def test_every_command_it_runs_accepts_its_options(step):
     else:
         parser, argv = _parser(ROOT / command[1]), command[2:]
     parser.parse_args(argv)  # (argparse exits with status 2 on an unknown option or value)
+
+
+def test_it_leaves_no_more_files_than_the_device_machine_returns():
+    """The lent machine returns at most 8 files of $OUT, named in letters, digits, '.', '_'
+    and '-': a ninth (a new step's log or result) would be lost, and with it a whole loan's
+    measurement. The files: machine.txt, a log per step and the results written there."""
+    text = SCRIPT.read_text()
+    named = set(re.findall(r"\$OUTDIR/([\w.-]+)\"", text)) | {"machine.txt"}
+    files = named | {f"{step}.log" for step in _steps()}
+    assert "$name.log" not in files and len(files) <= 8, sorted(files)
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+", f) for f in files), sorted(files)
