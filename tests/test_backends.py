@@ -397,10 +397,64 @@ def test_the_native_target_is_the_compilers_description_of_this_machine(monkeypa
     monkeypatch.setattr(backends, "_native_targets", {})
     monkeypatch.setenv("CXX", "g++")
     described = backends.native_target()
-    assert "-march=" in described and described == backends.native_target()
+    assert "-march=" in described
+    monkeypatch.setattr(backends, "_native_targets", {})  # asked again, not the cached answer
+    assert backends.native_target() == described  # (else every build compiles everything)
     # no such compiler: the processor's fields instead, not an error
     monkeypatch.setenv("CXX", "no-such-compiler-bioclf")
     assert "flags: " in backends.native_target()
+
+
+def _native_target_beside_a_terminal(monkeypatch) -> str:
+    """`native_target` run from a 40-column terminal (its stdin), with COLUMNS and the
+    language of a user's shell set."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    monkeypatch.setattr(backends, "_native_targets", {})
+    monkeypatch.setenv("COLUMNS", "40")
+    monkeypatch.setenv("LC_ALL", "de_DE.UTF-8")
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 40, 0, 0))
+    stdin = os.dup(0)
+    os.dup2(slave, 0)
+    try:
+        return backends.native_target()
+    finally:
+        os.dup2(stdin, 0)
+        for fd in (stdin, slave, master):
+            os.close(fd)
+
+
+@pytest.mark.parametrize("compiler", ["fake", "g++"])
+def test_the_native_target_is_the_same_from_a_terminal(tmp_path, monkeypatch, compiler):
+    """gcc wraps --help to the terminal's width (COLUMNS, else the width of the terminal on
+    its stdin) and translates it to the user's language: a task run from a shell, then by
+    Snakemake (no terminal), found another digest and compiled every object again."""
+    if compiler == "fake":  # says what the real one reads
+        compiler = tmp_path / "c++"
+        compiler.write_text(
+            '#!/bin/sh\necho "-march= x $COLUMNS $LC_ALL"; [ -t 0 ] && echo tty; exit 0\n'
+        )
+        compiler.chmod(0o755)
+    elif shutil.which(compiler) is None:
+        pytest.skip("no g++")
+    monkeypatch.setenv("CXX", str(compiler))
+    beside_a_terminal = _native_target_beside_a_terminal(monkeypatch)
+    monkeypatch.setattr(backends, "_native_targets", {})
+    for name in ("COLUMNS", "LC_ALL", "LANG", "LANGUAGE"):
+        monkeypatch.delenv(name, raising=False)
+    with open(os.devnull) as null:
+        stdin = os.dup(0)
+        os.dup2(null.fileno(), 0)
+        try:
+            alone = backends.native_target()
+        finally:
+            os.dup2(stdin, 0)
+            os.close(stdin)
+    assert "-march=" in alone and beside_a_terminal == alone
 
 
 def _build_cpp(build_dir: Path, extra_variable: bool) -> Path:

@@ -374,14 +374,22 @@ def native_target() -> str:
     on this machine: its description of the target options that flag sets (``-Q
     --help=target``), the processor's fields where that compiler cannot be asked. Nodes of
     one cluster sharing a build directory may have processors of other instruction sets: an
-    object compiled for one can die of an illegal instruction on the other."""
+    object compiled for one can die of an illegal instruction on the other.
+
+    Asked without a terminal, in English and without ``COLUMNS``: gcc wraps its help to the
+    width of a terminal on its stdin (or ``COLUMNS``) and translates it, so a task run from a
+    shell, then by Snakemake, would describe one target two ways and compile every object
+    again."""
     cxx = os.environ.get("CXX") or "g++"
     if cxx not in _native_targets:
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LANGUAGE")}
         try:
             described = subprocess.run(
                 [*shlex.split(cxx), "-march=native", "-Q", "--help=target"],
+                stdin=subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
+                env={**env, "LC_ALL": "C"},
                 timeout=60,
                 check=True,
             ).stdout
