@@ -101,10 +101,6 @@ except BioclfError as _exc:
     _refuse(_exc)
 
 
-# What else a run does when it starts (after _check_models), e.g. `bioclf.sweeps.started`:
-# functions without arguments, appended by the other rule files.
-ONSTART = []
-
 def _check_models():
     """Every model file in full (units, names, what the STDP network needs), and the protocol
     against them: a typo stops the workflow (exit status 2, the file and field named) before any
