@@ -27,8 +27,10 @@ N_TRAIN = 60000
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("n_exc", type=int, help="excitatory neurons N")
-    p.add_argument("epochs", type=int, help="epochs of 60,000 samples the training ran")
+    p.add_argument("n_exc", metavar="N", type=int, help="excitatory neurons N")
+    p.add_argument(
+        "epochs", metavar="EPOCHS", type=int, help="epochs of 60,000 samples the training ran"
+    )
     args = p.parse_args()
     n, epochs = args.n_exc, args.epochs
     rng = np.random.default_rng(0)
