@@ -114,6 +114,22 @@ def _over_seeds(values: list[tuple[str, float]], name_seed: bool = True) -> str:
     return f"**{_measured(mean)}** mean of {len(values)} seeds ({each}%, seeds {seeds})"
 
 
+def _on_fewer(runs: list[dict[str, str]], column: str, metrics: Path, label: str) -> str:
+    """``, on 500 test images`` where the `runs` (rows of `metrics`) were tested on other than
+    the `MNIST_TEST` images (their `column`, where `metrics` has it: a file written before it
+    had one says nothing); refused where they were tested on different numbers."""
+    sizes = {int(n) for r in runs if (n := _number(r.get(column))) is not None}
+    if len(sizes) > 1:
+        raise ConfigError(
+            metrics,
+            column,
+            f"{label}: seeds tested on {' and '.join(f'{n:,}' for n in sorted(sizes))} "
+            "images: a mean over different test sets is meaningless",
+        )
+    size = sizes.pop() if sizes else MNIST_TEST
+    return "" if size == MNIST_TEST else f", on {size:,} test images"
+
+
 def default_rows(metrics: Path, targets: Path) -> list[tuple[str, ...]]:
     """One row per (method, network) of `metrics`: its accuracy (the mean over seeds, with
     every seed's), target, anchor; and a row of the same networks run in Brian2."""
@@ -137,7 +153,7 @@ def default_rows(metrics: Path, targets: Path) -> list[tuple[str, ...]]:
         rows.append(
             (
                 label + ", default run",
-                _over_seeds(accuracy),
+                _over_seeds(accuracy) + _on_fewer(runs, "n_test", metrics, label),
                 "—" if target is None else f"≥ {_percent(target)}",
                 _percent(_number(first.get("anchor_accuracy"))),
                 DEFAULT_COMMAND,
@@ -151,7 +167,8 @@ def default_rows(metrics: Path, targets: Path) -> list[tuple[str, ...]]:
             rows.append(
                 (
                     f"the same trained network run in Brian2 ({network})",
-                    _over_seeds([(s, b) for s, _, b in pairs], name_seed=False),
+                    _over_seeds([(s, b) for s, _, b in pairs], name_seed=False)
+                    + _on_fewer(runs, "brian2_n_samples", metrics, f"{label} in Brian2"),
                     f"within 1 point of {_percent(torch)}",
                     "—",
                     DEFAULT_COMMAND,

@@ -71,6 +71,7 @@ def ann_rows(cfg: dict, root: Path) -> list[dict]:
                     "seed": seed,
                     "backend": report_coding.torch_backend(m),
                     "accuracy": m["accuracy"],
+                    "n_test": m["n_samples"],
                     "training_wall_time_s": wall,
                     "training_samples_per_s": per_epoch * c.get("epochs", 1) / wall,
                     "inference_ms_per_sample": m.get("eval_seconds", np.nan) / m["n_samples"] * 1e3,

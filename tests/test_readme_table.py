@@ -384,3 +384,32 @@ def test_the_commit_is_dirty_for_changed_tracked_files_but_the_record_file(tmp_p
     monkeypatch.setenv("BIOCLF_COMMIT", "v1.0")
     with pytest.raises(ConfigError, match="runs.jsonl: field 'commit': BIOCLF_COMMIT 'v1.0'"):
         run_records.commit(plain, runs)
+
+
+def test_a_default_run_on_fewer_test_images_says_on_how_many(tmp_path):
+    """A default run tested on a subset (e.g. config/smoke.yaml's) was shown as if on the
+    10,000 test images the table is about: its figure, and its Brian2 row's, name the count;
+    seeds tested on different counts are refused with the file and column named."""
+    metrics = tmp_path / "metrics.csv"
+    header = "method,network,n,seed,backend,accuracy,n_test,brian2_accuracy,brian2_n_samples\n"
+    metrics.write_text(
+        header
+        + "stdp,Diehl&Cook N=100,100,0,cpp,0.70,500,0.70,\n"
+        + "surrogate,FC 784-100-10,100,0,torch-cpu,0.95,500,0.95,200\n"
+        + "ann,FC 784-100-10,100,0,torch-cpu,0.98,10000,,\n"
+    )
+    targets = tmp_path / "targets.csv"
+    targets.write_text("method,network,target\n")
+    others = tmp_path / "other_runs.csv"
+    others.write_text("what,figure,target,anchor,command\n")
+    lines = readme_table.table(metrics, targets, others).splitlines()[2:]
+    assert "| **70.00%** (seed 0), on 500 test images |" in lines[0]
+    assert "| **95.00%** (seed 0), on 500 test images |" in lines[1]
+    assert lines[2].startswith("| the same trained network run in Brian2")
+    assert "| **95.00%**, on 200 test images |" in lines[2]
+    assert "| **98.00%** (seed 0) |" in lines[3]  # all 10,000: nothing added
+    metrics.write_text(header + "stdp,Diehl&Cook N=100,100,0,cpp,0.7,500,,\n"
+                       "stdp,Diehl&Cook N=100,100,1,cpp,0.8,10000,,\n")  # fmt: skip
+    with pytest.raises(ConfigError, match=r"field 'n_test': STDP, Diehl&Cook N=100 \(cpp\): "
+                       r"seeds tested on 500 and 10,000 images"):  # fmt: skip
+        readme_table.table(metrics, targets, others)
