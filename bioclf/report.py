@@ -166,18 +166,11 @@ def _surrogate_row(cfg: dict, path: Path, m: dict) -> dict:
     brian = d / "brian" / "brian2_export.json"
     b = load_json(brian) if brian.exists() else {}
     spikes = m.get("spikes_per_inference", {})
-    n = run.get("hidden", 0)
     c = m.get("config", {})
     n_train = report_coding.samples_per_epoch(c, m.get("history", ())) * c.get("epochs", 1)
     wall = number(m.get("training_wall_seconds"))
     return {
-        "method": "surrogate",
-        "network": report_coding.surrogate_label(run),
-        "n": n,
-        "seed": seed,
-        "backend": report_coding.torch_backend(m),
-        "accuracy": m["accuracy"],
-        "n_test": m["n_samples"],
+        **report_coding.torch_run_columns("surrogate", run, seed, m),
         "anchor_accuracy": np.nan,
         "training_wall_time_s": wall,
         "training_samples_per_s": n_train / wall,

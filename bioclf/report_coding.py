@@ -79,6 +79,20 @@ def torch_backend(metrics: dict) -> str:
     return "torch-cuda" if str(device).startswith("cuda") else "torch-cpu"
 
 
+def torch_run_columns(method: str, run: dict, seed: int, metrics: dict) -> dict:
+    """The columns of ``metrics.csv`` that name a PyTorch run of `run` and `seed` (a surrogate
+    network or an ANN twin, `method`) and give its test accuracy on how many test images."""
+    return {
+        "method": method,
+        "network": surrogate_label(run),
+        "n": run.get("hidden", 0),
+        "seed": seed,
+        "backend": torch_backend(metrics),
+        "accuracy": metrics["accuracy"],
+        "n_test": metrics["n_samples"],
+    }
+
+
 def twin_runs(runs: list[dict]) -> list[dict]:
     """The runs with a non-spiking twin of their own: a twin sees analog pixels in one pass, so
     the input code and window of a run do not change it, and runs named after them

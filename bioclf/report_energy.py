@@ -61,17 +61,10 @@ def ann_rows(cfg: dict, root: Path) -> list[dict]:
             c = m.get("config", {})
             per_epoch = report_coding.samples_per_epoch(c, m.get("history", ()))
             wall = number(m.get("training_wall_seconds"))
-            n = run.get("hidden", 0)
             ops = m["operations"]
             rows.append(
                 {
-                    "method": "ann",
-                    "network": report_coding.surrogate_label(run),
-                    "n": n,
-                    "seed": seed,
-                    "backend": report_coding.torch_backend(m),
-                    "accuracy": m["accuracy"],
-                    "n_test": m["n_samples"],
+                    **report_coding.torch_run_columns("ann", run, seed, m),
                     "training_wall_time_s": wall,
                     "training_samples_per_s": per_epoch * c.get("epochs", 1) / wall,
                     "inference_ms_per_sample": m.get("eval_seconds", np.nan) / m["n_samples"] * 1e3,

@@ -29,24 +29,34 @@ def test_readme_table_matches_the_committed_results():
     assert readme_table.main(["--readme", str(ROOT / "README.md"), "--check"]) == 0
 
 
+def _table(
+    tmp_path: Path,
+    metrics: str,
+    targets: str = "method,network,target\n",
+    others: str = "what,figure,target,anchor,command\n",
+) -> list[str]:
+    """The lines of the table from these metrics.csv, targets.csv and other_runs.csv."""
+    files = [tmp_path / f for f in ("metrics.csv", "targets.csv", "other_runs.csv")]
+    for f, text in zip(files, (metrics, targets, others), strict=True):
+        f.write_text(text)
+    return readme_table.table(*files).splitlines()
+
+
 def test_mean_over_seeds_per_network_new_methods_and_rows_without_accuracy(tmp_path):
     """Over several seeds the row gave the best alone ("**86.31%**, best of 2 runs"): a best
     of N reads as what one run gives. The mean, then every seed's value, seeds in numeric
     order."""
-    metrics = tmp_path / "metrics.csv"
-    metrics.write_text(
+    lines = _table(
+        tmp_path,
         COLUMNS
         + "stdp,Diehl&Cook N=100,100,10,cpp,0.8564,0.829,0.8564\n"
         + "stdp,Diehl&Cook N=100,100,2,cpp,0.8631,0.829,0.8631\n"
         + "stdp,Diehl&Cook N=100,100,0,cpp,0.8500,0.829,0.8500\n"
         + "ann,MLP 784-100-10,100,0,torch-cpu,0.981,,\n"
-        + "latency,sweep,100,0,cpp,,,\n"
+        + "latency,sweep,100,0,cpp,,,\n",
+        targets="method,network,target\nstdp,Diehl&Cook N=100,0.85\n",
+        others='what,figure,target,anchor,command\n"a, b",**1%**,,,`cmd | x`\n',
     )
-    targets = tmp_path / "targets.csv"
-    targets.write_text("method,network,target\nstdp,Diehl&Cook N=100,0.85\n")
-    others = tmp_path / "other_runs.csv"
-    others.write_text('what,figure,target,anchor,command\n"a, b",**1%**,,,`cmd | x`\n')
-    lines = readme_table.table(metrics, targets, others).splitlines()
     assert len(lines) == 2 + 3
     assert "| **85.65%** mean of 3 seeds (85.00 / 86.31 / 85.64%, seeds 0 / 2 / 10) |" in lines[2]
     assert "best" not in lines[2]
@@ -390,26 +400,22 @@ def test_a_default_run_on_fewer_test_images_says_on_how_many(tmp_path):
     """A default run tested on a subset (e.g. config/smoke.yaml's) was shown as if on the
     10,000 test images the table is about: its figure, and its Brian2 row's, name the count;
     seeds tested on different counts are refused with the file and column named."""
-    metrics = tmp_path / "metrics.csv"
     header = "method,network,n,seed,backend,accuracy,n_test,brian2_accuracy,brian2_n_samples\n"
-    metrics.write_text(
+    lines = _table(
+        tmp_path,
         header
         + "stdp,Diehl&Cook N=100,100,0,cpp,0.70,500,0.70,\n"
         + "surrogate,FC 784-100-10,100,0,torch-cpu,0.95,500,0.95,200\n"
-        + "ann,FC 784-100-10,100,0,torch-cpu,0.98,10000,,\n"
-    )
-    targets = tmp_path / "targets.csv"
-    targets.write_text("method,network,target\n")
-    others = tmp_path / "other_runs.csv"
-    others.write_text("what,figure,target,anchor,command\n")
-    lines = readme_table.table(metrics, targets, others).splitlines()[2:]
+        + "ann,FC 784-100-10,100,0,torch-cpu,0.98,10000,,\n",
+    )[2:]
     assert "| **70.00%** (seed 0), on 500 test images |" in lines[0]
     assert "| **95.00%** (seed 0), on 500 test images |" in lines[1]
     assert lines[2].startswith("| the same trained network run in Brian2")
     assert "| **95.00%**, on 200 test images |" in lines[2]
     assert "| **98.00%** (seed 0) |" in lines[3]  # all 10,000: nothing added
-    metrics.write_text(header + "stdp,Diehl&Cook N=100,100,0,cpp,0.7,500,,\n"
-                       "stdp,Diehl&Cook N=100,100,1,cpp,0.8,10000,,\n")  # fmt: skip
+    mixed = (
+        "stdp,Diehl&Cook N=100,100,0,cpp,0.7,500,,\nstdp,Diehl&Cook N=100,100,1,cpp,0.8,10000,,\n"
+    )
     with pytest.raises(ConfigError, match=r"field 'n_test': STDP, Diehl&Cook N=100 \(cpp\): "
                        r"seeds tested on 500 and 10,000 images"):  # fmt: skip
-        readme_table.table(metrics, targets, others)
+        _table(tmp_path, header + mixed)
