@@ -8,6 +8,7 @@ runs accepts its options.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shlex
 import subprocess
@@ -76,3 +77,30 @@ def test_it_leaves_no_more_files_than_the_device_machine_returns():
     files = named | {f"{step}.log" for step in _steps()}
     assert "$name.log" not in files and len(files) <= 8, sorted(files)
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+", f) for f in files), sorted(files)
+
+
+def test_a_slow_step_leaves_the_later_steps_their_reserve(tmp_path):
+    """Each step's limit keeps RESERVE seconds of the budget for every step after it, so that
+    tests and stdp using their whole limits cannot leave conv and lif nothing (the steps run
+    here with an interpreter that does nothing: only the limits are read)."""
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+
+    def limits(**env):
+        out = subprocess.run(
+            ["bash", str(SCRIPT), str(tmp_path / "out")],
+            env={**os.environ, "PYTHON": str(fake), **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+        found = re.findall(r"^== (\w+) \(at most (\d+) s, (\d+) s into the run\)$", out, re.M)
+        return [(name, int(limit), int(into)) for name, limit, into in found]
+
+    caps = {"tests": 300, "stdp": 240, "conv": 90, "lif": 120}  # each step's own limit
+    for reserve in (45, 0):
+        steps = limits(BUDGET="200", RESERVE=str(reserve))
+        assert [name for name, _, _ in steps] == list(caps)
+        for later, (name, limit, into) in zip((3, 2, 1, 0), steps, strict=True):
+            assert limit == min(caps[name], 200 - into - reserve * later), (name, reserve)

@@ -25,8 +25,10 @@
 #          SpikingJelly and snnTorch where they import (bench/bench_lif.py; JSON after each
 #          layer), the conv network's first layer (N=12544) first
 # BUDGET (seconds, default 570) bounds the whole run, machine.txt included: each step gets at
-# most its own limit and what is left of the budget (one that ignores the end signal is killed
-# 10 s later), the tests first (300 s: nvcc over the brian2cuda project, then cpp). OUTDIR
+# most its own limit and what is left of the budget less RESERVE seconds (default 45) for each
+# step still to come, so that a slow step leaves the later ones time for their first results
+# (one that ignores the end signal is killed 10 s later); the tests first (at most 300 s: nvcc
+# over the brian2cuda project, then cpp). OUTDIR
 # receives 8 files (machine.txt, a log per step, three results): the device machine returns
 # no more than 8 files of $OUT. On the lent machine (no registries), first run
 # bench/gpu/fetch_wheels.sh here and carry .whl; there, with timeout_s 600 (one call fits the
@@ -41,6 +43,7 @@ shift || true
 STEPS=${*:-tests stdp conv lif}
 STDP_SIZES=${STDP_SIZES:-6400 1600 400}
 BUDGET=${BUDGET:-570}
+RESERVE=${RESERVE:-45}
 mkdir -p "$OUTDIR"
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
@@ -98,9 +101,10 @@ print("brian2cuda compiles for (CUDA's device 0):", backends.visible_gpu())
 EOF
 cat "$MACHINE"
 
-# run_step NAME LIMIT COMMAND...: at most LIMIT seconds and what is left of the budget
+# run_step NAME LIMIT COMMAND...: at most LIMIT seconds and what is left of the budget, less
+# RESERVE for each of the LATER steps
 run_step() {
-    local name=$1 limit=$2 left=$((BUDGET - SECONDS))
+    local name=$1 limit=$2 left=$((BUDGET - SECONDS - RESERVE * LATER))
     shift 2
     ((left < limit)) && limit=$left
     if ((limit < 20)); then
@@ -112,7 +116,9 @@ run_step() {
     echo "== $name: exit ${PIPESTATUS[0]} after ${SECONDS} s" | tee -a "$OUTDIR/$name.log"
 }
 
-for step in $STEPS; do
+read -ra ORDER <<<"$STEPS"
+for i in "${!ORDER[@]}"; do
+    step=${ORDER[$i]} LATER=$((${#ORDER[@]} - i - 1))
     case $step in
     tests)
         run_step tests 300 "$PY" -m pytest -v -ra --durations=0 -p no:cacheprovider \
