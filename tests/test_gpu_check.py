@@ -11,7 +11,9 @@ import importlib.util
 import os
 import re
 import shlex
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -104,3 +106,36 @@ def test_a_slow_step_leaves_the_later_steps_their_reserve(tmp_path):
         assert [name for name, _, _ in steps] == list(caps)
         for later, (name, limit, into) in zip((3, 2, 1, 0), steps, strict=True):
             assert limit == min(caps[name], 200 - into - reserve * later), (name, reserve)
+
+
+def test_a_machine_without_make_gets_the_carried_one(tmp_path):
+    """Brian2 compiles its standalone projects with make, which the lent machine's image may
+    lack: check.sh puts the copy fetch_wheels.sh carried (WHEELS/make) on the PATH, and
+    machine.txt says so; nothing is carried where the machine has make."""
+    bin_dir = tmp_path / "bin"  # the PATH's programs, less make
+    bin_dir.mkdir()
+    for d in os.environ["PATH"].split(os.pathsep):
+        for prog in Path(d).glob("*") if Path(d).is_dir() else ():
+            target = bin_dir / prog.name
+            if prog.name != "make" and not target.exists() and os.access(prog, os.X_OK):
+                target.symlink_to(prog)
+    wheels = tmp_path / "whl"
+    wheels.mkdir()
+    (wheels / "make").write_text("#!/bin/sh\necho 'GNU Make 9.9 (the carried one)'\n")
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+
+    def machine(path: str) -> str:
+        env = {**os.environ, "PATH": path, "PYTHON": str(fake), "WHEELS": str(wheels)}
+        subprocess.run(
+            ["bash", str(SCRIPT), str(tmp_path / "out"), "none"],
+            env=env, capture_output=True, timeout=60,
+        )  # fmt: skip
+        return (tmp_path / "out" / "machine.txt").read_text()
+
+    text = machine(str(bin_dir))
+    assert "GNU Make 9.9 (the carried one)" in text
+    assert f"(carried: {wheels}/make)" in text
+    if shutil.which("make"):
+        assert "carried" not in machine(os.environ["PATH"])

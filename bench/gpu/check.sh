@@ -2,7 +2,8 @@
 # The GPU checks, as one prepared run on a machine with a CUDA GPU (the lent device machine, or
 # any other):
 #   bash bench/gpu/check.sh [OUTDIR] [STEP ...]
-# First OUTDIR/machine.txt: the GPU, driver, compilers, cuRAND, the installation of carried
+# First OUTDIR/machine.txt: the GPU, driver, compilers (make: the carried one where the image
+# has none), cuRAND, the installation of carried
 # wheels and the versions that then import (a failed installation is logged there; the steps
 # run regardless and report what does not import). Then the steps, in this order by default
 # (all of them), each writing its log to OUTDIR as it goes, so a step cut off by its time loses
@@ -53,6 +54,17 @@ MACHINE=$OUTDIR/machine.txt
 if ! command -v nvcc >/dev/null && [ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ]; then
     export PATH=${CUDA_HOME:-/usr/local/cuda}/bin:$PATH
 fi
+# GNU make, which Brian2 builds its standalone projects with, where the image lacks it (not
+# among its listed tools): the one fetch_wheels.sh copied into WHEELS (it needs only the C
+# library); executable wherever the carried copy lost its mode
+WHEELS=${WHEELS:-.whl}
+CARRIED_MAKE=
+if ! command -v make >/dev/null && [ -f "$WHEELS/make" ]; then
+    CARRIED_BIN=$(mktemp -d)
+    cp "$WHEELS/make" "$CARRIED_BIN/make" && chmod +x "$CARRIED_BIN/make"
+    export PATH=$CARRIED_BIN:$PATH
+    CARRIED_MAKE=" (carried: $WHEELS/make)"
+fi
 {
     nvidia-smi -L
     nvidia-smi --query-gpu=name,compute_cap,memory.total,driver_version --format=csv
@@ -64,15 +76,16 @@ fi
     ldconfig -p | grep -m2 curand
     g++ --version | head -1
     make --version | head -1 # Brian2 builds its standalone projects with make
+    echo "make: $(command -v make)$CARRIED_MAKE"
     nproc
     free -g | head -2
     echo "$PY: $(command -v "$PY")"
     "$PY" --version
 } > "$MACHINE" 2>&1
-if compgen -G ".whl/*.whl" >/dev/null; then  # carried wheels (fetch_wheels.sh)
-    echo "pip install .whl/*.whl --target /tmp/site" >> "$MACHINE"
+if compgen -G "$WHEELS/*.whl" >/dev/null; then  # carried wheels (fetch_wheels.sh)
+    echo "pip install $WHEELS/*.whl --target /tmp/site" >> "$MACHINE"
     timeout 180 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-        --upgrade --target /tmp/site .whl/*.whl >> "$MACHINE" 2>&1 ||
+        --upgrade --target /tmp/site "$WHEELS"/*.whl >> "$MACHINE" 2>&1 ||
         echo "pip install FAILED (exit $?); the steps run with what imports" >> "$MACHINE"
     export PYTHONPATH=/tmp/site
 fi

@@ -4,10 +4,11 @@
 # (it has torch, numpy, pandas, matplotlib, sympy, cython, pytest, h5py, torchvision, triton,
 # but not Brian2 and cannot reach the registries): Brian2 and brian2cuda, and the libraries
 # that bench/bench_lif.py compares with (Norse, SpikingJelly, snnTorch; Norse is published as
-# source only, so its wheel is built here). .whl/ is git-ignored; the device call must name it
-# in `carry` (about 6 MB in all). It runs pip of a Python 3.12 (Norse's wheel is built with it):
-# $PYTHON if set, else the first of .venv/bin/python, python3.12, python3 and pyenv's 3.12
-# that is a Python 3.12 with pip.
+# source only, so its wheel is built here), and a copy of this machine's GNU make (for an image
+# without one). .whl/ is git-ignored; the device call must name it in `carry` (about 6 MB in
+# all). It runs pip of a Python 3.12 (Norse's wheel is built with it): $PYTHON if set, else the
+# first of .venv/bin/python, python3.12, python3 and pyenv's 3.12 that is a Python 3.12 with
+# pip.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -45,4 +46,9 @@ rm -rf .whl && mkdir .whl
     brian2==2.10.1 brian2cuda==1.0b1 jsonschema jsonschema-specifications referencing rpds-py \
     spikingjelly==2.0.0 loguru scienceplots snntorch nir nirtorch
 "$PY" -m pip wheel -q --no-deps -w .whl norse==1.1.0
+# GNU make, for an image without it (check.sh uses it only then): Brian2 builds its standalone
+# projects with make, and this one needs only the C library
+if command -v make >/dev/null; then
+    cp "$(command -v make)" .whl/make
+fi
 ls -l .whl
