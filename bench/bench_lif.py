@@ -245,7 +245,12 @@ def _drop_option(argv: list[str], names=("--out", "--only")) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     """The command line (bench/gpu/check.sh runs it; tests/test_gpu_check.py parses that)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="(default: cpu)")
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where the layers run (default: %(default)s)",
+    )
     parser.add_argument(
         "--sizes",
         type=int,
@@ -253,8 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=[100, 400, 12544],
         help="neurons per layer (12544: the conv network's first layer, 16 x 28 x 28)",
     )
-    parser.add_argument("--T", type=int, default=25, help="time steps per sample (default: 25)")
-    parser.add_argument("--batch", type=int, default=128, help="samples per batch (default: 128)")
+    parser.add_argument(
+        "--T", type=int, default=25, help="time steps per sample (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=128, help="samples per batch (default: %(default)s)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (PyTorch)")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (median)")
     parser.add_argument("--passes", type=int, default=0, help="passes per round (0: auto)")
@@ -263,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     # the surrogate networks' defaults (bioclf.surrogate.options.TrainConfig)
     parser.add_argument("--dt", type=float, default=TrainConfig.dt, help="time step (s)")
     parser.add_argument(
-        "--neuron", default=TrainConfig.neuron, help=f"neuron file (default: {TrainConfig.neuron})"
+        "--neuron", default=TrainConfig.neuron, help="neuron file (default: %(default)s)"
     )
     parser.add_argument("--out", help="also write the results as JSON to this file")
     return parser

@@ -99,7 +99,7 @@ def main(argv=None) -> int:
         default=list(VARIANTS),
         help="the variants to run, in turn (default: all three)",
     )
-    p.add_argument("--cores", type=int, default=2, help="snakemake --cores (default: 2)")
+    p.add_argument("--cores", type=int, default=2, help="snakemake --cores (default: %(default)s)")
     p.add_argument("--keep", action="store_true", help="keep the clones (default: removed)")
     p.add_argument(
         "--out",

@@ -237,9 +237,14 @@ def load_average() -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The command line (bench/gpu/check.sh runs it; tests/test_gpu_check.py parses that)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--backend", choices=("cpp", "cuda"), default="cpp", help="(default: cpp)")
     p.add_argument(
-        "--sizes", type=int, nargs="+", default=[100, 400], help="N to time (default: 100 400)"
+        "--backend",
+        choices=("cpp", "cuda"),
+        default="cpp",
+        help="the Brian2 device (default: %(default)s)",
+    )
+    p.add_argument(
+        "--sizes", type=int, nargs="+", default=[100, 400], help="N to time (default: %(default)s)"
     )
     p.add_argument("--samples", type=int, default=1000, help="first window (all thread counts)")
     p.add_argument(

@@ -93,22 +93,26 @@ def time_training(net, batches, labels) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--hidden", type=int, nargs="+", default=[100, 400], help="N to time (default: 100 400)"
+        "--hidden", type=int, nargs="+", default=[100, 400], help="N to time (default: %(default)s)"
     )
-    parser.add_argument("--T", type=int, default=25, help="time steps per sample (default: 25)")
-    parser.add_argument("--batch", type=int, default=128, help="samples per batch (default: 128)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2)")
+    parser.add_argument(
+        "--T", type=int, default=25, help="time steps per sample (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=128, help="samples per batch (default: %(default)s)"
+    )
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: %(default)s)")
     parser.add_argument("--batches", type=int, default=10, help="timed batches per round")
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (median; default: 5)")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (median; default: %(default)s)")
     parser.add_argument("--dt", type=float, default=1e-3, help="time step (s)")
     parser.add_argument(
-        "--neuron", default="equations/lif.yaml", help="neuron file (default: equations/lif.yaml)"
+        "--neuron", default="equations/lif.yaml", help="neuron file (default: %(default)s)"
     )
     parser.add_argument(
         "--surrogate",
         choices=sorted(DEFAULT_SLOPE),
         default="fast_sigmoid",
-        help="surrogate gradient of both sides (default: fast_sigmoid)",
+        help="surrogate gradient of both sides (default: %(default)s)",
     )
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)

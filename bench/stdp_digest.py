@@ -56,13 +56,17 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", type=Path, default=ROOT, help="the checkout to train (default: this)")
     p.add_argument("--config", type=Path, help="configuration (default: ROOT/config/config.yaml)")
-    p.add_argument("--n-exc", type=int, default=100, help="excitatory neurons (default 100)")
-    p.add_argument("--samples", type=int, default=3000, help="training images (default 3000)")
+    p.add_argument(
+        "--n-exc", type=int, default=100, help="excitatory neurons (default: %(default)s)"
+    )
+    p.add_argument(
+        "--samples", type=int, default=3000, help="training images (default: %(default)s)"
+    )
     p.add_argument(
         "--seed",
         type=int,
         default=0,
-        help="seed of the initial network and input spikes (default 0)",
+        help="seed of the initial network and input spikes (default: %(default)s)",
     )
     p.add_argument("--out", type=Path, help="append the result, one JSON line, to this file")
     args = p.parse_args()

@@ -133,8 +133,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "dc_stdp:nu_post=0.08) or cfg:KEY.SUB=VALUE (a configuration value: "
         "cfg:stdp.models.exc=equations/dc_exc_unclamped.yaml)",
     )
-    p.add_argument("--seed", type=int, default=0, help="the bioclf.stdp.train option (0)")
-    p.add_argument("--n-exc", type=int, default=100, help="the bioclf.stdp.train option (100)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="the bioclf.stdp.train option (default: %(default)s)"
+    )
+    p.add_argument(
+        "--n-exc", type=int, default=100, help="the bioclf.stdp.train option (default: %(default)s)"
+    )
     p.add_argument("--epochs", type=int, help="the bioclf.stdp.train option")
     p.add_argument(
         "--config",
