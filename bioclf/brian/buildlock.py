@@ -36,11 +36,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bioclf.brian.locked_run import NO_LOCKS
+
 BUILD_LOCK_NAME = ".bioclf.build.lock"
 #: Seconds between two tries while another process holds the lock, and between two messages.
 POLL_S, REPORT_S = 0.5, 60.0
-#: Errors that mean the file system keeps no locks (as opposed to "held by another process").
-_NO_LOCKS = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP}
 
 _held: set[Path] = set()  # projects this process holds the lock of
 
@@ -91,7 +91,7 @@ def _acquire(fd: int, directory: Path, poll_s: float, report_s: float) -> bool:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             break
         except OSError as exc:
-            if exc.errno in _NO_LOCKS:
+            if exc.errno in NO_LOCKS:
                 print(
                     f"bioclf: cannot lock {directory / BUILD_LOCK_NAME} ({exc.strerror}: the "
                     "file system keeps no locks); building without: concurrent builds of this "

@@ -39,8 +39,9 @@ except KeyboardInterrupt:  # Ctrl-C while this script starts: no traceback (see 
     raise SystemExit(130) from None
 
 LOCK_NAME = ".bioclf.lock"
-#: Errors that mean the file system keeps no locks (as opposed to "held by another process").
-_NO_LOCKS = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP}
+#: Errors that mean the file system keeps no locks (as opposed to "held by another process"),
+#: for this lock and the build lock (`bioclf.brian.buildlock`).
+NO_LOCKS = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP}
 PEAK_NAME = ".bioclf.peak_rss_kb"
 COMPILE_PEAK_NAME = ".bioclf.compile_peak_rss_kb"
 
@@ -72,7 +73,7 @@ def main(argv: list[str]) -> int:
     except BlockingIOError:
         _wait(fd)
     except OSError as exc:
-        if exc.errno not in _NO_LOCKS:
+        if exc.errno not in NO_LOCKS:
             raise
         # (as the build lock does, bioclf/brian/buildlock.py: run rather than fail)
         print(
