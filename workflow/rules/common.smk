@@ -2,6 +2,7 @@
 # config/schema.yaml before any job starts: a bad value stops the workflow with the key named.
 
 import atexit
+import functools
 import os
 import shlex
 import shutil
@@ -101,6 +102,7 @@ except BioclfError as _exc:
     _refuse(_exc)
 
 
+@functools.cache  # (once: a dry run plans many jobs)
 def _check_models():
     """Every model file in full (units, names, what the STDP network needs), and the protocol
     against them: a typo stops the workflow (exit status 2, the file and field named) before any
@@ -124,14 +126,10 @@ def _check_models():
         _refuse(_exc)
 
 
-_MODELS_CHECKED = []
-
-
 def _check_models_in_a_dry_run():
     """A dry run (-n) runs no onstart: it checks the model files as it plans the first job
     (whether the run is dry is known only then, not when this file is parsed)."""
-    if workflow.dryrun and workflow.is_main_process and not _MODELS_CHECKED:
-        _MODELS_CHECKED.append(True)
+    if workflow.dryrun and workflow.is_main_process:
         _check_models()
 
 
