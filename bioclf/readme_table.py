@@ -126,8 +126,12 @@ def _on_fewer(runs: list[dict[str, str]], column: str, metrics: Path, label: str
             f"{label}: seeds tested on {' and '.join(f'{n:,}' for n in sorted(sizes))} "
             "images: a mean over different test sets is meaningless",
         )
-    size = sizes.pop() if sizes else MNIST_TEST
-    return "" if size == MNIST_TEST else f", on {size:,} test images"
+    return _on_images(sizes.pop() if sizes else MNIST_TEST)
+
+
+def _on_images(n_test: int) -> str:
+    """What a figure on `n_test` test images adds to say so: nothing for all `MNIST_TEST`."""
+    return "" if n_test == MNIST_TEST else f", on {n_test:,} test images"
 
 
 def default_rows(metrics: Path, targets: Path) -> list[tuple[str, ...]]:
@@ -261,7 +265,7 @@ def records_figure(row: dict[str, str], records: dict[str, dict], others: Path, 
     names = list(seeds.values())
     n_test = _test_size([records[n] for n in names], others, line)
     figure = _over_seeds([(str(records[n]["seed"]), records[n]["test_accuracy"]) for n in names])
-    return figure if n_test == MNIST_TEST else f"{figure}, on {n_test:,} test images"
+    return figure + _on_images(n_test)
 
 
 def _test_size(records: list[dict], others: Path, line: int) -> int:
