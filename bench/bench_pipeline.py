@@ -108,14 +108,14 @@ def main(argv=None) -> int:
         help="JSON file (default: bench/out/bench_pipeline.json)",
     )
     args = p.parse_args(argv)
-    commit = tasks.code_commit(ROOT)
+    commit = tasks.code_commit(ROOT, tasks.OUTPUTS)  # (the clones' code: taken before they run)
     scratch = Path(tempfile.mkdtemp(prefix="bioclf_bench_pipeline_"))
     try:
         runs = [run_variant(v, args.cores, scratch) for v in args.variants]
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
-    report = {"commit": commit, "cores": args.cores, **tasks.provenance(), "runs": runs}
+    report = {"cores": args.cores, **tasks.provenance(), "commit": commit, "runs": runs}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     print(f"wrote {args.out}")

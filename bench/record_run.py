@@ -8,9 +8,10 @@ ANN trainer ``python -m bioclf.surrogate.train ... --seed S --out OUT``, which w
 ``OUT/metrics.json``. The record (`bioclf.run_records`) holds the test accuracy and the number
 of test images of the metrics (``accuracy``; ``n_samples``, or ``n_test`` as
 ``bioclf.stdp.evaluate`` writes it), the seed, the command (the words after ``--``, quoted as
-the shell needs), the commit of this checkout (``+dirty`` where tracked files other than the
-record file have changes: record a run before editing the code) and the processor the metrics
-name. A name the file has already, or a seed other than the one the metrics' configuration
+the shell needs), the commit of the code that ran (the metrics' ``provenance.commit``; for
+metrics without it, this checkout's, ``+dirty`` where tracked files other than the record file
+and the outputs have changes: record such a run before editing the code) and the processor the
+metrics name. A name the file has already, or a seed other than the one the metrics' configuration
 gives, is refused (exit 2).
 """
 
@@ -59,12 +60,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def record(args: argparse.Namespace, metrics: dict, commit: str) -> dict:
-    """The record of the run `args` describes, from its `metrics` (metrics.json).
+    """The record of the run `args` describes, from its `metrics` (metrics.json); `commit`
+    for metrics that do not name the commit of their code.
 
     Raises
     ------
     ResultFileError
-        Naming ``args.metrics``: no test accuracy or test-set size, or another seed.
+        Naming ``args.metrics``: no test accuracy or test-set size, another seed, or a commit
+        that is no short git hash.
     """
     n_test = metrics.get("n_test", metrics.get("n_samples"))
     if "accuracy" not in metrics or n_test is None:
@@ -82,7 +85,13 @@ def record(args: argparse.Namespace, metrics: dict, commit: str) -> dict:
         "command": args.command,
         "commit": commit,
     }
-    machine = (metrics.get("provenance") or {}).get("machine")
+    provenance = metrics.get("provenance") or {}
+    if "commit" in provenance:
+        problem = run_records.problem_with("commit", provenance["commit"])
+        if problem:
+            raise ResultFileError(args.metrics, f"provenance.commit {problem}")
+        entry["commit"] = provenance["commit"]
+    machine = provenance.get("machine")
     return entry | ({"processor": machine} if machine else {})
 
 
@@ -95,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         raise ResultFileError(args.metrics, f"not readable as JSON: {exc}") from None
     if not isinstance(metrics, dict):
         raise ResultFileError(args.metrics, "not a JSON object")
-    run_records.append(args.record, record(args, metrics, run_records.commit(ROOT, args.record)))
+    named = "commit" in (metrics.get("provenance") or {})
+    here = "" if named else run_records.commit(ROOT, args.record)
+    run_records.append(args.record, record(args, metrics, here))
     print(f"recorded {args.name} in {args.record}")
     return 0
 

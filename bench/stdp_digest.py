@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bioclf.io import digest  # noqa: E402
-from bioclf.tasks import code_commit  # noqa: E402
+from bioclf.tasks import OUTPUTS, code_commit  # noqa: E402
 
 
 def digests(state_file: Path) -> dict[str, str]:
@@ -98,7 +98,7 @@ def main() -> int:
         arrays = digests(tmp / "trained" / "state.npz")
     result = {
         "root": str(root),
-        "commit": code_commit(root) or "unknown",
+        "commit": code_commit(root, OUTPUTS) or "unknown",
         "config": str(config),
         "n_exc": args.n_exc,
         "samples": args.samples,

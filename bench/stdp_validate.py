@@ -25,7 +25,8 @@ accuracies. ``--test`` adds the test-set evaluation. One line of JSON per run is
 (``results/runs.jsonl``, from which the README's rows over seeds take their figures:
 `bioclf.run_records`): that line's fields plus ``test_accuracy`` and ``n_test`` from the test
 metrics, the command as typed without ``--record FILE``, the commit of the code (taken
-before training; ``+dirty`` where tracked files other than FILE had changes) and the
+before training; ``+dirty`` where tracked files other than FILE and the outputs under
+``results/`` and ``bench/out/`` had changes) and the
 processor. A name FILE has already, or a ``BIOCLF_COMMIT`` (the commit outside a git checkout)
 that is no git hash, is refused before training.
 """

@@ -452,18 +452,23 @@ def runs_provenance(df: pd.DataFrame) -> list[str]:
     """Where and when the reported runs were computed, from their own metrics files (the
     report may be rendered again later, on another machine), one line per machine."""
     seen: dict[str, list[str]] = {}
+    commits: dict[str, list[str]] = {}
     for d in df["_dir"]:
         for name in ("train_metrics.json", "metrics.json"):  # where it was trained, if known
             if (Path(d) / name).exists():
                 info = load_json(Path(d) / name).get("provenance", {})
                 if "machine" in info:
                     seen.setdefault(info["machine"], []).append(info.get("date", "?"))
+                    if info.get("commit"):  # (metrics written before 2026-12-06 name none)
+                        commits.setdefault(info["machine"], []).append(info["commit"])
                 break
     lines = []
     for machine, dates in seen.items():
         when = min(dates) if min(dates) == max(dates) else f"{min(dates)} to {max(dates)}"
         runs = f"{len(dates)} run" + ("s" if len(dates) > 1 else "")
-        lines.append(f"- computed on {machine}: {runs}, {when}")
+        code = list(dict.fromkeys(commits.get(machine, [])))
+        code_says = f", code of {', '.join(code)}" if code else ""
+        lines.append(f"- computed on {machine}: {runs}, {when}{code_says}")
     return lines
 
 

@@ -9,19 +9,19 @@ script (``bench/stdp_validate.py --record FILE``) or, for a run of another tool,
 - ``seed`` (int), ``test_accuracy`` (number in [0, 1]), ``n_test`` (int, the test images);
 - ``command``: the command that made the run, as typed from the repository root;
 - ``commit``: the short git hash of the code that ran it, ``+dirty`` when the tracked files
-  had changes (the record file itself aside: appending a record makes no run dirty).
+  had changes (the record file and the outputs, `bioclf.tasks.OUTPUTS`, aside: appending a
+  record, or a pipeline rewriting the committed results, makes no run dirty).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shlex
-import subprocess
 from pathlib import Path
 
+from bioclf import tasks
 from bioclf.errors import ConfigError
 
 #: The keys every record has, with what each must be.
@@ -33,7 +33,7 @@ def _integer(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _problem(key: str, value) -> str | None:
+def problem_with(key: str, value) -> str | None:
     """What is wrong with `value` as the record's `key`, or None."""
     if key == "name":
         if not isinstance(value, str) or not value or any(c.isspace() for c in value):
@@ -72,7 +72,7 @@ def check(record, path: Path, line: int) -> dict:
     for key in REQUIRED:
         if key not in record:
             raise ConfigError(path, key, f"line {line}: missing")
-        problem = _problem(key, record[key])
+        problem = problem_with(key, record[key])
         if problem:
             raise ConfigError(path, key, f"line {line}: {problem}")
     return record
@@ -108,7 +108,7 @@ def load(path: Path) -> dict[str, dict]:
 
 def check_new(path: Path, name: str) -> None:
     """Refuse `name` where it is malformed, or `path` (if it exists) is or has it already."""
-    problem = _problem("name", name)
+    problem = problem_with("name", name)
     if problem:
         raise ConfigError(path, "name", problem)
     if path.exists() and name in load(path):
@@ -127,7 +127,8 @@ def append(path: Path, record: dict) -> None:
 
 def commit(root: Path, record_file: Path | None = None) -> str:
     """The short git hash of HEAD at `root`, ``+dirty`` where a tracked file has changes
-    (`record_file` aside); outside a git checkout ``BIOCLF_COMMIT`` if set.
+    (`record_file` and the checkout's outputs, `tasks.OUTPUTS`, aside); outside a git checkout
+    ``BIOCLF_COMMIT`` if set (`tasks.code_commit`).
 
     Raises
     ------
@@ -136,35 +137,19 @@ def commit(root: Path, record_file: Path | None = None) -> str:
         ``BIOCLF_COMMIT`` is no short git hash (refused here, before a run, not when its record
         is appended at the end).
     """
-    root = Path(root).resolve()
-
-    def git(*args: str) -> str:
-        try:
-            done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-        except OSError:  # no git
-            return ""
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    head = git("rev-parse", "--short", "HEAD")
+    ignore = (*tasks.OUTPUTS, *([Path(record_file).resolve()] if record_file else []))
+    head = tasks.code_commit(root, ignore)
     if not head:
-        head = os.environ.get("BIOCLF_COMMIT", "")
-        if not head:
-            raise ConfigError(
-                record_file or root,
-                "commit",
-                f"{root} is no git checkout and BIOCLF_COMMIT is unset: a record names the "
-                "code that ran",
-            )
-        problem = _problem("commit", head)
-        if problem:
-            raise ConfigError(record_file or root, "commit", f"BIOCLF_COMMIT {problem}")
-        return head
-    spec = ["--", "."]
-    inside = record_file is not None and Path(record_file).resolve().is_relative_to(root)
-    if inside:  # (git refuses a path outside the checkout)
-        spec.append(f":(exclude){Path(record_file).resolve().relative_to(root)}")
-    changed = git("status", "--porcelain", "--untracked-files=no", *spec)
-    return head + ("+dirty" if changed else "")
+        raise ConfigError(
+            record_file or root,
+            "commit",
+            f"{Path(root).resolve()} is no git checkout and BIOCLF_COMMIT is unset: a record "
+            "names the code that ran",
+        )
+    problem = problem_with("commit", head)
+    if problem:
+        raise ConfigError(record_file or root, "commit", f"BIOCLF_COMMIT {problem}")
+    return head
 
 
 def tokens(command: str, path: Path, field: str, line: int) -> list[str]:

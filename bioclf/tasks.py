@@ -259,23 +259,42 @@ def peak_memory_mb() -> dict[str, float]:
     return peaks
 
 
-def code_commit(root: Path) -> str:
-    """The git commit of the checkout at `root` (``-dirty`` when it has uncommitted changes):
-    benchmarks record which code they timed. Outside a git checkout (a copy of the tree on
-    another machine), or without git, ``BIOCLF_COMMIT`` if set, else ''."""
+#: What the package's checkout writes (tracked outputs): changed, they leave the code clean.
+OUTPUTS = ("results", "bench/out")
+
+
+def code_commit(root: Path, ignore: Sequence[str | Path] = ()) -> str:
+    """The short git hash of HEAD at `root`, ``+dirty`` where a tracked file has uncommitted
+    changes (those under `ignore`, paths inside `root`, aside): runs and benchmarks record
+    which code they ran. Outside a git checkout (a copy of the tree on another machine), or
+    without git, ``BIOCLF_COMMIT`` if set, else ''."""
     import subprocess
 
-    try:
-        done = subprocess.run(
-            ["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True, text=True
-        )
-    except OSError:  # no git
+    def git(*args: str) -> str | None:
+        try:  # (no optional locks: parallel jobs ask at once and must not take the index's)
+            done = subprocess.run(
+                ["git", "--no-optional-locks", *args], cwd=root, capture_output=True, text=True
+            )
+        except OSError:  # no git
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    head = git("rev-parse", "--short", "HEAD")
+    if not head:
         return os.environ.get("BIOCLF_COMMIT", "")
-    return done.stdout.strip() or os.environ.get("BIOCLF_COMMIT", "")
+    root = Path(root).resolve()
+    spec = ["--", "."]
+    for path in ignore:
+        path = (root / path).resolve()
+        if path.is_relative_to(root):  # (git refuses a path outside the checkout)
+            spec.append(f":(exclude){path.relative_to(root)}")
+    changed = git("status", "--porcelain", "--untracked-files=no", *spec)
+    return head + ("+dirty" if changed else "")
 
 
 def provenance() -> dict:
-    """Where a result came from: versions, machine, date."""
+    """Where a result came from: versions, machine, date, and the commit of the code
+    (`code_commit`; its outputs, `OUTPUTS`, aside) where known."""
     import brian2
     import numpy
 
@@ -287,6 +306,9 @@ def provenance() -> dict:
         "brian2": brian2.__version__,
         "numpy": numpy.__version__,
     }
+    commit = code_commit(Path(__file__).resolve().parents[1], OUTPUTS)
+    if commit:
+        info["commit"] = commit
     torch = torch_version()
     if torch is not None:
         info["torch"] = torch

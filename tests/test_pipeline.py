@@ -592,20 +592,23 @@ def test_report_names_the_machines_the_runs_were_computed_on(tmp_path):
     from bioclf.io import write_json
     from bioclf.report import runs_provenance
 
-    def run(name, file, machine, date):
+    def run(name, file, machine, date, **commit):
         (tmp_path / name).mkdir()
-        write_json(tmp_path / name / file, {"provenance": {"machine": machine, "date": date}})
+        info = {"machine": machine, "date": date, **commit}
+        write_json(tmp_path / name / file, {"provenance": info})
         return tmp_path / name
 
     dirs = [
-        run("stdp", "train_metrics.json", "AMD EPYC", "2026-12-05 05:15"),
-        run("sur", "metrics.json", "AMD EPYC", "2026-12-05 05:17"),
-        run("ann", "metrics.json", "Intel Xeon", "2026-12-06 10:00"),
+        run("stdp", "train_metrics.json", "AMD EPYC", "2026-12-05 05:15", commit="abc1234"),
+        run("sur", "metrics.json", "AMD EPYC", "2026-12-05 05:17", commit="abc1234+dirty"),
+        run("sur2", "metrics.json", "AMD EPYC", "2026-12-05 05:16", commit="abc1234"),
+        run("ann", "metrics.json", "Intel Xeon", "2026-12-06 10:00"),  # (before commits)
         tmp_path / "missing",  # a run without metrics: nothing to say
     ]
     lines = runs_provenance(pd.DataFrame({"_dir": dirs}))
     assert lines == [
-        "- computed on AMD EPYC: 2 runs, 2026-12-05 05:15 to 2026-12-05 05:17",
+        "- computed on AMD EPYC: 3 runs, 2026-12-05 05:15 to 2026-12-05 05:17, "
+        "code of abc1234, abc1234+dirty",
         "- computed on Intel Xeon: 1 run, 2026-12-06 10:00",
     ]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bioclf import readme_table, run_records
+from bioclf import readme_table, run_records, tasks
 from bioclf.errors import ConfigError, ResultFileError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -380,6 +380,16 @@ def test_the_commit_is_dirty_for_changed_tracked_files_but_the_record_file(tmp_p
     runs.write_text(GOOD + "\n")
     (repo / "untracked.txt").write_text("")
     assert run_records.commit(repo, runs) == head
+    (repo / "results").mkdir()  # a tracked output rewritten by a run leaves the code clean
+    (repo / "results" / "metrics.csv").write_text("a\n")
+    subprocess.run([*git, "add", "results"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "r"], cwd=repo, check=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
+    (repo / "results" / "metrics.csv").write_text("b\n")
+    assert run_records.commit(repo, runs) == head == tasks.code_commit(repo, ("results", runs))
+    assert tasks.code_commit(repo, [runs]) == head + "+dirty"
     assert run_records.commit(repo, tmp_path / "elsewhere.jsonl") == head + "+dirty"
     (repo / "code.py").write_text("x = 2\n")
     assert run_records.commit(repo, runs) == head + "+dirty"

@@ -173,6 +173,20 @@ def test_record_run_appends_the_record_of_a_run_of_another_tool(record_run, tmp_
     assert records["s0"]["n_test"] == 10000 and "processor" not in records["s0"]
 
 
+def test_record_run_takes_the_commit_the_metrics_name(record_run, tmp_path, monkeypatch):
+    """A run recorded from another checkout, or after the code changed, keeps the commit of
+    the code that ran it (``provenance.commit``, which the tasks write); where git cannot
+    tell the checkout's, it is not asked for."""
+    runs = tmp_path / "runs.jsonl"
+    monkeypatch.setattr(record_run.run_records, "commit", lambda *a: pytest.fail("asked"))
+    metrics = _metrics(
+        tmp_path, accuracy=0.5, n_samples=8, config={"seed": 1}, provenance={"commit": "abc1234"}
+    )
+    argv = ["--name", "fc1", "--seed", "1", "--metrics", str(metrics), "--record", str(runs)]
+    assert record_run.main([*argv, "--", *SURROGATE]) == 0
+    assert run_records.load(runs)["fc1"]["commit"] == "abc1234"
+
+
 @pytest.mark.parametrize(
     "change, error",
     [
@@ -181,6 +195,10 @@ def test_record_run_appends_the_record_of_a_run_of_another_tool(record_run, tmp_
         ({"metrics": {"accuracy": 0.9}}, r"metrics.json: no 'accuracy' and 'n_samples'"),
         ({"metrics": [0.9]}, r"metrics.json: not a JSON object"),
         ({"metrics": {"accuracy": 97.8, "n_samples": 5}}, r"'test_accuracy': line 2: 97.8"),
+        (
+            {"metrics": {"accuracy": 0.9, "n_samples": 5, "provenance": {"commit": "v1.0"}}},
+            r"metrics.json: provenance.commit 'v1.0': expected a short git hash",
+        ),
     ],
 )
 def test_record_run_refuses_a_record_in_one_line(record_run, tmp_path, capsys, change, error):

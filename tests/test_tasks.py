@@ -491,3 +491,19 @@ def test_provenance_without_a_torch_that_imports(tmp_path):
     (fake / "__init__.py").write_text("raise ImportError('no torch/version.py')\n")
     assert version(str(tmp_path)) == "None"
     assert version(str(tmp_path), block=True) == "None"
+
+
+def test_provenance_names_the_commit_of_the_code_where_git_can_tell(tmp_path, monkeypatch):
+    """Metrics say which code made them, the checkout's outputs aside (a pipeline rewrites the
+    committed results, which must not make every later job's code "dirty"); in a copy of the
+    tree without git, ``BIOCLF_COMMIT`` or nothing."""
+    seen = []
+    monkeypatch.setattr(tasks, "code_commit", lambda root, ignore: seen.append(ignore) or "ab12")
+    assert tasks.provenance()["commit"] == "ab12" and seen == [tasks.OUTPUTS]
+    monkeypatch.setattr(tasks, "code_commit", lambda root, ignore: "")
+    assert "commit" not in tasks.provenance()
+    monkeypatch.undo()
+    monkeypatch.setenv("BIOCLF_COMMIT", "cd34")
+    assert tasks.code_commit(tmp_path) == "cd34"  # (tmp_path: no git checkout)
+    monkeypatch.setenv("PATH", "")  # no git at all
+    assert tasks.code_commit(ROOT) == "cd34"
