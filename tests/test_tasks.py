@@ -6,6 +6,7 @@ import importlib.util
 import os
 import re
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -273,6 +274,12 @@ def test_cli_lists_every_task_and_runs_one(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["stdp-train", "--out", "x", "--n-exc", "ten"])
     assert exit_.value.code == 2
+    # ``python -m bioclf`` is the same command (for a venv whose scripts are not on the PATH)
+    done = subprocess.run(
+        [sys.executable, "-m", "bioclf", "no-such-task"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "unknown task 'no-such-task'" in done.stderr
+    assert "python -m bioclf.stdp.train" in done.stderr
 
 
 def test_usage_line_is_a_command_that_runs(tmp_path):
