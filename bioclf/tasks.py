@@ -306,7 +306,11 @@ def provenance() -> dict:
         "brian2": brian2.__version__,
         "numpy": numpy.__version__,
     }
-    commit = code_commit(Path(__file__).resolve().parents[1], OUTPUTS)
+    root = Path(__file__).resolve().parents[1]
+    if (root / "pyproject.toml").is_file():  # the package runs from its checkout
+        commit = code_commit(root, OUTPUTS)
+    else:  # an installed copy: git would name whatever repository holds site-packages
+        commit = os.environ.get("BIOCLF_COMMIT", "")
     if commit:
         info["commit"] = commit
     torch = torch_version()
