@@ -304,7 +304,7 @@ def main() -> int:
         model_files = {k: str(v.relative_to(ROOT)) for k, v in MODELS.items()}
         args.chunk = args.chunk or 1000
     results = {"provenance": tasks.provenance(), "load_average_before": load_average()}
-    results["commit"] = tasks.code_commit(ROOT, tasks.OUTPUTS)
+    results["commit"] = results["provenance"].get("commit", "")
     results["gcc_flags"] = " ".join(backends.gcc_flags())
     results["models"] = model_files
     results["chunk"] = args.chunk

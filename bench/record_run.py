@@ -21,6 +21,7 @@ import argparse
 import json
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,9 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def record(args: argparse.Namespace, metrics: dict, commit: str) -> dict:
-    """The record of the run `args` describes, from its `metrics` (metrics.json); `commit`
-    for metrics that do not name the commit of their code.
+def record(args: argparse.Namespace, metrics: dict, checkout: Callable[[], str]) -> dict:
+    """The record of the run `args` describes, from its `metrics` (metrics.json); the commit
+    is the one the metrics name, else `checkout()`'s (asked only then).
 
     Raises
     ------
@@ -77,20 +78,19 @@ def record(args: argparse.Namespace, metrics: dict, commit: str) -> dict:
     seed = (metrics.get("config") or {}).get("seed", metrics.get("seed"))
     if seed is not None and seed != args.seed:
         raise ResultFileError(args.metrics, f"the run's seed is {seed}, not --seed {args.seed}")
+    provenance = metrics.get("provenance") or {}
+    if "commit" in provenance:
+        problem = run_records.problem_with("commit", provenance["commit"])
+        if problem:
+            raise ResultFileError(args.metrics, f"provenance.commit {problem}")
     entry = {
         "name": args.name,
         "seed": args.seed,
         "test_accuracy": metrics["accuracy"],
         "n_test": n_test,
         "command": args.command,
-        "commit": commit,
+        "commit": provenance["commit"] if "commit" in provenance else checkout(),
     }
-    provenance = metrics.get("provenance") or {}
-    if "commit" in provenance:
-        problem = run_records.problem_with("commit", provenance["commit"])
-        if problem:
-            raise ResultFileError(args.metrics, f"provenance.commit {problem}")
-        entry["commit"] = provenance["commit"]
     machine = provenance.get("machine")
     return entry | ({"processor": machine} if machine else {})
 
@@ -104,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         raise ResultFileError(args.metrics, f"not readable as JSON: {exc}") from None
     if not isinstance(metrics, dict):
         raise ResultFileError(args.metrics, "not a JSON object")
-    named = "commit" in (metrics.get("provenance") or {})
-    here = "" if named else run_records.commit(ROOT, args.record)
-    run_records.append(args.record, record(args, metrics, here))
+    run_records.append(
+        args.record, record(args, metrics, lambda: run_records.commit(ROOT, args.record))
+    )
     print(f"recorded {args.name} in {args.record}")
     return 0
 

@@ -451,22 +451,21 @@ def _stdp_trace(d: Path) -> np.ndarray:
 def runs_provenance(df: pd.DataFrame) -> list[str]:
     """Where and when the reported runs were computed, from their own metrics files (the
     report may be rendered again later, on another machine), one line per machine."""
-    seen: dict[str, list[str]] = {}
-    commits: dict[str, list[str]] = {}
+    seen: dict[str, list[dict]] = {}
     for d in df["_dir"]:
         for name in ("train_metrics.json", "metrics.json"):  # where it was trained, if known
             if (Path(d) / name).exists():
                 info = load_json(Path(d) / name).get("provenance", {})
                 if "machine" in info:
-                    seen.setdefault(info["machine"], []).append(info.get("date", "?"))
-                    if info.get("commit"):  # (metrics written before 2026-12-06 name none)
-                        commits.setdefault(info["machine"], []).append(info["commit"])
+                    seen.setdefault(info["machine"], []).append(info)
                 break
     lines = []
-    for machine, dates in seen.items():
+    for machine, infos in seen.items():
+        dates = [i.get("date", "?") for i in infos]
         when = min(dates) if min(dates) == max(dates) else f"{min(dates)} to {max(dates)}"
         runs = f"{len(dates)} run" + ("s" if len(dates) > 1 else "")
-        code = list(dict.fromkeys(commits.get(machine, [])))
+        # (metrics written before 2026-12-06 name no commit)
+        code = list(dict.fromkeys(i["commit"] for i in infos if i.get("commit")))
         code_says = f", code of {', '.join(code)}" if code else ""
         lines.append(f"- computed on {machine}: {runs}, {when}{code_says}")
     return lines
