@@ -265,9 +265,10 @@ OUTPUTS = ("results", "bench/out")
 
 def code_commit(root: Path, ignore: Sequence[str | Path] = ()) -> str:
     """The short git hash of HEAD at `root`, ``+dirty`` where a tracked file has uncommitted
-    changes (those under `ignore`, paths inside `root`, aside): runs and benchmarks record
-    which code they ran. Outside a git checkout (a copy of the tree on another machine), or
-    without git, ``BIOCLF_COMMIT`` if set, else ''."""
+    changes (those under `ignore`, paths inside `root`, and documents, ``*.md``, aside: the
+    measurement log is written while runs go): runs and benchmarks record which code they
+    ran. Outside a git checkout (a copy of the tree on another machine), or without git,
+    ``BIOCLF_COMMIT`` if set, else ''."""
     import subprocess
 
     def git(*args: str) -> str | None:
@@ -283,7 +284,7 @@ def code_commit(root: Path, ignore: Sequence[str | Path] = ()) -> str:
     if not head:
         return os.environ.get("BIOCLF_COMMIT", "")
     root = Path(root).resolve()
-    spec = ["--", "."]
+    spec = ["--", ".", ":(exclude,glob)**/*.md"]
     for path in ignore:
         path = (root / path).resolve()
         if path.is_relative_to(root):  # (git refuses a path outside the checkout)

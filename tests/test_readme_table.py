@@ -365,7 +365,8 @@ def test_a_record_is_appended_once_and_as_loaded(tmp_path):
 
 def test_the_commit_is_dirty_for_changed_tracked_files_but_the_record_file(tmp_path, monkeypatch):
     """Appending a record to the committed results/runs.jsonl changes a tracked file: the next
-    seed's run would have been recorded as of dirty code."""
+    seed's run would have been recorded as of dirty code. Documents (the measurement log,
+    written while runs go) are not code either."""
     repo = tmp_path / "repo"
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "init", "-q", str(repo)], check=True)
@@ -391,6 +392,18 @@ def test_the_commit_is_dirty_for_changed_tracked_files_but_the_record_file(tmp_p
     assert run_records.commit(repo, runs) == head == tasks.code_commit(repo, ("results", runs))
     assert tasks.code_commit(repo, [runs]) == head + "+dirty"
     assert run_records.commit(repo, tmp_path / "elsewhere.jsonl") == head + "+dirty"
+    (repo / "results" / "metrics.csv").write_text("a\n")
+    for doc in (repo / "README.md", repo / "bench" / "README.md"):  # documents are not code
+        doc.parent.mkdir(exist_ok=True)
+        doc.write_text("v1\n")
+        subprocess.run([*git, "add", str(doc)], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "docs"], cwd=repo, check=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
+    (repo / "README.md").write_text("v2\n")
+    (repo / "bench" / "README.md").write_text("v2\n")
+    assert tasks.code_commit(repo, [runs]) == head
     (repo / "code.py").write_text("x = 2\n")
     assert run_records.commit(repo, runs) == head + "+dirty"
     plain = tmp_path / "plain"  # a copy of the tree without git
