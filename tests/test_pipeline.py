@@ -106,6 +106,8 @@ def test_rest_shorter_than_the_refractory_period_stops_the_workflow(tmp_path):
     [
         ("lif.yaml", "R*I)/tau_m", "I)/tau_m", "'equations'"),  # volt + amp
         ("dc_exc.yaml", "theta += plastic*theta_plus", "theta += plastic*theta_plu", "'reset'"),
+        # valid Brian2 that the surrogate network's compiler refuses
+        ("lif.yaml", "refractory: t_ref", "refractory: v > v_th", "'refractory'"),
     ],
 )
 @pytest.mark.parametrize("run", ["--cores=1", "--dry-run"])

@@ -104,10 +104,11 @@ except BioclfError as _exc:
 
 @functools.cache  # (once: a dry run plans many jobs)
 def _check_models():
-    """Every model file in full (units, names, what the STDP network needs), and the protocol
-    against them: a typo stops the workflow (exit status 2, the file and field named) before any
-    job runs, not a job minutes in. Parsing above only reads the files (it runs in every job,
-    and without Brian2); this runs at the start of a run, and as a dry run plans its jobs."""
+    """Every model file in full (units, names, what the STDP network needs; the surrogate
+    network's neuron compiled to PyTorch at its dt), and the protocol against them: a typo
+    stops the workflow (exit status 2, the file and field named) before any job runs, not a job
+    minutes in. Parsing above only reads the files (it runs in every job, and without Brian2);
+    this runs at the start of a run, and as a dry run plans its jobs."""
     try:
         from bioclf.equations import load_neuron as _load_neuron
         from bioclf.stdp.protocol import Models as _Models
@@ -118,8 +119,15 @@ def _check_models():
         from bioclf.stdp import network as _network, setup as _setup
 
         _network.check_protocol(_Models.load(STDP["models"]), _setup.protocol(config))
-        _load_neuron(SUR["neuron"])
         _load_neuron(config["neuron_check"]["model"])
+        # compiled, not only loaded: the surrogate compiler refuses valid Brian2 that it
+        # cannot turn into PyTorch (a refractory condition, noise, 't' in the equations)
+        from bioclf.surrogate.compile import compile_neuron as _compile_neuron
+
+        _compile_neuron(
+            SUR["neuron"],
+            _bioclf_config.quantity(config, "surrogate", "dt") if "dt" in SUR else _TrainConfig.dt,
+        )
     except ConfigError as _exc:  # (check_protocol's names no file)
         _refuse(ConfigError(" + ".join(_CFG_SOURCES), _exc.field, _exc.reason))
     except BioclfError as _exc:
