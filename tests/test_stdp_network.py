@@ -644,6 +644,30 @@ def test_killed_training_resumes_bit_identical(tmp_path, build_root):
     assert after["build_time_s"] == before["build_time_s"]
 
 
+@pytest.mark.parametrize(
+    "role, old, new, named",
+    [
+        ("exc", "t_ref: 5*ms", "t_ref: 200*ms", "dc_exc.yaml (t_ref = 200. ms)"),
+        ("inh", "t_ref: 2*ms", "t_ref: 300*ms", "dc_inh.yaml (t_ref = 300. ms)"),
+        ("input_exc", "delay_max: 10*ms", "delay_max: 250*ms", "dc_stdp.yaml (250. ms)"),
+    ],
+)
+def test_rest_not_longer_than_a_model_value_names_the_value_and_its_file(
+    tmp_path, role, old, new, named
+):
+    """An edited refractory period or delay is named where it was edited, not only the rest."""
+    text = DC_MODELS[role].read_text()
+    assert old in text
+    edited = tmp_path / DC_MODELS[role].name
+    edited.write_text(text.replace(old, new))
+    models = Models.load({**DC_MODELS, role: edited})
+    with pytest.raises(ConfigError, match="stdp.protocol.rest") as err:
+        network.check_protocol(models, Protocol())
+    assert "150. ms is not longer than" in str(err.value)
+    assert str(tmp_path / named) in str(err.value)
+    network.check_protocol(models, Protocol(rest=400 * ms))
+
+
 def test_cli_refuses_bad_values_with_exit_2(tmp_path):
     cfg = _config(tmp_path, tmp_path / "build")
     proc = _train(cfg, tmp_path / "o", n_exc=0)

@@ -236,18 +236,40 @@ def _add_reset(group, model, initial: dict, protocol: Protocol) -> None:
     group.run_regularly(code, dt=protocol.slot, when="start", order=-1, name=f"{group.name}_reset")
 
 
+def _refractory_text(model) -> str:
+    """``t_ref = 5. ms`` (a parameter) or ``5. ms`` (a time): how the file gives the period."""
+    value = model.refractory_time()
+    return f"{model.refractory} = {value}" if isinstance(model.refractory, str) else str(value)
+
+
 def check_protocol(models: Models, protocol: Protocol) -> None:
-    """The rest period must let refractoriness and delayed spikes end before a chunk boundary."""
-    longest = max(
-        float(models.exc.refractory_time() or 0),
-        float(models.inh.refractory_time() or 0),
-        float(models.input_exc.parameters.get("delay_max", 0)),
-    )
+    """The rest period must let refractoriness and delayed spikes end before a chunk boundary.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``stdp.protocol.rest`` and the longest of the values it must exceed, with the
+        file that sets it (an edited ``t_ref`` is found there, not only in the configuration).
+    """
+    spans = [
+        (
+            float(m.refractory_time() or 0),
+            f"the refractory period of {m.path} ({_refractory_text(m)})",
+        )
+        for m in (models.exc, models.inh)
+    ]
+    delay_max = models.input_exc.parameters.get("delay_max")
+    if delay_max is not None:
+        spans.append(
+            (float(delay_max), f"the input delays of {models.input_exc.path} ({delay_max})")
+        )
+    longest, what = max(spans, key=lambda span: span[0])
     if float(protocol.rest) <= longest:
         raise ConfigError(
             THE_CONFIGURATION,
             "stdp.protocol.rest",
-            "must be longer than the refractory periods and input delays",
+            f"must be longer than the refractory periods and input delays: {protocol.rest} is "
+            f"not longer than {what}",
         )
 
 
