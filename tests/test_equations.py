@@ -345,6 +345,9 @@ def test_an_unknown_name_in_a_trace_equation_is_named_as_such(tmp_path):
         # with the total in SI units.
         ("connect: true", "connect: false", "connect", "must be true or a condition"),
         ("w_total: 78 ", "w_total: 78*mV ", "parameters.w_total", "must have its units, 1"),
+        # a total of 0 makes the next rescaling 0/0 (NaN weights), a negative one flips them
+        ("w_total: 78 ", "w_total: 0 ", "parameters.w_total", "must be positive"),
+        ("w_total: 78 ", "w_total: -78 ", "parameters.w_total", "must be positive"),
         ("w : 1 ", "w : 1 (constant over dt)", "model", "cannot have a flag"),
         ("  w: w_init", "  w_init: 0.1\n  w: w_init", "initial.w_init", "is a parameter"),
     ],

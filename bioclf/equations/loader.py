@@ -645,6 +645,12 @@ def load_synapse(path: str | Path) -> SynapseModel:
                 f"{total} has units of {_unit_name(get_dimensions(total))}; the column total "
                 f"of '{normalize['variable']}' must have its units, {_unit_name(dim)}",
             )
+        if not float(total) > 0:  # 0: the next rescaling is 0/0; below: the weights flip sign
+            reader.fail(
+                f"parameters.{normalize['total']}",
+                f"is {total}: the column total of '{normalize['variable']}' must be positive "
+                "(every column is rescaled to sum to it)",
+            )
         normalize = (normalize["variable"], normalize["total"])
 
     delay = data.get("delay")
