@@ -108,6 +108,8 @@ def test_rest_shorter_than_the_refractory_period_stops_the_workflow(tmp_path):
         ("dc_exc.yaml", "theta += plastic*theta_plus", "theta += plastic*theta_plu", "'reset'"),
         # valid Brian2 that the surrogate network's compiler refuses
         ("lif.yaml", "refractory: t_ref", "refractory: v > v_th", "'refractory'"),
+        # longer than the smoke network's presentation (25 steps of 5 ms)
+        ("lif.yaml", "t_ref: 5*ms", "t_ref: 500*ms", "'parameters.t_ref'"),
     ],
 )
 @pytest.mark.parametrize("run", ["--cores=1", "--dry-run"])

@@ -421,6 +421,28 @@ def test_cli_errors_exit_2(tmp_path, capsys):
     assert tr.parse_args(["--test", "False", "--out", str(tmp_path / "z")]).test is False
 
 
+@pytest.mark.parametrize("t_ref, refused", [("500*ms", True), ("125*ms", True), ("120*ms", False)])
+def test_a_refractory_period_as_long_as_the_presentation_is_refused(
+    tmp_path, capsys, t_ref, refused
+):
+    """t_ref of 500 ms (a slip for 5 ms) at T = 25 steps of 5 ms: every neuron could fire once
+    per image at most. Refused in one line naming the file and the parameter, before any output
+    directory is made; 24 steps (120 ms) still train."""
+    neuron = tmp_path / "lif.yaml"
+    text = (EQUATIONS / "lif.yaml").read_text()
+    assert "t_ref: 5*ms" in text
+    neuron.write_text(text.replace("t_ref: 5*ms", f"t_ref: {t_ref}"))
+    out = tmp_path / "run"
+    argv = ["--neuron", str(neuron), "--hidden", "4", "--epochs", "1", "--train-subset", "64"]
+    argv += ["--test", "false", "--out", str(out)]
+    assert tr.main(argv) == (2 if refused else 0)
+    err = capsys.readouterr().err
+    if refused:
+        assert err.startswith(f"error: equation file {neuron}: field 'parameters.t_ref': ")
+        assert "not shorter than the presentation (25 steps, 125 ms)" in err
+        assert len(err.splitlines()) == 1 and not out.exists()
+
+
 def test_time_steps_whose_input_spikes_cannot_fit_are_refused_before_the_run(
     tmp_path, capsys, monkeypatch
 ):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from bioclf.equations.spec import NeuronModel
+from bioclf.errors import EquationFileError
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,33 @@ class CompiledNeuron:
             f"the refractory period of {self.model.name} ({float(t_ref) * 1e3:g} ms) is shorter "
             f"than 2 dt ({2 * self.dt * 1e3:g} ms): a neuron may fire again at the step after "
             "its spike, so the period has no effect at this dt (in Brian2 alike)"
+        )
+
+    def check_presentation(self, time_steps: int) -> None:
+        """Refuse a refractory period that outlasts the presentation of `time_steps` steps.
+
+        A neuron refractory for T steps or more fires at most once per image, so its spike
+        count (what the output is read by) is 0 or 1: an edit of the period in the wrong unit
+        (``500*ms`` for ``5*ms``), not a model the network can be trained as.
+
+        Raises
+        ------
+        EquationFileError
+            Naming the file and the refractory period's field (its parameter where it has one).
+        """
+        if self.refractory_steps < time_steps:
+            return
+        model = self.model
+        field = (
+            f"parameters.{model.refractory}" if isinstance(model.refractory, str) else "refractory"
+        )
+        raise EquationFileError(
+            model.path,
+            field,
+            f"the refractory period ({float(model.refractory_time()) * 1e3:g} ms, "
+            f"{self.refractory_steps} steps of dt = {self.dt * 1e3:g} ms) is not shorter than "
+            f"the presentation ({time_steps} steps, {time_steps * self.dt * 1e3:g} ms): each "
+            "neuron could fire at most once per image",
         )
 
     def physical_input(self, x):

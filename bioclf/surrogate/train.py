@@ -253,10 +253,13 @@ def train(
         x_val, y_val, idx_val = load_data(cfg, "validation", sources=sources)
     if cfg.test:  # read (and verified) now, not found bad after the training
         load_data(cfg, "test", sources=sources)
+    net = build(cfg).to(device)  # (a neuron file refused leaves no output directory)
+    for module in net.modules():
+        if isinstance(module, SpikingNeurons):
+            module.neuron.check_presentation(cfg.T)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     log = log or Log(out / "train.log")
-    net = build(cfg).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ckpt_path = out / "checkpoint.pt"
     start_epoch, history, wall = 0, [], 0.0

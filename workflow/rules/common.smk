@@ -124,10 +124,13 @@ def _check_models():
         # cannot turn into PyTorch (a refractory condition, noise, 't' in the equations)
         from bioclf.surrogate.compile import compile_neuron as _compile_neuron
 
-        _compile_neuron(
+        _neuron = _compile_neuron(
             SUR["neuron"],
             _bioclf_config.quantity(config, "surrogate", "dt") if "dt" in SUR else _TrainConfig.dt,
         )
+        for _run in SUR["runs"]:  # a refractory period that outlasts a network's presentation
+            _steps = _run.get("time_steps", SUR.get("time_steps", _TrainConfig.T))
+            _neuron.check_presentation(int(_steps))
     except ConfigError as _exc:  # (check_protocol's names no file)
         _refuse(ConfigError(" + ".join(_CFG_SOURCES), _exc.field, _exc.reason))
     except BioclfError as _exc:
