@@ -150,6 +150,12 @@ BAD = {
         "parameters.v_reset",  # the one value involved
         "-65. mV, not below the threshold 'v_reset - 1*mV < v' (-66. mV",
     ),
+    # Brian2's clip gives the upper bound whatever the value: v would sit at -70 mV
+    "reset clipped to reversed bounds": (
+        ("reset: v = v_reset", "reset: v = clip(v_reset, -60*mV, -70*mV)"),
+        "reset",
+        "lower bound -60*mV above its upper bound -70*mV",
+    ),
     "exact on a nonlinear equation": (
         ("dv/dt = (v_rest - v + R*I)/tau_m", "dv/dt = (v_rest - v + R*I)/tau_m*(v/v_th)"),
         "method",
@@ -347,6 +353,8 @@ def test_an_unknown_name_in_a_trace_equation_is_named_as_such(tmp_path):
         ("w_total: 78 ", "w_total: 78*mV ", "parameters.w_total", "must have its units, 1"),
         # a total of 0 makes the next rescaling 0/0 (NaN weights), a negative one flips them
         ("w_total: 78 ", "w_total: 0 ", "parameters.w_total", "must be positive"),
+        # clip(w, 0, -1) sets every weight the rule writes to -1 (NaN membranes followed)
+        ("wmax: 1.0 ", "wmax: -1.0 ", "parameters.wmax", "0 above its upper bound wmax = -1."),
         ("w_total: 78 ", "w_total: -78 ", "parameters.w_total", "must be positive"),
         ("w : 1 ", "w : 1 (constant over dt)", "model", "cannot have a flag"),
         ("  w: w_init", "  w_init: 0.1\n  w: w_init", "initial.w_init", "is a parameter"),
@@ -495,6 +503,7 @@ def test_extending_file_overrides_parameters_and_inherits_the_rest(tmp_path):
         ("extends: nowhere.yaml\n", "extends", "nowhere.yaml"),
         ("extends: child.yaml\n", "extends", "cycle"),
         ("extends: base.yaml\nkind: neuron\n", "kind", "synapse"),
+        ("extends: base.yaml\nparameters:\n  wmax: -0.5\n", "parameters.wmax", "lower bound 0"),
         (
             "extends: base.yaml\nparameters:\n  nu_pre: 1e-3*ms\n",
             "parameters.nu_pre",

@@ -321,3 +321,37 @@ def spike_problem(
             involved,
         )
     return None
+
+
+def reversed_clips(code: str, values: dict) -> list[tuple[str, str, str, float, float]]:
+    """The ``clip(x, low, high)`` calls of `code` (statements) whose bounds, evaluated with
+    `values` (parameters, SI floats), have ``low > high``: (call, low, high) as written, and
+    the bounds' values. Brian2's clip then returns the upper bound whatever ``x`` is. Bounds
+    that depend on anything but parameters and units are left alone."""
+    import ast
+
+    from brian2.parsing.statements import parse_statement
+
+    found = []
+    for line in code.splitlines():
+        line = line.split("#")[0].strip()
+        if not line:
+            continue
+        try:
+            expr = parse_statement(line)[2]
+            tree = ast.parse(expr, mode="eval")
+        except Exception:  # unparsable code is reported by the field's own check
+            continue
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "clip"
+                and len(node.args) == 3
+            ):
+                continue
+            call, low, high = (ast.get_source_segment(expr, n) for n in (node, *node.args[1:]))
+            lo, hi = _numeric(low, values), _numeric(high, values)
+            if lo is not None and hi is not None and lo > hi:
+                found.append((call, low, high, lo, hi))
+    return found

@@ -414,6 +414,24 @@ class _Reader:
                             f"is {params[name]}, but '{field}' divides by it ('{text}'): {what}",
                         )
 
+    def clip_bounds(self, params: dict, codes: dict[str, str]) -> None:
+        """Refuse a ``clip(x, low, high)`` in `codes` (field: statements) whose lower bound
+        exceeds its upper one (``wmax: -1``): Brian2 would set every value it writes to the
+        upper bound. A bound that is one parameter of this file is named as the field."""
+        values = {name: float(value) for name, value in params.items()}
+
+        def bound(text: str) -> str:
+            return f"{text} = {params[text]}" if text in params else text
+
+        for field, code in codes.items():
+            for call, low, high, _, _ in checks.reversed_clips(code, values):
+                reason = (
+                    f"'{call}' in '{field}' has its lower bound {bound(low)} above its upper "
+                    f"bound {bound(high)}: every value it writes would be the upper bound"
+                )
+                blamed = [b for b in (high, low) if b in params]
+                self.fail(f"parameters.{blamed[0]}" if len(blamed) == 1 else field, reason)
+
     def initial_names(self, data: dict, eqs: Equations, params: dict) -> dict:
         """The ``initial`` block, refused where it names anything but a state variable."""
         block = self.mapping(data, "initial")
@@ -537,6 +555,7 @@ def load_neuron(path: str | Path) -> NeuronModel:
 
     reader.known("reset", reset, variables, statements=True)
     reader.guard("reset", checks.check_statements, reset, variables, writable)
+    reader.clip_bounds(params, {"reset": reset})
 
     if isinstance(refractory, str):
         reader.known("refractory", refractory, variables)
@@ -653,6 +672,14 @@ def load_synapse(path: str | Path) -> SynapseModel:
             )
         normalize = (normalize["variable"], normalize["total"])
 
+    reader.clip_bounds(
+        params,
+        {
+            "on_pre": reader.string(data, "on_pre"),
+            "on_post": reader.string(data, "on_post"),
+            **{f"{side}.on_spike": ext.on_spike for side, ext in extensions.items()},
+        },
+    )
     delay = data.get("delay")
     reader.ascii("delay", delay)  # (None: "None", ASCII)
     syn = SynapseModel(
