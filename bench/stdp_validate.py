@@ -3,8 +3,9 @@
     python bench/stdp_validate.py NAME [--seed S] [--n-exc N] [--epochs E] [--config FILE]
         [--continue-from DIR] [--test [--record FILE]] [OVERRIDE ...]
 
-OVERRIDE is ``FILE:PARAMETER=VALUE`` (an equation file's stem or its role in ``stdp.models``:
-``dc_stdp:nu_post=0.08``) or ``cfg:KEY.SUB=VALUE`` (a configuration value:
+OVERRIDE is ``FILE:PARAMETER=VALUE`` (an equation file's stem or its role in the
+configuration's ``stdp.models``: ``input_exc:nu_post=0.08``, or ``dc_stdp_fast:nu_post=0.08``
+with the default configuration) or ``cfg:KEY.SUB=VALUE`` (a configuration value:
 ``cfg:stdp.models.exc=equations/dc_exc_unclamped.yaml``). The variant starts from
 ``--config`` (default ``config/config.yaml``); the variant's configuration, and for each
 edited equation file a file that extends it with the new values, go to
@@ -50,12 +51,14 @@ sys.path.insert(0, str(ROOT))
 
 from bioclf import config as cfgmod  # noqa: E402
 from bioclf import run_records, tasks  # noqa: E402
+from bioclf.errors import ConfigError  # noqa: E402
 from bioclf.stdp import labels as labelling  # noqa: E402
 from bioclf.stdp import setup  # noqa: E402
 from bioclf.stdp.frozen import run_frozen  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "validate"
 N_VAL = 10000  # the last training images
+COMMAND_LINE = "(command line)"  # where an override comes from, in errors
 
 
 def variant_config(name: str, overrides: list[str], base: Path) -> Path:
@@ -69,7 +72,7 @@ def variant_config(name: str, overrides: list[str], base: Path) -> Path:
         target, _, assignment = item.partition(":")
         key, sep, value = assignment.partition("=")
         if not sep:
-            raise SystemExit(f"override {item!r}: expected FILE:PARAMETER=VALUE or cfg:KEY=VALUE")
+            raise ConfigError(COMMAND_LINE, item, "expected FILE:PARAMETER=VALUE or cfg:KEY=VALUE")
         if target == "cfg":
             node = cfg
             *path, last = key.split(".")
@@ -89,7 +92,14 @@ def variant_config(name: str, overrides: list[str], base: Path) -> Path:
             models[role] = str(d / f"{stem}.yaml")
             Path(models[role]).write_text(yaml.safe_dump(spec, sort_keys=False))
     if params:
-        raise SystemExit(f"no model file or role named {sorted(params)} in stdp.models")
+        target = sorted(params)[0]
+        stems = sorted({Path(path).stem for path in models.values()})
+        raise ConfigError(
+            COMMAND_LINE,
+            f"{target}:{next(iter(params[target]))}",
+            f"no model file or role named '{target}' in stdp.models of {base} (files: "
+            f"{', '.join(stems)}; roles: {', '.join(models)})",
+        )
     path = d / "config.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
@@ -114,8 +124,8 @@ def module(*args) -> None:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-    if code:
-        raise subprocess.CalledProcessError(code, args)
+    if code:  # (the task has said why: a refused input in one line, exit status 2)
+        raise SystemExit(code)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -131,7 +141,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "overrides",
         nargs="*",
         help="FILE:PARAMETER=VALUE (an equation file's stem or its role in stdp.models: "
-        "dc_stdp:nu_post=0.08) or cfg:KEY.SUB=VALUE (a configuration value: "
+        "input_exc:nu_post=0.08) or cfg:KEY.SUB=VALUE (a configuration value: "
         "cfg:stdp.models.exc=equations/dc_exc_unclamped.yaml)",
     )
     p.add_argument(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from bioclf import run_records, tasks
 from bioclf.errors import ConfigError
@@ -224,3 +225,35 @@ def test_record_run_without_a_command_is_refused(record_run, capsys):
             record_run.parse_args(given)
         assert exc.value.code == 2
         assert "the run's command is missing" in capsys.readouterr().err
+
+
+def test_stdp_validate_refuses_an_override_of_no_file_in_use_in_one_line(
+    validate, monkeypatch, tmp_path, capsys
+):
+    """The default configuration trains with dc_stdp_fast.yaml: 'dc_stdp:...' names no file it
+    uses (exit status 2, the files and roles listed); the role form reaches the file in use."""
+    monkeypatch.setattr(validate, "OUT", tmp_path)
+    base = ROOT / "config" / "config.yaml"
+    with pytest.raises(ConfigError, match="no model file or role named 'dc_stdp' in") as err:
+        validate.variant_config("v", ["dc_stdp:nu_post=0.08"], base)
+    assert "dc_stdp_fast" in str(err.value) and "input_exc" in str(err.value)
+    monkeypatch.setattr(validate, "module", lambda *a: pytest.fail("a task started"))
+    assert tasks.run(validate.main, ["v", "nu_post0.08"]) == 2
+    assert "expected FILE:PARAMETER=VALUE" in capsys.readouterr().err
+    config = validate.variant_config("v", ["input_exc:nu_post=0.08"], base)
+    models = yaml.safe_load(config.read_text())["stdp"]["models"]
+    edited = yaml.safe_load(Path(models["input_exc"]).read_text())
+    assert edited["parameters"] == {"nu_post": "0.08"}
+    assert edited["extends"].endswith("equations/dc_stdp_fast.yaml")
+
+
+def test_stdp_validate_ends_with_the_status_of_a_task_that_refused_its_input(
+    validate, tmp_path, capsys
+):
+    """A task refusing its input (exit status 2, one line) ends the script with that status,
+    not with a traceback of its own."""
+    with pytest.raises(SystemExit) as exc:
+        validate.module(
+            "bioclf.data.check", "--config", tmp_path / "missing.yaml", "--out", tmp_path
+        )
+    assert exc.value.code == 2
