@@ -668,6 +668,23 @@ def test_rest_not_longer_than_a_model_value_names_the_value_and_its_file(
     network.check_protocol(models, Protocol(rest=400 * ms))
 
 
+def test_input_delays_of_a_bound_not_named_delay_max_are_checked_against_the_rest(tmp_path):
+    """check_protocol reads the bound 'delay_max'; delays of other names are checked as drawn
+    (before: 30 ms delays ran against a 20 ms rest, spikes crossing into the next sample)."""
+    text = DC_MODELS["input_exc"].read_text()
+    assert "delay: rand()*delay_max" in text and "delay_max: 10*ms" in text
+    edited = tmp_path / "dc_stdp.yaml"
+    edited.write_text(
+        text.replace("rand()*delay_max", "rand()*d_max").replace("delay_max: 10*ms", "d_max: 30*ms")
+    )
+    models = Models.load({**DC_MODELS, "input_exc": edited})
+    network.check_protocol(models, SHORT)  # (no delay_max to compare)
+    backends.activate(backends.Backend("runtime"), "delays")
+    with pytest.raises(ConfigError, match="stdp.protocol.rest") as err:
+        network.build(models, SHORT, 2, 1, 0, 1)
+    assert f"not longer than the input delays of {edited}" in str(err.value)
+
+
 def test_cli_refuses_bad_values_with_exit_2(tmp_path):
     cfg = _config(tmp_path, tmp_path / "build")
     proc = _train(cfg, tmp_path / "o", n_exc=0)

@@ -273,6 +273,23 @@ def check_protocol(models: Models, protocol: Protocol) -> None:
         )
 
 
+def _check_delays(models: Models, protocol: Protocol, delays) -> None:
+    """The input delays as drawn against the rest period: `check_protocol` knows them only
+    where the file names their bound ``delay_max``; a delay expression of other names
+    (``rand()*d_max``) is checked here, as the network is built."""
+    if delays is None or not len(delays):
+        return
+    longest = float(np.max(delays))
+    if float(protocol.rest) <= longest:
+        raise ConfigError(
+            THE_CONFIGURATION,
+            "stdp.protocol.rest",
+            f"must be longer than the refractory periods and input delays: {protocol.rest} is "
+            f"not longer than the input delays of {models.input_exc.path} (up to "
+            f"{longest * 1e3:.3g} ms, '{models.input_exc.delay}')",
+        )
+
+
 def build(
     models: Models,
     protocol: Protocol,
@@ -450,6 +467,7 @@ def build(
     # --- synapses ---------------------------------------------------------------------------
     pre_idx, post_idx = connect_indices(models.input_exc, N_INPUT, n_exc)
     in_init = synapse_initial_values(models.input_exc, (pre_idx, post_idx), (N_INPUT, n_exc), rng)
+    _check_delays(models, p, in_init.get("delay"))
     order = delay_order(pre_idx, post_idx, in_init.get("delay"), p.dt)
     s_in = synapses(
         models.input_exc,
