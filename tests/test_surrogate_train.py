@@ -512,6 +512,23 @@ def test_bad_option_file_values_are_refused_naming_file_and_field(tmp_path, line
     assert str(options) in str(err.value) and f"'{field}'" in str(err.value)
 
 
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("hidden: [1\n", "not valid YAML at line 2, column 1"),
+        ("lr:\t0.01\n", "a tab"),
+        (b"hidden: \xff\n", "is not a text file"),
+    ],
+)
+def test_an_unreadable_option_file_is_refused_in_one_line(tmp_path, capsys, text, reason):
+    """PyYAML's message, with its excerpt of the file and a caret, took six lines."""
+    options = tmp_path / "options.yaml"
+    options.write_bytes(text if isinstance(text, bytes) else text.encode())
+    assert tr.main(["--config", str(options), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(options) in err and reason in err
+
+
 def test_option_file_values_are_typed_and_the_command_line_is_named(tmp_path):
     options = tmp_path / "options.yaml"
     options.write_text("lr: 1e-3\nhidden: 400\n")  # PyYAML reads 1e-3 as a string

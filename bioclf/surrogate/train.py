@@ -54,6 +54,7 @@ from bioclf import checkpoint, tasks
 from bioclf.data.datasets import N_PIXELS
 from bioclf.equations import model_files
 from bioclf.errors import BioclfError, ConfigError
+from bioclf.io import yaml_file_problem
 from bioclf.surrogate.data import load_data
 from bioclf.surrogate.evaluate import (
     evaluate,
@@ -473,9 +474,9 @@ def _parse(argv) -> tuple[TrainConfig, dict]:
     sources: dict = {}  # where each option's value came from, for error messages
     if args.config:
         try:
-            loaded = yaml.safe_load(Path(args.config).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(args.config, "(file)", str(exc)) from None
+            loaded = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ConfigError(args.config, *yaml_file_problem(exc)) from None
         if not isinstance(loaded, dict):
             raise ConfigError(args.config, "(top level)", "must be a mapping of options")
         values.update(loaded)
