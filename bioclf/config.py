@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 
@@ -63,6 +64,32 @@ def _finite_numbers(node, path: str | Path, key: str = "") -> None:
             _finite_numbers(value, path, f"{key}.{k}" if key else str(k))
 
 
+def _number_as_text_hint(value) -> str:
+    """How to write `value`, text that reads as a number, so that YAML reads a number.
+
+    PyYAML (YAML 1.1) takes an exponent form for a number only with a '.' and a signed
+    exponent: ``lr: 1e-3`` is the text '1e-3', which the schema's "is not of type 'number'"
+    alone leaves the user to puzzle over. Empty for any other value.
+    """
+    if not isinstance(value, str):
+        return ""
+    try:
+        plain = format(Decimal(value.strip()), "f")
+    except InvalidOperation:
+        return ""
+    if not math.isfinite(float(value)):
+        return ""
+    mantissa, e, exponent = value.strip().lower().partition("e")
+    if not e:
+        return f" (read as text: write {plain} without quotes)"
+    mantissa += "" if "." in mantissa else ".0"
+    exponent = exponent if exponent[:1] in "+-" else f"+{exponent}"
+    return (
+        f" (read as text: YAML takes an exponent form for a number only with a '.' and a "
+        f"signed exponent: write {mantissa}e{exponent} or {plain})"
+    )
+
+
 def validate(config: dict, path: str | Path = "config") -> dict:
     """Validate a configuration dict; raise `ConfigError` naming the offending key."""
     _finite_numbers(config, path)
@@ -74,6 +101,8 @@ def validate(config: dict, path: str | Path = "config") -> dict:
         hint = ""
         if err.validator == "required":
             hint = " (a configuration file is complete: start from a copy of config/config.yaml)"
+        if err.validator == "type":
+            hint = _number_as_text_hint(err.instance)
         raise ConfigError(path, key, err.message + hint)
     from brian2 import units
 

@@ -133,6 +133,26 @@ def test_unknown_key_refused():
         config.validate(cfg, "config.yaml")
 
 
+@pytest.mark.parametrize(
+    "old, new, hint",
+    [
+        # PyYAML (YAML 1.1) reads an exponent form without a '.' or without a sign as text:
+        # "'1e-3' is not of type 'number'" read as if 1e-3 were no number
+        ("lr: 0.001", "lr: 1e-3", "write 1.0e-3 or 0.001"),
+        ("lr: 0.001", "lr: 1.0e3", "write 1.0e+3 or 1000"),
+        ("seeds: [0]", "seeds: [0, '1']", "write 1 without quotes"),
+    ],
+)
+def test_a_number_read_as_text_is_refused_saying_how_to_write_it(tmp_path, old, new, hint):
+    text = (ROOT / "config" / "smoke.yaml").read_text()
+    assert old in text
+    path = tmp_path / "c.yaml"
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(ConfigError, match="is not of type") as err:
+        config.load(path)
+    assert hint in str(err.value)
+
+
 def test_unreadable_yaml(tmp_path):
     bad = tmp_path / "c.yaml"
     bad.write_text("stdp: [unclosed")
