@@ -28,6 +28,7 @@ from bioclf.data import (
     SPLIT_FILES,
     Dataset,
     FloatImages,
+    check_configured,
     encode_idx,
     fetch,
     images_as_float,
@@ -505,3 +506,22 @@ def test_download_that_is_not_idx_leaves_nothing(tmp_path: Path, serve, content,
         fetch(url, local, ["t10k-images-idx3-ubyte.gz"], None, progress=False)
     assert str(local / "t10k-images-idx3-ubyte.gz") in str(info.value)
     assert list(local.iterdir()) == []
+
+
+def test_checking_the_configured_data_reads_what_is_there_and_downloads_nothing(
+    tmp_path: Path,
+) -> None:
+    """What the workflow checks before any job: every file that is there; a split whose files
+    data.url will download is left to the data rule (no download in a dry run)."""
+    checksums = make_tiny(tmp_path, n=20)
+    section = {"root": str(tmp_path), "name": "tiny", "url": None, "checksums": checksums}
+    check_configured(section)
+    (tmp_path / "train-images-idx3-ubyte.gz").unlink()
+    url = "http://127.0.0.1:9/"  # (nothing listens: a download would fail)
+    check_configured({**section, "url": url})
+    with pytest.raises(DataError, match="missing tiny train file"):
+        check_configured(section)
+    labels = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(labels.read_bytes()[:-4])
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz"):
+        check_configured({**section, "url": url})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -128,6 +129,30 @@ def test_bad_model_file_stops_the_workflow_before_any_job(tmp_path, path, old, n
     assert not _job_outputs(wd)
 
 
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda raw: raw[: len(raw) // 2], "gzip stream is truncated"),
+        (lambda raw: gzip.compress(bytes([*gzip.decompress(raw)[:-1], 3])), "checksum mismatch"),
+    ],
+)
+@pytest.mark.parametrize("run", ["--cores=1", "--dry-run"])
+def test_bad_data_file_stops_the_workflow_before_any_job(tmp_path, damage, reason, run):
+    """A truncated or altered MNIST file: the run stopped only as its jobs failed, each with
+    the one line in its log (exit status 1, the neuron check running meanwhile), and a dry run
+    passed."""
+    wd = _workdir(tmp_path)
+    (wd / "data" / "mnist").unlink()
+    shutil.copytree(ROOT / "data" / "mnist", wd / "data" / "mnist")
+    labels = wd / "data" / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(damage(labels.read_bytes()))
+    res = _snakemake(wd, run, timeout=300)
+    err = res.stderr + res.stdout
+    assert res.returncode == 2, err[-3000:]
+    assert f"error: data file data/mnist/{labels.name}: {reason}" in err
+    assert not _job_outputs(wd)
+
+
 def test_jobs_read_the_configuration_the_workflow_planned(tmp_path):
     """A --configfile replaces config/config.yaml (no key of that file leaks into the run);
     --config values reach the jobs through the merged configuration written out; a partial
@@ -177,7 +202,10 @@ def test_surrogate_jobs_get_the_whole_data_section(tmp_path):
     smoke = wd / "config" / "smoke.yaml"
     cfg = yaml.safe_load(smoke.read_text())
     md5 = {"t10k-labels-idx1-ubyte": "0" * 32, "t10k-images-idx3-ubyte": "1" * 32}
-    cfg["data"].update(name="fashion", url="http://127.0.0.1:9/a b&c", checksums=md5)
+    # (files to download: those there are checked before any job, against these checksums)
+    cfg["data"].update(
+        root="data/fashion", name="fashion", url="http://127.0.0.1:9/a b&c", checksums=md5
+    )
     smoke.write_text(yaml.safe_dump(cfg))
     res = _snakemake(wd, "-n", "-p")
     assert res.returncode == 0, res.stderr[-3000:]

@@ -435,3 +435,23 @@ def load_configured(data_cfg: dict, split: str) -> Dataset:
         checksums=data_cfg.get("checksums"),
         url=data_cfg.get("url"),
     )
+
+
+def check_configured(data_cfg: dict) -> None:
+    """Verify the data set of the configuration's ``data`` section as the tasks read it.
+
+    The workflow runs this before any job (and in a dry run), so that a missing, truncated or
+    corrupt file or a checksum mismatch stops it in one line, as bad input does in a task. A
+    split with files missing where ``data.url`` is set is left to the data rule, which
+    downloads and verifies them: nothing is downloaded here.
+
+    Raises
+    ------
+    DataError
+        As `load_split`.
+    """
+    root = Path(data_cfg["root"])
+    for split, bases in SPLIT_FILES.items():
+        if data_cfg.get("url") and any(_locate(root, base) is None for base in bases):
+            continue
+        load_configured(data_cfg, split)

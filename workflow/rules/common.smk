@@ -137,11 +137,26 @@ def _check_models():
         _refuse(_exc)
 
 
+@functools.cache
+def _check_data():
+    """The data set's files, as the jobs read them (checksums included: about a second for
+    MNIST): a truncated or corrupt file stops the workflow (exit status 2, the file named)
+    before any job runs, not each job that reads it with the message in its log. Files that
+    data.url will download are left to the data rule."""
+    try:
+        from bioclf.data.datasets import check_configured as _check_configured
+
+        _check_configured(config["data"])
+    except BioclfError as _exc:
+        _refuse(_exc)
+
+
 def _check_models_in_a_dry_run():
-    """A dry run (-n) runs no onstart: it checks the model files as it plans the first job
-    (whether the run is dry is known only then, not when this file is parsed)."""
+    """A dry run (-n) runs no onstart: it checks the model files and the data as it plans the
+    first job (whether the run is dry is known only then, not when this file is parsed)."""
     if workflow.dryrun and workflow.is_main_process:
         _check_models()
+        _check_data()
 
 
 # What else a run does when it starts (after _check_models), e.g. `bioclf.sweeps.started`:
@@ -150,6 +165,7 @@ ONSTART = []
 
 onstart:
     _check_models()
+    _check_data()
     # (only now: a refused configuration leaves the file of the run before as it was)
     _bioclf_config.write_job_file(CFG, _CFG_TEXT)
     for _hook in ONSTART:
