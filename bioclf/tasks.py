@@ -9,12 +9,35 @@ import importlib.util
 import os
 import platform
 import resource
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path  # (also used by the tasks as tasks.Path)
 
 from bioclf.errors import THE_CONFIGURATION, BioclfError, ConfigError
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a cluster's ``scancel`` or time limit) raised in a running task, so
+    that it ends as after a Ctrl-C: what cleans up on an interruption runs, and its log says
+    how to go on instead of ending without a word."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
+def _on_sigterm(handler):
+    """Install `handler` for SIGTERM where Python's default (die at once) is in place and this
+    is the main thread (only it may); return what to restore, or None where nothing changed
+    (a SIGTERM ignored or handled by whoever runs the task stays so)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def run(
@@ -24,10 +47,12 @@ def run(
 ) -> int:
     """Call `main`; a `BioclfError` is printed (no traceback) and gives exit status 2.
 
-    A Ctrl-C ends it in one line and exit status 130. The line says what the same command does
-    when run again: resume, where the task checkpoints its work (`resumes`, its module's
-    ``RESUMES``), else start over.
+    A Ctrl-C ends it in one line and exit status 130; a SIGTERM likewise, with exit status 143
+    (128 + 15, as the shell reports a command the signal killed). The line says what the same
+    command does when run again: resume, where the task checkpoints its work (`resumes`, its
+    module's ``RESUMES``), else start over.
     """
+    previous = _on_sigterm(_terminate)
     try:
         return int(main(argv) or 0)
     except BioclfError as exc:
@@ -36,10 +61,14 @@ def run(
             exc = ConfigError(source, exc.field, exc.reason) if source else exc
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         again = "resume" if resumes else "start over"
-        print(f"interrupted; run the same command again to {again}", file=sys.stderr)
-        return 130
+        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{what}; run the same command again to {again}", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 #: Progress lines over which `Progress` measures the recent rate.

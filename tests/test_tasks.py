@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,34 @@ def test_ctrl_c_says_whether_the_same_command_resumes(capsys):
     assert capsys.readouterr().err == "interrupted; run the same command again to resume\n"
     assert tasks.run(_interrupted, []) == 130
     assert capsys.readouterr().err == "interrupted; run the same command again to start over\n"
+
+
+def _sigterm(argv):
+    # (at the default action the signal would end pytest itself)
+    assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL, "SIGTERM not handled"
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)  # (the signal is handled at once: never reached)
+    raise AssertionError("SIGTERM did not end the task")
+
+
+def test_sigterm_ends_a_task_in_one_line_as_ctrl_c_does(capsys):
+    """``kill``, ``scancel`` or a cluster's time limit (SIGTERM) ends a task as Ctrl-C does:
+    its cleanup runs and its log says how to go on (before, it died without a word), exit
+    status 143; the default action is back afterwards, and a SIGTERM that whoever started the
+    task ignores stays ignored."""
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert tasks.run(_sigterm, [], resumes=True) == 143
+    assert capsys.readouterr().err == (
+        "terminated (SIGTERM); run the same command again to resume\n"
+    )
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    seen = []
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        assert tasks.run(lambda argv: seen.append(signal.getsignal(signal.SIGTERM)), []) == 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert seen == [signal.SIG_IGN]
 
 
 def test_the_tasks_that_checkpoint_say_they_resume(monkeypatch, capsys):
