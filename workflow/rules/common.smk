@@ -12,7 +12,7 @@ from pathlib import Path
 
 from snakemake_interface_executor_plugins.settings import ExecMode as _ExecMode
 
-from bioclf import config as _bioclf_config
+from bioclf import checked as _checked, config as _bioclf_config
 from bioclf.equations import model_files as _model_files
 from bioclf.errors import BioclfError, ConfigError
 from bioclf.surrogate.options import TrainConfig as _TrainConfig, format_checksums
@@ -102,6 +102,11 @@ except BioclfError as _exc:
     _refuse(_exc)
 
 
+# Checks that passed, by their inputs (`bioclf.checked`): a later start with the same inputs
+# skips them.
+_CHECKED = ".snakemake/bioclf/checked"
+
+
 @functools.cache  # (once: a dry run plans many jobs)
 def _check_models():
     """Every model file in full (units, names, what the STDP network needs; the surrogate
@@ -120,17 +125,26 @@ def _check_models():
 
         _network.check_protocol(_Models.load(STDP["models"]), _setup.protocol(config))
         _load_neuron(config["neuron_check"]["model"])
-        # compiled, not only loaded: the surrogate compiler refuses valid Brian2 that it
-        # cannot turn into PyTorch (a refractory condition, noise, 't' in the equations)
-        from bioclf.surrogate.compile import compile_neuron as _compile_neuron
-
-        _neuron = _compile_neuron(
-            SUR["neuron"],
-            _bioclf_config.quantity(config, "surrogate", "dt") if "dt" in SUR else _TrainConfig.dt,
+        _dt = _bioclf_config.quantity(config, "surrogate", "dt") if "dt" in SUR else _TrainConfig.dt
+        _steps = sorted(
+            {int(r.get("time_steps", SUR.get("time_steps", _TrainConfig.T))) for r in SUR["runs"]}
         )
-        for _run in SUR["runs"]:  # a refractory period that outlasts a network's presentation
-            _steps = _run.get("time_steps", SUR.get("time_steps", _TrainConfig.T))
-            _neuron.check_presentation(int(_steps))
+
+        def _compiles():
+            # compiled, not only loaded: the surrogate compiler refuses valid Brian2 that it
+            # cannot turn into PyTorch (a refractory condition, noise, 't' in the equations)
+            from bioclf.surrogate.compile import compile_neuron as _compile_neuron
+
+            _neuron = _compile_neuron(SUR["neuron"], _dt)
+            for _T in _steps:  # a refractory period that outlasts a network's presentation
+                _neuron.check_presentation(_T)
+
+        # (PyTorch takes seconds to import: only where the neuron's files or dt have changed)
+        _checked.once(
+            _CHECKED,
+            _checked.key("surrogate neuron", f"{float(_dt)!r} {_steps}", SUR_NEURON_FILES),
+            _compiles,
+        )
     except ConfigError as _exc:  # (check_protocol's names no file)
         _refuse(ConfigError(" + ".join(_CFG_SOURCES), _exc.field, _exc.reason))
     except BioclfError as _exc:
@@ -146,7 +160,13 @@ def _check_data():
     try:
         from bioclf.data.datasets import check_configured as _check_configured
 
-        _check_configured(config["data"])
+        _root = Path(config["data"]["root"])
+        _files = sorted(_root.iterdir()) if _root.is_dir() else []
+        _checked.once(
+            _CHECKED,
+            _checked.key("data", repr(sorted(config["data"].items())), stats=_files),
+            lambda: _check_configured(config["data"]),
+        )
     except BioclfError as _exc:
         _refuse(_exc)
 

@@ -1,0 +1,73 @@
+"""Checks that the workflow makes at every start, skipped while nothing they read has changed.
+
+The workflow checks the model files and the data set before any job (and in every dry run):
+compiling the surrogate neuron imports PyTorch (~2.5 s, ~600 MB) and verifying MNIST reads it
+all (~0.7 s). `once` runs such a check the first time and again only when its inputs change:
+the files it reads, the values it is given, this package's code, or the versions of the
+libraries that do the work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from importlib import metadata
+from pathlib import Path
+
+#: Libraries whose versions can change a check's verdict.
+LIBRARIES = ("brian2", "numpy", "sympy", "torch")
+
+
+def _package_code() -> bytes:
+    """The package's source, as one digest (a fix to a check must rerun it)."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.digest()
+
+
+def _versions() -> bytes:
+    found = []
+    for name in LIBRARIES:
+        try:
+            found.append(f"{name}={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name}=-")
+    return " ".join(found).encode()
+
+
+def key(
+    what: str, values: str, contents: Iterable[str | Path] = (), stats: Iterable[str | Path] = ()
+) -> str:
+    """The digest of a check's inputs: its name, `values` (what it is given, as text), the
+    bytes of the files `contents` and the size, modification time and inode of the files
+    `stats` (large files, rewritten rather than edited in place), with the package's code and
+    the libraries' versions. A file that does not exist counts as such."""
+    digest = hashlib.sha256()
+    digest.update(what.encode() + b"\0" + values.encode() + b"\0" + _package_code() + _versions())
+    for path in contents:
+        path = Path(path)
+        digest.update(str(path).encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"(none)")
+    for path in stats:
+        path = Path(path)
+        try:
+            st = path.stat()
+            digest.update(f"{path}\0{st.st_size} {st.st_mtime_ns} {st.st_ino}".encode())
+        except OSError:
+            digest.update(f"{path}\0(none)".encode())
+    return digest.hexdigest()
+
+
+def once(directory: str | Path, check_key: str, check: Callable[[], None]) -> bool:
+    """Run `check` unless a check of the same `check_key` (`key`) passed before; remember it
+    in `directory` when it passes (one empty file per key: concurrent workflows cannot corrupt
+    it). A check that raises is not remembered. Returns whether it ran."""
+    marker = Path(directory) / check_key
+    if marker.exists():
+        return False
+    check()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    return True
