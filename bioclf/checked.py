@@ -9,6 +9,7 @@ libraries that do the work.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterable
 from importlib import metadata
@@ -18,6 +19,7 @@ from pathlib import Path
 LIBRARIES = ("brian2", "numpy", "sympy", "torch")
 
 
+@functools.cache  # (a workflow's start asks for two keys)
 def _package_code() -> bytes:
     """The package's source, as one digest (a fix to a check must rerun it)."""
     digest = hashlib.sha256()
@@ -27,6 +29,7 @@ def _package_code() -> bytes:
     return digest.digest()
 
 
+@functools.cache
 def _versions() -> bytes:
     found = []
     for name in LIBRARIES:

@@ -29,15 +29,15 @@ def _terminate(signum, frame):
     raise Terminated
 
 
-def _on_sigterm(handler):
-    """Install `handler` for SIGTERM where Python's default (die at once) is in place and this
+def _on_sigterm():
+    """Install `_terminate` for SIGTERM where Python's default (die at once) is in place and this
     is the main thread (only it may); return what to restore, or None where nothing changed
     (a SIGTERM ignored or handled by whoever runs the task stays so)."""
     if threading.current_thread() is not threading.main_thread():
         return None
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return None
-    return signal.signal(signal.SIGTERM, handler)
+    return signal.signal(signal.SIGTERM, _terminate)
 
 
 def run(
@@ -52,7 +52,7 @@ def run(
     command does when run again: resume, where the task checkpoints its work (`resumes`, its
     module's ``RESUMES``), else start over.
     """
-    previous = _on_sigterm(_terminate)
+    previous = _on_sigterm()
     try:
         return int(main(argv) or 0)
     except BioclfError as exc:

@@ -323,10 +323,10 @@ def spike_problem(
     return None
 
 
-def reversed_clips(code: str, values: dict) -> list[tuple[str, str, str, float, float]]:
+def reversed_clips(code: str, values: dict) -> list[tuple[str, str, str]]:
     """The ``clip(x, low, high)`` calls of `code` (statements) whose bounds, evaluated with
-    `values` (parameters, SI floats), have ``low > high``: (call, low, high) as written, and
-    the bounds' values. Brian2's clip then returns the upper bound whatever ``x`` is. Bounds
+    `values` (parameters, SI floats), have ``low > high``: (call, low, high) as written.
+    Brian2's clip then returns the upper bound whatever ``x`` is. Bounds
     that depend on anything but parameters and units are left alone."""
     import ast
 
@@ -353,5 +353,5 @@ def reversed_clips(code: str, values: dict) -> list[tuple[str, str, str, float, 
             call, low, high = (ast.get_source_segment(expr, n) for n in (node, *node.args[1:]))
             lo, hi = _numeric(low, values), _numeric(high, values)
             if lo is not None and hi is not None and lo > hi:
-                found.append((call, low, high, lo, hi))
+                found.append((call, low, high))
     return found

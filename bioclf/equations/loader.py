@@ -424,7 +424,7 @@ class _Reader:
             return f"{text} = {params[text]}" if text in params else text
 
         for field, code in codes.items():
-            for call, low, high, _, _ in checks.reversed_clips(code, values):
+            for call, low, high in checks.reversed_clips(code, values):
                 reason = (
                     f"'{call}' in '{field}' has its lower bound {bound(low)} above its upper "
                     f"bound {bound(high)}: every value it writes would be the upper bound"

@@ -264,6 +264,11 @@ def check_protocol(models: Models, protocol: Protocol) -> None:
             (float(delay_max), f"the input delays of {models.input_exc.path} ({delay_max})")
         )
     longest, what = max(spans, key=lambda span: span[0])
+    _check_rest(protocol, longest, what)
+
+
+def _check_rest(protocol: Protocol, longest: float, what: str) -> None:
+    """Refuse a rest period not longer than `longest` seconds, `what` (named in the message)."""
     if float(protocol.rest) <= longest:
         raise ConfigError(
             THE_CONFIGURATION,
@@ -280,14 +285,11 @@ def _check_delays(models: Models, protocol: Protocol, delays) -> None:
     if delays is None or not len(delays):
         return
     longest = float(np.max(delays))
-    if float(protocol.rest) <= longest:
-        raise ConfigError(
-            THE_CONFIGURATION,
-            "stdp.protocol.rest",
-            f"must be longer than the refractory periods and input delays: {protocol.rest} is "
-            f"not longer than the input delays of {models.input_exc.path} (up to "
-            f"{longest * 1e3:.3g} ms, '{models.input_exc.delay}')",
-        )
+    what = (
+        f"the input delays of {models.input_exc.path} (up to {longest * 1e3:.3g} ms, "
+        f"'{models.input_exc.delay}')"
+    )
+    _check_rest(protocol, longest, what)
 
 
 def build(
