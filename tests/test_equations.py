@@ -562,16 +562,46 @@ def test_error_in_an_inherited_field_names_the_base_file(tmp_path):
     assert "child.yaml, which extends" in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("delay", "value", "field"),
+    [
+        ("rand()*delay_max", "-10*ms", "parameters.delay_max"),  # (passed a dry run)
+        ("delay_max", "-10*ms", "parameters.delay_max"),  # one delay for all
+        ("delay_max - rand()*11*ms", "10*ms", "delay"),  # no parameter negative
+    ],
+)
+def test_negative_delays_are_refused_at_load(tmp_path, delay, value, field):
+    """A delay of the file's parameters and rand() that draws negative delays is refused by
+    the loader (a dry run loads it), naming the negative parameter where there is one; it was
+    refused only as the network was built."""
+    text = (EQUATIONS / "dc_stdp.yaml").read_text()
+    assert "delay: rand()*delay_max " in text and "delay_max: 10*ms" in text
+    path = tmp_path / "stdp.yaml"
+    text = text.replace("delay: rand()*delay_max ", f"delay: {delay} ")
+    path.write_text(text.replace("delay_max: 10*ms", f"delay_max: {value}"))
+    with pytest.raises(EquationFileError, match="gives negative delays") as err:
+        load_synapse(path)
+    assert err.value.field == field and str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("delay", ["(1 - rand())*delay_max", "delay_max", "-log(rand())*ms"])
+def test_delays_that_are_never_negative_are_taken(tmp_path, delay):
+    text = (EQUATIONS / "dc_stdp.yaml").read_text()
+    path = tmp_path / "stdp.yaml"
+    path.write_text(text.replace("delay: rand()*delay_max ", f"delay: {delay} "))
+    assert load_synapse(path).delay == delay
+
+
 def test_negative_delays_are_refused_when_drawn(tmp_path):
-    """The loader cannot know the range of 'rand()*delay_max'; the draw can."""
+    """The loader cannot know the range of a delay of 'i'; the draw can."""
     import numpy as np
 
     from bioclf.brian.groups import synapse_initial_values
 
     text = (EQUATIONS / "dc_stdp.yaml").read_text()
-    assert "delay_max: 10*ms" in text
+    assert "delay: rand()*delay_max " in text
     path = tmp_path / "stdp.yaml"
-    path.write_text(text.replace("delay_max: 10*ms", "delay_max: -10*ms"))
+    path.write_text(text.replace("delay: rand()*delay_max ", "delay: (i - 5)*0.1*ms "))
     with pytest.raises(EquationFileError, match="gives negative delays") as err:
         indices = (np.arange(10), np.zeros(10, int))
         synapse_initial_values(load_synapse(path), indices, (10, 1), np.random.default_rng(0))

@@ -355,3 +355,30 @@ def reversed_clips(code: str, values: dict) -> list[tuple[str, str, str]]:
             if lo is not None and hi is not None and lo > hi:
                 found.append((call, low, high))
     return found
+
+
+def drawn_lowest(expr: str, values: dict) -> float | None:
+    """The lowest value of `expr` (a Brian2 expression drawn once per element, a ``delay``)
+    with `values` (parameters, SI floats) substituted and ``rand()`` at either end of its
+    range [0, 1), or None where it depends on anything else (``i``, ``j``, ``randn()``).
+
+    Both ends are values a draw can give (every ``rand()`` call drawing the same number), so a
+    negative result is a value the elements can take; one that is not negative proves nothing
+    for an expression that is not monotonic in ``rand()``."""
+    import math
+
+    import sympy
+    from brian2.parsing.sympytools import str_to_sympy
+
+    try:
+        parsed = str_to_sympy(expr)
+    except Exception:  # unparsable code is reported by the field's own check
+        return None
+    rands = [f for f in parsed.atoms(sympy.Function) if f.func.__name__ == "rand"]
+    found = []
+    for end in (0.0, math.nextafter(1.0, 0.0)):
+        value = _numeric(parsed.subs({r: sympy.Float(end) for r in rands}), values)
+        if value is None:
+            return None
+        found.append(value)
+    return min(found)

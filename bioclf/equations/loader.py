@@ -432,6 +432,23 @@ class _Reader:
                 blamed = [b for b in (high, low) if b in params]
                 self.fail(f"parameters.{blamed[0]}" if len(blamed) == 1 else field, reason)
 
+    def delays(self, delay: str, params: dict) -> None:
+        """Refuse a ``delay`` expression that draws negative delays (``rand()*delay_max`` with
+        ``delay_max: -1*ms``): Brian2 would refuse the network only when it builds it. Checked
+        where the expression is of parameters and ``rand()`` alone (`checks.drawn_lowest`);
+        others (of ``i``, ``j``, ``randn()``) are checked as drawn (`bioclf.brian.groups`). The
+        one negative parameter it uses is named as the field."""
+        from brian2.utils.stringtools import get_identifiers
+
+        lowest = checks.drawn_lowest(delay, {name: float(v) for name, v in params.items()})
+        if lowest is None or lowest >= 0:
+            return
+        reason = f"'{delay}' gives negative delays (down to {lowest * 1e3:.3g} ms)"
+        blamed = [n for n in params if n in get_identifiers(delay) and float(params[n]) < 0]
+        if len(blamed) == 1:
+            self.fail(f"parameters.{blamed[0]}", f"is {params[blamed[0]]}: {reason}")
+        self.fail("delay", reason)
+
     def initial_names(self, data: dict, eqs: Equations, params: dict) -> dict:
         """The ``initial`` block, refused where it names anything but a state variable."""
         block = self.mapping(data, "initial")
@@ -682,6 +699,8 @@ def load_synapse(path: str | Path) -> SynapseModel:
     )
     delay = data.get("delay")
     reader.ascii("delay", delay)  # (None: "None", ASCII)
+    if delay is not None:
+        reader.delays(str(delay), params)
     syn = SynapseModel(
         path=reader.path,
         name=reader.path.stem,
