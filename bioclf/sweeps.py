@@ -42,19 +42,23 @@ is not (a resistance, a weight bound or a learning rate of 0 is no variation of 
 another one); the loader then refuses what it refuses in any file (a time constant of 0, a
 reset that leaves v on or above the threshold, an adaptive threshold that falls at each spike:
 ``theta_plus`` < 0), on derived files in a temporary directory. Every value of every sweep is
-checked before anything is written: a refused configuration leaves results/ as it was.
+checked before anything is written: a refused configuration leaves results/ as it was. When a
+run starts (and in a dry run) the workflow checks the points as it does the configured models
+(`check_points`: a surrogate point's neuron compiled, an STDP point's models against its
+protocol), which `plan`, run as every job parses the workflow, leaves alone (PyTorch's import).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import functools
 import hashlib
 import math
 import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -64,14 +68,14 @@ from brian2.units.fundamentalunits import Quantity, get_dimensions
 from bioclf.config import SETTINGS
 from bioclf.equations import load_model, model_files
 from bioclf.equations.quantities import evaluate_quantity
-from bioclf.errors import BioclfError, ConfigError
+from bioclf.errors import THE_CONFIGURATION, BioclfError, ConfigError
 from bioclf.io import write_if_changed
 
 ROOT = Path("results") / "sweeps"
 METHODS = ("surrogate", "stdp")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Point:
     """One value of one sweep, for one method."""
 
@@ -84,6 +88,8 @@ class Point:
     derived: Path  # the directory of the derived files, named after their content
     texts: dict[Path, str]  # derived file -> its text
     run_config: dict | None = None  # STDP points: the run configuration (`derived_config`)
+    field: str = ""  # the value's key in the configuration, 'sweeps.0.values.1'
+    used: dict[str, Path] = dataclasses.field(default_factory=dict)  # role -> the model in use
 
     @property
     def directory(self) -> Path:
@@ -236,7 +242,7 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
             seen[slug(value)] = (field, value, q)
             for method, used in sorted(users.items()):
                 _check_models(used, name, str(value), path, field)
-                points.append(_point(config, swept, name, str(value), q, method, used))
+                points.append(_point(config, swept, name, str(value), q, method, used, field))
     # only once every value of every sweep is known good: a refused one writes nothing
     if write:
         for point in points:
@@ -320,7 +326,14 @@ DIGEST = 12
 
 
 def _point(
-    config: dict, swept: Path, name: str, value: str, q: Quantity, method: str, used: dict
+    config: dict,
+    swept: Path,
+    name: str,
+    value: str,
+    q: Quantity,
+    method: str,
+    used: dict,
+    field: str = "",
 ) -> Point:
     """A point and the texts of its derived model files, in a directory named after them.
 
@@ -339,7 +352,7 @@ def _point(
     files = {derived / k: v for k, v in texts(derived).items()}
     models = {role: derived / Path(m).name for role, m in used.items()}
     run_config = derived_config(config, models, base) if method == "stdp" else None
-    return Point(swept, name, value, q, method, models, derived, files, run_config)
+    return Point(swept, name, value, q, method, models, derived, files, run_config, field, used)
 
 
 #: The models `_check_models` has loaded in this process: (the files of the model in use and
@@ -366,6 +379,71 @@ def _check_models(used: dict[str, Path], name: str, value: str, path, field: str
                 reason = str(exc).replace(str(derived), f"{model} with {name} = {value}")
                 raise ConfigError(path, field, f"the derived model is refused: {reason}") from None
         _CHECKED.add(key)
+
+
+def check_points(
+    config: dict, points: list[Point], dt, time_steps, checked_dir, path="config"
+) -> None:
+    """Check every point as the workflow checks the configured models at its start: a
+    surrogate point's derived neuron compiled (`bioclf.surrogate.compile.check_neuron`, at
+    `dt`, against presentations of `time_steps` steps), an STDP point's models loaded together
+    and checked against its protocol (`bioclf.stdp.network.check_protocol`: the rest period
+    longer than the refractory periods and the input delays). `plan` loads each derived file
+    alone (without PyTorch, which takes seconds to import: every job parses the workflow), so
+    a ``t_ref`` as long as the presentation or a ``delay_max`` as long as the rest stopped only
+    the point's job, minutes in. A point is checked again only when its files or the values
+    the check reads change (`bioclf.checked`, in `checked_dir`).
+
+    Raises
+    ------
+    ConfigError
+        Naming the value's key (``sweeps.0.values.1``) and the reason.
+    """
+    from bioclf import checked
+
+    steps = sorted({int(t) for t in time_steps})
+    for p in points:
+        if p.method == "surrogate":
+            what, values, files = "surrogate neuron", f"{float(dt)!r} {steps}", p.models.values()
+            check = functools.partial(_compiles, p.models["neuron"], dt, steps)
+        else:
+            stdp = p.run_config["stdp"]
+            what, values = "stdp protocol", repr(sorted(stdp["protocol"].items()))
+            files = stdp["models"].values()
+            check = functools.partial(_protocol_holds, p.run_config)
+        files = sorted({str(f) for m in files for f in model_files(m)})
+        try:
+            checked.once(checked_dir, checked.key(what, values, files), check)
+        except BioclfError as exc:
+            reason = _point_reason(exc, p)
+            raise ConfigError(path, p.field, f"the derived model is refused: {reason}") from None
+
+
+def _compiles(neuron: Path, dt, steps: list[int]) -> None:
+    from bioclf.surrogate.compile import check_neuron
+
+    check_neuron(neuron, dt, steps)
+
+
+def _protocol_holds(run_config: dict) -> None:
+    from bioclf.stdp import network, setup
+    from bioclf.stdp.protocol import Models
+
+    models = Models.load(run_config["stdp"]["models"])
+    network.check_protocol(models, setup.protocol(run_config))
+
+
+def _point_reason(exc: BioclfError, point: Point) -> str:
+    """`exc`'s message with the point's derived files named as the model in use and the value
+    (``equations/lif.yaml with t_ref = 125*ms``); a value of the configuration (the rest
+    period) by its key alone, in this configuration."""
+    reason = str(exc)
+    if isinstance(exc, ConfigError) and exc.path == THE_CONFIGURATION:
+        reason = f"{exc.field} {exc.reason}"
+    for role, derived in point.models.items():
+        used = f"{point.used.get(role, derived.name)} with {point.parameter} = {point.value}"
+        reason = reason.replace(str(derived), used)
+    return reason
 
 
 def _write_point(point: Point) -> None:

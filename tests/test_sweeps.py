@@ -246,6 +246,52 @@ def test_a_time_constant_of_zero_stops_the_workflow_before_any_job(workdir):
     assert not Path("results").exists()  # refused before a derived file was written
 
 
+@pytest.mark.parametrize(
+    ("sweep", "words"),
+    [
+        # as long as the smoke network's presentation (25 steps of 5 ms): the compiler refuses
+        (
+            {"file": "equations/lif.yaml", "parameter": "t_ref", "values": ["2*ms", "125*ms"]},
+            ["'sweeps.0.values.1'", "equations/lif.yaml with t_ref = 125*ms", "presentation"],
+        ),
+        # as long as the rest between samples (150 ms): refused against the protocol
+        (
+            {"file": "equations/dc_stdp.yaml", "parameter": "delay_max", "values": ["200*ms"]},
+            ["'sweeps.0.values.0'", "dc_stdp.yaml with delay_max = 200*ms", "stdp.protocol.rest"],
+        ),
+    ],
+)
+def test_points_are_checked_as_the_configured_models(workdir, sweep, words):
+    """The loader takes these derived files (`plan`); the training's compiler or the STDP
+    network's protocol check refused them only in the point's job, minutes in. The workflow's
+    start (and a dry run) checks them as it does the configured models, once per inputs."""
+    cfg = _config()
+    cfg["sweeps"] = [sweep]
+    points = sweeps.plan(cfg, "config/sweep.yaml")
+    with pytest.raises(ConfigError) as err:
+        sweeps.check_points(cfg, points, 0.005, [25], workdir / "checked", "config/sweep.yaml")
+    for word in ["config/sweep.yaml", *words]:
+        assert word in str(err.value)
+    good = [p for p in points if p.field != err.value.field]
+    sweeps.check_points(cfg, good, 0.005, [25], workdir / "checked")
+    assert len(list((workdir / "checked").glob("*"))) == len(good)  # (remembered: passed)
+
+
+def test_a_point_the_compiler_refuses_stops_a_dry_run(workdir):
+    cfg = _config()
+    cfg["sweeps"] = [{"file": "equations/lif.yaml", "parameter": "t_ref", "values": ["125*ms"]}]
+    Path("config/sweep.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    res = subprocess.run(
+        [*SNAKEMAKE, "--configfile", "config/sweep.yaml", "-n", "sweeps"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert "config/sweep.yaml: field 'sweeps.0.values.0'" in res.stderr
+    assert "equations/lif.yaml with t_ref = 125*ms" in res.stderr
+
+
 def _snakemake(*args) -> subprocess.CompletedProcess:
     res = subprocess.run([*SNAKEMAKE, *args], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]

@@ -527,3 +527,19 @@ def _default_scales(neuron: CompiledNeuron) -> tuple[float, float]:
 def brian_timestep(t: float, dt: float) -> int:
     """Brian2's ``timestep(t, dt) = int((t + 1e-3*dt)/dt)`` (brian2.core.functions)."""
     return int(np.int64((t + 1e-3 * dt) / dt))
+
+
+def check_neuron(model: str | Path, dt: float, time_steps) -> None:
+    """What a training run refuses of a neuron file before it reads any data: the file
+    compiled at `dt` (`compile_neuron`) and its refractory period shorter than presentations of
+    each of `time_steps` steps (`CompiledNeuron.check_presentation`). The workflow's start-up
+    check, for ``surrogate.neuron`` and the sweeps' derived files.
+
+    Raises
+    ------
+    EquationFileError
+        Naming the file and the field.
+    """
+    neuron = compile_neuron(model, dt)
+    for steps in time_steps:
+        neuron.check_presentation(int(steps))

@@ -105,6 +105,10 @@ except BioclfError as _exc:
 # Checks that passed, by their inputs (`bioclf.checked`): a later start with the same inputs
 # skips them.
 _CHECKED = ".snakemake/bioclf/checked"
+# What else the model check does (after the files of the configuration), e.g. the sweep points'
+# checks (sweeps_common.smk): functions of the surrogate networks' dt and their numbers of time
+# steps, appended by the other rule files.
+MODEL_CHECKS = []
 
 
 @functools.cache  # (once: a dry run plans many jobs)
@@ -132,12 +136,11 @@ def _check_models():
 
         def _compiles():
             # compiled, not only loaded: the surrogate compiler refuses valid Brian2 that it
-            # cannot turn into PyTorch (a refractory condition, noise, 't' in the equations)
-            from bioclf.surrogate.compile import compile_neuron as _compile_neuron
+            # cannot turn into PyTorch (a refractory condition, noise, 't' in the equations),
+            # and a refractory period that outlasts a network's presentation
+            from bioclf.surrogate.compile import check_neuron as _check_neuron
 
-            _neuron = _compile_neuron(SUR["neuron"], _dt)
-            for _T in _steps:  # a refractory period that outlasts a network's presentation
-                _neuron.check_presentation(_T)
+            _check_neuron(SUR["neuron"], _dt, _steps)
 
         # (PyTorch takes seconds to import: only where the neuron's files or dt have changed)
         _checked.once(
@@ -145,6 +148,8 @@ def _check_models():
             _checked.key("surrogate neuron", f"{float(_dt)!r} {_steps}", SUR_NEURON_FILES),
             _compiles,
         )
+        for _check in MODEL_CHECKS:
+            _check(_dt, _steps)
     except ConfigError as _exc:  # (check_protocol's names no file)
         _refuse(ConfigError(" + ".join(_CFG_SOURCES), _exc.field, _exc.reason))
     except BioclfError as _exc:

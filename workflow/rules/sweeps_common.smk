@@ -48,6 +48,14 @@ def _sweeps_started():
     _sweeps.started(SWEEP_POINTS, [f for job in workflow.dag.needrun_jobs() for f in job.output])
 
 
+# The points checked as the configured models are (`_check_models`: a surrogate point's neuron
+# compiled, an STDP point's models against its protocol): `plan` only loads each derived file
+# (every job parses this file, and PyTorch takes seconds to import).
+MODEL_CHECKS.append(lambda dt, steps: _sweeps.check_points(
+    config, SWEEP_POINTS, dt, steps, _CHECKED, " + ".join(_CFG_SOURCES)
+))
+
+
 # (Only where sweeps are configured: `needrun_jobs` is Snakemake's own DAG, not its API.)
 if SWEEP_POINTS:
     ONSTART.append(_sweeps_started)
