@@ -61,6 +61,20 @@ BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
             [{"arch": "fc", "encoding": "temporal"}],
             "surrogate.runs.0.encoding",
         ),
+        # optimiser learning rates (the schema's exclusiveMinimum: 0), the ANN twin's too;
+        # STDP amplitudes are the equation files' (a negative one is an anti-Hebbian rule)
+        (("surrogate", "lr"), -1e-3, "surrogate.lr"),
+        (("surrogate", "lr"), 0, "surrogate.lr"),
+        (
+            ("surrogate", "runs"),
+            [{"arch": "fc", "hidden": 100, "lr": -1e-3}],
+            "surrogate.runs.0.lr",
+        ),
+        (
+            ("surrogate", "runs"),
+            [{"arch": "fc", "hidden": 100, "ann_lr": 0}],
+            "surrogate.runs.0.ann_lr",
+        ),
         # YAML's .nan and .inf: NaN passes every range of the schema
         (("surrogate", "lr"), float("nan"), "surrogate.lr"),
         (("surrogate", "weight_decay"), float("inf"), "surrogate.weight_decay"),

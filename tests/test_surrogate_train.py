@@ -493,6 +493,16 @@ def test_an_empty_test_set_is_refused_naming_its_file(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "flags", [["--lr", "0"], ["--lr=-1e-3"], ["--spiking", "false", "--lr", "-0.004"]]
+)
+def test_a_learning_rate_not_above_0_is_refused_naming_the_option(tmp_path, flags):
+    """The spiking network's and its ANN twin's (--spiking false): Adam would run with it."""
+    with pytest.raises(tr.ConfigError, match="must be positive") as err:
+        tr.parse_args([*flags, "--out", str(tmp_path / "o")])
+    assert err.value.field == "lr" and "(command line)" in str(err.value)
+
+
+@pytest.mark.parametrize(
     "line, field, reason",
     [
         ("lr: abc", "lr", "expected float"),
@@ -502,6 +512,7 @@ def test_an_empty_test_set_is_refused_naming_its_file(tmp_path):
         ("surrogate: foo", "surrogate", "must be one of"),
         ("slope: -2", "slope", "must be positive"),
         ("checkpoint_minutes: -1", "checkpoint_minutes", "must be a non-negative number"),
+        ("lr: -0.001", "lr", "must be positive"),
     ],
 )
 def test_bad_option_file_values_are_refused_naming_file_and_field(tmp_path, line, field, reason):
