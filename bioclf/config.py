@@ -90,6 +90,28 @@ def _number_as_text_hint(value) -> str:
     )
 
 
+def command_line_values(values):
+    """`--config` values with the numbers and booleans inside a section or list typed.
+
+    Snakemake types a top-level ``--config key=value`` (int, then float, then ``True``/``False``)
+    but reads a section or list (``surrogate={epochs: 2}``, ``seeds=[0,1]``) with YAML's
+    BaseLoader, which gives every value inside as text; the same rule, applied to each of those
+    values, makes them what they read as. Text that is no number stays text (``{backend: cpp}``).
+    """
+    if isinstance(values, dict):
+        return {k: command_line_values(v) for k, v in values.items()}
+    if isinstance(values, list):
+        return [command_line_values(v) for v in values]
+    if isinstance(values, str):
+        for parse in (int, float):
+            try:
+                return parse(values)
+            except ValueError:
+                pass
+        return {"True": True, "False": False, "true": True, "false": False}.get(values, values)
+    return values
+
+
 def validate(config: dict, path: str | Path = "config") -> dict:
     """Validate a configuration dict; raise `ConfigError` naming the offending key."""
     _finite_numbers(config, path)

@@ -272,3 +272,19 @@ def test_a_settings_file_of_the_form_before_keeps_its_results(tmp_path):
         path.write_text(config.settings_text(other))
         assert not config.carry_over(path, text, dry_run=False)
         assert json.loads(path.read_text()) == json.loads(config.settings_text(other))
+
+
+def test_command_line_values_inside_a_section_are_typed_as_at_the_top_level():
+    """Snakemake reads `surrogate={epochs: 2}` as {'epochs': '2'}; the schema wants 2."""
+    given = {
+        "surrogate": {"epochs": "2", "lr": "1e-3", "neuron": "equations/lif.yaml"},
+        "seeds": ["0", "1"],
+        "stdp": {"backend": "cpp", "trace": "false"},
+        "build": "b",
+    }
+    assert config.command_line_values(given) == {
+        "surrogate": {"epochs": 2, "lr": 1e-3, "neuron": "equations/lif.yaml"},
+        "seeds": [0, 1],
+        "stdp": {"backend": "cpp", "trace": False},
+        "build": "b",
+    }

@@ -178,6 +178,14 @@ def test_jobs_read_the_configuration_the_workflow_planned(tmp_path):
     stamp = merged.stat().st_mtime_ns
     assert _snakemake(wd, "-n", "--config", "build=elsewhere").returncode == 0
     assert merged.stat().st_mtime_ns == stamp  # unchanged content: not rewritten, no reruns
+    # numbers inside a section or list are numbers (Snakemake reads them as text); a dry run
+    # writes the merged file where there is none
+    merged.unlink()
+    res = _snakemake(wd, "-n", "--config", "surrogate={epochs: 2, lr: 1e-3}", "seeds=[0, 1]")
+    assert res.returncode == 0, res.stderr[-3000:]
+    written = yaml.safe_load(merged.read_text())
+    assert written["seeds"] == [0, 1]
+    assert written["surrogate"] == {**smoke["surrogate"], "epochs": 2, "lr": 1e-3}
 
     (wd / "config" / "partial.yaml").write_text("stdp: {n_train: 50}\n")
     res = subprocess.run(

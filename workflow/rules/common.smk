@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from snakemake_interface_executor_plugins.settings import ExecMode as _ExecMode
+from snakemake.utils import update_config as _update_config
 
 from bioclf import checked as _checked, config as _bioclf_config
 from bioclf.equations import model_files as _model_files
@@ -41,6 +42,8 @@ def _cfg_name(f):
 _CFG_SOURCES = [_cfg_name(f) for f in workflow.overwrite_configfiles or ["config/config.yaml"]]
 if workflow.config_settings.config:
     _CFG_SOURCES.append("--config")
+    # (Snakemake reads `surrogate={epochs: 2}` as {'epochs': '2'}: typed as a top-level value)
+    _update_config(config, _bioclf_config.command_line_values(dict(workflow.config_settings.config)))
 try:
     _bioclf_config.validate(config, " + ".join(_CFG_SOURCES))
 except BioclfError as _exc:
