@@ -649,7 +649,12 @@ def test_killed_training_resumes_bit_identical(tmp_path, build_root):
     [
         ("exc", "t_ref: 5*ms", "t_ref: 200*ms", "dc_exc.yaml (t_ref = 200. ms)"),
         ("inh", "t_ref: 2*ms", "t_ref: 300*ms", "dc_inh.yaml (t_ref = 300. ms)"),
-        ("input_exc", "delay_max: 10*ms", "delay_max: 250*ms", "dc_stdp.yaml (250. ms)"),
+        (
+            "input_exc",
+            "delay_max: 10*ms",
+            "delay_max: 250*ms",
+            "dc_stdp.yaml (delay_max = 250. ms)",
+        ),
     ],
 )
 def test_rest_not_longer_than_a_model_value_names_the_value_and_its_file(
@@ -668,21 +673,32 @@ def test_rest_not_longer_than_a_model_value_names_the_value_and_its_file(
     network.check_protocol(models, Protocol(rest=400 * ms))
 
 
-def test_input_delays_of_a_bound_not_named_delay_max_are_checked_against_the_rest(tmp_path):
-    """check_protocol reads the bound 'delay_max'; delays of other names are checked as drawn
-    (before: 30 ms delays ran against a 20 ms rest, spikes crossing into the next sample)."""
+def test_input_delays_of_any_bound_are_checked_against_the_rest(tmp_path):
+    """A delay of parameters and rand() is bounded before the network is built, whatever its
+    parameters are named (before: 'rand()*d_max', 30 ms against a 20 ms rest, passed the dry
+    run); one of i or j is checked as drawn, when the network is built."""
     text = DC_MODELS["input_exc"].read_text()
     assert "delay: rand()*delay_max" in text and "delay_max: 10*ms" in text
     edited = tmp_path / "dc_stdp.yaml"
-    edited.write_text(
-        text.replace("rand()*delay_max", "rand()*d_max").replace("delay_max: 10*ms", "d_max: 30*ms")
-    )
+    text = text.replace("delay_max: 10*ms", "d_max: 30*ms")
+    edited.write_text(text.replace("rand()*delay_max", "rand()*d_max"))
     models = Models.load({**DC_MODELS, "input_exc": edited})
-    network.check_protocol(models, SHORT)  # (no delay_max to compare)
+    with pytest.raises(ConfigError, match="stdp.protocol.rest") as err:
+        network.check_protocol(models, SHORT)
+    assert f"not longer than the input delays of {edited} (d_max = 30. ms)" in str(err.value)
+
+    edited.write_text(text.replace("rand()*delay_max", "0.5*d_max + rand()*d_max"))
+    models = Models.load({**DC_MODELS, "input_exc": edited})
+    with pytest.raises(ConfigError, match="up to 45 ms"):
+        network.check_protocol(models, SHORT)
+
+    edited.write_text(text.replace("rand()*delay_max", "i*d_max/783"))
+    models = Models.load({**DC_MODELS, "input_exc": edited})
+    network.check_protocol(models, SHORT)  # (i: not bounded before the build)
     backends.activate(backends.Backend("runtime"), "delays")
     with pytest.raises(ConfigError, match="stdp.protocol.rest") as err:
         network.build(models, SHORT, 2, 1, 0, 1)
-    assert f"not longer than the input delays of {edited}" in str(err.value)
+    assert f"not longer than the input delays of {edited} (up to 30 ms" in str(err.value)
 
 
 def test_cli_refuses_bad_values_with_exit_2(tmp_path):

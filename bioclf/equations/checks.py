@@ -367,6 +367,21 @@ def drawn_lowest(expr: str, values: dict) -> float | None:
     for an expression that is not monotonic in ``rand()``."""
     import math
 
+    found = _drawn_at(expr, values, (0.0, math.nextafter(1.0, 0.0)))
+    return None if found is None else min(found)
+
+
+def drawn_bound(expr: str, values: dict) -> float | None:
+    """The bound that `expr` (as in `drawn_lowest`) approaches from below: its larger value
+    with ``rand()`` at 0 and at 1 (``rand()*delay_max``: ``delay_max``), or None where it
+    depends on anything else. A bound for an expression monotonic in ``rand()`` only; the
+    values drawn are checked as well (`bioclf.stdp.network`)."""
+    found = _drawn_at(expr, values, (0.0, 1.0))
+    return None if found is None else max(found)
+
+
+def _drawn_at(expr: str, values: dict, ends: tuple[float, ...]) -> list[float] | None:
+    """`expr` with `values` substituted and every ``rand()`` at each of `ends` in turn."""
     import sympy
     from brian2.parsing.sympytools import str_to_sympy
 
@@ -376,9 +391,9 @@ def drawn_lowest(expr: str, values: dict) -> float | None:
         return None
     rands = [f for f in parsed.atoms(sympy.Function) if f.func.__name__ == "rand"]
     found = []
-    for end in (0.0, math.nextafter(1.0, 0.0)):
+    for end in ends:
         value = _numeric(parsed.subs({r: sympy.Float(end) for r in rands}), values)
         if value is None:
             return None
         found.append(value)
-    return min(found)
+    return found

@@ -66,6 +66,7 @@ from bioclf.brian.groups import (
 )
 from bioclf.data.datasets import N_PIXELS
 from bioclf.encoding import latency_steps
+from bioclf.equations import checks
 from bioclf.errors import THE_CONFIGURATION, ConfigError
 from bioclf.stdp.protocol import INPUT_VARIABLES, Models, Protocol
 
@@ -258,11 +259,17 @@ def check_protocol(models: Models, protocol: Protocol) -> None:
         )
         for m in (models.exc, models.inh)
     ]
-    delay_max = models.input_exc.parameters.get("delay_max")
-    if delay_max is not None:
-        spans.append(
-            (float(delay_max), f"the input delays of {models.input_exc.path} ({delay_max})")
+    syn = models.input_exc
+    params = {name: float(v) for name, v in syn.parameters.items()}
+    bound = checks.drawn_bound(syn.delay, params) if syn.delay else None
+    if bound is not None:
+        named = [n for n in params if n in get_identifiers(syn.delay)]
+        given = (
+            f"{named[0]} = {syn.parameters[named[0]]}"  # as a refractory period is named
+            if len(named) == 1 and params[named[0]] == bound
+            else f"'{syn.delay}': up to {bound * 1e3:.3g} ms"
         )
+        spans.append((bound, f"the input delays of {syn.path} ({given})"))
     longest, what = max(spans, key=lambda span: span[0])
     _check_rest(protocol, longest, what)
 
@@ -279,9 +286,9 @@ def _check_rest(protocol: Protocol, longest: float, what: str) -> None:
 
 
 def _check_delays(models: Models, protocol: Protocol, delays) -> None:
-    """The input delays as drawn against the rest period: `check_protocol` knows them only
-    where the file names their bound ``delay_max``; a delay expression of other names
-    (``rand()*d_max``) is checked here, as the network is built."""
+    """The input delays as drawn against the rest period: `check_protocol` bounds them only
+    where the expression is of parameters and ``rand()`` alone; one of ``i``, ``j`` or
+    ``randn()`` is checked here, as the network is built."""
     if delays is None or not len(delays):
         return
     longest = float(np.max(delays))
