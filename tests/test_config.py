@@ -288,3 +288,94 @@ def test_command_line_values_inside_a_section_are_typed_as_at_the_top_level():
         "stdp": {"backend": "cpp", "trace": False},
         "build": "b",
     }
+
+
+#: Keys of the surrogate section and of its runs that reach the jobs other than through
+#: SUR_OPTIONS (workflow/rules/common.smk), and where.
+_SURROGATE_KEYS_ELSEWHERE = {
+    "neuron": "the rules' --neuron {input.neuron}",
+    "runs": "one job per run",
+    "export": "the Brian2 export's rule",
+    "checkpoint_minutes": "SUR_RUNNING: how often a job checkpoints changes no result",
+    "arch": "sur_flags",
+    "hidden": "sur_flags",
+    "channels": "sur_flags",
+    "stride1": "sur_flags",
+    "conv_hidden": "sur_flags",
+    "ann_lr": "ann_flags",
+}
+
+
+def _common_smk_list(name: str) -> list:
+    """The list literal assigned to `name` at the top level of workflow/rules/common.smk."""
+    import ast
+    import re
+
+    text = (ROOT / "workflow" / "rules" / "common.smk").read_text()
+    found = re.search(rf"^{name} = (\[.*?^\])", text, re.M | re.S)
+    assert found, f"no {name} in workflow/rules/common.smk"
+    return ast.literal_eval(found.group(1))
+
+
+def test_every_surrogate_setting_of_the_schema_reaches_the_training_command():
+    """A surrogate setting added to the schema but not to SUR_OPTIONS was accepted and ignored:
+    the jobs ran with the option's default, and changing the value reran nothing."""
+    from dataclasses import fields
+
+    from bioclf.surrogate.options import TrainConfig
+
+    schema = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+    section = schema["properties"]["surrogate"]["properties"]
+    keys = set(section) | set(section["runs"]["items"]["properties"])
+    options = dict(_common_smk_list("SUR_OPTIONS"))
+    unread = keys - set(options) - set(_SURROGATE_KEYS_ELSEWHERE)
+    assert not unread, f"add {sorted(unread)} to SUR_OPTIONS in workflow/rules/common.smk"
+    assert not set(_SURROGATE_KEYS_ELSEWHERE) - keys  # (no longer a setting: drop it here)
+    rules = "".join(p.read_text() for p in (ROOT / "workflow" / "rules").glob("*.smk"))
+    for key in set(_SURROGATE_KEYS_ELSEWHERE) - {"runs"}:
+        assert f'"{key}"' in rules or f"'{key}'" in rules, key
+    flags = {"--" + f.name.replace("_", "-") for f in fields(TrainConfig)}  # (add_options')
+    assert set(options.values()) <= flags
+
+
+#: A valid value other than the default of every key of stdp.protocol in the schema.
+_OTHER_PROTOCOL_VALUES = {
+    "dt": "0.25*ms",
+    "present": "300*ms",
+    "rest": "100*ms",
+    "max_rate": "50*Hz",
+    "base_intensity": 3,
+    "min_spikes": 6,
+    "max_intensity": 16,
+    "reset_between_samples": True,
+    "encoding": "latency",
+}
+
+
+def test_every_protocol_key_of_the_schema_reaches_the_jobs_and_the_checkpoints():
+    """Each stdp.protocol value of the schema changes the protocol the runs use, the jobs'
+    settings files and the identity a checkpoint is compared by; each `Protocol` field is a
+    key of the schema."""
+    import dataclasses
+
+    from bioclf.brian.backends import Backend
+    from bioclf.stdp import setup, simulate
+    from bioclf.stdp.protocol import Protocol
+
+    schema = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+    keys = set(schema["properties"]["stdp"]["properties"]["protocol"]["properties"])
+    assert keys == set(_OTHER_PROTOCOL_VALUES), "a new key: give it a value here"
+    assert {f.name for f in dataclasses.fields(Protocol)} == keys
+    models = setup.models(BASE)
+
+    def read(cfg):
+        proto = setup.protocol(cfg)
+        settings = config.stdp_settings(cfg, 100, "frozen")
+        return proto, settings, simulate.definition(models, proto, 100, 1000, 0, Backend())
+
+    before = read(BASE)
+    for key, value in _OTHER_PROTOCOL_VALUES.items():
+        other = copy.deepcopy(BASE)
+        other["stdp"]["protocol"][key] = value
+        after = read(other)
+        assert all(a != b for a, b in zip(after, before, strict=True)), key

@@ -292,6 +292,23 @@ def test_every_documented_task_command_names_options_the_task_has(monkeypatch):
     assert not wrong, "\n".join(wrong)
 
 
+#: Modules run as programs that are no task: the entry point itself, and the wrapper the
+#: compiled Brian2 programs run under (a file path, not ``python -m``).
+_RUNNABLE_NOT_TASKS = {"bioclf.cli", "bioclf.brian.locked_run"}
+
+
+def test_every_runnable_module_is_a_task():
+    """A module with a ``__main__`` block missing from `cli.TASKS` is no ``bioclf <task>``, and
+    the tests of every task's options and documented commands pass it by."""
+    runnable = set()
+    for path in (ROOT / "bioclf").rglob("*.py"):
+        if 'if __name__ == "__main__":' in path.read_text():
+            runnable.add(".".join(path.relative_to(ROOT).with_suffix("").parts))
+    missing = runnable - set(cli.TASKS.values()) - _RUNNABLE_NOT_TASKS
+    assert not missing, f"add {sorted(missing)} to TASKS in bioclf/cli.py"
+    assert _RUNNABLE_NOT_TASKS <= runnable
+
+
 def test_cli_lists_every_task_and_runs_one(capsys):
     assert cli.main([]) == 0
     listing = capsys.readouterr().out
