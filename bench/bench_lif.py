@@ -256,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         nargs="+",
         default=[100, 400, 12544],
-        help="neurons per layer (12544: the conv network's first layer, 16 x 28 x 28)",
+        help="neurons per layer (12544: the conv network's first layer, 16 x 28 x 28; "
+        "default: %(default)s)",
     )
     parser.add_argument(
         "--T", type=int, default=25, help="time steps per sample (default: %(default)s)"
@@ -264,13 +265,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--batch", type=int, default=128, help="samples per batch (default: %(default)s)"
     )
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (PyTorch)")
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (median)")
-    parser.add_argument("--passes", type=int, default=0, help="passes per round (0: auto)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="CPU threads (PyTorch; default: %(default)s)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="timed rounds (median; default: %(default)s)"
+    )
+    parser.add_argument(
+        "--passes", type=int, default=0, help="passes per round (default: 0, chosen per size)"
+    )
     parser.add_argument("--no-compile", action="store_true", help="no torch.compile variants")
     parser.add_argument("--only", nargs="+", help="libraries to time (bioclf norse ...)")
     # the surrogate networks' defaults (bioclf.surrogate.options.TrainConfig)
-    parser.add_argument("--dt", type=float, default=TrainConfig.dt, help="time step (s)")
+    parser.add_argument(
+        "--dt", type=float, default=TrainConfig.dt, help="time step (s; default: %(default)s)"
+    )
     parser.add_argument(
         "--neuron", default=TrainConfig.neuron, help="neuron file (default: %(default)s)"
     )

@@ -246,14 +246,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sizes", type=int, nargs="+", default=[100, 400], help="N to time (default: %(default)s)"
     )
-    p.add_argument("--samples", type=int, default=1000, help="first window (all thread counts)")
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=1000,
+        help="first window (all thread counts; default: %(default)s)",
+    )
     p.add_argument(
         "--epoch-samples",
         type=int,
         default=60000,
         help="samples of the 1-thread (and cuda) run: a whole epoch by default; 0: --samples",
     )
-    p.add_argument("--late-samples", type=int, default=10000, help="last window of that run")
+    p.add_argument(
+        "--late-samples",
+        type=int,
+        default=10000,
+        help="last window of that run (default: %(default)s)",
+    )
     p.add_argument(
         "--chunk", type=int, help="samples per compiled run (default: --config's, else 1000)"
     )
@@ -262,16 +272,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--conventional-samples",
         type=int,
         default=51,
-        help="samples of the conventional design, the first untimed (0 or 1: skipped)",
+        help="samples of the conventional design, the first untimed (0 or 1: skipped; default: "
+        "%(default)s)",
     )
-    p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="OpenMP threads to try")
+    p.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="OpenMP threads to try (default: %(default)s)",
+    )
     p.add_argument(
         "--build",
         type=Path,
         default=ROOT / "build" / "bench",
         help="directory of the compiled projects (default: build/bench)",
     )
-    p.add_argument("--out", type=Path, help="JSON file (default bench/out/bench_stdp[_cuda].json)")
+    p.add_argument("--out", type=Path, help="JSON file (default: bench/out/bench_stdp[_cuda].json)")
     p.add_argument(
         "--config",
         type=Path,

@@ -102,11 +102,15 @@ def main(argv=None) -> int:
         "--batch", type=int, default=128, help="samples per batch (default: %(default)s)"
     )
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: %(default)s)")
-    parser.add_argument("--batches", type=int, default=10, help="timed batches per round")
+    parser.add_argument(
+        "--batches", type=int, default=10, help="timed batches per round (default: %(default)s)"
+    )
     parser.add_argument(
         "--rounds", type=int, default=5, help="timed rounds (median; default: %(default)s)"
     )
-    parser.add_argument("--dt", type=float, default=1e-3, help="time step (s)")
+    parser.add_argument(
+        "--dt", type=float, default=1e-3, help="time step (s; default: %(default)s)"
+    )
     parser.add_argument(
         "--neuron", default="equations/lif.yaml", help="neuron file (default: %(default)s)"
     )

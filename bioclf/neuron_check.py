@@ -67,7 +67,11 @@ def _agreement_checks(res, reference) -> tuple[dict, bool]:
 
 
 def main(argv=None) -> int:
-    p = tasks.parser(__doc__.splitlines()[0])
+    p = tasks.parser(
+        f"{__doc__.splitlines()[0]} The file, the backends and the currents: the configuration's "
+        "neuron_check section (model, backends, dt, duration, levels).",
+        out_help="output directory for lif_check.json and its figures (created if absent)",
+    )
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)
     nc = cfg["neuron_check"]

@@ -578,6 +578,15 @@ def test_config_file_and_load_model(tmp_path):
     assert loaded.hidden == 16 and net.fc1.out_features == 16
 
 
+def test_a_pipeline_configuration_as_option_file_is_refused_saying_so(capsys):
+    """The other tasks' --config is the pipeline's configuration; this one's is a flat option
+    file: given config/config.yaml, it named 'ann' an unknown option and listed the options."""
+    assert tr.main(["--config", str(ROOT / "config" / "config.yaml"), "--out", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "config.yaml: field 'surrogate': a pipeline configuration" in err, err
+    assert "snakemake -n -p" in err
+
+
 def test_conv_network_forward_backward_and_synops():
     neuron = compile_neuron("equations/lif.yaml", 5e-3)
     torch.manual_seed(0)
@@ -698,6 +707,23 @@ def test_help_calls_only_the_required_options_without_a_default():
     TrainConfig(out="x").check()  # optional indeed: the defaults of everything but --out pass
     with pytest.raises(ConfigError, match="'out': an output directory is needed"):
         tr.parse_args(["--arch", "fc"])
+
+
+def test_help_gives_each_default_as_it_is_typed():
+    """--help gave Python's reprs: (default: True) of a {true,false} option, (16, 32) of
+    --channels C1 C2, 'fc' in quotes, and None of --slope, whose default is the surrogate's."""
+    import argparse
+
+    from bioclf.surrogate.options import add_options
+
+    parser = argparse.ArgumentParser()
+    add_options(parser)
+    helps = {a.dest: a.help for a in parser._actions if a.dest != "help"}
+    assert helps["spiking"].endswith("(default: true)") and helps["test"].endswith("true)")
+    assert helps["channels"].endswith("(default: 16 32)")
+    assert helps["arch"].endswith("(default: fc)")
+    assert helps["slope"].endswith("(default: 25 for fast_sigmoid, 2 for atan)")
+    assert not [name for name, text in helps.items() if "None" in text or "'" in text[-12:]]
 
 
 def _network_pair(device: str, impl: str):

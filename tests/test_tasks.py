@@ -179,6 +179,15 @@ def _task_parser(module, monkeypatch) -> argparse.ArgumentParser:
     return caught.value.args[0]
 
 
+def _defaults_unsaid(parser: argparse.ArgumentParser) -> list:
+    """The arguments whose help does not give the default they have (or gives None)."""
+    arguments = [a for a in parser._actions if not isinstance(a, argparse._HelpAction)]
+    unsaid = [a for a in arguments if a.default is not None and a.default is not False]
+    unsaid = [a for a in unsaid if "default" not in a.help]
+    none = [a for a in arguments if "default: None" in a.help % {"default": a.default}]
+    return [a.option_strings or a.dest for a in unsaid + none]
+
+
 @pytest.mark.parametrize("task", list(cli.TASKS))
 def test_every_option_of_every_task_says_what_it_does(task, monkeypatch):
     parser = _task_parser(cli.TASKS[task], monkeypatch)
@@ -187,6 +196,7 @@ def test_every_option_of_every_task_says_what_it_does(task, monkeypatch):
     assert options
     undocumented = [a.option_strings or a.dest for a in options if not (a.help or "").strip()]
     assert not undocumented, f"{task}: options without help: {undocumented}"
+    assert not _defaults_unsaid(parser), f"{task}: help without the default"
     # --help prints text as it is: a docstring's ``literal`` markup would show
     assert "``" not in parser.format_help()
 
@@ -218,6 +228,7 @@ def test_every_argument_of_every_bench_script_says_what_it_is(script, monkeypatc
     arguments = [a for a in parser._actions if not isinstance(a, argparse._HelpAction)]
     undocumented = [a.option_strings or a.dest for a in arguments if not (a.help or "").strip()]
     assert not undocumented, f"{script.name}: arguments without help: {undocumented}"
+    assert not _defaults_unsaid(parser), f"{script.name}: help without the default"
 
 
 #: What users and developers read commands in (the module docstrings included).

@@ -39,7 +39,7 @@ def main(argv=None) -> int:
         "--seed",
         type=tasks.seed,
         default=0,
-        help="seed of the initial network and input spikes (0)",
+        help="seed of the initial network and input spikes (default: 0)",
     )
     p.add_argument("--backend", choices=backends.BACKENDS, help="simulator (default: stdp.backend)")
     p.add_argument(

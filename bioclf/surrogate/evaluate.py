@@ -1,4 +1,4 @@
-"""Test-set metrics of a trained spiking classifier, for the comparison report.
+"""Test-set metrics of a trained surrogate-gradient network or its twin, for the report.
 
 Accuracy, confusion matrix, spikes per inference in each population, synaptic operations per
 inference and an energy estimate. The class is the output neuron with the most spikes (the

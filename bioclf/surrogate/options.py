@@ -48,7 +48,7 @@ HELP = {
     "neuron": "neuron equation file (equations/*.yaml) of every spiking layer",
     "surrogate": "pseudo-derivative of the spike in the backward pass: fast_sigmoid = "
     "1/(slope|x|+1)^2 (SuperSpike); atan = (slope/2)/(1+(pi/2 slope x)^2)",
-    "slope": "steepness of the surrogate (unset: 25 for fast_sigmoid, 2 for atan)",
+    "slope": "steepness of the surrogate",
     "data": "directory of the data set's four IDX files (MNIST's layout)",
     "data_name": "name of the data set: mnist verifies MNIST's built-in checksums; another name "
     "only those of --data-checksums",
@@ -241,6 +241,13 @@ def format_checksums(checksums: dict | None) -> str:
 def config_from_dict(values: dict, source: str) -> TrainConfig:
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(values) - known)
+    if isinstance(values.get("surrogate"), dict):  # config/config.yaml, the tasks' --config
+        raise ConfigError(
+            source,
+            "surrogate",
+            "a pipeline configuration, not an option file of this task (a flat mapping of its "
+            "options: --help); the pipeline's command of each network: snakemake -n -p",
+        )
     if unknown:
         raise ConfigError(source, unknown[0], f"unknown option (known: {sorted(known)})")
     defaults = TrainConfig()
@@ -370,6 +377,15 @@ def describe_device(device, net=None) -> str:
 REQUIRED = ("out",)
 
 
+def _as_typed(default) -> str:
+    """A default as it is typed on the command line: ``true``, ``16 32``, ``fc``."""
+    if isinstance(default, bool):
+        return str(default).lower()
+    if isinstance(default, tuple):
+        return " ".join(map(str, default))
+    return str(default)
+
+
 def add_options(parser: argparse.ArgumentParser) -> None:
     """One ``--name`` per `TrainConfig` field, with `HELP`'s text and the default.
 
@@ -381,10 +397,15 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         default = getattr(defaults, f.name)
         if f.name in REQUIRED:
             text = f"{HELP[f.name]} (no default: here or in --config)"
+        elif f.name == "slope":  # None: each surrogate's own
+            from bioclf.surrogate.functional.surrogate import DEFAULT_SLOPE
+
+            own = ", ".join(f"{slope:g} for {name}" for name, slope in DEFAULT_SLOPE.items())
+            text = f"{HELP[f.name]} (default: {own})"
         elif default == "":  # --data-url, --data-checksums: none unless given ('': none)
             text = f"{HELP[f.name]} (default: none)"
         else:
-            text = f"{HELP[f.name]} (default: {default!r})"
+            text = f"{HELP[f.name]} (default: {_as_typed(default)})"
         if f.name == "channels":
             parser.add_argument(flag, type=int, nargs=2, metavar=("C1", "C2"), help=text)
         elif isinstance(default, bool):

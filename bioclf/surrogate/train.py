@@ -456,7 +456,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         help="YAML file of options: a flat mapping, keys as the options below with underscores "
-        "(e.g. 'hidden: 400'); the command line overrides it",
+        "(e.g. 'hidden: 400'), not a pipeline configuration as the other tasks' --config; "
+        "the command line overrides it",
     )
     add_options(parser)
     return parser
