@@ -5,10 +5,14 @@ inference and an energy estimate. The class is the output neuron with the most s
 lowest index among ties, as ``argmax``; no spike at all predicts class 0).
 
 SynOps counts one accumulate per presynaptic spike and outgoing synapse (a spike's fan-out).
-Energy uses the 45 nm figures of Horowitz (ISSCC 2014) common in the SNN literature:
-0.9 pJ per accumulate (AC, one SynOp) and 4.6 pJ per 32-bit float multiply-accumulate (MAC).
-The network has no non-spiking layer (its input is spikes), so its estimate is SynOps * 0.9 pJ;
-the MAC figure is given for an ANN of the same architecture (one pass, every synapse once).
+Two energy figures, both from the 45 nm figures of Horowitz (ISSCC 2014):
+
+* ``energy``: the synaptic compute alone, as the SNN literature gives it: SynOps * 0.9 pJ per
+  accumulate (AC), beside 4.6 pJ per 32-bit float multiply-accumulate (MAC) for an ANN of the
+  same architecture (one pass, every synapse once);
+* ``operations``: the full model of `bioclf.energy`, which the report's energy table reads:
+  ACs or MACs, neuron updates priced from the neuron file, and weight reads (a twin: float and
+  int8).
 """
 
 from __future__ import annotations
