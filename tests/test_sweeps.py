@@ -233,6 +233,13 @@ def test_a_time_constant_of_zero_stops_the_workflow_before_any_job(workdir):
     configuration file and the value named."""
     cfg = _config()
     cfg["sweeps"] = [{"file": "equations/lif.yaml", "parameter": "tau_m", "values": ["0*ms"]}]
+    assert "division by zero" in _refused_dry_run(cfg, "sweeps.0.values.0")
+    assert not Path("results").exists()  # refused before a derived file was written
+
+
+def _refused_dry_run(cfg: dict, field: str) -> str:
+    """The error of a dry run of the sweeps of `cfg` (config/sweep.yaml), refused naming `field`
+    of that file (exit status 2)."""
     Path("config/sweep.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     res = subprocess.run(
         [*SNAKEMAKE, "--configfile", "config/sweep.yaml", "-n", "sweeps"],
@@ -241,9 +248,8 @@ def test_a_time_constant_of_zero_stops_the_workflow_before_any_job(workdir):
         timeout=300,
     )
     assert res.returncode == 2, res.stderr[-2000:]
-    assert "config/sweep.yaml: field 'sweeps.0.values.0'" in res.stderr
-    assert "division by zero" in res.stderr
-    assert not Path("results").exists()  # refused before a derived file was written
+    assert f"config/sweep.yaml: field '{field}'" in res.stderr
+    return res.stderr
 
 
 @pytest.mark.parametrize(
@@ -280,16 +286,8 @@ def test_points_are_checked_as_the_configured_models(workdir, sweep, words):
 def test_a_point_the_compiler_refuses_stops_a_dry_run(workdir):
     cfg = _config()
     cfg["sweeps"] = [{"file": "equations/lif.yaml", "parameter": "t_ref", "values": ["125*ms"]}]
-    Path("config/sweep.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    res = subprocess.run(
-        [*SNAKEMAKE, "--configfile", "config/sweep.yaml", "-n", "sweeps"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert res.returncode == 2, res.stderr[-2000:]
-    assert "config/sweep.yaml: field 'sweeps.0.values.0'" in res.stderr
-    assert "equations/lif.yaml with t_ref = 125*ms" in res.stderr
+    error = _refused_dry_run(cfg, "sweeps.0.values.0")
+    assert "equations/lif.yaml with t_ref = 125*ms" in error
 
 
 def _snakemake(*args) -> subprocess.CompletedProcess:
