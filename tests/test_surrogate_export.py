@@ -165,3 +165,34 @@ def test_the_default_is_the_whole_test_split(tmp_path, capsys):
     assert export_brian.main(argv) == 0, capsys.readouterr().err
     result = json.loads((tmp_path / "out" / "brian2_export.json").read_text())
     assert result["n_samples"] == 3 and result["identical_output_counts"] == 1.0
+
+
+def test_pytorch_runs_on_the_threads_of_the_training_as_the_evaluation_does(tmp_path, monkeypatch):
+    """Run by hand the export's PyTorch side took torch's default thread count, not the
+    model's, which its evaluation uses: the counts could differ from the evaluation's."""
+    from dataclasses import asdict
+
+    from bioclf.surrogate import export_brian
+
+    net, cfg = small_net()
+    cfg.threads = 1 if torch.get_num_threads() > 1 else 2
+    model = tmp_path / "model.pt"
+    torch.save({"config": asdict(cfg), "model": net.state_dict()}, model)
+    seen = []
+
+    def fake_torch(net, cfg, x, idx):
+        seen.append(torch.get_num_threads())
+        return np.zeros((len(idx), 10), int), np.zeros(len(idx))
+
+    monkeypatch.setattr(
+        export_brian,
+        "run_brian",
+        lambda *a: {"counts": np.zeros((2, 10), int), "hidden_counts": np.zeros(2), "seconds": 0.0},
+    )
+    monkeypatch.setattr(export_brian, "run_torch", fake_torch)
+    before = torch.get_num_threads()
+    try:
+        export_brian.compare(model, 2, "runtime", build_dir=str(tmp_path / "b"))
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [cfg.threads]

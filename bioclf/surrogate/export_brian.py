@@ -260,6 +260,9 @@ def compare(
 
     # On the CPU: the reference is the compiled C kernel, whatever device trained the model.
     net, cfg = load_model(model_path, device="cpu")
+    # as its evaluation (`bioclf.surrogate.evaluate`): the thread count changes PyTorch's last
+    # digits, and so may change a count; run by hand, PyTorch would take every core
+    torch.set_num_threads(cfg.threads)
     if not cfg.spiking:
         raise ConfigError(model_path, "spiking", "a non-spiking twin has no Brian2 network")
     if cfg.arch != "fc":  # (before the data is read and the network built)

@@ -83,7 +83,7 @@ rule surrogate_brian:
         logfile("surrogate_brian", SUR_JOB),
     benchmark:
         benchfile("surrogate_brian", SUR_JOB)
-    threads: 1
+    threads: SUR_THREADS  # (its PyTorch side runs on the training's threads, as evaluation does)
     resources:
         mem_mb=retry_scaled(4000),
         gpu=1 if EXPORT_BACKEND == "cuda" else 0,
