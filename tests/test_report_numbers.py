@@ -305,3 +305,27 @@ def test_committed_neuron_updates_are_priced_by_the_hand_counts(directory):
             twin = table[(table["method"] == "ann") & (table["network"] == r["network"])]
             units = twin["neuron_updates"].iloc[0]
             assert r["neuron_updates"] == units * row["time_steps"] == units * 25
+
+
+def test_diehl_cook_is_an_anchor_on_mnist_only(tmp_path):
+    """A run on another data set (data.name: fashion-mnist) showed the paper's MNIST accuracy
+    (82.9% at N=100) as its row's 'Diehl & Cook 2015' and in the accuracy-against-N figure, as
+    if it were that run's target; it shows '–' and says why, and the figure leaves it out."""
+    run = RESULTS / "stdp" / "cpp" / "n100" / "seed0"
+    m = _json(run / "test" / "metrics.json")
+    cfg = cfgmod.load(ROOT / "config" / "config.yaml")
+    row = report._stdp_row(cfg, run / "test" / "metrics.json", m)
+    assert row["anchor_accuracy"] == pytest.approx(0.829)
+    cfg["data"]["name"] = "fashion-mnist"
+    row = report._stdp_row(cfg, run / "test" / "metrics.json", m)
+    assert np.isnan(row["anchor_accuracy"])
+    notes = " ".join(report.results_notes(150.0, report.data_name(cfg)))
+    assert "the paper's accuracies are on MNIST, and this data set is fashion-mnist" in notes
+    assert "MNIST test accuracy for that N" in " ".join(report.results_notes(150.0, "mnist"))
+    df = pd.DataFrame([_row(0, 0.85, n=100, _dir=run)], columns=[*report.COLUMNS, "_dir"])
+    figs = report.make_figures(df, tmp_path, tmp_path / "figures", report.has_anchors(cfg))
+    assert "Test accuracy against N, mean over seeds" in figs
+    figs = report.make_figures(df, tmp_path, tmp_path / "figures")
+    assert (
+        "Test accuracy against N, mean over seeds (Diehl & Cook 2015: their passes per N)" in figs
+    )
