@@ -208,6 +208,23 @@ def test_checksum_mismatch(tmp_path: Path) -> None:
     assert load_split(tmp_path, "test", verify=False).labels[0] == 3
 
 
+def test_checksum_mismatch_names_where_the_checksum_came_from(tmp_path: Path) -> None:
+    """Another data set left under data.name: mnist failed on MNIST's built-in checksum with
+    'expected md5 <MNIST's>', naming neither data.name nor data.checksums; the message says
+    whose checksum it is and which field to set (a given checksum: data.checksums)."""
+    checksums = make_tiny(tmp_path, n=20)
+    with pytest.raises(DataError) as info:
+        load_split(tmp_path, "test", name="MNIST")
+    message = str(info.value)
+    assert str(tmp_path / "t10k-images-idx3-ubyte") in message
+    assert MNIST_CHECKSUMS["t10k-images-idx3-ubyte"] in message
+    assert "MNIST's built-in checksum, as data.name (--data-name) is 'MNIST'" in message
+    assert "data.checksums" in message
+    wrong = dict(checksums, **{"t10k-images-idx3-ubyte": "f" * 32})
+    with pytest.raises(DataError, match=r"expected md5 f{32} \(data.checksums in the config"):
+        load_split(tmp_path, "test", name="tiny", checksums=wrong)
+
+
 def test_read_checked_idx_parses_before_it_compares_checksums(tmp_path: Path) -> None:
     """What loading and downloading both check a file with (`read_checked_idx`): the array and
     the md5 found where it differs; a truncated file is refused as truncated, whatever md5 is

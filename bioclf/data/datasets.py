@@ -124,12 +124,27 @@ def split_size(root: str | os.PathLike, split: str) -> int | None:
     return int.from_bytes(header[4:], "big")
 
 
-def _read(path: Path, expected_md5: str | None) -> np.ndarray:
+#: Where given checksums come from, for a mismatch's message.
+GIVEN_CHECKSUMS = "data.checksums in the configuration; --data-checksums of the surrogate tasks"
+
+
+def _builtin_checksums(name: str) -> str:
+    """Where `name`'s built-in checksums come from: a mismatch there is most often another
+    data set left under the name (data.name: mnist with Fashion-MNIST's files)."""
+    return (
+        f"{name}'s built-in checksum, as data.name (--data-name) is {name!r}: another data set "
+        "needs a name of its own, and its checksums in data.checksums"
+    )
+
+
+def _read(path: Path, expected_md5: str | None, source: str = GIVEN_CHECKSUMS) -> np.ndarray:
+    """The array of the IDX file `path`, its content checked against `expected_md5`, which
+    `source` says where it came from (the mismatch's message names it)."""
     array, actual = read_checked_idx(path, expected_md5)
     if actual is not None:
         raise DataError(
             path,
-            f"checksum mismatch: expected md5 {expected_md5}, found {actual} "
+            f"checksum mismatch: expected md5 {expected_md5} ({source}), found {actual} "
             "(md5 of the uncompressed content)",
         )
     return array
@@ -180,10 +195,12 @@ def load_split(
     if split not in SPLIT_FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     root = Path(root)
+    source = GIVEN_CHECKSUMS
     if not verify:
         checksums = None
     elif checksums is None:
         checksums = KNOWN_CHECKSUMS.get(name.lower())
+        source = _builtin_checksums(name)
     else:  # keyed by base name; a .gz name means the same file (as `fetch` takes it)
         checksums = {key.removesuffix(".gz"): md5 for key, md5 in checksums.items()}
     bases = SPLIT_FILES[split]
@@ -203,8 +220,8 @@ def load_split(
     images_path, labels_path = (_locate(root, base) for base in bases)
     assert images_path is not None and labels_path is not None  # present or fetched above
     expected = checksums or {}
-    images = _read(images_path, expected.get(bases[0]))
-    labels = _read(labels_path, expected.get(bases[1]))
+    images = _read(images_path, expected.get(bases[0]), source)
+    labels = _read(labels_path, expected.get(bases[1]), source)
 
     if images.ndim != 3 or images.dtype != np.uint8:
         raise DataError(
