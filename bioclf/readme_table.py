@@ -14,7 +14,7 @@ the figure names where it is not 10,000. A row without ``runs`` gives its figure
 refused: the mean leads).
 ``python -m bioclf.readme_table`` rewrites the block between the markers in ``README.md``;
 ``--check`` only says whether it is current. Results that ``results/report.md`` says another
-configuration produced are refused.
+configuration, or another data set than MNIST, produced are refused.
 """
 
 from __future__ import annotations
@@ -304,11 +304,20 @@ def replace_block(text: str, block: str, path: Path) -> str:
 
 def check_default_configuration(report: Path) -> None:
     """Refuse results that another configuration produced: the table calls its rows the
-    default run's (`make reproduce`). `report` (``results/report.md``) names the configuration;
-    results without a report are not checked."""
+    default run's (`make reproduce`), on MNIST. `report` (``results/report.md``) names the
+    configuration and the data set; results without a report are not checked."""
     if not report.exists():
         return
-    match = re.search(r"^- configuration: `([^`]+)`", report.read_text(), flags=re.M)
+    text = report.read_text()
+    data = re.search(r"^Data set: `([^`]+)`", text, flags=re.M)
+    if data is not None and data[1].lower() != "mnist":
+        raise ConfigError(
+            report,
+            "data.name",
+            f"results/metrics.csv comes from the data set {data[1]}, but the README's table "
+            "gives accuracies on the MNIST test images",
+        )
+    match = re.search(r"^- configuration: `([^`]+)`", text, flags=re.M)
     if match is None:
         return
     used = Path(match[1])

@@ -141,6 +141,18 @@ def test_results_of_another_configuration_are_refused(tmp_path):
     readme_table.check_default_configuration(tmp_path / "absent.md")  # nothing to check
 
 
+def test_results_on_another_data_set_are_refused(tmp_path):
+    """config/config.yaml with data.name: fashion-mnist, then `make readme`, gave that run's
+    accuracies under 'Test accuracy on the 10,000 MNIST test images'."""
+    report = tmp_path / "report.md"
+    provenance = "## Provenance\n\n- configuration: `config/config.yaml` (below)\n"
+    report.write_text("Data set: `mnist` (data.name), read from `data/mnist`.\n" + provenance)
+    readme_table.check_default_configuration(report)
+    report.write_text("Data set: `fashion-mnist` (data.name), read from `x`.\n" + provenance)
+    with pytest.raises(ConfigError, match="'data.name'.*the data set fashion-mnist"):
+        readme_table.check_default_configuration(report)
+
+
 def _sources(tmp_path):
     """A results directory with one row per source, and a README with an old table."""
     results = tmp_path / "results"
