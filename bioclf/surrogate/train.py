@@ -1,4 +1,4 @@
-"""Train a surrogate-gradient spiking classifier on MNIST, resumably.
+"""Train a surrogate-gradient spiking classifier on MNIST or its like (--data), resumably.
 
 Usage::
 
