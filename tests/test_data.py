@@ -261,6 +261,12 @@ def test_count_mismatch_and_bad_labels(tmp_path: Path) -> None:
     write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.full(20, 10, np.uint8))
     with pytest.raises(DataError, match=r"0\.\.9"):
         load_split(tmp_path, "test", name="tiny")
+    # 'label 7 is 10' read as the label '7' being 10: the message names the sample
+    labels = np.arange(20, dtype=np.uint8) % 10
+    labels[7] = 12
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels)
+    with pytest.raises(DataError, match=r"sample 7's label \(counting from 0\) is 12"):
+        load_split(tmp_path, "test", name="tiny")
 
 
 def test_images_of_another_size_are_refused(tmp_path: Path) -> None:

@@ -247,7 +247,8 @@ def load_split(
         bad = int(np.argmax(labels >= N_CLASSES))
         raise DataError(
             labels_path,
-            f"labels must be in 0..{N_CLASSES - 1}; label {bad} is {labels[bad]}",
+            f"labels must be in 0..{N_CLASSES - 1}; sample {bad}'s label (counting from 0) "
+            f"is {labels[bad]}",
         )
     return Dataset(images=images, labels=labels, name=name, split=split)
 
