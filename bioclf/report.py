@@ -71,6 +71,19 @@ def expected_inputs(cfg: dict, root: Path) -> list[Path]:
     return [d / "metrics.json" for d in stdp + surrogate]
 
 
+def missing_runs(cfg: dict, root: Path) -> list[Path]:
+    """The directories of the configured runs under `root` that have no ``metrics.json``: the
+    STDP and surrogate runs (`expected_inputs`) and, where enabled, the ANN twins."""
+    files = expected_inputs(cfg, root)
+    if cfg.get("ann", {}).get("enabled", True):
+        files += [
+            root / "ann" / report_coding.surrogate_run_name(run) / f"seed{seed}" / "metrics.json"
+            for run in report_coding.twin_runs(cfg["surrogate"]["runs"])
+            for seed in cfg["seeds"]
+        ]
+    return [p.parent for p in files if not p.exists()]
+
+
 def comparison_inputs(files: list[Path], root: Path) -> list[Path]:
     """`files` without the sweep runs' (under ``root/sweeps``): the sweep section reports those
     against their swept value; in the comparison rows they would pass for extra seeds of the
@@ -123,7 +136,7 @@ def _rows(cfg: dict, files: list[Path], method: str, row) -> list[dict]:
     rows = []
     for path, m in _metrics(files, method):
         with _reading(path):
-            rows.append(row(cfg, path, m))
+            rows.append(report_coding.checked_accuracy(path, row(cfg, path, m)))
     return rows
 
 
@@ -237,9 +250,22 @@ def _fmt_ms(x):
     return f"{x:,.2f}" if abs(x) >= 0.1 else f"{x:.2g}"
 
 
-def summary_table(df: pd.DataFrame) -> str:
+def _seeds_cell(found: pd.Series, configured: list | None) -> str:
+    """How many seeds a row averages: ``2 of 3 (seed 1 missing)`` where its seeds are some of
+    the `configured` ones, so that a mean over fewer runs than configured says so."""
+    have = set(found)
+    if not configured or not have < set(configured):
+        return str(len(found))
+    lost = [str(s) for s in configured if s not in have]
+    return f"{len(found)} of {len(configured)} (seed{'s' if len(lost) > 1 else ''} " + (
+        f"{', '.join(lost)} missing)"
+    )
+
+
+def summary_table(df: pd.DataFrame, seeds: list | None = None) -> str:
     """Per (method, network): the mean over its seeds of every column, and the sample standard
-    deviation of the accuracy where there are several seeds (`results_notes` says so)."""
+    deviation of the accuracy where there are several seeds (`results_notes` says so); a row
+    with fewer than the configured `seeds` names those missing."""
     lines = [
         "| method | network | seeds | test accuracy (mean ± sd) | Diehl & Cook 2015 | "
         "Brian2 accuracy | training time (s) | train samples/s | inference ms/sample | "
@@ -252,7 +278,7 @@ def summary_table(df: pd.DataFrame) -> str:
         if len(g) > 1:
             acc_txt += f" ± {100 * acc.std(ddof=1):.2f}"
         lines.append(
-            f"| {method} | {network} | {len(g)} | {acc_txt} | "
+            f"| {method} | {network} | {_seeds_cell(g['seed'], seeds)} | {acc_txt} | "
             f"{_fmt(g['anchor_accuracy'].mean(), pct=True)} | "
             f"{_fmt(g['brian2_accuracy'].mean(), pct=True, digits=2)} | "
             f"{_fmt(g['training_wall_time_s'].mean())} | "
@@ -264,6 +290,19 @@ def summary_table(df: pd.DataFrame) -> str:
             f"{_fmt(g['time_steps'].mean(), digits=0)} | {_fmt(g['dt_ms'].mean(), digits=2)} |"
         )
     return "\n".join(lines)
+
+
+def _missing_note(missing: list[Path]) -> list[str]:
+    """The lines under the results table that say it lacks configured runs, and which."""
+    if not missing:
+        return []
+    runs = f"{len(missing)} configured run" + ("s have" if len(missing) > 1 else " has")
+    return [
+        f"**Incomplete: {runs} no metrics.json** (not finished, or failed) and no part in "
+        "the table; a row averages the seeds it found ('2 of 3'), and a network with none "
+        f"has no row: {', '.join(f'`{d}`' for d in missing)}.",
+        "",
+    ]
 
 
 def results_notes(rest_ms: float, data: str = DIEHL_COOK_DATA) -> list[str]:
@@ -552,6 +591,7 @@ def main(argv=None) -> int:
     write_csv(root / "metrics.csv", df[COLUMNS], index=False)
     figs = make_figures(df, root, root / "figures", anchors=has_anchors(cfg))
     rest_ms = float(cfgmod.quantity(cfg, "stdp", "protocol", "rest")) * 1e3
+    missing = missing_runs(cfg, root)
     lines = [
         "# bioclf comparison report",
         "",
@@ -562,8 +602,9 @@ def main(argv=None) -> int:
         "",
         "## Results",
         "",
-        summary_table(df) if len(df) else "_No finished runs._",
+        summary_table(df, cfg["seeds"]) if len(df) else "_No finished runs._",
         "",
+        *_missing_note(missing),
         *results_notes(rest_ms, data_name(cfg)),
     ]
     if neuron.exists():
@@ -617,9 +658,8 @@ def main(argv=None) -> int:
         f"- configuration: `{args.config}` (below); seeds: {cfg['seeds']}",
         f"- runs expected: {', '.join(expected)}; rows found: {len(df)}",
     ]
-    missing = [str(p.parent) for p in expected_inputs(cfg, root) if not p.exists()]
     if missing:
-        lines.append(f"- runs missing (no metrics.json): {', '.join(missing)}")
+        lines.append(f"- runs missing (no metrics.json): {', '.join(map(str, missing))}")
     lines += runs_provenance(df)
     info = tasks.provenance()
     rendered = ", ".join(f"{k} {v}" for k, v in info.items() if k not in ("date", "machine"))

@@ -16,6 +16,7 @@ Usage::
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -91,6 +92,21 @@ def torch_run_columns(method: str, run: dict, seed: int, metrics: dict) -> dict:
         "accuracy": metrics["accuracy"],
         "n_test": metrics["n_samples"],
     }
+
+
+def checked_accuracy(path: Path, row: dict) -> dict:
+    """`row`, whose accuracy (read from `path`) is a share in [0, 1]; else a `ResultFileError`
+    naming the file and field. A NaN or null accuracy (a run that failed, or a file edited by
+    hand) would otherwise drop out of its network's mean while the row still counted a seed."""
+    value = row["accuracy"]
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+    if not ok:
+        raise ResultFileError(
+            path,
+            f"field 'accuracy' is {json.dumps(value)}, not a share in [0, 1] (a failed or "
+            "unfinished run? run its task again, or delete the file to report it missing)",
+        )
+    return row
 
 
 def twin_runs(runs: list[dict]) -> list[dict]:

@@ -62,7 +62,8 @@ def ann_rows(cfg: dict, root: Path) -> list[dict]:
             per_epoch = report_coding.samples_per_epoch(c, m.get("history", ()))
             wall = number(m.get("training_wall_seconds"))
             ops = m["operations"]
-            rows.append(
+            row = report_coding.checked_accuracy(
+                d / "metrics.json",
                 {
                     **report_coding.torch_run_columns("ann", run, seed, m),
                     "training_wall_time_s": wall,
@@ -75,8 +76,9 @@ def ann_rows(cfg: dict, root: Path) -> list[dict]:
                     "time_steps": 1,
                     "encoding": "analog pixel intensities in [0, 1] (no spikes)",
                     "_dir": d,
-                }
+                },
             )
+            rows.append(row)
     return rows
 
 

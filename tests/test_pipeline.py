@@ -741,7 +741,8 @@ def test_report_lists_the_configured_runs_it_did_not_find(tmp_path):
         report.main(["--config", str(ROOT / "config" / "config.yaml"), "--out", str(tmp_path)]) == 0
     )
     text = (tmp_path / "report.md").read_text()
-    assert f"- runs missing (no metrics.json): {tmp_path / 'stdp/cpp/n100/seed0/test'}\n" in text
+    missing = f"{tmp_path / 'stdp/cpp/n100/seed0/test'}, {tmp_path / 'ann/fc100/seed0'}"
+    assert f"- runs missing (no metrics.json): {missing}\n" in text
     assert "surrogate/fc100" not in text.split("runs missing")[1].split("\n")[0]
 
 

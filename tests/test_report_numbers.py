@@ -329,3 +329,94 @@ def test_diehl_cook_is_an_anchor_on_mnist_only(tmp_path):
     assert (
         "Test accuracy against N, mean over seeds (Diehl & Cook 2015: their passes per N)" in figs
     )
+
+
+# Partial results: a run missing, or one that failed and left a broken metrics.json.
+
+
+def _seeded_tree(root: Path, seeds=(0, 1, 2)) -> Path:
+    """A results tree of the default configuration's runs with `seeds` (copies of the committed
+    seed 0's metrics files, seed and accuracy varied) and the configuration file naming them."""
+    import yaml
+
+    runs = {
+        "stdp/cpp/n100/seed{}/test": ("seed",),
+        "surrogate/fc100/seed{}": ("config", "seed"),
+        "ann/fc100/seed{}": ("config", "seed"),
+    }
+    for pattern, field in runs.items():
+        for seed in seeds:
+            m = _json(RESULTS / pattern.format(0) / "metrics.json")
+            (m if len(field) == 1 else m[field[0]])[field[-1]] = seed
+            m["accuracy"] = 0.8 + seed / 100
+            (root / pattern.format(seed)).mkdir(parents=True)
+            (root / pattern.format(seed) / "metrics.json").write_text(json.dumps(m))
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text()) | {"seeds": list(seeds)}
+    (root / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return root / "config.yaml"
+
+
+@pytest.mark.parametrize("method", ["stdp", "surrogate", "ann"])
+@pytest.mark.parametrize("value", ["NaN", "null", "1.5"])
+def test_a_run_whose_accuracy_is_not_a_share_is_refused_naming_it(tmp_path, capsys, method, value):
+    """A seed whose metrics.json said accuracy NaN (or null: `json_text`'s NaN) dropped out of
+    its network's mean and standard deviation while the row still counted it among its seeds:
+    '3 | 84.51% ± 1.41', the mean of two."""
+    from bioclf import tasks
+
+    config = _seeded_tree(tmp_path)
+    run = {"stdp": "stdp/cpp/n100/seed1/test", "surrogate": "surrogate/fc100/seed1"}
+    path = tmp_path / run.get(method, "ann/fc100/seed1") / "metrics.json"
+    path.write_text(re.sub(r'"accuracy": [^,}]+', f'"accuracy": {value}', path.read_text()))
+    assert tasks.run(report.main, ["--config", str(config), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and f"{path}: field 'accuracy' is {value}," in err
+    assert not (tmp_path / "report.md").exists()
+
+
+def test_a_truncated_metrics_file_is_refused_naming_it(tmp_path, capsys):
+    """A run killed while writing (a truncated metrics.json): one line naming it, exit 2."""
+    from bioclf import tasks
+
+    config = _seeded_tree(tmp_path)
+    path = tmp_path / "surrogate/fc100/seed2/metrics.json"
+    path.write_text(path.read_text()[:200])
+    assert tasks.run(report.main, ["--config", str(config), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and str(path) in err and "not JSON" in err
+
+
+def test_a_row_over_fewer_seeds_than_configured_names_those_missing():
+    """A configured seed without a metrics.json left its network's row reading '2' seeds, the
+    mean of those found, with nothing near the table to say one was missing (only a line at
+    the foot of the report)."""
+    df = pd.DataFrame(
+        [_row(0, 0.80), _row(2, 0.84), *(_row(s, 0.9, "surrogate", "FC") for s in (0, 1, 2))],
+        columns=report.COLUMNS,
+    )
+    _, _, stdp, sur = report.summary_table(df, [0, 1, 2]).splitlines()
+    assert "| 2 of 3 (seed 1 missing) | 82.00% ± 2.83 |" in stdp
+    assert "| FC | 3 | 90.00% ± 0.00 |" in sur
+    one = report.summary_table(df[df["seed"] == 0], [0, 1, 2]).splitlines()[2]
+    assert "| 1 of 3 (seeds 1, 2 missing) | 80.00% |" in one
+    # seeds outside the configured ones (--inputs): counted, no claim of missing ones
+    assert "| 2 | 82.00%" in report.summary_table(df[df["method"] == "stdp"], [5]).splitlines()[2]
+
+
+def test_configured_runs_without_metrics_are_named_under_the_table(tmp_path):
+    """The ANN twins were not looked for at all; the others were listed only at the report's
+    foot."""
+    import yaml
+
+    config = _seeded_tree(tmp_path)
+    (tmp_path / "stdp/cpp/n100/seed1/test/metrics.json").unlink()
+    (tmp_path / "ann/fc100/seed2/metrics.json").unlink()
+    cfg = cfgmod.load(config)
+    missing = [tmp_path / "stdp/cpp/n100/seed1/test", tmp_path / "ann/fc100/seed2"]
+    assert report.missing_runs(cfg, tmp_path) == missing
+    note = " ".join(report._missing_note(missing))
+    assert note.startswith("**Incomplete: 2 configured runs have no metrics.json**")
+    assert f"`{missing[0]}`, `{missing[1]}`" in note
+    cfg = yaml.safe_load(config.read_text()) | {"ann": {"enabled": False}}
+    assert report.missing_runs(cfg, tmp_path) == missing[:1]
+    assert report._missing_note([]) == []
