@@ -262,6 +262,14 @@ def _seeds_cell(found: pd.Series, configured: list | None) -> str:
     )
 
 
+def _brian2_cell(values: pd.Series) -> str:
+    """The mean Brian2 accuracy of a row's seeds, saying over how many where some seeds have
+    none (a surrogate run without its ``brian/brian2_export.json``): the mean is theirs alone."""
+    text = _fmt(values.mean(), pct=True, digits=2)
+    have = int(values.notna().sum())
+    return text + (f" ({have} of {len(values)} seeds)" if 0 < have < len(values) else "")
+
+
 def summary_table(df: pd.DataFrame, seeds: list | None = None) -> str:
     """Per (method, network): the mean over its seeds of every column, and the sample standard
     deviation of the accuracy where there are several seeds (`results_notes` says so); a row
@@ -280,7 +288,7 @@ def summary_table(df: pd.DataFrame, seeds: list | None = None) -> str:
         lines.append(
             f"| {method} | {network} | {_seeds_cell(g['seed'], seeds)} | {acc_txt} | "
             f"{_fmt(g['anchor_accuracy'].mean(), pct=True)} | "
-            f"{_fmt(g['brian2_accuracy'].mean(), pct=True, digits=2)} | "
+            f"{_brian2_cell(g['brian2_accuracy'])} | "
             f"{_fmt(g['training_wall_time_s'].mean())} | "
             f"{_fmt(g['training_samples_per_s'].mean())} | "
             f"{_fmt_ms(g['inference_ms_per_sample'].mean())} | "
@@ -313,7 +321,8 @@ def results_notes(rest_ms: float, data: str = DIEHL_COOK_DATA) -> list[str]:
     if data.lower() == DIEHL_COOK_DATA:
         paper = (
             f"- Diehl & Cook 2015: the paper's MNIST test accuracy for that N after its own "
-            f"passes over the training set ({anchors}), whatever the passes here."
+            f"passes over the training set ({anchors}), whatever the passes here; '–' for an N "
+            "the paper gives no figure for."
         )
     else:
         paper = (
@@ -336,7 +345,8 @@ def results_notes(rest_ms: float, data: str = DIEHL_COOK_DATA) -> list[str]:
         "`confusion` sums to that count).",
         paper,
         "- Brian2 accuracy: STDP runs in Brian2; a surrogate network's is `accuracy_brian2` of "
-        "`brian/brian2_export.json` (on its `n_samples` test images).",
+        "`brian/brian2_export.json` (on its `n_samples` test images; where some seeds have "
+        "none, the mean of the others, saying over how many).",
         "- training time (s): the training loop's wall time, without compiling the network "
         "or loading the data "
         "(STDP: `training_wall_time_s` of `train_metrics.json`, the simulated chunks summed; "

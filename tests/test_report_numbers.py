@@ -420,3 +420,16 @@ def test_configured_runs_without_metrics_are_named_under_the_table(tmp_path):
     cfg = yaml.safe_load(config.read_text()) | {"ann": {"enabled": False}}
     assert report.missing_runs(cfg, tmp_path) == missing[:1]
     assert report._missing_note([]) == []
+
+
+def test_a_brian2_mean_over_fewer_seeds_says_so():
+    """A seed without its Brian2 export dropped out of the Brian2 column's mean, unsaid."""
+    rows = [_row(s, 0.9, "surrogate", "FC", brian2_accuracy=b) for s, b in enumerate([0.8, 0.9])]
+    df = pd.DataFrame([*rows, _row(2, 0.9, "surrogate", "FC")], columns=report.COLUMNS)
+    assert "| 85.00% (2 of 3 seeds) |" in report.summary_table(df).splitlines()[2]
+    assert "| 85.00% |" in report.summary_table(df.iloc[:2]).splitlines()[2]
+    assert "| – |" in report.summary_table(df.iloc[2:]).splitlines()[2]
+
+
+def test_the_anchor_note_says_what_an_n_without_a_paper_figure_gets():
+    assert "'–' for an N the paper gives no figure for" in " ".join(report.results_notes(150))
