@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -98,19 +97,6 @@ def _metrics(files: list[Path], method: str) -> list[tuple[Path, dict]]:
     return [(p, m) for p, m in found if _method(m) == method]
 
 
-@contextmanager
-def _reading(path: Path):
-    """A field missing from a metrics file: a `ResultFileError` naming the file and field."""
-    try:
-        yield
-    except KeyError as exc:
-        raise ResultFileError(
-            path,
-            f"has no field {exc.args[0]!r} (written by an older version? run the task that "
-            "writes it again)",
-        ) from None
-
-
 def _method(metrics: dict) -> str:
     """'stdp', 'surrogate' or 'ann' (a surrogate trainer's non-spiking twin)."""
     if "method" in metrics:
@@ -131,11 +117,11 @@ def _rows(cfg: dict, files: list[Path], method: str, row) -> list[dict]:
         'stdp' or 'surrogate'.
     row : callable
         ``row(cfg, path, metrics)``: the row of one file; a field missing from it is a
-        `ResultFileError` naming the file (`_reading`).
+        `ResultFileError` naming the file (`report_coding.reading`).
     """
     rows = []
     for path, m in _metrics(files, method):
-        with _reading(path):
+        with report_coding.reading(path):
             rows.append(report_coding.checked_accuracy(path, row(cfg, path, m)))
     return rows
 

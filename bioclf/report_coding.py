@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -92,6 +93,19 @@ def torch_run_columns(method: str, run: dict, seed: int, metrics: dict) -> dict:
         "accuracy": metrics["accuracy"],
         "n_test": metrics["n_samples"],
     }
+
+
+@contextmanager
+def reading(path: Path):
+    """A field missing from a metrics file: a `ResultFileError` naming the file and field."""
+    try:
+        yield
+    except KeyError as exc:
+        raise ResultFileError(
+            path,
+            f"has no field {exc.args[0]!r} (written by an older version? run the task that "
+            "writes it again)",
+        ) from None
 
 
 def checked_accuracy(path: Path, row: dict) -> dict:

@@ -57,29 +57,30 @@ def ann_rows(cfg: dict, root: Path) -> list[dict]:
             d = root / "ann" / net / f"seed{seed}"
             if not (d / "metrics.json").exists():
                 continue
-            m = load_json(d / "metrics.json")
-            c = m.get("config", {})
-            per_epoch = report_coding.samples_per_epoch(c, m.get("history", ()))
-            wall = number(m.get("training_wall_seconds"))
-            ops = m["operations"]
-            row = report_coding.checked_accuracy(
-                d / "metrics.json",
-                {
-                    **report_coding.torch_run_columns("ann", run, seed, m),
-                    "training_wall_time_s": wall,
-                    "training_samples_per_s": per_epoch * c.get("epochs", 1) / wall,
-                    "inference_ms_per_sample": m.get("eval_seconds", np.nan) / m["n_samples"] * 1e3,
-                    # no event-driven accumulates: its MACs are in the energy table (a 0
-                    # here read as an ANN doing no synaptic work)
-                    "synops_per_inference": np.nan,
-                    "energy_nj_per_inference": ops["energy_nj"]["fp32"]["mac"],
-                    "time_steps": 1,
-                    "encoding": "analog pixel intensities in [0, 1] (no spikes)",
-                    "_dir": d,
-                },
-            )
-            rows.append(row)
+            with report_coding.reading(d / "metrics.json"):
+                row = _ann_row(run, seed, d, load_json(d / "metrics.json"))
+            rows.append(report_coding.checked_accuracy(d / "metrics.json", row))
     return rows
+
+
+def _ann_row(run: dict, seed: int, d: Path, m: dict) -> dict:
+    """The row of the twin of `run` and `seed` whose ``metrics.json`` in `d` is `m`."""
+    c = m.get("config", {})
+    per_epoch = report_coding.samples_per_epoch(c, m.get("history", ()))
+    wall = number(m.get("training_wall_seconds"))
+    return {
+        **report_coding.torch_run_columns("ann", run, seed, m),
+        "training_wall_time_s": wall,
+        "training_samples_per_s": per_epoch * c.get("epochs", 1) / wall,
+        "inference_ms_per_sample": m.get("eval_seconds", np.nan) / m["n_samples"] * 1e3,
+        # no event-driven accumulates: its MACs are in the energy table (a 0 here read as an
+        # ANN doing no synaptic work)
+        "synops_per_inference": np.nan,
+        "energy_nj_per_inference": m["operations"]["energy_nj"]["fp32"]["mac"],
+        "time_steps": 1,
+        "encoding": "analog pixel intensities in [0, 1] (no spikes)",
+        "_dir": d,
+    }
 
 
 def _row(method, network, seed, precision, accuracy, ops: energy.Operations, dense_macs=np.nan):

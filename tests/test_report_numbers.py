@@ -433,3 +433,16 @@ def test_a_brian2_mean_over_fewer_seeds_says_so():
 
 def test_the_anchor_note_says_what_an_n_without_a_paper_figure_gets():
     assert "'–' for an N the paper gives no figure for" in " ".join(report.results_notes(150))
+
+
+def test_an_ann_metrics_file_that_lacks_a_field_is_refused_naming_it(tmp_path, capsys):
+    """An ANN twin's metrics.json without 'operations' (written by an older version) ended the
+    report in a KeyError traceback; the STDP and surrogate files' were already refused."""
+    from bioclf import tasks
+
+    config = _seeded_tree(tmp_path)
+    path = tmp_path / "ann/fc100/seed1/metrics.json"
+    path.write_text(json.dumps({k: v for k, v in _json(path).items() if k != "operations"}))
+    assert tasks.run(report.main, ["--config", str(config), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and f"{path}: has no field 'operations'" in err
