@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -478,12 +479,17 @@ def make_figures(
     if len(sur):
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(5, 3.5))
+        # a bar pair per run (network and seed): wide enough for each's label
+        fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(sur) + 1), 3.5))
         x = np.arange(len(sur))
         ax.bar(x - 0.2, sur["brian2_pytorch_same_samples"], 0.4, label="PyTorch")
         ax.bar(x + 0.2, sur["brian2_accuracy"], 0.4, label="Brian2 (same neuron file)")
         ax.set_xticks(
-            x, [f"{n}\nseed {s}" for n, s in zip(sur["network"], sur["seed"], strict=True)]
+            x,
+            [
+                f"{textwrap.fill(n, 14)}\nseed {s}"
+                for n, s in zip(sur["network"], sur["seed"], strict=True)
+            ],
         )
         lo = min(sur["brian2_pytorch_same_samples"].min(), sur["brian2_accuracy"].min())
         ax.set_ylim(max(0, lo - 0.05), 1)

@@ -231,7 +231,7 @@ def figure(table: pd.DataFrame, path: Path) -> None:
         ax.set_xlabel("energy per inference (nJ, 45 nm model)")
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3, which="both")
-    axes[0].set_ylabel("test accuracy")
+    axes[0].set_ylabel("test accuracy (mean over seeds)")  # one point per network
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=2)
     fig.suptitle("Accuracy against energy per inference (dashed: Pareto front)", fontsize=11)

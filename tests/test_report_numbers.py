@@ -446,3 +446,42 @@ def test_an_ann_metrics_file_that_lacks_a_field_is_refused_naming_it(tmp_path, c
     assert tasks.run(report.main, ["--config", str(config), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and f"{path}: has no field 'operations'" in err
+
+
+def test_figures_over_several_seeds_say_mean_or_name_each_seed_legibly(tmp_path, monkeypatch):
+    """With 3 seeds of 2 surrogate networks the accuracy-energy figure plotted each network's
+    mean under a bare 'test accuracy', and the PyTorch-Brian2 figure squeezed 6 labels
+    ('FC 784-20-10\\nseed 0', ...) into 5 inches, where they ran into one another."""
+    from bioclf import plots
+
+    saved = {}
+
+    def keep(fig, path):
+        labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+        saved[Path(path).name] = (fig.axes[0].get_ylabel(), fig.get_figwidth(), labels)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    energy_table = pd.DataFrame(
+        {
+            "method": "surrogate",
+            "network": "FC",
+            "precision": "fp32",
+            "accuracy": [0.8, 0.9],
+            "compute_nj": 1.0,
+            "total_nj": 2.0,
+        }
+    )
+    report_energy.figure(energy_table, tmp_path / "accuracy_vs_energy.png")
+    assert saved["accuracy_vs_energy.png"][0] == "test accuracy (mean over seeds)"
+    rows = [
+        _row(s, 0.9, "surrogate", f"FC 784-{h}-10, latency code, T=25", n=h, _dir=tmp_path)
+        | {"brian2_accuracy": 0.9, "brian2_pytorch_same_samples": 0.9, "brian2_n_samples": 200}
+        for h in (20, 40)
+        for s in range(3)
+    ]
+    (tmp_path / "metrics.json").write_text(json.dumps({"history": [], "config": {}}))
+    df = pd.DataFrame(rows, columns=[*report.COLUMNS, "_dir"])
+    report.make_figures(df, tmp_path, tmp_path / "figures")
+    _, width, labels = saved["torch_vs_brian2.png"]
+    assert width >= 1.2 * len(rows)  # an inch and more per run
+    assert labels[4] == "FC 784-40-10,\nlatency code,\nT=25\nseed 1"
