@@ -485,3 +485,19 @@ def test_figures_over_several_seeds_say_mean_or_name_each_seed_legibly(tmp_path,
     _, width, labels = saved["torch_vs_brian2.png"]
     assert width >= 1.2 * len(rows)  # an inch and more per run
     assert labels[4] == "FC 784-40-10,\nlatency code,\nT=25\nseed 1"
+
+
+def test_the_training_accuracy_caption_names_the_methods_drawn(tmp_path):
+    """The smoke run's STDP runs (300 training images: no running estimate before 1,000) drew
+    no curve, under a caption of 'both methods'."""
+    d = tmp_path / "sur"
+    d.mkdir()
+    history = [{"epoch": 1, "train_accuracy": 0.2, "samples_per_second": 10, "seconds": 6}]
+    (d / "metrics.json").write_text(json.dumps({"history": history, "config": {}}))
+    df = pd.DataFrame(
+        [_row(0, 0.4, n=20, _dir=tmp_path), _row(0, 0.3, "surrogate", "FC", n=20, _dir=d)],
+        columns=[*report.COLUMNS, "_dir"],
+    )
+    figs = report.make_figures(df, tmp_path, tmp_path / "figures")
+    caption = "Training accuracy over training samples, surrogate only (no STDP run has a "
+    assert f"{caption}training-accuracy curve) (not the test set)" in figs
