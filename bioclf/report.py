@@ -139,7 +139,9 @@ def has_anchors(cfg: dict) -> bool:
 
 
 def stdp_rows(cfg: dict, files: list[Path]) -> list[dict]:
-    return _rows(cfg, files, "stdp", _stdp_row)
+    """The STDP runs' rows by N, then seed, whatever the order of `files` (``--inputs`` given
+    by a shell pattern lists n100 before n20, and seed10 before seed2)."""
+    return sorted(_rows(cfg, files, "stdp", _stdp_row), key=lambda r: (r["n"], r["seed"]))
 
 
 def _stdp_row(cfg: dict, path: Path, m: dict) -> dict:

@@ -501,3 +501,22 @@ def test_the_training_accuracy_caption_names_the_methods_drawn(tmp_path):
     figs = report.make_figures(df, tmp_path, tmp_path / "figures")
     caption = "Training accuracy over training samples, surrogate only (no STDP run has a "
     assert f"{caption}training-accuracy curve) (not the test set)" in figs
+
+
+def test_stdp_rows_are_ordered_by_n_then_seed(tmp_path):
+    """--inputs from a shell pattern (n100 before n20 before n40) ordered the table's rows."""
+    m = _json(RESULTS / "stdp/cpp/n100/seed0/test/metrics.json")
+    files = []
+    for n, seed in ((100, 0), (20, 10), (20, 2), (40, 0)):
+        path = tmp_path / f"stdp/cpp/n{n}/seed{seed}/test/metrics.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(m | {"n_exc": n, "seed": seed}))
+        files.append(path)
+    cfg = cfgmod.load(ROOT / "config" / "config.yaml")
+    rows = report.stdp_rows(cfg, files)
+    assert [(r["n"], r["seed"]) for r in rows] == [(20, 2), (20, 10), (40, 0), (100, 0)]
+    table = report.summary_table(pd.DataFrame(rows, columns=report.COLUMNS)).splitlines()[2:]
+    assert [line.split("|")[2].strip() for line in table] == [
+        f"Diehl&Cook N={n}" for n in (20, 40, 100)
+    ]
+    assert [line.split("|")[5].strip() for line in table] == ["–", "–", "82.9%"]
