@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -122,3 +123,12 @@ def ctrl_c(proc: subprocess.Popen, ready, timeout: float = 600) -> tuple[str, st
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def bench_script(path: Path, name: str | None = None):
+    """The script at `path` (e.g. ``bench/bench_stdp.py``, which is no package module) imported
+    as a module named `name` (default: its stem)."""
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

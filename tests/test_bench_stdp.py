@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
-from conftest import ROOT
+from conftest import ROOT, bench_script
 
 
 def _bench():
-    path = ROOT / "bench" / "bench_stdp.py"
-    spec = importlib.util.spec_from_file_location("bench_stdp", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_script(ROOT / "bench" / "bench_stdp.py")
 
 
 def test_both_designs_report_the_same_speed_figures():

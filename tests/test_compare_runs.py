@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -10,17 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, bench_script
 
 
 @pytest.fixture(scope="module")
 def compare():
-    path = ROOT / "bench" / "compare_runs.py"
-    spec = importlib.util.spec_from_file_location("compare_runs", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_script(ROOT / "bench" / "compare_runs.py")
 
 
 REPORT = """# report

@@ -7,7 +7,6 @@ runs accepts its options.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shlex
@@ -16,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, bench_script
 
 SCRIPT = ROOT / "bench" / "gpu" / "check.sh"
 
@@ -33,10 +32,7 @@ def _steps() -> dict[str, list[str]]:
 
 
 def _parser(script: str):
-    spec = importlib.util.spec_from_file_location(script.stem, script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_parser()
+    return bench_script(script).build_parser()
 
 
 def test_the_script_parses_and_names_every_step():

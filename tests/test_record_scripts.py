@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -11,19 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import ROOT, bench_script
 
 from bioclf import run_records, tasks
 from bioclf.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def _script(name: str):
-    path = ROOT / "bench" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_script(ROOT / "bench" / f"{name}.py")
 
 
 @pytest.fixture(scope="module")

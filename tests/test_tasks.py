@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, bench_script
 
 from bioclf import cli, tasks
 from bioclf.errors import InputFileError
@@ -211,9 +211,7 @@ def _bench_parser(script: Path, monkeypatch) -> argparse.ArgumentParser:
         monkeypatch.setattr(argparse.ArgumentParser, name, catch)
     monkeypatch.setattr(sys, "argv", [str(script)])
     monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", "1")  # (bench_lif's main sets it by default)
-    spec = importlib.util.spec_from_file_location(f"bench_script_{script.stem}", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = bench_script(script, f"bench_script_{script.stem}")
     with pytest.raises(_Parsed) as caught:
         module.main()
     return caught.value.args[0]
