@@ -201,12 +201,14 @@ def test_jobs_read_the_configuration_the_workflow_planned(tmp_path):
 
 def test_surrogate_jobs_get_the_whole_data_section(tmp_path):
     """Another data set (name, download URL, checksums) reaches the surrogate jobs as it
-    reaches the STDP ones; MNIST's default section adds no option to their commands."""
+    reaches the STDP ones; MNIST's default section adds no option to their commands. Where
+    the data rule downloads, the trainings wait for it."""
     wd = _workdir(tmp_path)
     res = _snakemake(wd, "-n", "-p")
     assert res.returncode == 0, res.stderr[-3000:]
     train = [c for c in res.stdout.splitlines() if "bioclf.surrogate.train" in c]
     assert train and not any("--data-" in c for c in train)
+    assert not any("summary.json" in f for f in _training_inputs(res.stdout).values())
     smoke = wd / "config" / "smoke.yaml"
     cfg = yaml.safe_load(smoke.read_text())
     md5 = {"t10k-labels-idx1-ubyte": "0" * 32, "t10k-images-idx3-ubyte": "1" * 32}
@@ -223,6 +225,17 @@ def test_surrogate_jobs_get_the_whole_data_section(tmp_path):
         f"t10k-images-idx3-ubyte={'1' * 32},t10k-labels-idx1-ubyte={'0' * 32}"
     )
     assert train and all(expected in c for c in train), train
+    # the trainings wait for the data rule, which downloads (each fetched the files itself)
+    trainings = _training_inputs(res.stdout)
+    assert all("results/data/summary.json" in f for f in trainings.values()), trainings
+
+
+def _training_inputs(dry_run: str) -> dict[str, str]:
+    """The input line of each training job a dry run plans, by rule."""
+    inputs = re.findall(r"^rule (\w+):\n    input: (.*)$", dry_run, re.M)
+    trainings = {rule: files for rule, files in inputs if rule.endswith("_train")}
+    assert set(trainings) == {"stdp_train", "surrogate_train", "ann_train"}, inputs
+    return trainings
 
 
 def test_the_brian2_export_without_a_count_runs_the_whole_test_split(tmp_path):

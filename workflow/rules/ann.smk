@@ -5,6 +5,7 @@
 
 rule ann_train:
     input:
+        data_ready=DATA_READY,
         settings=settings("ann_train", SUR_JOB, lambda w: {"flags": ann_flags(w)}),
     output:
         model=f"{ANN_RUN}/model.pt",

@@ -85,6 +85,10 @@ CFG, _CFG_TEXT = _bioclf_config.job_file(config, _CFG_SOURCES, ".snakemake/biocl
 if workflow.exec_mode != _ExecMode.DEFAULT or not Path(CFG).exists():
     _bioclf_config.write_job_file(CFG, _CFG_TEXT)
 SEEDS = config["seeds"]
+# Where the data rule downloads the data set (data.url), the jobs that read it first (the
+# trainings; the others follow them) wait for it: else each would fetch the files itself, and
+# on a cluster from a compute node, which may have no network.
+DATA_READY = ["results/data/summary.json"] if config["data"].get("url") else []
 STDP = config["stdp"]
 SUR = config["surrogate"]
 STDP_BACKEND = STDP["backend"]

@@ -5,6 +5,7 @@
 
 rule stdp_train:
     input:
+        data_ready=DATA_READY,
         models=STDP_MODELS,
         settings=stdp_settings("stdp_train", "train"),
     output:

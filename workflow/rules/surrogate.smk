@@ -5,6 +5,7 @@
 
 rule surrogate_train:
     input:
+        data_ready=DATA_READY,
         settings=settings("surrogate_train", SUR_JOB, lambda w: {"flags": sur_flags(w)}),
         neuron=SUR["neuron"],
         neuron_files=SUR_NEURON_FILES,

@@ -17,6 +17,7 @@ rule sweeps:
 
 rule sweep_surrogate_train:
     input:
+        data_ready=DATA_READY,
         settings=sweep_sur_settings("sweep_surrogate_train"),
         neuron=lambda w: str(sweep_point(w, "surrogate").models["neuron"]),
         files=lambda w: sweep_model_files(w, "surrogate"),
@@ -60,6 +61,7 @@ rule sweep_surrogate_evaluate:
 
 rule sweep_stdp_train:
     input:
+        data_ready=DATA_READY,
         settings=sweep_stdp_settings("sweep_stdp_train", "train"),
         models=lambda w: sweep_model_files(w, "stdp"),
     output:
