@@ -74,3 +74,21 @@ def once(directory: str | Path, check_key: str, check: Callable[[], None]) -> bo
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.touch()
     return True
+
+
+def surrogate_neuron(directory: str | Path, neuron: str | Path, dt: float, time_steps) -> None:
+    """What a surrogate training refuses of `neuron` before it reads any data
+    (`bioclf.surrogate.compile.check_neuron`: compiled at `dt`, a refractory period shorter
+    than presentations of each of `time_steps` steps), once per its files and these values:
+    the compiler imports PyTorch, seconds."""
+    from bioclf.equations import model_files
+
+    steps = sorted({int(t) for t in time_steps})
+
+    def check():
+        from bioclf.surrogate.compile import check_neuron
+
+        check_neuron(neuron, dt, steps)
+
+    files = [str(f) for f in model_files(neuron)]
+    once(directory, key("surrogate neuron", f"{float(dt)!r} {steps}", files), check)

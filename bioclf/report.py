@@ -132,10 +132,11 @@ def data_name(cfg: dict) -> str:
     return str(cfg["data"].get("name") or DIEHL_COOK_DATA)
 
 
-def has_anchors(cfg: dict) -> bool:
-    """Whether Diehl & Cook's accuracies are an anchor for the configured data set: only on
-    MNIST, theirs (a Fashion-MNIST run beside them would read as far behind the paper)."""
-    return data_name(cfg).lower() == DIEHL_COOK_DATA
+def has_anchors(data: str) -> bool:
+    """Whether Diehl & Cook's accuracies are an anchor for the data set named `data`
+    (`data_name`): only on MNIST, theirs (a Fashion-MNIST run beside them would read as far
+    behind the paper)."""
+    return data.lower() == DIEHL_COOK_DATA
 
 
 def stdp_rows(cfg: dict, files: list[Path]) -> list[dict]:
@@ -156,7 +157,9 @@ def _stdp_row(cfg: dict, path: Path, m: dict) -> dict:
         "backend": m["backend"],
         "accuracy": m["accuracy"],
         "n_test": m["n_test"],
-        "anchor_accuracy": DIEHL_COOK.get(m["n_exc"], np.nan) / 100 if has_anchors(cfg) else np.nan,
+        "anchor_accuracy": DIEHL_COOK.get(m["n_exc"], np.nan) / 100
+        if has_anchors(data_name(cfg))
+        else np.nan,
         "training_wall_time_s": t["training_wall_time_s"],
         "training_samples_per_s": t["training_samples_per_s"],
         "inference_ms_per_sample": m["inference_ms_per_sample"],
@@ -307,7 +310,7 @@ def results_notes(rest_ms: float, data: str = DIEHL_COOK_DATA) -> list[str]:
     reader checks them there), in the units the table gives; `data` is the data set's name
     (``data.name``)."""
     anchors = ", ".join(f"{e} for N={n}" for n, e in DIEHL_COOK_EPOCHS.items())
-    if data.lower() == DIEHL_COOK_DATA:
+    if has_anchors(data):
         paper = (
             f"- Diehl & Cook 2015: the paper's MNIST test accuracy for that N after its own "
             f"passes over the training set ({anchors}), whatever the passes here; '–' for an N "
@@ -603,7 +606,7 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     df = pd.DataFrame(rows, columns=COLUMNS + ["_dir"])
     write_csv(root / "metrics.csv", df[COLUMNS], index=False)
-    figs = make_figures(df, root, root / "figures", anchors=has_anchors(cfg))
+    figs = make_figures(df, root, root / "figures", anchors=has_anchors(data_name(cfg)))
     rest_ms = float(cfgmod.quantity(cfg, "stdp", "protocol", "rest")) * 1e3
     missing = missing_runs(cfg, root)
     lines = [

@@ -401,28 +401,19 @@ def check_points(
     """
     from bioclf import checked
 
-    steps = sorted({int(t) for t in time_steps})
     for p in points:
-        if p.method == "surrogate":
-            what, values, files = "surrogate neuron", f"{float(dt)!r} {steps}", p.models.values()
-            check = functools.partial(_compiles, p.models["neuron"], dt, steps)
-        else:
-            stdp = p.run_config["stdp"]
-            what, values = "stdp protocol", repr(sorted(stdp["protocol"].items()))
-            files = stdp["models"].values()
-            check = functools.partial(_protocol_holds, p.run_config)
-        files = sorted({str(f) for m in files for f in model_files(m)})
         try:
-            checked.once(checked_dir, checked.key(what, values, files), check)
+            if p.method == "surrogate":
+                checked.surrogate_neuron(checked_dir, p.models["neuron"], dt, time_steps)
+                continue
+            stdp = p.run_config["stdp"]
+            values = repr(sorted(stdp["protocol"].items()))
+            files = sorted({str(f) for m in stdp["models"].values() for f in model_files(m)})
+            check = functools.partial(_protocol_holds, p.run_config)
+            checked.once(checked_dir, checked.key("stdp protocol", values, files), check)
         except BioclfError as exc:
             reason = _point_reason(exc, p)
             raise ConfigError(path, p.field, f"the derived model is refused: {reason}") from None
-
-
-def _compiles(neuron: Path, dt, steps: list[int]) -> None:
-    from bioclf.surrogate.compile import check_neuron
-
-    check_neuron(neuron, dt, steps)
 
 
 def _protocol_holds(run_config: dict) -> None:

@@ -323,7 +323,9 @@ def test_diehl_cook_is_an_anchor_on_mnist_only(tmp_path):
     assert "the paper's accuracies are on MNIST, and this data set is fashion-mnist" in notes
     assert "MNIST test accuracy for that N" in " ".join(report.results_notes(150.0, "mnist"))
     df = pd.DataFrame([_row(0, 0.85, n=100, _dir=run)], columns=[*report.COLUMNS, "_dir"])
-    figs = report.make_figures(df, tmp_path, tmp_path / "figures", report.has_anchors(cfg))
+    figs = report.make_figures(
+        df, tmp_path, tmp_path / "figures", report.has_anchors(report.data_name(cfg))
+    )
     assert "Test accuracy against N, mean over seeds" in figs
     figs = report.make_figures(df, tmp_path, tmp_path / "figures")
     assert (

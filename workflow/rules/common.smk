@@ -140,21 +140,10 @@ def _check_models():
         _steps = sorted(
             {int(r.get("time_steps", SUR.get("time_steps", _TrainConfig.T))) for r in SUR["runs"]}
         )
-
-        def _compiles():
-            # compiled, not only loaded: the surrogate compiler refuses valid Brian2 that it
-            # cannot turn into PyTorch (a refractory condition, noise, 't' in the equations),
-            # and a refractory period that outlasts a network's presentation
-            from bioclf.surrogate.compile import check_neuron as _check_neuron
-
-            _check_neuron(SUR["neuron"], _dt, _steps)
-
-        # (PyTorch takes seconds to import: only where the neuron's files or dt have changed)
-        _checked.once(
-            _CHECKED,
-            _checked.key("surrogate neuron", f"{float(_dt)!r} {_steps}", SUR_NEURON_FILES),
-            _compiles,
-        )
+        # compiled, not only loaded: the surrogate compiler refuses valid Brian2 that it cannot
+        # turn into PyTorch (a refractory condition, noise, 't' in the equations), and a
+        # refractory period that outlasts a network's presentation
+        _checked.surrogate_neuron(_CHECKED, SUR["neuron"], _dt, _steps)
         for _check in MODEL_CHECKS:
             _check(_dt, _steps)
     except ConfigError as _exc:  # (check_protocol's names no file)
