@@ -43,6 +43,9 @@ def test_vote_is_by_mean_count_of_each_class_neurons():
         ]
     )
     np.testing.assert_array_equal(predict(counts, assignment, n_classes=3), [1, 0, 0])
+    # Each class's own neurons only: class 1's mean (3) beats class 0's (2). Pooled with the
+    # neurons of the classes above them, class 0's (2 + 3 + 0) / 3 would beat class 1's 3 / 2.
+    np.testing.assert_array_equal(predict(np.array([[2, 3, 0]]), np.array([0, 1, 2]), 3), [1])
 
 
 def test_assignment_and_vote_do_not_copy_the_counts_as_float():
