@@ -298,6 +298,44 @@ def test_the_input_enters_the_state_as_the_model_says(path, mode):
     assert all(new[k] is state[k] for k in state if k != name)
 
 
+# A threshold on the input itself: an input of exactly 1 puts the margin at exactly 0.
+AT_THRESHOLD = """kind: neuron
+equations: |
+  dv/dt = -v/tau : 1
+  I : 1
+threshold: THRESHOLD
+reset: v = 0
+refractory: 0*ms
+method: exact
+initial:
+  v: 0
+input: I
+parameters:
+  tau: 10*ms
+"""
+
+
+@pytest.mark.parametrize(
+    "threshold, fires",
+    [("v + I > 1", False), ("v + I >= 1", True), ("1 < v + I", False), ("1 <= v + I", True)],
+)
+def test_a_margin_of_exactly_zero_spikes_only_for_a_non_strict_threshold(
+    tmp_path, threshold, fires
+):
+    """Brian2's ``v > v_th`` (``v_th < v``) stays silent where v equals the threshold, ``>=``
+    (``<=``) fires: the same on every path (their parity elsewhere never puts a margin at
+    exactly 0)."""
+    path = tmp_path / "edge.yaml"
+    path.write_text(AT_THRESHOLD.replace("THRESHOLD", threshold))
+    neuron = compile_neuron(path, 1e-3, input_scale=1.0, threshold_scale=1.0)
+    assert neuron.strict != fires
+    x = torch.tensor([[1.0, 0.5, 1.5]] * 3, dtype=torch.float64)  # at, below, above
+    for impl in ("autograd", "fused", "kernel"):
+        z = SpikingNeurons(neuron, impl=impl)(x)
+        assert z[:, 0].tolist() == [float(fires)] * 3, impl
+        assert z[:, 1].sum() == 0 and z[:, 2].sum() == 3, impl
+
+
 # dt 5 ms is the pipeline's: the 5 ms refractory period is then a single step (no effect), so
 # the kernel takes its branch for neurons without refractoriness
 @pytest.mark.parametrize(
