@@ -124,6 +124,20 @@ def test_traces_are_set_not_incremented(stdp):
     assert w == pytest.approx(expected, rel=1e-12, abs=1e-15)
 
 
+def test_presynaptic_trace_is_set_not_incremented(stdp):
+    """Two presynaptic spikes in a row leave xpre at 1, not 2: the potentiation at the next
+    postsynaptic spike is that of the later presynaptic spike alone (each depresses)."""
+    p = stdp.parameters
+    w, _ = _pair(stdp, pre_steps=[149, 150], post_steps=[100, 200])
+    dep = sum(float(p["nu_pre"]) * np.exp(-k * float(DT) / float(p["tau_post1"])) for k in (49, 50))
+    pot = (
+        float(p["nu_post"])
+        * np.exp(-50 * float(DT) / float(p["tau_pre"]))
+        * np.exp(-100 * float(DT) / float(p["tau_post2"]))
+    )
+    assert w == pytest.approx(0.5 - dep + pot, rel=1e-12)
+
+
 def test_delayed_spike_depresses_and_transmits_on_arrival(stdp):
     """With a 3 ms delay, a presynaptic spike at 10 ms arrives at 13 ms: after a postsynaptic
     spike at 12 ms, which it therefore depresses by xpost1(1 ms), and its weight reaches ge
