@@ -1,4 +1,5 @@
-"""The two refractory forms of the Diehl & Cook excitatory neuron (dc_exc vs dc_exc_unclamped)."""
+"""The Diehl & Cook excitatory neuron: its two refractory forms (dc_exc vs dc_exc_unclamped)
+and its adaptive threshold theta."""
 
 from __future__ import annotations
 
@@ -61,3 +62,25 @@ def test_clamped_holds_v_unclamped_integrates():
     assert np.all(np.diff(v_u[k : k + ref_steps]) > 0)
     # So the unclamped neuron fires again sooner: shorter inter-spike intervals.
     assert np.diff(sp_u).mean() < np.diff(sp_c).mean()
+
+
+def test_theta_rises_by_theta_plus_per_spike_and_decays_with_tau_theta():
+    """The adaptive threshold, step by step: Euler decay by dt / tau_theta (50 ms here, so that
+    the decay shows within the run), plus theta_plus at each spike (plastic = 1)."""
+    model = load_neuron(EQUATIONS / "dc_exc.yaml").with_parameters(tau_theta=50 * ms)
+    backends.activate(backends.Backend("runtime"), "theta", dt=DT)
+    start_scope()
+    g = neuron_group(model, 1, "exc", np.random.default_rng(0))
+    g.v = -65 * mV
+    g.run_regularly("ge = 50.0", when="before_groups")
+    mon = StateMonitor(g, "theta", record=0, when="end")
+    sm = SpikeMonitor(g)
+    Network(g, mon, sm).run(30 * ms)
+    spikes = set(np.round(np.asarray(sm.t) / float(DT)).astype(int).tolist())
+    assert len(spikes) >= 3
+    p = model.parameters
+    theta, decay, expected = float(p["theta_init"]), 1 - float(DT / p["tau_theta"]), []
+    for step in range(len(mon.t)):
+        theta = theta * decay + (float(p["theta_plus"]) if step in spikes else 0.0)
+        expected.append(theta)
+    np.testing.assert_allclose(np.asarray(mon.theta[0]), expected, rtol=1e-12)
