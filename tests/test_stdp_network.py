@@ -395,7 +395,9 @@ def test_input_spikes_are_those_of_the_numpy_encoder(models, mnist):
     i = np.asarray(mon.i)
     assert len(res.retried_counts) >= 1  # the second presentation uses its own stream
     for rep in range(2):
-        p = x[3] * float(SHORT.rate_per_intensity) * (SHORT.base_intensity + rep) * float(SHORT.dt)
+        # intensity x fires at x * max_rate at the base intensity, in proportion at a repeat's
+        per_intensity = float(SHORT.max_rate) / SHORT.base_intensity
+        p = x[3] * per_intensity * (SHORT.base_intensity + rep) * float(SHORT.dt)
         key = int(stream_keys(0, "train", [3], 0, rep)[0])
         expected = skip_spikes(p, key, SHORT.present_steps)
         in_slot = (steps // SHORT.slot_steps) == rep
