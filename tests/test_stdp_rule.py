@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from brian2 import Network, NeuronGroup, ms
+from brian2 import Network, NeuronGroup, SpikeMonitor, StateMonitor, ms, mV
 from conftest import EQUATIONS
 
 from bioclf.brian import backends
-from bioclf.brian.groups import synapses
-from bioclf.equations import load_synapse
+from bioclf.brian.groups import neuron_group, synapses
+from bioclf.equations import load_neuron, load_synapse
 
 DT = 0.1 * ms
 
@@ -136,6 +136,27 @@ def test_presynaptic_trace_is_set_not_incremented(stdp):
         * np.exp(-100 * float(DT) / float(p["tau_post2"]))
     )
     assert w == pytest.approx(0.5 - dep + pot, rel=1e-12)
+
+
+def test_network_neurons_set_their_postsynaptic_traces_at_each_spike(stdp):
+    """The excitatory neurons carry the file's postsynaptic traces (`neuron_group`'s
+    extensions): each spike sets them to 1, and they decay in between (the pairings above
+    drive the traces with groups of their own)."""
+    backends.activate(backends.Backend("runtime"), "post_traces", dt=DT)
+    exc = load_neuron(EQUATIONS / "dc_exc.yaml")
+    g = neuron_group(exc, 1, "exc", np.random.default_rng(0), extensions=[(stdp, stdp.post_neuron)])
+    g.v = -65 * mV
+    g.run_regularly("ge = 50.0", when="before_groups")  # a spike every refractory period
+    mon = StateMonitor(g, ["xpost1", "xpost2"], record=0, when="after_resets")
+    sm = SpikeMonitor(g)
+    Network(g, mon, sm).run(10 * ms)
+    spiked = np.zeros(len(mon.t), dtype=bool)
+    spiked[np.round(np.asarray(sm.t) / float(DT)).astype(int)] = True
+    assert spiked.sum() >= 2
+    first = np.flatnonzero(spiked)[0]
+    for x in (np.asarray(mon.xpost1[0]), np.asarray(mon.xpost2[0])):
+        assert np.all(x[:first] == 0) and np.all(x[spiked] == 1)
+        assert np.all((x[first:][~spiked[first:]] > 0) & (x[first:][~spiked[first:]] < 1))
 
 
 def test_delayed_spike_depresses_and_transmits_on_arrival(stdp):
