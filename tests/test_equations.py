@@ -632,6 +632,20 @@ def test_initial_values_may_use_every_function_the_validation_accepts(tmp_path):
     np.testing.assert_allclose(np.asarray(group.v[:]), float(-65 * mV + 4 * mV), rtol=1e-12)
 
 
+def test_random_functions_of_initial_values_draw_their_distributions_in_order():
+    """``rand()`` is uniform on [0, 1), ``randn()`` standard normal, ``i`` the element index:
+    drawn from the seeded generator in the order written, as every backend then receives."""
+    import numpy as np
+
+    from bioclf.brian.groups import evaluate_array
+
+    got = evaluate_array("rand() + 10*randn() + 100*i", 5, {}, np.random.default_rng(7))
+    rng = np.random.default_rng(7)
+    np.testing.assert_array_equal(
+        got, rng.random(5) + 10 * rng.standard_normal(5) + 100 * np.arange(5)
+    )
+
+
 def test_model_content_tells_apart_values_that_differ_beyond_8_digits(tmp_path):
     """Brian2's repr rounds to 8 decimals: tau_m 100 ms and 100.0000000001 ms read the same, so
     a checkpoint, a trained network or a saved surrogate (`neuron_id`) of one would have been
