@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 import yaml
-from brian2 import SpikeMonitor, ms, second
+from brian2 import Hz, SpikeMonitor, ms, second
 from conftest import DC_MODELS, ROOT, ctrl_c, sigint_default
 
 from bioclf.brian import backends, cpp_patches
@@ -433,6 +433,42 @@ def test_repeat_rule_and_cap(models, mnist):
     _, second = sim2.run_chunk(st, np.zeros((1, 784)), 0, _key(), True)  # carried over
     assert list(second.intensities) == [4.0] and list(second.reps) == [2]
     assert list(second.accepted_counts) == [0.0]
+
+
+def test_spikes_count_only_while_a_sample_is_shown(models, mnist):
+    """Spikes from the step a presentation ends through its rest (driven by delayed input)
+    count for no sample, in the controller's count (the repeat rule) as in the per-neuron
+    counts; the chunk's totals count every spike of both layers (the cost estimates)."""
+    x, _ = mnist
+    p = Protocol(present=20 * ms, rest=20 * ms, max_intensity=4, max_rate=500 * Hz)
+    sim = Simulator(models, p, 10, 8, 0, backends.Backend("runtime"), "shown")
+    exc, inh = SpikeMonitor(sim.net.exc, name="exc_all"), SpikeMonitor(sim.net.inh, name="inh_all")
+    sim.net.net.add(exc, inh)
+    _, res = sim.run_chunk(sim.initial_state, x[:8], 0, _key(), plastic=True)
+    phase = np.rint(np.asarray(exc.t / second) / float(p.dt)).astype(int) % p.slot_steps
+    # the cases at stake occur: spikes at the presentation's last step + 1 and in the rest
+    assert (phase == p.present_steps).any() and (phase > p.present_steps).any()
+    np.testing.assert_array_equal(res.counts.sum(1), res.accepted_counts)
+    assert res.accepted_counts.sum() + res.retried_counts.sum() == (phase < p.present_steps).sum()
+    assert res.spikes["exc"] == exc.num_spikes and res.spikes["inh"] == inh.num_spikes > 0
+
+
+def test_a_presentation_of_exactly_min_spikes_is_accepted(models, mnist):
+    """The repeat rule's boundary: as many spikes as min_spikes is enough."""
+    x, _ = mnist
+
+    def first_presentation(protocol, project):
+        sim = Simulator(models, protocol, 10, 1, 0, backends.Backend("runtime"), project)
+        _, res = sim.run_chunk(sim.initial_state, x[:1], 0, _key(), plastic=True)
+        counts = [*res.retried_counts, *res.accepted_counts]  # the first presentation first
+        return counts[0], res
+
+    bright = Protocol(present=20 * ms, rest=20 * ms, max_intensity=4, max_rate=500 * Hz)
+    count, _ = first_presentation(bright, "min_spikes")
+    assert count > 0
+    # the same first presentation (its spikes do not depend on min_spikes), now at the bound
+    again, res = first_presentation(dataclasses.replace(bright, min_spikes=int(count)), "bound")
+    assert again == count and list(res.reps) == [0]
 
 
 # The cpp tests share one compiled project (same N, chunk and protocol as the CLI tests and the
