@@ -172,8 +172,11 @@ def test_corrupt_gzip_stream(tmp_path: Path) -> None:
 
 def test_trailing_bytes(tmp_path: Path) -> None:
     path = raw_copy(tmp_path, "t10k-labels-idx1-ubyte")
-    path.write_bytes(path.read_bytes() + b"\x00\x01\x02")
+    content = path.read_bytes()
+    path.write_bytes(content + b"\x00\x01\x02")
     assert_data_error(path, "3 unexpected bytes")
+    path.write_bytes(content + b"\x00")  # a single one too
+    assert_data_error(path, "1 unexpected bytes")
 
 
 def test_bad_magic(tmp_path: Path) -> None:
