@@ -343,6 +343,11 @@ def test_the_checks_verdicts_fail_a_neuron_off_its_rate_or_refractory_period():
     for bad in (dict(simulated=off), dict(min_isi=short_isi), dict(n_spikes=below)):
         checks, passed = neuron_check._analytic_checks(_synthetic_rates(**bad))
         assert not passed, (bad, checks)
+    # ... and one measured at 9 levels above rheobase, fewer than the 10 the check needs
+    fields = ("current", "analytic", "simulated", "n_spikes", "min_isi", "steps")
+    nine = _synthetic_rates(**{name: getattr(good, name)[:11] for name in fields})
+    checks, passed = neuron_check._analytic_checks(nine)
+    assert not passed and checks["levels_above_rheobase"] == 9
     assert neuron_check._agreement_checks(good, good)[1]
     moved = [s.copy() for s in good.steps]
     moved[4][-1] += 1
