@@ -22,7 +22,7 @@ from bioclf.errors import BioclfError, ConfigError
 from bioclf.surrogate import kernels
 from bioclf.surrogate import train as tr
 from bioclf.surrogate.compile import compile_neuron
-from bioclf.surrogate.encode import encode
+from bioclf.surrogate.encode import encode, spike_input
 from bioclf.surrogate.networks import SpikingConv
 from bioclf.surrogate.options import format_checksums
 from bioclf.surrogate.saved import build, load_model
@@ -54,6 +54,20 @@ def test_fast_encoder_equals_shared_encoder():
     p = spike_probability(images.astype(np.float32), 1000.0, 1e-3)
     keys = stream_keys(3, "train", np.arange(100, 107), epoch=2)
     np.testing.assert_array_equal(encode(p, keys, 25), bernoulli_spikes(p, keys, 25))
+
+
+def test_rate_input_of_a_run_fires_at_its_rates_on_its_streams():
+    """A run's rate-coded input (`spike_input`, training and evaluation): probability
+    intensity * max_rate * dt per step (here 200 Hz * 1 ms), on the streams of its seed, split,
+    samples and epoch, so that each epoch shows other spikes."""
+    x = np.random.default_rng(1).random((3, 784)).astype(np.float32)
+    cfg = {"T": 20, "dt": 1e-3, "max_rate": 200.0, "seed": 4}
+    got = [spike_input(x, [5, 6, 7], cfg, "train", epoch=e).numpy() for e in (0, 1)]
+    for epoch in (0, 1):
+        keys = stream_keys(4, "train", [5, 6, 7], epoch=epoch)
+        expected = bernoulli_spikes(x * np.float32(0.2), keys, 20)
+        np.testing.assert_array_equal(got[epoch].astype(bool), expected)
+    assert not np.array_equal(got[0], got[1])
 
 
 def test_tiny_training_learns_and_writes_metrics(tmp_path):
