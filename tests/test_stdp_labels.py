@@ -73,6 +73,19 @@ def test_assignment_and_vote_do_not_copy_the_counts_as_float():
     np.testing.assert_array_equal(predicted, predict(as_float, assignment))
 
 
+def test_assignment_metrics_count_the_neurons_of_each_class(tmp_path):
+    """``assign_metrics.json``'s neurons per class (class 0 included) and silent neurons."""
+    from bioclf.stdp.frozen import write_assignment
+
+    labels = np.array([0, 1, 2])
+    counts = np.array([[4, 3, 0, 0, 0], [0, 1, 0, 2, 0], [0, 0, 5, 0, 0]], dtype=np.uint16)
+    assignment = write_assignment(tmp_path, counts, np.zeros(3), labels, 1.0, "run")
+    np.testing.assert_array_equal(assignment, [0, 0, 2, 1, -1])
+    metrics = json.loads((tmp_path / "assign_metrics.json").read_text())
+    assert metrics["neurons_per_class"] == [2, 1, 1] + [0] * 7
+    assert metrics["silent_neurons"] == 1
+
+
 def test_confusion_matrix_counts_true_by_predicted():
     m = confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), n_classes=3)
     np.testing.assert_array_equal(m, [[1, 1, 0], [0, 1, 0], [1, 0, 1]])
