@@ -30,6 +30,32 @@ def test_hash_numpy_and_torch_agree_bitwise():
     )
 
 
+def test_stream_keys_and_uniforms_are_the_documented_hash_chain():
+    """lowbias32 and the key chain written out in plain Python integers: a stream's key is
+    hash2(hash2(key(seed, split tag, epoch), sample), repeat), key folding the parts into
+    mix32(seed ^ SEED_SALT). All implementations share `key` (Python), so the parity tests
+    cannot see a change there, which would redraw the spikes behind every result."""
+    m = 0xFFFFFFFF
+
+    def mix(x):
+        x &= m
+        x ^= x >> 16
+        x = x * 0x7FEB352D & m
+        x ^= x >> 15
+        x = x * 0x846CA68B & m
+        return x ^ (x >> 16)
+
+    def h2(a, b):
+        return mix((a & m) ^ mix(b))
+
+    base = h2(h2(mix(7 ^ 0x9E3779B9), 1), 2)  # seed 7, split "train" (tag 1), epoch 2
+    assert hashrng.key(7, 1, 2) == base
+    expected = [h2(h2(base, sample), 1) for sample in (3, 4)]  # repeat 1
+    assert stream_keys(7, "train", [3, 4], epoch=2, repeat=1).tolist() == expected
+    u = hashrng.uniform(expected[0], np.arange(3))
+    assert u.tolist() == [mix(expected[0] ^ i) * 2.0**-32 for i in range(3)]
+
+
 def test_spike_trains_identical_numpy_torch():
     rng = np.random.default_rng(0)
     images = rng.random((8, 784)).astype(np.float32)
