@@ -116,12 +116,14 @@ def test_skip_spikes_are_the_same_bernoulli_process():
 
 def test_streams_are_independent():
     """Every field of a stream's key (seed, split, epoch, sample, repeat) gives other spikes:
-    a key that ignored the epoch showed each epoch the same spikes, and no test saw it."""
+    a key that ignored the epoch showed each epoch the same spikes, and no test saw it. Label
+    assignment shows training images: its split's streams must not replay training's either."""
     p = np.full((1, 784), 0.5)
     a = bernoulli_spikes(p, stream_keys(0, "train", [0]), 200)
     others = {
         "sample": stream_keys(0, "train", [1]),
         "split": stream_keys(0, "test", [0]),
+        "assign split": stream_keys(0, "assign", [0]),
         "seed": stream_keys(1, "train", [0]),
         "epoch": stream_keys(0, "train", [0], epoch=1),
         "repeat": stream_keys(0, "train", [0], repeat=1),
