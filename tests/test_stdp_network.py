@@ -471,6 +471,17 @@ def test_a_presentation_of_exactly_min_spikes_is_accepted(models, mnist):
     assert again == count and list(res.reps) == [0]
 
 
+def test_conventional_design_repeats_a_silent_sample_up_to_the_cap(models):
+    """The baseline of bench/bench_stdp.py (one net.run per presentation from Python) applies
+    the network's repeat rule: a sample that draws no spike is shown again at intensity + 1
+    until max_intensity, then accepted."""
+    from bioclf.stdp.conventional import ConventionalNetwork
+
+    net = ConventionalNetwork(models, SHORT, 4, 0)
+    counts, reps = net.present(np.zeros(784))
+    assert counts.sum() == 0 and reps == SHORT.max_intensity - SHORT.base_intensity
+
+
 # The cpp tests share one compiled project (same N, chunk and protocol as the CLI tests and the
 # smoke pipeline use), so the suite compiles the STDP network once.
 N_TEST, CHUNK = 20, 200
