@@ -256,8 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         nargs="+",
         default=[100, 400, 12544],
-        help="neurons per layer (12544: the conv network's first layer, 16 x 28 x 28; "
-        "default: %(default)s)",
+        help="neurons per layer (12544 = 16 x 28 x 28, more than the conv network's first "
+        "layer, 16 x 24 x 24 = 9216; default: %(default)s)",
     )
     parser.add_argument(
         "--T", type=int, default=25, help="time steps per sample (default: %(default)s)"

@@ -24,7 +24,7 @@
 #          training images (100 batches), samples/s and the time an epoch would take
 #   lif    microseconds per sample-step of one LIF layer, ours beside Norse (torch.compile),
 #          SpikingJelly and snnTorch where they import (bench/bench_lif.py; JSON after each
-#          layer), the conv network's first layer (N=12544) first
+#          layer), N=12544 first (16 x 28 x 28; the conv network's first layer is 9216)
 # BUDGET (seconds, default 570) bounds the whole run, machine.txt included: each step gets at
 # most its own limit and what is left of the budget less RESERVE seconds (default 45) for each
 # step still to come, so that a slow step leaves the later ones time for their first results
