@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import yaml
 from conftest import ROOT
 
 from bioclf import config
+from bioclf.equations.quantities import evaluate_quantity
 from bioclf.errors import ConfigError
 
 SHIPPED = sorted(p.stem for p in (ROOT / "config").glob("*.yaml") if p.stem != "schema")
@@ -379,3 +381,56 @@ def test_every_protocol_key_of_the_schema_reaches_the_jobs_and_the_checkpoints()
         other["stdp"]["protocol"][key] = value
         after = read(other)
         assert all(a != b for a, b in zip(after, before, strict=True)), key
+
+
+# The surrogate section's comments state what its values give ("25 steps = 125 ms", "p = 1"), in
+# every shipped file that repeats the section: an edit of a value must take its comment along.
+STEPS_COMMENT = re.compile(r"^  dt: (\S+) +# (\d+) steps = ([\d.]+) ms\.", re.M)
+RATE_COMMENT = re.compile(r"^  max_rate: (\S+) +# .*\(p = ([\d.]+)\)$", re.M)
+
+
+def surrogate_comment_errors(text: str) -> list[str]:
+    """What the surrogate section's dt and max_rate comments in `text` get wrong (none: [])."""
+    section = yaml.safe_load(text)["surrogate"]
+    dt = float(evaluate_quantity(section["dt"]))
+    errors = []
+    for value, steps, window_ms in STEPS_COMMENT.findall(text):
+        if int(steps) != section["time_steps"]:
+            errors.append(f"{steps} steps, time_steps is {section['time_steps']}")
+        if float(window_ms) != pytest.approx(int(steps) * dt * 1e3):
+            errors.append(f"{steps} steps of {value} = {window_ms} ms")
+    for value, p in RATE_COMMENT.findall(text):
+        if float(p) != pytest.approx(float(evaluate_quantity(value)) * dt):
+            errors.append(f"max_rate {value} x dt {section['dt']}: p = {p}")
+    return errors
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_surrogate_comments_state_what_the_values_give(name):
+    assert surrogate_comment_errors((ROOT / "config" / f"{name}.yaml").read_text()) == []
+
+
+def test_a_stale_surrogate_comment_is_found():
+    text = (ROOT / "config" / "config.yaml").read_text()
+    assert surrogate_comment_errors(text.replace("  dt: 5*ms", "  dt: 4*ms")) == [
+        "25 steps of 4*ms = 125 ms",
+        "max_rate 200*Hz x dt 4*ms: p = 1",
+    ]
+    assert surrogate_comment_errors(text.replace("time_steps: 25", "time_steps: 50")) == [
+        "25 steps, time_steps is 50"
+    ]
+
+
+def test_the_default_dt_comment_gives_the_membrane_decay_of_lif_yaml():
+    """bioclf/surrogate/options.py states the per-step decay exp(-dt/tau_m) of its default dt with
+    equations/lif.yaml's tau_m."""
+    import math
+
+    from bioclf.equations import load_neuron
+    from bioclf.surrogate import options
+
+    source = (ROOT / "bioclf" / "surrogate" / "options.py").read_text()
+    stated = re.search(r"membrane decay exp\(-dt/tau_m\) = ([\d.]+) per step", source)
+    tau_m = float(load_neuron(ROOT / "equations" / "lif.yaml").parameters["tau_m"])
+    decay = math.exp(-options.TrainConfig().dt / tau_m)
+    assert float(stated.group(1)) == pytest.approx(decay, abs=5e-4)
