@@ -348,8 +348,8 @@ def section(df: pd.DataFrame, root: Path, cfg: dict) -> list[str]:
         f"{i8.neuron_update(energy.RELU_UPDATE):.2f} pJ int8. {spiking}"
         "Activation and membrane-state traffic and DRAM are not counted. Every count is in "
         "`energy.csv` (with the multiplies and adds of one neuron update), so other figures "
-        "can be swapped in. (The results table's energy column "
-        "is the synaptic compute alone: accumulates at 0.9 pJ, an ANN's MACs at 4.6 pJ.)",
+        "can be swapped in. (The results table's energy column is the synaptic compute alone: "
+        f"accumulates at {f32.ac:g} pJ, an ANN's MACs at {f32.mac:g} pJ.)",
         "",
         f"A spike drives its neuron's fan-out once, as one pass of the twin does, so a spiking "
         f"layer's synaptic energy beats the twin's only below E_MAC / E_AC spikes per "

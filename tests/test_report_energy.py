@@ -193,3 +193,16 @@ def test_a_report_without_spiking_rows_prices_no_neuron_file(tmp_path):
     note = " ".join(report_energy.section(pd.DataFrame([{**row, "accuracy": 0.96}]), tmp_path, {}))
     assert "pJ int8. Activation and membrane-state traffic" in note
     assert "Per file" not in note and "spiking neuron's update" not in note
+
+
+def test_the_note_quotes_the_energy_model_it_prices_with(tmp_path, monkeypatch):
+    # the results table's column was said to be at 0.9 / 4.6 pJ, whatever energy.FP32 held
+    monkeypatch.setattr(energy, "FP32", energy.Costs("32-bit float", 2.0, 0.5, 5.0))
+    dense = 784 * 3 + 3 * 10
+    ann = tmp_path / "ann"
+    _metrics(ann, 0.96, energy.ann_operations(dense, 13), ("fp32",), dense)
+    row = {"network": "FC 784-3-10", "seed": 0, "n": 3, "method": "ann", "_dir": ann}
+    (tmp_path / "figures").mkdir()
+    note = " ".join(report_energy.section(pd.DataFrame([{**row, "accuracy": 0.96}]), tmp_path, {}))
+    assert "multiply 2.0 pJ, add 0.5 pJ (MAC 2.5, accumulate 0.5)" in note
+    assert "accumulates at 0.5 pJ, an ANN's MACs at 2.5 pJ.)" in note
