@@ -7,10 +7,12 @@
 #   make reproduce  recomputes every result from scratch (snakemake --forceall)
 #   make smoke      the whole pipeline on a tiny configuration (a few minutes)
 #   make readme     rewrites the results table in README.md from results/*.csv
+#   make constraints  pins the newest allowed versions in scripts/constraints.txt (what
+#                   make env installs)
 VENV ?= .venv
 CORES ?= 8
 
-.PHONY: env run reproduce readme test lint smoke
+.PHONY: env run reproduce readme test lint smoke constraints
 
 env:
 	@scripts/setup-env.sh
@@ -36,3 +38,14 @@ lint: env
 
 test: lint
 	$(VENV)/bin/python -m pytest -q --durations=10
+
+# scripts/constraints.txt (the versions `make env` installs) rewritten from the newest versions
+# that pyproject.toml allows, installed afresh in UNPINNED_VENV (about 6 GB), its header kept;
+# the next `make test` reinstalls .venv from it and tests them
+UNPINNED_VENV ?= /tmp/bioclf-unpinned-venv
+constraints:
+	rm -rf $(UNPINNED_VENV)
+	BIOCLF_UNPINNED=1 VENV=$(UNPINNED_VENV) scripts/setup-env.sh
+	{ grep '^#' scripts/constraints.txt; $(UNPINNED_VENV)/bin/pip freeze --exclude-editable; } \
+		> scripts/constraints.txt.new
+	mv scripts/constraints.txt.new scripts/constraints.txt

@@ -22,7 +22,10 @@ find_python() {
   return 1
 }
 
-if [ -f "$STAMP" ] && [ "$STAMP" -nt pyproject.toml ]; then
+# Installed versions: those of scripts/constraints.txt (what the test suite last passed with);
+# BIOCLF_UNPINNED=1: the newest that pyproject.toml allows (`make constraints` uses it).
+CONSTRAINTS=scripts/constraints.txt
+if [ -f "$STAMP" ] && [ "$STAMP" -nt pyproject.toml ] && [ "$STAMP" -nt "$CONSTRAINTS" ]; then
   exit 0
 fi
 # The install (torch's CUDA build and its nvidia libraries) fills about 6 GB in $VENV and
@@ -58,5 +61,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>/dev/null || true
-"$VENV/bin/python" -m pip install --quiet -e ".[test]"
+if [ -n "${BIOCLF_UNPINNED:-}" ]; then
+  "$VENV/bin/python" -m pip install --quiet -e ".[test]"
+else
+  "$VENV/bin/python" -m pip install --quiet -e ".[test]" -c "$CONSTRAINTS"
+fi
 touch "$STAMP"

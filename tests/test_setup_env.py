@@ -134,3 +134,55 @@ def test_fetch_wheels_without_a_python_3_12_says_so_and_leaves_whl_alone(tmp_pat
     out, _, pips = _fetch_wheels(tmp_path, {"python3.12": "3.12"}, PYTHON=str(bad))
     assert out.returncode == 2 and f"PYTHON={bad} is not a Python 3.12 with pip" in out.stderr
     assert not pips
+
+
+def _pip_commands(tmp_path, **env) -> list[str]:
+    """The pip commands setup-env.sh runs into a venv whose Python only logs them."""
+    venv = tmp_path / "venv"
+    _fake_python(venv / "bin" / "python", "3.12")
+    log = tmp_path / "pip.log"
+    full_env = {
+        **os.environ,
+        "VENV": str(venv),
+        "PIP_LOG": str(log),
+        "BIOCLF_SKIP_DISK_CHECK": "1",
+        "BIOCLF_UNPINNED": "",
+        **env,
+    }
+    out = subprocess.run(
+        [str(ROOT / "scripts" / "setup-env.sh")], env=full_env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return [line for line in log.read_text().splitlines() if " -e " in line]
+
+
+def test_the_environment_installs_the_constrained_versions(tmp_path):
+    """`make env` installs the versions of scripts/constraints.txt; BIOCLF_UNPINNED=1 the
+    newest that pyproject.toml allows."""
+    (install,) = _pip_commands(tmp_path / "pinned")
+    assert install.endswith("-e .[test] -c scripts/constraints.txt")
+    (install,) = _pip_commands(tmp_path / "unpinned", BIOCLF_UNPINNED="1")
+    assert install.endswith("-e .[test]")
+
+
+def test_the_constraints_pin_every_dependency_within_its_range():
+    """Every dependency of pyproject.toml (the test extra's too) has one exact version in
+    scripts/constraints.txt, and that version is one pyproject.toml allows: a dependency added
+    or a range changed without `make constraints` fails here."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pinned = {}
+    for line in (ROOT / "scripts" / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            assert canonicalize_name(name) not in pinned, line
+            pinned[canonicalize_name(name)] = version
+    for text in project["dependencies"] + project["optional-dependencies"]["test"]:
+        req = Requirement(text)
+        version = pinned.get(canonicalize_name(req.name))
+        assert version is not None, f"{req.name} is not pinned in scripts/constraints.txt"
+        assert req.specifier.contains(version, prereleases=True), f"{req.name}=={version}: {req}"
