@@ -482,6 +482,22 @@ def test_conventional_design_repeats_a_silent_sample_up_to_the_cap(models):
     assert counts.sum() == 0 and reps == SHORT.max_intensity - SHORT.base_intensity
 
 
+def test_conventional_design_accepts_a_presentation_of_exactly_min_spikes(models, mnist):
+    """The baseline's repeat rule at its boundary, as the network's: as many spikes as
+    min_spikes is enough (the same seed draws the same first presentation)."""
+    from bioclf.stdp.conventional import ConventionalNetwork
+
+    bright = Protocol(
+        present=20 * ms, rest=20 * ms, max_intensity=4, max_rate=500 * Hz, min_spikes=1
+    )
+    first, reps = ConventionalNetwork(models, bright, 10, 0).present(mnist[0][0])
+    count = first.sum()
+    assert count > 1 and reps == 0  # the first presentation, accepted (min_spikes 1)
+    at_bound = dataclasses.replace(bright, min_spikes=int(count))
+    again, reps = ConventionalNetwork(models, at_bound, 10, 0).present(mnist[0][0])
+    assert again.sum() == count and reps == 0
+
+
 # The cpp tests share one compiled project (same N, chunk and protocol as the CLI tests and the
 # smoke pipeline use), so the suite compiles the STDP network once.
 N_TEST, CHUNK = 20, 200
