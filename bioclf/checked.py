@@ -1,10 +1,11 @@
 """Checks that the workflow makes at every start, skipped while nothing they read has changed.
 
 The workflow checks the model files and the data set before any job (and in every dry run):
-compiling the surrogate neuron imports PyTorch (~2.5 s, ~600 MB) and verifying MNIST reads it
-all (~0.7 s). `once` runs such a check the first time and again only when its inputs change:
-the files it reads, the values it is given, this package's code, or the versions of the
-libraries that do the work.
+compiling the surrogate neuron imports PyTorch (~2.5 s, ~600 MB), verifying MNIST reads it
+all (~0.7 s), and loading every model file of the STDP network takes about a second. `once`
+runs such a check the first time and again only when its inputs change: the files it reads,
+the values it is given, this package's code, or the versions of the libraries that do the
+work.
 """
 
 from __future__ import annotations

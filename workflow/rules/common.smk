@@ -118,6 +118,20 @@ _CHECKED = ".snakemake/bioclf/checked"
 MODEL_CHECKS = []
 
 
+def _check_model_files():
+    """The STDP network's model files (those of each training phase too) against each other
+    and the protocol, and the neuron check's file."""
+    from bioclf.equations import load_neuron as _load_neuron
+    from bioclf.stdp import network as _network, setup as _setup
+    from bioclf.stdp.protocol import Models as _Models
+
+    for _s in STDP["sizes"]:
+        for _phase in _s.get("schedule", []):
+            _Models.load({**STDP["models"], **_phase["models"]})
+    _network.check_protocol(_Models.load(STDP["models"]), _setup.protocol(config))
+    _load_neuron(config["neuron_check"]["model"])
+
+
 @functools.cache  # (once: a dry run plans many jobs)
 def _check_models():
     """Every model file in full (units, names, what the STDP network needs; the surrogate
@@ -126,16 +140,12 @@ def _check_models():
     minutes in. Parsing above only reads the files (it runs in every job, and without Brian2);
     this runs at the start of a run, and as a dry run plans its jobs."""
     try:
-        from bioclf.equations import load_neuron as _load_neuron
-        from bioclf.stdp.protocol import Models as _Models
-
-        for _s in STDP["sizes"]:
-            for _phase in _s.get("schedule", []):
-                _Models.load({**STDP["models"], **_phase["models"]})
-        from bioclf.stdp import network as _network, setup as _setup
-
-        _network.check_protocol(_Models.load(STDP["models"]), _setup.protocol(config))
-        _load_neuron(config["neuron_check"]["model"])
+        # (once per configuration and model files: loading them all takes about half a second)
+        _checked.once(
+            _CHECKED,
+            _checked.key("models", repr(config), contents=[*STDP_MODELS, *CHECK_NEURON_FILES]),
+            _check_model_files,
+        )
         _dt = _bioclf_config.quantity(config, "surrogate", "dt") if "dt" in SUR else _TrainConfig.dt
         _steps = sorted(
             {int(r.get("time_steps", SUR.get("time_steps", _TrainConfig.T))) for r in SUR["runs"]}
