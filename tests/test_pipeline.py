@@ -15,20 +15,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, workflow_copy
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
 
 
 def _workdir(tmp: Path, build: Path | None = None) -> Path:
-    """A copy of what the workflow reads, so results land in `tmp`."""
-    for name in ("equations", "config"):
-        shutil.copytree(ROOT / name, tmp / name)
+    """A copy of what the workflow reads, so results land in `tmp` (`workflow_copy`)."""
+    workflow_copy(tmp)
     if build is not None:  # share compiled projects with the other tests
         smoke = tmp / "config" / "smoke.yaml"
         smoke.write_text(smoke.read_text().replace("build: build", f"build: {build}"))
-    (tmp / "data").mkdir()
-    (tmp / "data" / "mnist").symlink_to(ROOT / "data" / "mnist")
     return tmp
 
 
@@ -127,6 +124,22 @@ def test_bad_model_file_stops_the_workflow_before_any_job(tmp_path, path, old, n
     assert res.returncode == 2, err[-3000:]
     assert f"equations/{path}" in err and field in err
     assert not _job_outputs(wd)
+
+
+def test_a_model_file_edited_after_a_start_that_passed_is_checked_again(tmp_path):
+    """The model check is remembered per configuration and model files (`bioclf.checked`): a
+    second start with the same ones skips it; an edited file is checked, and refused."""
+    wd = _workdir(tmp_path)
+    assert _snakemake(wd, "-n").returncode == 0
+    remembered = set((wd / ".snakemake" / "bioclf" / "checked").iterdir())
+    assert _snakemake(wd, "-n").returncode == 0
+    assert set((wd / ".snakemake" / "bioclf" / "checked").iterdir()) == remembered
+    eq = wd / "equations" / "dc_exc.yaml"
+    eq.write_text(eq.read_text().replace("theta += plastic*theta_plus", "theta += theta_plu"))
+    res = _snakemake(wd, "-n")
+    err = res.stderr + res.stdout
+    assert res.returncode == 2, err[-3000:]
+    assert "equations/dc_exc.yaml" in err and "'reset'" in err
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 from brian2 import ms
-from conftest import ROOT
+from conftest import ROOT, workflow_copy
 
 from bioclf import config as cfgmod
 from bioclf import report, report_sweeps, sweeps
@@ -32,10 +31,7 @@ SWEEPS = [
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     """A copy of what the workflow reads, with the smoke configuration and two sweeps."""
-    for name in ("equations", "config"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "mnist").symlink_to(ROOT / "data" / "mnist")
+    workflow_copy(tmp_path)
     cfg = yaml.safe_load((tmp_path / "config" / "smoke.yaml").read_text())
     cfg["sweeps"] = SWEEPS
     cfg["sweep_budget"] = {"stdp": {"n_train": 100, "n_assign": 50, "n_test": 50}}
