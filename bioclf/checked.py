@@ -93,3 +93,22 @@ def surrogate_neuron(directory: str | Path, neuron: str | Path, dt: float, time_
 
     files = [str(f) for f in model_files(neuron)]
     once(directory, key("surrogate neuron", f"{float(dt)!r} {steps}", files), check)
+
+
+def stdp_protocol(directory: str | Path, run_config: dict) -> None:
+    """The STDP network's model files (``stdp.models`` of `run_config`) loaded together and
+    checked against its protocol (`bioclf.stdp.network.check_protocol`: the rest longer than
+    the refractory periods and the input delays), once per their files and the protocol's
+    values: loading them all takes about a second."""
+    from bioclf.equations import model_files
+
+    stdp = run_config["stdp"]
+
+    def check():
+        from bioclf.stdp import network, setup
+        from bioclf.stdp.protocol import Models
+
+        network.check_protocol(Models.load(stdp["models"]), setup.protocol(run_config))
+
+    files = sorted({str(f) for m in stdp["models"].values() for f in model_files(m)})
+    once(directory, key("stdp protocol", repr(sorted(stdp["protocol"].items())), files), check)

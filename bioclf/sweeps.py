@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import hashlib
 import math
 import os
@@ -405,23 +404,11 @@ def check_points(
         try:
             if p.method == "surrogate":
                 checked.surrogate_neuron(checked_dir, p.models["neuron"], dt, time_steps)
-                continue
-            stdp = p.run_config["stdp"]
-            values = repr(sorted(stdp["protocol"].items()))
-            files = sorted({str(f) for m in stdp["models"].values() for f in model_files(m)})
-            check = functools.partial(_protocol_holds, p.run_config)
-            checked.once(checked_dir, checked.key("stdp protocol", values, files), check)
+            else:
+                checked.stdp_protocol(checked_dir, p.run_config)
         except BioclfError as exc:
             reason = _point_reason(exc, p)
             raise ConfigError(path, p.field, f"the derived model is refused: {reason}") from None
-
-
-def _protocol_holds(run_config: dict) -> None:
-    from bioclf.stdp import network, setup
-    from bioclf.stdp.protocol import Models
-
-    models = Models.load(run_config["stdp"]["models"])
-    network.check_protocol(models, setup.protocol(run_config))
 
 
 def _point_reason(exc: BioclfError, point: Point) -> str:

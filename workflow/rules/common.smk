@@ -118,20 +118,6 @@ _CHECKED = ".snakemake/bioclf/checked"
 MODEL_CHECKS = []
 
 
-def _check_model_files():
-    """The STDP network's model files (those of each training phase too) against each other
-    and the protocol, and the neuron check's file."""
-    from bioclf.equations import load_neuron as _load_neuron
-    from bioclf.stdp import network as _network, setup as _setup
-    from bioclf.stdp.protocol import Models as _Models
-
-    for _s in STDP["sizes"]:
-        for _phase in _s.get("schedule", []):
-            _Models.load({**STDP["models"], **_phase["models"]})
-    _network.check_protocol(_Models.load(STDP["models"]), _setup.protocol(config))
-    _load_neuron(config["neuron_check"]["model"])
-
-
 @functools.cache  # (once: a dry run plans many jobs)
 def _check_models():
     """Every model file in full (units, names, what the STDP network needs; the surrogate
@@ -140,11 +126,17 @@ def _check_models():
     minutes in. Parsing above only reads the files (it runs in every job, and without Brian2);
     this runs at the start of a run, and as a dry run plans its jobs."""
     try:
-        # (once per configuration and model files: loading them all takes about half a second)
+        from bioclf.equations import load_neuron as _load_neuron
+
+        # the STDP network's files against its protocol, those of each training phase too
+        _phases = [_p["models"] for _s in STDP["sizes"] for _p in _s.get("schedule", [])]
+        for _models in [{}, *_phases]:
+            _models = {**STDP["models"], **_models}
+            _checked.stdp_protocol(_CHECKED, {**config, "stdp": {**STDP, "models": _models}})
         _checked.once(
             _CHECKED,
-            _checked.key("models", repr(config), contents=[*STDP_MODELS, *CHECK_NEURON_FILES]),
-            _check_model_files,
+            _checked.key("neuron file", "", CHECK_NEURON_FILES),
+            lambda: _load_neuron(config["neuron_check"]["model"]),
         )
         _dt = _bioclf_config.quantity(config, "surrogate", "dt") if "dt" in SUR else _TrainConfig.dt
         _steps = sorted(
