@@ -140,15 +140,19 @@ def workflow_copy(tmp: Path) -> Path:
     (`bioclf.checked`: PyTorch imported, MNIST verified, the model files loaded, about 4 s a
     start). Remembered checks are keyed by what they read: a test that edits a file or a value
     gets that check run again."""
-    for name in ("equations", "config"):
-        shutil.copytree(ROOT / name, tmp / name)
-    (tmp / "data").mkdir()
-    (tmp / "data" / "mnist").symlink_to(ROOT / "data" / "mnist")
+    _copy_inputs(tmp)
     checked = tmp / ".snakemake" / "bioclf" / "checked"
     checked.mkdir(parents=True)
     for marker in _checks_passed():
         shutil.copy(marker, checked / marker.name)
     return tmp
+
+
+def _copy_inputs(tmp: Path) -> None:
+    for name in ("equations", "config"):
+        shutil.copytree(ROOT / name, tmp / name)
+    (tmp / "data").mkdir()
+    (tmp / "data" / "mnist").symlink_to(ROOT / "data" / "mnist")
 
 
 _PASSED: list[Path] = []
@@ -162,10 +166,7 @@ def _checks_passed() -> list[Path]:
 
         warm = Path(tempfile.mkdtemp(prefix="bioclf-checked-"))
         atexit.register(shutil.rmtree, warm, ignore_errors=True)
-        for name in ("equations", "config"):
-            shutil.copytree(ROOT / name, warm / name)
-        (warm / "data").mkdir()
-        (warm / "data" / "mnist").symlink_to(ROOT / "data" / "mnist")
+        _copy_inputs(warm)
         res = subprocess.run(
             [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-n"]
             + ["--configfile", "config/smoke.yaml", "--cores", "1"],
