@@ -3,7 +3,7 @@
     python bench/bench_checkpoint.py N EPOCHS
 
 Writes, with the project's `save_npz`, the arrays a training run of `EPOCHS` epochs of 60,000
-samples at size N saves after its last chunk: in the form before 62c21a5 (the spike counts of
+samples at size N saves after its last chunk: in the earlier form (the spike counts of
 every sample of every epoch) and in the current one (those of the last `RUNNING_WINDOW`
 samples), each beside the state and per-sample records both forms hold. Array contents do
 not matter to `np.savez` (uncompressed), so they are zeros and random weights.

@@ -523,7 +523,7 @@ def _methods_drawn(series: dict) -> str:
 
 def _stdp_trace(d: Path) -> np.ndarray:
     """(samples seen, running accuracy) over an STDP run's training stream: from its
-    train_metrics.json, else from train_records.npz (where runs before 0d8c541 kept it)."""
+    train_metrics.json, else from train_records.npz (where older runs kept it)."""
     metrics = d / "train_metrics.json"
     if metrics.exists() and "running_accuracy" in (m := load_json(metrics)):
         return np.asarray(m["running_accuracy"], dtype=float).reshape(-1, 2)

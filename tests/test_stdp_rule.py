@@ -288,3 +288,22 @@ def test_a_condition_brian2_is_not_given_is_told_apart_without_error():
     assert _exact_condition("j == (i + N_pre) % N_post") and _exact_condition("i // 2 != j")
     for condition in ['i % "a" == 0', "i % 2.5 == 0", "i % -3 == 0", "i % True == 0", "i +"]:
         assert not _exact_condition(condition), condition
+
+
+def test_each_trace_decays_with_its_own_time_constant(tmp_path):
+    """The shipped file has tau_pre = tau_post1 (20 ms), where a rule reading one trace's
+    constant for the other would pass the pairings above: with three distinct constants, the
+    depression decays with tau_post1 alone and the potentiation with tau_pre and tau_post2."""
+    path = tmp_path / "distinct.yaml"
+    path.write_text(
+        f"extends: {EQUATIONS / 'dc_stdp.yaml'}\n"
+        "parameters:\n  tau_pre: 7*ms\n  tau_post1: 13*ms\n  tau_post2: 29*ms\n"
+    )
+    stdp = load_synapse(path)
+    nu_pre, nu_post = float(stdp.parameters["nu_pre"]), float(stdp.parameters["nu_post"])
+    w, _ = _pair(stdp, pre_steps=[150], post_steps=[100])
+    dep = nu_pre * np.exp(-50 * float(DT) / 13e-3)
+    assert w == pytest.approx(0.5 - dep, rel=1e-12, abs=1e-15)
+    w, _ = _pair(stdp, pre_steps=[150], post_steps=[100, 200])
+    pot = nu_post * np.exp(-50 * float(DT) / 7e-3) * np.exp(-100 * float(DT) / 29e-3)
+    assert w == pytest.approx(0.5 - dep + pot, rel=1e-12)
