@@ -13,8 +13,9 @@ networks (5 ms); our layer is the neuron compiled from the file (its refractory 
 step at that dt, as in the others). Each library uses its own closest form:
 
 - ours: ``SpikingNeurons`` with the arctangent surrogate: the generated kernel (``kernel``,
-  the default: C on the CPU, CUDA on a GPU) and the PyTorch step functions with the
-  hand-written backward pass (``fused``); ``autograd, torch.compile`` is the step
+  the default: C on the CPU, CUDA on a GPU; where none builds, the layer runs the step
+  functions, and its name and the JSON's ``ran_as`` say so) and the PyTorch step functions
+  with the hand-written backward pass (``fused``); ``autograd, torch.compile`` is the step
   functions' loop with autograd under ``torch.compile`` (not a path of the package: for
   comparison only);
 - Norse: ``LIFBoxCell`` (no synaptic current) stepped in a loop, under ``torch.compile``
@@ -59,7 +60,7 @@ from bioclf import tasks
 from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.functional import neuron as F
 from bioclf.surrogate.modules import SpikingNeurons
-from bioclf.surrogate.options import TrainConfig
+from bioclf.surrogate.options import TrainConfig, describe_device
 
 # (its "cuda" provider needs SpikingJelly's compiled extension, which the 2.0 wheel lacks)
 SJ_PROVIDERS = ("triton", "torch")
@@ -205,6 +206,19 @@ def time_layer(fn, x, weights, device, rounds: int, passes: int, warmup: int = 2
         _sync(device)
         per_pass.append((time.perf_counter() - start) / passes)
     return statistics.median(per_pass), first, rate
+
+
+def ran_as_of(layer, device: torch.device) -> dict | None:
+    """How one of our layers ran (`describe_device`: the kernel generated from the neuron
+    file, or the PyTorch step functions), and whether a ``kernel`` layer fell back to the step
+    functions: it does where no kernel builds (no compiler; on a GPU nvcc failing, or the
+    CUDA kernel disagreeing with the C kernel), with only a warning on stderr. None for the
+    other libraries' layers."""
+    if not isinstance(layer, SpikingNeurons):
+        return None
+    description = describe_device(device, layer)
+    fell_back = layer.impl == "kernel" and description.endswith("PyTorch step functions)")
+    return {"description": description, "fell_back": fell_back}
 
 
 def candidates(neuron, beta: float, device: torch.device, compile_: bool):
@@ -356,6 +370,9 @@ def main(argv=None) -> int:
                 continue
             if library == "spikingjelly" and device.type == "cuda":
                 name += f", {spikingjelly_implementation(device)} used"
+            ran_as = ran_as_of(fn, device)
+            if ran_as and ran_as["fell_back"]:
+                name += ", fell back to the step functions"
             us = seconds / steps * 1e6
             ns = seconds / (steps * n) * 1e9
             print(
@@ -374,6 +391,7 @@ def main(argv=None) -> int:
                     "seconds_per_pass": seconds,
                     "first_passes_s": first,
                     "passes_per_round": passes,
+                    "ran_as": ran_as and ran_as["description"],
                 }
             )
             _write(args.out, results)  # as it goes: a run cut off by a time limit keeps these

@@ -1,12 +1,13 @@
 """bench/gpu/check.sh, the GPU checks, as far as a machine without a GPU can check them.
 
 A GPU is lent rarely and for minutes, with one try: a renamed test or option there would cost
-the whole loan. Here: the script parses, every test it names exists, and every command it
-runs accepts its options.
+the whole loan. Here: the script parses, every test it names exists, every command it runs
+accepts its options, and what a step records says what ran.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -135,3 +136,38 @@ def test_a_machine_without_make_gets_the_carried_one(tmp_path):
     assert f"(carried: {wheels}/make)" in text
     if shutil.which("make"):
         assert "carried" not in machine(os.environ["PATH"])
+
+
+def test_the_lif_bench_says_when_our_kernel_layer_ran_the_step_functions(tmp_path, monkeypatch):
+    """A kernel that does not build (on the GPU: nvcc failing, or the CUDA kernel disagreeing
+    with the C kernel) leaves the 'bioclf kernel' layer running the PyTorch step functions
+    with a warning alone: its time must not go into the JSON as the kernel's (the C kernel
+    made unbuildable here stands for it)."""
+    import torch
+
+    from bioclf.surrogate import kernels
+    from bioclf.surrogate.compile import compile_neuron
+    from bioclf.surrogate.options import TrainConfig
+
+    bench = bench_script(ROOT / "bench" / "bench_lif.py")
+    monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", "1")  # (main sets it; restored afterwards)
+    threads = torch.get_num_threads()  # (main sets one thread)
+
+    def layers(name: str) -> dict:
+        out = tmp_path / f"{name}.json"
+        argv = ["--sizes", "16", "--T", "3", "--batch", "2", "--rounds", "1", "--passes", "1"]
+        try:
+            assert bench.main([*argv, "--only", "bioclf", "--no-compile", "--out", str(out)]) == 0
+        finally:
+            torch.set_num_threads(threads)
+        return {layer["name"]: layer for layer in json.loads(out.read_text())["layers"]}
+
+    if kernels.kernel_for(compile_neuron(TrainConfig.neuron, TrainConfig.dt)) is not None:
+        built = layers("built")  # (a C compiler here: the kernel runs)
+        assert set(built) == {"bioclf kernel", "bioclf fused"}
+        assert built["bioclf kernel"]["ran_as"] == "cpu (compiled C neuron kernels)"
+        assert built["bioclf fused"]["ran_as"] == "cpu (PyTorch step functions)"
+    monkeypatch.setattr(kernels, "kernel_for", lambda neuron: None)
+    fell_back = layers("fell_back")
+    assert set(fell_back) == {"bioclf kernel, fell back to the step functions", "bioclf fused"}
+    assert {layer["ran_as"] for layer in fell_back.values()} == {"cpu (PyTorch step functions)"}
