@@ -24,7 +24,8 @@
 #          training images (100 batches), samples/s and the time an epoch would take
 #   lif    microseconds per sample-step of one LIF layer, ours beside Norse (torch.compile),
 #          SpikingJelly and snnTorch where they import (bench/bench_lif.py; JSON after each
-#          layer), N=12544 first (16 x 28 x 28; the conv network's first layer is 9216)
+#          layer), N=12544 (16 x 28 x 28; the conv network's first layer is 9216), then 400;
+#          our torch.compile variant last in each size, its compilation being the longest
 # BUDGET (seconds, default 570) bounds the whole run, machine.txt included: each step gets at
 # most its own limit and what is left of the budget less RESERVE seconds (default 45) for each
 # step still to come, so that a slow step leaves the later ones time for their first results
@@ -111,6 +112,11 @@ if torch.cuda.is_available():
 from bioclf.brian import backends
 
 print("brian2cuda compiles for (CUDA's device 0):", backends.visible_gpu())
+# where a link or build failure of the steps would come from
+print("cuRAND for brian2cuda:", backends.curand_dirs())
+from bioclf.surrogate import cuda_kernels
+
+print("nvcc for the surrogate's CUDA kernels:", cuda_kernels.nvcc())
 EOF
 cat "$MACHINE"
 
@@ -141,7 +147,7 @@ for i in "${!ORDER[@]}"; do
             tests/test_surrogate_train.py::test_device_option
         ;;
     lif)
-        run_step lif 120 "$PY" bench/bench_lif.py --device cuda --sizes 12544 400 100 \
+        run_step lif 120 "$PY" bench/bench_lif.py --device cuda --sizes 12544 400 \
             --out "$OUTDIR/bench_lif_cuda.json"
         ;;
     conv)

@@ -228,6 +228,12 @@ def _toolkit_curand_dirs() -> tuple[Path, Path] | None:
     return None
 
 
+def curand_dirs() -> tuple[Path, Path] | None:
+    """Include and library directories of the cuRAND that brian2cuda's projects use: the
+    system CUDA toolkit's, else the one of the pip wheels; None where there is neither."""
+    return _toolkit_curand_dirs() or _nvidia_wheel_dirs()
+
+
 def _use_wheel_curand(build_dir: Path) -> list[str]:
     """Make curand findable: the system CUDA toolkit's, else the one of the pip wheels.
 
@@ -237,7 +243,7 @@ def _use_wheel_curand(build_dir: Path) -> list[str]:
     linker's ``-lcurand`` needs ``libcurand.so``, so where there is none a link to the
     versioned file is made in the build directory.
     """
-    dirs = _toolkit_curand_dirs() or _nvidia_wheel_dirs()
+    dirs = curand_dirs()
     if dirs is None:
         return []
     include, lib = dirs
