@@ -40,6 +40,24 @@ def _on_sigterm():
     return signal.signal(signal.SIGTERM, _terminate)
 
 
+def keep_inherited_sigint() -> None:
+    """A process started with SIGINT ignored (``cmd &`` in a script without job control, some
+    batch systems) keeps ignoring it, and one started with the default action keeps that.
+    Brian2's import replaces either with its handler, which then calls the inherited
+    ``SIG_IGN`` or ``SIG_DFL`` as a function: a SIGINT gave a ``TypeError`` traceback instead.
+    Nothing happens where brian2 is not imported or its handler is not in place."""
+    brian2 = sys.modules.get("brian2")
+    handler = signal.getsignal(signal.SIGINT)
+    inherited = getattr(handler, "previous_handler", None)
+    if (
+        brian2 is not None
+        and isinstance(handler, getattr(brian2, "_InterruptHandler", ()))
+        and inherited in (signal.SIG_IGN, signal.SIG_DFL)
+        and threading.current_thread() is threading.main_thread()  # (signal.signal's rule)
+    ):
+        signal.signal(signal.SIGINT, inherited)
+
+
 def run(
     main: Callable[[list[str] | None], int | None],
     argv: list[str] | None = None,
@@ -53,6 +71,7 @@ def run(
     module's ``RESUMES``), else start over.
     """
     previous = _on_sigterm()
+    keep_inherited_sigint()  # (a task's modules may have imported brian2)
     try:
         return int(main(argv) or 0)
     except BioclfError as exc:

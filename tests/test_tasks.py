@@ -108,6 +108,34 @@ def test_sigterm_ends_a_task_in_one_line_as_ctrl_c_does(capsys):
     assert seen == [signal.SIG_IGN]
 
 
+@pytest.mark.parametrize("inherited", ["SIG_IGN", "SIG_DFL"])
+def test_a_task_that_imports_brian2_keeps_the_sigint_it_was_started_with(inherited):
+    """Brian2's import puts its handler in place of an inherited SIG_IGN (``cmd &`` in a
+    script) or SIG_DFL, and calls that as a function. `backends.activate` set it back for
+    the STDP tasks; the surrogate tasks, which import brian2 (its equation parser) and never
+    activate a backend, ended a ``kill -INT`` with a TypeError traceback. Each task now keeps
+    what it was started with: ignored, it goes on; default, it dies of the signal."""
+    script = f"""
+import signal
+signal.signal(signal.SIGINT, signal.{inherited})
+import brian2  # (as bioclf.surrogate.compile does, for bioclf.surrogate.train)
+from bioclf import tasks
+def main(argv):
+    signal.raise_signal(signal.SIGINT)
+    print("went on")
+raise SystemExit(tasks.run(main, [], resumes=True))
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert "TypeError" not in res.stderr, res.stderr[-2000:]
+    if inherited == "SIG_IGN":
+        assert res.returncode == 0 and res.stdout == "went on\n", res.stderr[-2000:]
+    else:
+        assert res.returncode == -signal.SIGINT and not res.stdout, res.stderr[-2000:]
+
+
 def test_the_tasks_that_checkpoint_say_they_resume(monkeypatch, capsys):
     """Those whose work resumes from a checkpoint (STDP chunks, surrogate epochs) declare
     ``RESUMES``, which both ``python -m`` (the module's ``__main__`` block) and ``bioclf``

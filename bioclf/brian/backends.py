@@ -22,11 +22,9 @@ import hashlib
 import os
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -267,21 +265,6 @@ def _use_wheel_curand(build_dir: Path) -> list[str]:
     return [f"-I{include}"]
 
 
-def _keep_an_inherited_sigint() -> None:
-    """A process started with SIGINT ignored (``nohup``, ``cmd &`` in a script, some batch
-    systems) keeps ignoring it, and one started with the default action keeps that. Brian2's
-    import replaces either with its handler, which then calls the inherited ``SIG_IGN`` or
-    ``SIG_DFL`` as a function: a SIGINT gave a ``TypeError`` traceback instead."""
-    handler = signal.getsignal(signal.SIGINT)
-    inherited = getattr(handler, "previous_handler", None)
-    if (
-        isinstance(handler, brian2._InterruptHandler)
-        and inherited in (signal.SIG_IGN, signal.SIG_DFL)
-        and threading.current_thread() is threading.main_thread()  # (signal.signal's rule)
-    ):
-        signal.signal(signal.SIGINT, inherited)
-
-
 def activate(backend: Backend, project: str, dt=None) -> Path | None:
     """Reset Brian2 and select `backend` for the network about to be built.
 
@@ -318,7 +301,7 @@ def activate(backend: Backend, project: str, dt=None) -> Path | None:
     # swallows the first one during a run: a runtime run stops early and the task carries on
     # with its next chunk; a standalone program dies of it and Brian2 reports a failed run.
     prefs.core.stop_on_keyboard_interrupt = False
-    _keep_an_inherited_sigint()
+    tasks.keep_inherited_sigint()  # (where brian2 was first imported after tasks.run began)
     if dt is not None:
         defaultclock.dt = dt
     if backend.name == "runtime":
