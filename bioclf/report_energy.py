@@ -224,9 +224,16 @@ def figure(table: pd.DataFrame, path: Path) -> None:
                 label=f"{method} {r['network']} ({r['precision']})",
             )
         points = zip(means[col], means["accuracy"], strict=True)
-        front = pareto([(e, a) for e, a in points if np.isfinite(e)])
+        finite = [(e, a) for e, a in points if np.isfinite(e)]
+        front = pareto(finite)
         if front:
-            ax.step(*zip(*front, strict=True), where="post", color="gray", ls="--", lw=1)
+            # on to the largest energy plotted: everything right of it and below it is beaten
+            # (a front of one point, the cheapest network also the most accurate, was no line)
+            xs, ys = zip(*front, strict=True)
+            right = max(e for e, _ in finite)
+            if right > xs[-1]:
+                xs, ys = (*xs, right), (*ys, ys[-1])
+            ax.step(xs, ys, where="post", color="gray", ls="--", lw=1)
         ax.set_xscale("log")
         ax.set_xlabel("energy per inference (nJ, 45 nm model)")
         ax.set_title(title, fontsize=10)

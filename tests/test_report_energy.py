@@ -18,6 +18,35 @@ def test_pareto_front_by_hand():
     assert report_energy.pareto(points) == [(5.0, 0.80), (10.0, 0.90), (20.0, 0.95)]
 
 
+def test_the_figure_draws_a_front_of_one_point(tmp_path, monkeypatch):
+    """The committed figure's title promised a dashed Pareto front, and none was drawn: where
+    one network is both the cheapest and the most accurate (the int8 ANN twin), the front is
+    that point, and a step line through one point is invisible. The front now runs on to the
+    largest energy plotted: every point right of it and below it is beaten."""
+    from bioclf import plots
+
+    drawn = {}
+
+    def keep(fig, path):
+        for ax in fig.axes:
+            dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+            drawn[ax.get_title()] = [list(line.get_xdata()) for line in dashed]
+
+    monkeypatch.setattr(plots, "_save", keep)
+    table = pd.DataFrame(
+        {
+            "method": ["ann", "surrogate"],
+            "network": ["FC", "FC"],
+            "precision": ["int8", "fp32"],
+            "accuracy": [0.98, 0.97],
+            "compute_nj": [20.0, 300.0],
+            "total_nj": [100.0, 1600.0],
+        }
+    )
+    report_energy.figure(table, tmp_path / "accuracy_vs_energy.png")
+    assert list(drawn.values()) == [[[20.0, 300.0]], [[100.0, 1600.0]]], drawn
+
+
 @pytest.mark.parametrize(
     "config, neurons",
     [
