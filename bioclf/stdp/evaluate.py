@@ -82,7 +82,12 @@ def main(argv=None) -> int:
     check_runs(cfg, args.trained, runs, {"assign": assign_info["n_assign"], "test": n_test})
     if rec is None:
         rec = frozen.respond(cfg, args.trained, args.out, n_test, "network")
-    scoring.score(cfg, trained, assignment, assign_info, rec, args.out)
+    metrics = scoring.score(cfg, trained, assignment, assign_info, rec, args.out)
+    print(
+        f"test accuracy {metrics['accuracy']:.4f} on {metrics['n_test']} samples (labels from "
+        f"{metrics['n_assign']} training samples)",
+        file=sys.stderr,
+    )
     return 0
 
 
