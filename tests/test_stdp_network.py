@@ -124,6 +124,7 @@ def test_checkpoint_of_another_run_is_set_aside(models, mnist, tmp_path, capsys)
     again, (rec_again,) = run_passes(sim, passes, 0, ckpt, sim.initial_state, "again")
     np.testing.assert_array_equal(again["s_in.w"], state["s_in.w"])
     assert rec_again["wall_time_s"] == rec["wall_time_s"] > 0
+    assert f"[again] resuming from {ckpt}: every pass done\n" in capsys.readouterr().err
     # The STDP file now says nu_post is 8 times larger.
     syn = models.input_exc
     faster = {**syn.parameters, "nu_post": syn.parameters["nu_post"] * 8}
@@ -199,6 +200,9 @@ def test_progress_lines_estimate_the_time_left_from_the_resumption(
     assert made == [(2 + 2, 0), ("rebase", 2)]  # the rate measured from the resumption
     err = capsys.readouterr().err
     assert re.search(r"\[extended\] train pass 2/2: 2/2 samples, .* elapsed, \d+:\d\d left", err)
+    # where it resumed, counted as the progress lines count (it said "pass 1, sample 0": passes
+    # from 0, beside lines that count them from 1)
+    assert f"[extended] resuming from {ckpt}: train pass 2/2, 0/2 samples done\n" in err, err
 
 
 def test_training_keeps_a_window_of_counts(models, mnist, tmp_path, monkeypatch):

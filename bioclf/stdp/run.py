@@ -139,7 +139,13 @@ def run_passes(
     if checkpoint.exists():
         with np.load(checkpoint) as saved:
             state, k, pos, trace = _restore(saved, records, spikes, wall, costs, n_exc, checkpoint)
-        log(f"[{label}] resuming from {checkpoint}: pass {k}, sample {pos}")
+        where = (  # counted as the progress lines count
+            f"{passes[k].split} pass {k + 1}/{len(passes)}, {pos}/{len(passes[k].images)} "
+            "samples done"
+            if k < len(passes)
+            else "every pass done"
+        )
+        log(f"[{label}] resuming from {checkpoint}: {where}")
 
     sizes = [len(p.images) for p in passes]
     if progress is None:
