@@ -281,8 +281,9 @@ def job_file(config: dict, sources: list[str], merged: str | Path) -> tuple[str,
 
     `sources` are the files (and ``--config``) the workflow merged into `config`. Where that
     is one file, unchanged, the file itself and None (nothing to write); otherwise `merged` and
-    the merged configuration, which `write_job_file` writes. (The path is a parameter of every
-    job: a changed path runs them again.) Nothing is written here: the workflow writes the file
+    the merged configuration, which `write_job_file` writes. (The jobs name the path in their
+    commands, not their parameters: a changed path alone runs none again.) Nothing is written
+    here: the workflow writes the file
     when a run starts (it holds the working directory's lock then), so that a dry run, or a run
     refused because another one is running, does not change what that other run's jobs read.
     """

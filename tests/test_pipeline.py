@@ -64,12 +64,15 @@ def test_lint_is_clean():
     out = res.stdout + res.stderr
     # Rules run in the environment that runs Snakemake (the project's .venv), not in per-rule
     # conda environments, so the lint asking for one is allowed (exit status 1: lints were
-    # found); so is the one asking that SUR_RUNNING (how often training checkpoints) be a
-    # parameter: a changed parameter reruns the job, and that value changes no result.
+    # found); so are those asking that SUR_RUNNING (how often training checkpoints) and CFG
+    # (the path of the configuration file the jobs read) be parameters: a changed parameter
+    # reruns the job, and neither changes a result (the settings files rerun the jobs whose
+    # values changed).
     lints = set(re.findall(r"^    \* (.+?):?$", out, flags=re.M))
     assert lints <= {
         "Specify a conda environment or container for each rule.",
         "Shell command directly uses variable SUR_RUNNING from outside of the rule",
+        "Shell command directly uses variable CFG from outside of the rule",
     }, out
     assert res.returncode == 0 or (res.returncode == 1 and lints), out
 
@@ -313,9 +316,11 @@ def test_merged_configuration_is_written_when_a_run_starts(tmp_path):
 
 
 def test_naming_the_default_configuration_or_moving_the_directory_runs_nothing_again(tmp_path):
-    """The configuration file's path is a parameter of every job: `--configfile
-    config/config.yaml` names the file that a run without it reads, and a working directory
-    moved elsewhere holds the same files, so neither runs a job again."""
+    """The path of the file the jobs read is in their commands, not in their parameters, which
+    Snakemake compares with what it recorded: `--configfile config/config.yaml` (the file that
+    a run without it reads), a working directory moved elsewhere, and values merged from a
+    further file or `--config` (the jobs then read the merged file) that no job's results
+    depend on run no job again (the settings files rerun those whose values changed)."""
     (tmp_path / "a").mkdir()
     wd = _workdir(tmp_path / "a")
     target = "results/data/summary.json"
@@ -323,13 +328,16 @@ def test_naming_the_default_configuration_or_moving_the_directory_runs_nothing_a
         [*SNAKEMAKE, "--cores", "1", target], cwd=wd, capture_output=True, text=True, timeout=300
     )
     assert res.returncode == 0, res.stderr[-3000:]
+    (wd / "threads.yaml").write_text("stdp:\n  threads: 2\n")
     named = [*SNAKEMAKE, "-n", "--cores", "1", target, "--configfile", "config/config.yaml"]
-    for moved in (False, True):
-        if moved:
+    merged = ["threads.yaml", "--config", "stdp={threads: 3}"]
+    for where, more in [("a", []), ("b", []), ("b", merged[:1]), ("b", merged)]:
+        if Path(wd).name != where:  # moved elsewhere
             wd = shutil.move(wd, tmp_path / "b")
-        res = subprocess.run(named, cwd=wd, capture_output=True, text=True, timeout=300)
+        res = subprocess.run([*named, *more], cwd=wd, capture_output=True, text=True, timeout=300)
         assert res.returncode == 0, res.stderr[-3000:]
-        assert "Nothing to be done" in res.stdout + res.stderr, (res.stdout + res.stderr)[-3000:]
+        out = res.stdout + res.stderr
+        assert "Nothing to be done" in out, (more, out[-3000:])
 
 
 def test_moving_the_interpreter_runs_nothing_again(tmp_path):

@@ -31,9 +31,11 @@ def _refuse(exc):
 # What Snakemake merged: the configuration files (config/config.yaml, or those --configfile
 # names, later ones overriding earlier ones) and --config values, named in messages.
 # Snakemake makes --configfile paths absolute; a file in the working directory is named
-# relative to it, as the jobs see it: the path is a parameter of every job, so
-# `--configfile config/config.yaml` (the default, named) or a working directory moved elsewhere
-# would otherwise run every job again.
+# relative to it, as the jobs see it. The jobs get the path in their commands ({CFG}), not as
+# a parameter: Snakemake compares parameters with its record, so a path changed by naming the
+# default (`--configfile config/config.yaml`), by moving the working directory or by merging
+# a second file or --config values (CFG, below) would run every job again, where the settings
+# files rerun just the jobs whose values changed.
 def _cfg_name(f):
     f, here = Path(f), Path.cwd()
     return str(f.relative_to(here)) if f.is_absolute() and f.is_relative_to(here) else str(f)

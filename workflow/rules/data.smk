@@ -11,7 +11,5 @@ rule data:
         benchfile("data")
     resources:
         mem_mb=retry_scaled(2000),
-    params:
-        cfg=CFG,
     shell:
-        "python -m bioclf.data.check --config {params.cfg} --out results/data > {log} 2>&1"
+        "python -m bioclf.data.check --config {CFG} --out results/data > {log} 2>&1"

@@ -23,7 +23,5 @@ rule neuron_check:
         # brian2cuda where the backends include cuda (without a GPU the check skips cuda, and
         # says so in its log; cuda alone is refused)
         gpu=1 if "cuda" in NEURON_CHECK_BACKENDS else 0,
-    params:
-        cfg=CFG,
     shell:
-        "python -m bioclf.neuron_check --config {params.cfg} --out results/neuron > {log} 2>&1"
+        "python -m bioclf.neuron_check --config {CFG} --out results/neuron > {log} 2>&1"

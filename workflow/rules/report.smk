@@ -14,10 +14,9 @@ rule stdp_raster:
     resources:  # (the whole network on the runtime backend: 1.83 GB at N=6400, 6 s)
         mem_mb=retry_scaled(lambda w: 2000 + stdp_pairs_mb(w.n)),
     params:
-        cfg=CFG,
         out=run_dir(STDP_RUN),
     shell:
-        "python -m bioclf.stdp.raster --config {params.cfg} --trained {params.out} "
+        "python -m bioclf.stdp.raster --config {CFG} --trained {params.out} "
         "--out {output.figure} > {log} 2>&1"
 
 
@@ -43,8 +42,6 @@ rule report:
         benchfile("report")
     resources:
         mem_mb=retry_scaled(2000),
-    params:
-        cfg=CFG,
     shell:
-        "python -m bioclf.report --config {params.cfg} --out results --inputs {input.runs} "
+        "python -m bioclf.report --config {CFG} --out results --inputs {input.runs} "
         "> {log} 2>&1"

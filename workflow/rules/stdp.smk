@@ -24,10 +24,9 @@ rule stdp_train:
         mem_mb=retry_scaled(stdp_mem_mb),
         gpu=stdp_gpu,
     params:
-        cfg=CFG,
         out=run_dir(STDP_RUN),
     shell:
-        "python -m bioclf.stdp.train --config {params.cfg} --n-exc {wildcards.n} "
+        "python -m bioclf.stdp.train --config {CFG} --n-exc {wildcards.n} "
         "--seed {wildcards.seed} --backend {wildcards.backend} --out {params.out} > {log} 2>&1"
 
 
@@ -52,10 +51,9 @@ if STDP_SHARDS == 1:
             mem_mb=retry_scaled(stdp_mem_mb),
             gpu=stdp_gpu,
         params:
-            cfg=CFG,
             out=run_dir(STDP_RUN),
         shell:
-            "python -m bioclf.stdp.assign --config {params.cfg} --trained {params.out} "
+            "python -m bioclf.stdp.assign --config {CFG} --trained {params.out} "
             "--out {params.out}/assign > {log} 2>&1"
 
 
@@ -76,10 +74,9 @@ if STDP_SHARDS == 1:
             mem_mb=retry_scaled(stdp_mem_mb),
             gpu=stdp_gpu,
         params:
-            cfg=CFG,
             out=run_dir(STDP_RUN),
         shell:
-            "python -m bioclf.stdp.respond --config {params.cfg} --trained {params.out} "
+            "python -m bioclf.stdp.respond --config {CFG} --trained {params.out} "
             "--out {params.out}/test > {log} 2>&1"
 
 else:
@@ -101,12 +98,11 @@ else:
             mem_mb=retry_scaled(stdp_mem_mb),
             gpu=stdp_gpu,
         params:
-            cfg=CFG,
             out=run_dir(STDP_RUN),
             shard=run_dir(STDP_ASSIGN_SHARD),
             shards=STDP_SHARDS,
         shell:
-            "python -m bioclf.stdp.assign --config {params.cfg} --trained {params.out} "
+            "python -m bioclf.stdp.assign --config {CFG} --trained {params.out} "
             "--shard {wildcards.k} --shards {params.shards} --out {params.shard} > {log} 2>&1"
 
 
@@ -152,12 +148,11 @@ else:
             mem_mb=retry_scaled(stdp_mem_mb),
             gpu=stdp_gpu,
         params:
-            cfg=CFG,
             out=run_dir(STDP_RUN),
             shard=run_dir(STDP_TEST_SHARD),
             shards=STDP_SHARDS,
         shell:
-            "python -m bioclf.stdp.respond --config {params.cfg} --trained {params.out} "
+            "python -m bioclf.stdp.respond --config {CFG} --trained {params.out} "
             "--shard {wildcards.k} --shards {params.shards} --out {params.shard} > {log} 2>&1"
 
 
@@ -200,9 +195,8 @@ rule stdp_evaluate:
     resources:  # (one thread, no GPU: given the responses, it checks their run and votes)
         mem_mb=retry_scaled(2000),
     params:
-        cfg=CFG,
         out=run_dir(STDP_RUN),
     shell:
-        "python -m bioclf.stdp.evaluate --config {params.cfg} --trained {params.out} "
+        "python -m bioclf.stdp.evaluate --config {CFG} --trained {params.out} "
         "--assignment {input.assignment} --responses {input.responses} "
         "--out {params.out}/test > {log} 2>&1"
