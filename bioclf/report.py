@@ -560,6 +560,82 @@ def _isi(seconds: float | None) -> str:
     return "none (no level fired twice)" if seconds is None else f"{1e3 * seconds:.3f} ms"
 
 
+def _refractory(r: dict, t_ref_s: float | None) -> str:
+    """A backend's interspike-interval check: its shortest interval against the refractory
+    period (``refractory_respected``), t_ref shown where the analytic check derived it."""
+    isi = f"min ISI {_isi(r.get('min_isi_s'))}"
+    if "refractory_respected" not in r:  # (a check written without it)
+        return isi
+    against = "refractory period" + ("" if t_ref_s is None else f" t_ref {1e3 * t_ref_s:.3f} ms")
+    verdict = "PASS" if r["refractory_respected"] else "FAIL (an interval is shorter)"
+    return f"{isi} against the {against}: {verdict}"
+
+
+def _simulated(nc: dict) -> list[str]:
+    """What the neuron check simulated, from lif_check.json (the parts it holds)."""
+    backends = list(nc.get("backends", {}))
+    currents = next(
+        (r["current_nA"] for r in nc.get("backends", {}).values() if r.get("current_nA")), None
+    )
+    if not backends or currents is None or "dt_s" not in nc or "duration_s" not in nc:
+        return []
+    theory = nc.get("theory") or {}
+    rheobase = f" (rheobase {1e9 * theory['rheobase_A']:.4g} nA)" if "rheobase_A" in theory else ""
+    return [
+        f"Simulated: one neuron of `{nc['model']}` per constant input current, "
+        f"{len(currents)} currents from {min(currents):.4g} to {max(currents):.4g} nA{rheobase}, "
+        f"{nc['duration_s']:g} s each at dt {1e3 * nc['dt_s']:g} ms, on "
+        f"{', '.join(f'`{b}`' for b in backends)}; the rate is measured from the interspike "
+        "intervals. "
+        + (
+            "Checked: the rate against the closed-form f-I curve of the file (within 1 %), no "
+            "spike below rheobase, and no interspike interval shorter than the refractory period."
+            if nc.get("check") != "agreement"
+            else "Checked: no interspike interval shorter than the refractory period, and "
+            "(no closed form, below) the same spikes on every simulator."
+        ),
+        "",
+    ]
+
+
+def neuron_section(nc: dict) -> list[str]:
+    """The report's neuron-verification section, from lif_check.json (`nc`): what was
+    simulated, then each backend's checks, the shortest interspike interval against t_ref."""
+    lines = ["## Neuron verification", "", *_simulated(nc)]
+    if nc.get("check") == "agreement":
+        lines += [
+            f"No closed-form f-I curve for `{nc['model']}` ({nc['no_closed_form']}): checked "
+            "instead that the simulators agree spike for spike on the same constant currents.",
+            "",
+        ]
+    t_ref_s = (nc.get("theory") or {}).get("t_ref_s")
+    for name, r in nc["backends"].items():
+        verdict = "PASS" if r["passed"] else "FAIL"
+        if "max_relative_rate_error" not in r:
+            same = [k for k in r if k.startswith("same_spikes_as_")]
+            lines.append(
+                f"- `{name}`: {verdict} -- {r['levels_firing']} current levels firing, "
+                f"{same[0].replace('_', ' ')}: {r[same[0]]}, {_refractory(r, t_ref_s)}"
+            )
+            continue
+        lines.append(
+            f"- `{name}`: {verdict} -- {r['levels_above_rheobase']} current levels above "
+            f"rheobase, max relative rate error {r['max_relative_rate_error']:.2e} (limit 1e-2), "
+            f"silent below rheobase: {r['silent_below_rheobase']}, {_refractory(r, t_ref_s)}"
+        )
+    torch = nc.get("pytorch")
+    if torch:
+        lines.append(
+            f"- PyTorch (compiled from the same file) against `{torch['against']}`: "
+            + (
+                f"identical spikes: {torch['identical']} ({torch['spikes']} spikes)"
+                if torch["compared"]
+                else f"not compared ({torch['reason']})"
+            )
+        )
+    return [*lines, ""]
+
+
 def _has_sweep_runs(cfg: dict, root: Path) -> bool:
     return bool(cfg.get("sweeps")) and not report_sweeps.rows(cfg, root).empty
 
@@ -625,40 +701,7 @@ def main(argv=None) -> int:
         *results_notes(rest_ms, data_name(cfg)),
     ]
     if neuron.exists():
-        nc = load_json(neuron)
-        lines += ["## Neuron verification", ""]
-        if nc.get("check") == "agreement":
-            lines += [
-                f"No closed-form f-I curve for `{nc['model']}` ({nc['no_closed_form']}): checked "
-                "instead that the simulators agree spike for spike on the same constant currents.",
-                "",
-            ]
-        for name, r in nc["backends"].items():
-            if "max_relative_rate_error" not in r:
-                same = [k for k in r if k.startswith("same_spikes_as_")]
-                lines.append(
-                    f"- `{name}`: {'PASS' if r['passed'] else 'FAIL'} -- {r['levels_firing']} "
-                    f"current levels firing, {same[0].replace('_', ' ')}: {r[same[0]]}, "
-                    f"min ISI {_isi(r['min_isi_s'])}"
-                )
-                continue
-            lines.append(
-                f"- `{name}`: {'PASS' if r['passed'] else 'FAIL'} -- {r['levels_above_rheobase']} "
-                f"current levels above rheobase, max relative rate error "
-                f"{r['max_relative_rate_error']:.2e} (limit 1e-2), silent below rheobase: "
-                f"{r['silent_below_rheobase']}, min ISI {_isi(r['min_isi_s'])}"
-            )
-        torch = nc.get("pytorch")
-        if torch:
-            lines.append(
-                f"- PyTorch (compiled from the same file) against `{torch['against']}`: "
-                + (
-                    f"identical spikes: {torch['identical']} ({torch['spikes']} spikes)"
-                    if torch["compared"]
-                    else f"not compared ({torch['reason']})"
-                )
-            )
-        lines.append("")
+        lines += neuron_section(load_json(neuron))
     lines += report_energy.section(df, root, cfg)
     lines += report_sweeps.section(cfg, root)
     # rate against latency coding, when the configuration has latency-coded runs

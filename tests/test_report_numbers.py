@@ -522,3 +522,64 @@ def test_stdp_rows_are_ordered_by_n_then_seed(tmp_path):
         f"Diehl&Cook N={n}" for n in (20, 40, 100)
     ]
     assert [line.split("|")[5].strip() for line in table] == ["–", "–", "82.9%"]
+
+
+def _lif_check(respected: bool) -> dict:
+    """A lif_check.json of the analytic check on one backend."""
+    return {
+        "model": "equations/lif.yaml",
+        "check": "analytic",
+        "dt_s": 1e-5,
+        "duration_s": 2.0,
+        "theory": {"t_ref_s": 0.005, "rheobase_A": 1.3e-10},
+        "backends": {
+            "cpp": {
+                "levels_above_rheobase": 12,
+                "max_relative_rate_error": 2.4e-4,
+                "silent_below_rheobase": True,
+                "min_isi_s": 0.03376 if respected else 0.004,
+                "refractory_respected": respected,
+                "passed": respected,
+                "current_nA": [0.0, 0.1235, 0.1365, 0.52],
+            }
+        },
+        "pytorch": None,
+        "passed": respected,
+    }
+
+
+@pytest.mark.parametrize("respected", [True, False])
+def test_the_neuron_section_says_what_was_simulated_and_shows_the_refractory_check(respected):
+    """The section printed 'min ISI 33.760 ms' with nothing to read it against and never said
+    what was simulated: it names the file, currents, duration, dt and backends, and shows the
+    shortest interval against t_ref with the check's verdict (refractory_respected)."""
+    text = "\n".join(report.neuron_section(_lif_check(respected)))
+    assert (
+        "Simulated: one neuron of `equations/lif.yaml` per constant input current, 4 currents "
+        "from 0 to 0.52 nA (rheobase 0.13 nA), 2 s each at dt 0.01 ms, on `cpp`" in text
+    )
+    verdict = "PASS" if respected else "FAIL (an interval is shorter)"
+    isi = "33.760" if respected else "4.000"
+    assert f"min ISI {isi} ms against the refractory period t_ref 5.000 ms: {verdict}" in text
+
+
+def test_the_neuron_section_of_an_agreement_check_shows_the_refractory_verdict():
+    """No closed form, so no t_ref in lif_check.json: the verdict is shown without it."""
+    check = {
+        "model": "adapting.yaml",
+        "check": "agreement",
+        "no_closed_form": "w",
+        "backends": {
+            "runtime": {
+                "levels_firing": 8,
+                "min_isi_s": 0.01,
+                "refractory_respected": True,
+                "same_spikes_as_runtime": True,
+                "passed": True,
+            }
+        },
+        "pytorch": None,
+    }
+    text = "\n".join(report.neuron_section(check))
+    assert "min ISI 10.000 ms against the refractory period: PASS" in text
+    assert "Simulated:" not in text  # (this file holds no currents, dt or duration)
