@@ -312,9 +312,10 @@ def results_notes(rest_ms: float, data: str = DIEHL_COOK_DATA) -> list[str]:
     anchors = ", ".join(f"{e} for N={n}" for n, e in DIEHL_COOK_EPOCHS.items())
     if has_anchors(data):
         paper = (
-            f"- Diehl & Cook 2015: the paper's MNIST test accuracy for that N after its own "
-            f"passes over the training set ({anchors}), whatever the passes here; '–' for an N "
-            "the paper gives no figure for."
+            f"- Diehl & Cook 2015: for an STDP row, the paper's MNIST test accuracy for that N "
+            f"after its own passes over the training set ({anchors}), whatever the passes here; "
+            "'–' for an N the paper gives no figure for, and for the surrogate and ANN rows "
+            "(the paper trains no such network)."
         )
     else:
         paper = (

@@ -434,7 +434,13 @@ def test_a_brian2_mean_over_fewer_seeds_says_so():
 
 
 def test_the_anchor_note_says_what_an_n_without_a_paper_figure_gets():
-    assert "'–' for an N the paper gives no figure for" in " ".join(report.results_notes(150))
+    """The surrogate and ANN rows show '–' too, which the note put down to the N alone."""
+    note = " ".join(report.results_notes(150))
+    assert "for an STDP row, the paper's MNIST test accuracy for that N" in note
+    assert (
+        "'–' for an N the paper gives no figure for, and for the surrogate and ANN rows "
+        "(the paper trains no such network)" in note
+    )
 
 
 def test_an_ann_metrics_file_that_lacks_a_field_is_refused_naming_it(tmp_path, capsys):
