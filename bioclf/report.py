@@ -254,12 +254,34 @@ def _seeds_cell(found: pd.Series, configured: list | None) -> str:
     )
 
 
-def _brian2_cell(values: pd.Series) -> str:
+def _images(counts: pd.Series) -> str:
+    """``on 500 images``: the test images behind a cell (``200 / 500`` where its seeds differ)."""
+    return "on " + " / ".join(f"{int(n):,}" for n in sorted(set(counts.dropna()))) + " images"
+
+
+def _image_counts(g: pd.DataFrame) -> tuple[str, str]:
+    """What a row's test-accuracy and Brian2 cells add to say on how many test images each is,
+    where the Brian2 run saw other images than the test (a surrogate export on ``export.n_test``
+    of them): nothing where they are the same (or a table without ``n_test``)."""
+    if "n_test" not in g or "brian2_n_samples" not in g or g["brian2_n_samples"].isna().all():
+        return "", ""
+    tested, brian = g["n_test"].dropna(), g["brian2_n_samples"].dropna()
+    if set(tested) == set(brian):
+        return "", ""
+    return f" ({_images(tested)})", _images(brian)
+
+
+def _brian2_cell(values: pd.Series, images: str = "") -> str:
     """The mean Brian2 accuracy of a row's seeds, saying over how many where some seeds have
-    none (a surrogate run without its ``brian/brian2_export.json``): the mean is theirs alone."""
+    none (a surrogate run without its ``brian/brian2_export.json``): the mean is theirs alone;
+    `images`: on how many test images (`_image_counts`), where the row's test accuracy is on
+    others."""
     text = _fmt(values.mean(), pct=True, digits=2)
     have = int(values.notna().sum())
-    return text + (f" ({have} of {len(values)} seeds)" if 0 < have < len(values) else "")
+    notes = [images] if images else []
+    if 0 < have < len(values):
+        notes.append(f"{have} of {len(values)} seeds")
+    return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def summary_table(df: pd.DataFrame, seeds: list | None = None) -> str:
@@ -277,10 +299,11 @@ def summary_table(df: pd.DataFrame, seeds: list | None = None) -> str:
         acc_txt = _fmt(acc.mean(), pct=True, digits=2)
         if len(g) > 1:
             acc_txt += f" ± {100 * acc.std(ddof=1):.2f}"
+        tested, brian_images = _image_counts(g)
         lines.append(
-            f"| {method} | {network} | {_seeds_cell(g['seed'], seeds)} | {acc_txt} | "
+            f"| {method} | {network} | {_seeds_cell(g['seed'], seeds)} | {acc_txt}{tested} | "
             f"{_fmt(g['anchor_accuracy'].mean(), pct=True)} | "
-            f"{_brian2_cell(g['brian2_accuracy'])} | "
+            f"{_brian2_cell(g['brian2_accuracy'], brian_images)} | "
             f"{_fmt(g['training_wall_time_s'].mean())} | "
             f"{_fmt(g['training_samples_per_s'].mean())} | "
             f"{_fmt_ms(g['inference_ms_per_sample'].mean())} | "
@@ -338,7 +361,8 @@ def results_notes(rest_ms: float, data: str = DIEHL_COOK_DATA) -> list[str]:
         "`confusion` sums to that count).",
         paper,
         "- Brian2 accuracy: STDP runs in Brian2; a surrogate network's is `accuracy_brian2` of "
-        "`brian/brian2_export.json` (on its `n_samples` test images; where some seeds have "
+        "`brian/brian2_export.json` (on its `n_samples` test images: where those are not as "
+        "many as the row's test accuracy's, both cells say on how many; where some seeds have "
         "none, the mean of the others, saying over how many).",
         "- training time (s): the training loop's wall time, without compiling the network "
         "or loading the data "

@@ -589,3 +589,21 @@ def test_the_neuron_section_of_an_agreement_check_shows_the_refractory_verdict()
     text = "\n".join(report.neuron_section(check))
     assert "min ISI 10.000 ms against the refractory period: PASS" in text
     assert "Simulated:" not in text  # (this file holds no currents, dt or duration)
+
+
+def test_a_brian2_accuracy_on_other_images_than_the_test_accuracy_says_on_how_many():
+    """The smoke report showed 19.20% (on 500 test images) beside a Brian2 accuracy of 15.00%
+    (the export's 200) without a word on the counts; both cells say them where they differ."""
+    extra = dict(n_test=500, brian2_accuracy=0.15, brian2_n_samples=200)
+    df = pd.DataFrame([_row(0, 0.192, "surrogate", "FC", **extra)], columns=report.COLUMNS)
+    row = report.summary_table(df).splitlines()[2]
+    assert "| 19.20% (on 500 images) |" in row and "| 15.00% (on 200 images) |" in row, row
+    df.loc[0, "brian2_n_samples"] = 500
+    row = report.summary_table(df).splitlines()[2]
+    assert "| 19.20% |" in row and "| 15.00% |" in row, row
+    seeds = [_row(s, 0.192, "surrogate", "FC", **extra) for s in range(2)]
+    df = pd.DataFrame(
+        [*seeds, _row(2, 0.192, "surrogate", "FC", n_test=500)], columns=report.COLUMNS
+    )
+    row = report.summary_table(df).splitlines()[2]
+    assert "| 15.00% (on 200 images; 2 of 3 seeds) |" in row, row
