@@ -54,7 +54,8 @@ def main() -> None:
             seconds = time.perf_counter() - start
             held = sum(a.nbytes for a in counts.values()) / 1e6
             print(
-                f"N={n}, {epochs} epochs, {name}: {os.path.getsize(path) / 1e6:,.0f} MB written "
+                f"N={n}, {epochs} epoch{'' if epochs == 1 else 's'}, {name}: "
+                f"{os.path.getsize(path) / 1e6:,.0f} MB written "
                 f"per chunk in {seconds:.2f} s; counts held in memory {held:,.0f} MB"
             )
             path.unlink()

@@ -326,7 +326,7 @@ def main(argv=None) -> int:
     print(
         f"LIF layer, forward + backward, T={args.T}, batch {args.batch}, dt {dt * 1e3:g} ms, "
         f"tau_m {tau_m * 1e3:g} ms (beta {beta:.4f}), {args.device}"
-        + (f", {args.threads} threads" if device.type == "cpu" else "")
+        + (f", {tasks.counted(args.threads, 'thread')}" if device.type == "cpu" else "")
     )
     results = {
         "provenance": prov,

@@ -149,8 +149,9 @@ def main(argv=None) -> int:
 
     print(
         f"training samples/s, FC 784-N-10, T={args.T}, batch {args.batch}, "
-        f"{args.threads} threads, {args.surrogate} surrogate, "
-        f"{args.rounds} rounds of {args.batches} batches (median)"
+        f"{tasks.counted(args.threads, 'thread')}, {args.surrogate} surrogate, "
+        f"{tasks.counted(args.rounds, 'round')} of "
+        f"{tasks.counted(args.batches, 'batch', 'batches')} (median)"
     )
     results = {"provenance": tasks.provenance()}
     print(f"machine: {results['provenance']['machine']}", flush=True)

@@ -274,7 +274,8 @@ def compare_runs(a: Path, b: Path, verbose: bool = False, out=None) -> int:
     for rel in verdicts.get("figure differs", []):
         print(f"note: figure {rel} differs byte for byte (its metadata or its image)", file=out)
     counts = ", ".join(f"{len(v)} {k}" for k, v in sorted(verdicts.items()))
-    print(f"{len(in_a | in_b)} files: {counts}", file=out)
+    n_files = len(in_a | in_b)
+    print(f"{n_files} file{'' if n_files == 1 else 's'}: {counts}", file=out)
     if comparison.set_aside:
         met = ", ".join(
             f"{k} ({'differs' if d else 'same'})" for k, d in sorted(comparison.set_aside.items())

@@ -653,7 +653,8 @@ def neuron_section(nc: dict) -> list[str]:
         lines.append(
             f"- PyTorch (compiled from the same file) against `{torch['against']}`: "
             + (
-                f"identical spikes: {torch['identical']} ({torch['spikes']} spikes)"
+                f"identical spikes: {torch['identical']} "
+                f"({tasks.counted(torch['spikes'], 'spike')})"
                 if torch["compared"]
                 else f"not compared ({torch['reason']})"
             )
@@ -752,7 +753,7 @@ def main(argv=None) -> int:
     lines += ["", "```yaml", yaml.safe_dump(cfg, sort_keys=False).strip(), "```", ""]
     out = root / "report.md"
     write_text(out, "\n".join(lines))
-    print(f"wrote {out} and {root / 'metrics.csv'} ({len(df)} rows)")
+    print(f"wrote {out} and {root / 'metrics.csv'} ({tasks.counted(len(df), 'row')})")
     return 0
 
 

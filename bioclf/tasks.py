@@ -101,6 +101,12 @@ def duration(seconds: float) -> str:
     return f"{hours}:{m:02d}:{s:02d}" if hours else f"{m}:{s:02d}"
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 thread``, ``2 threads``: a count with its noun in the number the count takes
+    (`plural`, else the noun + s)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def time_left(points: Sequence[tuple[float, int]], total: int) -> float | None:
     """Seconds until `total` samples are done at the rate between the first and the last of
     `points`, (seconds, samples done) pairs, oldest first; None where no time or no sample
@@ -351,7 +357,7 @@ def provenance() -> dict:
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {cpu_model()}, "
-        f"{_cpu_count()} cores, {platform.system()} {platform.release()}",
+        f"{counted(_cpu_count(), 'core')}, {platform.system()} {platform.release()}",
         "brian2": brian2.__version__,
         "numpy": numpy.__version__,
     }

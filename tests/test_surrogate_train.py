@@ -590,6 +590,9 @@ def test_config_file_and_load_model(tmp_path):
     tr.train(cfg)
     net, loaded = load_model(tmp_path / "m" / "model.pt")
     assert loaded.hidden == 16 and net.fc1.out_features == 16
+    # (the log said '1 threads')
+    assert "on 100 samples, " in (log := (tmp_path / "m" / "train.log").read_text())
+    assert ", 1 thread, " in log, log
 
 
 def test_a_pipeline_configuration_as_option_file_is_refused_saying_so(capsys):

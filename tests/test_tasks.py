@@ -598,3 +598,12 @@ def test_provenance_names_the_commit_of_the_code_where_git_can_tell(tmp_path, mo
     assert tasks.code_commit(tmp_path) == "cd34"  # (tmp_path: no git checkout)
     monkeypatch.setenv("PATH", "")  # no git at all
     assert tasks.code_commit(ROOT) == "cd34"
+
+
+def test_a_count_takes_its_noun_in_the_number_it_needs(monkeypatch):
+    """The surrogate training log said '1 threads' (and provenance would say '1 cores')."""
+    assert tasks.counted(1, "thread") == "1 thread"
+    assert tasks.counted(2, "thread") == "2 threads" and tasks.counted(0, "row") == "0 rows"
+    assert tasks.counted(3, "batch", "batches") == "3 batches"
+    monkeypatch.setattr(tasks, "_cpu_count", lambda: 1)
+    assert ", 1 core, " in tasks.provenance()["machine"]

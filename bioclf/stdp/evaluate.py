@@ -84,8 +84,9 @@ def main(argv=None) -> int:
         rec = frozen.respond(cfg, args.trained, args.out, n_test, "network")
     metrics = scoring.score(cfg, trained, assignment, assign_info, rec, args.out)
     print(
-        f"test accuracy {metrics['accuracy']:.4f} on {metrics['n_test']} samples (labels from "
-        f"{metrics['n_assign']} training samples)",
+        f"test accuracy {metrics['accuracy']:.4f} on "
+        f"{tasks.counted(metrics['n_test'], 'sample')} (labels from {metrics['n_assign']} "
+        "training samples)",
         file=sys.stderr,
     )
     return 0

@@ -179,7 +179,7 @@ def run_passes(
         message = (
             f"[{label}] {p.split} pass {k + 1}/{len(passes)}: {pos + m}/{len(p.images)} samples, "
             f"{m / elapsed:.0f} samples/s, {elapsed / max(m, 1) * 1e3:.2f} ms/sample, "
-            f"{int(result.reps.sum())} repeats"
+            f"{tasks.counted(int(result.reps.sum()), 'repeat')}"
         )
         seen = sum(sizes[:k]) + pos + m
         if p.split == "train" and pos >= FIRST_ESTIMATE and m:

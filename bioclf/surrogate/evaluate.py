@@ -284,7 +284,8 @@ def test_model(
     write_json(out / "metrics.json", slim, sort_keys=False)
     save_npy(out / "predictions.npy", np.asarray(metrics["predictions"], dtype=np.int64))
     log(
-        f"test accuracy {metrics['accuracy']:.4f} on {metrics['n_samples']} samples; "
+        f"test accuracy {metrics['accuracy']:.4f} on "
+        f"{tasks.counted(metrics['n_samples'], 'sample')}; "
         f"training wall time {wall:.0f} s"
     )
     return slim

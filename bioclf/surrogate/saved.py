@@ -139,6 +139,5 @@ def _checkpoint_not_model(path: Path, ckpt: dict) -> str:
             f"a checkpoint of an unfinished training ({where} of {epochs}), not a model file: "
             f"rerun the training (it resumes from here) and pass the {model} it writes at the end"
         )
-    return (
-        f"the checkpoint of a finished training ({epochs} epochs), not its model file: pass {model}"
-    )
+    passes = f"{epochs} epoch" + ("" if epochs == 1 else "s")
+    return f"the checkpoint of a finished training ({passes}), not its model file: pass {model}"

@@ -332,7 +332,7 @@ def train(
         inputs = "non-spiking twin: analog pixels, ReLU"
     log(
         f"training {cfg.arch} ({sum(p.numel() for p in net.parameters())} parameters) on {n} "
-        f"samples, {inputs}, {cfg.threads} threads, {describe_device(device, net)}"
+        f"samples, {inputs}, {tasks.counted(cfg.threads, 'thread')}, {describe_device(device, net)}"
     )
     notes = {m.neuron.refractory_note() for m in net.modules() if isinstance(m, SpikingNeurons)}
     for note in sorted(filter(None, notes)):
