@@ -149,3 +149,29 @@ def test_scoring_counts_the_cost_of_an_inference_by_hand(tmp_path):
     assert m["time_steps_per_presentation"] == 1000 and m["latency_time_steps"] == 700
     assert m["inference_ms_per_sample"] == 200.0
     assert json.loads((tmp_path / "metrics.json").read_text())["synops_per_inference"] == synops
+
+
+def test_assign_ends_with_a_line_of_neurons_per_class(tmp_path, monkeypatch, capsys):
+    """bioclf.stdp.assign printed nothing at the end (evaluate ends with its accuracy): it ends
+    with the neurons per class and the silent ones, on how many samples; a shard, which
+    assigns nothing, with the samples it simulated."""
+    from bioclf.stdp import assign, frozen
+
+    calls = []
+
+    def fake_assign(cfg, trained, out, n, shard):
+        calls.append((n, shard))
+        return None if shard else np.array([0, 1, 1, -1, 9, 3])
+
+    monkeypatch.setattr(frozen, "assign", fake_assign)
+    argv = ["--trained", str(tmp_path / "t"), "--out", str(tmp_path / "a"), "--n-assign", "1000"]
+    assert assign.main(argv) == 0
+    assert capsys.readouterr().err == (
+        "assigned 5 of 6 neurons from 1000 training samples, per class 0-9: "
+        "1, 2, 0, 1, 0, 0, 0, 0, 0, 1; 1 silent (no spike to any sample)\n"
+    )
+    assert assign.main([*argv, "--shard", "1", "--shards", "2"]) == 0
+    assert capsys.readouterr().err.startswith(
+        "shard 1 of 2: responses to training samples 500 to 999 of 1000 written; "
+    )
+    assert calls == [(1000, None), (1000, (1, 2))]
