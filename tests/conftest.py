@@ -104,8 +104,9 @@ def _skipped(item) -> bool:
 
 def sigint_default() -> None:
     """``preexec_fn`` of a process that `ctrl_c` interrupts: SIGINT at its default action, as
-    in a command started from a terminal, however pytest was started (a script's background
-    job, ``nohup``: SIGINT ignored, which its children inherit and keep)."""
+    in a command started from a terminal, however pytest was started (a background job of a
+    non-interactive shell, ``cmd &`` in a script, has SIGINT ignored, which its children
+    inherit and keep; ``nohup`` ignores SIGHUP only)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 

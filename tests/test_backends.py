@@ -100,8 +100,9 @@ def _ctrl_c_stops_a_run():
 
 @pytest.mark.parametrize("inherited", ["SIG_IGN", "SIG_DFL"])
 def test_a_process_started_with_sigint_ignored_or_default_keeps_it(inherited):
-    """Brian2's import puts its handler in place of an inherited SIG_IGN (``nohup``, ``cmd &``
-    in a script) or SIG_DFL and then calls that as a function: a SIGINT during a run gave a
+    """Brian2's import puts its handler in place of an inherited SIG_IGN (``cmd &`` in a
+    script: a non-interactive shell's background job; not ``nohup``, which ignores SIGHUP
+    only) or SIG_DFL and then calls that as a function: a SIGINT during a run gave a
     TypeError traceback. The process now keeps what it was started with: ignored, the run
     goes on; default, it dies of the signal."""
     script = f"""
