@@ -5,7 +5,8 @@
 #   make test       creates .venv if needed, then lint + the test suite
 # and
 #   make reproduce  recomputes every result from scratch (snakemake --forceall)
-#   make smoke      the whole pipeline on a tiny configuration (a few minutes)
+#   make smoke      the whole pipeline on a tiny configuration (a few minutes); it overwrites
+#                   committed files under results/ (docs/usage.md: how to restore them)
 #   make readme     rewrites the results table in README.md from results/*.csv
 #   make constraints  pins the newest allowed versions in scripts/constraints.txt (what
 #                   make env installs)
