@@ -25,6 +25,10 @@ class Terminated(KeyboardInterrupt):
     how to go on instead of ending without a word."""
 
 
+#: The ``--config`` of a task that is not given one.
+DEFAULT_CONFIG = "config/config.yaml"
+
+
 def _terminate(signum, frame):
     raise Terminated
 
@@ -76,8 +80,9 @@ def run(
         return int(main(argv) or 0)
     except BioclfError as exc:
         if isinstance(exc, ConfigError) and exc.path == THE_CONFIGURATION:
+            # (a task raising it has a --config option; not given, it read the default)
             source = _option(sys.argv[1:] if argv is None else argv, "--config")
-            exc = ConfigError(source, exc.field, exc.reason) if source else exc
+            exc = ConfigError(source or DEFAULT_CONFIG, exc.field, exc.reason)
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
@@ -250,7 +255,7 @@ def parser(
     if config:
         p.add_argument(
             "--config",
-            default="config/config.yaml",
+            default=DEFAULT_CONFIG,
             help="configuration file, YAML, checked against config/schema.yaml "
             "(default: config/config.yaml)",
         )

@@ -66,6 +66,17 @@ def test_an_error_of_the_configuration_names_the_tasks_config_file(tmp_path, cap
     assert f"configuration {bad}:" in capsys.readouterr().err
 
 
+def test_an_error_of_the_default_configuration_names_its_file(tmp_path, capsys, monkeypatch):
+    """Without --config the task reads config/config.yaml, and names it (before: "configuration
+    config: field 'stdp.n_train or --n-train'", a file that does not exist)."""
+    from bioclf.stdp import train
+
+    monkeypatch.chdir(ROOT)
+    argv = ["--n-exc", "10", "--n-train", "70000", "--out", str(tmp_path / "o")]
+    assert tasks.run(train.main, argv) == 2
+    assert "configuration config/config.yaml: field 'stdp.n_train" in capsys.readouterr().err
+
+
 def _interrupted(argv):
     raise KeyboardInterrupt
 
