@@ -314,6 +314,21 @@ def test_another_torch_file_as_checkpoint_is_set_aside(tmp_path):
     assert (run / "checkpoint.stale.pt").exists()
 
 
+def test_a_checkpoint_whose_weights_do_not_fit_is_set_aside(tmp_path):
+    """A checkpoint of this very run (same options and files) whose weights have other shapes
+    (a damaged or edited file): moved aside, training starts over (before: a size-mismatch
+    RuntimeError traceback from load_state_dict)."""
+    cfg = tiny(tmp_path, test=False, train_subset=100)
+    assert tr.train(cfg, stop_after=1) == {"interrupted": 1}
+    path = tmp_path / "run" / "checkpoint.pt"
+    ckpt = torch.load(path, weights_only=False)
+    ckpt["model"] = {k: v[:3] for k, v in ckpt["model"].items()}
+    torch.save(ckpt, path)
+    assert tr.train(cfg, stop_after=1) == {"interrupted": 1}
+    assert "does not fit its network (" in (tmp_path / "run" / "train.log").read_text()
+    assert torch.load(tmp_path / "run" / "checkpoint.stale.pt", weights_only=False)["model"]
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (PyTorch finds none)")
 def test_resume_on_cuda_gives_identical_weights(tmp_path):
     """On CUDA too (cuDNN held to its deterministic convolution gradients): the conv network

@@ -54,7 +54,7 @@ from bioclf import checkpoint, tasks
 from bioclf.data.datasets import N_PIXELS
 from bioclf.equations import model_files
 from bioclf.errors import BioclfError, ConfigError
-from bioclf.io import yaml_file_problem
+from bioclf.io import set_aside, yaml_file_problem
 from bioclf.surrogate.data import load_data
 from bioclf.surrogate.evaluate import (
     evaluate,
@@ -126,6 +126,20 @@ def _read_checkpoint(path: Path, device) -> dict:
     if not isinstance(ckpt, dict) or not CHECKPOINT_KEYS <= set(ckpt):
         raise ValueError("not a checkpoint of bioclf.surrogate.train")
     return ckpt
+
+
+def _misfit(net: nn.Module, state) -> str | None:
+    """What keeps the weights `state` of a checkpoint from loading into `net` (a missing or
+    extra tensor, another shape), or None where they fit. Checked before loading: a failed
+    ``load_state_dict`` leaves the tensors it did copy in the network."""
+    own = net.state_dict()
+    if not isinstance(state, dict) or set(state) != set(own):
+        return "other tensors than the network's"
+    for name, tensor in own.items():
+        shape = getattr(state[name], "shape", None)
+        if shape != tensor.shape:
+            return f"{name} has shape {tuple(shape or ())}, the network's {tuple(tensor.shape)}"
+    return None
 
 
 def run_identity(options: dict, model_id: str | None, version: int, neuron: str) -> dict:
@@ -286,6 +300,10 @@ def train(
             run_identity(config_dict, model_id, VERSION, cfg.neuron),
             log,
         )
+    if ckpt_path.exists() and (misfit := _misfit(net, ckpt["model"])):
+        stale = set_aside(ckpt_path)  # (its run, but a damaged or edited file)
+        log(f"{ckpt_path} does not fit its network ({misfit}); moved to {stale.name}, "
+            "starting over")  # fmt: skip
     if ckpt_path.exists():
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
