@@ -24,7 +24,7 @@ from bioclf.errors import ConfigError, EquationFileError, ResultFileError
 from bioclf.stdp import labels as labelling
 from bioclf.stdp import network
 from bioclf.stdp.protocol import Models, Protocol
-from bioclf.stdp.run import Pass, run_passes
+from bioclf.stdp.run import Pass, finished, run_passes
 from bioclf.stdp.simulate import Simulator
 
 # A shortened presentation keeps the runtime (numpy) backend fast enough for tests.
@@ -147,6 +147,36 @@ def test_checkpoint_of_another_run_is_set_aside(models, mnist, tmp_path, capsys)
     assert (tmp_path / "checkpoint.stale3.npz").stat().st_size == 300
     assert "cannot be read" in capsys.readouterr().err
     np.testing.assert_array_equal(damaged["s_in.w"], new["s_in.w"])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: d.update({"state/s_in.w": d["state/s_in.w"][:100]}),  # (reshape ValueError)
+        lambda d: d.update(costs=np.str_("{not json")),  # (JSONDecodeError)
+        lambda d: d.pop("state/inh.v"),  # (a variable missing: KeyError where it is used)
+    ],
+    ids=["weights cut short", "costs not JSON", "a variable missing"],
+)
+def test_a_damaged_checkpoint_of_the_run_is_set_aside(models, mnist, tmp_path, capsys, damage):
+    """A readable checkpoint of this very run whose arrays cannot be its network's (edited, or
+    damaged inside): moved aside, the run starts over and ends as a fresh one. Before: a
+    traceback, when resumed or when read as finished (`run.finished`)."""
+    images, labels = mnist[0][:2], mnist[1][:2]
+    passes = [Pass("train", 0, images, labels, plastic=True)]
+    ckpt = tmp_path / "checkpoint.npz"
+    sim = Simulator(models, SHORT, 4, 2, 0, backends.Backend("runtime"), "damaged")
+    state, (rec,) = run_passes(sim, passes, 0, ckpt, sim.initial_state, "first")
+    with np.load(ckpt) as saved:
+        arrays = dict(saved)
+    damage(arrays)
+    np.savez(ckpt, **arrays)
+    assert finished(ckpt, sim.definition, sim.initial_state, passes, 4) is None
+    again, (rec_again,) = run_passes(sim, passes, 0, ckpt, sim.initial_state, "again")
+    assert "does not fit this run's network" in capsys.readouterr().err
+    assert (tmp_path / "checkpoint.stale.npz").exists()
+    np.testing.assert_array_equal(again["s_in.w"], state["s_in.w"])
+    np.testing.assert_array_equal(rec_again["reps"], rec["reps"])
 
 
 def test_checkpoint_past_the_end_of_a_shorter_run_is_set_aside(models, mnist, tmp_path, capsys):

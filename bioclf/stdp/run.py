@@ -27,9 +27,10 @@ from bioclf import checkpoint as checkpoint_run
 from bioclf import tasks
 from bioclf.brian import backends
 from bioclf.data import FloatImages
+from bioclf.data.datasets import N_PIXELS
 from bioclf.encoding import SPLIT_TAGS, hashrng
 from bioclf.errors import ConfigError, ResultFileError
-from bioclf.io import digest, save_npz
+from bioclf.io import digest, save_npz, set_aside
 from bioclf.stdp import labels as labelling
 from bioclf.stdp.protocol import COUNT_DTYPE, Models, Protocol
 from bioclf.stdp.simulate import Simulator
@@ -137,15 +138,27 @@ def run_passes(
         if ids is not None:
             checkpoint_run.resumable(checkpoint, *ids, log, f"[{label}] ")
     if checkpoint.exists():
-        with np.load(checkpoint) as saved:
-            state, k, pos, trace = _restore(saved, records, spikes, wall, costs, n_exc, checkpoint)
-        where = (  # counted as the progress lines count
-            f"{passes[k].split} pass {k + 1}/{len(passes)}, {pos}/{len(passes[k].images)} "
-            "samples done"
-            if k < len(passes)
-            else "every pass done"
-        )
-        log(f"[{label}] resuming from {checkpoint}: {where}")
+        try:  # (its run, read as the run's checkpoint: only a damaged or edited file fails)
+            with np.load(checkpoint) as saved:
+                restored = _restore(saved, records, spikes, wall, costs, n_exc, checkpoint)
+            same_variables(restored[0], sim.initial_state, str(checkpoint), "state")
+        except (*UNREADABLE, ConfigError) as exc:
+            stale = set_aside(checkpoint)
+            reason = exc.reason if isinstance(exc, ConfigError) else type(exc).__name__
+            log(f"[{label}] {checkpoint} does not fit this run's network ({reason}); moved to "
+                f"{stale.name}, starting over")  # fmt: skip
+            records = _new_records(passes, n_exc)  # (what `_restore` filled in, anew)
+            spikes[:], wall[:] = 0, 0
+            costs.update(build_time_s=round(sim.build_time_s, 2), program_mb=0.0)
+        else:
+            state, k, pos, trace = restored
+            where = (  # counted as the progress lines count
+                f"{passes[k].split} pass {k + 1}/{len(passes)}, {pos}/{len(passes[k].images)} "
+                "samples done"
+                if k < len(passes)
+                else "every pass done"
+            )
+            log(f"[{label}] resuming from {checkpoint}: {where}")
 
     sizes = [len(p.images) for p in passes]
     if progress is None:
@@ -258,9 +271,21 @@ def finished(
             if not done or saved_id != run_id or [str(x) for x in saved["pass_ids"]] != pass_ids:
                 return None
             state, _, _, trace = _restore(saved, records, spikes, wall, costs, n_exc, checkpoint)
+        if _misshapen(state, n_exc, starting_state):
+            return None  # (`run_passes`, which has the network to compare, moves it aside)
     except UNREADABLE:
         return None  # (`run_passes` says so and moves it aside)
     return state, _finished_records(records, trace, spikes, wall, costs, run_id)
+
+
+def _misshapen(state: dict, n_exc: int, starting_state: dict | None) -> bool:
+    """Whether a checkpoint's `state` cannot be a network of `n_exc` neurons: an array of
+    another length than its group's, or (where known) other variables than `starting_state`.
+    Known without building the network, which `same_variables` compares with in full."""
+    lengths = {"inp": N_PIXELS, "exc": n_exc, "inh": n_exc, "s_in": N_PIXELS * n_exc, "ctrl": 1}
+    if starting_state is not None and set(state) != set(starting_state):
+        return True
+    return any(np.shape(v) != (lengths.get(k.split(".")[0], np.size(v)),) for k, v in state.items())
 
 
 #: What reading a damaged checkpoint raises.
