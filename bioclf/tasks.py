@@ -79,6 +79,7 @@ def run(
     try:
         return int(main(argv) or 0)
     except BioclfError as exc:
+        _quiet_brian()
         if isinstance(exc, ConfigError) and exc.path == THE_CONFIGURATION:
             # (a task raising it has a --config option; not given, it read the default)
             source = _option(sys.argv[1:] if argv is None else argv, "--config")
@@ -93,6 +94,17 @@ def run(
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _quiet_brian() -> None:
+    """Silence Brian2's warning about objects built but never run (``unused_brian_object``),
+    where Brian2 is loaded: a task that refuses its input after building a network (to compare
+    a trained state with it) would otherwise print a dozen lines of them, as the network is
+    freed, below its one-line error."""
+    if "brian2" in sys.modules:
+        from brian2.utils.logger import BrianLogger
+
+        BrianLogger.suppress_name("unused_brian_object")
 
 
 #: Progress lines over which `Progress` measures the recent rate.

@@ -50,6 +50,28 @@ def test_bad_input_exits_with_status_2(capsys):
     assert "config/x.yaml" in err and "stdp.n" in err
 
 
+def test_an_error_after_a_network_was_built_is_one_line():
+    """A task that builds a Brian2 network and then refuses its input (a trained state of
+    another shape) prints its one line only; before, Brian2 added a dozen lines of
+    'unused_brian_object' warnings as the network was freed."""
+    code = (
+        "import brian2, gc, sys\n"
+        "from bioclf import tasks\n"
+        "from bioclf.errors import ResultFileError\n"
+        "def main(argv):\n"
+        "    group = brian2.NeuronGroup(2, 'v : 1')\n"
+        "    raise ResultFileError('state.npz', 'arrays of other shapes')\n"
+        "status = tasks.run(main, [])\n"
+        "gc.collect()  # (the network freed, as happens some time before the process ends)\n"
+        "sys.exit(status)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 2
+    assert done.stderr == "error: state.npz: arrays of other shapes\n", done.stderr
+
+
 def test_an_error_of_the_configuration_names_the_tasks_config_file(tmp_path, capsys):
     """Checks made past loading (the protocol against the model files) name the --config file,
     not a placeholder."""
