@@ -128,6 +128,16 @@ def module(*args) -> None:
         raise SystemExit(code)
 
 
+def variant_name(text: str) -> str:
+    """An argparse type: a variant's name, one folder under `OUT` (a name with a '/' or '..'
+    would write, and resume, somewhere else: ``../../etc`` trained into bench/etc/)."""
+    if text in ("", ".", "..") or "/" in text or os.sep in text:
+        raise argparse.ArgumentTypeError(
+            f"must be one folder name (no '/', not '.' or '..'), got {text!r}"
+        )
+    return text
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The options; ``--record`` without ``--test`` refused (exit 2) before any training."""
     p = argparse.ArgumentParser(
@@ -135,7 +145,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "name",
-        help="the variant's name: its files go to bench/out/validate/NAME/, where a rerun resumes",
+        type=variant_name,
+        help="the variant's name: its files go to bench/out/validate/NAME/, where a rerun "
+        "resumes (one folder name: no '/', not '.' or '..')",
     )
     p.add_argument(
         "overrides",

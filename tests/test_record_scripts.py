@@ -44,6 +44,18 @@ def test_stdp_validate_help_says_what_an_override_is(validate, capsys):
         assert form in text
 
 
+@pytest.mark.parametrize("name", ["../../etc", "a/b", "..", ""])
+def test_a_name_that_is_not_one_folder_is_refused_before_training(
+    validate, monkeypatch, capsys, name
+):
+    """Before: `../../etc` trained into bench/etc/, outside bench/out/validate/."""
+    _no_training(monkeypatch, validate)
+    with pytest.raises(SystemExit) as exc:
+        validate.main([name, "--seed", "0"])
+    assert exc.value.code == 2
+    assert "argument name: must be one folder name" in capsys.readouterr().err
+
+
 def test_record_without_test_is_refused_before_training(validate, monkeypatch, capsys, tmp_path):
     """A record holds the test accuracy: without --test the run would end, hours later,
     with nothing to record."""
