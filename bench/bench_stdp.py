@@ -234,6 +234,16 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def json_file(text: str) -> Path:
+    """An argparse type: the results file, checked before the timings (the first is written
+    after the first N's, which may take an hour)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a directory")
+    tasks.writable_place(path, file=True)
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line (bench/gpu/check.sh runs it; tests/test_gpu_check.py parses that)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -244,51 +254,59 @@ def build_parser() -> argparse.ArgumentParser:
         help="the Brian2 device (default: %(default)s)",
     )
     p.add_argument(
-        "--sizes", type=int, nargs="+", default=[100, 400], help="N to time (default: %(default)s)"
+        "--sizes",
+        type=tasks.count,
+        nargs="+",
+        default=[100, 400],
+        help="N to time (default: %(default)s)",
     )
     p.add_argument(
         "--samples",
-        type=int,
+        type=tasks.count,
         default=1000,
         help="first window (all thread counts; default: %(default)s)",
     )
     p.add_argument(
         "--epoch-samples",
-        type=int,
+        type=tasks.index,
         default=60000,
         help="samples of the 1-thread (and cuda) run: a whole epoch by default; 0: --samples",
     )
     p.add_argument(
         "--late-samples",
-        type=int,
+        type=tasks.index,
         default=10000,
         help="last window of that run (default: %(default)s)",
     )
     p.add_argument(
-        "--chunk", type=int, help="samples per compiled run (default: --config's, else 1000)"
+        "--chunk",
+        type=tasks.count,
+        help="samples per compiled run (default: --config's, else 1000)",
     )
     # 50 timed samples (~25 s at N=400): fewer made the ratio swing with a few repeats.
     p.add_argument(
         "--conventional-samples",
-        type=int,
+        type=tasks.index,
         default=51,
         help="samples of the conventional design, the first untimed (0 or 1: skipped; default: "
         "%(default)s)",
     )
     p.add_argument(
         "--threads",
-        type=int,
+        type=tasks.count,
         nargs="+",
         default=[1, 2],
         help="OpenMP threads to try (default: %(default)s)",
     )
     p.add_argument(
         "--build",
-        type=Path,
+        type=tasks.out_dir,
         default=ROOT / "build" / "bench",
         help="directory of the compiled projects (default: build/bench)",
     )
-    p.add_argument("--out", type=Path, help="JSON file (default: bench/out/bench_stdp[_cuda].json)")
+    p.add_argument(
+        "--out", type=json_file, help="JSON file (default: bench/out/bench_stdp[_cuda].json)"
+    )
     p.add_argument(
         "--config",
         type=Path,
@@ -298,9 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = build_parser()
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.backend == "cuda" and not backends.gpu_available():
         p.error(
             "--backend cuda needs a GPU, and the CUDA driver shows this process none (none "
@@ -310,6 +328,8 @@ def main() -> int:
     args.out = args.out or ROOT / "bench" / "out" / f"bench_stdp{suffix}.json"
     ds = load_split(ROOT / "data" / "mnist", "train")
     long_run = max(args.epoch_samples, args.samples)
+    if long_run > len(ds):
+        p.error(f"--samples and --epoch-samples ask for {long_run}; the training set has {len(ds)}")
     images = images_as_float(ds)[:long_run]
     if args.config:
         cfg = config.load(args.config)
@@ -378,4 +398,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(tasks.run(main))  # (bad input: one line, exit status 2)

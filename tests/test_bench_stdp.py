@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from conftest import ROOT, bench_script
 
@@ -52,3 +55,49 @@ def test_cuda_without_a_visible_gpu_is_refused_naming_the_driver(monkeypatch, ca
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "CUDA driver" in err and "CUDA_VISIBLE_DEVICES" in err and "nvidia-smi" not in err
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["--sizes", "0"], "argument --sizes: must be a positive integer"),
+        (["--threads", "0"], "argument --threads: must be a positive integer"),
+        (["--samples", "-1"], "argument --samples: must be a positive integer"),
+        (["--out", "."], "argument --out: . is a directory"),
+        (["--samples", "70000"], "the training set has 60000"),
+    ],
+)
+def test_bad_options_are_refused_before_any_timing(monkeypatch, capsys, argv, says):
+    """Before: --sizes 0 and --threads 0 ended in ConfigError tracebacks, --samples -1 timed a
+    whole epoch, and an --out that is a directory failed after the first N's timings (lost)."""
+    bench = _bench()
+    monkeypatch.setattr(bench, "compiled", lambda *a, **k: pytest.fail("a timing started"))
+    monkeypatch.setattr("sys.argv", ["bench_stdp.py", *argv])
+    with pytest.raises(SystemExit) as exit_:
+        bench.main()
+    assert exit_.value.code == 2
+    assert says in capsys.readouterr().err
+
+
+def test_a_bad_configuration_is_one_line(tmp_path):
+    """A --config that cannot be read: one line naming it, exit status 2 (before: a traceback)."""
+    absent = tmp_path / "absent.yaml"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "bench/bench_stdp.py",
+            "--config",
+            str(absent),
+            "--out",
+            str(tmp_path / "b"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr == f"error: configuration {absent}: field '(file)': cannot be read: "
+        "No such file or directory\n"
+    ), done.stderr
