@@ -67,7 +67,8 @@ def run(
     argv: list[str] | None = None,
     resumes: bool = False,
 ) -> int:
-    """Call `main`; a `BioclfError` is printed (no traceback) and gives exit status 2.
+    """Call `main`; a `BioclfError` is printed (no traceback) and gives exit status 2, as does
+    running out of memory (a `MemoryError`: a size given that this machine cannot hold).
 
     A Ctrl-C ends it in one line and exit status 130; a SIGTERM likewise, with exit status 143
     (128 + 15, as the shell reports a command the signal killed). The line says what the same
@@ -85,6 +86,11 @@ def run(
             source = _option(sys.argv[1:] if argv is None else argv, "--config")
             exc = ConfigError(source or DEFAULT_CONFIG, exc.field, exc.reason)
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError as exc:  # (a size given beyond this machine: --n-exc 10**11)
+        _quiet_brian()
+        print(f"error: out of memory ({exc or 'MemoryError'}): a size given (neurons, samples, "
+              "batch) is too large for this machine", file=sys.stderr)  # fmt: skip
         return 2
     except KeyboardInterrupt as exc:
         again = "resume" if resumes else "start over"

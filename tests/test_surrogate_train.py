@@ -314,6 +314,14 @@ def test_another_torch_file_as_checkpoint_is_set_aside(tmp_path):
     assert (run / "checkpoint.stale.pt").exists()
 
 
+def test_a_network_too_large_for_memory_is_refused_naming_its_size(tmp_path):
+    """Before: PyTorch's allocator traceback ("DefaultCPUAllocator: can't allocate memory")."""
+    with pytest.raises(ConfigError, match="weights do not fit in memory: lower hidden") as err:
+        tr.train(tiny(tmp_path, hidden=10**12))
+    assert err.value.field == "hidden"
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
 def test_a_checkpoint_whose_weights_do_not_fit_is_set_aside(tmp_path):
     """A checkpoint of this very run (same options and files) whose weights have other shapes
     (a damaged or edited file): moved aside, training starts over (before: a size-mismatch

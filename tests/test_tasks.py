@@ -72,6 +72,18 @@ def test_an_error_after_a_network_was_built_is_one_line():
     assert done.stderr == "error: state.npz: arrays of other shapes\n", done.stderr
 
 
+def test_running_out_of_memory_is_one_line_with_status_2(capsys):
+    """`--n-exc 100000000000` ended in numpy's MemoryError traceback ("Unable to allocate 745.
+    GiB ..."); now one line saying so, exit status 2."""
+
+    def main(argv):
+        np.zeros(10**15)  # (8 PB: more than any machine's address space)
+
+    assert tasks.run(main, []) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: out of memory (Unable to allocate") and err.count("\n") == 1
+
+
 def test_an_error_of_the_configuration_names_the_tasks_config_file(tmp_path, capsys):
     """Checks made past loading (the protocol against the model files) name the --config file,
     not a placeholder."""

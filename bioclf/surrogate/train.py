@@ -234,6 +234,24 @@ def check_memory(cfg: TrainConfig, device, sources: dict | None = None) -> None:
             )
 
 
+def _built(cfg: TrainConfig, device, sources: dict | None) -> nn.Module:
+    """``build(cfg)`` on `device`; a network whose weights cannot be allocated (a huge
+    ``--hidden``) refused naming its size options, not a PyTorch allocator traceback."""
+    try:
+        return build(cfg).to(device)
+    except (MemoryError, RuntimeError) as exc:  # (torch.OutOfMemoryError is a RuntimeError)
+        if not isinstance(exc, MemoryError) and "allocate" not in str(exc):
+            raise
+        name = "hidden" if cfg.arch == "fc" else "channels"
+        sizes = "hidden" if cfg.arch == "fc" else "channels, conv_hidden"
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            source_of(name, sources),
+            name,
+            f"the network's weights do not fit in memory: lower {sizes} ({first})",
+        ) from None
+
+
 def train(
     cfg: TrainConfig,
     log: Log | None = None,
@@ -268,7 +286,7 @@ def train(
         x_val, y_val, idx_val = load_data(cfg, "validation", sources=sources)
     if cfg.test:  # read (and verified) now, not found bad after the training
         load_data(cfg, "test", sources=sources)
-    net = build(cfg).to(device)  # (a neuron file refused leaves no output directory)
+    net = _built(cfg, device, sources)  # (a neuron file refused leaves no output directory)
     for module in net.modules():
         if isinstance(module, SpikingNeurons):
             module.neuron.check_presentation(cfg.T)
