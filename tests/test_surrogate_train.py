@@ -18,7 +18,7 @@ import torch
 from conftest import EQUATIONS, ROOT, ctrl_c, sigint_default
 
 from bioclf.encoding import bernoulli_spikes, spike_probability, stream_keys
-from bioclf.errors import BioclfError, ConfigError
+from bioclf.errors import BioclfError, ConfigError, ResultFileError
 from bioclf.surrogate import kernels
 from bioclf.surrogate import train as tr
 from bioclf.surrogate.compile import compile_neuron
@@ -301,6 +301,16 @@ def test_evaluating_a_model_with_too_large_a_test_subset_names_the_model(tmp_pat
     with pytest.raises(ConfigError, match="asks for 10001 test images") as err:
         ev.test_model(tmp_path / "model.pt", tmp_path / "out")
     assert (err.value.path, err.value.field) == (str(tmp_path / "model.pt"), "test_subset")
+
+
+def test_a_model_file_refused_by_evaluate_leaves_no_output_directory(tmp_path):
+    """Before: an empty --out directory was left behind by every refused model file."""
+    from bioclf.surrogate import evaluate as ev
+
+    (tmp_path / "model.pt").write_bytes(b"not a model")
+    with pytest.raises(ResultFileError, match="not a model file"):
+        ev.test_model(tmp_path / "model.pt", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_another_torch_file_as_checkpoint_is_set_aside(tmp_path):

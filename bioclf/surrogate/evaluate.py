@@ -241,13 +241,13 @@ def test_model(
         option the model was trained with.
     """
     model_path, out = Path(model_path), Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    log = log or Log(out / "test.log")
     net, cfg, saved = load_saved(model_path, device)
     where = next(net.parameters()).device
     torch.set_num_threads(cfg.threads)
     config_dict = asdict(cfg)
     x_test, y_test, idx_test = load_data(cfg, "test", str(model_path))  # (its options)
+    out.mkdir(parents=True, exist_ok=True)  # (a model or data refused leaves no directory)
+    log = log or Log(out / "test.log")
     log(f"evaluating {model_path} on {len(y_test)} test samples")
     metrics = evaluate(
         net,
