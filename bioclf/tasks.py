@@ -227,8 +227,21 @@ def writable_place(path: Path, file: bool = False) -> None:
         place = place.parent
     if not place.is_dir():
         raise argparse.ArgumentTypeError(f"{place} is not a directory, so {path} cannot be made")
-    if not os.access(place, os.W_OK | os.X_OK):
+    if not os.access(place, os.W_OK | os.X_OK) or not _can_create_in(place):
         raise argparse.ArgumentTypeError(f"{place} is not writable, so {path} cannot be written")
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Whether a file can be made in `folder`: tried, as `os.access` answers yes to root for
+    any folder but one on a read-only file system (``/proc``, ``/sys`` refuse root too). The
+    file is unnamed where the file system allows (``O_TMPFILE``), else removed at once."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def prog() -> str | None:

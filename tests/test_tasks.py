@@ -236,6 +236,14 @@ def test_an_output_that_cannot_be_written_is_refused_before_work(tmp_path, argty
             argtype(str(tmp_path / "ro"))
 
 
+@pytest.mark.parametrize("argtype", [tasks.out_dir, tasks.figure_file])
+def test_an_output_in_a_folder_no_one_can_write_is_refused(argtype):
+    """/proc refuses new files to root too, to whom `os.access` says yes (before: root got a
+    FileNotFoundError traceback from the task's mkdir)."""
+    with pytest.raises(argparse.ArgumentTypeError, match="/proc is not writable"):
+        argtype("/proc/bioclf_out/f.png")
+
+
 class _Parsed(Exception):
     """Raised instead of parsing, carrying the task's parser."""
 
