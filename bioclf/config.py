@@ -19,7 +19,7 @@ import jsonschema
 import yaml
 
 from bioclf.equations.quantities import evaluate_quantity
-from bioclf.errors import ConfigError
+from bioclf.errors import THE_CONFIGURATION, ConfigError
 from bioclf.io import write_if_changed, yaml_file_problem
 
 SCHEMA = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
@@ -262,6 +262,22 @@ def _sample_counts(config: dict, path) -> None:
                 ".".join(keys),
                 f"asks for {n} {split} samples; the data set in {root} has {size}",
             )
+
+
+def build_folder(config: dict, path: str | Path = THE_CONFIGURATION) -> Path:
+    """The configuration's ``build`` (where compiled Brian2 projects go), refused naming it
+    where no directory can be made there (a file, a folder that cannot be written): checked
+    by the tasks that compile, before they build; not by `validate`, as a cluster's
+    ``build`` may exist only on its nodes. Before: a FileNotFoundError or NotADirectoryError
+    traceback from deep in the build."""
+    import argparse
+
+    from bioclf import tasks
+
+    try:
+        return tasks.out_dir(str(config.get("build", "build")))
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(path, "build", str(exc)) from None
 
 
 def load(path: str | Path) -> dict:

@@ -80,6 +80,8 @@ def main(argv=None) -> int:
     duration = cfgmod.quantity(cfg, "neuron_check", "duration") if "duration" in nc else 2 * second
     currents = lif_check.current_levels(model, n_above=nc.get("levels", 12))
     build = cfg.get("build", "build")
+    if set(cfgmod.neuron_check_backends(cfg)) - {"runtime"}:  # (they compile)
+        build = cfgmod.build_folder(cfg, args.config)
     theory, reason = lif_check.analyse(model)
     kind = "analytic" if theory else "agreement"
     if theory is not None:

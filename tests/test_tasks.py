@@ -100,6 +100,22 @@ def test_an_error_of_the_configuration_names_the_tasks_config_file(tmp_path, cap
     assert f"configuration {bad}:" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("task", ["bioclf.stdp.train", "bioclf.neuron_check"])
+def test_a_build_folder_that_cannot_be_made_is_refused_before_building(tmp_path, capsys, task):
+    """`build:` a file: one line naming the field, nothing made (before: a NotADirectoryError
+    traceback from the compile, after the output directory was made)."""
+    (tmp_path / "afile").write_text("")
+    text = (ROOT / "config" / "config.yaml").read_text()
+    bad = tmp_path / "c.yaml"
+    bad.write_text(re.sub(r"(?m)^build: .*$", f"build: {tmp_path / 'afile'}", text))
+    argv = ["--config", str(bad), "--out", str(tmp_path / "o")]
+    argv += ["--n-exc", "5"] if task.endswith("train") else []
+    assert tasks.run(importlib.import_module(task).main, argv) == 2
+    err = capsys.readouterr().err
+    assert f"configuration {bad}: field 'build': {tmp_path / 'afile'} exists and is not" in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_an_error_of_the_default_configuration_names_its_file(tmp_path, capsys, monkeypatch):
     """Without --config the task reads config/config.yaml, and names it (before: "configuration
     config: field 'stdp.n_train or --n-train'", a file that does not exist)."""

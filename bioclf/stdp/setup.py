@@ -93,7 +93,8 @@ def backend(cfg: dict, name: str | None, n_exc: int, seed: int, models: Models) 
         p.reset_between_samples,
         cfg["stdp"]["chunk"],
     )
-    build = Path(cfg.get("build", "build")) / "stdp" / name / f"n{n_exc}_seed{seed}_{key[:8]}"
+    root = Path(cfg.get("build", "build")) if name == "runtime" else cfgmod.build_folder(cfg)
+    build = root / "stdp" / name / f"n{n_exc}_seed{seed}_{key[:8]}"
     return Backend(name=name, threads=int(cfg["stdp"].get("threads", 1)), build_dir=build)
 
 
