@@ -152,6 +152,8 @@ def validate(config: dict, path: str | Path = "config") -> dict:
     for key, model in files.items():
         if not Path(model).exists():
             raise ConfigError(path, key, f"file {model} does not exist")
+        if Path(model).is_dir():
+            raise ConfigError(path, key, f"{model} is a directory, not an equation file")
     _sample_counts(config, path)
     _named_runs(config, path)
     _distinct_runs(config, path)

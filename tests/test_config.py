@@ -34,6 +34,8 @@ BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
         (("stdp", "protocol", "max_rate"), "fast", "stdp.protocol.max_rate"),
         (("surrogate", "runs"), [{"arch": "rnn"}], "surrogate.runs.0.arch"),
         (("stdp", "models", "exc"), "equations/missing.yaml", "stdp.models.exc"),
+        # a directory: refused as "equation file equations: ...", without the field
+        (("stdp", "models", "exc"), "equations", "stdp.models.exc"),
         (("seeds",), [], "seeds"),
         # no simulator: the neuron check wrote "passed": true having run nothing
         (("neuron_check", "backends"), [], "neuron_check.backends"),
