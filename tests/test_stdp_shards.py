@@ -18,7 +18,7 @@ from bioclf.brian import backends
 from bioclf.encoding import hashrng
 from bioclf.errors import ConfigError, ResultFileError
 from bioclf.io import write_json
-from bioclf.stdp import frozen, merge, setup, shards
+from bioclf.stdp import assign, frozen, merge, setup, shards
 from bioclf.stdp.protocol import Models, Protocol
 from bioclf.stdp.simulate import Simulator
 
@@ -102,6 +102,10 @@ def test_shards_merged_equal_the_unsharded_run(tmp_path, monkeypatch, capsys):
     for what, name in (("assign", "assign"), ("respond", "test")):
         out = str(tmp_path / f"m_{name}")
         assert merge.main(["--what", what, "--out", out, *map(str, parts[name])]) == 0
+    # each merge ends with the line its unsharded task ends with
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-2] == assign.summary(whole, N_SAMPLES)
+    assert lines[-1] == f"joined the responses to {N_SAMPLES} test samples from 2 shards"
     np.testing.assert_array_equal(np.load(tmp_path / "m_assign" / "assignment.npy"), whole)
     for name in ("assign/assign_records.npz", "test/responses.npz"):
         a = np.load(tmp_path / name)

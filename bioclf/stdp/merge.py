@@ -11,13 +11,17 @@ run, each once and in order (one missing, repeated or out of place, one of anoth
 network or other settings), are refused naming the file (`bioclf.stdp.shards.concatenate`).
 The merged files record the shards' run (``run``, in ``responses.npz``, ``assign_records.npz``
 and ``assign_metrics.json``), the same as the unsharded run's, which `bioclf.stdp.evaluate`
-checks. The work is done by `bioclf.stdp.frozen`.
+checks. The work is done by `bioclf.stdp.frozen`. Ends with one line on stderr, as the
+unsharded task does: the neurons assigned to each class, or how many test responses were joined.
 """
 
 from __future__ import annotations
 
+import sys
+
 from bioclf import tasks
-from bioclf.stdp import frozen
+from bioclf.io import load_json
+from bioclf.stdp import assign, frozen
 
 
 def main(argv=None) -> int:
@@ -34,8 +38,17 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.out.resolve() in {part.resolve() for part in args.parts}:  # its file over a shard's
         p.error(f"--out must differ from the shards' directories ({args.out} is one)")
-    merge = frozen.merge_assign if args.what == "assign" else frozen.merge_responses
-    merge(args.parts, args.out)
+    if args.what == "assign":
+        assignment = frozen.merge_assign(args.parts, args.out)
+        n_assign = load_json(args.out / "assign_metrics.json")["n_assign"]
+        line = assign.summary(assignment, n_assign)
+    else:
+        n_test = len(frozen.merge_responses(args.parts, args.out)["labels"])
+        line = (
+            f"joined the responses to {tasks.counted(n_test, 'test sample')} from "
+            f"{tasks.counted(len(args.parts), 'shard')}"
+        )
+    print(line, file=sys.stderr)
     return 0
 
 
