@@ -551,3 +551,20 @@ def test_checking_the_configured_data_reads_what_is_there_and_downloads_nothing(
     labels.write_bytes(labels.read_bytes()[:-4])
     with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz"):
         check_configured({**section, "url": url})
+
+
+def test_split_size_is_unknown_where_images_and_labels_disagree(tmp_path: Path) -> None:
+    """The size that sample counts are checked against comes from both files' headers: where
+    they disagree it is unknown, so that loading the split names the mismatch (a count check
+    against the labels' header alone blamed the configuration's n_test for a damaged file)."""
+    from bioclf.data.datasets import split_size
+
+    make_tiny(tmp_path, n=20)
+    assert split_size(tmp_path, "test") == 20
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(19, dtype=np.uint8))
+    assert split_size(tmp_path, "test") is None
+    assert split_size(tmp_path, "train") == 20
+    with pytest.raises(DataError, match="19 labels but t10k-images-idx3-ubyte.gz holds 20"):
+        load_split(tmp_path, "test", name="tiny")
+    (tmp_path / "train-images-idx3-ubyte.gz").unlink()
+    assert split_size(tmp_path, "train") is None

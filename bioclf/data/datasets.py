@@ -103,12 +103,20 @@ def _locate(root: Path, base: str) -> Path | None:
 
 
 def split_size(root: str | os.PathLike, split: str) -> int | None:
-    """The number of samples of a split, from its labels file's header alone (cheap).
+    """The number of samples of a split, from its two files' headers alone (cheap).
 
-    None when the file is missing or its header cannot be read: loading the split then reports
-    the problem, naming the file.
+    None when a file is missing, its header cannot be read, or the images and labels headers
+    disagree in number: loading the split then reports the problem, naming the file.
     """
-    path = _locate(Path(root), SPLIT_FILES[split][1])
+    images, labels = SPLIT_FILES[split]
+    counts = {_header_count(Path(root), images, 3), _header_count(Path(root), labels, 1)}
+    return counts.pop() if len(counts) == 1 else None
+
+
+def _header_count(root: Path, name: str, dims: int) -> int | None:
+    """The item count in the header of the IDX file `name` of uint8 values in `dims`
+    dimensions, or None (missing, unreadable or of another kind)."""
+    path = _locate(root, name)
     if path is None:
         return None
     try:
@@ -119,7 +127,7 @@ def split_size(root: str | os.PathLike, split: str) -> int | None:
             header = f.read(8)
     except (OSError, EOFError, zlib.error):
         return None
-    if len(header) < 8 or header[:4] != b"\x00\x00\x08\x01":  # uint8, one dimension
+    if len(header) < 8 or header[:4] != bytes([0, 0, 8, dims]):
         return None
     return int.from_bytes(header[4:], "big")
 
