@@ -550,6 +550,15 @@ def test_a_learning_rate_not_above_0_is_refused_naming_the_option(tmp_path, flag
 
 
 @pytest.mark.parametrize(
+    "name, reason", [("missing.yaml", "does not exist"), (".", "is a directory, not an equation")]
+)
+def test_a_neuron_file_that_is_not_a_file_is_refused_saying_what_it_is(tmp_path, name, reason):
+    with pytest.raises(tr.ConfigError, match=reason) as err:
+        tr.parse_args(["--neuron", str(tmp_path / name), "--out", str(tmp_path / "o")])
+    assert err.value.field == "neuron"
+
+
+@pytest.mark.parametrize(
     "line, field, reason",
     [
         ("lr: abc", "lr", "expected float"),

@@ -195,7 +195,9 @@ class TrainConfig:
         except ValueError as exc:
             bad("data_checksums", str(exc))
         if self.spiking and not Path(self.neuron).is_file():  # (an ANN needs no neuron)
-            bad("neuron", f"no such equation file: {self.neuron}")
+            if Path(self.neuron).is_dir():  # (worded as bioclf.config words a model file's)
+                bad("neuron", f"{self.neuron} is a directory, not an equation file")
+            bad("neuron", f"file {self.neuron} does not exist")
 
     def data_set(self) -> dict:
         """The keyword arguments of `bioclf.data.load_split` besides the root and split."""
