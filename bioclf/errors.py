@@ -1,12 +1,14 @@
 """Exceptions raised for bad user input.
 
-Every error a user can cause (an equation file, a data file, a configuration value) is a
-`BioclfError`; the command-line entry points print its message and exit with status 2, so a
-traceback is only ever shown for a bug in bioclf itself.
+Every error a user can cause (an equation file, a data file, a configuration value, a file an
+earlier task wrote) is a `BioclfError`; the command-line entry points print its message and
+exit with status 2, so a traceback is only ever shown for a bug in bioclf itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -63,13 +65,44 @@ class DataError(BioclfError):
 
 
 class ResultFileError(BioclfError):
-    """A file an earlier task wrote (a trained network, responses, a checkpoint) is missing,
-    truncated or not of its kind."""
+    """A file an earlier task or the pipeline wrote (a trained network, responses, a
+    checkpoint, ``results/metrics.csv``, a record of ``results/runs.jsonl``) is missing,
+    truncated, not of its kind or does not fit this run.
 
-    def __init__(self, path: str | Path, reason: str):
+    Such a file is never refused with a `ConfigError`, whose message calls it a configuration:
+    the user did not write it, and running its task again rewrites it.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    reason : str
+        What is wrong.
+    field : str, optional
+        The field (column, key, array or line) that is wrong, named in the message where
+        given: ``results/metrics.csv: field 'n_test': ...``.
+    """
+
+    def __init__(self, path: str | Path, reason: str, field: str | None = None):
         self.path = str(path)
         self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        self.field = field
+        where = self.path if field is None else f"{self.path}: field '{field}'"
+        super().__init__(f"{where}: {reason}")
+
+
+@contextmanager
+def options_of_result(path: str | Path) -> Iterator[None]:
+    """Report a `ConfigError` naming `path` as the `ResultFileError` it is: the options that a
+    task saved in its output (``model.pt``'s, ``metrics.json``'s ``config``), checked by the
+    code that checks a configuration's. One naming another file (the command line's option)
+    passes unchanged."""
+    try:
+        yield
+    except ConfigError as exc:
+        if exc.path != str(path):
+            raise
+        raise ResultFileError(path, exc.reason, exc.field) from None
 
 
 class UnsupportedConstructError(EquationFileError):

@@ -27,7 +27,7 @@ import shlex
 from pathlib import Path
 
 from bioclf import run_records, tasks
-from bioclf.errors import ConfigError, ResultFileError
+from bioclf.errors import BioclfError, ConfigError, ResultFileError
 from bioclf.io import write_text
 
 START = "<!-- results-table:start -->"
@@ -44,7 +44,18 @@ MNIST_TEST = 10_000
 OTHER_COLUMNS = ("what", "figure", "target", "anchor", "command")
 
 
-def _read(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+def _refusal(path: Path, field: str, reason: str, written: bool) -> BioclfError:
+    """The error naming `field` of the CSV file `path`: a `ResultFileError` where the file is
+    `written` by the pipeline (``metrics.csv``: its task writes it again), else a `ConfigError`
+    (``targets.csv``, ``other_runs.csv``: rows typed by hand)."""
+    if written:
+        return ResultFileError(path, reason, field)
+    return ConfigError(path, field, reason)
+
+
+def _read(path: Path, required: tuple[str, ...], written: bool = False) -> list[dict[str, str]]:
+    """The rows of the CSV file `path` (none where it is absent), each with the `required`
+    columns; refused (`_refusal`: `written` by the pipeline or by hand) where one lacks them."""
     if not path.exists():
         return []
     with open(path, newline="") as f:
@@ -54,17 +65,18 @@ def _read(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     missing = [c for c in required if c not in header]
     if missing:  # (a file without rows would otherwise give a table without them, silently)
         reason = "column missing (header, line 1)" if header else "empty file: no header line"
-        raise ConfigError(path, missing[0], reason)
+        raise _refusal(path, missing[0], reason, written)
     for number, row in enumerate(rows, start=2):
         missing = [c for c in required if c not in row or row[c] is None]
         if missing:
-            raise ConfigError(path, missing[0], f"column missing (line {number})")
+            raise _refusal(path, missing[0], f"column missing (line {number})", written)
         if None in row:  # csv.DictReader's key for fields beyond the header
-            raise ConfigError(
+            raise _refusal(
                 path,
                 f"line {number}",
                 f"{len(row) - 1 + len(row[None])} fields for {len(row) - 1} columns "
                 "(a comma in an unquoted field? quote it)",
+                written,
             )
     return rows
 
@@ -120,11 +132,11 @@ def _on_fewer(runs: list[dict[str, str]], column: str, metrics: Path, label: str
     had one says nothing); refused where they were tested on different numbers."""
     sizes = {int(n) for r in runs if (n := _number(r.get(column))) is not None}
     if len(sizes) > 1:
-        raise ConfigError(
+        raise ResultFileError(
             metrics,
-            column,
             f"{label}: seeds tested on {' and '.join(f'{n:,}' for n in sorted(sizes))} "
             "images: a mean over different test sets is meaningless",
+            column,
         )
     return _on_images(sizes.pop() if sizes else MNIST_TEST)
 
@@ -142,7 +154,7 @@ def default_rows(metrics: Path, targets: Path) -> list[tuple[str, ...]]:
         for t in _read(targets, ("method", "network", "target"))
     }
     groups: dict[tuple[str, str], list[dict[str, str]]] = {}
-    for row in _read(metrics, ("method", "network", "accuracy")):
+    for row in _read(metrics, ("method", "network", "accuracy"), written=True):
         if _number(row["accuracy"]) is not None:
             groups.setdefault((row["method"], row["network"]), []).append(row)
     rows = []
@@ -311,22 +323,22 @@ def check_default_configuration(report: Path) -> None:
     text = report.read_text()
     data = re.search(r"^Data set: `([^`]+)`", text, flags=re.M)
     if data is not None and data[1].lower() != "mnist":
-        raise ConfigError(
+        raise ResultFileError(
             report,
-            "data.name",
             f"results/metrics.csv comes from the data set {data[1]}, but the README's table "
             "gives accuracies on the MNIST test images",
+            "data.name",
         )
     match = re.search(r"^- configuration: `([^`]+)`", text, flags=re.M)
     if match is None:
         return
     used = Path(match[1])
     if (used.parent.name, used.name) != ("config", "config.yaml"):
-        raise ConfigError(
+        raise ResultFileError(
             report,
-            "configuration",
             f"results/metrics.csv comes from {used}, not config/config.yaml, but the table "
             "calls its rows the default run's: run `make run` (the default) first",
+            "configuration",
         )
 
 

@@ -22,7 +22,7 @@ import shlex
 from pathlib import Path
 
 from bioclf import tasks
-from bioclf.errors import ConfigError
+from bioclf.errors import ConfigError, ResultFileError
 
 #: The keys every record has, with what each must be.
 REQUIRED = ("name", "seed", "test_accuracy", "n_test", "command", "commit")
@@ -64,17 +64,17 @@ def check(record, path: Path, line: int) -> dict:
 
     Raises
     ------
-    ConfigError
+    ResultFileError
         Naming `path`, the field and the line: not an object, a key missing or of a wrong type.
     """
     if not isinstance(record, dict):
-        raise ConfigError(path, f"line {line}", f"{type(record).__name__}: expected an object")
+        raise ResultFileError(path, f"{type(record).__name__}: expected an object", f"line {line}")
     for key in REQUIRED:
         if key not in record:
-            raise ConfigError(path, key, f"line {line}: missing")
+            raise ResultFileError(path, f"line {line}: missing", key)
         problem = problem_with(key, record[key])
         if problem:
-            raise ConfigError(path, key, f"line {line}: {problem}")
+            raise ResultFileError(path, f"line {line}: {problem}", key)
     return record
 
 
@@ -83,7 +83,7 @@ def load(path: Path) -> dict[str, dict]:
 
     Raises
     ------
-    ConfigError
+    ResultFileError
         Naming `path`, the line and the field: bad JSON, a missing key, a wrong type, a name
         given twice.
     """
@@ -95,24 +95,25 @@ def load(path: Path) -> dict[str, dict]:
         try:
             record = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(path, f"line {number}", f"not JSON: {exc}") from None
+            raise ResultFileError(path, f"not JSON: {exc}", f"line {number}") from None
         check(record, path, number)
         name = record["name"]
         if name in records:
-            raise ConfigError(
-                path, "name", f"line {number}: {name!r} already names line {lines[name]}"
+            raise ResultFileError(
+                path, f"line {number}: {name!r} already names line {lines[name]}", "name"
             )
         records[name], lines[name] = record, number
     return records
 
 
 def check_new(path: Path, name: str) -> None:
-    """Refuse `name` where it is malformed, or `path` (if it exists) is or has it already."""
+    """Refuse (`ResultFileError`) `name` where it is malformed, or `path` (if it exists) is or
+    has it already."""
     problem = problem_with("name", name)
     if problem:
-        raise ConfigError(path, "name", problem)
+        raise ResultFileError(path, problem, "name")
     if path.exists() and name in load(path):
-        raise ConfigError(path, "name", f"{name!r}: already recorded (one record per run)")
+        raise ResultFileError(path, f"{name!r}: already recorded (one record per run)", "name")
 
 
 def append(path: Path, record: dict) -> None:
@@ -132,7 +133,7 @@ def commit(root: Path, record_file: Path | None = None) -> str:
 
     Raises
     ------
-    ConfigError
+    ResultFileError
         Naming `record_file`: neither git nor ``BIOCLF_COMMIT`` says which code runs, or
         ``BIOCLF_COMMIT`` is no short git hash (refused here, before a run, not when its record
         is appended at the end).
@@ -140,15 +141,15 @@ def commit(root: Path, record_file: Path | None = None) -> str:
     ignore = (*tasks.OUTPUTS, *([Path(record_file).resolve()] if record_file else []))
     head = tasks.code_commit(root, ignore)
     if not head:
-        raise ConfigError(
+        raise ResultFileError(
             record_file or root,
-            "commit",
             f"{Path(root).resolve()} is no git checkout and BIOCLF_COMMIT is unset: a record "
             "names the code that ran",
+            "commit",
         )
     problem = problem_with("commit", head)
     if problem:
-        raise ConfigError(record_file or root, "commit", f"BIOCLF_COMMIT {problem}")
+        raise ResultFileError(record_file or root, f"BIOCLF_COMMIT {problem}", "commit")
     return head
 
 

@@ -136,9 +136,24 @@ def test_results_of_another_configuration_are_refused(tmp_path):
     report.write_text("## Provenance\n\n- configuration: `/work/x/config/config.yaml` (below)\n")
     readme_table.check_default_configuration(report)  # the default, in another checkout
     report.write_text("## Provenance\n\n- configuration: `config/smoke.yaml` (below)\n")
-    with pytest.raises(ConfigError, match="comes from config/smoke.yaml"):
+    with pytest.raises(ResultFileError, match="comes from config/smoke.yaml"):
         readme_table.check_default_configuration(report)
     readme_table.check_default_configuration(tmp_path / "absent.md")  # nothing to check
+
+
+def test_results_of_another_configuration_are_a_result_file_in_the_one_line(tmp_path, capsys):
+    """Before: `make readme` after a smoke run said 'error: configuration results/report.md:
+    ...', calling the report the pipeline wrote a configuration file."""
+    results, readme = _sources(tmp_path)
+    report = results / "report.md"
+    report.write_text("## Provenance\n\n- configuration: `config/smoke.yaml` (below)\n")
+    argv = ["--readme", str(readme), "--results", str(results)]
+    assert tasks.run(readme_table.main, argv) == 2
+    assert capsys.readouterr().err == (
+        f"error: {report}: field 'configuration': results/metrics.csv comes from "
+        "config/smoke.yaml, not config/config.yaml, but the table calls its rows the default "
+        "run's: run `make run` (the default) first\n"
+    )
 
 
 def test_results_on_another_data_set_are_refused(tmp_path):
@@ -149,7 +164,7 @@ def test_results_on_another_data_set_are_refused(tmp_path):
     report.write_text("Data set: `mnist` (data.name), read from `data/mnist`.\n" + provenance)
     readme_table.check_default_configuration(report)
     report.write_text("Data set: `fashion-mnist` (data.name), read from `x`.\n" + provenance)
-    with pytest.raises(ConfigError, match="'data.name'.*the data set fashion-mnist"):
+    with pytest.raises(ResultFileError, match="'data.name'.*the data set fashion-mnist"):
         readme_table.check_default_configuration(report)
 
 
@@ -196,7 +211,9 @@ def test_a_source_without_its_columns_is_refused_and_the_readme_left_alone(
     before = readme.read_text()
     assert "MLP 784-100-10" in before
     (results / name).write_text(text)
-    with pytest.raises(ConfigError, match=f"{name}: {reason}"):
+    # metrics.csv is the pipeline's (a result file), the others are typed by hand
+    refused = ResultFileError if name == "metrics.csv" else ConfigError
+    with pytest.raises(refused, match=f"{name}: {reason}"):
         readme_table.main(["--readme", str(readme), "--results", str(results)])
     assert readme.read_text() == before
 
@@ -356,10 +373,10 @@ def test_a_malformed_record_is_refused_with_its_line_and_field(tmp_path, lines, 
     (or two records under one name) is refused, not skipped."""
     runs = tmp_path / "runs.jsonl"
     runs.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ConfigError, match=rf"^configuration {re.escape(str(runs))}: {error}"):
+    with pytest.raises(ResultFileError, match=rf"^{re.escape(str(runs))}: {error}"):
         run_records.load(runs)
     others = _others(tmp_path, [("", "`python x.py`", "s0")])
-    with pytest.raises(ConfigError, match=error):  # and the table is not made
+    with pytest.raises(ResultFileError, match=error):  # and the table is not made
         readme_table.table(tmp_path / "m.csv", tmp_path / "t.csv", others)
 
 
@@ -368,9 +385,9 @@ def test_a_record_is_appended_once_and_as_loaded(tmp_path):
     runs.write_text(GOOD)  # no final newline: the next record still gets a line of its own
     run_records.append(runs, _record("s1", 1, 0.5, "python x.py", commit="abc1234+dirty"))
     assert list(run_records.load(runs)) == ["s0", "s1"]
-    with pytest.raises(ConfigError, match="field 'name': 's1': already recorded"):
+    with pytest.raises(ResultFileError, match="field 'name': 's1': already recorded"):
         run_records.append(runs, _record("s1", 2, 0.5, "python x.py"))
-    with pytest.raises(ConfigError, match="field 'test_accuracy': line 3: None"):
+    with pytest.raises(ResultFileError, match="field 'test_accuracy': line 3: None"):
         run_records.append(runs, _record("s2", 2, None, "python x.py"))
     assert len(runs.read_text().splitlines()) == 2
 
@@ -423,11 +440,11 @@ def test_the_commit_is_dirty_for_changed_tracked_files_but_the_record_file(tmp_p
     monkeypatch.setenv("BIOCLF_COMMIT", "abc1234")
     assert run_records.commit(plain, runs) == "abc1234"
     monkeypatch.delenv("BIOCLF_COMMIT")
-    with pytest.raises(ConfigError, match="runs.jsonl: field 'commit': .* no git checkout"):
+    with pytest.raises(ResultFileError, match="runs.jsonl: field 'commit': .* no git checkout"):
         run_records.commit(plain, runs)
     # refused when the run starts (bench/stdp_validate.py --record), not hours later on append
     monkeypatch.setenv("BIOCLF_COMMIT", "v1.0")
-    with pytest.raises(ConfigError, match="runs.jsonl: field 'commit': BIOCLF_COMMIT 'v1.0'"):
+    with pytest.raises(ResultFileError, match="runs.jsonl: field 'commit': BIOCLF_COMMIT 'v1.0'"):
         run_records.commit(plain, runs)
 
 
@@ -451,6 +468,6 @@ def test_a_default_run_on_fewer_test_images_says_on_how_many(tmp_path):
     mixed = (
         "stdp,Diehl&Cook N=100,100,0,cpp,0.7,500,,\nstdp,Diehl&Cook N=100,100,1,cpp,0.8,10000,,\n"
     )
-    with pytest.raises(ConfigError, match=r"field 'n_test': STDP, Diehl&Cook N=100 \(cpp\): "
+    with pytest.raises(ResultFileError, match=r"field 'n_test': STDP, Diehl&Cook N=100 \(cpp\): "
                        r"seeds tested on 500 and 10,000 images"):  # fmt: skip
         _table(tmp_path, header + mixed)

@@ -13,7 +13,7 @@ import yaml
 from conftest import ROOT, bench_script
 
 from bioclf import run_records, tasks
-from bioclf.errors import ConfigError
+from bioclf.errors import ConfigError, ResultFileError
 
 
 def _script(name: str):
@@ -71,7 +71,7 @@ def test_a_name_already_recorded_is_refused_before_training(validate, monkeypatc
     runs = tmp_path / "runs.jsonl"
     record = {"name": "s0", "seed": 0, "test_accuracy": 0.8, "n_test": 10, "command": "python x"}
     runs.write_text(json.dumps(record | {"commit": "abc1234"}) + "\n")
-    with pytest.raises(ConfigError, match="runs.jsonl: field 'name': 's0': already recorded"):
+    with pytest.raises(ResultFileError, match="runs.jsonl: field 'name': 's0': already recorded"):
         validate.main(["s0", "--test", "--record", str(runs)])
 
 
@@ -135,7 +135,7 @@ def test_a_recorded_run_appends_its_record(validate, monkeypatch, tmp_path):
     assert list(record)[:6] == list(run_records.REQUIRED)
     assert run_records.COMMIT.fullmatch(record["commit"])
     monkeypatch.chdir(tmp_path)  # (main went to the project root)
-    with pytest.raises(ConfigError, match="'s2': already recorded"):  # a run, one record
+    with pytest.raises(ResultFileError, match="'s2': already recorded"):  # a run, one record
         validate.main(argv)
 
 
