@@ -113,10 +113,20 @@ def test_a_state_of_another_network_size_is_refused_naming_the_arrays():
     train_metrics.json of another training) ran into an IndexError traceback in the network."""
     initial = {"exc.v": np.zeros(7), "s_in.w": np.zeros(784 * 7)}
     state = {"exc.v": np.zeros(5), "s_in.w": np.zeros(784 * 5)}
-    with pytest.raises(ConfigError, match=r"s_in.w \(3920,\) \(this network: \(5488,\)\)"):
+    with pytest.raises(ResultFileError, match=r"s_in.w \(3920,\) \(this network: \(5488,\)\)"):
         same_variables(state, initial, "state.npz", "variables")
     same = {k: v + 1 for k, v in initial.items()}
     assert same_variables(same, initial, "state.npz", "variables") is same
+
+
+def test_a_state_that_does_not_fit_is_a_result_file_not_a_configuration():
+    """Before: a trained state.npz of other variables was reported as 'configuration
+    state.npz: ...', though a training wrote it; it is a result file, named with its field."""
+    initial = {"exc.v": np.zeros(7)}
+    with pytest.raises(ResultFileError) as err:
+        same_variables({"exc.theta": np.zeros(7)}, initial, "run/state.npz", "variables")
+    assert not isinstance(err.value, ConfigError)
+    assert str(err.value).startswith("run/state.npz: field 'variables': variables differ")
 
 
 def test_scoring_counts_the_cost_of_an_inference_by_hand(tmp_path):

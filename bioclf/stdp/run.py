@@ -29,7 +29,7 @@ from bioclf.brian import backends
 from bioclf.data import FloatImages
 from bioclf.data.datasets import N_PIXELS
 from bioclf.encoding import SPLIT_TAGS, hashrng
-from bioclf.errors import ConfigError, ResultFileError
+from bioclf.errors import ResultFileError
 from bioclf.io import digest, save_npz, set_aside
 from bioclf.stdp import labels as labelling
 from bioclf.stdp.protocol import COUNT_DTYPE, Models, Protocol
@@ -62,17 +62,15 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def same_variables(state: dict, initial: dict, where: str, field: str) -> dict:
-    """`state`, refused (naming `where` and `field`) unless it has the variables of `initial`,
-    of the same shapes: a network trained with other model files (a variable added or removed
-    since) or of another size cannot be carried on or run frozen."""
+def variables_problem(state: dict, initial: dict) -> str | None:
+    """Why `state` cannot be carried on as a state of the network whose `initial` state is
+    given (other variables, or arrays of other shapes: a network trained with other model
+    files, a variable added or removed since, or of another size), or None."""
     if set(state) != set(initial):
         differ = sorted(set(state) ^ set(initial))
-        raise ConfigError(
-            where,
-            field,
+        return (
             f"variables differ from this network's: {differ} (were the model files changed "
-            "since training? train again with them)",
+            "since training? train again with them)"
         )
     shapes = [
         f"{k} {np.shape(state[k])} (this network: {np.shape(initial[k])})"
@@ -80,13 +78,20 @@ def same_variables(state: dict, initial: dict, where: str, field: str) -> dict:
         if np.shape(state[k]) != np.shape(initial[k])
     ]
     if shapes:
-        raise ConfigError(
-            where,
-            field,
+        return (
             f"arrays of other shapes than this network's: {'; '.join(shapes[:3])}"
             f"{f' and {len(shapes) - 3} more' if len(shapes) > 3 else ''} (a network of "
-            "another size, or state and train_metrics.json of different trainings?)",
+            "another size, or state and train_metrics.json of different trainings?)"
         )
+    return None
+
+
+def same_variables(state: dict, initial: dict, where: str, field: str) -> dict:
+    """`state`, read from the trained state `where` (a ``state.npz`` a training wrote), refused
+    (`ResultFileError` naming `where` and `field`) where `variables_problem` finds one."""
+    problem = variables_problem(state, initial)
+    if problem is not None:
+        raise ResultFileError(where, problem, field)
     return state
 
 
@@ -141,10 +146,11 @@ def run_passes(
         try:  # (its run, read as the run's checkpoint: only a damaged or edited file fails)
             with np.load(checkpoint) as saved:
                 restored = _restore(saved, records, spikes, wall, costs, n_exc, checkpoint)
-            same_variables(restored[0], sim.initial_state, str(checkpoint), "state")
-        except (*UNREADABLE, ConfigError) as exc:
+            reason = variables_problem(restored[0], sim.initial_state)
+        except UNREADABLE as exc:
+            reason = type(exc).__name__
+        if reason is not None:
             stale = set_aside(checkpoint)
-            reason = exc.reason if isinstance(exc, ConfigError) else type(exc).__name__
             log(f"[{label}] {checkpoint} does not fit this run's network ({reason}); moved to "
                 f"{stale.name}, starting over")  # fmt: skip
             records = _new_records(passes, n_exc)  # (what `_restore` filled in, anew)

@@ -15,7 +15,13 @@ from bioclf.errors import THE_CONFIGURATION, ConfigError, ResultFileError
 from bioclf.io import load_arrays, load_json, save_npy, save_npz, write_json
 from bioclf.stdp import network, run, setup, simulate
 from bioclf.stdp.protocol import Models
-from bioclf.stdp.run import Pass, make_simulator, run_passes, same_variables
+from bioclf.stdp.run import (
+    Pass,
+    make_simulator,
+    run_passes,
+    same_variables,
+    variables_problem,
+)
 
 
 def train(
@@ -87,10 +93,11 @@ def train(
             sim = make_simulator(
                 models, protocol, n_exc, cfg["stdp"]["chunk"], seed, backend, "network"
             )
-            if state is not None:
-                initial = same_variables(
-                    state, sim.initial_state, THE_CONFIGURATION, f"schedule of N={n_exc}"
-                )
+            if state is not None:  # (the previous phase's: its model files are the config's)
+                problem = variables_problem(state, sim.initial_state)
+                if problem is not None:
+                    raise ConfigError(THE_CONFIGURATION, f"schedule of N={n_exc}", problem)
+                initial = state
             elif continue_from is not None:
                 initial = _earlier_state(Path(continue_from), sim.initial_state)
             else:
