@@ -18,6 +18,7 @@ import pandas as pd
 
 from bioclf import config as cfgmod
 from bioclf import energy, neuron_cost, plots, report_coding
+from bioclf.errors import options_of_result
 from bioclf.io import load_json, number, write_csv
 
 ENERGY_COLUMNS = [
@@ -127,14 +128,16 @@ def update_price(files: tuple[str, ...], dt: float) -> tuple[float, float]:
     return tuple(sum(c[k] for c in counts) / len(counts) for k in (0, 1))
 
 
-def _neurons(config: dict) -> int:
-    """Neurons (every population but the input) of the network of a training configuration,
-    counted on its twin, which has the same populations."""
+def _neurons(config: dict, where: Path) -> int:
+    """Neurons (every population but the input) of the network of a training configuration
+    (``config`` of the metrics file `where`, which names it where refused), counted on its
+    twin, which has the same populations."""
     import torch
 
     from bioclf.surrogate import train
 
-    cfg = train.config_from_dict({**config, "spiking": False}, "(metrics.json)")
+    with options_of_result(where):
+        cfg = train.config_from_dict({**config, "spiking": False}, str(where))
     with torch.no_grad():
         _, acts, _ = train.build(cfg)(torch.zeros(1, 1, 784), record=True)
     return sum(a[0, 0].numel() for name, a in acts.items() if name != "input")
@@ -159,7 +162,8 @@ def energy_table(df: pd.DataFrame, cfg: dict) -> pd.DataFrame:
             row = _row("stdp", r["network"], r["seed"], "fp32", r["accuracy"], ops)
             rows.append({**row, PRICED: priced})
             continue
-        m = load_json(Path(r["_dir"]) / "metrics.json")
+        where = Path(r["_dir"]) / "metrics.json"
+        m = load_json(where)
         spiking = r["method"] == "surrogate"
         # the update priced by the file as it is now, as the rest of the report reads it
         priced = ((m["config"]["neuron"],), m["config"]["dt"]) if spiking else None
@@ -171,7 +175,7 @@ def energy_table(df: pd.DataFrame, cfg: dict) -> pd.DataFrame:
             # written before the operation counts: the same counts from its synops
             c = m["config"]
             synops = m["synops_per_inference"]["total"]
-            ops = energy.snn_operations(synops, _neurons(c), c["T"], update)
+            ops = energy.snn_operations(synops, _neurons(c, where), c["T"], update)
             dense, precisions = m["energy"]["ann_equivalent_macs"], ["fp32"]
         else:
             continue

@@ -9,6 +9,7 @@ import pytest
 from conftest import EQUATIONS
 
 from bioclf import energy, report_energy
+from bioclf.errors import ConfigError, ResultFileError
 
 LIF = str(EQUATIONS / "lif.yaml")
 
@@ -55,7 +56,16 @@ def test_the_figure_draws_a_front_of_one_point(tmp_path, monkeypatch):
     ],
 )
 def test_neuron_count_of_a_training_configuration(config, neurons):
-    assert report_energy._neurons(config) == neurons
+    assert report_energy._neurons(config, "metrics.json") == neurons
+
+
+def test_a_refused_training_configuration_names_its_metrics_file():
+    """Before: the 'config' of a metrics.json a training wrote was refused as 'configuration
+    (metrics.json): ...', a configuration file of no path; it is that result file's field."""
+    with pytest.raises(ResultFileError) as err:
+        report_energy._neurons({"bogus": 1}, "run/metrics.json")
+    assert not isinstance(err.value, ConfigError)
+    assert str(err.value).startswith("run/metrics.json: field 'bogus': unknown option")
 
 
 def _metrics(d, accuracy, ops, precisions, dense):

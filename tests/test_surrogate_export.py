@@ -8,7 +8,7 @@ import torch
 
 from bioclf.brian.backends import Backend
 from bioclf.data import images_as_float, load_split
-from bioclf.errors import ConfigError
+from bioclf.errors import ConfigError, ResultFileError
 from bioclf.surrogate.export_brian import run_brian, run_torch
 from bioclf.surrogate.options import TrainConfig
 from bioclf.surrogate.saved import build
@@ -196,3 +196,20 @@ def test_pytorch_runs_on_the_threads_of_the_training_as_the_evaluation_does(tmp_
     finally:
         torch.set_num_threads(before)
     assert seen == [cfg.threads]
+
+
+@pytest.mark.parametrize(
+    "saved, field", [({"spiking": False}, "spiking"), ({"arch": "conv"}, "arch")]
+)
+def test_a_model_file_that_cannot_be_exported_is_a_result_file(monkeypatch, saved, field):
+    """Before: a model.pt of a non-spiking twin or a convolutional network was refused as
+    'configuration .../model.pt: ...'; a training wrote it: a result file, and its field."""
+    from bioclf.surrogate import export_brian
+    from bioclf.surrogate import saved as saved_module
+
+    cfg = TrainConfig(**saved)
+    monkeypatch.setattr(saved_module, "load_model", lambda path, device: (None, cfg))
+    with pytest.raises(ResultFileError) as err:
+        export_brian.compare("run/model.pt", n_test=1)
+    assert not isinstance(err.value, ConfigError)
+    assert str(err.value).startswith(f"run/model.pt: field '{field}': ")

@@ -298,9 +298,35 @@ def test_evaluating_a_model_with_too_large_a_test_subset_names_the_model(tmp_pat
     saved = torch.load(full_dir / "model.pt", weights_only=False)
     saved["config"]["test_subset"] = 10001
     torch.save(saved, tmp_path / "model.pt")
-    with pytest.raises(ConfigError, match="asks for 10001 test images") as err:
+    with pytest.raises(ResultFileError, match="asks for 10001 test images") as err:
         ev.test_model(tmp_path / "model.pt", tmp_path / "out")
     assert (err.value.path, err.value.field) == (str(tmp_path / "model.pt"), "test_subset")
+    assert str(err.value).startswith(f"{tmp_path / 'model.pt'}: field 'test_subset': ")
+
+
+@pytest.mark.parametrize(
+    "config, start",
+    [
+        ({"bogus": 1}, "field 'bogus': unknown option"),
+        ({"hidden": "many"}, "field 'hidden': expected int"),
+        ({"device": "tpu"}, "field 'device': must be one of"),
+    ],
+)
+def test_a_model_file_whose_saved_options_are_refused_is_a_result_file(tmp_path, config, start):
+    """Before: the options saved in a model.pt (which a training wrote) were refused as
+    'configuration .../model.pt: ...', and a missing model.pt too."""
+    path = tmp_path / "model.pt"
+    with pytest.raises(ResultFileError, match=r"^\S*model.pt: no such model file$"):
+        load_model(path)
+    torch.save({"config": config, "model": {}}, path)
+    with pytest.raises(ResultFileError) as err:
+        load_model(path)
+    assert not isinstance(err.value, ConfigError)
+    assert str(err.value).startswith(f"{path}: {start}")
+    if "device" not in config:  # (the command line's device: its own error, unchanged)
+        return
+    with pytest.raises(ConfigError, match=r"^configuration \(command line\): field 'device'"):
+        load_model(path, device="tpu")
 
 
 def test_a_model_file_refused_by_evaluate_leaves_no_output_directory(tmp_path):
@@ -435,7 +461,7 @@ def test_checkpoint_written_for_an_edited_neuron_file_is_set_aside(tmp_path):
     assert metrics["neuron_files"] == {str(neuron): trained_text}
     neuron.write_text(trained_text.replace("tau_m: 100*ms", "tau_m: 20*ms"))
     # The trained weights are not run on the edited neuron (evaluation, export to Brian2).
-    with pytest.raises(ConfigError, match="neuron.*has changed since this network was trained"):
+    with pytest.raises(ResultFileError, match="neuron.*has changed since this network was trained"):
         load_model(tmp_path / "run" / "model.pt")
     edited = tr.train(tiny(tmp_path, epochs=1, neuron=str(neuron)))
     assert (tmp_path / "run" / "checkpoint.stale.pt").exists()

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from bioclf import energy, neuron_cost, tasks
-from bioclf.errors import BioclfError
+from bioclf.errors import BioclfError, options_of_result
 from bioclf.io import save_npy, write_json, write_text
 from bioclf.surrogate.ann import analog_input
 from bioclf.surrogate.data import load_data
@@ -245,7 +245,8 @@ def test_model(
     where = next(net.parameters()).device
     torch.set_num_threads(cfg.threads)
     config_dict = asdict(cfg)
-    x_test, y_test, idx_test = load_data(cfg, "test", str(model_path))  # (its options)
+    with options_of_result(model_path):  # (its options: test_subset, say)
+        x_test, y_test, idx_test = load_data(cfg, "test", str(model_path))
     out.mkdir(parents=True, exist_ok=True)  # (a model or data refused leaves no directory)
     log = log or Log(out / "test.log")
     log(f"evaluating {model_path} on {len(y_test)} test samples")

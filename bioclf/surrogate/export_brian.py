@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from bioclf import tasks
-from bioclf.errors import BioclfError, ConfigError
+from bioclf.errors import BioclfError, ConfigError, ResultFileError
 from bioclf.io import write_json
 
 SLOT_EXTRA = 2  # steps per sample beyond T: one per spiking layer
@@ -264,10 +264,10 @@ def compare(
     # digits, and so may change a count; run by hand, PyTorch would take every core
     torch.set_num_threads(cfg.threads)
     if not cfg.spiking:
-        raise ConfigError(model_path, "spiking", "a non-spiking twin has no Brian2 network")
+        raise ResultFileError(model_path, "a non-spiking twin has no Brian2 network", "spiking")
     if cfg.arch != "fc":  # (before the data is read and the network built)
-        raise ConfigError(
-            model_path, "arch", f"only the fully connected network is exported, not {cfg.arch!r}"
+        raise ResultFileError(
+            model_path, f"only the fully connected network is exported, not {cfg.arch!r}", "arch"
         )
     test = load_split(data or cfg.data, "test", **cfg.data_set())
     if n_test is None:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from bioclf.equations import load_neuron, model_content
-from bioclf.errors import ConfigError, ResultFileError
+from bioclf.errors import ResultFileError, options_of_result
 from bioclf.io import atomic, digest
 from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.networks import build_network
@@ -72,15 +72,17 @@ def load_saved(path: str | Path, device: str | None = None) -> tuple[nn.Module, 
 
     Raises
     ------
-    ConfigError
-        No such file, or the neuron file changed since training.
     ResultFileError
-        The file is not a model file (another task's output, or the training's checkpoint),
-        is truncated, or its weights do not fit the network its configuration describes.
+        No such file; the file is not a model file (another task's output, or the training's
+        checkpoint), is truncated, or its weights do not fit the network its configuration
+        describes; a field of its saved configuration is refused (the device it names is not
+        here, say); or the neuron file changed since training.
+    ConfigError
+        `device` (the command line's) is refused.
     """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(path, "model", "no such model file")
+        raise ResultFileError(path, "no such model file")
     try:
         saved = torch.load(path, weights_only=False, map_location="cpu")
     except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
@@ -95,20 +97,21 @@ def load_saved(path: str | Path, device: str | None = None) -> tuple[nn.Module, 
         )
     if CHECKPOINT_KEYS <= set(saved):
         raise ResultFileError(path, _checkpoint_not_model(path, saved))
-    cfg = config_from_dict(saved["config"], str(path))
-    if device is not None:
-        cfg.device = device
-    where = resolve_device(cfg.device, "(command line)" if device is not None else str(path))
+    with options_of_result(path):  # (a training wrote them; `device`: the command line's)
+        cfg = config_from_dict(saved["config"], str(path))
+        if device is not None:
+            cfg.device = device
+        where = resolve_device(cfg.device, "(command line)" if device is not None else str(path))
     # The weights were trained on one neuron model: refuse to run them on another (the neuron
     # file edited since training). Model files written before model_id was saved are not checked.
     trained_id = saved.get("model_id")
     if trained_id is not None and neuron_id(cfg.neuron) != trained_id:
-        raise ConfigError(
+        raise ResultFileError(
             path,
-            "neuron",
             f"the model in {cfg.neuron} has changed since this network was trained on it; "
             "retrain, or restore the file (the trained text is saved under 'neuron_files' "
             "in this model file)",
+            "neuron",
         )
     net = build(cfg)
     try:
