@@ -179,6 +179,27 @@ def test_a_damaged_checkpoint_of_the_run_is_set_aside(models, mnist, tmp_path, c
     np.testing.assert_array_equal(rec_again["reps"], rec["reps"])
 
 
+def test_a_finished_run_of_a_sparse_input_connection_is_read_without_building(
+    models, mnist, tmp_path
+):
+    """The input connection need not join every pixel to every neuron (``connect:`` a
+    condition): its finished checkpoint is read as finished, not taken for a damaged one (its
+    weights fewer than 784 x N), which built the network again to find it complete."""
+    path = tmp_path / "sparse_stdp.yaml"
+    path.write_text(f"extends: {DC_MODELS['input_exc']}\nconnect: i % 2 == 0\n")
+    sparse = Models.load({**DC_MODELS, "input_exc": path})
+    images, labels = mnist[0][:2], mnist[1][:2]
+    passes = [Pass("train", 0, images, labels, plastic=True)]
+    ckpt = tmp_path / "checkpoint.npz"
+    sim = Simulator(sparse, SHORT, 4, 2, 0, backends.Backend("runtime"), "sparse")
+    state, _ = run_passes(sim, passes, 0, ckpt, sim.initial_state, "sparse")
+    assert len(state["s_in.w"]) == 392 * 4
+    for start in (None, sim.initial_state):
+        done = finished(ckpt, sim.definition, start, passes, 4)
+        assert done is not None
+        np.testing.assert_array_equal(done[0]["s_in.w"], state["s_in.w"])
+
+
 def test_checkpoint_past_the_end_of_a_shorter_run_is_set_aside(models, mnist, tmp_path, capsys):
     """Rerun with fewer epochs, a checkpoint of two would hand back the two-epoch network as
     the one-epoch result: it is set aside, and the run equals a fresh one-epoch run; a

@@ -285,13 +285,25 @@ def finished(
 
 
 def _misshapen(state: dict, n_exc: int, starting_state: dict | None) -> bool:
-    """Whether a checkpoint's `state` cannot be a network of `n_exc` neurons: an array of
-    another length than its group's, or (where known) other variables than `starting_state`.
-    Known without building the network, which `same_variables` compares with in full."""
-    lengths = {"inp": N_PIXELS, "exc": n_exc, "inh": n_exc, "s_in": N_PIXELS * n_exc, "ctrl": 1}
-    if starting_state is not None and set(state) != set(starting_state):
+    """Whether a checkpoint's `state` cannot be a network of `n_exc` neurons, known without
+    building the network (`same_variables` compares with it in full): other variables or
+    shapes than `starting_state`, where known (a state of this network); else a neuron array
+    of another length than its group's, or synapse arrays (``s_in``: as many as its
+    connection makes, which only its model file says) of unequal lengths or more than every
+    pixel to every neuron."""
+    if starting_state is not None:
+        return set(state) != set(starting_state) or any(
+            np.shape(v) != np.shape(starting_state[k]) for k, v in state.items()
+        )
+    lengths = {"inp": N_PIXELS, "exc": n_exc, "inh": n_exc, "ctrl": 1}
+    synapses = {np.shape(v) for k, v in state.items() if k.startswith("s_in.")}
+    if len(synapses) > 1 or any(len(s) != 1 or s[0] > N_PIXELS * n_exc for s in synapses):
         return True
-    return any(np.shape(v) != (lengths.get(k.split(".")[0], np.size(v)),) for k, v in state.items())
+    return any(
+        np.shape(v) != (lengths.get(k.split(".")[0], np.size(v)),)
+        for k, v in state.items()
+        if not k.startswith("s_in.")
+    )
 
 
 #: What reading a damaged checkpoint raises.
