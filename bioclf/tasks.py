@@ -68,7 +68,7 @@ def run(
     resumes: bool = False,
 ) -> int:
     """Call `main`; a `BioclfError` is printed (no traceback) and gives exit status 2, as does
-    running out of memory (a `MemoryError`: a size given that this machine cannot hold).
+    running out of memory (`out_of_memory`: a size given that this machine cannot hold).
 
     A Ctrl-C ends it in one line and exit status 130; a SIGTERM likewise, with exit status 143
     (128 + 15, as the shell reports a command the signal killed). The line says what the same
@@ -87,10 +87,12 @@ def run(
             exc = ConfigError(source or DEFAULT_CONFIG, exc.field, exc.reason)
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except MemoryError as exc:  # (a size given beyond this machine: --n-exc 10**11)
+    except Exception as exc:  # (a size given beyond this machine: --n-exc 10**11)
+        if (what := out_of_memory(exc)) is None:
+            raise
         _quiet_brian()
-        print(f"error: out of memory ({exc or 'MemoryError'}): a size given (neurons, samples, "
-              "batch) is too large for this machine", file=sys.stderr)  # fmt: skip
+        print(f"error: out of memory ({what}): a size given (neurons, samples, batch) is too "
+              "large for this machine", file=sys.stderr)  # fmt: skip
         return 2
     except KeyboardInterrupt as exc:
         again = "resume" if resumes else "start over"
@@ -100,6 +102,21 @@ def run(
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def out_of_memory(exc: BaseException) -> str | None:
+    """What `exc` says, in one line, where it reports memory running out, else None: a
+    `MemoryError` (numpy, Python) or PyTorch's, which are RuntimeErrors (a GPU's
+    ``torch.OutOfMemoryError``; the CPU allocator's "can't allocate memory")."""
+    torch = sys.modules.get("torch")
+    torch_oom = getattr(torch, "OutOfMemoryError", ()) if torch is not None else ()
+    if not (
+        isinstance(exc, (MemoryError, torch_oom))
+        or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
+    ):
+        return None
+    lines = str(exc).strip().splitlines()
+    return lines[-1] if lines else type(exc).__name__
 
 
 def _quiet_brian() -> None:

@@ -84,6 +84,31 @@ def test_running_out_of_memory_is_one_line_with_status_2(capsys):
     assert err.startswith("error: out of memory (Unable to allocate") and err.count("\n") == 1
 
 
+def test_pytorch_running_out_of_memory_is_one_line_with_status_2(capsys):
+    """PyTorch reports memory running out with RuntimeErrors (a GPU's OutOfMemoryError, the CPU
+    allocator's plain one), which passed `tasks.run` as tracebacks: a surrogate batch too large
+    for the GPU. Any other RuntimeError stays a traceback (a bug)."""
+    import torch
+
+    def gpu(argv):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB.")
+
+    assert tasks.run(gpu, []) == 2
+    assert capsys.readouterr().err == (
+        "error: out of memory (CUDA out of memory. Tried to allocate 2.00 GiB.): a size given "
+        "(neurons, samples, batch) is too large for this machine\n"
+    )
+    assert tasks.run(lambda argv: torch.empty(10**15), []) == 2  # (4 PB)
+    err = capsys.readouterr().err
+    assert "DefaultCPUAllocator: can't allocate memory" in err and err.count("\n") == 1
+
+    def bug(argv):
+        raise RuntimeError("shape mismatch")
+
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        tasks.run(bug, [])
+
+
 def test_an_error_of_the_configuration_names_the_tasks_config_file(tmp_path, capsys):
     """Checks made past loading (the protocol against the model files) name the --config file,
     not a placeholder."""

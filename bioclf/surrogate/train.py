@@ -239,16 +239,15 @@ def _built(cfg: TrainConfig, device, sources: dict | None) -> nn.Module:
     ``--hidden``) refused naming its size options, not a PyTorch allocator traceback."""
     try:
         return build(cfg).to(device)
-    except (MemoryError, RuntimeError) as exc:  # (torch.OutOfMemoryError is a RuntimeError)
-        if not isinstance(exc, MemoryError) and "allocate" not in str(exc):
+    except Exception as exc:
+        if (what := tasks.out_of_memory(exc)) is None:
             raise
         name = "hidden" if cfg.arch == "fc" else "channels"
         sizes = "hidden" if cfg.arch == "fc" else "channels, conv_hidden"
-        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
             source_of(name, sources),
             name,
-            f"the network's weights do not fit in memory: lower {sizes} ({first})",
+            f"the network's weights do not fit in memory: lower {sizes} ({what})",
         ) from None
 
 
