@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bioclf import tasks
 from bioclf.io import save_npz
 from bioclf.stdp.run import RUNNING_WINDOW
 
@@ -54,7 +55,7 @@ def main() -> None:
             seconds = time.perf_counter() - start
             held = sum(a.nbytes for a in counts.values()) / 1e6
             print(
-                f"N={n}, {epochs} epoch{'' if epochs == 1 else 's'}, {name}: "
+                f"N={n}, {tasks.counted(epochs, 'epoch')}, {name}: "
                 f"{os.path.getsize(path) / 1e6:,.0f} MB written "
                 f"per chunk in {seconds:.2f} s; counts held in memory {held:,.0f} MB"
             )

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from bioclf import tasks
 from bioclf.equations import load_neuron, model_content
 from bioclf.errors import ResultFileError, options_of_result
 from bioclf.io import atomic, digest
@@ -142,5 +143,5 @@ def _checkpoint_not_model(path: Path, ckpt: dict) -> str:
             f"a checkpoint of an unfinished training ({where} of {epochs}), not a model file: "
             f"rerun the training (it resumes from here) and pass the {model} it writes at the end"
         )
-    passes = f"{epochs} epoch" + ("" if epochs == 1 else "s")
+    passes = tasks.counted(epochs, "epoch")
     return f"the checkpoint of a finished training ({passes}), not its model file: pass {model}"
