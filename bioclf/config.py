@@ -270,8 +270,7 @@ def build_folder(config: dict, path: str | Path = THE_CONFIGURATION) -> Path:
     """The configuration's ``build`` (where compiled Brian2 projects go), refused naming it
     where no directory can be made there (a file, a folder that cannot be written): checked
     by the tasks that compile, before they build; not by `validate`, as a cluster's
-    ``build`` may exist only on its nodes. Before: a FileNotFoundError or NotADirectoryError
-    traceback from deep in the build."""
+    ``build`` may exist only on its nodes."""
     import argparse
 
     from bioclf import tasks
@@ -301,9 +300,9 @@ def job_file(config: dict, sources: list[str], merged: str | Path) -> tuple[str,
     is one file, unchanged, the file itself and None (nothing to write); otherwise `merged` and
     the merged configuration, which `write_job_file` writes. (The jobs name the path in their
     commands, not their parameters: a changed path alone runs none again.) Nothing is written
-    here: the workflow writes the file
-    when a run starts (it holds the working directory's lock then), so that a dry run, or a run
-    refused because another one is running, does not change what that other run's jobs read.
+    here: the workflow writes the file when a run starts (it holds the working directory's lock
+    then), so that a dry run, or a run refused because another one is running, does not change
+    what that other run's jobs read.
     """
     if len(sources) == 1 and yaml.safe_load(Path(sources[0]).read_text()) == config:
         return sources[0], None

@@ -232,7 +232,7 @@ def figure(table: pd.DataFrame, path: Path) -> None:
         front = pareto(finite)
         if front:
             # on to the largest energy plotted: everything right of it and below it is beaten
-            # (a front of one point, the cheapest network also the most accurate, was no line)
+            # (a front of one point, the cheapest network also the most accurate, is a line too)
             xs, ys = zip(*front, strict=True)
             right = max(e for e, _ in finite)
             if right > xs[-1]:
