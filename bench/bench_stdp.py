@@ -234,16 +234,6 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def json_file(text: str) -> Path:
-    """An argparse type: the results file, checked before the timings (the first is written
-    after the first N's, which may take an hour)."""
-    path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{path} is a directory")
-    tasks.writable_place(path, file=True)
-    return path
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line (bench/gpu/check.sh runs it; tests/test_gpu_check.py parses that)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -305,7 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory of the compiled projects (default: build/bench)",
     )
     p.add_argument(
-        "--out", type=json_file, help="JSON file (default: bench/out/bench_stdp[_cuda].json)"
+        "--out",
+        type=tasks.out_file,  # (checked before the timings: the file is first written after
+        # the first N's, which may take an hour)
+        help="JSON file (default: bench/out/bench_stdp[_cuda].json)",
     )
     p.add_argument(
         "--config",

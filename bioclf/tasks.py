@@ -283,6 +283,12 @@ def figure_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(
             f"{path.name}: the ending names no figure format ({', '.join(FIGURE_FORMATS)})"
         )
+    return out_file(text)
+
+
+def out_file(text: str) -> Path:
+    """An argparse type: a file to write, refused where it is a directory or cannot be made."""
+    path = Path(text)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{path} is a directory")
     writable_place(path, file=True)
