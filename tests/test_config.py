@@ -34,7 +34,7 @@ BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
         (("stdp", "protocol", "max_rate"), "fast", "stdp.protocol.max_rate"),
         (("surrogate", "runs"), [{"arch": "rnn"}], "surrogate.runs.0.arch"),
         (("stdp", "models", "exc"), "equations/missing.yaml", "stdp.models.exc"),
-        # a directory: refused as "equation file equations: ...", without the field
+        # a directory: refused naming the field, not only the path (as the equation loader does)
         (("stdp", "models", "exc"), "equations", "stdp.models.exc"),
         (("seeds",), [], "seeds"),
         # no simulator: the neuron check wrote "passed": true having run nothing
@@ -53,7 +53,7 @@ BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
         # the presentation protocol's own checks (bioclf.stdp.protocol.Protocol)
         (("stdp", "protocol", "present"), "350.2*ms", "stdp.protocol.present"),
         (("stdp", "protocol", "max_intensity"), 1, "stdp.protocol.max_intensity"),
-        # above the size of the split in data/mnist (read from the labels file's header)
+        # above the size of the split in data/mnist (read from its two files' headers)
         (("stdp", "n_test"), 10001, "stdp.n_test"),
         # the surrogate's too (it used to take all the images there were, without a word)
         (("surrogate", "n_test"), 10001, "surrogate.n_test"),
