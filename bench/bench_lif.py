@@ -60,7 +60,7 @@ from bioclf import tasks
 from bioclf.surrogate.compile import compile_neuron
 from bioclf.surrogate.functional import neuron as F
 from bioclf.surrogate.modules import SpikingNeurons
-from bioclf.surrogate.options import TrainConfig, describe_device
+from bioclf.surrogate.options import TrainConfig, describe_device, kernels_run
 
 # (its "cuda" provider needs SpikingJelly's compiled extension, which the 2.0 wheel lacks)
 SJ_PROVIDERS = ("triton", "torch")
@@ -216,9 +216,8 @@ def ran_as_of(layer, device: torch.device) -> dict | None:
     other libraries' layers."""
     if not isinstance(layer, SpikingNeurons):
         return None
-    description = describe_device(device, layer)
-    fell_back = layer.impl == "kernel" and description.endswith("PyTorch step functions)")
-    return {"description": description, "fell_back": fell_back}
+    fell_back = layer.impl == "kernel" and not kernels_run(device, layer)
+    return {"description": describe_device(device, layer), "fell_back": fell_back}
 
 
 def candidates(neuron, beta: float, device: torch.device, compile_: bool):

@@ -344,35 +344,46 @@ def cuda_numerics(device) -> None:
 def describe_device(device, net=None) -> str:
     """The device and how the neurons of `net` run on it, for metrics.json and the log: the
     kernels generated from the neuron file where every spiking layer has one (C on the CPU,
-    CUDA on a GPU), else the PyTorch step functions; a non-spiking twin names the device
-    alone."""
+    CUDA on a GPU; `kernels_run`), else the PyTorch step functions; a non-spiking twin names
+    the device alone."""
     import torch
 
-    from bioclf.surrogate.modules import SpikingNeurons
-
-    layers = [m for m in net.modules() if isinstance(m, SpikingNeurons)] if net is not None else []
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
-    if net is not None and not layers:
+    if net is not None and not _spiking_layers(net):
         return f"cuda ({gpu})" if gpu else "cpu"
-    if gpu:
+    if not kernels_run(device, net):
+        how = "PyTorch step functions"
+    elif gpu:
+        how = "CUDA neuron kernels generated from the neuron file"
+    else:
+        how = "compiled C neuron kernels"
+    return f"cuda ({gpu}; {how})" if gpu else f"cpu ({how})"
+
+
+def kernels_run(device, net) -> bool:
+    """Whether every spiking layer of `net` (None: none) runs on `device` the kernel generated
+    from its neuron file (C on the CPU, CUDA on a GPU), not the PyTorch step functions: a layer
+    asked for the kernel (``impl`` ``kernel``) runs those where none builds."""
+    layers = _spiking_layers(net) if net is not None else []
+    if device.type == "cuda":
         from bioclf.surrogate.cuda_kernels import cuda_kernel_for
 
         def kernel(m):
             return cuda_kernel_for(m.neuron, device)
 
-        built = "CUDA neuron kernels generated from the neuron file"
     else:
         from bioclf.surrogate.kernels import kernel_for
 
         def kernel(m):
             return kernel_for(m.neuron)
 
-        built = "compiled C neuron kernels"
-    if layers and all(m.impl == "kernel" and kernel(m) is not None for m in layers):
-        how = built
-    else:
-        how = "PyTorch step functions"
-    return f"cuda ({gpu}; {how})" if gpu else f"cpu ({how})"
+    return bool(layers) and all(m.impl == "kernel" and kernel(m) is not None for m in layers)
+
+
+def _spiking_layers(net) -> list:
+    from bioclf.surrogate.modules import SpikingNeurons
+
+    return [m for m in net.modules() if isinstance(m, SpikingNeurons)]
 
 
 #: The options without a default, which a run must be given, here or in the YAML file.
