@@ -11,8 +11,9 @@ run, each once and in order (one missing, repeated or out of place, one of anoth
 network or other settings), are refused naming the file (`bioclf.stdp.shards.concatenate`).
 The merged files record the shards' run (``run``, in ``responses.npz``, ``assign_records.npz``
 and ``assign_metrics.json``), the same as the unsharded run's, which `bioclf.stdp.evaluate`
-checks. The work is done by `bioclf.stdp.frozen`. Ends with one line on stderr, as the
-unsharded task does: the neurons assigned to each class, or how many test responses were joined.
+checks. The work is done by `bioclf.stdp.frozen`. Ends with one line on stderr: the neurons
+assigned to each class (the line `bioclf.stdp.assign` ends with), or how many test responses
+were joined from how many shards.
 """
 
 from __future__ import annotations
