@@ -573,7 +573,7 @@ def runs_provenance(df: pd.DataFrame) -> list[str]:
         dates = [i.get("date", "?") for i in infos]
         when = min(dates) if min(dates) == max(dates) else f"{min(dates)} to {max(dates)}"
         runs = f"{len(dates)} run" + ("s" if len(dates) > 1 else "")
-        # (metrics written before 2026-12-06 name no commit)
+        # (metrics written by older code name no commit)
         code = list(dict.fromkeys(i["commit"] for i in infos if i.get("commit")))
         code_says = f", code of {', '.join(code)}" if code else ""
         lines.append(f"- computed on {machine}: {runs}, {when}{code_says}")

@@ -386,7 +386,7 @@ def _saved_window(
 
     Only the current pass, or the last one of a finished run, has one. A checkpoint written
     before windows kept every sample's counts (``rec{j}/counts``): the window is cut from them.
-    One written before 2026-12-06 holds the window as int64: converted (the same values).
+    One written by older code holds the window as int64: converted (the same values).
     """
     current = j == k or (j == n_passes - 1 and k == n_passes)
     if current and f"rec{j}/window" in saved.files:
