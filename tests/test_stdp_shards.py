@@ -201,11 +201,11 @@ def test_trained_network_of_other_model_files_is_refused(tmp_path):
         .replace("dgi/dt = -gi/tau_gi : 1", "dgi/dt = -gi/tau_gi : 1\n  dgx/dt = -gx/tau_gi : 1")
     )
     cfg["stdp"]["models"]["exc"] = str(exc)
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(ResultFileError) as err:  # (a file the training wrote)
         frozen.assign(cfg, trained, tmp_path / "assign", N_SAMPLES)
     assert err.value.field == "variables" and "exc.gx" in str(err.value)
     assert str(trained / "state.npz") in str(err.value)
-    with pytest.raises(ConfigError, match="exc.gx"):
+    with pytest.raises(ResultFileError, match="exc.gx"):
         frozen.sample_spikes(cfg, trained, 0)
 
 
