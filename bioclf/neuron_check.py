@@ -33,6 +33,10 @@ def _min_isi(min_isi: np.ndarray) -> float | None:
     return shortest if np.isfinite(shortest) else None
 
 
+#: The largest relative error of a simulated rate against the closed-form f-I curve that passes.
+RATE_TOLERANCE = 0.01
+
+
 def _analytic_checks(res) -> tuple[dict, bool]:
     above = res.analytic > 0
     rel = np.abs(res.simulated[above] - res.analytic[above]) / res.analytic[above]
@@ -45,7 +49,7 @@ def _analytic_checks(res) -> tuple[dict, bool]:
     }
     passed = (
         checks["levels_above_rheobase"] >= 10
-        and checks["max_relative_rate_error"] < 0.01
+        and checks["max_relative_rate_error"] < RATE_TOLERANCE
         and checks["silent_below_rheobase"]
         and checks["refractory_respected"]
     )

@@ -22,6 +22,7 @@ from bioclf import config as cfgmod
 from bioclf import energy, plots, report_coding, report_energy, report_sweeps, tasks
 from bioclf.errors import ResultFileError
 from bioclf.io import load_json, number, write_csv, write_text
+from bioclf.neuron_check import RATE_TOLERANCE
 
 #: Diehl & Cook (2015), test accuracy (%) by number of excitatory neurons.
 DIEHL_COOK = {100: 82.9, 400: 87.0, 1600: 91.9, 6400: 95.0}
@@ -613,8 +614,9 @@ def _simulated(nc: dict) -> list[str]:
         f"{', '.join(f'`{b}`' for b in backends)}; the rate is measured from the interspike "
         "intervals. "
         + (
-            "Checked: the rate against the closed-form f-I curve of the file (within 1 %), no "
-            "spike below rheobase, and no interspike interval shorter than the refractory period."
+            "Checked: the rate against the closed-form f-I curve of the file (within "
+            f"{100 * RATE_TOLERANCE:g} %), no spike below rheobase, and no interspike interval "
+            "shorter than the refractory period."
             if nc.get("check") != "agreement"
             else "Checked: no interspike interval shorter than the refractory period, and "
             "(no closed form, below) the same spikes on every simulator."
@@ -645,7 +647,8 @@ def neuron_section(nc: dict) -> list[str]:
             continue
         lines.append(
             f"- `{name}`: {verdict} -- {r['levels_above_rheobase']} current levels above "
-            f"rheobase, max relative rate error {r['max_relative_rate_error']:.2e} (limit 1e-2), "
+            f"rheobase, max relative rate error {r['max_relative_rate_error']:.2e} "
+            f"(limit {RATE_TOLERANCE:g}), "
             f"silent below rheobase: {r['silent_below_rheobase']}, {_refractory(r, t_ref_s)}"
         )
     torch = nc.get("pytorch")

@@ -292,9 +292,7 @@ def _misshapen(state: dict, n_exc: int, starting_state: dict | None) -> bool:
     connection makes, which only its model file says) of unequal lengths or more than every
     pixel to every neuron."""
     if starting_state is not None:
-        return set(state) != set(starting_state) or any(
-            np.shape(v) != np.shape(starting_state[k]) for k, v in state.items()
-        )
+        return variables_problem(state, starting_state) is not None
     lengths = {"inp": N_PIXELS, "exc": n_exc, "inh": n_exc, "ctrl": 1}
     synapses = {np.shape(v) for k, v in state.items() if k.startswith("s_in.")}
     if len(synapses) > 1 or any(len(s) != 1 or s[0] > N_PIXELS * n_exc for s in synapses):

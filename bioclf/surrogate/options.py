@@ -195,9 +195,12 @@ class TrainConfig:
         except ValueError as exc:
             bad("data_checksums", str(exc))
         if self.spiking and not Path(self.neuron).is_file():  # (an ANN needs no neuron)
-            if Path(self.neuron).is_dir():  # (worded as bioclf.config words a model file's)
-                bad("neuron", f"{self.neuron} is a directory, not an equation file")
-            bad("neuron", f"file {self.neuron} does not exist")
+            reason = (  # (worded as bioclf.config words a model file's)
+                f"{self.neuron} is a directory, not an equation file"
+                if Path(self.neuron).is_dir()
+                else f"file {self.neuron} does not exist"
+            )
+            bad("neuron", reason)
 
     def data_set(self) -> dict:
         """The keyword arguments of `bioclf.data.load_split` besides the root and split."""
