@@ -13,7 +13,7 @@ from bioclf import energy
 from bioclf.surrogate import train as tr
 from bioclf.surrogate.ann import AnnConv, AnnFC
 from bioclf.surrogate.compile import compile_neuron
-from bioclf.surrogate.evaluate import evaluate
+from bioclf.surrogate.evaluate import evaluate, synaptic_ops
 from bioclf.surrogate.networks import SpikingConv, SpikingFC
 from bioclf.surrogate.saved import load_model
 
@@ -82,6 +82,13 @@ def test_fc_snn_counts_by_hand(neuron):
     # lif.yaml's update a*v + b*I + c and its threshold compare: 2 multiplies, 3 adds
     assert list(ops["neuron_ops"]) == [2, 3]
     assert e["neuron"] == pytest.approx(52 * (2 * 3.7 + 3 * 0.9) * 1e-3)
+
+
+def test_synaptic_operations_count_by_ones_past_float32():
+    # a batch's total passes 2**24, where float32 sums round 2**24 + 1 to 2**24
+    pre = torch.tensor([[[2.0**24, 1.0, 1.0]]])  # (time, batch, neuron) spike counts
+    assert synaptic_ops(pre, torch.ones(3)) == 2**24 + 2
+    assert synaptic_ops(pre, torch.tensor([1.0, 3.0, 5.0])) == 2**24 + 8
 
 
 def test_conv_snn_counts_by_hand(neuron):

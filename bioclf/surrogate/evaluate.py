@@ -72,6 +72,14 @@ def fan_out(layer: nn.Module, pre_shape: tuple[int, ...]) -> torch.Tensor:
     raise TypeError(f"no fan-out rule for {type(layer).__name__}")
 
 
+def synaptic_ops(pre: torch.Tensor, fanout: torch.Tensor) -> float:
+    """Synaptic operations of one batch: presynaptic spikes (time, batch, ...) times fan-out.
+
+    Summed in float64: a batch's total passes 2**24, where float32 stops counting by ones.
+    """
+    return float((pre.sum(dim=(0, 1), dtype=torch.float64) * fanout.double()).sum())
+
+
 def macs(layer: nn.Module, pre_shape: tuple[int, ...]) -> int:
     """Multiply-accumulates of one pass of `layer` as an ANN layer."""
     if isinstance(layer, nn.Linear):
@@ -180,9 +188,9 @@ def evaluate(
             n_neurons = sum(s[0, 0].numel() for name, s in spikes.items() if name != "input")
         if spiking:  # (a non-spiking twin's "spikes" are its activations)
             for name, s in spikes.items():
-                spike_sums[name] = spike_sums.get(name, 0.0) + float(s.sum())
+                spike_sums[name] = spike_sums.get(name, 0.0) + float(s.sum(dtype=torch.float64))
             for k, (p, f) in enumerate(zip(pre, fanouts, strict=True)):
-                synops[k] += float((p.sum(dim=(0, 1)) * f).sum())
+                synops[k] += synaptic_ops(p, f)
         if progress is not None:
             progress(sl.stop, n)
     names = [type(layer).__name__.lower() + str(k) for k, layer in enumerate(layers)]
