@@ -15,6 +15,7 @@ from pathlib import Path
 
 #: Task name -> module whose ``main(argv)`` runs it.
 TASKS = {
+    "config-check": "bioclf.config_check",
     "data-check": "bioclf.data.check",
     "neuron-check": "bioclf.neuron_check",
     "stdp-train": "bioclf.stdp.train",

@@ -281,8 +281,8 @@ def build_folder(config: dict, path: str | Path = THE_CONFIGURATION) -> Path:
         raise ConfigError(path, "build", str(exc)) from None
 
 
-def load(path: str | Path) -> dict:
-    """Read and validate a configuration file."""
+def read(path: str | Path) -> dict:
+    """A configuration file's values, not yet validated (`validate`)."""
     path = Path(path)
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -290,7 +290,12 @@ def load(path: str | Path) -> dict:
         raise ConfigError(path, *yaml_file_problem(exc)) from None
     if not isinstance(config, dict):
         raise ConfigError(path, "(top level)", "must be a mapping")
-    return validate(config, path)
+    return config
+
+
+def load(path: str | Path) -> dict:
+    """Read and validate a configuration file."""
+    return validate(read(path), path)
 
 
 def job_file(config: dict, sources: list[str], merged: str | Path) -> tuple[str, str | None]:

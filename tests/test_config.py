@@ -178,6 +178,30 @@ def test_unreadable_yaml(tmp_path):
         config.load(bad)
 
 
+def test_config_check_names_the_file_snakemake_would_not(tmp_path, capsys):
+    """Snakemake refuses a malformed --configfile without its name ("Config file is not valid
+    JSON or YAML"); the task names file, line and key, and merges files as Snakemake does."""
+    from bioclf import config_check, tasks
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stdp:\n  threads: [1\n")
+    assert tasks.run(config_check.main, [str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: configuration {bad}: field '(YAML syntax)'") and "line 3" in err
+    # a second file overrides one value of the first, section by section, and is checked with it
+    part = tmp_path / "part.yaml"
+    part.write_text("stdp:\n  threads: 0\n")
+    default = str(ROOT / "config" / "config.yaml")
+    assert tasks.run(config_check.main, [default, str(part)]) == 2
+    assert f"{default} + {part}: field 'stdp.threads'" in capsys.readouterr().err
+    part.write_text("stdp:\n  threads: 2\n")
+    assert tasks.run(config_check.main, [default, str(part)]) == 0
+    assert capsys.readouterr().out.startswith(f"{default} + {part}: valid")
+    # alone, a partial file is not a configuration (Snakemake then reads no config.yaml)
+    assert tasks.run(config_check.main, [str(part)]) == 2
+    assert "'data' is a required property" in capsys.readouterr().err
+
+
 def test_schema_encodings_are_the_package_encodings():
     """The schema's lists of input codes (static, for Snakemake's validation) name exactly the
     codes `bioclf.encoding` implements."""
