@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -244,6 +245,29 @@ def test_surrogate_jobs_get_the_whole_data_section(tmp_path):
     # the trainings wait for the data rule, which downloads (each fetched the files itself)
     trainings = _training_inputs(res.stdout)
     assert all("results/data/summary.json" in f for f in trainings.values()), trainings
+
+
+def test_a_data_root_with_a_space_reaches_the_surrogate_jobs_whole(tmp_path):
+    """The data root is a path of the user's choosing: on the surrogate jobs' command lines
+    (training, its twin, the Brian2 export; so the sweeps' too) it is one argument, quoted,
+    as the data set's URL is. Unquoted, `--data data/my mnist` failed each job (argparse:
+    unrecognized argument) after the start-up checks had passed."""
+    wd = _workdir(tmp_path)
+    (wd / "data" / "my mnist").symlink_to(ROOT / "data" / "mnist")
+    smoke = wd / "config" / "smoke.yaml"
+    cfg = yaml.safe_load(smoke.read_text())
+    cfg["data"]["root"] = "data/my mnist"
+    smoke.write_text(yaml.safe_dump(cfg))
+    res = _snakemake(wd, "-n", "-p")
+    assert res.returncode == 0, res.stderr[-3000:]
+    commands = [
+        shlex.split(c.split(" > ")[0])
+        for c in res.stdout.splitlines()
+        if "bioclf.surrogate.train" in c or "bioclf.surrogate.export_brian" in c
+    ]
+    assert len(commands) == 3, res.stdout[-3000:]
+    for argv in commands:
+        assert argv[argv.index("--data") + 1] == "data/my mnist", argv
 
 
 def _training_inputs(dry_run: str) -> dict[str, str]:

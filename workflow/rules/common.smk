@@ -418,7 +418,8 @@ def sur_flags(w):
             continue
         if key in SUR_QUANTITIES:
             value = float(_bioclf_config.quantity(config, "surrogate", key))
-        flags.append(f"{flag} {value}")
+        # (quoted: a path or name of the user's, e.g. a data root with a space, is one argument)
+        flags.append(f"{flag} {shlex.quote(str(value))}")
     # the rest of the data section, where it differs from the defaults (MNIST's)
     data = config["data"]
     if data.get("name", "mnist") != _TrainConfig.data_name:
