@@ -383,7 +383,8 @@ SUR_OPTIONS = [
     ("device", "--device"),
     ("encoding", "--encoding"),
 ]
-SUR_QUANTITIES = {"dt", "max_rate"}  # Brian2 quantities in the configuration, SI floats here
+# Brian2 quantities in the configuration, SI floats here
+SUR_QUANTITIES = {key[1] for key in _bioclf_config.QUANTITIES if key[0] == "surrogate"}
 SUR_THREADS = SUR.get("threads", _TrainConfig.threads)
 SUR_DEVICE = SUR.get("device", _TrainConfig.device)
 
