@@ -575,6 +575,16 @@ def test_a_learning_rate_not_above_0_is_refused_naming_the_option(tmp_path, flag
     assert err.value.field == "lr" and "(command line)" in str(err.value)
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_number_option_that_is_not_finite_is_refused_as_such(tmp_path, value):
+    """Before: 'expected float, got nan', though nan is a float to whoever typed it."""
+    with pytest.raises(tr.ConfigError) as err:
+        tr.parse_args([f"--lr={value}", "--out", str(tmp_path / "o")])
+    assert str(err.value) == (
+        f"configuration (command line): field 'lr': must be a finite number, got {value}"
+    )
+
+
 @pytest.mark.parametrize(
     "name, reason", [("missing.yaml", "does not exist"), (".", "is a directory, not an equation")]
 )
@@ -588,6 +598,8 @@ def test_a_neuron_file_that_is_not_a_file_is_refused_saying_what_it_is(tmp_path,
     "line, field, reason",
     [
         ("lr: abc", "lr", "expected float"),
+        ("lr: .nan", "lr", "must be a finite number, got nan$"),
+        ("dt: -.inf", "dt", "must be a finite number, got -inf$"),
         ("hidden: 10.5", "hidden", "expected int"),
         ("test: flase", "test", "expected bool"),
         ("channels: [8, x]", "channels", "expected int"),

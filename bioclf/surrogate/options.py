@@ -277,8 +277,8 @@ def _typed(name: str, value, default, source: str):
         if isinstance(default, float) or name == "slope":  # slope: float, None for the default
             if value is None:
                 return None
-            if not math.isfinite(float(value)):
-                raise ValueError
+            if not math.isfinite(float(value)):  # (nan is a float to Python, not to a user)
+                raise ConfigError(source, name, f"must be a finite number, got {value}")
             return float(value)
         if isinstance(default, tuple):
             return tuple(_typed(name, v, default[0], source) for v in value)
