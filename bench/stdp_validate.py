@@ -62,10 +62,10 @@ COMMAND_LINE = "(command line)"  # where an override comes from, in errors
 
 
 def variant_config(name: str, overrides: list[str], base: Path) -> Path:
-    """Write the variant's configuration (and edited equation files); return its path."""
+    """Write the variant's configuration (and edited equation files); return its path.
+    Nothing is written before every override is checked."""
     d = OUT / name
-    d.mkdir(parents=True, exist_ok=True)
-    cfg = yaml.safe_load(base.read_text())
+    cfg = cfgmod.load(base)  # (refused in one line, naming the file: missing, not YAML, ...)
     cfg["build"] = str(d / "build")
     params: dict[str, dict[str, str]] = {}
     for item in overrides:
@@ -76,21 +76,24 @@ def variant_config(name: str, overrides: list[str], base: Path) -> Path:
         if target == "cfg":
             node = cfg
             *path, last = key.split(".")
-            for part in path:
+            for i, part in enumerate(path):
+                if not isinstance(node.get(part), dict):
+                    where = ".".join(path[: i + 1])
+                    raise ConfigError(COMMAND_LINE, item, f"{base} has no section '{where}'")
                 node = node[part]
             node[last] = yaml.safe_load(value)
         else:
             params.setdefault(target, {})[key] = value
     models = cfg["stdp"]["models"]
+    edited: dict[Path, dict] = {}
     for role, path in models.items():
         stem = Path(path).stem
         edits = params.pop(stem, {}) | params.pop(role, {})
         if edits:
             # A file extending the original: the loader refuses a parameter it does not have.
-            base = os.path.relpath(ROOT / path, d)
-            spec = {"extends": base, "parameters": edits}
+            spec = {"extends": os.path.relpath(ROOT / path, d), "parameters": edits}
             models[role] = str(d / f"{stem}.yaml")
-            Path(models[role]).write_text(yaml.safe_dump(spec, sort_keys=False))
+            edited[Path(models[role])] = spec
     if params:
         target = sorted(params)[0]
         stems = sorted({Path(path).stem for path in models.values()})
@@ -100,6 +103,9 @@ def variant_config(name: str, overrides: list[str], base: Path) -> Path:
             f"no model file or role named '{target}' in stdp.models of {base} (files: "
             f"{', '.join(stems)}; roles: {', '.join(models)})",
         )
+    d.mkdir(parents=True, exist_ok=True)
+    for file, spec in edited.items():
+        file.write_text(yaml.safe_dump(spec, sort_keys=False))
     path = d / "config.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
@@ -156,13 +162,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "input_exc:nu_post=0.08) or cfg:KEY.SUB=VALUE (a configuration value: "
         "cfg:stdp.models.exc=equations/dc_exc_unclamped.yaml)",
     )
+    # (its types: refused here, before the variant's files are written)
     p.add_argument(
-        "--seed", type=int, default=0, help="the bioclf.stdp.train option (default: %(default)s)"
+        "--seed",
+        type=tasks.seed,
+        default=0,
+        help="the bioclf.stdp.train option (default: %(default)s)",
     )
     p.add_argument(
-        "--n-exc", type=int, default=100, help="the bioclf.stdp.train option (default: %(default)s)"
+        "--n-exc",
+        type=tasks.count,
+        default=100,
+        help="the bioclf.stdp.train option (default: %(default)s)",
     )
-    p.add_argument("--epochs", type=int, help="the bioclf.stdp.train option")
+    p.add_argument("--epochs", type=tasks.count, help="the bioclf.stdp.train option")
     p.add_argument(
         "--config",
         type=Path,

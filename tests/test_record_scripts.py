@@ -56,6 +56,27 @@ def test_a_name_that_is_not_one_folder_is_refused_before_training(
     assert "argument name: must be one folder name" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "option, value, reason",
+    [
+        ("--seed", "-1", "must be in [0, 2**32), got -1"),
+        ("--n-exc", "0", "must be a positive integer, got 0"),
+        ("--epochs", "0", "must be a positive integer, got 0"),
+    ],
+)
+def test_a_bad_training_option_is_refused_before_the_variant_is_written(
+    validate, monkeypatch, capsys, tmp_path, option, value, reason
+):
+    """Before: the variant's config.yaml was written, and bioclf.stdp.train refused the value."""
+    monkeypatch.setattr(validate, "OUT", tmp_path)
+    monkeypatch.setattr(validate, "module", lambda *a: pytest.fail("a task started"))
+    with pytest.raises(SystemExit) as exc:
+        validate.main(["v", option, value])
+    assert exc.value.code == 2
+    assert f"argument {option}: {reason}" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_record_without_test_is_refused_before_training(validate, monkeypatch, capsys, tmp_path):
     """A record holds the test accuracy: without --test the run would end, hours later,
     with nothing to record."""
@@ -243,6 +264,15 @@ def test_stdp_validate_refuses_an_override_of_no_file_in_use_in_one_line(
     with pytest.raises(ConfigError, match="no model file or role named 'dc_stdp' in") as err:
         validate.variant_config("v", ["dc_stdp:nu_post=0.08"], base)
     assert "dc_stdp_fast" in str(err.value) and "input_exc" in str(err.value)
+    # the configuration named, not the file of an override before (which was 'base' too);
+    # nothing written where an override is refused
+    with pytest.raises(ConfigError, match=f"in stdp.models of {re.escape(str(base))} "):
+        validate.variant_config("v", ["input_exc:nu_post=0.08", "dc_stdp:nu_post=1"], base)
+    with pytest.raises(ConfigError, match=f"{re.escape(str(base))} has no section 'stdp.n_tr'"):
+        validate.variant_config("v", ["cfg:stdp.n_tr.x=1"], base)
+    with pytest.raises(ConfigError, match=r"^configuration \S*missing.yaml: field '\(file\)'"):
+        validate.variant_config("v", [], tmp_path / "missing.yaml")
+    assert not any(tmp_path.iterdir())
     monkeypatch.setattr(validate, "module", lambda *a: pytest.fail("a task started"))
     assert tasks.run(validate.main, ["v", "nu_post0.08"]) == 2
     assert "expected FILE:PARAMETER=VALUE" in capsys.readouterr().err
