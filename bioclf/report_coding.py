@@ -117,8 +117,9 @@ def checked_accuracy(path: Path, row: dict) -> dict:
     if not ok:
         raise ResultFileError(
             path,
-            f"field 'accuracy' is {json.dumps(value)}, not a share in [0, 1] (a failed or "
-            "unfinished run? run its task again, or delete the file to report it missing)",
+            f"is {json.dumps(value)}, not a share in [0, 1] (a failed or unfinished run? run "
+            "its task again, or delete the file to report it missing)",
+            "accuracy",
         )
     return row
 

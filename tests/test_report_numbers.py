@@ -372,7 +372,7 @@ def test_a_run_whose_accuracy_is_not_a_share_is_refused_naming_it(tmp_path, caps
     path.write_text(re.sub(r'"accuracy": [^,}]+', f'"accuracy": {value}', path.read_text()))
     assert tasks.run(report.main, ["--config", str(config), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert len(err.splitlines()) == 1 and f"{path}: field 'accuracy' is {value}," in err
+    assert len(err.splitlines()) == 1 and f"{path}: field 'accuracy': is {value}," in err
     assert not (tmp_path / "report.md").exists()
 
 

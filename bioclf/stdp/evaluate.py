@@ -106,12 +106,13 @@ def check_assign_info(info: dict, assignment, path, train_size: int | None = Non
     info_path = Path(path).parent / "assign_metrics.json"
     n = info["n_assign"]
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ResultFileError(info_path, f"field 'n_assign' must be a count of samples, got {n!r}")
+        raise ResultFileError(info_path, f"must be a count of samples, got {n!r}", "n_assign")
     if train_size is not None and n > train_size:
         raise ResultFileError(
             info_path,
-            f"field 'n_assign': labels assigned from {n} training images, more than the "
-            f"{train_size} of this configuration's data set: of another data set",
+            f"labels assigned from {n} training images, more than the {train_size} of this "
+            "configuration's data set: of another data set",
+            "n_assign",
         )
     recorded = info.get(frozen.ASSIGNMENT_DIGEST)
     if recorded is not None and recorded != digest(assignment):
