@@ -218,8 +218,8 @@ def other_rows(others: Path, runs: Path | None = None) -> list[tuple[str, ...]]:
         elif BEST_HEADLINE.match(row["figure"]):
             raise ConfigError(
                 others,
-                f"line {number}",
-                "field 'figure': its headline is a best over runs; give the mean first, then "
+                "figure",
+                f"line {number}: its headline is a best over runs; give the mean first, then "
                 "every run's figure",
             )
     return [tuple(r[c] for c in OTHER_COLUMNS) for r in rows]
@@ -360,11 +360,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     sources = [args.results / f for f in ("metrics.csv", "targets.csv", "other_runs.csv")]
-    for path in (args.readme, *sources):
+    if not args.readme.is_file():
+        raise ConfigError(args.readme, "(file)", "not found (the file that holds the table)")
+    for path in sources:
         # a missing file would otherwise give a table without its rows, written over the
         # README's as if the results had none
-        if not path.is_file():
-            raise ResultFileError(path, "not found (the README's table is made from it)")
+        if not path.is_file():  # (targets.csv, other_runs.csv: typed by hand, `_refusal`)
+            reason = "not found (the README's table is made from it)"
+            if path == sources[0]:
+                raise ResultFileError(path, reason)
+            raise ConfigError(path, "(file)", reason)
     check_default_configuration(args.results / "report.md")
     block = table(*sources)
     text = args.readme.read_text()

@@ -120,7 +120,8 @@ def test_an_other_run_headlined_by_its_best_seed_is_refused(tmp_path, figure):
     headlined by the mean: the mean leads, then every seed's figure."""
     others = tmp_path / "other_runs.csv"
     others.write_text(f'what,figure,target,anchor,command\nrow,"{figure}",—,—,`cmd`\n')
-    with pytest.raises(ConfigError, match=r"line 2.*'figure'.*best over runs"):
+    error = r"other_runs.csv: field 'figure': line 2: its headline is a best over runs"
+    with pytest.raises(ConfigError, match=error):  # (before: field 'line 2': field 'figure')
         readme_table.table(tmp_path / "metrics.csv", tmp_path / "targets.csv", others)
     others.write_text(
         "what,figure,target,anchor,command\n"
@@ -183,12 +184,16 @@ def _sources(tmp_path):
 @pytest.mark.parametrize("missing", ["metrics.csv", "targets.csv", "other_runs.csv", "README.md"])
 def test_a_missing_source_is_refused_and_the_readme_left_alone(tmp_path, missing):
     """`--results` naming a directory without the results (a typo, a clone without them) wrote
-    an empty table over the README's and said it had updated it."""
+    an empty table over the README's and said it had updated it. The files typed by hand
+    are refused as such (they were called results files), the pipeline's as a results file."""
     results, readme = _sources(tmp_path)
     text = readme.read_text()
-    (tmp_path / missing if missing == "README.md" else results / missing).unlink()
-    with pytest.raises(ResultFileError, match=f"{missing}: not found"):
+    path = tmp_path / missing if missing == "README.md" else results / missing
+    path.unlink()
+    with pytest.raises(ResultFileError if missing == "metrics.csv" else ConfigError) as err:
         readme_table.main(["--readme", str(readme), "--results", str(results)])
+    where = f"{path}" if missing == "metrics.csv" else f"configuration {path}: field '(file)'"
+    assert str(err.value).startswith(f"{where}: not found (the "), str(err.value)
     assert missing == "README.md" or readme.read_text() == text
 
 
