@@ -24,6 +24,9 @@ from pathlib import Path
 from bioclf import tasks
 from bioclf.errors import ConfigError, ResultFileError
 
+#: The path of a `ConfigError` about an environment variable (its field), as
+#: ``(command line)`` is an option's.
+ENVIRONMENT = "(environment)"
 #: The keys every record has, with what each must be.
 REQUIRED = ("name", "seed", "test_accuracy", "n_test", "command", "commit")
 COMMIT = re.compile(r"[0-9a-f]{4,40}(\+dirty)?")
@@ -133,23 +136,23 @@ def commit(root: Path, record_file: Path | None = None) -> str:
 
     Raises
     ------
-    ResultFileError
-        Naming `record_file`: neither git nor ``BIOCLF_COMMIT`` says which code runs, or
-        ``BIOCLF_COMMIT`` is no short git hash (refused here, before a run, not when its record
-        is appended at the end).
+    ConfigError
+        Naming the environment variable ``BIOCLF_COMMIT`` (`ENVIRONMENT`): neither git nor it
+        says which code runs, or it is no short git hash (refused here, before a run, not when
+        its record is appended at the end).
     """
     ignore = (*tasks.OUTPUTS, *([Path(record_file).resolve()] if record_file else []))
     head = tasks.code_commit(root, ignore)
     if not head:
-        raise ResultFileError(
-            record_file or root,
-            f"{Path(root).resolve()} is no git checkout and BIOCLF_COMMIT is unset: a record "
-            "names the code that ran",
-            "commit",
+        raise ConfigError(
+            ENVIRONMENT,
+            "BIOCLF_COMMIT",
+            f"unset, and {Path(root).resolve()} is no git checkout: a record names the code "
+            "that ran",
         )
     problem = problem_with("commit", head)
     if problem:
-        raise ResultFileError(record_file or root, f"BIOCLF_COMMIT {problem}", "commit")
+        raise ConfigError(ENVIRONMENT, "BIOCLF_COMMIT", problem)
     return head
 
 

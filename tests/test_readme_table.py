@@ -444,13 +444,22 @@ def test_the_commit_is_dirty_for_changed_tracked_files_but_the_record_file(tmp_p
     plain.mkdir()
     monkeypatch.setenv("BIOCLF_COMMIT", "abc1234")
     assert run_records.commit(plain, runs) == "abc1234"
+    # the environment variable named, not the record file (no results file: it was called one)
     monkeypatch.delenv("BIOCLF_COMMIT")
-    with pytest.raises(ResultFileError, match="runs.jsonl: field 'commit': .* no git checkout"):
+    with pytest.raises(ConfigError) as err:
         run_records.commit(plain, runs)
+    assert str(err.value) == (
+        f"configuration (environment): field 'BIOCLF_COMMIT': unset, and {plain} is no git "
+        "checkout: a record names the code that ran"
+    )
     # refused when the run starts (bench/stdp_validate.py --record), not hours later on append
     monkeypatch.setenv("BIOCLF_COMMIT", "v1.0")
-    with pytest.raises(ResultFileError, match="runs.jsonl: field 'commit': BIOCLF_COMMIT 'v1.0'"):
+    with pytest.raises(ConfigError) as err:
         run_records.commit(plain, runs)
+    assert str(err.value) == (
+        "configuration (environment): field 'BIOCLF_COMMIT': 'v1.0': expected a short git hash, "
+        "'+dirty' appended if so"
+    )
 
 
 def test_a_default_run_on_fewer_test_images_says_on_how_many(tmp_path):
