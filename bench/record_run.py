@@ -46,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--record",
-        type=Path,
+        type=tasks.out_file,  # (a directory, or a place that cannot be written: refused here)
         required=True,
         metavar="FILE",
         help="the record file to append to (results/runs.jsonl)",

@@ -186,7 +186,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--test", action="store_true", help="evaluate on the test set as well")
     p.add_argument(
         "--record",
-        type=Path,
+        type=tasks.out_file,  # (a directory, or a place that cannot be written: refused here)
         metavar="FILE",
         help="append the run's record (test accuracy, command, commit) to FILE, e.g. "
         "results/runs.jsonl; needs --test",
@@ -234,8 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     if args.record:  # checked before hours of training; the commit is the code that runs
-        args.record = args.record.resolve()
-        run_records.check_new(args.record, args.name)
+        run_records.check_new(args.record, args.name)  # (naming the file as given)
+        args.record = args.record.resolve()  # (appended to after the chdir below)
         commit = run_records.commit(ROOT, args.record)
     base = args.config.resolve()
     more = ("--continue-from", args.continue_from.resolve()) if args.continue_from else ()

@@ -110,11 +110,11 @@ def load(path: Path) -> dict[str, dict]:
 
 
 def check_new(path: Path, name: str) -> None:
-    """Refuse (`ResultFileError`) `name` where it is malformed, or `path` (if it exists) is or
-    has it already."""
+    """Refuse `name`, the command line's, where it is malformed (`ConfigError`), or `path` (if
+    it exists) has it already (`ResultFileError`)."""
     problem = problem_with("name", name)
-    if problem:
-        raise ResultFileError(path, problem, "name")
+    if problem:  # (the record file is not at fault)
+        raise ConfigError("(command line)", "name", problem)
     if path.exists() and name in load(path):
         raise ResultFileError(path, f"{name!r}: already recorded (one record per run)", "name")
 

@@ -96,6 +96,40 @@ def test_a_name_already_recorded_is_refused_before_training(validate, monkeypatc
         validate.main(["s0", "--test", "--record", str(runs)])
 
 
+def test_a_bad_record_file_or_run_name_is_refused_as_given(
+    validate, record_run, monkeypatch, tmp_path, capsys
+):
+    """Before: the record file was named by its absolute path where a relative one was given,
+    a directory given for it ended in a traceback (IsADirectoryError), and a run's name with
+    a space was refused as field 'name' of the record file, which was not at fault."""
+    _no_training(monkeypatch, validate)
+    monkeypatch.chdir(tmp_path)
+    record = {"name": "s0", "seed": 0, "test_accuracy": 0.8, "n_test": 10, "command": "python x"}
+    Path("runs.jsonl").write_text(json.dumps(record | {"commit": "abc1234"}) + "\n")
+    with pytest.raises(ResultFileError) as err:
+        validate.main(["s0", "--test", "--record", "runs.jsonl"])
+    assert str(err.value) == "runs.jsonl: field 'name': 's0': already recorded (one record per run)"
+    Path("runs").mkdir()
+
+    def both(name: str, file: str):  # the two scripts' commands with this name and file
+        metrics = ["--seed", "0", "--metrics", "m.json", "--record", file, "--", "python", "x"]
+        yield validate.main, [name, "--test", "--record", file]
+        yield record_run.main, ["--name", name, *metrics]
+
+    for main, argv in both("s1", "runs"):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        assert "error: argument --record: runs is a directory" in capsys.readouterr().err
+    for main, argv in both("s 1", "runs.jsonl"):
+        with pytest.raises(ConfigError) as err:
+            main(argv)
+        assert str(err.value) == (
+            "configuration (command line): field 'name': 's 1': expected a non-empty string "
+            "without spaces"
+        )
+
+
 @pytest.mark.parametrize(
     "argv, command",
     [
