@@ -45,6 +45,7 @@ from bioclf import config, tasks  # noqa: E402
 from bioclf.brian import backends  # noqa: E402
 from bioclf.data import images_as_float, load_split  # noqa: E402
 from bioclf.encoding import hashrng  # noqa: E402
+from bioclf.errors import THE_CONFIGURATION, ConfigError  # noqa: E402
 from bioclf.stdp import setup as stdp_setup  # noqa: E402
 from bioclf.stdp.conventional import ConventionalNetwork  # noqa: E402
 from bioclf.stdp.protocol import Models, Protocol  # noqa: E402
@@ -57,6 +58,9 @@ MODELS = {
     "exc_inh": ROOT / "equations/dc_exc_inh.yaml",
     "inh_exc": ROOT / "equations/dc_inh_exc.yaml",
 }
+#: What a configuration error names without ``--config``: the protocol is `Protocol`'s
+#: defaults, read from no file.
+DEFAULT_PROTOCOL = "(no --config: the default protocol)"
 
 
 def cpu_seconds() -> float:
@@ -312,6 +316,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     p = build_parser()
     args = p.parse_args(argv)
+    try:
+        return timings(p, args)
+    except ConfigError as exc:  # (tasks.run would name config/config.yaml, read only as --config)
+        if exc.path != THE_CONFIGURATION:
+            raise
+        raise ConfigError(args.config or DEFAULT_PROTOCOL, exc.field, exc.reason) from None
+
+
+def timings(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Time the sizes of `args` (parsed by `p`), print and write the results."""
     if args.backend == "cuda" and not backends.gpu_available():
         p.error(
             "--backend cuda needs a GPU, and the CUDA driver shows this process none (none "

@@ -101,3 +101,27 @@ def test_a_bad_configuration_is_one_line(tmp_path):
         done.stderr == f"error: configuration {absent}: field '(file)': cannot be read: "
         "No such file or directory\n"
     ), done.stderr
+
+
+@pytest.mark.parametrize("config", [None, str(ROOT / "config" / "config.yaml")])
+def test_a_configuration_error_names_the_file_read_or_none(monkeypatch, capsys, tmp_path, config):
+    """Without --config the protocol is `Protocol`'s defaults, read from no file: a refusal of
+    it named config/config.yaml (tasks.run's name for a task's --config not given), as it did
+    for a --config given abbreviated (--conf, which argparse takes)."""
+    from brian2 import ms
+
+    from bioclf import tasks
+    from bioclf.stdp import network
+
+    bench = _bench()
+    short_rest = bench.Protocol(rest=1 * ms)  # shorter than the input delays
+    monkeypatch.setattr(bench, "Protocol", lambda: short_rest)
+    monkeypatch.setattr(bench.stdp_setup, "protocol", lambda cfg: short_rest)
+    monkeypatch.setattr(bench, "compiled", lambda setup, *a: network.check_protocol(*setup))
+    argv = ["--sizes", "10", "--samples", "2", "--epoch-samples", "0", "--threads", "1"]
+    argv += ["--out", str(tmp_path / "b.json"), *(["--conf", config] if config else [])]
+    assert tasks.run(bench.main, argv) == 2
+    err = capsys.readouterr().err
+    named = config or "(no --config: the default protocol)"
+    assert err.startswith(f"error: configuration {named}: field 'stdp.protocol.rest': "), err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "b.json").exists()
