@@ -189,13 +189,18 @@ class Progress:
 
 
 def _option(argv: list[str], name: str) -> str | None:
-    """The value of option `name` in `argv` (``--name VALUE`` or ``--name=VALUE``), if given."""
+    """The value of option `name` in `argv` (``--name VALUE`` or ``--name=VALUE``), if given, as
+    argparse reads it: the last given, also abbreviated (``--conf``; one argparse accepted is
+    no other option's)."""
+    value = None
     for i, arg in enumerate(argv):
-        if arg == name and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith(f"{name}="):
-            return arg.split("=", 1)[1]
-    return None
+        option, sep, given = arg.partition("=")
+        if len(option) > 2 and name.startswith(option):
+            if sep:
+                value = given
+            elif i + 1 < len(argv):
+                value = argv[i + 1]
+    return value
 
 
 def count(text: str) -> int:

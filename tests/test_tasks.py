@@ -123,6 +123,14 @@ def test_an_error_of_the_configuration_names_the_tasks_config_file(tmp_path, cap
     assert f"configuration {bad}: field 'stdp.protocol.rest'" in err, err
     assert tasks.run(train.main, [f"--config={bad}", *argv[2:]]) == 2
     assert f"configuration {bad}:" in capsys.readouterr().err
+    # the file argparse read (before: config/config.yaml, and the first of two given)
+    for given in (
+        ["--conf", str(bad)],
+        [f"--conf={bad}"],
+        ["--config", "x.yaml", "--conf", str(bad)],
+    ):
+        assert tasks.run(train.main, [*given, *argv[2:]]) == 2
+        assert f"configuration {bad}: field 'stdp.protocol.rest'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("task", ["bioclf.stdp.train", "bioclf.neuron_check"])
