@@ -241,16 +241,22 @@ def main(argv: list[str] | None = None) -> int:
     more = ("--continue-from", args.continue_from.resolve()) if args.continue_from else ()
     os.chdir(ROOT)  # relative paths in the configuration
     config = variant_config(args.name, args.overrides, base)
+    cfg = cfgmod.load(config)
+    n_assign, n_train = cfg["stdp"]["n_assign"], cfg["stdp"]["n_train"]
+    if n_assign > n_train - N_VAL:  # (checked before training, not after)
+        raise ConfigError(
+            config,
+            "stdp.n_assign",
+            f"labels from the first {n_assign} training images would overlap the validation "
+            f"images, the last {N_VAL} of the {n_train} of stdp.n_train",
+        )
     trained = OUT / args.name / "trained"
     common = ("--config", config, "--trained", trained)
     epochs = ("--epochs", args.epochs) if args.epochs else ()
     module("bioclf.stdp.train", "--config", config, "--n-exc", args.n_exc, *epochs,
            "--seed", args.seed, "--out", trained, *more)  # fmt: skip
     module("bioclf.stdp.assign", *common, "--out", trained / "assign")
-    cfg = cfgmod.load(config)
-    images, labels = setup.data(cfg, "train", cfg["stdp"]["n_train"], "stdp.n_train")
-    if cfg["stdp"]["n_assign"] > len(images) - N_VAL:
-        raise SystemExit("stdp.n_assign overlaps the validation images")
+    images, labels = setup.data(cfg, "train", n_train, "stdp.n_train")
     # Keyed as 'test' so that the spike trains differ from those the images had in training.
     _, rec, _ = run_frozen(cfg, trained, "test", images[-N_VAL:], labels[-N_VAL:], trained / "val")
     assignment = trained / "assign" / "assignment.npy"

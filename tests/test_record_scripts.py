@@ -160,10 +160,10 @@ def _fake_run(monkeypatch, validate, out: Path):
             (where / "metrics.json").write_text(json.dumps(metrics))
 
     monkeypatch.setattr(validate, "module", module)
-    monkeypatch.setattr(
-        validate.cfgmod, "load", lambda path: {"stdp": {"n_train": 0, "n_assign": 1}}
-    )
     n = validate.N_VAL + 1
+    monkeypatch.setattr(
+        validate.cfgmod, "load", lambda path: {"stdp": {"n_train": n, "n_assign": 1}}
+    )
     images = np.zeros((n, 1))
     monkeypatch.setattr(validate.setup, "data", lambda *a: (images, np.zeros(n, dtype=int)))
     counts = {"counts": np.zeros((validate.N_VAL, 4))}
@@ -315,6 +315,22 @@ def test_stdp_validate_refuses_an_override_of_no_file_in_use_in_one_line(
     edited = yaml.safe_load(Path(models["input_exc"]).read_text())
     assert edited["parameters"] == {"nu_post": "0.08"}
     assert edited["extends"].endswith("equations/dc_stdp_fast.yaml")
+
+
+def test_labels_overlapping_the_validation_images_are_refused_before_training(
+    validate, monkeypatch, tmp_path
+):
+    """Before: refused after training and assigning (hours), by a SystemExit of exit status 1
+    naming neither the file nor the value."""
+    monkeypatch.setattr(validate, "OUT", tmp_path)
+    monkeypatch.setattr(validate, "module", lambda *a: pytest.fail("a task started"))
+    with pytest.raises(ConfigError) as err:
+        validate.main(["v", "cfg:stdp.n_assign=50001"])
+    assert str(err.value) == (
+        f"configuration {tmp_path / 'v' / 'config.yaml'}: field 'stdp.n_assign': labels from "
+        "the first 50001 training images would overlap the validation images, the last 10000 "
+        "of the 60000 of stdp.n_train"
+    )
 
 
 def test_stdp_validate_ends_with_the_status_of_a_task_that_refused_its_input(
