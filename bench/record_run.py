@@ -82,7 +82,7 @@ def record(args: argparse.Namespace, metrics: dict, checkout: Callable[[], str])
     if "commit" in provenance:
         problem = run_records.problem_with("commit", provenance["commit"])
         if problem:
-            raise ResultFileError(args.metrics, f"provenance.commit {problem}")
+            raise ResultFileError(args.metrics, problem, "provenance.commit")
     entry = {
         "name": args.name,
         "seed": args.seed,

@@ -259,7 +259,7 @@ def test_record_run_takes_the_commit_the_metrics_name(record_run, tmp_path, monk
         ({"metrics": {"accuracy": 97.8, "n_samples": 5}}, r"'test_accuracy': line 2: 97.8"),
         (
             {"metrics": {"accuracy": 0.9, "n_samples": 5, "provenance": {"commit": "v1.0"}}},
-            r"metrics.json: provenance.commit 'v1.0': expected a short git hash",
+            r"metrics.json: field 'provenance.commit': 'v1.0': expected a short git hash",
         ),
     ],
 )
