@@ -270,6 +270,40 @@ def test_a_data_root_with_a_space_reaches_the_surrogate_jobs_whole(tmp_path):
         assert argv[argv.index("--data") + 1] == "data/my mnist", argv
 
 
+def test_a_configuration_file_name_with_a_space_reaches_the_jobs_whole(tmp_path):
+    """`--configfile 'config/my smoke.yaml'`: the jobs get it as one argument (quoted, where
+    before every job failed on argparse's 'unrecognized arguments'); a surrogate neuron file
+    whose path needs quoting is refused before any job, naming the field."""
+    wd = _workdir(tmp_path)
+    (wd / "config" / "smoke.yaml").rename(wd / "config" / "my smoke.yaml")
+    res = subprocess.run(
+        [*SNAKEMAKE, "--configfile", "config/my smoke.yaml", "-n", "-p"],
+        cwd=wd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    commands = [shlex.split(c.split(" > ")[0]) for c in res.stdout.splitlines() if "--config " in c]
+    assert len(commands) >= 5, res.stdout[-3000:]
+    for argv in commands:
+        assert argv[argv.index("--config") + 1] == "config/my smoke.yaml", argv
+    smoke = wd / "config" / "my smoke.yaml"
+    (wd / "equations" / "my lif.yaml").write_text((ROOT / "equations" / "lif.yaml").read_text())
+    smoke.write_text(
+        smoke.read_text().replace("neuron: equations/lif.yaml", "neuron: equations/my lif.yaml")
+    )
+    res = subprocess.run(
+        [*SNAKEMAKE, "--configfile", "config/my smoke.yaml", "-n"],
+        cwd=wd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 2, res.stderr[-3000:]
+    assert "field 'surrogate.neuron': 'equations/my lif.yaml'" in res.stderr
+
+
 def _training_inputs(dry_run: str) -> dict[str, str]:
     """The input line of each training job a dry run plans, by rule."""
     inputs = re.findall(r"^rule (\w+):\n    input: (.*)$", dry_run, re.M)

@@ -83,9 +83,14 @@ _python_first_on_path()
 # differs, and so reads what it planned; so does the first run here under --no-hooks (which
 # skips onstart). A later run under --no-hooks whose values differ from the file's is refused
 # (`_check_job_file`): its jobs would read the file's.
-CFG, _CFG_TEXT = _bioclf_config.job_file(config, _CFG_SOURCES, ".snakemake/bioclf/config.yaml")
-if workflow.exec_mode != _ExecMode.DEFAULT or not Path(CFG).exists():
-    _bioclf_config.write_job_file(CFG, _CFG_TEXT)
+CFG_FILE, _CFG_TEXT = _bioclf_config.job_file(
+    config, _CFG_SOURCES, ".snakemake/bioclf/config.yaml"
+)
+if workflow.exec_mode != _ExecMode.DEFAULT or not Path(CFG_FILE).exists():
+    _bioclf_config.write_job_file(CFG_FILE, _CFG_TEXT)
+# As the shell commands give it: one argument, a --configfile name with a space included (the
+# same text as CFG_FILE where nothing needs quoting, so the commands stay as they were)
+CFG = shlex.quote(CFG_FILE)
 SEEDS = config["seeds"]
 # Where the data rule downloads the data set (data.url), the jobs that read it first (the
 # trainings; the others follow them) wait for it: else each would fetch the files itself, and
@@ -106,6 +111,16 @@ try:
         {str(f) for m in [*STDP["models"].values(), *_scheduled] for f in _model_files(m)}
     )
     SUR_NEURON_FILES = [str(f) for f in _model_files(SUR["neuron"])]
+    if shlex.quote(str(SUR["neuron"])) != str(SUR["neuron"]):
+        # ({input.neuron} in the surrogate rules' commands, unquoted: quoting it there would
+        # change the rules' code, which Snakemake compares with its record, rerunning every
+        # surrogate job already run)
+        raise ConfigError(
+            " + ".join(_CFG_SOURCES),
+            "surrogate.neuron",
+            f"{SUR['neuron']!r}: the surrogate jobs' commands take this path as it is; give "
+            "one without spaces or shell characters (copy or link the file)",
+        )
     CHECK_NEURON_FILES = [str(f) for f in _model_files(config["neuron_check"]["model"])]
 except BioclfError as _exc:
     _refuse(_exc)
@@ -192,7 +207,7 @@ onstart:
     _check_models()
     _check_data()
     # (only now: a refused configuration leaves the file of the run before as it was)
-    _bioclf_config.write_job_file(CFG, _CFG_TEXT)
+    _bioclf_config.write_job_file(CFG_FILE, _CFG_TEXT)
     for _hook in ONSTART:
         _hook()
 
@@ -256,11 +271,11 @@ def _check_job_file():
         or workflow.dryrun
         or workflow.touch
         or workflow.exec_mode != _ExecMode.DEFAULT
-        or Path(CFG).read_text() == _CFG_TEXT
+        or Path(CFG_FILE).read_text() == _CFG_TEXT
     ):
         return
     _refuse(
-        f"{CFG} holds the configuration of an earlier run, not this one's "
+        f"{CFG_FILE} holds the configuration of an earlier run, not this one's "
         f"({' + '.join(_CFG_SOURCES)}), and --no-hooks skips the start of a run that writes "
         "it: run without --no-hooks"
     )
