@@ -248,15 +248,16 @@ def test_surrogate_jobs_get_the_whole_data_section(tmp_path):
 
 
 def test_a_data_root_with_a_space_reaches_the_surrogate_jobs_whole(tmp_path):
-    """The data root is a path of the user's choosing: on the surrogate jobs' command lines
-    (training, its twin, the Brian2 export; so the sweeps' too) it is one argument, quoted,
-    as the data set's URL is. Unquoted, `--data data/my mnist` failed each job (argparse:
-    unrecognized argument) after the start-up checks had passed."""
+    """The data root (and the build folder) is a path of the user's choosing: on the surrogate
+    jobs' command lines (training, its twin, the Brian2 export; so the sweeps' too) it is one
+    argument, quoted, as the data set's URL is. Unquoted, `--data data/my mnist` failed each
+    job (argparse: unrecognized argument) after the start-up checks had passed."""
     wd = _workdir(tmp_path)
     (wd / "data" / "my mnist").symlink_to(ROOT / "data" / "mnist")
     smoke = wd / "config" / "smoke.yaml"
     cfg = yaml.safe_load(smoke.read_text())
     cfg["data"]["root"] = "data/my mnist"
+    cfg["build"] = "my build"  # (Brian2 builds and runs a project there)
     smoke.write_text(yaml.safe_dump(cfg))
     res = _snakemake(wd, "-n", "-p")
     assert res.returncode == 0, res.stderr[-3000:]
@@ -268,6 +269,8 @@ def test_a_data_root_with_a_space_reaches_the_surrogate_jobs_whole(tmp_path):
     assert len(commands) == 3, res.stdout[-3000:]
     for argv in commands:
         assert argv[argv.index("--data") + 1] == "data/my mnist", argv
+        if "--build-dir" in argv:
+            assert argv[argv.index("--build-dir") + 1].startswith("my build/surrogate/"), argv
 
 
 def test_a_configuration_file_name_with_a_space_reaches_the_jobs_whole(tmp_path):

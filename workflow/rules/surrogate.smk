@@ -94,7 +94,9 @@ rule surrogate_brian:
         # (none set: the task's default, the whole test split; 10,000 was refused on a smaller one)
         n_test=f"--n-test {EXPORT['n_test']} " if "n_test" in EXPORT else "",
         data=shlex.quote(config["data"]["root"]),  # (one argument, as in sur_flags)
-        build=lambda w: f"{config.get('build', 'build')}/surrogate/{w.net}_seed{w.seed}",
+        build=lambda w: shlex.quote(  # (one argument: a build folder with a space works)
+            f"{config.get('build', 'build')}/surrogate/{w.net}_seed{w.seed}"
+        ),
     shell:
         "python -m bioclf.surrogate.export_brian --model {input.model} --out {params.out} "
         "--backend {params.backend} {params.n_test}--build-dir {params.build} "
