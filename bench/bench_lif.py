@@ -293,7 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", nargs="+", help="libraries to time (bioclf norse ...)")
     # the surrogate networks' defaults (bioclf.surrogate.options.TrainConfig)
     parser.add_argument(
-        "--dt", type=float, default=TrainConfig.dt, help="time step (s; default: %(default)s)"
+        "--dt",
+        type=tasks.time_step,
+        default=TrainConfig.dt,
+        help="time step (s; default: %(default)s)",
     )
     parser.add_argument(
         "--neuron", default=TrainConfig.neuron, help="neuron file (default: %(default)s)"

@@ -109,7 +109,7 @@ def main(argv=None) -> int:
         "--rounds", type=int, default=5, help="timed rounds (median; default: %(default)s)"
     )
     parser.add_argument(
-        "--dt", type=float, default=1e-3, help="time step (s; default: %(default)s)"
+        "--dt", type=tasks.time_step, default=1e-3, help="time step (s; default: %(default)s)"
     )
     parser.add_argument(
         "--neuron", default="equations/lif.yaml", help="neuron file (default: %(default)s)"

@@ -6,6 +6,7 @@ import argparse
 import ast
 import collections
 import importlib.util
+import math
 import os
 import platform
 import resource
@@ -208,6 +209,14 @@ def count(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def time_step(text: str) -> float:
+    """An argparse type: a time step in seconds, a positive finite number."""
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
     return value
 
 

@@ -257,8 +257,13 @@ def test_the_tasks_that_checkpoint_say_they_resume(monkeypatch, capsys):
 
 
 def test_numeric_option_types_refuse_out_of_range_values():
-    assert tasks.index("0") == 0 and tasks.count("1") == 1
-    for parse, text in ((tasks.index, "-1"), (tasks.count, "0"), (tasks.seed, str(2**32))):
+    assert tasks.index("0") == 0 and tasks.count("1") == 1 and tasks.time_step("5e-3") == 5e-3
+    for parse, text in (
+        (tasks.index, "-1"),
+        (tasks.count, "0"),
+        (tasks.seed, str(2**32)),
+        *((tasks.time_step, t) for t in ("0", "-1e-3", "nan", "inf")),
+    ):
         with pytest.raises(argparse.ArgumentTypeError):
             parse(text)
 
