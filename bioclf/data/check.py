@@ -28,7 +28,7 @@ def main(argv=None) -> int:
         summary[split] = {
             "n": len(ds),
             "image_shape": list(ds.image_shape),
-            "class_counts": np.bincount(ds.labels, minlength=10).tolist(),
+            "class_counts": ds.class_counts().tolist(),
         }
         print(f"{split}: {len(ds)} images, {verified}")
     write_json(args.out / "summary.json", summary)

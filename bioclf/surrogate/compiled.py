@@ -129,7 +129,3 @@ class CompiledNeuron:
             f"the presentation ({time_steps} steps, {time_steps * self.dt * 1e3:g} ms): each "
             "neuron could fire at most once per image",
         )
-
-    def physical_input(self, x):
-        """Network input (units of `input_scale`) to the SI value of the input variable."""
-        return x * self.input_scale

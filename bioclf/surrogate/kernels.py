@@ -62,10 +62,6 @@ _CLONES = """#ifndef CLONES
 MAX_REFRACTORY_STEPS = 32768
 
 
-def _cname(name: str) -> str:
-    return f"s_{name}"
-
-
 def _c(expr, names, prefix="s_") -> str:
     """C code of a sympy expression whose state symbols are renamed ``prefix + name``."""
     expr = sympy.sympify(expr)
