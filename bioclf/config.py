@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import shlex
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
@@ -314,6 +316,20 @@ def job_file(config: dict, sources: list[str], merged: str | Path) -> tuple[str,
     # file names only: a cluster job may name the same files by other paths
     names = " + ".join(Path(x).name if x != "--config" else x for x in sources)
     return str(merged), f"# written by the workflow: {names}\n" + yaml.safe_dump(config)
+
+
+#: A character a shell reads as syntax (a space, a quote, ``$``, ``~``, ...): neither a letter nor
+#: a digit, non-ASCII ones included, nor one of shlex's safe ``_@%+=:,./-``.
+_SHELL_SYNTAX = re.compile(r"[^\w@%+=:,./-]")
+
+
+def shell_word(text: str) -> str:
+    """`text` as one argument of a job's shell command: unchanged where a shell reads it so,
+    else quoted (`shlex.quote`). Unlike `shlex.quote`, a path with a non-ASCII letter
+    (``data/mnïst``) stays as it is: quoting it would change the commands and settings files
+    that Snakemake compares with its record, and so rerun every finished job that takes it."""
+    text = str(text)
+    return text if text and not _SHELL_SYNTAX.search(text) else shlex.quote(text)
 
 
 def write_job_file(path: str | Path, text: str | None) -> None:

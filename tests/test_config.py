@@ -178,6 +178,18 @@ def test_unreadable_yaml(tmp_path):
         config.load(bad)
 
 
+def test_shell_word_quotes_only_what_a_shell_would_read_as_syntax():
+    """The workflow's paths on the jobs' command lines: one argument each, and the text as it
+    was before they were quoted wherever no quoting is needed (else finished jobs rerun)."""
+    import shlex
+
+    for plain in ("data/mnist", "/abs/data-1_x.y", "données/mnïst", "a=b,c:d@e%f+g"):
+        assert config.shell_word(plain) == plain
+    for text in ("data/my mnist", "~/mnist", "$HOME/x", "it's", "a;b", "*", ""):
+        assert config.shell_word(text) == shlex.quote(text) != text
+        assert shlex.split(config.shell_word(text)) == [text]
+
+
 def test_config_check_names_the_file_snakemake_would_not(tmp_path, capsys):
     """Snakemake refuses a malformed --configfile without its name ("Config file is not valid
     JSON or YAML"); the task names file, line and key, and merges files as Snakemake does."""

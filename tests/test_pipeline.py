@@ -307,6 +307,35 @@ def test_a_configuration_file_name_with_a_space_reaches_the_jobs_whole(tmp_path)
     assert "field 'surrogate.neuron': 'equations/my lif.yaml'" in res.stderr
 
 
+def test_paths_with_non_ascii_letters_stay_unquoted_on_the_jobs_command_lines(tmp_path):
+    """A shell reads `data/mnïst` as one word: the quoting of the jobs' paths leaves it as it
+    was before, so that a working directory that has run with it reruns no job. shlex.quote
+    quoted it (ASCII letters only are safe to it): every surrogate job's flags and settings
+    file changed, rerunning them all, and a surrogate.neuron such as equations/lïf.yaml, which
+    had worked, was refused."""
+    wd = _workdir(tmp_path)
+    (wd / "data" / "mnïst").symlink_to(ROOT / "data" / "mnist")
+    (wd / "equations" / "lïf.yaml").write_text((ROOT / "equations" / "lif.yaml").read_text())
+    smoke = wd / "config" / "smoke.yaml"
+    cfg = yaml.safe_load(smoke.read_text())
+    cfg["data"]["root"] = "data/mnïst"
+    cfg["build"] = "bûild"
+    cfg["surrogate"]["neuron"] = "equations/lïf.yaml"
+    smoke.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    res = _snakemake(wd, "-n", "-p")
+    assert res.returncode == 0, res.stderr[-3000:]
+    commands = [
+        c
+        for c in res.stdout.splitlines()
+        if "bioclf.surrogate.train" in c or "bioclf.surrogate.export_brian" in c
+    ]
+    assert len(commands) == 3, res.stdout[-3000:]
+    for command in commands:
+        assert " --data data/mnïst " in command and "'" not in command, command
+    assert any("--neuron equations/lïf.yaml " in c for c in commands), commands
+    assert any("--build-dir bûild/surrogate/fc20_seed0 " in c for c in commands), commands
+
+
 def _training_inputs(dry_run: str) -> dict[str, str]:
     """The input line of each training job a dry run plans, by rule."""
     inputs = re.findall(r"^rule (\w+):\n    input: (.*)$", dry_run, re.M)

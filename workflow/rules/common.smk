@@ -90,7 +90,7 @@ if workflow.exec_mode != _ExecMode.DEFAULT or not Path(CFG_FILE).exists():
     _bioclf_config.write_job_file(CFG_FILE, _CFG_TEXT)
 # As the shell commands give it: one argument, a --configfile name with a space included (the
 # same text as CFG_FILE where nothing needs quoting, so the commands stay as they were)
-CFG = shlex.quote(CFG_FILE)
+CFG = _bioclf_config.shell_word(CFG_FILE)
 SEEDS = config["seeds"]
 # Where the data rule downloads the data set (data.url), the jobs that read it first (the
 # trainings; the others follow them) wait for it: else each would fetch the files itself, and
@@ -111,7 +111,7 @@ try:
         {str(f) for m in [*STDP["models"].values(), *_scheduled] for f in _model_files(m)}
     )
     SUR_NEURON_FILES = [str(f) for f in _model_files(SUR["neuron"])]
-    if shlex.quote(str(SUR["neuron"])) != str(SUR["neuron"]):
+    if _bioclf_config.shell_word(SUR["neuron"]) != str(SUR["neuron"]):
         # ({input.neuron} in the surrogate rules' commands, unquoted: quoting it there would
         # change the rules' code, which Snakemake compares with its record, rerunning every
         # surrogate job already run)
@@ -434,9 +434,11 @@ def sur_flags(w):
             continue
         if key in SUR_QUANTITIES:
             value = float(_bioclf_config.quantity(config, "surrogate", key))
-        # (quoted: a path or name of the user's, e.g. a data root with a space, is one argument)
-        flags.append(f"{flag} {shlex.quote(str(value))}")
-    # the rest of the data section, where it differs from the defaults (MNIST's)
+        # (quoted where needed: a path of the user's, e.g. a data root with a space, is one
+        # argument; one that needs no quoting, data/mnïst too, is as it was before quoting)
+        flags.append(f"{flag} {_bioclf_config.shell_word(value)}")
+    # the rest of the data section, where it differs from the defaults (MNIST's): quoted by
+    # shlex.quote, as these always were (shell_word would change a non-ASCII one's command)
     data = config["data"]
     if data.get("name", "mnist") != _TrainConfig.data_name:
         flags.append(f"--data-name {shlex.quote(data['name'])}")

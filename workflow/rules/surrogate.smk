@@ -93,8 +93,8 @@ rule surrogate_brian:
         backend=EXPORT_BACKEND,
         # (none set: the task's default, the whole test split; 10,000 was refused on a smaller one)
         n_test=f"--n-test {EXPORT['n_test']} " if "n_test" in EXPORT else "",
-        data=shlex.quote(config["data"]["root"]),  # (one argument, as in sur_flags)
-        build=lambda w: shlex.quote(  # (one argument: a build folder with a space works)
+        data=_bioclf_config.shell_word(config["data"]["root"]),  # (one argument, as in sur_flags)
+        build=lambda w: _bioclf_config.shell_word(  # (one argument: a folder with a space works)
             f"{config.get('build', 'build')}/surrogate/{w.net}_seed{w.seed}"
         ),
     shell:
