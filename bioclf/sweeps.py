@@ -64,7 +64,7 @@ import yaml
 from brian2.units.allunits import second, volt
 from brian2.units.fundamentalunits import Quantity, get_dimensions
 
-from bioclf.config import SETTINGS
+from bioclf.config import SETTINGS, shell_word
 from bioclf.equations import load_model, model_files
 from bioclf.equations.quantities import evaluate_quantity
 from bioclf.errors import THE_CONFIGURATION, BioclfError, ConfigError
@@ -165,9 +165,9 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
     Raises
     ------
     ConfigError
-        Naming the sweep, for a missing file or parameter, a value of the wrong unit or sign, or
-        a file that no method uses. A derived file the loader refuses is reported with the
-        loader's message.
+        Naming the sweep, for a missing file or parameter, a value of the wrong unit or sign, a
+        file that no method uses, or one whose name needs quoting in a shell. A derived file
+        the loader refuses is reported with the loader's message.
     """
     points: list[Point] = []
     stems: dict[str, Path] = {}
@@ -183,6 +183,13 @@ def plan(config: dict, path: str | Path = "config", write: bool = True) -> list[
                 f"{key}.file",
                 f"{swept} and {stems[swept.stem]} have the same name: their sweeps would share "
                 f"results/sweeps/{swept.stem}/ (rename one)",
+            )
+        if shell_word(swept.stem) != swept.stem:  # (as the workflow's surrogate.neuron)
+            raise ConfigError(
+                path,
+                f"{key}.file",
+                f"{swept}: its name is in the paths of the sweep's runs, which the jobs' commands "
+                "take as they are; give one without spaces or shell characters (copy the file)",
             )
         try:
             base = load_model(swept)

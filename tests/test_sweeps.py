@@ -103,6 +103,24 @@ def test_stdp_point_keeps_the_training_schedule_of_its_size(workdir):
     assert err.value.field == "sweep_budget.stdp.epochs"
 
 
+def test_a_swept_file_whose_name_needs_quoting_is_refused(workdir):
+    """Its name is in its runs' paths, which the sweep jobs' commands take as they are: with a
+    space, every sweep job failed (`--config results/sweeps/my stdp/...`, its log redirected to
+    a file `results/logs/sweeps/my`) after the start-up checks had passed. A non-ASCII letter,
+    which a shell takes as it is, passes."""
+    cfg = _config()
+    for name in ("my stdp", "dç_stdp"):
+        Path(f"equations/{name}.yaml").write_text(Path("equations/dc_stdp.yaml").read_text())
+    cfg["stdp"]["models"]["input_exc"] = "equations/my stdp.yaml"
+    cfg["sweeps"] = [{**SWEEPS[1], "file": "equations/my stdp.yaml"}]
+    with pytest.raises(ConfigError) as err:
+        sweeps.plan(cfg, "config/sweep.yaml", write=False)
+    assert err.value.field == "sweeps.0.file" and "equations/my stdp.yaml: " in str(err.value)
+    cfg["stdp"]["models"]["input_exc"] = cfg["sweeps"][0]["file"] = "equations/dç_stdp.yaml"
+    points = sweeps.plan(cfg, "config/sweep.yaml", write=False)
+    assert {p.directory.parts[2] for p in points} == {"dç_stdp"}
+
+
 def test_files_are_rewritten_only_when_their_text_changes(workdir):
     point = sweeps.plan(_config(), "config/sweep.yaml")[0]
     derived = point.models["neuron"]
