@@ -332,6 +332,22 @@ def shell_word(text: str) -> str:
     return text if text and not _SHELL_SYNTAX.search(text) else shlex.quote(text)
 
 
+def check_command_paths(config: dict, path: str | Path = "config") -> None:
+    """Refuse (`ConfigError`) a path of `config` that the workflow's commands take as it is,
+    where a shell would not take it so (`shell_word`): ``surrogate.neuron``, the surrogate
+    rules' ``{input.neuron}``, unquoted there (quoting it would change the rules' code, which
+    Snakemake compares with its record, rerunning every surrogate job already run). A swept
+    file's name is refused by `bioclf.sweeps.plan`; the other paths are quoted."""
+    neuron = str(config["surrogate"]["neuron"])
+    if shell_word(neuron) != neuron:
+        raise ConfigError(
+            path,
+            "surrogate.neuron",
+            f"{neuron!r}: the surrogate jobs' commands take this path as it is; give one "
+            "without spaces or shell characters (copy or link the file)",
+        )
+
+
 def write_job_file(path: str | Path, text: str | None) -> None:
     """Write `text` (from `job_file`) to `path`, atomically, unless the file holds it already
     (an unchanged file is left alone, so that its time stamp stays). None writes nothing."""

@@ -6,7 +6,8 @@ This task reads each file the way the tasks do (a YAML error is given with its f
 column), merges them as Snakemake does (later files override earlier ones, section by
 section) and checks the values as every workflow start does (`bioclf.config.validate`: the
 schema, the quantities, the model files named, the sample counts, schedules, shards and
-sweeps). The model files' equations and the data set are checked by ``snakemake -n`` as well.
+sweeps; `bioclf.config.check_command_paths`: a path the jobs' commands take as it is). The
+model files' equations and the data set are checked by ``snakemake -n`` as well.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         update_config(merged, config.read(path))
     name = " + ".join(str(f) for f in args.files)
     config.validate(merged, name)
+    config.check_command_paths(merged, name)
     print(f"{name}: valid (snakemake -n checks the model files' equations and the data as well)")
     return 0
 

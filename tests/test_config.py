@@ -209,6 +209,14 @@ def test_config_check_names_the_file_snakemake_would_not(tmp_path, capsys):
     part.write_text("stdp:\n  threads: 2\n")
     assert tasks.run(config_check.main, [default, str(part)]) == 0
     assert capsys.readouterr().out.startswith(f"{default} + {part}: valid")
+    # what the workflow refuses as it starts: a surrogate neuron whose path needs quoting
+    neuron = tmp_path / "my lif.yaml"
+    neuron.write_text((ROOT / "equations" / "lif.yaml").read_text())
+    part.write_text(f"surrogate:\n  neuron: {neuron}\n")
+    assert tasks.run(config_check.main, [default, str(part)]) == 2
+    assert f"field 'surrogate.neuron': '{neuron}': the surrogate jobs' commands take" in (
+        capsys.readouterr().err
+    )
     # alone, a partial file is not a configuration (Snakemake then reads no config.yaml)
     assert tasks.run(config_check.main, [str(part)]) == 2
     assert "'data' is a required property" in capsys.readouterr().err

@@ -111,16 +111,8 @@ try:
         {str(f) for m in [*STDP["models"].values(), *_scheduled] for f in _model_files(m)}
     )
     SUR_NEURON_FILES = [str(f) for f in _model_files(SUR["neuron"])]
-    if _bioclf_config.shell_word(SUR["neuron"]) != str(SUR["neuron"]):
-        # ({input.neuron} in the surrogate rules' commands, unquoted: quoting it there would
-        # change the rules' code, which Snakemake compares with its record, rerunning every
-        # surrogate job already run)
-        raise ConfigError(
-            " + ".join(_CFG_SOURCES),
-            "surrogate.neuron",
-            f"{SUR['neuron']!r}: the surrogate jobs' commands take this path as it is; give "
-            "one without spaces or shell characters (copy or link the file)",
-        )
+    # ({input.neuron}, unquoted in the surrogate rules' commands: a path that needs quoting)
+    _bioclf_config.check_command_paths(config, " + ".join(_CFG_SOURCES))
     CHECK_NEURON_FILES = [str(f) for f in _model_files(config["neuron_check"]["model"])]
 except BioclfError as _exc:
     _refuse(_exc)
