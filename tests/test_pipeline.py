@@ -30,9 +30,11 @@ def _workdir(tmp: Path, build: Path | None = None) -> Path:
     return tmp
 
 
-def _snakemake(cwd: Path, *args, timeout=900) -> subprocess.CompletedProcess:
+def _snakemake(
+    cwd: Path, *args, timeout=900, configfile="config/smoke.yaml"
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*SNAKEMAKE, "--configfile", "config/smoke.yaml", *args],
+        [*SNAKEMAKE, "--configfile", configfile, *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -205,13 +207,7 @@ def test_jobs_read_the_configuration_the_workflow_planned(tmp_path):
     assert written["surrogate"] == {**smoke["surrogate"], "epochs": 2, "lr": 1e-3}
 
     (wd / "config" / "partial.yaml").write_text("stdp: {n_train: 50}\n")
-    res = subprocess.run(
-        [*SNAKEMAKE, "-n", "--configfile", "config/partial.yaml"],
-        cwd=wd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = _snakemake(wd, "-n", timeout=300, configfile="config/partial.yaml")
     assert res.returncode == 2
     assert "partial.yaml" in res.stderr and "'data' is a required property" in res.stderr
 
@@ -279,13 +275,7 @@ def test_a_configuration_file_name_with_a_space_reaches_the_jobs_whole(tmp_path)
     whose path needs quoting is refused before any job, naming the field."""
     wd = _workdir(tmp_path)
     (wd / "config" / "smoke.yaml").rename(wd / "config" / "my smoke.yaml")
-    res = subprocess.run(
-        [*SNAKEMAKE, "--configfile", "config/my smoke.yaml", "-n", "-p"],
-        cwd=wd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = _snakemake(wd, "-n", "-p", timeout=300, configfile="config/my smoke.yaml")
     assert res.returncode == 0, res.stderr[-3000:]
     commands = [shlex.split(c.split(" > ")[0]) for c in res.stdout.splitlines() if "--config " in c]
     assert len(commands) >= 5, res.stdout[-3000:]
@@ -296,13 +286,7 @@ def test_a_configuration_file_name_with_a_space_reaches_the_jobs_whole(tmp_path)
     smoke.write_text(
         smoke.read_text().replace("neuron: equations/lif.yaml", "neuron: equations/my lif.yaml")
     )
-    res = subprocess.run(
-        [*SNAKEMAKE, "--configfile", "config/my smoke.yaml", "-n"],
-        cwd=wd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = _snakemake(wd, "-n", timeout=300, configfile="config/my smoke.yaml")
     assert res.returncode == 2, res.stderr[-3000:]
     assert "field 'surrogate.neuron': 'equations/my lif.yaml'" in res.stderr
 
@@ -589,13 +573,7 @@ def test_paper_config_per_network_settings(tmp_path):
     text = paper.read_text()
     assert "  backends: [runtime, cpp]\n" in text
     paper.write_text(text.replace("  backends: [runtime, cpp]\n", "  backends: [runtime, cuda]\n"))
-    res = subprocess.run(
-        [*SNAKEMAKE, "--configfile", "config/paper.yaml", "-n", "-p"],
-        cwd=wd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = _snakemake(wd, "-n", "-p", timeout=300, configfile="config/paper.yaml")
     assert res.returncode == 0, res.stderr[-3000:]
     lines = [line for line in res.stdout.splitlines() if "bioclf.surrogate.train" in line]
     commands = [c for c in lines if "--spiking false" not in c]
