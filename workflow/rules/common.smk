@@ -410,7 +410,12 @@ SUR_RUNNING = _sur_running_flags()
 
 
 def sur_flags(w):
-    run = sur_run(w.net)
+    return " ".join(_sur_flag_list(w.net))
+
+
+def _sur_flag_list(net):
+    """The training command's options of network `net`, one "--flag value" each."""
+    run = sur_run(net)
     flags = [f"--arch {run['arch']}"]
     if "hidden" in run:
         flags.append(f"--hidden {run['hidden']}")
@@ -438,17 +443,17 @@ def sur_flags(w):
         flags.append(f"--data-url {shlex.quote(data['url'])}")
     if data.get("checksums"):
         flags.append(f"--data-checksums {shlex.quote(format_checksums(data['checksums']))}")
-    return " ".join(flags)
+    return flags
 
 
 def ann_flags(w):
     """The twin's options: its network's, but a learning rate of its own where the run sets
     `ann_lr` (chosen on validation images, as the spiking network's was)."""
-    flags = sur_flags(w).split(" --")
+    flags = _sur_flag_list(w.net)
     lr = sur_run(w.net).get("ann_lr")
-    if lr is not None:
-        flags = [f for f in flags if not f.startswith("lr ")] + [f"lr {lr}"]
-    return " --".join(flags)
+    if lr is not None:  # (last, where the text of the settings files has it)
+        flags = [f for f in flags if not f.startswith("--lr ")] + [f"--lr {lr}"]
+    return " ".join(flags)
 
 
 def sur_gpu(w=None):
