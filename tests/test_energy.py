@@ -13,7 +13,7 @@ from bioclf import energy
 from bioclf.surrogate import train as tr
 from bioclf.surrogate.ann import AnnConv, AnnFC
 from bioclf.surrogate.compile import compile_neuron
-from bioclf.surrogate.evaluate import evaluate, synaptic_ops
+from bioclf.surrogate.evaluate import evaluate, spike_total, synaptic_ops
 from bioclf.surrogate.networks import SpikingConv, SpikingFC
 from bioclf.surrogate.saved import load_model
 
@@ -89,6 +89,8 @@ def test_synaptic_operations_count_by_ones_past_float32():
     pre = torch.tensor([[[2.0**24, 1.0, 1.0]]])  # (time, batch, neuron) spike counts
     assert synaptic_ops(pre, torch.ones(3)) == 2**24 + 2
     assert synaptic_ops(pre, torch.tensor([1.0, 3.0, 5.0])) == 2**24 + 8
+    # spikes too: 2**24 + 3 is odd, which no float32 above 2**24 is
+    assert spike_total(torch.ones(1, 1, 2**24 + 3)) == 2**24 + 3
 
 
 def test_conv_snn_counts_by_hand(neuron):

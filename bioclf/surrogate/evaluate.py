@@ -72,6 +72,11 @@ def fan_out(layer: nn.Module, pre_shape: tuple[int, ...]) -> torch.Tensor:
     raise TypeError(f"no fan-out rule for {type(layer).__name__}")
 
 
+def spike_total(spikes: torch.Tensor) -> float:
+    """The spikes of one batch's population, summed in float64 (as `synaptic_ops`)."""
+    return float(spikes.sum(dtype=torch.float64))
+
+
 def synaptic_ops(pre: torch.Tensor, fanout: torch.Tensor) -> float:
     """Synaptic operations of one batch: presynaptic spikes (time, batch, ...) times fan-out.
 
@@ -188,7 +193,7 @@ def evaluate(
             n_neurons = sum(s[0, 0].numel() for name, s in spikes.items() if name != "input")
         if spiking:  # (a non-spiking twin's "spikes" are its activations)
             for name, s in spikes.items():
-                spike_sums[name] = spike_sums.get(name, 0.0) + float(s.sum(dtype=torch.float64))
+                spike_sums[name] = spike_sums.get(name, 0.0) + spike_total(s)
             for k, (p, f) in enumerate(zip(pre, fanouts, strict=True)):
                 synops[k] += synaptic_ops(p, f)
         if progress is not None:
