@@ -243,7 +243,14 @@ def main(argv: list[str] | None = None) -> int:
     config = variant_config(args.name, args.overrides, base)
     cfg = cfgmod.load(config)
     n_assign, n_train = cfg["stdp"]["n_assign"], cfg["stdp"]["n_train"]
-    if n_assign > n_train - N_VAL:  # (checked before training, not after)
+    if n_train <= N_VAL:  # (checked before training, not after)
+        raise ConfigError(
+            config,
+            "stdp.n_train",
+            f"{n_train} training images: the validation images are the last {N_VAL} of them, "
+            "and labels need others before those",
+        )
+    if n_assign > n_train - N_VAL:
         raise ConfigError(
             config,
             "stdp.n_assign",

@@ -331,6 +331,11 @@ def test_labels_overlapping_the_validation_images_are_refused_before_training(
         "the first 50001 training images would overlap the validation images, the last 10000 "
         "of the 60000 of stdp.n_train"
     )
+    with pytest.raises(ConfigError) as err:  # no training image left for labels
+        validate.main(["w", "cfg:stdp.n_train=10000", "cfg:stdp.n_assign=100"])
+    assert "field 'stdp.n_train': 10000 training images: the validation images are the last" in (
+        str(err.value)
+    )
 
 
 def test_stdp_validate_ends_with_the_status_of_a_task_that_refused_its_input(
