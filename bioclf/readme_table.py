@@ -44,13 +44,14 @@ MNIST_TEST = 10_000
 OTHER_COLUMNS = ("what", "figure", "target", "anchor", "command")
 
 
-def _refusal(path: Path, field: str, reason: str, written: bool) -> BioclfError:
-    """The error naming `field` of the CSV file `path`: a `ResultFileError` where the file is
-    `written` by the pipeline (``metrics.csv``: its task writes it again), else a `ConfigError`
-    (``targets.csv``, ``other_runs.csv``: rows typed by hand)."""
+def _refusal(path: Path, field: str | None, reason: str, written: bool) -> BioclfError:
+    """The error naming `field` of the CSV file `path` (None: the file as a whole): a
+    `ResultFileError` where the file is `written` by the pipeline (``metrics.csv``: its task
+    writes it again), else a `ConfigError` (``targets.csv``, ``other_runs.csv``: rows typed by
+    hand)."""
     if written:
         return ResultFileError(path, reason, field)
-    return ConfigError(path, field, reason)
+    return ConfigError(path, field or "(file)", reason)
 
 
 def _read(path: Path, required: tuple[str, ...], written: bool = False) -> list[dict[str, str]]:
@@ -365,11 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     for path in sources:
         # a missing file would otherwise give a table without its rows, written over the
         # README's as if the results had none
-        if not path.is_file():  # (targets.csv, other_runs.csv: typed by hand, `_refusal`)
+        if not path.is_file():  # (metrics.csv written by the pipeline, the others by hand)
             reason = "not found (the README's table is made from it)"
-            if path == sources[0]:
-                raise ResultFileError(path, reason)
-            raise ConfigError(path, "(file)", reason)
+            raise _refusal(path, None, reason, written=path == sources[0])
     check_default_configuration(args.results / "report.md")
     block = table(*sources)
     text = args.readme.read_text()
