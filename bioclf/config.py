@@ -22,7 +22,7 @@ import yaml
 
 from bioclf.equations.quantities import evaluate_quantity
 from bioclf.errors import THE_CONFIGURATION, ConfigError
-from bioclf.io import write_if_changed, yaml_file_problem
+from bioclf.io import model_file_problem, write_if_changed, yaml_file_problem
 
 SCHEMA = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 
@@ -152,10 +152,8 @@ def validate(config: dict, path: str | Path = "config") -> dict:
         if _get(config, keys) is not None:
             files[".".join(keys)] = _get(config, keys)
     for key, model in files.items():
-        if not Path(model).exists():
-            raise ConfigError(path, key, f"file {model} does not exist")
-        if Path(model).is_dir():
-            raise ConfigError(path, key, f"{model} is a directory, not an equation file")
+        if problem := model_file_problem(model):
+            raise ConfigError(path, key, problem)
     _sample_counts(config, path)
     _named_runs(config, path)
     _distinct_runs(config, path)

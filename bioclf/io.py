@@ -199,6 +199,16 @@ def set_aside(path: str | Path) -> Path:
     return target
 
 
+def model_file_problem(path: str | Path) -> str | None:
+    """Why an equation file named in a configuration or an option cannot be read (it does not
+    exist, or is a directory), else None."""
+    if not Path(path).exists():
+        return f"file {path} does not exist"
+    if Path(path).is_dir():
+        return f"{path} is a directory, not an equation file"
+    return None
+
+
 def yaml_file_problem(exc: Exception) -> tuple[str, str]:
     """(field, reason) for an error reading a YAML file as text (`OSError`, `UnicodeDecodeError`)
     or parsing it (`yaml.YAMLError`), in one line with the line and column where YAML has them."""

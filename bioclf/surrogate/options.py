@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 from bioclf import tasks
 from bioclf.errors import ConfigError
+from bioclf.io import model_file_problem
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -194,13 +194,9 @@ class TrainConfig:
             parse_checksums(self.data_checksums)
         except ValueError as exc:
             bad("data_checksums", str(exc))
-        if self.spiking and not Path(self.neuron).is_file():  # (an ANN needs no neuron)
-            reason = (  # (worded as bioclf.config words a model file's)
-                f"{self.neuron} is a directory, not an equation file"
-                if Path(self.neuron).is_dir()
-                else f"file {self.neuron} does not exist"
-            )
-            bad("neuron", reason)
+        problem = model_file_problem(self.neuron)
+        if self.spiking and problem:  # (an ANN needs no neuron)
+            bad("neuron", problem)
 
     def data_set(self) -> dict:
         """The keyword arguments of `bioclf.data.load_split` besides the root and split."""
