@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import shutil
@@ -37,6 +38,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="nvcc not found: brian2cuda cannot compile"))
     # The CUDA tests go last: their project compiles in the background meanwhile.
     items.sort(key=lambda item: "cuda" in item.keywords)
+
+
+def pytest_collection_finish(session):
+    """The objects of the imported libraries moved out of the garbage collector's sight: Brian2
+    collects garbage at every run of a network, and each collection traversed the whole heap of
+    the session (Brian2, SymPy, PyTorch: about 0.1 s a run, and as much again in the collections
+    that allocations start), which took more time than the small networks' runs."""
+    import brian2  # noqa: F401
+    import torch  # noqa: F401
+
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")

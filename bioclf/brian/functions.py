@@ -79,14 +79,25 @@ def _uniform_numpy(key, i):
     return hashrng.uniform(np.asarray(key, dtype=np.float64), i)
 
 
+def _dimensionless(func: Function) -> Function:
+    """`func` with its numpy implementation called as is: Brian2's default wrapper checks the
+    result's units on every call and formats the whole array into the message of that check
+    even when it passes (about a fifth of a small network's run on the runtime backend).
+    Every function here takes and returns plain numbers."""
+    func.implementations.add_numpy_implementation(func.pyfunc, discard_units=True)
+    return func
+
+
 def _make(pyfunc, name, arg_types):
-    func = Function(
-        pyfunc,
-        arg_units=[1, 1],
-        return_unit=1,
-        arg_types=arg_types,
-        return_type="float",
-        stateless=True,
+    func = _dimensionless(
+        Function(
+            pyfunc,
+            arg_units=[1, 1],
+            return_unit=1,
+            arg_types=arg_types,
+            return_type="float",
+            stateless=True,
+        )
     )
     sfx = "_h" if name == "bioclf_hash" else "_u"
     for target, qual in (("cpp", "static inline"), ("cuda", "__host__ __device__ static inline")):
@@ -124,13 +135,15 @@ cdef inline double bioclf_latency(double x, double n):
 
 
 def _make_latency():
-    func = Function(
-        _latency_numpy,
-        arg_units=[1, 1],
-        return_unit=1,
-        arg_types=["any", "any"],
-        return_type="float",
-        stateless=True,
+    func = _dimensionless(
+        Function(
+            _latency_numpy,
+            arg_units=[1, 1],
+            return_unit=1,
+            arg_types=["any", "any"],
+            return_type="float",
+            stateless=True,
+        )
     )
     for target, qual in (("cpp", "static inline"), ("cuda", "__host__ __device__ static inline")):
         code = _LATENCY.format(qual=qual, threshold=float(THRESHOLD))
@@ -181,13 +194,15 @@ def _make_stop():
 
     Pass a per-neuron value such as ``i``, so that the call happens only for actual events.
     """
-    func = Function(
-        _stop_numpy,
-        arg_units=[1],
-        return_unit=1,
-        arg_types=["any"],
-        return_type="float",
-        stateless=False,
+    func = _dimensionless(
+        Function(
+            _stop_numpy,
+            arg_units=[1],
+            return_unit=1,
+            arg_types=["any"],
+            return_type="float",
+            stateless=False,
+        )
     )
     func.implementations.add_implementation(
         "cpp", code={"support_code": _STOP_CPP, "hashdefine_code": ""}, name="bioclf_stop"
