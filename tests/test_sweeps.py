@@ -394,6 +394,7 @@ def _other(change) -> None:
     Path("config/other.yaml").write_text(yaml.safe_dump(other, sort_keys=False))
 
 
+@pytest.mark.slow  # (25-35 s: six or seven Snakemake starts)
 def test_a_dry_run_with_other_values_leaves_the_files_of_a_run_alone(workdir):
     """Parsing the workflow (every dry run does, and a run the lock refuses) with another
     configuration changes no file that the sweep jobs of a run under way read, and going back
@@ -426,6 +427,7 @@ def test_a_dry_run_with_other_values_leaves_the_files_of_a_run_alone(workdir):
     assert jobs == {"sweep_stdp_respond", "sweep_stdp_evaluate", "sweeps"}
 
 
+@pytest.mark.slow  # (25-35 s: six or seven Snakemake starts)
 def test_values_planned_while_a_run_is_under_way_rerun_the_points_all_the_same(workdir):
     """A dry run with other values while a run is under way writes their files before the
     run's results; a later run with those values reruns the points all the same, also without
@@ -463,6 +465,7 @@ def _points(outputs: set[str]) -> set[tuple[str, ...]]:
     return {Path(o).parts[2:7] for o in outputs if o.startswith("results/sweeps/")}
 
 
+@pytest.mark.slow  # (25-35 s: six or seven Snakemake starts)
 def test_a_change_reruns_only_the_points_that_read_it(workdir):
     """A point's jobs depend on the values their results depend on (their settings files), not
     on the whole configuration: the surrogate's epochs and another seed rerun no STDP point, a
