@@ -184,6 +184,13 @@ def surrogate_run_name(run: dict) -> str:
     return name
 
 
+def twin_runs(runs: list[dict]) -> list[dict]:
+    """The runs with a non-spiking twin of their own: a twin sees analog pixels in one pass, so
+    the input code and window of a run do not change it, and runs named after them
+    (``fc100_latency_T25``) share the twin of the plain run."""
+    return [r for r in runs if "encoding" not in r and "time_steps" not in r]
+
+
 def _named_runs(config: dict, path) -> None:
     """Refuse a network of ``surrogate.runs`` whose name (`surrogate_run_name`) the workflow
     cannot make: an ``fc`` run is named by its ``hidden`` size (``fc100``), a ``conv`` run by

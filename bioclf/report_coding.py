@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from bioclf import energy, plots, tasks
-from bioclf.config import surrogate_run_name  # noqa: F401 (named here by the workflow and reports)
+from bioclf.config import surrogate_run_name, twin_runs  # noqa: F401 (named here by the reports)
 from bioclf.errors import ResultFileError
 from bioclf.io import load_json, write_csv, write_text
 
@@ -122,13 +122,6 @@ def checked_accuracy(path: Path, row: dict) -> dict:
             "accuracy",
         )
     return row
-
-
-def twin_runs(runs: list[dict]) -> list[dict]:
-    """The runs with a non-spiking twin of their own: a twin sees analog pixels in one pass, so
-    the input code and window of a run do not change it, and runs named after them
-    (``fc100_latency_T25``) share the twin of the plain run."""
-    return [r for r in runs if "encoding" not in r and "time_steps" not in r]
 
 
 def samples_per_epoch(config: dict, history: list | tuple = ()) -> int:

@@ -14,12 +14,11 @@ from snakemake_interface_executor_plugins.settings import ExecMode as _ExecMode
 from snakemake.utils import update_config as _update_config
 
 from bioclf import checked as _checked, config as _bioclf_config
+# a run that sets its input code or window is named after them: fc100_latency_T25
+from bioclf.config import surrogate_run_name as sur_name, twin_runs as _twin_runs
 from bioclf.equations import model_files as _model_files
 from bioclf.errors import BioclfError, ConfigError
 from bioclf.surrogate.options import TrainConfig as _TrainConfig, format_checksums
-# a run that sets its input code or window is named after them: fc100_latency_T25
-from bioclf.report_coding import surrogate_run_name as sur_name, twin_runs as _twin_runs
-
 
 
 def _refuse(exc):
