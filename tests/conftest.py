@@ -43,8 +43,8 @@ def pytest_collection_modifyitems(config, items):
 def pytest_collection_finish(session):
     """The objects of the imported libraries moved out of the garbage collector's sight: Brian2
     collects garbage at every run of a network, and each collection traversed the whole heap of
-    the session (Brian2, SymPy, PyTorch: about 0.1 s a run, and as much again in the collections
-    that allocations start), which took more time than the small networks' runs."""
+    the session (Brian2, SymPy, PyTorch: about 0.1 s a run, and twice as much in all in the
+    collections that allocations start), which took more time than the small networks' runs."""
     import brian2  # noqa: F401
     import torch  # noqa: F401
 
