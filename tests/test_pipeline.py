@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import gzip
 import json
 import os
@@ -60,6 +61,35 @@ def _planned_jobs(out: str) -> set[str]:
     return jobs
 
 
+def _starts_snakemake(tree: ast.Module) -> set[str]:
+    """Names of the module's functions that start Snakemake: they name ``SNAKEMAKE`` or call
+    ``_snakemake`` (this module's helper, imported by others), or a function that does."""
+    funcs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    named = {
+        name: {n.id for n in ast.walk(f) if isinstance(n, ast.Name)} for name, f in funcs.items()
+    }
+    starting = {name for name, ids in named.items() if ids & {"SNAKEMAKE", "_snakemake"}}
+    while grown := {n for n, ids in named.items() if ids & starting} - starting:
+        starting |= grown
+    return starting
+
+
+def test_every_test_that_starts_snakemake_is_marked_workflow():
+    """`-m "not workflow"` (docs/development.md) leaves out every test that starts Snakemake:
+    a new one without the mark would slow that loop unseen."""
+    unmarked = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        tree = ast.parse(path.read_text())
+        for f in tree.body:
+            if isinstance(f, ast.FunctionDef) and f.name.startswith("test_"):
+                marks = {ast.unparse(d) for d in f.decorator_list}
+                if f.name in _starts_snakemake(tree) and "pytest.mark.workflow" not in marks:
+                    unmarked.append(f"{path.name}::{f.name}")
+    assert not unmarked, unmarked
+    assert "test_lint_is_clean" in _starts_snakemake(ast.parse(Path(__file__).read_text()))
+
+
+@pytest.mark.workflow
 def test_lint_is_clean():
     res = subprocess.run(
         [*SNAKEMAKE, "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=300
@@ -80,6 +110,7 @@ def test_lint_is_clean():
     assert res.returncode == 0 or (res.returncode == 1 and lints), out
 
 
+@pytest.mark.workflow
 def test_bad_config_value_refused_before_any_job(tmp_path):
     wd = _workdir(tmp_path)
     cfg = yaml.safe_load((wd / "config" / "smoke.yaml").read_text())
@@ -91,6 +122,7 @@ def test_bad_config_value_refused_before_any_job(tmp_path):
     assert not _job_outputs(wd)
 
 
+@pytest.mark.workflow
 def test_rest_shorter_than_the_refractory_period_stops_the_workflow(tmp_path):
     """The protocol against the model files, checked at the start of a run: naming the
     configuration file and the key."""
@@ -105,6 +137,7 @@ def test_rest_shorter_than_the_refractory_period_stops_the_workflow(tmp_path):
     assert not _job_outputs(wd)
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize(
     "path, old, new, field",
     [
@@ -132,6 +165,7 @@ def test_bad_model_file_stops_the_workflow_before_any_job(tmp_path, path, old, n
     assert not _job_outputs(wd)
 
 
+@pytest.mark.workflow
 def test_a_model_file_edited_after_a_start_that_passed_is_checked_again(tmp_path):
     """The model check is remembered per configuration and model files (`bioclf.checked`): a
     second start with the same ones skips it; an edited file is checked, and refused."""
@@ -148,6 +182,7 @@ def test_a_model_file_edited_after_a_start_that_passed_is_checked_again(tmp_path
     assert "equations/dc_exc.yaml" in err and "'reset'" in err
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize(
     "damage, reason",
     [
@@ -172,6 +207,7 @@ def test_bad_data_file_stops_the_workflow_before_any_job(tmp_path, damage, reaso
     assert not _job_outputs(wd)
 
 
+@pytest.mark.workflow
 def test_jobs_read_the_configuration_the_workflow_planned(tmp_path):
     """A --configfile replaces config/config.yaml (no key of that file leaks into the run);
     --config values reach the jobs through the merged configuration written out; a partial
@@ -212,6 +248,7 @@ def test_jobs_read_the_configuration_the_workflow_planned(tmp_path):
     assert "partial.yaml" in res.stderr and "'data' is a required property" in res.stderr
 
 
+@pytest.mark.workflow
 def test_surrogate_jobs_get_the_whole_data_section(tmp_path):
     """Another data set (name, download URL, checksums) reaches the surrogate jobs as it
     reaches the STDP ones; MNIST's default section adds no option to their commands. Where
@@ -243,6 +280,7 @@ def test_surrogate_jobs_get_the_whole_data_section(tmp_path):
     assert all("results/data/summary.json" in f for f in trainings.values()), trainings
 
 
+@pytest.mark.workflow
 def test_a_data_root_with_a_space_reaches_the_surrogate_jobs_whole(tmp_path):
     """The data root (and the build folder) is a path of the user's choosing: on the surrogate
     jobs' command lines (training, its twin, the Brian2 export; so the sweeps' too) it is one
@@ -269,6 +307,7 @@ def test_a_data_root_with_a_space_reaches_the_surrogate_jobs_whole(tmp_path):
             assert argv[argv.index("--build-dir") + 1].startswith("my build/surrogate/"), argv
 
 
+@pytest.mark.workflow
 def test_a_configuration_file_name_with_a_space_reaches_the_jobs_whole(tmp_path):
     """`--configfile 'config/my smoke.yaml'`: the jobs get it as one argument (quoted, where
     before every job failed on argparse's 'unrecognized arguments'); a surrogate neuron file
@@ -291,6 +330,7 @@ def test_a_configuration_file_name_with_a_space_reaches_the_jobs_whole(tmp_path)
     assert "field 'surrogate.neuron': 'equations/my lif.yaml'" in res.stderr
 
 
+@pytest.mark.workflow
 def test_paths_with_non_ascii_letters_stay_unquoted_on_the_jobs_command_lines(tmp_path):
     """A shell reads `data/mnïst` as one word: the quoting of the jobs' paths leaves it as it
     was before, so that a working directory that has run with it reruns no job. shlex.quote
@@ -328,6 +368,7 @@ def _training_inputs(dry_run: str) -> dict[str, str]:
     return trainings
 
 
+@pytest.mark.workflow
 def test_the_brian2_export_without_a_count_runs_the_whole_test_split(tmp_path):
     """surrogate.export without n_test: the export ran the first 10,000 test images, an
     error on a data set with fewer, where the task's own default is the whole split."""
@@ -347,6 +388,7 @@ def test_the_brian2_export_without_a_count_runs_the_whole_test_split(tmp_path):
     assert all(" --backend cpp --build-dir " in c for c in export), export
 
 
+@pytest.mark.workflow
 def test_merged_configuration_is_written_when_a_run_starts(tmp_path):
     """A dry run (or a run refused for the lock: Snakemake parses the workflow before it takes
     the lock) leaves the merged configuration alone, since the jobs of a run under way read
@@ -389,6 +431,7 @@ def test_merged_configuration_is_written_when_a_run_starts(tmp_path):
     assert yaml.safe_load(merged.read_text())["build"] == "second"
 
 
+@pytest.mark.workflow
 def test_naming_the_default_configuration_or_moving_the_directory_runs_nothing_again(tmp_path):
     """The path of the file the jobs read is in their commands, not in their parameters, which
     Snakemake compares with what it recorded: `--configfile config/config.yaml` (the file that
@@ -414,6 +457,7 @@ def test_naming_the_default_configuration_or_moving_the_directory_runs_nothing_a
         assert "Nothing to be done" in out, (more, out[-3000:])
 
 
+@pytest.mark.workflow
 def test_moving_the_interpreter_runs_nothing_again(tmp_path):
     """The jobs run `python` from the directory of the interpreter that runs Snakemake (the
     project's environment, even where another `python` comes first on the PATH), and its path
@@ -490,6 +534,7 @@ def _default_dry_run(wd: Path, *args) -> set[str]:
     return _planned_jobs(res.stdout)
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize("name", ["coding", "conv"])
 def test_a_fresh_clone_has_the_results_of_the_other_committed_configurations(tmp_path, name):
     """The jobs of config/coding.yaml and config/conv.yaml whose results are committed have
@@ -501,6 +546,7 @@ def test_a_fresh_clone_has_the_results_of_the_other_committed_configurations(tmp
     assert _default_dry_run(wd) <= {"report", "all"}
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize(
     "key, value, runs, stays",
     [
@@ -536,6 +582,7 @@ def test_a_changed_configuration_value_reruns_the_jobs_that_read_it(
     assert _default_dry_run(wd) <= {"report", "all"}
 
 
+@pytest.mark.workflow
 def test_stdp_shards_are_jobs_of_their_own(tmp_path):
     """stdp.shards: 2 plans two shard jobs each for label assignment and the test responses,
     merged by the rules whose files the evaluation reads; without the reset it is refused."""
@@ -566,6 +613,7 @@ def test_stdp_shards_are_jobs_of_their_own(tmp_path):
     assert "mem_mb=2000," in assign_merge, assign_merge
 
 
+@pytest.mark.workflow
 def test_paper_config_per_network_settings(tmp_path):
     """A network's own optimiser settings override the surrogate section's."""
     wd = _workdir(tmp_path)
@@ -629,6 +677,7 @@ def test_paper_config_per_network_settings(tmp_path):
     assert {"equations/dc_exc_unclamped.yaml", "equations/dc_exc.yaml"} <= set(inputs), inputs
 
 
+@pytest.mark.workflow
 @pytest.mark.pipeline
 @pytest.mark.standalone
 @pytest.mark.slow

@@ -156,6 +156,7 @@ def test_the_seconds_long_rules_run_where_snakemake_runs():
 
 
 @needs_plugin
+@pytest.mark.workflow
 def test_gpu_profile_sends_gpu_jobs_to_gpu_partition(tmp_path):
     """A dry run: STDP and surrogate jobs get one GPU and the GPU partition, the others
     neither."""
@@ -173,6 +174,7 @@ def test_gpu_profile_sends_gpu_jobs_to_gpu_partition(tmp_path):
 @needs_plugin
 @pytest.mark.slurm
 @pytest.mark.pipeline
+@pytest.mark.workflow
 @pytest.mark.standalone
 @pytest.mark.slow
 def test_smoke_pipeline_through_slurm_profile(tmp_path, build_root):
@@ -194,6 +196,7 @@ def test_smoke_pipeline_through_slurm_profile(tmp_path, build_root):
 @needs_plugin
 @pytest.mark.slurm
 @pytest.mark.pipeline
+@pytest.mark.workflow
 @pytest.mark.standalone
 @pytest.mark.slow
 def test_cluster_jobs_run_the_merged_configuration(tmp_path, build_root):

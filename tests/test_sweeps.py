@@ -242,6 +242,7 @@ def test_values_that_mean_a_model_are_taken(workdir, file, parameter, value):
     )
 
 
+@pytest.mark.workflow
 def test_a_time_constant_of_zero_stops_the_workflow_before_any_job(workdir):
     """The loader refuses it in the derived file (the model divides by it), with the
     configuration file and the value named."""
@@ -297,6 +298,7 @@ def test_points_are_checked_as_the_configured_models(workdir, sweep, words):
     assert len(list((workdir / "checked").glob("*"))) == len(good)  # (remembered: passed)
 
 
+@pytest.mark.workflow
 def test_a_point_the_compiler_refuses_stops_a_dry_run(workdir):
     cfg = _config()
     cfg["sweeps"] = [{"file": "equations/lif.yaml", "parameter": "t_ref", "values": ["125*ms"]}]
@@ -326,6 +328,7 @@ def _dry_run(*args, configfile="config/sweep.yaml") -> set[str]:
     return jobs
 
 
+@pytest.mark.workflow
 def test_editing_a_swept_file_reruns_its_sweep_jobs_only(workdir):
     cfg = _config()
     points = sweeps.plan(cfg, "config/sweep.yaml")  # the derived files, as the Snakefile does
@@ -394,6 +397,7 @@ def _other(change) -> None:
     Path("config/other.yaml").write_text(yaml.safe_dump(other, sort_keys=False))
 
 
+@pytest.mark.workflow
 @pytest.mark.slow  # (25-35 s: six or seven Snakemake starts)
 def test_a_dry_run_with_other_values_leaves_the_files_of_a_run_alone(workdir):
     """Parsing the workflow (every dry run does, and a run the lock refuses) with another
@@ -427,6 +431,7 @@ def test_a_dry_run_with_other_values_leaves_the_files_of_a_run_alone(workdir):
     assert jobs == {"sweep_stdp_respond", "sweep_stdp_evaluate", "sweeps"}
 
 
+@pytest.mark.workflow
 @pytest.mark.slow  # (25-35 s: six or seven Snakemake starts)
 def test_values_planned_while_a_run_is_under_way_rerun_the_points_all_the_same(workdir):
     """A dry run with other values while a run is under way writes their files before the
@@ -465,6 +470,7 @@ def _points(outputs: set[str]) -> set[tuple[str, ...]]:
     return {Path(o).parts[2:7] for o in outputs if o.startswith("results/sweeps/")}
 
 
+@pytest.mark.workflow
 @pytest.mark.slow  # (25-35 s: six or seven Snakemake starts)
 def test_a_change_reruns_only_the_points_that_read_it(workdir):
     """A point's jobs depend on the values their results depend on (their settings files), not
@@ -557,6 +563,7 @@ def test_a_run_removes_the_files_of_the_layout_before(workdir):
     assert all(f.exists() for p in points for f in p.texts)
 
 
+@pytest.mark.workflow
 def test_a_changed_surrogate_budget_reruns_the_surrogate_points(workdir):
     """The surrogate runs' options are parameters of their jobs, which Snakemake compares only
     where it has a record of the run (not here: the outputs were made without it)."""
