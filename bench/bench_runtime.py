@@ -18,7 +18,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,34 +25,26 @@ FORMS = {"direct": "as registered", "wrapped": "behind Brian2's wrapper"}
 
 
 def _time_one(config: str, n_exc: int, samples: int, form: str) -> float:
-    """Seconds per sample of one training run (this process)."""
+    """Seconds per sample of one training run (this process), timed as `bench_stdp` times a
+    compiled one (chunks of 4)."""
+    import tempfile
+
+    import bench_stdp
+
     from bioclf import config as cfgmod
-    from bioclf.brian import backends, functions
+    from bioclf.brian import functions
     from bioclf.data import images_as_float, load_configured
-    from bioclf.encoding import hashrng
     from bioclf.stdp import setup
-    from bioclf.stdp.simulate import Simulator
 
     if form == "wrapped":  # Brian2's default numpy implementation back
-        for func in (
-            functions.bioclf_hash,
-            functions.bioclf_uniform,
-            functions.bioclf_latency,
-            functions.bioclf_stop,
-        ):
+        for func in [*functions.NAMESPACE.values(), *functions.CONTROL.values()]:
             func.implementations.add_numpy_implementation(func.pyfunc, discard_units=False)
     cfg = cfgmod.load(config)
     images = images_as_float(load_configured(cfg["data"], "train"))[:samples]
-    chunk = 4
-    backend = backends.Backend("runtime")
-    sim = Simulator(setup.models(cfg), setup.protocol(cfg), n_exc, chunk, 0, backend, "bench")
-    state, pos = sim.initial_state, 0
-    start = time.perf_counter()
-    while pos < samples:
-        batch = images[pos : pos + chunk]
-        state, res = sim.run_chunk(state, batch, pos, hashrng.key(0, 1, 0), True)
-        pos += len(res.samples)
-    return (time.perf_counter() - start) / samples
+    models = (setup.models(cfg), setup.protocol(cfg))
+    with tempfile.TemporaryDirectory() as build:  # (the runtime backend builds no project)
+        out = bench_stdp.compiled(models, n_exc, images, 1, 4, Path(build), "runtime")
+    return out["ms_per_sample"] / 1e3
 
 
 def main(argv=None) -> int:

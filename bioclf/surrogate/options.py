@@ -194,8 +194,7 @@ class TrainConfig:
             parse_checksums(self.data_checksums)
         except ValueError as exc:
             bad("data_checksums", str(exc))
-        problem = model_file_problem(self.neuron)
-        if self.spiking and problem:  # (an ANN needs no neuron)
+        if self.spiking and (problem := model_file_problem(self.neuron)):  # (an ANN: none)
             bad("neuron", problem)
 
     def data_set(self) -> dict:
