@@ -82,7 +82,7 @@ def _uniform_numpy(key, i):
 def _dimensionless(func: Function) -> Function:
     """`func` with its numpy implementation called as is: Brian2's default wrapper checks the
     result's units on every call and formats the whole array into the message of that check
-    even when it passes (about a third of a small network's run on the runtime backend:
+    even when it passes (30-40% of a small network's run on the runtime backend:
     bench/bench_runtime.py).
     Every function here takes and returns plain numbers."""
     func.implementations.add_numpy_implementation(func.pyfunc, discard_units=True)
