@@ -192,9 +192,11 @@ class Progress:
 def _option(argv: list[str], name: str) -> str | None:
     """The value of option `name` in `argv` (``--name VALUE`` or ``--name=VALUE``), if given, as
     argparse reads it: the last given, also abbreviated (``--conf``; one argparse accepted is
-    no other option's)."""
+    no other option's); nothing after ``--``, which argparse reads as arguments."""
     value = None
     for i, arg in enumerate(argv):
+        if arg == "--":
+            break
         option, sep, given = arg.partition("=")
         if len(option) > 2 and name.startswith(option):
             if sep:

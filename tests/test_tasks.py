@@ -133,6 +133,14 @@ def test_an_error_of_the_configuration_names_the_tasks_config_file(tmp_path, cap
         assert f"configuration {bad}: field 'stdp.protocol.rest'" in capsys.readouterr().err
 
 
+def test_the_option_read_for_an_error_is_the_one_argparse_read():
+    """The --config an error names: the last given, abbreviated or with "=", none after "--"."""
+    assert tasks._option(["--config", "a.yaml", "--conf=b.yaml"], "--config") == "b.yaml"
+    assert tasks._option(["--out", "o", "--config"], "--config") is None
+    assert tasks._option(["--config", "a.yaml", "--", "--config", "b.yaml"], "--config") == "a.yaml"
+    assert tasks._option(["--", "--config=b.yaml"], "--config") is None
+
+
 @pytest.mark.parametrize("task", ["bioclf.stdp.train", "bioclf.neuron_check"])
 def test_a_build_folder_that_cannot_be_made_is_refused_before_building(tmp_path, capsys, task):
     """`build:` a file: one line naming the field, nothing made (before: a NotADirectoryError
