@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import brian2
+import numpy as np
 import pytest
 from brian2 import Network, NeuronGroup, device, ms, network_operation
 from conftest import ctrl_c, sigint_default
@@ -551,3 +552,26 @@ def test_a_toolkits_curand_is_linked_where_its_library_is(tmp_path, monkeypatch,
     # what -lcurand finds there: the toolkit's own libcurand.so, else a link to the versioned
     assert (Path(searched) / "libcurand.so").resolve() == home / libdir / files[0]
     assert (build / "_curand").exists() == (libdir == "lib")
+
+
+def test_run_argument_files_are_named_in_lower_case(tmp_path):
+    """brian2cuda's program lower-cases each run argument's value before it opens the file the
+    value names: a file named after a variable or TimedArray with capitals (``I_ext`` of a
+    model file) would not be found there, and the program would run on the last chunk's values
+    (a line on its stderr alone). The files are written, and named, in lower case; the
+    arguments name them and hold the values given."""
+    from brian2 import TimedArray
+
+    directory = backends.activate(backends.Backend("cpp", build_dir=tmp_path), "p")
+    (directory / "static_arrays").mkdir()
+    group = NeuronGroup(3, "dI_ext/dt = -I_ext / ms : 1", name="G")
+    Network(group).run(0 * ms)  # (recorded for the standalone build, which is not made)
+    drive = TimedArray(np.zeros((4, 3)), dt=1 * ms, name="Drive")
+    values = {group.I_ext: np.array([1.0, 2.0, 3.0]), drive: np.arange(12.0).reshape(4, 3)}
+    args, files = backends._write_run_arg_files(directory, values)
+    assert [a.split("=")[0] for a in args] == ["G.I_ext", "Drive.values"]
+    assert len(files) == 2 and all(f == f.lower() for f in files)
+    for arg, value in zip(args, values.values(), strict=True):
+        path = arg.split("=", 1)[1]
+        assert path == path.lower() and path.startswith("static_arrays/")
+        np.testing.assert_array_equal(np.fromfile(directory / path), value.ravel())

@@ -606,6 +606,11 @@ def _write_run_arg_files(directory: Path, values: dict) -> tuple[list[str], list
     starts from the same checkpointed state and so passes the same content, would have its
     program read the truncated file. Here every file is written to a temporary name and
     renamed over any file of the final name, so no truncated file is ever read.
+
+    The files are named in lower case: brian2cuda's program lower-cases every value it is
+    given before it opens the file one names, and would miss a file named after a group or
+    variable with capitals in its name (``I_syn`` of a model file), then run on the values of
+    the chunk before with no more than a line on its stderr.
     """
     args, files = [], []
     for key, value in values.items():
@@ -613,6 +618,9 @@ def _write_run_arg_files(directory: Path, values: dict) -> tuple[list[str], list
             name, string, file, array = _timed_array_run_arg(key, value)
         else:
             name, string, file, array = device._prepare_variableview_run_arg(key, value)
+        if file is not None:
+            file = file.lower()
+            string = os.path.join("static_arrays", file)
         args.append(f"{name}={string}")
         if file is None:
             continue  # a single value, passed on the command line
