@@ -171,3 +171,24 @@ def test_the_lif_bench_says_when_our_kernel_layer_ran_the_step_functions(tmp_pat
     fell_back = layers("fell_back")
     assert set(fell_back) == {"bioclf kernel, fell back to the step functions", "bioclf fused"}
     assert {layer["ran_as"] for layer in fell_back.values()} == {"cpu (PyTorch step functions)"}
+
+
+def test_machine_txt_names_the_commit_date_and_processor(tmp_path):
+    """The lent machine's copy of the tree has no git: machine.txt names the commit the caller
+    gave (BIOCLF_COMMIT), and the processor beside the GPU, so that the tests' log, which
+    records neither, can be told apart from another run's."""
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PYTHON": str(fake), "BIOCLF_COMMIT": "abc1234"}
+    out = tmp_path / "out"
+    subprocess.run(
+        ["bash", str(SCRIPT), str(out), "none"], env=env, capture_output=True, timeout=60
+    )
+    text = (out / "machine.txt").read_text()
+    assert re.search(r"^commit: abc1234 \(BIOCLF_COMMIT\); git: \S+$", text, re.M), text
+    assert re.search(r"^date: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", text, re.M), text
+    cpuinfo = Path("/proc/cpuinfo")
+    model = re.search(r"^model name.*$", cpuinfo.read_text(), re.M) if cpuinfo.exists() else None
+    if model:
+        assert model[0] in text.splitlines()

@@ -2,9 +2,9 @@
 # The GPU checks, as one prepared run on a machine with a CUDA GPU (the lent device machine, or
 # any other):
 #   bash bench/gpu/check.sh [OUTDIR] [STEP ...]
-# First OUTDIR/machine.txt: the GPU, driver, compilers (make: the carried one where the image
-# has none), cuRAND, the installation of carried
-# wheels and the versions that then import (a failed installation is logged there; the steps
+# First OUTDIR/machine.txt: the commit, date and processor, the GPU, driver, compilers (make:
+# the carried one where the image has none), cuRAND, the installation of carried wheels and
+# the versions that then import (a failed installation is logged there; the steps
 # run regardless and report what does not import). Then the steps, in this order by default
 # (all of them), each writing its log to OUTDIR as it goes, so a step cut off by its time loses
 # only itself:
@@ -67,6 +67,12 @@ if ! command -v make >/dev/null && [ -f "$WHEELS/make" ]; then
     CARRIED_MAKE=" (carried: $WHEELS/make)"
 fi
 {
+    # what ran where: the commit (BIOCLF_COMMIT, as the caller names it: the lent machine's
+    # copy of the tree has no git), the date and the processor
+    echo "commit: ${BIOCLF_COMMIT:-unset} (BIOCLF_COMMIT);" \
+        "git: $(git rev-parse --short HEAD 2>/dev/null || echo none)"
+    date -u '+date: %Y-%m-%d %H:%M:%S UTC'
+    grep -m1 '^model name' /proc/cpuinfo
     nvidia-smi -L
     nvidia-smi --query-gpu=name,compute_cap,memory.total,driver_version --format=csv
     echo "CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES-unset}"
