@@ -176,6 +176,10 @@ def _compiled(setup, n, images, threads, chunk, build, backend_name, first, late
     start = time.perf_counter()
     sim = Simulator(*setup, n, chunk, 0, backend, project)
     compile_s = time.perf_counter() - start
+    # before the first chunk, which may outlast a time limit (bench/gpu/check.sh's: one chunk)
+    print(
+        f"  N={n} {threads} thread(s): compiled in {compile_s:.1f} s", file=sys.stderr, flush=True
+    )
     state, pos, chunks = sim.initial_state, 0, []
     while pos < len(images):
         wall0, cpu0 = time.perf_counter(), cpu_seconds()

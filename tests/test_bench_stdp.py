@@ -44,6 +44,35 @@ def test_both_designs_report_the_same_speed_figures():
     }
 
 
+def test_the_compile_time_is_printed_before_the_first_chunk_runs(tmp_path, monkeypatch, capsys):
+    """bench/gpu/check.sh times the first 100 samples as one chunk: a step cut off by its time
+    limit inside that chunk keeps at least the compile time in its log (a simulator that
+    simulates nothing stands in here)."""
+    import types
+
+    import numpy as np
+
+    class Simulator:
+        def __init__(self, *args):
+            self.initial_state = {}
+            self.net = types.SimpleNamespace(slots=3)
+            self.runner = types.SimpleNamespace(program_peak_kb=0, compile_peak_kb=0)
+
+        def run_chunk(self, state, images, pos, key, plastic):
+            print("chunk run", file=sys.stderr)
+            return state, types.SimpleNamespace(samples=range(len(images)), retried_counts=[])
+
+        def cleanup(self):
+            pass
+
+    bench = _bench()
+    monkeypatch.setattr(bench, "Simulator", Simulator)
+    out = bench._compiled((None, None), 7, np.zeros((4, 784)), 1, 2, tmp_path, "cpp", None, None)
+    assert out["samples"] == 4
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("  N=7 1 thread(s): compiled in ") and lines[1] == "chunk run"
+
+
 def test_cuda_without_a_visible_gpu_is_refused_naming_the_driver(monkeypatch, capsys):
     """The refusal said 'nvidia-smi lists none', but the check asks the CUDA driver, which
     CUDA_VISIBLE_DEVICES can leave without a GPU while nvidia-smi lists the node's."""
