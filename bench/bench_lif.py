@@ -136,22 +136,26 @@ def spikingjelly_implementation(device: torch.device) -> str:
         return f"unknown ({type(err).__name__})"
 
 
-def spikingjelly_per_provider(argv: list[str], out_dir: Path) -> list[dict]:
-    """SpikingJelly on CUDA once per provider, each in its own process: it reads
-    SJ_LIF_CUDA_IMPLEMENTATION when it is imported."""
+def spikingjelly_per_provider(argv: list[str], n: int) -> list[dict]:
+    """SpikingJelly on CUDA at `n` neurons (the command line `argv` otherwise) once per
+    provider, each in its own process: it reads SJ_LIF_CUDA_IMPLEMENTATION when it is
+    imported."""
     layers = []
+    argv = [*_drop_option(argv, ("--out", "--only", "--sizes")), "--sizes", str(n)]
     for provider in SJ_PROVIDERS:
-        out = out_dir / f"sj_{provider}.json"
         env = dict(os.environ, SJ_LIF_CUDA_IMPLEMENTATION=provider)
-        cmd = [sys.executable, __file__, *argv, "--only", "spikingjelly", "--out", str(out)]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / f"sj_{provider}.json"
+            cmd = [sys.executable, __file__, *argv, "--only", "spikingjelly", "--out", str(out)]
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            found = json.loads(out.read_text())["layers"] if out.exists() else None
         print("\n".join(line for line in proc.stdout.splitlines() if "N=" in line), flush=True)
-        if proc.returncode != 0 or not out.exists():
+        if proc.returncode != 0 or found is None:
             tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
             print(f"  SpikingJelly, {provider}: exit {proc.returncode}: {tail}")
-            layers.append({"name": f"SpikingJelly LIFNode, {provider}", "error": tail})
+            layers.append({"name": f"SpikingJelly LIFNode, {provider}", "n": n, "error": tail})
             continue
-        for layer in json.loads(out.read_text())["layers"]:
+        for layer in found:
             layer["name"] += f", {provider} requested"
             layers.append(layer)
     return layers
@@ -356,7 +360,17 @@ def main(argv=None) -> int:
             if library in skipped:
                 continue
             if library == "spikingjelly" and device.type == "cuda" and not sj_child:
-                continue  # timed per provider in child processes, below
+                # per provider, in child processes (`spikingjelly_per_provider`), in this size's
+                # turn: after every size, a run under a time limit (check.sh's) never got there
+                try:
+                    importlib.import_module("spikingjelly")
+                except ImportError as err:
+                    skipped[library] = f"does not import: {err}"
+                    print(f"  {library}: {skipped[library]}")
+                    continue
+                results["layers"] += spikingjelly_per_provider(argv, n)
+                _write(args.out, results)
+                continue
             try:
                 fn, extra = factory()
             except ImportError as err:
@@ -399,16 +413,6 @@ def main(argv=None) -> int:
                 }
             )
             _write(args.out, results)  # as it goes: a run cut off by a time limit keeps these
-    wants_sj = not args.only or "spikingjelly" in args.only
-    if device.type == "cuda" and wants_sj and not sj_child and "spikingjelly" not in skipped:
-        try:
-            import spikingjelly  # noqa: F401
-
-            with tempfile.TemporaryDirectory() as tmp:
-                results["layers"] += spikingjelly_per_provider(_drop_option(argv), Path(tmp))
-        except ImportError as err:
-            skipped["spikingjelly"] = f"does not import: {err}"
-            print(f"  spikingjelly: {skipped['spikingjelly']}")
     results["skipped"] = skipped
     if args.out:
         _write(args.out, results)

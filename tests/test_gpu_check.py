@@ -192,3 +192,34 @@ def test_machine_txt_names_the_commit_date_and_processor(tmp_path):
     model = re.search(r"^model name.*$", cpuinfo.read_text(), re.M) if cpuinfo.exists() else None
     if model:
         assert model[0] in text.splitlines()
+
+
+def test_spikingjelly_runs_in_each_sizes_turn_once_per_provider(monkeypatch):
+    """On CUDA, SpikingJelly is timed in child processes, one per provider (it reads the
+    provider when it is imported), for one size at a time, in that size's turn: run after every
+    size, it came after both torch.compile variants of both sizes, which check.sh's lif step
+    never outlasts. Each child gets the parent's options but its own size, --only and --out;
+    one that fails is recorded with its size and the last line it wrote on stderr."""
+    bench = bench_script(ROOT / "bench" / "bench_lif.py")
+    calls = []
+
+    def run(cmd, env, capture_output, text):
+        calls.append((cmd, env["SJ_LIF_CUDA_IMPLEMENTATION"]))
+        if env["SJ_LIF_CUDA_IMPLEMENTATION"] != "triton":
+            return subprocess.CompletedProcess(cmd, 1, "", "Traceback\nRuntimeError: boom\n")
+        out = Path(cmd[cmd.index("--out") + 1])
+        out.write_text(json.dumps({"layers": [{"name": "SpikingJelly LIFNode", "n": 16}]}))
+        return subprocess.CompletedProcess(cmd, 0, "  N=    16 SpikingJelly LIFNode ...\n", "")
+
+    monkeypatch.setattr(bench.subprocess, "run", run)
+    argv = ["--device", "cuda", "--sizes", "12544", "16", "--out", "/x/lif.json", "--T", "5"]
+    layers = bench.spikingjelly_per_provider(argv, 16)
+    assert layers == [
+        {"name": "SpikingJelly LIFNode, triton requested", "n": 16},
+        {"name": "SpikingJelly LIFNode, torch", "n": 16, "error": "RuntimeError: boom"},
+    ]
+    assert [provider for _, provider in calls] == list(bench.SJ_PROVIDERS)
+    for cmd, _ in calls:
+        assert cmd[1] == bench.__file__ and "/x/lif.json" not in cmd
+        expected = ["--device", "cuda", "--T", "5", "--sizes", "16", "--only", "spikingjelly"]
+        assert cmd[2:-1] == [*expected, "--out"]
