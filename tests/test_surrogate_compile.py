@@ -548,6 +548,14 @@ def test_a_cuda_kernel_that_disagrees_is_not_used(monkeypatch):
     monkeypatch.setattr(cuda_kernels, "self_check", lambda k, d: None)
     assert cuda_kernels.cuda_kernel_for(neuron, torch.device("cuda", 1)) == "kernel"
 
+    def check_fails(kernel, device):  # an error of another kind than a failed launch's
+        raise OSError("libcudart.so.13: cannot open shared object file")
+
+    # the network falls back to the step functions rather than the training failing
+    monkeypatch.setattr(cuda_kernels, "self_check", check_fails)
+    with pytest.warns(UserWarning, match="not used \\(OSError: libcudart"):
+        assert cuda_kernels.cuda_kernel_for(neuron, torch.device("cuda", 2)) is None
+
 
 class _FaultyKernel:
     """The CPU kernel posing as a CUDA kernel (on the CPU), with one spike flipped or one

@@ -115,11 +115,11 @@ def cuda_kernel_for(neuron: CompiledNeuron, device: torch.device) -> CudaKernel 
                 else "nvcc not found: set CUDA_HOME or put CUDA's compiler on the PATH"
             )
         else:
-            kernel = CudaKernel(neuron, lib)
             try:
+                kernel = CudaKernel(neuron, lib)
                 why = self_check(kernel, torch.device("cuda", index))
-            except RuntimeError as err:
-                why = str(err)
+            except Exception as err:  # (a launch that fails, or any other error of the check)
+                why = str(err) if isinstance(err, RuntimeError) else f"{type(err).__name__}: {err}"
             if why:
                 kernel = None
         if why:
