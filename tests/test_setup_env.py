@@ -2,6 +2,7 @@
 bench/gpu/fetch_wheels.sh finds a Python 3.12 by itself or says it found none."""
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -78,6 +79,8 @@ def _fetch_wheels(tmp_path, fakes: dict[str, str], **env):
     script = project / "bench" / "gpu" / "fetch_wheels.sh"
     script.parent.mkdir(parents=True, exist_ok=True)
     script.write_text((ROOT / "bench" / "gpu" / "fetch_wheels.sh").read_text())
+    (project / "scripts").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "scripts" / "constraints.txt", project / "scripts")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     for name, version in fakes.items():
@@ -85,7 +88,7 @@ def _fetch_wheels(tmp_path, fakes: dict[str, str], **env):
     tools = tmp_path / "tools"  # what the script needs besides Python, and nothing else
     if not tools.exists():
         tools.mkdir()
-        for tool in ("dirname", "rm", "mkdir", "ls"):
+        for tool in ("dirname", "rm", "mkdir", "ls", "grep"):
             (tools / tool).symlink_to(shutil.which(tool))
     log = tmp_path / "pip.log"
     log.unlink(missing_ok=True)
@@ -107,6 +110,10 @@ def test_fetch_wheels_finds_a_python_3_12_without_a_venv(tmp_path):
     assert out.returncode == 0, out.stderr
     assert len(pips) == 2  # pip download, pip wheel
     assert all(line.startswith(f"{tmp_path}/bin/python3.12 -m pip ") for line in pips)
+    # Brian2's dependencies at the versions the project's environment has
+    text = (ROOT / "scripts" / "constraints.txt").read_text()
+    pins = re.findall(r"(?m)^(?:jsonschema|referencing|rpds-py|pyparsing)==\S+$", text)
+    assert len(pins) == 4 and all(f" {pin} " in pips[0] for pin in pins), pips[0]
     assert (project / ".whl").is_dir()
     # pyenv's 3.12 where the PATH has none (pyenv's shim of a version not selected fails)
     pyenv = _fake_python(tmp_path / "pyenv" / "versions" / "3.12.1" / "bin" / "python3.12", "3.12")

@@ -39,11 +39,21 @@ else
     fi
 fi
 echo "fetch_wheels.sh: $PY"
+# Brian2's dependencies at the versions the project's environment pins (pyparsing too: Brian2
+# refuses 3.2.4, and the image's version is not known)
+pinned() {
+    local name
+    for name in "$@"; do
+        grep -i -m1 "^$name==" scripts/constraints.txt || echo "$name"
+    done
+}
 rm -rf .whl && mkdir .whl
+# shellcheck disable=SC2046  # (one word per requirement)
 "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 -d .whl \
-    brian2==2.10.1 brian2cuda==1.0b1 jsonschema jsonschema-specifications referencing rpds-py \
+    brian2==2.10.1 brian2cuda==1.0b1 \
+    $(pinned jsonschema jsonschema-specifications referencing rpds-py pyparsing) \
     spikingjelly==2.0.0 loguru scienceplots snntorch nir nirtorch
 "$PY" -m pip wheel -q --no-deps -w .whl norse==1.1.0
 # GNU make, for an image without it (check.sh uses it only then): Brian2 builds its standalone
