@@ -22,7 +22,7 @@ import yaml
 
 from bioclf.equations.quantities import evaluate_quantity
 from bioclf.errors import THE_CONFIGURATION, ConfigError
-from bioclf.io import model_file_problem, write_if_changed, yaml_file_problem
+from bioclf.io import model_file_problem, read_yaml, write_if_changed
 
 SCHEMA = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 
@@ -291,10 +291,7 @@ def build_folder(config: dict, path: str | Path = THE_CONFIGURATION) -> Path:
 def read(path: str | Path) -> dict:
     """A configuration file's values, not yet validated (`validate`)."""
     path = Path(path)
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(path, *yaml_file_problem(exc)) from None
+    config = read_yaml(path, ConfigError)  # a key given twice refused, naming it
     if not isinstance(config, dict):
         raise ConfigError(path, "(top level)", "must be a mapping")
     return config

@@ -16,8 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import yaml
 
-from bioclf.errors import ResultFileError
+from bioclf.errors import InputFileError, ResultFileError
 
 
 def save_npz(path: str | Path, **arrays) -> None:
@@ -223,6 +224,47 @@ def yaml_file_problem(exc: Exception) -> tuple[str, str]:
     if "'\\t'" in problem:  # PyYAML: "found character '\t' that cannot start any token"
         problem += " (a tab: YAML indents and separates with spaces)"
     return "(YAML syntax)", f"not valid YAML{where}: {problem}"
+
+
+def read_yaml(path: str | Path, error: type[InputFileError]):
+    """The data of the YAML file `path` (None where it is empty), or an `error` naming the file
+    and the field: one that cannot be read, is not valid YAML (`yaml_file_problem`) or gives a
+    key twice in one mapping, whose first value YAML would drop without a word."""
+    path = Path(path)
+    try:
+        loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise error(path, *yaml_file_problem(exc)) from None
+    try:
+        node = loader.get_single_node()
+        _duplicate_keys(path, node, error)
+        return None if node is None else loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise error(path, *yaml_file_problem(exc)) from None
+    finally:
+        loader.dispose()
+
+
+def _duplicate_keys(path: Path, node, error: type[InputFileError], prefix: str = "") -> None:
+    """Refuse a key given twice in a mapping of `node`, naming it by its path of keys."""
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _duplicate_keys(path, item, error, prefix)
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: dict[str, int] = {}
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+            line = key.start_mark.line + 1
+            if key.value in seen:
+                raise error(
+                    path,
+                    prefix + key.value,
+                    f"given twice (lines {seen[key.value]} and {line}); YAML would silently "
+                    "keep the second",
+                )
+            seen[key.value] = line
+            _duplicate_keys(path, value, error, f"{prefix}{key.value}.")
 
 
 def load_json(path: str | Path, keys: tuple[str, ...] = ()) -> dict:

@@ -178,6 +178,26 @@ def test_unreadable_yaml(tmp_path):
         config.load(bad)
 
 
+def test_a_key_given_twice_is_refused_naming_it_and_its_lines(tmp_path):
+    """YAML keeps the last value of a key given twice, so that an edit made to the first
+    (`lr` of the surrogate section, say) changed nothing without a word."""
+    text = (ROOT / "config" / "smoke.yaml").read_text()
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        text.replace("  lr: 0.001\n", "  lr: 0.001\n  weight_decay: 0\n  lr: 0.002\n", 1)
+    )
+    first = text.splitlines().index("  lr: 0.001") + 1
+    with pytest.raises(ConfigError) as err:
+        config.read(path)
+    assert str(err.value) == (
+        f"configuration {path}: field 'surrogate.lr': given twice (lines {first} and "
+        f"{first + 2}); YAML would silently keep the second"
+    )
+    # the same name in two sections is no repetition
+    path.write_text(text)
+    assert config.read(path)["surrogate"]["lr"] == 0.001
+
+
 def test_shell_word_quotes_only_what_a_shell_would_read_as_syntax():
     """The workflow's paths on the jobs' command lines: one argument each, and the text as it
     was before they were quoted wherever no quoting is needed (else finished jobs rerun)."""

@@ -123,6 +123,22 @@ def test_bad_config_value_refused_before_any_job(tmp_path):
 
 
 @pytest.mark.workflow
+def test_a_key_given_twice_in_a_configuration_file_stops_the_workflow(tmp_path):
+    """Snakemake reads the --configfile files itself and keeps the last of a key given twice:
+    the workflow refuses the file as the tasks do, naming file, key and lines."""
+    wd = _workdir(tmp_path)
+    part = wd / "more.yaml"
+    part.write_text("surrogate:\n  epochs: 2\n  time_steps: 10\n  epochs: 3\n")
+    res = _snakemake(wd, "more.yaml", "-n")  # --configfile config/smoke.yaml more.yaml
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip().splitlines()[-1] == (
+        "error: configuration more.yaml: field 'surrogate.epochs': given twice (lines 2 and 4); "
+        "YAML would silently keep the second"
+    )
+    assert not _job_outputs(wd)
+
+
+@pytest.mark.workflow
 def test_rest_shorter_than_the_refractory_period_stops_the_workflow(tmp_path):
     """The protocol against the model files, checked at the start of a run: naming the
     configuration file and the key."""

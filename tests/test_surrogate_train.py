@@ -623,6 +623,9 @@ def test_bad_option_file_values_are_refused_naming_file_and_field(tmp_path, line
         ("hidden: [1\n", "not valid YAML at line 2, column 1"),
         ("lr:\t0.01\n", "a tab"),
         (b"hidden: \xff\n", "is not a text file"),
+        # YAML keeps the second value without a word: the network trained would not be the one
+        # the first line asks for
+        ("hidden: 100\nlr: 0.01\nhidden: 400\n", "field 'hidden': given twice (lines 1 and 3)"),
     ],
 )
 def test_an_unreadable_option_file_is_refused_in_one_line(tmp_path, capsys, text, reason):

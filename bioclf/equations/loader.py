@@ -10,7 +10,6 @@ from __future__ import annotations
 import keyword
 from pathlib import Path
 
-import yaml
 from brian2 import Equations
 from brian2.core.functions import DEFAULT_CONSTANTS, DEFAULT_FUNCTIONS
 from brian2.core.namespace import DEFAULT_UNITS
@@ -28,7 +27,7 @@ from bioclf.equations import checks
 from bioclf.equations.quantities import evaluate_quantity
 from bioclf.equations.spec import EXTERNALS, NeuronExtension, NeuronModel, SynapseModel
 from bioclf.errors import EquationFileError
-from bioclf.io import yaml_file_problem
+from bioclf.io import read_yaml
 
 NEURON_FIELDS = {
     "required": {"kind", "equations", "threshold", "reset", "refractory", "method", "parameters"},
@@ -138,28 +137,6 @@ def _unit_name(dim) -> str:
     return "1 (dimensionless)" if dim is DIMENSIONLESS else repr(get_unit(dim))
 
 
-def _duplicate_keys(path: Path, node, prefix: str = "") -> None:
-    """Refuse a key given twice in a mapping: YAML would keep the last value silently."""
-    if isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _duplicate_keys(path, item, prefix)
-    if not isinstance(node, yaml.MappingNode):
-        return
-    seen: dict[str, int] = {}
-    for key, value in node.value:
-        if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
-            line = key.start_mark.line + 1
-            if key.value in seen:
-                raise EquationFileError(
-                    path,
-                    prefix + key.value,
-                    f"given twice (lines {seen[key.value]} and {line}); YAML would silently "
-                    "keep the second",
-                )
-            seen[key.value] = line
-            _duplicate_keys(path, value, f"{prefix}{key.value}.")
-
-
 class _Reader:
     """Holds the file path so every check can raise an error that names it.
 
@@ -200,18 +177,7 @@ class _Reader:
 
     def _read(self, path: Path, children: tuple[Path, ...]) -> dict:
         self.files.append(path)
-        try:
-            loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise EquationFileError(path, *yaml_file_problem(exc)) from None
-        try:
-            node = loader.get_single_node()
-            _duplicate_keys(path, node)
-            data = None if node is None else loader.construct_document(node)
-        except yaml.YAMLError as exc:
-            raise EquationFileError(path, *yaml_file_problem(exc)) from None
-        finally:
-            loader.dispose()
+        data = read_yaml(path, EquationFileError)
         if not isinstance(data, dict):
             raise EquationFileError(
                 path, "(top level)", "must be a mapping of fields such as 'kind: neuron'"

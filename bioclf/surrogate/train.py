@@ -47,14 +47,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
 
 from bioclf import checkpoint, tasks
 from bioclf.data.datasets import N_PIXELS
 from bioclf.equations import model_files
 from bioclf.errors import BioclfError, ConfigError
-from bioclf.io import set_aside, yaml_file_problem
+from bioclf.io import read_yaml, set_aside
 from bioclf.surrogate.data import load_data
 from bioclf.surrogate.evaluate import (
     evaluate,
@@ -509,10 +508,7 @@ def _parse(argv) -> tuple[TrainConfig, dict]:
     values: dict = {}
     sources: dict = {}  # where each option's value came from, for error messages
     if args.config:
-        try:
-            loaded = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError(args.config, *yaml_file_problem(exc)) from None
+        loaded = read_yaml(args.config, ConfigError) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(args.config, "(top level)", "must be a mapping of options")
         values.update(loaded)

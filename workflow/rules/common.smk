@@ -41,6 +41,12 @@ def _cfg_name(f):
 
 
 _CFG_SOURCES = [_cfg_name(f) for f in workflow.overwrite_configfiles or ["config/config.yaml"]]
+try:
+    # Snakemake kept the last value of a key given twice in a file: refused, as by the tasks
+    for _f in _CFG_SOURCES:
+        _bioclf_config.read(_f)
+except BioclfError as _exc:
+    _refuse(_exc)
 if workflow.config_settings.config:
     _CFG_SOURCES.append("--config")
     # (Snakemake reads `surrogate={epochs: 2}` as {'epochs': '2'}: typed as a top-level value)
