@@ -3,11 +3,11 @@
 Snakemake reads the files of ``--configfile`` itself, before the workflow's checks run, and
 refuses a missing, empty or malformed one in its own words, mostly without the file's name.
 This task reads each file the way the tasks do (a YAML error is given with its file, line and
-column), merges them as Snakemake does (later files override earlier ones, section by
-section) and checks the values as every workflow start does (`bioclf.config.validate`: the
-schema, the quantities, the model files named, the sample counts, schedules, shards and
-sweeps; `bioclf.config.check_command_paths`: a path the jobs' commands take as it is). The
-model files' equations and the data set are checked by ``snakemake -n`` as well.
+column, a key given twice with its two lines), merges them as Snakemake does (later files
+override earlier ones, section by section) and checks the values as every workflow start does
+(`bioclf.config.validate`: the schema, the quantities, the model files named, the sample counts,
+schedules, shards and sweeps; `bioclf.config.check_command_paths`: a path the jobs' commands
+take as it is). The model files' equations and the data set are checked by ``snakemake -n`` as well.
 """
 
 from __future__ import annotations
