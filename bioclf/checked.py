@@ -112,3 +112,21 @@ def stdp_protocol(directory: str | Path, run_config: dict) -> None:
 
     files = sorted({str(f) for m in stdp["models"].values() for f in model_files(m)})
     once(directory, key("stdp protocol", repr(sorted(stdp["protocol"].items())), files), check)
+
+
+def neuron_check(directory: str | Path, run_config: dict, path: str) -> None:
+    """What the neuron check refuses of the configuration's ``neuron_check`` section before it
+    simulates (`bioclf.neuron_check.plan`: its model file, input currents it can choose, a
+    duration long enough), once per the model's files and the section's values; `path` names
+    the configuration in an error."""
+    from bioclf.equations import model_files
+
+    section = run_config["neuron_check"]
+
+    def check():
+        from bioclf.neuron_check import plan
+
+        plan(run_config, path)
+
+    files = [str(f) for f in model_files(section["model"])]
+    once(directory, key("neuron check", repr(sorted(section.items())), files), check)

@@ -15,6 +15,8 @@ interspike intervals at the lowest current) is a configuration error (exit 2).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from brian2 import ms, second
 
@@ -22,6 +24,7 @@ from bioclf import config as cfgmod
 from bioclf import plots, tasks
 from bioclf.brian import backends, lif_check
 from bioclf.equations import load_neuron
+from bioclf.equations.spec import NeuronModel
 from bioclf.errors import ConfigError, UnsupportedConstructError
 from bioclf.io import write_json
 
@@ -70,6 +73,45 @@ def _agreement_checks(res, reference) -> tuple[dict, bool]:
     return checks, passed
 
 
+class Plan(NamedTuple):
+    """What the check simulates (`plan`)."""
+
+    model: NeuronModel
+    currents: np.ndarray
+    dt: object  # Brian2 quantities
+    duration: object
+    theory: lif_check.LinearLIF | None  # the closed form, where there is one
+    reason: str  # why there is none
+
+
+def plan(cfg: dict, path) -> Plan:
+    """The model file of the configuration's ``neuron_check`` section, loaded, the currents to
+    test it with and its closed form; what the check refuses before simulating, also refused
+    as the workflow starts (`bioclf.checked.neuron_check`): a file that does not load, one for
+    which no input currents can be chosen (its input does not drive the membrane) and a
+    duration too short for the f-I check (`ConfigError` of `path`)."""
+    nc = cfg["neuron_check"]
+    model = load_neuron(nc["model"])
+    dt = cfgmod.quantity(cfg, "neuron_check", "dt") if "dt" in nc else 0.01 * ms
+    duration = cfgmod.quantity(cfg, "neuron_check", "duration") if "duration" in nc else 2 * second
+    currents = lif_check.current_levels(model, n_above=nc.get("levels", 12))
+    theory, reason = lif_check.analyse(model)
+    if theory is not None:
+        # The rate is measured from interspike intervals: a duration that holds fewer than two
+        # spikes at the lowest current would read as a rate of 0, a failed neuron.
+        slowest = 1.0 / theory.rate(currents[currents > theory.rheobase]).min()
+        if float(duration) < 3 * slowest:
+            raise ConfigError(
+                path,
+                "neuron_check.duration",
+                f"{float(duration):g} s is too short for the f-I check of {model.path}: at "
+                f"the lowest current ({currents[currents > theory.rheobase].min() * 1e9:.4g} "
+                f"nA, 1.05x rheobase) the neuron fires every {slowest:.3g} s; use at least "
+                f"{np.ceil(30 * slowest) / 10:g}*second",
+            )
+    return Plan(model, currents, dt, duration, theory, reason)
+
+
 def main(argv=None) -> int:
     p = tasks.parser(
         f"{__doc__.splitlines()[0]} The file, the backends and the currents: the configuration's "
@@ -78,29 +120,11 @@ def main(argv=None) -> int:
     )
     args = p.parse_args(argv)
     cfg = cfgmod.load(args.config)
-    nc = cfg["neuron_check"]
-    model = load_neuron(nc["model"])
-    dt = cfgmod.quantity(cfg, "neuron_check", "dt") if "dt" in nc else 0.01 * ms
-    duration = cfgmod.quantity(cfg, "neuron_check", "duration") if "duration" in nc else 2 * second
-    currents = lif_check.current_levels(model, n_above=nc.get("levels", 12))
+    model, currents, dt, duration, theory, reason = plan(cfg, args.config)
     build = cfg.get("build", "build")
     if set(cfgmod.neuron_check_backends(cfg)) - {"runtime"}:  # (they compile)
         build = cfgmod.build_folder(cfg, args.config)
-    theory, reason = lif_check.analyse(model)
     kind = "analytic" if theory else "agreement"
-    if theory is not None:
-        # The rate is measured from interspike intervals: a duration that holds fewer than two
-        # spikes at the lowest current would read as a rate of 0, a failed neuron.
-        slowest = 1.0 / theory.rate(currents[currents > theory.rheobase]).min()
-        if float(duration) < 3 * slowest:
-            raise ConfigError(
-                args.config,
-                "neuron_check.duration",
-                f"{float(duration):g} s is too short for the f-I check of {model.path}: at "
-                f"the lowest current ({currents[currents > theory.rheobase].min() * 1e9:.4g} "
-                f"nA, 1.05x rheobase) the neuron fires every {slowest:.3g} s; use at least "
-                f"{np.ceil(30 * slowest) / 10:g}*second",
-            )
     if theory is None:
         print(
             f"{model.path}: no closed-form f-I curve ({reason}); checking that the simulators "

@@ -182,6 +182,40 @@ def test_bad_model_file_stops_the_workflow_before_any_job(tmp_path, path, old, n
 
 
 @pytest.mark.workflow
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        # a file that loads, but whose input does not drive its membrane (ge multiplies E - v)
+        (
+            "model",
+            "equations/dc_exc.yaml",
+            "equations/dc_exc.yaml: field 'equations': the neuron check cannot choose input",
+        ),
+        ("duration", "0.1*second", "smoke.yaml: field 'neuron_check.duration': 0.1 s is too"),
+    ],
+)
+def test_what_the_neuron_check_refuses_stops_the_workflow_and_keeps_its_results(
+    tmp_path, key, value, message
+):
+    """The neuron check's job refused these only after Snakemake had removed the check's
+    earlier outputs (lif_check.json and its figures): refused as the run starts instead."""
+    wd = _workdir(tmp_path)
+    cfg = yaml.safe_load((wd / "config" / "smoke.yaml").read_text())
+    cfg["neuron_check"][key] = value
+    (wd / "config" / "smoke.yaml").write_text(yaml.safe_dump(cfg))
+    earlier = wd / "results" / "neuron" / "lif_check.json"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text('{"passed": true}')
+    for run in ("--dry-run", "--cores=1"):
+        res = _snakemake(wd, run, "results/neuron/lif_check.json", timeout=300)
+        err = res.stderr + res.stdout
+        assert res.returncode == 2, err[-3000:]
+        assert message in res.stderr.strip().splitlines()[-1], err[-3000:]
+    assert earlier.read_text() == '{"passed": true}'
+    assert _job_outputs(wd) == [earlier]
+
+
+@pytest.mark.workflow
 def test_a_model_file_edited_after_a_start_that_passed_is_checked_again(tmp_path):
     """The model check is remembered per configuration and model files (`bioclf.checked`): a
     second start with the same ones skips it; an edited file is checked, and refused."""

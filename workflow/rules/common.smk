@@ -140,18 +140,11 @@ def _check_models():
     minutes in. Parsing above only reads the files (it runs in every job, and without Brian2);
     this runs at the start of a run, and as a dry run plans its jobs."""
     try:
-        from bioclf.equations import load_neuron as _load_neuron
-
         # the STDP network's files against its protocol, those of each training phase too
         _phases = [_p["models"] for _s in STDP["sizes"] for _p in _s.get("schedule", [])]
         for _models in [{}, *_phases]:
             _models = {**STDP["models"], **_models}
             _checked.stdp_protocol(_CHECKED, {**config, "stdp": {**STDP, "models": _models}})
-        _checked.once(
-            _CHECKED,
-            _checked.key("neuron file", "", CHECK_NEURON_FILES),
-            lambda: _load_neuron(config["neuron_check"]["model"]),
-        )
         _dt = _bioclf_config.quantity(config, "surrogate", "dt") if "dt" in SUR else _TrainConfig.dt
         _steps = sorted(
             {int(r.get("time_steps", SUR.get("time_steps", _TrainConfig.T))) for r in SUR["runs"]}
@@ -162,6 +155,12 @@ def _check_models():
         _checked.surrogate_neuron(_CHECKED, SUR["neuron"], _dt, _steps)
         for _check in MODEL_CHECKS:
             _check(_dt, _steps)
+        # the neuron check's file, and what the check refuses before simulating (a file whose
+        # input does not drive its membrane, a duration too short), which its job would refuse
+        # after Snakemake removed the check's earlier results; last, as a fault of a file that
+        # the networks use too is named better by their checks (a t_ref as long as a
+        # presentation, rather than the duration its f-I curve would need)
+        _checked.neuron_check(_CHECKED, config, " + ".join(_CFG_SOURCES))
     except ConfigError as _exc:  # (check_protocol's names no file)
         _refuse(ConfigError(" + ".join(_CFG_SOURCES), _exc.field, _exc.reason))
     except BioclfError as _exc:
