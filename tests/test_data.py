@@ -256,6 +256,20 @@ def test_missing_files_without_url(tmp_path: Path) -> None:
     assert "url" in message.lower()
 
 
+def test_a_root_that_is_a_file_is_refused_as_no_folder(tmp_path: Path) -> None:
+    """data.root naming a file (one of the IDX files, say) listed the four files as missing
+    under it ('.../t10k-images-idx3-ubyte.gz/train-images-idx3-ubyte[.gz]')."""
+    root = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    shutil.copy(MNIST / root.name, root)
+    for url in (None, "file:///nowhere"):
+        with pytest.raises(DataError) as info:
+            load_split(root, "train", url=url)
+        assert str(info.value) == (
+            f"data file {root}: is not a folder: data.root in the configuration (--data of the "
+            "surrogate tasks) names the folder that holds the four IDX files"
+        )
+
+
 def test_count_mismatch_and_bad_labels(tmp_path: Path) -> None:
     make_tiny(tmp_path, n=20)
     write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(19, np.uint8))

@@ -212,6 +212,12 @@ def load_split(
     else:  # keyed by base name; a .gz name means the same file (as `fetch` takes it)
         checksums = {key.removesuffix(".gz"): md5 for key, md5 in checksums.items()}
     bases = SPLIT_FILES[split]
+    if root.exists() and not root.is_dir():  # (else: its four files listed as missing)
+        raise DataError(
+            root,
+            "is not a folder: data.root in the configuration (--data of the surrogate tasks) "
+            "names the folder that holds the four IDX files",
+        )
 
     missing = [base for base in bases if _locate(root, base) is None]
     if missing:
