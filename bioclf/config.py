@@ -8,6 +8,7 @@ files named, sample counts against the data, the protocol, schedules, shards and
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import os
@@ -127,6 +128,9 @@ def validate(config: dict, path: str | Path = "config") -> dict:
             hint = " (a configuration file is complete: start from a copy of config/config.yaml)"
         if err.validator == "type":
             hint = _number_as_text_hint(err.instance)
+        if err.validator == "additionalProperties":
+            key, message = _unknown_key(err, key)
+            raise ConfigError(path, key, message)
         raise ConfigError(path, key, err.message + hint)
     from brian2 import units
 
@@ -171,6 +175,20 @@ def validate(config: dict, path: str | Path = "config") -> dict:
 
         sweeps.plan(config, path, write=False)
     return config
+
+
+def _unknown_key(err: jsonschema.ValidationError, section: str) -> tuple[str, str]:
+    """(field, reason) of a key the schema does not have, named in full (``stdp.ntrain``, not
+    the section ``stdp``), with the section's keys and the closest one (a typo)."""
+    known = list(err.schema.get("properties", {}))
+    unknown = next((k for k in err.instance if k not in known), None)
+    if unknown is None:  # (no schema of this file's: keys allowed by a pattern)
+        return section, err.message
+    close = difflib.get_close_matches(str(unknown), known, n=1)
+    field = str(unknown) if section == "(top level)" else f"{section}.{unknown}"
+    where = "at the top level" if section == "(top level)" else f"of {section}"
+    guess = f"did you mean '{close[0]}'? " if close else ""
+    return field, f"unknown key ({guess}the keys {where}: {', '.join(known)})"
 
 
 def surrogate_run_name(run: dict) -> str:

@@ -178,6 +178,38 @@ def test_unreadable_yaml(tmp_path):
         config.load(bad)
 
 
+@pytest.mark.parametrize(
+    "path, key, field, reason",
+    [
+        # the section was named, and the key only inside jsonschema's sentence
+        (
+            ("stdp",),
+            "ntrain",
+            "stdp.ntrain",
+            "unknown key (did you mean 'n_train'? the keys of stdp: models, backend, threads, ",
+        ),
+        (
+            ("surrogate", "runs", 0),
+            "hiden",
+            "surrogate.runs.0.hiden",
+            "unknown key (did you mean 'hidden'?",
+        ),
+        ((), "seed", "seed", "unknown key (did you mean 'seeds'? the keys at the top level: "),
+        (("ann",), "on", "ann.on", "unknown key (the keys of ann: enabled)"),
+    ],
+)
+def test_an_unknown_key_is_named_in_full_with_the_closest_known_one(path, key, field, reason):
+    cfg = copy.deepcopy(BASE)
+    node = cfg
+    for part in path:
+        node = node[part]
+    node[key] = 1
+    with pytest.raises(ConfigError) as err:
+        config.validate(cfg, "c.yaml")
+    assert err.value.field == field
+    assert err.value.reason.startswith(reason), err.value.reason
+
+
 def test_a_key_given_twice_is_refused_naming_it_and_its_lines(tmp_path):
     """YAML keeps the last value of a key given twice, so that an edit made to the first
     (`lr` of the surrogate section, say) changed nothing without a word."""
