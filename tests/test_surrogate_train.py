@@ -487,7 +487,9 @@ def test_cli_errors_exit_2(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("hiden: 100\n")
     assert tr.main(["--config", str(bad), "--out", str(tmp_path / "y")]) == 2
-    assert "hiden" in capsys.readouterr().err
+    assert f"{bad}: field 'hiden': unknown option (did you mean 'hidden'? known: T, arch," in (
+        capsys.readouterr().err
+    )
     with pytest.raises(SystemExit):  # argparse's usage error (exit status 2)
         tr.parse_args(["--test", "flase", "--out", str(tmp_path / "z")])
     assert "--test: expected true or false, got 'flase'" in capsys.readouterr().err

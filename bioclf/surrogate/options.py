@@ -9,6 +9,7 @@ module imports no torch at import time, so the workflow can read it cheaply.
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 from dataclasses import dataclass, fields
 
@@ -249,7 +250,11 @@ def config_from_dict(values: dict, source: str) -> TrainConfig:
             "options: --help); the pipeline's command of each network: snakemake -n -p",
         )
     if unknown:
-        raise ConfigError(source, unknown[0], f"unknown option (known: {sorted(known)})")
+        close = difflib.get_close_matches(str(unknown[0]), sorted(known), n=1)
+        guess = f"did you mean '{close[0]}'? " if close else ""
+        raise ConfigError(
+            source, unknown[0], f"unknown option ({guess}known: {', '.join(sorted(known))})"
+        )
     defaults = TrainConfig()
     values = {
         name: _typed(name, value, getattr(defaults, name), source) for name, value in values.items()
