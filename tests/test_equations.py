@@ -368,6 +368,31 @@ def test_bad_synapse_file_is_refused_at_load(tmp_path, old, new, field, needle):
     assert err.field == field and str(path) in str(err) and needle in str(err)
 
 
+@pytest.mark.parametrize(
+    "old, new, reason",
+    [
+        # a number and its unit side by side, as written in papers
+        (
+            "tau_m: 100*ms",
+            "tau_m: 100ms",
+            "invalid decimal literal (a unit multiplies its number: write 100*ms)",
+        ),
+        (
+            "v_th: -52*mV",
+            "v_th: -52 mV",
+            "invalid syntax (a unit multiplies its number: write -52*mV)",
+        ),
+        # a unit in the wrong case, or spelt otherwise: Brian2's names are case-sensitive
+        ("v_th: -52*mV", "v_th: -52*mv", "unknown name(s) mv in '-52*mv' (did you mean mv: mV?)"),
+        ("R: 100*Mohm", "R: 100*MOhm", "(did you mean MOhm: Mohm or mohm?)"),
+        ("tau_m: 100*ms", "tau_m: 100*msec", "(did you mean msec: msecond?)"),
+    ],
+)
+def test_a_mistyped_quantity_is_refused_saying_how_to_write_it(tmp_path, old, new, reason):
+    err, path = _refused(tmp_path, "lif.yaml", old, new, load_neuron)
+    assert err.field == f"parameters.{old.split(':')[0]}" and str(err).endswith(reason), err
+
+
 def test_refractory_condition_and_parameter_forms(tmp_path):
     path = tmp_path / "lif_ref.yaml"
     path.write_text(LIF.replace("refractory: t_ref", "refractory: 2*ms"))

@@ -8,7 +8,9 @@ that holds nothing else, so a file cannot run arbitrary code through a parameter
 from __future__ import annotations
 
 import ast
+import difflib
 import math
+import re
 
 import numpy as np
 from brian2.core.namespace import DEFAULT_UNITS
@@ -32,6 +34,27 @@ _ALLOWED_NODES = (
 
 _NAMESPACE = dict(DEFAULT_UNITS)
 _NAMESPACE.update({"pi": math.pi, "e": math.e, "inf": math.inf})
+
+
+def _juxtaposed(text: str) -> str:
+    """A hint where `text` is a number and a unit side by side (``100ms``, ``100 ms``)."""
+    m = re.fullmatch(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z_]\w*)\s*", text)
+    if m is None or m[2] not in _NAMESPACE:
+        return ""
+    return f" (a unit multiplies its number: write {m[1]}*{m[2]})"
+
+
+def _closest(unknown: list[str], namespace: dict) -> str:
+    """A hint naming the units (or parameters) that each of `unknown` may be a typo of: the
+    names that differ only in case (``mv``: ``mV``; ``mohm``: ``Mohm`` or ``mohm``), else the
+    closest one (``msec``: ``msecond``)."""
+    guesses = []
+    for name in unknown:
+        same = [k for k in namespace if k.lower() == name.lower()]
+        close = same or difflib.get_close_matches(name, list(namespace), n=1)
+        if close:
+            guesses.append(f"{name}: {' or '.join(close)}")
+    return f" (did you mean {'; '.join(guesses)}?)" if guesses else ""
 
 
 def evaluate_quantity(text: str | int | float, known: dict[str, Quantity] | None = None):
@@ -62,7 +85,7 @@ def evaluate_quantity(text: str | int | float, known: dict[str, Quantity] | None
         try:
             tree = ast.parse(text.strip(), mode="eval")
         except SyntaxError as exc:
-            raise ValueError(f"cannot parse {text!r}: {exc.msg}") from None
+            raise ValueError(f"cannot parse {text!r}: {exc.msg}{_juxtaposed(text)}") from None
         for node in ast.walk(tree):
             if not isinstance(node, _ALLOWED_NODES):
                 raise ValueError(
@@ -82,7 +105,9 @@ def evaluate_quantity(text: str | int | float, known: dict[str, Quantity] | None
             namespace.update(known)
         unknown = sorted(names - set(namespace))
         if unknown:
-            raise ValueError(f"unknown name(s) {', '.join(unknown)} in {text!r}")
+            raise ValueError(
+                f"unknown name(s) {', '.join(unknown)} in {text!r}{_closest(unknown, namespace)}"
+            )
         try:
             value = eval(compile(tree, "<quantity>", "eval"), {"__builtins__": {}}, namespace)
         except OverflowError:
