@@ -342,7 +342,21 @@ def _stdp_partners_refused(tmp_path, old: str, new: str, match: str | None = Non
 def test_an_unknown_name_in_a_trace_equation_is_named_as_such(tmp_path):
     err, _ = _stdp_partners_refused(tmp_path, "dxpre/dt = -xpre/tau_pre", "dxpre/dt = -xpr/tau_pre")
     assert err.field == "pre_neuron.equations"
-    assert str(err).endswith("unknown identifier(s): xpr"), err
+    assert str(err).endswith("unknown identifier(s): xpr (did you mean xpr: xpre?)"), err
+
+
+@pytest.mark.parametrize(
+    "old, new, field, reason",
+    [
+        ("(v_rest - v + R*I)", "(v_rest - v + R*Ix)", "equations", "Ix (did you mean Ix: I?)"),
+        ("threshold: v > v_th", "threshold: v > vth", "threshold", "vth (did you mean vth: v_th?)"),
+        # no name of the model is close: no guess (nor one among Brian2's units)
+        ("(v_rest - v + R*I)", "(v_rest - v + R*I*qqqq)", "equations", "identifier(s): qqqq"),
+    ],
+)
+def test_an_unknown_identifier_names_the_models_closest_name(tmp_path, old, new, field, reason):
+    err, _ = _refused(tmp_path, "lif.yaml", old, new, load_neuron)
+    assert err.field == field and str(err).endswith(reason), err
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ where Brian2 has one), before anything is built or computed.
 
 from __future__ import annotations
 
+import difflib
 import keyword
 from pathlib import Path
 
@@ -310,7 +311,16 @@ class _Reader:
     def known(self, field: str, code: str, variables: dict, statements: bool = False) -> None:
         unknown = self.unknown(field, code, variables, statements)
         if unknown:
-            self.fail(field, f"unknown identifier(s): {', '.join(unknown)}")
+            # the model's own names (not Brian2's units and functions) a typo may be of
+            base = checks.base_variables()
+            own = [name for name in variables if name not in base]
+            guesses = [
+                f"{name}: {close[0]}"
+                for name in unknown
+                if (close := difflib.get_close_matches(name, own, n=1))
+            ]
+            hint = f" (did you mean {'; '.join(guesses)}?)" if guesses else ""
+            self.fail(field, f"unknown identifier(s): {', '.join(unknown)}{hint}")
 
     def guard(self, field: str, check, *args) -> None:
         try:
