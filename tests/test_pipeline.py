@@ -32,7 +32,7 @@ def _workdir(tmp: Path, build: Path | None = None) -> Path:
 
 
 def _snakemake(
-    cwd: Path, *args, timeout=900, configfile="config/smoke.yaml"
+    cwd: Path, *args, timeout=900, configfile="config/smoke.yaml", env=None
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*SNAKEMAKE, "--configfile", configfile, *args],
@@ -40,6 +40,7 @@ def _snakemake(
         capture_output=True,
         text=True,
         timeout=timeout,
+        env={**os.environ, **env} if env else None,
     )
 
 
@@ -120,6 +121,33 @@ def test_bad_config_value_refused_before_any_job(tmp_path):
     assert res.returncode == 2
     assert "stdp.chunk" in res.stderr + res.stdout
     assert not _job_outputs(wd)
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize(
+    "setting, field",
+    [
+        ("surrogate={device: cuda}", "surrogate.device': 'cuda' needs a GPU"),
+        ("stdp={backend: cuda}", "stdp.backend': 'cuda' needs a GPU"),
+    ],
+)
+def test_a_gpu_asked_for_where_none_is_visible_stops_a_run_before_any_job(tmp_path, setting, field):
+    """Each job would refuse it only after Snakemake removed its earlier outputs (STDP's after
+    compiling the CUDA project): a run on this machine refuses it as it starts; a dry run (a
+    cluster's, planned on a login node) plans the jobs."""
+    wd = _workdir(tmp_path)
+    earlier = wd / "results" / "neuron" / "lif_check.json"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text('{"passed": true}')
+    hidden = {"CUDA_VISIBLE_DEVICES": ""}
+    res = _snakemake(wd, "--cores=1", "--config", setting, env=hidden)
+    assert res.returncode == 2, (res.stderr + res.stdout)[-3000:]
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: configuration config/smoke.yaml + --config: field '"), last
+    assert field in last and "CUDA_VISIBLE_DEVICES=''" in last, last
+    assert _job_outputs(wd) == [earlier]
+    res = _snakemake(wd, "-n", "--config", setting, env=hidden)
+    assert res.returncode == 0, res.stderr[-3000:]
 
 
 @pytest.mark.workflow

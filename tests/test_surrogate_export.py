@@ -141,6 +141,29 @@ def test_more_test_images_than_there_are_is_refused(tmp_path, capsys):
     assert "'n_test'" in err and "asks for 10001 test images" in err and "has 10000" in err, err
 
 
+def test_the_cuda_backend_where_no_gpu_is_visible_is_refused_before_building(
+    tmp_path, capsys, monkeypatch
+):
+    from dataclasses import asdict
+
+    from bioclf.brian import backends
+    from bioclf.surrogate import export_brian
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setattr(backends, "gpu_available", lambda: False)
+    cfg = TrainConfig(arch="fc", hidden=4)
+    model = tmp_path / "model.pt"
+    torch.save({"config": asdict(cfg), "model": build(cfg).state_dict()}, model)
+    argv = ["--model", str(model), "--n-test", "5", "--backend", "cuda"]
+    argv += ["--out", str(tmp_path / "out"), "--build-dir", str(tmp_path / "build")]
+    assert export_brian.main(argv) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: configuration (command line): field 'backend': 'cuda' needs a GPU, and the "
+        "CUDA driver sees none here (CUDA_VISIBLE_DEVICES=''); use cpp"
+    )
+    assert not (tmp_path / "build").exists()
+
+
 def test_the_default_is_the_whole_test_split(tmp_path, capsys):
     """Without --n-test every test image is run: the default was 10,000, an error on a data set
     with fewer test images (blamed on the command line)."""

@@ -157,6 +157,27 @@ def test_a_build_folder_that_cannot_be_made_is_refused_before_building(tmp_path,
     assert not (tmp_path / "o").exists()
 
 
+def test_the_cuda_backend_where_no_gpu_is_visible_is_refused_before_building(
+    tmp_path, capsys, monkeypatch
+):
+    """Before: the CUDA project compiled (minutes), then its run raised a RuntimeError."""
+    from bioclf.brian import backends
+    from bioclf.stdp import train
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setattr(backends, "gpu_available", lambda: False)
+    text = (ROOT / "config" / "smoke.yaml").read_text()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(re.sub(r"(?m)^build: .*$", f"build: {tmp_path / 'build'}", text))
+    argv = ["--config", str(cfg), "--n-exc", "5", "--backend", "cuda", "--out", str(tmp_path)]
+    assert tasks.run(train.main, argv) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: configuration {cfg}: field 'stdp.backend or --backend': 'cuda' needs a GPU, "
+        "and the CUDA driver sees none here (CUDA_VISIBLE_DEVICES=''); use cpp"
+    )
+    assert not (tmp_path / "build").exists()
+
+
 def test_an_error_of_the_default_configuration_names_its_file(tmp_path, capsys, monkeypatch):
     """Without --config the task reads config/config.yaml, and names it (before: "configuration
     config: field 'stdp.n_train or --n-train'", a file that does not exist)."""

@@ -131,6 +131,17 @@ def gpu_available() -> bool:
     return visible_gpu() is not None
 
 
+def no_gpu() -> str | None:
+    """Why the ``cuda`` backend cannot run here, in a clause; None where a GPU is visible
+    (`gpu_available`). A task asks before it builds: the CUDA project compiles for minutes
+    without a GPU, and only its program's start would fail."""
+    if gpu_available():
+        return None
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+    where = f" (CUDA_VISIBLE_DEVICES={hidden!r})" if hidden is not None else ""
+    return f"'cuda' needs a GPU, and the CUDA driver sees none here{where}"
+
+
 #: Asks the CUDA driver about device 0, the device a CUDA program's ``cudaSetDevice(0)``
 #: selects: the first that ``CUDA_VISIBLE_DEVICES`` (indices, GPU or MIG UUIDs) leaves, in the
 #: order ``CUDA_DEVICE_ORDER`` sets (by default the fastest first). Prints "major minor

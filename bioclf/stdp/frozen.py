@@ -85,6 +85,7 @@ def frozen_simulator(cfg: dict, trained: dict, models, project: str = "network")
         trained["seed"],
         backend,
         project,
+        "stdp.backend (the trained network's, which its labels and test run on)",
     )
 
 

@@ -29,7 +29,7 @@ from bioclf.brian import backends
 from bioclf.data import FloatImages
 from bioclf.data.datasets import N_PIXELS
 from bioclf.encoding import SPLIT_TAGS, hashrng
-from bioclf.errors import ResultFileError
+from bioclf.errors import THE_CONFIGURATION, ConfigError, ResultFileError
 from bioclf.io import digest, save_npz, set_aside
 from bioclf.stdp import labels as labelling
 from bioclf.stdp.protocol import COUNT_DTYPE, Models, Protocol
@@ -478,7 +478,12 @@ def make_simulator(
     seed: int,
     backend: backends.Backend,
     project: str,
+    field: str = "stdp.backend",
 ) -> Simulator:
+    """The network built on `backend`; the ``cuda`` backend where no GPU is visible is
+    refused first (`ConfigError` naming `field`: the option or key that chose it)."""
+    if backend.name == "cuda" and (why := backends.no_gpu()):
+        raise ConfigError(THE_CONFIGURATION, field, f"{why}; use cpp")
     log(f"building the network (N={n_exc}, backend {backend.name}) ...")
     sim = Simulator(models, protocol, n_exc, chunk, seed, backend, project)
     log(f"built in {sim.build_time_s:.1f} s")

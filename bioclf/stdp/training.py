@@ -91,8 +91,9 @@ def train(
             # One project for all phases: a phase's build compiles again only the code that
             # its model files change (the previous phase's network is gone by then, see below).
             sim = make_simulator(
-                models, protocol, n_exc, cfg["stdp"]["chunk"], seed, backend, "network"
-            )
+                models, protocol, n_exc, cfg["stdp"]["chunk"], seed, backend, "network",
+                "stdp.backend or --backend",
+            )  # fmt: skip
             if state is not None:  # (the previous phase's: its model files are the config's)
                 problem = variables_problem(state, sim.initial_state)
                 if problem is not None:

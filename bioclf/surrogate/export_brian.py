@@ -254,7 +254,7 @@ def compare(
 ) -> dict:
     """Accuracy of the model in PyTorch and in Brian2 on the first `n_test` test images (None:
     all of them)."""
-    from bioclf.brian.backends import Backend
+    from bioclf.brian.backends import Backend, no_gpu
     from bioclf.data import images_as_float, load_split
     from bioclf.surrogate.saved import load_model
 
@@ -282,6 +282,8 @@ def compare(
     idx = np.arange(n)
     x = images_as_float(test)[:n]
     labels = test.labels[:n].astype(np.int64)
+    if backend_name == "cuda" and (why := no_gpu()):  # (before a compile of minutes)
+        raise ConfigError("(command line)", "backend", f"{why}; use cpp")
     backend = Backend(backend_name, threads=threads, build_dir=Path(build_dir))
     brian = run_brian(net, cfg, x, idx, backend)
     t0 = time.perf_counter()

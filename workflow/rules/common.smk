@@ -195,6 +195,28 @@ def _check_models_in_a_dry_run():
         _check_data()
 
 
+def _check_gpu():
+    """Where jobs run on this machine, a configuration that asks for a GPU is refused when the
+    run starts if none is visible: each job would refuse it only after Snakemake had removed
+    that job's earlier outputs (the STDP and export jobs after compiling the CUDA project).
+    Not in a dry run (planned on a login node for a cluster) nor with a cluster executor."""
+    if not workflow.local_exec:
+        return
+    asked = [  # (the key, whether it asks for a GPU, what works without one)
+        ("stdp.backend", STDP_BACKEND == "cuda", "use cpp"),
+        ("surrogate.device", SUR_DEVICE == "cuda", "use auto or cpu"),
+        ("surrogate.export.backend", EXPORT_BACKEND == "cuda", "use cpp"),
+        ("neuron_check.backends", NEURON_CHECK_BACKENDS == ["cuda"], "add runtime or cpp"),
+    ]
+    asked = [(field, instead) for field, cuda, instead in asked if cuda]
+    if asked:
+        from bioclf.brian.backends import no_gpu as _no_gpu
+
+        if why := _no_gpu():
+            field, instead = asked[0]
+            _refuse(ConfigError(" + ".join(_CFG_SOURCES), field, f"{why}; {instead}"))
+
+
 # What else a run does when it starts (after _check_models), e.g. `bioclf.sweeps.started`:
 # functions without arguments, appended by the other rule files.
 ONSTART = []
@@ -202,6 +224,7 @@ ONSTART = []
 onstart:
     _check_models()
     _check_data()
+    _check_gpu()
     # (only now: a refused configuration leaves the file of the run before as it was)
     _bioclf_config.write_job_file(CFG_FILE, _CFG_TEXT)
     for _hook in ONSTART:
