@@ -237,7 +237,7 @@ def read_yaml(path: str | Path, error: type[InputFileError]):
         raise error(path, *yaml_file_problem(exc)) from None
     try:
         node = loader.get_single_node()
-        _duplicate_keys(path, node, error)
+        _duplicate_keys(path, loader, node, error, "", set())
         return None if node is None else loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise error(path, *yaml_file_problem(exc)) from None
@@ -245,26 +245,35 @@ def read_yaml(path: str | Path, error: type[InputFileError]):
         loader.dispose()
 
 
-def _duplicate_keys(path: Path, node, error: type[InputFileError], prefix: str = "") -> None:
-    """Refuse a key given twice in a mapping of `node`, naming it by its path of keys."""
+def _duplicate_keys(
+    path: Path, loader: yaml.SafeLoader, node, error: type[InputFileError], prefix: str, seen: set
+) -> None:
+    """Refuse a key given twice in a mapping of `node`, naming it by its path of keys (a list's
+    items by their index, as the schema's errors do). Keys are compared as the values YAML makes
+    of them: ``1`` and ``"1"`` are two keys, ``1`` and ``0x1`` one. A node an alias repeats is
+    checked once (the first place names it), which also ends a recursive one (``&a [*a]``)."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _duplicate_keys(path, item, error, prefix)
+        for i, item in enumerate(node.value):
+            _duplicate_keys(path, loader, item, error, f"{prefix}{i}.", seen)
     if not isinstance(node, yaml.MappingNode):
         return
-    seen: dict[str, int] = {}
+    lines: dict = {}
     for key, value in node.value:
         if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
             line = key.start_mark.line + 1
-            if key.value in seen:
+            name = loader.construct_object(key)  # (a scalar: hashable)
+            if name in lines:
                 raise error(
                     path,
                     prefix + key.value,
-                    f"given twice (lines {seen[key.value]} and {line}); YAML would silently "
+                    f"given twice (lines {lines[name]} and {line}); YAML would silently "
                     "keep the second",
                 )
-            seen[key.value] = line
-            _duplicate_keys(path, value, error, f"{prefix}{key.value}.")
+            lines[name] = line
+            _duplicate_keys(path, loader, value, error, f"{prefix}{key.value}.", seen)
 
 
 def load_json(path: str | Path, keys: tuple[str, ...] = ()) -> dict:

@@ -230,6 +230,56 @@ def test_a_key_given_twice_is_refused_naming_it_and_its_lines(tmp_path):
     assert config.read(path)["surrogate"]["lr"] == 0.001
 
 
+@pytest.mark.parametrize(
+    "text, field, lines",
+    [
+        ("a: 1\nb: 2\na: 3\n", "a", (1, 3)),
+        ("s: {x: 1, x: 2}\n", "s.x", (1, 1)),  # flow style
+        ("1: a\n0x1: b\n", "0x1", (1, 2)),  # one key as YAML reads it
+        ("1: a\n1.0: b\n", "1.0", (1, 2)),  # one key of a Python dict
+        ("runs:\n  - {name: a}\n  - name: b\n    name: c\n", "runs.1.name", (3, 4)),
+    ],
+)
+def test_a_key_given_twice_is_the_same_key_as_yaml_makes_it(tmp_path, text, field, lines):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        config.read(path)
+    assert err.value.field == field
+    assert err.value.reason.startswith(f"given twice (lines {lines[0]} and {lines[1]})")
+
+
+@pytest.mark.parametrize(
+    "text, data",
+    [
+        ('1: a\n"1": b\n', {1: "a", "1": "b"}),  # an integer and a string: two keys
+        (
+            "b: &b {x: 1, y: 2}\nc:\n  <<: *b\n  x: 3\n",
+            {"b": {"x": 1, "y": 2}, "c": {"x": 3, "y": 2}},
+        ),
+        ("a: &a {x: 1}\nb: *a\nc: *a\n", {"a": {"x": 1}, "b": {"x": 1}, "c": {"x": 1}}),
+    ],
+)
+def test_keys_yaml_keeps_apart_are_no_repetition(tmp_path, text, data):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert config.read(path) == data
+
+
+def test_a_recursive_alias_is_read_not_a_recursion_error(tmp_path):
+    """YAML builds a structure that holds itself; the check of repeated keys visits each of its
+    nodes once (it recursed without end, a RecursionError traceback)."""
+    path = tmp_path / "c.yaml"
+    path.write_text("a: &a {b: *a}\n")
+    data = config.read(path)
+    assert data["a"]["b"] is data["a"]
+    # and an alias of aliases is checked in time linear in the file, not in the data
+    path.write_text(
+        "l0: &l0 [x, x]\n" + "".join(f"l{i}: &l{i} [*l{i - 1}, *l{i - 1}]\n" for i in range(1, 40))
+    )
+    assert len(config.read(path)) == 40
+
+
 def test_shell_word_quotes_only_what_a_shell_would_read_as_syntax():
     """The workflow's paths on the jobs' command lines: one argument each, and the text as it
     was before they were quoted wherever no quoting is needed (else finished jobs rerun)."""
