@@ -556,6 +556,13 @@ def test_a_cuda_kernel_that_disagrees_is_not_used(monkeypatch):
     with pytest.warns(UserWarning, match="not used \\(OSError: libcudart"):
         assert cuda_kernels.cuda_kernel_for(neuron, torch.device("cuda", 2)) is None
 
+    def check_fails_quietly(kernel, device):  # a RuntimeError without a message fails it too
+        raise RuntimeError
+
+    monkeypatch.setattr(cuda_kernels, "self_check", check_fails_quietly)
+    with pytest.warns(UserWarning, match="not used \\(RuntimeError\\)"):
+        assert cuda_kernels.cuda_kernel_for(neuron, torch.device("cuda", 3)) is None
+
 
 class _FaultyKernel:
     """The CPU kernel posing as a CUDA kernel (on the CPU), with one spike flipped or one

@@ -120,6 +120,7 @@ def cuda_kernel_for(neuron: CompiledNeuron, device: torch.device) -> CudaKernel 
                 why = self_check(kernel, torch.device("cuda", index))
             except Exception as err:  # (a launch that fails, or any other error of the check)
                 why = str(err) if isinstance(err, RuntimeError) else f"{type(err).__name__}: {err}"
+                why = why or type(err).__name__  # (an error without a message fails it too)
             if why:
                 kernel = None
         if why:
