@@ -161,6 +161,25 @@ def test_without_reset_samples_depend_on_their_predecessors(tmp_path):
     assert not np.array_equal(whole.counts[1:], tail.counts)
 
 
+def test_a_network_trained_on_cuda_is_refused_where_no_gpu_is_visible(tmp_path, monkeypatch):
+    """Its labels and test run on the backend it was trained on (train_metrics.json), which no
+    configuration value changes: the error says to run them where a GPU is, not 'use cpp'."""
+    from bioclf.brian import backends
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setattr(backends, "gpu_available", lambda: False)
+    cfg = _config(tmp_path)
+    trained_as = {"backend": "cuda", "n_exc": N_EXC, "seed": 0}
+    with pytest.raises(ConfigError) as err:
+        frozen.frozen_simulator(cfg, trained_as, setup.models(cfg))
+    assert err.value.field.startswith("stdp.backend (the trained network's")
+    assert err.value.reason.endswith(
+        "(CUDA_VISIBLE_DEVICES=''); run them where a GPU is (a network trained on cpp runs on "
+        "the CPU)"
+    ), err.value.reason
+    assert not (tmp_path / "build" / "stdp" / "cuda").exists()
+
+
 def test_shards_without_reset_refused(tmp_path):
     with pytest.raises(ConfigError, match="stdp.shards"):
         _config(tmp_path, reset=False, n_shards=2)

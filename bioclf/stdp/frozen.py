@@ -86,6 +86,8 @@ def frozen_simulator(cfg: dict, trained: dict, models, project: str = "network")
         backend,
         project,
         "stdp.backend (the trained network's, which its labels and test run on)",
+        # (not "use cpp": the backend is the one train_metrics.json records, not a choice here)
+        "run them where a GPU is (a network trained on cpp runs on the CPU)",
     )
 
 

@@ -479,11 +479,13 @@ def make_simulator(
     backend: backends.Backend,
     project: str,
     field: str = "stdp.backend",
+    instead: str = "use cpp",
 ) -> Simulator:
     """The network built on `backend`; the ``cuda`` backend where no GPU is visible is
-    refused first (`ConfigError` naming `field`: the option or key that chose it)."""
+    refused first (`ConfigError` naming `field`, the option or key that chose it, and saying
+    what to do `instead`)."""
     if backend.name == "cuda" and (why := backends.no_gpu()):
-        raise ConfigError(THE_CONFIGURATION, field, f"{why}; use cpp")
+        raise ConfigError(THE_CONFIGURATION, field, f"{why}; {instead}")
     log(f"building the network (N={n_exc}, backend {backend.name}) ...")
     sim = Simulator(models, protocol, n_exc, chunk, seed, backend, project)
     log(f"built in {sim.build_time_s:.1f} s")
