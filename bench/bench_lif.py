@@ -347,9 +347,10 @@ def main(argv=None) -> int:
     }
     sj_child = "SJ_LIF_CUDA_IMPLEMENTATION" in os.environ
     skipped = {}
-    gen = torch.Generator().manual_seed(0)
     for n in args.sizes:
-        # Currents that make ~10% of the neurons spike per step; the same for every layer.
+        # Currents that make ~10% of the neurons spike per step; the same for every layer, and
+        # drawn for this size alone: SpikingJelly's child processes run one size each.
+        gen = torch.Generator().manual_seed(n)
         x0 = (0.1 * torch.randn(args.T, args.batch, n, generator=gen) + 0.08).to(device)
         weights = torch.randn(args.T, args.batch, n, generator=gen).to(device)
         steps = args.T * args.batch

@@ -223,3 +223,25 @@ def test_spikingjelly_runs_in_each_sizes_turn_once_per_provider(monkeypatch):
         assert cmd[1] == bench.__file__ and "/x/lif.json" not in cmd
         expected = ["--device", "cuda", "--T", "5", "--sizes", "16", "--only", "spikingjelly"]
         assert cmd[2:-1] == [*expected, "--out"]
+
+
+def test_the_lif_benchs_currents_of_a_size_do_not_depend_on_the_sizes_before_it(tmp_path):
+    """SpikingJelly's child processes on CUDA run one size each (--sizes N): drawn after the
+    sizes before it, a size's currents were others in the child than the other layers' of that
+    size, and the spike rates, which must agree, compared unlike inputs."""
+    import torch
+
+    bench = bench_script(ROOT / "bench" / "bench_lif.py")
+    threads = torch.get_num_threads()  # (main sets one thread)
+
+    def rate(*sizes: str) -> float:
+        out = tmp_path / "lif.json"
+        argv = ["--sizes", *sizes, "--T", "20", "--batch", "4", "--rounds", "1", "--passes", "1"]
+        try:
+            assert bench.main([*argv, "--only", "bioclf", "--no-compile", "--out", str(out)]) == 0
+        finally:
+            torch.set_num_threads(threads)
+        layers = json.loads(out.read_text())["layers"]
+        return [x["spike_rate"] for x in layers if x["n"] == 16 and x["name"] == "bioclf fused"][0]
+
+    assert rate("24", "16") == rate("16") > 0
