@@ -148,6 +148,11 @@ def test_a_gpu_asked_for_where_none_is_visible_stops_a_run_before_any_job(tmp_pa
     assert _job_outputs(wd) == [earlier]
     res = _snakemake(wd, "-n", "--config", setting, env=hidden)
     assert res.returncode == 0, res.stderr[-3000:]
+    # a run of jobs that claim no GPU runs (e.g. the report of results computed on a GPU)
+    summary = "results/data/summary.json"
+    res = _snakemake(wd, "--cores=1", summary, "--config", setting, env=hidden)
+    assert res.returncode == 0, (res.stderr + res.stdout)[-3000:]
+    assert (wd / summary).exists()
 
 
 @pytest.mark.workflow

@@ -195,25 +195,34 @@ def _check_models_in_a_dry_run():
         _check_data()
 
 
+def _gpu_key(name):
+    """The configuration key that makes a job of rule `name` claim a GPU (its `gpu`
+    resource), and what works without one; None where the job runs without one all the same."""
+    if name == "neuron_check":  # (with another backend beside cuda it skips cuda, and says so)
+        alone = NEURON_CHECK_BACKENDS == ["cuda"]
+        return ("neuron_check.backends", "add runtime or cpp") if alone else None
+    if name == "surrogate_brian":
+        return "surrogate.export.backend", "use cpp"
+    if name.startswith(("surrogate", "ann", "sweep_surrogate")):
+        return "surrogate.device", "use auto or cpu"
+    return "stdp.backend", "use cpp"
+
+
 def _check_gpu():
-    """Where jobs run on this machine, a configuration that asks for a GPU is refused when the
-    run starts if none is visible: each job would refuse it only after Snakemake had removed
-    that job's earlier outputs (the STDP and export jobs after compiling the CUDA project).
-    Not in a dry run (planned on a login node for a cluster) nor with a cluster executor."""
+    """Where jobs run on this machine, a job to run that claims a GPU is refused as the run
+    starts if none is visible: the job would refuse it only after Snakemake had removed its
+    earlier outputs (the STDP and export jobs after compiling the CUDA project). Jobs that need
+    none still run (e.g. the report of results computed on a GPU). Not in a dry run (planned
+    on a login node for a cluster) nor with a cluster executor."""
     if not workflow.local_exec:
         return
-    asked = [  # (the key, whether it asks for a GPU, what works without one)
-        ("stdp.backend", STDP_BACKEND == "cuda", "use cpp"),
-        ("surrogate.device", SUR_DEVICE == "cuda", "use auto or cpu"),
-        ("surrogate.export.backend", EXPORT_BACKEND == "cuda", "use cpp"),
-        ("neuron_check.backends", NEURON_CHECK_BACKENDS == ["cuda"], "add runtime or cpp"),
-    ]
-    asked = [(field, instead) for field, cuda, instead in asked if cuda]
-    if asked:
+    claims = [j.rule.name for j in workflow.dag.needrun_jobs() if j.resources.get("gpu", 0)]
+    keys = [k for k in map(_gpu_key, claims) if k is not None]
+    if keys:
         from bioclf.brian.backends import no_gpu as _no_gpu
 
         if why := _no_gpu():
-            field, instead = asked[0]
+            field, instead = keys[0]
             _refuse(ConfigError(" + ".join(_CFG_SOURCES), field, f"{why}; {instead}"))
 
 
