@@ -396,6 +396,17 @@ def test_bad_synapse_file_is_refused_at_load(tmp_path, old, new, field, needle):
             "v_th: -52 mV",
             "invalid syntax (a unit multiplies its number: write -52*mV)",
         ),
+        (
+            "v_th: -52*mV",
+            "v_th: -52 mv",
+            "invalid syntax (a unit multiplies its number: write -52*mV)",
+        ),
+        (
+            "R: 100*Mohm",
+            "R: 100 MOhm",
+            "(a unit multiplies its number: write 100*Mohm or 100*mohm)",
+        ),
+        ("R: 100*Mohm", "R: 100 e", "invalid syntax"),  # (a constant, not a unit: no hint)
         # a unit in the wrong case, or spelt otherwise: Brian2's names are case-sensitive
         ("v_th: -52*mV", "v_th: -52*mv", "unknown name(s) mv in '-52*mv' (did you mean mv: mV?)"),
         ("R: 100*Mohm", "R: 100*MOhm", "(did you mean MOhm: Mohm or mohm?)"),

@@ -37,11 +37,18 @@ _NAMESPACE.update({"pi": math.pi, "e": math.e, "inf": math.inf})
 
 
 def _juxtaposed(text: str) -> str:
-    """A hint where `text` is a number and a unit side by side (``100ms``, ``100 ms``)."""
+    """A hint where `text` is a number and a unit side by side (``100ms``, ``100 ms``; a unit
+    in the wrong case, ``3 mv``, named as Brian2 spells it; not the constants: ``100 e``)."""
     m = re.fullmatch(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z_]\w*)\s*", text)
-    if m is None or m[2] not in _NAMESPACE:
+    if m is None:
         return ""
-    return f" (a unit multiplies its number: write {m[1]}*{m[2]})"
+    number, name = m[1], m[2]
+    units = (
+        [name] if name in DEFAULT_UNITS else [u for u in DEFAULT_UNITS if u.lower() == name.lower()]
+    )
+    if not units:
+        return ""
+    return f" (a unit multiplies its number: write {' or '.join(f'{number}*{u}' for u in units)})"
 
 
 def _closest(unknown: list[str], namespace: dict) -> str:
