@@ -8,7 +8,6 @@ files named, sample counts against the data, the protocol, schedules, shards and
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
@@ -22,7 +21,7 @@ import jsonschema
 import yaml
 
 from bioclf.equations.quantities import evaluate_quantity
-from bioclf.errors import THE_CONFIGURATION, ConfigError
+from bioclf.errors import THE_CONFIGURATION, ConfigError, closest
 from bioclf.io import model_file_problem, read_yaml, write_if_changed
 
 SCHEMA = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
@@ -184,7 +183,7 @@ def _unknown_key(err: jsonschema.ValidationError, section: str) -> tuple[str, st
     unknown = next((k for k in err.instance if k not in known), None)
     if unknown is None:  # (no schema of this file's: keys allowed by a pattern)
         return section, err.message
-    close = difflib.get_close_matches(str(unknown), known, n=1)
+    close = closest(str(unknown), known)
     field = str(unknown) if section == "(top level)" else f"{section}.{unknown}"
     where = "at the top level" if section == "(top level)" else f"of {section}"
     guess = f"did you mean '{close[0]}'? " if close else ""

@@ -7,7 +7,8 @@ exit with status 2, so a traceback is only ever shown for a bug in bioclf itself
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import difflib
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -107,3 +108,17 @@ def options_of_result(path: str | Path) -> Iterator[None]:
 
 class UnsupportedConstructError(EquationFileError):
     """An equation file uses something the PyTorch compiler cannot translate."""
+
+
+def closest(name: str, names: Iterable[str], fuzzy: bool = True) -> list[str]:
+    """The names of `names` that `name` may be a typo of, for an error's "did you mean": `name`
+    itself where it is one of them, else those that differ from it in case only (``mv``:
+    ``mV``; ``mohm``: ``Mohm`` and ``mohm``), else, where `fuzzy`, the closest in spelling
+    (``msec``: ``msecond``); none where nothing is close."""
+    names = list(names)
+    if name in names:
+        return [name]
+    same = [n for n in names if n.lower() == name.lower()]
+    if same or not fuzzy:
+        return same
+    return difflib.get_close_matches(name, names, n=1)

@@ -7,7 +7,6 @@ where Brian2 has one), before anything is built or computed.
 
 from __future__ import annotations
 
-import difflib
 import keyword
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from brian2.units.fundamentalunits import (
 from bioclf.equations import checks
 from bioclf.equations.quantities import evaluate_quantity
 from bioclf.equations.spec import EXTERNALS, NeuronExtension, NeuronModel, SynapseModel
-from bioclf.errors import EquationFileError
+from bioclf.errors import EquationFileError, closest
 from bioclf.io import read_yaml
 
 NEURON_FIELDS = {
@@ -315,9 +314,7 @@ class _Reader:
             base = checks.base_variables()
             own = [name for name in variables if name not in base]
             guesses = [
-                f"{name}: {close[0]}"
-                for name in unknown
-                if (close := difflib.get_close_matches(name, own, n=1))
+                f"{name}: {' or '.join(close)}" for name in unknown if (close := closest(name, own))
             ]
             hint = f" (did you mean {'; '.join(guesses)}?)" if guesses else ""
             self.fail(field, f"unknown identifier(s): {', '.join(unknown)}{hint}")

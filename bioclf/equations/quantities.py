@@ -8,13 +8,14 @@ that holds nothing else, so a file cannot run arbitrary code through a parameter
 from __future__ import annotations
 
 import ast
-import difflib
 import math
 import re
 
 import numpy as np
 from brian2.core.namespace import DEFAULT_UNITS
 from brian2.units.fundamentalunits import DIMENSIONLESS, Quantity, get_dimensions
+
+from bioclf.errors import closest
 
 _ALLOWED_NODES = (
     ast.Expression,
@@ -42,25 +43,16 @@ def _juxtaposed(text: str) -> str:
     m = re.fullmatch(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z_]\w*)\s*", text)
     if m is None:
         return ""
-    number, name = m[1], m[2]
-    units = (
-        [name] if name in DEFAULT_UNITS else [u for u in DEFAULT_UNITS if u.lower() == name.lower()]
-    )
+    number, units = m[1], closest(m[2], DEFAULT_UNITS, fuzzy=False)
     if not units:
         return ""
     return f" (a unit multiplies its number: write {' or '.join(f'{number}*{u}' for u in units)})"
 
 
 def _closest(unknown: list[str], namespace: dict) -> str:
-    """A hint naming the units (or parameters) that each of `unknown` may be a typo of: the
-    names that differ only in case (``mv``: ``mV``; ``mohm``: ``Mohm`` or ``mohm``), else the
-    closest one (``msec``: ``msecond``)."""
-    guesses = []
-    for name in unknown:
-        same = [k for k in namespace if k.lower() == name.lower()]
-        close = same or difflib.get_close_matches(name, list(namespace), n=1)
-        if close:
-            guesses.append(f"{name}: {' or '.join(close)}")
+    """A hint naming the units (or parameters) that each of `unknown` may be a typo of
+    (`bioclf.errors.closest`: ``mv``: ``mV``; ``msec``: ``msecond``)."""
+    guesses = [f"{name}: {' or '.join(c)}" for name in unknown if (c := closest(name, namespace))]
     return f" (did you mean {'; '.join(guesses)}?)" if guesses else ""
 
 

@@ -9,12 +9,11 @@ module imports no torch at import time, so the workflow can read it cheaply.
 from __future__ import annotations
 
 import argparse
-import difflib
 import math
 from dataclasses import dataclass, fields
 
 from bioclf import tasks
-from bioclf.errors import ConfigError
+from bioclf.errors import ConfigError, closest
 from bioclf.io import model_file_problem
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -250,7 +249,7 @@ def config_from_dict(values: dict, source: str) -> TrainConfig:
             "options: --help); the pipeline's command of each network: snakemake -n -p",
         )
     if unknown:
-        close = difflib.get_close_matches(str(unknown[0]), sorted(known), n=1)
+        close = closest(str(unknown[0]), sorted(known))
         guess = f"did you mean '{close[0]}'? " if close else ""
         raise ConfigError(
             source, unknown[0], f"unknown option ({guess}known: {', '.join(sorted(known))})"
