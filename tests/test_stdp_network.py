@@ -59,6 +59,34 @@ def test_normalisation_sets_every_column_to_total(models):
     np.testing.assert_allclose(new["exc.w_colsum"], w.sum(0), rtol=1e-12)
 
 
+def test_event_driven_synaptic_traces_resume_exactly(mnist, tmp_path):
+    """Per-synapse event-driven traces (dc_stdp_synaptic_traces.yaml) and the time of their
+    last update are carried from chunk to chunk: a new simulator given the state a chunk left
+    (a resumed run; a standalone program, which restarts at t = 0) goes on as the same one
+    does. Their values at a chunk's end are not yet decayed (that happens at their next
+    event), so a trace left out started the next chunk at its initial value. The synapse
+    file's initial values are those of the first chunk."""
+    path = tmp_path / "traces.yaml"
+    path.write_text(
+        f"extends: {DC_MODELS['input_exc'].with_name('dc_stdp_synaptic_traces.yaml')}\n"
+        "initial:\n  w: w_init*(0.01 + rand())\n  xpre: 0.5\n"
+    )
+    models = Models.load({**DC_MODELS, "input_exc": path})
+    x, _ = mnist
+    sim = Simulator(models, SHORT, 4, 2, 0, backends.Backend("runtime"), "traces")
+    assert np.all(sim.initial_state["s_in.xpre"] == 0.5)
+    s1, res = sim.run_chunk(sim.initial_state, x[:2], 0, _key(), plastic=True)
+    assert res.counts.sum() > 0
+    # relative to the chunk's end: updated during it, none after it
+    assert -s1["s_in.lastupdate"].max() < float(SHORT.rest) < -s1["s_in.lastupdate"].min()
+    s2, _ = sim.run_chunk(s1, x[2:4], 2, _key(), plastic=True)
+    resumed = Simulator(models, SHORT, 4, 2, 0, backends.Backend("runtime"), "traces")
+    r2, _ = resumed.run_chunk(s1, x[2:4], 2, _key(), plastic=True)
+    assert set(r2) == set(s2) >= {"s_in.xpre", "s_in.xpost1", "s_in.xpost2", "s_in.lastupdate"}
+    for key in s2:
+        np.testing.assert_allclose(r2[key], s2[key], rtol=1e-12, atol=1e-15, err_msg=key)
+
+
 def test_trained_state_is_normalised_before_frozen_use(models, mnist):
     """A plastic chunk ends with its last presentation's changes unnormalised; the trained
     state (what labelling and testing use) is rescaled to w_total, as the next presentation

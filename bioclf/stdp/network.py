@@ -50,6 +50,7 @@ from brian2 import (
     TimedArray,
     linked_var,
     ms,
+    second,
 )
 from brian2.units.fundamentalunits import DIMENSIONLESS, get_unit
 from brian2.utils.stringtools import get_identifiers
@@ -81,6 +82,13 @@ VERSION = 3
 
 #: Controller variables carried from one chunk to the next.
 CTRL_STATE = ("sample", "rep", "intensity", "spike_count")
+
+#: The state key of the time of the plastic synapses' last event-driven update, which Brian2
+#: keeps where their model has event-driven equations (their values are brought up to date at
+#: each event from it). Carried relative to the end of the chunk (<= 0 s): each standalone run
+#: starts at t = 0, a runtime network's at the time its last run ended
+#: (`bioclf.stdp.simulate.Simulator.run_chunk` shifts it).
+LASTUPDATE = "s_in.lastupdate"
 
 
 def sum_variable(models: Models) -> str:
@@ -178,10 +186,17 @@ class STDPNetwork:
 
 
 def _carried(group) -> list[str]:
-    """State variables of a group that persist over time (not linked, not constants)."""
+    """State variables of a group that persist over time (not linked, not constants); of
+    synapses, their event-driven variables too and the time of their last update (`LASTUPDATE`),
+    which Brian2 keeps out of ``group.equations``."""
     eqs = group.equations
     names = []
-    for name in sorted(eqs.diff_eq_names | eqs.parameter_names):
+    event_driven = getattr(group, "event_driven", None)  # (Synapses; None: no such equation)
+    extra = set() if event_driven is None else {*event_driven.diff_eq_names, "lastupdate"}
+    for name in sorted(eqs.diff_eq_names | eqs.parameter_names | extra):
+        if name in extra:
+            names.append(name)
+            continue
         flags = eqs[name].flags
         # lastspike/not_refractory are left out: each standalone run restarts t at 0, and a
         # chunk ends after a rest longer than any refractory period.
@@ -478,6 +493,7 @@ def build(
     in_init = synapse_initial_values(models.input_exc, (pre_idx, post_idx), (N_INPUT, n_exc), rng)
     _check_delays(models, p, in_init.get("delay"))
     order = delay_order(pre_idx, post_idx, in_init.get("delay"), p.dt)
+    in_dims = {**models.input_exc.eqs.dimensions, "lastupdate": second.dim}
     s_in = synapses(
         models.input_exc,
         inp,
@@ -487,8 +503,7 @@ def build(
         on_pre=_wrap_with_sum(models.input_exc.on_pre, var, sumvar),
         on_post=_wrap_with_sum(models.input_exc.on_post, var, sumvar),
         extra_model="\n".join(
-            f"{x}_snap : {_unit(models.input_exc.eqs.dimensions[x])}"
-            for x in _synapse_carried(models.input_exc)
+            f"{x}_snap : {_unit(in_dims[x])}" for x in _synapse_carried(models.input_exc)
         )
         if snapshot
         else "",
@@ -544,6 +559,10 @@ def build(
         initial[f"exc.{name}"] = _si(value)
     for name, value in inh_init.items():
         initial[f"inh.{name}"] = _si(value)
+    # the synapses' initial values in the canonical order, as their file sets them (every
+    # other carried variable starts at 0, as Brian2 starts it)
+    for name, value in in_init.items():
+        initial[f"s_in.{name}"] = np.asarray(value, dtype=float)
     initial[f"s_in.{var}"] = w0
     initial["ctrl.sample"] = np.zeros(1)
     initial["ctrl.rep"] = np.zeros(1)
@@ -627,11 +646,13 @@ def _synapse_carried(syn) -> list[str]:
     """The synaptic variables of `syn` carried between chunks (`_carried`, before the group
     exists)."""
     eqs = syn.eqs
-    return [
+    names = [
         n
         for n in sorted(eqs.diff_eq_names | eqs.parameter_names)
         if "constant" not in eqs[n].flags and "linked" not in eqs[n].flags
     ]
+    event_driven = any("event-driven" in eqs[n].flags for n in eqs.diff_eq_names)
+    return sorted([*names, "lastupdate"]) if event_driven else names
 
 
 def _add_snapshots(net, ctrl, groups, s_in, p: Protocol) -> dict:
@@ -659,8 +680,10 @@ def _add_snapshots(net, ctrl, groups, s_in, p: Protocol) -> dict:
     exc.run_regularly("snapflag = snapnow", dt=p.slot, when="start", order=-4, name="exc_snapflag")
     names = [x for x in _carried(s_in) if f"{x}_snap" in s_in.variables]
     c = "snapflag_post"
+    # (the time of the last update is copied relative to the copy's time: `LASTUPDATE`)
+    value = {x: "(lastupdate - t)" if x == "lastupdate" else x for x in names}
     s_in.run_regularly(
-        "\n".join(f"{x}_snap = {x}_snap * (1 - {c}) + {x} * {c}" for x in names),
+        "\n".join(f"{x}_snap = {x}_snap * (1 - {c}) + {value[x]} * {c}" for x in names),
         dt=p.slot, when="start", order=-3, name="s_in_snapshot_copy",
     )  # fmt: skip
     copies.update({f"s_in.{x}": getattr(s_in, f"{x}_snap") for x in names})

@@ -180,9 +180,13 @@ class Simulator:
         else:
             np.multiply(images, float(p.rate_per_intensity), out=stim[:n])
         stim[n:] = 0
+        runtime = not self.backend.standalone
+        t0 = float(net.net.t) if runtime else 0.0  # (a standalone run starts at 0)
         values = {}
         for key, view in self.views.items():
             value = net.to_network(key, state[key])
+            if key == network.LASTUPDATE:  # carried relative to the chunk's end
+                value = value + t0
             values[view] = Quantity(value, dim=view.dim) if view.dim is not None else value
         values[net.stim] = stim if latency else Quantity(stim, dim=Hz.dim, copy=False)
         values[net.ctrl.n_avail] = float(n)
@@ -196,11 +200,9 @@ class Simulator:
             values[net.ctrl.snapnow] = np.zeros(1)
             values[net.ctrl.snapped] = np.zeros(1)
 
-        runtime = not self.backend.standalone
         n_spikes0 = len(net.exc_spikes.t) if runtime and self.runner._n_runs else 0
         n_acc0 = len(net.accepts.t) if runtime and self.runner._n_runs else 0
         n_ret0 = len(net.retries.t) if runtime and self.runner._n_runs else 0
-        t0 = float(net.net.t) if runtime else 0.0
         self.runner.run(values)
 
         # where the run idled after its last sample (CUDA), the state when that sample ended:
@@ -215,6 +217,11 @@ class Simulator:
             key: net.from_network(key, np.asarray(source[key][:], dtype=float).copy())
             for key in self.views
         }
+        if network.LASTUPDATE in new_state and not ended:  # (a snapshot copies it relative)
+            # where the run ended: a standalone program that stopped early ends before the
+            # network's scheduled end (``net.t``); its clock says where
+            end = float(net.s_in.clock.t[:]) if not runtime else float(net.net.t)
+            new_state[network.LASTUPDATE] -= end
         steps = lambda t: np.rint((np.asarray(t / second)[...] - t0) / float(p.dt)).astype(np.int64)  # noqa: E731
         acc_steps = steps(net.accepts.t[n_acc0:])
         samples = np.asarray(net.accepts.sample[n_acc0:], dtype=np.int64)
