@@ -143,6 +143,12 @@ BAD = {
         "parameters.tau_m",
         "real",
     ),
+    # Brian2 checks no exponent whose base is dimensionless: it would raise to the power 0.1
+    "exponent with units": (
+        ("dv/dt = (v_rest - v + R*I)/tau_m", "dv/dt = (v_rest - v + R*I)/tau_m*(v/v_th)**tau_m"),
+        "equations",
+        "the exponent 'tau_m' of '(v / v_th) ** tau_m' has units",
+    ),
     "complex parameter": (("tau_m: 100*ms", "tau_m: 1j*ms"), "parameters.tau_m", "real number"),
     # an integer power would be computed exactly and never end
     "huge parameter": (("tau_m: 100*ms", "tau_m: 10**10**10*ms"), "parameters.tau_m", "too large"),
@@ -577,6 +583,27 @@ def test_bad_extension_is_refused_naming_the_extending_file(tmp_path, child, fie
         )
     assert err.value.field == field
     assert str(path) in str(err.value) and needle in str(err.value)
+
+
+@pytest.mark.parametrize("mu", ["0.5*ms", "0.5"])
+def test_exponent_with_units_is_refused_naming_the_parameter(tmp_path, mu):
+    """Soft-bounded potentiation, ``(wmax - w)**mu``, with ``mu`` given a unit: Brian2 checks
+    no exponent whose base is dimensionless and would raise to the power 0.0005 (the value in
+    seconds); the check names the parameter and the unit it needs. Dimensionless, it loads."""
+    text = (EQUATIONS / "dc_stdp.yaml").read_text()
+    rule = "nu_post*xpre_pre*xpost2_post, 0, wmax)"
+    assert text.count(rule) == 1 and text.count("  w_total: 78 ") == 1
+    text = text.replace(rule, "nu_post*xpre_pre*xpost2_post*(wmax - w)**mu, 0, wmax)")
+    path = tmp_path / "soft.yaml"
+    path.write_text(text.replace("  w_total: 78 ", f"  mu: {mu}\n  w_total: 78 "))
+    pre, post = load_neuron(EQUATIONS / "lif.yaml"), load_neuron(EQUATIONS / "dc_exc.yaml")
+    if mu == "0.5":
+        check_synapse_partners(load_synapse(path), pre, post)
+        return
+    with pytest.raises(EquationFileError) as err:
+        check_synapse_partners(load_synapse(path), pre, post)
+    assert err.value.field == "parameters.mu" and str(path) in str(err.value)
+    assert "0.5 ms has units of second; expected 1 (dimensionless)" in str(err.value)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,8 @@ using Brian2's own parsing and unit-checking functions on a dictionary of `Varia
 
 from __future__ import annotations
 
+import ast
+
 from brian2 import Equations
 from brian2.codegen.translation import analyse_identifiers
 from brian2.core.functions import DEFAULT_CONSTANTS, DEFAULT_FUNCTIONS
@@ -18,7 +20,11 @@ from brian2.equations.unitcheck import check_dimensions, check_units_statements
 from brian2.parsing.expressions import is_boolean_expression, parse_expression_dimensions
 from brian2.stateupdaters.base import StateUpdateMethod
 from brian2.units.allunits import second
-from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
+from brian2.units.fundamentalunits import (
+    DIMENSIONLESS,
+    DimensionMismatchError,
+    get_dimensions,
+)
 from brian2.utils.stringtools import get_identifiers
 
 _KEYWORDS = {"and", "or", "not", "True", "False"}
@@ -117,11 +123,35 @@ def check_equations(eqs: Equations, variables: dict) -> None:
         else:
             continue
         check_dimensions(str(eq.expr), expected, variables)
+        check_exponents(str(eq.expr), variables)
+
+
+def check_exponents(expr: str, variables: dict) -> None:
+    """Raise `DimensionMismatchError` where an exponent in `expr` has units.
+
+    Brian2 checks an exponent only where the base has units: ``(wmax - w)**mu`` with
+    ``mu: 0.5*ms`` passes its checks and runs as the power 0.0005 (the value in seconds). A
+    name `variables` lacks (a temporary of statements) is left to Brian2's own checks.
+    """
+    for node in ast.walk(ast.parse(expr.strip(), mode="eval")):
+        if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow)):
+            continue
+        try:
+            dim = parse_expression_dimensions(node.right, variables)
+        except (KeyError, SyntaxError, TypeError, ValueError, DimensionMismatchError):
+            continue  # (reported by Brian2's check of the whole expression, if at all)
+        if dim is not DIMENSIONLESS:
+            raise DimensionMismatchError(
+                f"the exponent '{ast.unparse(node.right)}' of '{ast.unparse(node)}' has units; "
+                "an exponent must be dimensionless",
+                dim,
+            )
 
 
 def check_condition(expr: str, variables: dict) -> None:
     """Raise unless `expr` is a unit-consistent boolean condition."""
     parse_expression_dimensions(expr, variables)
+    check_exponents(expr, variables)
     if not is_boolean_expression(expr, variables):
         raise TypeError(f"'{expr}' is not a condition (use a comparison such as 'v > v_th')")
 
@@ -145,10 +175,13 @@ def check_statements(code: str, variables: dict, writable: set[str]) -> None:
                 f"(variables: {', '.join(sorted(writable))})"
             )
     check_units_statements(code, _used(code, variables))
+    for line in lines:
+        check_exponents(parse_statement(line)[2], variables)
 
 
 def check_expression_dimensions(expr: str, variables: dict, expected) -> None:
     check_dimensions(expr, get_dimensions(expected), variables)
+    check_exponents(expr, variables)
 
 
 def check_method(eqs: Equations, variables: dict, method: str) -> None:
