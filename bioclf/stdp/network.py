@@ -85,9 +85,8 @@ CTRL_STATE = ("sample", "rep", "intensity", "spike_count")
 
 #: The state key of the time of the plastic synapses' last event-driven update, which Brian2
 #: keeps where their model has event-driven equations (their values are brought up to date at
-#: each event from it). Carried relative to the end of the chunk (<= 0 s): each standalone run
-#: starts at t = 0, a runtime network's at the time its last run ended
-#: (`bioclf.stdp.simulate.Simulator.run_chunk` shifts it).
+#: each event from it). Carried relative to the end of the chunk (<= 0 s), as every chunk starts
+#: at t = 0 (`bioclf.stdp.simulate`).
 LASTUPDATE = "s_in.lastupdate"
 
 

@@ -7,7 +7,10 @@ plain dict of numpy arrays, saved as the checkpoint and passed to the next run a
 Chunks end after a rest period, when no spike is in flight and no neuron is refractory, so this
 state is complete and a resumed run continues exactly where an uninterrupted one would. (On
 CUDA, which cannot stop a run early, the state is the copy the network makes at that point,
-or the run's end where that point is the end.)
+or the run's end where that point is the end.) Every chunk starts at t = 0, as each run of a
+standalone program does (the runtime network's clock is set back), so that model code that
+reads t computes the same on every backend; times kept in the state (the plastic synapses'
+last event-driven update, `network.LASTUPDATE`) are relative to the chunk's end.
 """
 
 from __future__ import annotations
@@ -181,13 +184,19 @@ class Simulator:
             np.multiply(images, float(p.rate_per_intensity), out=stim[:n])
         stim[n:] = 0
         runtime = not self.backend.standalone
-        t0 = float(net.net.t) if runtime else 0.0  # (a standalone run starts at 0)
         values = {}
         for key, view in self.views.items():
             value = net.to_network(key, state[key])
-            if key == network.LASTUPDATE:  # carried relative to the chunk's end
-                value = value + t0
             values[view] = Quantity(value, dim=view.dim) if view.dim is not None else value
+        if runtime:
+            # Every chunk starts at t = 0, as each run of a standalone program does, with the
+            # last spikes as Brian2 first sets them (long ago; they are not carried): model
+            # code that reads t or lastspike then computes the same on every backend.
+            net.net.t_ = 0.0
+            for group in (net.inp, net.exc, net.inh, net.ctrl):
+                if "lastspike" in group.variables:
+                    values[group.lastspike] = np.full(len(group), -1e4) * second
+                    values[group.not_refractory] = np.ones(len(group), dtype=bool)
         values[net.stim] = stim if latency else Quantity(stim, dim=Hz.dim, copy=False)
         values[net.ctrl.n_avail] = float(n)
         values[net.ctrl.offset] = float(offset)
@@ -200,9 +209,11 @@ class Simulator:
             values[net.ctrl.snapnow] = np.zeros(1)
             values[net.ctrl.snapped] = np.zeros(1)
 
+        # (a runtime network's monitors keep the records of its earlier runs)
         n_spikes0 = len(net.exc_spikes.t) if runtime and self.runner._n_runs else 0
         n_acc0 = len(net.accepts.t) if runtime and self.runner._n_runs else 0
         n_ret0 = len(net.retries.t) if runtime and self.runner._n_runs else 0
+        traced0 = _traced(net) if runtime and self.runner._n_runs else None
         self.runner.run(values)
 
         # where the run idled after its last sample (CUDA), the state when that sample ended:
@@ -220,9 +231,8 @@ class Simulator:
         if network.LASTUPDATE in new_state and not ended:  # (a snapshot copies it relative)
             # where the run ended: a standalone program that stopped early ends before the
             # network's scheduled end (``net.t``); its clock says where
-            end = float(net.s_in.clock.t[:]) if not runtime else float(net.net.t)
-            new_state[network.LASTUPDATE] -= end
-        steps = lambda t: np.rint((np.asarray(t / second)[...] - t0) / float(p.dt)).astype(np.int64)  # noqa: E731
+            new_state[network.LASTUPDATE] -= float(net.s_in.clock.t[:])
+        steps = lambda t: np.rint(np.asarray(t / second)[...] / float(p.dt)).astype(np.int64)  # noqa: E731
         acc_steps = steps(net.accepts.t[n_acc0:])
         samples = np.asarray(net.accepts.sample[n_acc0:], dtype=np.int64)
         reps = np.asarray(net.accepts.rep[n_acc0:], dtype=np.int64)
@@ -257,21 +267,34 @@ class Simulator:
             accepted_counts=np.asarray(net.accepts.spike_count[n_acc0:], dtype=float),
             retried_counts=np.asarray(net.retries.spike_count[n_ret0:], dtype=float),
             retried_intensities=np.asarray(net.retries.intensity[n_ret0:], dtype=float),
-            trace=_trace(net, t0, float(p.dt), not runtime) if net.traces else None,
+            trace=_trace(net, traced0, float(p.dt), not runtime) if net.traces else None,
         )
 
     def cleanup(self) -> None:
         self.runner.cleanup()
 
 
-def _trace(net: network.STDPNetwork, t0: float, dt: float, standalone: bool) -> parity.Trace:
-    """The margins and spikes a traced network recorded in the run that started at `t0` (s)."""
+def _traced(net: network.STDPNetwork) -> dict[str, tuple[int, int]]:
+    """How many spikes and steps each trace monitor of a runtime network holds."""
+    return {
+        pop: (len(mon.spikes.t), len(mon.state.t) if mon.state is not None else 0)
+        for pop, mon in net.traces.items()
+    }
+
+
+def _trace(
+    net: network.STDPNetwork, before: dict | None, dt: float, standalone: bool
+) -> parity.Trace:
+    """The margins and spikes a traced network recorded in its last run (which started at t =
+    0), after the records `before` (`_traced`; None: all of them)."""
     margins, spikes = {}, {}
     for pop, mon in net.traces.items():
-        t = np.asarray(mon.spikes.t / second)
-        keep = t >= t0 - dt / 2
-        steps = np.rint((t[keep] - t0) / dt).astype(np.int64)
-        spikes[pop] = np.stack([steps, np.asarray(mon.spikes.i)[keep].astype(np.int64)], axis=1)
+        n_spikes0, n_steps0 = before[pop] if before else (0, 0)
+        t = np.asarray(mon.spikes.t / second)[n_spikes0:]
+        steps = np.rint(t / dt).astype(np.int64)
+        spikes[pop] = np.stack(
+            [steps, np.asarray(mon.spikes.i)[n_spikes0:].astype(np.int64)], axis=1
+        )
         if mon.state is None:
             margins[pop] = None
             continue
@@ -282,10 +305,10 @@ def _trace(net: network.STDPNetwork, t0: float, dt: float, standalone: bool) -> 
             # sample): let it infer the steps from the file again
             for name in mon.state.record_variables:
                 mon.state.variables[name].size = (0, n)
-        ts = np.asarray(mon.state.t / second)
-        rows = ts >= t0 - dt / 2
         # (steps, n) quantities of the variables the threshold reads; the run's first step is 0
-        values = {name: getattr(mon.state, name)[:, rows].T for name in mon.state.record_variables}
+        values = {
+            name: getattr(mon.state, name)[:, n_steps0:].T for name in mon.state.record_variables
+        }
         rng = np.random.default_rng(0)  # thresholds draw no random numbers; for the signature
         above, below = (evaluate_array(e, n, mon.namespace, rng, values) for e in mon.sides)
         margins[pop] = parity.relative_margin(above, below)
