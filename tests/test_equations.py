@@ -558,7 +558,12 @@ def test_extending_file_overrides_parameters_and_inherits_the_rest(tmp_path):
 @pytest.mark.parametrize(
     "child, field, needle",
     [
-        ("extends: base.yaml\nparameters:\n  nu_pree: 1e-3\n", "parameters.nu_pree", "typo"),
+        (
+            "extends: base.yaml\nparameters:\n  nu_pree: 1e-3\n",
+            "parameters.nu_pree",
+            "no such parameter to override (did you mean nu_pre?)",
+        ),
+        ("extends: base.yaml\nparameters:\n  zeta: 1e-3\n", "parameters.zeta", "(a typo?)"),
         ("extends: nowhere.yaml\n", "extends", "nowhere.yaml"),
         ("extends: child.yaml\n", "extends", "cycle"),
         ("extends: base.yaml\nkind: neuron\n", "kind", "synapse"),

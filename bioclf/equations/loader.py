@@ -213,10 +213,12 @@ class _Reader:
         base_params = base.get("parameters") or {}
         for name in params:
             if name not in base_params:
+                close = closest(str(name), [str(n) for n in base_params])
                 raise EquationFileError(
                     path,
                     f"parameters.{name}",
-                    f"'{base_name}' has no such parameter to override (a typo?)",
+                    f"'{base_name}' has no such parameter to override "
+                    + (f"(did you mean {close[0]}?)" if close else "(a typo?)"),
                 )
             self.origin[f"parameters.{name}"] = path
         # The base's order is kept: a parameter may use the ones before it.
