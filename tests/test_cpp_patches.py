@@ -567,11 +567,13 @@ def _input_project(tmp_path, resetter=RESETTER, main=MAIN):
     return project
 
 
-def test_calendar_threshold_and_the_flag_of_every_writer(tmp_path):
+@pytest.mark.parametrize("network", ["network", "network_1"])
+def test_calendar_threshold_and_the_flag_of_every_writer(tmp_path, network):
     """`guard && (key == next_step)`: a calendar of the neurons by their next_step; the code
     that writes next_step for other neurons than the events (and main.cpp before each run)
-    tells it to file them all again."""
-    project = _input_project(tmp_path)
+    tells it to file them all again. (Brian2 names the network ``network_1`` where objects of
+    a network built earlier in the process are still alive.)"""
+    project = _input_project(tmp_path, main=MAIN.replace("network.run(", f"{network}.run("))
     assert cpp_patches.patch_project(project)
     code = project / "code_objects"
     text = (code / "inp_spike_thresholder_codeobject.cpp").read_text()
@@ -584,7 +586,7 @@ def test_calendar_threshold_and_the_flag_of_every_writer(tmp_path):
     assert f"{{\n    {flag} = true;" in new_slot  # first thing the function does
     main = (project / "main.cpp").read_text()
     assert main.count(f"{flag} = true;") == 2 and f"extern bool {flag};" in main
-    assert main.index(f"{flag} = true;") < main.index("network.run(0.5")
+    assert main.index(f"{flag} = true;") < main.index(f"{network}.run(0.5")
     # the reset writes the events' own values: it needs no flag
     assert flag not in (code / "inp_spike_resetter_codeobject.cpp").read_text()
     # the other thresholds keep their two passes

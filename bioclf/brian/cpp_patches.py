@@ -304,7 +304,8 @@ _CALENDAR_BODY = re.compile(
 _FUNCTION_START = re.compile(r"^void _(?:run|before_run|after_run)_\w+\(\)\n\{\n", re.M)
 # (Brian2 numbers the code objects of a network's second and later runs: ``..._1``)
 _THRESHOLD_FILE = re.compile(r"(?!after_run_)\w+_thresholder_codeobject(?:_\d+)?\.cpp")
-_NETWORK_RUN = re.compile(r"^( *)network\.run\(", re.M)
+# (``network_1`` where objects of a network built earlier in the process were still alive)
+_NETWORK_RUN = re.compile(r"^( *)network(?:_\d+)?\.run\(", re.M)
 _MAIN_START = "\nint main(int argc, char **argv)"
 
 
