@@ -729,6 +729,29 @@ def test_bad_network_configuration_refused(models, tmp_path):
         Models.load({**DC_MODELS, "exc": bad})
 
 
+@pytest.mark.parametrize(
+    "role, old, new, field, drawn",
+    [
+        ("input_exc", "  ge_post += w\n", "  ge_post += w*(rand() < 0.8)\n", "on_pre", "rand()"),
+        ("exc", "))/tau_m : volt", "))/tau_m + sigma*xi/sqrt(tau_m) : volt", "equations", "xi"),
+        ("inh_exc", "gi_post += w_ie", "gi_post += w_ie*randn()", "on_pre", "randn()"),
+    ],
+)
+def test_random_numbers_drawn_while_the_network_runs_are_refused(
+    tmp_path, role, old, new, field, drawn
+):
+    """Brian2's generator is not the seed's: runs would neither repeat nor agree between
+    backends. (Initial values and delays may draw: they are drawn from the seed.)"""
+    text = DC_MODELS[role].read_text()
+    assert old in text
+    edited = tmp_path / DC_MODELS[role].name
+    edited.write_text(
+        text.replace(old, new).replace("parameters:\n", "parameters:\n  sigma: 1*mV\n")
+    )
+    with pytest.raises(EquationFileError, match=rf"field '{field}': draws {re.escape(drawn)} "):
+        Models.load({**DC_MODELS, role: edited})
+
+
 def _config(tmp_path, build, **stdp):
     cfg = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
     cfg["build"] = str(build)

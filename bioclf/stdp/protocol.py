@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from brian2 import Hz, ms
 from brian2.units.fundamentalunits import Quantity
+from brian2.utils.stringtools import get_identifiers
 
 from bioclf.encoding import ENCODINGS
 from bioclf.equations import (
@@ -197,6 +198,8 @@ class Models:
                 "the plastic input synapse must say which variable is normalised "
                 "(normalize: {variable: w, total: ...})",
             )
+        for model in (self.exc, self.inh, self.input_exc, self.exc_inh, self.inh_exc):
+            _no_random_draws(model)
         input_model = input_neuron_model(self.input_exc)
         check_synapse_partners(self.input_exc, input_model, self.exc)
         check_synapse_partners(self.exc_inh, self.exc, self.inh)
@@ -205,6 +208,51 @@ class Models:
     @property
     def paths(self) -> list[Path]:
         return [m.path for m in (self.exc, self.inh, self.input_exc, self.exc_inh, self.inh_exc)]
+
+
+#: Brian2's random functions and its white noise, drawn while a network runs
+_RANDOM = {"rand": "rand()", "randn": "randn()", "poisson": "poisson()", "xi": "xi"}
+
+
+def _no_random_draws(model: NeuronModel | SynapseModel) -> None:
+    """Refuse random numbers drawn while the network runs (``rand()`` in ``on_pre``, noise
+    ``xi`` in the equations): they would come from Brian2's generator, which is not the seed's
+    (the input spikes and initial values are drawn from the seed, `bioclf.encoding.hashrng` and
+    `bioclf.brian.groups`), so runs would not repeat, nor agree between backends."""
+    if isinstance(model, NeuronModel):
+        fields = {
+            "equations": model.equations,
+            "threshold": model.threshold,
+            "reset": model.reset,
+            "refractory": str(model.refractory),
+        }
+        origins = {}
+    else:
+        fields = {
+            "model": model.model,
+            "on_pre": model.on_pre,
+            "on_post": model.on_post,
+            "pre_neuron.equations": model.pre_neuron.equations,
+            "pre_neuron.on_spike": model.pre_neuron.on_spike,
+            "post_neuron.equations": model.post_neuron.equations,
+            "post_neuron.on_spike": model.post_neuron.on_spike,
+        }
+        origins = model.origins
+    for name, code in fields.items():
+        ids = get_identifiers(code)
+        drawn = [_RANDOM[x] for x in _RANDOM if x in ids] + sorted(
+            x for x in ids if x.startswith("xi_")
+        )
+        if drawn:
+            where = origins.get(name) or origins.get(name.split(".")[0]) or model.path
+            raise EquationFileError(
+                where,
+                name,
+                f"draws {drawn[0]} while the network runs: the STDP network takes its random "
+                "numbers from the seed (the input spikes; initial values and delays, drawn as "
+                "it is built, may use rand()), and Brian2's generator would make runs that "
+                "neither repeat nor agree between backends",
+            )
 
 
 def input_neuron_model(syn: SynapseModel) -> NeuronModel:
