@@ -122,3 +122,17 @@ def closest(name: str, names: Iterable[str], fuzzy: bool = True) -> list[str]:
     if same or not fuzzy:
         return same
     return difflib.get_close_matches(name, names, n=1)
+
+
+def did_you_mean(unknown: Iterable[str], names: Iterable[str], fuzzy: bool = True) -> str:
+    """The hint ``" (did you mean xpre?)"`` after an error about the names `unknown`: for each,
+    the names of `names` it may be a typo of (`closest`), ``" (did you mean mV for mv; msecond
+    for msec?)"`` where several are unknown; ``""`` where none is close."""
+    unknown, names = list(unknown), list(names)
+    guesses = [(name, close) for name in unknown if (close := closest(name, names, fuzzy))]
+    if not guesses:
+        return ""
+    if len(unknown) == 1:
+        return f" (did you mean {' or '.join(guesses[0][1])}?)"
+    each = [" or ".join(close) + f" for {name}" for name, close in guesses]
+    return f" (did you mean {'; '.join(each)}?)"

@@ -148,6 +148,14 @@ def check_exponents(expr: str, variables: dict) -> None:
             )
 
 
+def is_time(expr: str, variables: dict) -> bool:
+    """Whether `expr` is an expression with units of time (False where it cannot be parsed)."""
+    try:
+        return parse_expression_dimensions(expr, variables) is second.dim
+    except Exception:  # (any error: the checks that follow report it)
+        return False
+
+
 def check_condition(expr: str, variables: dict) -> None:
     """Raise unless `expr` is a unit-consistent boolean condition."""
     parse_expression_dimensions(expr, variables)

@@ -26,7 +26,7 @@ from brian2.units.fundamentalunits import (
 from bioclf.equations import checks
 from bioclf.equations.quantities import evaluate_quantity
 from bioclf.equations.spec import EXTERNALS, NeuronExtension, NeuronModel, SynapseModel
-from bioclf.errors import EquationFileError, closest
+from bioclf.errors import EquationFileError, closest, did_you_mean
 from bioclf.io import read_yaml
 
 NEURON_FIELDS = {
@@ -315,10 +315,7 @@ class _Reader:
             # the model's own names (not Brian2's units and functions) a typo may be of
             base = checks.base_variables()
             own = [name for name in variables if name not in base]
-            guesses = [
-                f"{name}: {' or '.join(close)}" for name in unknown if (close := closest(name, own))
-            ]
-            hint = f" (did you mean {'; '.join(guesses)}?)" if guesses else ""
+            hint = did_you_mean(unknown, own)
             self.fail(field, f"unknown identifier(s): {', '.join(unknown)}{hint}")
 
     def guard(self, field: str, check, *args) -> None:
@@ -552,6 +549,13 @@ def load_neuron(path: str | Path) -> NeuronModel:
     if isinstance(refractory, str):
         reader.known("refractory", refractory, variables)
         if refractory not in params:
+            if checks.is_time(refractory, variables):  # Brian2's per-neuron period
+                reader.fail(
+                    "refractory",
+                    f"'{refractory}' is a time that differs between neurons, which this project "
+                    "does not simulate: give one time ('5*ms'), a parameter, or a condition "
+                    "such as '(t - lastspike) < t_ref'",
+                )
             reader.guard("refractory", checks.check_condition, refractory, variables)
 
     method = reader.string(data, "method")

@@ -15,7 +15,7 @@ import numpy as np
 from brian2.core.namespace import DEFAULT_UNITS
 from brian2.units.fundamentalunits import DIMENSIONLESS, Quantity, get_dimensions
 
-from bioclf.errors import closest
+from bioclf.errors import closest, did_you_mean
 
 _ALLOWED_NODES = (
     ast.Expression,
@@ -47,13 +47,6 @@ def _juxtaposed(text: str) -> str:
     if not units:
         return ""
     return f" (a unit multiplies its number: write {' or '.join(f'{number}*{u}' for u in units)})"
-
-
-def _closest(unknown: list[str], namespace: dict) -> str:
-    """A hint naming the units (or parameters) that each of `unknown` may be a typo of
-    (`bioclf.errors.closest`: ``mv``: ``mV``; ``msec``: ``msecond``)."""
-    guesses = [f"{name}: {' or '.join(c)}" for name in unknown if (c := closest(name, namespace))]
-    return f" (did you mean {'; '.join(guesses)}?)" if guesses else ""
 
 
 def evaluate_quantity(text: str | int | float, known: dict[str, Quantity] | None = None):
@@ -104,9 +97,8 @@ def evaluate_quantity(text: str | int | float, known: dict[str, Quantity] | None
             namespace.update(known)
         unknown = sorted(names - set(namespace))
         if unknown:
-            raise ValueError(
-                f"unknown name(s) {', '.join(unknown)} in {text!r}{_closest(unknown, namespace)}"
-            )
+            hint = did_you_mean(unknown, namespace)
+            raise ValueError(f"unknown name(s) {', '.join(unknown)} in {text!r}{hint}")
         try:
             value = eval(compile(tree, "<quantity>", "eval"), {"__builtins__": {}}, namespace)
         except OverflowError:
