@@ -139,6 +139,22 @@ def ctrl_c(proc: subprocess.Popen, ready, timeout: float = 600) -> tuple[str, st
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def program_running(build: Path) -> bool:
+    """Whether a compiled program of a project under `build` runs now: the pid its lock file
+    names (`bioclf.brian.locked_run`, written as the program is started) runs the project's
+    binary. A Ctrl-C that `ctrl_c` sends then reaches a running program, not the few
+    milliseconds in which Python starts or ends the wrapper, where it raises wherever it
+    lands (in the interpreter's own start-up, too)."""
+    for lock in build.rglob(".bioclf.lock"):
+        try:
+            pid = int(lock.read_text().split()[0])
+            if Path(os.readlink(f"/proc/{pid}/exe")) == (lock.parent / "main").resolve():
+                return True
+        except (ValueError, IndexError, OSError):  # (not yet written; a program that ended)
+            continue
+    return False
+
+
 def bench_script(path: Path, name: str | None = None):
     """The script at `path` (e.g. ``bench/bench_stdp.py``, which is no package module) imported
     as a module named `name` (default: its stem)."""

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 from brian2 import Hz, SpikeMonitor, ms, second
-from conftest import DC_MODELS, EQUATIONS, ROOT, ctrl_c, sigint_default
+from conftest import DC_MODELS, EQUATIONS, ROOT, ctrl_c, program_running, sigint_default
 
 from bioclf.brian import backends, cpp_patches
 from bioclf.data import images_as_float, load_split
@@ -818,7 +818,9 @@ def test_killed_training_resumes_bit_identical(tmp_path, build_root):
     # so in one line (Brian2's default let the program die and reported a failed run).
     stopped = tmp_path / "ctrl_c"
     proc = _train(cfg, stopped)
-    _, err = ctrl_c(proc, (stopped / "checkpoint.npz").exists)
+    _, err = ctrl_c(
+        proc, lambda: (stopped / "checkpoint.npz").exists() and program_running(build_root)
+    )
     assert proc.returncode == 130, err
     assert "interrupted; run the same command again to resume" in err and "Traceback" not in err
     proc = _train(cfg, stopped)

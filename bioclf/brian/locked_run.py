@@ -28,14 +28,24 @@ Standard library only: Brian2 runs this with the project directory as working di
 from __future__ import annotations
 
 try:
+    import signal
+
+    def _quiet(signum, frame):
+        raise SystemExit(130)
+
+    # Ctrl-C while this script starts, before the program runs: exit 130 without a traceback
+    # (a KeyboardInterrupt raised between two of its lines would print one). Where this process
+    # started with Ctrl-C ignored (a background job), it stays ignored.
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _quiet)
+
     import errno
     import fcntl
     import os
     import resource
-    import signal
     import sys
     import time
-except KeyboardInterrupt:  # Ctrl-C while this script starts: no traceback (see the end)
+except KeyboardInterrupt:  # (before the handler above)
     raise SystemExit(130) from None
 
 LOCK_NAME = ".bioclf.lock"
@@ -86,11 +96,12 @@ def main(argv: list[str]) -> int:
     os.set_inheritable(fd, True)  # the lock travels with the open file into the program
     # Ctrl-C reaches the program too (same process group): from here on, wait for it to end,
     # then report. (Ignored before the fork: a Ctrl-C just after it would end this process
-    # with a traceback; the program gets the disposition this process was started with.)
+    # before the program; the program gets the disposition this process was started with,
+    # the default where this one had `_quiet`.)
     inherited = signal.signal(signal.SIGINT, signal.SIG_IGN)
     pid = os.fork()
     if pid == 0:
-        signal.signal(signal.SIGINT, inherited)
+        signal.signal(signal.SIGINT, signal.SIG_DFL if inherited is _quiet else inherited)
         try:
             os.execvp(argv[0], argv)
         except OSError as exc:
