@@ -37,8 +37,17 @@ class _Model:
     """What neuron and synapse models do alike with their parameters and code.
 
     A subclass is a frozen dataclass with the fields ``path`` and ``parameters`` and a method
-    ``code`` (its Brian2 strings).
+    ``code_fields`` (its Brian2 strings, by the field of the file that holds each).
     """
+
+    def code(self) -> list[str]:
+        """The model's Brian2 code (`code_fields`' strings)."""
+        return list(self.code_fields().values())
+
+    def file_of(self, field: str) -> Path:
+        """The file that gave `field` (a file that extends another takes some from it)."""
+        origins = getattr(self, "origins", {})
+        return origins.get(field) or origins.get(field.split(".")[0]) or self.path
 
     def namespace(self) -> dict[str, Quantity]:
         """Parameters as a Brian2 namespace."""
@@ -88,9 +97,14 @@ class NeuronModel(_Model):
     def eqs(self) -> Equations:
         return Equations(self.equations)
 
-    def code(self) -> list[str]:
+    def code_fields(self) -> dict[str, str]:
         """The model's Brian2 code: equations, threshold, reset and refractory period."""
-        return [self.equations, self.threshold, self.reset, str(self.refractory)]
+        return {
+            "equations": self.equations,
+            "threshold": self.threshold,
+            "reset": self.reset,
+            "refractory": str(self.refractory),
+        }
 
     def refractory_time(self) -> Quantity | None:
         """The refractory period as a time, or None when it is a condition."""
@@ -128,18 +142,18 @@ class SynapseModel(_Model):
     def eqs(self) -> Equations:
         return Equations(self.model)
 
-    def code(self) -> list[str]:
+    def code_fields(self) -> dict[str, str]:
         """The model's Brian2 code: its equations and spike code, and what it adds to its pre-
         and postsynaptic neurons."""
-        return [
-            self.model,
-            self.on_pre,
-            self.on_post,
-            self.pre_neuron.equations,
-            self.pre_neuron.on_spike,
-            self.post_neuron.equations,
-            self.post_neuron.on_spike,
-        ]
+        return {
+            "model": self.model,
+            "on_pre": self.on_pre,
+            "on_post": self.on_post,
+            "pre_neuron.equations": self.pre_neuron.equations,
+            "pre_neuron.on_spike": self.pre_neuron.on_spike,
+            "post_neuron.equations": self.post_neuron.equations,
+            "post_neuron.on_spike": self.post_neuron.on_spike,
+        }
 
 
 def model_content(model: NeuronModel | SynapseModel) -> str:

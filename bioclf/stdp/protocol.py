@@ -219,34 +219,14 @@ def _no_random_draws(model: NeuronModel | SynapseModel) -> None:
     ``xi`` in the equations): they would come from Brian2's generator, which is not the seed's
     (the input spikes and initial values are drawn from the seed, `bioclf.encoding.hashrng` and
     `bioclf.brian.groups`), so runs would not repeat, nor agree between backends."""
-    if isinstance(model, NeuronModel):
-        fields = {
-            "equations": model.equations,
-            "threshold": model.threshold,
-            "reset": model.reset,
-            "refractory": str(model.refractory),
-        }
-        origins = {}
-    else:
-        fields = {
-            "model": model.model,
-            "on_pre": model.on_pre,
-            "on_post": model.on_post,
-            "pre_neuron.equations": model.pre_neuron.equations,
-            "pre_neuron.on_spike": model.pre_neuron.on_spike,
-            "post_neuron.equations": model.post_neuron.equations,
-            "post_neuron.on_spike": model.post_neuron.on_spike,
-        }
-        origins = model.origins
-    for name, code in fields.items():
+    for name, code in model.code_fields().items():
         ids = get_identifiers(code)
         drawn = [_RANDOM[x] for x in _RANDOM if x in ids] + sorted(
             x for x in ids if x.startswith("xi_")
         )
         if drawn:
-            where = origins.get(name) or origins.get(name.split(".")[0]) or model.path
             raise EquationFileError(
-                where,
+                model.file_of(name),
                 name,
                 f"draws {drawn[0]} while the network runs: the STDP network takes its random "
                 "numbers from the seed (the input spikes; initial values and delays, drawn as "
