@@ -702,6 +702,18 @@ def test_provenance_names_torch_without_importing_it(tmp_path):
     assert version() == [torch.__version__, "False"]
 
 
+def test_brian2_is_imported_without_pyplot():
+    """Brian2's ``from pylab import *`` imported pyplot (~0.3 s of CPU in every Snakemake call
+    and job) for names bioclf never reads: bioclf reports pylab missing while Brian2 initialises
+    only. Brian2 then has numpy's names and its units; pylab imports as before afterwards."""
+    script = (
+        "import sys; import bioclf.config, brian2; "
+        "print('matplotlib.pyplot' in sys.modules, float(brian2.linspace(0, 1, 3)[1]), "
+        "repr(3 * brian2.ms)); import pylab; print(pylab.plot.__module__)"
+    )
+    assert _run_python(script).split() == ["False", "0.5", "3.", "*", "msecond", "matplotlib.pyplot"]
+
+
 def test_provenance_without_a_torch_that_imports(tmp_path):
     """A torch that cannot be imported is left out of the provenance, as when importing it gave
     the version: before, a blocked import (``sys.modules['torch'] = None``) and a broken install
