@@ -711,7 +711,14 @@ def test_brian2_is_imported_without_pyplot():
         "print('matplotlib.pyplot' in sys.modules, float(brian2.linspace(0, 1, 3)[1]), "
         "repr(3 * brian2.ms)); import pylab; print(pylab.plot.__module__)"
     )
-    assert _run_python(script).split() == ["False", "0.5", "3.", "*", "msecond", "matplotlib.pyplot"]
+    assert _run_python(script).split() == [
+        "False",
+        "0.5",
+        "3.",
+        "*",
+        "msecond",
+        "matplotlib.pyplot",
+    ]
 
 
 def test_provenance_without_a_torch_that_imports(tmp_path):
