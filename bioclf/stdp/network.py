@@ -156,6 +156,8 @@ class STDPNetwork:
     snapshots: dict = field(default_factory=dict)
     #: With `build`'s `trace`: population -> `TraceMonitors`.
     traces: dict = field(default_factory=dict)
+    #: The variables of ``s_in`` carried between chunks (`_synapse_carried`).
+    s_in_carried: list[str] = field(default_factory=list)
 
     def to_network(self, key: str, values: np.ndarray) -> np.ndarray:
         """A state array in the network's synapse order (``s_in`` variables are permuted)."""
@@ -177,7 +179,7 @@ class STDPNetwork:
         for group in (self.inp, self.exc, self.inh):
             for name in _carried(group):
                 views[f"{group.name}.{name}"] = getattr(group, name)
-        for name in _carried(self.s_in):
+        for name in self.s_in_carried:
             views[f"s_in.{name}"] = getattr(self.s_in, name)
         for name in CTRL_STATE:
             views[f"ctrl.{name}"] = getattr(self.ctrl, name)
@@ -185,17 +187,11 @@ class STDPNetwork:
 
 
 def _carried(group) -> list[str]:
-    """State variables of a group that persist over time (not linked, not constants); of
-    synapses, their event-driven variables too and the time of their last update (`LASTUPDATE`),
-    which Brian2 keeps out of ``group.equations``."""
+    """State variables of a neuron group that persist over time (not linked, not constants);
+    those of ``s_in``: `_synapse_carried`."""
     eqs = group.equations
     names = []
-    event_driven = getattr(group, "event_driven", None)  # (Synapses; None: no such equation)
-    extra = set() if event_driven is None else {*event_driven.diff_eq_names, "lastupdate"}
-    for name in sorted(eqs.diff_eq_names | eqs.parameter_names | extra):
-        if name in extra:
-            names.append(name)
-            continue
+    for name in sorted(eqs.diff_eq_names | eqs.parameter_names):
         flags = eqs[name].flags
         # lastspike/not_refractory are left out: each standalone run restarts t at 0, and a
         # chunk ends after a rest longer than any refractory period.
@@ -493,6 +489,7 @@ def build(
     _check_delays(models, p, in_init.get("delay"))
     order = delay_order(pre_idx, post_idx, in_init.get("delay"), p.dt)
     in_dims = {**models.input_exc.eqs.dimensions, "lastupdate": second.dim}
+    in_carried = _synapse_carried(models.input_exc)
     s_in = synapses(
         models.input_exc,
         inp,
@@ -501,9 +498,7 @@ def build(
         rng,
         on_pre=_wrap_with_sum(models.input_exc.on_pre, var, sumvar),
         on_post=_wrap_with_sum(models.input_exc.on_post, var, sumvar),
-        extra_model="\n".join(
-            f"{x}_snap : {_unit(in_dims[x])}" for x in _synapse_carried(models.input_exc)
-        )
+        extra_model="\n".join(f"{x}_snap : {_unit(in_dims[x])}" for x in in_carried)
         if snapshot
         else "",
         initial={name: value[order] for name, value in in_init.items()},
@@ -547,7 +542,7 @@ def build(
     accepts = EventMonitor(ctrl, "accept", variables=watched, name="accepts")
     retries = EventMonitor(ctrl, "retry", variables=watched, name="retries")
     net = Network(inp, exc, inh, ctrl, s_in, s_ei, s_ie, s_count, exc_spikes, accepts, retries)
-    snapshots = _add_snapshots(net, ctrl, (inp, exc, inh), s_in, p) if snapshot else {}
+    snapshots = _add_snapshots(net, ctrl, (inp, exc, inh), s_in, in_carried, p) if snapshot else {}
     traces = {}
     if trace:
         for group, model, spikes in ((exc, models.exc, exc_spikes), (inh, models.inh, None)):
@@ -584,6 +579,7 @@ def build(
         s_in_order=order,
         snapshots=snapshots,
         traces=traces,
+        s_in_carried=in_carried,
     )
     sizes = {"inp": N_INPUT, "exc": n_exc, "inh": n_exc, "s_in": len(pre_idx), "ctrl": 1}
     built.initial_state = {
@@ -642,8 +638,9 @@ def _unit(dim) -> str:
 
 
 def _synapse_carried(syn) -> list[str]:
-    """The synaptic variables of `syn` carried between chunks (`_carried`, before the group
-    exists)."""
+    """The synaptic variables of `syn` carried between chunks: not linked, not constants; its
+    event-driven variables and, where it has any, the time of their last update (`LASTUPDATE`),
+    which Brian2 keeps out of the built group's ``equations``."""
     eqs = syn.eqs
     names = [
         n
@@ -654,7 +651,7 @@ def _synapse_carried(syn) -> list[str]:
     return sorted([*names, "lastupdate"]) if event_driven else names
 
 
-def _add_snapshots(net, ctrl, groups, s_in, p: Protocol) -> dict:
+def _add_snapshots(net, ctrl, groups, s_in, s_in_carried: list[str], p: Protocol) -> dict:
     """Copy every carried variable at the start of the slot after the last sample's (`build`'s
     `snapshot`), before anything else runs in that step: the state C++ stops at. Neuron
     groups and the controller get a holder group of linked variables and copies; ``s_in`` has
@@ -677,7 +674,7 @@ def _add_snapshots(net, ctrl, groups, s_in, p: Protocol) -> dict:
         copies.update({f"{group.name}.{x}": getattr(holder, f"{x}_snap") for x in names})
     exc = next(g for g in groups if g.name == "exc")
     exc.run_regularly("snapflag = snapnow", dt=p.slot, when="start", order=-4, name="exc_snapflag")
-    names = [x for x in _carried(s_in) if f"{x}_snap" in s_in.variables]
+    names = s_in_carried
     c = "snapflag_post"
     # (the time of the last update is copied relative to the copy's time: `LASTUPDATE`)
     value = {x: "(lastupdate - t)" if x == "lastupdate" else x for x in names}
