@@ -400,6 +400,94 @@ def test_main_resets_clocks_in_one_order_whatever_the_set_order(tmp_path):
     assert main.read_text() == first and main.stat().st_mtime_ns == snap[main][1]
 
 
+def _cuda_main(clocks):
+    adds = "".join(f"        network.add(&{c}, _run_random_number_buffer);\n" for c in clocks)
+    return _main(clocks).replace(
+        "        network.run", adds + "        network.add(&s_clock, _run_s);\n        network.run"
+    )
+
+
+def _resizes(arrays):
+    """brian2cuda's resizes after creating synapses, of `arrays` in this order."""
+    return "".join(
+        f"        THRUST_CHECK_ERROR(\n                dev_dynamic_array_{a}.resize(newsize)\n"
+        f"                );\n        _dynamic_array_{a}.resize(newsize);\n"
+        for a in arrays
+    )
+
+
+def _creation(arrays):
+    return (
+        "const int32_t newsize = _dynamic_array_s__synaptic_pre.size();\n"
+        + _resizes(arrays)
+        + "CUDA_CHECK_MEMORY();\n_ptr_array_s_N[0] = newsize;\n"
+    )
+
+
+def test_cuda_files_written_in_a_sets_order_keep_one_text(tmp_path):
+    """brian2cuda writes main.cu's clock resets and random-number buffers, and the resizes of
+    two variables of one name (two pathways' delays), in the order of a set, which changes
+    between processes: sorted, the files keep their text and modification times, and make
+    compiles nothing again."""
+    (tmp_path / "code_objects").mkdir()
+    main = tmp_path / "main.cu"
+    creation = tmp_path / "code_objects" / "s_synapses_create_array_codeobject.cu"
+    other = tmp_path / "code_objects" / "s_pre_codeobject.cu"
+    clocks = ["s_clock", "defaultclock", "inp_new_slot_clock"]
+    arrays = ["s__synaptic_post", "s__synaptic_pre", "s_delay_1", "s_delay", "s_w"]
+    main.write_text(_cuda_main(clocks))
+    creation.write_text(_creation(arrays))
+    other.write_text("__global__ void kernel() {}\n")
+    cpp_patches.patch_cuda_project(tmp_path)
+    first = {path: path.read_text() for path in (main, creation)}
+    text = first[main]
+    assert cpp_patches.CLOCKS_MARK in text and cpp_patches.BUFFERS_MARK in text
+    adds = [line.split("&")[1].split(",")[0] for line in text.splitlines() if "_buffer);" in line]
+    assert adds == sorted(clocks)
+    assert text.index("defaultclock_t[0]") < text.index("inp_new_slot_clock_timestep[0]")
+    assert text.endswith("        network.add(&s_clock, _run_s);\n        network.run(1.0);\n}\n")
+    text = first[creation]
+    assert cpp_patches.RESIZES_MARK in text
+    resized = [
+        line.split("array_")[1].split(".")[0] for line in text.splitlines() if "dev_" in line
+    ]
+    assert resized == sorted(arrays) and text.count("_dynamic_array_s_delay.resize") == 2
+    assert text.endswith("CUDA_CHECK_MEMORY();\n_ptr_array_s_N[0] = newsize;\n")
+    assert other.read_text() == "__global__ void kernel() {}\n"  # nothing of the kind: alone
+    snap = cpp_patches.snapshot(tmp_path)
+    assert set(snap) == {main, creation}
+    # the next build, in another process: other set orders, the files written anew
+    main.write_text(_cuda_main(clocks[::-1]))
+    creation.write_text(_creation(arrays[::-1]))
+    cpp_patches.patch_cuda_project(tmp_path, snap)
+    for path, text in first.items():
+        assert path.read_text() == text and path.stat().st_mtime_ns == snap[path][1]
+    # a changed network is written, with its own time
+    creation.write_text(_creation([*arrays, "s_x"]))
+    cpp_patches.patch_cuda_project(tmp_path, snap)
+    assert "s_x" in creation.read_text() and creation.stat().st_mtime_ns != snap[creation][1]
+
+
+def test_monitors_record_their_variables_in_name_order():
+    """Brian2 keeps a monitor's recorded variables as a set; brian2cuda's template writes
+    them in its order, which changes with each process's string hash seed."""
+    from brian2 import EventMonitor, Network, NeuronGroup, SpikeMonitor, defaultclock
+
+    from bioclf.brian import backends
+
+    group = NeuronGroup(2, "dv/dt = -v/(10*ms) : 1\nw : 1\nx : 1", threshold="v > 1")
+    spikes = SpikeMonitor(group, variables=["x", "w", "v"])
+    events = EventMonitor(group, "spike", variables=["w"])
+    net = Network(group, spikes, events)
+    backends.record_in_name_order(net)
+    assert list(spikes.template_kwds["record_variables"]) == ["i", "t", "v", "w", "x"]
+    assert list(events.template_kwds["record_variables"]) == ["i", "t", "w"]
+    group.v = [2, 0]
+    group.w = [3, 4]
+    net.run(defaultclock.dt, namespace={})  # and the monitors record as before
+    assert list(spikes.i) == [0] and list(spikes.w) == [3] and list(events.w) == [3]
+
+
 def test_objects_of_a_patched_build_go_when_the_project_is_left_alone(tmp_path):
     """E.g. one thread, then OpenMP in the same project: no object may keep the patched queue."""
     project = _project(tmp_path)

@@ -450,9 +450,11 @@ def build(backend: Backend, directory: Path | None, run: bool = False) -> None:
     For ``cpp``, the generated project is patched to run faster with the same results
     (`bioclf.brian.cpp_patches`: ranges of synapses in the spike queue, a vectorisable
     refractoriness test, thresholds in two passes). For ``cuda``, the makefile is made
-    CUDA 13-compatible; the project is run only where a GPU is present. Objects compiled
-    against other headers or flags are compiled again (`forget_objects_of_other_headers`).
-    Another process building the same project is waited for (`bioclf.brian.buildlock`).
+    CUDA 13-compatible, and the files brian2cuda writes in a set's order are given one order
+    (`cpp_patches.patch_cuda_project`); the project is run only where a GPU is present.
+    Objects compiled against other headers or flags are compiled again
+    (`forget_objects_of_other_headers`). Another process building the same project is
+    waited for (`bioclf.brian.buildlock`).
     """
     if directory is None:
         return
@@ -464,6 +466,7 @@ def build(backend: Backend, directory: Path | None, run: bool = False) -> None:
             cpp_patches.patch_project(directory, before)
         else:
             _fix_cuda_makefile(directory)
+            cpp_patches.patch_cuda_project(directory, before)
         forget_objects_of_other_headers(directory)
         compile_project(directory)
     if run:
@@ -535,6 +538,19 @@ def _make(command: str, directory: Path, log: Path) -> int:
         ).returncode
 
 
+def record_in_name_order(net: Network) -> None:
+    """Give the network's spike and event monitors their recorded variables in name order.
+
+    Brian2 keeps them as a set of names; brian2cuda's monitor template lists them in its
+    order (Brian2's C++ template sorts them), which changes with each process's string hash
+    seed: every job then generated other monitor code and compiled it again.
+    """
+    for obj in net.objects:
+        kwds = getattr(obj, "template_kwds", None) or {}
+        if isinstance(kwds.get("record_variables"), dict):
+            kwds["record_variables"] = dict(sorted(kwds["record_variables"].items()))
+
+
 class Runner:
     """Run one network many times with new initial values, on any backend.
 
@@ -562,6 +578,7 @@ class Runner:
         self.program_peak_kb = 0  # largest peak memory (kB) of this runner's program runs
         self.compile_peak_kb = 0  # peak memory (kB) of the largest process of the build
         if backend.standalone:
+            record_in_name_order(net)
             net.run(duration, namespace={})
             build(backend, directory, run=False)
             self.compile_peak_kb = _read_peak(directory / COMPILE_PEAK_NAME)

@@ -79,6 +79,13 @@ Clocks reset in name order
     set, which changes from one process to the next: every build of an unchanged network
     rewrote ``main.cpp``, and make compiled and linked it again. The resets (independent
     stores) are sorted by clock name, so the file keeps its text and modification time.
+    brian2cuda's projects are given the same (`patch_cuda_project`): ``main.cu`` resets its
+    clocks, and adds its random-number buffer once per clock, in that set's order, and the
+    synapse-creation code resizes two variables of one name (two pathways' delays) in the
+    order of a set of variables. (Its monitor code lists the recorded variables in the order
+    of a set of names: `bioclf.brian.backends.record_in_name_order` sorts them before code
+    generation.) Unsorted, each process that built an unchanged CUDA network compiled
+    main.cu and a few code objects again.
 
 With OpenMP, Brian2 splits each pathway's queue between threads and its code has other forms,
 so those projects are left alone. If this Brian2 version's generated code differs from what the
@@ -99,7 +106,18 @@ THRESHOLD_MARK = "bioclf: threshold in two passes"
 CLOCKS_MARK = "bioclf: clocks reset in name order"
 SCHEDULER_MARK = "bioclf: one clock per step"
 CALENDAR_MARK = "bioclf: calendar threshold"
-_MARKS = (QUEUE_MARK, REFRACTORY_MARK, THRESHOLD_MARK, CLOCKS_MARK, SCHEDULER_MARK, CALENDAR_MARK)
+BUFFERS_MARK = "bioclf: random-number buffers in clock-name order"
+RESIZES_MARK = "bioclf: resizes in array-name order"
+_MARKS = (
+    QUEUE_MARK,
+    REFRACTORY_MARK,
+    THRESHOLD_MARK,
+    CLOCKS_MARK,
+    SCHEDULER_MARK,
+    CALENDAR_MARK,
+    BUFFERS_MARK,
+    RESIZES_MARK,
+)
 
 
 def _patched(text: str) -> bool:
@@ -430,6 +448,83 @@ def _sort_clock_resets(text: str) -> str | None:
     return text if blocks else None
 
 
+# brian2cuda adds its random-number buffer to the network once per clock, in the order of the
+# same set (a function without arguments: which clock's entry comes first changes nothing)
+_BUFFER_ADDS = re.compile(r"(?:^ *\w+\.add\(&\w+, _run_random_number_buffer\);\n)+", re.M)
+_ADDED_CLOCK = re.compile(r"\.add\(&(\w+),")
+
+
+def _sort_buffer_adds(text: str) -> str | None:
+    """main.cu with each block of the random-number buffer's additions in clock-name order,
+    or None where no block adds it for more than one clock."""
+    blocks = [block for block in _BUFFER_ADDS.finditer(text) if block[0].count("\n") > 1]
+    for block in reversed(blocks):
+        lines = sorted(block[0].splitlines(True), key=lambda line: _ADDED_CLOCK.search(line)[1])
+        indent = lines[0][: len(lines[0]) - len(lines[0].lstrip())]
+        new = f"{indent}// {BUFFERS_MARK} (bioclf.brian.cpp_patches)\n" + "".join(lines)
+        text = text[: block.start()] + new + text[block.end() :]
+    return text if blocks else None
+
+
+# brian2cuda's synapse-creation code resizes the synapses' variables in name order, where two
+# (the delays of two pathways) share a name in the order of a set of variables: independent
+# resizes, sorted by array name
+_RESIZES = re.compile(
+    r"(?:^ *THRUST_CHECK_ERROR\(\n *dev_dynamic_array_\w+\.resize\(newsize\)\n *\);\n"
+    r" *_dynamic_array_\w+\.resize\(newsize\);\n)+",
+    re.M,
+)
+_RESIZE = re.compile(
+    r"^ *THRUST_CHECK_ERROR\(\n *dev_dynamic_array_(\w+)\.resize.*?;\n.*?;\n", re.M | re.S
+)
+
+
+def _sort_resizes(text: str) -> str | None:
+    """A synapse-creation code object with each block of resizes in array-name order, or None
+    where no block resizes more than one array."""
+    blocks = [block for block in _RESIZES.finditer(text) if block[0].count("THRUST") > 1]
+    for block in reversed(blocks):
+        entries = sorted(_RESIZE.finditer(block[0]), key=lambda entry: entry[1])
+        indent = block[0][: len(block[0]) - len(block[0].lstrip())]
+        new = f"{indent}// {RESIZES_MARK} (bioclf.brian.cpp_patches)\n"
+        text = text[: block.start()] + new + "".join(e[0] for e in entries) + text[block.end() :]
+    return text if blocks else None
+
+
+def _cuda_targets(directory: Path) -> list[Path]:
+    """The generated files of a brian2cuda project that `patch_cuda_project` changes."""
+    return [directory / "main.cu", *sorted((directory / "code_objects").glob("*.cu"))]
+
+
+def patch_cuda_project(directory: Path, before: dict | None = None) -> None:
+    """Give a generated brian2cuda project one order where brian2cuda writes a Python set's.
+
+    ``main.cu`` resets its clocks and adds its random-number buffer once per clock in the
+    order of a set of clocks, and the synapse-creation code resizes two variables of one
+    name (two pathways' delays) in the order of a set of variables: both change from one
+    process to the next (independent statements). Sorted by name, as the clock resets of
+    ``main.cpp`` (module docstring), an unchanged network's files keep their text and, given
+    `before` (`snapshot`, as in `patch_project`), their modification times.
+    """
+    for path in _cuda_targets(directory):
+        if not path.exists():
+            continue
+        text = path.read_text()
+        if _patched(text):
+            continue  # (as Brian2 left it: the text it last wrote)
+        if path.name == "main.cu":
+            new = _sort_clock_resets(text) or text
+            new = _sort_buffer_adds(new) or new
+        else:
+            new = _sort_resizes(text) or text
+        if new == text:
+            continue
+        path.write_text(new)
+        old = (before or {}).get(path)
+        if old is not None and old[0] == new:
+            os.utime(path, ns=(old[1], old[1]))
+
+
 #: Names the patches' version (their hash): objects compiled with other headers are rebuilt.
 PATCH_STAMP = (
     ".bioclf_cpp_patches_"
@@ -465,7 +560,8 @@ def snapshot(directory: Path) -> dict[Path, tuple[str, int]]:
     modification time to a file it patches to the same text, and ``make`` does not
     recompile it.
     """
-    texts = {path: path.read_text() for path in _targets(directory) if path.exists()}
+    paths = [*_targets(directory), *_cuda_targets(directory)]
+    texts = {path: path.read_text() for path in paths if path.exists()}
     return {path: (text, path.stat().st_mtime_ns) for path, text in texts.items() if _patched(text)}
 
 
