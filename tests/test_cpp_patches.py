@@ -398,6 +398,11 @@ def test_main_resets_clocks_in_one_order_whatever_the_set_order(tmp_path):
     main.write_text(_main(["inp_new_slot_clock", "s_clock", "defaultclock"]))  # the next build
     assert cpp_patches.patch_project(project, snap)
     assert main.read_text() == first and main.stat().st_mtime_ns == snap[main][1]
+    # with OpenMP the other patches leave the project alone, but not this order
+    (project / "synapses_classes.h").write_text(PATHWAY.replace("= 1;", "= 2;"))
+    main.write_text(_main(["s_clock", "inp_new_slot_clock", "defaultclock"]))
+    assert not cpp_patches.patch_project(project, snap)
+    assert main.read_text() == first and main.stat().st_mtime_ns == snap[main][1]
 
 
 def _cuda_main(clocks):

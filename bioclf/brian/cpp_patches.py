@@ -88,8 +88,9 @@ Clocks reset in name order
     main.cu and a few code objects again.
 
 With OpenMP, Brian2 splits each pathway's queue between threads and its code has other forms,
-so those projects are left alone. If this Brian2 version's generated code differs from what the
-patches expect, the project is left as Brian2 wrote it: it then works as before, only slower.
+so those projects are left alone, but for the order of their clock resets. If this Brian2
+version's generated code differs from what the patches expect, the project is left as Brian2
+wrote it (its clock resets sorted alike): it then works as before, only slower.
 """
 
 from __future__ import annotations
@@ -496,6 +497,29 @@ def _cuda_targets(directory: Path) -> list[Path]:
     return [directory / "main.cu", *sorted((directory / "code_objects").glob("*.cu"))]
 
 
+def _sort_cuda_main(text: str) -> str | None:
+    sorted_text = _sort_clock_resets(text) or text
+    sorted_text = _sort_buffer_adds(sorted_text) or sorted_text
+    return sorted_text if sorted_text != text else None
+
+
+def _keep_one_order(path: Path, sort, before: dict | None) -> None:
+    """Write the file `path` as `sort` orders its text (None: nothing to order), with its
+    modification time of `before` (`snapshot`) where that gives the text it had then."""
+    if not path.exists():
+        return
+    text = path.read_text()
+    if _patched(text):
+        return  # (as Brian2 left it: the text it last wrote)
+    new = sort(text)
+    if new is None or new == text:
+        return
+    path.write_text(new)
+    old = (before or {}).get(path)
+    if old is not None and old[0] == new:
+        os.utime(path, ns=(old[1], old[1]))
+
+
 def patch_cuda_project(directory: Path, before: dict | None = None) -> None:
     """Give a generated brian2cuda project one order where brian2cuda writes a Python set's.
 
@@ -507,22 +531,8 @@ def patch_cuda_project(directory: Path, before: dict | None = None) -> None:
     `before` (`snapshot`, as in `patch_project`), their modification times.
     """
     for path in _cuda_targets(directory):
-        if not path.exists():
-            continue
-        text = path.read_text()
-        if _patched(text):
-            continue  # (as Brian2 left it: the text it last wrote)
-        if path.name == "main.cu":
-            new = _sort_clock_resets(text) or text
-            new = _sort_buffer_adds(new) or new
-        else:
-            new = _sort_resizes(text) or text
-        if new == text:
-            continue
-        path.write_text(new)
-        old = (before or {}).get(path)
-        if old is not None and old[0] == new:
-            os.utime(path, ns=(old[1], old[1]))
+        sort = _sort_cuda_main if path.name == "main.cu" else _sort_resizes
+        _keep_one_order(path, sort, before)
 
 
 #: Names the patches' version (their hash): objects compiled with other headers are rebuilt.
@@ -578,8 +588,16 @@ def patch_project(directory: Path, before: dict | None = None) -> bool:
     Returns
     -------
     bool
-        Whether the project runs with the patches (False: left as Brian2 generated it).
+        Whether the project runs with the patches (False: left as Brian2 generated it, but
+        for the order of its clock resets, which spares rebuilds and changes nothing else).
     """
+    patched = _patch_project(directory, before)
+    if not patched:
+        _keep_one_order(directory / "main.cpp", _sort_clock_resets, before)
+    return patched
+
+
+def _patch_project(directory: Path, before: dict | None) -> bool:
     queue_h, pathway_h = directory / "brianlib" / "spikequeue.h", directory / "synapses_classes.h"
     if not (queue_h.exists() and pathway_h.exists()):
         return _left_alone(directory)
