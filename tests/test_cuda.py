@@ -27,7 +27,7 @@ def test_stdp_network_compiles_with_brian2cuda(build_root, cuda_prebuild):
     sim = cuda_project.build(build_root)
     if compiled is not None:
         # Generated again in another process, the project is the same: make compiles nothing
-        # (a difference would cost every CUDA job its compilation, ~10 CPU-minutes)
+        # (a file that differed would be compiled again by every CUDA job)
         assert compiled and _objects(project) == compiled
     binary = project / "main"
     assert binary.exists()
