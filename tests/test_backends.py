@@ -51,6 +51,54 @@ def test_a_network_built_again_in_one_process_keeps_its_file_names(tmp_path):
     assert any(name.startswith("g_stateupdater_codeobject") for name in first)
 
 
+# A network with what Brian2 writes in the order of a Python set: clocks (the default one, a
+# slower one, a regular operation's), a monitor of several variables, two pathways' delays
+_SET_ORDERS = """
+import sys
+from pathlib import Path
+from brian2 import Clock, Network, NeuronGroup, SpikeMonitor, Synapses, ms
+from bioclf.brian import backends
+backends.compile_project = lambda directory: None  # generated, not compiled
+backend = backends.Backend("cpp", build_dir=Path(sys.argv[1]))
+directory = backends.activate(backend, "project")
+g = NeuronGroup(4, "dv/dt = -v/(10*ms) : 1\\nw : 1", threshold="v > 1", reset="v = 0", name="g")
+h = NeuronGroup(2, "x : 1", clock=Clock(2 * ms, name="slow"), name="h")
+g.run_regularly("v += 0.5", dt=1 * ms, name="kick")
+s = Synapses(g, g, "c : 1", on_pre="v_post += c", on_post="c += 0.1", name="s")
+s.connect(p=1)
+s.pre.delay = 1 * ms
+s.post.delay = 2 * ms
+mon = SpikeMonitor(g, variables=["w", "v"], name="mon")
+backends.Runner(backend, Network(g, h, s, mon), 5 * ms, directory)
+"""
+
+
+def test_a_network_built_again_in_another_process_rewrites_no_file(tmp_path):
+    """Brian2 writes clock resets, monitors' variables and two delays in the order of a Python
+    set, which changes between processes (string hash seed, addresses): built again in another
+    process, the same network must leave every source file as it was, or make compiles it
+    (and links) again at every job (`cpp_patches`, `backends.record_in_name_order`)."""
+    project = tmp_path / "project"
+
+    def build(seed: str) -> dict:
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        res = subprocess.run(
+            [sys.executable, "-c", _SET_ORDERS, str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert res.returncode == 0, res.stderr[-3000:]
+        sources = [*project.glob("*.cpp"), *project.glob("*.h"), *project.rglob("code_objects/*")]
+        return {path: (path.read_text(), path.stat().st_mtime_ns) for path in sources}
+
+    first = build("1")
+    assert "main.cpp" in {path.name for path in first}
+    for seed in ("2", "3"):
+        assert build(seed) == first
+
+
 def test_512_bit_vectors_only_on_intel_processors_with_amx(tmp_path):
     def cpuinfo(vendor: str, flags: str) -> str:
         # two processors, as /proc/cpuinfo lists them; the first one decides

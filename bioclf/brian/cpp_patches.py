@@ -424,8 +424,9 @@ def _mark_stale(text: str, flags: list[str], main: bool) -> str:
 
 # Brian2 resets the clocks before a run in the order of a Python set, which differs from one
 # process to the next: main.cpp then changes at every build and is compiled and linked again.
-_CLOCK_RESETS = re.compile(r"(?:^ *_array_\w*clock_(?:timestep|t)\[0\] = [^;\n]*;\n)+", re.M)
-_CLOCK_NAME = re.compile(r"_array_(\w*clock)_(timestep|t)\[")
+# (a clock is named by its owner, or by the user: "defaultclock", "kick_clock", "slow")
+_CLOCK_RESETS = re.compile(r"(?:^ *_array_\w+_(?:timestep|t)\[0\] = [^;\n]*;\n)+", re.M)
+_CLOCK_NAME = re.compile(r"_array_(\w+)_(timestep|t)\[")
 
 
 def _sort_clock_resets(text: str) -> str | None:
