@@ -426,46 +426,45 @@ def _mark_stale(text: str, flags: list[str], main: bool) -> str:
 # process to the next: main.cpp then changes at every build and is compiled and linked again.
 # (a clock is named by its owner, or by the user: "defaultclock", "kick_clock", "slow")
 _CLOCK_RESETS = re.compile(r"(?:^ *_array_\w+_(?:timestep|t)\[0\] = [^;\n]*;\n)+", re.M)
-_CLOCK_NAME = re.compile(r"_array_(\w+)_(timestep|t)\[")
+_CLOCK_RESET = re.compile(r"^ *_array_(\w+)_(timestep|t)\[0\].*\n", re.M)
+
+
+def _sort_blocks(text: str, blocks, entry, key, mark: str) -> str | None:
+    """`text` with each run of independent statements (a match of `blocks`) that concerns more
+    than one name put in `key` order under a comment `mark`, or None where there is none.
+
+    `entry` matches one statement in a run (its first group: the name); `key` maps that match
+    to (name, rank among the name's statements)."""
+    runs = []
+    for run in blocks.finditer(text):
+        entries = list(entry.finditer(run[0]))
+        if len({key(e)[0] for e in entries}) > 1:
+            runs.append((run, entries))
+    for run, entries in reversed(runs):
+        indent = run[0][: len(run[0]) - len(run[0].lstrip())]
+        ordered = "".join(e[0] for e in sorted(entries, key=key))
+        new = f"{indent}// {mark} (bioclf.brian.cpp_patches)\n{ordered}"
+        text = text[: run.start()] + new + text[run.end() :]
+    return text if runs else None
 
 
 def _sort_clock_resets(text: str) -> str | None:
-    """main.cpp with each block of clock resets (independent stores) in clock-name order, or
-    None where no block resets more than one clock."""
-
-    def key(line: str) -> tuple[str, bool]:
-        name, var = _CLOCK_NAME.search(line).groups()
-        return name, var == "t"  # each clock's step, then its time, as Brian2 writes them
-
-    blocks = [
-        block
-        for block in _CLOCK_RESETS.finditer(text)
-        if len({key(line)[0] for line in block[0].splitlines()}) > 1
-    ]
-    for block in reversed(blocks):
-        lines = sorted(block[0].splitlines(True), key=key)
-        indent = lines[0][: len(lines[0]) - len(lines[0].lstrip())]
-        new = f"{indent}// {CLOCKS_MARK} (bioclf.brian.cpp_patches)\n" + "".join(lines)
-        text = text[: block.start()] + new + text[block.end() :]
-    return text if blocks else None
+    """main.cpp (or main.cu) with each block of clock resets in clock-name order: each
+    clock's step, then its time, as Brian2 writes them."""
+    return _sort_blocks(
+        text, _CLOCK_RESETS, _CLOCK_RESET, lambda e: (e[1], e[2] == "t"), CLOCKS_MARK
+    )
 
 
 # brian2cuda adds its random-number buffer to the network once per clock, in the order of the
 # same set (a function without arguments: which clock's entry comes first changes nothing)
 _BUFFER_ADDS = re.compile(r"(?:^ *\w+\.add\(&\w+, _run_random_number_buffer\);\n)+", re.M)
-_ADDED_CLOCK = re.compile(r"\.add\(&(\w+),")
+_BUFFER_ADD = re.compile(r"^ *\w+\.add\(&(\w+),.*\n", re.M)
 
 
 def _sort_buffer_adds(text: str) -> str | None:
-    """main.cu with each block of the random-number buffer's additions in clock-name order,
-    or None where no block adds it for more than one clock."""
-    blocks = [block for block in _BUFFER_ADDS.finditer(text) if block[0].count("\n") > 1]
-    for block in reversed(blocks):
-        lines = sorted(block[0].splitlines(True), key=lambda line: _ADDED_CLOCK.search(line)[1])
-        indent = lines[0][: len(lines[0]) - len(lines[0].lstrip())]
-        new = f"{indent}// {BUFFERS_MARK} (bioclf.brian.cpp_patches)\n" + "".join(lines)
-        text = text[: block.start()] + new + text[block.end() :]
-    return text if blocks else None
+    """main.cu with each block of the random-number buffer's additions in clock-name order."""
+    return _sort_blocks(text, _BUFFER_ADDS, _BUFFER_ADD, lambda e: (e[1], 0), BUFFERS_MARK)
 
 
 # brian2cuda's synapse-creation code resizes the synapses' variables in name order, where two
@@ -482,15 +481,8 @@ _RESIZE = re.compile(
 
 
 def _sort_resizes(text: str) -> str | None:
-    """A synapse-creation code object with each block of resizes in array-name order, or None
-    where no block resizes more than one array."""
-    blocks = [block for block in _RESIZES.finditer(text) if block[0].count("THRUST") > 1]
-    for block in reversed(blocks):
-        entries = sorted(_RESIZE.finditer(block[0]), key=lambda entry: entry[1])
-        indent = block[0][: len(block[0]) - len(block[0].lstrip())]
-        new = f"{indent}// {RESIZES_MARK} (bioclf.brian.cpp_patches)\n"
-        text = text[: block.start()] + new + "".join(e[0] for e in entries) + text[block.end() :]
-    return text if blocks else None
+    """A synapse-creation code object with each block of resizes in array-name order."""
+    return _sort_blocks(text, _RESIZES, _RESIZE, lambda e: (e[1], 0), RESIZES_MARK)
 
 
 def _cuda_targets(directory: Path) -> list[Path]:
@@ -513,11 +505,16 @@ def _keep_one_order(path: Path, sort, before: dict | None) -> None:
     if _patched(text):
         return  # (as Brian2 left it: the text it last wrote)
     new = sort(text)
-    if new is None or new == text:
-        return
-    path.write_text(new)
+    if new is not None and new != text:
+        _write_keeping_time(path, new, before)
+
+
+def _write_keeping_time(path: Path, text: str, before: dict | None) -> None:
+    """Write `text` to `path`; where `before` (`snapshot`) saw that very text there, give the
+    file back its modification time then, so that make does not compile it again."""
+    path.write_text(text)
     old = (before or {}).get(path)
-    if old is not None and old[0] == new:
+    if old is not None and old[0] == text:
         os.utime(path, ns=(old[1], old[1]))
 
 
@@ -650,10 +647,7 @@ def _patch_project(directory: Path, before: dict | None) -> bool:
     if not stamp.exists():
         _forget_objects(directory)
     for path, text in patched.items():
-        path.write_text(text)
-        old = (before or {}).get(path)
-        if old is not None and old[0] == text:
-            os.utime(path, ns=(old[1], old[1]))
+        _write_keeping_time(path, text, before)
     stamp.touch()
     return True
 
