@@ -374,6 +374,45 @@ def write_job_file(path: str | Path, text: str | None) -> None:
         write_if_changed(path, text)
 
 
+class SettingsWrites:
+    """Settings files written as a run plans its jobs, each with what it held before, so that
+    a run that ends before its jobs start gives them back (`undo`).
+
+    Snakemake plans a run (and so writes the settings files that changed) before the run's
+    checks refuse bad input, and before it takes the working directory's lock. A refused run,
+    or one that finds another under way, would otherwise leave the files of values that were
+    never run: the next run would make again the results they describe, and a run under way
+    would find its results stale. The workflow calls `keep` when its checks have passed, and
+    `undo` as its process ends."""
+
+    def __init__(self) -> None:
+        self._before: dict[Path, tuple[bytes, os.stat_result] | None] = {}
+
+    def write(self, path: str | Path, text: str) -> None:
+        """`write_job_file`, remembering the first text and time stamp of a file it changes
+        (None where there was no file)."""
+        path = Path(path)
+        if path not in self._before and not (path.exists() and path.read_text() == text):
+            self._before[path] = (path.read_bytes(), path.stat()) if path.exists() else None
+        write_job_file(path, text)
+
+    def keep(self) -> None:
+        """The run goes ahead: what was written stays."""
+        self._before.clear()
+
+    def undo(self) -> None:
+        """Give each file written its old text and time stamp back; remove those that were
+        new."""
+        for path, before in self._before.items():
+            if before is None:
+                path.unlink(missing_ok=True)
+            else:
+                text, stamp = before
+                write_if_changed(path, text.decode())
+                os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+        self._before.clear()
+
+
 #: STDP settings that change no result: how the jobs run (the backend is in the run's path;
 #: threads, samples per compiled run, jobs per stage: results do not depend on them, as
 #: tests/test_stdp_shards.py and tests/test_checkpoint.py show).

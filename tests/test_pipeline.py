@@ -156,6 +156,34 @@ def test_a_gpu_asked_for_where_none_is_visible_stops_a_run_before_any_job(tmp_pa
 
 
 @pytest.mark.workflow
+def test_a_run_started_with_sigint_ignored_keeps_ignoring_it(tmp_path):
+    """``snakemake ... &`` in a script (a non-interactive shell's background job), or a batch
+    system, starts Snakemake with SIGINT ignored. The workflow imports Brian2, which replaced
+    that with its handler, which then calls SIG_IGN as a function: a SIGINT to the run gave a
+    TypeError traceback and ended it. Raised here as the parsed workflow starts executing."""
+    wd = _workdir(tmp_path)
+    script = f"""
+import signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+from snakemake import api, workflow  # (api first: the order snakemake imports them)
+execute = workflow.Workflow.execute
+def execute_after_a_sigint(self, *args, **kwargs):
+    signal.raise_signal(signal.SIGINT)
+    return execute(self, *args, **kwargs)
+workflow.Workflow.execute = execute_after_a_sigint
+from snakemake.cli import main
+sys.argv = {["snakemake", *SNAKEMAKE[3:], "--configfile", "config/smoke.yaml", "-n"]!r}
+main()
+"""
+    res = subprocess.run(
+        [sys.executable, "-c", script], cwd=wd, capture_output=True, text=True, timeout=300
+    )
+    err = res.stderr + res.stdout
+    assert res.returncode == 0 and "TypeError" not in err, err[-3000:]
+    assert "This was a dry-run" in err
+
+
+@pytest.mark.workflow
 def test_a_key_given_twice_in_a_configuration_file_stops_the_workflow(tmp_path):
     """Snakemake reads the --configfile files itself and keeps the last of a key given twice:
     the workflow refuses the file as the tasks do, naming file, key and lines."""
@@ -662,6 +690,39 @@ def test_a_changed_configuration_value_reruns_the_jobs_that_read_it(
     assert runs <= jobs and not jobs & stays, jobs
     # a dry run changed nothing: back to the committed values, nothing to compute again
     cfg_file.write_text(original)
+    assert _default_dry_run(wd) <= {"report", "all"}
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("stop", ["check", "lock"])
+def test_a_run_stopped_before_its_jobs_leaves_the_settings_files_as_they_were(tmp_path, stop):
+    """A run writes the settings files of changed values as it plans its jobs, before its
+    checks and Snakemake's lock: stopped by either (a rest shorter than the refractory period;
+    another run under way that writes the report), it gives them back, text and time stamp,
+    and removes those it made, so that the next run does not make their results again."""
+    wd = _clone_of_the_results(tmp_path)
+    settings_dir = wd / "results" / ".settings"
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in settings_dir.rglob("*.json")}
+    locks = wd / ".snakemake" / "locks"
+    if stop == "lock":
+        locks.mkdir(parents=True)
+        (locks / "0.output.lock").write_text("results/report.md\n")
+        change, status = "stdp={n_test: 5000}", 1
+    else:  # (the exc neurons' t_ref is 5 ms)
+        change, status = "stdp={protocol: {rest: 4*ms}}", 2
+    res = subprocess.run(  # (a second seed: settings files that were not there)
+        [*SNAKEMAKE, "--cores", "1", "--config", change, "seeds=[0, 1]"],
+        cwd=wd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    err = res.stderr + res.stdout
+    assert res.returncode == status, err[-3000:]
+    assert ("stdp.protocol.rest" if stop == "check" else "cannot be locked") in err
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in settings_dir.rglob("*.json")}
+    assert after == before
+    shutil.rmtree(locks, ignore_errors=True)
     assert _default_dry_run(wd) <= {"report", "all"}
 
 

@@ -13,12 +13,18 @@ from pathlib import Path
 from snakemake_interface_executor_plugins.settings import ExecMode as _ExecMode
 from snakemake.utils import update_config as _update_config
 
-from bioclf import checked as _checked, config as _bioclf_config
+from bioclf import checked as _checked, config as _bioclf_config, tasks as _tasks
 # a run that sets its input code or window is named after them: fc100_latency_T25
 from bioclf.config import surrogate_run_name as sur_name, twin_runs as _twin_runs
 from bioclf.equations import model_files as _model_files
 from bioclf.errors import BioclfError, ConfigError
 from bioclf.surrogate.options import TrainConfig as _TrainConfig, format_checksums
+
+
+# (those imports brought Brian2, which replaced an inherited SIGINT action with a handler that
+# fails when it is the signal's: a run started with SIGINT ignored keeps ignoring it, and so
+# do its jobs)
+_tasks.keep_inherited_sigint()
 
 
 def _refuse(exc):
@@ -238,6 +244,7 @@ onstart:
     _bioclf_config.write_job_file(CFG_FILE, _CFG_TEXT)
     for _hook in ONSTART:
         _hook()
+    _SETTINGS_WRITTEN.keep()  # (the checks passed: the settings files written stay)
 
 
 SUR_NETS = [sur_name(r) for r in SUR["runs"]]
@@ -285,17 +292,26 @@ def benchfile(rule, job=None):
 # they hold, needs them as they are): where the values differ it plans the job with a fresh
 # copy under .snakemake/bioclf/planned/ instead.
 SETTINGS = _bioclf_config.SETTINGS
+# The settings files a run changed as it planned its jobs: given back as the process ends
+# unless the run started (onstart), so that a run refused by its checks, by the lock of a run
+# under way, or stopped before its jobs, leaves them as they were (--no-hooks skips onstart:
+# there they are written for good).
+_SETTINGS_WRITTEN = _bioclf_config.SettingsWrites()
+atexit.register(_SETTINGS_WRITTEN.undo)
+
+
+def _no_hooks():
+    run = getattr(workflow, "execution_settings", None)
+    return run is not None and run.no_hooks
 
 
 def _check_job_file():
     """Refuse a run under --no-hooks (no onstart) whose jobs would read a merged configuration
     file holding other values. Called as the jobs are planned: whether hooks run is known only
     then, not when this file is parsed."""
-    run = getattr(workflow, "execution_settings", None)
     if (
         _CFG_TEXT is None
-        or run is None
-        or not run.no_hooks
+        or not _no_hooks()
         or workflow.dryrun
         or workflow.touch
         or workflow.exec_mode != _ExecMode.DEFAULT
@@ -328,7 +344,11 @@ def settings(rule, job, values, restore=None):
         if workflow.dryrun and not (f.exists() and f.read_text() == text):
             f = Path(".snakemake/bioclf/planned", rule, f"{name}.json")
             f.unlink(missing_ok=True)  # written anew: newer than the job's outputs
-        _bioclf_config.write_job_file(f, text)
+            _bioclf_config.write_job_file(f, text)
+        elif workflow.exec_mode == _ExecMode.DEFAULT and not _no_hooks():
+            _SETTINGS_WRITTEN.write(f, text)
+        else:  # (a cluster job's process, or a run without onstart)
+            _bioclf_config.write_job_file(f, text)
         return str(f)
 
     return path
