@@ -95,7 +95,8 @@ def run(
         print(f"error: out of memory ({what}): a size given (neurons, samples, batch) is too "
               "large for this machine", file=sys.stderr)  # fmt: skip
         return 2
-    except KeyboardInterrupt as exc:
+    except KeyboardInterrupt as exc:  # (also while a network is built: its objects unused)
+        _quiet_brian()
         again = "resume" if resumes else "start over"
         what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
         print(f"{what}; run the same command again to {again}", file=sys.stderr)

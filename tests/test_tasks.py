@@ -50,17 +50,25 @@ def test_bad_input_exits_with_status_2(capsys):
     assert "config/x.yaml" in err and "stdp.n" in err
 
 
-def test_an_error_after_a_network_was_built_is_one_line():
+@pytest.mark.parametrize(
+    "raised, status, line",
+    [
+        ("ResultFileError('state.npz', 'arrays of other shapes')", 2,
+         "error: state.npz: arrays of other shapes"),
+        ("KeyboardInterrupt", 130, "interrupted; run the same command again to start over"),
+    ],
+)  # fmt: skip
+def test_an_error_or_ctrl_c_after_a_network_was_built_is_one_line(raised, status, line):
     """A task that builds a Brian2 network and then refuses its input (a trained state of
-    another shape) prints its one line only; before, Brian2 added a dozen lines of
-    'unused_brian_object' warnings as the network was freed."""
+    another shape), or is interrupted as it builds one, prints its one line only; before,
+    Brian2 added a dozen lines of 'unused_brian_object' warnings as the network was freed."""
     code = (
         "import brian2, gc, sys\n"
         "from bioclf import tasks\n"
         "from bioclf.errors import ResultFileError\n"
         "def main(argv):\n"
         "    group = brian2.NeuronGroup(2, 'v : 1')\n"
-        "    raise ResultFileError('state.npz', 'arrays of other shapes')\n"
+        f"    raise {raised}\n"
         "status = tasks.run(main, [])\n"
         "gc.collect()  # (the network freed, as happens some time before the process ends)\n"
         "sys.exit(status)\n"
@@ -68,8 +76,8 @@ def test_an_error_after_a_network_was_built_is_one_line():
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
     )
-    assert done.returncode == 2
-    assert done.stderr == "error: state.npz: arrays of other shapes\n", done.stderr
+    assert done.returncode == status
+    assert done.stderr == line + "\n", done.stderr
 
 
 def test_running_out_of_memory_is_one_line_with_status_2(capsys):
