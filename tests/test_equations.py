@@ -91,6 +91,18 @@ BAD = {
         "threshold",
         "not a condition",
     ),
+    # (the surrogate compiler met Brian2's parse of 'True', a Python bool: AttributeError; the
+    # STDP network took it, every neuron firing at every step)
+    "constant threshold": (
+        ("threshold: v > v_th", 'threshold: "True"'),
+        "threshold",
+        "names none of the model's variables",
+    ),
+    "threshold of parameters only": (
+        ("threshold: v > v_th", "threshold: v_th > v_rest"),
+        "threshold",
+        "always fire, or never",
+    ),
     "threshold unit mismatch": (
         ("threshold: v > v_th", "threshold: v > tau_m"),
         "threshold",

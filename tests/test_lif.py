@@ -13,7 +13,7 @@ from conftest import EQUATIONS, ROOT
 from bioclf import neuron_check
 from bioclf.brian import backends, lif_check
 from bioclf.equations import load_neuron
-from bioclf.errors import ConfigError
+from bioclf.errors import ConfigError, EquationFileError
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +146,21 @@ parameters:
   tau_w: 200*ms
   b: 0.02*nA
 """
+
+
+def test_a_reset_to_a_function_of_numbers_has_no_closed_form_and_is_refused_in_one_line(
+    tmp_path,
+):
+    """``v = clip(v_reset, v_rest, v_th)``: sympy leaves the clip of numbers unevaluated, and
+    turning it into a float raised a TypeError traceback (in the workflow's check, too)."""
+    path = tmp_path / "clipped.yaml"
+    text = (EQUATIONS / "lif.yaml").read_text()
+    path.write_text(text.replace("reset: v = v_reset", "reset: v = clip(v_reset, v_rest, v_th)"))
+    model = load_neuron(path)
+    theory, reason = lif_check.analyse(model)
+    assert theory is None and reason.startswith("the reset is not a number (clip("), reason
+    with pytest.raises(EquationFileError, match="cannot choose input currents: the reset"):
+        lif_check.drive_model(model)
 
 
 def test_closed_form_is_derived_whatever_the_names(tmp_path):

@@ -234,6 +234,10 @@ def _variant(tmp_path, **replace):
         ),
         ({"threshold: v > v_th": "threshold: v > v_th and v > v_rest"}, "threshold", "single"),
         ({"refractory: t_ref": "refractory: v > v_th"}, "refractory", "condition"),
+        # (an AttributeError traceback: sympy cannot differentiate a comparison inside a
+        # function, nor torch take its int)
+        ({"threshold: v > v_th": "threshold: int(v > v_th) > 0"}, "threshold", "inside"),
+        ({"reset: v = v_reset": "reset: v = v_reset*int(v > v_th)"}, "reset", "inside"),
         ({"reset: v = v_reset": "reset: |\n  v = v_reset\n  I = 0*amp"}, "reset", "input"),
         # read in a reset, the input would be the next step's in Brian2
         ({"reset: v = v_reset": "reset: v = v_reset + 0.1*R*I"}, "reset", "reads the input"),

@@ -78,7 +78,10 @@ def _number(expr, what: str) -> float:
     if expr.free_symbols:
         names = ", ".join(sorted(s.name for s in expr.free_symbols))
         raise _NoClosedForm(f"{what} depends on {names}")
-    return float(expr)
+    try:
+        return float(expr)
+    except TypeError:  # (a function sympy does not evaluate: clip(v_reset, v_rest, v_th))
+        raise _NoClosedForm(f"{what} is not a number ({expr})") from None
 
 
 def _linear(model: NeuronModel, frozen: bool) -> LinearLIF:

@@ -541,6 +541,15 @@ def load_neuron(path: str | Path) -> NeuronModel:
         reader.fail("threshold", "must be a condition such as 'v > v_th'")
     reader.known("threshold", threshold, variables)
     reader.guard("threshold", checks.check_condition, threshold, variables)
+    from brian2.utils.stringtools import get_identifiers
+
+    varying = {*eqs.names, *checks.neuron_specials(True), "rand", "randn", "poisson"}
+    if not get_identifiers(threshold) & varying:
+        reader.fail(
+            "threshold",
+            f"'{threshold}' names none of the model's variables: every neuron would do the same "
+            "at every step (always fire, or never)",
+        )
 
     reader.known("reset", reset, variables, statements=True)
     reader.guard("reset", checks.check_statements, reset, variables, writable)

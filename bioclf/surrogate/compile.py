@@ -176,6 +176,12 @@ class _Compiler:
             expr = str_to_sympy(code)
         except Exception as exc:  # Brian2's parser raises several types
             self.fail(field, f"cannot parse {code!r}: {exc}")
+        for node in sympy.preorder_traversal(expr):
+            if isinstance(node, sympy.Function | sympy.Add | sympy.Mul | sympy.Pow):
+                for arg in node.args:
+                    if isinstance(arg, _CONDITIONS):  # (torch has no number of a comparison)
+                        self.fail(field, f"a condition inside arithmetic ('{arg}' in {code!r}) "
+                                  "is not supported by the PyTorch compiler")  # fmt: skip
         expr = expr.replace(BrianExprel, exprel)  # (the class docstring says why)
         for fn in expr.atoms(sympy.Function):
             name = _SYMPY_NAMES.get(type(fn).__name__, type(fn).__name__)
@@ -195,6 +201,14 @@ class _Compiler:
                 self.fail("equations", f"unknown name '{sym.name}'")
             subs[sym] = sympy.Float(self.numbers[sym.name], 17)
         return expr.xreplace(subs) if subs else expr
+
+
+#: What a condition parses to (not `sympy.logic.boolalg.Boolean`: a symbol is one too).
+_CONDITIONS = (
+    sympy.core.relational.Relational,
+    sympy.logic.boolalg.BooleanFunction,
+    sympy.logic.boolalg.BooleanAtom,
+)
 
 
 def _by_name(expr: sympy.Expr, mapping: dict[str, sympy.Expr]) -> sympy.Expr:
@@ -255,7 +269,8 @@ def compile_neuron(
     ------
     UnsupportedConstructError
         Naming the file, the field and the construct (noise ``xi``, ``rand()``, a function
-        without a torch mapping, a threshold that is not one comparison, a refractory
+        without a torch mapping, a threshold that is not one comparison, a condition inside
+        arithmetic (``int(v > v_th)``), a refractory
         condition, an input that is not a per-neuron state variable, a reset that writes or
         reads the input or writes a ``(shared)`` or ``(constant)`` variable, ...).
     """
@@ -454,8 +469,8 @@ def _jacobians(new_exprs, margin_expr, resets, state_names) -> dict:
             "margin_jacobian": _jacobian([margin_expr], state_names),
             "reset_jacobians": tuple(_jacobian([e], state_names) for _, e in resets),
         }
-    except (ValueError, TypeError, NotImplementedError):
-        return {}
+    except (ValueError, TypeError, NotImplementedError, AttributeError):
+        return {}  # (AttributeError: sympy on a comparison inside a function, int(v > v_th))
 
 
 def _initial_values(c: _Compiler, state_names: tuple[str, ...]) -> dict[str, float]:
