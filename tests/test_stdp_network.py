@@ -406,6 +406,23 @@ def test_checkpoint_window_outside_the_counts_range_refused(tmp_path):
                 run._saved_window(saved, 0, 0, 2, 1, 2, path)
 
 
+@pytest.mark.parametrize(
+    "given, field, words",
+    [
+        # (the rest was rounded to 300 steps, where the presentation was refused)
+        ({"rest": 150.2 * ms}, "rest", "is not a whole number of time steps .dt 0.5 ms"),
+        ({"present": 350.2 * ms}, "present", "not a whole number of time steps"),
+        ({"present": 0.1 * ms}, "present", "not a whole number of time steps"),
+        ({"present": 0 * ms}, "present", "presentation time must be > 0"),
+        ({"rest": -1 * ms}, "rest", "must not be negative"),  # (was named 'present')
+    ],
+)
+def test_presentation_and_rest_are_whole_numbers_of_steps(given, field, words):
+    with pytest.raises(ConfigError, match=f"stdp.protocol.{field}': .*{words}"):
+        Protocol(**given)
+    assert Protocol(rest=0 * ms, present=0.5 * ms).slot_steps == 1
+
+
 def test_presentation_longer_than_a_count_can_hold_refused():
     """A neuron spikes at most once per step, so counts of a presentation fit uint16 when it
     has at most 65,535 steps; a longer one is refused (its counts could wrap)."""

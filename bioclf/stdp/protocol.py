@@ -102,12 +102,18 @@ class Protocol:
     encoding: str = field(default="rate", repr=False)
 
     def __post_init__(self):
-        if self.present_steps < 1 or self.rest_steps < 0:
+        for name, steps in (("present", self.present_steps), ("rest", self.rest_steps)):
+            given = getattr(self, name)
+            if abs(float(given / self.dt) - steps) > 1e-9:  # (rounded, it would run another)
+                raise ConfigError(
+                    CONFIG,
+                    f"stdp.protocol.{name}",
+                    f"{given} is not a whole number of time steps (dt {self.dt})",
+                )
+        if self.present_steps < 1:
             raise ConfigError(CONFIG, "stdp.protocol.present", "presentation time must be > 0")
-        if abs(float(self.present / self.dt) - self.present_steps) > 1e-9:
-            raise ConfigError(
-                CONFIG, "stdp.protocol.present", "must be a whole number of time steps (dt)"
-            )
+        if self.rest_steps < 0:
+            raise ConfigError(CONFIG, "stdp.protocol.rest", f"must not be negative: {self.rest}")
         if self.present_steps > np.iinfo(COUNT_DTYPE).max:
             raise ConfigError(
                 CONFIG,
