@@ -52,8 +52,9 @@ class ConfigError(InputFileError):
 
 
 #: The path of a `ConfigError` raised by code that has the configuration but not its file:
-#: the task's ``--config`` file, which `bioclf.tasks.run` then names in the message.
-THE_CONFIGURATION = "config"
+#: the task's ``--config`` file, which `bioclf.tasks.run` then names in the message (a name
+#: no configuration file has: one named ``config`` is named as it is).
+THE_CONFIGURATION = "<config>"
 
 
 class DataError(BioclfError):

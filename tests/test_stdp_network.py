@@ -744,6 +744,11 @@ def test_bad_network_configuration_refused(models, tmp_path):
     bad.write_text(text)
     with pytest.raises(EquationFileError, match="needs a variable 'theta' on the excitatory"):
         Models.load({**DC_MODELS, "exc": bad})
+    # a variant of that file: the error names the file that holds the equations
+    variant = tmp_path / "exc_variant.yaml"
+    variant.write_text(f"extends: {bad.name}\nparameters:\n  theta_plus: 0.025*mV\n")
+    with pytest.raises(EquationFileError, match=f"{bad}: field 'equations'"):
+        Models.load({**DC_MODELS, "exc": variant})
 
 
 @pytest.mark.parametrize(

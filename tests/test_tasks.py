@@ -197,6 +197,18 @@ def test_an_error_of_the_default_configuration_names_its_file(tmp_path, capsys, 
     assert "configuration config/config.yaml: field 'stdp.n_train" in capsys.readouterr().err
 
 
+def test_a_configuration_file_named_config_is_named_as_it_is(tmp_path, capsys, monkeypatch):
+    """``bioclf config-check config`` (a directory) was reported as config/config.yaml: the
+    path equalled the name that stands for the task's --config file."""
+    from bioclf import config_check
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config").mkdir()
+    assert tasks.run(config_check.main, ["config"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: configuration config: ") and "config.yaml" not in err, err
+
+
 def _interrupted(argv):
     raise KeyboardInterrupt
 

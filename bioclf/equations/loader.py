@@ -606,6 +606,7 @@ def load_neuron(path: str | Path) -> NeuronModel:
         parameters=params,
         initial=initial,
         input=input_name,
+        origins=reader.origin,
     )
 
 

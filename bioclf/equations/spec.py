@@ -90,6 +90,9 @@ class NeuronModel(_Model):
     parameters: dict[str, Quantity]
     initial: dict[str, str] = field(default_factory=dict)
     input: str | None = None
+    #: Field -> file it came from, where the file extends another (for error messages only;
+    #: not part of the model's content).
+    origins: dict[str, Path] = field(default_factory=dict, repr=False, compare=False)
 
     kind = "neuron"
 

@@ -193,13 +193,13 @@ class Models:
         for var in EXC_NEEDS:
             if var not in names:
                 raise EquationFileError(
-                    self.exc.path,
+                    self.exc.file_of("equations"),  # (a variant's base may hold them)
                     "equations",
                     f"the STDP network needs a variable '{var}' on the excitatory neurons",
                 )
         if self.input_exc.normalize is None:
             raise EquationFileError(
-                self.input_exc.path,
+                self.input_exc.file_of("normalize"),
                 "normalize",
                 "the plastic input synapse must say which variable is normalised "
                 "(normalize: {variable: w, total: ...})",
