@@ -107,6 +107,7 @@ BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
         (("surrogate", "runs"), [{"arch": "conv", "hidden": 100}], "surrogate.runs.0.hidden"),
         (("stdp", "sizes"), [{"n": 100, "epochs": 1}, {"n": 100, "epochs": 3}], "stdp.sizes.1"),
         (("seeds",), [0, 1, 0], "seeds"),
+        (("neuron_check", "backends"), ["cpp", "cpp"], "neuron_check.backends"),
     ],
 )
 def test_bad_value_names_the_key(path, value, key):

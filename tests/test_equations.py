@@ -583,6 +583,7 @@ def test_extending_file_overrides_parameters_and_inherits_the_rest(tmp_path):
         ),
         ("extends: base.yaml\nparameters:\n  zeta: 1e-3\n", "parameters.zeta", "(a typo?)"),
         ("extends: nowhere.yaml\n", "extends", "nowhere.yaml"),
+        ("extends: ..\n", "extends", "a directory '..'"),  # (was "field '(file)'" of '..')
         ("extends: child.yaml\n", "extends", "cycle"),
         ("extends: base.yaml\nkind: neuron\n", "kind", "synapse"),
         ("extends: base.yaml\nparameters:\n  wmax: -0.5\n", "parameters.wmax", "lower bound 0"),

@@ -163,6 +163,18 @@ def test_a_reset_to_a_function_of_numbers_has_no_closed_form_and_is_refused_in_o
         lif_check.drive_model(model)
 
 
+def test_a_unit_in_the_equations_is_a_number_not_a_dependence(tmp_path):
+    """``exp((v - v_th)/mV)`` was refused as "dv/dt depends on mV"; a linear term written with
+    units enters the closed form (its leak halved here)."""
+    path = tmp_path / "units.yaml"
+    text = (EQUATIONS / "lif.yaml").read_text().replace("method: exact", "method: euler")
+    path.write_text(text.replace("R*I)/tau_m", "R*I + 1*mV*exp((v - v_th)/mV))/tau_m"))
+    assert lif_check.analyse(load_neuron(path))[1] == "dv/dt is not linear in v and I (term in v)"
+    path.write_text(text.replace("R*I)/tau_m", "R*I + 0.5*(v - v_rest)*mV/mV)/tau_m"))
+    theory, reason = lif_check.analyse(load_neuron(path))
+    assert reason == "" and theory.tau == pytest.approx(0.2)
+
+
 def test_closed_form_is_derived_whatever_the_names(tmp_path):
     """dU/dt = (E_L - U)/tau + Iin/C_m: the same LIF with none of lif.yaml's names."""
     path = tmp_path / "renamed.yaml"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 from brian2 import Network, SpikeMonitor, StateMonitor, TimedArray, ms, second
+from brian2.core.namespace import DEFAULT_UNITS
 from brian2.parsing.statements import parse_statement
 from brian2.parsing.sympytools import str_to_sympy
 from brian2.units.fundamentalunits import Quantity
@@ -103,7 +104,10 @@ def _linear(model: NeuronModel, frozen: bool) -> LinearLIF:
     if not isinstance(relation.lhs, sympy.Symbol) or relation.lhs.name not in eqs.diff_eq_names:
         raise _NoClosedForm(f"the threshold '{model.threshold}' is not 'v > value'")
     v = relation.lhs.name
-    values = {name: float(q) for name, q in model.parameters.items()}
+    # units by their values in SI, as Brian2 reads them where no model name hides them
+    # (exp((v - v_rest)/mV): not a dependence on 'mV')
+    values = {n: float(u) for n, u in DEFAULT_UNITS.items() if n not in eqs.names}
+    values.update({name: float(q) for name, q in model.parameters.items()})
     others = sorted(set(eqs.diff_eq_names) - {v})
     unknown = sorted(set(eqs.parameter_names) - {model.input})
     if others and not frozen:

@@ -198,8 +198,9 @@ class _Reader:
         base_path = path.parent / base_name.strip()
         if base_path.resolve() in (path.resolve(), *children):
             raise EquationFileError(path, "extends", f"'{base_name}' extends this file: a cycle")
-        if not base_path.exists():
-            raise EquationFileError(path, "extends", f"no file '{base_name}' next to this one")
+        if not base_path.is_file():
+            what = "a directory" if base_path.is_dir() else "no file"
+            raise EquationFileError(path, "extends", f"{what} '{base_name}' next to this one")
         base = self._read(base_path, (*children, path.resolve()))
         if "kind" in data and data["kind"] != base.get("kind"):
             raise EquationFileError(
