@@ -11,6 +11,7 @@ rule stdp_train:
     output:
         state=f"{STDP_RUN}/state.npz",
         weights=f"{STDP_RUN}/weights.npy",
+        theta=f"{STDP_RUN}/theta.npy",  # (declared: a rerun removes it with the others)
         metrics=f"{STDP_RUN}/train_metrics.json",
         records=f"{STDP_RUN}/train_records.npz",
         fields=report(f"{STDP_RUN}/receptive_fields.png",
