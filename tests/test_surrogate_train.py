@@ -436,6 +436,17 @@ def test_paths_spelled_otherwise_resume_the_checkpoint(tmp_path, monkeypatch):
     assert "resuming" in log and "changed" not in log
 
 
+def test_another_test_subset_resumes_the_checkpoint(tmp_path, uninterrupted):
+    """The test images are scored after the training only: a run resumed with another
+    --test-subset trains on (it started over before), and scores that many."""
+    tr.train(tiny(tmp_path, "resumed"), stop_after=1)
+    resumed = tr.train(tiny(tmp_path, "resumed", test_subset=100))
+    log = (tmp_path / "resumed" / "train.log").read_text()
+    assert "resuming" in log and "changed" not in log
+    _same_training(uninterrupted[1], tmp_path / "resumed")
+    assert resumed["n_samples"] == 100
+
+
 def test_bad_data_option_keeps_the_checkpoint_and_a_damaged_one_is_set_aside(tmp_path):
     """A typo in --data is refused before the checkpoint is compared (it stays resumable); a
     checkpoint that cannot be read is moved aside and training starts over."""

@@ -93,6 +93,7 @@ _RESUMABLE = {
     "out",
     "eval_batch_size",
     "test",
+    "test_subset",  # (the test images are scored after the training only)
     "device",
 }
 
