@@ -172,6 +172,13 @@ BAD = {
     "huge parameter": (("tau_m: 100*ms", "tau_m: 10**10**10*ms"), "parameters.tau_m", "too large"),
     # the neuron would fire again as soon as it may: no value of a model
     "reset at the threshold": (("v_reset: -65*mV", "v_reset: -52*mV"), "reset", "not below"),
+    # (v held while refractory, still above the threshold when the period ends; passed)
+    "reset that leaves v": (("reset: v = v_reset", 'reset: ""'), "reset", "leaves v as it was"),
+    "reset of another variable": (
+        ("reset: v = v_reset", "reset: I = 0*amp"),
+        "reset",
+        "fire again as soon as its refractory period ends",
+    ),
     "threshold below the reset": (
         ("threshold: v > v_th", "threshold: v_reset - 1*mV < v"),
         "parameters.v_reset",  # the one value involved

@@ -280,7 +280,13 @@ def _numeric(code, values: dict):
 
 
 def spike_problem(
-    threshold: str, reset: str, diff_eq_names, values: dict, initial: dict, show=None
+    threshold: str,
+    reset: str,
+    diff_eq_names,
+    values: dict,
+    initial: dict,
+    show=None,
+    held: frozenset[str] = frozenset(),
 ) -> tuple[str, set[str]] | None:
     """Why a neuron's reset makes no sense against its threshold ``v > rhs``, and the names of
     the values involved; or None.
@@ -290,9 +296,12 @@ def spike_problem(
     while training), the reset of a first spike is run: it must leave v below the threshold
     (else the neuron fires again at once, and on every step it may), and a variable it adds to
     that the threshold grows with (an adaptive threshold, ``theta += theta_plus``) must not lower
-    the threshold (a neuron that fires would fire ever more easily). Checked where the threshold
-    is ``v > expression`` (or ``<``) and every value involved is a number; other forms are left
-    alone. `show(variable, value)` writes a value of a variable (SI units by default)."""
+    the threshold (a neuron that fires would fire ever more easily). A reset that leaves v as
+    it was, where v is held while refractory (`held`: the variables flagged ``(unless
+    refractory)``), must raise the threshold: else v, above it at the spike, is still above it
+    when the period ends. Checked where the threshold is ``v > expression`` (or ``<``) and
+    every value involved is a number; other forms are left alone. `show(variable, value)`
+    writes a value of a variable (SI units by default)."""
     import sympy
     from brian2.parsing.statements import parse_statement
     from brian2.parsing.sympytools import str_to_sympy
@@ -319,6 +328,7 @@ def spike_problem(
                 return None
             state[name] = start
             involved |= _names(initial.get(name, "0"))
+    before = _numeric(rhs, state) if v not in symbols else None  # (the threshold at a spike)
     sets_v = False
     for line in reset.replace(";", "\n").splitlines():
         line = line.split("#")[0].strip()
@@ -350,6 +360,16 @@ def spike_problem(
             old = state[var]
             state[var] = {"+=": old + value, "-=": old - value, "*=": old * value}.get(
                 op, old / value if value else float("nan")
+            )
+    if not sets_v and v in held and before is not None:
+        after = _numeric(rhs, state)
+        if after is not None and not after > before:
+            return (
+                f"the reset leaves {v} as it was, above the threshold '{threshold}' it has just "
+                f"crossed, and does not raise that threshold: {v} is held while refractory, so "
+                "the neuron would fire again as soon as its refractory period ends, on every "
+                "step it may (set it, e.g. 'v = v_reset')",
+                set(),  # (the reset's fault, not a value's)
             )
     if not sets_v or v not in state:
         return None

@@ -589,6 +589,7 @@ def load_neuron(path: str | Path) -> NeuronModel:
         values,
         initial,
         lambda name, x: str(Quantity(x, dim=eqs.dimensions[name])),
+        frozenset(n for n in eqs.diff_eq_names if "unless refractory" in eqs[n].flags),
     )
     if problem:
         # the one value of those involved that this file itself sets (not a file it extends)
