@@ -509,6 +509,12 @@ def _normalised(values: dict) -> dict:
     return out
 
 
+#: Values added to settings files, and what files written before held them at: the surrogate
+#: training's neuron file (every committed configuration's; a user's other file reruns its
+#: jobs once).
+_ADDED = {"neuron": "equations/lif.yaml"}
+
+
 def carry_over(path: str | Path, text: str, dry_run: bool) -> bool:
     """Whether the settings file `path` holds the values of `text` (`settings_text`) as an
     earlier version wrote them (a protocol key at its default left out, ``0.5*ms`` as written):
@@ -521,7 +527,10 @@ def carry_over(path: str | Path, text: str, dry_run: bool) -> bool:
     if old == text:
         return True
     try:
-        same = json.loads(settings_text(_normalised(json.loads(old)))) == json.loads(text)
+        now, before = json.loads(text), _normalised(json.loads(old))
+        # keys added to a job's values since: an earlier file held them at what they were then
+        before.update({k: v for k, v in _ADDED.items() if k in now and k not in before})
+        same = json.loads(settings_text(before)) == now
     except Exception:  # not such a file, or values this version refuses: not the same
         return False
     if same and not dry_run:

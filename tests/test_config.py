@@ -425,6 +425,21 @@ def test_a_settings_file_of_the_form_before_keeps_its_results(tmp_path):
         assert json.loads(path.read_text()) == json.loads(config.settings_text(other))
 
 
+def test_a_surrogate_settings_file_without_its_neuron_file_held_the_one_of_then(tmp_path):
+    """The surrogate training's settings name its neuron file since the path alone could
+    change (an older file: nothing reran); a file written before holds equations/lif.yaml, the
+    one every run had then, and not another (that one reruns its jobs). A job whose values
+    have no neuron file (the ANN twin's) is left as it was."""
+    path = tmp_path / "fc100_seed0.json"
+    old = {"flags": "--arch fc --hidden 100"}
+    for neuron, same in [("equations/lif.yaml", True), ("equations/lif2.yaml", False)]:
+        path.write_text(config.settings_text(old))
+        assert (
+            config.carry_over(path, config.settings_text({**old, "neuron": neuron}), True) is same
+        )
+    assert config.carry_over(path, config.settings_text(old), dry_run=False)
+
+
 def test_command_line_values_inside_a_section_are_typed_as_at_the_top_level():
     """Snakemake reads `surrogate={epochs: 2}` as {'epochs': '2'}; the schema wants 2."""
     given = {

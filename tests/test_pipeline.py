@@ -727,6 +727,20 @@ def test_a_run_stopped_before_its_jobs_leaves_the_settings_files_as_they_were(tm
 
 
 @pytest.mark.workflow
+def test_another_surrogate_neuron_file_reruns_the_surrogate_jobs(tmp_path):
+    """A neuron file older than the results (as every committed file is after a checkout)
+    named in surrogate.neuron: its mtime is no reason to rerun, and without Snakemake's record
+    nothing reran, so the report showed the old file's results under the new one."""
+    wd = _clone_of_the_results(tmp_path)
+    other = wd / "equations" / "lif2.yaml"
+    other.write_text("extends: lif.yaml\nparameters:\n  tau_m: 50*ms\n")
+    os.utime(other, (time.time() - 86400,) * 2)
+    jobs = _default_dry_run(wd, "--config", "surrogate={neuron: equations/lif2.yaml}")
+    assert {"surrogate_train", "surrogate_evaluate", "surrogate_brian"} <= jobs, jobs
+    assert not jobs & {"stdp_train", "ann_train", "neuron_check"}, jobs
+
+
+@pytest.mark.workflow
 def test_stdp_shards_are_jobs_of_their_own(tmp_path):
     """stdp.shards: 2 plans two shard jobs each for label assignment and the test responses,
     merged by the rules whose files the evaluation reads; without the reset it is refused."""

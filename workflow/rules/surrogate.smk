@@ -6,7 +6,11 @@
 rule surrogate_train:
     input:
         data_ready=DATA_READY,
-        settings=settings("surrogate_train", SUR_JOB, lambda w: {"flags": sur_flags(w)}),
+        # (the neuron file by its path too: another file, older than the results, is an input
+        # Snakemake's mtimes do not see changed, where it has no record of the run)
+        settings=settings("surrogate_train", SUR_JOB, lambda w: {
+            "flags": sur_flags(w), "neuron": os.path.normpath(SUR["neuron"])
+        }),
         neuron=SUR["neuron"],
         neuron_files=SUR_NEURON_FILES,
     output:
