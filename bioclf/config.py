@@ -388,12 +388,17 @@ class SettingsWrites:
     def __init__(self) -> None:
         self._before: dict[Path, tuple[bytes, os.stat_result] | None] = {}
 
-    def write(self, path: str | Path, text: str) -> None:
-        """`write_job_file`, remembering the first text and time stamp of a file it changes
-        (None where there was no file)."""
+    def remember(self, path: str | Path) -> None:
+        """Keep what `path` holds now (its text and time stamp; None where there is no file)
+        for `undo`, unless it is kept already: call it before changing the file."""
         path = Path(path)
-        if path not in self._before and not (path.exists() and path.read_text() == text):
+        if path not in self._before:
             self._before[path] = (path.read_bytes(), path.stat()) if path.exists() else None
+
+    def write(self, path: str | Path, text: str) -> None:
+        """`write_job_file`, remembering what a file it changes held."""
+        if not (Path(path).exists() and Path(path).read_text() == text):
+            self.remember(path)
         write_job_file(path, text)
 
     def keep(self) -> None:
@@ -408,6 +413,7 @@ class SettingsWrites:
                 path.unlink(missing_ok=True)
             else:
                 text, stamp = before
+                path.parent.mkdir(parents=True, exist_ok=True)
                 write_if_changed(path, text.decode())
                 os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
         self._before.clear()

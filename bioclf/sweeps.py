@@ -567,17 +567,20 @@ def put_away_settings(points: list[Point]) -> list[Path]:
     return moved
 
 
-def restore_settings(settings_file: Path, text: str, dry_run: bool) -> None:
+def restore_settings(settings_file: Path, text: str, dry_run: bool, writes=None) -> None:
     """A sweep job's settings file `settings_file`, missing, back from where
     `put_away_settings` kept it, where it holds `text` (the job's values now): with its time
     stamp, so that the point's results count as current. A dry run does this too (the file's
     content is what the job's would be, and at another path Snakemake's record would plan the
     job again). A kept file that holds other values is removed, except in a dry run: the job's
-    new file replaces it."""
+    new file replaces it. `writes` (`bioclf.config.SettingsWrites`) remembers the files
+    changed, for a run that stops before its jobs to give them back."""
     settings_file = Path(settings_file)
     kept = kept_settings(settings_file)
     if settings_file.exists() or not kept.exists():
         return
+    for changed in (kept, settings_file) if writes is not None else ():
+        writes.remember(changed)
     if kept.read_text() == text:
         settings_file.parent.mkdir(parents=True, exist_ok=True)
         os.replace(kept, settings_file)

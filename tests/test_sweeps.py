@@ -544,6 +544,18 @@ def test_settings_of_values_no_longer_configured_leave_and_come_back(workdir):
     assert kept.exists() and not f.exists()
     sweeps.restore_settings(f, "other\n", dry_run=False)
     assert not kept.exists() and not f.exists()
+    # a run that stops before its jobs (refused by its checks) gives the kept file back, and
+    # takes one it restored back to where it was kept
+    for values in ("other\n", "50*ms\n"):
+        sweeps.put_away_settings(sweeps.plan(cfg, "config/sweep.yaml", write=False))
+        if not kept.exists():
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_text("50*ms\n")
+            os.utime(kept, (1e9, 1e9))
+        writes = cfgmod.SettingsWrites()
+        sweeps.restore_settings(f, values, dry_run=False, writes=writes)
+        writes.undo()
+        assert (kept.read_text(), kept.stat().st_mtime) == ("50*ms\n", 1e9) and not f.exists()
 
 
 def test_a_run_removes_the_files_of_the_layout_before(workdir):

@@ -337,17 +337,21 @@ def settings(rule, job, values, restore=None):
         name = job.format(**dict(w.items())) if job else "all"
         f = Path(SETTINGS, rule, f"{name}.json")
         text = _bioclf_config.settings_text(values(w))
+        # (what a run changes here is given back if it stops before its jobs; a cluster job's
+        # process and a run without onstart write for good)
+        undoable = workflow.exec_mode == _ExecMode.DEFAULT and not _no_hooks()
+        writes = _SETTINGS_WRITTEN if undoable and not workflow.dryrun else None
         if restore is not None:
-            restore(f, text, workflow.dryrun)
+            restore(f, text, workflow.dryrun, writes)
         if _bioclf_config.carry_over(f, text, workflow.dryrun):  # (an earlier version's form)
             return str(f)
         if workflow.dryrun and not (f.exists() and f.read_text() == text):
             f = Path(".snakemake/bioclf/planned", rule, f"{name}.json")
             f.unlink(missing_ok=True)  # written anew: newer than the job's outputs
             _bioclf_config.write_job_file(f, text)
-        elif workflow.exec_mode == _ExecMode.DEFAULT and not _no_hooks():
-            _SETTINGS_WRITTEN.write(f, text)
-        else:  # (a cluster job's process, or a run without onstart)
+        elif writes is not None:
+            writes.write(f, text)
+        else:
             _bioclf_config.write_job_file(f, text)
         return str(f)
 
