@@ -387,12 +387,14 @@ class SettingsWrites:
 
     def __init__(self) -> None:
         self._before: dict[Path, tuple[bytes, os.stat_result] | None] = {}
+        self._kept = False
 
     def remember(self, path: str | Path) -> None:
         """Keep what `path` holds now (its text and time stamp; None where there is no file)
-        for `undo`, unless it is kept already: call it before changing the file."""
+        for `undo`, unless it is kept already or the run has started (`keep`): call it before
+        changing the file."""
         path = Path(path)
-        if path not in self._before:
+        if path not in self._before and not self._kept:
             self._before[path] = (path.read_bytes(), path.stat()) if path.exists() else None
 
     def write(self, path: str | Path, text: str) -> None:
@@ -402,8 +404,9 @@ class SettingsWrites:
         write_job_file(path, text)
 
     def keep(self) -> None:
-        """The run goes ahead: what was written stays."""
+        """The run goes ahead: what was written, and is written from now on, stays."""
         self._before.clear()
+        self._kept = True
 
     def undo(self) -> None:
         """Give each file written its old text and time stamp back; remove those that were

@@ -425,6 +425,34 @@ def test_a_settings_file_of_the_form_before_keeps_its_results(tmp_path):
         assert json.loads(path.read_text()) == json.loads(config.settings_text(other))
 
 
+def test_settings_written_as_a_run_plans_are_given_back_unless_it_starts(tmp_path):
+    """`SettingsWrites.undo` gives a changed file its text and time stamp back and removes a
+    new one (a file written unchanged is not touched); after `keep` (the run started) nothing
+    is given back, neither what was written before nor what is written after."""
+    import os
+
+    old, same, new = tmp_path / "a" / "old.json", tmp_path / "same.json", tmp_path / "b" / "n.json"
+    for path in (old, same):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("before\n")
+        os.utime(path, (1e9, 1e9))
+    writes = config.SettingsWrites()
+    writes.write(old, "after\n")
+    writes.write(old, "later\n")  # (the first text is the one given back)
+    writes.write(same, "before\n")
+    writes.write(new, "new\n")
+    assert old.read_text() == "later\n" and new.exists()
+    writes.undo()
+    for path in (old, same):
+        assert (path.read_text(), path.stat().st_mtime) == ("before\n", 1e9)
+    assert not new.exists()
+    writes.write(old, "after\n")
+    writes.keep()
+    writes.write(new, "new\n")
+    writes.undo()
+    assert old.read_text() == "after\n" and new.read_text() == "new\n"
+
+
 def test_a_surrogate_settings_file_without_its_neuron_file_held_the_one_of_then(tmp_path):
     """The surrogate training's settings name its neuron file since the path alone could
     change (an older file: nothing reran); a file written before holds equations/lif.yaml, the
