@@ -469,8 +469,8 @@ def _jacobians(new_exprs, margin_expr, resets, state_names) -> dict:
             "margin_jacobian": _jacobian([margin_expr], state_names),
             "reset_jacobians": tuple(_jacobian([e], state_names) for _, e in resets),
         }
-    except (ValueError, TypeError, NotImplementedError, AttributeError):
-        return {}  # (AttributeError: sympy on a comparison inside a function, int(v > v_th))
+    except (ValueError, TypeError, NotImplementedError):
+        return {}
 
 
 def _initial_values(c: _Compiler, state_names: tuple[str, ...]) -> dict[str, float]:
