@@ -485,6 +485,18 @@ def data_values(config: dict) -> dict:
     return {k: v or DATA_DEFAULTS.get(k, v) for k, v in data.items()}
 
 
+def neuron_check_values(config: dict) -> dict:
+    """The neuron check's section as its job's settings hold it: a quantity as its SI number
+    (`_plain`: ``10*us`` is ``0.01*ms``) and the model file's path normalised, so that one
+    value however written is one run."""
+    section = dict(config["neuron_check"])
+    for key in ("dt", "duration"):
+        if key in section:
+            section[key] = _plain(quantity(config, "neuron_check", key))
+    section["model"] = os.path.normpath(section["model"])
+    return {"neuron_check": section}
+
+
 def neuron_check_backends(config: dict) -> list[str]:
     """The simulators the neuron check runs on: ``neuron_check.backends``, runtime where the
     configuration names none (read by the task and by the workflow's GPU claim alike)."""
@@ -504,10 +516,12 @@ def settings_text(values: dict) -> str:
 
 def _normalised(values: dict) -> dict:
     """Settings values (`stdp_settings`) as this version writes them, from those an earlier
-    one wrote: the protocol and data as the configuration stated them."""
+    one wrote: the protocol, the data and the neuron check as the configuration stated them."""
     out = dict(values)
     if isinstance(out.get("data"), dict):
         out["data"] = data_values(out)
+    if isinstance(out.get("neuron_check"), dict):  # (quantities as written)
+        out.update(neuron_check_values(out))
     stdp = out.get("stdp")
     if isinstance(stdp, dict) and isinstance(stdp.get("protocol"), dict):
         given = stdp["protocol"]

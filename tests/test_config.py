@@ -468,6 +468,17 @@ def test_a_surrogate_settings_file_without_its_neuron_file_held_the_one_of_then(
     assert config.carry_over(path, config.settings_text(old), dry_run=False)
 
 
+def test_a_neuron_check_settings_file_of_the_form_before_keeps_its_results(tmp_path):
+    """The neuron check's settings held its section as written (``0.01*ms``; ``10*us`` reran
+    the check): a file of that form holds the values of the SI form, and other values not."""
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    path = tmp_path / "all.json"
+    text = config.settings_text(config.neuron_check_values(cfg))
+    for dt, same in [("0.01*ms", True), ("10*us", True), ("0.02*ms", False)]:
+        path.write_text(config.settings_text({"neuron_check": {**cfg["neuron_check"], "dt": dt}}))
+        assert config.carry_over(path, text, dry_run=True) is same, dt
+
+
 def test_command_line_values_inside_a_section_are_typed_as_at_the_top_level():
     """Snakemake reads `surrogate={epochs: 2}` as {'epochs': '2'}; the schema wants 2."""
     given = {

@@ -666,6 +666,8 @@ def test_a_fresh_clone_has_the_results_of_the_other_committed_configurations(tmp
         ("surrogate.epochs", 3, {"surrogate_train", "surrogate_brian", "ann_train"}, {"data"}),
         ("neuron_check.levels", 20, {"neuron_check"}, {"stdp_train", "surrogate_train"}),
         ("stdp.threads", 2, set(), {"stdp_train", "stdp_respond", "surrogate_train"}),
+        # (one value written otherwise: it reran the neuron check)
+        ("neuron_check.dt", "10*us", set(), {"neuron_check", "stdp_train", "surrogate_train"}),
     ],
 )
 def test_a_changed_configuration_value_reruns_the_jobs_that_read_it(

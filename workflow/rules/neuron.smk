@@ -6,7 +6,7 @@ rule neuron_check:
     against each other, spike for spike), on each configured backend."""
     input:
         model=CHECK_NEURON_FILES,  # the file and those it extends
-        settings=settings("neuron_check", None, lambda w: {"neuron_check": config["neuron_check"]}),
+        settings=settings("neuron_check", None, lambda w: _bioclf_config.neuron_check_values(config)),
     output:
         metrics="results/neuron/lif_check.json",
         trace=report("results/neuron/membrane.png", category="Neuron",
