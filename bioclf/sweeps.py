@@ -579,8 +579,9 @@ def restore_settings(settings_file: Path, text: str, dry_run: bool, writes=None)
     kept = kept_settings(settings_file)
     if settings_file.exists() or not kept.exists():
         return
-    for changed in (kept, settings_file) if writes is not None else ():
-        writes.remember(changed)
+    if writes is not None:
+        writes.remember(kept)
+        writes.remember(settings_file)
     if kept.read_text() == text:
         settings_file.parent.mkdir(parents=True, exist_ok=True)
         os.replace(kept, settings_file)

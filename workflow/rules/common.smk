@@ -339,8 +339,8 @@ def settings(rule, job, values, restore=None):
         text = _bioclf_config.settings_text(values(w))
         # (what a run changes here is given back if it stops before its jobs; a cluster job's
         # process and a run without onstart write for good)
-        undoable = workflow.exec_mode == _ExecMode.DEFAULT and not _no_hooks()
-        writes = _SETTINGS_WRITTEN if undoable and not workflow.dryrun else None
+        main_run = workflow.exec_mode == _ExecMode.DEFAULT and not workflow.dryrun
+        writes = _SETTINGS_WRITTEN if main_run and not _no_hooks() else None
         if restore is not None:
             restore(f, text, workflow.dryrun, writes)
         if _bioclf_config.carry_over(f, text, workflow.dryrun):  # (an earlier version's form)
